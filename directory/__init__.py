@@ -1,0 +1,1 @@
+"""The resource directory: UDDI v3 services, the catalogue workflow and taxonomies."""

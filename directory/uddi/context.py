@@ -1,0 +1,19 @@
+"""What one call of a UDDI operation works with."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from registry.settings import Settings
+
+
+@dataclass
+class Call:
+    session: Session
+    settings: Settings
+    now: datetime
+    base_url: str = ""
+    checked_values: dict[str, dict[str, str]] = field(default_factory=dict)

@@ -1,0 +1,90 @@
+"""UDDI security API (spec 5.1): get_authToken and discard_authToken, and the
+authInfo check every publication call makes.
+
+    <get_authToken xmlns="urn:uddi-org:api_v3" userID="gaj-publisher" cred="..."/>
+    ->
+    <authToken xmlns="urn:uddi-org:api_v3"><authInfo>3q2-...</authInfo></authToken>
+
+Tokens are random, stored only as their SHA-256, and expire after
+``Settings.token_ttl`` seconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from lxml import etree
+
+from registry.models import AuthToken, Department, User
+
+from ..accounts import find_user, verify_password
+from .context import Call
+from .errors import UddiError
+from .store import fresh, q, sub
+
+
+@dataclass
+class Publisher:
+    """The authenticated caller of a publication API."""
+
+    user: User
+    department: Department | None
+
+    @property
+    def name(self) -> str:
+        return self.user.username
+
+    @property
+    def is_admin(self) -> bool:
+        return "admin" in self.user.role_set
+
+    def may_change(self, owner_id: int | None) -> bool:
+        if self.is_admin:
+            return True
+        return self.department is not None and owner_id == self.department.id
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def get_auth_token(call: Call, request: etree._Element) -> etree._Element:
+    user = find_user(call.session, request.get("userID", ""))
+    if user is None or not user.active or not verify_password(request.get("cred", ""), user.password_hash):
+        raise UddiError("E_unknownUser", "the userID and cred do not identify an active publisher")
+    token = secrets.token_urlsafe(32)
+    call.session.add(
+        AuthToken(token_hash=_digest(token), user_id=user.id, issued=call.now,
+                  expires=call.now + timedelta(seconds=call.settings.token_ttl), discarded=False)
+    )
+    out = fresh("authToken")
+    sub(out, "authInfo", text=token)
+    return out
+
+
+def discard_auth_token(call: Call, request: etree._Element) -> None:
+    row = _token_row(call, request)
+    row.discarded = True
+    return None
+
+
+def _token_row(call: Call, request: etree._Element) -> AuthToken:
+    info = request.find(q("authInfo"))
+    if info is None or not (info.text or "").strip():
+        raise UddiError("E_authTokenRequired", "this API needs an authInfo element: call get_authToken first")
+    row = call.session.get(AuthToken, _digest(info.text.strip()))
+    if row is None or row.discarded:
+        raise UddiError("E_authTokenRequired", "the authInfo is not a valid token (unknown or discarded)")
+    if row.expires <= call.now:
+        raise UddiError("E_authTokenExpired", f"the authInfo expired at {row.expires.isoformat()}Z; get a new one")
+    return row
+
+
+def authenticate(call: Call, request: etree._Element) -> Publisher:
+    row = _token_row(call, request)
+    if not row.user.active:
+        raise UddiError("E_authTokenRequired", "the publisher account behind this token is disabled")
+    return Publisher(user=row.user, department=row.user.department)

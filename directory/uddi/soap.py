@@ -1,0 +1,223 @@
+"""SOAP 1.1 document/literal transport of the UDDI APIs, over lxml.
+
+The UDDI messages are bare document/literal: the Body holds the API element itself::
+
+    <soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/">
+      <soap:Body>
+        <find_service xmlns="urn:uddi-org:api_v3" maxRows="10">
+          <name>人口基础信息查询</name>
+        </find_service>
+      </soap:Body>
+    </soap:Envelope>
+
+Every request is parsed without DTDs or entities and within a size limit, checked
+against ``uddi_v3.xsd`` and dispatched by the Body element's name.  Every response is
+checked against the schema too, so a response that cannot be produced correctly is a
+SOAP Fault (E_fatalError), never HTTP 200 with an empty or invalid Envelope.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+from lxml import etree
+from sqlalchemy.orm import Session, sessionmaker
+
+from registry.clock import utcnow
+from registry.db import unit_of_work
+from registry.settings import Settings
+from wsdl.oasis import safe_parser, uddi_schema
+
+from . import SOAP_ENV_NS, UDDI_NS
+from .context import Call
+from .errors import UddiError
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Call, etree._Element], Optional[etree._Element]]
+SOAP12_ENV_NS = "http://www.w3.org/2003/05/soap-envelope"
+_ENV = "{%s}" % SOAP_ENV_NS
+
+
+class SoapFault(Exception):
+    """A SOAP-level fault (not a UDDI error): VersionMismatch, MustUnderstand, Client."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass
+class UddiEndpoint:
+    """One UDDI API endpoint (inquiry, publication or security) as a WSGI app."""
+
+    name: str
+    operations: dict[str, Handler]
+    wsdl: Callable[[str, str], bytes]  # (base_url, endpoint_url) -> WSDL document
+    sessions: sessionmaker[Session]
+    settings: Settings
+    checked_values: Callable[[], dict[str, dict[str, str]]] = dict
+
+    def __call__(self, environ, start_response):
+        base_url = _base_url(environ)
+        endpoint_url = base_url + environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+        method = environ.get("REQUEST_METHOD", "GET")
+        if method == "GET":
+            if environ.get("QUERY_STRING", "").lower() in ("wsdl", "wsdl=", "wsdl=1"):
+                body = self.wsdl(base_url, endpoint_url)
+                return _respond(start_response, "200 OK", body, "text/xml; charset=utf-8")
+            body = f"UDDI v3 {self.name} API: POST SOAP 1.1 messages here; the WSDL is at ?wsdl\n".encode()
+            return _respond(start_response, "200 OK", body, "text/plain; charset=utf-8")
+        if method != "POST":
+            return _respond(start_response, "405 Method Not Allowed", b"POST a SOAP message\n", "text/plain")
+        status, body = self.handle(_read_body(environ, self.settings.max_request_bytes), base_url)
+        return _respond(start_response, status, body, "text/xml; charset=utf-8")
+
+    def handle(self, raw: bytes | None, base_url: str = "") -> tuple[str, bytes]:
+        """(HTTP status, response envelope) for one request body."""
+        try:
+            request = self._parse(raw)
+            handler = self._operation(request)
+            _validate_request(request)
+            with unit_of_work(self.sessions) as session:
+                call = Call(session=session, settings=self.settings, now=utcnow(), base_url=base_url,
+                            checked_values=self.checked_values())
+                response = handler(call, request)
+                envelope = _envelope(response)
+                if response is not None:
+                    _validate_response(response)
+            return "200 OK", envelope
+        except UddiError as err:
+            return "500 Internal Server Error", _uddi_fault(err)
+        except SoapFault as fault:
+            return "500 Internal Server Error", _fault(fault.code, fault.message)
+        except Exception:  # the caller must get a fault, whatever went wrong
+            log.exception("UDDI %s operation failed", self.name)
+            err = UddiError("E_fatalError", "the node could not complete the request; it has been logged")
+            return "500 Internal Server Error", _uddi_fault(err)
+
+    def _parse(self, raw: bytes | None) -> etree._Element:
+        if raw is None:
+            raise UddiError(
+                "E_messageTooLarge",
+                f"the request is larger than the {self.settings.max_request_bytes} bytes this node accepts",
+            )
+        if not raw.strip():
+            raise SoapFault("Client", "the request body is empty: POST a SOAP 1.1 Envelope")
+        try:
+            root = etree.fromstring(raw, safe_parser())
+        except etree.XMLSyntaxError as exc:
+            raise SoapFault("Client", f"the request is not well-formed XML: {exc}") from None
+        if root.getroottree().docinfo.doctype:
+            raise SoapFault("Client", "DTDs are not allowed in SOAP messages (SOAP 1.1 section 3)")
+        if root.tag == "{%s}Envelope" % SOAP12_ENV_NS:
+            raise SoapFault("VersionMismatch", "this endpoint speaks SOAP 1.1; the Envelope is SOAP 1.2")
+        if root.tag != _ENV + "Envelope":
+            raise SoapFault("VersionMismatch", f"expected a SOAP 1.1 Envelope, got {root.tag}")
+        header = root.find(_ENV + "Header")
+        if header is not None:
+            for block in header:
+                if not isinstance(block.tag, str):
+                    continue
+                if block.get(_ENV + "mustUnderstand") in ("1", "true"):
+                    raise SoapFault("MustUnderstand", f"header {block.tag} is marked mustUnderstand and "
+                                    "this endpoint does not process it")
+        body = root.find(_ENV + "Body")
+        if body is None:
+            raise SoapFault("Client", "the Envelope has no Body")
+        payload = [child for child in body if isinstance(child.tag, str)]
+        if len(payload) != 1:
+            raise SoapFault("Client", f"the Body must hold exactly one UDDI API element, it holds {len(payload)}")
+        return payload[0]
+
+    def _operation(self, request: etree._Element) -> Handler:
+        qname = etree.QName(request)
+        if qname.namespace != UDDI_NS:
+            raise UddiError("E_unsupported", f"{request.tag} is not a UDDI v3 API element (namespace {UDDI_NS})")
+        handler = self.operations.get(qname.localname)
+        if handler is None:
+            raise UddiError(
+                "E_unsupported",
+                f"{qname.localname} is not an operation of the {self.name} API; "
+                f"this endpoint offers {', '.join(sorted(self.operations))}",
+            )
+        return handler
+
+
+def _validate_request(request: etree._Element) -> None:
+    schema = uddi_schema()
+    if schema.validate(request):
+        return
+    error = schema.error_log.last_error
+    message = error.message
+    if "maxLength" in message and ("name'" in message or "}name'" in message):
+        raise UddiError("E_nameTooLong", f"line {error.line}: {message}")
+    if "Key'" in message and ("maxLength" in message or "minLength" in message):
+        raise UddiError("E_invalidKeyPassed", f"line {error.line}: {message}")
+    raise UddiError("E_invalidValue", f"the request does not conform to uddi_v3.xsd: line {error.line}: {message}")
+
+
+def _validate_response(response: etree._Element) -> None:
+    schema = uddi_schema()
+    if not schema.validate(response):
+        error = schema.error_log.last_error
+        raise RuntimeError(f"response {response.tag} violates uddi_v3.xsd: {error.message}")
+
+
+def _envelope(payload: etree._Element | None) -> bytes:
+    env = etree.Element(_ENV + "Envelope", nsmap={"soap": SOAP_ENV_NS})
+    body = etree.SubElement(env, _ENV + "Body")
+    if payload is not None:
+        body.append(payload)
+    return etree.tostring(env, xml_declaration=True, encoding="UTF-8")
+
+
+def _fault(code: str, message: str, detail: etree._Element | None = None) -> bytes:
+    env = etree.Element(_ENV + "Envelope", nsmap={"soap": SOAP_ENV_NS})
+    body = etree.SubElement(env, _ENV + "Body")
+    fault = etree.SubElement(body, _ENV + "Fault")
+    etree.SubElement(fault, "faultcode").text = f"soap:{code}"
+    etree.SubElement(fault, "faultstring").text = message
+    if detail is not None:
+        etree.SubElement(fault, "detail").append(detail)
+    return etree.tostring(env, xml_declaration=True, encoding="UTF-8")
+
+
+def disposition_report(err: UddiError) -> etree._Element:
+    report = etree.Element("{%s}dispositionReport" % UDDI_NS, nsmap={None: UDDI_NS})
+    result = etree.SubElement(report, "{%s}result" % UDDI_NS, errno=str(err.errno))
+    info = etree.SubElement(result, "{%s}errInfo" % UDDI_NS, errCode=err.err_code)
+    info.text = err.message
+    return report
+
+
+def _uddi_fault(err: UddiError) -> bytes:
+    return _fault(err.fault_code, f"{err.err_code}: {err.message}", disposition_report(err))
+
+
+def _read_body(environ, limit: int) -> bytes | None:
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    stream = environ["wsgi.input"]
+    if length > limit:
+        return None
+    if length:
+        return stream.read(length)
+    data = stream.read(limit + 1)
+    return None if len(data) > limit else data
+
+
+def _base_url(environ) -> str:
+    scheme = environ.get("wsgi.url_scheme", "http")
+    host = environ.get("HTTP_HOST") or f"{environ.get('SERVER_NAME')}:{environ.get('SERVER_PORT')}"
+    return f"{scheme}://{host}"
+
+
+def _respond(start_response, status: str, body: bytes, content_type: str):
+    start_response(status, [("Content-Type", content_type), ("Content-Length", str(len(body)))])
+    return [body]

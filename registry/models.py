@@ -1,0 +1,274 @@
+"""Typed declarative models of the platform's storage.
+
+Directory entities are stored the way a UDDI node keeps them: each entity's own
+canonical XML (``uddi:businessEntity`` without its services, ``uddi:businessService``
+without its bindings, ...) plus index rows — names, keyed references and tModel
+instances — that the find_* operations search.  The XML is the source of truth for
+get_*Detail; the index rows are rebuilt from it on every save.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Optional
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+KEY = String(255)  # UDDI keys are at most 255 characters (uddi:keyType)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+# --------------------------------------------------------------------------- identity
+
+
+class Department(Base):
+    """A department (部门) of the city government; in the directory, a businessEntity."""
+
+    __tablename__ = "department"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)  # short code, e.g. "gaj"
+    name: Mapped[str] = mapped_column(String(200))
+    credit_code: Mapped[str] = mapped_column(String(18), unique=True)  # 统一社会信用代码
+    division_code: Mapped[str] = mapped_column(String(6), default="")  # 行政区划代码
+    business_key: Mapped[str] = mapped_column(KEY, unique=True)
+    created: Mapped[datetime] = mapped_column(DateTime)
+
+    users: Mapped[list["User"]] = relationship(back_populates="department")
+
+
+class User(Base):
+    """A person or system account that publishes or administers (发布者/管理员)."""
+
+    __tablename__ = "app_user"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(100), default="")
+    password_hash: Mapped[str] = mapped_column(String(255))
+    department_id: Mapped[Optional[int]] = mapped_column(ForeignKey("department.id"))
+    roles: Mapped[str] = mapped_column(String(200), default="")  # comma separated
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    department: Mapped[Optional[Department]] = relationship(back_populates="users")
+
+    @property
+    def role_set(self) -> set[str]:
+        return {r for r in self.roles.split(",") if r}
+
+
+class AuthToken(Base):
+    """A UDDI authToken; only the SHA-256 of the token is stored."""
+
+    __tablename__ = "auth_token"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    issued: Mapped[datetime] = mapped_column(DateTime)
+    expires: Mapped[datetime] = mapped_column(DateTime)
+    discarded: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    user: Mapped[User] = relationship()
+
+
+class KeyPartition(Base):
+    """A key partition (``uddi:<domain>:<...>``) in which a department may assign keys."""
+
+    __tablename__ = "key_partition"
+
+    prefix: Mapped[str] = mapped_column(KEY, primary_key=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("department.id"))
+
+
+# --------------------------------------------------------------------------- directory
+
+
+class UddiEntity(Base):
+    """One businessEntity, businessService, bindingTemplate or tModel."""
+
+    __tablename__ = "uddi_entity"
+
+    key: Mapped[str] = mapped_column(KEY, primary_key=True)  # always lower case
+    kind: Mapped[str] = mapped_column(String(16))  # business | service | binding | tmodel
+    parent_key: Mapped[Optional[str]] = mapped_column(KEY, index=True)
+    owner_id: Mapped[Optional[int]] = mapped_column(ForeignKey("department.id"))
+    authorized_name: Mapped[str] = mapped_column(String(255), default="")
+    xml: Mapped[str] = mapped_column(Text)
+    sort_name: Mapped[str] = mapped_column(String(255), default="")
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)  # hidden tModels
+    created: Mapped[datetime] = mapped_column(DateTime)
+    modified: Mapped[datetime] = mapped_column(DateTime)
+    modified_including_children: Mapped[datetime] = mapped_column(DateTime)
+
+    __table_args__ = (
+        Index("ix_uddi_entity_kind_sort", "kind", "sort_name"),
+        Index("ix_uddi_entity_kind_modified", "kind", "modified"),
+    )
+
+
+class UddiName(Base):
+    """An indexed name of an entity (businessEntity, businessService or tModel)."""
+
+    __tablename__ = "uddi_name"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entity_key: Mapped[str] = mapped_column(KEY, ForeignKey("uddi_entity.key", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    lang: Mapped[str] = mapped_column(String(26), default="")
+    value: Mapped[str] = mapped_column(String(255))
+    folded: Mapped[str] = mapped_column(String(255))  # casefold() of value
+
+    __table_args__ = (
+        Index("ix_uddi_name_kind_value", "kind", "value"),
+        Index("ix_uddi_name_kind_folded", "kind", "folded"),
+        Index("ix_uddi_name_entity", "entity_key"),
+    )
+
+
+class UddiKeyedReference(Base):
+    """A keyedReference of a categoryBag or identifierBag, flattened for search."""
+
+    __tablename__ = "uddi_keyed_reference"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entity_key: Mapped[str] = mapped_column(KEY, ForeignKey("uddi_entity.key", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    bag: Mapped[str] = mapped_column(String(10))  # category | identifier
+    group_tmodel_key: Mapped[str] = mapped_column(KEY, default="")  # keyedReferenceGroup
+    tmodel_key: Mapped[str] = mapped_column(KEY)
+    key_name: Mapped[str] = mapped_column(String(255), default="")
+    key_value: Mapped[str] = mapped_column(String(255))
+
+    __table_args__ = (
+        Index("ix_uddi_kr_lookup", "kind", "bag", "tmodel_key", "key_value"),
+        Index("ix_uddi_kr_entity", "entity_key"),
+    )
+
+
+class UddiTModelInstance(Base):
+    """A tModelInstanceInfo of a bindingTemplate (for tModelBag searches)."""
+
+    __tablename__ = "uddi_tmodel_instance"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    binding_key: Mapped[str] = mapped_column(KEY, ForeignKey("uddi_entity.key", ondelete="CASCADE"))
+    service_key: Mapped[str] = mapped_column(KEY)
+    tmodel_key: Mapped[str] = mapped_column(KEY)
+
+    __table_args__ = (
+        Index("ix_uddi_tmi_tmodel", "tmodel_key", "service_key"),
+        Index("ix_uddi_tmi_binding", "binding_key"),
+    )
+
+
+# --------------------------------------------------------------------------- WSDL repository
+
+
+class WsdlDocument(Base):
+    """A stored, validated WSDL document, served under ``/wsdl/<path>``."""
+
+    __tablename__ = "wsdl_document"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    path: Mapped[str] = mapped_column(String(255), unique=True)  # e.g. "gaj/population-query.wsdl"
+    department_id: Mapped[Optional[int]] = mapped_column(ForeignKey("department.id"))
+    target_namespace: Mapped[str] = mapped_column(String(500))
+    content: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    source_url: Mapped[str] = mapped_column(String(1000), default="")
+    uploaded: Mapped[datetime] = mapped_column(DateTime)
+
+
+# --------------------------------------------------------------------------- catalogue (D1)
+
+
+class CatalogueEntry(Base):
+    """A catalogue entry (政务信息资源目录条目) per 《政务信息资源目录编制指南(试行)》."""
+
+    __tablename__ = "catalogue_entry"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    resource_code: Mapped[str] = mapped_column(String(64), unique=True)  # 资源代码 分类码/顺序码
+    category: Mapped[str] = mapped_column(String(8))  # 基础 | 主题 | 部门 (as codes 1|2|3)
+    class_code: Mapped[str] = mapped_column(String(32))  # 类/项/目/细目 code, e.g. "1010102"
+    sequence: Mapped[int] = mapped_column(Integer)  # 顺序码
+    name: Mapped[str] = mapped_column(String(200))
+    provider_id: Mapped[int] = mapped_column(ForeignKey("department.id"))
+    provider_code: Mapped[str] = mapped_column(String(18))  # 提供方代码 (统一社会信用代码)
+    provider_unit: Mapped[str] = mapped_column(String(200), default="")  # 提供方内部部门
+    abstract: Mapped[str] = mapped_column(Text)  # 信息资源摘要
+    format_class: Mapped[str] = mapped_column(String(20))  # 信息资源格式分类
+    format_type: Mapped[str] = mapped_column(String(40))  # 信息资源格式类型
+    sharing_type: Mapped[str] = mapped_column(String(10))  # 共享类型
+    sharing_condition: Mapped[str] = mapped_column(Text, default="")  # 共享条件
+    not_shared_basis: Mapped[str] = mapped_column(Text, default="")  # 不予共享依据
+    sharing_method: Mapped[str] = mapped_column(String(40))  # 共享方式
+    open_to_public: Mapped[bool] = mapped_column(Boolean, default=False)  # 是否向社会开放
+    open_condition: Mapped[str] = mapped_column(Text, default="")  # 开放条件
+    update_cycle: Mapped[str] = mapped_column(String(10))  # 更新周期
+    publish_date: Mapped[Optional[date]] = mapped_column(Date)  # 发布日期
+    related_codes: Mapped[list] = mapped_column(JSON, default=list)  # 关联资源代码
+    status: Mapped[str] = mapped_column(String(16))  # draft|submitted|approved|published|refused|withdrawn
+    status_reason: Mapped[str] = mapped_column(Text, default="")
+    service_key: Mapped[Optional[str]] = mapped_column(KEY)  # the businessService once published
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created: Mapped[datetime] = mapped_column(DateTime)
+    modified: Mapped[datetime] = mapped_column(DateTime)
+
+    provider: Mapped[Department] = relationship()
+    items: Mapped[list["InformationItem"]] = relationship(
+        back_populates="entry", order_by="InformationItem.position", cascade="all, delete-orphan"
+    )
+
+    __table_args__ = (
+        UniqueConstraint("class_code", "sequence", name="uq_catalogue_class_sequence"),
+        Index("ix_catalogue_status", "status"),
+    )
+
+
+class InformationItem(Base):
+    """An information item (信息项) of a catalogue entry."""
+
+    __tablename__ = "information_item"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("catalogue_entry.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(100))
+    data_type: Mapped[str] = mapped_column(String(1))  # C N Y D T L M G B I F
+    length: Mapped[Optional[int]] = mapped_column(Integer)
+
+    entry: Mapped[CatalogueEntry] = relationship(back_populates="items")
+
+
+class CatalogueVersion(Base):
+    """One change of a catalogue entry: who, when, what, and the snapshot after it."""
+
+    __tablename__ = "catalogue_version"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("catalogue_entry.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(16))  # create|edit|submit|approve|refuse|publish|withdraw
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    changed_by: Mapped[str] = mapped_column(String(64))
+    changed_at: Mapped[datetime] = mapped_column(DateTime)
+    snapshot: Mapped[dict] = mapped_column(JSON)
+
+    __table_args__ = (UniqueConstraint("entry_id", "version", name="uq_catalogue_version"),)

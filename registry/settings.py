@@ -1,0 +1,57 @@
+"""Every behaviour switch of the platform, read once from the environment.
+
+| variable                 | default                           |
+|--------------------------|-----------------------------------|
+| GOVSHARE_DB_URL          | sqlite:///<var>/govshare.db       |
+| GOVSHARE_VAR             | ./var                             |
+| GOVSHARE_HOST            | 127.0.0.1                         |
+| GOVSHARE_PORT            | 8080                              |
+| GOVSHARE_NODE_DOMAIN     | govshare.local (UDDI key domain)  |
+| GOVSHARE_TOKEN_TTL       | 3600 (seconds an authToken lives) |
+| GOVSHARE_MAX_ROWS        | 1000 (largest page a find returns)|
+| GOVSHARE_MAX_REQUEST     | 4194304 (bytes in one SOAP request)|
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _default_var() -> Path:
+    return Path(os.environ.get("GOVSHARE_VAR", "var")).resolve()
+
+
+@dataclass(frozen=True)
+class Settings:
+    var_dir: Path = field(default_factory=_default_var)
+    db_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8080
+    node_domain: str = "govshare.local"
+    token_ttl: int = 3600
+    max_rows: int = 1000
+    max_request_bytes: int = 4 * 1024 * 1024
+
+    @property
+    def node_id(self) -> str:
+        """The UDDI nodeID of this registry (a key in the node's own partition)."""
+        return f"uddi:{self.node_domain}:node"
+
+    @classmethod
+    def from_env(cls, **overrides) -> "Settings":
+        env = os.environ
+        var_dir = _default_var()
+        values = dict(
+            var_dir=var_dir,
+            db_url=env.get("GOVSHARE_DB_URL") or f"sqlite:///{var_dir / 'govshare.db'}",
+            host=env.get("GOVSHARE_HOST", "127.0.0.1"),
+            port=int(env.get("GOVSHARE_PORT", "8080")),
+            node_domain=env.get("GOVSHARE_NODE_DOMAIN", "govshare.local").lower(),
+            token_ttl=int(env.get("GOVSHARE_TOKEN_TTL", "3600")),
+            max_rows=int(env.get("GOVSHARE_MAX_ROWS", "1000")),
+            max_request_bytes=int(env.get("GOVSHARE_MAX_REQUEST", str(4 * 1024 * 1024))),
+        )
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
