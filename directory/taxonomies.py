@@ -123,16 +123,20 @@ def _tmodel(key: str, name: str, description: str, types: list[str]) -> etree._E
 
 
 def register_all(session: Session, classification_values: dict[str, str]) -> None:
-    """Save (or refresh) every standard and platform taxonomy tModel, owned by the node."""
+    """Save every standard and platform taxonomy tModel not yet registered, owned by the node."""
     now = utcnow()
-    for key, name, description, kind in STANDARD_TMODELS:
-        types = [kind] if kind in ("protocol", "transport") else ["categorization", "unchecked"]
-        store.put(session, "tmodel", _tmodel(key, name, description, types), parent_key=None, owner_id=None,
-                  authorized_name="uddi-node", now=now)
-    for tax in platform_taxonomies(classification_values):
-        types = ["categorization" if tax.categorization else "identifier", "checked" if tax.checked else "unchecked"]
-        store.put(session, "tmodel", _tmodel(tax.key, tax.name, tax.description, types), parent_key=None,
-                  owner_id=None, authorized_name="uddi-node", now=now)
+    wanted = [
+        (key, name, description, [kind] if kind in ("protocol", "transport") else ["categorization", "unchecked"])
+        for key, name, description, kind in STANDARD_TMODELS
+    ] + [
+        (tax.key, tax.name, tax.description,
+         ["categorization" if tax.categorization else "identifier", "checked" if tax.checked else "unchecked"])
+        for tax in platform_taxonomies(classification_values)
+    ]
+    for key, name, description, types in wanted:
+        if store.get(session, key) is None:
+            store.put(session, "tmodel", _tmodel(key, name, description, types), parent_key=None,
+                      owner_id=None, authorized_name="uddi-node", now=now)
 
 
 def checked_values(classification_values: dict[str, str]) -> dict[str, dict[str, str]]:

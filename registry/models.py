@@ -10,7 +10,6 @@ get_*Detail; the index rows are rebuilt from it on every save.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Optional
 
 from sqlalchemy import (
     JSON,
@@ -49,7 +48,7 @@ class Department(Base):
     business_key: Mapped[str] = mapped_column(KEY, unique=True)
     created: Mapped[datetime] = mapped_column(DateTime)
 
-    users: Mapped[list["User"]] = relationship(back_populates="department")
+    users: Mapped[list[User]] = relationship(back_populates="department")
 
 
 class User(Base):
@@ -61,11 +60,11 @@ class User(Base):
     username: Mapped[str] = mapped_column(String(64), unique=True)
     display_name: Mapped[str] = mapped_column(String(100), default="")
     password_hash: Mapped[str] = mapped_column(String(255))
-    department_id: Mapped[Optional[int]] = mapped_column(ForeignKey("department.id"))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))
     roles: Mapped[str] = mapped_column(String(200), default="")  # comma separated
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
-    department: Mapped[Optional[Department]] = relationship(back_populates="users")
+    department: Mapped[Department | None] = relationship(back_populates="users")
 
     @property
     def role_set(self) -> set[str]:
@@ -105,8 +104,8 @@ class UddiEntity(Base):
 
     key: Mapped[str] = mapped_column(KEY, primary_key=True)  # always lower case
     kind: Mapped[str] = mapped_column(String(16))  # business | service | binding | tmodel
-    parent_key: Mapped[Optional[str]] = mapped_column(KEY, index=True)
-    owner_id: Mapped[Optional[int]] = mapped_column(ForeignKey("department.id"))
+    parent_key: Mapped[str | None] = mapped_column(KEY, index=True)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))
     authorized_name: Mapped[str] = mapped_column(String(255), default="")
     xml: Mapped[str] = mapped_column(Text)
     sort_name: Mapped[str] = mapped_column(String(255), default="")
@@ -186,7 +185,7 @@ class WsdlDocument(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     path: Mapped[str] = mapped_column(String(255), unique=True)  # e.g. "gaj/population-query.wsdl"
-    department_id: Mapped[Optional[int]] = mapped_column(ForeignKey("department.id"))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))
     target_namespace: Mapped[str] = mapped_column(String(500))
     content: Mapped[str] = mapped_column(Text)
     sha256: Mapped[str] = mapped_column(String(64))
@@ -221,17 +220,19 @@ class CatalogueEntry(Base):
     open_to_public: Mapped[bool] = mapped_column(Boolean, default=False)  # 是否向社会开放
     open_condition: Mapped[str] = mapped_column(Text, default="")  # 开放条件
     update_cycle: Mapped[str] = mapped_column(String(10))  # 更新周期
-    publish_date: Mapped[Optional[date]] = mapped_column(Date)  # 发布日期
+    publish_date: Mapped[date | None] = mapped_column(Date)  # 发布日期
     related_codes: Mapped[list] = mapped_column(JSON, default=list)  # 关联资源代码
     status: Mapped[str] = mapped_column(String(16))  # draft|submitted|approved|published|refused|withdrawn
     status_reason: Mapped[str] = mapped_column(Text, default="")
-    service_key: Mapped[Optional[str]] = mapped_column(KEY)  # the businessService once published
+    wsdl_path: Mapped[str] = mapped_column(String(255), default="")  # the interface's WSDL in the repository
+    access_point: Mapped[str] = mapped_column(String(1000), default="")  # the interface's endpoint URL
+    service_key: Mapped[str | None] = mapped_column(KEY)  # the businessService once published
     version: Mapped[int] = mapped_column(Integer, default=1)
     created: Mapped[datetime] = mapped_column(DateTime)
     modified: Mapped[datetime] = mapped_column(DateTime)
 
     provider: Mapped[Department] = relationship()
-    items: Mapped[list["InformationItem"]] = relationship(
+    items: Mapped[list[InformationItem]] = relationship(
         back_populates="entry", order_by="InformationItem.position", cascade="all, delete-orphan"
     )
 
@@ -251,7 +252,7 @@ class InformationItem(Base):
     position: Mapped[int] = mapped_column(Integer)
     name: Mapped[str] = mapped_column(String(100))
     data_type: Mapped[str] = mapped_column(String(1))  # C N Y D T L M G B I F
-    length: Mapped[Optional[int]] = mapped_column(Integer)
+    length: Mapped[int | None] = mapped_column(Integer)
 
     entry: Mapped[CatalogueEntry] = relationship(back_populates="items")
 

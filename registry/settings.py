@@ -6,6 +6,7 @@
 | GOVSHARE_VAR             | ./var                             |
 | GOVSHARE_HOST            | 127.0.0.1                         |
 | GOVSHARE_PORT            | 8080                              |
+| GOVSHARE_PUBLIC_URL      | http://<host>:<port> (in WSDLs and access points) |
 | GOVSHARE_NODE_DOMAIN     | govshare.local (UDDI key domain)  |
 | GOVSHARE_TOKEN_TTL       | 3600 (seconds an authToken lives) |
 | GOVSHARE_MAX_ROWS        | 1000 (largest page a find returns)|
@@ -29,10 +30,16 @@ class Settings:
     db_url: str = ""
     host: str = "127.0.0.1"
     port: int = 8080
+    public_url: str = ""
     node_domain: str = "govshare.local"
     token_ttl: int = 3600
     max_rows: int = 1000
     max_request_bytes: int = 4 * 1024 * 1024
+
+    @property
+    def base_url(self) -> str:
+        """The address other systems reach this platform at."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
     def node_id(self) -> str:
@@ -40,7 +47,7 @@ class Settings:
         return f"uddi:{self.node_domain}:node"
 
     @classmethod
-    def from_env(cls, **overrides) -> "Settings":
+    def from_env(cls, **overrides) -> Settings:
         env = os.environ
         var_dir = _default_var()
         values = dict(

@@ -74,7 +74,7 @@ def served_file(name: str, base_url: str) -> bytes | None:
     """The bytes of a served contract file, W3C imports pointed at ``base_url``."""
     if name not in SERVED_FILES:
         return None
-    for url, (path, served_name) in W3C_SCHEMAS.items():
+    for path, served_name in W3C_SCHEMAS.values():
         if served_name == name:
             return path.read_bytes()
     data = (OASIS_DIR / name).read_bytes()

@@ -19,8 +19,8 @@ SOAP Fault (E_fatalError), never HTTP 200 with an empty or invalid Envelope.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
 
 from lxml import etree
 from sqlalchemy.orm import Session, sessionmaker
@@ -36,7 +36,7 @@ from .errors import UddiError
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[Call, etree._Element], Optional[etree._Element]]
+Handler = Callable[[Call, etree._Element], etree._Element | None]
 SOAP12_ENV_NS = "http://www.w3.org/2003/05/soap-envelope"
 _ENV = "{%s}" % SOAP_ENV_NS
 

@@ -12,9 +12,9 @@ Each entity is stored without its contained entities, which are rows of their ow
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterable
 
 from lxml import etree
 from sqlalchemy import delete, select, update

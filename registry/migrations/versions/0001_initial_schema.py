@@ -1,12 +1,11 @@
-"""initial schema: identity, directory, WSDL repository, catalogue
+"""initial schema
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 20:30:01.591419
+Create Date: 2026-11-24 20:33:37.011366
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0001'
 down_revision = None
@@ -65,6 +64,8 @@ def upgrade() -> None:
     sa.Column('related_codes', sa.JSON(), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('status_reason', sa.Text(), nullable=False),
+    sa.Column('wsdl_path', sa.String(length=255), nullable=False),
+    sa.Column('access_point', sa.String(length=1000), nullable=False),
     sa.Column('service_key', sa.String(length=255), nullable=True),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.Column('created', sa.DateTime(), nullable=False),

@@ -1,0 +1,1 @@
+"""The govshare Python client and command line; it talks to the server over SOAP only."""

@@ -1,0 +1,299 @@
+"""UDDI publication API (spec 5.2): save_* and delete_* on businessEntity,
+businessService, bindingTemplate and tModel.
+
+    <save_service xmlns="urn:uddi-org:api_v3">
+      <authInfo>...</authInfo>
+      <businessService businessKey="uddi:gaj.govshare.local:business">
+        <name xml:lang="zh-CN">人口基础信息查询</name>
+        <categoryBag>
+          <keyedReference tModelKey="uddi:govshare:categorization:sharing-type"
+                          keyName="共享类型" keyValue="无条件共享"/>
+        </categoryBag>
+      </businessService>
+    </save_service>
+    ->
+    <serviceDetail xmlns="urn:uddi-org:api_v3">
+      <businessService serviceKey="uddi:govshare.local:1b4e..." businessKey="...">...</businessService>
+    </serviceDetail>
+
+A call is all or nothing: any error rolls the whole request back.  A publisher
+changes only entities its department owns (E_userMismatch), assigns keys only in
+its key partitions (E_keyUnavailable), references only existing tModels
+(E_invalidKeyPassed) and only allowed values of checked taxonomies (E_invalidValue).
+
+``publish_entity`` and ``delete_entity`` are the same actions for callers inside
+the platform (the catalogue, the WSDL repository) acting for a department.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from lxml import etree
+from sqlalchemy.orm import Session
+
+from registry.clock import utcnow
+from registry.models import Department, KeyPartition, UddiEntity
+from registry.settings import Settings
+
+from . import keys, store
+from .context import Call
+from .errors import UddiError
+from .security import authenticate
+from .store import KEY_ATTR, NOUN, PARENT_ATTR, fresh, q
+
+KEYGENERATOR_VALUE = "keygenerator"
+_TYPES = "uddi:uddi.org:categorization:types"
+
+
+@dataclass
+class Publishing:
+    """Save and delete on behalf of one department (or of a platform administrator)."""
+
+    session: Session
+    settings: Settings
+    now: datetime
+    department: Department | None
+    authorized_name: str
+    is_admin: bool = False
+    checked_values: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    # ---------------------------------------------------------------- save
+
+    def save(self, kind: str, el: etree._Element, parent_key: str | None = None) -> etree._Element:
+        store.lower_key_attributes(el)
+        if kind in PARENT_ATTR:
+            parent_key = self._parent(kind, el, parent_key)
+        key = self._claim_key(kind, el.get(KEY_ATTR[kind]) or "", parent_key)
+        el.set(KEY_ATTR[kind], key)
+        self._check_references(el)
+        if kind == "tmodel":
+            self._keygenerator(key, el)
+            el.attrib.pop("deleted", None)
+        existing = store.get(self.session, key)
+        row = store.put(self.session, kind, el, parent_key=parent_key,
+                        owner_id=existing.owner_id if existing is not None else self._owner_id(),
+                        authorized_name=self.authorized_name, now=self.now)
+        self._save_children(kind, el, key)
+        store.touch_ancestors(self.session, parent_key, self.now)
+        return store.compose(self.session, [row])[0]
+
+    def _parent(self, kind: str, el: etree._Element, parent_key: str | None) -> str:
+        attr = PARENT_ATTR[kind]
+        given = el.get(attr)
+        if parent_key is None:
+            if not given:
+                raise UddiError("E_invalidKeyPassed", f"a {NOUN[kind]} saved on its own needs its {attr}")
+            parent_key = keys.check_syntax(given)
+        elif given and given != parent_key:
+            raise UddiError(
+                "E_unsupported",
+                f"{NOUN[kind]} {el.get(KEY_ATTR[kind], '')} names {attr} {given} inside {parent_key}: "
+                "service projections are not supported by this node",
+            )
+        parent_kind = "business" if kind == "service" else "service"
+        parent = store.get(self.session, parent_key, parent_kind)
+        if parent is None:
+            raise UddiError("E_invalidKeyPassed", f"no {NOUN[parent_kind]} has the key {parent_key}")
+        self._check_owner(parent)
+        el.set(attr, parent_key)
+        return parent_key
+
+    def _claim_key(self, kind: str, given: str, parent_key: str | None) -> str:
+        if not given:
+            return keys.generate(self.settings.node_domain)
+        key = keys.check_syntax(given)
+        existing = store.get(self.session, key)
+        if existing is not None:
+            if existing.kind != kind:
+                raise UddiError("E_invalidKeyPassed",
+                                f"{key} is the key of a {NOUN[existing.kind]}, not of a {NOUN[kind]}")
+            self._check_owner(existing)
+            return key
+        if kind == "tmodel" and keys.keygenerator_domain(key):
+            return key  # checked in _keygenerator
+        owner = keys.partition_owner(self.session, key)
+        mine = self.department is not None and owner == self.department.id
+        node_key = key.startswith(f"uddi:{self.settings.node_domain}:")
+        if mine or (self.is_admin and (owner is None or node_key)):
+            return key
+        raise UddiError(
+            "E_keyUnavailable",
+            f"{key} is not in a key partition of publisher {self.authorized_name}: "
+            f"use a key under {self._partition_hint()} or leave the key out to have one generated",
+        )
+
+    def _partition_hint(self) -> str:
+        if self.department is None:
+            return f"uddi:{self.settings.node_domain}"
+        return keys.department_partition(self.department.code, self.settings.node_domain)
+
+    def _keygenerator(self, key: str, el: etree._Element) -> None:
+        domain = keys.keygenerator_domain(key)
+        if domain is None:
+            return
+        typed = any(
+            kr.get("tModelKey") == _TYPES and kr.get("keyValue", "").lower() == KEYGENERATOR_VALUE
+            for kr in el.iterfind(f"{q('categoryBag')}/{q('keyedReference')}")
+        )
+        if not typed:
+            raise UddiError("E_valueNotAllowed",
+                            f"{key} is a key generator tModel: categorize it as keyGenerator in {_TYPES}")
+        existing = self.session.get(KeyPartition, domain)
+        owner = keys.partition_owner(self.session, domain)
+        if existing is not None or (owner is not None and (self.department is None or owner != self.department.id)):
+            if existing is not None and self.department is not None and existing.department_id == self.department.id:
+                return
+            raise UddiError("E_keyUnavailable", f"the key partition {domain} already belongs to another publisher")
+        if self.department is not None:
+            self.session.add(KeyPartition(prefix=domain, department_id=self.department.id))
+
+    def _check_references(self, el: etree._Element) -> None:
+        referenced = set()
+        for node in el.iter(q("keyedReference"), q("keyedReferenceGroup"), q("tModelInstanceInfo")):
+            tkey = node.get("tModelKey")
+            if tkey:
+                referenced.add(tkey)
+            if node.tag == q("keyedReference"):
+                allowed = self.checked_values.get(tkey or "")
+                value = node.get("keyValue", "")
+                if allowed is not None and value not in allowed:
+                    sample = "、".join(list(allowed)[:8])
+                    raise UddiError("E_invalidValue",
+                                    f"keyValue '{value}' is not in the checked value set of {tkey} "
+                                    f"(allowed values include {sample})")
+        for tkey in sorted(referenced):
+            if store.get(self.session, keys.check_syntax(tkey), "tmodel") is None:
+                raise UddiError("E_invalidKeyPassed", f"no tModel has the key {tkey}")
+        for redirector in el.iter(q("hostingRedirector")):
+            bkey = redirector.get("bindingKey", "")
+            if store.get(self.session, bkey, "binding") is None:
+                raise UddiError("E_invalidKeyPassed", f"hostingRedirector names no known bindingTemplate {bkey}")
+
+    def _save_children(self, kind: str, el: etree._Element, key: str) -> None:
+        container_name = store.CONTAINER.get(kind)
+        if container_name is None:
+            return
+        container = el.find(q(container_name))
+        if container is None:
+            return  # contained entities absent from the request are left as they are
+        child_kind = store.CHILD_KIND[kind]
+        saved = []
+        for child in container.findall(q(store.TAG[child_kind])):
+            self.save(child_kind, child, parent_key=key)
+            saved.append(child.get(KEY_ATTR[child_kind]))
+        stale = [r for r in store.children(self.session, [key], child_kind)[key] if r.key not in saved]
+        for row in stale:
+            self._remove(row)
+
+    # ---------------------------------------------------------------- delete
+
+    def delete(self, kind: str, key: str) -> None:
+        norm = keys.check_syntax(key)
+        row = store.get(self.session, norm, kind)
+        if row is None:
+            raise UddiError("E_invalidKeyPassed", f"no {NOUN[kind]} has the key {key}")
+        self._check_owner(row)
+        if kind == "tmodel":
+            row.deleted = True  # tModels are hidden, never removed (spec 5.2.8)
+            row.modified = self.now
+            return
+        self._remove(row)
+        store.touch_ancestors(self.session, row.parent_key, self.now)
+
+    def _remove(self, row: UddiEntity) -> None:
+        doomed = [r.key for r in store.descendants(self.session, row.key, row.kind)] + [row.key]
+        store.remove(self.session, doomed)
+
+    # ---------------------------------------------------------------- ownership
+
+    def _owner_id(self) -> int | None:
+        return self.department.id if self.department is not None else None
+
+    def _check_owner(self, row: UddiEntity) -> None:
+        if self.is_admin:
+            return
+        if self.department is None or row.owner_id != self.department.id:
+            raise UddiError(
+                "E_userMismatch",
+                f"{NOUN[row.kind]} {row.key} belongs to another publisher; {self.authorized_name} may not change it",
+            )
+
+
+# -------------------------------------------------------------------- SOAP operations
+
+
+def _publishing(call: Call, request: etree._Element) -> Publishing:
+    publisher = authenticate(call, request)
+    return Publishing(
+        session=call.session, settings=call.settings, now=call.now, department=publisher.department,
+        authorized_name=publisher.name, is_admin=publisher.is_admin, checked_values=call.checked_values,
+    )
+
+
+def _saver(kind: str, detail: str):
+    def operation(call: Call, request: etree._Element) -> etree._Element:
+        publishing = _publishing(call, request)
+        out = fresh(detail)
+        for el in request.findall(q(store.TAG[kind])):
+            out.append(publishing.save(kind, el))
+        return out
+
+    operation.__name__ = f"save_{store.TAG[kind]}"
+    return operation
+
+
+def _deleter(kind: str):
+    def operation(call: Call, request: etree._Element) -> None:
+        publishing = _publishing(call, request)
+        for key_el in request.findall(q(KEY_ATTR[kind])):
+            publishing.delete(kind, (key_el.text or "").strip())
+        return None
+
+    operation.__name__ = f"delete_{store.TAG[kind]}"
+    return operation
+
+
+OPERATIONS = {
+    "save_business": _saver("business", "businessDetail"),
+    "save_service": _saver("service", "serviceDetail"),
+    "save_binding": _saver("binding", "bindingDetail"),
+    "save_tModel": _saver("tmodel", "tModelDetail"),
+    "delete_business": _deleter("business"),
+    "delete_service": _deleter("service"),
+    "delete_binding": _deleter("binding"),
+    "delete_tModel": _deleter("tmodel"),
+}
+
+
+# -------------------------------------------------------------------- inside the platform
+
+
+def publish_entity(
+    session: Session,
+    settings: Settings,
+    kind: str,
+    element: etree._Element,
+    *,
+    department: Department | None,
+    authorized_name: str,
+    checked_values: dict[str, dict[str, str]] | None = None,
+) -> etree._Element:
+    """Save one entity for ``department`` exactly as save_* would; returns the saved XML."""
+    if checked_values is None:
+        from ..bootstrap import checked_values as node_checked_values
+
+        checked_values = node_checked_values()
+    publishing = Publishing(session=session, settings=settings, now=utcnow(), department=department,
+                            authorized_name=authorized_name, is_admin=department is None,
+                            checked_values=checked_values)
+    return publishing.save(kind, element)
+
+
+def delete_entity(session: Session, settings: Settings, kind: str, key: str, *, department: Department | None) -> None:
+    """Delete (or, for a tModel, hide) one entity owned by ``department``."""
+    publishing = Publishing(session=session, settings=settings, now=utcnow(), department=department,
+                            authorized_name=department.code if department else "uddi-node",
+                            is_admin=department is None)
+    publishing.delete(kind, key)

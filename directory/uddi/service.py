@@ -1,0 +1,78 @@
+"""The three UDDI endpoints and the WSDL each serves at ``?wsdl``.
+
+``/uddi/inquiry?wsdl`` is a small document that imports the unchanged OASIS binding
+WSDL (served under ``/wsdl/uddi/``) and adds the one thing OASIS leaves to each node,
+a ``wsdl:service`` whose port points at this endpoint::
+
+    <definitions targetNamespace="urn:govshare:uddi_v3_service" ...>
+      <import namespace="urn:uddi-org:api_v3_binding"
+              location="http://host/wsdl/uddi/uddi_api_v3_binding.wsdl"/>
+      <service name="UDDI_Inquiry_Service">
+        <port name="UDDI_Inquiry_Port" binding="uddi_binding:UDDI_Inquiry_SoapBinding">
+          <soap:address location="http://host/uddi/inquiry"/>
+        </port>
+      </service>
+    </definitions>
+"""
+
+from __future__ import annotations
+
+from lxml import etree
+from sqlalchemy.orm import Session, sessionmaker
+
+from registry.settings import Settings
+from wsdl.oasis import BINDING_NS
+
+from ..bootstrap import checked_values
+from . import inquiry, publication, security
+from .soap import UddiEndpoint
+
+WSDL_NS = "http://schemas.xmlsoap.org/wsdl/"
+SOAP_BINDING_NS = "http://schemas.xmlsoap.org/wsdl/soap/"
+SERVICE_NS = "urn:govshare:uddi_v3_service"
+
+#: endpoint name -> (path, OASIS binding name)
+ENDPOINTS = {
+    "inquiry": ("/uddi/inquiry", "UDDI_Inquiry_SoapBinding"),
+    "publication": ("/uddi/publication", "UDDI_Publication_SoapBinding"),
+    "security": ("/uddi/security", "UDDI_Security_SoapBinding"),
+}
+
+
+def service_wsdl(api: str):
+    binding = ENDPOINTS[api][1]
+    title = binding.split("_")[1]
+
+    def document(base_url: str, endpoint_url: str) -> bytes:
+        w = "{%s}" % WSDL_NS
+        root = etree.Element(w + "definitions", nsmap={
+            None: WSDL_NS, "soap": SOAP_BINDING_NS, "uddi_binding": BINDING_NS, "tns": SERVICE_NS,
+        }, targetNamespace=SERVICE_NS, name=f"UDDI_{title}")
+        etree.SubElement(root, w + "documentation").text = (
+            f"UDDI v3 {title} API of this govshare node: the OASIS UDDI v3.0.2 binding, unchanged, "
+            "and a service whose port is this endpoint."
+        )
+        etree.SubElement(root, w + "import", namespace=BINDING_NS,
+                         location=f"{base_url}/wsdl/uddi/uddi_api_v3_binding.wsdl")
+        service = etree.SubElement(root, w + "service", name=f"UDDI_{title}_Service")
+        port = etree.SubElement(service, w + "port", name=f"UDDI_{title}_Port", binding=f"uddi_binding:{binding}")
+        etree.SubElement(port, "{%s}address" % SOAP_BINDING_NS, location=endpoint_url)
+        return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+    return document
+
+
+OPERATIONS = {
+    "inquiry": inquiry.OPERATIONS,
+    "publication": publication.OPERATIONS,
+    "security": {"get_authToken": security.get_auth_token, "discard_authToken": security.discard_auth_token},
+}
+
+
+def endpoints(sessions: sessionmaker[Session], settings: Settings) -> dict[str, UddiEndpoint]:
+    """path -> WSGI app for each UDDI API."""
+    return {
+        path: UddiEndpoint(name=api, operations=OPERATIONS[api], wsdl=service_wsdl(api), sessions=sessions,
+                           settings=settings, checked_values=checked_values)
+        for api, (path, _binding) in ENDPOINTS.items()
+    }

@@ -1,0 +1,169 @@
+"""govshare's one entry point: builds the WSGI application and serves it.
+
+    /                      index of the endpoints (text)
+    /uddi/inquiry          UDDI v3 inquiry API      (?wsdl)
+    /uddi/publication      UDDI v3 publication API  (?wsdl)
+    /uddi/security         UDDI v3 security API     (?wsdl)
+    /wsdl/uddi/...         the OASIS UDDI v3 WSDL and schema files
+    /wsdl/...              stored WSDL documents of sharing interfaces
+    /diagnostics           Echo and NodeInfo (Spyne, ?wsdl)
+
+Administrative commands (``govshare serve``, ``govshare db upgrade``, ``govshare demo``,
+``govshare catalogue ...``) are defined here; the ``govshare`` console script hands
+them over from ``client.cli``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Callable
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from registry.db import make_engine, migrate, session_factory, unit_of_work
+from registry.settings import Settings
+from wsdl import oasis
+
+log = logging.getLogger("govshare")
+
+
+def _plain(start_response, status: str, text: str, content_type: str = "text/plain; charset=utf-8"):
+    body = text.encode()
+    start_response(status, [("Content-Type", content_type), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+class Router:
+    """Dispatch by exact path, then by longest path prefix."""
+
+    def __init__(self, exact: dict[str, Callable], prefixes: dict[str, Callable], index: Callable):
+        self.exact = exact
+        self.prefixes = sorted(prefixes.items(), key=lambda item: -len(item[0]))
+        self.index = index
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "/") or "/"
+        if path == "/":
+            return self.index(environ, start_response)
+        app = self.exact.get(path.rstrip("/"))
+        if app is not None:
+            return app(environ, start_response)
+        for prefix, app in self.prefixes:
+            if path.startswith(prefix):
+                return app(environ, start_response)
+        return _plain(start_response, "404 Not Found", f"no endpoint at {path}; see / for the list\n")
+
+
+def oasis_files_app(environ, start_response):
+    """The OASIS UDDI v3 contract files under /wsdl/uddi/."""
+    name = environ.get("PATH_INFO", "").rsplit("/", 1)[-1]
+    scheme = environ.get("wsgi.url_scheme", "http")
+    base = f"{scheme}://{environ.get('HTTP_HOST', 'localhost')}/wsdl/uddi/"
+    data = oasis.served_file(name, base)
+    if data is None:
+        return _plain(start_response, "404 Not Found", f"no UDDI contract file named {name}\n")
+    start_response("200 OK", [("Content-Type", "text/xml; charset=utf-8"), ("Content-Length", str(len(data)))])
+    return [data]
+
+
+def build_app(settings: Settings, sessions: sessionmaker[Session]):
+    """The whole platform as one WSGI application."""
+    from directory.diagnostics import diagnostics_app
+    from directory.uddi.service import endpoints
+
+    exact: dict[str, Callable] = dict(endpoints(sessions, settings))
+    exact["/diagnostics"] = diagnostics_app(settings)
+    prefixes: dict[str, Callable] = {"/wsdl/uddi/": oasis_files_app}
+    try:
+        from wsdl.repository import wsdl_app
+    except ImportError:  # the repository arrives in a later commit of this issue
+        pass
+    else:
+        prefixes["/wsdl/"] = wsdl_app(sessions)
+
+    def index(environ, start_response):
+        lines = ["govshare — 政务信息资源共享交换平台", ""]
+        lines += [f"{path}  (WSDL: {path}?wsdl)" for path in sorted(exact)]
+        lines += ["/wsdl/uddi/uddi_api_v3_binding.wsdl  (OASIS UDDI v3 binding)"]
+        return _plain(start_response, "200 OK", "\n".join(lines) + "\n")
+
+    return Router(exact, prefixes, index)
+
+
+def prepare(settings: Settings) -> sessionmaker[Session]:
+    """Migrate the database, bootstrap the node and return a session factory."""
+    from directory.bootstrap import bootstrap_node
+
+    migrate(settings.db_url)
+    sessions = session_factory(make_engine(settings.db_url))
+    with unit_of_work(sessions) as session:
+        bootstrap_node(session, settings)
+    return sessions
+
+
+def serve(settings: Settings, threads: int = 8) -> None:
+    from waitress import serve as waitress_serve
+
+    sessions = prepare(settings)
+    app = build_app(settings, sessions)
+    base = f"http://{settings.host}:{settings.port}"
+    print(f"govshare serving on {base}")
+    for path in ("/uddi/inquiry", "/uddi/publication", "/uddi/security", "/diagnostics"):
+        print(f"  {base}{path}   WSDL: {base}{path}?wsdl")
+    sys.stdout.flush()
+    waitress_serve(app, host=settings.host, port=settings.port, threads=threads, ident="govshare")
+
+
+# ----------------------------------------------------------------------------- command line
+
+
+def _cmd_serve(args, settings: Settings) -> int:
+    serve(settings, threads=args.threads)
+    return 0
+
+
+def _cmd_db_upgrade(args, settings: Settings) -> int:
+    migrate(settings.db_url)
+    print(f"database at {settings.db_url} is at the latest schema")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="govshare", description="govshare platform administration")
+    p.add_argument("--db-url", help="SQLAlchemy URL (default: $GOVSHARE_DB_URL or SQLite under var/)")
+    subs = p.add_subparsers(dest="command", required=True)
+
+    s = subs.add_parser("serve", help="serve the platform over HTTP")
+    s.add_argument("--host", help="address to listen on (default $GOVSHARE_HOST or 127.0.0.1)")
+    s.add_argument("--port", type=int, help="port (default $GOVSHARE_PORT or 8080)")
+    s.add_argument("--threads", type=int, default=8)
+    s.set_defaults(run=_cmd_serve)
+
+    db = subs.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
+    db.add_parser("upgrade", help="apply every migration").set_defaults(run=_cmd_db_upgrade)
+
+    for module in ("directory.catalogue.cli", "directory.demo"):
+        try:
+            register = __import__(module, fromlist=["register"]).register
+        except (ImportError, AttributeError):
+            continue
+        register(subs)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = parser().parse_args(argv)
+    settings = Settings.from_env(
+        db_url=args.db_url, host=getattr(args, "host", None), port=getattr(args, "port", None)
+    )
+    if hasattr(args, "run"):
+        return args.run(args, settings)
+    sessions = prepare(settings)
+    return args.handler(args, sessions, settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,146 @@
+"""Shared fixtures: real databases (SQLite always, PostgreSQL when reachable) and a
+real HTTP server on a free loopback port.
+
+``REQUIRE_SERVICES=1`` turns every "service unreachable" skip into a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from registry.db import make_engine, migrate, session_factory, unit_of_work
+from registry.models import Base
+from registry.settings import Settings
+
+REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+PG_ADMIN_URL = os.environ.get("GOVSHARE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+def service_unavailable(reason: str):
+    """Skip, or fail when CI requires every service."""
+    if REQUIRE_SERVICES:
+        pytest.fail(f"REQUIRE_SERVICES=1 but {reason}")
+    pytest.skip(reason)
+
+
+def _pg_reachable() -> str | None:
+    try:
+        engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+        engine.dispose()
+        return None
+    except Exception as exc:  # noqa: BLE001 - any failure means unreachable
+        return f"PostgreSQL at {PG_ADMIN_URL} is unreachable: {exc.__class__.__name__}"
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "govshare.db"
+    migrate(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_database():
+    reason = _pg_reachable()
+    if reason:
+        service_unavailable(reason)
+    name = f"govshare_test_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    migrate(url)
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+    admin.dispose()
+
+
+def _truncate(url: str) -> None:
+    engine = make_engine(url)
+    names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path, sqlite_template) -> str:
+    """A migrated, empty database: SQLite, then PostgreSQL."""
+    if request.param == "sqlite":
+        path = tmp_path / "govshare.db"
+        shutil.copy(sqlite_template, path)
+        return f"sqlite:///{path}"
+    url = request.getfixturevalue("pg_database")
+    _truncate(url)
+    return url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path, sqlite_template) -> str:
+    """A migrated, empty SQLite database (for tests that need no second engine)."""
+    path = tmp_path / "govshare.db"
+    shutil.copy(sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def settings(db_url, tmp_path) -> Settings:
+    return Settings.from_env(db_url=db_url, var_dir=tmp_path)
+
+
+@pytest.fixture
+def sessions(settings):
+    engine = make_engine(settings.db_url)
+    factory = session_factory(engine)
+    from directory.bootstrap import bootstrap_node
+
+    with unit_of_work(factory) as session:
+        bootstrap_node(session, settings)
+    yield factory
+    engine.dispose()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LiveServer:
+    def __init__(self, app, port: int):
+        from waitress.server import create_server
+
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self._server = create_server(app, host="127.0.0.1", port=port, threads=4)
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self._server.close()
+
+
+@pytest.fixture
+def live_server(settings, sessions):
+    """The whole platform served over real HTTP on a free loopback port."""
+    import server
+
+    app = server.build_app(settings, sessions)
+    srv = LiveServer(app, free_port()).start()
+    yield srv
+    srv.stop()
