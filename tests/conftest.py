@@ -132,7 +132,13 @@ class LiveServer:
         return self
 
     def stop(self):
-        self._server.close()
+        def close_everything():  # runs on the server's own loop thread, so select() never sees a closed fd
+            for channel in list(self._server._map.values()):
+                channel.close()
+
+        self._server.trigger.pull_trigger(close_everything)
+        self._thread.join(timeout=5)
+        self._server.task_dispatcher.shutdown()
 
 
 @pytest.fixture

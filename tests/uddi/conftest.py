@@ -88,3 +88,59 @@ def uddi(oasis_client, live_server) -> Uddi:
         security=oasis_client.create_service(BINDING % "Security", f"{live_server.url}/uddi/security"),
         client=oasis_client,
     )
+
+
+SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
+UDDI_NS = "urn:uddi-org:api_v3"
+NS = {"soap": SOAP_ENV, "u": UDDI_NS}
+
+
+@dataclass
+class SoapReply:
+    status: int
+    root: object  # lxml element of the Envelope
+
+    @property
+    def payload(self):
+        return self.root.find(f"{{{SOAP_ENV}}}Body")[0]
+
+    @property
+    def err_code(self) -> str | None:
+        info = self.root.find(".//u:dispositionReport/u:result/u:errInfo", NS)
+        return None if info is None else info.get("errCode")
+
+    @property
+    def errno(self) -> str | None:
+        result = self.root.find(".//u:dispositionReport/u:result", NS)
+        return None if result is None else result.get("errno")
+
+    @property
+    def fault_string(self) -> str:
+        return self.root.findtext(".//faultstring") or ""
+
+
+@pytest.fixture
+def post(live_server):
+    """POST a raw SOAP 1.1 message to a UDDI endpoint; the inner XML goes in the Body."""
+    from lxml import etree
+
+    def send(api: str, inner: str, *, envelope: str | None = None, token: str | None = None) -> SoapReply:
+        if token is not None:
+            inner = inner.replace("AUTH", f"<authInfo>{token}</authInfo>")
+        data = envelope if envelope is not None else (
+            f'<soap:Envelope xmlns:soap="{SOAP_ENV}"><soap:Body>{inner}</soap:Body></soap:Envelope>'
+        )
+        r = requests.post(f"{live_server.url}/uddi/{api}", data=data.encode(),
+                          headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""'}, timeout=30)
+        return SoapReply(r.status_code, etree.fromstring(r.content))
+
+    return send
+
+
+@pytest.fixture
+def token(post):
+    def get(username: str, password: str = PASSWORD) -> str:
+        reply = post("security", f'<get_authToken xmlns="{UDDI_NS}" userID="{username}" cred="{password}"/>')
+        return reply.payload.findtext("u:authInfo", namespaces=NS)
+
+    return get
