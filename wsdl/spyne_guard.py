@@ -1,9 +1,12 @@
-"""A guard around Spyne WSGI applications for one known trap.
+"""A guard around Spyne WSGI applications for two known traps.
 
-Spyne answers HTTP 200 with an empty ``<soap:Body/>`` when a response fails to
-serialise (DESIGN.md, known traps).  Legacy clients then see "no result" instead of an
-error.  The guard buffers each POST response and turns such an empty success into a
-SOAP 1.1 Server fault with HTTP 500.
+1. Spyne answers HTTP 200 with an Envelope that has no Body, or an empty one, when a
+   response fails to serialise (DESIGN.md, known traps).  Legacy clients then see "no
+   result" instead of an error.  The guard buffers each POST response and turns such
+   an empty success into a SOAP 1.1 Server fault with HTTP 500.
+2. Spyne's WSDL declares the SOAP 1.2 namespaces even for a SOAP 1.1 service; some
+   toolkits (gSOAP) then speak SOAP 1.2.  The guard removes those unused declarations
+   from the ``?wsdl`` document.
 """
 
 from __future__ import annotations
@@ -28,14 +31,31 @@ EMPTY_RESPONSE_FAULT = (
 ).encode()
 
 
+SOAP12_NAMESPACES = {
+    "http://schemas.xmlsoap.org/wsdl/soap12/",
+    "http://www.w3.org/2003/05/soap-envelope",
+    "http://www.w3.org/2003/05/soap-encoding",
+}
+
+
 def empty_body(payload: bytes) -> bool:
-    """True when ``payload`` is a SOAP Envelope whose Body holds no element."""
+    """True when ``payload`` is a SOAP Envelope without a Body or with an empty one."""
     try:
         root = etree.fromstring(payload, safe_parser())
     except etree.XMLSyntaxError:
         return False
+    if root.tag != "{%s}Envelope" % SOAP_ENV_NS:
+        return False
     body = root.find("{%s}Body" % SOAP_ENV_NS)
-    return body is not None and not any(isinstance(child.tag, str) for child in body)
+    return body is None or not any(isinstance(child.tag, str) for child in body)
+
+
+def without_soap12(wsdl: bytes) -> bytes:
+    """The WSDL with its unused SOAP 1.2 namespace declarations removed."""
+    root = etree.fromstring(wsdl, safe_parser())
+    used = {p for el in root.iter(etree.Element) for p, ns in el.nsmap.items() if ns not in SOAP12_NAMESPACES}
+    etree.cleanup_namespaces(root, keep_ns_prefixes=sorted(p for p in used if p))
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
 
 class SpyneGuard:
@@ -45,7 +65,9 @@ class SpyneGuard:
         self.app = app
 
     def __call__(self, environ, start_response):
-        if environ.get("REQUEST_METHOD") != "POST":
+        method = environ.get("REQUEST_METHOD")
+        is_wsdl = method == "GET" and environ.get("QUERY_STRING", "").lower().startswith("wsdl")
+        if method != "POST" and not is_wsdl:
             return self.app(environ, start_response)
         captured: dict = {}
 
@@ -61,7 +83,9 @@ class SpyneGuard:
             if close is not None:
                 close()
         status, headers = captured["status"], captured["headers"]
-        if status.startswith("200") and empty_body(payload):
+        if is_wsdl and status.startswith("200"):
+            payload = without_soap12(payload)
+        elif status.startswith("200") and empty_body(payload):
             log.error("Spyne returned an empty Body for %s; answering with a fault", environ.get("PATH_INFO"))
             status, payload = "500 Internal Server Error", EMPTY_RESPONSE_FAULT
             headers = [("Content-Type", "text/xml; charset=utf-8")]

@@ -343,7 +343,7 @@ def _getter(kind: str, detail: str):
                 raise UddiError("E_invalidKeyPassed", f"no {store.NOUN[kind]} has the key {key_el.text}")
             rows.append(row)
         out = fresh(detail)
-        for row, el in zip(rows, store.compose(call.session, rows)):
+        for row, el in zip(rows, store.compose(call.session, rows), strict=True):
             if row.deleted:
                 el.set("deleted", "true")
             out.append(el)

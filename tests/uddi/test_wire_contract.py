@@ -59,7 +59,8 @@ def test_every_inquiry_response_validates_against_the_schema(post, token, gaj):
 def test_business_detail_nests_its_services_and_bindings(post, token, gaj):
     tok = token(gaj.username)
     _save_service(post, tok, gaj.business_key, "户籍人口信息查询")
-    detail = post("inquiry", f'<get_businessDetail {U}><businessKey>{gaj.business_key}</businessKey></get_businessDetail>')
+    detail = post("inquiry", f"<get_businessDetail {U}><businessKey>{gaj.business_key}</businessKey>"
+                  "</get_businessDetail>")
     services = detail.payload.findall(f".//{{{UDDI_NS}}}businessService")
     assert [s.findtext(f"{{{UDDI_NS}}}name") for s in services] == ["户籍人口信息查询"]
 
@@ -211,8 +212,9 @@ def test_delete_business_removes_its_services_and_bindings(post, token, gaj, ses
     gone = post("publication", f"<delete_business {U}>AUTH<businessKey>{gaj.partition}:branch</businessKey>"
                 "</delete_business>", token=tok)
     assert gone.status == 200
-    for api_body in (f'<get_serviceDetail {U}><serviceKey>{service.get("serviceKey")}</serviceKey></get_serviceDetail>',
-                     f'<get_bindingDetail {U}><bindingKey>{binding.get("bindingKey")}</bindingKey></get_bindingDetail>'):
+    service_key, binding_key = service.get("serviceKey"), binding.get("bindingKey")
+    for api_body in (f"<get_serviceDetail {U}><serviceKey>{service_key}</serviceKey></get_serviceDetail>",
+                     f"<get_bindingDetail {U}><bindingKey>{binding_key}</bindingKey></get_bindingDetail>"):
         assert post("inquiry", api_body).err_code == "E_invalidKeyPassed"
 
 

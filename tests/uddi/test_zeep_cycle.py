@@ -25,7 +25,8 @@ def _service(business_key, name, sharing="无条件共享", cls="101", key=None)
 
 def test_publish_find_get_delete_cycle(uddi, gaj):
     token = uddi.token(gaj.username)
-    saved = uddi.publication.save_service(authInfo=token, businessService=[_service(gaj.business_key, "人口基础信息查询")])
+    service = _service(gaj.business_key, "人口基础信息查询")
+    saved = uddi.publication.save_service(authInfo=token, businessService=[service])
     key = saved.businessService[0].serviceKey
     assert key.startswith("uddi:govshare.local:")
 
