@@ -92,23 +92,30 @@ def build_app(settings: Settings, sessions: sessionmaker[Session]):
     return Router(exact, prefixes, index)
 
 
-def prepare(settings: Settings) -> sessionmaker[Session]:
-    """Migrate the database, bootstrap the node and return a session factory."""
+def prepare(settings: Settings, register_services: bool = False) -> sessionmaker[Session]:
+    """Migrate the database, bootstrap the node and return a session factory.
+
+    With ``register_services`` the node also (re-)registers its own SOAP services at
+    ``settings.base_url`` in its directory, as it does when it starts serving.
+    """
     from directory.bootstrap import bootstrap_node
+    from directory.self_registration import register_platform_services
 
     migrate(settings.db_url)
     sessions = session_factory(make_engine(settings.db_url))
     with unit_of_work(sessions) as session:
         bootstrap_node(session, settings)
+        if register_services:
+            register_platform_services(session, settings)
     return sessions
 
 
 def serve(settings: Settings, threads: int = 8) -> None:
     from waitress import serve as waitress_serve
 
-    sessions = prepare(settings)
+    sessions = prepare(settings, register_services=True)
     app = build_app(settings, sessions)
-    base = f"http://{settings.host}:{settings.port}"
+    base = settings.base_url
     print(f"govshare serving on {base}")
     for path in ("/uddi/inquiry", "/uddi/publication", "/uddi/security", "/diagnostics"):
         print(f"  {base}{path}   WSDL: {base}{path}?wsdl")

@@ -1,0 +1,84 @@
+"""At start-up the node registers its own SOAP services in its own directory.
+
+The node's businessEntity (owned by the node, not by a department) carries one
+businessService per platform API; each has a bindingTemplate whose accessPoint is the
+endpoint and whose tModelInstanceInfo names the API's specification tModel, whose
+overviewDoc points at the WSDL::
+
+    <businessService serviceKey="uddi:govshare.local:platform:uddi-inquiry" ...>
+      <name xml:lang="en">UDDI v3 Inquiry API</name>
+      <bindingTemplates><bindingTemplate bindingKey="uddi:govshare.local:platform:uddi-inquiry:soap">
+        <accessPoint useType="endPoint">http://127.0.0.1:8080/uddi/inquiry</accessPoint>
+        <tModelInstanceDetails><tModelInstanceInfo tModelKey="uddi:uddi.org:v3_inquiry"/></tModelInstanceDetails>
+      </bindingTemplate></bindingTemplates>
+    </businessService>
+
+Running it again with another public address updates the access points in place.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from registry.settings import Settings
+
+from . import taxonomies
+from .uddi import store
+from .uddi.publication import publish_entity
+
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+
+#: short name -> (spec tModel key, English name, Chinese name, path)
+UDDI_APIS = {
+    "uddi-inquiry": ("uddi:uddi.org:v3_inquiry", "UDDI v3 Inquiry API", "目录查询接口", "/uddi/inquiry"),
+    "uddi-publication": ("uddi:uddi.org:v3_publication", "UDDI v3 Publication API", "目录发布接口",
+                         "/uddi/publication"),
+    "uddi-security": ("uddi:uddi.org:v3_security", "UDDI v3 Security API", "目录安全接口", "/uddi/security"),
+}
+
+
+def platform_business_key(settings: Settings) -> str:
+    return f"uddi:{settings.node_domain}:platform"
+
+
+def _spec_tmodel(key: str, name: str, wsdl_url: str) -> object:
+    tm = store.fresh("tModel", {"tModelKey": key})
+    store.sub(tm, "name", text=f"uddi-org:{key.rsplit(':', 1)[-1]}")
+    store.sub(tm, "description", {XML_LANG: "en"}, f"{name} specification (OASIS UDDI v3.0.2)")
+    doc = store.sub(tm, "overviewDoc")
+    store.sub(doc, "overviewURL", {"useType": "wsdlInterface"}, wsdl_url)
+    bag = store.sub(tm, "categoryBag")
+    for value in ("specification", "xmlSpec", "soapSpec", "wsdlSpec"):
+        store.sub(bag, "keyedReference", {"tModelKey": taxonomies.UDDI_TYPES, "keyName": "uddi-org:types",
+                                          "keyValue": value})
+    return tm
+
+
+def register_platform_services(session: Session, settings: Settings) -> list[str]:
+    """Save the node's businessEntity and its UDDI services; returns the service keys."""
+    base = settings.base_url
+    wsdl_url = f"{base}/wsdl/uddi/uddi_api_v3_binding.wsdl"
+    for key, name, _zh, _path in UDDI_APIS.values():
+        publish_entity(session, settings, "tmodel", _spec_tmodel(key, name, wsdl_url), department=None,
+                       authorized_name="uddi-node")
+    business = store.fresh("businessEntity", {"businessKey": platform_business_key(settings)})
+    store.sub(business, "name", {XML_LANG: "zh-CN"}, "政务信息资源共享交换平台")
+    store.sub(business, "name", {XML_LANG: "en"}, "govshare platform node")
+    store.sub(business, "description", {XML_LANG: "zh-CN"}, "平台自身的目录、交换与诊断服务")
+    # Saved without <businessServices>, so services registered by other parts of the platform stay.
+    publish_entity(session, settings, "business", business, department=None, authorized_name="uddi-node")
+    keys = []
+    for short, (tmodel_key, name, zh_name, path) in UDDI_APIS.items():
+        service_key = f"uddi:{settings.node_domain}:platform:{short}"
+        keys.append(service_key)
+        service = store.fresh("businessService",
+                              {"serviceKey": service_key, "businessKey": platform_business_key(settings)})
+        store.sub(service, "name", {XML_LANG: "zh-CN"}, zh_name)
+        store.sub(service, "name", {XML_LANG: "en"}, name)
+        templates = store.sub(service, "bindingTemplates")
+        template = store.sub(templates, "bindingTemplate", {"bindingKey": f"{service_key}:soap"})
+        store.sub(template, "accessPoint", {"useType": "endPoint"}, f"{base}{path}")
+        details = store.sub(template, "tModelInstanceDetails")
+        store.sub(details, "tModelInstanceInfo", {"tModelKey": tmodel_key})
+        publish_entity(session, settings, "service", service, department=None, authorized_name="uddi-node")
+    return keys
