@@ -1,0 +1,382 @@
+"""Core metadata (核心元数据) of a catalogue entry and the rules it must satisfy.
+
+The metadata of one entry, as a department's cataloguer gives it (JSON or a dict)::
+
+    {
+      "classification": "101002",                       # 信息资源分类 (类/项/目/细目 code)
+      "name": "出生医学证明信息",                         # 信息资源名称
+      "provider_unit": "妇幼健康科",                      # 提供方内部部门
+      "abstract": "本市出生医学证明签发信息……",             # 信息资源摘要
+      "format_class": "数据库", "format_type": "oracle",   # 信息资源格式 (分类 + 类型)
+      "items": [                                         # 信息项
+        {"name": "新生儿姓名", "data_type": "C", "length": 50},
+        {"name": "出生日期", "data_type": "D"}
+      ],
+      "sharing_type": "有条件共享",                        # 共享类型
+      "sharing_condition": "仅限公安、民政部门办理户籍和救助业务使用",  # 共享条件
+      "sharing_method": "接口",                           # 共享方式
+      "open_to_public": false, "open_condition": "",      # 开放属性: 是否向社会开放, 开放条件
+      "update_cycle": "每日",                             # 更新周期
+      "publish_date": "2024-05-01",                       # 发布日期 (set on publishing if absent)
+      "related_codes": ["101001/000001"],                 # 关联资源代码
+      "wsdl_path": "wsjw/birth-certificate.wsdl",         # the sharing interface's WSDL (optional)
+      "access_point": "http://10.1.2.3/birth/service"     # its endpoint (optional)
+    }
+
+The provider (提供方) and provider code (提供方代码, the 统一社会信用代码) come from the
+provider department, the resource code (资源代码) is generated — neither is typed in.
+
+Rules beyond "required" and "one of the listed values":
+
+* 共享条件 is required for 有条件共享 and refused otherwise; 不予共享 needs its legal
+  basis (不予共享依据: 法律、法规和政策依据), and such a resource has no 共享方式 and
+  cannot be open to the public.
+* 开放属性: a resource open to the public (向社会开放) states its 开放条件 — "无条件开放"
+  is a valid statement — and a closed one has none, so the two never disagree.
+* 信息项 data types are GB/T 21063.3's C N Y D T L M G B I F.  字符型 C needs a length of
+  1-4000, 数值型 N and 浮点型 F a length (total digits) of 1-38; the other types have
+  a size fixed by the type and take no length.
+* The classification is a 项, 目 or 细目: a bare 类 (基础/主题/部门) is too coarse to
+  catalogue under.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from datetime import date
+from typing import Any
+
+import stdnum.cn.uscc
+
+from ..taxonomies import FORMAT_TYPES, SHARING_METHODS, SHARING_TYPES, UPDATE_CYCLES
+from . import classification
+from .codes import parse_code
+from .errors import InvalidMetadata, MetadataError
+
+CUSTOM_FORMAT = "自定义"
+UNCONDITIONAL, CONDITIONAL, NOT_SHARED = SHARING_TYPES
+
+#: 信息项数据类型 (GB/T 21063.3): letter -> name
+DATA_TYPES = {
+    "C": "字符型", "N": "数值型", "Y": "货币型", "D": "日期型", "T": "日期时间型", "L": "逻辑型",
+    "M": "备注型", "G": "通用型", "B": "双精度型", "I": "整型", "F": "浮点型",
+}
+#: types whose length the cataloguer must give: letter -> (smallest, largest)
+LENGTH_RANGES = {"C": (1, 4000), "N": (1, 38), "F": (1, 38)}
+
+#: every field a cataloguer may give; everything else is refused as unknown
+FIELDS = (
+    "classification", "name", "provider_unit", "abstract", "format_class", "format_type", "items",
+    "sharing_type", "sharing_condition", "not_shared_basis", "sharing_method", "open_to_public",
+    "open_condition", "update_cycle", "publish_date", "related_codes", "wsdl_path", "access_point",
+)
+REQUIRED = ("classification", "name", "abstract", "format_class", "format_type", "items", "sharing_type",
+            "open_to_public", "update_cycle")
+#: column widths of registry.models.CatalogueEntry / InformationItem
+MAX_LENGTHS = {"name": 200, "provider_unit": 200, "format_type": 40, "wsdl_path": 255, "access_point": 1000}
+ITEM_NAME_MAX = 100
+
+_URL_RE = re.compile(r"^https?://[^\s/]+(/\S*)?$")
+
+
+@dataclass(frozen=True)
+class ItemSpec:
+    """An information item (信息项): name, data type (数据类型) and length (数据长度)."""
+
+    name: str
+    data_type: str
+    length: int | None = None
+
+
+@dataclass(frozen=True)
+class Metadata:
+    """Metadata that passed every rule, normalised (trimmed text, canonical spellings)."""
+
+    classification: str
+    name: str
+    provider_unit: str
+    abstract: str
+    format_class: str
+    format_type: str
+    items: tuple[ItemSpec, ...]
+    sharing_type: str
+    sharing_condition: str
+    not_shared_basis: str
+    sharing_method: str
+    open_to_public: bool
+    open_condition: str
+    update_cycle: str
+    publish_date: date | None
+    related_codes: tuple[str, ...]
+    wsdl_path: str
+    access_point: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready, in the shape :func:`validate_metadata` accepts."""
+        out = asdict(self)
+        out["items"] = [asdict(i) for i in self.items]
+        out["related_codes"] = list(self.related_codes)
+        out["publish_date"] = self.publish_date.isoformat() if self.publish_date else None
+        return out
+
+
+def check_provider_code(credit_code: str) -> MetadataError | None:
+    """The 提供方代码 must be a valid 统一社会信用代码 (GB 32100)."""
+    try:
+        stdnum.cn.uscc.validate(credit_code)
+    except Exception as exc:  # noqa: BLE001 - stdnum raises more than ValidationError on odd input
+        detail = getattr(exc, "message", exc.__class__.__name__)
+        return MetadataError("provider_code", "must be a valid 统一社会信用代码 (GB 32100)",
+                             f"{credit_code!r}: {detail}")
+    return None
+
+
+def validate_metadata(
+    data: Mapping[str, Any],
+    *,
+    provider_code: str,
+    resource_exists: Callable[[str], bool] = lambda code: True,
+    own_code: str | None = None,
+) -> Metadata:
+    """Check ``data`` against every rule; raise :class:`InvalidMetadata` listing all broken ones.
+
+    ``resource_exists`` tells whether a related resource code names a catalogue entry the
+    cataloguer may see; ``own_code`` is the entry's own code, which it may not relate to.
+    """
+    errors: list[MetadataError] = []
+
+    def fail(field: str, rule: str, message: str = "") -> None:
+        errors.append(MetadataError(field, rule, message))
+
+    if not isinstance(data, Mapping):
+        raise InvalidMetadata([MetadataError("metadata", "must be an object of fields",
+                                             f"got {type(data).__name__}")])
+    for key in data:
+        if key not in FIELDS:
+            fail(str(key), "unknown field", f"known fields: {', '.join(FIELDS)}")
+    for key in REQUIRED:
+        if _blank(data.get(key)):
+            fail(key, "required")
+
+    text = {key: _text(data, key, fail) for key in FIELDS if key not in ("items", "open_to_public",
+                                                                        "publish_date", "related_codes")}
+    for key, limit in MAX_LENGTHS.items():
+        if len(text[key]) > limit:
+            fail(key, f"at most {limit} characters", f"got {len(text[key])}")
+
+    code = text["classification"]
+    if code:
+        if not classification.is_known(code):
+            fail("classification", "must be a code of the classification tree (资源分类)", f"got {code!r}")
+        elif classification.node(code).level == "类":
+            fail("classification", "must be a 项, 目 or 细目, not a bare 类",
+                 f"{code} is {classification.node(code).name}")
+
+    provider_error = check_provider_code(provider_code)
+    if provider_error is not None:
+        errors.append(provider_error)
+
+    format_class, format_type = text["format_class"], _format_type(text, fail)
+    sharing_method = _sharing(text, fail)
+    open_to_public = _open(data, text, fail)
+    if text["update_cycle"] and text["update_cycle"] not in UPDATE_CYCLES:
+        fail("update_cycle", f"must be one of {' / '.join(UPDATE_CYCLES)}", f"got {text['update_cycle']!r}")
+    items = _items(data.get("items"), fail)
+    publish_date = _date(data.get("publish_date"), fail)
+    related = _related(data.get("related_codes"), resource_exists, own_code, fail)
+    if text["access_point"] and not _URL_RE.match(text["access_point"]):
+        fail("access_point", "must be an http:// or https:// URL", f"got {text['access_point']!r}")
+
+    if errors:
+        raise InvalidMetadata(errors)
+    return Metadata(
+        classification=code, name=text["name"], provider_unit=text["provider_unit"], abstract=text["abstract"],
+        format_class=format_class, format_type=format_type, items=items, sharing_type=text["sharing_type"],
+        sharing_condition=text["sharing_condition"], not_shared_basis=text["not_shared_basis"],
+        sharing_method=sharing_method, open_to_public=bool(open_to_public), open_condition=text["open_condition"],
+        update_cycle=text["update_cycle"], publish_date=publish_date, related_codes=related,
+        wsdl_path=text["wsdl_path"], access_point=text["access_point"],
+    )
+
+
+def _blank(value: Any) -> bool:
+    if isinstance(value, str):
+        return not value.strip()
+    return value is None or (isinstance(value, (list, tuple)) and not value)
+
+
+def _text(data: Mapping[str, Any], key: str, fail) -> str:
+    value = data.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        fail(key, "must be text", f"got {type(value).__name__}")
+        return ""
+    return value.strip()
+
+
+def _format_type(text: dict[str, str], fail) -> str:
+    """The canonical spelling of the format type (xml for XML), or the free type of 自定义."""
+    cls, kind = text["format_class"], text["format_type"]
+    if not cls:
+        return kind
+    if cls not in FORMAT_TYPES:
+        fail("format_class", f"must be one of {' / '.join(FORMAT_TYPES)}", f"got {cls!r}")
+        return kind
+    if cls == CUSTOM_FORMAT or not kind:
+        return kind
+    canonical = {t.casefold(): t for t in FORMAT_TYPES[cls]}
+    if kind.casefold() not in canonical:
+        fail("format_type", f"must be a type of format_class {cls}: {' / '.join(FORMAT_TYPES[cls])}",
+             f"got {kind!r}; use format_class {CUSTOM_FORMAT} for any other type")
+        return kind
+    return canonical[kind.casefold()]
+
+
+def _sharing(text: dict[str, str], fail) -> str:
+    """Check 共享类型 with its 共享条件, 不予共享依据 and 共享方式; return the 共享方式."""
+    kind, method = text["sharing_type"], text["sharing_method"]
+    if kind and kind not in SHARING_TYPES:
+        fail("sharing_type", f"must be one of {' / '.join(SHARING_TYPES)}", f"got {kind!r}")
+        return method
+    if kind == CONDITIONAL and not text["sharing_condition"]:
+        fail("sharing_condition", f"required when sharing_type is {CONDITIONAL}", "state who may use it and for what")
+    if kind != CONDITIONAL and kind and text["sharing_condition"]:
+        fail("sharing_condition", f"only allowed when sharing_type is {CONDITIONAL}", f"sharing_type is {kind}")
+    if kind == NOT_SHARED and not text["not_shared_basis"]:
+        fail("not_shared_basis", f"required when sharing_type is {NOT_SHARED}",
+             "cite the law, regulation or policy (法律、法规和政策依据)")
+    if kind != NOT_SHARED and kind and text["not_shared_basis"]:
+        fail("not_shared_basis", f"only allowed when sharing_type is {NOT_SHARED}", f"sharing_type is {kind}")
+    if kind == NOT_SHARED:
+        if method:
+            fail("sharing_method", f"not allowed when sharing_type is {NOT_SHARED}", "nothing is shared")
+        return method
+    if kind and not method:
+        fail("sharing_method", f"required when sharing_type is {kind}")
+    elif method and method not in SHARING_METHODS:
+        fail("sharing_method", f"must be one of {' / '.join(SHARING_METHODS)}", f"got {method!r}")
+    return method
+
+
+def _open(data: Mapping[str, Any], text: dict[str, str], fail) -> bool | None:
+    """Check 开放属性 (是否向社会开放 + 开放条件); return whether the resource is open."""
+    value = data.get("open_to_public")
+    if value is None:
+        return None
+    if value in ("是", "否"):
+        value = value == "是"
+    if not isinstance(value, bool):
+        fail("open_to_public", "must be true or false (是 / 否)", f"got {value!r}")
+        return None
+    if value and not text["open_condition"]:
+        fail("open_condition", "required when open_to_public is true", "write 无条件开放 or the conditions")
+    if not value and text["open_condition"]:
+        fail("open_condition", "only allowed when open_to_public is true")
+    if value and text["sharing_type"] == NOT_SHARED:
+        fail("open_to_public", f"must be false when sharing_type is {NOT_SHARED}",
+             "a resource not shared with departments is not opened to the public")
+    return value
+
+
+def _items(value: Any, fail) -> tuple[ItemSpec, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, (list, tuple)):
+        fail("items", "must be a list of information items", f"got {type(value).__name__}")
+        return ()
+    out, seen = [], set()
+    for n, raw in enumerate(value, 1):
+        where = f"items[{n}]"
+        if not isinstance(raw, Mapping):
+            fail(where, "must be an object with name, data_type and length", f"got {type(raw).__name__}")
+            continue
+        for key in raw:
+            if key not in ("name", "data_type", "length"):
+                fail(f"{where}.{key}", "unknown field", "an information item has name, data_type and length")
+        name = raw.get("name").strip() if isinstance(raw.get("name"), str) else ""
+        if not name:
+            fail(f"{where}.name", "required")
+        elif len(name) > ITEM_NAME_MAX:
+            fail(f"{where}.name", f"at most {ITEM_NAME_MAX} characters", f"got {len(name)}")
+        elif name in seen:
+            fail(f"{where}.name", "must be unique within the entry", f"{name!r} appears twice")
+        seen.add(name)
+        data_type = _data_type(raw.get("data_type"), where, fail)
+        length = _length(raw.get("length"), data_type, where, fail)
+        out.append(ItemSpec(name, data_type or "", length))
+    return tuple(out)
+
+
+def _data_type(value: Any, where: str, fail) -> str | None:
+    """The type letter; the Chinese name (字符型) and lower case are accepted too."""
+    by_name = {v: k for k, v in DATA_TYPES.items()}
+    if isinstance(value, str) and (value.strip().upper() in DATA_TYPES or value.strip() in by_name):
+        return by_name.get(value.strip(), value.strip().upper())
+    if _blank(value):
+        fail(f"{where}.data_type", "required")
+    else:
+        fail(f"{where}.data_type", f"must be one of {' '.join(DATA_TYPES)}",
+             f"got {value!r}; " + ", ".join(f"{v}{k}" for k, v in DATA_TYPES.items()))
+    return None
+
+
+def _length(value: Any, data_type: str | None, where: str, fail) -> int | None:
+    if data_type is None:
+        return None
+    if data_type not in LENGTH_RANGES:
+        if value is not None:
+            fail(f"{where}.length", f"not allowed for data_type {data_type} ({DATA_TYPES[data_type]})",
+                 "its size is fixed by the type")
+        return None
+    low, high = LENGTH_RANGES[data_type]
+    if value is None:
+        fail(f"{where}.length", f"required for data_type {data_type} ({DATA_TYPES[data_type]})")
+        return None
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        fail(f"{where}.length", f"must be a whole number from {low} to {high} for data_type {data_type}",
+             f"got {value!r}")
+        return None
+    return value
+
+
+def _date(value: Any, fail) -> date | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        fail("publish_date", "must be a date YYYY-MM-DD", f"got {value!r}")
+        return None
+
+
+def _related(value: Any, exists: Callable[[str], bool], own_code: str | None, fail) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, (list, tuple)):
+        fail("related_codes", "must be a list of resource codes", f"got {type(value).__name__}")
+        return ()
+    out: list[str] = []
+    for n, raw in enumerate(value, 1):
+        where = f"related_codes[{n}]"
+        code = raw.strip() if isinstance(raw, str) else ""
+        try:
+            parse_code(code)
+        except ValueError:
+            fail(where, "must be a resource code 分类码/顺序码 such as 101002/000023", f"got {raw!r}")
+            continue
+        if code == own_code:
+            fail(where, "must not be the entry's own code", code)
+        elif code in out:
+            fail(where, "must not repeat a related code", code)
+        elif not exists(code):
+            fail(where, "must name an existing catalogue resource", f"no resource {code} is visible to you")
+        else:
+            out.append(code)
+    return tuple(out)
