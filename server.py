@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from registry.db import make_engine, migrate, session_factory, unit_of_work
 from registry.settings import Settings
 from wsdl import oasis
+from wsdl.repository import wsdl_app
 
 log = logging.getLogger("govshare")
 
@@ -75,13 +76,7 @@ def build_app(settings: Settings, sessions: sessionmaker[Session]):
 
     exact: dict[str, Callable] = dict(endpoints(sessions, settings))
     exact["/diagnostics"] = diagnostics_app(settings)
-    prefixes: dict[str, Callable] = {"/wsdl/uddi/": oasis_files_app}
-    try:
-        from wsdl.repository import wsdl_app
-    except ImportError:  # the repository arrives in a later commit of this issue
-        pass
-    else:
-        prefixes["/wsdl/"] = wsdl_app(sessions)
+    prefixes: dict[str, Callable] = {"/wsdl/uddi/": oasis_files_app, "/wsdl/": wsdl_app(sessions)}
 
     def index(environ, start_response):
         lines = ["govshare — 政务信息资源共享交换平台", ""]
@@ -151,17 +146,17 @@ def parser() -> argparse.ArgumentParser:
     db = subs.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="apply every migration").set_defaults(run=_cmd_db_upgrade)
 
-    for module in ("directory.catalogue.cli", "directory.demo"):
-        try:
-            register = __import__(module, fromlist=["register"]).register
-        except (ImportError, AttributeError):
-            continue
-        register(subs)
+    from directory import demo
+    from directory.catalogue import cli as catalogue_cli
+
+    for module in (catalogue_cli, demo):
+        module.register(subs)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     args = parser().parse_args(argv)
     settings = Settings.from_env(
         db_url=args.db_url, host=getattr(args, "host", None), port=getattr(args, "port", None)

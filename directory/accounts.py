@@ -67,15 +67,15 @@ def register_department(
     session.flush()
     session.add(KeyPartition(prefix=keys.department_partition(code, settings.node_domain), department_id=dept.id))
     entity = store.fresh("businessEntity", {"businessKey": dept.business_key})
-    store.sub(entity, "name", {"{http://www.w3.org/XML/1998/namespace}lang": "zh-CN"}, name)
+    store.sub(entity, "name", {store.XML_LANG: "zh-CN"}, name)
     if english_name:
-        store.sub(entity, "name", {"{http://www.w3.org/XML/1998/namespace}lang": "en"}, english_name)
+        store.sub(entity, "name", {store.XML_LANG: "en"}, english_name)
     if description:
-        store.sub(entity, "description", {"{http://www.w3.org/XML/1998/namespace}lang": "zh-CN"}, description)
+        store.sub(entity, "description", {store.XML_LANG: "zh-CN"}, description)
     ids = store.sub(entity, "identifierBag")
-    store.sub(ids, "keyedReference", {"tModelKey": PROVIDER_CODE, "keyName": "统一社会信用代码", "keyValue": credit_code})
-    store.put(session, "business", entity, parent_key=None, owner_id=dept.id, authorized_name=code.lower(),
-              now=now)
+    store.sub(ids, "keyedReference", {"tModelKey": PROVIDER_CODE, "keyName": "统一社会信用代码",
+                                      "keyValue": credit_code})
+    store.put(session, "business", entity, parent_key=None, owner_id=dept.id, authorized_name=code.lower(), now=now)
     return dept
 
 

@@ -13,18 +13,26 @@ overviewDoc points at the WSDL::
       </bindingTemplate></bindingTemplates>
     </businessService>
 
-Running it again with another public address updates the access points in place.
+The Spyne-hosted services (``/diagnostics``) are published from their own WSDL,
+stored in the repository as ``platform/<name>.wsdl`` and mapped per the OASIS technical
+note like any department's WSDL.  Running it again with another public address updates
+the access points in place.
 """
 
 from __future__ import annotations
+
+import io
+from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session
 
 from registry.settings import Settings
 
 from . import taxonomies
+from .diagnostics import diagnostics_app
 from .uddi import store
 from .uddi.publication import publish_entity
+from .wsdl_publishing import publish_wsdl
 
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 
@@ -81,4 +89,20 @@ def register_platform_services(session: Session, settings: Settings) -> list[str
         details = store.sub(template, "tModelInstanceDetails")
         store.sub(details, "tModelInstanceInfo", {"tModelKey": tmodel_key})
         publish_entity(session, settings, "service", service, department=None, authorized_name="uddi-node")
-    return keys
+    published = publish_wsdl(
+        session, settings, None, path="platform/diagnostics.wsdl", content=_spyne_wsdl(diagnostics_app(settings), base),
+        authorized_name="uddi-node", base_url=base, business_key=platform_business_key(settings),
+    )
+    return keys + list(published.service_keys.values())
+
+
+def _spyne_wsdl(app, base_url: str) -> bytes:
+    """The ``?wsdl`` document a Spyne app serves when reached at ``base_url``."""
+    parts = urlsplit(base_url)
+    environ = {
+        "REQUEST_METHOD": "GET", "PATH_INFO": "/diagnostics", "SCRIPT_NAME": "", "QUERY_STRING": "wsdl",
+        "SERVER_NAME": parts.hostname or "localhost", "SERVER_PORT": str(parts.port or 80),
+        "HTTP_HOST": parts.netloc, "wsgi.url_scheme": parts.scheme or "http", "wsgi.input": io.BytesIO(),
+        "SERVER_PROTOCOL": "HTTP/1.1",
+    }
+    return b"".join(app(environ, lambda status, headers, exc_info=None: None))

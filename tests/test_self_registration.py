@@ -37,11 +37,34 @@ def test_registering_again_updates_in_place(sessions, settings):
     moved = type(settings).from_env(db_url=settings.db_url, public_url="http://gateway.example.cn:9000")
     with unit_of_work(sessions) as session:
         second = register_platform_services(session, moved)
-    assert first == second and len(first) == len(UDDI_APIS)
+    assert first == second and len(first) == len(UDDI_APIS) + 1  # and the diagnostics service
     from directory.uddi import store
 
     with sessions() as session:
         services = store.children(session, [platform_business_key(settings)], "service")
         bindings = store.children(session, first, "binding")
-    assert len(services[platform_business_key(settings)]) == len(UDDI_APIS)
-    assert all("http://gateway.example.cn:9000/uddi/" in b[0].xml for b in bindings.values())
+    assert len(services[platform_business_key(settings)]) == len(UDDI_APIS) + 1
+    points = [etree.fromstring(b.xml).findtext(f"{{{UDDI}}}accessPoint") for group in bindings.values() for b in group]
+    assert len(points) == len(UDDI_APIS) + 1
+    assert all(p.startswith("http://gateway.example.cn:9000/") for p in points), points
+
+
+def test_the_diagnostics_service_is_published_from_its_own_wsdl(live_server, sessions, settings):
+    settings = type(settings).from_env(db_url=settings.db_url, public_url=live_server.url)
+    with unit_of_work(sessions) as session:
+        register_platform_services(session, settings)
+    reply = _soap(f"{live_server.url}/uddi/inquiry",
+                  f'<find_tModel xmlns="{UDDI}"><categoryBag>'
+                  '<keyedReference tModelKey="uddi:uddi.org:xml:namespace" keyValue="urn:govshare:diagnostics"/>'
+                  '<keyedReference tModelKey="uddi:uddi.org:wsdl:types" keyValue="binding"/>'
+                  "</categoryBag></find_tModel>")
+    binding_keys = [i.get("tModelKey") for i in reply.iter(f"{{{UDDI}}}tModelInfo")]
+    assert len(binding_keys) == 1
+    bindings = _soap(f"{live_server.url}/uddi/inquiry",
+                     f'<find_binding xmlns="{UDDI}"><tModelBag><tModelKey>{binding_keys[0]}</tModelKey>'
+                     "</tModelBag></find_binding>")
+    endpoint = bindings.findtext(f".//{{{UDDI}}}accessPoint")
+    assert endpoint == f"{live_server.url}/diagnostics"
+    import zeep
+
+    assert zeep.Client(endpoint + "?wsdl").service.Echo(text="自注册") == "自注册"
