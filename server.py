@@ -146,10 +146,10 @@ def parser() -> argparse.ArgumentParser:
     db = subs.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="apply every migration").set_defaults(run=_cmd_db_upgrade)
 
-    from directory import demo
+    from directory import demo, wsdl_cli
     from directory.catalogue import cli as catalogue_cli
 
-    for module in (catalogue_cli, demo):
+    for module in (catalogue_cli, wsdl_cli, demo):
         module.register(subs)
     return p
 

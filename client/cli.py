@@ -13,3 +13,7 @@ def main(argv: list[str] | None = None) -> int:
     import server  # the platform's administrative commands
 
     return server.main(argv if argv is not None else sys.argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""``govshare wsdl``: publish a sharing interface's WSDL from a file or a URL (D3).
+
+    govshare wsdl check interface.wsdl
+    govshare wsdl publish --user gaj --path gaj/hukou-query.wsdl interface.wsdl
+    govshare wsdl publish --user gaj --path gaj/hukou-query.wsdl --url http://10.1.2.3/hukou?wsdl
+
+A refused WSDL prints every problem with where it is, and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from registry.db import unit_of_work
+from registry.settings import Settings
+from wsdl.repository import InvalidWsdlPath, WsdlPathTaken
+from wsdl.validation import FetchError, InvalidWsdl, fetch_url, validate_wsdl
+
+from .accounts import find_user
+from .uddi.errors import UddiError
+from .wsdl_publishing import publish_wsdl
+
+USAGE_ERROR = 2
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    group = subparsers.add_parser("wsdl", help="WSDL repository: check and publish interface WSDLs")
+    commands = group.add_subparsers(dest="wsdl_command", required=True, metavar="COMMAND")
+    check = commands.add_parser("check", help="validate a WSDL file without storing it")
+    check.add_argument("file", type=Path)
+    check.set_defaults(run=_check)
+    publish = commands.add_parser("publish", help="validate, store under /wsdl/PATH and map into the directory")
+    publish.add_argument("--user", required=True, metavar="USERNAME", help="the publishing department's user")
+    publish.add_argument("--path", required=True, help="where to store it, e.g. gaj/hukou-query.wsdl")
+    source = publish.add_mutually_exclusive_group(required=True)
+    source.add_argument("file", nargs="?", type=Path)
+    source.add_argument("--url", help="fetch the WSDL (and its imports) from this address")
+    publish.add_argument("--no-services", action="store_true",
+                         help="publish only the portType and binding tModels, not the services")
+    publish.set_defaults(handler=_publish)
+
+
+def _check(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        info = validate_wsdl(args.file.read_bytes(), base_url=args.file.resolve().as_uri())
+    except (OSError, InvalidWsdl) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return USAGE_ERROR
+    print(f"valid WSDL 1.1 (document/literal, SOAP 1.1): targetNamespace {info.target_namespace}")
+    for service in info.services:
+        for port in service.ports:
+            print(f"  service {service.name.localname} port {port.name} -> {port.location}")
+    return 0
+
+
+def _publish(args: argparse.Namespace, sessions: sessionmaker[Session], settings: Settings) -> int:
+    def fetch(url: str) -> bytes:
+        return fetch_url(url, settings.max_request_bytes)
+
+    try:
+        content = fetch(args.url) if args.url else args.file.read_bytes()
+        with unit_of_work(sessions) as session:
+            user = find_user(session, args.user)
+            if user is None or user.department is None:
+                raise LookupError(f"no department user {args.user!r}")
+            published = publish_wsdl(session, settings, user.department, path=args.path, content=content,
+                                     authorized_name=user.username, source_url=args.url or "",
+                                     fetch=fetch if args.url else None, map_services=not args.no_services)
+    except (OSError, FetchError, InvalidWsdl, InvalidWsdlPath, WsdlPathTaken, UddiError, LookupError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return USAGE_ERROR
+    print(f"stored at {published.overview_url}")
+    for label, keys in (("portType", published.port_type_keys), ("binding", published.binding_keys),
+                        ("service", published.service_keys)):
+        for qname, key in keys.items():
+            print(f"  {label} {qname.localname}: {key}")
+    return 0
