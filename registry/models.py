@@ -13,17 +13,20 @@ from datetime import date, datetime
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Date,
     DateTime,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.sql.expression import false
 
 KEY = String(255)  # UDDI keys are at most 255 characters (uddi:keyType)
 
@@ -226,6 +229,7 @@ class CatalogueEntry(Base):
     status_reason: Mapped[str] = mapped_column(Text, default="")
     wsdl_path: Mapped[str] = mapped_column(String(255), default="")  # the interface's WSDL in the repository
     access_point: Mapped[str] = mapped_column(String(1000), default="")  # the interface's endpoint URL
+    logical: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())  # 逻辑集中
     service_key: Mapped[str | None] = mapped_column(KEY)  # the businessService once published
     version: Mapped[int] = mapped_column(Integer, default=1)
     created: Mapped[datetime] = mapped_column(DateTime)
@@ -273,3 +277,107 @@ class CatalogueVersion(Base):
     snapshot: Mapped[dict] = mapped_column(JSON)
 
     __table_args__ = (UniqueConstraint("entry_id", "version", name="uq_catalogue_version"),)
+
+
+# --------------------------------------------------------------------------- exchange tiers (E6)
+
+
+class InputBatch(Base):
+    """The input tier (输入库): a batch exactly as it was received — never changed."""
+
+    __tablename__ = "input_batch"
+
+    batch_id: Mapped[str] = mapped_column(String(36), primary_key=True)  # the sender's UUID
+    provider_id: Mapped[int] = mapped_column(ForeignKey("department.id"))
+    resource_code: Mapped[str] = mapped_column(String(64))
+    record_type: Mapped[str] = mapped_column(String(255))  # "{namespace}local"
+    format_version: Mapped[str] = mapped_column(String(16))
+    sequence: Mapped[int] = mapped_column(Integer)
+    created: Mapped[datetime] = mapped_column(DateTime)  # as the sender stated it
+    declared_count: Mapped[int] = mapped_column(Integer)
+    declared_digest: Mapped[str] = mapped_column(String(64))
+    payload_sha256: Mapped[str] = mapped_column(String(64))  # of the bytes received
+    payload: Mapped[bytes] = mapped_column(LargeBinary)  # zlib-compressed bytes received
+    payload_size: Mapped[int] = mapped_column(BigInteger)
+    received_at: Mapped[datetime] = mapped_column(DateTime)
+    receipt_id: Mapped[str] = mapped_column(String(36), unique=True)
+    status: Mapped[str] = mapped_column(String(16))  # processed | refused
+    received: Mapped[int] = mapped_column(Integer, default=0)
+    accepted: Mapped[int] = mapped_column(Integer, default=0)
+    unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    quarantined: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (Index("ix_input_batch_provider", "provider_id", "received_at"),)
+
+
+class QuarantineRecord(Base):
+    """A received record that failed validation (隔离区), kept with its reasons."""
+
+    __tablename__ = "quarantine_record"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    batch_id: Mapped[str] = mapped_column(String(36), ForeignKey("input_batch.batch_id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)  # 1-based place of the record in the batch
+    record_key: Mapped[str] = mapped_column(String(255), default="")
+    record_xml: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | replayed | discarded
+    created: Mapped[datetime] = mapped_column(DateTime)
+
+
+class QuarantineReason(Base):
+    """One rule a quarantined record broke."""
+
+    __tablename__ = "quarantine_reason"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("quarantine_record.id", ondelete="CASCADE"), index=True)
+    batch_id: Mapped[str] = mapped_column(String(36))
+    rule: Mapped[str] = mapped_column(String(64))
+    field: Mapped[str] = mapped_column(String(100), default="")
+    message: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_quarantine_reason_batch_rule", "batch_id", "rule"),)
+
+
+class CoreRecord(Base):
+    """A version of a record of a base database (基础数据库) in the core tier (核心库).
+
+    The current version has ``effective_to`` NULL; every change closes it and adds a
+    new row, so ``id`` orders changes and serves as the GetChanges watermark.
+    """
+
+    __tablename__ = "core_record"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    base: Mapped[str] = mapped_column(String(16))  # population | legal_entity | macro_economy | spatial
+    record_key: Mapped[str] = mapped_column(String(255))
+    record_type: Mapped[str] = mapped_column(String(255))
+    fields: Mapped[dict] = mapped_column(JSON)
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    source_id: Mapped[int] = mapped_column(ForeignKey("department.id"))
+    resource_code: Mapped[str] = mapped_column(String(64))
+    batch_id: Mapped[str] = mapped_column(String(36))
+    effective_from: Mapped[datetime] = mapped_column(DateTime)
+    effective_to: Mapped[datetime | None] = mapped_column(DateTime)
+
+    __table_args__ = (
+        Index("ix_core_current", "base", "record_key", "effective_to"),
+        Index("ix_core_resource", "resource_code", "id"),
+    )
+
+
+class CoreLineage(Base):
+    """Per-field lineage (血缘): a value one source gave where sources disagree."""
+
+    __tablename__ = "core_lineage"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    base: Mapped[str] = mapped_column(String(16))
+    record_key: Mapped[str] = mapped_column(String(255))
+    field: Mapped[str] = mapped_column(String(100))
+    value: Mapped[str] = mapped_column(Text)
+    source_id: Mapped[int] = mapped_column(ForeignKey("department.id"))
+    batch_id: Mapped[str] = mapped_column(String(36))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime)
+
+    __table_args__ = (Index("ix_core_lineage_key", "base", "record_key", "field"),)
