@@ -32,7 +32,12 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    connect_args = {}
+    if url.startswith("postgresql"):
+        # psycopg prepares a statement after five runs and PostgreSQL may then pick a generic
+        # plan that cannot use an index for LIKE $1: plan each execution for its values.
+        connect_args["options"] = "-c plan_cache_mode=force_custom_plan"
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args=connect_args)
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -136,8 +136,11 @@ class UddiName(Base):
     folded: Mapped[str] = mapped_column(String(255))  # casefold() of value
 
     __table_args__ = (
-        Index("ix_uddi_name_kind_value", "kind", "value"),
-        Index("ix_uddi_name_kind_folded", "kind", "folded"),
+        # varchar_pattern_ops lets PostgreSQL use the index for LIKE 'prefix%' in any collation.
+        Index("ix_uddi_name_kind_value", "kind", "value", "entity_key",
+              postgresql_ops={"value": "varchar_pattern_ops"}),
+        Index("ix_uddi_name_kind_folded", "kind", "folded", "entity_key",
+              postgresql_ops={"folded": "varchar_pattern_ops"}),
         Index("ix_uddi_name_entity", "entity_key"),
     )
 
@@ -157,7 +160,7 @@ class UddiKeyedReference(Base):
     key_value: Mapped[str] = mapped_column(String(255))
 
     __table_args__ = (
-        Index("ix_uddi_kr_lookup", "kind", "bag", "tmodel_key", "key_value"),
+        Index("ix_uddi_kr_lookup", "kind", "bag", "tmodel_key", "key_value", "entity_key"),
         Index("ix_uddi_kr_entity", "entity_key"),
     )
 

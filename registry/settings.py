@@ -11,6 +11,8 @@
 | GOVSHARE_TOKEN_TTL       | 3600 (seconds an authToken lives) |
 | GOVSHARE_MAX_ROWS        | 1000 (largest page a find returns)|
 | GOVSHARE_MAX_REQUEST     | 4194304 (bytes in one SOAP request)|
+| GOVSHARE_MAX_BATCH       | 268435456 (bytes in one exchange request) |
+| GOVSHARE_PROVIDER_TIMEOUT| 5 (seconds a provider has to answer a forwarded query) |
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ class Settings:
     token_ttl: int = 3600
     max_rows: int = 1000
     max_request_bytes: int = 4 * 1024 * 1024
+    max_batch_bytes: int = 256 * 1024 * 1024
+    provider_timeout: float = 5.0
 
     @property
     def base_url(self) -> str:

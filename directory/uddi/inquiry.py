@@ -27,7 +27,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from lxml import etree
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, and_, exists, false, func, or_, select, true
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -62,9 +62,42 @@ def _page(call: Call, request: etree._Element) -> Page:
 
 
 # ------------------------------------------------------------------------- conditions
+#
+# Every criterion of a find is a set of entity keys taken from one index table.  The
+# most selective set drives the query (``key IN (...)``) and the others are probed per
+# candidate (``EXISTS``), so the database never walks every entity of a kind.
 
 
-def _name_condition(kind: str, names: list[etree._Element], qual: qualifiers.Qualifiers) -> ColumnElement:
+@dataclass
+class KeySet:
+    """Entity keys matching one criterion: ``select(column).where(where)``."""
+
+    column: ColumnElement
+    where: ColumnElement
+    selectivity: int  # higher drives first
+    grouped: Select | None = None  # a ready select (tModelBag with andAllKeys) instead of column/where
+
+    def driving(self) -> ColumnElement:
+        if self.grouped is not None:
+            return UddiEntity.key.in_(select(self.grouped.subquery().c[0]))
+        return UddiEntity.key.in_(select(self.column).where(self.where))
+
+    def probing(self) -> ColumnElement:
+        if self.grouped is not None:
+            return self.driving()
+        return exists().where(self.column == UddiEntity.key, self.where)
+
+
+def _narrow(stmt: Select, kind: str, sets: list[KeySet]) -> Select:
+    if not sets:
+        return stmt.where(UddiEntity.kind == kind)
+    ordered = sorted(sets, key=lambda s: -s.selectivity)
+    # The subqueries filter by kind already; an outer kind filter would tempt the planner
+    # to walk every entity of the kind instead.
+    return stmt.where(ordered[0].driving(), *(s.probing() for s in ordered[1:]))
+
+
+def _name_set(kind: str, names: list[etree._Element], qual: qualifiers.Qualifiers) -> KeySet:
     alternatives = []
     for n in names:
         text = (n.text or "").strip()
@@ -76,7 +109,7 @@ def _name_condition(kind: str, names: list[etree._Element], qual: qualifiers.Qua
         if lang:
             cond = and_(cond, or_(UddiName.lang == lang, UddiName.lang.like(lang + "-%")))
         alternatives.append(cond)
-    return UddiEntity.key.in_(select(UddiName.entity_key).where(or_(*alternatives)))
+    return KeySet(UddiName.entity_key, or_(*alternatives), 1000 if not qual.approximate else 500)
 
 
 def _value_match(kr: etree._Element, qual: qualifiers.Qualifiers) -> ColumnElement:
@@ -87,7 +120,7 @@ def _value_match(kr: etree._Element, qual: qualifiers.Qualifiers) -> ColumnEleme
     return column.like(value, escape="\\") if qual.approximate else column == value
 
 
-def _ref_select(kind: str, bag: str, kr: etree._Element, qual, group_key: str = "") -> Select:
+def _ref_condition(kind: str, bag: str, kr: etree._Element, qual, group_key: str = "") -> ColumnElement:
     tkey = keys.check_syntax(kr.get("tModelKey", ""))
     conds = [UddiKeyedReference.kind == kind, UddiKeyedReference.bag == bag,
              UddiKeyedReference.tmodel_key == tkey, _value_match(kr, qual)]
@@ -95,32 +128,40 @@ def _ref_select(kind: str, bag: str, kr: etree._Element, qual, group_key: str = 
         conds.append(UddiKeyedReference.key_name == kr.get("keyName", ""))
     if group_key:
         conds.append(UddiKeyedReference.group_tmodel_key == group_key)
-    return select(UddiKeyedReference.entity_key).where(*conds)
+    return and_(*conds)
 
 
-def _bag_condition(kind: str, bag_name: str, bag: etree._Element, qual, default: str) -> ColumnElement | None:
+def _bag_sets(call: Call, kind: str, bag_name: str, bag: etree._Element, qual, default: str) -> list[KeySet]:
+    """One KeySet per AND-ed term of a categoryBag or identifierBag."""
     bag_key = "category" if bag_name == "categoryBag" else "identifier"
-    selects: list[tuple[str, Select]] = []
+    terms: list[tuple[str, ColumnElement]] = []
     for kr in bag.findall(q("keyedReference")):
-        selects.append((keys.normalize(kr.get("tModelKey", "")), _ref_select(kind, bag_key, kr, qual)))
+        terms.append((keys.normalize(kr.get("tModelKey", "")), _ref_condition(kind, bag_key, kr, qual)))
     for group in bag.findall(q("keyedReferenceGroup")):
         gkey = keys.check_syntax(group.get("tModelKey", ""))
         for kr in group.findall(q("keyedReference")):
-            selects.append((gkey, _ref_select(kind, bag_key, kr, qual, gkey)))
-    if not selects:
-        return None
-    return _combine([(t, UddiEntity.key.in_(s)) for t, s in selects], qual.key_logic(default))
-
-
-def _combine(conditions: list[tuple[str, ColumnElement]], logic: str) -> ColumnElement:
+            terms.append((gkey, _ref_condition(kind, bag_key, kr, qual, gkey)))
+    if not terms:
+        return []
+    logic = qual.key_logic(default)
     if logic == "and":
-        return and_(*(c for _t, c in conditions))
-    if logic == "or":
-        return or_(*(c for _t, c in conditions))
-    by_tmodel: dict[str, list[ColumnElement]] = defaultdict(list)
-    for tkey, cond in conditions:
-        by_tmodel[tkey].append(cond)
-    return and_(*(or_(*conds) for conds in by_tmodel.values()))
+        groups = [[term] for term in terms]
+    elif logic == "or":
+        groups = [terms]
+    else:
+        by_tmodel: dict[str, list] = defaultdict(list)
+        for term in terms:
+            by_tmodel[term[0]].append(term)
+        groups = list(by_tmodel.values())
+    return [KeySet(UddiKeyedReference.entity_key, or_(*(cond for _t, cond in group)),
+                   _selectivity(call, [t for t, _c in group]) - (len(group) - 1))
+            for group in groups]
+
+
+def _selectivity(call: Call, tmodel_keys: list[str]) -> int:
+    """Taxonomies with few values (共享类型: 3) narrow less than open ones (资源代码)."""
+    sizes = [len(call.checked_values[t]) if t in call.checked_values else 900 for t in tmodel_keys]
+    return min(min(sizes), 900)
 
 
 def _tmodel_keys(call: Call, request: etree._Element) -> list[str] | None:
@@ -136,15 +177,19 @@ def _tmodel_keys(call: Call, request: etree._Element) -> list[str] | None:
     return found
 
 
-def _bindings_with(tkeys: list[str], logic: str) -> Select:
-    """(binding_key, service_key) of bindingTemplates referencing all (or any) of ``tkeys``."""
+def _tmodel_set(tkeys: list[str], logic: str, column: str) -> KeySet:
+    """Services (column 'service_key') or bindings ('binding_key') whose bindingTemplate
+    references all (andAllKeys) or any of ``tkeys``."""
     tmi = UddiTModelInstance
-    stmt = select(tmi.binding_key, tmi.service_key).where(tmi.tmodel_key.in_(set(tkeys)))
-    if logic == "and":
-        stmt = stmt.group_by(tmi.binding_key, tmi.service_key).having(
-            func.count(func.distinct(tmi.tmodel_key)) == len(set(tkeys))
-        )
-    return stmt
+    if not tkeys:  # an empty bag after find_tModel matches nothing
+        return KeySet(tmi.binding_key, false(), 2000)
+    target = getattr(tmi, column)
+    if logic == "and" and len(set(tkeys)) > 1:
+        grouped = (select(target).where(tmi.tmodel_key.in_(set(tkeys)))
+                   .group_by(tmi.binding_key, tmi.service_key)
+                   .having(func.count(func.distinct(tmi.tmodel_key)) == len(set(tkeys))))
+        return KeySet(target, true(), 100, grouped=grouped)
+    return KeySet(target, tmi.tmodel_key.in_(set(tkeys)), 100)
 
 
 def _order(stmt: Select, qual: qualifiers.Qualifiers, by_name_default: bool = True) -> Select:
@@ -156,10 +201,20 @@ def _order(stmt: Select, qual: qualifiers.Qualifiers, by_name_default: bool = Tr
     return stmt.order_by(*clauses)
 
 
-def _run(call: Call, stmt: Select, page: Page) -> tuple[list[UddiEntity], int]:
+def _run(call: Call, stmt: Select, page: Page) -> tuple[list, int]:
+    """One page and the total number of matches, in one query when the page is not empty.
+
+    A statement selecting the UddiEntity entity yields entities; one selecting columns
+    yields rows of those columns.
+    """
+    entities = stmt.column_descriptions[0]["type"] is UddiEntity
+    rows = list(call.session.execute(
+        stmt.add_columns(func.count().over().label("total")).offset(page.head - 1).limit(page.max_rows)
+    ))
+    if rows:
+        return [row[0] if entities else row for row in rows], rows[0].total
     total = call.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
-    rows = list(call.session.scalars(stmt.offset(page.head - 1).limit(page.max_rows)))
-    return rows, total
+    return [], total
 
 
 def _list_element(name: str, rows: list, total: int, page: Page) -> etree._Element:
@@ -197,18 +252,23 @@ def _copy_children(parent: etree._Element, source: etree._Element, local: str) -
 # ------------------------------------------------------------------------- find_*
 
 
-def _tmodel_query(call: Call, request: etree._Element, qual) -> Select:
-    stmt = select(UddiEntity).where(UddiEntity.kind == "tmodel", UddiEntity.deleted.is_(False))
-    names = request.findall(q("name"))
-    if names:
-        stmt = stmt.where(_name_condition("tmodel", names, qual))
-    for bag_name, default in (("identifierBag", "or"), ("categoryBag", "and")):
+def _bags(call: Call, kind: str, request: etree._Element, qual, bags: tuple[tuple[str, str], ...]) -> list[KeySet]:
+    sets = []
+    for bag_name, default in bags:
         bag = request.find(q(bag_name))
         if bag is not None:
-            cond = _bag_condition("tmodel", bag_name, bag, qual, default)
-            if cond is not None:
-                stmt = stmt.where(cond)
-    return stmt
+            sets.extend(_bag_sets(call, kind, bag_name, bag, qual, default))
+    return sets
+
+
+def _tmodel_query(call: Call, request: etree._Element, qual) -> Select:
+    sets = []
+    names = request.findall(q("name"))
+    if names:
+        sets.append(_name_set("tmodel", names, qual))
+    sets += _bags(call, "tmodel", request, qual, (("identifierBag", "or"), ("categoryBag", "and")))
+    stmt = select(UddiEntity).where(UddiEntity.deleted.is_(False))
+    return _narrow(stmt, "tmodel", sets)
 
 
 def find_tmodel(call: Call, request: etree._Element) -> etree._Element:
@@ -226,30 +286,31 @@ def find_tmodel(call: Call, request: etree._Element) -> etree._Element:
     return out
 
 
-def _service_query(call: Call, request: etree._Element, qual) -> Select:
-    stmt = select(UddiEntity).where(UddiEntity.kind == "service")
-    business_key = request.get("businessKey")
-    if business_key:
-        stmt = stmt.where(UddiEntity.parent_key == keys.check_syntax(business_key))
+def _service_sets(call: Call, request: etree._Element, qual) -> list[KeySet]:
+    sets = []
     names = request.findall(q("name"))
     if names:
-        stmt = stmt.where(_name_condition("service", names, qual))
-    bag = request.find(q("categoryBag"))
-    if bag is not None:
-        cond = _bag_condition("service", "categoryBag", bag, qual, "and")
-        if cond is not None:
-            stmt = stmt.where(cond)
+        sets.append(_name_set("service", names, qual))
+    sets += _bags(call, "service", request, qual, (("categoryBag", "and"),))
     tkeys = _tmodel_keys(call, request)
     if tkeys is not None:
-        matching = _bindings_with(tkeys, qual.key_logic("and")).subquery()
-        stmt = stmt.where(UddiEntity.key.in_(select(matching.c.service_key)))
-    return stmt
+        sets.append(_tmodel_set(tkeys, qual.key_logic("and"), "service_key"))
+    return sets
+
+
+def _service_query(call: Call, request: etree._Element, qual, columns) -> Select:
+    stmt = select(*columns)
+    business_key = request.get("businessKey")
+    if business_key:
+        stmt = stmt.where(UddiEntity.parent_key == keys.check_syntax(business_key), UddiEntity.kind == "service")
+    return _narrow(stmt, "service", _service_sets(call, request, qual))
 
 
 def find_service(call: Call, request: etree._Element) -> etree._Element:
     qual = qualifiers.parse(request)
     page = _page(call, request)
-    rows, total = _run(call, _order(_service_query(call, request, qual), qual), page)
+    stmt = _service_query(call, request, qual, (UddiEntity.key, UddiEntity.parent_key))
+    rows, total = _run(call, _order(stmt, qual), page)
     out = _list_element("serviceList", rows, total, page)
     if rows:
         names = _names_of(call, [r.key for r in rows])
@@ -266,27 +327,22 @@ def find_business(call: Call, request: etree._Element) -> etree._Element:
     for unsupported in ("discoveryURLs", "find_relatedBusinesses"):
         if request.find(q(unsupported)) is not None:
             raise UddiError("E_unsupported", f"find_business by {unsupported} is not supported by this node")
-    stmt = select(UddiEntity).where(UddiEntity.kind == "business")
+    sets = []
     names = request.findall(q("name"))
     if names:
-        stmt = stmt.where(_name_condition("business", names, qual))
-    for bag_name, default in (("identifierBag", "or"), ("categoryBag", "and")):
-        bag = request.find(q(bag_name))
-        if bag is not None:
-            cond = _bag_condition("business", bag_name, bag, qual, default)
-            if cond is not None:
-                stmt = stmt.where(cond)
+        sets.append(_name_set("business", names, qual))
+    sets += _bags(call, "business", request, qual, (("identifierBag", "or"), ("categoryBag", "and")))
     service = aliased(UddiEntity)
     tkeys = _tmodel_keys(call, request)
     if tkeys is not None:
-        matching = _bindings_with(tkeys, qual.key_logic("and")).subquery()
-        parents = select(service.parent_key).where(service.key.in_(select(matching.c.service_key)))
-        stmt = stmt.where(UddiEntity.key.in_(parents))
-    find_service_el = request.find(q("find_service"))
-    if find_service_el is not None:
-        nested = _service_query(call, find_service_el, qualifiers.parse(find_service_el)).subquery()
-        stmt = stmt.where(UddiEntity.key.in_(select(nested.c.parent_key)))
-    rows, total = _run(call, _order(stmt, qual), page)
+        services = _tmodel_set(tkeys, qual.key_logic("and"), "service_key")
+        inner = services.grouped if services.grouped is not None else select(services.column).where(services.where)
+        sets.append(KeySet(service.parent_key, service.key.in_(select(inner.subquery().c[0])), 100))
+    nested_el = request.find(q("find_service"))
+    if nested_el is not None:
+        nested = _service_query(call, nested_el, qualifiers.parse(nested_el), (UddiEntity.parent_key,)).subquery()
+        sets.append(KeySet(nested.c.parent_key, true(), 100))
+    rows, total = _run(call, _order(_narrow(select(UddiEntity), "business", sets), qual), page)
     out = _list_element("businessList", rows, total, page)
     if rows:
         services = store.children(call.session, [r.key for r in rows], "service")
@@ -308,20 +364,15 @@ def find_business(call: Call, request: etree._Element) -> etree._Element:
 def find_binding(call: Call, request: etree._Element) -> etree._Element:
     qual = qualifiers.parse(request)
     page = _page(call, request)
-    stmt = select(UddiEntity).where(UddiEntity.kind == "binding")
+    stmt = select(UddiEntity)
     service_key = request.get("serviceKey")
     if service_key:
-        stmt = stmt.where(UddiEntity.parent_key == keys.check_syntax(service_key))
-    bag = request.find(q("categoryBag"))
-    if bag is not None:
-        cond = _bag_condition("binding", "categoryBag", bag, qual, "and")
-        if cond is not None:
-            stmt = stmt.where(cond)
+        stmt = stmt.where(UddiEntity.parent_key == keys.check_syntax(service_key), UddiEntity.kind == "binding")
+    sets = _bags(call, "binding", request, qual, (("categoryBag", "and"),))
     tkeys = _tmodel_keys(call, request)
     if tkeys is not None:
-        matching = _bindings_with(tkeys, qual.key_logic("and")).subquery()
-        stmt = stmt.where(UddiEntity.key.in_(select(matching.c.binding_key)))
-    rows, total = _run(call, _order(stmt, qual, by_name_default=False), page)
+        sets.append(_tmodel_set(tkeys, qual.key_logic("and"), "binding_key"))
+    rows, total = _run(call, _order(_narrow(stmt, "binding", sets), qual, by_name_default=False), page)
     out = _list_element("bindingDetail", rows, total, page)
     for el in store.compose(call.session, rows):
         out.append(el)
