@@ -7,6 +7,8 @@
     /wsdl/uddi/...         the OASIS UDDI v3 WSDL and schema files
     /wsdl/...              stored WSDL documents of sharing interfaces
     /diagnostics           Echo and NodeInfo (Spyne, ?wsdl)
+    /exchange              the exchange service (?wsdl): SubmitBatch, GetBatchStatus, QueryRecords, GetChanges
+    /xsd/...               the standard exchange formats (XSD)
 
 Administrative commands (``govshare serve``, ``govshare db upgrade``, ``govshare demo``,
 ``govshare catalogue ...``) are defined here; the ``govshare`` console script hands
@@ -19,6 +21,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -69,14 +72,31 @@ def oasis_files_app(environ, start_response):
     return [data]
 
 
+XSD_DIR = Path(__file__).resolve().parent / "xsd"
+
+
+def xsd_files_app(environ, start_response):
+    """The standard exchange formats under /xsd/ (the contract the exchange WSDL imports)."""
+    name = environ.get("PATH_INFO", "").removeprefix("/xsd/")
+    path = XSD_DIR / name
+    if "/" in name or not name.endswith(".xsd") or not path.is_file():
+        return _plain(start_response, "404 Not Found", f"no exchange format schema named {name}\n")
+    data = path.read_bytes()
+    start_response("200 OK", [("Content-Type", "text/xml; charset=utf-8"), ("Content-Length", str(len(data)))])
+    return [data]
+
+
 def build_app(settings: Settings, sessions: sessionmaker[Session]):
     """The whole platform as one WSGI application."""
     from directory.diagnostics import diagnostics_app
     from directory.uddi.service import endpoints
+    from exchange.service import exchange_app
 
     exact: dict[str, Callable] = dict(endpoints(sessions, settings))
     exact["/diagnostics"] = diagnostics_app(settings)
-    prefixes: dict[str, Callable] = {"/wsdl/uddi/": oasis_files_app, "/wsdl/": wsdl_app(sessions)}
+    exact["/exchange"] = exchange_app(sessions, settings)
+    prefixes: dict[str, Callable] = {"/wsdl/uddi/": oasis_files_app, "/wsdl/": wsdl_app(sessions),
+                                     "/xsd/": xsd_files_app}
 
     def index(environ, start_response):
         lines = ["govshare — 政务信息资源共享交换平台", ""]
@@ -112,7 +132,7 @@ def serve(settings: Settings, threads: int = 8) -> None:
     app = build_app(settings, sessions)
     base = settings.base_url
     print(f"govshare serving on {base}")
-    for path in ("/uddi/inquiry", "/uddi/publication", "/uddi/security", "/diagnostics"):
+    for path in ("/uddi/inquiry", "/uddi/publication", "/uddi/security", "/exchange", "/diagnostics"):
         print(f"  {base}{path}   WSDL: {base}{path}?wsdl")
     sys.stdout.flush()
     waitress_serve(app, host=settings.host, port=settings.port, threads=threads, ident="govshare")

@@ -1,0 +1,137 @@
+"""The core tier (核心库): the four base databases, with history and lineage.
+
+Each accepted record becomes, per natural key, a version row of ``core_record``::
+
+    id  base        record_key          fields {...}   source  batch  effective_from  effective_to
+    17  population  330102199001021235  {"name": ...}  gaj     b-1    2026-11-20      2026-11-24
+    58  population  330102199001021235  {"name": ...}  mzj     b-7    2026-11-24      NULL   <- current
+
+A record equal to the current version changes nothing.  Where two departments give
+different values for a field, both values and their sources are kept in
+``core_lineage``; the latest value is current (the adapters issue adds source
+priorities).  Writers of one base database take turns, so ``id`` order is commit
+order and can serve as the GetChanges watermark.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.orm import Session
+
+from registry.models import CoreLineage, CoreRecord
+
+
+@dataclass
+class Accepted:
+    """A record that passed validation, ready for the core tier."""
+
+    key: str
+    record_type: str
+    fields: dict[str, Any]
+
+
+@dataclass
+class LoadCounts:
+    changed: int = 0
+    unchanged: int = 0
+
+
+def jsonable(value: Any) -> Any:
+    """Field values as JSON keeps them: dates ISO 8601, decimals as strings."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    return value
+
+
+def take_turn(session: Session, base: str) -> None:
+    """Serialise writers of one base database until commit (ids then follow commit order)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(func.hashtext(f"govshare.core:{base}"))))
+
+
+def load(
+    session: Session,
+    *,
+    base: str,
+    records: list[Accepted],
+    source_id: int,
+    resource_code: str,
+    batch_id: str,
+    now: datetime,
+) -> LoadCounts:
+    """Upsert ``records`` (distinct keys) into ``base`` as new versions where they changed."""
+    counts = LoadCounts()
+    if not records:
+        return counts
+    current = {
+        row.record_key: row
+        for row in session.execute(
+            select(CoreRecord.id, CoreRecord.record_key, CoreRecord.fields, CoreRecord.source_id, CoreRecord.deleted)
+            .where(CoreRecord.base == base, CoreRecord.record_key.in_([r.key for r in records]),
+                   CoreRecord.effective_to.is_(None))
+        )
+    }
+    closing: list[int] = []
+    new_rows: list[dict[str, Any]] = []
+    lineage: list[dict[str, Any]] = []
+    for record in records:
+        fields = jsonable(record.fields)
+        old = current.get(record.key)
+        if old is not None and not old.deleted and old.fields == fields:
+            counts.unchanged += 1
+            continue
+        counts.changed += 1
+        if old is not None:
+            closing.append(old.id)
+            if old.source_id != source_id and not old.deleted:
+                lineage.extend(_disagreements(base, record.key, old.fields, old.source_id, fields, source_id,
+                                              batch_id, now))
+        new_rows.append({
+            "base": base, "record_key": record.key, "record_type": record.record_type, "fields": fields,
+            "deleted": False, "source_id": source_id, "resource_code": resource_code, "batch_id": batch_id,
+            "effective_from": now, "effective_to": None,
+        })
+    if closing:
+        session.execute(update(CoreRecord).where(CoreRecord.id.in_(closing)).values(effective_to=now))
+    if new_rows:
+        session.execute(insert(CoreRecord), new_rows)
+    if lineage:
+        session.execute(insert(CoreLineage), lineage)
+    return counts
+
+
+def _disagreements(base, key, old_fields, old_source, new_fields, new_source, batch_id, now) -> list[dict]:
+    rows = []
+    for field in sorted(set(old_fields) | set(new_fields)):
+        before, after = old_fields.get(field), new_fields.get(field)
+        if before == after:
+            continue
+        for value, source in ((before, old_source), (after, new_source)):
+            rows.append({"base": base, "record_key": key, "field": field, "value": "" if value is None else str(value),
+                         "source_id": source, "batch_id": batch_id, "recorded_at": now})
+    return rows
+
+
+def lineage_of(session: Session, base: str, key: str) -> list[CoreLineage]:
+    """Every recorded disagreement about ``key``, oldest first."""
+    return list(session.scalars(
+        select(CoreLineage).where(CoreLineage.base == base, CoreLineage.record_key == key).order_by(CoreLineage.id)
+    ))
+
+
+def history_of(session: Session, base: str, key: str) -> list[CoreRecord]:
+    """Every version of ``key``, oldest first."""
+    return list(session.scalars(
+        select(CoreRecord).where(CoreRecord.base == base, CoreRecord.record_key == key).order_by(CoreRecord.id)
+    ))

@@ -1,0 +1,212 @@
+"""SOAP 1.1 transport of the exchange service that never holds a large request as one tree.
+
+The request body is spooled to a temporary file (hashed on the way, with a size limit)
+and read back with ``lxml.etree.iterparse``.  Small operations get their Body element
+whole; a streaming operation (SubmitBatch) gets the parse events and clears each record
+after use, so a 100,000-record batch is never one DOM::
+
+    <soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/">
+      <soap:Body>
+        <ex:SubmitBatch xmlns:ex="http://govshare.local/xsd/exchange/1.0">
+          <b:Batch xmlns:b="http://govshare.local/xsd/batch/1.0"> header, then records </b:Batch>
+        </ex:SubmitBatch>
+      </soap:Body>
+    </soap:Envelope>
+
+Faults carry ``<ex:ExchangeFault><code/><message/></ex:ExchangeFault>`` in their detail.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import tempfile
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import IO
+
+from lxml import etree
+
+from .errors import ExchangeError
+
+log = logging.getLogger(__name__)
+
+SOAP_ENV_NS = "http://schemas.xmlsoap.org/soap/envelope/"
+SOAP12_ENV_NS = "http://www.w3.org/2003/05/soap-envelope"
+EXCHANGE_NS = "http://govshare.local/xsd/exchange/1.0"
+_ENV = "{%s}" % SOAP_ENV_NS
+
+
+@dataclass
+class SpooledRequest:
+    """The request body on disk (or in memory when small), with its SHA-256, its size and
+    a zlib-compressed copy (what the input tier keeps)."""
+
+    file: IO[bytes]
+    sha256: str
+    size: int
+    compressed: bytes
+
+    def raw(self) -> bytes:
+        self.file.seek(0)
+        return self.file.read()
+
+
+def spool(stream: IO[bytes], length: int | None, limit: int) -> SpooledRequest:
+    """Copy the request body aside, refusing more than ``limit`` bytes."""
+    if length is not None and length > limit:
+        raise ExchangeError("RequestTooLarge", f"the request is {length} bytes; this node accepts at most {limit}")
+    out = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
+    digest = hashlib.sha256()
+    packer = zlib.compressobj(1)
+    packed: list[bytes] = []
+    remaining = length if length is not None else limit + 1
+    size = 0
+    while remaining > 0:
+        chunk = stream.read(min(1024 * 1024, remaining))
+        if not chunk:
+            break
+        size += len(chunk)
+        if size > limit:
+            raise ExchangeError("RequestTooLarge", f"the request exceeds the {limit} bytes this node accepts")
+        digest.update(chunk)
+        packed.append(packer.compress(chunk))
+        out.write(chunk)
+        remaining -= len(chunk)
+    out.seek(0)
+    packed.append(packer.flush())
+    return SpooledRequest(out, digest.hexdigest(), size, b"".join(packed))
+
+
+class Events:
+    """iterparse events of one request, positioned after the operation element's start."""
+
+    def __init__(self, request: SpooledRequest):
+        self.request = request
+        request.file.seek(0)
+        head = request.file.read(4096)
+        request.file.seek(0)
+        if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
+            raise ExchangeError("XmlRefused", "DTDs and entity declarations are not allowed in SOAP messages")
+        self._it = etree.iterparse(
+            request.file, events=("start", "end"), resolve_entities=False, no_network=True, load_dtd=False,
+            huge_tree=False, remove_comments=True, remove_pis=True,
+        )
+        self.operation: etree._Element | None = None
+
+    def __iter__(self) -> Iterator[tuple[str, etree._Element]]:
+        try:
+            yield from self._it
+        except etree.XMLSyntaxError as exc:
+            raise ExchangeError("MalformedXml", f"the request is not well-formed XML: {exc}") from None
+
+    def open(self) -> etree._Element:
+        """Read up to the start of the Body's operation element, checking the envelope."""
+        depth = 0
+        for event, el in self:
+            if event == "start":
+                depth += 1
+                if depth == 1:
+                    if el.tag == "{%s}Envelope" % SOAP12_ENV_NS:
+                        raise ExchangeError("VersionMismatch", "this endpoint speaks SOAP 1.1; the Envelope is "
+                                            "SOAP 1.2", fault_code="VersionMismatch")
+                    if el.tag != _ENV + "Envelope":
+                        raise ExchangeError("VersionMismatch", f"expected a SOAP 1.1 Envelope, got {el.tag}",
+                                            fault_code="VersionMismatch")
+                elif depth == 3 and el.getparent().tag == _ENV + "Body":
+                    self.operation = el
+                    return el
+            else:
+                if depth == 2 and el.tag == _ENV + "Header":
+                    _check_headers(el)
+                depth -= 1
+        raise ExchangeError("MalformedSoap", "the Envelope has no Body with an operation element")
+
+    def finish(self, el: etree._Element) -> etree._Element:
+        """Read to the end of ``el`` (which must have started) and return it whole."""
+        for event, node in self:
+            if event == "end" and node is el:
+                return el
+        raise ExchangeError("MalformedXml", f"the request ended inside {el.tag}")
+
+
+def _check_headers(header: etree._Element) -> None:
+    for block in header:
+        if isinstance(block.tag, str) and block.get(_ENV + "mustUnderstand") in ("1", "true"):
+            raise ExchangeError("MustUnderstand", f"header {block.tag} is marked mustUnderstand and this "
+                                "endpoint does not process it", fault_code="MustUnderstand")
+
+
+Operation = Callable[[Events, etree._Element], etree._Element]
+
+
+@dataclass
+class StreamingSoapEndpoint:
+    """A SOAP 1.1 endpoint whose operations read the request as parse events."""
+
+    operations: dict[str, Operation]
+    wsdl: Callable[[str, str], bytes]
+    max_request_bytes: int
+
+    def __call__(self, environ, start_response):
+        scheme = environ.get("wsgi.url_scheme", "http")
+        base_url = f"{scheme}://{environ.get('HTTP_HOST', 'localhost')}"
+        endpoint_url = base_url + environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+        method = environ.get("REQUEST_METHOD", "GET")
+        if method == "GET":
+            if environ.get("QUERY_STRING", "").lower().startswith("wsdl"):
+                return _respond(start_response, "200 OK", self.wsdl(base_url, endpoint_url))
+            text = b"govshare exchange service: POST SOAP 1.1 messages here; the WSDL is at ?wsdl\n"
+            return _respond(start_response, "200 OK", text, "text/plain; charset=utf-8")
+        if method != "POST":
+            return _respond(start_response, "405 Method Not Allowed", b"POST a SOAP message\n", "text/plain")
+        status, body = self.handle(environ)
+        return _respond(start_response, status, body)
+
+    def handle(self, environ) -> tuple[str, bytes]:
+        try:
+            length = int(environ["CONTENT_LENGTH"]) if environ.get("CONTENT_LENGTH") else None
+            request = spool(environ["wsgi.input"], length, self.max_request_bytes)
+            if request.size == 0:
+                raise ExchangeError("MalformedSoap", "the request body is empty: POST a SOAP 1.1 Envelope")
+            events = Events(request)
+            op_el = events.open()
+            qname = etree.QName(op_el)
+            operation = self.operations.get(qname.localname) if qname.namespace == EXCHANGE_NS else None
+            if operation is None:
+                for _event in events:  # a malformed request is reported as such, not as an unknown operation
+                    pass
+                raise ExchangeError("UnknownOperation", f"{op_el.tag} is not an operation of this service; it "
+                                    f"offers {', '.join(sorted(self.operations))} in namespace {EXCHANGE_NS}")
+            return "200 OK", envelope(operation(events, op_el))
+        except ExchangeError as err:
+            return "500 Internal Server Error", fault(err)
+        except Exception:  # the caller must get a fault, whatever went wrong
+            log.exception("exchange operation failed")
+            err = ExchangeError("InternalError", "the centre could not complete the request; it has been logged",
+                                fault_code="Server")
+            return "500 Internal Server Error", fault(err)
+
+
+def envelope(payload: etree._Element) -> bytes:
+    env = etree.Element(_ENV + "Envelope", nsmap={"soap": SOAP_ENV_NS})
+    etree.SubElement(env, _ENV + "Body").append(payload)
+    return etree.tostring(env, xml_declaration=True, encoding="UTF-8")
+
+
+def fault(err: ExchangeError) -> bytes:
+    env = etree.Element(_ENV + "Envelope", nsmap={"soap": SOAP_ENV_NS})
+    f = etree.SubElement(etree.SubElement(env, _ENV + "Body"), _ENV + "Fault")
+    etree.SubElement(f, "faultcode").text = f"soap:{err.fault_code}"
+    etree.SubElement(f, "faultstring").text = f"{err.code}: {err.message}"
+    detail = etree.SubElement(etree.SubElement(f, "detail"), "{%s}ExchangeFault" % EXCHANGE_NS,
+                              nsmap={"ex": EXCHANGE_NS})
+    etree.SubElement(detail, "{%s}code" % EXCHANGE_NS).text = err.code
+    etree.SubElement(detail, "{%s}message" % EXCHANGE_NS).text = err.message
+    return etree.tostring(env, xml_declaration=True, encoding="UTF-8")
+
+
+def _respond(start_response, status: str, body: bytes, content_type: str = "text/xml; charset=utf-8"):
+    start_response(status, [("Content-Type", content_type), ("Content-Length", str(len(body)))])
+    return [body]
