@@ -4,7 +4,7 @@ idempotent by batch id."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from lxml import etree
 from sqlalchemy import func, select
@@ -15,7 +15,7 @@ from xsd.batch import build_batch
 
 from .conftest import EX, submit_body
 
-CREATED = datetime(2024, 7, 1, 9, 0, tzinfo=timezone.utc)
+CREATED = datetime(2024, 7, 1, 9, 0, tzinfo=UTC)
 
 
 def _batch(records, resource, batch_id=None):
@@ -34,8 +34,8 @@ def _bad_checksum(record: etree._Element) -> etree._Element:
 def test_a_valid_batch_is_accepted_whole(exchange, population, sessions):
     reply = exchange(submit_body(_batch(samples.population_records(25, seed=1), population)))
     assert reply.status == 200, reply.fault
-    assert (reply.find("ex:receipt/ex:received"), reply.find("ex:receipt/ex:accepted"),
-            reply.find("ex:receipt/ex:quarantined"), reply.find("ex:receipt/ex:duplicate")) == ("25", "25", "0", "false")
+    counts = [reply.find(f"ex:receipt/ex:{n}") for n in ("received", "accepted", "quarantined", "duplicate")]
+    assert counts == ["25", "25", "0", "false"]
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(CoreRecord)) == 25
 
