@@ -173,10 +173,15 @@ def _decimal_text(value: object) -> str:
     return format(value if isinstance(value, Decimal) else Decimal(str(value)), "f")
 
 
+def _iso_text(value: object) -> str:
+    # stored records keep dates as their ISO 8601 text (JSON has no date type); both encode
+    return value if isinstance(value, str) else value.isoformat()
+
+
 _SIMPLE: dict[str, tuple[Callable[[str], object], Callable[[Any], str]]] = {
     "string": (str, str),
-    "date": (lambda t: date.fromisoformat(t.strip()), date.isoformat),
-    "dateTime": (lambda t: datetime.fromisoformat(t.strip()), datetime.isoformat),
+    "date": (lambda t: date.fromisoformat(t.strip()), _iso_text),
+    "dateTime": (lambda t: datetime.fromisoformat(t.strip()), _iso_text),
     "decimal": (lambda t: Decimal(t.strip()), _decimal_text),
 }
 

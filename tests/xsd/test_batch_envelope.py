@@ -11,9 +11,9 @@ import uuid
 from datetime import datetime
 
 import pytest
-from format_samples import record
 from lxml import etree
 
+from tests.xsd.format_samples import record
 from xsd import batch, samples
 
 B = "{http://govshare.local/xsd/batch/1.0}"

@@ -6,9 +6,9 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from format_samples import fields, fmt, record, spatial_kind
 from lxml import etree
 
+from tests.xsd.format_samples import fields, fmt, record, spatial_kind
 from xsd import registry
 
 PERSON = "{http://govshare.local/xsd/population/1.0}Person"

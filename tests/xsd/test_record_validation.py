@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from format_samples import fields, fmt, record, rules, validate
 from lxml import etree
 
+from tests.xsd.format_samples import fields, fmt, record, rules, validate
 from xsd import samples
 from xsd.rules import RuleSettings
 from xsd.validation import validate_record

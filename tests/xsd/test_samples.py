@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from format_samples import fmt
 from lxml import etree
 from stdnum.cn import ric, uscc
 
+from tests.xsd.format_samples import fmt
 from xsd import samples
 
 

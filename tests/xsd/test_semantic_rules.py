@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import Decimal
 
-from format_samples import TODAY, fields, fmt, record, rules, spatial_kind, validate
 from stdnum.cn import ric
 
+from tests.xsd.format_samples import TODAY, fields, fmt, record, rules, spatial_kind, validate
 from xsd import codes, samples
 from xsd.rules import RuleSettings
 
