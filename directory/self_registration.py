@@ -13,10 +13,13 @@ overviewDoc points at the WSDL::
       </bindingTemplate></bindingTemplates>
     </businessService>
 
-The Spyne-hosted services (``/diagnostics``) are published from their own WSDL,
-stored in the repository as ``platform/<name>.wsdl`` and mapped per the OASIS technical
-note like any department's WSDL.  Running it again with another public address updates
-the access points in place.
+The exchange service (``/exchange``) and the Spyne-hosted diagnostics are published
+from their own WSDLs, stored in the repository as ``platform/<name>.wsdl`` and mapped per
+the OASIS technical note like any department's WSDL.  Every published resource that the
+centre holds (物理集中) is also reachable through the exchange service: its
+businessService gets a bindingTemplate for ``/exchange`` whose categoryBag names the
+resource code.  Running it again with another public address updates every access
+point in place.
 """
 
 from __future__ import annotations
@@ -24,16 +27,20 @@ from __future__ import annotations
 import io
 from urllib.parse import urlsplit
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from registry.models import CatalogueEntry
 from registry.settings import Settings
+from wsdl.exchange import exchange_wsdl, local_schema
 
 from . import taxonomies
 from .diagnostics import diagnostics_app
 from .uddi import store
 from .uddi.publication import publish_entity
-from .wsdl_publishing import publish_wsdl
+from .wsdl_publishing import binding_templates_for, publish_wsdl
 
+EXCHANGE_WSDL = "platform/exchange.wsdl"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 
 #: short name -> (spec tModel key, English name, Chinese name, path)
@@ -89,11 +96,45 @@ def register_platform_services(session: Session, settings: Settings) -> list[str
         details = store.sub(template, "tModelInstanceDetails")
         store.sub(details, "tModelInstanceInfo", {"tModelKey": tmodel_key})
         publish_entity(session, settings, "service", service, department=None, authorized_name="uddi-node")
-    published = publish_wsdl(
-        session, settings, None, path="platform/diagnostics.wsdl", content=_spyne_wsdl(diagnostics_app(settings), base),
-        authorized_name="uddi-node", base_url=base, business_key=platform_business_key(settings),
-    )
-    return keys + list(published.service_keys.values())
+    published = [
+        publish_wsdl(session, settings, None, path="platform/diagnostics.wsdl",
+                     content=_spyne_wsdl(diagnostics_app(settings), base), authorized_name="uddi-node",
+                     base_url=base, business_key=platform_business_key(settings)),
+        publish_wsdl(session, settings, None, path=EXCHANGE_WSDL, content=exchange_wsdl(base, f"{base}/exchange"),
+                     authorized_name="uddi-node", base_url=base, business_key=platform_business_key(settings),
+                     source_url=f"{base}/exchange?wsdl", fetch=lambda url: _platform_schema(url, base)),
+    ]
+    for entry in session.scalars(select(CatalogueEntry).where(CatalogueEntry.status == "published",
+                                                               CatalogueEntry.logical.is_(False))):
+        template = exchange_binding_template(session, settings, entry.service_key, entry.resource_code)
+        if template is not None:
+            publish_entity(session, settings, "binding", template, department=entry.provider,
+                           authorized_name="uddi-node")
+    return keys + [key for p in published for key in p.service_keys.values()]
+
+
+def _platform_schema(url: str, base_url: str) -> bytes:
+    data = local_schema(url, base_url)
+    if data is None:
+        raise OSError(f"the exchange WSDL imports {url}, which is not one of this server's schemas")
+    return data
+
+
+def exchange_binding_template(session: Session, settings: Settings, service_key: str, resource_code: str):
+    """A bindingTemplate reaching ``resource_code`` through the central exchange service,
+    for the resource's businessService; None until the exchange WSDL is registered."""
+    try:
+        [template] = binding_templates_for(session, settings, EXCHANGE_WSDL, service_key)
+    except LookupError:
+        return None
+    template.set("bindingKey", f"{service_key}:exchange")
+    description = store.fresh("description", {XML_LANG: "zh-CN"},
+                              f"通过共享交换平台交换服务访问: QueryRecords / GetChanges, resourceCode={resource_code}")
+    template.insert(0, description)
+    bag = store.sub(template, "categoryBag")  # the last element a bindingTemplate may hold before signatures
+    store.sub(bag, "keyedReference", {"tModelKey": taxonomies.RESOURCE_CODE, "keyName": "资源代码",
+                                      "keyValue": resource_code})
+    return template
 
 
 def _spyne_wsdl(app, base_url: str) -> bytes:

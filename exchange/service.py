@@ -17,8 +17,6 @@ streaming SOAP transport.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from lxml import etree
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -26,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from registry.db import unit_of_work
 from registry.models import InputBatch, QuarantineReason
 from registry.settings import Settings
+from wsdl.exchange import exchange_wsdl
 from xsd.registry import lookup
 
 from . import output, resources
@@ -33,14 +32,7 @@ from .errors import ExchangeError
 from .submit import submit
 from .transport import EXCHANGE_NS, Events, StreamingSoapEndpoint
 
-WSDL_FILE = Path(__file__).resolve().parent.parent / "wsdl" / "exchange.wsdl"
 EX = "{%s}" % EXCHANGE_NS
-
-
-def exchange_wsdl(base_url: str, endpoint_url: str) -> bytes:
-    text = WSDL_FILE.read_text(encoding="utf-8")
-    return (text.replace("BATCH_XSD_LOCATION", f"{base_url}/xsd/batch.xsd")
-            .replace("EXCHANGE_ENDPOINT", endpoint_url).encode("utf-8"))
 
 
 def _el(parent: etree._Element, name: str, value) -> etree._Element:

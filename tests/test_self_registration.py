@@ -37,15 +37,15 @@ def test_registering_again_updates_in_place(sessions, settings):
     moved = type(settings).from_env(db_url=settings.db_url, public_url="http://gateway.example.cn:9000")
     with unit_of_work(sessions) as session:
         second = register_platform_services(session, moved)
-    assert first == second and len(first) == len(UDDI_APIS) + 1  # and the diagnostics service
+    assert first == second and len(first) == len(UDDI_APIS) + 2  # and the diagnostics and exchange services
     from directory.uddi import store
 
     with sessions() as session:
         services = store.children(session, [platform_business_key(settings)], "service")
         bindings = store.children(session, first, "binding")
-    assert len(services[platform_business_key(settings)]) == len(UDDI_APIS) + 1
+    assert len(services[platform_business_key(settings)]) == len(UDDI_APIS) + 2
     points = [etree.fromstring(b.xml).findtext(f"{{{UDDI}}}accessPoint") for group in bindings.values() for b in group]
-    assert len(points) == len(UDDI_APIS) + 1
+    assert len(points) == len(UDDI_APIS) + 2
     assert all(p.startswith("http://gateway.example.cn:9000/") for p in points), points
 
 
@@ -68,3 +68,17 @@ def test_the_diagnostics_service_is_published_from_its_own_wsdl(live_server, ses
     import zeep
 
     assert zeep.Client(endpoint + "?wsdl").service.Echo(text="自注册") == "自注册"
+
+
+def test_the_exchange_service_is_registered_with_its_contract(live_server, sessions, settings):
+    settings = type(settings).from_env(db_url=settings.db_url, public_url=live_server.url)
+    with unit_of_work(sessions) as session:
+        register_platform_services(session, settings)
+    reply = _soap(f"{live_server.url}/uddi/inquiry",
+                  f'<find_service xmlns="{UDDI}"><categoryBag>'
+                  '<keyedReference tModelKey="uddi:uddi.org:xml:namespace" keyValue="http://govshare.local/exchange/1.0"/>'
+                  "</categoryBag></find_service>")
+    [service_key] = [i.get("serviceKey") for i in reply.iter(f"{{{UDDI}}}serviceInfo")]
+    detail = _soap(f"{live_server.url}/uddi/inquiry",
+                   f'<get_serviceDetail xmlns="{UDDI}"><serviceKey>{service_key}</serviceKey></get_serviceDetail>')
+    assert detail.findtext(f".//{{{UDDI}}}accessPoint") == f"{live_server.url}/exchange"

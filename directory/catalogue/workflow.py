@@ -238,6 +238,8 @@ def publish_entry(session: Session, settings: Settings, user: User, code: str) -
 
     The publish date is today unless the metadata gave one.  An entry with a WSDL gets
     the bindingTemplates of the WSDL's ports; the WSDL must be in the repository already.
+    A resource the centre holds (not 逻辑集中) also gets the central exchange service's
+    bindingTemplate once the node has registered it.
     """
     entry = _load_for_change(session, user, code, "publish")
     if entry.publish_date is None:
@@ -249,10 +251,17 @@ def publish_entry(session: Session, settings: Settings, user: User, code: str) -
             from ..wsdl_publishing import binding_templates_for
 
             templates = binding_templates_for(session, settings, entry.wsdl_path, element.get("serviceKey"))
-            if templates:
-                container = etree.Element(store.q("bindingTemplates"))
-                container.extend(templates)
-                element.insert(element.index(element.find(store.q("categoryBag"))), container)
+        else:
+            templates = []
+        if not entry.logical:  # the centre holds the records: the exchange service answers for them too
+            from ..self_registration import exchange_binding_template
+
+            central = exchange_binding_template(session, settings, element.get("serviceKey"), entry.resource_code)
+            templates += [central] if central is not None else []
+        if templates:
+            container = etree.Element(store.q("bindingTemplates"))
+            container.extend(templates)
+            element.insert(element.index(element.find(store.q("categoryBag"))), container)
         from ..uddi.publication import publish_entity
 
         saved = publish_entity(session, settings, "service", element, department=entry.provider,
