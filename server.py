@@ -169,9 +169,22 @@ def parser() -> argparse.ArgumentParser:
     from directory import demo, wsdl_cli
     from directory.catalogue import cli as catalogue_cli
 
-    for module in (catalogue_cli, wsdl_cli, demo):
+    for module in (catalogue_cli, wsdl_cli):
         module.register(subs)
+    demo.register(subs, _cmd_demo_seed)
     return p
+
+
+def _cmd_demo_seed(args, sessions: sessionmaker[Session], settings: Settings) -> int:
+    from directory import demo
+    from exchange.demo import seed_records
+
+    counts = demo.seed(sessions, settings)
+    print("demo data in place: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+    for name, (accepted, quarantined) in seed_records(sessions, settings).items():
+        print(f"  {name}: {accepted} records in the core tier, {quarantined} in quarantine")
+    demo.print_credentials(settings)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

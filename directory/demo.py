@@ -258,14 +258,8 @@ def print_credentials(settings: Settings) -> None:
     print(f"Endpoints: {base}/uddi/inquiry  {base}/uddi/publication  {base}/uddi/security  (each with ?wsdl)")
 
 
-def _cmd_seed(args, sessions, settings: Settings) -> int:
-    counts = seed(sessions, settings)
-    print("demo data in place: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
-    print_credentials(settings)
-    return 0
-
-
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction, run) -> None:
+    """``govshare demo seed``; ``run(args, sessions, settings)`` does the seeding (server.py)."""
     demo = subparsers.add_parser("demo", help="demo data").add_subparsers(dest="demo_command", required=True)
-    demo.add_parser("seed", help="create the demo departments, users and catalogue").set_defaults(
-        handler=_cmd_seed)
+    demo.add_parser("seed", help="create the demo departments, users, catalogue and records").set_defaults(
+        handler=run)

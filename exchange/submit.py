@@ -14,6 +14,7 @@ so the sender can correct and resend it under the same id.
 from __future__ import annotations
 
 import copy
+import io
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,7 +32,7 @@ from xsd.validation import validate_record
 
 from . import core, resources
 from .errors import ExchangeError
-from .transport import EXCHANGE_NS, Events
+from .transport import EXCHANGE_NS, SOAP_ENV_NS, Events, spool
 
 CHUNK = 1000
 
@@ -194,3 +195,14 @@ def receipt(row: InputBatch, *, duplicate: bool) -> etree._Element:
                         ("duplicate", "true" if duplicate else "false")):
         etree.SubElement(r, ex + name).text = str(value)
     return out
+
+
+def submit_document(session: Session, batch: bytes, limit: int) -> etree._Element:
+    """Submit a batch document from inside the platform (demo, files) through the same
+    streaming path as a SOAP request; returns the receipt."""
+    body = batch.split(b"?>", 1)[-1] if batch.lstrip().startswith(b"<?xml") else batch
+    envelope = (f'<soap:Envelope xmlns:soap="{SOAP_ENV_NS}"><soap:Body><ex:SubmitBatch xmlns:ex="{EXCHANGE_NS}">'
+                .encode() + body + b"</ex:SubmitBatch></soap:Body></soap:Envelope>")
+    events = Events(spool(io.BytesIO(envelope), len(envelope), limit))
+    events.open()
+    return submit(session, events)

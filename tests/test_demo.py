@@ -97,3 +97,17 @@ def test_seeding_twice_changes_nothing(seeded, sessions, settings, live_server):
     counts, _server = seeded
     settings = type(settings).from_env(db_url=settings.db_url, public_url=live_server.url)
     assert demo.seed(sessions, settings) == counts
+
+
+def test_demo_records_reach_the_core_and_dirty_ones_quarantine(seeded, sessions, settings, live_server):
+    from exchange.demo import DEMO_RECORDS, DIRTY_EVERY, seed_records
+
+    settings = type(settings).from_env(db_url=settings.db_url, public_url=live_server.url)
+    outcome = seed_records(sessions, settings)
+    assert set(outcome) == set(DEMO_RECORDS)
+    population_total = DEMO_RECORDS["户籍登记信息"][1]
+    assert outcome["户籍登记信息"] == (population_total - population_total // DIRTY_EVERY,
+                                       population_total // DIRTY_EVERY)
+    for name, (_generate, count) in DEMO_RECORDS.items():
+        assert sum(outcome[name]) == count
+    assert seed_records(sessions, settings) == outcome  # the same batches again: the first receipts
