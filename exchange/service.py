@@ -29,6 +29,7 @@ from xsd.registry import lookup
 
 from . import output, resources
 from .errors import ExchangeError
+from .logical import forward_query
 from .submit import submit
 from .transport import EXCHANGE_NS, Events, StreamingSoapEndpoint
 
@@ -109,15 +110,21 @@ class ExchangeOperations:
         with unit_of_work(self.sessions) as session:
             view = self._view(session, el)
             if view.entry.logical:
-                from .logical import forward_query
-
-                total, records = forward_query(session, self.settings, view, keys)
-                source, more = "provider", False
+                if filters:
+                    raise ExchangeError("InvalidRequest", f"resource {view.entry.resource_code} is 逻辑集中 and "
+                                        "answered live by its provider, by key only; filters need a resource "
+                                        "the centre holds (物理集中)")
+                # The remote call may take up to the provider timeout: no transaction stays open for it.
+                session.expunge_all()
             else:
                 total, rows = output.query(session, view, keys=keys, filters=filters, offset=offset,
                                            page_size=page_size)
                 records, source = [_record_element(r) for r in rows], "central"
                 more = offset + len(rows) < total
+        if view.entry.logical:
+            with self.sessions() as session:
+                total, records = forward_query(session, self.settings, view, keys)
+            source, more = "provider", False
         out = etree.Element(EX + "QueryRecordsResponse", nsmap={"ex": EXCHANGE_NS})
         _el(out, "total", total)
         _el(out, "offset", offset)
@@ -133,6 +140,9 @@ class ExchangeOperations:
         watermark, limit = _int(el, "watermark", 0), _int(el, "maxRecords", output.DEFAULT_PAGE)
         with unit_of_work(self.sessions) as session:
             view = self._view(session, el)
+            if view.entry.logical:
+                raise ExchangeError("InvalidRequest", f"resource {view.entry.resource_code} is 逻辑集中: the centre "
+                                    "keeps no copy, so it has no changes to follow; query it by key")
             rows, more = output.changes(session, view, watermark=watermark, limit=limit)
         out = etree.Element(EX + "GetChangesResponse", nsmap={"ex": EXCHANGE_NS})
         _el(out, "nextWatermark", rows[-1].sequence if rows else watermark)

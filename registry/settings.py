@@ -63,6 +63,9 @@ class Settings:
             token_ttl=int(env.get("GOVSHARE_TOKEN_TTL", "3600")),
             max_rows=int(env.get("GOVSHARE_MAX_ROWS", "1000")),
             max_request_bytes=int(env.get("GOVSHARE_MAX_REQUEST", str(4 * 1024 * 1024))),
+            public_url=env.get("GOVSHARE_PUBLIC_URL", ""),
+            max_batch_bytes=int(env.get("GOVSHARE_MAX_BATCH", str(256 * 1024 * 1024))),
+            provider_timeout=float(env.get("GOVSHARE_PROVIDER_TIMEOUT", "5")),
         )
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)

@@ -136,7 +136,10 @@ class LiveServer:
             for channel in list(self._server._map.values()):
                 channel.close()
 
-        self._server.trigger.pull_trigger(close_everything)
+        try:
+            self._server.trigger.pull_trigger(close_everything)
+        except OSError:  # the trigger's pipe is already gone: the loop has stopped by itself
+            pass
         self._thread.join(timeout=5)
         self._server.task_dispatcher.shutdown()
 
