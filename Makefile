@@ -18,7 +18,7 @@ venv: $(STAMP)
 ## demo: create .venv, install, migrate and seed var/govshare.db, serve on http://127.0.0.1:8080
 demo: $(STAMP)
 	$(VENV)/bin/govshare demo seed
-	$(VENV)/bin/govshare serve
+	$(VENV)/bin/govshare serve --demo-provider
 
 ## test: the whole suite (SQLite always; PostgreSQL/PHP when present, required with REQUIRE_SERVICES=1)
 test: $(STAMP)

@@ -142,6 +142,15 @@ def serve(settings: Settings, threads: int = 8) -> None:
 
 
 def _cmd_serve(args, settings: Settings) -> int:
+    if args.demo_provider:
+        import threading
+
+        from adapters.demo_services import serve_household_service
+        from directory.demo import household_address, household_db
+
+        threading.Thread(target=serve_household_service, daemon=True, name="gaj-household",
+                         args=(settings.host, settings.port + 1, household_db(settings))).start()
+        print(f"demo provider: 临江市公安局 household registry on {household_address(settings)}")
     serve(settings, threads=args.threads)
     return 0
 
@@ -161,6 +170,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--host", help="address to listen on (default $GOVSHARE_HOST or 127.0.0.1)")
     s.add_argument("--port", type=int, help="port (default $GOVSHARE_PORT or 8080)")
     s.add_argument("--threads", type=int, default=8)
+    s.add_argument("--demo-provider", action="store_true",
+                   help="also serve the demo 临江市公安局 household registry (逻辑集中) on port+1")
     s.set_defaults(run=_cmd_serve)
 
     db = subs.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
@@ -176,14 +187,17 @@ def parser() -> argparse.ArgumentParser:
 
 
 def _cmd_demo_seed(args, sessions: sessionmaker[Session], settings: Settings) -> int:
+    from adapters.demo_services import seed_people
     from directory import demo
     from exchange.demo import seed_records
 
     counts = demo.seed(sessions, settings)
+    people = seed_people(demo.household_db(settings))
     print("demo data in place: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
     for name, (accepted, quarantined) in seed_records(sessions, settings).items():
         print(f"  {name}: {accepted} records in the core tier, {quarantined} in quarantine")
     demo.print_credentials(settings)
+    print("  ID numbers it knows, e.g.: " + ", ".join(p["idNumber"] for p in people[:3]))
     return 0
 
 

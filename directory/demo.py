@@ -177,11 +177,29 @@ CONDITIONS = {
 NOT_SHARED_BASIS = "《中华人民共和国保守国家秘密法》及相关保密规定: 涉及国家秘密, 不予共享"
 
 
-def _wsdl_for(dept: Department, slug: str, kind: str, base_url: str) -> bytes:
+#: the demo's logical resource (逻辑集中): 公民身份信息, answered live by 公安局's own service
+LOGICAL_SLUG = "citizen-identity"
+
+
+def household_db(settings: Settings) -> Path:
+    """The database of 临江市公安局's own household registry (the demo provider service)."""
+    return settings.var_dir / "gaj-household.db"
+
+
+def household_address(settings: Settings) -> str:
+    """Where ``govshare serve --demo-provider`` serves that registry: the next port up."""
+    return f"http://{settings.host}:{settings.port + 1}/"
+
+
+def _access_point(settings: Settings, code: str, slug: str) -> str:
+    return household_address(settings) if slug == LOGICAL_SLUG else f"{settings.base_url}/services/{code}/{slug}"
+
+
+def _wsdl_for(kind: str, address: str) -> bytes:
     contract, _items = KINDS[kind]
     text = (CONTRACTS / contract).read_text(encoding="utf-8")
     placeholder = f"http://127.0.0.1:8080/services/{contract.removesuffix('.wsdl')}"
-    return text.replace(placeholder, f"{base_url}/services/{dept.code}/{slug}").encode("utf-8")
+    return text.replace(placeholder, address).encode("utf-8")
 
 
 def _entry_data(dept: Department, row: tuple, wsdl_path: str, access_point: str) -> dict:
@@ -191,7 +209,7 @@ def _entry_data(dept: Department, row: tuple, wsdl_path: str, access_point: str)
         "abstract": f"{dept.name}{unit}掌握的{name}, 通过共享交换平台以 Web Service 接口提供查询。",
         "format_class": "接口", "format_type": "WebService", "items": KINDS[kind][1],
         "sharing_type": sharing, "update_cycle": cycle, "open_to_public": public,
-        "wsdl_path": wsdl_path, "access_point": access_point,
+        "wsdl_path": wsdl_path, "access_point": access_point, "logical": slug == LOGICAL_SLUG,
     }
     if sharing == C:
         data["sharing_condition"] = CONDITIONS[kind]
@@ -235,10 +253,10 @@ def seed(sessions: sessionmaker[Session], settings: Settings) -> dict[str, int]:
                 continue
             cataloguer = find_user(session, code)
             path = f"{code}/{slug}.wsdl"
-            publish_wsdl(session, settings, dept, path=path, content=_wsdl_for(dept, slug, row[5], base_url),
+            address = _access_point(settings, code, slug)
+            publish_wsdl(session, settings, dept, path=path, content=_wsdl_for(row[5], address),
                          authorized_name=cataloguer.username, base_url=base_url, map_services=False)
-            entry = create_entry(session, cataloguer,
-                                 _entry_data(dept, row, path, f"{base_url}/services/{code}/{slug}"))
+            entry = create_entry(session, cataloguer, _entry_data(dept, row, path, address))
             submit_entry(session, cataloguer, entry.resource_code)
             approve_entry(session, reviewer, entry.resource_code)
             publish_entry(session, settings, reviewer, entry.resource_code)
@@ -255,7 +273,10 @@ def print_credentials(settings: Settings) -> None:
     print(f"  admin / {DEMO_PASSWORD}    platform administrator and catalogue reviewer (审核员)")
     for d in DEPARTMENTS[1:]:
         print(f"  {d.code:<6} / {DEMO_PASSWORD}    {d.name} (编目/提供方)")
-    print(f"Endpoints: {base}/uddi/inquiry  {base}/uddi/publication  {base}/uddi/security  (each with ?wsdl)")
+    print(f"Endpoints: {base}/uddi/inquiry  {base}/uddi/publication  {base}/uddi/security  {base}/exchange  "
+          "(each with ?wsdl)")
+    print(f"逻辑集中 demo: 公民身份信息 is answered live by 临江市公安局's own service at "
+          f"{household_address(settings)}")
 
 
 def register(subparsers: argparse._SubParsersAction, run) -> None:

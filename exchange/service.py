@@ -114,16 +114,16 @@ class ExchangeOperations:
                     raise ExchangeError("InvalidRequest", f"resource {view.entry.resource_code} is 逻辑集中 and "
                                         "answered live by its provider, by key only; filters need a resource "
                                         "the centre holds (物理集中)")
-                # The remote call may take up to the provider timeout: no transaction stays open for it.
-                session.expunge_all()
             else:
                 total, rows = output.query(session, view, keys=keys, filters=filters, offset=offset,
                                            page_size=page_size)
                 records, source = [_record_element(r) for r in rows], "central"
                 more = offset + len(rows) < total
         if view.entry.logical:
+            # A session of its own, outside the unit of work above: nothing is written while the
+            # provider is asked, however long it takes.
             with self.sessions() as session:
-                total, records = forward_query(session, self.settings, view, keys)
+                total, records = forward_query(session, self.settings, self._view(session, el), keys)
             source, more = "provider", False
         out = etree.Element(EX + "QueryRecordsResponse", nsmap={"ex": EXCHANGE_NS})
         _el(out, "total", total)

@@ -20,7 +20,8 @@ The metadata of one entry, as a department's cataloguer gives it (JSON or a dict
       "publish_date": "2024-05-01",                       # 发布日期 (set on publishing if absent)
       "related_codes": ["101001/000001"],                 # 关联资源代码
       "wsdl_path": "wsjw/birth-certificate.wsdl",         # the sharing interface's WSDL (optional)
-      "access_point": "http://10.1.2.3/birth/service"     # its endpoint (optional)
+      "access_point": "http://10.1.2.3/birth/service",    # its endpoint (optional)
+      "logical": false                                   # 逻辑集中: answered live by the provider's service
     }
 
 The provider (提供方) and provider code (提供方代码, the 统一社会信用代码) come from the
@@ -70,7 +71,7 @@ LENGTH_RANGES = {"C": (1, 4000), "N": (1, 38), "F": (1, 38)}
 FIELDS = (
     "classification", "name", "provider_unit", "abstract", "format_class", "format_type", "items",
     "sharing_type", "sharing_condition", "not_shared_basis", "sharing_method", "open_to_public",
-    "open_condition", "update_cycle", "publish_date", "related_codes", "wsdl_path", "access_point",
+    "open_condition", "update_cycle", "publish_date", "related_codes", "wsdl_path", "access_point", "logical",
 )
 REQUIRED = ("classification", "name", "abstract", "format_class", "format_type", "items", "sharing_type",
             "open_to_public", "update_cycle")
@@ -112,6 +113,7 @@ class Metadata:
     related_codes: tuple[str, ...]
     wsdl_path: str
     access_point: str
+    logical: bool = False  # 逻辑集中: answered live by the provider's own service
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready, in the shape :func:`validate_metadata` accepts."""
@@ -161,7 +163,8 @@ def validate_metadata(
             fail(key, "required")
 
     text = {key: _text(data, key, fail) for key in FIELDS if key not in ("items", "open_to_public",
-                                                                        "publish_date", "related_codes")}
+                                                                        "publish_date", "related_codes",
+                                                                        "logical")}
     for key, limit in MAX_LENGTHS.items():
         if len(text[key]) > limit:
             fail(key, f"at most {limit} characters", f"got {len(text[key])}")
@@ -188,6 +191,12 @@ def validate_metadata(
     related = _related(data.get("related_codes"), resource_exists, own_code, fail)
     if text["access_point"] and not _URL_RE.match(text["access_point"]):
         fail("access_point", "must be an http:// or https:// URL", f"got {text['access_point']!r}")
+    logical = data.get("logical", False)
+    if not isinstance(logical, bool):
+        fail("logical", "must be true or false", f"got {logical!r}")
+    elif logical and not text["wsdl_path"]:
+        fail("logical", "needs wsdl_path", "a logical resource (逻辑集中) is answered live by the provider's "
+             "service, which its WSDL describes")
 
     if errors:
         raise InvalidMetadata(errors)
@@ -197,7 +206,7 @@ def validate_metadata(
         sharing_condition=text["sharing_condition"], not_shared_basis=text["not_shared_basis"],
         sharing_method=sharing_method, open_to_public=bool(open_to_public), open_condition=text["open_condition"],
         update_cycle=text["update_cycle"], publish_date=publish_date, related_codes=related,
-        wsdl_path=text["wsdl_path"], access_point=text["access_point"],
+        wsdl_path=text["wsdl_path"], access_point=text["access_point"], logical=logical is True,
     )
 
 

@@ -149,6 +149,7 @@ def snapshot(entry: CatalogueEntry) -> dict[str, Any]:
         "related_codes": list(entry.related_codes or []),
         "wsdl_path": entry.wsdl_path,
         "access_point": entry.access_point,
+        "logical": entry.logical,
         "status": entry.status,
         "status_reason": entry.status_reason,
         "service_key": entry.service_key,
@@ -258,6 +259,9 @@ def publish_entry(session: Session, settings: Settings, user: User, code: str) -
 
             central = exchange_binding_template(session, settings, element.get("serviceKey"), entry.resource_code)
             templates += [central] if central is not None else []
+        if entry.logical and not templates:
+            raise PublicationFailed(f"{entry.resource_code} is 逻辑集中 but its WSDL has no port with a "
+                                    "soap:address for queries to be forwarded to")
         if templates:
             container = etree.Element(store.q("bindingTemplates"))
             container.extend(templates)
@@ -381,7 +385,7 @@ def _apply(entry: CatalogueEntry, meta: Metadata) -> None:
     entry.category = classification.category(meta.classification).code
     for name in ("name", "provider_unit", "abstract", "format_class", "format_type", "sharing_type",
                  "sharing_condition", "not_shared_basis", "sharing_method", "open_to_public", "open_condition",
-                 "update_cycle", "publish_date", "wsdl_path", "access_point"):
+                 "update_cycle", "publish_date", "wsdl_path", "access_point", "logical"):
         setattr(entry, name, getattr(meta, name))
     entry.related_codes = list(meta.related_codes)
     entry.items = [InformationItem(position=n, name=i.name, data_type=i.data_type, length=i.length)

@@ -82,12 +82,11 @@ def publish_logical(sessions, settings, slug: str, wsdl: bytes, name: str = "户
             "abstract": "本市户籍人口登记信息, 由公安局户籍管理系统实时提供。", "format_class": "接口",
             "format_type": "WebService", "items": [{"name": "公民身份号码", "data_type": "C", "length": 18}],
             "sharing_type": "有条件共享", "sharing_condition": "仅限依法履职使用", "sharing_method": "接口",
-            "open_to_public": False, "update_cycle": "实时", "wsdl_path": path,
+            "open_to_public": False, "update_cycle": "实时", "wsdl_path": path, "logical": True,
         })
         workflow.submit_entry(s, cataloguer, entry.resource_code)
         workflow.approve_entry(s, reviewer, entry.resource_code)
         workflow.publish_entry(s, settings, reviewer, entry.resource_code)
-        entry.logical = True  # the catalogue metadata has no "logical" field yet
         return entry.resource_code
 
 
@@ -325,3 +324,37 @@ def test_a_missing_database_is_a_server_fault(tmp_path):
         broken.stop()
     assert fault(reply) == (500, "soap:Server", "ServiceUnavailable")
     assert not (tmp_path / "no-such.db").exists()
+
+
+# --------------------------------------------------------------------------- through /exchange
+
+
+def _exchange(live_server, body: str) -> etree._Element:
+    ex = "http://govshare.local/xsd/exchange/1.0"
+    envelope = (f'<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>'
+                f'<ex:{body.replace("EX", ex)}</soap:Body></soap:Envelope>')
+    return etree.fromstring(requests.post(f"{live_server.url}/exchange", data=envelope.encode(),
+                                          headers={"Content-Type": "text/xml"}, timeout=30).content)
+
+
+def test_query_records_on_a_logical_resource_is_answered_by_the_provider(city, registry_code, people,
+                                                                         live_server):
+    person = people[0]
+    with city() as s:
+        consumer = s.query(Department).filter_by(code="mzj").one().credit_code
+    reply = _exchange(live_server, f'QueryRecords xmlns:ex="EX"><ex:requester>{consumer}</ex:requester>'
+                                   f"<ex:resourceCode>{registry_code}</ex:resourceCode>"
+                                   f"<ex:key>{person['idNumber']}</ex:key></ex:QueryRecords>")
+    ex = "{http://govshare.local/xsd/exchange/1.0}"
+    assert reply.findtext(f".//{ex}source") == "provider"
+    [record] = reply.find(f".//{ex}records")
+    assert record.findtext("{http://govshare.local/xsd/population/1.0}name") == person["name"]
+
+
+def test_get_changes_on_a_logical_resource_is_refused_with_the_reason(city, registry_code, live_server):
+    with city() as s:
+        consumer = s.query(Department).filter_by(code="mzj").one().credit_code
+    reply = _exchange(live_server, f'GetChanges xmlns:ex="EX"><ex:requester>{consumer}</ex:requester>'
+                                   f"<ex:resourceCode>{registry_code}</ex:resourceCode></ex:GetChanges>")
+    assert reply.findtext(".//{http://govshare.local/xsd/exchange/1.0}code") == "InvalidRequest"
+    assert "逻辑集中" in reply.findtext(".//faultstring")
