@@ -4,6 +4,10 @@ Every read of records — QueryRecords, GetChanges, and later the portal's unifi
 query — goes through ``read_view``, which decides what the requester may see.  Today
 the view of a shared resource is all its fields; 不予共享 resources are never served.
 Grants, field scopes and masking (the security issue) belong here and nowhere else.
+
+A resource shows the records its provider contributed, as the core holds them now:
+integrated, so a newer value from another department (with its lineage) is what the
+consumer reads, and a change by any source is a change of the resource.
 """
 
 from __future__ import annotations
@@ -65,8 +69,11 @@ def query(
 ) -> tuple[int, list[Row]]:
     """Current records of the view's resource by key or by (field, operator, value) filters."""
     page_size = max(1, min(page_size or DEFAULT_PAGE, MAX_PAGE))
+    base = _base(session, view)
+    if base is None:
+        return 0, []
     stmt = select(CoreRecord).where(
-        CoreRecord.resource_code == view.entry.resource_code, CoreRecord.effective_to.is_(None),
+        CoreRecord.base == base, CoreRecord.record_key.in_(_contributed(view)), CoreRecord.effective_to.is_(None),
         CoreRecord.deleted.is_(False),
     )
     if keys:
@@ -84,12 +91,26 @@ def query(
 def changes(session: Session, view: View, *, watermark: int, limit: int) -> tuple[list[Row], bool]:
     """Versions of the view's resource after ``watermark``, oldest first; and whether more follow."""
     limit = max(1, min(limit or DEFAULT_PAGE, MAX_PAGE))
+    base = _base(session, view)
+    if base is None:
+        return [], False
     rows = list(session.scalars(
         select(CoreRecord)
-        .where(CoreRecord.resource_code == view.entry.resource_code, CoreRecord.id > watermark)
+        .where(CoreRecord.base == base, CoreRecord.id > watermark, CoreRecord.record_key.in_(_contributed(view)))
         .order_by(CoreRecord.id).limit(limit + 1)
     ))
     return [_row(view, r) for r in rows[:limit]], len(rows) > limit
+
+
+def _base(session: Session, view: View) -> str | None:
+    """The base database the resource's records are in; None before its first batch."""
+    return session.scalar(select(CoreRecord.base).where(CoreRecord.resource_code == view.entry.resource_code)
+                          .limit(1))
+
+
+def _contributed(view: View):
+    """Keys of the records the view's resource has contributed to the core."""
+    return select(CoreRecord.record_key).where(CoreRecord.resource_code == view.entry.resource_code)
 
 
 def _row(view: View, record: CoreRecord) -> Row:

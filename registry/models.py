@@ -365,7 +365,8 @@ class CoreRecord(Base):
 
     __table_args__ = (
         Index("ix_core_current", "base", "record_key", "effective_to"),
-        Index("ix_core_resource", "resource_code", "id"),
+        Index("ix_core_resource", "resource_code", "record_key"),
+        Index("ix_core_changes", "base", "id"),
     )
 
 

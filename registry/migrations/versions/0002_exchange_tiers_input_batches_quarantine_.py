@@ -48,7 +48,8 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('core_record', schema=None) as batch_op:
         batch_op.create_index('ix_core_current', ['base', 'record_key', 'effective_to'], unique=False)
-        batch_op.create_index('ix_core_resource', ['resource_code', 'id'], unique=False)
+        batch_op.create_index('ix_core_resource', ['resource_code', 'record_key'], unique=False)
+        batch_op.create_index('ix_core_changes', ['base', 'id'], unique=False)
 
     op.create_table('input_batch',
     sa.Column('batch_id', sa.String(length=36), nullable=False),
@@ -130,6 +131,7 @@ def downgrade() -> None:
 
     op.drop_table('input_batch')
     with op.batch_alter_table('core_record', schema=None) as batch_op:
+        batch_op.drop_index('ix_core_changes')
         batch_op.drop_index('ix_core_resource')
         batch_op.drop_index('ix_core_current')
 
