@@ -134,6 +134,7 @@ class UddiName(Base):
     lang: Mapped[str] = mapped_column(String(26), default="")
     value: Mapped[str] = mapped_column(String(255))
     folded: Mapped[str] = mapped_column(String(255))  # casefold() of value
+    sort_name: Mapped[str] = mapped_column(String(255), default="")  # the entity's, so a search needs no join
 
     __table_args__ = (
         # varchar_pattern_ops lets PostgreSQL use the index for LIKE 'prefix%' in any collation.
@@ -158,10 +159,13 @@ class UddiKeyedReference(Base):
     tmodel_key: Mapped[str] = mapped_column(KEY)
     key_name: Mapped[str] = mapped_column(String(255), default="")
     key_value: Mapped[str] = mapped_column(String(255))
+    sort_name: Mapped[str] = mapped_column(String(255), default="")  # the entity's, so a search needs no join
 
     __table_args__ = (
-        Index("ix_uddi_kr_lookup", "kind", "bag", "tmodel_key", "key_value", "entity_key"),
-        Index("ix_uddi_kr_entity", "entity_key"),
+        # A search driven by one keyedReference reads its first page in name order from here.
+        Index("ix_uddi_kr_lookup", "kind", "bag", "tmodel_key", "key_value", "sort_name", "entity_key"),
+        # Probes of the other keyedReferences of a search are answered by this index alone.
+        Index("ix_uddi_kr_entity", "entity_key", "tmodel_key", "key_value", "bag", "kind"),
     )
 
 

@@ -178,10 +178,11 @@ def service_rows(spec: ServiceSpec, key: str, business_key: str, owner_id: int, 
                   authorized_name=authorized_name, xml=etree.tostring(el, encoding="unicode"),
                   sort_name=sort_name[:255], deleted=False, created=spec.modified, modified=spec.modified,
                   modified_including_children=spec.modified)
-    names = [dict(entity_key=key, kind="service", lang=lang.lower(), value=value[:255], folded=value.casefold()[:255])
-             for lang, value in index.names]
+    names = [dict(entity_key=key, kind="service", lang=lang.lower(), value=value[:255], folded=value.casefold()[:255],
+                  sort_name=sort_name[:255]) for lang, value in index.names]
     refs = [dict(entity_key=key, kind="service", bag=bag, group_tmodel_key=group, tmodel_key=tkey,
-                 key_name=kname[:255], key_value=kvalue[:255]) for bag, group, tkey, kname, kvalue in index.refs]
+                 key_name=kname[:255], key_value=kvalue[:255], sort_name=sort_name[:255])
+            for bag, group, tkey, kname, kvalue in index.refs]
     return Rows([entity], names, refs)
 
 
@@ -212,8 +213,8 @@ def publish_sample(sessions: sessionmaker[Session], settings: Settings, depts: l
 
 
 _ENTITY_COLUMNS = ("key", "kind", "parent_key", "owner_id", "authorized_name", "xml", "sort_name", "deleted")
-_NAME_COLUMNS = ("entity_key", "kind", "lang", "value", "folded")
-_REF_COLUMNS = ("entity_key", "kind", "bag", "group_tmodel_key", "tmodel_key", "key_name", "key_value")
+_NAME_COLUMNS = ("entity_key", "kind", "lang", "value", "folded", "sort_name")
+_REF_COLUMNS = ("entity_key", "kind", "bag", "group_tmodel_key", "tmodel_key", "key_name", "key_value", "sort_name")
 
 
 def stored_rows(session: Session, key: str) -> tuple[tuple, list[tuple], list[tuple]]:

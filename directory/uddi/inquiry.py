@@ -24,7 +24,9 @@ references, tModel instances); only the page that is returned is read back.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from lxml import etree
 from sqlalchemy import Select, and_, exists, false, func, or_, select, true
@@ -70,77 +72,124 @@ def _page(call: Call, request: etree._Element) -> Page:
 
 @dataclass
 class KeySet:
-    """Entity keys matching one criterion: ``select(column).where(where)``."""
+    """Entity keys matching one criterion: rows of an index table ``model`` for which
+    ``build(alias)`` holds, their ``key`` column naming the entity.
 
-    column: ColumnElement
-    where: ColumnElement
+    ``single`` marks a criterion that one index row per entity answers (one name, one
+    keyedReference): such a set can drive a search in name order straight from the index.
+    """
+
+    model: Any
+    build: Callable[[Any], ColumnElement]
     selectivity: int  # higher drives first
-    grouped: Select | None = None  # a ready select (tModelBag with andAllKeys) instead of column/where
+    key: str = "entity_key"
+    single: bool = False
+    grouped: Select | None = None  # a ready select of keys (tModelBag with andAllKeys, nested finds)
 
-    def driving(self) -> ColumnElement:
+    def keys(self) -> Select:
         if self.grouped is not None:
-            return UddiEntity.key.in_(select(self.grouped.subquery().c[0]))
-        return UddiEntity.key.in_(select(self.column).where(self.where))
+            return select(self.grouped.subquery().c[0])
+        table = aliased(self.model)
+        return select(getattr(table, self.key)).where(self.build(table))
 
-    def probing(self) -> ColumnElement:
+    def driving(self, key: ColumnElement = UddiEntity.key) -> ColumnElement:
+        return key.in_(self.keys())
+
+    def probing(self, key: ColumnElement = UddiEntity.key) -> ColumnElement:
         if self.grouped is not None:
-            return self.driving()
-        return exists().where(self.column == UddiEntity.key, self.where)
+            return self.driving(key)
+        table = aliased(self.model)
+        return exists().where(getattr(table, self.key) == key, self.build(table))
+
+
+def _ordered(sets: list[KeySet]) -> list[KeySet]:
+    return sorted(sets, key=lambda s: -s.selectivity)
 
 
 def _narrow(stmt: Select, kind: str, sets: list[KeySet]) -> Select:
     if not sets:
         return stmt.where(UddiEntity.kind == kind)
-    ordered = sorted(sets, key=lambda s: -s.selectivity)
+    ordered = _ordered(sets)
     # The subqueries filter by kind already; an outer kind filter would tempt the planner
     # to walk every entity of the kind instead.
     return stmt.where(ordered[0].driving(), *(s.probing() for s in ordered[1:]))
 
 
+def _first_page_by_name(call: Call, sets: list[KeySet], qual, page: Page) -> tuple[list[str], int] | None:
+    """Keys of one page and the total, read in name order from the driving index alone.
+
+    Used when the most selective criterion is ``single`` and the order is by name: the
+    candidates need neither a lookup of their entity row nor a sort.  None otherwise.
+    """
+    if not sets or "sortByDateAsc" in qual.names or "sortByDateDesc" in qual.names:
+        return None
+    driver, *others = _ordered(sets)
+    if not driver.single:
+        return None
+    table = aliased(driver.model)
+    key, name = getattr(table, driver.key), table.sort_name
+    desc = "sortByNameDesc" in qual.names
+    stmt = (
+        select(key, func.count().over().label("total"))
+        .where(driver.build(table), *(s.probing(key) for s in others))
+        .group_by(key, name)  # one row per entity even where two names of it match
+        .order_by(name.desc() if desc else name.asc(), key.desc() if desc else key.asc())
+        .offset(page.head - 1).limit(page.max_rows)
+    )
+    rows = call.session.execute(stmt).all()
+    if not rows:
+        return None  # an empty page still needs the total: the general query counts it
+    return [r[0] for r in rows], rows[0].total
+
+
 def _name_set(kind: str, names: list[etree._Element], qual: qualifiers.Qualifiers) -> KeySet:
-    alternatives = []
-    for n in names:
-        text = (n.text or "").strip()
-        column = UddiName.folded if qual.case_insensitive else UddiName.value
-        value = text.casefold() if qual.case_insensitive else text
-        match = column.like(value, escape="\\") if qual.approximate else column == value
-        lang = (n.get(XML_LANG) or "").lower()
-        cond = and_(UddiName.kind == kind, match)
-        if lang:
-            cond = and_(cond, or_(UddiName.lang == lang, UddiName.lang.like(lang + "-%")))
-        alternatives.append(cond)
-    return KeySet(UddiName.entity_key, or_(*alternatives), 1000 if not qual.approximate else 500)
+    specs = [((n.text or "").strip(), (n.get(XML_LANG) or "").lower()) for n in names]
+
+    def build(t) -> ColumnElement:
+        alternatives = []
+        for text, lang in specs:
+            column = t.folded if qual.case_insensitive else t.value
+            value = text.casefold() if qual.case_insensitive else text
+            match = column.like(value, escape="\\") if qual.approximate else column == value
+            cond = and_(t.kind == kind, match)
+            if lang:
+                cond = and_(cond, or_(t.lang == lang, t.lang.like(lang + "-%")))
+            alternatives.append(cond)
+        return or_(*alternatives)
+
+    return KeySet(UddiName, build, 1000 if not qual.approximate else 500, single=len(specs) == 1)
 
 
-def _value_match(kr: etree._Element, qual: qualifiers.Qualifiers) -> ColumnElement:
+def _value_match(t, kr: etree._Element, qual: qualifiers.Qualifiers) -> ColumnElement:
     value = kr.get("keyValue", "")
-    column = UddiKeyedReference.key_value
+    column = t.key_value
     if qual.case_insensitive:
         column, value = func.lower(column), value.lower()
     return column.like(value, escape="\\") if qual.approximate else column == value
 
 
-def _ref_condition(kind: str, bag: str, kr: etree._Element, qual, group_key: str = "") -> ColumnElement:
+def _ref_condition(t, kind: str, bag: str, kr: etree._Element, qual, group_key: str = "") -> ColumnElement:
     tkey = keys.check_syntax(kr.get("tModelKey", ""))
-    conds = [UddiKeyedReference.kind == kind, UddiKeyedReference.bag == bag,
-             UddiKeyedReference.tmodel_key == tkey, _value_match(kr, qual)]
+    conds = [t.kind == kind, t.bag == bag, t.tmodel_key == tkey, _value_match(t, kr, qual)]
     if tkey == GENERAL_KEYWORDS:  # keyName is significant only for general keywords (spec 5.1.7)
-        conds.append(UddiKeyedReference.key_name == kr.get("keyName", ""))
+        conds.append(t.key_name == kr.get("keyName", ""))
     if group_key:
-        conds.append(UddiKeyedReference.group_tmodel_key == group_key)
+        conds.append(t.group_tmodel_key == group_key)
     return and_(*conds)
 
 
 def _bag_sets(call: Call, kind: str, bag_name: str, bag: etree._Element, qual, default: str) -> list[KeySet]:
     """One KeySet per AND-ed term of a categoryBag or identifierBag."""
     bag_key = "category" if bag_name == "categoryBag" else "identifier"
-    terms: list[tuple[str, ColumnElement]] = []
+    terms: list[tuple[str, etree._Element, str]] = []
     for kr in bag.findall(q("keyedReference")):
-        terms.append((keys.normalize(kr.get("tModelKey", "")), _ref_condition(kind, bag_key, kr, qual)))
+        keys.check_syntax(kr.get("tModelKey", ""))
+        terms.append((keys.normalize(kr.get("tModelKey", "")), kr, ""))
     for group in bag.findall(q("keyedReferenceGroup")):
         gkey = keys.check_syntax(group.get("tModelKey", ""))
         for kr in group.findall(q("keyedReference")):
-            terms.append((gkey, _ref_condition(kind, bag_key, kr, qual, gkey)))
+            keys.check_syntax(kr.get("tModelKey", ""))
+            terms.append((gkey, kr, gkey))
     if not terms:
         return []
     logic = qual.key_logic(default)
@@ -153,8 +202,13 @@ def _bag_sets(call: Call, kind: str, bag_name: str, bag: etree._Element, qual, d
         for term in terms:
             by_tmodel[term[0]].append(term)
         groups = list(by_tmodel.values())
-    return [KeySet(UddiKeyedReference.entity_key, or_(*(cond for _t, cond in group)),
-                   _selectivity(call, [t for t, _c in group]) - (len(group) - 1))
+
+    def builder(group):
+        return lambda t: or_(*(_ref_condition(t, kind, bag_key, kr, qual, gkey) for _tkey, kr, gkey in group))
+
+    return [KeySet(UddiKeyedReference, builder(group),
+                   _selectivity(call, [tkey for tkey, _kr, _g in group]) - (len(group) - 1),
+                   single=len(group) == 1 and not qual.approximate)
             for group in groups]
 
 
@@ -182,14 +236,14 @@ def _tmodel_set(tkeys: list[str], logic: str, column: str) -> KeySet:
     references all (andAllKeys) or any of ``tkeys``."""
     tmi = UddiTModelInstance
     if not tkeys:  # an empty bag after find_tModel matches nothing
-        return KeySet(tmi.binding_key, false(), 2000)
-    target = getattr(tmi, column)
-    if logic == "and" and len(set(tkeys)) > 1:
-        grouped = (select(target).where(tmi.tmodel_key.in_(set(tkeys)))
+        return KeySet(tmi, lambda t: false(), 2000, key=column)
+    wanted = set(tkeys)
+    if logic == "and" and len(wanted) > 1:
+        grouped = (select(getattr(tmi, column)).where(tmi.tmodel_key.in_(wanted))
                    .group_by(tmi.binding_key, tmi.service_key)
-                   .having(func.count(func.distinct(tmi.tmodel_key)) == len(set(tkeys))))
-        return KeySet(target, true(), 100, grouped=grouped)
-    return KeySet(target, tmi.tmodel_key.in_(set(tkeys)), 100)
+                   .having(func.count(func.distinct(tmi.tmodel_key)) == len(wanted)))
+        return KeySet(tmi, lambda t: true(), 100, key=column, grouped=grouped)
+    return KeySet(tmi, lambda t: t.tmodel_key.in_(wanted), 100, key=column)
 
 
 def _order(stmt: Select, qual: qualifiers.Qualifiers, by_name_default: bool = True) -> Select:
@@ -298,19 +352,33 @@ def _service_sets(call: Call, request: etree._Element, qual) -> list[KeySet]:
     return sets
 
 
-def _service_query(call: Call, request: etree._Element, qual, columns) -> Select:
+def _service_query(call: Call, request: etree._Element, qual, columns, sets: list[KeySet] | None = None) -> Select:
     stmt = select(*columns)
     business_key = request.get("businessKey")
     if business_key:
         stmt = stmt.where(UddiEntity.parent_key == keys.check_syntax(business_key), UddiEntity.kind == "service")
-    return _narrow(stmt, "service", _service_sets(call, request, qual))
+    return _narrow(stmt, "service", _service_sets(call, request, qual) if sets is None else sets)
+
+
+@dataclass
+class _KeyRow:
+    key: str
+    parent_key: str
 
 
 def find_service(call: Call, request: etree._Element) -> etree._Element:
     qual = qualifiers.parse(request)
     page = _page(call, request)
-    stmt = _service_query(call, request, qual, (UddiEntity.key, UddiEntity.parent_key))
-    rows, total = _run(call, _order(stmt, qual), page)
+    sets = _service_sets(call, request, qual)
+    fast = None if request.get("businessKey") else _first_page_by_name(call, sets, qual, page)
+    if fast is not None:
+        keys_on_page, total = fast
+        parents = dict(call.session.execute(
+            select(UddiEntity.key, UddiEntity.parent_key).where(UddiEntity.key.in_(keys_on_page))).all())
+        rows = [_KeyRow(k, parents[k]) for k in keys_on_page]
+    else:
+        stmt = _service_query(call, request, qual, (UddiEntity.key, UddiEntity.parent_key), sets)
+        rows, total = _run(call, _order(stmt, qual), page)
     out = _list_element("serviceList", rows, total, page)
     if rows:
         names = _names_of(call, [r.key for r in rows])
@@ -332,16 +400,16 @@ def find_business(call: Call, request: etree._Element) -> etree._Element:
     if names:
         sets.append(_name_set("business", names, qual))
     sets += _bags(call, "business", request, qual, (("identifierBag", "or"), ("categoryBag", "and")))
-    service = aliased(UddiEntity)
     tkeys = _tmodel_keys(call, request)
     if tkeys is not None:
-        services = _tmodel_set(tkeys, qual.key_logic("and"), "service_key")
-        inner = services.grouped if services.grouped is not None else select(services.column).where(services.where)
-        sets.append(KeySet(service.parent_key, service.key.in_(select(inner.subquery().c[0])), 100))
+        services = _tmodel_set(tkeys, qual.key_logic("and"), "service_key").keys().subquery()
+        service = aliased(UddiEntity)
+        parents = select(service.parent_key).where(service.key.in_(select(services.c[0])))
+        sets.append(KeySet(None, lambda t: true(), 100, grouped=parents))
     nested_el = request.find(q("find_service"))
     if nested_el is not None:
-        nested = _service_query(call, nested_el, qualifiers.parse(nested_el), (UddiEntity.parent_key,)).subquery()
-        sets.append(KeySet(nested.c.parent_key, true(), 100))
+        nested = _service_query(call, nested_el, qualifiers.parse(nested_el), (UddiEntity.parent_key,))
+        sets.append(KeySet(None, lambda t: true(), 100, grouped=nested))
     rows, total = _run(call, _order(_narrow(select(UddiEntity), "business", sets), qual), page)
     out = _list_element("businessList", rows, total, page)
     if rows:

@@ -95,7 +95,8 @@ def extract_index(kind: str, el: etree._Element) -> IndexRows:
     if kind == "binding":
         for info in el.iterfind(f"{q('tModelInstanceDetails')}/{q('tModelInstanceInfo')}"):
             tmodels.append(info.get("tModelKey", ""))
-    return IndexRows(names, refs, tmodels)
+    # A search reads one index row per entity: the same name or reference twice is indexed once.
+    return IndexRows(list(dict.fromkeys(names)), list(dict.fromkeys(refs)), tmodels)
 
 
 def put(
@@ -137,14 +138,16 @@ def put(
         row.authorized_name = authorized_name
         _drop_index(session, [key])
     session.flush()
+    sort_name = row.sort_name
     session.add_all(
-        UddiName(entity_key=key, kind=kind, lang=lang.lower(), value=value[:255], folded=value.casefold()[:255])
+        UddiName(entity_key=key, kind=kind, lang=lang.lower(), value=value[:255], folded=value.casefold()[:255],
+                 sort_name=sort_name)
         for lang, value in index.names
     )
     session.add_all(
         UddiKeyedReference(
             entity_key=key, kind=kind, bag=bag, group_tmodel_key=group, tmodel_key=tkey,
-            key_name=kname[:255], key_value=kvalue[:255],
+            key_name=kname[:255], key_value=kvalue[:255], sort_name=sort_name,
         )
         for bag, group, tkey, kname, kvalue in index.refs
     )
