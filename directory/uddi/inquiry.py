@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lxml import etree
-from sqlalchemy import Select, and_, exists, false, func, or_, select, true
+from sqlalchemy import Select, and_, false, func, literal_column, or_, select, true
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -38,9 +38,7 @@ from registry.models import UddiEntity, UddiKeyedReference, UddiName, UddiTModel
 from . import keys, qualifiers, store
 from .context import Call
 from .errors import UddiError
-from .store import XML_LANG, fresh, q, sub
-
-GENERAL_KEYWORDS = "uddi:uddi.org:categorization:general_keywords"
+from .store import GENERAL_KEYWORDS, XML_LANG, fresh, q, sub
 
 
 @dataclass
@@ -86,11 +84,15 @@ class KeySet:
     single: bool = False
     grouped: Select | None = None  # a ready select of keys (tModelBag with andAllKeys, nested finds)
 
+    def columns(self):
+        """The columns of a fresh alias of the index table (Core: cheap to build per request)."""
+        return self.model.__table__.alias().c
+
     def keys(self) -> Select:
         if self.grouped is not None:
             return select(self.grouped.subquery().c[0])
-        table = aliased(self.model)
-        return select(getattr(table, self.key)).where(self.build(table))
+        c = self.columns()
+        return select(c[self.key]).where(self.build(c))
 
     def driving(self, key: ColumnElement = UddiEntity.key) -> ColumnElement:
         return key.in_(self.keys())
@@ -98,8 +100,9 @@ class KeySet:
     def probing(self, key: ColumnElement = UddiEntity.key) -> ColumnElement:
         if self.grouped is not None:
             return self.driving(key)
-        table = aliased(self.model)
-        return exists().where(getattr(table, self.key) == key, self.build(table))
+        c = self.columns()
+        # SELECT 1, not SELECT *: SQLite then answers the probe from a covering index alone.
+        return select(literal_column("1")).where(c[self.key] == key, self.build(c)).exists()
 
 
 def _ordered(sets: list[KeySet]) -> list[KeySet]:
@@ -126,16 +129,17 @@ def _first_page_by_name(call: Call, sets: list[KeySet], qual, page: Page) -> tup
     driver, *others = _ordered(sets)
     if not driver.single:
         return None
-    table = aliased(driver.model)
-    key, name = getattr(table, driver.key), table.sort_name
+    c = driver.columns()
+    key, name = c[driver.key], c.sort_name
     desc = "sortByNameDesc" in qual.names
     stmt = (
         select(key, func.count().over().label("total"))
-        .where(driver.build(table), *(s.probing(key) for s in others))
-        .group_by(key, name)  # one row per entity even where two names of it match
+        .where(driver.build(c), *(s.probing(key) for s in others))
         .order_by(name.desc() if desc else name.asc(), key.desc() if desc else key.asc())
         .offset(page.head - 1).limit(page.max_rows)
     )
+    if driver.model is UddiName:  # two names of one entity may both match: one row per entity
+        stmt = stmt.group_by(key, name)
     rows = call.session.execute(stmt).all()
     if not rows:
         return None  # an empty page still needs the total: the general query counts it

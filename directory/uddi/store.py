@@ -26,6 +26,7 @@ from . import UDDI_NS
 
 Q = "{%s}" % UDDI_NS
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+GENERAL_KEYWORDS = "uddi:uddi.org:categorization:general_keywords"
 
 TAG = {"business": "businessEntity", "service": "businessService", "binding": "bindingTemplate", "tmodel": "tModel"}
 KEY_ATTR = {"business": "businessKey", "service": "serviceKey", "binding": "bindingKey", "tmodel": "tModelKey"}
@@ -95,8 +96,14 @@ def extract_index(kind: str, el: etree._Element) -> IndexRows:
     if kind == "binding":
         for info in el.iterfind(f"{q('tModelInstanceDetails')}/{q('tModelInstanceInfo')}"):
             tmodels.append(info.get("tModelKey", ""))
-    # A search reads one index row per entity: the same name or reference twice is indexed once.
-    return IndexRows(list(dict.fromkeys(names)), list(dict.fromkeys(refs)), tmodels)
+    # A search driven by one keyedReference reads one index row per entity: a reference
+    # repeated under another keyName is indexed once (keyName matters only for general
+    # keywords, whose repeats are kept).
+    unique_refs = {}
+    for ref in refs:
+        bag, group, tkey, _kname, kvalue = ref
+        unique_refs.setdefault(ref if tkey == GENERAL_KEYWORDS else (bag, group, tkey, kvalue), ref)
+    return IndexRows(list(dict.fromkeys(names)), list(unique_refs.values()), tmodels)
 
 
 def put(
