@@ -15,6 +15,7 @@ order and can serve as the GetChanges watermark.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -41,8 +42,18 @@ class LoadCounts:
     unchanged: int = 0
 
 
+_TO_JSON = {datetime: datetime.isoformat, date: date.isoformat, Decimal: str}
+_AS_IS = frozenset({str, int, float, bool, type(None)})
+
+
 def jsonable(value: Any) -> Any:
     """Field values as JSON keeps them: dates ISO 8601, decimals as strings."""
+    kind = type(value)
+    if kind in _AS_IS:  # the common case first: this runs for every field of every record
+        return value
+    convert = _TO_JSON.get(kind)
+    if convert is not None:
+        return convert(value)
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, Decimal):
@@ -105,10 +116,27 @@ def load(
     if closing:
         session.execute(update(CoreRecord).where(CoreRecord.id.in_(closing)).values(effective_to=now))
     if new_rows:
-        session.execute(insert(CoreRecord), new_rows)
+        _insert_versions(session, new_rows)
     if lineage:
         session.execute(insert(CoreLineage), lineage)
     return counts
+
+
+_COPY_COLUMNS = ("base", "record_key", "record_type", "fields", "deleted", "source_id", "resource_code", "batch_id",
+                 "effective_from", "effective_to")
+
+
+def _insert_versions(session: Session, rows: list[dict[str, Any]]) -> None:
+    """New version rows: on PostgreSQL with COPY (about three times executemany's rate)."""
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        session.execute(insert(CoreRecord), rows)
+        return
+    cursor = connection.connection.driver_connection.cursor()
+    with cursor.copy(f"COPY core_record ({', '.join(_COPY_COLUMNS)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([json.dumps(row["fields"], ensure_ascii=False) if c == "fields" else row[c]
+                            for c in _COPY_COLUMNS])
 
 
 def _disagreements(base, key, old_fields, old_source, new_fields, new_source, batch_id, now) -> list[dict]:
