@@ -5,7 +5,7 @@
         <b:batchId>0f8fad5b-d9cb-469f-a165-70867728950e</b:batchId>
         <b:providerCode>113301000024821461</b:providerCode>
         <b:resourceCode>101001/000002</b:resourceCode>
-        <b:recordType xmlns:r="http://govshare.local/xsd/population/1.0">r:Person</b:recordType>
+        <b:recordType>{http://govshare.local/xsd/population/1.0}Person</b:recordType>
         <b:formatVersion>1.0</b:formatVersion>
         <b:sequenceNumber>1</b:sequenceNumber>
         <b:created>2024-10-08T09:30:00+08:00</b:created>
@@ -41,8 +41,6 @@ BATCH = "{%s}Batch" % BATCH_NS
 HEADER = "{%s}header" % BATCH_NS
 RECORDS = "{%s}records" % BATCH_NS
 SCHEMA_PATH = Path(__file__).resolve().parent / "batch.xsd"
-#: the prefix a built batch declares on recordType for the record namespace
-RECORD_PREFIX = "r"
 
 
 def canonical(record: etree._Element) -> bytes:
@@ -88,18 +86,15 @@ class BatchHeader:
 
 
 def read_header(header: etree._Element) -> BatchHeader:
-    """A ``b:header`` element (schema-valid) -> ``BatchHeader``; recordType resolved against its prefixes."""
+    """A ``b:header`` element (schema-valid) -> ``BatchHeader``."""
     def text(name: str) -> str:
         return (header.findtext("{%s}%s" % (BATCH_NS, name)) or "").strip()
 
-    record_type = header.find("{%s}recordType" % BATCH_NS)
-    prefix, _, local = text("recordType").rpartition(":")
-    namespace = record_type.nsmap.get(prefix or None) if record_type is not None else None
     return BatchHeader(
         batch_id=uuid.UUID(text("batchId")),
         provider_code=text("providerCode"),
         resource_code=text("resourceCode"),
-        record_type="{%s}%s" % (namespace, local) if namespace else local,
+        record_type=text("recordType"),
         format_version=text("formatVersion"),
         sequence_number=int(text("sequenceNumber")),
         created=datetime.fromisoformat(text("created")),
@@ -130,7 +125,6 @@ def build_batch(records: Iterable[etree._Element], *, provider_code: str, resour
         record_type = records[0].tag
     if format_version is None:
         format_version = registry.lookup(record_type).version
-    namespace, local = etree.QName(record_type).namespace, etree.QName(record_type).localname
     root = etree.Element(BATCH, nsmap={"b": BATCH_NS})
     header = etree.SubElement(root, HEADER)
     container = etree.SubElement(root, RECORDS)
@@ -140,7 +134,7 @@ def build_batch(records: Iterable[etree._Element], *, provider_code: str, resour
         ("batchId", str(batch_id or uuid.uuid4())),
         ("providerCode", provider_code),
         ("resourceCode", resource_code),
-        ("recordType", f"{RECORD_PREFIX}:{local}"),
+        ("recordType", etree.QName(record_type).text),
         ("formatVersion", format_version),
         ("sequenceNumber", str(sequence_number)),
         ("created", created.isoformat()),
@@ -149,8 +143,5 @@ def build_batch(records: Iterable[etree._Element], *, provider_code: str, resour
         ("digest", records_digest(container)),
     ]
     for name, value in values:
-        # the record-type prefix is declared where it is used, not on the root, so that the
-        # records keep their own prefixes (lxml would otherwise re-use a root declaration)
-        nsmap = {RECORD_PREFIX: namespace} if name == "recordType" else None
-        etree.SubElement(header, "{%s}%s" % (BATCH_NS, name), nsmap=nsmap).text = value
+        etree.SubElement(header, "{%s}%s" % (BATCH_NS, name)).text = value
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")

@@ -99,7 +99,7 @@ def test_a_wrong_digest_refuses_the_batch_and_stores_nothing(exchange, populatio
 
 def test_an_unregistered_record_type_is_refused(exchange, population):
     batch = _batch(samples.population_records(2, seed=8), population)
-    batch = batch.replace(b">r:Person</b:recordType>", b">r:Citizen</b:recordType>")
+    batch = batch.replace(b"}Person</b:recordType>", b"}Citizen</b:recordType>")
     reply = exchange(submit_body(batch))
     assert reply.code == "UnknownFormat"
     assert "Person" in reply.fault  # the message lists what is registered

@@ -3,12 +3,8 @@ one published resource in each of the four base databases (人口, 法人单位,
 SubmitBatch, then QueryRecords by key and GetChanges from watermark 0 give back records that
 decode to exactly the fields that were sent.
 
-zeep builds the Batch from the WSDL's own types (header values, records as lxml elements in
-the ``xsd:any`` slot). Its header's ``recordType`` is an ``xsd:QName``, so the record
-namespace's prefix must be in scope where zeep writes it; zeep declares client prefixes on
-``soap:Envelope`` (``Client.set_ns_prefix``). lxml then writes every record element of that
-namespace with the envelope's prefix, and the batch digest (exclusive c14n) covers prefixes, so
-the client builds its records with that prefix from the start.
+zeep builds the Batch from the WSDL's own types: header values, and the records as lxml
+elements in the ``xsd:any`` slot, exactly as a zeep user writes them.
 
 PHP's SoapClient sends a batch document exactly as it was written (``SoapVar`` with
 ``XSD_ANYXML``): what a department with an export file does.
@@ -38,22 +34,13 @@ def _decoded(resource: BaseResource, records) -> dict[str, dict]:
     return {resource.key(r): resource.format.decode(r) for r in records}
 
 
-def _with_prefix(record: etree._Element, prefix: str) -> etree._Element:
-    """``record`` with its own namespace bound to ``prefix`` (the samples use the default namespace)."""
-    root = etree.Element(record.tag, record.attrib, nsmap={prefix: etree.QName(record).namespace})
-    root.extend(copy.deepcopy(child) for child in record)
-    return etree.fromstring(etree.tostring(root))
-
-
 def _zeep_batch(client: zeep.Client, parties: Parties, resource: BaseResource) -> tuple[str, dict]:
     """A batch id and the Batch value for ``client.service.SubmitBatch``."""
-    prefix = resource.base[:3]
-    client.set_ns_prefix(prefix, resource.format.namespace)
-    records = [_with_prefix(r, prefix) for r in resource.records]
+    records = [copy.deepcopy(r) for r in resource.records]
     batch_id = str(uuid.uuid4())
     header = {
         "batchId": batch_id, "providerCode": parties.provider_code, "resourceCode": resource.resource_code,
-        "recordType": f"{prefix}:{etree.QName(resource.format.qname).localname}",
+        "recordType": resource.format.qname,
         "formatVersion": resource.format.version, "sequenceNumber": 1, "created": datetime.now(UTC),
         "recordCount": len(records), "digest": records_digest(records),
     }

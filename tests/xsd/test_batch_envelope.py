@@ -127,11 +127,11 @@ def test_empty_batch_without_a_record_type_is_refused() -> None:
         batch.build_batch([], provider_code=PROVIDER, resource_code="101001/000002", created=datetime(2024, 1, 1))
 
 
-def test_header_resolves_the_record_type_prefix_declared_on_the_batch() -> None:
+def test_header_reads_the_record_type_in_clark_notation() -> None:
     header = etree.fromstring(
         f"<b:header xmlns:b='http://govshare.local/xsd/batch/1.0' {P}><b:batchId>{uuid.UUID(int=1)}</b:batchId>"
         f"<b:providerCode>{PROVIDER}</b:providerCode><b:resourceCode>101001/000002</b:resourceCode>"
-        "<b:recordType>p:Person</b:recordType><b:formatVersion>1.0</b:formatVersion>"
+        f"<b:recordType>{PERSON}</b:recordType><b:formatVersion>1.0</b:formatVersion>"
         "<b:sequenceNumber>7</b:sequenceNumber><b:created>2024-06-30T18:00:00+08:00</b:created>"
         f"<b:recordCount>0</b:recordCount><b:digest>{'0' * 64}</b:digest></b:header>")
     read = batch.read_header(header)
