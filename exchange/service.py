@@ -25,13 +25,14 @@ from registry.db import unit_of_work
 from registry.models import InputBatch, QuarantineReason
 from registry.settings import Settings
 from wsdl.exchange import exchange_wsdl
-from xsd.registry import lookup
+from xsd.batch import BATCH_NS
+from xsd.registry import formats, lookup
 
 from . import output, resources
 from .errors import ExchangeError
 from .logical import forward_query
 from .submit import submit
-from .transport import EXCHANGE_NS, Events, StreamingSoapEndpoint
+from .transport import EXCHANGE_NS, SOAP_ENV_NS, Events, StreamingSoapEndpoint
 
 EX = "{%s}" % EXCHANGE_NS
 
@@ -164,4 +165,5 @@ def exchange_app(sessions: sessionmaker[Session], settings: Settings) -> Streami
                     "QueryRecords": ops.query_records, "GetChanges": ops.get_changes},
         wsdl=exchange_wsdl,
         max_request_bytes=settings.max_batch_bytes,
+        event_tags=(f"{{{SOAP_ENV_NS}}}*", f"{{{EXCHANGE_NS}}}*", f"{{{BATCH_NS}}}*", *(f.qname for f in formats())),
     )

@@ -76,16 +76,25 @@ def _records(events: Events) -> tuple[BatchHeader, etree._Element]:
 
 
 def _each_record(events: Events, batch: etree._Element):
-    """Yield each record element of the batch as it ends, then free it."""
-    records = None
+    """Yield each record element of the batch as it ends, then free it.
+
+    The parser reports only registered record types; a record of any other type raises
+    no event of its own and is yielded, complete, when the next reported element ends.
+    """
+    records = done = None
     for event, el in events:
         if event == "start" and el.tag == RECORDS:
             records = el
-        elif event == "end" and records is not None and el.getparent() is records:
+        elif event == "end" and records is not None and (el is records or el.getparent() is records):
+            while len(records) and records[0] is not el:
+                if records[0] is not done:
+                    yield records[0]
+                del records[0]
+            if el is records:
+                continue
             yield el
             el.clear(keep_tail=False)
-            while el.getprevious() is not None:
-                del records[0]
+            done = el
         elif event == "end" and el is batch:
             return
     raise ExchangeError("InvalidRequest", "the batch has no records element")

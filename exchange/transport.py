@@ -82,7 +82,7 @@ def spool(stream: IO[bytes], length: int | None, limit: int) -> SpooledRequest:
 class Events:
     """iterparse events of one request, positioned after the operation element's start."""
 
-    def __init__(self, request: SpooledRequest):
+    def __init__(self, request: SpooledRequest, tags: tuple[str, ...] | None = None):
         self.request = request
         request.file.seek(0)
         head = request.file.read(4096)
@@ -91,9 +91,10 @@ class Events:
             raise ExchangeError("XmlRefused", "DTDs and entity declarations are not allowed in SOAP messages")
         self._it = etree.iterparse(
             request.file, events=("start", "end"), resolve_entities=False, no_network=True, load_dtd=False,
-            huge_tree=False, remove_comments=True, remove_pis=True,
+            huge_tree=False, remove_comments=True, remove_pis=True, tag=tags,
         )
         self.operation: etree._Element | None = None
+        self._complete = False
 
     def __iter__(self) -> Iterator[tuple[str, etree._Element]]:
         try:
@@ -102,33 +103,50 @@ class Events:
             raise ExchangeError("MalformedXml", f"the request is not well-formed XML: {exc}") from None
 
     def open(self) -> etree._Element:
-        """Read up to the start of the Body's operation element, checking the envelope."""
-        depth = 0
+        """Read up to the start of the Body's operation element, checking the envelope.
+
+        An operation element outside the reported namespaces raises no events of its own:
+        it is found, complete, when the Body ends.
+        """
+        checked = False
         for event, el in self:
-            if event == "start":
-                depth += 1
-                if depth == 1:
-                    if el.tag == "{%s}Envelope" % SOAP12_ENV_NS:
-                        raise ExchangeError("VersionMismatch", "this endpoint speaks SOAP 1.1; the Envelope is "
-                                            "SOAP 1.2", fault_code="VersionMismatch")
-                    if el.tag != _ENV + "Envelope":
-                        raise ExchangeError("VersionMismatch", f"expected a SOAP 1.1 Envelope, got {el.tag}",
-                                            fault_code="VersionMismatch")
-                elif depth == 3 and el.getparent().tag == _ENV + "Body":
-                    self.operation = el
-                    return el
-            else:
-                if depth == 2 and el.tag == _ENV + "Header":
-                    _check_headers(el)
-                depth -= 1
+            if not checked:
+                _check_envelope(el.getroottree().getroot())
+                checked = True
+            parent = el.getparent()
+            if event == "start" and parent is not None and parent.tag == _ENV + "Body":
+                self.operation = el
+                return el
+            if event == "end" and el.tag == _ENV + "Header":
+                _check_headers(el)
+            elif event == "end" and el.tag == _ENV + "Body":
+                payload = [child for child in el if isinstance(child.tag, str)]
+                if payload:
+                    self.operation, self._complete = payload[0], True
+                    return payload[0]
+                break
+        root = getattr(self._it, "root", None)
+        if not checked and root is not None:
+            _check_envelope(root)
         raise ExchangeError("MalformedSoap", "the Envelope has no Body with an operation element")
 
     def finish(self, el: etree._Element) -> etree._Element:
         """Read to the end of ``el`` (which must have started) and return it whole."""
+        if self._complete and el is self.operation:
+            return el
         for event, node in self:
             if event == "end" and node is el:
                 return el
         raise ExchangeError("MalformedXml", f"the request ended inside {el.tag}")
+
+
+def _check_envelope(root: etree._Element) -> None:
+    if root.tag == "{%s}Envelope" % SOAP12_ENV_NS:
+        raise ExchangeError("VersionMismatch", "this endpoint speaks SOAP 1.1; the Envelope is SOAP 1.2",
+                            fault_code="VersionMismatch")
+    if root.tag != _ENV + "Envelope":
+        raise ExchangeError("VersionMismatch", f"expected a SOAP 1.1 Envelope, got {root.tag}",
+                            fault_code="VersionMismatch")
 
 
 def _check_headers(header: etree._Element) -> None:
@@ -148,6 +166,9 @@ class StreamingSoapEndpoint:
     operations: dict[str, Operation]
     wsdl: Callable[[str, str], bytes]
     max_request_bytes: int
+    # Only these elements raise parse events (the rest are still parsed and kept in the
+    # tree): a record's 20-odd fields then cost no Python at all while reading.
+    event_tags: tuple[str, ...] | None = None
 
     def __call__(self, environ, start_response):
         scheme = environ.get("wsgi.url_scheme", "http")
@@ -170,7 +191,7 @@ class StreamingSoapEndpoint:
             request = spool(environ["wsgi.input"], length, self.max_request_bytes)
             if request.size == 0:
                 raise ExchangeError("MalformedSoap", "the request body is empty: POST a SOAP 1.1 Envelope")
-            events = Events(request)
+            events = Events(request, self.event_tags)
             op_el = events.open()
             qname = etree.QName(op_el)
             operation = self.operations.get(qname.localname) if qname.namespace == EXCHANGE_NS else None

@@ -130,3 +130,24 @@ def test_resubmitting_changed_people_creates_versions(exchange, population, sess
         versions = session.scalar(select(func.count()).select_from(CoreRecord))
         current = session.scalar(select(func.count()).select_from(CoreRecord).where(CoreRecord.effective_to.is_(None)))
     assert (versions, current) == (4, 3)
+
+
+def test_records_of_an_unregistered_type_are_quarantined_wherever_they_stand(exchange, population, sessions):
+    good = list(samples.population_records(4, seed=12))
+    foreign = [etree.fromstring(f'<c:Citizen xmlns:c="urn:example:citizen"><c:n>{i}</c:n></c:Citizen>')
+               for i in range(3)]
+    batch = build_batch([foreign[0], good[0], good[1], foreign[1], good[2], good[3], foreign[2]],
+                        provider_code=population.provider_code, resource_code=population.code, created=CREATED,
+                        record_type=good[0].tag)
+    reply = exchange(submit_body(batch))
+    assert reply.status == 200, reply.fault
+    counts = [int(reply.find(f"ex:receipt/ex:{n}")) for n in ("received", "accepted", "quarantined")]
+    assert counts == [7, 4, 3]
+    with sessions() as session:
+        positions = sorted(session.scalars(select(QuarantineRecord.position)))
+    assert positions == [1, 4, 7]
+
+
+def test_an_operation_in_a_foreign_namespace_is_unknown(exchange):
+    reply = exchange('<x:SubmitBatch xmlns:x="urn:example:other"><x:anything/></x:SubmitBatch>')
+    assert reply.code == "UnknownOperation"
