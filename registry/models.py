@@ -389,3 +389,73 @@ class CoreLineage(Base):
     recorded_at: Mapped[datetime] = mapped_column(DateTime)
 
     __table_args__ = (Index("ix_core_lineage_key", "base", "record_key", "field"),)
+
+
+# --------------------------------------------------------------------------- adapters and synchronisation (E3-E5)
+
+
+class SyncRun(Base):
+    """One run of a department adapter (同步任务) and its reconciliation (对账)."""
+
+    __tablename__ = "sync_run"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    adapter: Mapped[str] = mapped_column(String(100), index=True)
+    mode: Mapped[str] = mapped_column(String(16))  # full | incremental | rowhash
+    status: Mapped[str] = mapped_column(String(16))  # running | succeeded | failed
+    started: Mapped[datetime] = mapped_column(DateTime)
+    finished: Mapped[datetime | None] = mapped_column(DateTime)
+    watermark_from: Mapped[datetime | None] = mapped_column(DateTime)
+    watermark_to: Mapped[datetime | None] = mapped_column(DateTime)
+    read: Mapped[int] = mapped_column(Integer, default=0)
+    loaded: Mapped[int] = mapped_column(Integer, default=0)
+    unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    quarantined: Mapped[int] = mapped_column(Integer, default=0)
+    filtered: Mapped[int] = mapped_column(Integer, default=0)
+    deleted: Mapped[int] = mapped_column(Integer, default=0)
+    message: Mapped[str] = mapped_column(Text, default="")
+
+
+class SyncCheckpoint(Base):
+    """How far a run got: the last chunk committed, so a killed run resumes there."""
+
+    __tablename__ = "sync_checkpoint"
+
+    adapter: Mapped[str] = mapped_column(String(100), primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("sync_run.id"))
+    chunk: Mapped[int] = mapped_column(Integer)
+    position: Mapped[str] = mapped_column(String(255), default="")  # last source key of the chunk
+    watermark: Mapped[datetime | None] = mapped_column(DateTime)
+    updated: Mapped[datetime] = mapped_column(DateTime)
+
+
+class AdapterQuarantine(Base):
+    """A source row an adapter could not map or clean (隔离区), kept to be corrected and replayed."""
+
+    __tablename__ = "adapter_quarantine"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("sync_run.id"), index=True)
+    adapter: Mapped[str] = mapped_column(String(100))
+    source_key: Mapped[str] = mapped_column(String(255), default="")
+    stage: Mapped[str] = mapped_column(String(16))  # map | clean | validate | compare
+    rule: Mapped[str] = mapped_column(String(64))
+    field: Mapped[str] = mapped_column(String(100), default="")
+    message: Mapped[str] = mapped_column(Text)
+    row: Mapped[dict] = mapped_column(JSON)  # the source row as read
+    correction: Mapped[dict | None] = mapped_column(JSON)  # fields a person corrected
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | replayed | discarded
+    created: Mapped[datetime] = mapped_column(DateTime)
+
+    __table_args__ = (Index("ix_adapter_quarantine_rule", "adapter", "rule", "status"),)
+
+
+class SourceRowHash(Base):
+    """The hash of each source row last loaded, for sources without a change timestamp."""
+
+    __tablename__ = "source_row_hash"
+
+    adapter: Mapped[str] = mapped_column(String(100), primary_key=True)
+    source_key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    row_hash: Mapped[str] = mapped_column(String(64))
+    seen_run: Mapped[int] = mapped_column(Integer)
