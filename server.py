@@ -177,22 +177,40 @@ def parser() -> argparse.ArgumentParser:
     db = subs.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="apply every migration").set_defaults(run=_cmd_db_upgrade)
 
+    from adapters import cli as adapter_cli
+    from adapters import sync_cli
     from directory import demo, wsdl_cli
     from directory.catalogue import cli as catalogue_cli
 
-    for module in (catalogue_cli, wsdl_cli):
+    for module in (catalogue_cli, wsdl_cli, adapter_cli, sync_cli):
         module.register(subs)
     demo.register(subs, _cmd_demo_seed)
     return p
 
 
+def legacy_household_url(settings: Settings) -> str:
+    """The demo 公安局 legacy database the gaj-household adapter reads ($GOVSHARE_GAJ_URL)."""
+    import os
+
+    return os.environ.get("GOVSHARE_GAJ_URL") or f"sqlite:///{settings.var_dir / 'demo' / 'gaj-legacy.db'}"
+
+
 def _cmd_demo_seed(args, sessions: sessionmaker[Session], settings: Settings) -> int:
     from adapters.demo_services import seed_people
+    from adapters.demo_sources import generate_household_registry
     from directory import demo
     from exchange.demo import seed_records
 
     counts = demo.seed(sessions, settings)
     people = seed_people(demo.household_db(settings))
+    legacy = legacy_household_url(settings)
+    legacy_file = Path(legacy.removeprefix("sqlite:///")) if legacy.startswith("sqlite:///") else None
+    if legacy_file is None or not legacy_file.exists():
+        if legacy_file is not None:
+            legacy_file.parent.mkdir(parents=True, exist_ok=True)
+        manifest = generate_household_registry(legacy, 2000, seed=7)
+        print(f"  临江市公安局 legacy 户籍 database HJ_RKXX: {manifest.rows} rows at {legacy} "
+              f"(dirt: {sum(manifest.counts.values())} rows); load it with: govshare sync run gaj-household")
     print("demo data in place: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
     for name, (accepted, quarantined) in seed_records(sessions, settings).items():
         print(f"  {name}: {accepted} records in the core tier, {quarantined} in quarantine")
