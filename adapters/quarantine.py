@@ -194,8 +194,10 @@ def _belongs(row: AdapterQuarantine, config: AdapterConfig) -> None:
 def correct(session: Session, config: AdapterConfig, item_id: int, fields: Mapping[str, str]) -> Item:
     """Store corrections of source columns and check the corrected row at once.
 
-    Corrections add to earlier ones.  The item stays open; its problem becomes the first
-    remaining one, and ``Item.problems`` lists them all (empty: ready to replay).
+    Corrections add to earlier ones.  The item stays open; when problems remain its stored
+    problem becomes the first of them, and ``Item.problems`` lists them all.  When none
+    remain (``problems == []``, ready to replay) the stored problem stays the one that put
+    the row here.
     """
     row = _open(session, item_id, "corrected")
     _belongs(row, config)
@@ -234,8 +236,9 @@ def replay(sessions: sessionmaker[Session], settings: Settings, config: AdapterC
     """Map the corrected rows again and submit the clean ones as one batch (see the module).
 
     ``item_ids`` None replays every open item of ``config``.  Items already replayed may be
-    asked again: they are rebuilt the same way, so the batch and its receipt are the first.
-    Discarded items are refused.  Everything commits together or not at all.
+    asked again: they are rebuilt the same way, so the batch and its receipt are the first
+    (should one no longer map - the adapter file changed - it is counted as still failing and
+    keeps its status and record).  Discarded items are refused.  Everything commits together or not at all.
     """
     result = ReplayResult()
     with unit_of_work(sessions) as session:
