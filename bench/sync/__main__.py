@@ -1,0 +1,172 @@
+"""bench/sync: a department adapter run end to end against a raw copy of the same rows.
+
+    .venv/bin/python -m bench.sync [--rows 1000000] [--pairs mariadb-postgresql,sqlite-sqlite]
+
+For each source → centre pair: the demo 公安局 legacy table ``HJ_RKXX`` is generated in the
+source database (dirt at the default rates), a fresh centre is migrated and the 户籍登记信息
+resource published; then
+
+* **sync**: ``govshare sync run gaj-household --full`` in its own process (extract → map →
+  clean → dedupe → batches through the input tier → validation → core), timed, its peak RSS
+  read from the kernel (``RUSAGE_CHILDREN``) and its reconciliation checked;
+* **raw copy** (baseline, same run): ``SELECT *`` from the source streamed into
+  ``executemany`` INSERTs of the same rows into a plain table in the centre database, no
+  cleaning or validation.
+
+Reported: records/s of each, the ratio sync/raw copy, and the sync process's peak RSS.
+Targets (issue 4): ≥ 20,000 records/s end to end, ≥ 50% of the raw copy, peak RSS ≤ 300 MB.
+Traffic stays on 127.0.0.1; throwaway databases are dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import MetaData, create_engine, insert, select, text
+from sqlalchemy.engine import make_url
+
+from adapters.demo_sources import generate_household_registry, household_table
+from bench.directory.report import machine
+from bench.exchange.workload import publish_population_resource
+from registry.db import make_engine, migrate, session_factory, unit_of_work
+from registry.models import SyncRun
+from registry.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+RESULTS = ROOT / "bench" / "results"
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+MARIADB_ADMIN = "mysql+pymysql://root@127.0.0.1:3306/test"
+CHUNK = 5000
+
+
+@contextmanager
+def database(kind: str, name: str, folder: Path):
+    """A fresh, empty database of ``kind``; dropped afterwards."""
+    if kind == "sqlite":
+        yield f"sqlite:///{folder / (name + '.db')}"
+        return
+    admin_url = PG_ADMIN if kind == "postgresql" else MARIADB_ADMIN
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    drop = (f"DROP DATABASE IF EXISTS {name} WITH (FORCE)" if kind == "postgresql"
+            else f"DROP DATABASE IF EXISTS {name}")
+    create = f"CREATE DATABASE {name}" + ("" if kind == "postgresql" else " CHARACTER SET utf8mb4")
+    with admin.connect() as conn:
+        conn.execute(text(drop))
+        conn.execute(text(create))
+    try:
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(drop))
+        admin.dispose()
+
+
+def run_sync(centre_url: str, source_url: str, var: Path) -> tuple[float, int, dict]:
+    """``govshare sync run --full`` in a child process: (seconds, peak RSS bytes, run counts)."""
+    env = {**os.environ, "GOVSHARE_DB_URL": centre_url, "GOVSHARE_GAJ_URL": source_url, "GOVSHARE_VAR": str(var)}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "client.cli", "sync", "run", "gaj-household", "--full"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=3600)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise RuntimeError(f"sync failed: {done.stderr.strip()[-2000:]}")
+    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    sessions = session_factory(make_engine(centre_url))
+    with sessions() as session:
+        run = session.scalar(select(SyncRun).order_by(SyncRun.id.desc()).limit(1))
+        counts = {k: getattr(run, k) for k in ("read", "loaded", "unchanged", "quarantined", "filtered")}
+    if peak_kib < before:  # RUSAGE_CHILDREN keeps the largest child so far; each pair runs one sync
+        peak_kib = before
+    return seconds, peak_kib * 1024, counts
+
+
+def raw_copy(source_url: str, centre_url: str) -> tuple[float, int]:
+    """SELECT every source row into executemany INSERTs of a plain copy table: (seconds, rows)."""
+    source, centre = create_engine(source_url), create_engine(centre_url)
+    meta = MetaData()
+    table = household_table(meta)
+    target = table.to_metadata(MetaData(), name="raw_copy_hj_rkxx")
+    target.drop(centre, checkfirst=True)
+    target.create(centre)
+    rows = 0
+    start = time.perf_counter()
+    with source.connect() as src, centre.begin() as dst:
+        result = src.execution_options(stream_results=True, yield_per=CHUNK).execute(select(table))
+        for part in result.mappings().partitions(CHUNK):
+            dst.execute(insert(target), [dict(r) for r in part])
+            rows += len(part)
+    seconds = time.perf_counter() - start
+    target.drop(centre)
+    source.dispose()
+    centre.dispose()
+    return seconds, rows
+
+
+def bench_pair(pair: str, rows: int, seed: int, folder: Path) -> dict:
+    source_kind, centre_kind = pair.split("-")
+    with database(source_kind, "govshare_bench_sync_source", folder) as source_url, \
+            database(centre_kind, "govshare_bench_sync_centre", folder) as centre_url:
+        started = time.perf_counter()
+        manifest = generate_household_registry(source_url, rows, seed=seed)
+        generated = time.perf_counter() - started
+        migrate(centre_url)
+        settings = Settings.from_env(db_url=centre_url, var_dir=folder)
+        sessions = session_factory(make_engine(centre_url))
+        from directory.bootstrap import bootstrap_node
+
+        with unit_of_work(sessions) as session:
+            bootstrap_node(session, settings)
+        publish_population_resource(sessions, settings)
+        print(f"[{pair}] {manifest.rows:,} source rows generated in {generated:.1f} s; syncing ...", flush=True)
+        sync_s, rss, counts = run_sync(centre_url, source_url, folder)
+        copy_s, copied = raw_copy(source_url, centre_url)
+    balanced = counts["read"] == counts["loaded"] + counts["unchanged"] + counts["quarantined"] + counts["filtered"]
+    return {
+        "pair": pair, "rows": manifest.rows, "sync_seconds": sync_s, "sync_rate": counts["read"] / sync_s,
+        "raw_seconds": copy_s, "raw_rate": copied / copy_s, "ratio": (counts["read"] / sync_s) / (copied / copy_s),
+        "peak_rss_mib": rss / 2**20, "counts": counts, "reconciled": balanced, "dirt": manifest.counts,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.sync", description=__doc__.split("\n\n")[0])
+    p.add_argument("--rows", type=int, default=1_000_000)
+    p.add_argument("--pairs", default="mariadb-postgresql,sqlite-sqlite",
+                   help="comma-separated source-centre pairs (sqlite, mariadb, postgresql)")
+    p.add_argument("--seed", type=int, default=7)
+    args = p.parse_args(argv)
+    results = []
+    with tempfile.TemporaryDirectory(prefix="govshare-bench-sync-") as tmp:
+        for pair in args.pairs.split(","):
+            results.append(bench_pair(pair.strip(), args.rows, args.seed, Path(tmp)))
+    print()
+    print(f"{'pair':<20} {'rows':>10} {'sync rec/s':>11} {'raw rec/s':>10} {'ratio':>6} {'peak RSS':>9}  "
+          "reconciliation")
+    for r in results:
+        c = r["counts"]
+        print(f"{r['pair']:<20} {r['rows']:>10,} {r['sync_rate']:>11,.0f} {r['raw_rate']:>10,.0f} "
+              f"{r['ratio']:>6.0%} {r['peak_rss_mib']:>7.0f} MiB  read {c['read']:,} = loaded {c['loaded']:,} + "
+              f"unchanged {c['unchanged']:,} + quarantined {c['quarantined']:,} + filtered {c['filtered']:,}"
+              f"{'' if r['reconciled'] else '  MISMATCH'}")
+    print("targets: >= 20,000 records/s end to end; >= 50% of the raw copy; peak RSS <= 300 MB")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"sync-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    out.write_text(json.dumps({"command": " ".join(["python -m bench.sync", *(argv or sys.argv[1:])]),
+                               "machine": machine(None), "results": results}, ensure_ascii=False, indent=2, default=str))
+    print(f"results: {out.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
