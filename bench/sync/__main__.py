@@ -162,8 +162,9 @@ def main(argv: list[str] | None = None) -> int:
     print("targets: >= 20,000 records/s end to end; >= 50% of the raw copy; peak RSS <= 300 MB")
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"sync-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
-    out.write_text(json.dumps({"command": " ".join(["python -m bench.sync", *(argv or sys.argv[1:])]),
-                               "machine": machine(None), "results": results}, ensure_ascii=False, indent=2, default=str))
+    record = {"command": " ".join(["python -m bench.sync", *(argv or sys.argv[1:])]), "machine": machine(None),
+              "results": results}
+    out.write_text(json.dumps(record, ensure_ascii=False, indent=2, default=str))
     print(f"results: {out.relative_to(ROOT)}")
     return 0
 
