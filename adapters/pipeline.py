@@ -16,31 +16,64 @@ Every run ends with a reconciliation (对账), stored with the run::
 
 where *filtered* counts rows dropped as duplicates of a row already read in this run.  A
 mismatch fails the run loudly.
+
+Synchronisation (同步, E5):
+
+* One run of an adapter at a time, across processes: :mod:`adapters.locks`.
+* Each chunk commits with its checkpoint (``sync_checkpoint``: run, chunk, last source key,
+  watermark).  A failed or killed run leaves it; the next incremental run reads from its
+  watermark (the source orders rows by timestamp, then key) and a succeeded run clears it.
+* A source error (``OperationalError``) is retried ``ATTEMPTS`` times with doubling backoff;
+  a retry forgets the uncommitted part of the chunk and reads on after the committed rows.
+* A full run ends with delete detection by key-set comparison: keys this adapter's
+  resource holds current in the core that no source row has any more get a deleted
+  version (logical delete, counted in ``deleted``, outside the reconciliation).  Rows in
+  quarantine are not gone and are never deleted.
+* :func:`consistency` compares source and core on demand (``govshare sync check``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import time
 import uuid
-from dataclasses import dataclass, field
+from contextlib import ExitStack
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from exchange import core, resources
 from exchange.submit import EXCHANGE_NS, submit_document
 from registry.clock import utcnow
 from registry.db import unit_of_work
-from registry.models import AdapterQuarantine, CatalogueEntry, Department, InputBatch, SourceRowHash, SyncRun
+from registry.models import (
+    AdapterQuarantine,
+    CatalogueEntry,
+    CoreRecord,
+    Department,
+    InputBatch,
+    SourceRowHash,
+    SyncCheckpoint,
+    SyncRun,
+)
 from registry.settings import Settings
 from xsd.batch import build_batch
+from xsd.validation import validate_record
 
 from .config import AdapterConfig
-from .mapping import mapper_for
-from .sources import open_source
+from .locks import AlreadyRunning, run_lock
+from .mapping import Mapper, mapper_for
+from .sources import SourceError, open_source
 
 CHUNK = 5000
+ATTEMPTS = 3  # reads of the source before a run gives up
+BACKOFF = 2.0  # seconds before the second attempt; doubled before each further one
+log = logging.getLogger(__name__)
 _RUN_NAMESPACE = uuid.UUID("6f0c51f4-6a0e-4b8e-9a57-2f4a1c0d0b77")
 
 
@@ -102,84 +135,194 @@ def _row_hash(row: dict) -> str:
 
 def run_adapter(sessions: sessionmaker[Session], settings: Settings, config: AdapterConfig, *,
                 full: bool = False) -> SyncRun:
-    """Run ``config`` once (incrementally unless ``full``) and return its finished run."""
+    """Run ``config`` once (incrementally unless ``full``) and return its finished run.
+
+    Holds the adapter's run lock for the whole run: a second run of the same adapter, in
+    this process or another, raises :class:`AlreadyRunning` at once.
+    """
+    with ExitStack() as held:
+        try:
+            held.enter_context(run_lock(sessions.kw["bind"], settings, config.name))
+        except AlreadyRunning:
+            raise AlreadyRunning(config.name, _holder(sessions, config.name)) from None
+        return _run(sessions, settings, config, full)
+
+
+def _holder(sessions: sessionmaker[Session], name: str) -> str:
+    """Which run holds the lock, as ``run #N since ...``, for the error message."""
+    with sessions() as session:
+        run = session.scalar(select(SyncRun).where(SyncRun.adapter == name, SyncRun.status == "running")
+                             .order_by(SyncRun.id.desc()).limit(1))
+    return "" if run is None else f"run #{run.id} since {run.started.isoformat(sep=' ', timespec='seconds')} UTC"
+
+
+def _start(session: Session, config: AdapterConfig, mode: str) -> tuple[datetime | None, str]:
+    """Close runs a dead process left ``running``; the watermark to read from, and a note."""
+    # the lock is ours, so any run still marked running belongs to a process that died
+    for stale in session.scalars(select(SyncRun).where(SyncRun.adapter == config.name,
+                                                       SyncRun.status == "running")):
+        stale.status, stale.finished = "failed", utcnow()
+        stale.message = "interrupted: the process ended before the run finished"
+    if mode != "incremental":
+        return None, ""
+    previous = session.scalar(select(SyncRun).where(SyncRun.adapter == config.name, SyncRun.status == "succeeded")
+                              .order_by(SyncRun.id.desc()).limit(1))
+    since = previous.watermark_to if previous is not None else None
+    checkpoint = session.get(SyncCheckpoint, config.name)
+    if checkpoint is not None and checkpoint.watermark is not None and (since is None
+                                                                        or checkpoint.watermark > since):
+        return checkpoint.watermark, f"resumed from run #{checkpoint.run_id}, chunk {checkpoint.chunk}"
+    return since, ""
+
+
+def _key_mapper(config: AdapterConfig) -> Mapper:
+    """A mapper of the key fields alone: the core key of a row whose other fields fail."""
+    key_fields = set(config.format.key_fields)
+    return Mapper(replace(config, fields=tuple(f for f in config.fields if f.target in key_fields)))
+
+
+def core_key(config: AdapterConfig, fields: dict | None) -> str | None:
+    """The core tier's key (``record_key``) of mapped ``fields``, or None if a key field is missing."""
+    if fields is None:
+        return None
+    parts = [fields.get(name) for name in config.format.key_fields]
+    return None if any(p is None for p in parts) else "|".join(str(p) for p in parts)
+
+
+@dataclass
+class _Committed:
+    """What the last committed chunk had reached: where a retry starts again."""
+
+    tally: Tally
+    newest: datetime | None
+    seen: list[str] = field(default_factory=list)  # source keys read since
+    present: list[str] = field(default_factory=list)  # core keys read since
+
+
+def _run(sessions: sessionmaker[Session], settings: Settings, config: AdapterConfig, full: bool) -> SyncRun:
     mode = "full" if full else ("incremental" if config.change.timestamp else "rowhash")
     with unit_of_work(sessions) as session:
         provider, entry = _resolve(session, config)
-        previous = session.scalar(select(SyncRun).where(SyncRun.adapter == config.name,
-                                                        SyncRun.status == "succeeded")
-                                  .order_by(SyncRun.id.desc()).limit(1))
-        since = previous.watermark_to if previous is not None and mode == "incremental" else None
-        run = SyncRun(adapter=config.name, mode=mode, status="running", started=utcnow(), watermark_from=since)
+        since, note = _start(session, config, mode)
+        run = SyncRun(adapter=config.name, mode=mode, status="running", started=utcnow(), watermark_from=since,
+                      message=note)
         session.add(run)
         session.flush()
-        run_id, provider_code, resource_code = run.id, provider.credit_code, entry.resource_code
+        run_id, provider_id, provider_code, resource_code = run.id, provider.id, provider.credit_code, \
+            entry.resource_code
+        base = resources.base_for(entry, config.format)
         known_hashes = ({} if mode != "rowhash" else dict(session.execute(
             select(SourceRowHash.source_key, SourceRowHash.row_hash).where(SourceRowHash.adapter == config.name))))
 
     tally, seen, newest = Tally(), set(), since
+    present: set[str] = set()  # core keys of every source row read (full runs): what must not be deleted
     mapper, stamp = mapper_for(config), config.change.timestamp
-    chunk, number = _Chunk(), 0
+    keys_only = _key_mapper(config) if full else None
+    chunk, number, last_key = _Chunk(), 0, ""
+    committed = _Committed(replace(tally), newest)
 
     def flush() -> None:
         nonlocal chunk, number
         if not chunk.records and not chunk.problems:
             return
-        number += 1
+        after = replace(tally)
         with unit_of_work(sessions) as session:
             if chunk.records:
-                batch_id = uuid.uuid5(_RUN_NAMESPACE, f"{config.name}/{run_id}/{number}")
+                batch_id = uuid.uuid5(_RUN_NAMESPACE, f"{config.name}/{run_id}/{number + 1}")
                 batch = build_batch(chunk.records, provider_code=provider_code, resource_code=resource_code,
-                                    created=datetime.now(UTC), batch_id=batch_id, sequence_number=number)
+                                    created=datetime.now(UTC), batch_id=batch_id, sequence_number=number + 1)
                 receipt = submit_document(session, batch, settings.max_batch_bytes)
                 ex = "{%s}" % EXCHANGE_NS
                 accepted = int(receipt.findtext(f"{ex}receipt/{ex}accepted"))
                 unchanged = session.get(InputBatch, str(batch_id)).unchanged
-                tally.loaded += accepted - unchanged
-                tally.unchanged += unchanged
-                tally.quarantined += int(receipt.findtext(f"{ex}receipt/{ex}quarantined"))
+                after.loaded += accepted - unchanged
+                after.unchanged += unchanged
+                after.quarantined += int(receipt.findtext(f"{ex}receipt/{ex}quarantined"))
             for problem in chunk.problems:
                 problem.run_id = run_id
             session.add_all(chunk.problems)
             for key, digest in chunk.hashes.items():
                 session.merge(SourceRowHash(adapter=config.name, source_key=key, row_hash=digest, seen_run=run_id))
             run = session.get(SyncRun, run_id)
-            run.read, run.loaded, run.unchanged = tally.read, tally.loaded, tally.unchanged
-            run.quarantined, run.filtered = tally.quarantined, tally.filtered
+            _count(run, after)
+            session.merge(SyncCheckpoint(adapter=config.name, run_id=run_id, chunk=number + 1,
+                                         position=last_key[:255], watermark=newest, updated=utcnow()))
+        number += 1
+        tally.__dict__.update(after.__dict__)
+        committed.tally, committed.newest, committed.seen, committed.present = replace(tally), newest, [], []
         chunk = _Chunk()
 
+    def take(row: dict) -> None:
+        nonlocal newest, last_key
+        tally.read += 1
+        changed = _timestamp(row.get(stamp)) if stamp is not None else None
+        if changed is not None:
+            newest = max(newest, changed) if newest else changed
+        mapped = mapper.map(row)
+        key = last_key = mapped.key or ""
+        if keys_only is not None:
+            kept = core_key(config, mapped.fields if not mapped.problems else keys_only.map(row).fields)
+            if kept is not None and kept not in present:
+                present.add(kept)
+                committed.present.append(kept)
+        if mapped.problems:
+            tally.quarantined += 1
+            first = mapped.problems[0]
+            chunk.problems.append(AdapterQuarantine(
+                adapter=config.name, source_key=key[:255], stage=first.stage, rule=first.rule,
+                field=first.field or "", message="; ".join(p.message for p in mapped.problems),
+                row=json.loads(json.dumps(row, default=str, ensure_ascii=False)), status="open",
+                created=utcnow()))
+            return
+        if key in seen:  # the same natural key twice in one run: the first read wins (比对)
+            tally.filtered += 1
+            return
+        seen.add(key)
+        committed.seen.append(key)
+        if mode == "rowhash":
+            digest = _row_hash(row)
+            if known_hashes.get(key) == digest:
+                tally.unchanged += 1
+                return
+            chunk.hashes[key] = digest
+        chunk.records.append(config.format.encode(mapped.fields))
+        if len(chunk.records) >= CHUNK:
+            flush()
+
+    def roll_back() -> int:
+        """Forget what was read after the last committed chunk; how many rows that chunk had reached."""
+        nonlocal chunk, newest
+        seen.difference_update(committed.seen)
+        present.difference_update(committed.present)
+        committed.seen, committed.present = [], []
+        tally.__dict__.update(replace(committed.tally).__dict__)
+        newest, chunk = committed.newest, _Chunk()
+        return tally.read
+
+    deleted = 0
     source = open_source(config)
     try:
-        for row in source.rows(since=since):
-            tally.read += 1
-            changed = _timestamp(row.get(stamp)) if stamp is not None else None
-            if changed is not None:
-                newest = max(newest, changed) if newest else changed
-            mapped = mapper.map(row)
-            key = mapped.key or ""
-            if mapped.problems:
-                tally.quarantined += 1
-                first = mapped.problems[0]
-                chunk.problems.append(AdapterQuarantine(
-                    adapter=config.name, source_key=key[:255], stage=first.stage, rule=first.rule,
-                    field=first.field or "", message="; ".join(p.message for p in mapped.problems),
-                    row=json.loads(json.dumps(row, default=str, ensure_ascii=False)), status="open",
-                    created=utcnow()))
-                continue
-            if key in seen:  # the same natural key twice in one run: the first read wins (比对)
-                tally.filtered += 1
-                continue
-            seen.add(key)
-            if mode == "rowhash":
-                digest = _row_hash(row)
-                if known_hashes.get(key) == digest:
-                    tally.unchanged += 1
-                    continue
-                chunk.hashes[key] = digest
-            chunk.records.append(config.format.encode(mapped.fields))
-            if len(chunk.records) >= CHUNK:
+        for attempt in range(1, ATTEMPTS + 1):
+            done = roll_back()
+            try:
+                for row in source.rows(since=since):
+                    if done:  # read and committed before the source failed
+                        done -= 1
+                        continue
+                    take(row)
                 flush()
-        flush()
+                break
+            except (OperationalError, SourceError) as exc:
+                if attempt == ATTEMPTS:
+                    roll_back()  # the run reports what it committed; the checkpoint says where that ends
+                    raise SourceError(f"the source failed {ATTEMPTS} times; last: {_first_line(exc)}") from exc
+                log.warning("%s: source error (attempt %d of %d), retrying: %s", config.name, attempt, ATTEMPTS,
+                            _first_line(exc))
+                source.close()
+                time.sleep(BACKOFF * 2 ** (attempt - 1))
+                source = open_source(config)
+        if full and tally.balanced:
+            deleted = _delete_missing(sessions, config, run_id, base, provider_id, resource_code, present)
     except Exception as exc:
         _finish(sessions, run_id, tally, "failed", f"{exc.__class__.__name__}: {exc}", None)
         raise
@@ -190,14 +333,126 @@ def run_adapter(sessions: sessionmaker[Session], settings: Settings, config: Ada
                    f"{tally.unchanged} + quarantined {tally.quarantined} + filtered {tally.filtered}")
         _finish(sessions, run_id, tally, "failed", message, None)
         raise SyncError(message)
-    return _finish(sessions, run_id, tally, "succeeded", "", newest)
+    return _finish(sessions, run_id, tally, "succeeded", note, newest, deleted=deleted)
 
 
-def _finish(sessions, run_id: int, tally: Tally, status: str, message: str, watermark) -> SyncRun:
+def _first_line(exc: BaseException) -> str:
+    return f"{exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+
+
+def _delete_missing(sessions: sessionmaker[Session], config: AdapterConfig, run_id: int, base: str,
+                    provider_id: int, resource_code: str, present: set[str]) -> int:
+    """Delete detection (删除识别): keys this adapter put in the core that the source no longer has.
+
+    ``present`` holds the core key of every row of a full read, whatever became of the row:
+    rows that failed mapping or validation are in quarantine, not gone, and stay.
+    """
+    with unit_of_work(sessions) as session:
+        core.take_turn(session, base)
+        gone = [key for key in core.current_keys(session, base=base, source_id=provider_id,
+                                                  resource_code=resource_code) if key not in present]
+        batch_id = str(uuid.uuid5(_RUN_NAMESPACE, f"{config.name}/{run_id}/deletes"))
+        return core.delete_keys(session, base, gone, provider_id, resource_code, batch_id, utcnow())
+
+
+def _count(run: SyncRun, tally: Tally) -> None:
+    run.read, run.loaded, run.unchanged = tally.read, tally.loaded, tally.unchanged
+    run.quarantined, run.filtered = tally.quarantined, tally.filtered
+
+
+def _finish(sessions: sessionmaker[Session], run_id: int, tally: Tally, status: str, message: str,
+            watermark: datetime | None, *, deleted: int = 0) -> SyncRun:
+    """Record the outcome; a succeeded run clears the checkpoint, a failed one leaves it to resume from."""
     with unit_of_work(sessions) as session:
         run = session.get(SyncRun, run_id)
-        run.read, run.loaded, run.unchanged = tally.read, tally.loaded, tally.unchanged
-        run.quarantined, run.filtered = tally.quarantined, tally.filtered
+        _count(run, tally)
+        run.deleted = deleted
         run.status, run.message, run.finished = status, message, utcnow()
         run.watermark_to = watermark.replace(tzinfo=None) if isinstance(watermark, datetime) else None
+        if status == "succeeded":
+            session.execute(delete(SyncCheckpoint).where(SyncCheckpoint.adapter == run.adapter))
         return run
+
+
+@dataclass
+class Report:
+    """A consistency check (一致性核查) of one adapter: its source, mapped, against the core now.
+
+    ``source_only``: source records the core lacks (or holds as deleted); ``core_only``: keys
+    the adapter's resource holds current in the core that the source no longer has;
+    ``differing``: present in both with other field values; ``same``: equal.  Rows that fail
+    mapping or validation are counted as ``quarantined`` and compared no further.
+    """
+
+    source_only: int = 0
+    core_only: int = 0
+    differing: int = 0
+    same: int = 0
+    quarantined: int = 0
+    examples: dict[str, list[str]] = field(default_factory=lambda: {"source_only": [], "core_only": [],
+                                                                    "differing": []})
+
+    @property
+    def consistent(self) -> bool:
+        return not (self.source_only or self.core_only or self.differing)
+
+    def note(self, kind: str, key: str) -> None:
+        setattr(self, kind, getattr(self, kind) + 1)
+        if kind in self.examples and len(self.examples[kind]) < EXAMPLES:
+            self.examples[kind].append(key)
+
+
+EXAMPLES = 5
+
+
+def consistency(sessions: sessionmaker[Session], settings: Settings, config: AdapterConfig) -> Report:
+    """Compare every source row, mapped and validated as a run would, with the core's current version."""
+    with sessions() as session:
+        provider, entry = _resolve(session, config)
+        provider_id, resource_code = provider.id, entry.resource_code
+        base = resources.base_for(entry, config.format)
+    report, present, pending = Report(), set(), {}
+    mapper, keys_only, fmt = mapper_for(config), _key_mapper(config), config.format
+
+    def compare() -> None:
+        with sessions() as session:
+            current = dict(session.execute(
+                select(CoreRecord.record_key, CoreRecord.fields)
+                .where(CoreRecord.base == base, CoreRecord.record_key.in_(list(pending)),
+                       CoreRecord.effective_to.is_(None), CoreRecord.deleted.is_(False))).all())
+        for key, fields in pending.items():
+            if key not in current:
+                report.note("source_only", key)
+            else:
+                report.note("same" if current[key] == fields else "differing", key)
+        pending.clear()
+
+    source = open_source(config)
+    try:
+        for row in source.rows():
+            mapped = mapper.map(row)
+            if mapped.problems:  # in quarantine, not gone: its core record is not "core only"
+                report.quarantined += 1
+                kept = core_key(config, keys_only.map(row).fields)
+                if kept is not None:
+                    present.add(kept)
+                continue
+            result = validate_record(fmt.encode(mapped.fields), record_type=config.record_type, version=fmt.version)
+            key = "|".join(result.key) if result.key else ""
+            if key in present:  # a duplicate: the first read is the one a run loads
+                continue
+            present.add(key)
+            if result.violations:
+                report.quarantined += 1
+                continue
+            pending[key] = core.jsonable(result.fields)
+            if len(pending) >= CHUNK:
+                compare()
+        compare()
+    finally:
+        source.close()
+    with sessions() as session:
+        for key in core.current_keys(session, base=base, source_id=provider_id, resource_code=resource_code):
+            if key not in present:
+                report.note("core_only", key)
+    return report

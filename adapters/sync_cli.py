@@ -4,6 +4,10 @@
     govshare sync all
     govshare sync status
     govshare sync history gaj-household
+    govshare sync check gaj-household
+
+``check`` compares the source, mapped and validated as a run would, with the core now and
+exits with status 1 when they differ.
 
 Adapter files are read from ``$GOVSHARE_ADAPTERS`` (default: ``adapters/departments``).
 A run that fails — a source down, a reconciliation that does not add up — prints why and
@@ -24,7 +28,7 @@ from registry.models import SyncRun
 from registry.settings import Settings
 
 from .config import AdapterConfigError, load_adapters
-from .pipeline import SyncError, run_adapter
+from .pipeline import Report, SyncError, consistency, run_adapter
 
 DEFAULT_FOLDER = Path(__file__).resolve().parent / "departments"
 
@@ -48,6 +52,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     history.add_argument("name")
     history.add_argument("--limit", type=int, default=20)
     history.set_defaults(handler=_history)
+    check = commands.add_parser("check", help="一致性核查: compare an adapter's source with the core now")
+    check.add_argument("name")
+    check.set_defaults(handler=_check)
 
 
 def _configs():
@@ -61,6 +68,7 @@ def _configs():
 def _line(run: SyncRun) -> str:
     return (f"#{run.id} {run.adapter} {run.mode} {run.status}  read {run.read} = loaded {run.loaded} + unchanged "
             f"{run.unchanged} + quarantined {run.quarantined} + filtered {run.filtered}"
+            + (f", deleted {run.deleted}" if run.deleted else "")
             + (f"  ({run.message})" if run.message else ""))
 
 
@@ -74,13 +82,18 @@ def _run_one(sessions, settings, config, full: bool) -> int:
     return 0
 
 
-def _run(args, sessions: sessionmaker[Session], settings: Settings) -> int:
+def _config(name: str):
+    """The adapter called ``name``, or exit 2 naming the ones there are."""
     configs = _configs()
-    if args.name not in configs:
-        print(f"error: no adapter {args.name!r} in {adapters_folder()}; there are: {', '.join(sorted(configs))}",
+    if name not in configs:
+        print(f"error: no adapter {name!r} in {adapters_folder()}; there are: {', '.join(sorted(configs))}",
               file=sys.stderr)
-        return 2
-    return _run_one(sessions, settings, configs[args.name], args.full)
+        raise SystemExit(2)
+    return configs[name]
+
+
+def _run(args, sessions: sessionmaker[Session], settings: Settings) -> int:
+    return _run_one(sessions, settings, _config(args.name), args.full)
 
 
 def _all(args, sessions: sessionmaker[Session], settings: Settings) -> int:
@@ -103,3 +116,25 @@ def _history(args, sessions: sessionmaker[Session], settings: Settings) -> int:
     for run in runs:
         print(f"{run.started.isoformat()}Z  " + _line(run))
     return 0
+
+
+def _check(args, sessions: sessionmaker[Session], settings: Settings) -> int:
+    config = _config(args.name)
+    try:
+        report = consistency(sessions, settings, config)
+    except (SyncError, OSError, RuntimeError) as exc:
+        print(f"error: {config.name}: {exc}", file=sys.stderr)
+        return 1
+    print(_report(config.name, report))
+    return 0 if report.consistent else 1
+
+
+def _report(name: str, report: Report) -> str:
+    lines = [f"{name}: {'consistent' if report.consistent else 'INCONSISTENT'}  same {report.same}, differing "
+             f"{report.differing}, source only {report.source_only}, core only {report.core_only}, "
+             f"quarantined {report.quarantined}"]
+    for kind, keys in report.examples.items():
+        if keys:
+            lines.append(f"  {kind.replace('_', ' ')}: {', '.join(keys)}" + (" ..." if getattr(report, kind) > len(keys)
+                                                                           else ""))
+    return "\n".join(lines)

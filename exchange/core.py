@@ -16,6 +16,7 @@ order and can serve as the GetChanges watermark.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -120,6 +121,56 @@ def load(
     if lineage:
         session.execute(insert(CoreLineage), lineage)
     return counts
+
+
+def current_keys(session: Session, *, base: str, source_id: int, resource_code: str) -> Iterator[str]:
+    """Keys whose current, undeleted version in ``base`` came from ``source_id`` under ``resource_code``."""
+    yield from session.scalars(
+        select(CoreRecord.record_key).where(
+            CoreRecord.base == base, CoreRecord.effective_to.is_(None), CoreRecord.deleted.is_(False),
+            CoreRecord.source_id == source_id, CoreRecord.resource_code == resource_code)
+        .execution_options(yield_per=5000)
+    )
+
+
+def delete_keys(
+    session: Session,
+    base: str,
+    keys: Iterable[str],
+    source_id: int,
+    resource_code: str,
+    batch_id: str,
+    now: datetime,
+) -> int:
+    """Logically delete ``keys`` from ``base``: a new current version with ``deleted`` set.
+
+    The deleted version keeps the fields it had, so history shows what went; keys without a
+    current version, or already deleted, are left alone.  Returns how many were deleted.
+    A later ``load`` of the same key makes it current again.
+    """
+    deleted = 0
+    pending = list(dict.fromkeys(keys))
+    for start in range(0, len(pending), _IN_LIST):
+        part = pending[start:start + _IN_LIST]
+        current = session.execute(
+            select(CoreRecord.id, CoreRecord.record_key, CoreRecord.record_type, CoreRecord.fields)
+            .where(CoreRecord.base == base, CoreRecord.record_key.in_(part), CoreRecord.effective_to.is_(None),
+                   CoreRecord.deleted.is_(False))
+        ).all()
+        if not current:
+            continue
+        session.execute(update(CoreRecord).where(CoreRecord.id.in_([row.id for row in current]))
+                        .values(effective_to=now))
+        _insert_versions(session, [{
+            "base": base, "record_key": row.record_key, "record_type": row.record_type, "fields": row.fields,
+            "deleted": True, "source_id": source_id, "resource_code": resource_code, "batch_id": batch_id,
+            "effective_from": now, "effective_to": None,
+        } for row in current])
+        deleted += len(current)
+    return deleted
+
+
+_IN_LIST = 5000  # keys per IN (...): well under SQLite's 32766 bound parameters
 
 
 _COPY_COLUMNS = ("base", "record_key", "record_type", "fields", "deleted", "source_id", "resource_code", "batch_id",
