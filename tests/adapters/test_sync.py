@@ -306,3 +306,48 @@ class _Failing:
 
     def close(self) -> None:
         self.source.close()
+
+
+KILLABLE_RUN = textwrap.dedent("""
+    import sys, time
+    from adapters import pipeline
+    pipeline.CHUNK = 200
+    submit = pipeline.submit_document
+    def slow(*args, **kwargs):  # time to be killed between chunks
+        time.sleep(0.05)
+        return submit(*args, **kwargs)
+    pipeline.submit_document = slow
+    from client.cli import main
+    sys.exit(main(["sync", "run", "gaj-household"]))
+""")
+
+
+@pytest.mark.parametrize("chunks", [1, 4])
+def test_a_run_killed_after_committed_chunks_resumes_to_the_state_of_an_uninterrupted_run(
+        legacy, sessions, settings, tmp_path, chunks):
+    import os
+    import signal
+    import time
+
+    env = {"GOVSHARE_DB_URL": settings.db_url, "GOVSHARE_VAR": str(settings.var_dir),
+           "GOVSHARE_GAJ_URL": f"sqlite:///{legacy}", "PATH": "/usr/bin:/bin"}
+    victim = subprocess.Popen([sys.executable, "-c", KILLABLE_RUN], env=env, cwd=ROOT,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        with sessions() as session:
+            checkpoint = session.get(SyncCheckpoint, "gaj-household")
+            if checkpoint is not None and checkpoint.chunk >= chunks:
+                break
+        time.sleep(0.02)
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.wait(timeout=30)
+    assert victim.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+
+    config = load_adapter(ADAPTER)
+    resumed = run_adapter(sessions, settings, config)
+    assert resumed.status == "succeeded", resumed.message
+    assert resumed.message.startswith("resumed from run #1")
+    assert consistency(sessions, settings, config).consistent
+    check = run_adapter(sessions, settings, config, full=True)  # an uninterrupted run changes nothing more
+    assert (check.loaded, check.deleted) == (0, 0)
