@@ -178,11 +178,11 @@ def parser() -> argparse.ArgumentParser:
     db.add_parser("upgrade", help="apply every migration").set_defaults(run=_cmd_db_upgrade)
 
     from adapters import cli as adapter_cli
-    from adapters import sync_cli
+    from adapters import quarantine_cli, sync_cli
     from directory import demo, wsdl_cli
     from directory.catalogue import cli as catalogue_cli
 
-    for module in (catalogue_cli, wsdl_cli, adapter_cli, sync_cli):
+    for module in (catalogue_cli, wsdl_cli, adapter_cli, sync_cli, quarantine_cli):
         module.register(subs)
     demo.register(subs, _cmd_demo_seed)
     return p
