@@ -26,7 +26,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
-from sqlalchemy.sql.expression import false
+from sqlalchemy.sql.expression import false, text
 
 KEY = String(255)  # UDDI keys are at most 255 characters (uddi:keyType)
 
@@ -369,6 +369,10 @@ class CoreRecord(Base):
 
     __table_args__ = (
         Index("ix_core_current", "base", "record_key", "effective_to"),
+        # The loader looks up the current versions of a chunk's keys: an index led by the key,
+        # holding current versions only, keeps that lookup independent of the table's statistics.
+        Index("ix_core_key_current", "record_key", "base", postgresql_where=text("effective_to IS NULL"),
+              sqlite_where=text("effective_to IS NULL")),
         Index("ix_core_resource", "resource_code", "record_key"),
         Index("ix_core_changes", "base", "id"),
     )
