@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from registry.db import make_engine, migrate, session_factory, unit_of_work
 from registry.settings import Settings
 from wsdl import oasis
+from wsdl.exchange import xsd_file
 from wsdl.repository import wsdl_app
 
 log = logging.getLogger("govshare")
@@ -72,16 +73,12 @@ def oasis_files_app(environ, start_response):
     return [data]
 
 
-XSD_DIR = Path(__file__).resolve().parent / "xsd"
-
-
 def xsd_files_app(environ, start_response):
     """The standard exchange formats under /xsd/ (the contract the exchange WSDL imports)."""
     name = environ.get("PATH_INFO", "").removeprefix("/xsd/")
-    path = XSD_DIR / name
-    if "/" in name or not name.endswith(".xsd") or not path.is_file():
+    data = xsd_file(name)
+    if data is None:
         return _plain(start_response, "404 Not Found", f"no exchange format schema named {name}\n")
-    data = path.read_bytes()
     start_response("200 OK", [("Content-Type", "text/xml; charset=utf-8"), ("Content-Length", str(len(data)))])
     return [data]
 

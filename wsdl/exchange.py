@@ -19,11 +19,13 @@ def exchange_wsdl(base_url: str, endpoint_url: str) -> bytes:
             .replace("EXCHANGE_ENDPOINT", endpoint_url).encode("utf-8"))
 
 
+def xsd_file(name: str) -> bytes | None:
+    """The bytes of the exchange format schema ``name`` (served under /xsd/), else None."""
+    path = XSD_DIR / name
+    return path.read_bytes() if "/" not in name and name.endswith(".xsd") and path.is_file() else None
+
+
 def local_schema(url: str, base_url: str) -> bytes | None:
     """The bytes of ``url`` when it is one of this server's /xsd/ schemas, else None."""
     prefix = f"{base_url}/xsd/"
-    if not url.startswith(prefix):
-        return None
-    name = url.removeprefix(prefix)
-    path = XSD_DIR / name
-    return path.read_bytes() if "/" not in name and name.endswith(".xsd") and path.is_file() else None
+    return xsd_file(url.removeprefix(prefix)) if url.startswith(prefix) else None

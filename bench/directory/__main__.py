@@ -16,14 +16,12 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from bench.databases import PG_ADMIN_URL, postgresql_version, throwaway_database
 
 from . import dataset, report, traffic
 
 RESULTS = Path(__file__).resolve().parent.parent / "results"
 ROOT = Path(__file__).resolve().parent.parent.parent
-PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 PG_DATABASE = "govshare_bench"
 
 
@@ -39,33 +37,6 @@ def sqlite_database(keep: bool) -> Iterator[str]:
         if not keep:
             for leftover in (path, path.with_suffix(".db-wal"), path.with_suffix(".db-shm")):
                 leftover.unlink(missing_ok=True)
-
-
-@contextmanager
-def postgresql_database(admin_url: str, keep: bool) -> Iterator[str]:
-    """A throwaway database ``govshare_bench`` on the server of ``admin_url``, dropped afterwards."""
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)"))
-        conn.execute(text(f"CREATE DATABASE {PG_DATABASE}"))
-    try:
-        yield make_url(admin_url).set(database=PG_DATABASE).render_as_string(hide_password=False)
-    finally:
-        if not keep:
-            with admin.connect() as conn:
-                conn.execute(text(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)"))
-        admin.dispose()
-
-
-def postgresql_version(admin_url: str) -> str | None:
-    try:
-        engine = create_engine(admin_url)
-        with engine.connect() as conn:
-            found = conn.scalar(text("SHOW server_version"))
-        engine.dispose()
-        return str(found)
-    except Exception:  # noqa: BLE001 - a missing server only leaves the field empty
-        return None
 
 
 @contextmanager
@@ -149,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, list[report.Figures]] = {}
     loads: dict[str, dict] = {}
     for db in dbs:
-        database = sqlite_database(args.keep) if db == "sqlite" else postgresql_database(args.pg_admin_url, args.keep)
+        database = (sqlite_database(args.keep) if db == "sqlite"
+                    else throwaway_database(args.pg_admin_url, PG_DATABASE, args.keep))
         with database as db_url:
             results[db], loads[db] = bench_database(db, db_url, args)
     print()

@@ -17,9 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import requests
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
+from bench.databases import PG_ADMIN_URL, postgresql_version, throwaway_database
 from bench.directory.report import machine
 
 from . import measure, memory, report
@@ -27,7 +26,6 @@ from .workload import CLASSIFICATION, Batch, Resource, batches, publish_populati
 
 RESULTS = Path(__file__).resolve().parent.parent / "results"
 ROOT = Path(__file__).resolve().parent.parent.parent
-PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 PG_DATABASE = "govshare_bench_exchange"
 WARMUP_RECORDS = 1000
 
@@ -36,32 +34,6 @@ WARMUP_RECORDS = 1000
 def sqlite_database() -> Iterator[str]:
     with tempfile.TemporaryDirectory(prefix="govshare-bench-exchange-") as directory:
         yield f"sqlite:///{Path(directory) / 'govshare.db'}"
-
-
-@contextmanager
-def postgresql_database(admin_url: str) -> Iterator[str]:
-    """A throwaway database on the server of ``admin_url``, dropped afterwards."""
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)"))
-        conn.execute(text(f"CREATE DATABASE {PG_DATABASE}"))
-    try:
-        yield make_url(admin_url).set(database=PG_DATABASE).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)"))
-        admin.dispose()
-
-
-def postgresql_version(admin_url: str) -> str | None:
-    try:
-        engine = create_engine(admin_url)
-        with engine.connect() as conn:
-            found = conn.scalar(text("SHOW server_version"))
-        engine.dispose()
-        return str(found)
-    except Exception:  # noqa: BLE001 - a missing server only leaves the field empty
-        return None
 
 
 @contextmanager
@@ -204,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{m.title}: {m.median_rate:,.0f} records/s", flush=True)
     results = []
     for db in dbs:
-        database = sqlite_database() if db == "sqlite" else postgresql_database(args.pg_admin_url)
+        database = sqlite_database() if db == "sqlite" else throwaway_database(args.pg_admin_url, PG_DATABASE)
         with database as db_url:
             results.append(bench_database(db, db_url, resource, warmup, runs, big, args))
     print()

@@ -32,10 +32,10 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import MetaData, create_engine, insert, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import MetaData, create_engine, insert, select
 
 from adapters.demo_sources import generate_household_registry, household_table
+from bench.databases import MARIADB_ADMIN_URL, PG_ADMIN_URL, throwaway_database
 from bench.directory.report import machine
 from bench.exchange.workload import publish_population_resource
 from registry.db import make_engine, migrate, session_factory, unit_of_work
@@ -44,8 +44,6 @@ from registry.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "bench" / "results"
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-MARIADB_ADMIN = "mysql+pymysql://root@127.0.0.1:3306/test"
 CHUNK = 5000
 
 
@@ -55,20 +53,8 @@ def database(kind: str, name: str, folder: Path):
     if kind == "sqlite":
         yield f"sqlite:///{folder / (name + '.db')}"
         return
-    admin_url = PG_ADMIN if kind == "postgresql" else MARIADB_ADMIN
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    drop = (f"DROP DATABASE IF EXISTS {name} WITH (FORCE)" if kind == "postgresql"
-            else f"DROP DATABASE IF EXISTS {name}")
-    create = f"CREATE DATABASE {name}" + ("" if kind == "postgresql" else " CHARACTER SET utf8mb4")
-    with admin.connect() as conn:
-        conn.execute(text(drop))
-        conn.execute(text(create))
-    try:
-        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(drop))
-        admin.dispose()
+    with throwaway_database(PG_ADMIN_URL if kind == "postgresql" else MARIADB_ADMIN_URL, name) as url:
+        yield url
 
 
 def run_sync(centre_url: str, source_url: str, var: Path) -> tuple[float, int, dict]:

@@ -65,8 +65,6 @@ def lower_key_attributes(el: etree._Element) -> None:
             value = node.get(attr)
             if value is not None:
                 node.set(attr, value.strip().lower())
-        if node.tag in (q("hostingRedirector"),) and node.get("bindingKey"):
-            node.set("bindingKey", node.get("bindingKey").lower())
 
 
 @dataclass
