@@ -39,6 +39,7 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -133,19 +134,23 @@ def _row_hash(row: dict) -> str:
     return hashlib.sha256(json.dumps(row, sort_keys=True, default=str, ensure_ascii=False).encode()).hexdigest()
 
 
+Progress = Callable[["Tally"], None]
+
+
 def run_adapter(sessions: sessionmaker[Session], settings: Settings, config: AdapterConfig, *,
-                full: bool = False) -> SyncRun:
+                full: bool = False, progress: Progress | None = None) -> SyncRun:
     """Run ``config`` once (incrementally unless ``full``) and return its finished run.
 
     Holds the adapter's run lock for the whole run: a second run of the same adapter, in
-    this process or another, raises :class:`AlreadyRunning` at once.
+    this process or another, raises :class:`AlreadyRunning` at once.  ``progress``, if
+    given, is called with the committed tally after every chunk (for progress bars).
     """
     with ExitStack() as held:
         try:
             held.enter_context(run_lock(sessions.kw["bind"], settings, config.name))
         except AlreadyRunning:
             raise AlreadyRunning(config.name, _holder(sessions, config.name)) from None
-        return _run(sessions, settings, config, full)
+        return _run(sessions, settings, config, full, progress)
 
 
 def _holder(sessions: sessionmaker[Session], name: str) -> str:
@@ -199,7 +204,8 @@ class _Committed:
     present: list[str] = field(default_factory=list)  # core keys read since
 
 
-def _run(sessions: sessionmaker[Session], settings: Settings, config: AdapterConfig, full: bool) -> SyncRun:
+def _run(sessions: sessionmaker[Session], settings: Settings, config: AdapterConfig, full: bool,
+         progress: Progress | None) -> SyncRun:
     mode = "full" if full else ("incremental" if config.change.timestamp else "rowhash")
     with unit_of_work(sessions) as session:
         provider, entry = _resolve(session, config)
@@ -251,6 +257,8 @@ def _run(sessions: sessionmaker[Session], settings: Settings, config: AdapterCon
         tally.__dict__.update(after.__dict__)
         committed.tally, committed.newest, committed.seen, committed.present = replace(tally), newest, [], []
         chunk = _Chunk()
+        if progress is not None:
+            progress(replace(tally))
 
     def take(row: dict) -> None:
         nonlocal newest, last_key
