@@ -123,6 +123,15 @@ class UddiEntity(Base):
     )
 
 
+class DirectoryGeneration(Base):
+    """One row: a counter that triggers bump on every change to the UDDI tables (migration 0007)."""
+
+    __tablename__ = "directory_generation"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger)
+
+
 class UddiName(Base):
     """An indexed name of an entity (businessEntity, businessService or tModel)."""
 
