@@ -9,6 +9,10 @@ and before the code table is applied::
 
     " ３３０１０２１９９００１０２１２３ｘ\\u200b"  ->  "33010219900102123X"
     "1990年1月2日" --date-->  date(1990, 1, 2)
+    "12,345.60"    --number-->  Decimal("12345.60")
+    "2023年第一季度" --period-->  "2023-Q1"
+    "POLYGON((120.1 30.2, 120.2 30.2, 120.2 30.3, 120.1 30.2))" --wkt-->  {"type": "Polygon", ...}
+    "120.15 30.28" --point-->  {"type": "Point", "coordinates": [120.15, 30.28]}
 
 Every step takes a value (``None``, ``str``, or whatever the database driver returned) and
 returns the cleaned value; ``None`` passes through untouched. A value a step cannot make
@@ -21,6 +25,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import date, datetime
+from decimal import Decimal
 
 from xsd.rules import CHINA
 
@@ -127,6 +132,120 @@ def to_datetime(value: object) -> object:
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=CHINA)
 
 
+# A plain number, or one grouped in thousands by commas or spaces; a lone comma is refused:
+# "1,234" is a thousand and more, but "1,23" may be a decimal comma, and a step never guesses.
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
+_GROUPED_NUMBER = re.compile(r"[+-]?\d{1,3}([, ]\d{3})+(\.\d*)?")
+
+
+def to_number(value: object) -> object:
+    """'12,345.60', '12 345.60', '-3.5', '１２３' (after halfwidth) -> Decimal; driver numbers too.
+
+    Statistics tables and registers keep amounts as text, grouped in thousands; a value like
+    '—' or '1,23' raises ``number.format``. A float is taken by its shortest repr (0.1, not
+    0.1000000000000000055...).
+    """
+    if value is None or value.__class__ is Decimal:
+        return value
+    if isinstance(value, bool):
+        raise CleaningError("number.format", f"{value!r} is not a number")
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    text = str(value).strip()
+    if _GROUPED_NUMBER.fullmatch(text):
+        text = text.replace(",", "").replace(" ", "")
+    elif not _PLAIN_NUMBER.fullmatch(text):
+        raise CleaningError("number.format", f"{text!r} is not a number (12345.6, 12,345.6)")
+    return Decimal(text)
+
+
+_CHINESE_QUARTERS = {"一": "1", "二": "2", "三": "3", "四": "4"}
+_YEAR = re.compile(r"(\d{4})(?:年度?)?")
+_QUARTER = re.compile(r"(\d{4})(?:年|[-./])?(?:第?([1-4一二三四])季度?|[Qq]([1-4]))")
+_MONTH = re.compile(r"(\d{4})(?:年(\d{1,2})月(?:份)?|[-./](\d{1,2})|(\d{2}))")
+
+
+def to_period(value: object) -> object:
+    """A statistical period (统计时期) -> '2023', '2023-Q1' or '2023-03' as the macro-economy format writes it.
+
+    '2023年', '2023年度' -> '2023'; '2023年第一季度', '2023年1季度', '2023Q1', '2023-Q1' -> '2023-Q1';
+    '2023年3月', '2023-3', '2023.03', '202303' -> '2023-03'. A year as a number (2023) is a year.
+    """
+    if value is None:
+        return None
+    text = re.sub(r"\s+", "", str(value))
+    if _YEAR.fullmatch(text):
+        return text[:4]
+    quarter = _QUARTER.fullmatch(text)
+    if quarter:
+        number = quarter[2] or quarter[3]
+        return f"{quarter[1]}-Q{_CHINESE_QUARTERS.get(number, number)}"
+    month = _MONTH.fullmatch(text)
+    if month:
+        number = int(month[2] or month[3] or month[4])
+        if not 1 <= number <= 12:
+            raise CleaningError("period.invalid", f"{text!r}: there is no month {number}")
+        return f"{month[1]}-{number:02d}"
+    raise CleaningError("period.format", f"{text!r} is not a period (2023, 2023年第一季度, 2023-Q1, 2023年3月, 202303)")
+
+
+_WKT = re.compile(r"(POINT|POLYGON)\s*(\(.*\))", re.IGNORECASE | re.DOTALL)
+_RING = re.compile(r"\(([^()]*)\)")
+
+
+def _position(text: str, source: object) -> list[float]:
+    parts = text.replace(",", " ").split()
+    try:
+        if len(parts) != 2:
+            raise ValueError
+        return [float(parts[0]), float(parts[1])]
+    except ValueError:
+        raise CleaningError("geometry.format", f"{source!r}: {text.strip()!r} is not a position "
+                            "(longitude latitude)") from None
+
+
+def to_wkt_geometry(value: object) -> object:
+    """Well-known text (WKT) -> the geometry dict of the spatial format (GeoJSON-like).
+
+    ``POINT (lon lat)`` and ``POLYGON ((lon lat, ...), (...))``, x before y as GIS software writes
+    WKT (longitude first, whatever axis order EPSG:4490 itself declares). Whether positions lie
+    in China and rings close is for validation (geometry.within_china, geometry.ring_closed)::
+
+        "POINT (120.15 30.28)" -> {"type": "Point", "coordinates": [120.15, 30.28]}
+    """
+    if value is None or isinstance(value, dict):
+        return value
+    text = str(value).strip()
+    match = _WKT.fullmatch(text)
+    if match is None:
+        raise CleaningError("geometry.format", f"{text[:60]!r} is not a WKT POINT or POLYGON")
+    kind, body = match[1].upper(), match[2]
+    if kind == "POINT":
+        inner = _RING.fullmatch(body)
+        if inner is None:
+            raise CleaningError("geometry.format", f"{text[:60]!r}: a POINT is POINT (lon lat)")
+        return {"type": "Point", "coordinates": _position(inner[1], text[:60])}
+    outer = body[1:-1].strip()
+    rings = _RING.findall(outer)
+    if not rings or _RING.sub("", outer).replace(",", "").strip():
+        raise CleaningError("geometry.format", f"{text[:60]!r}: a POLYGON is POLYGON ((lon lat, ...), ...)")
+    return {"type": "Polygon",
+            "coordinates": [[_position(p, text[:60]) for p in ring.split(",")] for ring in rings]}
+
+
+def to_point(value: object) -> object:
+    """'120.15 30.28' or '120.15,30.28' (longitude, latitude) -> a Point geometry dict.
+
+    For sources that keep a point as two columns: join them with a template
+    (``{ template = "{JD} {WD}", clean = ["point"] }``).
+    """
+    if value is None or isinstance(value, dict):
+        return value
+    return {"type": "Point", "coordinates": _position(str(value), value)}
+
+
 #: The steps an adapter file may name, by name.
 STEPS: dict[str, Step] = {
     "strip": strip,
@@ -137,6 +256,10 @@ STEPS: dict[str, Step] = {
     "blank": blank,
     "date": to_date,
     "datetime": to_datetime,
+    "number": to_number,
+    "period": to_period,
+    "wkt": to_wkt_geometry,
+    "point": to_point,
 }
 
 #: The steps that are character tables, so that runs of them can be fused into one translate.

@@ -25,6 +25,8 @@ Built-in tables:
   (浙江省杭州市上城区, 杭州市上城区), each also without its 省/市/区/县 suffix. Names shared by
   several places (鼓楼区 is in four cities) are ambiguous and left unmapped rather than guessed.
 - ``person_status``: 人员状态 names of the population format and common synonyms (在册 -> 正常).
+- ``marital_status``: GB/T 2261.2 婚姻状况 - 10 未婚, 20 已婚 (21 初婚, 22 再婚, 23 复婚), 30 丧偶,
+  40 离婚, 90 未说明; from the codes, the names and the synonyms registers use (离异, 有配偶).
 """
 
 from __future__ import annotations
@@ -69,7 +71,7 @@ def builtin_names() -> tuple[str, ...]:
 
 
 def builtin(name: str) -> CodeTable:
-    """The built-in table ``name`` (``sex``, ``ethnicity``, ``division``, ``person_status``)."""
+    """The built-in table ``name`` (``sex``, ``ethnicity``, ``division``, ``person_status``, ``marital_status``)."""
     return _BUILTINS[name]()
 
 
@@ -167,9 +169,27 @@ def _person_status() -> CodeTable:
     return CodeTable("builtin:person_status", _PERSON_STATUS)
 
 
+# -- 婚姻状况 GB/T 2261.2 -----------------------------------------------------------------------------
+
+_MARITAL_STATUS = {
+    "10": "10", "未婚": "10",
+    "20": "20", "已婚": "20", "有配偶": "20",
+    "21": "21", "初婚": "21", "22": "22", "再婚": "22", "23": "23", "复婚": "23",
+    "30": "30", "丧偶": "30",
+    "40": "40", "离婚": "40", "离异": "40",
+    "90": "90", "未说明": "90", "未说明的婚姻状况": "90",
+}
+
+
+@cache
+def _marital_status() -> CodeTable:
+    return CodeTable("builtin:marital_status", _MARITAL_STATUS)
+
+
 _BUILTINS: dict[str, Callable[[], CodeTable]] = {
     "sex": _sex,
     "ethnicity": _ethnicity,
     "division": _division,
     "person_status": _person_status,
+    "marital_status": _marital_status,
 }

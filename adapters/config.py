@@ -32,11 +32,14 @@ the legacy columns, cleaning steps and code tables::
     birthDate = { column = "CSRQ", clean = ["date"] }
     domicileAddress = { template = "{HJDZ}{MPH}" }   # columns joined; a missing one counts as ""
     status = { column = "ZT", codes = "status" }
-    # a constant: nationality = { value = "CHN" }
+    # a constant: featureKind = { value = "地块" }; numbers, periods, geometries (adapters/cleaning.py):
+    #   value = { column = "指标值", clean = ["halfwidth", "number"] }
+    #   period = { column = "统计期", clean = ["period"] }
+    #   geometry = { column = "SHAPE", clean = ["wkt"] }      # or { template = "{JD} {WD}", clean = ["point"] }
 
     [codes]
     sex = "builtin:sex"                         # builtin:sex, builtin:ethnicity, builtin:division,
-    ethnicity = "builtin:ethnicity"             # builtin:person_status (adapters/codes.py)
+    ethnicity = "builtin:ethnicity"             # builtin:person_status, builtin:marital_status (adapters/codes.py)
     [codes.status]                              # a legacy code table, inline
     "10" = "正常"
     "20" = "迁出"

@@ -44,3 +44,13 @@ def test_division_leaves_a_name_shared_by_several_places_unmapped_and_says_why()
 def test_inline_table_matches_exactly():
     table = inline("status", {"10": "正常", "20": "迁出"})
     assert (table.lookup("10"), table.lookup("10 ")) == ("正常", None)
+
+
+@pytest.mark.parametrize(("legacy", "code"), [("未婚", "10"), ("已婚", "20"), ("初婚", "21"), ("再婚", "22"),
+                                               ("丧偶", "30"), ("离婚", "40"), ("离异", "40"), ("20", "20")])
+def test_marital_status_maps_names_and_codes_to_gb_t_2261_2(legacy, code):
+    assert builtin("marital_status").lookup(legacy) == code
+
+
+def test_marital_status_leaves_a_state_outside_the_standard_unmapped():
+    assert builtin("marital_status").lookup("同居") is None
