@@ -39,6 +39,7 @@ class Settings:
     max_request_bytes: int = 4 * 1024 * 1024
     max_batch_bytes: int = 256 * 1024 * 1024
     provider_timeout: float = 5.0
+    inquiry_cache_mb: int = 64  # UDDI inquiry answers kept per process; 0 turns the cache off
 
     @property
     def base_url(self) -> str:
@@ -66,6 +67,7 @@ class Settings:
             public_url=env.get("GOVSHARE_PUBLIC_URL", ""),
             max_batch_bytes=int(env.get("GOVSHARE_MAX_BATCH", str(256 * 1024 * 1024))),
             provider_timeout=float(env.get("GOVSHARE_PROVIDER_TIMEOUT", "5")),
+            inquiry_cache_mb=int(env.get("GOVSHARE_INQUIRY_CACHE_MB", "64")),
         )
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)

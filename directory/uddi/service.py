@@ -73,6 +73,6 @@ def endpoints(sessions: sessionmaker[Session], settings: Settings) -> dict[str, 
     """path -> WSGI app for each UDDI API."""
     return {
         path: UddiEndpoint(name=api, operations=OPERATIONS[api], wsdl=service_wsdl(api), sessions=sessions,
-                           settings=settings, checked_values=checked_values)
+                           settings=settings, checked_values=checked_values, cacheable=api == "inquiry")
         for api, (path, _binding) in ENDPOINTS.items()
     }

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from lxml import etree
 from sqlalchemy.orm import Session, sessionmaker
@@ -31,6 +31,7 @@ from registry.settings import Settings
 from wsdl.oasis import safe_parser, uddi_schema
 
 from . import SOAP_ENV_NS, UDDI_NS
+from .answers import AnswerCache, generation
 from .context import Call
 from .errors import UddiError
 
@@ -60,6 +61,11 @@ class UddiEndpoint:
     sessions: sessionmaker[Session]
     settings: Settings
     checked_values: Callable[[], dict[str, dict[str, str]]] = dict
+    cacheable: bool = False  # answers depend on the request and the directory alone (inquiry)
+    answers: AnswerCache = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.answers = AnswerCache(self.settings.inquiry_cache_mb * 1024 * 1024 if self.cacheable else 0)
 
     def __call__(self, environ, start_response):
         base_url = _base_url(environ)
@@ -73,31 +79,46 @@ class UddiEndpoint:
             return _respond(start_response, "200 OK", body, "text/plain; charset=utf-8")
         if method != "POST":
             return _respond(start_response, "405 Method Not Allowed", b"POST a SOAP message\n", "text/plain")
-        status, body = self.handle(_read_body(environ, self.settings.max_request_bytes), base_url)
-        return _respond(start_response, status, body, "text/xml; charset=utf-8")
+        status, body, cached = self.answer(_read_body(environ, self.settings.max_request_bytes), base_url)
+        headers = [("X-Govshare-Cache", cached)] if cached else []
+        return _respond(start_response, status, body, "text/xml; charset=utf-8", headers)
 
     def handle(self, raw: bytes | None, base_url: str = "") -> tuple[str, bytes]:
         """(HTTP status, response envelope) for one request body."""
+        status, body, _cached = self.answer(raw, base_url)
+        return status, body
+
+    def answer(self, raw: bytes | None, base_url: str = "") -> tuple[str, bytes, str]:
+        """(HTTP status, response envelope, ``hit``/``miss``/``""`` for the answer cache)."""
         try:
             request = self._parse(raw)
             handler = self._operation(request)
             _validate_request(request)
             with unit_of_work(self.sessions) as session:
+                gen = generation(session) if self.answers.enabled else None
+                if gen is not None:
+                    asked = etree.tostring(request)
+                    envelope = self.answers.get(gen, asked)
+                    if envelope is not None:
+                        return "200 OK", envelope, "hit"
                 call = Call(session=session, settings=self.settings, now=utcnow(), base_url=base_url,
                             checked_values=self.checked_values())
                 response = handler(call, request)
                 envelope = _envelope(response)
                 if response is not None:
                     _validate_response(response)
-            return "200 OK", envelope
+            if gen is None:
+                return "200 OK", envelope, ""
+            self.answers.put(gen, asked, envelope)
+            return "200 OK", envelope, "miss"
         except UddiError as err:
-            return "500 Internal Server Error", _uddi_fault(err)
+            return "500 Internal Server Error", _uddi_fault(err), ""
         except SoapFault as fault:
-            return "500 Internal Server Error", _fault(fault.code, fault.message)
+            return "500 Internal Server Error", _fault(fault.code, fault.message), ""
         except Exception:  # the caller must get a fault, whatever went wrong
             log.exception("UDDI %s operation failed", self.name)
             err = UddiError("E_fatalError", "the node could not complete the request; it has been logged")
-            return "500 Internal Server Error", _uddi_fault(err)
+            return "500 Internal Server Error", _uddi_fault(err), ""
 
     def _parse(self, raw: bytes | None) -> etree._Element:
         if raw is None:
@@ -218,6 +239,6 @@ def _base_url(environ) -> str:
     return f"{scheme}://{host}"
 
 
-def _respond(start_response, status: str, body: bytes, content_type: str):
-    start_response(status, [("Content-Type", content_type), ("Content-Length", str(len(body)))])
+def _respond(start_response, status: str, body: bytes, content_type: str, extra: list | None = None):
+    start_response(status, [("Content-Type", content_type), ("Content-Length", str(len(body))), *(extra or [])])
     return [body]
