@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from sqlalchemy import Column, DateTime, Index, MetaData, String, Table, create_engine
 
 from xsd import codes, samples
 
-from .codes import builtin
+from .demo.common import Manifest, division_name_for, draw
 
 HOUSEHOLD_TABLE = "HJ_RKXX"
 
@@ -69,23 +68,6 @@ _FULLWIDTH = str.maketrans("0123456789X", "０１２３４５６７８９Ｘ")
 _UNMAPPED = (("XB", "?"), ("MZ", "穿青人"), ("ZT", "99"))
 _INVISIBLE = ("\u200b", "\ufeff", "\u00a0")
 _CHUNK = 10_000
-
-
-@dataclass(frozen=True)
-class Manifest:
-    """What was generated: ``rows`` in ``table`` at ``url``, and how many carry each kind of dirt."""
-
-    url: str
-    table: str
-    rows: int
-    seed: int
-    counts: dict[str, int] = field(default_factory=dict)
-    #: source row numbers (0-based, insertion order) per kind, for tests that look at single rows
-    rows_by_kind: dict[str, list[int]] = field(default_factory=dict, repr=False)
-
-    @property
-    def clean(self) -> int:
-        return self.rows - sum(self.counts.values())
 
 
 def household_table(metadata: MetaData) -> Table:
@@ -140,7 +122,7 @@ def _rows(n: int, seed: int, dirt: Mapping[str, float]) -> Iterator[tuple[str | 
     clean_rows: list[dict[str, object]] = []
     people = samples.population_fields(n, seed)
     for _ in range(n):
-        kind = _draw(rng, kinds)
+        kind = draw(rng, kinds)
         if kind == "duplicate" and clean_rows:
             yield kind, dict(rng.choice(clean_rows))
             continue
@@ -151,15 +133,6 @@ def _rows(n: int, seed: int, dirt: Mapping[str, float]) -> Iterator[tuple[str | 
         if len(clean_rows) < 1000:
             clean_rows.append(row)
         yield None, row
-
-
-def _draw(rng: random.Random, kinds: list[tuple[str, float]]) -> str | None:
-    roll = rng.random()
-    for kind, rate in kinds:
-        if roll < rate:
-            return kind
-        roll -= rate
-    return None
 
 
 def _legacy_row(person: Mapping[str, object], rng: random.Random) -> dict[str, object]:
@@ -205,7 +178,7 @@ def _soil(kind: str, row: dict[str, object], rng: random.Random) -> bool:
     elif kind == "date_chinese":
         row["CSRQ"] = f"{birth.year}年{birth.month}月{birth.day}日"
     elif kind == "division_name":
-        name = _division_name(str(row["HJDZ_XZQH"]), rng)
+        name = division_name_for(str(row["HJDZ_XZQH"]), rng)
         if name is None:
             return False
         row["HJDZ_XZQH"] = name
@@ -225,18 +198,3 @@ def _soil(kind: str, row: dict[str, object], rng: random.Random) -> bool:
         at = rng.randrange(1, len(value)) if char == "\u200b" else rng.choice([0, len(value)])
         row[column] = value[:at] + char + value[at:]
     return True
-
-
-def _division_name(code: str, rng: random.Random) -> str | None:
-    """A name clerks would type for ``code`` that still maps back to it, or None."""
-    table = builtin("division")
-    names = [n for n in (codes.division_name(code), _full_name(code)) if n]
-    rng.shuffle(names)
-    return next((n for n in names if table.lookup(n) == code), None)
-
-
-def _full_name(code: str) -> str:
-    """浙江省杭州市上城区 for 330102 (北京市朝阳区 for 110105: a 直辖市 has no prefecture name)."""
-    parts = (code[:2] + "0000", code[:4] + "00", code)
-    names = [codes.division_name(p) for p in dict.fromkeys(parts)]
-    return "".join(n for n in names if n and n not in ("市辖区", "县"))
