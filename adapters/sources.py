@@ -8,6 +8,9 @@ streams it (server-side cursor where the driver has one; never all rows in memor
         ...   # {"GMSFHM": "33010219900102123X", "XM": "张伟", ..., "GXSJ": datetime(...)}
     source.close()
 
+    source.count(since=datetime(2024, 6, 1, 8, 0))   # the rows rows(since) would read, for an ETA
+    -> 1234                                          # (None for files: counting means reading them)
+
     source.compiled_sql("oracle")
     -> SELECT * FROM "HJ_RKXX" WHERE "HJ_RKXX"."GXSJ" >= :since ORDER BY "HJ_RKXX"."GXSJ", "HJ_RKXX"."GMSFHM"
 
@@ -28,7 +31,19 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import DateTime, Engine, Select, bindparam, column, create_engine, literal_column, select, table, text
+from sqlalchemy import (
+    DateTime,
+    Engine,
+    Select,
+    bindparam,
+    column,
+    create_engine,
+    func,
+    literal_column,
+    select,
+    table,
+    text,
+)
 from sqlalchemy.engine import Dialect
 
 from xsd.rules import CHINA
@@ -55,6 +70,9 @@ class SourceError(RuntimeError):
 class Source(Protocol):
     def rows(self, since: datetime | None = None, chunk: int = 5000) -> Iterator[dict[str, object]]:
         """The source's rows, changed since the watermark ``since`` when given."""
+
+    def count(self, since: datetime | None = None) -> int | None:
+        """How many rows ``rows(since)`` would yield, if the source can tell cheaply; else None."""
 
     def compiled_sql(self, dialect_name: str) -> str:
         """The SQL this source runs, as the named dialect writes it."""
@@ -122,6 +140,14 @@ class DatabaseSource:
         order = ([stamp] if stamp else []) + [k for k in source.key if k != stamp]
         return query.order_by(*(origin.c[name] for name in order))
 
+    def count_query(self, since: datetime | None = None) -> Select:
+        """``SELECT count(*)`` over the same rows as :meth:`query`, without its ORDER BY."""
+        return select(func.count()).select_from(self.query(since).order_by(None).subquery("counted"))
+
+    def count(self, since: datetime | None = None) -> int:
+        with self.engine.connect() as conn:
+            return conn.scalar(self.count_query(_watermark(self.config, since)))
+
     def compiled_sql(self, dialect_name: str) -> str:
         """The incremental query (with the watermark predicate when tracking by timestamp)."""
         since = datetime(2000, 1, 1) if self.config.change.timestamp else None
@@ -183,6 +209,10 @@ class _FileSource:
         except CleaningError:
             return True
         return not isinstance(stamp, datetime) or stamp.replace(tzinfo=None) >= start
+
+    def count(self, since: datetime | None = None) -> None:
+        """Unknown: a file has no index to count with, only the whole read."""
+        return None
 
     def compiled_sql(self, dialect_name: str) -> str:
         return f"-- {self.config.source.kind} file {self.path}: read directly, no SQL"
