@@ -122,8 +122,15 @@ def prepare(settings: Settings, register_services: bool = False) -> sessionmaker
     return sessions
 
 
-def serve(settings: Settings, threads: int = 8) -> None:
+def serve(settings: Settings, threads: int = 8, scheduler: bool = True) -> None:
+    """Serve until interrupted (Ctrl-C or SIGTERM), with the sync scheduler unless ``scheduler`` is off."""
+    import signal
+    import threading
+
     from waitress import serve as waitress_serve
+
+    from adapters.scheduler import Scheduler
+    from adapters.sync_cli import adapters_folder
 
     sessions = prepare(settings, register_services=True)
     app = build_app(settings, sessions)
@@ -131,8 +138,24 @@ def serve(settings: Settings, threads: int = 8) -> None:
     print(f"govshare serving on {base}")
     for path in ("/uddi/inquiry", "/uddi/publication", "/uddi/security", "/exchange", "/diagnostics"):
         print(f"  {base}{path}   WSDL: {base}{path}?wsdl")
+    sync = Scheduler(sessions, settings, adapters_folder()).start() if scheduler else None
+    print(f"  sync scheduler: {'adapter files in ' + str(adapters_folder()) if sync else 'off'}")
     sys.stdout.flush()
-    waitress_serve(app, host=settings.host, port=settings.port, threads=threads, ident="govshare")
+    # waitress ends its loop on SystemExit as on Ctrl-C, so SIGTERM also gets the scheduler stopped below
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _exit_on_signal)
+    try:
+        waitress_serve(app, host=settings.host, port=settings.port, threads=threads, ident="govshare")
+    finally:
+        if sync is not None:
+            sync.stop()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _exit_on_signal(signum, frame) -> None:
+    raise SystemExit(0)
 
 
 # ----------------------------------------------------------------------------- command line
@@ -148,7 +171,9 @@ def _cmd_serve(args, settings: Settings) -> int:
         threading.Thread(target=serve_household_service, daemon=True, name="gaj-household",
                          args=(settings.host, settings.port + 1, household_db(settings))).start()
         print(f"demo provider: 临江市公安局 household registry on {household_address(settings)}")
-    serve(settings, threads=args.threads)
+    from adapters import scheduler
+
+    serve(settings, threads=args.threads, scheduler=args.scheduler and scheduler.enabled())
     return 0
 
 
@@ -169,6 +194,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--threads", type=int, default=8)
     s.add_argument("--demo-provider", action="store_true",
                    help="also serve the demo 临江市公安局 household registry (逻辑集中) on port+1")
+    s.add_argument("--no-scheduler", dest="scheduler", action="store_false",
+                   help="do not run adapters on their schedules (also: GOVSHARE_SCHEDULER=0)")
     s.set_defaults(run=_cmd_serve)
 
     db = subs.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
