@@ -375,6 +375,8 @@ class CoreRecord(Base):
     batch_id: Mapped[str] = mapped_column(String(36))
     effective_from: Mapped[datetime] = mapped_column(DateTime)
     effective_to: Mapped[datetime | None] = mapped_column(DateTime)
+    # fields whose value another department gave than ``source_id`` (比对, exchange.integration)
+    field_sources: Mapped[dict | None] = mapped_column(JSON)
 
     __table_args__ = (
         Index("ix_core_current", "base", "record_key", "effective_to"),
@@ -385,6 +387,20 @@ class CoreRecord(Base):
         Index("ix_core_resource", "resource_code", "record_key"),
         Index("ix_core_changes", "base", "id"),
     )
+
+
+class SourcePriority(Base):
+    """How strongly a department's values count in a base database when sources disagree.
+
+    ``field`` '' is the department's priority for every field without one of its own.
+    """
+
+    __tablename__ = "source_priority"
+
+    base: Mapped[str] = mapped_column(String(16), primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("department.id"), primary_key=True)
+    field: Mapped[str] = mapped_column(String(100), primary_key=True, default="")
+    priority: Mapped[int] = mapped_column(Integer)
 
 
 class CoreLineage(Base):
