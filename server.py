@@ -205,8 +205,9 @@ def parser() -> argparse.ArgumentParser:
     from adapters import quarantine_cli, sync_cli
     from directory import demo, wsdl_cli
     from directory.catalogue import cli as catalogue_cli
+    from exchange import cli as exchange_cli
 
-    for module in (catalogue_cli, wsdl_cli, adapter_cli, sync_cli, quarantine_cli):
+    for module in (catalogue_cli, wsdl_cli, adapter_cli, sync_cli, quarantine_cli, exchange_cli):
         module.register(subs)
     demo.register(subs, _cmd_demo_seed)
     return p

@@ -8,9 +8,10 @@ Each accepted record becomes, per natural key, a version row of ``core_record``:
 
 A record equal to the current version changes nothing.  Where two departments give
 different values for a field, both values and their sources are kept in
-``core_lineage``; the latest value is current (the adapters issue adds source
-priorities).  Writers of one base database take turns, so ``id`` order is commit
-order and can serve as the GetChanges watermark.
+``core_lineage``; which value is current is decided field by field by the sources'
+priorities (:mod:`exchange.integration`), the newer value winning between equals.
+Writers of one base database take turns, so ``id`` order is commit order and can serve as
+the GetChanges watermark.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from sqlalchemy.orm import Session
 
 from registry.models import CoreLineage, CoreRecord
 
+from . import integration
+
 
 @dataclass
 class Accepted:
@@ -35,6 +38,7 @@ class Accepted:
     key: str
     record_type: str
     fields: dict[str, Any]
+    stored: dict[str, Any] | None = None  # ``jsonable(fields)`` when the caller has it already
 
 
 @dataclass
@@ -55,6 +59,8 @@ def jsonable(value: Any) -> Any:
     convert = _TO_JSON.get(kind)
     if convert is not None:
         return convert(value)
+    if kind is dict:  # a record's fields: most values are as is, so test before calling
+        return {k: v if type(v) in _AS_IS else jsonable(v) for k, v in value.items()}
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, Decimal):
@@ -89,7 +95,8 @@ def load(
     current = {
         row.record_key: row
         for row in session.execute(
-            select(CoreRecord.id, CoreRecord.record_key, CoreRecord.fields, CoreRecord.source_id, CoreRecord.deleted)
+            select(CoreRecord.id, CoreRecord.record_key, CoreRecord.fields, CoreRecord.source_id, CoreRecord.deleted,
+                   CoreRecord.field_sources)
             .where(CoreRecord.base == base, CoreRecord.record_key.in_([r.key for r in records]),
                    CoreRecord.effective_to.is_(None))
         )
@@ -97,30 +104,58 @@ def load(
     closing: list[int] = []
     new_rows: list[dict[str, Any]] = []
     lineage: list[dict[str, Any]] = []
+    priority: integration.Priority | None = None
     for record in records:
-        fields = jsonable(record.fields)
+        fields = record.stored if record.stored is not None else jsonable(record.fields)
+        field_sources = None
         old = current.get(record.key)
-        if old is not None and not old.deleted and old.fields == fields:
+        if old is not None and not old.deleted and (old.source_id != source_id or old.field_sources):
+            # another department gave (some of) the current values: compare field by field (比对)
+            if priority is None:
+                priority = integration.priorities(session, base)
+            merged = integration.merge(old.fields, old.source_id, old.field_sources, fields, source_id, priority)
+            fields, field_sources = merged.fields, merged.field_sources
+            lineage.extend(integration.lineage_rows(base, record.key, merged, batch_id, now))
+        if old is not None and not old.deleted and old.fields == fields and old.field_sources == field_sources:
             counts.unchanged += 1
             continue
         counts.changed += 1
         if old is not None:
             closing.append(old.id)
-            if old.source_id != source_id and not old.deleted:
-                lineage.extend(_disagreements(base, record.key, old.fields, old.source_id, fields, source_id,
-                                              batch_id, now))
         new_rows.append({
             "base": base, "record_key": record.key, "record_type": record.record_type, "fields": fields,
             "deleted": False, "source_id": source_id, "resource_code": resource_code, "batch_id": batch_id,
-            "effective_from": now, "effective_to": None,
+            "effective_from": now, "effective_to": None, "field_sources": field_sources,
         })
     if closing:
         session.execute(update(CoreRecord).where(CoreRecord.id.in_(closing)).values(effective_to=now))
     if new_rows:
         _insert_versions(session, new_rows)
     if lineage:
-        session.execute(insert(CoreLineage), lineage)
+        _record_lineage(session, base, lineage)
     return counts
+
+
+def _record_lineage(session: Session, base: str, rows: list[dict[str, Any]]) -> None:
+    """Add what is not recorded yet: a source sending the same value again adds nothing, and
+    an agreement counts only from a source that disagreed before (it has come round)."""
+    known: dict[tuple, str] = {}  # (key, field, source) -> that source's latest value
+    for key, name, value, source in session.execute(
+        select(CoreLineage.record_key, CoreLineage.field, CoreLineage.value, CoreLineage.source_id)
+        .where(CoreLineage.base == base, CoreLineage.record_key.in_({row["record_key"] for row in rows}))
+        .order_by(CoreLineage.id)
+    ):
+        known[(key, name, source)] = value
+    fresh = []
+    for row in rows:
+        said = (row["record_key"], row["field"], row["source_id"])
+        agrees = row.pop("agrees", False)
+        if known.get(said) == row["value"] or (agrees and said not in known):
+            continue
+        known[said] = row["value"]
+        fresh.append(row)
+    if fresh:
+        session.execute(insert(CoreLineage), fresh)
 
 
 def current_keys(session: Session, *, base: str, source_id: int, resource_code: str) -> Iterator[str]:
@@ -164,7 +199,7 @@ def delete_keys(
         _insert_versions(session, [{
             "base": base, "record_key": row.record_key, "record_type": row.record_type, "fields": row.fields,
             "deleted": True, "source_id": source_id, "resource_code": resource_code, "batch_id": batch_id,
-            "effective_from": now, "effective_to": None,
+            "effective_from": now, "effective_to": None, "field_sources": None,
         } for row in current])
         deleted += len(current)
     return deleted
@@ -174,32 +209,32 @@ _IN_LIST = 5000  # keys per IN (...): well under SQLite's 32766 bound parameters
 
 
 _COPY_COLUMNS = ("base", "record_key", "record_type", "fields", "deleted", "source_id", "resource_code", "batch_id",
-                 "effective_from", "effective_to")
+                 "effective_from", "effective_to", "field_sources")
+_JSON_COLUMNS = frozenset({"fields", "field_sources"})
+_SQLITE_INSERT = f"INSERT INTO core_record ({', '.join(_COPY_COLUMNS)}) VALUES ({', '.join('?' * len(_COPY_COLUMNS))})"
 
 
 def _insert_versions(session: Session, rows: list[dict[str, Any]]) -> None:
-    """New version rows: on PostgreSQL with COPY (about three times executemany's rate)."""
+    """New version rows: on PostgreSQL with COPY (about three times executemany's rate), on
+    SQLite with the driver's executemany of values bound as SQLAlchemy binds them (the ORM's
+    bulk insert spends more per row than SQLite does)."""
     connection = session.connection()
-    if connection.dialect.name != "postgresql":
-        session.execute(insert(CoreRecord), rows)
+    dialect = connection.dialect
+    if dialect.name == "sqlite":
+        table = CoreRecord.__table__
+        binds = [table.c[c].type.dialect_impl(dialect).bind_processor(dialect) for c in _COPY_COLUMNS]
+        params = [tuple(value if bind is None or value is None else bind(value)
+                        for bind, value in zip(binds, (row[c] for c in _COPY_COLUMNS), strict=True)) for row in rows]
+        connection.exec_driver_sql(_SQLITE_INSERT, params)
+        return
+    if dialect.name != "postgresql":
+        session.execute(insert(CoreRecord.__table__), rows)
         return
     cursor = connection.connection.driver_connection.cursor()
     with cursor.copy(f"COPY core_record ({', '.join(_COPY_COLUMNS)}) FROM STDIN") as copy:
         for row in rows:
-            copy.write_row([json.dumps(row["fields"], ensure_ascii=False) if c == "fields" else row[c]
-                            for c in _COPY_COLUMNS])
-
-
-def _disagreements(base, key, old_fields, old_source, new_fields, new_source, batch_id, now) -> list[dict]:
-    rows = []
-    for field in sorted(set(old_fields) | set(new_fields)):
-        before, after = old_fields.get(field), new_fields.get(field)
-        if before == after:
-            continue
-        for value, source in ((before, old_source), (after, new_source)):
-            rows.append({"base": base, "record_key": key, "field": field, "value": "" if value is None else str(value),
-                         "source_id": source, "batch_id": batch_id, "recorded_at": now})
-    return rows
+            copy.write_row([json.dumps(row[c], ensure_ascii=False) if c in _JSON_COLUMNS and row[c] is not None
+                            else row[c] for c in _COPY_COLUMNS])
 
 
 def lineage_of(session: Session, base: str, key: str) -> list[CoreLineage]:

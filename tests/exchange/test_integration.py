@@ -1,0 +1,174 @@
+"""Comparison across sources (比对): field by field, by configured priority, with lineage and a
+conflicts report."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import datetime
+
+import pytest
+from sqlalchemy import func, select
+
+from directory.accounts import register_department
+from directory.demo import credit_code_for
+from exchange import core, integration
+from registry.db import unit_of_work
+from registry.models import CoreLineage, CoreRecord
+
+KEY = "330102199001021235"
+GAJ_ADDRESS = "临江市上城区解放路12号"
+MZJ_ADDRESS = "临江市西湖区文三路88号"
+
+
+def _by(priority: dict[tuple[int, str], int]):
+    return lambda source, name: priority.get((source, name), priority.get((source, ""), 0))
+
+
+# ------------------------------------------------------------------------------ merge rules
+
+
+def test_a_higher_priority_keeps_its_value_and_the_disagreement_is_kept():
+    merged = integration.merge({"name": "张三", "address": GAJ_ADDRESS}, 1, None,
+                               {"name": "张三", "address": MZJ_ADDRESS}, 2, _by({(1, ""): 100, (2, ""): 10}))
+    assert merged.fields == {"name": "张三", "address": GAJ_ADDRESS}
+    assert merged.field_sources == {"name": 1, "address": 1}
+    assert merged.disagreements == [("address", GAJ_ADDRESS, 1, MZJ_ADDRESS, 2)]
+
+
+def test_between_equal_priorities_the_newer_value_wins():
+    merged = integration.merge({"address": GAJ_ADDRESS}, 1, None, {"address": MZJ_ADDRESS}, 2, _by({}))
+    assert merged.fields == {"address": MZJ_ADDRESS} and merged.field_sources is None
+
+
+def test_a_field_priority_overrides_the_department_priority():
+    priority = _by({(1, ""): 100, (2, ""): 10, (2, "address"): 200})
+    merged = integration.merge({"name": "张三", "address": GAJ_ADDRESS}, 1, None,
+                               {"name": "张叁", "address": MZJ_ADDRESS}, 2, priority)
+    assert merged.fields == {"name": "张三", "address": MZJ_ADDRESS}
+    assert merged.field_sources == {"name": 1}
+
+
+def test_a_source_that_lacks_a_field_leaves_it_and_one_that_has_it_fills_it():
+    merged = integration.merge({"name": "张三", "address": GAJ_ADDRESS}, 1, None,
+                               {"name": "张三", "maritalStatus": "20"}, 2, _by({(1, ""): 100}))
+    assert merged.fields == {"name": "张三", "address": GAJ_ADDRESS, "maritalStatus": "20"}
+    assert merged.field_sources == {"name": 1, "address": 1}
+    assert merged.disagreements == []
+
+
+def test_the_owner_of_a_field_may_correct_or_clear_it_whatever_the_others_say():
+    priority = _by({(1, ""): 100, (2, ""): 10})
+    # current: address from 1, maritalStatus from 2 (a version whose row source is 1)
+    merged = integration.merge({"address": GAJ_ADDRESS, "maritalStatus": "20"}, 1, {"maritalStatus": 2},
+                               {"maritalStatus": "30"}, 2, priority)
+    assert merged.fields == {"address": GAJ_ADDRESS, "maritalStatus": "30"}
+    assert merged.field_sources == {"address": 1}
+    cleared = integration.merge({"address": GAJ_ADDRESS, "maritalStatus": "20"}, 1, {"maritalStatus": 2},
+                                {"maritalStatus": None, "address": MZJ_ADDRESS}, 2, priority)
+    assert cleared.fields == {"address": GAJ_ADDRESS}  # 2 withdrew its status; 1 keeps its address
+
+
+# ------------------------------------------------------------------------------ in the core
+
+
+@pytest.fixture
+def sources(sessions, settings):
+    with unit_of_work(sessions) as session:
+        gaj = register_department(session, settings, code="gaj", name="临江市公安局",
+                                  credit_code=credit_code_for("00250102"))
+        mzj = register_department(session, settings, code="mzj", name="临江市民政局",
+                                  credit_code=credit_code_for("00250103"))
+        integration.set_priority(session, "population", gaj.id, 100)
+        integration.set_priority(session, "population", mzj.id, 10)
+        return gaj.id, mzj.id
+
+
+def _load(sessions, source: int, fields: dict, batch: str) -> core.LoadCounts:
+    with unit_of_work(sessions) as session:
+        core.take_turn(session, "population")
+        return core.load(session, base="population", records=[core.Accepted(KEY, "Person", dict(fields))],
+                         source_id=source, resource_code="R-" + str(source), batch_id=batch,
+                         now=datetime(2026, 11, 24, 8, int(batch[-1])))
+
+
+def _current(sessions) -> CoreRecord:
+    with sessions() as session:
+        return session.scalar(select(CoreRecord).where(CoreRecord.record_key == KEY,
+                                                       CoreRecord.effective_to.is_(None)))
+
+
+def test_the_core_keeps_the_stronger_source_and_records_both(sessions, sources):
+    gaj, mzj = sources
+    person = {"idNumber": KEY, "name": "张三", "residenceAddress": GAJ_ADDRESS}
+    _load(sessions, gaj, person, "b1")
+    counts = _load(sessions, mzj, dict(person, residenceAddress=MZJ_ADDRESS, maritalStatus="20"), "b2")
+    assert counts.changed == 1  # 民政局 adds the marital status, not its address
+    current = _current(sessions)
+    assert current.fields == dict(person, maritalStatus="20")
+    assert current.source_id == mzj and current.field_sources == {"idNumber": gaj, "name": gaj,
+                                                                   "residenceAddress": gaj}
+    # 民政局 sends the same again: nothing changes, and the disagreement is not recorded twice
+    assert _load(sessions, mzj, dict(person, residenceAddress=MZJ_ADDRESS, maritalStatus="20"), "b3").unchanged == 1
+    with sessions() as session:
+        lineage = {(row.field, row.value, row.source_id) for row in core.lineage_of(session, "population", KEY)}
+        assert session.scalar(select(func.count()).select_from(CoreLineage)) == 2
+    assert lineage == {("residenceAddress", GAJ_ADDRESS, gaj), ("residenceAddress", MZJ_ADDRESS, mzj)}
+    # 公安局 moves the person: its own field, its new value; 民政局's status stays
+    _load(sessions, gaj, dict(person, residenceAddress="临江市滨江区江南大道1号"), "b4")
+    assert _current(sessions).fields == dict(person, residenceAddress="临江市滨江区江南大道1号", maritalStatus="20")
+    assert _current(sessions).field_sources == {"maritalStatus": mzj}
+
+
+def test_raising_a_priority_lets_the_next_value_win(sessions, sources):
+    gaj, mzj = sources
+    person = {"idNumber": KEY, "name": "张三", "residenceAddress": GAJ_ADDRESS}
+    _load(sessions, gaj, person, "b1")
+    _load(sessions, mzj, dict(person, residenceAddress=MZJ_ADDRESS), "b2")
+    assert _current(sessions).fields["residenceAddress"] == GAJ_ADDRESS
+    with unit_of_work(sessions) as session:
+        integration.set_priority(session, "population", mzj, 10, {"residenceAddress": 150})
+    _load(sessions, mzj, dict(person, residenceAddress=MZJ_ADDRESS), "b3")
+    assert _current(sessions).fields["residenceAddress"] == MZJ_ADDRESS
+
+
+def test_the_conflicts_report_names_the_kept_and_the_overruled_source(sessions, sources):
+    gaj, mzj = sources
+    person = {"idNumber": KEY, "name": "张三", "residenceAddress": GAJ_ADDRESS}
+    _load(sessions, gaj, person, "b1")
+    _load(sessions, mzj, dict(person, residenceAddress=MZJ_ADDRESS), "b2")
+    with sessions() as session:
+        report = integration.conflicts(session, "population")
+    assert report.keys == 1
+    assert report.by_field == {"residenceAddress": 1}
+    assert report.outcomes == {("residenceAddress", "临江市公安局", "临江市民政局"): 1}
+    [example] = report.examples
+    assert (example.key, example.kept, example.kept_source) == (KEY, GAJ_ADDRESS, "临江市公安局")
+    assert example.others == [(MZJ_ADDRESS, "临江市民政局")]
+    # once 民政局 agrees, nothing is in conflict any more
+    _load(sessions, mzj, person, "b3")
+    with sessions() as session:
+        assert integration.conflicts(session, "population").keys == 0
+
+
+def test_the_command_line_sets_priorities_and_prints_conflicts(sessions, settings, sources):
+    gaj, mzj = sources
+    person = {"idNumber": KEY, "name": "张三", "residenceAddress": GAJ_ADDRESS}
+    _load(sessions, gaj, person, "b1")
+    _load(sessions, mzj, dict(person, residenceAddress=MZJ_ADDRESS), "b2")
+
+    def govshare(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "server", "--db-url", settings.db_url, *args],
+                              capture_output=True, text=True, timeout=120)
+
+    shown = govshare("core", "priority", "population")
+    assert "临江市公安局  *  100" in shown.stdout and "临江市民政局  *  10" in shown.stdout
+    bad = govshare("core", "priority", "population", "mzj", "20", "--field", "residenceAddress=high")
+    assert bad.returncode == 2 and "expected NAME=PRIORITY" in bad.stdout
+    assert govshare("core", "priority", "population", "nobody", "5").returncode == 1
+    report = govshare("core", "conflicts", "population")
+    assert report.returncode == 0, report.stderr
+    assert "1 records on which sources disagree" in report.stdout
+    assert "kept 临江市公安局's value over 临江市民政局's: 1" in report.stdout
+    history = govshare("core", "history", "population", KEY)
+    assert "current" in history.stdout and f"lineage: residenceAddress = '{MZJ_ADDRESS}'" in history.stdout
