@@ -18,6 +18,9 @@ subprocess on a free loopback port, timing every request inside the process.  ``
 sends raw SOAP 1.1 envelopes from 2 concurrent client threads for a fixed time per
 scenario: echo, find_service by exact name, by approximate name (prefix%, maxRows 10)
 and by categoryBag (classification + sharing type, maxRows 10).  ``report`` prints
-p50/p99 client latency, requests/s, server p50/p99 and the find/echo ratio, and writes
+p50/p99 client latency, requests/s, server p50/p99, the find/echo ratio and the share of
+answers the server's inquiry cache gave (``--inquiry-cache-mb 0`` measures every answer
+computed afresh; exact names are drawn so that none repeats in a run, while class and
+sharing-type pairs repeat as they do in real use), and writes
 the figures as JSON under ``bench/results/`` (git-ignored).  BENCHMARKS.md records them.
 """

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import subprocess
 import sys
@@ -40,11 +41,11 @@ def sqlite_database(keep: bool) -> Iterator[str]:
 
 
 @contextmanager
-def served(db_url: str, threads: int) -> Iterator[str]:
+def served(db_url: str, threads: int, cache_mb: int) -> Iterator[str]:
     """The platform on a free loopback port, in a subprocess; its base URL."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "bench.directory.server", "--db-url", db_url, "--threads", str(threads)],
-        cwd=ROOT, stdout=subprocess.PIPE, text=True,
+        cwd=ROOT, stdout=subprocess.PIPE, text=True, env=dict(os.environ, GOVSHARE_INQUIRY_CACHE_MB=str(cache_mb)),
     )
     try:
         assert proc.stdout is not None
@@ -76,7 +77,7 @@ def bench_database(db: str, db_url: str, args: argparse.Namespace) -> tuple[list
           f"(bulk rows checked identical to theirs), {loaded.bulk} in bulk", flush=True)
     plan = traffic.scenarios(loaded.services, args.bodies, random.Random(args.seed + 1))
     rows: list[report.Figures] = []
-    with served(db_url, args.threads) as base_url:
+    with served(db_url, args.threads, args.inquiry_cache_mb) as base_url:
         for scenario in plan:
             traffic.warm_up(base_url, scenario, args.warmup)
             traffic.server_timings(base_url)
@@ -87,7 +88,7 @@ def bench_database(db: str, db_url: str, args: argparse.Namespace) -> tuple[list
                 raise RuntimeError(f"[{db}] {scenario.name}: {len(run.errors)} failed requests, "
                                    f"first: {run.errors[0]}")
             rows.append(report.figures(scenario.name, scenario.title, run.latencies_ms, len(run.errors),
-                                       run.wall_seconds, server_ms))
+                                       run.wall_seconds, server_ms, run.cache_hits))
             print(f"[{db}] {scenario.name}: {len(run.latencies_ms)} requests in {run.wall_seconds:.1f} s",
                   flush=True)
     report.judge(rows)
@@ -105,7 +106,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=4, help="waitress worker threads")
     p.add_argument("--sample", type=int, default=100, help="services saved through publish_entity")
     p.add_argument("--warmup", type=int, default=50, help="requests per scenario before measuring")
-    p.add_argument("--bodies", type=int, default=2000, help="distinct request bodies per scenario")
+    p.add_argument("--bodies", type=int, default=20000,
+                   help="request bodies per scenario, drawn from the loaded services (more than a run sends, so "
+                        "an exact name is not asked twice; class and sharing-type pairs repeat as in real use)")
+    p.add_argument("--inquiry-cache-mb", type=int, default=64,
+                   help="the server's inquiry answer cache (GOVSHARE_INQUIRY_CACHE_MB); 0 measures every answer "
+                        "computed afresh")
     p.add_argument("--seed", type=int, default=20240601)
     p.add_argument("--pg-admin-url", default=PG_ADMIN_URL,
                    help=f"a database on the PostgreSQL server; {PG_DATABASE} is created beside it and dropped")

@@ -39,18 +39,20 @@ class Figures:
     server_p50_ms: float
     server_p99_ms: float
     server_requests: int
+    cache_hits: int = 0
     ratio_to_echo: float | None = None
     server_p50_met: bool | None = None
     ratio_met: bool | None = None
 
 
 def figures(scenario: str, title: str, latencies: list[float], errors: int, seconds: float,
-            server: list[float]) -> Figures:
+            server: list[float], cache_hits: int = 0) -> Figures:
     return Figures(
         scenario=scenario, title=title, requests=len(latencies), errors=errors, seconds=round(seconds, 3),
         rps=len(latencies) / seconds if seconds > 0 else 0.0,
         client_p50_ms=percentile(latencies, 50), client_p99_ms=percentile(latencies, 99),
         server_p50_ms=percentile(server, 50), server_p99_ms=percentile(server, 99), server_requests=len(server),
+        cache_hits=cache_hits,
     )
 
 
@@ -72,13 +74,14 @@ def _mark(met: bool | None) -> str:
 
 def table(db: str, rows: list[Figures]) -> str:
     head = (f"{'scenario':<18} {'req':>7} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
-            f"{'srv p50':>12} {'srv p99':>8} {'find/echo':>12}")
+            f"{'srv p50':>12} {'srv p99':>8} {'find/echo':>12} {'cache hits':>10}")
     lines = [f"== {db}", head, "-" * len(head)]
     for r in rows:
         ratio = "" if r.ratio_to_echo is None else f"{r.ratio_to_echo:.0%}{_mark(r.ratio_met)}"
+        hits = "" if r.scenario == "echo" else f"{r.cache_hits / r.requests:.0%}" if r.requests else "-"
         lines.append(
             f"{r.scenario:<18} {r.requests:>7} {r.rps:>8.1f} {r.client_p50_ms:>8.2f} {r.client_p99_ms:>8.2f} "
-            f"{r.server_p50_ms:>7.2f}{_mark(r.server_p50_met):<5} {r.server_p99_ms:>8.2f} {ratio:>12}"
+            f"{r.server_p50_ms:>7.2f}{_mark(r.server_p50_met):<5} {r.server_p99_ms:>8.2f} {ratio:>12} {hits:>10}"
         )
     return "\n".join(lines)
 
