@@ -375,17 +375,26 @@ def find_service(call: Call, request: etree._Element) -> etree._Element:
     page = _page(call, request)
     sets = _service_sets(call, request, qual)
     fast = None if request.get("businessKey") else _first_page_by_name(call, sets, qual, page)
+    names: dict[str, list[tuple[str, str]]] | None = None
     if fast is not None:
         keys_on_page, total = fast
-        parents = dict(call.session.execute(
-            select(UddiEntity.key, UddiEntity.parent_key).where(UddiEntity.key.in_(keys_on_page))).all())
+        names, parents = defaultdict(list), {}
+        for key, parent, lang, value in call.session.execute(  # parents and names in one statement
+            select(UddiEntity.key, UddiEntity.parent_key, UddiName.lang, UddiName.value)
+            .outerjoin(UddiName, UddiName.entity_key == UddiEntity.key)
+            .where(UddiEntity.key.in_(keys_on_page)).order_by(UddiName.id)
+        ):
+            parents[key] = parent
+            if value is not None:
+                names[key].append((lang, value))
         rows = [_KeyRow(k, parents[k]) for k in keys_on_page]
     else:
         stmt = _service_query(call, request, qual, (UddiEntity.key, UddiEntity.parent_key), sets)
         rows, total = _run(call, _order(stmt, qual), page)
     out = _list_element("serviceList", rows, total, page)
     if rows:
-        names = _names_of(call, [r.key for r in rows])
+        if names is None:
+            names = _names_of(call, [r.key for r in rows])
         infos = sub(out, "serviceInfos")
         for row in rows:
             info = sub(infos, "serviceInfo", {"serviceKey": row.key, "businessKey": row.parent_key})
