@@ -488,3 +488,27 @@ class SourceRowHash(Base):
     source_key: Mapped[str] = mapped_column(String(255), primary_key=True)
     row_hash: Mapped[str] = mapped_column(String(64))
     seen_run: Mapped[int] = mapped_column(Integer)
+
+
+# --------------------------------------------------------------------------- security (S1-S5)
+
+
+class Certificate(Base):
+    """An X.509 certificate the platform CA issued to a department (S1); never its private key."""
+
+    __tablename__ = "certificate"
+
+    serial: Mapped[str] = mapped_column(String(40), primary_key=True)  # lower-case hex, no leading zeros
+    department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)
+    subject: Mapped[str] = mapped_column(String(500))
+    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)  # SHA-256, hex
+    pem: Mapped[str] = mapped_column(Text)
+    purpose: Mapped[str] = mapped_column(String(32), default="signing")
+    not_before: Mapped[datetime] = mapped_column(DateTime)
+    not_after: Mapped[datetime] = mapped_column(DateTime)
+    status: Mapped[str] = mapped_column(String(16), default="valid")  # valid | revoked
+    issued: Mapped[datetime] = mapped_column(DateTime)
+    revoked: Mapped[datetime | None] = mapped_column(DateTime)
+    revocation_reason: Mapped[str] = mapped_column(String(32), default="")
+
+    department: Mapped[Department] = relationship()
