@@ -9,6 +9,7 @@
     /diagnostics           Echo and NodeInfo (Spyne, ?wsdl)
     /exchange              the exchange service (?wsdl): SubmitBatch, GetBatchStatus, QueryRecords, GetChanges
     /xsd/...               the standard exchange formats (XSD)
+    /pki/ca.pem, /pki/crl.pem  the platform CA certificate and its revocation list
 
 Administrative commands (``govshare serve``, ``govshare db upgrade``, ``govshare demo``,
 ``govshare catalogue ...``) are defined here; the ``govshare`` console script hands
@@ -83,6 +84,22 @@ def xsd_files_app(environ, start_response):
     return [data]
 
 
+def pki_files_app(settings: Settings):
+    """The CA certificate and the current CRL under /pki/ (what every verifier needs)."""
+    files = {"/pki/ca.pem": ("ca.pem", "application/x-pem-file"), "/pki/crl.pem": ("crl.pem", "application/x-pem-file")}
+
+    def app(environ, start_response):
+        name, content_type = files.get(environ.get("PATH_INFO", ""), (None, ""))
+        path = settings.var_dir / "pki" / name if name else None
+        if path is None or not path.exists():
+            return _plain(start_response, "404 Not Found", "no such PKI file; the CA is made by `govshare pki init`\n")
+        data = path.read_bytes()
+        start_response("200 OK", [("Content-Type", content_type), ("Content-Length", str(len(data)))])
+        return [data]
+
+    return app
+
+
 def build_app(settings: Settings, sessions: sessionmaker[Session]):
     """The whole platform as one WSGI application."""
     from directory.diagnostics import diagnostics_app
@@ -93,7 +110,7 @@ def build_app(settings: Settings, sessions: sessionmaker[Session]):
     exact["/diagnostics"] = diagnostics_app(settings)
     exact["/exchange"] = exchange_app(sessions, settings)
     prefixes: dict[str, Callable] = {"/wsdl/uddi/": oasis_files_app, "/wsdl/": wsdl_app(sessions),
-                                     "/xsd/": xsd_files_app}
+                                     "/xsd/": xsd_files_app, "/pki/": pki_files_app(settings)}
 
     def index(environ, start_response):
         lines = ["govshare — 政务信息资源共享交换平台", ""]
@@ -206,8 +223,9 @@ def parser() -> argparse.ArgumentParser:
     from directory import demo, wsdl_cli
     from directory.catalogue import cli as catalogue_cli
     from exchange import cli as exchange_cli
+    from security import cli as pki_cli
 
-    for module in (catalogue_cli, wsdl_cli, adapter_cli, sync_cli, quarantine_cli, exchange_cli):
+    for module in (catalogue_cli, wsdl_cli, adapter_cli, sync_cli, quarantine_cli, exchange_cli, pki_cli):
         module.register(subs)
     demo.register(subs, _cmd_demo_seed)
     return p
