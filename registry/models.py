@@ -512,3 +512,15 @@ class Certificate(Base):
     revocation_reason: Mapped[str] = mapped_column(String(32), default="")
 
     department: Mapped[Department] = relationship()
+
+
+class WssSeen(Base):
+    """A signed message already received (its SignatureValue's SHA-256), kept until its
+    Timestamp expires: the replay cache every server process shares (S2)."""
+
+    __tablename__ = "wss_seen"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    certificate_serial: Mapped[str] = mapped_column(String(40))
+    received: Mapped[datetime] = mapped_column(DateTime)
+    expires: Mapped[datetime] = mapped_column(DateTime, index=True)
