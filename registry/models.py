@@ -524,3 +524,117 @@ class WssSeen(Base):
     certificate_serial: Mapped[str] = mapped_column(String(40))
     received: Mapped[datetime] = mapped_column(DateTime)
     expires: Mapped[datetime] = mapped_column(DateTime, index=True)
+
+
+# --------------------------------------------------------------------------- sharing governance (S3)
+
+
+class SharingApplication(Base):
+    """A 使用申请: a consumer department asks to read a resource for a purpose, some fields, a period.
+
+    ``status``: submitted | approved | refused | withdrawn | expired; the provider answers
+    before ``deadline`` (submitted + GOVSHARE_APPLICATION_DAYS calendar days).
+    """
+
+    __tablename__ = "sharing_application"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    consumer_id: Mapped[int] = mapped_column(ForeignKey("department.id"))
+    entry_id: Mapped[int] = mapped_column(ForeignKey("catalogue_entry.id"))
+    purpose: Mapped[str] = mapped_column(Text)  # 用途
+    fields: Mapped[list | None] = mapped_column(JSON)  # record field names; None: every field
+    valid_from: Mapped[date] = mapped_column(Date)  # requested period, China dates, both inclusive
+    valid_to: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16))
+    applicant: Mapped[str] = mapped_column(String(64))  # username
+    submitted_at: Mapped[datetime] = mapped_column(DateTime)
+    deadline: Mapped[datetime] = mapped_column(DateTime)
+    decided_by: Mapped[str] = mapped_column(String(64), default="")
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime)
+    reason: Mapped[str] = mapped_column(Text, default="")  # required for a refusal
+
+    consumer: Mapped[Department] = relationship()
+    entry: Mapped[CatalogueEntry] = relationship()
+
+    __table_args__ = (
+        Index("ix_sharing_application_entry_status", "entry_id", "status"),
+        Index("ix_sharing_application_consumer", "consumer_id"),
+    )
+
+
+class SharingGrant(Base):
+    """A consumer department's right to read a resource (授权): fields, period, revocation.
+
+    ``source`` is 'application' (an approved SharingApplication) or 'policy' (granted directly).
+    ``valid_to`` NULL: no end.  ``clear_fields`` are shown unmasked to this consumer.
+    """
+
+    __tablename__ = "sharing_grant"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    consumer_id: Mapped[int] = mapped_column(ForeignKey("department.id"))
+    entry_id: Mapped[int] = mapped_column(ForeignKey("catalogue_entry.id"))
+    fields: Mapped[list | None] = mapped_column(JSON)  # None: every field
+    clear_fields: Mapped[list] = mapped_column(JSON, default=list)
+    valid_from: Mapped[datetime] = mapped_column(DateTime)  # UTC, inclusive
+    valid_to: Mapped[datetime | None] = mapped_column(DateTime)  # UTC, exclusive
+    source: Mapped[str] = mapped_column(String(16))
+    application_id: Mapped[int | None] = mapped_column(ForeignKey("sharing_application.id"))
+    granted_by: Mapped[str] = mapped_column(String(64))
+    granted_at: Mapped[datetime] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+    revoked_by: Mapped[str] = mapped_column(String(64), default="")
+    revoke_reason: Mapped[str] = mapped_column(Text, default="")
+
+    consumer: Mapped[Department] = relationship()
+    entry: Mapped[CatalogueEntry] = relationship()
+
+    __table_args__ = (Index("ix_sharing_grant_consumer_entry", "consumer_id", "entry_id"),)
+
+
+class MaskingRule(Base):
+    """How one field of a resource is masked for consumers (脱敏), overriding the default by field name."""
+
+    __tablename__ = "masking_rule"
+
+    entry_id: Mapped[int] = mapped_column(ForeignKey("catalogue_entry.id", ondelete="CASCADE"), primary_key=True)
+    field: Mapped[str] = mapped_column(String(100), primary_key=True)
+    method: Mapped[str] = mapped_column(String(16))  # none | id_number | phone | name | full
+    set_by: Mapped[str] = mapped_column(String(64))
+    set_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+# --------------------------------------------------------------------------- correction (S5)
+
+
+class CorrectionReport(Base):
+    """A 纠错 report: a consumer says a field of a record is wrong; the provider answers by ``deadline``.
+
+    ``status``: open | accepted (``answer`` says what the provider will change) | rejected (``answer``
+    is the reason).
+    """
+
+    __tablename__ = "correction_report"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("catalogue_entry.id"))
+    reporter_id: Mapped[int] = mapped_column(ForeignKey("department.id"))
+    reported_by: Mapped[str] = mapped_column(String(64))
+    record_key: Mapped[str] = mapped_column(String(255))
+    field: Mapped[str] = mapped_column(String(100))
+    problem: Mapped[str] = mapped_column(Text)
+    proposed_value: Mapped[str] = mapped_column(Text, default="")
+    filed_at: Mapped[datetime] = mapped_column(DateTime)
+    deadline: Mapped[datetime] = mapped_column(DateTime)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    answered_by: Mapped[str] = mapped_column(String(64), default="")
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime)
+    answer: Mapped[str] = mapped_column(Text, default="")
+
+    entry: Mapped[CatalogueEntry] = relationship()
+    reporter: Mapped[Department] = relationship()
+
+    __table_args__ = (
+        Index("ix_correction_report_entry_status", "entry_id", "status"),
+        Index("ix_correction_report_reporter", "reporter_id"),
+    )
