@@ -13,6 +13,8 @@
 | GOVSHARE_MAX_REQUEST     | 4194304 (bytes in one SOAP request)|
 | GOVSHARE_MAX_BATCH       | 268435456 (bytes in one exchange request) |
 | GOVSHARE_PROVIDER_TIMEOUT| 5 (seconds a provider has to answer a forwarded query) |
+| GOVSHARE_APPLICATION_DAYS| 10 (calendar days a provider has to answer a 使用申请) |
+| GOVSHARE_CORRECTION_DAYS | 5 (calendar days a provider has to answer a 纠错 report) |
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ class Settings:
     max_batch_bytes: int = 256 * 1024 * 1024
     provider_timeout: float = 5.0
     inquiry_cache_mb: int = 64  # UDDI inquiry answers kept per process; 0 turns the cache off
+    application_days: int = 10  # calendar days, not working days: no holiday calendar is kept
+    correction_days: int = 5
 
     @property
     def base_url(self) -> str:
@@ -68,6 +72,8 @@ class Settings:
             max_batch_bytes=int(env.get("GOVSHARE_MAX_BATCH", str(256 * 1024 * 1024))),
             provider_timeout=float(env.get("GOVSHARE_PROVIDER_TIMEOUT", "5")),
             inquiry_cache_mb=int(env.get("GOVSHARE_INQUIRY_CACHE_MB", "64")),
+            application_days=int(env.get("GOVSHARE_APPLICATION_DAYS", "10")),
+            correction_days=int(env.get("GOVSHARE_CORRECTION_DAYS", "5")),
         )
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
