@@ -638,3 +638,46 @@ class CorrectionReport(Base):
         Index("ix_correction_report_entry_status", "entry_id", "status"),
         Index("ix_correction_report_reporter", "reporter_id"),
     )
+
+
+class AuditEntry(Base):
+    """One access or refusal in the tamper-evident audit log (审计日志, S4), a link of a hash chain.
+
+    ``entry_hash`` is SHA-256 over the canonical serialisation of every other column,
+    ``prev_hash`` included (see :mod:`security.audit`); ``seq`` numbers the chain from 1.
+    """
+
+    __tablename__ = "audit_entry"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    department_id: Mapped[int | None] = mapped_column(Integer)  # no foreign key: the log outlives departments
+    department_code: Mapped[str | None] = mapped_column(String(32), index=True)
+    user: Mapped[str | None] = mapped_column(String(100))
+    certificate_serial: Mapped[str | None] = mapped_column(String(40), index=True)
+    operation: Mapped[str] = mapped_column(String(64))  # exchange.QueryRecords, uddi.save_service, ...
+    resource_code: Mapped[str | None] = mapped_column(String(64), index=True)
+    query_digest: Mapped[str | None] = mapped_column(String(64))
+    purpose: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[str] = mapped_column(String(80))  # ok | refused:<code> | fault:<code>
+    detail: Mapped[str] = mapped_column(Text, default="")  # the refusal's or fault's message
+    record_count: Mapped[int] = mapped_column(Integer, default=0)
+    request_digest: Mapped[str | None] = mapped_column(String(64))
+    response_digest: Mapped[str | None] = mapped_column(String(64))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    entry_hash: Mapped[str] = mapped_column(String(64), index=True)
+
+
+class AuditCheckpoint(Base):
+    """The chain's head (sequence and hash) signed by the platform key (RSA-SHA256), so a
+    deleted tail or a consistently rewritten chain no longer matches a signature."""
+
+    __tablename__ = "audit_checkpoint"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, index=True)
+    entry_hash: Mapped[str] = mapped_column(String(64))
+    created: Mapped[datetime] = mapped_column(DateTime)
+    reason: Mapped[str] = mapped_column(String(16))  # interval | manual
+    certificate: Mapped[str] = mapped_column(Text)  # PEM of the signing platform certificate
+    signature: Mapped[str] = mapped_column(Text)  # base64 of RSA PKCS#1 v1.5 / SHA-256 over the signed text
