@@ -13,6 +13,8 @@
 | GOVSHARE_MAX_REQUEST     | 4194304 (bytes in one SOAP request)|
 | GOVSHARE_MAX_BATCH       | 268435456 (bytes in one exchange request) |
 | GOVSHARE_PROVIDER_TIMEOUT| 5 (seconds a provider has to answer a forwarded query) |
+| GOVSHARE_AUDIT           | 1 (0 turns the audit log off: benchmarks only, never production) |
+| GOVSHARE_AUDIT_CHECKPOINT| 1000 (audit entries between signed checkpoints) |
 | GOVSHARE_APPLICATION_DAYS| 10 (calendar days a provider has to answer a 使用申请) |
 | GOVSHARE_CORRECTION_DAYS | 5 (calendar days a provider has to answer a 纠错 report) |
 """
@@ -44,6 +46,9 @@ class Settings:
     inquiry_cache_mb: int = 64  # UDDI inquiry answers kept per process; 0 turns the cache off
     application_days: int = 10  # calendar days, not working days: no holiday calendar is kept
     correction_days: int = 5
+    # Audit log (S4): every exchange and publication call recorded; off only for benchmarks
+    audit: bool = True
+    audit_checkpoint_every: int = 1000  # entries between signed checkpoints of the chain
 
     @property
     def base_url(self) -> str:
@@ -74,6 +79,8 @@ class Settings:
             inquiry_cache_mb=int(env.get("GOVSHARE_INQUIRY_CACHE_MB", "64")),
             application_days=int(env.get("GOVSHARE_APPLICATION_DAYS", "10")),
             correction_days=int(env.get("GOVSHARE_CORRECTION_DAYS", "5")),
+            audit=env.get("GOVSHARE_AUDIT", "1").strip().lower() not in ("0", "false", "off", "no"),
+            audit_checkpoint_every=int(env.get("GOVSHARE_AUDIT_CHECKPOINT", "1000")),
         )
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
