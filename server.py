@@ -239,6 +239,7 @@ def legacy_household_url(settings: Settings) -> str:
 
 
 def _cmd_demo_seed(args, sessions: sessionmaker[Session], settings: Settings) -> int:
+    from adapters.demo.seed import seed_sources
     from adapters.demo_services import seed_people
     from adapters.demo_sources import generate_household_registry
     from directory import demo
@@ -257,6 +258,7 @@ def _cmd_demo_seed(args, sessions: sessionmaker[Session], settings: Settings) ->
     print("demo data in place: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
     for name, (accepted, quarantined) in seed_records(sessions, settings).items():
         print(f"  {name}: {accepted} records in the core tier, {quarantined} in quarantine")
+    seed_sources(sessions, settings)  # the demo departments' legacy sources, loaded by their adapters
     demo.print_credentials(settings)
     print("  ID numbers it knows, e.g.: " + ", ".join(p["idNumber"] for p in people[:3]))
     return 0
