@@ -50,7 +50,8 @@ class Manifest:
     counts: dict[str, int] = field(default_factory=dict)
     #: source row numbers (0-based, insertion order) per kind, for tests that look at single rows
     rows_by_kind: dict[str, list[int]] = field(default_factory=dict, repr=False)
-    #: rows about a record another department's source also holds (民政局's people in 公安局's registry)
+    #: rows about a record another department's source also holds (民政局's people in 公安局's
+    #: registry), copies of such rows not counted
     shared: int = 0
 
     @property
