@@ -1,0 +1,454 @@
+"""The tamper-evident audit log (审计日志, S4): who read or changed what, when, why, with what result.
+
+Every exchange call and every directory publication appends one entry, in a transaction of
+its own that is always committed — a refused or failed request rolls its own work back
+but keeps its entry.  Entries form a hash chain::
+
+    seq 1: prev_hash = 000…0      entry_hash = SHA-256(canonical(entry 1))
+    seq 2: prev_hash = hash(1)    entry_hash = SHA-256(canonical(entry 2))
+    …
+    checkpoint: {"seq": 1000, "entry_hash": hash(1000), …} signed by the platform key (RSA-SHA256)
+
+``canonical(entry)`` is the UTF-8 JSON of every column but ``entry_hash`` plus
+``"chain": "govshare-audit/1"``, keys sorted, no spaces (``separators=(",", ":")``), non-ASCII
+as is; ``recorded_at`` as ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (UTC), absent values as ``null``::
+
+    {"certificate_serial":null,"chain":"govshare-audit/1","department_code":"mzj","department_id":2,
+     "detail":"","operation":"exchange.QueryRecords","prev_hash":"9f2c…","purpose":null,
+     "query_digest":"41d0…","record_count":3,"recorded_at":"2024-05-01T08:00:00.123456Z",
+     "request_digest":"c3ab…","resource_code":"101001/000002","response_digest":"77e1…",
+     "result":"ok","seq":2,"user":null}
+
+An altered entry no longer matches its hash; a deleted one leaves a gap in ``seq``; moved
+entries no longer match their position and break the prev-hash links; a deleted tail or a
+chain rewritten consistently no longer matches a signed checkpoint.  What no check can see:
+entries appended after the last checkpoint and then deleted with it — hence checkpoints
+every ``GOVSHARE_AUDIT_CHECKPOINT`` entries and on demand (``govshare audit checkpoint``),
+and exports kept outside the database.
+
+Appends are serialised so the chain stays one line across threads and processes: on
+PostgreSQL by a transaction-scoped advisory lock, on SQLite by the database write lock
+(``BEGIN IMMEDIATE``).
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import json
+import logging
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import IO, Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding
+from sqlalchemy import Connection, Engine, func, insert, or_, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from registry.clock import utcnow
+from registry.models import AuditCheckpoint, AuditEntry, Department
+from registry.settings import Settings
+
+from . import pki
+
+log = logging.getLogger(__name__)
+
+CHAIN = "govshare-audit/1"
+GENESIS = "0" * 64
+#: the columns an entry's hash covers, in the order exports list them
+HASHED = ("seq", "recorded_at", "department_id", "department_code", "user", "certificate_serial", "operation",
+          "resource_code", "query_digest", "purpose", "result", "detail", "record_count", "request_digest",
+          "response_digest", "prev_hash")
+COLUMNS = (*HASHED, "entry_hash")
+#: how far from its place a moved entry is still recognised as moved rather than altered
+REORDER_WINDOW = 64
+#: the key of the PostgreSQL advisory lock that serialises appends
+_LOCK = "govshare.audit"
+
+_entries = AuditEntry.__table__
+_checkpoints = AuditCheckpoint.__table__
+
+
+# ----------------------------------------------------------------------------- what is recorded
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who made a request, as far as it is known: the department the request named or its
+    verified certificate belongs to, the user (publication API), the certificate's serial."""
+
+    department_id: int | None = None
+    department_code: str | None = None
+    user: str | None = None
+    certificate_serial: str | None = None
+
+
+#: where a transport that verified a signature leaves the ``Caller`` for the audit wrapper
+CALLER_ENVIRON = "govshare.caller"
+
+
+@dataclass
+class AuditEvent:
+    """One access or refusal, filled in as a request is handled and then recorded."""
+
+    operation: str  # exchange.QueryRecords, exchange.SubmitBatch, uddi.save_service, portal.query, ...
+    result: str = "ok"  # ok | refused:<code> | fault:<code>
+    department_id: int | None = None
+    department_code: str | None = None
+    user: str | None = None
+    certificate_serial: str | None = None
+    resource_code: str | None = None
+    query_digest: str | None = None
+    purpose: str | None = None
+    record_count: int = 0
+    request_digest: str | None = None
+    response_digest: str | None = None
+    detail: str = ""
+
+    def identify(self, caller: Caller) -> None:
+        """Take the caller's identity, keeping what the request itself said where the caller is silent."""
+        for name in ("department_id", "department_code", "user", "certificate_serial"):
+            value = getattr(caller, name)
+            if value is not None:
+                setattr(self, name, value)
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def query_digest(parameters: Mapping[str, Any]) -> str:
+    """SHA-256 of the canonical JSON of a query's parameters (keys sorted, no spaces)."""
+    return digest(json.dumps(parameters, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                             default=str).encode())
+
+
+def _timestamp(value: datetime) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def canonical(fields: Mapping[str, Any]) -> bytes:
+    """The bytes an entry's hash is taken over (see the module docstring)."""
+    doc: dict[str, Any] = {"chain": CHAIN}
+    for name in HASHED:
+        value = fields[name]
+        doc[name] = _timestamp(value) if isinstance(value, datetime) else value
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def entry_hash(fields: Mapping[str, Any]) -> str:
+    return digest(canonical(fields))
+
+
+def _blank_to_none(value: str | None) -> str | None:
+    # one spelling of "absent", so a CSV export (empty cell) re-hashes the same as the database
+    return value if value else None
+
+
+# ----------------------------------------------------------------------------- appending
+
+
+def _engine(sessions: sessionmaker[Session] | Session | Engine) -> Engine:
+    if isinstance(sessions, Engine):
+        return sessions
+    if isinstance(sessions, Session):
+        return sessions.get_bind()
+    return sessions.kw["bind"]
+
+
+def _take_chain(conn: Connection) -> tuple[int, str]:
+    """Open the append transaction, wait for the chain, and return its head (seq, hash)."""
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    elif conn.dialect.name == "postgresql":
+        conn.execute(select(func.pg_advisory_xact_lock(func.hashtext(_LOCK))))
+    else:  # elsewhere, a table lock would do; the centre runs on PostgreSQL or SQLite
+        raise NotImplementedError(f"the audit log needs PostgreSQL or SQLite, not {conn.dialect.name}")
+    head = conn.execute(select(_entries.c.seq, _entries.c.entry_hash).order_by(_entries.c.seq.desc()).limit(1)).first()
+    return (head.seq, head.entry_hash) if head is not None else (0, GENESIS)
+
+
+def record(sessions: sessionmaker[Session] | Session | Engine, settings: Settings,
+           event: AuditEvent) -> AuditEntry | None:
+    """Append ``event`` to the chain in a transaction of its own and commit it; None when the
+    audit log is off (``GOVSHARE_AUDIT=0``).
+
+    A ``Session`` only lends its engine: the entry is never part of the session's transaction.
+    On SQLite, do not call this while that session holds the write lock (wait for its commit).
+    """
+    if not settings.audit:
+        return None
+    with _engine(sessions).connect() as conn:
+        seq, prev = _take_chain(conn)
+        values = {
+            "seq": seq + 1, "recorded_at": utcnow(), "department_id": event.department_id,
+            "department_code": _blank_to_none(event.department_code), "user": _blank_to_none(event.user),
+            "certificate_serial": _blank_to_none(event.certificate_serial), "operation": event.operation,
+            "resource_code": _blank_to_none(event.resource_code), "query_digest": _blank_to_none(event.query_digest),
+            "purpose": _blank_to_none(event.purpose), "result": event.result, "detail": event.detail or "",
+            "record_count": event.record_count if event.result == "ok" else 0,
+            "request_digest": _blank_to_none(event.request_digest),
+            "response_digest": _blank_to_none(event.response_digest), "prev_hash": prev,
+        }
+        values["entry_hash"] = entry_hash(values)
+        conn.execute(insert(_entries), values)
+        every = settings.audit_checkpoint_every
+        if every > 0 and values["seq"] % every == 0:
+            try:
+                _sign_checkpoint(conn, settings, values["seq"], values["entry_hash"], "interval")
+            except pki.PkiError as exc:  # the entry matters more than the checkpoint
+                log.warning("audit checkpoint at seq %s not signed: %s", values["seq"], exc)
+        conn.commit()
+    return AuditEntry(**values)
+
+
+# ----------------------------------------------------------------------------- checkpoints
+
+
+def _signed_text(seq: int, hash_: str, created: datetime, reason: str) -> bytes:
+    return json.dumps({"chain": CHAIN, "created": _timestamp(created), "entry_hash": hash_, "reason": reason,
+                       "seq": seq}, sort_keys=True, separators=(",", ":")).encode()
+
+
+def _sign_checkpoint(conn: Connection, settings: Settings, seq: int, hash_: str, reason: str) -> AuditCheckpoint:
+    with Session() as session:  # platform_identity reads files; it asks nothing of the database
+        key, certificate = pki.platform_identity(session, settings)
+    created = utcnow()
+    signature = key.sign(_signed_text(seq, hash_, created, reason), padding.PKCS1v15(), hashes.SHA256())
+    values = {"seq": seq, "entry_hash": hash_, "created": created, "reason": reason,
+              "certificate": certificate.public_bytes(serialization.Encoding.PEM).decode(),
+              "signature": base64.b64encode(signature).decode()}
+    row_id = conn.execute(insert(_checkpoints).returning(_checkpoints.c.id), values).scalar_one()
+    return AuditCheckpoint(id=row_id, **values)
+
+
+class NothingToCheckpoint(RuntimeError):
+    pass
+
+
+def checkpoint(sessions: sessionmaker[Session] | Session | Engine, settings: Settings) -> AuditCheckpoint:
+    """Sign the current head of the chain now (raises ``pki.PkiError`` without a platform CA)."""
+    with _engine(sessions).connect() as conn:
+        seq, hash_ = _take_chain(conn)
+        if seq == 0:
+            raise NothingToCheckpoint("the audit log is empty: there is no head to sign")
+        row = _sign_checkpoint(conn, settings, seq, hash_, "manual")
+        conn.commit()
+    return row
+
+
+def _signature_problem(row: Any, ca: x509.Certificate) -> str | None:
+    """Why a checkpoint's signature cannot be trusted, or None when it verifies."""
+    try:
+        certificate = x509.load_pem_x509_certificate(row.certificate.encode())
+    except ValueError:
+        return "its certificate is not a PEM X.509 certificate"
+    if not pki.chains_to(certificate, ca):
+        return f"its certificate ({certificate.subject.rfc4514_string()}) was not issued by the platform CA"
+    try:
+        certificate.public_key().verify(base64.b64decode(row.signature),
+                                        _signed_text(row.seq, row.entry_hash, row.created, row.reason),
+                                        padding.PKCS1v15(), hashes.SHA256())
+    except Exception:  # noqa: BLE001 - a bad signature, bad base64 or a non-RSA key alike
+        return "the signature does not verify over its seq, hash and time"
+    return None
+
+
+# ----------------------------------------------------------------------------- verification
+
+
+@dataclass
+class Problem:
+    """One thing wrong with the log; ``seq``..``last`` name the entries concerned."""
+
+    kind: str  # altered | deleted | reordered | link | truncated | checkpoint | signature
+    seq: int | None
+    message: str
+    last: int | None = None
+
+    def __str__(self) -> str:
+        where = "" if self.seq is None else f"seq {self.seq}" + (f"..{self.last}" if self.last not in
+                                                                 (None, self.seq) else "")
+        return f"{self.kind:<10} {where:<14} {self.message}"
+
+
+@dataclass
+class Report:
+    entries: int = 0
+    head_seq: int = 0
+    head_hash: str = GENESIS
+    checkpoints: int = 0
+    checkpoints_verified: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _moved_from(fields: Mapping[str, Any], seq: int) -> int | None:
+    """The position an entry found at ``seq`` was recorded at, if its hash fits another one nearby."""
+    for distance in range(1, REORDER_WINDOW + 1):
+        for candidate in (seq - distance, seq + distance):
+            if candidate > 0 and entry_hash({**fields, "seq": candidate}) == fields["entry_hash"]:
+                return candidate
+    return None
+
+
+def verify(sessions: sessionmaker[Session] | Session | Engine, settings: Settings) -> Report:
+    """Check the whole chain and every checkpoint; the report names each problem's entries."""
+    report = Report()
+    with _engine(sessions).connect() as conn:
+        checkpoints = conn.execute(select(_checkpoints).order_by(_checkpoints.c.seq, _checkpoints.c.id)).all()
+        watched = {row.seq for row in checkpoints}
+        hash_at: dict[int, str] = {}
+        expected, prev_hash, prev_moved = 1, GENESIS, False
+        rows = conn.execution_options(yield_per=2000).execute(select(_entries).order_by(_entries.c.seq))
+        for row in rows:
+            fields = row._mapping
+            report.entries += 1
+            gap = row.seq > expected
+            if gap:
+                report.problems.append(Problem("deleted", expected, "missing from the chain (deleted)", row.seq - 1))
+            moved = False
+            if entry_hash(fields) != row.entry_hash:
+                origin = _moved_from(fields, row.seq)
+                if origin is not None:
+                    moved = True
+                    report.problems.append(Problem("reordered", row.seq, f"was recorded as seq {origin}: "
+                                                   "entries were moved"))
+                else:
+                    report.problems.append(Problem("altered", row.seq, "its fields no longer match its hash"))
+            elif row.prev_hash != prev_hash and not gap and not prev_moved:
+                report.problems.append(Problem("link", row.seq - 1, f"entry {row.seq} was chained to another "
+                                               f"entry {row.seq - 1} than the one there now: entry {row.seq - 1} "
+                                               "was rewritten (its hash recomputed) or replaced", row.seq))
+            if row.seq in watched:
+                hash_at[row.seq] = row.entry_hash
+            expected, prev_hash, prev_moved = row.seq + 1, row.entry_hash, moved
+            report.head_seq, report.head_hash = row.seq, row.entry_hash
+    _check_checkpoints(report, checkpoints, hash_at, settings)
+    return report
+
+
+def _check_checkpoints(report: Report, checkpoints: list, hash_at: dict[int, str], settings: Settings) -> None:
+    report.checkpoints = len(checkpoints)
+    if not checkpoints:
+        if report.entries:
+            report.warnings.append("no signed checkpoint yet: a deleted tail would not be noticed "
+                                   "(govshare audit checkpoint)")
+        return
+    ca = pki.ca_certificate(settings)
+    if ca is None:
+        report.problems.append(Problem("signature", None, f"{len(checkpoints)} checkpoint signatures cannot be "
+                                       f"checked: no platform CA under {pki.pki_dir(settings)}"))
+        return
+    for row in checkpoints:
+        why = _signature_problem(row, ca)
+        if why is not None:
+            report.problems.append(Problem("signature", row.seq, f"checkpoint #{row.id}: {why} (forged or altered)"))
+            continue
+        report.checkpoints_verified += 1
+        if row.seq > report.head_seq:
+            report.problems.append(Problem(
+                "truncated", report.head_seq + 1, f"checkpoint #{row.id} signed the chain up to seq {row.seq}, "
+                f"the log ends at {report.head_seq}: its tail was deleted", row.seq))
+        elif row.seq in hash_at and hash_at[row.seq] != row.entry_hash:
+            report.problems.append(Problem("checkpoint", row.seq, f"differs from signed checkpoint #{row.id}: "
+                                           f"the chain up to seq {row.seq} was rewritten"))
+
+
+# ----------------------------------------------------------------------------- search and export
+
+
+@dataclass
+class Criteria:
+    """What an auditor looks for; every given criterion must hold."""
+
+    department: str | None = None  # department code, name or 统一社会信用代码
+    operation: str | None = None  # exact, or a prefix such as "exchange." or "uddi"
+    resource: str | None = None
+    result: str | None = None  # exact, or a prefix such as "refused"
+    since: datetime | None = None
+    until: datetime | None = None
+    certificate: str | None = None  # serial, hexadecimal
+
+
+def _where(session: Session, criteria: Criteria) -> list:
+    conditions = []
+    if criteria.department:
+        value = criteria.department.strip()
+        ids = select(Department.id).where(or_(Department.code == value.lower(), Department.name == value,
+                                              Department.credit_code == value.upper()))
+        conditions.append(or_(AuditEntry.department_code == value.lower(), AuditEntry.department_id.in_(ids)))
+    if criteria.operation:
+        conditions.append(or_(AuditEntry.operation == criteria.operation,
+                              AuditEntry.operation.startswith(criteria.operation, autoescape=True)))
+    if criteria.resource:
+        conditions.append(AuditEntry.resource_code == criteria.resource)
+    if criteria.result:
+        conditions.append(AuditEntry.result.startswith(criteria.result, autoescape=True))
+    if criteria.since:
+        conditions.append(AuditEntry.recorded_at >= criteria.since)
+    if criteria.until:
+        conditions.append(AuditEntry.recorded_at < criteria.until)
+    if criteria.certificate:
+        conditions.append(AuditEntry.certificate_serial == criteria.certificate.lower().lstrip("0"))
+    return conditions
+
+
+def search(session: Session, criteria: Criteria, *, offset: int = 0, limit: int = 50) -> tuple[int, list[AuditEntry]]:
+    """(how many match, one page of them, newest first)."""
+    conditions = _where(session, criteria)
+    total = session.scalar(select(func.count()).select_from(AuditEntry).where(*conditions)) or 0
+    page = session.scalars(select(AuditEntry).where(*conditions).order_by(AuditEntry.seq.desc())
+                           .offset(offset).limit(limit)).all()
+    return total, list(page)
+
+
+def _exported(row: Any) -> dict[str, Any]:
+    out = {}
+    for name in COLUMNS:
+        value = getattr(row, name)
+        out[name] = _timestamp(value) if isinstance(value, datetime) else value
+    return out
+
+
+def _rows(session: Session, criteria: Criteria) -> Iterator[AuditEntry]:
+    query = select(AuditEntry).where(*_where(session, criteria)).order_by(AuditEntry.seq)
+    yield from session.scalars(query.execution_options(yield_per=2000))
+
+
+def export_csv(session: Session, out: IO[str], criteria: Criteria | None = None) -> int:
+    """Entries in chain order as CSV with every hashed column; an empty cell is null, except in ``detail``."""
+    writer = csv.writer(out)
+    writer.writerow(COLUMNS)
+    count = 0
+    for row in _rows(session, criteria or Criteria()):
+        values = _exported(row)
+        writer.writerow(["" if values[name] is None else values[name] for name in COLUMNS])
+        count += 1
+    return count
+
+
+def export_json(session: Session, out: IO[str], criteria: Criteria | None = None) -> int:
+    """``{"chain", "entries": [...], "checkpoints": [...]}`` — entries in chain order with every
+    hashed column, and every checkpoint with its certificate and signature."""
+    out.write(f'{{"chain": {json.dumps(CHAIN)}, "genesis": {json.dumps(GENESIS)},\n"entries": [\n')
+    count = 0
+    for row in _rows(session, criteria or Criteria()):
+        out.write((",\n" if count else "") + json.dumps(_exported(row), ensure_ascii=False, sort_keys=True))
+        count += 1
+    out.write('\n],\n"checkpoints": [\n')
+    for i, row in enumerate(session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.seq))):
+        doc = {"id": row.id, "seq": row.seq, "entry_hash": row.entry_hash, "created": _timestamp(row.created),
+               "reason": row.reason, "certificate": row.certificate, "signature": row.signature,
+               "signed_text": _signed_text(row.seq, row.entry_hash, row.created, row.reason).decode()}
+        out.write((",\n" if i else "") + json.dumps(doc, ensure_ascii=False, sort_keys=True))
+    out.write("\n]}\n")
+    return count
