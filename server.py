@@ -105,10 +105,13 @@ def build_app(settings: Settings, sessions: sessionmaker[Session]):
     from directory.diagnostics import diagnostics_app
     from directory.uddi.service import endpoints
     from exchange.service import exchange_app
+    from security.wssecurity import protect
 
     exact: dict[str, Callable] = dict(endpoints(sessions, settings))
     exact["/diagnostics"] = diagnostics_app(settings)
     exact["/exchange"] = exchange_app(sessions, settings)
+    for path in ("/exchange", "/uddi/publication"):  # WS-Security (S2), per GOVSHARE_WSS
+        protect(exact[path], sessions, settings)
     prefixes: dict[str, Callable] = {"/wsdl/uddi/": oasis_files_app, "/wsdl/": wsdl_app(sessions),
                                      "/xsd/": xsd_files_app, "/pki/": pki_files_app(settings)}
 

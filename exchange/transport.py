@@ -23,8 +23,8 @@ import logging
 import tempfile
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import IO
+from dataclasses import dataclass, field
+from typing import IO, Any
 
 from lxml import etree
 
@@ -82,13 +82,12 @@ def spool(stream: IO[bytes], length: int | None, limit: int) -> SpooledRequest:
 class Events:
     """iterparse events of one request, positioned after the operation element's start."""
 
-    def __init__(self, request: SpooledRequest, tags: tuple[str, ...] | None = None):
+    def __init__(self, request: SpooledRequest, tags: tuple[str, ...] | None = None,
+                 understood: frozenset[str] = frozenset()):
         self.request = request
-        request.file.seek(0)
-        head = request.file.read(4096)
-        request.file.seek(0)
-        if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
-            raise ExchangeError("XmlRefused", "DTDs and entity declarations are not allowed in SOAP messages")
+        self.understood = understood
+        self.caller: Any = None  # who signed the request (security.wssecurity.Caller), when it was signed
+        refuse_dtd(request)
         self._it = etree.iterparse(
             request.file, events=("start", "end"), resolve_entities=False, no_network=True, load_dtd=False,
             huge_tree=False, remove_comments=True, remove_pis=True, tag=tags,
@@ -118,7 +117,7 @@ class Events:
                 self.operation = el
                 return el
             if event == "end" and el.tag == _ENV + "Header":
-                _check_headers(el)
+                _check_headers(el, self.understood)
             elif event == "end" and el.tag == _ENV + "Body":
                 payload = [child for child in el if isinstance(child.tag, str)]
                 if payload:
@@ -140,6 +139,14 @@ class Events:
         raise ExchangeError("MalformedXml", f"the request ended inside {el.tag}")
 
 
+def refuse_dtd(request: SpooledRequest) -> None:
+    request.file.seek(0)
+    head = request.file.read(4096)
+    request.file.seek(0)
+    if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
+        raise ExchangeError("XmlRefused", "DTDs and entity declarations are not allowed in SOAP messages")
+
+
 def _check_envelope(root: etree._Element) -> None:
     if root.tag == "{%s}Envelope" % SOAP12_ENV_NS:
         raise ExchangeError("VersionMismatch", "this endpoint speaks SOAP 1.1; the Envelope is SOAP 1.2",
@@ -149,8 +156,13 @@ def _check_envelope(root: etree._Element) -> None:
                             fault_code="VersionMismatch")
 
 
-def _check_headers(header: etree._Element) -> None:
+WSSE_SECURITY = "{http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd}Security"
+
+
+def _check_headers(header: etree._Element, understood: frozenset[str] = frozenset()) -> None:
     for block in header:
+        if block.tag in understood:
+            continue
         if isinstance(block.tag, str) and block.get(_ENV + "mustUnderstand") in ("1", "true"):
             raise ExchangeError("MustUnderstand", f"header {block.tag} is marked mustUnderstand and this "
                                 "endpoint does not process it", fault_code="MustUnderstand")
@@ -169,6 +181,12 @@ class StreamingSoapEndpoint:
     # Only these elements raise parse events (the rest are still parsed and kept in the
     # tree): a record's 20-odd fields then cost no Python at all while reading.
     event_tags: tuple[str, ...] | None = None
+    # WS-Security (S2): verifies a request's envelope and returns its caller (or None for an
+    # unsigned request the policy lets through); signs the response of a signed request.
+    verify: Callable[[etree._Element], Any] | None = None
+    sign: Callable[[etree._Element], etree._Element] | None = None
+    signed_dom_limit: int = 32 * 1024 * 1024
+    understood: frozenset[str] = field(default=frozenset())
 
     def __call__(self, environ, start_response):
         scheme = environ.get("wsgi.url_scheme", "http")
@@ -191,7 +209,9 @@ class StreamingSoapEndpoint:
             request = spool(environ["wsgi.input"], length, self.max_request_bytes)
             if request.size == 0:
                 raise ExchangeError("MalformedSoap", "the request body is empty: POST a SOAP 1.1 Envelope")
-            events = Events(request, self.event_tags)
+            caller = self._verified(request) if self.verify is not None else None
+            events = Events(request, self.event_tags, self.understood)
+            events.caller = caller
             op_el = events.open()
             qname = etree.QName(op_el)
             operation = self.operations.get(qname.localname) if qname.namespace == EXCHANGE_NS else None
@@ -200,7 +220,10 @@ class StreamingSoapEndpoint:
                     pass
                 raise ExchangeError("UnknownOperation", f"{op_el.tag} is not an operation of this service; it "
                                     f"offers {', '.join(sorted(self.operations))} in namespace {EXCHANGE_NS}")
-            return "200 OK", envelope(operation(events, op_el))
+            answer = operation(events, op_el)
+            if caller is not None and self.sign is not None:
+                return "200 OK", _serialise(self.sign(_envelope_tree(answer)))
+            return "200 OK", envelope(answer)
         except ExchangeError as err:
             return "500 Internal Server Error", fault(err)
         except Exception:  # the caller must get a fault, whatever went wrong
@@ -210,6 +233,73 @@ class StreamingSoapEndpoint:
             return "500 Internal Server Error", fault(err)
 
 
+    def _verified(self, request: SpooledRequest) -> Any:
+        """The caller of a signed request (checked against what the request says it is), None
+        for an unsigned one the policy allows; a WS-Security fault otherwise."""
+        from security.wssecurity import WsSecurityError
+
+        refuse_dtd(request)
+        if not _has_security_header(request):
+            tree = None
+        elif request.size > self.signed_dom_limit:
+            raise ExchangeError("RequestTooLarge", f"a signed request is verified whole, up to "
+                                f"{self.signed_dom_limit} bytes; this one is {request.size}: send smaller batches")
+        else:
+            request.file.seek(0)
+            try:
+                tree = etree.parse(request.file, _safe_parser()).getroot()
+            except etree.XMLSyntaxError as exc:
+                raise ExchangeError("MalformedXml", f"the request is not well-formed XML: {exc}") from None
+            finally:
+                request.file.seek(0)
+        try:
+            if tree is None:
+                return self.verify(etree.Element(_ENV + "Envelope"))  # the policy decides about unsigned requests
+            caller = self.verify(tree)
+        except WsSecurityError as err:
+            raise ExchangeError(err.code, err.message, fault_code=f"wsse:{err.code}") from None
+        claimed = [el.text.strip() for el in tree.iter(
+            "{%s}requester" % EXCHANGE_NS, "{http://govshare.local/xsd/batch/1.0}providerCode") if el.text]
+        for credit_code in claimed:
+            if credit_code.upper() != caller.credit_code:
+                raise ExchangeError("FailedAuthentication", f"the request is signed with the certificate of "
+                                    f"{caller.department_name} ({caller.credit_code}) but speaks for {credit_code}",
+                                    fault_code="wsse:FailedAuthentication")
+        return caller
+
+
+def _has_security_header(request: SpooledRequest) -> bool:
+    """Whether the Header holds a wsse:Security block (read up to the Body only)."""
+    request.file.seek(0)
+    try:
+        for _event, el in etree.iterparse(request.file, events=("start",), resolve_entities=False, no_network=True,
+                                         load_dtd=False, huge_tree=False):
+            if el.tag == WSSE_SECURITY:
+                return True
+            if el.tag == _ENV + "Body":
+                return False
+    except etree.XMLSyntaxError:
+        return False  # the streaming parse reports it with its position
+    finally:
+        request.file.seek(0)
+    return False
+
+
+def _safe_parser() -> etree.XMLParser:
+    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
+                           remove_comments=True, remove_pis=True)
+
+
+def _envelope_tree(payload: etree._Element) -> etree._Element:
+    env = etree.Element(_ENV + "Envelope", nsmap={"soap": SOAP_ENV_NS})
+    etree.SubElement(env, _ENV + "Body").append(payload)
+    return env
+
+
+def _serialise(env: etree._Element) -> bytes:
+    return etree.tostring(env, xml_declaration=True, encoding="UTF-8")
+
+
 def envelope(payload: etree._Element) -> bytes:
     env = etree.Element(_ENV + "Envelope", nsmap={"soap": SOAP_ENV_NS})
     etree.SubElement(env, _ENV + "Body").append(payload)
@@ -217,9 +307,13 @@ def envelope(payload: etree._Element) -> bytes:
 
 
 def fault(err: ExchangeError) -> bytes:
-    env = etree.Element(_ENV + "Envelope", nsmap={"soap": SOAP_ENV_NS})
+    nsmap = {"soap": SOAP_ENV_NS}
+    code = err.fault_code if ":" in err.fault_code else f"soap:{err.fault_code}"
+    if code.startswith("wsse:"):  # WS-Security faults (WSS 1.1 section 12) are QNames in the wsse namespace
+        nsmap["wsse"] = WSSE_SECURITY[1:].split("}")[0]
+    env = etree.Element(_ENV + "Envelope", nsmap=nsmap)
     f = etree.SubElement(etree.SubElement(env, _ENV + "Body"), _ENV + "Fault")
-    etree.SubElement(f, "faultcode").text = f"soap:{err.fault_code}"
+    etree.SubElement(f, "faultcode").text = code
     etree.SubElement(f, "faultstring").text = f"{err.code}: {err.message}"
     detail = etree.SubElement(etree.SubElement(f, "detail"), "{%s}ExchangeFault" % EXCHANGE_NS,
                               nsmap={"ex": EXCHANGE_NS})

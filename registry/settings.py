@@ -30,6 +30,9 @@ def _default_var() -> Path:
     return Path(os.environ.get("GOVSHARE_VAR", "var")).resolve()
 
 
+WSS_POLICIES = ("require", "optional", "off")
+
+
 @dataclass(frozen=True)
 class Settings:
     var_dir: Path = field(default_factory=_default_var)
@@ -44,6 +47,11 @@ class Settings:
     max_batch_bytes: int = 256 * 1024 * 1024
     provider_timeout: float = 5.0
     inquiry_cache_mb: int = 64  # UDDI inquiry answers kept per process; 0 turns the cache off
+    # WS-Security on /exchange and /uddi/publication: require (production), optional (verify
+    # signed messages, let unsigned ones through: development and tests), off
+    wss_policy: str = "require"
+    wss_skew: int = 300  # seconds of clock difference tolerated on wsu:Timestamp
+    wss_max_lifetime: int = 900  # longest Created..Expires accepted, seconds
     application_days: int = 10  # calendar days, not working days: no holiday calendar is kept
     correction_days: int = 5
     # Audit log (S4): every exchange and publication call recorded; off only for benchmarks
@@ -77,10 +85,15 @@ class Settings:
             max_batch_bytes=int(env.get("GOVSHARE_MAX_BATCH", str(256 * 1024 * 1024))),
             provider_timeout=float(env.get("GOVSHARE_PROVIDER_TIMEOUT", "5")),
             inquiry_cache_mb=int(env.get("GOVSHARE_INQUIRY_CACHE_MB", "64")),
+            wss_policy=env.get("GOVSHARE_WSS", "require").strip().lower(),
+            wss_skew=int(env.get("GOVSHARE_WSS_SKEW", "300")),
+            wss_max_lifetime=int(env.get("GOVSHARE_WSS_MAX_LIFETIME", "900")),
             application_days=int(env.get("GOVSHARE_APPLICATION_DAYS", "10")),
             correction_days=int(env.get("GOVSHARE_CORRECTION_DAYS", "5")),
             audit=env.get("GOVSHARE_AUDIT", "1").strip().lower() not in ("0", "false", "off", "no"),
             audit_checkpoint_every=int(env.get("GOVSHARE_AUDIT_CHECKPOINT", "1000")),
         )
         values.update({k: v for k, v in overrides.items() if v is not None})
+        if values["wss_policy"] not in WSS_POLICIES:
+            raise ValueError(f"GOVSHARE_WSS={values['wss_policy']!r}: expected one of {', '.join(WSS_POLICIES)}")
         return cls(**values)

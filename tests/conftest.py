@@ -98,7 +98,9 @@ def sqlite_url(tmp_path, sqlite_template) -> str:
 
 @pytest.fixture
 def settings(db_url, tmp_path) -> Settings:
-    return Settings.from_env(db_url=db_url, var_dir=tmp_path)
+    # WS-Security "optional": signed requests are verified, unsigned ones pass, so the tests of
+    # everything else speak plain SOAP; tests/security runs the platform with "require".
+    return Settings.from_env(db_url=db_url, var_dir=tmp_path, wss_policy="optional")
 
 
 @pytest.fixture

@@ -87,4 +87,9 @@ def authenticate(call: Call, request: etree._Element) -> Publisher:
     row = _token_row(call, request)
     if not row.user.active:
         raise UddiError("E_authTokenRequired", "the publisher account behind this token is disabled")
+    caller = call.caller
+    if caller is not None and row.user.department is not None and row.user.department.id != caller.department_id:
+        # the message is signed by one department and the token is another's (S2)
+        raise UddiError("E_userMismatch", f"the message is signed with the certificate of {caller.department_name} "
+                        f"but the authInfo belongs to {row.user.username} of {row.user.department.name}")
     return Publisher(user=row.user, department=row.user.department)

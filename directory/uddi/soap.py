@@ -63,6 +63,11 @@ class UddiEndpoint:
     checked_values: Callable[[], dict[str, dict[str, str]]] = dict
     cacheable: bool = False  # answers depend on the request and the directory alone (inquiry)
     answers: AnswerCache = field(init=False)
+    # WS-Security (S2, publication): the caller of a request's envelope, or None for an unsigned
+    # request the policy lets through; and the signer of responses to signed requests.
+    verify: Callable[[etree._Element], object] | None = None
+    sign: Callable[[etree._Element], etree._Element] | None = None
+    understood: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         self.answers = AnswerCache(self.settings.inquiry_cache_mb * 1024 * 1024 if self.cacheable else 0)
@@ -94,6 +99,7 @@ class UddiEndpoint:
             request = self._parse(raw)
             handler = self._operation(request)
             _validate_request(request)
+            caller = self._verified(request) if self.verify is not None else None
             with unit_of_work(self.sessions) as session:
                 gen = generation(session) if self.answers.enabled else None
                 if gen is not None:
@@ -102,11 +108,11 @@ class UddiEndpoint:
                     if envelope is not None:
                         return "200 OK", envelope, "hit"
                 call = Call(session=session, settings=self.settings, now=utcnow(), base_url=base_url,
-                            checked_values=self.checked_values())
+                            checked_values=self.checked_values(), caller=caller)
                 response = handler(call, request)
-                envelope = _envelope(response)
                 if response is not None:
                     _validate_response(response)
+                envelope = _envelope(response, self.sign if caller is not None else None)
             if gen is None:
                 return "200 OK", envelope, ""
             self.answers.put(gen, asked, envelope)
@@ -143,7 +149,7 @@ class UddiEndpoint:
             for block in header:
                 if not isinstance(block.tag, str):
                     continue
-                if block.get(_ENV + "mustUnderstand") in ("1", "true"):
+                if block.tag not in self.understood and block.get(_ENV + "mustUnderstand") in ("1", "true"):
                     raise SoapFault("MustUnderstand", f"header {block.tag} is marked mustUnderstand and "
                                     "this endpoint does not process it")
         body = root.find(_ENV + "Body")
@@ -168,6 +174,15 @@ class UddiEndpoint:
         return handler
 
 
+    def _verified(self, request: etree._Element) -> object:
+        from security.wssecurity import WsSecurityError
+
+        try:
+            return self.verify(request.getroottree().getroot())
+        except WsSecurityError as err:
+            raise SoapFault(f"wsse:{err.code}", err.message) from None
+
+
 def _validate_request(request: etree._Element) -> None:
     schema = uddi_schema()
     if schema.validate(request):
@@ -188,19 +203,27 @@ def _validate_response(response: etree._Element) -> None:
         raise RuntimeError(f"response {response.tag} violates uddi_v3.xsd: {error.message}")
 
 
-def _envelope(payload: etree._Element | None) -> bytes:
+def _envelope(payload: etree._Element | None, sign: Callable[[etree._Element], etree._Element] | None = None) -> bytes:
     env = etree.Element(_ENV + "Envelope", nsmap={"soap": SOAP_ENV_NS})
     body = etree.SubElement(env, _ENV + "Body")
     if payload is not None:
         body.append(payload)
+    if sign is not None:
+        env = sign(env)
     return etree.tostring(env, xml_declaration=True, encoding="UTF-8")
 
 
+WSSE_NS = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
+
+
 def _fault(code: str, message: str, detail: etree._Element | None = None) -> bytes:
-    env = etree.Element(_ENV + "Envelope", nsmap={"soap": SOAP_ENV_NS})
+    nsmap = {"soap": SOAP_ENV_NS}
+    if code.startswith("wsse:"):  # WS-Security faults (WSS 1.1 section 12) are QNames in the wsse namespace
+        nsmap["wsse"] = WSSE_NS
+    env = etree.Element(_ENV + "Envelope", nsmap=nsmap)
     body = etree.SubElement(env, _ENV + "Body")
     fault = etree.SubElement(body, _ENV + "Fault")
-    etree.SubElement(fault, "faultcode").text = f"soap:{code}"
+    etree.SubElement(fault, "faultcode").text = code if ":" in code else f"soap:{code}"
     etree.SubElement(fault, "faultstring").text = message
     if detail is not None:
         etree.SubElement(fault, "detail").append(detail)

@@ -1,0 +1,330 @@
+"""WS-Security 1.1 on SOAP messages (S2): verify what departments send, sign what we answer.
+
+A request to ``/exchange`` or ``/uddi/publication`` carries, in its SOAP Header::
+
+    <wsse:Security soap:mustUnderstand="1">
+      <wsse:BinarySecurityToken wsu:Id="X509-…" ValueType="…#X509v3" EncodingType="…#Base64Binary">MII…
+      <wsu:Timestamp wsu:Id="TS-…"><wsu:Created>…Z</wsu:Created><wsu:Expires>…Z</wsu:Expires></wsu:Timestamp>
+      <ds:Signature> SignedInfo: exc-c14n, rsa-sha256, References #Body-id and #TS-id (exc-c14n, sha256)
+                     KeyInfo: wsse:SecurityTokenReference/wsse:Reference URI="#X509-…" </ds:Signature>
+    </wsse:Security>
+
+:func:`verify` checks, in this order, and answers the first failure as a WS-Security fault
+(``wsse:InvalidSecurity``, ``wsse:UnsupportedAlgorithm``, ``wsse:FailedCheck``,
+``wsse:MessageExpired``, ``wsse:FailedAuthentication``) whose message says what to fix:
+
+1. the shape: one Security header, one Timestamp, one Signature, a BinarySecurityToken, the
+   Body and the Timestamp each with a ``wsu:Id``, no Id value used twice anywhere in the
+   message (a second element with the signed Id is how signature wrapping smuggles a body in);
+2. the algorithms: exc-c14n, RSA-SHA256 and SHA-256 only (SHA-1 is refused by name);
+3. the references are exactly the Body that is the Envelope's child and the Timestamp that is
+   the Security header's child, and signxml verifies the signature with the token's key;
+4. the Timestamp is fresh: created no later than now + skew, not expired (with skew), and no
+   longer-lived than the configured maximum;
+5. the certificate chains to the platform CA, is within its validity, is one the platform
+   issued (the ``certificate`` table) and is not revoked;
+6. the message was not seen before: the SHA-256 of its SignatureValue goes into ``wss_seen``,
+   shared by every server process, until the Timestamp expires.
+
+The caller's department is the certificate's; the endpoints then check that the message speaks
+for that department (the requester, the batch's provider, the publisher's account).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from lxml import etree
+from signxml import XMLVerifier
+from signxml.algorithms import DigestAlgorithm, SignatureMethod
+from signxml.exceptions import InvalidInput, InvalidSignature
+from signxml.verifier import SignatureConfiguration
+from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from registry.clock import utcnow
+from registry.models import Certificate, Department, WssSeen
+from registry.settings import Settings
+
+from . import pki
+
+log = logging.getLogger(__name__)
+
+SOAP_ENV_NS = "http://schemas.xmlsoap.org/soap/envelope/"
+WSSE_NS = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
+WSU_NS = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
+DS_NS = "http://www.w3.org/2000/09/xmldsig#"
+X509V3 = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-x509-token-profile-1.0#X509v3"
+BASE64 = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-soap-message-security-1.0#Base64Binary"
+EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
+RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
+SHA256 = "http://www.w3.org/2001/04/xmlenc#sha256"
+SHA1_NAMES = {"http://www.w3.org/2000/09/xmldsig#rsa-sha1", "http://www.w3.org/2000/09/xmldsig#sha1"}
+WSU_ID = "{%s}Id" % WSU_NS
+ID_NAMES = {"Id", "ID", "id"}
+_ENV, _WSSE, _WSU, _DS = ("{%s}" % n for n in (SOAP_ENV_NS, WSSE_NS, WSU_NS, DS_NS))
+_CONFIG = SignatureConfiguration(require_x509=False, expect_references=2,
+                                 signature_methods=frozenset({SignatureMethod.RSA_SHA256}),
+                                 digest_algorithms=frozenset({DigestAlgorithm.SHA256}))
+
+
+class WsSecurityError(Exception):
+    """A message refused by WS-Security; ``code`` is the local name of a ``wsse:`` fault code."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who signed a verified message."""
+
+    department_id: int
+    department_code: str
+    department_name: str
+    credit_code: str
+    certificate_serial: str
+
+
+def security_header(envelope: etree._Element) -> etree._Element | None:
+    header = envelope.find(_ENV + "Header")
+    if header is None:
+        return None
+    blocks = header.findall(_WSSE + "Security")
+    if len(blocks) > 1:
+        raise WsSecurityError("InvalidSecurity", f"the message has {len(blocks)} wsse:Security headers; send one")
+    return blocks[0] if blocks else None
+
+
+def verify(envelope: etree._Element, sessions: sessionmaker[Session], settings: Settings, *,
+           now: datetime | None = None) -> Caller | None:
+    """The verified caller of ``envelope``; None for an unsigned message where the policy allows it."""
+    security = security_header(envelope)
+    if security is None:
+        if settings.wss_policy == "require":
+            raise WsSecurityError("InvalidSecurity", "this endpoint requires WS-Security: sign the Body and a "
+                                  "wsu:Timestamp with your department's certificate (RSA-SHA256, exc-c14n) and "
+                                  "send the certificate as a wsse:BinarySecurityToken")
+        return None
+    now = now or utcnow()
+    _unique_ids(envelope)
+    body = _one(envelope, _ENV + "Body", "soap:Body")
+    timestamp = _one(security, _WSU + "Timestamp", "wsu:Timestamp in the Security header")
+    signature = _one(security, _DS + "Signature", "ds:Signature in the Security header")
+    body_id, ts_id = _id_of(body, "soap:Body"), _id_of(timestamp, "wsu:Timestamp")
+    _algorithms(signature)
+    uris = [ref.get("URI", "") for ref in signature.iterfind(f"{_DS}SignedInfo/{_DS}Reference")]
+    if sorted(uris) != sorted([f"#{body_id}", f"#{ts_id}"]):
+        raise WsSecurityError("FailedCheck", f"the signature must cover exactly the Body (#{body_id}) and the "
+                              f"Timestamp (#{ts_id}); it references {', '.join(uris) or 'nothing'}")
+    cert = _token(security, signature)
+    try:
+        results = XMLVerifier().verify(envelope, x509_cert=cert, id_attribute="Id", expect_config=_CONFIG)
+    except (InvalidSignature, InvalidInput) as exc:
+        raise WsSecurityError("FailedCheck", f"the signature does not verify: {exc}") from None
+    signed = {etree.QName(result.signed_xml).localname for result in results}
+    if signed != {"Body", "Timestamp"}:
+        raise WsSecurityError("FailedCheck", f"the signature covers {sorted(signed)}, not the Body and Timestamp")
+    expires = _fresh(timestamp, now, settings)
+    caller = _certified(cert, sessions, settings, now)
+    _not_replayed(signature, caller, expires, sessions, now)
+    return caller
+
+
+def _unique_ids(envelope: etree._Element) -> None:
+    seen: set[str] = set()
+    for el in envelope.iter():
+        if not isinstance(el.tag, str):
+            continue
+        for name, value in el.attrib.items():
+            if etree.QName(name).localname in ID_NAMES or name == "{http://www.w3.org/XML/1998/namespace}id":
+                if value in seen:
+                    raise WsSecurityError("InvalidSecurity", f"the Id {value!r} is used twice in the message: "
+                                          "every Id must be unique (a repeated Id is a signature-wrapping attack)")
+                seen.add(value)
+
+
+def _one(parent: etree._Element, tag: str, what: str) -> etree._Element:
+    found = parent.findall(tag)
+    if len(found) != 1:
+        raise WsSecurityError("InvalidSecurity", f"the message must have exactly one {what}; it has {len(found)}")
+    return found[0]
+
+
+def _id_of(el: etree._Element, what: str) -> str:
+    value = el.get(WSU_ID)
+    if not value:
+        raise WsSecurityError("InvalidSecurity", f"{what} has no wsu:Id, so the signature cannot reference it")
+    return value
+
+
+def _algorithms(signature: etree._Element) -> None:
+    info = signature.find(_DS + "SignedInfo")
+    if info is None:
+        raise WsSecurityError("InvalidSecurity", "ds:Signature has no SignedInfo")
+    used = [(what, el.get("Algorithm", "")) for what, el in (
+        [("CanonicalizationMethod", info.find(_DS + "CanonicalizationMethod")),
+         ("SignatureMethod", info.find(_DS + "SignatureMethod"))]
+        + [("DigestMethod", d) for d in info.iterfind(f"{_DS}Reference/{_DS}DigestMethod")]
+        + [("Transform", t) for t in info.iterfind(f"{_DS}Reference/{_DS}Transforms/{_DS}Transform")]
+    ) if el is not None]
+    expected = {"CanonicalizationMethod": EXC_C14N, "SignatureMethod": RSA_SHA256, "DigestMethod": SHA256,
+                "Transform": EXC_C14N}
+    for what, algorithm in used:
+        if algorithm in SHA1_NAMES:
+            raise WsSecurityError("UnsupportedAlgorithm", f"SHA-1 is refused ({what} {algorithm}): sign with "
+                                  f"RSA-SHA256 ({RSA_SHA256}) and digest with SHA-256 ({SHA256})")
+        if algorithm != expected[what]:
+            raise WsSecurityError("UnsupportedAlgorithm", f"{what} {algorithm or '(none)'} is not accepted; "
+                                  f"use {expected[what]}")
+
+
+def _token(security: etree._Element, signature: etree._Element) -> x509.Certificate:
+    ref = signature.find(f"{_DS}KeyInfo/{_WSSE}SecurityTokenReference/{_WSSE}Reference")
+    if ref is None or not ref.get("URI", "").startswith("#"):
+        raise WsSecurityError("InvalidSecurity", "KeyInfo must hold a wsse:SecurityTokenReference to the "
+                              "wsse:BinarySecurityToken carrying your certificate")
+    token_id = ref.get("URI")[1:]
+    tokens = [t for t in security.findall(_WSSE + "BinarySecurityToken") if t.get(WSU_ID) == token_id]
+    if len(tokens) != 1:
+        raise WsSecurityError("SecurityTokenUnavailable", f"no wsse:BinarySecurityToken with wsu:Id {token_id!r} "
+                              "in the Security header")
+    token = tokens[0]
+    if token.get("ValueType") != X509V3:
+        raise WsSecurityError("InvalidSecurityToken", f"the token's ValueType must be {X509V3}")
+    if token.get("EncodingType", BASE64) != BASE64:
+        raise WsSecurityError("InvalidSecurityToken", f"the token's EncodingType must be {BASE64}")
+    try:
+        return x509.load_der_x509_certificate(base64.b64decode("".join((token.text or "").split()), validate=True))
+    except ValueError as exc:
+        raise WsSecurityError("InvalidSecurityToken", f"the BinarySecurityToken is not a base64 DER X.509 "
+                              f"certificate: {exc}") from None
+
+
+def _instant(el: etree._Element | None, what: str) -> datetime:
+    text = (el.text or "").strip() if el is not None else ""
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise WsSecurityError("InvalidSecurity", f"wsu:Timestamp/{what} must be an xsd:dateTime in UTC, "
+                              f"e.g. 2026-11-24T08:00:00Z; got {text!r}") from None
+    if value.tzinfo is None:
+        raise WsSecurityError("InvalidSecurity", f"wsu:Timestamp/{what} {text!r} has no time zone; end it with Z")
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
+def _fresh(timestamp: etree._Element, now: datetime, settings: Settings) -> datetime:
+    created = _instant(timestamp.find(_WSU + "Created"), "Created")
+    expires = _instant(timestamp.find(_WSU + "Expires"), "Expires")
+    skew = timedelta(seconds=settings.wss_skew)
+    if created > now + skew:
+        raise WsSecurityError("MessageExpired", f"the Timestamp was created in the future ({created:%H:%M:%S} UTC, "
+                              f"now {now:%H:%M:%S} UTC, allowed skew {settings.wss_skew} s): check your clock")
+    if expires <= now - skew:
+        raise WsSecurityError("MessageExpired", f"the message expired at {expires:%Y-%m-%d %H:%M:%S} UTC "
+                              f"(now {now:%H:%M:%S} UTC)")
+    if expires - created > timedelta(seconds=settings.wss_max_lifetime):
+        raise WsSecurityError("MessageExpired", f"the Timestamp is valid for {(expires - created).seconds} s; at "
+                              f"most {settings.wss_max_lifetime} s are accepted")
+    return expires + skew
+
+
+def _certified(cert: x509.Certificate, sessions: sessionmaker[Session], settings: Settings,
+               now: datetime) -> Caller:
+    ca = pki.ca_certificate(settings)
+    if ca is None:
+        raise WsSecurityError("FailedAuthentication", "this platform has no CA yet (`govshare pki init`), so no "
+                              "certificate can be trusted")
+    if not pki.chains_to(cert, ca):
+        raise WsSecurityError("FailedAuthentication", f"the certificate {cert.subject.rfc4514_string()} was not "
+                              "issued by the platform CA (see /pki/ca.pem)")
+    if not cert.not_valid_before_utc.replace(tzinfo=None) <= now <= cert.not_valid_after_utc.replace(tzinfo=None):
+        raise WsSecurityError("FailedAuthentication", f"the certificate is valid from "
+                              f"{cert.not_valid_before_utc:%Y-%m-%d} to {cert.not_valid_after_utc:%Y-%m-%d}, "
+                              "not now: ask the platform for a new one")
+    serial = format(cert.serial_number, "x")
+    with sessions() as session:
+        record = session.get(Certificate, serial)
+        if record is None or record.fingerprint != cert.fingerprint(hashes.SHA256()).hex():
+            raise WsSecurityError("FailedAuthentication", f"certificate {serial} is not one the platform issued")
+        if record.status != "valid":
+            raise WsSecurityError("FailedAuthentication", f"certificate {serial} was revoked on "
+                                  f"{record.revoked:%Y-%m-%d %H:%M} UTC ({record.revocation_reason}); "
+                                  "sign with a current certificate")
+        dept = session.get(Department, record.department_id)
+        return Caller(dept.id, dept.code, dept.name, dept.credit_code, serial)
+
+
+_PRUNE_EVERY = 500
+_calls = 0
+
+
+def _not_replayed(signature: etree._Element, caller: Caller, expires: datetime, sessions: sessionmaker[Session],
+                  now: datetime) -> None:
+    global _calls
+    value = "".join((signature.findtext(_DS + "SignatureValue") or "").split())
+    digest = hashlib.sha256(value.encode()).hexdigest()
+    with sessions() as session:
+        session.add(WssSeen(digest=digest, certificate_serial=caller.certificate_serial, received=now,
+                            expires=expires))
+        try:
+            session.commit()
+        except IntegrityError:
+            session.rollback()
+            raise WsSecurityError("FailedCheck", "this signed message was received before (replay): sign every "
+                                  "request anew with a fresh Timestamp") from None
+        _calls += 1
+        if _calls % _PRUNE_EVERY == 0:
+            session.execute(delete(WssSeen).where(WssSeen.expires < now))
+            session.commit()
+
+
+# ----------------------------------------------------------------------------- signing responses
+
+
+def sign(envelope: etree._Element, sessions: sessionmaker[Session], settings: Settings, *,
+         lifetime: int = 300) -> etree._Element:
+    """Sign ``envelope`` in place with the platform's key: BinarySecurityToken, Timestamp, and a
+    signature over Body and Timestamp (exc-c14n, RSA-SHA256, SHA-256), as a client expects.
+
+    The signing itself is zeep's ``BinarySignature`` (python-xmlsec), the same code a zeep
+    client signs its requests with."""
+    import xmlsec
+    from zeep.wsse.signature import BinarySignature
+
+    with sessions() as session:
+        pki.platform_identity(session, settings)  # made on first use
+    folder = pki.pki_dir(settings)
+    header = envelope.find(_ENV + "Header")
+    if header is None:
+        header = etree.Element(_ENV + "Header")
+        envelope.insert(0, header)
+    security = etree.SubElement(header, _WSSE + "Security", nsmap={"wsse": WSSE_NS, "wsu": WSU_NS})
+    created = utcnow().replace(microsecond=0)
+    stamp = etree.SubElement(security, _WSU + "Timestamp", {WSU_ID: "TS-1"})
+    etree.SubElement(stamp, _WSU + "Created").text = created.isoformat() + "Z"
+    etree.SubElement(stamp, _WSU + "Expires").text = (created + timedelta(seconds=lifetime)).isoformat() + "Z"
+    signer = BinarySignature(str(folder / "platform.key"), str(folder / "platform.pem"),
+                             signature_method=xmlsec.Transform.RSA_SHA256, digest_method=xmlsec.Transform.SHA256)
+    signer.apply(envelope, {})
+    return envelope
+
+
+def protect(endpoint, sessions: sessionmaker[Session], settings: Settings):
+    """Put WS-Security in front of a SOAP endpoint (the exchange's or the UDDI publication's):
+    requests are verified per ``settings.wss_policy``, responses to signed requests signed."""
+    if settings.wss_policy == "off":
+        return endpoint
+    endpoint.verify = lambda envelope: verify(envelope, sessions, settings)
+    endpoint.sign = lambda envelope: sign(envelope, sessions, settings)
+    endpoint.understood = frozenset({_WSSE + "Security"})
+    return endpoint

@@ -1,0 +1,316 @@
+"""WS-Security 1.1 on /exchange and /uddi/publication (S2), over real HTTP to a server that
+requires it: zeep's own BinarySignature is accepted; every way of getting it wrong is a
+WS-Security fault that says what to fix; responses are signed by the platform."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import uuid
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import requests
+import xmlsec
+import zeep
+from lxml import etree
+from zeep.wsse.signature import BinarySignature
+from zeep.wsse.utils import get_security_header
+
+import server
+from client.wss import WSU, PlatformSignature, ResponseNotTrusted, add_timestamp
+from directory.accounts import create_user, register_department
+from directory.demo import credit_code_for
+from registry.db import unit_of_work
+from security import pki
+from xsd import samples
+from xsd.batch import build_batch
+
+from ..conftest import LiveServer, free_port
+from ..exchange.conftest import EX, _publish, submit_body
+
+SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
+WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
+DS = "http://www.w3.org/2000/09/xmldsig#"
+
+
+@dataclass
+class Dept:
+    code: str
+    credit_code: str
+    key: Path
+    cert: Path
+
+
+@dataclass
+class World:
+    url: str
+    resource: str
+    gaj: Dept
+    mzj: Dept
+    ca_pem: bytes
+    person_key: str
+    settings: object
+    sessions: object
+
+
+def _issue(session, settings, dept, folder: Path) -> Dept:
+    issued = pki.issue(session, settings, dept)
+    key, cert = folder / f"{dept.code}.key", folder / f"{dept.code}.pem"
+    key.write_bytes(issued.key_pem())
+    cert.write_bytes(issued.cert_pem())
+    return Dept(dept.code, dept.credit_code, key, cert)
+
+
+@pytest.fixture
+def world(sessions, settings, tmp_path):
+    """A server requiring WS-Security; 公安局 publishes a population resource with one person in it."""
+    pki.init_ca(settings)
+    with unit_of_work(sessions) as session:
+        gaj = register_department(session, settings, code="gaj", name="临江市公安局",
+                                  credit_code=credit_code_for("00250102"))
+        mzj = register_department(session, settings, code="mzj", name="临江市民政局",
+                                  credit_code=credit_code_for("00250103"))
+        user = create_user(session, username="gaj", password="Secret-123", department=gaj, roles=("cataloguer",))
+        create_user(session, username="mzj", password="Secret-123", department=mzj, roles=("cataloguer",))
+        reviewer = create_user(session, username="reviewer", password="x", department=None,
+                               roles=("admin", "reviewer"))
+        code = _publish(session, settings, gaj, user, reviewer, "户籍人口基础信息", "101001002")
+        gaj_dept, mzj_dept = _issue(session, settings, gaj, tmp_path), _issue(session, settings, mzj, tmp_path)
+    strict = replace(settings, wss_policy="require")
+    srv = LiveServer(server.build_app(strict, sessions), free_port()).start()
+    person = next(samples.population_records(1, seed=5))
+    world = World(srv.url, code, gaj_dept, mzj_dept, (pki.pki_dir(settings) / "ca.pem").read_bytes(),
+                  person.findtext("{http://govshare.local/xsd/population/1.0}idNumber"), strict, sessions)
+    batch = build_batch([person], provider_code=gaj_dept.credit_code, resource_code=code,
+                        created=datetime(2026, 11, 1, tzinfo=UTC), batch_id=uuid.uuid4())
+    reply = post(world, sign(world.gaj, envelope(submit_body(batch))))
+    assert reply.status_code == 200, reply.text
+    yield world
+    srv.stop()
+
+
+def envelope(body: bytes | str) -> etree._Element:
+    if isinstance(body, str):
+        body = body.encode()
+    return etree.fromstring(f'<soap:Envelope xmlns:soap="{SOAP_ENV}"><soap:Header/><soap:Body>'.encode() + body
+                            + b"</soap:Body></soap:Envelope>")
+
+
+def sign(dept: Dept, env: etree._Element, *, timestamp=True, created: datetime | None = None,
+         lifetime: int = 300, sha1: bool = False) -> etree._Element:
+    """Sign as a zeep client does: zeep's BinarySignature over Body (and the Timestamp)."""
+    if timestamp:
+        if created is None:
+            add_timestamp(env, lifetime)
+        else:
+            security = get_security_header(env)
+            stamp = etree.SubElement(security, etree.QName(WSU, "Timestamp"), {f"{{{WSU}}}Id": "TS-x"})
+            etree.SubElement(stamp, etree.QName(WSU, "Created")).text = created.strftime("%Y-%m-%dT%H:%M:%SZ")
+            etree.SubElement(stamp, etree.QName(WSU, "Expires")).text = (
+                created + timedelta(seconds=lifetime)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    method = (xmlsec.Transform.RSA_SHA1, xmlsec.Transform.SHA1) if sha1 else (xmlsec.Transform.RSA_SHA256,
+                                                                              xmlsec.Transform.SHA256)
+    BinarySignature(str(dept.key), str(dept.cert), signature_method=method[0], digest_method=method[1]).apply(env, {})
+    return env
+
+
+def post(world: World, env: etree._Element | bytes, path: str = "/exchange") -> requests.Response:
+    data = env if isinstance(env, bytes) else etree.tostring(env)
+    return requests.post(world.url + path, data=data, headers={"Content-Type": "text/xml; charset=utf-8"},
+                         timeout=60)
+
+
+def fault(response: requests.Response) -> tuple[str, str]:
+    root = etree.fromstring(response.content)
+    return root.findtext(".//faultcode"), root.findtext(".//faultstring")
+
+
+def query(world: World, requester: Dept) -> etree._Element:
+    return envelope(f'<ex:QueryRecords xmlns:ex="{EX}"><ex:requester>{requester.credit_code}</ex:requester>'
+                    f"<ex:resourceCode>{world.resource}</ex:resourceCode><ex:key>{world.person_key}</ex:key>"
+                    "</ex:QueryRecords>")
+
+
+# ------------------------------------------------------------------------------ accepted
+
+
+def test_a_zeep_client_with_binary_signature_is_accepted_and_the_response_is_signed(world):
+    wsse = PlatformSignature(str(world.mzj.key), str(world.mzj.cert), ca_pem=world.ca_pem)
+    client = zeep.Client(f"{world.url}/exchange?wsdl", wsse=wsse)
+    answer = client.service.QueryRecords(requester=world.mzj.credit_code, resourceCode=world.resource,
+                                         key=[world.person_key])
+    assert answer.total == 1 and answer.source == "central"
+
+
+def test_the_platform_signs_what_it_answers_and_the_client_notices_tampering(world):
+    reply = post(world, sign(world.mzj, query(world, world.mzj)))
+    assert reply.status_code == 200
+    response = etree.fromstring(reply.content)
+    checker = PlatformSignature(str(world.mzj.key), str(world.mzj.cert), ca_pem=world.ca_pem)
+    checker.verify(copy.deepcopy(response))
+    tampered = copy.deepcopy(response)
+    tampered.find(f".//{{{EX}}}total").text = "999"
+    with pytest.raises(ResponseNotTrusted, match="altered"):
+        checker.verify(tampered)
+    other_ca = PlatformSignature(str(world.mzj.key), str(world.mzj.cert), ca_pem=world.mzj.cert.read_bytes())
+    with pytest.raises(ResponseNotTrusted, match="did not issue"):
+        other_ca.verify(copy.deepcopy(response))
+    unsigned = copy.deepcopy(response)
+    unsigned.remove(unsigned.find(f"{{{SOAP_ENV}}}Header"))
+    with pytest.raises(ResponseNotTrusted, match="not signed"):
+        checker.verify(unsigned)
+
+
+# ------------------------------------------------------------------------------ refused
+
+
+def test_an_unsigned_request_is_refused_when_security_is_required(world):
+    reply = post(world, query(world, world.mzj))
+    assert reply.status_code == 500
+    code, message = fault(reply)
+    assert code == "wsse:InvalidSecurity" and "requires WS-Security" in message
+    root = etree.fromstring(reply.content)
+    assert root.nsmap.get("wsse") == WSSE  # the fault code's prefix is declared
+
+
+def test_sha1_is_refused_by_name(world):
+    code, message = fault(post(world, sign(world.mzj, query(world, world.mzj), sha1=True)))
+    assert code == "wsse:UnsupportedAlgorithm" and "SHA-1 is refused" in message
+
+
+def test_a_body_changed_after_signing_fails_the_check(world):
+    env = sign(world.mzj, query(world, world.mzj))
+    env.find(f".//{{{EX}}}key").text = "110101199003077777"
+    code, message = fault(post(world, env))
+    assert code == "wsse:FailedCheck" and "does not verify" in message
+
+
+def test_signature_wrapping_is_refused(world):
+    """The signed Body moved into a header, a new Body carrying its Id: signxml alone accepts this."""
+    env = sign(world.mzj, query(world, world.mzj))
+    body = env.find(f"{{{SOAP_ENV}}}Body")
+    wrapper = etree.SubElement(env.find(f"{{{SOAP_ENV}}}Header"), "{urn:attacker}Wrapper")
+    forged = etree.Element(f"{{{SOAP_ENV}}}Body", {f"{{{WSU}}}Id": body.get(f"{{{WSU}}}Id")})
+    forged.append(etree.fromstring(f'<ex:GetChanges xmlns:ex="{EX}"><ex:requester>{world.mzj.credit_code}'
+                                   f"</ex:requester><ex:resourceCode>{world.resource}</ex:resourceCode>"
+                                   "</ex:GetChanges>"))
+    env.replace(body, forged)
+    wrapper.append(body)
+    code, message = fault(post(world, env))
+    assert code == "wsse:InvalidSecurity" and "used twice" in message
+    # and without the duplicate Id: the new Body is simply not the signed one
+    forged.attrib.pop(f"{{{WSU}}}Id")
+    code, message = fault(post(world, env))
+    assert code == "wsse:InvalidSecurity" and "soap:Body has no wsu:Id" in message
+
+
+def test_an_expired_or_future_or_overlong_timestamp_is_refused(world):
+    now = datetime.now(UTC).replace(tzinfo=None)
+    old = sign(world.mzj, query(world, world.mzj), created=now - timedelta(hours=2))
+    assert fault(post(world, old))[0] == "wsse:MessageExpired"
+    future = sign(world.mzj, query(world, world.mzj), created=now + timedelta(hours=1))
+    code, message = fault(post(world, future))
+    assert code == "wsse:MessageExpired" and "check your clock" in message
+    forever = sign(world.mzj, query(world, world.mzj), lifetime=7 * 24 * 3600)
+    assert "at most" in fault(post(world, forever))[1]
+    unstamped = sign(world.mzj, query(world, world.mzj), timestamp=False)
+    assert fault(post(world, unstamped))[0] == "wsse:InvalidSecurity"
+
+
+def test_a_replayed_message_is_refused_by_every_server_process(world):
+    data = etree.tostring(sign(world.mzj, query(world, world.mzj)))
+    assert post(world, data).status_code == 200
+    code, message = fault(post(world, data))
+    assert code == "wsse:FailedCheck" and "replay" in message
+    # a second server process on the same database (its own engine) knows the message too
+    from registry.db import make_engine, session_factory
+
+    other_sessions = session_factory(make_engine(world.settings.db_url))
+    other = LiveServer(server.build_app(world.settings, other_sessions), free_port()).start()
+    try:
+        reply = requests.post(f"{other.url}/exchange", data=data, headers={"Content-Type": "text/xml"}, timeout=60)
+        assert "replay" in fault(reply)[1]
+    finally:
+        other.stop()
+        other_sessions.kw["bind"].dispose()
+
+
+def test_a_revoked_certificate_is_refused(world):
+    serial = format(__import__("cryptography.x509", fromlist=["x"]).load_pem_x509_certificate(
+        world.mzj.cert.read_bytes()).serial_number, "x")
+    assert post(world, sign(world.mzj, query(world, world.mzj))).status_code == 200
+    with unit_of_work(world.sessions) as session:
+        pki.revoke(session, world.settings, serial, "keyCompromise")
+    code, message = fault(post(world, sign(world.mzj, query(world, world.mzj))))
+    assert code == "wsse:FailedAuthentication" and "revoked" in message and "keyCompromise" in message
+
+
+def test_a_certificate_from_another_ca_is_refused(world, tmp_path, sessions):
+    other = replace(world.settings, var_dir=tmp_path / "rogue")
+    pki.init_ca(other)
+    with unit_of_work(sessions) as session:
+        rogue = _issue(session, other, pki.find_department(session, "mzj"), tmp_path / "rogue")
+    code, message = fault(post(world, sign(rogue, query(world, world.mzj))))
+    assert code == "wsse:FailedAuthentication" and "not issued by the platform CA" in message
+
+
+def test_a_department_cannot_speak_for_another(world):
+    """民政局's certificate, 公安局's credit code as requester (or as a batch's provider)."""
+    code, message = fault(post(world, sign(world.mzj, query(world, world.gaj))))
+    assert code == "wsse:FailedAuthentication" and "临江市民政局" in message
+    batch = build_batch([next(samples.population_records(1, seed=9))], provider_code=world.gaj.credit_code,
+                        resource_code=world.resource, created=datetime(2026, 11, 2, tzinfo=UTC),
+                        batch_id=uuid.uuid4())
+    assert fault(post(world, sign(world.mzj, envelope(submit_body(batch)))))[0] == "wsse:FailedAuthentication"
+
+
+def test_a_garbled_token_is_an_invalid_security_token(world):
+    env = sign(world.mzj, query(world, world.mzj))
+    token = env.find(f".//{{{WSSE}}}BinarySecurityToken")
+    token.text = base64.b64encode(b"not a certificate").decode()
+    assert fault(post(world, env))[0] == "wsse:InvalidSecurityToken"
+
+
+# ------------------------------------------------------------------------------ publication
+
+
+def _save_business(token: str, name: str) -> etree._Element:
+    return envelope(f'<save_business xmlns="urn:uddi-org:api_v3"><authInfo>{token}</authInfo>'
+                    f"<businessEntity><name>{name}</name></businessEntity></save_business>")
+
+
+def _token(world: World, user: str) -> str:
+    body = envelope(f'<get_authToken xmlns="urn:uddi-org:api_v3" userID="{user}" cred="Secret-123"/>')
+    reply = post(world, body, "/uddi/security")
+    return etree.fromstring(reply.content).findtext(".//{urn:uddi-org:api_v3}authInfo")
+
+
+def test_publication_requires_a_signature_from_the_publishers_department(world):
+    token = _token(world, "gaj")
+    unsigned = post(world, _save_business(token, "临江市公安局户籍科"), "/uddi/publication")
+    assert fault(unsigned)[0] == "wsse:InvalidSecurity"
+    mismatched = post(world, sign(world.mzj, _save_business(token, "临江市公安局户籍科")), "/uddi/publication")
+    assert b"E_userMismatch" in mismatched.content
+    signed = post(world, sign(world.gaj, _save_business(token, "临江市公安局户籍科")), "/uddi/publication")
+    assert signed.status_code == 200, signed.text
+    response = etree.fromstring(signed.content)
+    PlatformSignature(str(world.gaj.key), str(world.gaj.cert), ca_pem=world.ca_pem).verify(response)
+    # inquiry stays open: no signature needed to discover services
+    inquiry = post(world, envelope('<find_business xmlns="urn:uddi-org:api_v3"><name>临江市公安局户籍科</name>'
+                                   "</find_business>"), "/uddi/inquiry")
+    assert inquiry.status_code == 200 and "临江市公安局户籍科".encode() in inquiry.content
+
+
+def test_without_ws_security_a_must_understand_security_header_is_a_fault(world, sessions):
+    off = replace(world.settings, wss_policy="off")
+    srv = LiveServer(server.build_app(off, sessions), free_port()).start()
+    try:
+        env = sign(world.mzj, query(world, world.mzj))
+        env.find(f".//{{{WSSE}}}Security").set(f"{{{SOAP_ENV}}}mustUnderstand", "1")
+        reply = requests.post(f"{srv.url}/exchange", data=etree.tostring(env), timeout=60)
+        assert fault(reply)[0] == "soap:MustUnderstand"
+    finally:
+        srv.stop()
