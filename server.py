@@ -249,6 +249,7 @@ def _cmd_demo_seed(args, sessions: sessionmaker[Session], settings: Settings) ->
     from adapters.demo_sources import generate_household_registry
     from directory import demo
     from exchange.demo import seed_records
+    from security.demo import DEMO_P12_PASSWORD, seed_certificates
 
     counts = demo.seed(sessions, settings)
     people = seed_people(demo.household_db(settings))
@@ -264,6 +265,9 @@ def _cmd_demo_seed(args, sessions: sessionmaker[Session], settings: Settings) ->
     for name, (accepted, quarantined) in seed_records(sessions, settings).items():
         print(f"  {name}: {accepted} records in the core tier, {quarantined} in quarantine")
     seed_sources(sessions, settings)  # the demo departments' legacy sources, loaded by their adapters
+    issued = seed_certificates(sessions, settings)
+    print(f"  certificates: {issued} issued; keys and PKCS#12 (password {DEMO_P12_PASSWORD}) under "
+          f"{settings.var_dir / 'demo' / 'certs'}, CA at {settings.var_dir / 'pki' / 'ca.pem'}")
     demo.print_credentials(settings)
     print("  ID numbers it knows, e.g.: " + ", ".join(p["idNumber"] for p in people[:3]))
     return 0

@@ -13,7 +13,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from directory.accounts import register_department
 from directory.demo import credit_code_for
@@ -138,3 +138,16 @@ def test_the_command_line_and_the_published_files(sessions, settings, gaj, live_
     assert crl.get_revoked_certificate_by_serial_number(leaf.serial_number) is not None
     ca_served = x509.load_pem_x509_certificate(requests.get(f"{live_server.url}/pki/ca.pem", timeout=10).content)
     assert pki.chains_to(leaf, ca_served)
+
+
+def test_the_demo_gets_a_ca_and_one_certificate_per_department_once(sessions, settings, gaj):
+    from security.demo import DEMO_P12_PASSWORD, certs_dir, seed_certificates
+
+    assert seed_certificates(sessions, settings) == 1  # the one department of this database
+    ca = pki.ca_certificate(settings)
+    key, leaf, _chain = pkcs12.load_key_and_certificates((certs_dir(settings) / "gaj.p12").read_bytes(),
+                                                         DEMO_P12_PASSWORD.encode())
+    assert pki.chains_to(leaf, ca) and key is not None
+    assert seed_certificates(sessions, settings) == 0  # run again: nothing new
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Certificate)) == 1
