@@ -17,7 +17,10 @@
 | UnknownDepartment | no registered department has the credit code                  |
 | BatchIdConflict   | the batch id was used before for different content            |
 | UnknownBatch      | GetBatchStatus for a batch id never received                  |
-| NotShared         | the resource is 不予共享                                        |
+| NotShared         | the resource is 不予共享 (served to its provider only)           |
+| NotAuthorized     | a 有条件共享 resource and no unexpired, unrevoked grant: the    |
+|                   | message says why (none, expired, revoked, application pending) |
+|                   | and how to apply (govshare sharing apply ...)                  |
 | ProviderUnavailable | a logical resource's provider did not answer in time       |
 | InternalError     | a fault of the centre, logged                                  |
 """

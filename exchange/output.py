@@ -1,9 +1,11 @@
 """The output tier (输出库): what a consumer sees of a resource.
 
 Every read of records — QueryRecords, GetChanges, and later the portal's unified
-query — goes through ``read_view``, which decides what the requester may see.  Today
-the view of a shared resource is all its fields; 不予共享 resources are never served.
-Grants, field scopes and masking (the security issue) belong here and nowhere else.
+query — goes through ``read_view``, which asks ``security.governance.authorize`` what the
+requester may see (S3): the provider its own resource as stored; other departments a
+无条件共享 resource, or a 有条件共享 one they hold a grant for, limited to the granted
+fields with sensitive ones masked (``security.masking``: 330102********1235); a 不予共享
+resource nobody else.  A refusal is an ExchangeError (NotShared, NotAuthorized).
 
 A resource shows the records its provider contributed, as the core holds them now:
 integrated, so a newer value from another department (with its lineage) is what the
@@ -13,12 +15,16 @@ consumer reads, and a change by any source is a change of the resource.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from registry.models import CatalogueEntry, CoreRecord, Department
+from security.governance import Decision, authorize
+from security.masking import Masking
+from xsd.registry import find
 
 from .errors import ExchangeError
 
@@ -33,11 +39,22 @@ class View:
     entry: CatalogueEntry
     requester: Department
     fields: frozenset[str] | None  # None: every field
+    masking: Masking | None = None  # None: values as stored
+    decision: Decision | None = None
 
     def shape(self, fields: dict[str, Any]) -> dict[str, Any]:
-        if self.fields is None:
-            return dict(fields)
-        return {k: v for k, v in fields.items() if k in self.fields}
+        """A record's fields as the requester sees them: visible ones only, masked."""
+        shown = fields if self.fields is None else {k: v for k, v in fields.items() if k in self.fields}
+        return self.masking.record(shown) if self.masking is not None else dict(shown)
+
+    def key(self, record_type: str, key: str) -> str:
+        """A record key as the requester sees it: masked like its field when the key is one masked field."""
+        if self.masking is None:
+            return key
+        fmt = find(record_type)
+        if fmt is None or len(fmt.key_fields) != 1:
+            return key
+        return str(self.masking.value(fmt.key_fields[0], key))
 
 
 @dataclass
@@ -50,12 +67,12 @@ class Row:
     effective_from: Any
 
 
-def read_view(session: Session, requester: Department, entry: CatalogueEntry) -> View:
-    """The view ``requester`` has of ``entry``; refuses what may not be served."""
-    if entry.sharing_type == "不予共享" and entry.provider_id != requester.id:
-        raise ExchangeError("NotShared", f"resource {entry.resource_code} ({entry.name}) is 不予共享: "
-                            f"{entry.not_shared_basis or 'not shared'}")
-    return View(entry=entry, requester=requester, fields=None)
+def read_view(session: Session, requester: Department, entry: CatalogueEntry, *, purpose: str | None = None,
+              at: datetime | None = None) -> View:
+    """The view ``requester`` has of ``entry``; refuses what may not be served (NotShared, NotAuthorized)."""
+    decision = authorize(session, requester, entry, purpose=purpose, at=at)
+    return View(entry=entry, requester=requester, fields=decision.fields, masking=decision.masking,
+                decision=decision)
 
 
 def query(
@@ -81,6 +98,10 @@ def query(
     for name, operator, value in filters:
         if view.fields is not None and name not in view.fields:
             raise ExchangeError("InvalidRequest", f"field {name} is not visible in resource {view.entry.resource_code}")
+        if operator != "eq" and view.masking is not None and view.masking.masks(name):
+            # a prefix search would read a masked value back a character at a time
+            raise ExchangeError("InvalidRequest", f"field {name} is masked for you in resource "
+                                f"{view.entry.resource_code}: filter it by eq only")
         column = CoreRecord.fields[name].as_string()
         stmt = stmt.where(column == value if operator == "eq" else column.like(_escape(value) + "%", escape="\\"))
     total = session.scalar(select(func.count()).select_from(stmt.subquery()))
@@ -114,7 +135,7 @@ def _contributed(view: View):
 
 
 def _row(view: View, record: CoreRecord) -> Row:
-    return Row(sequence=record.id, key=record.record_key, record_type=record.record_type,
+    return Row(sequence=record.id, key=view.key(record.record_type, record.record_key), record_type=record.record_type,
                fields=view.shape(record.fields), deleted=record.deleted, effective_from=record.effective_from)
 
 

@@ -13,6 +13,7 @@ from directory.accounts import create_user, register_department
 from directory.catalogue.workflow import approve_entry, create_entry, publish_entry, submit_entry
 from directory.demo import credit_code_for
 from registry.db import unit_of_work
+from security.governance import grant
 
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 EX = "http://govshare.local/xsd/exchange/1.0"
@@ -58,6 +59,8 @@ def population(sessions, settings) -> Resource:
         reviewer = create_user(session, username="reviewer", password="x", department=None,
                                roles=("admin", "reviewer"))
         code = _publish(session, settings, gaj, user, reviewer, "户籍人口基础信息", "101001002")
+        # 民政局 checks citizens by ID number, so 公安局 shows it them unmasked (masking: tests/security)
+        grant(session, user, code, "mzj", clear=["idNumber"])
         return Resource(code, gaj.credit_code, mzj.credit_code)
 
 
