@@ -13,28 +13,60 @@ streaming SOAP transport.
         <ex:operation>upsert</ex:operation><ex:effectiveFrom>...</ex:effectiveFrom>
         <ex:record><p:Person>...</p:Person></ex:record></ex:change>
     </ex:GetChangesResponse>
+
+Every request is recorded in the audit log (S4, :mod:`security.audit`) once it is answered:
+who (the requester or batch provider, the certificate that signed it), the operation, the
+resource, a digest of the query parameters, the result (``ok``, ``refused:<code>`` or
+``fault:<code>``, from the answer itself), how many records went out or came in, and the
+SHA-256 of the request bytes as read and of the response bytes as sent.  Requests refused
+before any operation (malformed, too large, badly signed) are recorded as
+``exchange.request``.  When the entry cannot be written the caller gets a fault instead of
+the answer: no unrecorded access.
 """
 
 from __future__ import annotations
+
+import hashlib
+import logging
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
 
 from lxml import etree
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry.db import unit_of_work
-from registry.models import InputBatch, QuarantineReason
+from registry.models import Department, InputBatch, QuarantineReason
 from registry.settings import Settings
+from security import audit
 from wsdl.exchange import exchange_wsdl
-from xsd.batch import BATCH_NS
+from xsd.batch import BATCH, BATCH_NS, HEADER
 from xsd.registry import formats, lookup
 
 from . import output, resources
 from .errors import ExchangeError
 from .logical import forward_query
 from .submit import submit
-from .transport import EXCHANGE_NS, SOAP_ENV_NS, Events, StreamingSoapEndpoint
+from .transport import EXCHANGE_NS, SOAP_ENV_NS, Events, StreamingSoapEndpoint, fault
 
 EX = "{%s}" % EXCHANGE_NS
+log = logging.getLogger(__name__)
+
+#: the audit entry of the request being handled on this thread, filled in as it is learnt
+_EVENT: ContextVar[audit.AuditEvent | None] = ContextVar("exchange_audit_event", default=None)
+
+
+def _note(**fields: Any) -> None:
+    event = _EVENT.get()
+    if event is not None:
+        for name, value in fields.items():
+            setattr(event, name, value)
+
+
+def _note_query(el: etree._Element, parameters: dict[str, Any]) -> None:
+    _note(resource_code=(el.findtext(EX + "resourceCode") or "").strip() or None,
+          query_digest=audit.query_digest(parameters))
 
 
 def _el(parent: etree._Element, name: str, value) -> etree._Element:
@@ -69,16 +101,38 @@ class ExchangeOperations:
         self.settings = settings
 
     def submit_batch(self, events: Events, op_el: etree._Element) -> etree._Element:
-        with unit_of_work(self.sessions) as session:
-            return submit(session, events)
+        try:
+            with unit_of_work(self.sessions) as session:
+                out = submit(session, events)
+            _note(record_count=int(out.findtext(f"{EX}receipt/{EX}received") or 0))
+            return out
+        finally:
+            self._note_batch(op_el)
+
+    def _note_batch(self, op_el: etree._Element) -> None:
+        """Who sent the batch and for which resource, as its header says (refused or not)."""
+        header = op_el.find(f"{BATCH}/{HEADER}")
+        if header is None or _EVENT.get() is None:
+            return
+        fields = {child.tag.split("}")[-1]: (child.text or "").strip() for child in header
+                  if isinstance(child.tag, str)}
+        _note(resource_code=fields.get("resourceCode") or None, query_digest=audit.query_digest(fields))
+        if fields.get("providerCode"):
+            with self.sessions() as session:
+                dept = session.execute(select(Department.id, Department.code)
+                                       .where(Department.credit_code == fields["providerCode"].upper())).first()
+            if dept is not None:
+                _note(department_id=dept.id, department_code=dept.code)
 
     def get_batch_status(self, events: Events, op_el: etree._Element) -> etree._Element:
         el = events.finish(op_el)
         batch_id = _text(el, "batchId")
+        _note(query_digest=audit.query_digest({"batchId": batch_id}))
         with unit_of_work(self.sessions) as session:
             row = session.get(InputBatch, batch_id)
             if row is None:
                 raise ExchangeError("UnknownBatch", f"no batch {batch_id} was received")
+            _note(resource_code=row.resource_code)
             reasons = session.execute(
                 select(QuarantineReason.rule, func.count(), func.min(QuarantineReason.message))
                 .where(QuarantineReason.batch_id == batch_id)
@@ -100,6 +154,7 @@ class ExchangeOperations:
 
     def _view(self, session: Session, el: etree._Element) -> output.View:
         requester = resources.department(session, _text(el, "requester"))
+        _note(department_id=requester.id, department_code=requester.code)
         entry = resources.published_resource(session, _text(el, "resourceCode"))
         return output.read_view(session, requester, entry)
 
@@ -108,6 +163,7 @@ class ExchangeOperations:
         keys = [k.text.strip() for k in el.findall(EX + "key") if k.text and k.text.strip()]
         filters = [(_text(f, "field"), _text(f, "operator"), _text(f, "value")) for f in el.findall(EX + "filter")]
         offset, page_size = _int(el, "offset", 0), _int(el, "pageSize", output.DEFAULT_PAGE)
+        _note_query(el, {"keys": sorted(keys), "filters": sorted(filters), "offset": offset, "pageSize": page_size})
         with unit_of_work(self.sessions) as session:
             view = self._view(session, el)
             if view.entry.logical:
@@ -134,11 +190,13 @@ class ExchangeOperations:
         container = _el(out, "records", None)
         for record in records:
             container.append(record)
+        _note(record_count=len(records))
         return out
 
     def get_changes(self, events: Events, op_el: etree._Element) -> etree._Element:
         el = events.finish(op_el)
         watermark, limit = _int(el, "watermark", 0), _int(el, "maxRecords", output.DEFAULT_PAGE)
+        _note_query(el, {"watermark": watermark, "maxRecords": limit})
         with unit_of_work(self.sessions) as session:
             view = self._view(session, el)
             if view.entry.logical:
@@ -155,15 +213,101 @@ class ExchangeOperations:
             _el(change, "operation", "delete" if row.deleted else "upsert")
             _el(change, "effectiveFrom", row.effective_from.isoformat() + "Z")
             _el(change, "record", None).append(_record_element(row))
+        _note(record_count=len(rows))
         return out
 
 
+# ----------------------------------------------------------------------------- audit (S4)
+
+
+class _DigestingReader:
+    """The request stream, hashed as the transport reads it."""
+
+    def __init__(self, stream):
+        self._stream = stream
+        self._sha = hashlib.sha256()
+        self.size = 0
+
+    def _seen(self, data: bytes) -> bytes:
+        self._sha.update(data)
+        self.size += len(data)
+        return data
+
+    def read(self, size: int | None = -1) -> bytes:
+        return self._seen(self._stream.read(size if size is not None else -1))
+
+    def readline(self, size: int | None = -1) -> bytes:
+        return self._seen(self._stream.readline(size if size is not None else -1))
+
+    def hexdigest(self) -> str | None:
+        return self._sha.hexdigest() if self.size else None
+
+
+def _outcome(body: bytes) -> tuple[str, str]:
+    """(``refused:<code>`` or ``fault:<code>``, message) of a fault the transport answered."""
+    try:
+        root = etree.fromstring(body)
+    except etree.XMLSyntaxError:
+        return "fault:Unreadable", ""
+    code = root.findtext(f".//{EX}code") or (root.findtext(".//faultcode") or "").split(":")[-1] or "Unknown"
+    faultcode = root.findtext(".//faultcode") or ""
+    message = root.findtext(f".//{EX}message") or root.findtext(".//faultstring") or ""
+    return ("fault:" if faultcode.endswith(":Server") else "refused:") + code, message
+
+
+def _audited(name: str, operation):
+    def run(events: Events, op_el: etree._Element) -> etree._Element:
+        event = _EVENT.get()
+        if event is not None:
+            event.operation = f"exchange.{name}"
+            caller = getattr(events, "caller", None)  # the signer, when WS-Security verified one
+            if caller is not None:
+                event.identify(caller)
+        return operation(events, op_el)
+
+    return run
+
+
+@dataclass
+class AuditedEndpoint(StreamingSoapEndpoint):
+    """The exchange endpoint that records every POSTed request in the audit log once answered."""
+
+    sessions: sessionmaker[Session] | None = None
+    settings: Settings | None = None
+
+    def handle(self, environ) -> tuple[str, bytes]:
+        reader = _DigestingReader(environ["wsgi.input"])
+        environ["wsgi.input"] = reader
+        event = audit.AuditEvent("exchange.request")
+        token = _EVENT.set(event)
+        try:
+            status, body = super().handle(environ)
+        finally:
+            _EVENT.reset(token)
+        event.request_digest, event.response_digest = reader.hexdigest(), audit.digest(body)
+        if not status.startswith("200"):
+            event.result, event.detail = _outcome(body)
+        try:
+            audit.record(self.sessions, self.settings, event)
+        except Exception:  # no unrecorded access: the caller gets a fault, not the answer
+            log.exception("audit entry of %s not recorded", event.operation)
+            err = ExchangeError("AuditUnavailable", "the centre could not record this access in its audit log; "
+                                "nothing was served - try again later", fault_code="Server")
+            return "500 Internal Server Error", fault(err)
+        return status, body
+
+
 def exchange_app(sessions: sessionmaker[Session], settings: Settings) -> StreamingSoapEndpoint:
+    """The /exchange endpoint; audited unless ``GOVSHARE_AUDIT=0`` (benchmarks only)."""
     ops = ExchangeOperations(sessions, settings)
-    return StreamingSoapEndpoint(
-        operations={"SubmitBatch": ops.submit_batch, "GetBatchStatus": ops.get_batch_status,
-                    "QueryRecords": ops.query_records, "GetChanges": ops.get_changes},
+    operations = {"SubmitBatch": ops.submit_batch, "GetBatchStatus": ops.get_batch_status,
+                  "QueryRecords": ops.query_records, "GetChanges": ops.get_changes}
+    common = dict(
         wsdl=exchange_wsdl,
         max_request_bytes=settings.max_batch_bytes,
         event_tags=(f"{{{SOAP_ENV_NS}}}*", f"{{{EXCHANGE_NS}}}*", f"{{{BATCH_NS}}}*", *(f.qname for f in formats())),
     )
+    if not settings.audit:
+        return StreamingSoapEndpoint(operations=operations, **common)
+    return AuditedEndpoint(operations={name: _audited(name, op) for name, op in operations.items()},
+                           sessions=sessions, settings=settings, **common)

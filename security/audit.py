@@ -47,6 +47,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 from sqlalchemy import Connection, Engine, func, insert, or_, select
+from sqlalchemy import event as orm_events
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry.clock import utcnow
@@ -87,10 +88,6 @@ class Caller:
     certificate_serial: str | None = None
 
 
-#: where a transport that verified a signature leaves the ``Caller`` for the audit wrapper
-CALLER_ENVIRON = "govshare.caller"
-
-
 @dataclass
 class AuditEvent:
     """One access or refusal, filled in as a request is handled and then recorded."""
@@ -109,10 +106,11 @@ class AuditEvent:
     response_digest: str | None = None
     detail: str = ""
 
-    def identify(self, caller: Caller) -> None:
-        """Take the caller's identity, keeping what the request itself said where the caller is silent."""
+    def identify(self, caller: Any) -> None:
+        """Take the identity of ``caller`` (a ``Caller``, or the signer WS-Security verified), keeping
+        what the request itself said where the caller is silent."""
         for name in ("department_id", "department_code", "user", "certificate_serial"):
-            value = getattr(caller, name)
+            value = getattr(caller, name, None)
             if value is not None:
                 setattr(self, name, value)
 
@@ -204,6 +202,34 @@ def record(sessions: sessionmaker[Session] | Session | Engine, settings: Setting
                 log.warning("audit checkpoint at seq %s not signed: %s", values["seq"], exc)
         conn.commit()
     return AuditEntry(**values)
+
+
+def record_after(session: Session, settings: Settings, event: AuditEvent) -> None:
+    """Record ``event`` (in a transaction of its own) once the session's current transaction
+    has ended and released its locks: as it stands after a commit; after a rollback, an ``ok``
+    becomes ``fault:RolledBack`` (the request failed after its operation)."""
+    if not settings.audit:
+        return
+    engine = session.get_bind()
+    state = {"committed": False, "recorded": False}
+
+    def on_commit(_session: Session) -> None:
+        state["committed"] = True
+
+    def on_end(_session: Session, transaction) -> None:
+        if transaction.parent is not None or state["recorded"]:  # a savepoint, or a later transaction
+            return
+        state["recorded"] = True
+        if not state["committed"] and event.result == "ok":
+            event.result = "fault:RolledBack"
+            event.detail = event.detail or "the request's transaction was rolled back after the operation"
+        try:
+            record(engine, settings, event)
+        except Exception:  # the request is answered already; the log says what is missing
+            log.exception("audit entry of %s not recorded: %s", event.operation, event)
+
+    orm_events.listen(session, "after_commit", on_commit)
+    orm_events.listen(session, "after_transaction_end", on_end)
 
 
 # ----------------------------------------------------------------------------- checkpoints

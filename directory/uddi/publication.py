@@ -23,6 +23,10 @@ its key partitions (E_keyUnavailable), references only existing tModels
 
 ``publish_entity`` and ``delete_entity`` are the same actions for callers inside
 the platform (the catalogue, the WSDL repository) acting for a department.
+
+Every save_* and delete_* call over SOAP is recorded in the audit log (S4) with the
+publisher's department and user, once its transaction has ended: ``ok`` with the keys
+saved or deleted, or ``refused:<errCode>`` with the reason.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from sqlalchemy.orm import Session
 from registry.clock import utcnow
 from registry.models import Department, KeyPartition, UddiEntity
 from registry.settings import Settings
+from security import audit
 
 from . import keys, store
 from .context import Call
@@ -224,35 +229,64 @@ class Publishing:
 # -------------------------------------------------------------------- SOAP operations
 
 
-def _publishing(call: Call, request: etree._Element) -> Publishing:
+def _publishing(call: Call, request: etree._Element, event: audit.AuditEvent) -> Publishing:
     publisher = authenticate(call, request)
+    event.identify(audit.Caller(department_id=publisher.department.id if publisher.department else None,
+                                department_code=publisher.department.code if publisher.department else None,
+                                user=publisher.name))
     return Publishing(
         session=call.session, settings=call.settings, now=call.now, department=publisher.department,
         authorized_name=publisher.name, is_admin=publisher.is_admin, checked_values=call.checked_values,
     )
 
 
+def _audited(name: str, run):
+    """``run`` recorded in the audit log once the call's transaction has ended."""
+    def operation(call: Call, request: etree._Element) -> etree._Element | None:
+        event = audit.AuditEvent(f"uddi.{name}", request_digest=audit.digest(etree.tostring(request, method="c14n")))
+        signer = getattr(call, "caller", None)  # who signed the request, when WS-Security verified it
+        if signer is not None:
+            event.identify(signer)
+        audit.record_after(call.session, call.settings, event)
+        try:
+            out, changed = run(call, request, event)
+        except UddiError as err:
+            event.result, event.detail = f"refused:{err.err_code}", err.message
+            raise
+        except Exception as exc:
+            event.result, event.detail = "fault:E_fatalError", f"{exc.__class__.__name__}: {exc}"
+            raise
+        event.record_count, event.detail = len(changed), "keys: " + " ".join(changed)
+        event.resource_code = changed[0] if len(changed) == 1 and len(changed[0]) <= 64 else None
+        event.query_digest = audit.query_digest({"keys": changed})
+        if out is not None:
+            event.response_digest = audit.digest(etree.tostring(out, method="c14n"))
+        return out
+
+    operation.__name__ = name
+    return operation
+
+
 def _saver(kind: str, detail: str):
-    def operation(call: Call, request: etree._Element) -> etree._Element:
-        publishing = _publishing(call, request)
+    def run(call: Call, request: etree._Element, event: audit.AuditEvent) -> tuple[etree._Element, list[str]]:
+        publishing = _publishing(call, request, event)
         out = fresh(detail)
         for el in request.findall(q(store.TAG[kind])):
             out.append(publishing.save(kind, el))
-        return out
+        return out, [el.get(KEY_ATTR[kind], "") for el in out]
 
-    operation.__name__ = f"save_{store.TAG[kind]}"
-    return operation
+    return _audited(f"save_{store.TAG[kind]}", run)
 
 
 def _deleter(kind: str):
-    def operation(call: Call, request: etree._Element) -> None:
-        publishing = _publishing(call, request)
-        for key_el in request.findall(q(KEY_ATTR[kind])):
-            publishing.delete(kind, (key_el.text or "").strip())
-        return None
+    def run(call: Call, request: etree._Element, event: audit.AuditEvent) -> tuple[None, list[str]]:
+        publishing = _publishing(call, request, event)
+        deleted = [(key_el.text or "").strip() for key_el in request.findall(q(KEY_ATTR[kind]))]
+        for key in deleted:
+            publishing.delete(kind, key)
+        return None, deleted
 
-    operation.__name__ = f"delete_{store.TAG[kind]}"
-    return operation
+    return _audited(f"delete_{store.TAG[kind]}", run)
 
 
 OPERATIONS = {
