@@ -126,22 +126,42 @@ def build_batch(records: Iterable[etree._Element], *, provider_code: str, resour
     if format_version is None:
         format_version = registry.lookup(record_type).version
     root = etree.Element(BATCH, nsmap={"b": BATCH_NS})
-    header = etree.SubElement(root, HEADER)
+    head = etree.SubElement(root, HEADER)
     container = etree.SubElement(root, RECORDS)
     for record in records:
         container.append(copy.deepcopy(record))
-    values = [
-        ("batchId", str(batch_id or uuid.uuid4())),
-        ("providerCode", provider_code),
-        ("resourceCode", resource_code),
-        ("recordType", etree.QName(record_type).text),
-        ("formatVersion", format_version),
-        ("sequenceNumber", str(sequence_number)),
-        ("created", created.isoformat()),
-        ("recordCount", str(len(container))),
+    header = BatchHeader(
+        batch_id=batch_id or uuid.uuid4(), provider_code=provider_code, resource_code=resource_code,
+        record_type=etree.QName(record_type).text, format_version=format_version, sequence_number=sequence_number,
+        created=created, record_count=len(container),
         # over the records as placed in the batch: that is what the receiver canonicalises
-        ("digest", records_digest(container)),
+        digest=records_digest(container))
+    _fill(head, header)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+def _fill(element: etree._Element, header: BatchHeader) -> None:
+    values = [
+        ("batchId", str(header.batch_id)),
+        ("providerCode", header.provider_code),
+        ("resourceCode", header.resource_code),
+        ("recordType", header.record_type),
+        ("formatVersion", header.format_version),
+        ("sequenceNumber", str(header.sequence_number)),
+        ("created", header.created.isoformat()),
+        ("recordCount", str(header.record_count)),
+        ("digest", header.digest),
     ]
     for name, value in values:
-        etree.SubElement(header, "{%s}%s" % (BATCH_NS, name)).text = value
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+        etree.SubElement(element, "{%s}%s" % (BATCH_NS, name)).text = value
+
+
+def batch_document(header: BatchHeader, records: Iterable[bytes]) -> bytes:
+    """A batch document (no XML declaration) from its header and its records' canonical bytes,
+    which ``header.digest`` covers (``validation.validate_fields`` renders them)."""
+    element = etree.Element(HEADER, nsmap={"b": BATCH_NS})
+    _fill(element, header)
+    # serialised alone the header declares b: again; inside the Batch that is redundant, not wrong
+    head = etree.tostring(element, encoding="UTF-8")
+    return b"".join((f'<b:Batch xmlns:b="{BATCH_NS}">'.encode(), head, b"<b:records>", *records,
+                     b"</b:records></b:Batch>"))

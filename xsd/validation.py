@@ -17,17 +17,37 @@ only when it fails does xmlschema validate again, to say where and why in words
 no registered format fails rule ``format.unregistered``; one whose type differs from the
 batch's declared type, ``format.mismatch``.
 Layer 2 runs only on structurally valid records, on their decoded fields.
+
+``validate_fields`` validates a field dict (an adapter's mapped record) without building a
+tree: where every field of the format is a simple type, the schema's facets (patterns,
+enumerations, lengths) are compiled once into checks on each field's text, which is also
+rendered straight to its exclusive canonical form (what a batch holds and its digest covers)::
+
+    validate_fields(fmt, {"idNumber": "33010219900102123X", "name": "张伟", ...})
+    -> Checked(result=RecordResult(..., fields={...}, violations=[]),
+               canonical=b'<Person xmlns="http://govshare.local/xsd/population/1.0"><idNumber>...')
+
+Anything the compiled checks cannot vouch for (a facet they do not know, a complex field, a
+value that is not of its field's Python type, a failed facet, a missing required field) takes
+the tree path: ``Format.encode`` and ``validate_record``, so a record the XSD refuses is
+refused with rule ``structure`` and the same words as a submitted one.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
+from decimal import Decimal
+from functools import cache
 
 import xmlschema
 from lxml import etree
+from xmlschema.validators import XsdAtomicBuiltin
 
 from . import registry
+from .batch import canonical
 from .registry import DecodeError, Format
 from .rules import RuleSettings, Violation, check
 
@@ -98,3 +118,147 @@ def _located(record: etree._Element, elem: object) -> tuple[str | None, str]:
     names.append(etree.QName(record).localname)
     names.reverse()
     return (names[1] if len(names) > 1 else None), "/" + "/".join(names)
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A validated field dict: its result, the record's exclusive canonical XML and, where the
+    compiled checks rendered it, each field's XML text - also its JSON form (``core.jsonable``)."""
+
+    result: RecordResult
+    canonical: bytes
+    texts: dict[str, str] | None = None
+
+
+def validate_fields(fmt: Format, fields: Mapping[str, object], *, today: date | None = None,
+                    settings: RuleSettings | None = None) -> Checked:
+    """Validate a field dict as ``validate_record`` would validate ``fmt.encode(fields)``.
+
+    Raises what ``Format.encode`` raises (an unknown field, a string XML cannot hold).
+    """
+    compiled = _compiled(fmt)
+    rendered = compiled(fields) if compiled is not None else None
+    if rendered is None:
+        element = fmt.encode(fields)
+        return Checked(validate_record(element, record_type=fmt.qname, version=fmt.version, today=today,
+                                       settings=settings), canonical(element))
+    text, decoded, texts = rendered
+    result = RecordResult(fmt, fmt.key(decoded), decoded, check(fmt, decoded, today=today, settings=settings))
+    return Checked(result, text.encode(), texts)
+
+
+# -- the schema's facets, compiled -------------------------------------------------------------------
+
+_XSD = "{http://www.w3.org/2001/XMLSchema}"
+# needs escaping in character data, or cannot be in an XML document at all: left to the tree path
+_SPECIAL = re.compile("[&<>\r]|[^\t\n\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]").search
+_DATE_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?([+-]\d\d:\d\d)?").fullmatch
+_DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)").fullmatch
+_PRIMITIVES = {"string": str, "date": date, "dateTime": datetime, "decimal": Decimal}
+
+
+@dataclass(frozen=True)
+class _Facets:
+    """One field's simple type, compiled: its primitive and the facets of every restriction step."""
+
+    name: str
+    required: bool
+    primitive: type
+    opening: str
+    closing: str
+    patterns: tuple[Callable[[str], object], ...] = ()
+    allowed: frozenset[str] | None = None
+    shortest: int = 0
+    longest: int | None = None
+
+
+def _facets(declared: xmlschema.XsdElement, name: str) -> _Facets | None:
+    """The compiled facets of an element declaration, or None when one is beyond these checks."""
+    xsd_type = declared.type
+    if not xsd_type.is_simple() or not xsd_type.is_atomic():
+        return None
+    primitive = _PRIMITIVES.get(xsd_type.primitive_type.local_name)
+    if primitive is None:
+        return None
+    tag = declared.local_name
+    patterns, allowed, shortest, longest = [], None, 0, None
+    step = xsd_type
+    while not isinstance(step, XsdAtomicBuiltin):
+        for facet_name, facet in step.facets.items():
+            if facet_name == _XSD + "pattern":
+                patterns.extend(p.match for p in facet.patterns)  # anchored by xmlschema
+            elif facet_name == _XSD + "whiteSpace" and (primitive is not str or facet.value == "preserve"):
+                continue
+            elif primitive is not str:  # enumerations and lengths of dates or numbers: not compiled
+                return None
+            elif facet_name == _XSD + "enumeration":
+                allowed = frozenset(facet.enumeration) & (allowed if allowed is not None else frozenset(
+                    facet.enumeration))
+            elif facet_name in (_XSD + "length", _XSD + "minLength"):
+                shortest = max(shortest, facet.value)
+                if facet_name == _XSD + "length":
+                    longest = facet.value if longest is None else min(longest, facet.value)
+            elif facet_name == _XSD + "maxLength":
+                longest = facet.value if longest is None else min(longest, facet.value)
+            else:
+                return None
+        step = step.base_type
+    return _Facets(name, declared.min_occurs > 0, primitive, f"<{tag}>", f"</{tag}>", tuple(patterns), allowed,
+                   shortest, longest)
+
+
+@cache
+def _compiled(fmt: Format) -> Callable[[Mapping[str, object]], tuple[str, dict, dict] | None] | None:
+    """The compiled checks and canonical rendering of ``fmt``, or None when its schema needs the tree."""
+    local = etree.QName(fmt.qname).localname
+    root_type = fmt.xmlschema.elements[local].type
+    content = getattr(root_type, "content", None)
+    if root_type.attributes or getattr(content, "model", None) != "sequence" or not all(
+            isinstance(item, xmlschema.XsdElement) and item.max_occurs == 1 for item in content):
+        return None
+    plan = tuple(_facets(declared, known.name) for declared, known in zip(content, fmt.fields, strict=True))
+    if any(f is None for f in plan) or any(known.extra_keys for known in fmt.fields):
+        return None
+    names = frozenset(f.name for f in plan)
+    opening, closing = f'<{local} xmlns="{fmt.namespace}">', f"</{local}>"
+
+    def render(fields: Mapping[str, object]) -> tuple[str, dict, dict] | None:
+        """(the canonical XML, the decoded fields, their texts), or None: the tree path must decide."""
+        if not names.issuperset(fields):
+            return None
+        parts, decoded, texts = [opening], {}, {}
+        for f in plan:
+            value = fields.get(f.name)
+            if value is None:
+                if f.required:
+                    return None
+                continue
+            if f.primitive is str:
+                text = typed = value if value.__class__ is str else str(value)
+                if _SPECIAL(text) or len(text) < f.shortest or f.longest is not None and len(text) > f.longest \
+                        or f.allowed is not None and text not in f.allowed:
+                    return None
+            elif value.__class__ is not f.primitive:  # a date given as text, a float for a decimal
+                return None
+            elif f.primitive is date:
+                text, typed = value.isoformat(), value
+            elif f.primitive is datetime:
+                text = value.isoformat()
+                if not _DATE_TIME(text):
+                    return None
+                typed = datetime.fromisoformat(text)
+            else:
+                text = format(value, "f")
+                if not _DECIMAL(text):
+                    return None
+                typed = Decimal(text)
+            for matches in f.patterns:
+                if matches(text) is None:
+                    return None
+            parts.append(f"{f.opening}{text}{f.closing}")
+            decoded[f.name] = typed
+            texts[f.name] = text
+        parts.append(closing)
+        return "".join(parts), decoded, texts
+
+    return render
