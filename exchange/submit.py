@@ -14,8 +14,11 @@ so the sender can correct and resend it under the same id.
 from __future__ import annotations
 
 import copy
+import hashlib
 import io
 import uuid
+import zlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -25,14 +28,14 @@ from sqlalchemy.orm import Session
 
 from registry.clock import utcnow
 from registry.models import InputBatch, QuarantineReason, QuarantineRecord
-from xsd.batch import BATCH, BATCH_NS, HEADER, RECORDS, BatchHeader, RecordsDigest, read_header
+from xsd.batch import BATCH, BATCH_NS, HEADER, RECORDS, BatchHeader, RecordsDigest, batch_document, read_header
 from xsd.batch import schema as batch_schema
-from xsd.registry import UnknownFormat, lookup
-from xsd.validation import validate_record
+from xsd.registry import Format, UnknownFormat, lookup
+from xsd.validation import RecordResult, validate_fields, validate_record
 
 from . import core, resources
 from .errors import ExchangeError
-from .transport import EXCHANGE_NS, SOAP_ENV_NS, Events, spool
+from .transport import EXCHANGE_NS, SOAP_ENV_NS, Events, SpooledRequest, spool
 
 CHUNK = 1000
 
@@ -103,80 +106,143 @@ def _each_record(events: Events, batch: etree._Element):
 def submit(session: Session, events: Events) -> etree._Element:
     """Process one SubmitBatch request whose operation element has started."""
     header, batch = _records(events)
-    batch_id = str(header.batch_id)
-    existing = session.get(InputBatch, batch_id)
+    existing = session.get(InputBatch, str(header.batch_id))
     if existing is not None:
         return _resubmitted(existing, header, events, batch)
-    provider = resources.department(session, header.provider_code)
-    entry = resources.published_resource(session, header.resource_code)
-    if entry.provider_id != provider.id:
-        raise ExchangeError("NotProvider", f"resource {entry.resource_code} ({entry.name}) is provided by "
-                            f"{entry.provider.name}, not by {provider.name}")
-    try:
-        fmt = lookup(header.record_type, header.format_version)
-    except UnknownFormat as exc:
-        raise ExchangeError("UnknownFormat", str(exc)) from None
-    base = resources.base_for(entry, fmt)
-    core.take_turn(session, base)
-    now = utcnow()
-    row = InputBatch(
-        batch_id=batch_id, provider_id=provider.id, resource_code=entry.resource_code,
-        record_type=header.record_type, format_version=header.format_version, sequence=header.sequence_number,
-        created=header.created.replace(tzinfo=None), declared_count=header.record_count,
-        declared_digest=header.digest, payload_sha256=events.request.sha256, payload=events.request.compressed,
-        payload_size=events.request.size, received_at=now, receipt_id=str(uuid.uuid4()), status="processed",
-    )
-    session.add(row)
-    try:
-        session.flush()  # a concurrent submission of the same id waits here, then conflicts
-    except IntegrityError:
-        raise ExchangeError("BatchIdConflict", f"batch {batch_id} is being received by another request; "
-                            "ask GetBatchStatus for its outcome") from None
-
-    tally, digest, chunk = Tally(), RecordsDigest(), {}
-    quarantine: list[tuple[int, str, bytes, list]] = []
-
-    def flush() -> None:
-        counts = core.load(session, base=base, records=list(chunk.values()), source_id=provider.id,
-                           resource_code=entry.resource_code, batch_id=batch_id, now=now)
-        tally.unchanged += counts.unchanged
-        chunk.clear()
-
+    intake = _Intake(session, header, events.request)
+    digest = RecordsDigest()
     for record in _each_record(events, batch):
-        tally.received += 1
         digest.update(record)
-        result = validate_record(record, record_type=header.record_type, version=header.format_version)
-        key = "|".join(result.key) if result.key else ""
-        if result.violations:
-            quarantine.append((tally.received, key, etree.tostring(record),
-                               [(v.rule, v.field or "", v.message) for v in result.violations]))
-            continue
-        if key in chunk:
-            flush()
-        chunk[key] = core.Accepted(key, header.record_type, result.fields)
-        tally.accepted += 1
-        if len(chunk) >= CHUNK:
-            flush()
-    flush()
-
-    if tally.received != header.record_count:
+        intake.add(validate_record(record, record_type=header.record_type, version=header.format_version), record)
+    if intake.tally.received != header.record_count:
         raise ExchangeError("InvalidBatch", f"the header says {header.record_count} records, the batch holds "
-                            f"{tally.received}; nothing was stored — correct the header and resend")
+                            f"{intake.tally.received}; nothing was stored — correct the header and resend")
     if digest.hexdigest() != header.digest:
         raise ExchangeError("InvalidBatch", f"the records' SHA-256 is {digest.hexdigest()}, the header says "
                             f"{header.digest}; nothing was stored — the batch was altered or truncated")
-    _quarantine(session, batch_id, quarantine, now)
-    tally.quarantined = len(quarantine)
-    row.received, row.accepted, row.unchanged, row.quarantined = (
-        tally.received, tally.accepted, tally.unchanged, tally.quarantined)
-    return receipt(row, duplicate=False)
+    return intake.finish()
+
+
+def submit_records(session: Session, records: Sequence[Mapping[str, object]], *, fmt: Format, provider_code: str,
+                   resource_code: str, batch_id: uuid.UUID, sequence_number: int, created: datetime,
+                   limit: int) -> etree._Element:
+    """Submit field dicts from inside the platform (adapter runs) as one batch; returns the receipt.
+
+    The outcome is that of ``submit_document`` with a batch of ``fmt.encode`` of each record,
+    and the input tier keeps that same SubmitBatch request; but no tree is built or parsed
+    where ``validation.validate_fields`` can check and render a record directly.
+    """
+    checked = [validate_fields(fmt, fields) for fields in records]
+    header = BatchHeader(batch_id, provider_code, resource_code, fmt.qname, fmt.version, sequence_number, created,
+                         len(checked), hashlib.sha256(b"".join(c.canonical for c in checked)).hexdigest())
+    existing = session.get(InputBatch, str(batch_id))
+    if existing is not None:
+        return _compare(existing, header, header.digest)
+    request = _request(batch_document(header, (c.canonical for c in checked)), limit)
+    intake = _Intake(session, header, request)
+    for item in checked:
+        intake.add(item.result, item.canonical, item.texts)
+    return intake.finish()
+
+
+@dataclass
+class _Request:
+    """What the input tier keeps of a request: its SHA-256, size and zlib-compressed bytes."""
+
+    sha256: str
+    size: int
+    compressed: bytes
+
+
+def _request(batch: bytes, limit: int) -> _Request:
+    """``batch`` wrapped in a SubmitBatch request, as ``spool`` would have kept it."""
+    envelope = _ENVELOPE_OPEN + batch + _ENVELOPE_CLOSE
+    if len(envelope) > limit:
+        raise ExchangeError("RequestTooLarge",
+                            f"the request is {len(envelope)} bytes; this node accepts at most {limit}")
+    return _Request(hashlib.sha256(envelope).hexdigest(), len(envelope), zlib.compress(envelope, 1))
+
+
+class _Intake:
+    """One batch being received: its input-tier row, the core loads of its good records in
+    chunks of distinct keys, and the quarantine of its bad ones."""
+
+    def __init__(self, session: Session, header: BatchHeader, request: SpooledRequest | _Request) -> None:
+        provider = resources.department(session, header.provider_code)
+        entry = resources.published_resource(session, header.resource_code)
+        if entry.provider_id != provider.id:
+            raise ExchangeError("NotProvider", f"resource {entry.resource_code} ({entry.name}) is provided by "
+                                f"{entry.provider.name}, not by {provider.name}")
+        try:
+            fmt = lookup(header.record_type, header.format_version)
+        except UnknownFormat as exc:
+            raise ExchangeError("UnknownFormat", str(exc)) from None
+        self.base = resources.base_for(entry, fmt)
+        core.take_turn(session, self.base)
+        self.session, self.record_type, self.now = session, header.record_type, utcnow()
+        self.provider_id, self.resource_code, self.batch_id = provider.id, entry.resource_code, str(header.batch_id)
+        self.row = InputBatch(
+            batch_id=self.batch_id, provider_id=provider.id, resource_code=entry.resource_code,
+            record_type=header.record_type, format_version=header.format_version, sequence=header.sequence_number,
+            created=header.created.replace(tzinfo=None), declared_count=header.record_count,
+            declared_digest=header.digest, payload_sha256=request.sha256, payload=request.compressed,
+            payload_size=request.size, received_at=self.now, receipt_id=str(uuid.uuid4()), status="processed",
+        )
+        session.add(self.row)
+        try:
+            session.flush()  # a concurrent submission of the same id waits here, then conflicts
+        except IntegrityError:
+            raise ExchangeError("BatchIdConflict", f"batch {self.batch_id} is being received by another request; "
+                                "ask GetBatchStatus for its outcome") from None
+        self.tally = Tally()
+        self.chunk: dict[str, core.Accepted] = {}
+        self.quarantine: list[tuple[int, str, bytes, list]] = []
+
+    def add(self, result: RecordResult, record: etree._Element | bytes, stored: dict | None = None) -> None:
+        """The next record of the batch, validated; ``record`` is what quarantine keeps of it,
+        ``stored`` its fields as the core stores them if known."""
+        self.tally.received += 1
+        key = "|".join(result.key) if result.key else ""
+        if result.violations:
+            self.quarantine.append((self.tally.received, key,
+                                    record if isinstance(record, bytes) else etree.tostring(record),
+                                    [(v.rule, v.field or "", v.message) for v in result.violations]))
+            return
+        if key in self.chunk:
+            self._load()
+        self.chunk[key] = core.Accepted(key, self.record_type, result.fields, stored)
+        self.tally.accepted += 1
+        if len(self.chunk) >= CHUNK:
+            self._load()
+
+    def _load(self) -> None:
+        counts = core.load(self.session, base=self.base, records=list(self.chunk.values()),
+                           source_id=self.provider_id, resource_code=self.resource_code, batch_id=self.batch_id,
+                           now=self.now)
+        self.tally.unchanged += counts.unchanged
+        self.chunk.clear()
+
+    def finish(self) -> etree._Element:
+        """Load the last chunk, store the quarantine and the counts; the receipt."""
+        self._load()
+        _quarantine(self.session, self.batch_id, self.quarantine, self.now)
+        tally, row = self.tally, self.row
+        tally.quarantined = len(self.quarantine)
+        row.received, row.accepted, row.unchanged, row.quarantined = (
+            tally.received, tally.accepted, tally.unchanged, tally.quarantined)
+        return receipt(row, duplicate=False)
 
 
 def _resubmitted(existing: InputBatch, header: BatchHeader, events: Events, batch: etree._Element) -> etree._Element:
     digest = RecordsDigest()
     for record in _each_record(events, batch):
         digest.update(record)
-    same = (digest.hexdigest() == existing.declared_digest and header.digest == existing.declared_digest
+    return _compare(existing, header, digest.hexdigest())
+
+
+def _compare(existing: InputBatch, header: BatchHeader, digest: str) -> etree._Element:
+    """The first receipt for a batch id received again with the same records; else BatchIdConflict."""
+    same = (digest == existing.declared_digest and header.digest == existing.declared_digest
             and header.resource_code == existing.resource_code and header.record_type == existing.record_type)
     if not same:
         raise ExchangeError("BatchIdConflict", f"batch {existing.batch_id} was received on "
@@ -185,13 +251,14 @@ def _resubmitted(existing: InputBatch, header: BatchHeader, events: Events, batc
 
 
 def _quarantine(session: Session, batch_id: str, items: list, now: datetime) -> None:
-    for position, key, xml, reasons in items:
-        record = QuarantineRecord(batch_id=batch_id, position=position, record_key=key[:255],
-                                  record_xml=xml.decode("utf-8"), status="open", created=now)
-        session.add(record)
-        session.flush()
-        session.add_all(QuarantineReason(record_id=record.id, batch_id=batch_id, rule=rule, field=field,
-                                         message=message) for rule, field, message in reasons)
+    records = [QuarantineRecord(batch_id=batch_id, position=position, record_key=key[:255],
+                                record_xml=xml.decode("utf-8"), status="open", created=now)
+               for position, key, xml, _ in items]
+    session.add_all(records)
+    session.flush()  # one batched INSERT; the reasons need the ids
+    session.add_all(QuarantineReason(record_id=record.id, batch_id=batch_id, rule=rule, field=field, message=message)
+                    for record, (*_, reasons) in zip(records, items, strict=True)
+                    for rule, field, message in reasons)
 
 
 def receipt(row: InputBatch, *, duplicate: bool) -> etree._Element:
@@ -206,12 +273,16 @@ def receipt(row: InputBatch, *, duplicate: bool) -> etree._Element:
     return out
 
 
+_ENVELOPE_OPEN = (f'<soap:Envelope xmlns:soap="{SOAP_ENV_NS}"><soap:Body>'
+                  f'<ex:SubmitBatch xmlns:ex="{EXCHANGE_NS}">').encode()
+_ENVELOPE_CLOSE = b"</ex:SubmitBatch></soap:Body></soap:Envelope>"
+
+
 def submit_document(session: Session, batch: bytes, limit: int) -> etree._Element:
     """Submit a batch document from inside the platform (demo, files) through the same
     streaming path as a SOAP request; returns the receipt."""
     body = batch.split(b"?>", 1)[-1] if batch.lstrip().startswith(b"<?xml") else batch
-    envelope = (f'<soap:Envelope xmlns:soap="{SOAP_ENV_NS}"><soap:Body><ex:SubmitBatch xmlns:ex="{EXCHANGE_NS}">'
-                .encode() + body + b"</ex:SubmitBatch></soap:Body></soap:Envelope>")
+    envelope = _ENVELOPE_OPEN + body + _ENVELOPE_CLOSE
     events = Events(spool(io.BytesIO(envelope), len(envelope), limit))
     events.open()
     return submit(session, events)

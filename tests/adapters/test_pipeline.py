@@ -83,3 +83,32 @@ def test_sync_run_from_the_command_line_prints_the_reconciliation(gaj_env, house
     unknown = subprocess.run([sys.executable, "-m", "client.cli", "sync", "run", "nobody"], capture_output=True,
                              text=True, env=env, cwd=Path(__file__).parents[2], timeout=120)
     assert unknown.returncode == 2 and "gaj-household" in unknown.stderr
+
+
+def test_the_input_tier_keeps_each_chunk_as_a_batch_request_whose_records_match_its_digest(
+        gaj_env, household_resource, sessions, settings):
+    import hashlib
+    import zlib
+
+    from lxml import etree
+
+    from registry.models import InputBatch
+    from xsd.batch import BATCH_NS, RECORDS, read_header, records_digest
+
+    run = run_adapter(sessions, settings, load_adapter(ADAPTER), full=True)
+    with sessions() as session:
+        batches = session.scalars(select(InputBatch).order_by(InputBatch.sequence)).all()
+    assert sum(b.received for b in batches) == run.loaded + run.unchanged + run.quarantined - len(_mapped_out(sessions))
+    for batch in batches:
+        received = zlib.decompress(batch.payload)
+        assert hashlib.sha256(received).hexdigest() == batch.payload_sha256 and len(received) == batch.payload_size
+        envelope = etree.fromstring(received)
+        header = read_header(envelope.find(f".//{{{BATCH_NS}}}header"))
+        records = list(envelope.find(f".//{RECORDS}"))
+        assert str(header.batch_id) == batch.batch_id and header.record_count == len(records) == batch.received
+        assert records_digest(records) == header.digest == batch.declared_digest
+
+
+def _mapped_out(sessions) -> list[AdapterQuarantine]:
+    with sessions() as session:
+        return session.scalars(select(AdapterQuarantine)).all()

@@ -312,11 +312,11 @@ KILLABLE_RUN = textwrap.dedent("""
     import sys, time
     from adapters import pipeline
     pipeline.CHUNK = 200
-    submit = pipeline.submit_document
+    submit = pipeline.submit_records
     def slow(*args, **kwargs):  # time to be killed between chunks
         time.sleep(0.05)
         return submit(*args, **kwargs)
-    pipeline.submit_document = slow
+    pipeline.submit_records = slow
     from client.cli import main
     sys.exit(main(["sync", "run", "gaj-household"]))
 """)
