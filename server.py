@@ -226,11 +226,11 @@ def parser() -> argparse.ArgumentParser:
     from directory import demo, wsdl_cli
     from directory.catalogue import cli as catalogue_cli
     from exchange import cli as exchange_cli
-    from security import audit_cli
+    from security import audit_cli, sharing_cli
     from security import cli as pki_cli
 
     for module in (catalogue_cli, wsdl_cli, adapter_cli, sync_cli, quarantine_cli, exchange_cli, pki_cli,
-                   audit_cli):
+                   audit_cli, sharing_cli):
         module.register(subs)
     demo.register(subs, _cmd_demo_seed)
     return p
