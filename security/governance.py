@@ -139,7 +139,7 @@ def apply(session: Session, settings: Settings, user: User, resource_code: str, 
           now: datetime | None = None) -> SharingApplication:
     """File a 使用申请 for the user's department; the provider answers by the deadline."""
     now = now or utcnow()
-    consumer = _department_of(user)
+    consumer = department_of(user)
     entry = published_entry(session, resource_code)
     if entry.provider_id == consumer.id:
         raise GovernanceError(f"resource {entry.resource_code} is {consumer.name}'s own: no application needed",
@@ -227,11 +227,11 @@ def withdraw(session: Session, user: User, application_id: int, *, now: datetime
     """The consumer takes back its own submitted application."""
     now = now or utcnow()
     application = _application(session, application_id)
-    consumer = _department_of(user)
+    consumer = department_of(user)
     if application.consumer_id != consumer.id and "admin" not in user.role_set:
         raise GovernanceError(f"application #{application.id} is {application.consumer.name}'s; "
                               f"{user.username} may not withdraw it", "application")
-    _expire(session, now)
+    expire_applications(session, now)
     if application.status != SUBMITTED:
         raise GovernanceError(f"application #{application.id} is {application.status}; only a submitted one can be "
                               "withdrawn", "application")
@@ -249,9 +249,9 @@ def inbox(session: Session, user: User, *, now: datetime | None = None, status: 
           department: str | None = None) -> list[SharingApplication]:
     """Applications to the resources of the user's department (an admin: of ``department`` or all)."""
     now = now or utcnow()
-    _expire(session, now)
+    expire_applications(session, now)
     stmt = select(SharingApplication).join(CatalogueEntry, SharingApplication.entry_id == CatalogueEntry.id)
-    stmt = stmt.where(CatalogueEntry.provider_id.in_(_departments_seen(session, user, department)))
+    stmt = stmt.where(CatalogueEntry.provider_id.in_(departments_seen(session, user, department)))
     if status:
         stmt = stmt.where(SharingApplication.status == status)
     return list(session.scalars(stmt.order_by(SharingApplication.deadline, SharingApplication.id)))
@@ -260,9 +260,9 @@ def inbox(session: Session, user: User, *, now: datetime | None = None, status: 
 def outbox(session: Session, user: User, *, now: datetime | None = None,
            department: str | None = None) -> list[SharingApplication]:
     """Applications the user's department filed (an admin: ``department``'s or all)."""
-    _expire(session, now or utcnow())
+    expire_applications(session, now or utcnow())
     return list(session.scalars(
-        select(SharingApplication).where(SharingApplication.consumer_id.in_(_departments_seen(session, user,
+        select(SharingApplication).where(SharingApplication.consumer_id.in_(departments_seen(session, user,
                                                                                                 department)))
         .order_by(SharingApplication.id)))
 
@@ -276,7 +276,7 @@ def grant(session: Session, user: User, resource_code: str, consumer_code: str, 
     """The provider grants a department access directly ('policy'), without an application."""
     now = now or utcnow()
     entry = published_entry(session, resource_code)
-    _require_provider_staff(user, entry, "grant")
+    require_provider_staff(user, entry, "grant")
     consumer = department_by_code(session, consumer_code)
     if consumer.id == entry.provider_id:
         raise GovernanceError(f"{consumer.name} provides {entry.resource_code}: it needs no grant", "consumer")
@@ -305,7 +305,7 @@ def revoke(session: Session, user: User, grant_id: int, reason: str | None, *,
     record = session.get(SharingGrant, grant_id)
     if record is None:
         raise GovernanceError(f"no grant #{grant_id}", "grant")
-    _require_provider_staff(user, record.entry, "revoke")
+    require_provider_staff(user, record.entry, "revoke")
     if record.revoked_at is not None:
         raise GovernanceError(f"grant #{grant_id} was already revoked on {_day(record.revoked_at)}", "grant")
     record.revoked_at, record.revoked_by, record.revoke_reason = now, user.username, reason
@@ -315,7 +315,7 @@ def revoke(session: Session, user: User, grant_id: int, reason: str | None, *,
 
 def grants(session: Session, user: User, *, department: str | None = None) -> list[SharingGrant]:
     """Grants the user's department gave or holds (an admin: ``department``'s or all)."""
-    seen = _departments_seen(session, user, department)
+    seen = departments_seen(session, user, department)
     return list(session.scalars(
         select(SharingGrant).join(CatalogueEntry, SharingGrant.entry_id == CatalogueEntry.id)
         .where(or_(SharingGrant.consumer_id.in_(seen), CatalogueEntry.provider_id.in_(seen)))
@@ -340,7 +340,7 @@ def set_masking(session: Session, user: User, resource_code: str, field: str, me
     if method not in masking.METHODS:
         raise GovernanceError(f"method: {method!r} is not one of {', '.join(masking.METHODS)}", "method")
     entry = published_entry(session, resource_code)
-    _require_provider_staff(user, entry, "set the masking of")
+    require_provider_staff(user, entry, "set the masking of")
     [name] = _checked_fields(session, entry, [field])
     rule = session.get(MaskingRule, (entry.id, name))
     if rule is None:
@@ -426,7 +426,7 @@ def _checked_fields(session: Session, entry: CatalogueEntry, fields: Iterable[st
     return sorted(resolved)
 
 
-def _department_of(user: User) -> Department:
+def department_of(user: User) -> Department:
     if not user.active:
         raise GovernanceError(f"{user.username}'s account is disabled", "user")
     if user.department is None:
@@ -434,7 +434,7 @@ def _department_of(user: User) -> Department:
     return user.department
 
 
-def _require_provider_staff(user: User, entry: CatalogueEntry, action: str) -> None:
+def require_provider_staff(user: User, entry: CatalogueEntry, action: str) -> None:
     roles = user.role_set
     if user.active and ("admin" in roles or (user.department_id == entry.provider_id and roles & PROVIDER_ROLES)):
         return
@@ -442,13 +442,13 @@ def _require_provider_staff(user: User, entry: CatalogueEntry, action: str) -> N
                           f"provider or cataloguer staff ({entry.provider.name}) or an admin may", "user")
 
 
-def _departments_seen(session: Session, user: User, department: str | None):
+def departments_seen(session: Session, user: User, department: str | None):
     """The department ids a listing shows: the user's own, or for an admin the named one or all."""
     if "admin" in user.role_set:
         if department:
             return [department_by_code(session, department).id]
         return select(Department.id)
-    own = _department_of(user)
+    own = department_of(user)
     if department and department_by_code(session, department).id != own.id:
         raise GovernanceError(f"{user.username} sees only {own.code}'s applications and grants", "department")
     return [own.id]
@@ -464,10 +464,10 @@ def _application(session: Session, application_id: int) -> SharingApplication:
 def _pending(session: Session, user: User, application_id: int, action: str, now: datetime) -> SharingApplication:
     """A submitted application the user may decide, locked against a concurrent decision."""
     application = _application(session, application_id)
-    _require_provider_staff(user, application.entry, f"{action} applications for")
+    require_provider_staff(user, application.entry, f"{action} applications for")
     session.execute(select(SharingApplication.id).where(SharingApplication.id == application.id).with_for_update())
     session.refresh(application)
-    _expire(session, now)
+    expire_applications(session, now)
     if application.status != SUBMITTED:
         raise GovernanceError(f"application #{application.id} is {application.status}"
                               + (f" (its period ended on {application.valid_to})" if application.status == EXPIRED
@@ -475,7 +475,7 @@ def _pending(session: Session, user: User, application_id: int, action: str, now
     return application
 
 
-def _expire(session: Session, now: datetime) -> None:
+def expire_applications(session: Session, now: datetime) -> None:
     """Submitted applications whose whole requested period has passed unanswered become expired."""
     for application in session.scalars(select(SharingApplication).where(
             SharingApplication.status == SUBMITTED, SharingApplication.valid_to < china_date(now))):
