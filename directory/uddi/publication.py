@@ -240,6 +240,9 @@ def _publishing(call: Call, request: etree._Element, event: audit.AuditEvent) ->
     )
 
 
+_API_NOUN = {"business": "business", "service": "service", "binding": "binding", "tmodel": "tModel"}  # save_<noun>
+
+
 def _audited(name: str, run):
     """``run`` recorded in the audit log once the call's transaction has ended."""
     def operation(call: Call, request: etree._Element) -> etree._Element | None:
@@ -275,7 +278,7 @@ def _saver(kind: str, detail: str):
             out.append(publishing.save(kind, el))
         return out, [el.get(KEY_ATTR[kind], "") for el in out]
 
-    return _audited(f"save_{store.TAG[kind]}", run)
+    return _audited(f"save_{_API_NOUN[kind]}", run)
 
 
 def _deleter(kind: str):
@@ -286,7 +289,7 @@ def _deleter(kind: str):
             publishing.delete(kind, key)
         return None, deleted
 
-    return _audited(f"delete_{store.TAG[kind]}", run)
+    return _audited(f"delete_{_API_NOUN[kind]}", run)
 
 
 OPERATIONS = {

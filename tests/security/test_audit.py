@@ -1,0 +1,365 @@
+"""The audit log (S4): every access and every refusal recorded, in one hash chain that tells
+what was altered, deleted, reordered or cut off."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import io
+import json
+import threading
+import uuid
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import requests
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.x509.oid import NameOID
+from lxml import etree
+from sqlalchemy import select, text
+
+from directory.accounts import create_user
+from registry.db import make_engine, session_factory, unit_of_work
+from registry.models import AuditCheckpoint, AuditEntry, Department
+from registry.settings import Settings
+from security import audit, pki
+from tests.exchange import conftest as exchange_fixtures
+from tests.exchange.conftest import EX, SOAP_ENV, _publish, submit_body
+from xsd import samples
+from xsd.batch import build_batch
+
+population = exchange_fixtures.population  # a provider (gaj) with a published resource, a consumer (mzj)
+
+UDDI = "urn:uddi-org:api_v3"
+CREATED = datetime(2024, 7, 1, 9, 0, tzinfo=UTC)
+
+
+def _envelope(body: str) -> bytes:
+    return f'<soap:Envelope xmlns:soap="{SOAP_ENV}"><soap:Body>{body}</soap:Body></soap:Envelope>'.encode()
+
+
+def _post(url: str, body: str | bytes, *, raw: bool = False) -> requests.Response:
+    data = body if raw else _envelope(body if isinstance(body, str) else body.decode())
+    return requests.post(url, data=data, headers={"Content-Type": "text/xml; charset=utf-8"}, timeout=60)
+
+
+def _entries(sessions) -> list[AuditEntry]:
+    with sessions() as session:
+        return list(session.scalars(select(AuditEntry).order_by(AuditEntry.seq)))
+
+
+def _fill(sessions, settings, count: int) -> None:
+    for i in range(count):
+        audit.record(sessions, settings, audit.AuditEvent(
+            "exchange.QueryRecords", department_code="mzj", resource_code="101001/000001",
+            query_digest=audit.query_digest({"keys": [str(i)]}), record_count=i))
+
+
+def _problems(sessions, settings) -> list[tuple[str, int | None, int | None]]:
+    return [(p.kind, p.seq, p.last) for p in audit.verify(sessions, settings).problems]
+
+
+def _sql(sessions, statement: str, **params) -> None:
+    with unit_of_work(sessions) as session:
+        session.execute(text(statement), params)
+
+
+# ----------------------------------------------------------------------------- what is recorded
+
+
+def test_a_query_is_recorded_with_caller_resource_query_digest_count_and_byte_digests(live_server, sessions,
+                                                                                      population):
+    records = list(samples.population_records(5, seed=4))
+    batch = build_batch(records, provider_code=population.provider_code, resource_code=population.code,
+                        created=CREATED, batch_id=uuid.uuid4())
+    assert _post(f"{live_server.url}/exchange", submit_body(batch)).status_code == 200
+    query = (f'<ex:QueryRecords xmlns:ex="{EX}"><ex:requester>{population.consumer_code}</ex:requester>'
+                        f"<ex:resourceCode>{population.code}</ex:resourceCode><ex:pageSize>3</ex:pageSize>"
+                        "</ex:QueryRecords>")
+    request = _envelope(query)
+    reply = _post(f"{live_server.url}/exchange", request, raw=True)
+    assert reply.status_code == 200
+
+    submitted, queried = _entries(sessions)
+    assert (submitted.seq, submitted.operation, submitted.result) == (1, "exchange.SubmitBatch", "ok")
+    assert (submitted.department_code, submitted.resource_code, submitted.record_count) == ("gaj", population.code, 5)
+    assert (queried.seq, queried.operation, queried.result) == (2, "exchange.QueryRecords", "ok")
+    with sessions() as session:
+        mzj = session.scalar(select(Department).where(Department.code == "mzj"))
+    assert (queried.department_id, queried.department_code, queried.resource_code) == (mzj.id, "mzj", population.code)
+    assert queried.record_count == 3 and queried.user is None and queried.certificate_serial is None
+    assert queried.query_digest == audit.query_digest({"keys": [], "filters": [], "offset": 0, "pageSize": 3})
+    assert queried.request_digest == hashlib.sha256(request).hexdigest()
+    assert queried.response_digest == hashlib.sha256(reply.content).hexdigest()
+    assert queried.prev_hash == submitted.entry_hash
+
+
+def test_refusals_are_recorded_though_the_request_is_rolled_back(live_server, sessions, settings, population):
+    with unit_of_work(sessions) as session:
+        gaj = session.scalar(select(Department).where(Department.code == "gaj"))
+        user = create_user(session, username="gaj-secret", password="x", department=gaj, roles=("cataloguer",))
+        reviewer = create_user(session, username="reviewer-2", password="x", department=None,
+                               roles=("admin", "reviewer"))
+        secret = _publish(session, settings, gaj, user, reviewer, "涉密人口信息", "101001002", sharing="不予共享")
+    refused = _post(f"{live_server.url}/exchange",
+                    f'<ex:QueryRecords xmlns:ex="{EX}"><ex:requester>{population.consumer_code}</ex:requester>'
+                    f"<ex:resourceCode>{secret}</ex:resourceCode></ex:QueryRecords>")
+    unknown = _post(f"{live_server.url}/exchange",
+                    f'<ex:GetChanges xmlns:ex="{EX}"><ex:requester>91330100MA0000000X</ex:requester>'
+                    f"<ex:resourceCode>{population.code}</ex:resourceCode></ex:GetChanges>")
+    garbage = b"<soap:Envelope xmlns:soap='" + SOAP_ENV.encode() + b"'><soap:Body><unclosed>"
+    malformed = _post(f"{live_server.url}/exchange", garbage, raw=True)
+    assert {refused.status_code, unknown.status_code, malformed.status_code} == {500}
+
+    not_shared, unknown_dept, bad_xml = _entries(sessions)
+    assert (not_shared.operation, not_shared.result, not_shared.department_code) == (
+        "exchange.QueryRecords", "refused:NotShared", "mzj")
+    assert not_shared.resource_code == secret and not_shared.record_count == 0 and "不予共享" in not_shared.detail
+    assert not_shared.response_digest == hashlib.sha256(refused.content).hexdigest()
+    assert (unknown_dept.operation, unknown_dept.result) == ("exchange.GetChanges", "refused:UnknownDepartment")
+    assert unknown_dept.department_id is None and unknown_dept.resource_code == population.code
+    assert (bad_xml.operation, bad_xml.result) == ("exchange.request", "refused:MalformedXml")
+    assert bad_xml.request_digest == hashlib.sha256(garbage).hexdigest()
+    assert audit.verify(sessions, settings).ok
+
+
+def test_directory_publication_is_recorded_with_the_publisher(live_server, sessions, population):
+    token = etree.fromstring(_post(f"{live_server.url}/uddi/security",
+                                   f'<get_authToken xmlns="{UDDI}" userID="mzj" cred="x"/>').content)
+    auth = token.findtext(f".//{{{UDDI}}}authInfo")
+    saved = _post(f"{live_server.url}/uddi/publication",
+                  f'<save_tModel xmlns="{UDDI}"><authInfo>{auth}</authInfo>'
+                  "<tModel><name>民政局婚姻登记接口</name></tModel></save_tModel>")
+    assert saved.status_code == 200
+    tmodel_key = etree.fromstring(saved.content).find(f".//{{{UDDI}}}tModel").get("tModelKey")
+    with sessions() as session:
+        gaj_business = session.scalar(select(Department.business_key).where(Department.code == "gaj"))
+    stolen = _post(f"{live_server.url}/uddi/publication",
+                   f'<delete_business xmlns="{UDDI}"><authInfo>{auth}</authInfo>'
+                   f"<businessKey>{gaj_business}</businessKey></delete_business>")
+    assert stolen.status_code == 500
+
+    save, delete = _entries(sessions)
+    assert (save.operation, save.result, save.department_code, save.user) == ("uddi.save_tModel", "ok", "mzj", "mzj")
+    assert save.record_count == 1 and save.resource_code == tmodel_key and tmodel_key in save.detail
+    assert (delete.operation, delete.result, delete.user) == ("uddi.delete_business", "refused:E_userMismatch", "mzj")
+    assert delete.record_count == 0
+
+
+def test_audit_off_records_nothing(sessions, settings, population, tmp_path):
+    import server
+    from tests.conftest import LiveServer, free_port
+
+    quiet = replace(settings, audit=False)
+    srv = LiveServer(server.build_app(quiet, sessions), free_port()).start()
+    try:
+        _post(f"{srv.url}/exchange", f'<ex:QueryRecords xmlns:ex="{EX}"><ex:requester>{population.consumer_code}'
+                                     f"</ex:requester><ex:resourceCode>{population.code}</ex:resourceCode>"
+                                     "</ex:QueryRecords>")
+    finally:
+        srv.stop()
+    assert _entries(sessions) == []
+
+
+# ----------------------------------------------------------------------------- the chain
+
+
+def test_an_untouched_chain_verifies(sessions, settings):
+    _fill(sessions, settings, 6)
+    report = audit.verify(sessions, settings)
+    assert report.ok and report.entries == 6 and report.head_seq == 6
+    entries = _entries(sessions)
+    assert entries[0].prev_hash == audit.GENESIS
+    assert all(b.prev_hash == a.entry_hash for a, b in zip(entries, entries[1:], strict=False))
+
+
+def test_an_altered_field_is_reported_at_its_sequence_number(sessions, settings):
+    _fill(sessions, settings, 6)
+    _sql(sessions, "UPDATE audit_entry SET record_count = 999 WHERE seq = 3")
+    assert _problems(sessions, settings) == [("altered", 3, None)]
+
+
+def test_an_entry_rewritten_with_its_hash_recomputed_breaks_the_next_link(sessions, settings):
+    _fill(sessions, settings, 6)
+    with unit_of_work(sessions) as session:
+        row = session.get(AuditEntry, 3)
+        row.department_code = "gaj"
+        row.entry_hash = audit.entry_hash({name: getattr(row, name) for name in audit.HASHED})
+    assert _problems(sessions, settings) == [("link", 3, 4)]
+
+
+def test_a_deleted_entry_is_reported_as_missing(sessions, settings):
+    _fill(sessions, settings, 6)
+    _sql(sessions, "DELETE FROM audit_entry WHERE seq = 4")
+    assert _problems(sessions, settings) == [("deleted", 4, 4)]
+
+
+def test_swapped_entries_are_reported_as_reordered(sessions, settings):
+    _fill(sessions, settings, 8)
+    _sql(sessions, "UPDATE audit_entry SET seq = -5 WHERE seq = 5")
+    _sql(sessions, "UPDATE audit_entry SET seq = 5 WHERE seq = 6")
+    _sql(sessions, "UPDATE audit_entry SET seq = 6 WHERE seq = -5")
+    report = audit.verify(sessions, settings)
+    assert [(p.kind, p.seq) for p in report.problems] == [("reordered", 5), ("reordered", 6)]
+    assert "recorded as seq 6" in report.problems[0].message
+
+
+def test_a_tail_deleted_after_a_checkpoint_is_reported_as_truncated(sessions, settings):
+    pki.init_ca(settings)
+    _fill(sessions, settings, 10)
+    audit.checkpoint(sessions, settings)
+    _sql(sessions, "DELETE FROM audit_entry WHERE seq >= 8")
+    report = audit.verify(sessions, settings)
+    assert [(p.kind, p.seq, p.last) for p in report.problems] == [("truncated", 8, 10)]
+    assert report.checkpoints_verified == 1
+
+
+def test_a_chain_rewritten_consistently_no_longer_matches_its_signed_checkpoint(sessions, settings):
+    pki.init_ca(settings)
+    _fill(sessions, settings, 5)
+    audit.checkpoint(sessions, settings)
+    with unit_of_work(sessions) as session:
+        prev = audit.GENESIS
+        for row in session.scalars(select(AuditEntry).order_by(AuditEntry.seq)):
+            if row.seq == 2:
+                row.result = "refused:NotAuthorized"
+            row.prev_hash = prev
+            row.entry_hash = prev = audit.entry_hash({name: getattr(row, name) for name in audit.HASHED})
+    assert _problems(sessions, settings) == [("checkpoint", 5, None)]
+
+
+def test_a_forged_checkpoint_signature_is_reported(sessions, settings):
+    pki.init_ca(settings)
+    _fill(sessions, settings, 4)
+    honest = audit.checkpoint(sessions, settings)
+    _sql(sessions, "UPDATE audit_checkpoint SET seq = 3, entry_hash = :h WHERE id = :id",
+         h=_entries(sessions)[2].entry_hash, id=honest.id)
+    report = audit.verify(sessions, settings)
+    assert [(p.kind, p.seq) for p in report.problems] == [("signature", 3)]
+    assert "does not verify" in report.problems[0].message
+
+
+def test_a_checkpoint_signed_outside_the_platform_ca_is_reported(sessions, settings):
+    pki.init_ca(settings)
+    _fill(sessions, settings, 4)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "govshare platform govshare.local")])
+    now = datetime.now(UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now).not_valid_after(now.replace(year=now.year + 1))
+            .sign(key, hashes.SHA256()))
+    head = _entries(sessions)[-1]
+    created = datetime(2024, 7, 1, 9, 0)
+    signed = audit._signed_text(head.seq, head.entry_hash, created, "manual")
+    with unit_of_work(sessions) as session:
+        session.add(AuditCheckpoint(
+            seq=head.seq, entry_hash=head.entry_hash, created=created, reason="manual",
+            certificate=cert.public_bytes(serialization.Encoding.PEM).decode(),
+            signature=base64.b64encode(key.sign(signed, padding.PKCS1v15(), hashes.SHA256())).decode()))
+    report = audit.verify(sessions, settings)
+    assert [(p.kind, p.seq) for p in report.problems] == [("signature", 4)]
+    assert "not issued by the platform CA" in report.problems[0].message
+
+
+def test_checkpoints_are_signed_every_n_entries(sessions, settings):
+    pki.init_ca(settings)
+    _fill(sessions, replace(settings, audit_checkpoint_every=5), 12)
+    with sessions() as session:
+        assert session.scalars(select(AuditCheckpoint.seq).order_by(AuditCheckpoint.seq)).all() == [5, 10]
+    report = audit.verify(sessions, settings)
+    assert report.ok and report.checkpoints_verified == 2
+
+
+def test_concurrent_appends_from_threads_keep_one_unbroken_chain(sessions, settings):
+    def append(worker: int) -> None:
+        for i in range(15):
+            audit.record(sessions, settings, audit.AuditEvent("exchange.QueryRecords", record_count=worker * 100 + i))
+
+    threads = [threading.Thread(target=append, args=(w,)) for w in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    entries = _entries(sessions)
+    assert [e.seq for e in entries] == list(range(1, 91))
+    assert sorted(e.record_count for e in entries) == sorted(w * 100 + i for w in range(6) for i in range(15))
+    assert audit.verify(sessions, settings).ok
+
+
+def test_concurrent_appends_from_two_engines_keep_one_unbroken_chain(pg_database, tmp_path):
+    from tests.conftest import _truncate
+
+    _truncate(pg_database)
+    settings = Settings.from_env(db_url=pg_database, var_dir=tmp_path)
+    engines = [make_engine(pg_database), make_engine(pg_database)]  # as two server processes would have
+
+    def append(engine, worker: int) -> None:
+        factory = session_factory(engine)
+        for i in range(15):
+            audit.record(factory, settings, audit.AuditEvent("exchange.GetChanges", record_count=worker * 100 + i))
+
+    threads = [threading.Thread(target=append, args=(engines[w % 2], w)) for w in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    factory = session_factory(engines[0])
+    assert [e.seq for e in _entries(factory)] == list(range(1, 91))
+    assert audit.verify(factory, settings).ok
+    for engine in engines:
+        engine.dispose()
+
+
+# ----------------------------------------------------------------------------- search and export
+
+
+def test_search_filters_by_department_operation_result_and_pages(sessions, settings):
+    for code, operation, result in [("mzj", "exchange.QueryRecords", "ok"), ("gaj", "exchange.SubmitBatch", "ok"),
+                                    ("mzj", "exchange.QueryRecords", "refused:NotShared"),
+                                    ("mzj", "uddi.save_service", "ok")]:
+        audit.record(sessions, settings, audit.AuditEvent(operation, result=result, department_code=code))
+    with sessions() as session:
+        total, page = audit.search(session, audit.Criteria(department="mzj", operation="exchange."))
+        assert total == 2 and [e.seq for e in page] == [3, 1]
+        total, page = audit.search(session, audit.Criteria(result="refused"))
+        assert total == 1 and page[0].result == "refused:NotShared"
+        total, page = audit.search(session, audit.Criteria(), offset=1, limit=2)
+        assert total == 4 and [e.seq for e in page] == [3, 2]
+
+
+def _rehash(doc: dict) -> str:
+    """What an external auditor computes from an exported entry, with nothing but the standard library."""
+    fields = {k: v for k, v in doc.items() if k != "entry_hash"}
+    return hashlib.sha256(json.dumps({"chain": "govshare-audit/1", **fields}, sort_keys=True, separators=(",", ":"),
+                                     ensure_ascii=False).encode()).hexdigest()
+
+
+def test_exports_carry_what_an_auditor_needs_to_re_verify(sessions, settings):
+    pki.init_ca(settings)
+    audit.record(sessions, settings, audit.AuditEvent("exchange.QueryRecords", department_id=7, department_code="mzj",
+                                                      purpose="办理低保审核", record_count=2))
+    audit.record(sessions, settings, audit.AuditEvent("exchange.QueryRecords", result="refused:NotShared",
+                                                      detail="不予共享"))
+    audit.checkpoint(sessions, settings)
+    out = io.StringIO()
+    with sessions() as session:
+        assert audit.export_json(session, out) == 2
+    doc = json.loads(out.getvalue())
+    assert [_rehash(e) for e in doc["entries"]] == [e["entry_hash"] for e in doc["entries"]]
+    assert doc["entries"][1]["prev_hash"] == doc["entries"][0]["entry_hash"]
+    cp = doc["checkpoints"][0]
+    cert = x509.load_pem_x509_certificate(cp["certificate"].encode())
+    cert.public_key().verify(base64.b64decode(cp["signature"]), cp["signed_text"].encode(), padding.PKCS1v15(),
+                             hashes.SHA256())
+
+    out = io.StringIO()
+    with sessions() as session:
+        audit.export_csv(session, out)
+    rows = list(csv.DictReader(io.StringIO(out.getvalue())))
+    ints = {"seq", "department_id", "record_count"}
+    for row in rows:
+        fields = {k: (None if v == "" and k != "detail" else int(v) if k in ints and v else v) for k, v in row.items()}
+        assert _rehash(fields) == row["entry_hash"]
