@@ -1,0 +1,77 @@
+"""``govshare audit verify|search|export|checkpoint`` as an auditor runs them."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+from sqlalchemy import text
+
+import server
+from registry.db import unit_of_work
+from security import audit, pki
+
+
+@pytest.fixture
+def govshare(settings, monkeypatch, capsys):
+    monkeypatch.setenv("GOVSHARE_VAR", str(settings.var_dir))
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        code = server.main(["--db-url", settings.db_url, "audit", *argv])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+@pytest.fixture
+def log(sessions, settings):
+    for code, operation, result in [("mzj", "exchange.QueryRecords", "ok"), ("gaj", "exchange.SubmitBatch", "ok"),
+                                    ("mzj", "exchange.QueryRecords", "refused:NotShared"),
+                                    ("zrzyj", "exchange.GetChanges", "ok")]:
+        audit.record(sessions, settings, audit.AuditEvent(operation, result=result, department_code=code,
+                                                          resource_code="101001002/000001"))
+    return sessions
+
+
+def test_verify_passes_an_untouched_log_and_names_the_tampered_entries(govshare, log, settings):
+    pki.init_ca(settings)
+    code, out, _ = govshare("checkpoint")
+    assert code == 0 and "seq 4" in out
+    code, out, _ = govshare("verify")
+    assert code == 0 and "4 entries" in out and "1/1 checkpoints verified: OK" in out
+
+    with unit_of_work(log) as session:
+        session.execute(text("UPDATE audit_entry SET department_code = 'gaj' WHERE seq = 1"))
+        session.execute(text("DELETE FROM audit_entry WHERE seq >= 3"))
+    code, out, _ = govshare("verify")
+    assert code == 1
+    lines = out.splitlines()
+    assert any(line.startswith("altered") and "seq 1 " in line for line in lines)
+    assert any(line.startswith("truncated") and "seq 3..4" in line for line in lines)
+    assert "2 PROBLEM(S)" in out
+
+
+def test_checkpoint_without_a_ca_says_how_to_make_one(govshare, log):
+    code, _, err = govshare("checkpoint")
+    assert code == 1 and "govshare pki init" in err
+
+
+def test_search_by_department_and_result(govshare, log):
+    code, out, _ = govshare("search", "--department", "mzj", "--result", "refused")
+    assert code == 0
+    assert "refused:NotShared" in out and "1 entries match" in out
+    code, out, _ = govshare("search", "--operation", "exchange.", "--limit", "2")
+    assert "4 entries match; showing 1-2" in out
+
+
+def test_export_as_csv_and_json(govshare, log, tmp_path):
+    target = tmp_path / "audit.csv"
+    code, _, err = govshare("export", "--format", "csv", "--out", str(target), "--department", "mzj")
+    assert code == 0 and "2 entries" in err
+    rows = list(csv.DictReader(target.open(encoding="utf-8")))
+    assert [r["seq"] for r in rows] == ["1", "3"] and set(rows[0]) == set(audit.COLUMNS)
+    code, out, _ = govshare("export", "--format", "json")
+    doc = json.loads(out)
+    assert [e["seq"] for e in doc["entries"]] == [1, 2, 3, 4] and doc["chain"] == audit.CHAIN
