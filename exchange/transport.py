@@ -83,15 +83,18 @@ class Events:
     """iterparse events of one request, positioned after the operation element's start."""
 
     def __init__(self, request: SpooledRequest, tags: tuple[str, ...] | None = None,
-                 understood: frozenset[str] = frozenset()):
+                 understood: frozenset[str] = frozenset(), tree: etree._Element | None = None):
         self.request = request
         self.understood = understood
         self.caller: Any = None  # who signed the request (security.wssecurity.Caller), when it was signed
         refuse_dtd(request)
-        self._it = etree.iterparse(
-            request.file, events=("start", "end"), resolve_entities=False, no_network=True, load_dtd=False,
-            huge_tree=False, remove_comments=True, remove_pis=True, tag=tags,
-        )
+        if tree is not None:  # parsed whole already (a signed request): walk it, do not parse again
+            self._it = etree.iterwalk(tree, events=("start", "end"), tag=tags)
+        else:
+            self._it = etree.iterparse(
+                request.file, events=("start", "end"), resolve_entities=False, no_network=True, load_dtd=False,
+                huge_tree=False, remove_comments=True, remove_pis=True, tag=tags,
+            )
         self.operation: etree._Element | None = None
         self._complete = False
 
@@ -209,8 +212,8 @@ class StreamingSoapEndpoint:
             request = spool(environ["wsgi.input"], length, self.max_request_bytes)
             if request.size == 0:
                 raise ExchangeError("MalformedSoap", "the request body is empty: POST a SOAP 1.1 Envelope")
-            caller = self._verified(request) if self.verify is not None else None
-            events = Events(request, self.event_tags, self.understood)
+            caller, tree = self._verified(request) if self.verify is not None else (None, None)
+            events = Events(request, self.event_tags, self.understood, tree)
             events.caller = caller
             op_el = events.open()
             qname = etree.QName(op_el)
@@ -233,9 +236,10 @@ class StreamingSoapEndpoint:
             return "500 Internal Server Error", fault(err)
 
 
-    def _verified(self, request: SpooledRequest) -> Any:
-        """The caller of a signed request (checked against what the request says it is), None
-        for an unsigned one the policy allows; a WS-Security fault otherwise."""
+    def _verified(self, request: SpooledRequest) -> tuple[Any, etree._Element | None]:
+        """The caller of a signed request (checked against what the request says it is) and its
+        parsed envelope; (None, None) for an unsigned one the policy allows; a WS-Security fault
+        otherwise."""
         from security.wssecurity import WsSecurityError
 
         refuse_dtd(request)
@@ -253,8 +257,8 @@ class StreamingSoapEndpoint:
             finally:
                 request.file.seek(0)
         try:
-            if tree is None:
-                return self.verify(etree.Element(_ENV + "Envelope"))  # the policy decides about unsigned requests
+            if tree is None:  # the policy decides about unsigned requests
+                return self.verify(etree.Element(_ENV + "Envelope")), None
             caller = self.verify(tree)
         except WsSecurityError as err:
             raise ExchangeError(err.code, err.message, fault_code=f"wsse:{err.code}") from None
@@ -265,7 +269,7 @@ class StreamingSoapEndpoint:
                 raise ExchangeError("FailedAuthentication", f"the request is signed with the certificate of "
                                     f"{caller.department_name} ({caller.credit_code}) but speaks for {credit_code}",
                                     fault_code="wsse:FailedAuthentication")
-        return caller
+        return caller, tree
 
 
 def _has_security_header(request: SpooledRequest) -> bool:

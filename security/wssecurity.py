@@ -37,15 +37,17 @@ import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.serialization import Encoding
 from lxml import etree
 from signxml import XMLVerifier
 from signxml.algorithms import DigestAlgorithm, SignatureMethod
 from signxml.exceptions import InvalidInput, InvalidSignature
 from signxml.verifier import SignatureConfiguration
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -135,9 +137,8 @@ def verify(envelope: etree._Element, sessions: sessionmaker[Session], settings: 
     if signed != {"Body", "Timestamp"}:
         raise WsSecurityError("FailedCheck", f"the signature covers {sorted(signed)}, not the Body and Timestamp")
     expires = _fresh(timestamp, now, settings)
-    caller = _certified(cert, sessions, settings, now)
-    _not_replayed(signature, caller, expires, sessions, now)
-    return caller
+    _chained(cert, settings, now)
+    return _registered_and_new(cert, signature, expires, sessions, now)
 
 
 def _unique_ids(envelope: etree._Element) -> None:
@@ -238,9 +239,8 @@ def _fresh(timestamp: etree._Element, now: datetime, settings: Settings) -> date
     return expires + skew
 
 
-def _certified(cert: x509.Certificate, sessions: sessionmaker[Session], settings: Settings,
-               now: datetime) -> Caller:
-    ca = pki.ca_certificate(settings)
+def _chained(cert: x509.Certificate, settings: Settings, now: datetime) -> None:
+    ca = trusted_ca(settings)
     if ca is None:
         raise WsSecurityError("FailedAuthentication", "this platform has no CA yet (`govshare pki init`), so no "
                               "certificate can be trusted")
@@ -251,31 +251,33 @@ def _certified(cert: x509.Certificate, sessions: sessionmaker[Session], settings
         raise WsSecurityError("FailedAuthentication", f"the certificate is valid from "
                               f"{cert.not_valid_before_utc:%Y-%m-%d} to {cert.not_valid_after_utc:%Y-%m-%d}, "
                               "not now: ask the platform for a new one")
-    serial = format(cert.serial_number, "x")
-    with sessions() as session:
-        record = session.get(Certificate, serial)
-        if record is None or record.fingerprint != cert.fingerprint(hashes.SHA256()).hex():
-            raise WsSecurityError("FailedAuthentication", f"certificate {serial} is not one the platform issued")
-        if record.status != "valid":
-            raise WsSecurityError("FailedAuthentication", f"certificate {serial} was revoked on "
-                                  f"{record.revoked:%Y-%m-%d %H:%M} UTC ({record.revocation_reason}); "
-                                  "sign with a current certificate")
-        dept = session.get(Department, record.department_id)
-        return Caller(dept.id, dept.code, dept.name, dept.credit_code, serial)
 
 
 _PRUNE_EVERY = 500
 _calls = 0
 
 
-def _not_replayed(signature: etree._Element, caller: Caller, expires: datetime, sessions: sessionmaker[Session],
-                  now: datetime) -> None:
+def _registered_and_new(cert: x509.Certificate, signature: etree._Element, expires: datetime,
+                        sessions: sessionmaker[Session], now: datetime) -> Caller:
+    """The caller, if the platform issued ``cert`` and has not revoked it, and the message was not
+    seen before (its SignatureValue's digest then joins the replay cache): one short transaction."""
     global _calls
+    serial = format(cert.serial_number, "x")
     value = "".join((signature.findtext(_DS + "SignatureValue") or "").split())
     digest = hashlib.sha256(value.encode()).hexdigest()
     with sessions() as session:
-        session.add(WssSeen(digest=digest, certificate_serial=caller.certificate_serial, received=now,
-                            expires=expires))
+        found = session.execute(
+            select(Certificate.fingerprint, Certificate.status, Certificate.revoked, Certificate.revocation_reason,
+                   Department.id, Department.code, Department.name, Department.credit_code)
+            .join(Department, Department.id == Certificate.department_id).where(Certificate.serial == serial)
+        ).first()
+        if found is None or found.fingerprint != cert.fingerprint(hashes.SHA256()).hex():
+            raise WsSecurityError("FailedAuthentication", f"certificate {serial} is not one the platform issued")
+        if found.status != "valid":
+            raise WsSecurityError("FailedAuthentication", f"certificate {serial} was revoked on "
+                                  f"{found.revoked:%Y-%m-%d %H:%M} UTC ({found.revocation_reason}); "
+                                  "sign with a current certificate")
+        session.add(WssSeen(digest=digest, certificate_serial=serial, received=now, expires=expires))
         try:
             session.commit()
         except IntegrityError:
@@ -286,6 +288,7 @@ def _not_replayed(signature: etree._Element, caller: Caller, expires: datetime, 
         if _calls % _PRUNE_EVERY == 0:
             session.execute(delete(WssSeen).where(WssSeen.expires < now))
             session.commit()
+    return Caller(found.id, found.code, found.name, found.credit_code, serial)
 
 
 # ----------------------------------------------------------------------------- signing responses
@@ -294,29 +297,70 @@ def _not_replayed(signature: etree._Element, caller: Caller, expires: datetime, 
 def sign(envelope: etree._Element, sessions: sessionmaker[Session], settings: Settings, *,
          lifetime: int = 300) -> etree._Element:
     """Sign ``envelope`` in place with the platform's key: BinarySecurityToken, Timestamp, and a
-    signature over Body and Timestamp (exc-c14n, RSA-SHA256, SHA-256), as a client expects.
-
-    The signing itself is zeep's ``BinarySignature`` (python-xmlsec), the same code a zeep
-    client signs its requests with."""
+    signature over Body and Timestamp (exc-c14n, RSA-SHA256, SHA-256) with KeyInfo pointing at
+    the token - the shape zeep's ``BinarySignature`` produces and :mod:`client.wss` verifies.
+    The signing is python-xmlsec's, with the key read once."""
     import xmlsec
-    from zeep.wsse.signature import BinarySignature
 
-    with sessions() as session:
-        pki.platform_identity(session, settings)  # made on first use
     folder = pki.pki_dir(settings)
+    if not (folder / "platform.pem").exists():
+        with sessions() as session:
+            pki.platform_identity(session, settings)  # made on first use
+    key, token_text = _platform_key(str(folder), (folder / "platform.pem").stat().st_mtime_ns)
     header = envelope.find(_ENV + "Header")
     if header is None:
         header = etree.Element(_ENV + "Header")
         envelope.insert(0, header)
     security = etree.SubElement(header, _WSSE + "Security", nsmap={"wsse": WSSE_NS, "wsu": WSU_NS})
+    token = etree.SubElement(security, _WSSE + "BinarySecurityToken",
+                             {"ValueType": X509V3, "EncodingType": BASE64, WSU_ID: "X509-platform"})
+    token.text = token_text
     created = utcnow().replace(microsecond=0)
-    stamp = etree.SubElement(security, _WSU + "Timestamp", {WSU_ID: "TS-1"})
+    stamp = etree.SubElement(security, _WSU + "Timestamp", {WSU_ID: "TS-platform"})
     etree.SubElement(stamp, _WSU + "Created").text = created.isoformat() + "Z"
     etree.SubElement(stamp, _WSU + "Expires").text = (created + timedelta(seconds=lifetime)).isoformat() + "Z"
-    signer = BinarySignature(str(folder / "platform.key"), str(folder / "platform.pem"),
-                             signature_method=xmlsec.Transform.RSA_SHA256, digest_method=xmlsec.Transform.SHA256)
-    signer.apply(envelope, {})
+    body = envelope.find(_ENV + "Body")
+    body.set(WSU_ID, "Body-platform")
+    signature = xmlsec.template.create(envelope, xmlsec.Transform.EXCL_C14N, xmlsec.Transform.RSA_SHA256)
+    security.insert(1, signature)
+    ctx = xmlsec.SignatureContext()
+    ctx.key = key
+    for target, ident in ((body, "Body-platform"), (stamp, "TS-platform")):
+        ref = xmlsec.template.add_reference(signature, xmlsec.Transform.SHA256, uri="#" + ident)
+        xmlsec.template.add_transform(ref, xmlsec.Transform.EXCL_C14N)
+        ctx.register_id(target, "Id", WSU_NS)
+    key_info = xmlsec.template.ensure_key_info(signature)
+    ctx.sign(signature)
+    reference = etree.SubElement(etree.SubElement(key_info, _WSSE + "SecurityTokenReference"), _WSSE + "Reference",
+                                 {"URI": "#X509-platform", "ValueType": X509V3})
+    assert reference is not None
     return envelope
+
+
+@lru_cache(maxsize=8)
+def _platform_key(folder: str, _mtime: int):
+    """The platform's signing key (python-xmlsec) and its certificate as token text, read once per key file."""
+    import xmlsec
+
+    key = xmlsec.Key.from_file(f"{folder}/platform.key", xmlsec.KeyFormat.PEM)
+    with open(f"{folder}/platform.pem", "rb") as handle:
+        cert = x509.load_pem_x509_certificate(handle.read())
+    return key, base64.b64encode(cert.public_bytes(Encoding.DER)).decode()
+
+
+@lru_cache(maxsize=8)
+def _ca(path: str, _mtime: int) -> x509.Certificate:
+    with open(path, "rb") as handle:
+        return x509.load_pem_x509_certificate(handle.read())
+
+
+def trusted_ca(settings: Settings) -> x509.Certificate | None:
+    """The platform CA's certificate, read again only when the file changes."""
+    path = pki.pki_dir(settings) / "ca.pem"
+    try:
+        return _ca(str(path), path.stat().st_mtime_ns)
+    except FileNotFoundError:
+        return None
 
 
 def protect(endpoint, sessions: sessionmaker[Session], settings: Settings):
