@@ -1,0 +1,216 @@
+"""Benchmark of message security and audit (issue 5): the same QueryRecords signed and
+unsigned on one server in one run, with the audit log on and off.
+
+    .venv/bin/python -m bench.security [--db sqlite|postgresql|both] [--records 10000]
+        [--seconds 10] [--clients 2]
+
+Targets: signed throughput >= 50% of unsigned (WS-Security verification of the request
+and signing of the response both included); audit costs <= 10% (unsigned requests/s with
+the audit log on against off).
+
+How.  A fresh database holds a published 人口 resource of 公安局 with ``--records`` people;
+民政局 (the consumer) has a certificate from the platform CA.  The platform is served by
+waitress in a subprocess (``bench.directory.server``, server-side timing) with
+``GOVSHARE_WSS=optional`` - signed requests are verified and answered signed, unsigned
+ones are served as they are - once with ``GOVSHARE_AUDIT=1`` and once with ``=0``.  Two
+client threads send QueryRecords by a random key for ``--seconds`` per scenario.  Signed
+requests are signed before the clock starts (zeep's BinarySignature, RSA-SHA256 over Body
+and Timestamp, as a department's client signs them), one distinct message per request:
+the replay cache refuses a message sent twice.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import xmlsec
+from lxml import etree
+from zeep.wsse.signature import BinarySignature
+
+from bench.databases import PG_ADMIN_URL, postgresql_version, throwaway_database
+from bench.directory import report, traffic
+from bench.directory.__main__ import RESULTS, ROOT, sqlite_database
+from bench.exchange.workload import EXCHANGE_NS, SOAP_ENV_NS, batches, publish_population_resource
+
+PG_DATABASE = "govshare_bench_security"
+SIGNED_RATIO_TARGET = 0.5
+AUDIT_COST_TARGET = 0.10
+
+
+@dataclass
+class World:
+    resource: str
+    consumer_code: str
+    key_file: Path
+    cert_file: Path
+    keys: list[str]
+
+
+def prepare(db_url: str, var_dir: Path, records: int, seed: int) -> World:
+    import server
+    from directory.accounts import register_department
+    from directory.demo import credit_code_for
+    from exchange.submit import submit_document
+    from registry.db import unit_of_work
+    from registry.settings import Settings
+    from security import pki
+
+    settings = Settings.from_env(db_url=db_url, var_dir=var_dir)
+    sessions = server.prepare(settings)
+    resource = publish_population_resource(sessions, settings)
+    pki.init_ca(settings, force=True)
+    keys: list[str] = []
+    with unit_of_work(sessions) as session:
+        consumer = register_department(session, settings, code="mzj", name="临江市民政局",
+                                       credit_code=credit_code_for("00250103"))
+        issued = pki.issue(session, settings, consumer)
+        consumer_code = consumer.credit_code
+    key_file, cert_file = var_dir / "mzj.key", var_dir / "mzj.pem"
+    key_file.write_bytes(issued.key_pem())
+    cert_file.write_bytes(issued.cert_pem())
+    for batch in batches(resource, [min(records, 10_000)] * max(1, records // 10_000), seed):
+        with unit_of_work(sessions) as session:
+            submit_document(session, batch.document, settings.max_batch_bytes)
+        keys.extend(key for key, _fields in batch.rows)
+    sessions.kw["bind"].dispose()
+    return World(resource.resource_code, consumer_code, key_file, cert_file, keys)
+
+
+def _query(world: World, key: str) -> etree._Element:
+    return etree.fromstring(
+        f'<soap:Envelope xmlns:soap="{SOAP_ENV_NS}"><soap:Header/><soap:Body><ex:QueryRecords xmlns:ex="{EXCHANGE_NS}">'
+        f"<ex:requester>{world.consumer_code}</ex:requester><ex:resourceCode>{world.resource}</ex:resourceCode>"
+        f"<ex:key>{key}</ex:key></ex:QueryRecords></soap:Body></soap:Envelope>".encode())
+
+
+def bodies(world: World, count: int, rng: random.Random, *, signed: bool) -> list[bytes]:
+    from client.wss import add_timestamp
+
+    signer = BinarySignature(str(world.key_file), str(world.cert_file), signature_method=xmlsec.Transform.RSA_SHA256,
+                             digest_method=xmlsec.Transform.SHA256)
+    out = []
+    for _ in range(count):
+        env = _query(world, rng.choice(world.keys))
+        if signed:
+            add_timestamp(env, lifetime=900)
+            signer.apply(env, {})
+        out.append(etree.tostring(env))
+    return out
+
+
+@contextmanager
+def served(db_url: str, var_dir: Path, threads: int, audit: bool):
+    import subprocess
+
+    env = dict(os.environ, GOVSHARE_WSS="optional", GOVSHARE_AUDIT="1" if audit else "0", GOVSHARE_VAR=str(var_dir))
+    proc = subprocess.Popen([sys.executable, "-m", "bench.directory.server", "--db-url", db_url,
+                             "--threads", str(threads)], cwd=ROOT, stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        line = proc.stdout.readline()
+        if not line.startswith("LISTENING "):
+            raise RuntimeError(f"the server did not start (exit code {proc.poll()}): {line!r}")
+        yield f"http://127.0.0.1:{int(line.split()[1])}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def measure(base_url: str, name: str, title: str, body_list: list[bytes], warm: list[bytes],
+            args: argparse.Namespace) -> report.Figures:
+    expect = b"QueryRecordsResponse"
+    warmup = traffic.Scenario(name, title, "/exchange", '""', warm, expect)
+    run = traffic.drive(base_url, warmup, clients=1, seconds=60.0, limit=len(warm))
+    if run.errors:
+        raise RuntimeError(f"{name} fails before the measurement: {run.errors[0]}")
+    traffic.server_timings(base_url)
+    scenario = traffic.Scenario(name, title, "/exchange", '""', body_list, expect)
+    run = traffic.drive(base_url, scenario, clients=args.clients, seconds=args.seconds,
+                        limit=len(body_list) // args.clients)  # a signed message is never sent twice
+    if run.errors:
+        raise RuntimeError(f"{name}: {len(run.errors)} failed requests, first: {run.errors[0]}")
+    server_ms = traffic.server_timings(base_url).get(name, [])
+    print(f"  {name}: {len(run.latencies_ms)} requests in {run.wall_seconds:.1f} s", flush=True)
+    return report.figures(name, title, run.latencies_ms, 0, run.wall_seconds, server_ms)
+
+
+def bench_database(db: str, db_url: str, args: argparse.Namespace) -> dict[str, report.Figures]:
+    var_dir = RESULTS / f"security-{db}-var"
+    var_dir.mkdir(parents=True, exist_ok=True)
+    print(f"[{db}] loading {args.records} people ...", flush=True)
+    world = prepare(db_url, var_dir, args.records, args.seed)
+    rng = random.Random(args.seed)
+    per_run = args.max_requests
+    print(f"[{db}] signing {2 * (per_run + args.warmup)} requests before the clock starts ...", flush=True)
+    started = time.perf_counter()
+    signed = {audit: bodies(world, per_run, rng, signed=True) for audit in (True, False)}
+    signed_warm = {audit: bodies(world, args.warmup, rng, signed=True) for audit in (True, False)}
+    print(f"[{db}] signed in {time.perf_counter() - started:.1f} s", flush=True)
+    plain = bodies(world, per_run, rng, signed=False)
+    rows: dict[str, report.Figures] = {}
+    for audit in (False, True):
+        tag = "audit on" if audit else "audit off"
+        with served(db_url, var_dir, args.threads, audit) as base_url:
+            print(f"[{db}] server with {tag}", flush=True)
+            rows[f"unsigned, {tag}"] = measure(base_url, "unsigned", f"QueryRecords unsigned, {tag}", plain,
+                                               plain[-args.warmup:], args)
+            rows[f"signed, {tag}"] = measure(base_url, "signed", f"QueryRecords signed, {tag}", signed[audit],
+                                             signed_warm[audit], args)
+    return rows
+
+
+def summary(db: str, rows: dict[str, report.Figures]) -> list[str]:
+    lines = [f"== {db}", f"{'scenario':<22} {'req':>6} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'srv p50':>8} "
+             f"{'srv p99':>8}"]
+    for name, r in rows.items():
+        lines.append(f"{name:<22} {r.requests:>6} {r.rps:>8.1f} {r.client_p50_ms:>8.2f} {r.client_p99_ms:>8.2f} "
+                     f"{r.server_p50_ms:>8.2f} {r.server_p99_ms:>8.2f}")
+    for audit in ("audit on", "audit off"):
+        ratio = rows[f"signed, {audit}"].rps / rows[f"unsigned, {audit}"].rps
+        mark = "ok" if ratio >= SIGNED_RATIO_TARGET else "MISS"
+        lines.append(f"signed / unsigned ({audit}): {ratio:.0%} {mark} (target >= {SIGNED_RATIO_TARGET:.0%})")
+    for kind in ("unsigned", "signed"):
+        cost = 1 - rows[f"{kind}, audit on"].rps / rows[f"{kind}, audit off"].rps
+        mark = "ok" if cost <= AUDIT_COST_TARGET else "MISS"
+        lines.append(f"audit cost ({kind}): {cost:.0%} {mark} (target <= {AUDIT_COST_TARGET:.0%})")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.security", description=__doc__.splitlines()[0])
+    p.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both")
+    p.add_argument("--records", type=int, default=10_000)
+    p.add_argument("--seconds", type=float, default=10.0)
+    p.add_argument("--clients", type=int, default=2)
+    p.add_argument("--threads", type=int, default=4)
+    p.add_argument("--max-requests", type=int, default=6000, help="requests per scenario at most (signed ones are "
+                   "signed beforehand, one each)")
+    p.add_argument("--warmup", type=int, default=50)
+    p.add_argument("--seed", type=int, default=20261124)
+    p.add_argument("--pg-admin-url", default=PG_ADMIN_URL)
+    args = p.parse_args(argv)
+    dbs = ("sqlite", "postgresql") if args.db == "both" else (args.db,)
+    results: dict[str, dict[str, report.Figures]] = {}
+    for db in dbs:
+        database = sqlite_database(False) if db == "sqlite" else throwaway_database(args.pg_admin_url, PG_DATABASE)
+        with database as db_url:
+            results[db] = bench_database(db, db_url, args)
+    print()
+    for db, rows in results.items():
+        print("\n".join(summary(db, rows)))
+        print()
+    machine = report.machine(postgresql_version(args.pg_admin_url) if "postgresql" in dbs else None)
+    print(f"machine: {machine['nproc']} CPUs, {machine['cpu']}, {machine['memory']}, Python {machine['python']}; "
+          f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
