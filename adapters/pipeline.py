@@ -227,8 +227,9 @@ def _run(sessions: sessionmaker[Session], settings: Settings, config: AdapterCon
             entry.resource_code
         base = resources.base_for(entry, config.format)
         integration.set_priority(session, base, provider_id, config.priority)  # 比对: the file's priority
-        known_hashes = ({} if mode != "rowhash" else dict(session.execute(
-            select(SourceRowHash.source_key, SourceRowHash.row_hash).where(SourceRowHash.adapter == config.name))))
+        known_hashes = ({} if mode != "rowhash" else dict(session.execute(  # (a Result has keys(): take tuples)
+            select(SourceRowHash.source_key, SourceRowHash.row_hash).where(SourceRowHash.adapter == config.name))
+            .tuples().all()))
 
     tally, newest = Tally(), since
     seen: set[int] = set()  # fingerprints of the source keys read

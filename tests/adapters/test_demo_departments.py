@@ -164,9 +164,6 @@ def test_every_kind_of_dirt_ends_where_the_outcomes_table_says_and_a_second_run_
     assert_runs_end_as_the_manifest_says(sessions, settings, adapter, manifest)
 
 
-@pytest.mark.xfail(raises=TypeError, strict=False,
-                   reason="adapters/pipeline.py reads the known row hashes with dict(session.execute(...)), and "
-                          "a Result has keys(): every row-hash (change = \"none\") incremental run fails")
 def test_a_row_hash_run_after_a_full_run_finds_every_row_unchanged(sources, sessions, settings, monkeypatch):
     _point_at(monkeypatch, MZJ, sources[MZJ.file])
     publish(sessions, settings, MZJ)
