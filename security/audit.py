@@ -38,6 +38,8 @@ import csv
 import hashlib
 import json
 import logging
+import queue
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -172,36 +174,123 @@ def _take_chain(conn: Connection) -> tuple[int, str]:
 
 def record(sessions: sessionmaker[Session] | Session | Engine, settings: Settings,
            event: AuditEvent) -> AuditEntry | None:
-    """Append ``event`` to the chain in a transaction of its own and commit it; None when the
-    audit log is off (``GOVSHARE_AUDIT=0``).
+    """Append ``event`` to the chain and return it once committed; None when the audit log is
+    off (``GOVSHARE_AUDIT=0``).
 
-    A ``Session`` only lends its engine: the entry is never part of the session's transaction.
-    On SQLite, do not call this while that session holds the write lock (wait for its commit).
+    The entry is written in a transaction of its own (a ``Session`` only lends its engine), by
+    the process's appender for that database: requests arriving while one append commits are
+    appended together in the next transaction, under one lock and one commit (group commit),
+    and each caller returns only when its own entry is durable.  On SQLite, do not call this
+    while a session holds the write lock (wait for its commit).
     """
     if not settings.audit:
         return None
-    with _engine(sessions).connect() as conn:
+    waiter = _Waiter(event)
+    _enqueue(_engine(sessions), settings, waiter)
+    waiter.done.wait()
+    if waiter.error is not None:
+        raise waiter.error
+    return waiter.entry
+
+
+def _row(event: AuditEvent, seq: int, prev: str, now: datetime) -> dict[str, Any]:
+    values = {
+        "seq": seq, "recorded_at": now, "department_id": event.department_id,
+        "department_code": _blank_to_none(event.department_code), "user": _blank_to_none(event.user),
+        "certificate_serial": _blank_to_none(event.certificate_serial), "operation": event.operation,
+        "resource_code": _blank_to_none(event.resource_code), "query_digest": _blank_to_none(event.query_digest),
+        "purpose": _blank_to_none(event.purpose), "result": event.result, "detail": event.detail or "",
+        "record_count": event.record_count if event.result == "ok" else 0,
+        "request_digest": _blank_to_none(event.request_digest),
+        "response_digest": _blank_to_none(event.response_digest), "prev_hash": prev,
+    }
+    values["entry_hash"] = entry_hash(values)
+    return values
+
+
+def _append(engine: Engine, settings: Settings, events: list[AuditEvent]) -> list[dict[str, Any]]:
+    """Append ``events`` in one transaction, in order, and commit."""
+    with engine.connect() as conn:
         seq, prev = _take_chain(conn)
-        values = {
-            "seq": seq + 1, "recorded_at": utcnow(), "department_id": event.department_id,
-            "department_code": _blank_to_none(event.department_code), "user": _blank_to_none(event.user),
-            "certificate_serial": _blank_to_none(event.certificate_serial), "operation": event.operation,
-            "resource_code": _blank_to_none(event.resource_code), "query_digest": _blank_to_none(event.query_digest),
-            "purpose": _blank_to_none(event.purpose), "result": event.result, "detail": event.detail or "",
-            "record_count": event.record_count if event.result == "ok" else 0,
-            "request_digest": _blank_to_none(event.request_digest),
-            "response_digest": _blank_to_none(event.response_digest), "prev_hash": prev,
-        }
-        values["entry_hash"] = entry_hash(values)
-        conn.execute(insert(_entries), values)
+        now, rows = utcnow(), []
+        for event in events:
+            seq += 1
+            rows.append(_row(event, seq, prev, now))
+            prev = rows[-1]["entry_hash"]
+        conn.execute(insert(_entries), rows)
         every = settings.audit_checkpoint_every
-        if every > 0 and values["seq"] % every == 0:
-            try:
-                _sign_checkpoint(conn, settings, values["seq"], values["entry_hash"], "interval")
-            except pki.PkiError as exc:  # the entry matters more than the checkpoint
-                log.warning("audit checkpoint at seq %s not signed: %s", values["seq"], exc)
+        for row in rows if every > 0 else ():
+            if row["seq"] % every == 0:
+                try:
+                    _sign_checkpoint(conn, settings, row["seq"], row["entry_hash"], "interval")
+                except pki.PkiError as exc:  # the entries matter more than the checkpoint
+                    log.warning("audit checkpoint at seq %s not signed: %s", row["seq"], exc)
         conn.commit()
-    return AuditEntry(**values)
+    return rows
+
+
+class _Waiter:
+    def __init__(self, event: AuditEvent):
+        self.event = event
+        self.done = threading.Event()
+        self.entry: AuditEntry | None = None
+        self.error: BaseException | None = None
+
+
+class _Appender:
+    """One thread per process and database that appends whatever has queued up since its last
+    commit, so concurrent requests share the lock and the commit (one fsync) instead of
+    queueing for one each.  It stops after ``IDLE`` seconds without work."""
+
+    IDLE = 30.0
+    BATCH = 500
+
+    def __init__(self, engine: Engine, settings: Settings):
+        self.engine, self.settings = engine, settings
+        self.queue: queue.SimpleQueue[_Waiter] = queue.SimpleQueue()
+        self.thread = threading.Thread(target=self._run, name="audit-appender", daemon=True)
+        self.stopped = False
+
+    def _run(self) -> None:
+        while True:
+            try:
+                first = self.queue.get(timeout=self.IDLE)
+            except queue.Empty:
+                with _appenders_lock:
+                    if self.queue.empty():  # nothing can be put now without the lock: stop
+                        self.stopped = True
+                        _appenders.pop((self.engine, self.settings), None)
+                        return
+                continue
+            batch = [first]
+            while len(batch) < self.BATCH:
+                try:
+                    batch.append(self.queue.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                rows = _append(self.engine, self.settings, [w.event for w in batch])
+                for waiter, row in zip(batch, rows, strict=True):
+                    waiter.entry = AuditEntry(**row)
+            except BaseException as exc:  # every waiter learns that its entry was not written
+                for waiter in batch:
+                    waiter.error = exc
+            finally:
+                for waiter in batch:
+                    waiter.done.set()
+
+
+_appenders: dict[tuple[Engine, Settings], _Appender] = {}
+_appenders_lock = threading.Lock()
+
+
+def _enqueue(engine: Engine, settings: Settings, waiter: _Waiter) -> None:
+    with _appenders_lock:  # an appender stops only under this lock, with an empty queue
+        appender = _appenders.get((engine, settings))
+        if appender is None or appender.stopped or not appender.thread.is_alive():  # not alive: after a fork
+            appender = _appenders[(engine, settings)] = _Appender(engine, settings)
+            appender.thread.start()
+        appender.queue.put(waiter)
 
 
 def record_after(session: Session, settings: Settings, event: AuditEvent) -> None:
