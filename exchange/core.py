@@ -116,8 +116,9 @@ def load(
             merged = integration.merge(old.fields, old.source_id, old.field_sources, fields, source_id, priority)
             fields, field_sources = merged.fields, merged.field_sources
             lineage.extend(integration.lineage_rows(base, record.key, merged, batch_id, now))
-        if old is not None and not old.deleted and old.fields == fields and old.field_sources == field_sources:
-            counts.unchanged += 1
+        if (old is not None and not old.deleted and old.fields == fields
+                and _owners(fields, old.source_id, old.field_sources) == _owners(fields, source_id, field_sources)):
+            counts.unchanged += 1  # the same values from the same departments, whoever sent them now
             continue
         counts.changed += 1
         if old is not None:
@@ -134,6 +135,12 @@ def load(
     if lineage:
         _record_lineage(session, base, lineage)
     return counts
+
+
+def _owners(fields: dict[str, Any], source_id: int, field_sources: dict | None) -> dict[str, int]:
+    """Which department gave each field (``field_sources`` names the ones not from ``source_id``)."""
+    others = field_sources or {}
+    return {name: int(others.get(name, source_id)) for name in fields}
 
 
 def _record_lineage(session: Session, base: str, rows: list[dict[str, Any]]) -> None:

@@ -226,6 +226,41 @@ def test_people_of_both_departments_keep_both_addresses_as_lineage(gaj_registry,
     assert 0.9 * len(disagreeing) <= len(both) <= manifest.shared
 
 
+def test_the_core_keeps_the_higher_priority_address_and_reports_the_conflicts(gaj_registry, sources, sessions,
+                                                                            settings, monkeypatch):
+    """公安局 (priority 100) over 民政局 (50), whichever ran last, run after run (比对)."""
+    from exchange.integration import conflicts
+
+    _point_at(monkeypatch, GAJ, gaj_registry)
+    _point_at(monkeypatch, MZJ, sources[MZJ.file])
+    publish(sessions, settings, GAJ, MZJ)
+    for config in (GAJ.config, MZJ.config):
+        assert run_adapter(sessions, settings, config, full=True).status == "succeeded"
+
+    def addresses() -> dict[str, tuple[str, int]]:
+        with sessions() as session:
+            gaj = session.scalar(select(Department.id).where(Department.code == "gaj"))
+            disputed = set(session.scalars(select(CoreLineage.record_key)
+                                           .where(CoreLineage.field == "residenceAddress")))
+            rows = session.execute(select(CoreRecord.record_key, CoreRecord.fields, CoreRecord.source_id,
+                                          CoreRecord.field_sources)
+                                   .where(CoreRecord.record_key.in_(disputed), CoreRecord.effective_to.is_(None)))
+            return {key: (fields["residenceAddress"], (sources_ or {}).get("residenceAddress", source) == gaj)
+                    for key, fields, source, sources_ in rows}
+
+    first = addresses()
+    assert first and all(from_gaj for _address, from_gaj in first.values())
+    # the lower-priority source running again changes nothing; neither does the higher one
+    for config in (MZJ.config, GAJ.config, MZJ.config):
+        again = run_adapter(sessions, settings, config, full=True)
+        assert (again.status, again.loaded) == ("succeeded", 0), (config.name, again.loaded, again.message)
+    assert addresses() == first
+    with sessions() as session:
+        report = conflicts(session, "population", field_name="residenceAddress")
+    assert report.by_field["residenceAddress"] == len(first)
+    assert report.outcomes == {("residenceAddress", "临江市公安局", "临江市民政局"): len(first)}
+
+
 def _ids(url: str, sql: str) -> set[str]:
     with closing(sqlite3.connect(url.removeprefix("sqlite:///"))) as conn:
         return {row[0] for row in conn.execute(sql)}
