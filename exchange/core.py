@@ -23,7 +23,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from registry.models import CoreLineage, CoreRecord
@@ -76,6 +76,25 @@ def take_turn(session: Session, base: str) -> None:
     """Serialise writers of one base database until commit (ids then follow commit order)."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(select(func.pg_advisory_xact_lock(func.hashtext(f"govshare.core:{base}"))))
+
+
+def keep_statistics(session: Session) -> None:
+    """On PostgreSQL, ANALYZE ``core_record`` when it never was or has doubled since.
+
+    Autovacuum does this where it runs, but it may be off or behind a bulk load; without
+    statistics the planner takes the table for empty and looks current versions up by
+    scanning every version of the base (seconds per chunk at a million rows).
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    found = session.execute(text(
+        "SELECT c.reltuples, s.n_live_tup FROM pg_class c JOIN pg_stat_user_tables s ON s.relid = c.oid "
+        "WHERE c.relname = 'core_record' AND c.relnamespace = to_regnamespace(current_schema())")).one_or_none()
+    if found is not None and found.n_live_tup > 2 * max(found.reltuples, 0) + _ANALYZE_SLACK:
+        session.execute(text("ANALYZE core_record"))
+
+
+_ANALYZE_SLACK = 10_000  # rows: a small table is planned well enough without fresh statistics
 
 
 def load(

@@ -179,6 +179,7 @@ class _Intake:
             raise ExchangeError("UnknownFormat", str(exc)) from None
         self.base = resources.base_for(entry, fmt)
         core.take_turn(session, self.base)
+        core.keep_statistics(session)
         self.session, self.record_type, self.now = session, header.record_type, utcnow()
         self.provider_id, self.resource_code, self.batch_id = provider.id, entry.resource_code, str(header.batch_id)
         self.row = InputBatch(
