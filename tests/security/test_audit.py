@@ -28,10 +28,12 @@ from registry.settings import Settings
 from security import audit, pki
 from tests.exchange import conftest as exchange_fixtures
 from tests.exchange.conftest import EX, SOAP_ENV, _publish, submit_body
+from tests.security import test_wssecurity as wss_fixtures
 from xsd import samples
 from xsd.batch import build_batch
 
 population = exchange_fixtures.population  # a provider (gaj) with a published resource, a consumer (mzj)
+world = wss_fixtures.world  # a server requiring WS-Security, gaj and mzj with certificates
 
 UDDI = "urn:uddi-org:api_v3"
 CREATED = datetime(2024, 7, 1, 9, 0, tzinfo=UTC)
@@ -363,3 +365,20 @@ def test_exports_carry_what_an_auditor_needs_to_re_verify(sessions, settings):
     for row in rows:
         fields = {k: (None if v == "" and k != "detail" else int(v) if k in ints and v else v) for k, v in row.items()}
         assert _rehash(fields) == row["entry_hash"]
+
+
+# ----------------------------------------------------------------------------- signed requests
+
+
+def test_a_signed_query_is_recorded_with_its_certificate_serial(world):
+    from cryptography.x509 import load_pem_x509_certificate
+
+    from tests.security.test_wssecurity import post, query, sign
+
+    assert post(world, sign(world.mzj, query(world, world.mzj))).status_code == 200
+    assert post(world, sign(world.mzj, query(world, world.gaj))).status_code == 500  # mzj speaking for gaj
+    serial = format(load_pem_x509_certificate(world.mzj.cert.read_bytes()).serial_number, "x")
+    *_, signed, impostor = _entries(world.sessions)
+    assert (signed.operation, signed.result, signed.department_code) == ("exchange.QueryRecords", "ok", "mzj")
+    assert signed.certificate_serial == serial and signed.record_count == 1
+    assert (impostor.operation, impostor.result) == ("exchange.request", "refused:FailedAuthentication")
