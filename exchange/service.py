@@ -132,6 +132,10 @@ class ExchangeOperations:
             row = session.get(InputBatch, batch_id)
             if row is None:
                 raise ExchangeError("UnknownBatch", f"no batch {batch_id} was received")
+            caller = events.caller  # a signed request: only the department that sent the batch may ask
+            if caller is not None and row.provider_id != caller.department_id:
+                raise ExchangeError("NotAuthorized", f"batch {batch_id} was sent by another department; "
+                                    f"{caller.department_name} may ask only about its own batches")
             _note(resource_code=row.resource_code)
             reasons = session.execute(
                 select(QuarantineReason.rule, func.count(), func.min(QuarantineReason.message))
@@ -154,9 +158,10 @@ class ExchangeOperations:
 
     def _view(self, session: Session, el: etree._Element) -> output.View:
         requester = resources.department(session, _text(el, "requester"))
-        _note(department_id=requester.id, department_code=requester.code)
+        purpose = _text(el, "purpose", required=False)[:200] or None  # 用途, recorded with the access
+        _note(department_id=requester.id, department_code=requester.code, purpose=purpose)
         entry = resources.published_resource(session, _text(el, "resourceCode"))
-        return output.read_view(session, requester, entry)
+        return output.read_view(session, requester, entry, purpose=purpose)
 
     def query_records(self, events: Events, op_el: etree._Element) -> etree._Element:
         el = events.finish(op_el)

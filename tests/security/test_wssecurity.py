@@ -314,3 +314,32 @@ def test_without_ws_security_a_must_understand_security_header_is_a_fault(world,
         assert fault(reply)[0] == "soap:MustUnderstand"
     finally:
         srv.stop()
+
+
+def test_only_the_sending_department_may_ask_about_a_batch(world):
+    from sqlalchemy import select
+
+    from registry.models import InputBatch
+
+    with world.sessions() as session:
+        batch_id = session.scalar(select(InputBatch.batch_id))
+    ask = f'<ex:GetBatchStatus xmlns:ex="{EX}"><ex:batchId>{batch_id}</ex:batchId></ex:GetBatchStatus>'
+    mine = post(world, sign(world.gaj, envelope(ask)))
+    assert mine.status_code == 200 and b"accepted" in mine.content
+    code, message = fault(post(world, sign(world.mzj, envelope(ask))))
+    assert "NotAuthorized" in message and "its own batches" in message
+
+
+def test_the_purpose_of_a_signed_query_is_recorded_with_the_certificate(world):
+    from sqlalchemy import select
+
+    from registry.models import AuditEntry
+
+    body = query(world, world.mzj)
+    etree.SubElement(body.find(f".//{{{EX}}}QueryRecords"), f"{{{EX}}}purpose").text = "低保资格核查"
+    assert post(world, sign(world.mzj, body)).status_code == 200
+    with world.sessions() as session:
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.operation == "exchange.QueryRecords")
+                                .order_by(AuditEntry.seq.desc())).first()
+    assert (entry.purpose, entry.department_code, entry.result) == ("低保资格核查", "mzj", "ok")
+    assert entry.certificate_serial and entry.record_count == 1
