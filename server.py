@@ -10,6 +10,7 @@
     /exchange              the exchange service (?wsdl): SubmitBatch, GetBatchStatus, QueryRecords, GetChanges
     /xsd/...               the standard exchange formats (XSD)
     /pki/ca.pem, /pki/crl.pem  the platform CA certificate and its revocation list
+    /portal/               the unified query portal (统一数据资源查询系统, browser)
 
 Administrative commands (``govshare serve``, ``govshare db upgrade``, ``govshare demo``,
 ``govshare catalogue ...``) are defined here; the ``govshare`` console script hands
@@ -114,11 +115,14 @@ def build_app(settings: Settings, sessions: sessionmaker[Session]):
         protect(exact[path], sessions, settings)
     prefixes: dict[str, Callable] = {"/wsdl/uddi/": oasis_files_app, "/wsdl/": wsdl_app(sessions),
                                      "/xsd/": xsd_files_app, "/pki/": pki_files_app(settings)}
+    from portal import portal_app
+
+    prefixes["/portal/"] = portal_app(settings, sessions)
 
     def index(environ, start_response):
         lines = ["govshare — 政务信息资源共享交换平台", ""]
         lines += [f"{path}  (WSDL: {path}?wsdl)" for path in sorted(exact)]
-        lines += ["/wsdl/uddi/uddi_api_v3_binding.wsdl  (OASIS UDDI v3 binding)"]
+        lines += ["/wsdl/uddi/uddi_api_v3_binding.wsdl  (OASIS UDDI v3 binding)", "/portal/  (统一数据资源查询系统)"]
         return _plain(start_response, "200 OK", "\n".join(lines) + "\n")
 
     return Router(exact, prefixes, index)

@@ -1,0 +1,230 @@
+"""The portal's Flask application: configuration, login sessions, CSRF, roles, audit helpers.
+
+Sessions are Flask's signed cookies (``govshare_portal``, path ``/portal``, HttpOnly,
+SameSite=Lax) holding the user id, a CSRF token and the time of the last request; any
+number of server processes share them through one secret (``GOVSHARE_PORTAL_SECRET``, else
+``<var>/portal-secret``, made on first use).  A session idle for longer than
+``GOVSHARE_PORTAL_SESSION_MINUTES`` (default 30) is over: the next request goes to the
+login page.  Every POST must carry the session's CSRF token (``csrf_token`` form field),
+the login form included; a POST without it is refused with 400 and changes nothing.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import secrets
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import wraps
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Flask, abort, flash, g, redirect, render_template, request, session, url_for
+from markupsafe import Markup
+from sqlalchemy.orm import Session, joinedload, sessionmaker
+
+from registry.db import unit_of_work
+from registry.models import User
+from registry.settings import Settings
+from security import audit
+
+from . import roles
+
+SESSION_COOKIE = "govshare_portal"
+
+
+@dataclass(frozen=True)
+class PortalConfig:
+    """The portal's switches, read from the environment when the application is built."""
+
+    session_minutes: float = 30.0
+    secret: str = ""
+    secure_cookie: bool = False
+    page_size: int = 20
+
+    @classmethod
+    def from_env(cls, settings: Settings) -> PortalConfig:
+        env = os.environ
+        return cls(
+            session_minutes=float(env.get("GOVSHARE_PORTAL_SESSION_MINUTES", "30")),
+            secret=env.get("GOVSHARE_PORTAL_SECRET") or _secret_file(settings.var_dir),
+            secure_cookie=env.get("GOVSHARE_PORTAL_SECURE_COOKIE", "0").lower() in ("1", "true", "yes", "on"),
+        )
+
+
+def _secret_file(var_dir: Path) -> str:
+    """The signing secret kept under ``var/``, shared by the server processes of one machine."""
+    path = var_dir / "portal-secret"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def mounted(app: Callable, prefix: str) -> Callable:
+    """``app`` served under ``prefix``: PATH_INFO moves into SCRIPT_NAME, as a WSGI mount does."""
+
+    def wsgi(environ, start_response):
+        path = environ.get("PATH_INFO", "") or ""
+        if path == prefix:  # /portal -> /portal/
+            start_response("301 Moved Permanently", [("Location", prefix + "/"), ("Content-Length", "0")])
+            return [b""]
+        environ = dict(environ)
+        environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "").rstrip("/") + prefix
+        environ["PATH_INFO"] = path[len(prefix):] or "/"
+        return app(environ, start_response)
+
+    return wsgi
+
+
+def create_app(settings: Settings, sessions: sessionmaker[Session], config: PortalConfig | None = None) -> Flask:
+    config = config or PortalConfig.from_env(settings)
+    app = Flask(__name__, static_folder="static", template_folder="templates")
+    app.config.update(
+        SECRET_KEY=config.secret, SESSION_COOKIE_NAME=SESSION_COOKIE, SESSION_COOKIE_PATH="/portal",
+        SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_SECURE=config.secure_cookie,
+        MAX_CONTENT_LENGTH=2 * 1024 * 1024,
+    )
+    app.extensions["govshare"] = {"settings": settings, "sessions": sessions, "config": config}
+
+    @app.before_request
+    def _session_and_csrf():
+        g.user = None
+        now = time.time()
+        seen = session.get("seen")
+        if session.get("uid") is not None and seen is not None and now - seen > config.session_minutes * 60:
+            session.clear()
+            session["expired"] = True
+        if "csrf" not in session:
+            session["csrf"] = secrets.token_urlsafe(32)
+        if request.method == "POST":
+            sent = request.form.get("csrf_token", "")
+            if not hmac.compare_digest(sent, session["csrf"]):
+                abort(400, description="表单已失效或来源不明 (CSRF 校验失败): 请刷新页面后重新提交。")
+        uid = session.get("uid")
+        if uid is not None:
+            with sessions() as db:
+                user = db.get(User, uid, options=[joinedload(User.department)])
+            if user is None or not user.active:
+                session.clear()
+            else:
+                g.user = user
+                session["seen"] = now
+
+    @app.context_processor
+    def _template_globals():
+        user = g.get("user")
+        granted = user.role_set if user is not None else set()
+        return {
+            "me": user, "can": lambda capability: roles.can(granted, capability),
+            "role_labels": roles.labels(sorted(granted)), "csrf_field": _csrf_field, "page_url": _page_url,
+        }
+
+    @app.errorhandler(400)
+    @app.errorhandler(403)
+    @app.errorhandler(404)
+    @app.errorhandler(503)
+    def _error(exc):
+        titles = {400: "请求无效", 403: "无权访问", 404: "页面不存在", 503: "暂不可用"}
+        return render_template("error.html", title=titles.get(exc.code, "错误"), message=exc.description,
+                               code=exc.code), exc.code
+
+    from .views import register_views
+
+    register_views(app)
+    return app
+
+
+def _csrf_field() -> Markup:
+    return Markup('<input type="hidden" name="csrf_token" value="{}">').format(session.get("csrf", ""))
+
+
+def _page_url(page: int) -> str:
+    args = request.args.to_dict(flat=False)
+    args["page"] = [str(page)]
+    return request.base_url + "?" + urlencode(args, doseq=True)
+
+
+# ----------------------------------------------------------------------------- helpers for the views
+
+
+def settings() -> Settings:
+    from flask import current_app
+
+    return current_app.extensions["govshare"]["settings"]
+
+
+def portal_config() -> PortalConfig:
+    from flask import current_app
+
+    return current_app.extensions["govshare"]["config"]
+
+
+def sessions() -> sessionmaker[Session]:
+    from flask import current_app
+
+    return current_app.extensions["govshare"]["sessions"]
+
+
+@contextmanager
+def reading():
+    """A session for reading; nothing it does is committed."""
+    with sessions()() as session:
+        yield session
+
+
+def writing():
+    """A unit of work: committed when the block ends, rolled back on any error."""
+    return unit_of_work(sessions())
+
+
+def me(session: Session) -> User:
+    """The signed-in user, loaded in ``session`` (domain functions take it from there)."""
+    return session.get(User, g.user.id, options=[joinedload(User.department)])
+
+
+def requires(capability: str):
+    """The view needs a signed-in user with ``capability`` (portal.roles)."""
+
+    def decorate(view):
+        @wraps(view)
+        def guarded(*args, **kwargs):
+            if g.get("user") is None:
+                if session.pop("expired", False):
+                    flash("会话已过期, 请重新登录。", "warning")
+                return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else None))
+            if not roles.can(g.user.role_set, capability):
+                abort(403, description=f"您的角色 ({'、'.join(roles.labels(sorted(g.user.role_set))) or '无'}) "
+                                       f"无权使用此功能。")
+            return view(*args, **kwargs)
+
+        return guarded
+
+    return decorate
+
+
+def audit_event(operation: str, **fields: Any) -> audit.AuditEvent:
+    """An audit entry for the signed-in user's action (``portal.*``)."""
+    user = g.get("user")
+    event = audit.AuditEvent(operation, **fields)
+    if user is not None:
+        event.user = user.username
+        if user.department is not None:
+            event.department_id, event.department_code = user.department.id, user.department.code
+    return event
+
+
+def record(event: audit.AuditEvent) -> None:
+    """Append ``event`` to the audit log now (raises when it cannot be written: nothing unrecorded is shown)."""
+    audit.record(sessions(), settings(), event)
+
+
+def record_after(session: Session, event: audit.AuditEvent) -> None:
+    """Append ``event`` once ``session``'s transaction has ended (a rollback turns ok into a fault)."""
+    audit.record_after(session, settings(), event)
