@@ -7,6 +7,7 @@ number of server processes share them through one secret (``GOVSHARE_PORTAL_SECR
 ``GOVSHARE_PORTAL_SESSION_MINUTES`` (default 30) is over: the next request goes to the
 login page.  Every POST must carry the session's CSRF token (``csrf_token`` form field),
 the login form included; a POST without it is refused with 400 and changes nothing.
+Lists show ``GOVSHARE_PORTAL_PAGE_SIZE`` rows a page (20).
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ class PortalConfig:
             session_minutes=float(env.get("GOVSHARE_PORTAL_SESSION_MINUTES", "30")),
             secret=env.get("GOVSHARE_PORTAL_SECRET") or _secret_file(settings.var_dir),
             secure_cookie=env.get("GOVSHARE_PORTAL_SECURE_COOKIE", "0").lower() in ("1", "true", "yes", "on"),
+            page_size=int(env.get("GOVSHARE_PORTAL_PAGE_SIZE", "20")),
         )
 
 

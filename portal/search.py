@@ -103,7 +103,7 @@ def _facet(session: Session, name: str, where: list) -> list[tuple[str, str, int
             totals[key] = totals.get(key, 0) + n
         return [(k, f"{k} {_class_name(k)}", n) for k, n in sorted(totals.items())]
     if name == "provider":
-        rows = session.execute(select(Department.code, Department.name, count)
+        rows = session.execute(select(Department.code, Department.name, count).select_from(CatalogueEntry)
                                .join(Department, CatalogueEntry.provider_id == Department.id).where(*where)
                                .group_by(Department.code, Department.name).order_by(Department.code)).all()
         return [(code, label, n) for code, label, n in rows]

@@ -1,0 +1,212 @@
+"""The portal over real HTTP: login, CSRF, session expiry, roles, search with facets, forms
+with inline errors, 使用申请, unified query with lineage, audit."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from sqlalchemy import select
+
+from registry.models import AuditEntry
+
+
+def test_login_with_wrong_password_is_refused_and_recorded(browser, city, sessions):
+    b = browser()
+    r = b.login("mzj", "wrong")
+    assert r.status_code == 200 and "用户名或密码错误" in r.text and "退出" not in r.text
+    with sessions() as s:
+        entry = s.scalars(select(AuditEntry).where(AuditEntry.operation == "portal.login")).one()
+    assert entry.result == "refused:BadCredentials" and entry.user == "mzj"
+
+
+def test_pages_need_a_signed_in_user(browser, city):
+    r = browser().get("/catalogue", allow_redirects=False)
+    assert r.status_code == 302 and "/portal/login" in r.headers["Location"]
+
+
+def test_logout_ends_the_session(browser, city):
+    b = browser("mzj")
+    assert b.post("/logout", {}).status_code == 200
+    assert b.get("/catalogue", allow_redirects=False).status_code == 302
+
+
+def test_post_without_csrf_token_is_refused(browser, city):
+    b = browser("gaj")
+    r = b.post("/resource/action", {"code": city.conditional, "action": "withdraw", "reason": "x"}, csrf=False)
+    assert r.status_code == 400 and "CSRF" in r.text
+    r = b.post("/resource/action", [("code", city.conditional), ("action", "withdraw"), ("reason", "x"),
+                                    ("csrf_token", "forged")], csrf=False)
+    assert r.status_code == 400
+    assert "已发布" in b.get(f"/resource?code={city.conditional}").text  # nothing changed
+
+
+def test_login_form_needs_csrf_token_too(browser, city):
+    b = browser()
+    r = b.post("/login", {"username": "mzj", "password": "pw"}, csrf=False)
+    assert r.status_code == 400
+
+
+def test_idle_session_expires(monkeypatch, request, city):
+    monkeypatch.setenv("GOVSHARE_PORTAL_SESSION_MINUTES", "0.02")  # 1.2 s
+    from tests.portal.conftest import Browser
+
+    server = request.getfixturevalue("live_server")
+    b = Browser(server.url)
+    b.login("mzj")
+    assert b.get("/catalogue", allow_redirects=False).status_code == 200
+    time.sleep(1.5)
+    r = b.get("/catalogue")
+    assert "会话已过期" in r.text and "用户登录" in r.text
+
+
+def test_consumer_cannot_review_or_audit(browser, city):
+    b = browser("mzj")
+    assert b.get("/review").status_code == 403
+    assert b.get("/audit").status_code == 403
+    r = b.post("/resource/action", {"code": city.conditional, "action": "withdraw", "reason": "不需要了"})
+    assert "操作未完成" in r.text  # the workflow refuses another department's withdrawal
+    home = b.get("/").text
+    assert 'href="/portal/query"' in home and 'href="/portal/review"' not in home and 'href="/portal/audit"' not in home
+
+
+def test_auditor_navigation_has_audit_and_no_cataloguing(browser, city):
+    home = browser("auditor").get("/").text
+    assert 'href="/portal/audit"' in home and 'href="/portal/catalogue/new"' not in home
+    assert 'href="/portal/query"' not in home
+
+
+def test_search_matches_chinese_substrings_and_counts_facets(browser, city):
+    b = browser("mzj")
+    r = b.get("/catalogue", params={"q": "户籍"})
+    assert "共 1 条资源" in r.text and "户籍人口基础信息" in r.text
+    r = b.get("/catalogue", params={"q": "人口 信息"})
+    assert "共 2 条资源" in r.text and "人口基本信息(公开项)" in r.text  # every word, in the name or abstract
+    r = b.get("/catalogue", params={"sharing_type": "无条件共享"})
+    assert "共 2 条资源" in r.text and "企业登记信息" in r.text and "户籍人口基础信息" not in r.text
+    # the sharing-type facet still offers the other value, counted without its own choice
+    assert "有条件共享 <span class=\"count\">2</span>" in r.text
+    r = b.get("/catalogue", params={"provider": "gaj", "sharing_type": "无条件共享"})
+    assert "共 1 条资源" in r.text and "人口基本信息(公开项)" in r.text
+
+
+def test_search_paginates(monkeypatch, request, city):
+    monkeypatch.setenv("GOVSHARE_PORTAL_PAGE_SIZE", "3")
+    from tests.portal.conftest import Browser
+
+    b = Browser(request.getfixturevalue("live_server").url)
+    b.login("mzj")
+    first = b.get("/catalogue")
+    assert "共 4 条资源" in first.text and "第 1 / 2 页" in first.text and "下一页" in first.text
+    second = b.get("/catalogue", params={"page": 2})
+    assert "第 2 / 2 页" in second.text and second.text.count('class="result"') == 1
+
+
+def test_detail_shows_metadata_wsdl_sample_and_why(browser, city):
+    b = browser("mzj")
+    r = b.get(f"/resource?code={city.conditional}")
+    assert "不能读取" in r.text and "申请使用" in r.text
+    assert "<ex:resourceCode>" + city.conditional in r.text.replace("&lt;", "<").replace("&gt;", ">")
+    r = b.get(f"/resource?code={city.unconditional}")
+    assert "无条件共享: 所有已注册部门均可读取" in r.text and "证件号脱敏" in r.text
+
+
+def test_entry_form_shows_field_errors_inline(browser, city):
+    b = browser("gaj")
+    r = b.post("/catalogue/new", {"classification": "101001002", "name": "", "abstract": "摘要",
+                                  "format_class": "接口", "format_type": "WebService", "sharing_type": "有条件共享",
+                                  "sharing_method": "接口", "update_cycle": "每日", "open_to_public": "否",
+                                  "item_name": "姓名", "item_type": "C", "item_length": ""})
+    assert r.status_code == 422
+    assert 'id="err-name"' in r.text and "必填" in r.text
+    assert 'id="err-sharing_condition"' in r.text
+    assert 'id="err-items-1-length"' in r.text
+
+
+def test_cataloguer_creates_submits_and_reviewer_publishes(browser, city):
+    b = browser("gaj")
+    r = b.post("/catalogue/new", {"classification": "101001001", "name": "公民身份核验信息", "abstract": "身份核验",
+                                  "format_class": "接口", "format_type": "WebService", "sharing_type": "无条件共享",
+                                  "sharing_method": "接口", "update_cycle": "实时", "open_to_public": "否",
+                                  "provider_unit": "人口管理支队",
+                                  "item_name": "公民身份号码", "item_type": "C", "item_length": "18"})
+    assert r.status_code == 200 and "草稿" in r.text
+    code = r.url.split("code=")[1].replace("%2F", "/")
+    r = b.post("/resource/action", {"code": code, "action": "submit"})
+    assert "待审核" in r.text
+    reviewer = browser("reviewer")
+    r = reviewer.post("/resource/action", {"code": code, "action": "refuse", "reason": ""})
+    assert "请填写理由" in r.text
+    reviewer.post("/resource/action", {"code": code, "action": "approve"})
+    r = reviewer.post("/resource/action", {"code": code, "action": "publish"})
+    assert "当前状态: 已发布" in r.text
+
+
+def test_apply_approve_then_unified_query_shows_sources_and_lineage(browser, city, sessions):
+    consumer = browser("scjgj")  # a cataloguer only: may not apply
+    assert consumer.get(f"/apply?code={city.conditional}").status_code == 403
+    mzj = browser("mzj")
+    r = mzj.post("/apply", {"code": city.conditional, "purpose": "", "until": "2099-12-31"})
+    assert r.status_code == 422 and 'id="err-purpose"' in r.text
+    r = mzj.post("/apply", {"code": city.conditional, "purpose": "婚姻登记核验户籍", "until": "2099-12-31"})
+    assert "已提交" in r.text
+    gaj = browser("gaj")
+    r = gaj.get("/inbox")
+    assert "婚姻登记核验户籍" in r.text
+    number = r.text.split('name="id" value="')[1].split('"')[0]
+    r = gaj.post("/inbox/decide", {"id": number, "decision": "refuse", "reason": ""})
+    assert "拒绝申请必须填写理由" in r.text
+    r = gaj.post("/inbox/decide", {"id": number, "decision": "approve"})
+    assert "已同意" in r.text
+    person = city.people[0]
+    r = mzj.post("/query", {"key": person["idNumber"], "purpose": "核验婚姻登记当事人"})
+    assert r.status_code == 200, r.text[:300]
+    assert "1 个资源有记录" in r.text  # 民政局's batch changed nothing in the core: 公安局's values stand
+    row = r.text.split('data-field="domicileAddress"')[1].split("</tr>")[0]
+    assert person["domicileAddress"] in row and "临江市公安局" in row  # 公安局's value kept (priority 100)
+    assert "临江市滨江区民政路1号" in row and "临江市民政局" in row  # 民政局's value as lineage
+    with sessions() as s:
+        entries = s.scalars(select(AuditEntry).where(AuditEntry.operation == "portal.query")).all()
+    assert {e.resource_code for e in entries} == {city.conditional, city.unconditional, city.marriage}
+    assert sum(e.record_count for e in entries) == 1
+    assert all(e.purpose == "核验婚姻登记当事人" and e.department_code == "mzj" for e in entries)
+
+
+def test_unified_query_masks_what_governance_masks(browser, city):
+    person = city.public_people[1]["idNumber"]
+    r = browser("admin").post("/query", {"key": person, "purpose": "抽查"})
+    row = r.text.split('data-field="idNumber"')[1].split("</tr>")[0]
+    assert person[:6] + "********" + person[-4:] in row and person not in row  # 无条件共享: masked
+    assert "户籍人口基础信息" in r.text.split("无权读取的资源")[1]
+
+
+def test_unified_query_finds_enterprises_and_refuses_bad_keys(browser, city):
+    b = browser("mzj")
+    company = city.enterprises[0]
+    r = b.post("/query", {"key": company["creditCode"], "purpose": "核验企业"})
+    assert "统一社会信用代码" in r.text and company["name"] in r.text
+    r = b.post("/query", {"key": "ABC-not-a-key", "purpose": "x"})
+    assert r.status_code == 422 and 'id="err-key"' in r.text
+
+
+def test_auditor_searches_and_verifies_the_chain(browser, city):
+    browser("mzj")  # a login entry
+    b = browser("auditor")
+    r = b.get("/audit", params={"operation": "portal.login"})
+    assert "portal.login" in r.text and "mzj" in r.text
+    r = b.post("/audit/verify", {})
+    assert "哈希链完整" in r.text
+
+
+def test_monitor_and_assessment_render_charts(browser, city):
+    b = browser("admin")
+    r = b.get("/monitor")
+    assert r.status_code == 200 and "<svg" in r.text
+    r = b.get("/assessment")
+    assert r.status_code == 200 and "临江市公安局" in r.text
+
+
+@pytest.mark.parametrize("path", ["/static/portal.css", "/static/portal.js"])
+def test_assets_are_served_locally(browser, path):
+    r = browser().get(path)
+    assert r.status_code == 200 and len(r.content) > 100
