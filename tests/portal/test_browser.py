@@ -1,0 +1,156 @@
+"""The portal in a real browser: Playwright for Python driving Debian's Chromium, headless.
+
+Each role signs in and walks its main journey end to end; screenshots go to
+``artifacts/portal/`` (git-ignored).  Skipped when /usr/bin/chromium is absent, a failure
+under ``REQUIRE_SERVICES=1`` (``.ci/run`` installs the ``chromium`` package).  Only SQLite:
+the HTTP tests beside this file cover PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from directory.accounts import find_user
+from directory.catalogue.workflow import create_entry, submit_entry
+from registry.db import unit_of_work
+from tests.conftest import service_unavailable
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "portal"
+pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    if not CHROMIUM.exists():
+        service_unavailable(f"{CHROMIUM} is absent (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        service_unavailable("the playwright package is not installed (pip install -e '.[test]')")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                    args=["--no-sandbox", "--disable-dev-shm-usage"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def signed_in(chromium, live_server):
+    contexts = []
+
+    def open_as(username: str, *, width: int = 1280, height: int = 900):
+        context = chromium.new_context(viewport={"width": width, "height": height}, locale="zh-CN")
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(15000)
+        page.goto(f"{live_server.url}/portal/login")
+        page.fill("#username", username)
+        page.fill("#password", "pw")
+        page.click("button[type=submit]")
+        page.wait_for_selector("text=退出")
+        return page
+
+    yield open_as
+    for context in contexts:
+        context.close()
+
+
+def shot(page, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def test_consumer_applies_provider_approves_consumer_queries_with_lineage(signed_in, city, live_server):
+    mzj = signed_in("mzj")
+    mzj.click("nav >> text=资源目录")
+    mzj.fill("input[name=q]", "户籍")
+    mzj.click("button:has-text('检索')")
+    assert mzj.inner_text("#result-count") == "共 1 条资源"
+    mzj.click("text=户籍人口基础信息")
+    assert "不能读取" in mzj.inner_text("#what-i-see")
+    shot(mzj, "consumer-detail")
+    mzj.click("text=申请使用")
+    mzj.click("button:has-text('提交申请')")
+    assert mzj.is_visible("#err-purpose")  # the required purpose, inline
+    mzj.fill("#purpose", "婚姻登记核验当事人户籍")
+    mzj.fill("#until", "2099-12-31")
+    mzj.click("button:has-text('提交申请')")
+    mzj.wait_for_selector("text=已提交")
+    shot(mzj, "consumer-applications")
+
+    gaj = signed_in("gaj")
+    gaj.click("nav >> text=申请审批")
+    row = gaj.locator("#inbox tbody tr", has_text="婚姻登记核验当事人户籍")
+    row.locator("button:has-text('同意')").click()
+    gaj.wait_for_selector("text=已同意使用申请")
+    shot(gaj, "provider-inbox")
+
+    person = city.people[0]
+    mzj.click("nav >> text=统一查询")
+    mzj.fill("#key", person["idNumber"])
+    mzj.fill("#purpose", "核验婚姻登记当事人")
+    mzj.click("button:has-text('查询')")
+    address = mzj.locator("#merged tr[data-field=domicileAddress]")
+    assert person["domicileAddress"] in address.locator("td.value").inner_text()
+    assert "临江市公安局" in address.locator("td.source").inner_text()
+    lineage = address.locator("td.lineage").inner_text()
+    assert "临江市滨江区民政路1号" in lineage and "临江市民政局" in lineage
+    shot(mzj, "consumer-unified-query")
+
+
+def test_reviewer_approves_and_publishes_a_submitted_entry(signed_in, city, sessions):
+    with unit_of_work(sessions) as s:
+        gaj = find_user(s, "gaj")
+        entry = create_entry(s, gaj, {
+            "classification": "101001001", "name": "公民身份核验信息", "provider_unit": "人口管理支队",
+            "abstract": "身份核验", "format_class": "接口", "format_type": "WebService", "sharing_type": "无条件共享",
+            "sharing_method": "接口", "update_cycle": "实时", "open_to_public": False,
+            "items": [{"name": "公民身份号码", "data_type": "C", "length": 18}]})
+        submit_entry(s, gaj, entry.resource_code)
+        code = entry.resource_code
+    reviewer = signed_in("reviewer")
+    reviewer.click("nav >> text=审核发布")
+    reviewer.locator("table.review-approve tr", has_text=code).locator("button:has-text('审核通过')").click()
+    reviewer.wait_for_selector("text=当前状态: 已审核")
+    reviewer.locator("table.review-publish tr", has_text=code).locator("button:has-text('发布')").click()
+    reviewer.wait_for_selector("text=当前状态: 已发布")
+    shot(reviewer, "reviewer-published")
+
+
+def test_cataloguer_sees_field_errors_inline(signed_in, city):
+    gaj = signed_in("gaj")
+    gaj.click("nav >> text=新建条目")
+    gaj.select_option("#sharing_type", "有条件共享")
+    gaj.click("button:has-text('保存草稿')")
+    assert gaj.is_visible("#err-name") and gaj.is_visible("#err-sharing_condition")
+    assert gaj.get_attribute("#name", "aria-invalid") == "true"
+    shot(gaj, "cataloguer-form-errors")
+
+
+def test_auditor_verifies_the_chain(signed_in, city):
+    auditor = signed_in("auditor")
+    auditor.click("nav >> text=审计日志")
+    assert "portal.login" in auditor.inner_text("#audit")
+    auditor.click("#verify")
+    assert "哈希链完整" in auditor.inner_text("#verify-report")
+    shot(auditor, "auditor-verify")
+
+
+def test_admin_monitoring_charts_render(signed_in, city):
+    admin = signed_in("admin")
+    admin.click("nav >> text=交换监控")
+    assert admin.locator("svg.chart").count() >= 1
+    shot(admin, "admin-monitor")
+
+
+def test_narrow_screen_has_a_menu_and_no_sideways_scroll(signed_in, city):
+    phone = signed_in("mzj", width=390, height=844)
+    phone.goto(phone.url.rsplit("/portal/", 1)[0] + "/portal/catalogue")
+    assert not phone.is_visible("nav.nav a:has-text('统一查询')")  # folded behind the menu button
+    phone.click("label.nav-button")
+    assert phone.is_visible("nav.nav a:has-text('统一查询')")
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    shot(phone, "consumer-catalogue-mobile")
