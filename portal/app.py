@@ -98,6 +98,8 @@ def create_app(settings: Settings, sessions: sessionmaker[Session], config: Port
     @app.before_request
     def _session_and_csrf():
         g.user = None
+        if request.endpoint == "static":
+            return
         now = time.time()
         seen = session.get("seen")
         if session.get("uid") is not None and seen is not None and now - seen > config.session_minutes * 60:

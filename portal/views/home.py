@@ -33,5 +33,4 @@ def index():
         if roles.can(granted, "apply") and user.department is not None:
             todo["applications"] = len([a for a in governance.outbox(db, user, now=now)
                                         if a.status == governance.SUBMITTED])
-        db.rollback()  # inbox() expires overdue applications; a page view changes nothing
     return render_template("home.html", todo=todo)
