@@ -177,6 +177,13 @@ CONDITIONS = {
 NOT_SHARED_BASIS = "《中华人民共和国保守国家秘密法》及相关保密规定: 涉及国家秘密, 不予共享"
 
 
+#: the platform's own staff at 临江市政务服务和数据管理局 besides ``admin`` (portal roles 审核员, 审计员)
+DEMO_STAFF = (
+    ("reviewer", ("reviewer",), "目录审核员"),
+    ("auditor", ("auditor",), "审计员"),
+)
+
+
 #: the demo's logical resource (逻辑集中): 公民身份信息, answered live by 公安局's own service
 LOGICAL_SLUG = "citizen-identity"
 
@@ -243,6 +250,10 @@ def seed(sessions: sessionmaker[Session], settings: Settings) -> dict[str, int]:
         if find_user(session, "admin") is None:
             create_user(session, username="admin", password=DEMO_PASSWORD, department=depts["sjj"],
                         roles=("admin", "reviewer"), display_name="平台管理员")
+        for username, roles, display_name in DEMO_STAFF:
+            if find_user(session, username) is None:
+                create_user(session, username=username, password=DEMO_PASSWORD, department=depts["sjj"],
+                            roles=roles, display_name=display_name)
         reviewer = find_user(session, "admin")
         for row in RESOURCES:
             code, slug, _cls, name, *_rest = row
@@ -269,10 +280,12 @@ def seed(sessions: sessionmaker[Session], settings: Settings) -> dict[str, int]:
 
 def print_credentials(settings: Settings) -> None:
     base = settings.base_url
-    print("Demo logins (UDDI get_authToken userID / cred):")
+    print(f"Demo logins (portal {base}/portal/, and UDDI get_authToken userID / cred):")
     print(f"  admin / {DEMO_PASSWORD}    platform administrator and catalogue reviewer (审核员)")
+    print(f"  reviewer / {DEMO_PASSWORD} 目录审核员 (审核, 发布)")
+    print(f"  auditor / {DEMO_PASSWORD}  审计员 (审计日志检索与校验, 交换监控, 考核)")
     for d in DEPARTMENTS[1:]:
-        print(f"  {d.code:<6} / {DEMO_PASSWORD}    {d.name} (编目/提供方)")
+        print(f"  {d.code:<6} / {DEMO_PASSWORD}    {d.name} (目录管理员/提供方/使用方)")
     print(f"Endpoints: {base}/uddi/inquiry  {base}/uddi/publication  {base}/uddi/security  {base}/exchange  "
           "(each with ?wsdl)")
     print(f"逻辑集中 demo: 公民身份信息 is answered live by 临江市公安局's own service at "
