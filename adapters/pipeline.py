@@ -209,8 +209,36 @@ class _Committed:
 
     tally: Tally
     newest: datetime | None
-    seen: list[int] = field(default_factory=list)  # fingerprints of the source keys read since
-    present: list[int] = field(default_factory=list)  # fingerprints of the core keys read since
+
+
+class _Keys:
+    """The keys a run has read, as fingerprints: source keys (to drop duplicates) and, in
+    full runs, core keys (what delete detection must keep).  A key that is both - the
+    common case - is held once.  Keys added since the last commit can be forgotten."""
+
+    def __init__(self) -> None:
+        self.source: set[int] = set()
+        self.core: set[int] = set()
+        self.both: set[int] = set()
+        self._since: list[tuple[set[int], int]] = []
+
+    def seen(self, mark: int) -> bool:
+        return mark in self.both or mark in self.source
+
+    def present(self, mark: int) -> bool:
+        return mark in self.both or mark in self.core
+
+    def add(self, where: set[int], mark: int) -> None:
+        where.add(mark)
+        self._since.append((where, mark))
+
+    def commit(self) -> None:
+        self._since = []
+
+    def roll_back(self) -> None:
+        for where, mark in self._since:
+            where.discard(mark)
+        self._since = []
 
 
 def _run(sessions: sessionmaker[Session], settings: Settings, config: AdapterConfig, full: bool,
@@ -232,8 +260,7 @@ def _run(sessions: sessionmaker[Session], settings: Settings, config: AdapterCon
             .tuples().all()))
 
     tally, newest = Tally(), since
-    seen: set[int] = set()  # fingerprints of the source keys read
-    present: set[int] = set()  # fingerprints of the core key of every source row read (full runs): not deleted
+    keys = _Keys()
     mapper, stamp = mapper_for(config), config.change.timestamp
     keys_only = _key_mapper(config) if full else None
     chunk, number, last_key = _Chunk(), 0, ""
@@ -266,7 +293,8 @@ def _run(sessions: sessionmaker[Session], settings: Settings, config: AdapterCon
                                          position=last_key[:255], watermark=newest, updated=utcnow()))
         number += 1
         tally.__dict__.update(after.__dict__)
-        committed.tally, committed.newest, committed.seen, committed.present = replace(tally), newest, [], []
+        committed.tally, committed.newest = replace(tally), newest
+        keys.commit()
         chunk = _Chunk()
         if progress is not None:
             progress(replace(tally))
@@ -279,14 +307,18 @@ def _run(sessions: sessionmaker[Session], settings: Settings, config: AdapterCon
             newest = max(newest, changed) if newest else changed
         mapped = mapper.map(row)
         key = last_key = mapped.key or ""
-        mark = fingerprint(key)
+        mark, kept = fingerprint(key), None  # kept: the core key's fingerprint, in full runs
         if keys_only is not None:
-            kept = core_key(config, mapped.fields if not mapped.problems else keys_only.map(row).fields)
-            if kept is not None:
-                kept_mark = mark if kept == key else fingerprint(kept)  # often the same: one int in both sets
-                if kept_mark not in present:
-                    present.add(kept_mark)
-                    committed.present.append(kept_mark)
+            in_core = core_key(config, mapped.fields if not mapped.problems else keys_only.map(row).fields)
+            kept = None if in_core is None else mark if in_core == key else fingerprint(in_core)
+        fresh = not mapped.problems and not keys.seen(mark)
+        if fresh and kept == mark and not keys.present(mark):
+            keys.add(keys.both, mark)
+        else:
+            if fresh:
+                keys.add(keys.source, mark)
+            if kept is not None and not keys.present(kept):
+                keys.add(keys.core, kept)
         if mapped.problems:
             tally.quarantined += 1
             first = mapped.problems[0]
@@ -296,11 +328,9 @@ def _run(sessions: sessionmaker[Session], settings: Settings, config: AdapterCon
                 row=json.loads(json.dumps(row, default=str, ensure_ascii=False)), status="open",
                 created=utcnow()))
             return
-        if mark in seen:  # the same natural key twice in one run: the first read wins (比对)
+        if not fresh:  # the same natural key twice in one run: the first read wins (比对)
             tally.filtered += 1
             return
-        seen.add(mark)
-        committed.seen.append(mark)
         if mode == "rowhash":
             digest = _row_hash(row)
             if known_hashes.get(key) == digest:
@@ -314,9 +344,7 @@ def _run(sessions: sessionmaker[Session], settings: Settings, config: AdapterCon
     def roll_back() -> int:
         """Forget what was read after the last committed chunk; how many rows that chunk had reached."""
         nonlocal chunk, newest
-        seen.difference_update(committed.seen)
-        present.difference_update(committed.present)
-        committed.seen, committed.present = [], []
+        keys.roll_back()
         tally.__dict__.update(replace(committed.tally).__dict__)
         newest, chunk = committed.newest, _Chunk()
         return tally.read
@@ -344,7 +372,7 @@ def _run(sessions: sessionmaker[Session], settings: Settings, config: AdapterCon
                 time.sleep(BACKOFF * 2 ** (attempt - 1))
                 source = open_source(config)
         if full and tally.balanced:
-            deleted = _delete_missing(sessions, config, run_id, base, provider_id, resource_code, present)
+            deleted = _delete_missing(sessions, config, run_id, base, provider_id, resource_code, keys)
     except Exception as exc:
         _finish(sessions, run_id, tally, "failed", f"{exc.__class__.__name__}: {exc}", None)
         raise
@@ -363,16 +391,17 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _delete_missing(sessions: sessionmaker[Session], config: AdapterConfig, run_id: int, base: str,
-                    provider_id: int, resource_code: str, present: set[int]) -> int:
+                    provider_id: int, resource_code: str, keys: _Keys) -> int:
     """Delete detection (删除识别): keys this adapter put in the core that the source no longer has.
 
-    ``present`` holds the fingerprint of the core key of every row of a full read, whatever
-    became of the row: rows that failed mapping or validation are in quarantine, not gone, and stay.
+    ``keys`` holds the fingerprint of the core key of every row of a full read, whatever became
+    of the row: rows that failed mapping or validation are in quarantine, not gone, and stay.
     """
     with unit_of_work(sessions) as session:
         core.take_turn(session, base)
         gone = [key for key in core.current_keys(session, base=base, source_id=provider_id,
-                                                  resource_code=resource_code) if fingerprint(key) not in present]
+                                                  resource_code=resource_code)
+                if not keys.present(fingerprint(key))]
         batch_id = str(uuid.uuid5(_RUN_NAMESPACE, f"{config.name}/{run_id}/deletes"))
         return core.delete_keys(session, base, gone, provider_id, resource_code, batch_id, utcnow())
 
