@@ -255,9 +255,9 @@ def _run(sessions: sessionmaker[Session], settings: Settings, config: AdapterCon
             entry.resource_code
         base = resources.base_for(entry, config.format)
         integration.set_priority(session, base, provider_id, config.priority)  # 比对: the file's priority
-        known_hashes = ({} if mode != "rowhash" else dict(session.execute(  # (a Result has keys(): take tuples)
+        known_hashes = ({} if mode != "rowhash" else dict(session.execute(  # (a Result has keys(): take its rows)
             select(SourceRowHash.source_key, SourceRowHash.row_hash).where(SourceRowHash.adapter == config.name))
-            .tuples().all()))
+            .all()))
 
     tally, newest = Tally(), since
     keys = _Keys()
