@@ -403,6 +403,21 @@ class SourcePriority(Base):
     priority: Mapped[int] = mapped_column(Integer)
 
 
+class CoreContribution(Base):
+    """A key a resource sent whose record changed nothing in the core (the same values, or values
+    a higher-priority department keeps): the resource still holds that record.  Keys whose
+    versions carry the resource's code need no row here."""
+
+    __tablename__ = "core_contribution"
+
+    resource_code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    record_key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    base: Mapped[str] = mapped_column(String(16))
+    source_id: Mapped[int] = mapped_column(ForeignKey("department.id"))
+    batch_id: Mapped[str] = mapped_column(String(36))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime)
+
+
 class CoreLineage(Base):
     """Per-field lineage (血缘): a value one source gave where sources disagree."""
 
