@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.orm import Session
 
-from registry.models import CoreLineage, CoreRecord
+from registry.models import CoreContribution, CoreLineage, CoreRecord
 
 from . import integration
 
@@ -115,7 +115,7 @@ def load(
         row.record_key: row
         for row in session.execute(
             select(CoreRecord.id, CoreRecord.record_key, CoreRecord.fields, CoreRecord.source_id, CoreRecord.deleted,
-                   CoreRecord.field_sources)
+                   CoreRecord.field_sources, CoreRecord.resource_code)
             .where(CoreRecord.base == base, CoreRecord.record_key.in_([r.key for r in records]),
                    CoreRecord.effective_to.is_(None))
         )
@@ -123,6 +123,7 @@ def load(
     closing: list[int] = []
     new_rows: list[dict[str, Any]] = []
     lineage: list[dict[str, Any]] = []
+    contributed: list[dict[str, Any]] = []  # unchanged keys another resource's version holds
     priority: integration.Priority | None = None
     for record in records:
         fields = record.stored if record.stored is not None else jsonable(record.fields)
@@ -138,6 +139,9 @@ def load(
         if (old is not None and not old.deleted and old.fields == fields
                 and _owners(fields, old.source_id, old.field_sources) == _owners(fields, source_id, field_sources)):
             counts.unchanged += 1  # the same values from the same departments, whoever sent them now
+            if old.resource_code != resource_code:
+                contributed.append({"resource_code": resource_code, "record_key": record.key, "base": base,
+                                    "source_id": source_id, "batch_id": batch_id, "recorded_at": now})
             continue
         counts.changed += 1
         if old is not None:
@@ -153,7 +157,24 @@ def load(
         _insert_versions(session, new_rows)
     if lineage:
         _record_lineage(session, base, lineage)
+    if contributed:
+        _insert_ignoring_known(session, CoreContribution, contributed)
     return counts
+
+
+def _insert_ignoring_known(session: Session, model, rows: list[dict[str, Any]]) -> None:
+    """INSERT the rows whose primary key is not there yet (ON CONFLICT DO NOTHING)."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    else:  # pragma: no cover - the centre runs on PostgreSQL or SQLite
+        from sqlalchemy.dialects.mysql import insert as dialect_insert
+
+        session.execute(dialect_insert(model).prefix_with("IGNORE"), rows)
+        return
+    session.execute(dialect_insert(model).on_conflict_do_nothing(), rows)
 
 
 def _owners(fields: dict[str, Any], source_id: int, field_sources: dict | None) -> dict[str, int]:

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, union
 from sqlalchemy.orm import Session
 
-from registry.models import CatalogueEntry, CoreRecord, Department
+from registry.models import CatalogueEntry, CoreContribution, CoreRecord, Department
 from security.governance import Decision, authorize
 from security.masking import Masking
 from xsd.registry import find
@@ -125,13 +125,17 @@ def changes(session: Session, view: View, *, watermark: int, limit: int) -> tupl
 
 def _base(session: Session, view: View) -> str | None:
     """The base database the resource's records are in; None before its first batch."""
-    return session.scalar(select(CoreRecord.base).where(CoreRecord.resource_code == view.entry.resource_code)
-                          .limit(1))
+    code = view.entry.resource_code
+    return (session.scalar(select(CoreRecord.base).where(CoreRecord.resource_code == code).limit(1))
+            or session.scalar(select(CoreContribution.base).where(CoreContribution.resource_code == code).limit(1)))
 
 
 def _contributed(view: View):
-    """Keys of the records the view's resource has contributed to the core."""
-    return select(CoreRecord.record_key).where(CoreRecord.resource_code == view.entry.resource_code)
+    """Keys of the records the view's resource has contributed to the core: those with a version
+    it sent, and those it sent that changed nothing (another resource's version holds them)."""
+    code = view.entry.resource_code
+    return union(select(CoreRecord.record_key).where(CoreRecord.resource_code == code),
+                 select(CoreContribution.record_key).where(CoreContribution.resource_code == code))
 
 
 def _row(view: View, record: CoreRecord) -> Row:

@@ -172,3 +172,21 @@ def test_the_command_line_sets_priorities_and_prints_conflicts(sessions, setting
     assert "kept 临江市公安局's value over 临江市民政局's: 1" in report.stdout
     history = govshare("core", "history", "population", KEY)
     assert "current" in history.stdout and f"lineage: residenceAddress = '{MZJ_ADDRESS}'" in history.stdout
+
+
+def test_a_resource_whose_record_changed_nothing_still_holds_it(sessions, sources):
+    """民政局 sends a person exactly as 公安局's version has them: no new version, but 民政局's
+    resource holds the record (its contribution is kept)."""
+    from exchange import output
+    from registry.models import CatalogueEntry, Department
+
+    gaj, mzj = sources
+    person = {"idNumber": KEY, "name": "张三", "residenceAddress": GAJ_ADDRESS}
+    _load(sessions, gaj, person, "b1")
+    assert _load(sessions, mzj, person, "b2").unchanged == 1
+    with sessions() as session:
+        requester = session.get(Department, mzj)
+        entry = CatalogueEntry(resource_code="R-" + str(mzj), sharing_type="无条件共享", provider_id=mzj)
+        view = output.View(entry=entry, requester=requester, fields=None)
+        total, rows = output.query(session, view, keys=[KEY], filters=[], offset=0, page_size=10)
+    assert total == 1 and rows[0].fields["residenceAddress"] == GAJ_ADDRESS
