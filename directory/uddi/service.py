@@ -70,9 +70,17 @@ OPERATIONS = {
 
 
 def endpoints(sessions: sessionmaker[Session], settings: Settings) -> dict[str, UddiEndpoint]:
-    """path -> WSGI app for each UDDI API."""
+    """path -> WSGI app for each UDDI API.
+
+    Inquiry only reads: its sessions run in autocommit (each statement sees the committed
+    directory as it is then), which spares a BEGIN and a COMMIT round trip per find on
+    PostgreSQL; the other APIs work in transactions.
+    """
+    reading = sessionmaker(sessions.kw["bind"].execution_options(isolation_level="AUTOCOMMIT"),
+                           expire_on_commit=False)
     return {
-        path: UddiEndpoint(name=api, operations=OPERATIONS[api], wsdl=service_wsdl(api), sessions=sessions,
+        path: UddiEndpoint(name=api, operations=OPERATIONS[api], wsdl=service_wsdl(api),
+                           sessions=reading if api == "inquiry" else sessions,
                            settings=settings, checked_values=checked_values, cacheable=api == "inquiry")
         for api, (path, _binding) in ENDPOINTS.items()
     }
