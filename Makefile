@@ -1,6 +1,7 @@
 # govshare — the two set-up commands: `make demo` and `make test`.
 PYTHON ?= python3.11
 VENV   ?= .venv
+TEST_WORKERS ?= 2
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
@@ -22,7 +23,7 @@ demo: $(STAMP)
 
 ## test: the whole suite (SQLite always; PostgreSQL/PHP when present, required with REQUIRE_SERVICES=1)
 test: $(STAMP)
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=15
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
