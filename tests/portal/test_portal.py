@@ -161,14 +161,15 @@ def test_apply_approve_then_unified_query_shows_sources_and_lineage(browser, cit
     person = city.people[0]
     r = mzj.post("/query", {"key": person["idNumber"], "purpose": "核验婚姻登记当事人"})
     assert r.status_code == 200, r.text[:300]
-    assert "1 个资源有记录" in r.text  # 民政局's batch changed nothing in the core: 公安局's values stand
+    # 民政局's batch changed nothing in the core (公安局's values stand), but its resource holds the person
+    assert "2 个资源有记录" in r.text
     row = r.text.split('data-field="domicileAddress"')[1].split("</tr>")[0]
     assert person["domicileAddress"] in row and "临江市公安局" in row  # 公安局's value kept (priority 100)
     assert "临江市滨江区民政路1号" in row and "临江市民政局" in row  # 民政局's value as lineage
     with sessions() as s:
         entries = s.scalars(select(AuditEntry).where(AuditEntry.operation == "portal.query")).all()
     assert {e.resource_code for e in entries} == {city.conditional, city.unconditional, city.marriage}
-    assert sum(e.record_count for e in entries) == 1
+    assert sum(e.record_count for e in entries) == 2
     assert all(e.purpose == "核验婚姻登记当事人" and e.department_code == "mzj" for e in entries)
 
 
