@@ -211,3 +211,30 @@ def test_monitor_and_assessment_render_charts(browser, city):
 def test_assets_are_served_locally(browser, path):
     r = browser().get(path)
     assert r.status_code == 200 and len(r.content) > 100
+
+
+def test_unified_query_asks_a_logical_resource_live_and_says_when_its_provider_is_down(
+        browser, city, sessions, settings, tmp_path):
+    """逻辑集中: 公安局's registry answers the unified query from its own service, through the
+    binding template the directory holds; with the service stopped the portal says so."""
+    import requests
+
+    from adapters.demo_services import household_service_app, seed_people
+    from tests.conftest import LiveServer, free_port
+    from tests.exchange.test_logical import publish_logical
+
+    people = seed_people(tmp_path / "hjgl.db", n=5, seed=11)
+    service = LiveServer(household_service_app(tmp_path / "hjgl.db"), free_port()).start()
+    try:
+        wsdl = requests.get(f"{service.url}/?wsdl", timeout=5).content
+        code = publish_logical(sessions, settings, "household-live", wsdl, name="户籍登记信息(实时)")
+        mzj = browser("mzj")
+        r = mzj.post("/query", {"key": people[0]["idNumber"], "purpose": "核验户籍"})
+        assert r.status_code == 200, r.text[:300]
+        live = r.text.split("<summary>户籍登记信息(实时) (临江市公安局) — 提供方实时应答 (逻辑集中)")[1]
+        assert people[0]["name"] in live.split("</details>")[0]
+    finally:
+        service.stop()
+    r = mzj.post("/query", {"key": people[0]["idNumber"], "purpose": "核验户籍"})
+    assert "查询失败的资源" in r.text and "户籍登记信息(实时)" in r.text.split("查询失败的资源")[1]
+    assert code
