@@ -344,7 +344,7 @@ def _names(text: str) -> list[str]:
 
 
 def _fields(fields) -> str:
-    return ",".join(fields) if fields else "all"
+    return ",".join(sorted(fields)) if fields else "all"  # sorted: a frozenset prints in hash order
 
 
 def _at(at: datetime | None) -> str:
