@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, union
-from sqlalchemy.orm import Session
+from sqlalchemy import func, literal_column, or_, select
+from sqlalchemy.orm import Session, aliased
 
 from registry.models import CatalogueEntry, CoreContribution, CoreRecord, Department
 from security.governance import Decision, authorize
@@ -90,7 +90,7 @@ def query(
     if base is None:
         return 0, []
     stmt = select(CoreRecord).where(
-        CoreRecord.base == base, CoreRecord.record_key.in_(_contributed(view)), CoreRecord.effective_to.is_(None),
+        CoreRecord.base == base, _contributed(view), CoreRecord.effective_to.is_(None),
         CoreRecord.deleted.is_(False),
     )
     if keys:
@@ -117,7 +117,7 @@ def changes(session: Session, view: View, *, watermark: int, limit: int) -> tupl
         return [], False
     rows = list(session.scalars(
         select(CoreRecord)
-        .where(CoreRecord.base == base, CoreRecord.id > watermark, CoreRecord.record_key.in_(_contributed(view)))
+        .where(CoreRecord.base == base, CoreRecord.id > watermark, _contributed(view))
         .order_by(CoreRecord.id).limit(limit + 1)
     ))
     return [_row(view, r) for r in rows[:limit]], len(rows) > limit
@@ -131,11 +131,17 @@ def _base(session: Session, view: View) -> str | None:
 
 
 def _contributed(view: View):
-    """Keys of the records the view's resource has contributed to the core: those with a version
-    it sent, and those it sent that changed nothing (another resource's version holds them)."""
+    """Whether the view's resource contributed the row's key to the core: it sent a version of it,
+    or sent it and changed nothing (another resource's version holds it).  Correlated EXISTS
+    probes of (resource_code, record_key) indexes: no list of the resource's keys is built."""
     code = view.entry.resource_code
-    return union(select(CoreRecord.record_key).where(CoreRecord.resource_code == code),
-                 select(CoreContribution.record_key).where(CoreContribution.resource_code == code))
+    sent = aliased(CoreRecord)
+    return or_(
+        select(literal_column("1")).where(sent.resource_code == code, sent.record_key == CoreRecord.record_key)
+        .exists(),
+        select(literal_column("1")).where(CoreContribution.resource_code == code,
+                                          CoreContribution.record_key == CoreRecord.record_key).exists(),
+    )
 
 
 def _row(view: View, record: CoreRecord) -> Row:
