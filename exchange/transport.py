@@ -28,6 +28,8 @@ from typing import IO, Any
 
 from lxml import etree
 
+from wsdl.oasis import safe_parser
+
 from .errors import ExchangeError
 
 log = logging.getLogger(__name__)
@@ -251,7 +253,7 @@ class StreamingSoapEndpoint:
         else:
             request.file.seek(0)
             try:
-                tree = etree.parse(request.file, _safe_parser()).getroot()
+                tree = etree.parse(request.file, safe_parser(remove_comments=True, remove_pis=True)).getroot()
             except etree.XMLSyntaxError as exc:
                 raise ExchangeError("MalformedXml", f"the request is not well-formed XML: {exc}") from None
             finally:
@@ -289,11 +291,6 @@ def _has_security_header(request: SpooledRequest) -> bool:
     return False
 
 
-def _safe_parser() -> etree.XMLParser:
-    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
-                           remove_comments=True, remove_pis=True)
-
-
 def _envelope_tree(payload: etree._Element) -> etree._Element:
     env = etree.Element(_ENV + "Envelope", nsmap={"soap": SOAP_ENV_NS})
     etree.SubElement(env, _ENV + "Body").append(payload)
@@ -305,9 +302,7 @@ def _serialise(env: etree._Element) -> bytes:
 
 
 def envelope(payload: etree._Element) -> bytes:
-    env = etree.Element(_ENV + "Envelope", nsmap={"soap": SOAP_ENV_NS})
-    etree.SubElement(env, _ENV + "Body").append(payload)
-    return etree.tostring(env, xml_declaration=True, encoding="UTF-8")
+    return _serialise(_envelope_tree(payload))
 
 
 def fault(err: ExchangeError) -> bytes:

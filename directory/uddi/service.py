@@ -20,6 +20,7 @@ from __future__ import annotations
 from lxml import etree
 from sqlalchemy.orm import Session, sessionmaker
 
+from registry.db import session_factory
 from registry.settings import Settings
 from wsdl.oasis import BINDING_NS
 
@@ -76,8 +77,7 @@ def endpoints(sessions: sessionmaker[Session], settings: Settings) -> dict[str, 
     directory as it is then), which spares a BEGIN and a COMMIT round trip per find on
     PostgreSQL; the other APIs work in transactions.
     """
-    reading = sessionmaker(sessions.kw["bind"].execution_options(isolation_level="AUTOCOMMIT"),
-                           expire_on_commit=False)
+    reading = session_factory(sessions.kw["bind"].execution_options(isolation_level="AUTOCOMMIT"))
     return {
         path: UddiEndpoint(name=api, operations=OPERATIONS[api], wsdl=service_wsdl(api),
                            sessions=reading if api == "inquiry" else sessions,
