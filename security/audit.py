@@ -28,7 +28,10 @@ and exports kept outside the database.
 
 Appends are serialised so the chain stays one line across threads and processes: on
 PostgreSQL by a transaction-scoped advisory lock, on SQLite by the database write lock
-(``BEGIN IMMEDIATE``).
+(``BEGIN IMMEDIATE``).  A process links a lone entry to the head it appended last in one
+autocommitted statement that inserts nothing unless that head is still the chain's last
+entry (``_Chain``); otherwise it reads the head under the lock.  Either way an entry is
+durable before the request it records is answered.
 """
 
 from __future__ import annotations
@@ -38,8 +41,9 @@ import csv
 import hashlib
 import json
 import logging
-import queue
+import os
 import threading
+import weakref
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -48,7 +52,7 @@ from typing import IO, Any
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
-from sqlalchemy import Connection, Engine, func, insert, or_, select
+from sqlalchemy import Connection, Engine, bindparam, exists, func, insert, or_, select, type_coerce
 from sqlalchemy import event as orm_events
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -177,17 +181,17 @@ def record(sessions: sessionmaker[Session] | Session | Engine, settings: Setting
     """Append ``event`` to the chain and return it once committed; None when the audit log is
     off (``GOVSHARE_AUDIT=0``).
 
-    The entry is written in a transaction of its own (a ``Session`` only lends its engine), by
-    the process's appender for that database: requests arriving while one append commits are
-    appended together in the next transaction, under one lock and one commit (group commit),
-    and each caller returns only when its own entry is durable.  On SQLite, do not call this
-    while a session holds the write lock (wait for its commit).
+    The entry is written in a transaction of its own (a ``Session`` only lends its engine) by
+    the calling thread itself, so an uncontended append costs one short transaction and no
+    hand-over to another thread.  Requests arriving while another thread of the process is
+    appending wait for it and are then appended together, under one lock and one commit
+    (group commit); each caller returns only when its own entry is durable.  On SQLite, do not
+    call this while a session holds the write lock (wait for its commit).
     """
     if not settings.audit:
         return None
     waiter = _Waiter(event)
-    _enqueue(_engine(sessions), settings, waiter)
-    waiter.done.wait()
+    _chain(_engine(sessions), settings).append(waiter)
     if waiter.error is not None:
         raise waiter.error
     return waiter.entry
@@ -230,67 +234,162 @@ def _append(engine: Engine, settings: Settings, events: list[AuditEvent]) -> lis
 
 
 class _Waiter:
+    __slots__ = ("event", "done", "entry", "error")
+
     def __init__(self, event: AuditEvent):
         self.event = event
-        self.done = threading.Event()
+        self.done = False
         self.entry: AuditEntry | None = None
         self.error: BaseException | None = None
 
 
-class _Appender:
-    """One thread per process and database that appends whatever has queued up since its last
-    commit, so concurrent requests share the lock and the commit (one fsync) instead of
-    queueing for one each.  It stops after ``IDLE`` seconds without work."""
+class _Chain:
+    """The appends of one process to one database's chain (leader/follower group commit).
 
-    IDLE = 30.0
+    A caller queues its entry and takes the process's append lock; whoever holds it appends
+    every entry queued so far.  A caller that finds its entry appended by the previous holder
+    returns at once.
+
+    A lone entry takes the fast path: one autocommitted statement on a connection the chain
+    keeps open, linked to the head this process appended last and guarded in the statement
+    itself (``_link``): it inserts nothing unless that head is still the chain's last entry,
+    and ``seq`` is the primary key, so an entry another process appended meanwhile makes it
+    insert nothing or fail.  Then, and for batches, the slow path reads the head under the
+    database lock (``_take_chain``) in a transaction of its own.  Either way the chain stays
+    one line across threads and processes."""
+
     BATCH = 500
 
     def __init__(self, engine: Engine, settings: Settings):
         self.engine, self.settings = engine, settings
-        self.queue: queue.SimpleQueue[_Waiter] = queue.SimpleQueue()
-        self.thread = threading.Thread(target=self._run, name="audit-appender", daemon=True)
-        self.stopped = False
+        self.pending: list[_Waiter] = []
+        self.pending_lock = threading.Lock()  # guards ``pending`` only, never held across I/O
+        self.append_lock = threading.Lock()   # held by the thread appending
+        self.head: tuple[int, str] | None = None  # (seq, hash) this process appended last
+        self.conn: Connection | None = None  # autocommit, for the fast path; under append_lock
 
-    def _run(self) -> None:
-        while True:
-            try:
-                first = self.queue.get(timeout=self.IDLE)
-            except queue.Empty:
-                with _appenders_lock:
-                    if self.queue.empty():  # nothing can be put now without the lock: stop
-                        self.stopped = True
-                        _appenders.pop((self.engine, self.settings), None)
-                        return
-                continue
-            batch = [first]
-            while len(batch) < self.BATCH:
+    def append(self, waiter: _Waiter) -> None:
+        with self.pending_lock:
+            self.pending.append(waiter)
+        while not waiter.done:
+            with self.append_lock:
+                if waiter.done:  # the previous holder appended it
+                    return
+                with self.pending_lock:
+                    batch, self.pending = self.pending[:self.BATCH], self.pending[self.BATCH:]
                 try:
-                    batch.append(self.queue.get_nowait())
-                except queue.Empty:
-                    break
+                    rows = self._fast(batch[0].event) if len(batch) == 1 else None
+                    if rows is None:
+                        rows = _append(self.engine, self.settings, [w.event for w in batch])
+                    self.head = (rows[-1]["seq"], rows[-1]["entry_hash"])
+                    for each, row in zip(batch, rows, strict=True):
+                        each.entry = AuditEntry(**row)
+                except BaseException as exc:  # every waiter learns that its entry was not written
+                    self.head = None
+                    for each in batch:
+                        each.error = exc
+                finally:
+                    for each in batch:
+                        each.done = True
+
+    def _fast(self, event: AuditEvent) -> list[dict[str, Any]] | None:
+        """Append ``event`` after ``self.head`` in one statement; None when that cannot be done
+        (no head known yet, another process appended since, the database busy)."""
+        if self.head is None:
+            return None
+        seq, prev = self.head
+        row = _row(event, seq + 1, prev, utcnow())
+        try:
+            if self.conn is None:
+                self.conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+                if self.conn.dialect.name == "postgresql":  # one statement, always the same plan: plan it once
+                    self.conn.exec_driver_sql("SET plan_cache_mode = auto")
+            statement = _link[self.conn.dialect.name == "postgresql"]
+            inserted = self.conn.execute(statement, {**row, "prev_seq": seq}).scalar()
+        except Exception:  # noqa: BLE001 - a lost race or a broken connection: the slow path decides
+            self._drop_connection()
+            return None
+        if inserted != row["seq"]:
+            return None
+        every = self.settings.audit_checkpoint_every
+        if every > 0 and row["seq"] % every == 0:
             try:
-                rows = _append(self.engine, self.settings, [w.event for w in batch])
-                for waiter, row in zip(batch, rows, strict=True):
-                    waiter.entry = AuditEntry(**row)
-            except BaseException as exc:  # every waiter learns that its entry was not written
-                for waiter in batch:
-                    waiter.error = exc
-            finally:
-                for waiter in batch:
-                    waiter.done.set()
+                with self.engine.connect() as conn:
+                    _sign_checkpoint(conn, self.settings, row["seq"], row["entry_hash"], "interval")
+                    conn.commit()
+            except pki.PkiError as exc:  # the entries matter more than the checkpoint
+                log.warning("audit checkpoint at seq %s not signed: %s", row["seq"], exc)
+        return [row]
+
+    def _drop_connection(self) -> None:
+        if self.conn is not None:
+            try:
+                self.conn.invalidate()
+                self.conn.close()
+            except Exception:  # noqa: BLE001 - it is being thrown away
+                pass
+            self.conn = None
 
 
-_appenders: dict[tuple[Engine, Settings], _Appender] = {}
-_appenders_lock = threading.Lock()
+def _link_statement(postgresql: bool):
+    """The fast path's statement: the entry, inserted only if ``prev_seq`` is the chain's last
+    entry and ``prev_hash`` its hash.  On PostgreSQL it also takes the append lock before the
+    row is written, so a slow-path append holding the lock never meets it half-way; the
+    primary key refuses the entry if one with its ``seq`` was committed meanwhile."""
+    last = select(func.max(_entries.c.seq)).scalar_subquery()  # the primary key's last entry, read backwards
+    guards = [exists().where(_entries.c.seq == bindparam("prev_seq"), _entries.c.entry_hash == bindparam("prev_hash"),
+                             _entries.c.seq == last)]
+    if postgresql:
+        guards.append(func.pg_advisory_xact_lock(func.hashtext(_LOCK)).isnot(None))
+    values = select(*[type_coerce(bindparam(c.name), c.type) for c in _entries.c]).where(*guards)
+    return insert(_entries).from_select([c.name for c in _entries.c], values).returning(_entries.c.seq)
 
 
-def _enqueue(engine: Engine, settings: Settings, waiter: _Waiter) -> None:
-    with _appenders_lock:  # an appender stops only under this lock, with an empty queue
-        appender = _appenders.get((engine, settings))
-        if appender is None or appender.stopped or not appender.thread.is_alive():  # not alive: after a fork
-            appender = _appenders[(engine, settings)] = _Appender(engine, settings)
-            appender.thread.start()
-        appender.queue.put(waiter)
+_link = {False: _link_statement(False), True: _link_statement(True)}
+
+
+_chains_lock = threading.Lock()
+#: every chain of this process, for a forked child to forget
+_all_chains: weakref.WeakSet[_Chain] = weakref.WeakSet()
+
+
+def _chain(engine: Engine, settings: Settings) -> _Chain:
+    """The chain appender of ``engine`` (kept on the engine, so that it goes with it) for ``settings``;
+    disposing of the engine closes the appender's connection."""
+    with _chains_lock:
+        chains = engine.__dict__.get("_govshare_audit_chains")
+        if chains is None:
+            chains = engine.__dict__["_govshare_audit_chains"] = {}
+            orm_events.listen(engine, "engine_disposed", _close_chains)
+        chain = chains.get(settings)
+        if chain is None:
+            chain = chains[settings] = _Chain(engine, settings)
+            _all_chains.add(chain)
+        return chain
+
+
+def _close_chains(engine: Engine) -> None:
+    for chain in list(engine.__dict__.get("_govshare_audit_chains", {}).values()):
+        with chain.append_lock:
+            chain._drop_connection()
+
+
+#: connections a forked child inherited: kept, never used, so that collecting them cannot
+#: close or reset a connection that belongs to the parent
+_inherited: list[Connection] = []
+
+
+def _forget_chains() -> None:  # a forked child must not inherit a lock held by a parent's thread
+    global _chains_lock
+    _chains_lock = threading.Lock()
+    for chain in list(_all_chains):
+        if chain.conn is not None:
+            _inherited.append(chain.conn)
+        chain.conn, chain.head, chain.pending = None, None, []
+        chain.pending_lock, chain.append_lock = threading.Lock(), threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_chains)
 
 
 def record_after(session: Session, settings: Settings, event: AuditEvent) -> None:

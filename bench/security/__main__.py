@@ -2,7 +2,7 @@
 unsigned on one server in one run, with the audit log on and off.
 
     .venv/bin/python -m bench.security [--db sqlite|postgresql|both] [--records 10000]
-        [--seconds 10] [--clients 2]
+        [--seconds 10] [--rounds 4] [--clients 2]
 
 Targets: signed throughput >= 50% of unsigned (WS-Security verification of the request
 and signing of the response both included); audit costs <= 10% (unsigned requests/s with
@@ -10,13 +10,15 @@ the audit log on against off).
 
 How.  A fresh database holds a published 人口 resource of 公安局 with ``--records`` people;
 民政局 (the consumer) has a certificate from the platform CA.  The platform is served by
-waitress in a subprocess (``bench.directory.server``, server-side timing) with
-``GOVSHARE_WSS=optional`` - signed requests are verified and answered signed, unsigned
-ones are served as they are - once with ``GOVSHARE_AUDIT=1`` and once with ``=0``.  Two
-client threads send QueryRecords by a random key for ``--seconds`` per scenario.  Signed
-requests are signed before the clock starts (zeep's BinarySignature, RSA-SHA256 over Body
-and Timestamp, as a department's client signs them), one distinct message per request:
-the replay cache refuses a message sent twice.
+waitress in two subprocesses side by side (``bench.directory.server``, server-side timing)
+with ``GOVSHARE_WSS=optional`` - signed requests are verified and answered signed, unsigned
+ones are served as they are - one with ``GOVSHARE_AUDIT=1`` and one with ``=0``.  Two client
+threads send QueryRecords by a random key to one server at a time; the four scenarios take
+turns in ``--rounds`` rounds of ``--seconds / --rounds`` each, in an order that changes every
+round, so that a slow spell of the shared machine is spread over all four.  Signed requests
+are signed before the clock starts (zeep's BinarySignature, RSA-SHA256 over Body and
+Timestamp, as a department's client signs them), one distinct message per request: the
+replay cache refuses a message sent twice.
 """
 
 from __future__ import annotations
@@ -123,25 +125,27 @@ def served(db_url: str, var_dir: Path, threads: int, audit: bool):
         proc.wait(timeout=30)
 
 
-def measure(base_url: str, name: str, title: str, body_list: list[bytes], warm: list[bytes],
-            args: argparse.Namespace) -> report.Figures:
-    expect = b"QueryRecordsResponse"
-    warmup = traffic.Scenario(name, title, "/exchange", '""', warm, expect)
-    run = traffic.drive(base_url, warmup, clients=1, seconds=60.0, limit=len(warm))
+def warm(base_url: str, name: str, bodies_: list[bytes]) -> None:
+    scenario = traffic.Scenario(name, name, "/exchange", '""', bodies_, b"QueryRecordsResponse")
+    run = traffic.drive(base_url, scenario, clients=1, seconds=60.0, limit=len(bodies_))
     if run.errors:
         raise RuntimeError(f"{name} fails before the measurement: {run.errors[0]}")
     traffic.server_timings(base_url)
-    scenario = traffic.Scenario(name, title, "/exchange", '""', body_list, expect)
-    run = traffic.drive(base_url, scenario, clients=args.clients, seconds=args.seconds,
+
+
+def measure(base_url: str, name: str, body_list: list[bytes], args: argparse.Namespace) -> tuple[traffic.Run, list]:
+    scenario = traffic.Scenario(name, name, "/exchange", '""', body_list, b"QueryRecordsResponse")
+    run = traffic.drive(base_url, scenario, clients=args.clients, seconds=args.seconds / args.rounds,
                         limit=len(body_list) // args.clients)  # a signed message is never sent twice
     if run.errors:
         raise RuntimeError(f"{name}: {len(run.errors)} failed requests, first: {run.errors[0]}")
-    server_ms = traffic.server_timings(base_url).get(name, [])
-    print(f"  {name}: {len(run.latencies_ms)} requests in {run.wall_seconds:.1f} s", flush=True)
-    return report.figures(name, title, run.latencies_ms, 0, run.wall_seconds, server_ms)
+    return run, traffic.server_timings(base_url).get(name, [])
 
 
 def bench_database(db: str, db_url: str, args: argparse.Namespace) -> dict[str, report.Figures]:
+    """Both servers run side by side (only one is driven at a time); the four scenarios take
+    turns in ``--rounds`` short rounds, in an order that changes every round, so that a slow
+    spell of the shared machine falls on all of them alike rather than on one."""
     var_dir = RESULTS / f"security-{db}-var"
     var_dir.mkdir(parents=True, exist_ok=True)
     print(f"[{db}] loading {args.records} people ...", flush=True)
@@ -154,16 +158,29 @@ def bench_database(db: str, db_url: str, args: argparse.Namespace) -> dict[str, 
     signed_warm = {audit: bodies(world, args.warmup, rng, signed=True) for audit in (True, False)}
     print(f"[{db}] signed in {time.perf_counter() - started:.1f} s", flush=True)
     plain = bodies(world, per_run, rng, signed=False)
+    share = per_run // args.rounds
+    scenarios = [(signed_, audit) for audit in (False, True) for signed_ in (False, True)]
+    runs: dict[tuple[bool, bool], list[tuple[traffic.Run, list]]] = {key: [] for key in scenarios}
+    with served(db_url, var_dir, args.threads, False) as off_url, served(db_url, var_dir, args.threads, True) as on_url:
+        urls = {False: off_url, True: on_url}
+        for audit, url in urls.items():
+            warm(url, "unsigned", plain[-args.warmup:])
+            warm(url, "signed", signed_warm[audit])
+        for n in range(args.rounds):
+            order = scenarios if n % 2 == 0 else scenarios[::-1]
+            for signed_, audit in order[n % 4:] + order[:n % 4]:
+                chunk = (signed[audit] if signed_ else plain)[n * share:(n + 1) * share]
+                runs[(signed_, audit)].append(measure(urls[audit], "signed" if signed_ else "unsigned", chunk, args))
+            print(f"[{db}] round {n + 1}/{args.rounds} done", flush=True)
     rows: dict[str, report.Figures] = {}
-    for audit in (False, True):
-        tag = "audit on" if audit else "audit off"
-        with served(db_url, var_dir, args.threads, audit) as base_url:
-            print(f"[{db}] server with {tag}", flush=True)
-            rows[f"unsigned, {tag}"] = measure(base_url, "unsigned", f"QueryRecords unsigned, {tag}", plain,
-                                               plain[-args.warmup:], args)
-            rows[f"signed, {tag}"] = measure(base_url, "signed", f"QueryRecords signed, {tag}", signed[audit],
-                                             signed_warm[audit], args)
-    return rows
+    for (signed_, audit), parts in runs.items():
+        name = f"{'signed' if signed_ else 'unsigned'}, audit {'on' if audit else 'off'}"
+        latencies = [ms for run, _ in parts for ms in run.latencies_ms]
+        server_ms = [ms for _, timings in parts for ms in timings]
+        rows[name] = report.figures(name, f"QueryRecords {name}", latencies, 0, sum(run.wall_seconds for run, _ in parts),
+                                    server_ms)
+    return {name: rows[name] for name in ("unsigned, audit off", "signed, audit off", "unsigned, audit on",
+                                          "signed, audit on")}
 
 
 def summary(db: str, rows: dict[str, report.Figures]) -> list[str]:
@@ -187,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.security", description=__doc__.splitlines()[0])
     p.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both")
     p.add_argument("--records", type=int, default=10_000)
-    p.add_argument("--seconds", type=float, default=10.0)
+    p.add_argument("--seconds", type=float, default=10.0, help="seconds per scenario, in all rounds together")
+    p.add_argument("--rounds", type=int, default=4, help="turns each scenario takes (default 4)")
     p.add_argument("--clients", type=int, default=2)
     p.add_argument("--threads", type=int, default=4)
     p.add_argument("--max-requests", type=int, default=6000, help="requests per scenario at most (signed ones are "

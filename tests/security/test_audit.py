@@ -315,6 +315,40 @@ def test_concurrent_appends_from_two_engines_keep_one_unbroken_chain(pg_database
         engine.dispose()
 
 
+def test_an_append_after_the_chain_changed_underneath_links_to_the_real_head(sessions, settings):
+    """A process links a lone entry to the head it appended last (one statement); when another
+    process appended since, or the head is gone, the entry is linked to the real head instead."""
+    _fill(sessions, settings, 3)
+    engine = sessions.kw["bind"]
+    chain = audit._chain(engine, settings)
+    assert chain.head is not None and chain.head[0] == 3  # the next lone entry takes the one-statement path
+    other = make_engine(str(engine.url.render_as_string(hide_password=False)))
+    try:  # another process appends two entries: this process's head is stale
+        for _ in range(2):
+            audit.record(session_factory(other), settings, audit.AuditEvent("exchange.GetChanges"))
+    finally:
+        other.dispose()
+    audit.record(sessions, settings, audit.AuditEvent("exchange.QueryRecords"))
+    _sql(sessions, "DELETE FROM audit_entry WHERE seq >= 5")  # the head this process knows is gone
+    audit.record(sessions, settings, audit.AuditEvent("exchange.SubmitBatch"))
+    entries = _entries(sessions)
+    assert [e.seq for e in entries] == [1, 2, 3, 4, 5]
+    assert [e.prev_hash for e in entries[1:]] == [e.entry_hash for e in entries[:-1]]
+    assert entries[-1].operation == "exchange.SubmitBatch"
+    assert audit.verify(sessions, settings).ok
+
+
+def test_disposing_of_an_engine_closes_its_audit_connection(sessions, settings):
+    engine = make_engine(str(sessions.kw["bind"].url.render_as_string(hide_password=False)))
+    for _ in range(2):
+        audit.record(engine, settings, audit.AuditEvent("exchange.GetChanges"))
+    chain = audit._chain(engine, settings)
+    connection = chain.conn
+    assert connection is not None and not connection.closed
+    engine.dispose()
+    assert chain.conn is None and connection.closed
+
+
 # ----------------------------------------------------------------------------- search and export
 
 
