@@ -45,6 +45,7 @@ from lxml import etree
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from registry.db import like_prefix
 from registry.models import Department, UddiEntity, UddiKeyedReference
 from registry.settings import Settings
 from wsdl.oasis import safe_parser
@@ -222,7 +223,7 @@ def _remove_stale(session: Session, settings: Settings, department: Department |
     """Remove what an earlier version of the same WSDL published and this one does not."""
     rows = session.execute(
         select(UddiEntity.key, UddiEntity.kind).where(
-            UddiEntity.key.startswith(prefix + ":", autoescape=True),
+            like_prefix(UddiEntity.key, prefix + ":"),
             UddiEntity.kind.in_(("tmodel", "service")),
             UddiEntity.deleted.is_(False),
         )

@@ -2,19 +2,34 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import String, bindparam, create_engine, event, exc
 from sqlalchemy.engine import Engine
+from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.orm import Session, sessionmaker
 
 _HERE = Path(__file__).resolve().parent
 
+#: a pooled server connection idle longer than this (seconds) is pinged before it is used again
+PING_AFTER_IDLE = 10.0
 
-def make_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite files get WAL, a busy timeout and foreign keys."""
+
+def make_engine(url: str, *, generic_plans: bool = False) -> Engine:
+    """An engine for ``url``; SQLite files get WAL, a busy timeout and foreign keys.
+
+    On PostgreSQL every execution is planned for its values (``plan_cache_mode``
+    ``force_custom_plan``): psycopg prepares a statement after five runs, and a generic plan,
+    made once for any values, can be far worse for skewed ones (a category with 450 services
+    against one with 3) or unable to use an index for ``LIKE $1``.  ``generic_plans`` lets
+    PostgreSQL reuse a generic plan where it judges it as good: for statements whose values
+    that matter are written into their text (``inline``), where planning would cost more
+    than running them (see ``reading_engine``).
+    """
     if url.startswith("sqlite"):
         path = url.split(":///", 1)[-1]
         if path and path != ":memory:":
@@ -34,10 +49,65 @@ def make_engine(url: str) -> Engine:
         return engine
     connect_args = {}
     if url.startswith("postgresql"):
-        # psycopg prepares a statement after five runs and PostgreSQL may then pick a generic
-        # plan that cannot use an index for LIKE $1: plan each execution for its values.
-        connect_args["options"] = "-c plan_cache_mode=force_custom_plan"
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args=connect_args)
+        connect_args["options"] = f"-c plan_cache_mode={'auto' if generic_plans else 'force_custom_plan'}"
+    engine = create_engine(url, pool_size=10, max_overflow=20, connect_args=connect_args)
+    _ping_when_idle(engine)
+    return engine
+
+
+def reading_engine(engine: Engine) -> Engine:
+    """An autocommit engine for read-only work beside ``engine`` (UDDI inquiry): no BEGIN and
+    COMMIT round trips, each statement sees the committed database as it is then.  On
+    PostgreSQL it has a pool of its own whose connections may reuse generic plans
+    (``make_engine(generic_plans=True)``); it is made once and disposed of with ``engine``."""
+    if engine.dialect.name != "postgresql":
+        return engine.execution_options(isolation_level="AUTOCOMMIT")
+    with _reading_lock:
+        reading = engine.__dict__.get("_govshare_reading")
+        if reading is None:
+            reading = make_engine(engine.url.render_as_string(hide_password=False), generic_plans=True)
+            reading = engine.__dict__["_govshare_reading"] = reading.execution_options(isolation_level="AUTOCOMMIT")
+            event.listen(engine, "engine_disposed", lambda _engine: reading.dispose())
+        return reading
+
+
+_reading_lock = threading.Lock()
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Test a pooled connection before use only when it has been idle for ``PING_AFTER_IDLE``
+    seconds: a database restart or a dropped idle connection then costs no request, and a
+    busy server pays no round trip per checkout (``pool_pre_ping`` pings every time).  A
+    connection that breaks within the idle window fails its statement once; SQLAlchemy then
+    replaces every connection of the pool that is older than the failure."""
+
+    @event.listens_for(engine, "checkin")
+    def _idle_from(_dbapi_conn, record):  # pragma: no cover - pool callback
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping(dbapi_conn, record, _proxy):  # pragma: no cover - pool callback
+        since = record.info.pop("idle_since", None)
+        if since is None or time.monotonic() - since < PING_AFTER_IDLE:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except Exception as error:  # noqa: BLE001 - any failure means: use another connection
+            raise exc.DisconnectionError(f"a pooled connection idle {time.monotonic() - since:.0f} s is gone: "
+                                         f"{error}") from error
+
+
+def inline(value: str) -> BindParameter:
+    """``value`` written into the statement's text when it runs, not bound as a parameter.  A
+    LIKE pattern so written is planned for its prefix and read from an index; bound, the
+    statement may run on a generic plan that scans.  Quoted by the dialect."""
+    return bindparam(None, value, type_=String(), literal_execute=True)
+
+
+def like_prefix(column, prefix: str):
+    """``column LIKE 'prefix%'``, the prefix's own ``%``, ``_`` and backslashes taken literally."""
+    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return column.like(inline(escaped + "%"), escape="\\")
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -29,10 +29,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from lxml import etree
-from sqlalchemy import Select, and_, false, func, literal_column, or_, select, true
+from sqlalchemy import Select, and_, bindparam, false, func, literal_column, or_, select, true
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
+from registry.db import inline, like_prefix
 from registry.models import UddiEntity, UddiKeyedReference, UddiName, UddiTModelInstance
 
 from . import keys, qualifiers, store
@@ -83,6 +84,9 @@ class KeySet:
     key: str = "entity_key"
     single: bool = False
     grouped: Select | None = None  # a ready select of keys (tModelBag with andAllKeys, nested finds)
+    #: the same criterion with its value as a bound parameter, for a statement built once per
+    #: shape and reused: (shape, build with bindparams, their values)
+    bound: tuple[tuple, Callable[[Any], ColumnElement], dict[str, Any]] | None = None
 
     def columns(self):
         """The columns of a fresh alias of the index table (Core: cheap to build per request)."""
@@ -111,39 +115,72 @@ def _ordered(sets: list[KeySet]) -> list[KeySet]:
 
 def _narrow(stmt: Select, kind: str, sets: list[KeySet]) -> Select:
     if not sets:
-        return stmt.where(UddiEntity.kind == kind)
+        return stmt.where(UddiEntity.kind == inline(kind))
     ordered = _ordered(sets)
     # The subqueries filter by kind already; an outer kind filter would tempt the planner
     # to walk every entity of the kind instead.
     return stmt.where(ordered[0].driving(), *(s.probing() for s in ordered[1:]))
 
 
-def _first_page_by_name(call: Call, sets: list[KeySet], qual, page: Page) -> tuple[list[str], int] | None:
-    """Keys of one page and the total, read in name order from the driving index alone.
+def _first_page_by_name(call: Call, sets: list[KeySet], qual, page: Page):
+    """One page of services read in name order from the driving index alone, with each one's
+    parent and names, in one statement: ``(rows, total, names)``, or None.
 
     Used when the most selective criterion is ``single`` and the order is by name: the
-    candidates need neither a lookup of their entity row nor a sort.  None otherwise.
+    candidates need neither a lookup of their entity row nor a sort.  None otherwise, and for
+    an empty page (the general query then counts the total).
     """
     if not sets or "sortByDateAsc" in qual.names or "sortByDateDesc" in qual.names:
         return None
     driver, *others = _ordered(sets)
     if not driver.single:
         return None
+    desc = "sortByNameDesc" in qual.names
+    window = {"page_offset": page.head - 1, "page_limit": page.max_rows}
+    if driver.bound is not None and not others:  # one criterion of a known shape: built once
+        shape, build, params = driver.bound
+        stmt = _PAGE_STATEMENTS.get((shape, desc))
+        if stmt is None:
+            stmt = _PAGE_STATEMENTS[(shape, desc)] = _page_statement(driver, build, [], desc)
+        result = call.session.execute(stmt, {**params, **window}).all()
+    else:
+        result = call.session.execute(_page_statement(driver, driver.build, others, desc), window).all()
+    if not result:
+        return None
+    rows: dict[str, _KeyRow] = {}
+    names: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for entity_key, _total, parent, lang, value in result:
+        rows.setdefault(entity_key, _KeyRow(entity_key, parent))
+        if value is not None:
+            names[entity_key].append((lang, value))
+    return list(rows.values()), result[0].total, names
+
+
+#: first-page statements by (criterion shape, descending), built once per process
+_PAGE_STATEMENTS: dict[tuple, Select] = {}
+
+
+def _page_statement(driver: KeySet, build, others: list[KeySet], desc: bool) -> Select:
+    """The page (``page_offset``, ``page_limit``) of entities ``build`` selects from the
+    driving index, in name order, with each one's parent and names."""
     c = driver.columns()
     key, name = c[driver.key], c.sort_name
-    desc = "sortByNameDesc" in qual.names
-    stmt = (
-        select(key, func.count().over().label("total"))
-        .where(driver.build(c), *(s.probing(key) for s in others))
+    chosen = (
+        select(key.label("key"), name.label("sort_name"), func.count().over().label("total"))
+        .where(build(c), *(s.probing(key) for s in others))
         .order_by(name.desc() if desc else name.asc(), key.desc() if desc else key.asc())
-        .offset(page.head - 1).limit(page.max_rows)
+        .offset(bindparam("page_offset")).limit(bindparam("page_limit"))
     )
     if driver.model is UddiName:  # two names of one entity may both match: one row per entity
-        stmt = stmt.group_by(key, name)
-    rows = call.session.execute(stmt).all()
-    if not rows:
-        return None  # an empty page still needs the total: the general query counts it
-    return [r[0] for r in rows], rows[0].total
+        chosen = chosen.group_by(key, name)
+    chosen = chosen.subquery("page")
+    order = (chosen.c.sort_name.desc(), chosen.c.key.desc()) if desc else (chosen.c.sort_name, chosen.c.key)
+    return (
+        select(chosen.c.key, chosen.c.total, UddiEntity.parent_key, UddiName.lang, UddiName.value)
+        .join_from(chosen, UddiEntity, UddiEntity.key == chosen.c.key)
+        .outerjoin(UddiName, UddiName.entity_key == UddiEntity.key)
+        .order_by(*order, UddiName.id)
+    )
 
 
 def _name_set(kind: str, names: list[etree._Element], qual: qualifiers.Qualifiers) -> KeySet:
@@ -154,14 +191,24 @@ def _name_set(kind: str, names: list[etree._Element], qual: qualifiers.Qualifier
         for text, lang in specs:
             column = t.folded if qual.case_insensitive else t.value
             value = text.casefold() if qual.case_insensitive else text
-            match = column.like(value, escape="\\") if qual.approximate else column == value
-            cond = and_(t.kind == kind, match)
+            match = column.like(inline(value), escape="\\") if qual.approximate else column == value
+            cond = and_(t.kind == inline(kind), match)
             if lang:
-                cond = and_(cond, or_(t.lang == lang, t.lang.like(lang + "-%")))
+                cond = and_(cond, or_(t.lang == lang, like_prefix(t.lang, lang + "-")))
             alternatives.append(cond)
         return or_(*alternatives)
 
-    return KeySet(UddiName, build, 1000 if not qual.approximate else 500, single=len(specs) == 1)
+    bound = None
+    if len(specs) == 1 and not specs[0][1] and not qual.approximate:  # one plain name: the common find
+
+        def build_bound(t) -> ColumnElement:
+            column = t.folded if qual.case_insensitive else t.value
+            return and_(t.kind == inline(kind), column == bindparam("name_value"))
+
+        text = specs[0][0]
+        bound = (("name", kind, qual.case_insensitive), build_bound,
+                 {"name_value": text.casefold() if qual.case_insensitive else text})
+    return KeySet(UddiName, build, 1000 if not qual.approximate else 500, single=len(specs) == 1, bound=bound)
 
 
 def _value_match(t, kr: etree._Element, qual: qualifiers.Qualifiers) -> ColumnElement:
@@ -169,16 +216,17 @@ def _value_match(t, kr: etree._Element, qual: qualifiers.Qualifiers) -> ColumnEl
     column = t.key_value
     if qual.case_insensitive:
         column, value = func.lower(column), value.lower()
-    return column.like(value, escape="\\") if qual.approximate else column == value
+    return column.like(inline(value), escape="\\") if qual.approximate else column == inline(value)
 
 
 def _ref_condition(t, kind: str, bag: str, kr: etree._Element, qual, group_key: str = "") -> ColumnElement:
     tkey = keys.check_syntax(kr.get("tModelKey", ""))
-    conds = [t.kind == kind, t.bag == bag, t.tmodel_key == tkey, _value_match(t, kr, qual)]
+    # Values written into the SQL: a category's size steers the plan (registry.db.inline).
+    conds = [t.kind == inline(kind), t.bag == inline(bag), t.tmodel_key == inline(tkey), _value_match(t, kr, qual)]
     if tkey == GENERAL_KEYWORDS:  # keyName is significant only for general keywords (spec 5.1.7)
-        conds.append(t.key_name == kr.get("keyName", ""))
+        conds.append(t.key_name == inline(kr.get("keyName", "")))
     if group_key:
-        conds.append(t.group_tmodel_key == group_key)
+        conds.append(t.group_tmodel_key == inline(group_key))
     return and_(*conds)
 
 
@@ -243,11 +291,11 @@ def _tmodel_set(tkeys: list[str], logic: str, column: str) -> KeySet:
         return KeySet(tmi, lambda t: false(), 2000, key=column)
     wanted = set(tkeys)
     if logic == "and" and len(wanted) > 1:
-        grouped = (select(getattr(tmi, column)).where(tmi.tmodel_key.in_(wanted))
+        grouped = (select(getattr(tmi, column)).where(tmi.tmodel_key.in_([inline(k) for k in sorted(wanted)]))
                    .group_by(tmi.binding_key, tmi.service_key)
                    .having(func.count(func.distinct(tmi.tmodel_key)) == len(wanted)))
         return KeySet(tmi, lambda t: true(), 100, key=column, grouped=grouped)
-    return KeySet(tmi, lambda t: t.tmodel_key.in_(wanted), 100, key=column)
+    return KeySet(tmi, lambda t: t.tmodel_key.in_([inline(k) for k in sorted(wanted)]), 100, key=column)
 
 
 def _order(stmt: Select, qual: qualifiers.Qualifiers, by_name_default: bool = True) -> Select:
@@ -360,7 +408,7 @@ def _service_query(call: Call, request: etree._Element, qual, columns, sets: lis
     stmt = select(*columns)
     business_key = request.get("businessKey")
     if business_key:
-        stmt = stmt.where(UddiEntity.parent_key == keys.check_syntax(business_key), UddiEntity.kind == "service")
+        stmt = stmt.where(UddiEntity.parent_key == keys.check_syntax(business_key), UddiEntity.kind == inline("service"))
     return _narrow(stmt, "service", _service_sets(call, request, qual) if sets is None else sets)
 
 
@@ -377,17 +425,7 @@ def find_service(call: Call, request: etree._Element) -> etree._Element:
     fast = None if request.get("businessKey") else _first_page_by_name(call, sets, qual, page)
     names: dict[str, list[tuple[str, str]]] | None = None
     if fast is not None:
-        keys_on_page, total = fast
-        names, parents = defaultdict(list), {}
-        for key, parent, lang, value in call.session.execute(  # parents and names in one statement
-            select(UddiEntity.key, UddiEntity.parent_key, UddiName.lang, UddiName.value)
-            .outerjoin(UddiName, UddiName.entity_key == UddiEntity.key)
-            .where(UddiEntity.key.in_(keys_on_page)).order_by(UddiName.id)
-        ):
-            parents[key] = parent
-            if value is not None:
-                names[key].append((lang, value))
-        rows = [_KeyRow(k, parents[k]) for k in keys_on_page]
+        rows, total, names = fast
     else:
         stmt = _service_query(call, request, qual, (UddiEntity.key, UddiEntity.parent_key), sets)
         rows, total = _run(call, _order(stmt, qual), page)
@@ -448,7 +486,7 @@ def find_binding(call: Call, request: etree._Element) -> etree._Element:
     stmt = select(UddiEntity)
     service_key = request.get("serviceKey")
     if service_key:
-        stmt = stmt.where(UddiEntity.parent_key == keys.check_syntax(service_key), UddiEntity.kind == "binding")
+        stmt = stmt.where(UddiEntity.parent_key == keys.check_syntax(service_key), UddiEntity.kind == inline("binding"))
     sets = _bags(call, "binding", request, qual, (("categoryBag", "and"),))
     tkeys = _tmodel_keys(call, request)
     if tkeys is not None:

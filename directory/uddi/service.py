@@ -20,7 +20,7 @@ from __future__ import annotations
 from lxml import etree
 from sqlalchemy.orm import Session, sessionmaker
 
-from registry.db import session_factory
+from registry.db import reading_engine, session_factory
 from registry.settings import Settings
 from wsdl.oasis import BINDING_NS
 
@@ -75,9 +75,11 @@ def endpoints(sessions: sessionmaker[Session], settings: Settings) -> dict[str, 
 
     Inquiry only reads: its sessions run in autocommit (each statement sees the committed
     directory as it is then), which spares a BEGIN and a COMMIT round trip per find on
-    PostgreSQL; the other APIs work in transactions.
+    PostgreSQL, on connections that may reuse generic plans (``registry.db.reading_engine``;
+    ``inquiry`` writes the values that steer a plan into the SQL); the other APIs work in
+    transactions.
     """
-    reading = session_factory(sessions.kw["bind"].execution_options(isolation_level="AUTOCOMMIT"))
+    reading = session_factory(reading_engine(sessions.kw["bind"]))
     return {
         path: UddiEndpoint(name=api, operations=OPERATIONS[api], wsdl=service_wsdl(api),
                            sessions=reading if api == "inquiry" else sessions,

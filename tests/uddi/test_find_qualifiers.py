@@ -53,6 +53,20 @@ def test_approximate_match_uses_percent_and_underscore_wildcards(post, catalogue
     assert _find(post, "<name>人口_信息</name>", ("approximateMatch",)) == []
 
 
+def test_approximate_patterns_with_quotes_and_backslashes_are_matched_as_text(post, token, gaj, catalogue):
+    """Approximate patterns are written into the SQL (so PostgreSQL plans them for their prefix):
+    a quote or a backslash in one must be quoted, never end the literal."""
+    for name in ("O'Brien \\ 户籍'); DROP TABLE uddi_name; --", "O'Brien registry"):
+        reply = post("publication", f"""<save_service {U}>AUTH<businessService businessKey="{gaj.business_key}">
+            <name>{name}</name></businessService></save_service>""", token=token(gaj.username))
+        assert reply.status == 200, reply.fault_string
+    assert _find(post, "<name>O'Brien%</name>", ("approximateMatch",)) == [
+        "O'Brien \\ 户籍'); DROP TABLE uddi_name; --", "O'Brien registry"]
+    assert _find(post, "<name>O'Brien \\\\ 户籍'); DROP%</name>", ("approximateMatch",)) == [
+        "O'Brien \\ 户籍'); DROP TABLE uddi_name; --"]
+    assert _find(post, "<name>人口%</name>", ("approximateMatch",)) == ["人口基础信息", "人口流动信息"]
+
+
 def test_case_insensitive_match_by_short_name_and_by_tmodel_key(post, catalogue):
     expected = ["Population Register"]
     assert _find(post, "<name>POPULATION REGISTER</name>", ("caseInsensitiveMatch",)) == expected
