@@ -10,8 +10,8 @@ from pathlib import Path
 
 from sqlalchemy import String, bindparam, create_engine, event, exc
 from sqlalchemy.engine import Engine
-from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.elements import BindParameter
 
 _HERE = Path(__file__).resolve().parent
 

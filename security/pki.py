@@ -23,6 +23,7 @@ import os
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 
 from cryptography import x509
@@ -189,13 +190,22 @@ def issue(session: Session, settings: Settings, department: Department, *, days:
     return Issued(record, key, cert)
 
 
+@lru_cache(maxsize=8)
+def _platform_files(key_path: str, cert_path: str, _key_mtime: int, _cert_mtime: int):
+    """The platform key and certificate, read once per version of their files (loading and
+    checking an RSA key costs tens of milliseconds; audit checkpoints sign with it)."""
+    with open(key_path, "rb") as key_file, open(cert_path, "rb") as cert_file:
+        return (serialization.load_pem_private_key(key_file.read(), None),
+                x509.load_pem_x509_certificate(cert_file.read()))
+
+
 def platform_identity(session: Session, settings: Settings) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
     """The platform's own signing key and certificate (responses are signed with it), made on first use."""
     folder = pki_dir(settings)
     key_path, cert_path = folder / "platform.key", folder / "platform.pem"
     if key_path.exists() and cert_path.exists():
-        return (serialization.load_pem_private_key(key_path.read_bytes(), None),
-                x509.load_pem_x509_certificate(cert_path.read_bytes()))
+        return _platform_files(str(key_path), str(cert_path), key_path.stat().st_mtime_ns,
+                               cert_path.stat().st_mtime_ns)
     ca = load_ca(settings)
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     now = _now()

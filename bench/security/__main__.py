@@ -177,8 +177,8 @@ def bench_database(db: str, db_url: str, args: argparse.Namespace) -> dict[str, 
         name = f"{'signed' if signed_ else 'unsigned'}, audit {'on' if audit else 'off'}"
         latencies = [ms for run, _ in parts for ms in run.latencies_ms]
         server_ms = [ms for _, timings in parts for ms in timings]
-        rows[name] = report.figures(name, f"QueryRecords {name}", latencies, 0, sum(run.wall_seconds for run, _ in parts),
-                                    server_ms)
+        seconds = sum(run.wall_seconds for run, _ in parts)
+        rows[name] = report.figures(name, f"QueryRecords {name}", latencies, 0, seconds, server_ms)
     return {name: rows[name] for name in ("unsigned, audit off", "signed, audit off", "unsigned, audit on",
                                           "signed, audit on")}
 

@@ -408,7 +408,8 @@ def _service_query(call: Call, request: etree._Element, qual, columns, sets: lis
     stmt = select(*columns)
     business_key = request.get("businessKey")
     if business_key:
-        stmt = stmt.where(UddiEntity.parent_key == keys.check_syntax(business_key), UddiEntity.kind == inline("service"))
+        stmt = stmt.where(UddiEntity.parent_key == keys.check_syntax(business_key),
+                          UddiEntity.kind == inline("service"))
     return _narrow(stmt, "service", _service_sets(call, request, qual) if sets is None else sets)
 
 
