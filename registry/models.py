@@ -680,7 +680,7 @@ class AuditEntry(Base):
     request_digest: Mapped[str | None] = mapped_column(String(64))
     response_digest: Mapped[str | None] = mapped_column(String(64))
     prev_hash: Mapped[str] = mapped_column(String(64))
-    entry_hash: Mapped[str] = mapped_column(String(64), index=True)
+    entry_hash: Mapped[str] = mapped_column(String(64))  # not indexed: nothing looks an entry up by hash
 
 
 class AuditCheckpoint(Base):
