@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import func, literal_column, or_, select
 from sqlalchemy.orm import Session, aliased
 
+from registry.db import escape_like
 from registry.models import CatalogueEntry, CoreContribution, CoreRecord, Department
 from security.governance import Decision, authorize
 from security.masking import Masking
@@ -103,7 +104,7 @@ def query(
             raise ExchangeError("InvalidRequest", f"field {name} is masked for you in resource "
                                 f"{view.entry.resource_code}: filter it by eq only")
         column = CoreRecord.fields[name].as_string()
-        stmt = stmt.where(column == value if operator == "eq" else column.like(_escape(value) + "%", escape="\\"))
+        stmt = stmt.where(column == value if operator == "eq" else column.like(escape_like(value) + "%", escape="\\"))
     total = session.scalar(select(func.count()).select_from(stmt.subquery()))
     rows = session.scalars(stmt.order_by(CoreRecord.record_key).offset(max(offset, 0)).limit(page_size))
     return total, [_row(view, r) for r in rows]
@@ -149,5 +150,3 @@ def _row(view: View, record: CoreRecord) -> Row:
                fields=view.shape(record.fields), deleted=record.deleted, effective_from=record.effective_from)
 
 
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from directory.catalogue import classification
 from directory.catalogue.workflow import PUBLISHED, SEE_ALL_ROLES
+from registry.db import escape_like
 from registry.models import CatalogueEntry, Department, User
 
 FACETS = ("classification", "provider", "sharing_type", "format", "update_cycle", "open")
@@ -35,10 +36,6 @@ class SearchResult:
     total: int
     entries: list[CatalogueEntry]
     facets: dict[str, list[tuple[str, str, int]]] = field(default_factory=dict)  # facet -> (value, label, count)
-
-
-def _escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _condition(name: str, value: str):
@@ -69,7 +66,7 @@ def _visible(viewer: User):
 def _text(words: list[str]):
     conditions = []
     for word in words:
-        pattern = "%" + _escape(word.lower()) + "%"
+        pattern = "%" + escape_like(word.lower()) + "%"
         conditions.append(or_(func.lower(CatalogueEntry.name).like(pattern, escape="\\"),
                               func.lower(CatalogueEntry.abstract).like(pattern, escape="\\")))
     return conditions

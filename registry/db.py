@@ -104,10 +104,15 @@ def inline(value: str) -> BindParameter:
     return bindparam(None, value, type_=String(), literal_execute=True)
 
 
+def escape_like(text: str) -> str:
+    """``text`` with its own ``%``, ``_`` and backslashes taken literally in a LIKE pattern
+    (``ESCAPE '\\'``)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def like_prefix(column, prefix: str):
-    """``column LIKE 'prefix%'``, the prefix's own ``%``, ``_`` and backslashes taken literally."""
-    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return column.like(inline(escaped + "%"), escape="\\")
+    """``column LIKE 'prefix%'``, the prefix taken literally, written into the SQL (``inline``)."""
+    return column.like(inline(escape_like(prefix) + "%"), escape="\\")
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -222,15 +222,21 @@ def _append(engine: Engine, settings: Settings, events: list[AuditEvent]) -> lis
             rows.append(_row(event, seq, prev, now))
             prev = rows[-1]["entry_hash"]
         conn.execute(insert(_entries), rows)
-        every = settings.audit_checkpoint_every
-        for row in rows if every > 0 else ():
-            if row["seq"] % every == 0:
-                try:
-                    _sign_checkpoint(conn, settings, row["seq"], row["entry_hash"], "interval")
-                except pki.PkiError as exc:  # the entries matter more than the checkpoint
-                    log.warning("audit checkpoint at seq %s not signed: %s", row["seq"], exc)
+        _sign_due_checkpoints(conn, settings, rows)
         conn.commit()
     return rows
+
+
+def _sign_due_checkpoints(conn: Connection, settings: Settings, rows: list[dict[str, Any]]) -> None:
+    """Sign a checkpoint at every ``GOVSHARE_AUDIT_CHECKPOINT``-th entry among ``rows``, on
+    ``conn`` (its caller commits)."""
+    every = settings.audit_checkpoint_every
+    for row in rows if every > 0 else ():
+        if row["seq"] % every == 0:
+            try:
+                _sign_checkpoint(conn, settings, row["seq"], row["entry_hash"], "interval")
+            except pki.PkiError as exc:  # the entries matter more than the checkpoint
+                log.warning("audit checkpoint at seq %s not signed: %s", row["seq"], exc)
 
 
 class _Waiter:
@@ -267,7 +273,6 @@ class _Chain:
         self.append_lock = threading.Lock()   # held by the thread appending
         self.head: tuple[int, str] | None = None  # (seq, hash) this process appended last
         self.conn: Connection | None = None  # autocommit, for the fast path; under append_lock
-        self.driver: Any = None  # its DBAPI connection
         self.sql, self.parameters = "", None  # the fast path's statement, compiled for it
 
     def append(self, waiter: _Waiter) -> None:
@@ -304,7 +309,7 @@ class _Chain:
         try:
             if self.conn is None:
                 self._connect()
-            cursor = self.driver.cursor()
+            cursor = self.conn.connection.driver_connection.cursor()
             try:
                 cursor.execute(self.sql, self.parameters({**row, "prev_seq": seq}))
                 inserted = cursor.fetchone()
@@ -317,12 +322,9 @@ class _Chain:
             return None
         every = self.settings.audit_checkpoint_every
         if every > 0 and row["seq"] % every == 0:
-            try:
-                with self.engine.connect() as conn:
-                    _sign_checkpoint(conn, self.settings, row["seq"], row["entry_hash"], "interval")
-                    conn.commit()
-            except pki.PkiError as exc:  # the entries matter more than the checkpoint
-                log.warning("audit checkpoint at seq %s not signed: %s", row["seq"], exc)
+            with self.engine.connect() as conn:
+                _sign_due_checkpoints(conn, self.settings, [row])
+                conn.commit()
         return [row]
 
     def _connect(self) -> None:
@@ -347,7 +349,6 @@ class _Chain:
             return [full[name] for name in order] if order else full
 
         self.sql, self.parameters = str(compiled), parameters
-        self.driver = conn.connection.driver_connection
         self.conn = conn
 
     def _drop_connection(self) -> None:
