@@ -31,6 +31,7 @@ from registry.models import InputBatch, QuarantineReason, QuarantineRecord
 from xsd.batch import BATCH, BATCH_NS, HEADER, RECORDS, BatchHeader, RecordsDigest, batch_document, read_header
 from xsd.batch import schema as batch_schema
 from xsd.registry import Format, UnknownFormat, lookup
+from xsd.rules import today_in_china
 from xsd.validation import RecordResult, validate_fields, validate_record
 
 from . import core, resources
@@ -126,22 +127,64 @@ def submit(session: Session, events: Events) -> etree._Element:
 def submit_records(session: Session, records: Sequence[Mapping[str, object]], *, fmt: Format, provider_code: str,
                    resource_code: str, batch_id: uuid.UUID, sequence_number: int, created: datetime,
                    limit: int) -> etree._Element:
-    """Submit field dicts from inside the platform (adapter runs) as one batch; returns the receipt.
+    """Submit field dicts from inside the platform as one batch; returns the receipt.
 
     The outcome is that of ``submit_document`` with a batch of ``fmt.encode`` of each record,
     and the input tier keeps that same SubmitBatch request; but no tree is built or parsed
     where ``validation.validate_fields`` can check and render a record directly.
     """
-    checked = [validate_fields(fmt, fields) for fields in records]
+    return submit_prepared(session, prepare_records(
+        records, fmt=fmt, provider_code=provider_code, resource_code=resource_code, batch_id=batch_id,
+        sequence_number=sequence_number, created=created, limit=limit))
+
+
+@dataclass
+class PreparedBatch:
+    """A batch of field dicts validated and rendered with no session at hand (an adapter run's
+    reading side, possibly another process), for ``submit_prepared`` to store: the header, the
+    request the input tier keeps, and the records as the intake takes them."""
+
+    header: BatchHeader
+    request: _Request
+    #: (key, fields as the core stores them, as JSON text), in batch order
+    accepted: list[tuple[str, str]]
+    #: (position in the batch, key, the record's canonical XML, [(rule, field, message)])
+    quarantined: list[tuple[int, str, bytes, list[tuple[str, str, str]]]]
+
+
+def prepare_records(records: Sequence[Mapping[str, object]], *, fmt: Format, provider_code: str,
+                    resource_code: str, batch_id: uuid.UUID, sequence_number: int, created: datetime,
+                    limit: int) -> PreparedBatch:
+    """Validate and render ``records`` as the batch ``submit_records`` would submit.
+
+    Keeps of each record only what the batch needs (its canonical bytes and what the intake
+    takes), not its validation result: a chunk of an adapter run can be tens of thousands.
+    """
+    today = today_in_china()
+    canonical, accepted, quarantined = [], [], []
+    for position, fields in enumerate(records, 1):
+        item = validate_fields(fmt, fields, today=today)
+        result = item.result
+        canonical.append(item.canonical)
+        key = "|".join(result.key) if result.key else ""
+        if result.violations:
+            quarantined.append((position, key, item.canonical,
+                                [(v.rule, v.field or "", v.message) for v in result.violations]))
+        else:
+            accepted.append((key, core.dumps(item.texts if item.texts is not None else core.jsonable(result.fields))))
     header = BatchHeader(batch_id, provider_code, resource_code, fmt.qname, fmt.version, sequence_number, created,
-                         len(checked), hashlib.sha256(b"".join(c.canonical for c in checked)).hexdigest())
-    existing = session.get(InputBatch, str(batch_id))
+                         len(canonical), hashlib.sha256(b"".join(canonical)).hexdigest())
+    return PreparedBatch(header, _request(batch_document(header, canonical), limit), accepted, quarantined)
+
+
+def submit_prepared(session: Session, batch: PreparedBatch) -> etree._Element:
+    """Store a prepared batch as ``submit_records`` would; the same batch id again gets the first receipt."""
+    header = batch.header
+    existing = session.get(InputBatch, str(header.batch_id))
     if existing is not None:
         return _compare(existing, header, header.digest)
-    request = _request(batch_document(header, (c.canonical for c in checked)), limit)
-    intake = _Intake(session, header, request)
-    for item in checked:
-        intake.add(item.result, item.canonical, item.texts)
+    intake = _Intake(session, header, batch.request)
+    intake.take(batch)
     return intake.finish()
 
 
@@ -215,6 +258,19 @@ class _Intake:
         self.tally.accepted += 1
         if len(self.chunk) >= CHUNK:
             self._load()
+
+    def take(self, batch: PreparedBatch) -> None:
+        """Every record of a prepared batch (``add`` for each, without the validation results)."""
+        chunk, record_type = self.chunk, self.record_type
+        for key, text in batch.accepted:
+            if key in chunk:
+                self._load()
+            chunk[key] = core.Accepted(key, record_type, None, text=text)
+            if len(chunk) >= CHUNK:
+                self._load()
+        self.quarantine.extend(batch.quarantined)
+        self.tally.received += len(batch.accepted) + len(batch.quarantined)
+        self.tally.accepted += len(batch.accepted)
 
     def _load(self) -> None:
         counts = core.load(self.session, base=self.base, records=list(self.chunk.values()),
