@@ -84,7 +84,7 @@ def check(fmt: Format, fields: Mapping[str, Any], *, today: date | None = None,
     return [v for v in _RULES[fmt.name](context) if v is not None]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # one per record checked: not frozen, whose __init__ costs several times more
 class _Context:
     fmt: Format
     fields: Mapping[str, Any]
@@ -299,12 +299,14 @@ def area_positive(area: Decimal) -> Violation | None:
 
 def _division(c: _Context, field: str, *, national: bool = False) -> Violation | None:
     code = c.fields.get(field)
-    return None if code is None else division_code_exists(code, field, c.label(field), national=national)
+    if code is None or codes.division_exists(code):  # the common case, without looking the label up
+        return None
+    return division_code_exists(code, field, c.label(field), national=national)
 
 
 def _dated(c: _Context, field: str, rule: str) -> Violation | None:
     value = c.fields.get(field)
-    return None if value is None else not_future(value, c.today, rule, field, c.label(field))
+    return None if value is None or value <= c.today else not_future(value, c.today, rule, field, c.label(field))
 
 
 def _population(c: _Context) -> Iterator[Violation | None]:

@@ -55,7 +55,7 @@ from .rules import RuleSettings, Violation, check
 MAX_STRUCTURE_ERRORS = 5
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # made for every record validated: a frozen dataclass's __init__ costs several times more
 class RecordResult:
     """The outcome for one record: ``fields`` is None when the structure is invalid."""
 
@@ -120,7 +120,7 @@ def _located(record: etree._Element, elem: object) -> tuple[str | None, str]:
     return (names[1] if len(names) > 1 else None), "/" + "/".join(names)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Checked:
     """A validated field dict: its result, the record's exclusive canonical XML and, where the
     compiled checks rendered it, each field's XML text - also its JSON form (``core.jsonable``)."""
@@ -219,46 +219,58 @@ def _compiled(fmt: Format) -> Callable[[Mapping[str, object]], tuple[str, dict, 
     plan = tuple(_facets(declared, known.name) for declared, known in zip(content, fmt.fields, strict=True))
     if any(f is None for f in plan) or any(known.extra_keys for known in fmt.fields):
         return None
-    names = frozenset(f.name for f in plan)
-    opening, closing = f'<{local} xmlns="{fmt.namespace}">', f"</{local}>"
+    return _generate(plan, f'<{local} xmlns="{fmt.namespace}">', f"</{local}>")
 
-    def render(fields: Mapping[str, object]) -> tuple[str, dict, dict] | None:
-        """(the canonical XML, the decoded fields, their texts), or None: the tree path must decide."""
-        if not names.issuperset(fields):
-            return None
-        parts, decoded, texts = [opening], {}, {}
-        for f in plan:
-            value = fields.get(f.name)
-            if value is None:
-                if f.required:
-                    return None
-                continue
-            if f.primitive is str:
-                text = typed = value if value.__class__ is str else str(value)
-                if _SPECIAL(text) or len(text) < f.shortest or f.longest is not None and len(text) > f.longest \
-                        or f.allowed is not None and text not in f.allowed:
-                    return None
-            elif value.__class__ is not f.primitive:  # a date given as text, a float for a decimal
-                return None
-            elif f.primitive is date:
-                text, typed = value.isoformat(), value
+
+def _generate(plan: tuple[_Facets, ...], opening: str, closing: str) -> Callable:
+    """``render`` for ``plan``, written out field by field as Python source and compiled.
+
+    It runs for every field of every record an adapter reads, and a loop over the plan spends
+    more on looking its facets up than on checking them: here each field's checks are only
+    the ones its type has, with its facets as constants.  ``render(fields)`` returns (the
+    canonical XML, the decoded fields, their texts), or None: the tree path must decide.
+    """
+    constants: dict[str, object] = {"_SPECIAL": _SPECIAL, "_DATE_TIME": _DATE_TIME, "_DECIMAL": _DECIMAL,
+                                    "date": date, "datetime": datetime, "Decimal": Decimal,
+                                    "NAMES": frozenset(f.name for f in plan)}
+    lines = ["def render(fields):",
+             "    if not NAMES.issuperset(fields):",
+             "        return None",
+             "    get = fields.get",
+             f"    parts, decoded, texts = [{opening!r}], {{}}, {{}}"]
+    for n, f in enumerate(plan):
+        lines += [f"    value = get({f.name!r})",
+                  "    if value is None:",
+                  "        return None" if f.required else "        pass",
+                  "    else:"]
+        body = []
+        if f.primitive is str:
+            refused = ["_SPECIAL(text)"]
+            if f.shortest:
+                refused.append(f"len(text) < {f.shortest}")
+            if f.longest is not None:
+                refused.append(f"len(text) > {f.longest}")
+            if f.allowed is not None:
+                constants[f"ALLOWED_{n}"] = f.allowed
+                refused.append(f"text not in ALLOWED_{n}")
+            body += ["text = typed = value if value.__class__ is str else str(value)",
+                     f"if {' or '.join(refused)}:", "    return None"]
+        else:
+            body += [f"if value.__class__ is not {f.primitive.__name__}:", "    return None"]
+            if f.primitive is date:
+                body += ["text, typed = value.isoformat(), value"]
             elif f.primitive is datetime:
-                text = value.isoformat()
-                if not _DATE_TIME(text):
-                    return None
-                typed = datetime.fromisoformat(text)
+                body += ["text = value.isoformat()", "if not _DATE_TIME(text):", "    return None",
+                         "typed = datetime.fromisoformat(text)"]
             else:
-                text = format(value, "f")
-                if not _DECIMAL(text):
-                    return None
-                typed = Decimal(text)
-            for matches in f.patterns:
-                if matches(text) is None:
-                    return None
-            parts.append(f"{f.opening}{text}{f.closing}")
-            decoded[f.name] = typed
-            texts[f.name] = text
-        parts.append(closing)
-        return "".join(parts), decoded, texts
-
-    return render
+                body += ["text = format(value, 'f')", "if not _DECIMAL(text):", "    return None",
+                         "typed = Decimal(text)"]
+        for m, matches in enumerate(f.patterns):
+            constants[f"PATTERN_{n}_{m}"] = matches
+            body += [f"if PATTERN_{n}_{m}(text) is None:", "    return None"]
+        body += [f"parts.append({f.opening!r} + text + {f.closing!r})",
+                 f"decoded[{f.name!r}] = typed", f"texts[{f.name!r}] = text"]
+        lines += ["        " + line for line in body]
+    lines += [f"    parts.append({closing!r})", "    return ''.join(parts), decoded, texts"]
+    exec(compile("\n".join(lines), f"<render {opening}>", "exec"), constants)  # noqa: S102 - our own source
+    return constants["render"]
