@@ -55,9 +55,6 @@ class MappedRow:
     problems: list[Problem] = field(default_factory=list)
 
 
-_FieldFn = Callable[[Mapping[str, object], dict[str, object], list[Problem]], None]
-
-
 class Mapper:
     """The compiled mapping of one adapter: call ``map(row)`` per source row."""
 
@@ -65,16 +62,12 @@ class Mapper:
         self.config = config
         self.key_columns = config.source.key
         labels = {f.name: f.label for f in config.format.fields}
-        self._fields: tuple[_FieldFn, ...] = tuple(
-            _compile(m, config.code_tables.get(m.codes) if m.codes else None, labels.get(m.target, m.target))
-            for m in config.fields
-        )
+        self._fields = _generate(tuple(
+            (m, config.code_tables.get(m.codes) if m.codes else None, labels.get(m.target, m.target))
+            for m in config.fields))
 
     def map(self, row: Mapping[str, object]) -> MappedRow:
-        fields: dict[str, object] = {}
-        problems: list[Problem] = []
-        for fn in self._fields:
-            fn(row, fields, problems)
+        fields, problems = self._fields(row)
         return MappedRow(self.key(row), None if problems else fields, problems)
 
     def key(self, row: Mapping[str, object]) -> str | None:
@@ -150,6 +143,7 @@ def _translate(table: dict[int, str | None]) -> cleaning.Step:
             return value.translate(table)
         return value
 
+    step.table, step.touched = table, touched.search  # for _generate, which writes the step inline
     return step
 
 
@@ -159,39 +153,63 @@ def _strip_blank(value: object) -> object:
     return value
 
 
-def _compile(mapping: FieldMapping, codes: CodeTable | None, label: str) -> _FieldFn:
-    target, required, column = mapping.target, mapping.required, mapping.column
-    steps = _steps(mapping.clean)
-    lookup = codes.entries.get if codes is not None else None
-    normalize = codes.normalize if codes is not None else str
-    source = f"column {column}" if column else ("template" if mapping.template else "constant")
-    read = _reader(mapping)
-
-    def apply(row: Mapping[str, object], out: dict[str, object], problems: list[Problem]) -> None:
-        try:
-            value = read(row)
-        except KeyError as exc:
-            problems.append(Problem(MAP, "column.missing", target, f"the source has no column {exc.args[0]}"))
-            return
-        try:
-            for step in steps:
-                value = step(value)
-        except cleaning.CleaningError as exc:
-            problems.append(Problem(CLEAN, exc.rule, target, f"{label} ({target}): {exc} ({source})"))
-            return
-        if value is None:
-            if required:
-                problems.append(Problem(MAP, "field.required", target, f"{label} ({target}) is blank ({source})"))
-            return
-        if lookup is not None:
-            code = lookup(normalize(str(value)))
-            if code is None:
-                problems.append(Problem(MAP, "code.unmapped", target, f"{codes.explain(value)} ({source})"))
-                return
-            value = code
-        out[target] = value
-
-    return apply
+def _generate(mappings: tuple[tuple[FieldMapping, CodeTable | None, str], ...]) -> Callable[
+        [Mapping[str, object]], tuple[dict[str, object], list[Problem]]]:
+    """``fields(row) -> (fields, problems)`` for the field mappings of a file, written out as
+    Python source and compiled: it runs for every field of every row read, and a function per
+    field and per step spent more on being called than on the work.  Each field reads its
+    column (or template, or constant), runs its cleaning steps, then its code table, and is
+    left out when blank (a problem if it is required)."""
+    constants: dict[str, object] = {"Problem": Problem, "MAP": MAP, "CLEAN": CLEAN,
+                                    "CleaningError": cleaning.CleaningError}
+    lines = ["def fields(row):", "    out, problems = {}, []"]
+    for n, (mapping, codes, label) in enumerate(mappings):
+        target = mapping.target
+        source = f"column {mapping.column}" if mapping.column else ("template" if mapping.template else "constant")
+        constants[f"WHAT_{n}"] = f"{label} ({target})"
+        constants[f"SOURCE_{n}"] = source
+        read = f"row[{mapping.column!r}]" if mapping.column is not None else f"READ_{n}(row)"
+        constants[f"READ_{n}"] = _reader(mapping)
+        lines += ["    try:", f"        value = {read}", "    except KeyError as exc:",
+                  f"        problems.append(Problem(MAP, 'column.missing', {target!r}, "
+                  "f'the source has no column {exc.args[0]}'))",
+                  "    else:"]
+        body = []
+        steps = _steps(mapping.clean)
+        if steps:
+            body.append("try:")
+            for m, step in enumerate(steps):
+                if step is _strip_blank:
+                    body += ["    if value.__class__ is str:", "        value = value.strip() or None"]
+                elif hasattr(step, "table"):
+                    constants[f"TABLE_{n}_{m}"], constants[f"TOUCHED_{n}_{m}"] = step.table, step.touched
+                    body += [f"    if value.__class__ is str and not value.isascii() and TOUCHED_{n}_{m}(value):",
+                             f"        value = value.translate(TABLE_{n}_{m})"]
+                else:
+                    constants[f"STEP_{n}_{m}"] = step
+                    body.append(f"    value = STEP_{n}_{m}(value)")
+            body += ["except CleaningError as exc:",
+                     f"    problems.append(Problem(CLEAN, exc.rule, {target!r}, "
+                     f"f'{{WHAT_{n}}}: {{exc}} ({{SOURCE_{n}}})'))",
+                     "else:"]
+        store = []
+        store += ["if value is None:"]
+        store += ([f"    problems.append(Problem(MAP, 'field.required', {target!r}, "
+                   f"f'{{WHAT_{n}}} is blank ({{SOURCE_{n}}})'))"] if mapping.required else ["    pass"])
+        if codes is not None:
+            constants[f"LOOKUP_{n}"], constants[f"NORMALIZE_{n}"] = codes.entries.get, codes.normalize
+            constants[f"CODES_{n}"] = codes
+            store += ["else:", f"    code = LOOKUP_{n}(NORMALIZE_{n}(str(value)))", "    if code is None:",
+                      f"        problems.append(Problem(MAP, 'code.unmapped', {target!r}, "
+                      f"f'{{CODES_{n}.explain(value)}} ({{SOURCE_{n}}})'))",
+                      "    else:", f"        out[{target!r}] = code"]
+        else:
+            store += ["else:", f"    out[{target!r}] = value"]
+        body += ["    " + line for line in store] if steps else store
+        lines += ["        " + line for line in body]
+    lines.append("    return out, problems")
+    exec(compile("\n".join(lines), "<adapter field mapping>", "exec"), constants)  # noqa: S102 - our own source
+    return constants["fields"]
 
 
 def _reader(mapping: FieldMapping) -> Callable[[Mapping[str, object]], object]:
