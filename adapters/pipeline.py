@@ -34,15 +34,11 @@ Synchronisation (同步, E5):
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import time
-import uuid
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -51,9 +47,9 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from exchange import core, integration, resources
-from exchange.submit import EXCHANGE_NS, submit_records
+from exchange.submit import EXCHANGE_NS, submit_prepared
 from registry.clock import utcnow
-from registry.db import unit_of_work
+from registry.db import bulk_cache, unit_of_work
 from registry.models import (
     AdapterQuarantine,
     CatalogueEntry,
@@ -67,16 +63,19 @@ from registry.models import (
 from registry.settings import Settings
 from xsd.validation import validate_fields
 
+from . import sources
 from .config import AdapterConfig
 from .locks import AlreadyRunning, run_lock
-from .mapping import Mapper, mapper_for
+from .mapping import mapper_for
+from .reading import Plan, Prepared, Reader, ReadingProcess, batch_id, core_key, fingerprint, key_mapper
 from .sources import SourceError, open_source
 
 CHUNK = 5000
+#: a source with at least this many rows to read is read in a process of its own (None: never)
+READ_APART_FROM: int | None = 50_000
 ATTEMPTS = 3  # reads of the source before a run gives up
 BACKOFF = 2.0  # seconds before the second attempt; doubled before each further one
 log = logging.getLogger(__name__)
-_RUN_NAMESPACE = uuid.UUID("6f0c51f4-6a0e-4b8e-9a57-2f4a1c0d0b77")
 
 
 class SyncError(RuntimeError):
@@ -96,13 +95,6 @@ class Tally:
         return self.read == self.loaded + self.unchanged + self.quarantined + self.filtered
 
 
-@dataclass
-class _Chunk:
-    records: list[dict] = field(default_factory=list)  # mapped field dicts
-    problems: list[AdapterQuarantine] = field(default_factory=list)
-    hashes: dict[str, str] = field(default_factory=dict)
-
-
 def _resolve(session: Session, config: AdapterConfig) -> tuple[Department, CatalogueEntry]:
     provider = session.scalar(select(Department).where(Department.credit_code == config.department))
     if provider is None:
@@ -117,30 +109,6 @@ def _resolve(session: Session, config: AdapterConfig) -> tuple[Department, Catal
     if entry is None:
         raise SyncError(f"{config.path}: {provider.name} has no published resource {config.resource}")
     return provider, entry
-
-
-def _timestamp(value: object) -> datetime | None:
-    """A change-tracking value as a naive datetime (drivers hand back datetimes or ISO text)."""
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value.strip())
-        except ValueError:
-            return None
-    if not isinstance(value, datetime):
-        return None
-    return value.replace(tzinfo=None)
-
-
-def fingerprint(key: str) -> int:
-    """A key as 96 bits: the run's key sets hold these, so a million keys take tens of MB.
-
-    Two of a million keys share one with a chance of about 1 in 10^16.
-    """
-    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=12).digest(), "little")
-
-
-def _row_hash(row: dict) -> str:
-    return hashlib.sha256(json.dumps(row, sort_keys=True, default=str, ensure_ascii=False).encode()).hexdigest()
 
 
 Progress = Callable[["Tally"], None]
@@ -189,58 +157,6 @@ def _start(session: Session, config: AdapterConfig, mode: str) -> tuple[datetime
     return since, ""
 
 
-def _key_mapper(config: AdapterConfig) -> Mapper:
-    """A mapper of the key fields alone: the core key of a row whose other fields fail."""
-    key_fields = set(config.format.key_fields)
-    return Mapper(replace(config, fields=tuple(f for f in config.fields if f.target in key_fields)))
-
-
-def core_key(config: AdapterConfig, fields: dict | None) -> str | None:
-    """The core tier's key (``record_key``) of mapped ``fields``, or None if a key field is missing."""
-    if fields is None:
-        return None
-    parts = [fields.get(name) for name in config.format.key_fields]
-    return None if any(p is None for p in parts) else "|".join(str(p) for p in parts)
-
-
-@dataclass
-class _Committed:
-    """What the last committed chunk had reached: where a retry starts again."""
-
-    tally: Tally
-    newest: datetime | None
-
-
-class _Keys:
-    """The keys a run has read, as fingerprints: source keys (to drop duplicates) and, in
-    full runs, core keys (what delete detection must keep).  A key that is both - the
-    common case - is held once.  Keys added since the last commit can be forgotten."""
-
-    def __init__(self) -> None:
-        self.source: set[int] = set()
-        self.core: set[int] = set()
-        self.both: set[int] = set()
-        self._since: list[tuple[set[int], int]] = []
-
-    def seen(self, mark: int) -> bool:
-        return mark in self.both or mark in self.source
-
-    def present(self, mark: int) -> bool:
-        return mark in self.both or mark in self.core
-
-    def add(self, where: set[int], mark: int) -> None:
-        where.add(mark)
-        self._since.append((where, mark))
-
-    def commit(self) -> None:
-        self._since = []
-
-    def roll_back(self) -> None:
-        for where, mark in self._since:
-            where.discard(mark)
-        self._since = []
-
-
 def _run(sessions: sessionmaker[Session], settings: Settings, config: AdapterConfig, full: bool,
          progress: Progress | None) -> SyncRun:
     mode = "full" if full else ("incremental" if config.change.timestamp else "rowhash")
@@ -251,133 +167,37 @@ def _run(sessions: sessionmaker[Session], settings: Settings, config: AdapterCon
                       message=note)
         session.add(run)
         session.flush()
-        run_id, provider_id, provider_code, resource_code = run.id, provider.id, provider.credit_code, \
-            entry.resource_code
+        run_id, provider_id, resource_code = run.id, provider.id, entry.resource_code
+        plan = Plan(config, mode, since, run_id, provider.credit_code, resource_code, CHUNK, settings.max_batch_bytes,
+                    ATTEMPTS, BACKOFF)
         base = resources.base_for(entry, config.format)
         integration.set_priority(session, base, provider_id, config.priority)  # 比对: the file's priority
         known_hashes = ({} if mode != "rowhash" else dict(session.execute(  # (a Result has keys(): take its rows)
             select(SourceRowHash.source_key, SourceRowHash.row_hash).where(SourceRowHash.adapter == config.name))
             .all()))
 
-    tally, newest = Tally(), since
-    keys = _Keys()
-    mapper, stamp = mapper_for(config), config.change.timestamp
-    keys_only = _key_mapper(config) if full else None
-    chunk, number, last_key = _Chunk(), 0, ""
-    committed = _Committed(replace(tally), newest)
-
-    def flush() -> None:
-        nonlocal chunk, number
-        if not chunk.records and not chunk.problems:
-            return
-        after = replace(tally)
-        with unit_of_work(sessions) as session:
-            if chunk.records:
-                batch_id = uuid.uuid5(_RUN_NAMESPACE, f"{config.name}/{run_id}/{number + 1}")
-                receipt = submit_records(session, chunk.records, fmt=config.format, provider_code=provider_code,
-                                         resource_code=resource_code, batch_id=batch_id, sequence_number=number + 1,
-                                         created=datetime.now(UTC), limit=settings.max_batch_bytes)
-                ex = "{%s}" % EXCHANGE_NS
-                accepted = int(receipt.findtext(f"{ex}receipt/{ex}accepted"))
-                unchanged = session.get(InputBatch, str(batch_id)).unchanged
-                after.loaded += accepted - unchanged
-                after.unchanged += unchanged
-                after.quarantined += int(receipt.findtext(f"{ex}receipt/{ex}quarantined"))
-            for problem in chunk.problems:
-                problem.run_id = run_id
-            session.add_all(chunk.problems)
-            _remember_hashes(session, config.name, chunk.hashes, run_id)
-            run = session.get(SyncRun, run_id)
-            _count(run, after)
-            session.merge(SyncCheckpoint(adapter=config.name, run_id=run_id, chunk=number + 1,
-                                         position=last_key[:255], watermark=newest, updated=utcnow()))
-        number += 1
-        tally.__dict__.update(after.__dict__)
-        committed.tally, committed.newest = replace(tally), newest
-        keys.commit()
-        chunk = _Chunk()
-        if progress is not None:
-            progress(replace(tally))
-
-    def take(row: dict) -> None:
-        nonlocal newest, last_key
-        tally.read += 1
-        changed = _timestamp(row.get(stamp)) if stamp is not None else None
-        if changed is not None:
-            newest = max(newest, changed) if newest else changed
-        mapped = mapper.map(row)
-        key = last_key = mapped.key or ""
-        mark, kept = fingerprint(key), None  # kept: the core key's fingerprint, in full runs
-        if keys_only is not None:
-            in_core = core_key(config, mapped.fields if not mapped.problems else keys_only.map(row).fields)
-            kept = None if in_core is None else mark if in_core == key else fingerprint(in_core)
-        fresh = not mapped.problems and not keys.seen(mark)
-        if fresh and kept == mark and not keys.present(mark):
-            keys.add(keys.both, mark)
-        else:
-            if fresh:
-                keys.add(keys.source, mark)
-            if kept is not None and not keys.present(kept):
-                keys.add(keys.core, kept)
-        if mapped.problems:
-            tally.quarantined += 1
-            first = mapped.problems[0]
-            chunk.problems.append(AdapterQuarantine(
-                adapter=config.name, source_key=key[:255], stage=first.stage, rule=first.rule,
-                field=first.field or "", message="; ".join(p.message for p in mapped.problems),
-                row=json.loads(json.dumps(row, default=str, ensure_ascii=False)), status="open",
-                created=utcnow()))
-            return
-        if not fresh:  # the same natural key twice in one run: the first read wins (比对)
-            tally.filtered += 1
-            return
-        if mode == "rowhash":
-            digest = _row_hash(row)
-            if known_hashes.get(key) == digest:
-                tally.unchanged += 1
-                return
-            chunk.hashes[key] = digest
-        chunk.records.append(mapped.fields)
-        if len(chunk.records) >= CHUNK:
-            flush()
-
-    def roll_back() -> int:
-        """Forget what was read after the last committed chunk; how many rows that chunk had reached."""
-        nonlocal chunk, newest
-        keys.roll_back()
-        tally.__dict__.update(replace(committed.tally).__dict__)
-        newest, chunk = committed.newest, _Chunk()
-        return tally.read
-
-    deleted = 0
-    source = open_source(config)
+    tally, newest, deleted = Tally(), since, 0
+    reader = None
     try:
-        for attempt in range(1, ATTEMPTS + 1):
-            done = roll_back()
-            try:
-                for row in source.rows(since=since):
-                    if done:  # read and committed before the source failed
-                        done -= 1
-                        continue
-                    take(row)
-                flush()
-                break
-            except (OperationalError, SourceError) as exc:
-                if attempt == ATTEMPTS:
-                    roll_back()  # the run reports what it committed; the checkpoint says where that ends
-                    raise SourceError(f"the source failed {ATTEMPTS} times; last: {_first_line(exc)}") from exc
-                log.warning("%s: source error (attempt %d of %d), retrying: %s", config.name, attempt, ATTEMPTS,
-                            _first_line(exc))
-                source.close()
-                time.sleep(BACKOFF * 2 ** (attempt - 1))
-                source = open_source(config)
+        reader = _reader(plan, known_hashes)
+        for chunk in reader.chunks():
+            tally = _store(sessions, config, run_id, chunk, tally)
+            newest = chunk.newest
+            if progress is not None:
+                progress(replace(tally))
         if full and tally.balanced:
-            deleted = _delete_missing(sessions, config, run_id, base, provider_id, resource_code, keys)
+            with unit_of_work(sessions) as session:
+                core.take_turn(session, base)
+                gone = reader.gone(core.current_keys(session, base=base, source_id=provider_id,
+                                                     resource_code=resource_code))
+                deleted = core.delete_keys(session, base, gone, provider_id, resource_code,
+                                           str(batch_id(config.name, run_id, "deletes")), utcnow())
     except Exception as exc:
         _finish(sessions, run_id, tally, "failed", f"{exc.__class__.__name__}: {exc}", None)
         raise
     finally:
-        source.close()
+        if reader is not None:
+            reader.close()
     if not tally.balanced:
         message = (f"reconciliation failed: read {tally.read} != loaded {tally.loaded} + unchanged "
                    f"{tally.unchanged} + quarantined {tally.quarantined} + filtered {tally.filtered}")
@@ -386,24 +206,73 @@ def _run(sessions: sessionmaker[Session], settings: Settings, config: AdapterCon
     return _finish(sessions, run_id, tally, "succeeded", note, newest, deleted=deleted)
 
 
-def _first_line(exc: BaseException) -> str:
-    return f"{exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+def _reader(plan: Plan, known_hashes: dict[str, str]) -> _Here | ReadingProcess:
+    """A reader in a process of its own when the source's database counts at least
+    ``READ_APART_FROM`` rows to read (0: always), else in this process.
 
-
-def _delete_missing(sessions: sessionmaker[Session], config: AdapterConfig, run_id: int, base: str,
-                    provider_id: int, resource_code: str, keys: _Keys) -> int:
-    """Delete detection (删除识别): keys this adapter put in the core that the source no longer has.
-
-    ``keys`` holds the fingerprint of the core key of every row of a full read, whatever became
-    of the row: rows that failed mapping or validation are in quarantine, not gone, and stay.
+    Reading, mapping and validating a row costs more than storing it, and both are Python:
+    in one process a run used one core; apart, the two halves overlap.  A small run is not
+    worth the second process's start (about a second).
     """
-    with unit_of_work(sessions) as session:
-        core.take_turn(session, base)
-        gone = [key for key in core.current_keys(session, base=base, source_id=provider_id,
-                                                  resource_code=resource_code)
-                if not keys.present(fingerprint(key))]
-        batch_id = str(uuid.uuid5(_RUN_NAMESPACE, f"{config.name}/{run_id}/deletes"))
-        return core.delete_keys(session, base, gone, provider_id, resource_code, batch_id, utcnow())
+    if READ_APART_FROM == 0:
+        return ReadingProcess(plan, known_hashes)
+    if READ_APART_FROM is not None:
+        rows = _rows_to_read(plan)
+        if rows is not None and rows >= READ_APART_FROM:
+            return ReadingProcess(plan, known_hashes)
+    return _Here(Reader(plan, known_hashes, opener=open_source))
+
+
+def _rows_to_read(plan: Plan) -> int | None:
+    """How many rows the source's database counts for this run; None for a file, or a source
+    that cannot say now (the reader in this process then retries it, and fails clearly)."""
+    try:
+        source = sources.open_source(plan.config)
+    except SourceError:
+        return None
+    try:
+        return source.count(since=plan.since)
+    except (OperationalError, SourceError):
+        return None
+    finally:
+        source.close()
+
+
+class _Here:
+    """A reader in this process, with a reading process's interface."""
+
+    def __init__(self, reader: Reader) -> None:
+        self.chunks, self.gone = reader.chunks, reader.gone
+
+    def close(self) -> None:
+        pass
+
+
+def _store(sessions: sessionmaker[Session], config: AdapterConfig, run_id: int, chunk: Prepared,
+           tally: Tally) -> Tally:
+    """Commit one chunk with its checkpoint - its batch, its refused rows, its row hashes and
+    the run's counts - and return the tally after it."""
+    after = replace(tally)
+    after.read += chunk.read
+    after.filtered += chunk.filtered
+    after.quarantined += chunk.quarantined
+    after.unchanged += chunk.unchanged
+    with unit_of_work(sessions) as session, bulk_cache(session):
+        if chunk.batch is not None:
+            receipt = submit_prepared(session, chunk.batch)
+            ex = "{%s}" % EXCHANGE_NS
+            accepted = int(receipt.findtext(f"{ex}receipt/{ex}accepted"))
+            unchanged = session.get(InputBatch, str(chunk.batch.header.batch_id)).unchanged
+            after.loaded += accepted - unchanged
+            after.unchanged += unchanged
+            after.quarantined += int(receipt.findtext(f"{ex}receipt/{ex}quarantined"))
+        if chunk.problems:
+            session.add_all(AdapterQuarantine(run_id=run_id, **problem) for problem in chunk.problems)
+        _remember_hashes(session, config.name, chunk.hashes, run_id)
+        _count(session.get(SyncRun, run_id), after)
+        session.merge(SyncCheckpoint(adapter=config.name, run_id=run_id, chunk=chunk.number,
+                                     position=chunk.position[:255], watermark=chunk.newest, updated=utcnow()))
+    return after
 
 
 def _remember_hashes(session: Session, adapter: str, hashes: dict[str, str], run_id: int) -> None:
@@ -480,7 +349,7 @@ def consistency(sessions: sessionmaker[Session], settings: Settings, config: Ada
         provider_id, resource_code = provider.id, entry.resource_code
         base = resources.base_for(entry, config.format)
     report, present, pending = Report(), set(), {}
-    mapper, keys_only, fmt = mapper_for(config), _key_mapper(config), config.format
+    mapper, keys_only, fmt = mapper_for(config), key_mapper(config), config.format
 
     def compare() -> None:
         with sessions() as session:

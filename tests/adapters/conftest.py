@@ -72,6 +72,16 @@ def gaj_env(gaj_registry, monkeypatch) -> Manifest:
     return gaj_registry
 
 
+@pytest.fixture(params=["here", "apart"])
+def reading(request, monkeypatch) -> str:
+    """Runs that read in their own process ("here"), or in a reading process of their own
+    ("apart"), as a run of a large source does (``adapters.pipeline.READ_APART_FROM``)."""
+    from adapters import pipeline
+
+    monkeypatch.setattr(pipeline, "READ_APART_FROM", None if request.param == "here" else 0)
+    return request.param
+
+
 @pytest.fixture
 def mariadb_url():
     """An empty MariaDB database of its own, dropped afterwards."""

@@ -164,7 +164,8 @@ def test_every_kind_of_dirt_ends_where_the_outcomes_table_says_and_a_second_run_
     assert_runs_end_as_the_manifest_says(sessions, settings, adapter, manifest)
 
 
-def test_a_row_hash_run_after_a_full_run_finds_every_row_unchanged(sources, sessions, settings, monkeypatch):
+def test_a_row_hash_run_after_a_full_run_finds_every_row_unchanged(sources, sessions, settings, monkeypatch,
+                                                                    reading):
     _point_at(monkeypatch, MZJ, sources[MZJ.file])
     publish(sessions, settings, MZJ)
     full = run_adapter(sessions, settings, MZJ.config, full=True)
@@ -268,7 +269,8 @@ def _ids(url: str, sql: str) -> set[str]:
 
 # -- MariaDB ---------------------------------------------------------------------------------------
 
-def test_the_enterprise_register_on_mariadb_ends_as_its_manifest_says(mariadb_url, sessions, settings, monkeypatch):
+def test_the_enterprise_register_on_mariadb_ends_as_its_manifest_says(mariadb_url, sessions, settings, monkeypatch,
+                                                                     reading):
     manifest = market_regulation.generate_enterprise_registry(mariadb_url, 1000, seed=5)
     monkeypatch.setenv(SCJGJ.variable, mariadb_url)
     publish(sessions, settings, SCJGJ)

@@ -30,7 +30,7 @@ def household_resource(sessions, settings):
                         "户籍登记信息", "101001002")
 
 
-def test_a_full_run_puts_every_row_where_the_manifest_says(gaj_env, household_resource, sessions, settings):
+def test_a_full_run_puts_every_row_where_the_manifest_says(gaj_env, household_resource, sessions, settings, reading):
     manifest = gaj_env
     run = run_adapter(sessions, settings, load_adapter(ADAPTER), full=True)
     assert run.status == "succeeded", run.message
@@ -50,7 +50,7 @@ def test_a_full_run_puts_every_row_where_the_manifest_says(gaj_env, household_re
     assert in_core == run.loaded
 
 
-def test_running_again_loads_nothing_new_and_still_reconciles(gaj_env, household_resource, sessions, settings):
+def test_running_again_loads_nothing_new_and_still_reconciles(gaj_env, household_resource, sessions, settings, reading):
     config = load_adapter(ADAPTER)
     first = run_adapter(sessions, settings, config, full=True)
     again = run_adapter(sessions, settings, config, full=True)
@@ -60,7 +60,7 @@ def test_running_again_loads_nothing_new_and_still_reconciles(gaj_env, household
     assert again.read == again.loaded + again.unchanged + again.quarantined + again.filtered
 
 
-def test_an_incremental_run_reads_from_the_watermark(gaj_env, household_resource, sessions, settings):
+def test_an_incremental_run_reads_from_the_watermark(gaj_env, household_resource, sessions, settings, reading):
     config = load_adapter(ADAPTER)
     first = run_adapter(sessions, settings, config)
     assert first.mode == "incremental" and first.watermark_to is not None

@@ -124,7 +124,7 @@ def test_the_lock_is_released_when_its_holder_ends(legacy, sessions, settings, l
 
 # -- delete detection -----------------------------------------------------------------------------
 
-def test_a_full_run_deletes_the_keys_gone_from_the_source(legacy, sessions, settings):
+def test_a_full_run_deletes_the_keys_gone_from_the_source(legacy, sessions, settings, reading):
     config = load_adapter(ADAPTER)
     first = run_adapter(sessions, settings, config, full=True)
     gone = _loaded_keys(legacy, sessions, 5)
@@ -157,7 +157,7 @@ def test_an_incremental_run_deletes_nothing(legacy, sessions, settings):
     assert not any(r.deleted for r in _current(sessions).values())
 
 
-def test_a_row_that_now_fails_mapping_is_not_deleted(legacy, sessions, settings):
+def test_a_row_that_now_fails_mapping_is_not_deleted(legacy, sessions, settings, reading):
     config = load_adapter(ADAPTER)
     run_adapter(sessions, settings, config, full=True)
     [key] = _loaded_keys(legacy, sessions, 1)
@@ -185,7 +185,7 @@ def test_a_key_back_in_the_source_is_current_again(legacy, sessions, settings):
 
 # -- consistency check ----------------------------------------------------------------------------
 
-def test_after_a_full_run_source_and_core_are_consistent(legacy, sessions, settings):
+def test_after_a_full_run_source_and_core_are_consistent(legacy, sessions, settings, reading):
     config = load_adapter(ADAPTER)
     first = run_adapter(sessions, settings, config, full=True)
     report = consistency(sessions, settings, config)
@@ -224,7 +224,7 @@ def test_sync_check_exits_1_when_inconsistent(legacy, settings, tmp_path):
 # -- checkpoints and a failing source -------------------------------------------------------------
 
 def test_a_failing_source_is_retried_then_the_run_fails_clearly(legacy, sessions, settings,
-                                                                monkeypatch, tmp_path):
+                                                                monkeypatch, tmp_path, reading):
     monkeypatch.setattr(pipeline, "BACKOFF", 0.01)
     monkeypatch.setenv("GOVSHARE_GAJ_URL", f"sqlite:///{tmp_path}/missing/dir/gaj.db")
     with pytest.raises(pipeline.SourceError, match="the source failed 3 times"):
@@ -312,11 +312,11 @@ KILLABLE_RUN = textwrap.dedent("""
     import sys, time
     from adapters import pipeline
     pipeline.CHUNK = 200
-    submit = pipeline.submit_records
+    submit = pipeline.submit_prepared
     def slow(*args, **kwargs):  # time to be killed between chunks
         time.sleep(0.05)
         return submit(*args, **kwargs)
-    pipeline.submit_records = slow
+    pipeline.submit_prepared = slow
     from client.cli import main
     sys.exit(main(["sync", "run", "gaj-household"]))
 """)

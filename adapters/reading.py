@@ -1,0 +1,400 @@
+"""The reading side of an adapter run: source rows → mapped, compared (比对), validated chunks.
+
+    source ──rows──▶ Reader ──Prepared chunks──▶ the run (adapters.pipeline): one transaction each
+
+A :class:`Reader` does everything a run does to a row short of storing it: map and clean it,
+drop it as a duplicate of a key already read, compare its hash (row-hash runs), validate and
+render the records of a chunk as the batch the input tier will keep.  It needs no database
+but the source, so a large run reads in a process of its own (:class:`ReadingProcess`) while
+the run's process stores the chunk before: the two cores overlap.  Small runs read in the
+run's own process; both give the same chunks.
+
+Source errors are retried here: a retry forgets the part of the chunk not yet handed on,
+opens the source again and reads on after the rows of the chunks handed on, which the run
+commits in order (or the run fails).
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import json
+import logging
+import multiprocessing
+import pickle
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+
+from sqlalchemy.exc import OperationalError
+
+from exchange.submit import PreparedBatch, prepare_records
+from registry.clock import utcnow
+
+from .config import AdapterConfig
+from .mapping import Mapper, mapper_for
+from .sources import Source, SourceError, open_source
+
+log = logging.getLogger(__name__)
+RUN_NAMESPACE = uuid.UUID("6f0c51f4-6a0e-4b8e-9a57-2f4a1c0d0b77")
+
+
+def fingerprint(key: str) -> int:
+    """A key as 96 bits: the run's key sets hold these, so a million keys take tens of MB.
+
+    Two of a million keys share one with a chance of about 1 in 10^16.
+    """
+    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=12).digest(), "little")
+
+
+def row_hash(row: dict) -> str:
+    return hashlib.sha256(json.dumps(row, sort_keys=True, default=str, ensure_ascii=False).encode()).hexdigest()
+
+
+def timestamp(value: object) -> datetime | None:
+    """A change-tracking value as a naive datetime (drivers hand back datetimes or ISO text)."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip())
+        except ValueError:
+            return None
+    if not isinstance(value, datetime):
+        return None
+    return value.replace(tzinfo=None)
+
+
+def key_mapper(config: AdapterConfig) -> Mapper:
+    """A mapper of the key fields alone: the core key of a row whose other fields fail."""
+    key_fields = set(config.format.key_fields)
+    return Mapper(replace(config, fields=tuple(f for f in config.fields if f.target in key_fields)))
+
+
+def core_key(config: AdapterConfig, fields: dict | None) -> str | None:
+    """The core tier's key (``record_key``) of mapped ``fields``, or None if a key field is missing."""
+    if fields is None:
+        return None
+    parts = [fields.get(name) for name in config.format.key_fields]
+    return None if any(p is None for p in parts) else "|".join(str(p) for p in parts)
+
+
+class ReadingFailed(RuntimeError):
+    """The reading process failed in a way its exception could not carry across, or ended."""
+
+
+class Keys:
+    """The keys a run has read, as fingerprints: source keys (to drop duplicates) and, in
+    full runs, core keys (what delete detection must keep).  A key that is both - the
+    common case - is held once.  Keys added since the last commit can be forgotten."""
+
+    def __init__(self) -> None:
+        self.source: set[int] = set()
+        self.core: set[int] = set()
+        self.both: set[int] = set()
+        self._since: list[tuple[set[int], int]] = []
+
+    def seen(self, mark: int) -> bool:
+        return mark in self.both or mark in self.source
+
+    def present(self, mark: int) -> bool:
+        return mark in self.both or mark in self.core
+
+    def add(self, where: set[int], mark: int) -> None:
+        where.add(mark)
+        self._since.append((where, mark))
+
+    def commit(self) -> None:
+        self._since = []
+
+    def roll_back(self) -> None:
+        for where, mark in self._since:
+            where.discard(mark)
+        self._since = []
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a reader needs to know of its run (picklable: it is sent to a reading process)."""
+
+    config: AdapterConfig
+    mode: str  # full | incremental | rowhash
+    since: datetime | None  # the watermark to read from (incremental runs)
+    run_id: int
+    provider_code: str
+    resource_code: str
+    chunk: int  # records per batch
+    limit: int  # the largest batch request, in bytes
+    attempts: int  # reads of the source before the run gives up
+    backoff: float  # seconds before the second attempt; doubled before each further one
+
+
+@dataclass
+class Prepared:
+    """One chunk, ready to store: what its rows add to the run's tally, the rows the adapter
+    refused, the row hashes to remember and the batch of its records."""
+
+    number: int
+    read: int = 0
+    filtered: int = 0
+    quarantined: int = 0  # refused by mapping or cleaning (validation's refusals come with the receipt)
+    unchanged: int = 0  # row-hash runs: rows whose hash is the one remembered
+    problems: list[dict] = field(default_factory=list)  # adapter_quarantine columns
+    hashes: dict[str, str] = field(default_factory=dict)
+    batch: PreparedBatch | None = None
+    position: str = ""  # the last source key read
+    newest: datetime | None = None  # the watermark reached
+
+    @property
+    def empty(self) -> bool:
+        return not self.read
+
+
+class Reader:
+    """Reads one run's source into :class:`Prepared` chunks (``chunks``) and, after a full
+    read, finds the keys the source no longer has (``gone``)."""
+
+    def __init__(self, plan: Plan, known_hashes: dict[str, str] | None = None,
+                 opener: Callable[[AdapterConfig], Source] = open_source) -> None:
+        self.plan, self.config, self.opener = plan, plan.config, opener
+        self.known_hashes = known_hashes or {}
+        self.keys = Keys()
+        self.mapper = mapper_for(plan.config)
+        self.keys_only = key_mapper(plan.config) if plan.mode == "full" else None
+        self.newest = plan.since  # as of the last chunk handed on
+        self.handed = 0  # rows read into the chunks handed on
+        self.number = 0
+
+    def chunks(self) -> Iterator[Prepared]:
+        """The run's chunks in source order; raises SourceError once the source failed ``attempts`` times."""
+        plan = self.plan
+        source = self.opener(self.config)
+        try:
+            for attempt in range(1, plan.attempts + 1):
+                self.keys.roll_back()
+                chunk, skip = self._chunk(), self.handed
+                try:
+                    for row in source.rows(since=plan.since):
+                        if skip:  # read and handed on before the source failed
+                            skip -= 1
+                            continue
+                        if self._take(row, chunk) and len(self._records) >= plan.chunk:
+                            yield self._seal(chunk)
+                            chunk = self._chunk()
+                    if not chunk.empty:
+                        yield self._seal(chunk)
+                    return
+                except (OperationalError, SourceError) as exc:
+                    if attempt == plan.attempts:
+                        raise SourceError(f"the source failed {plan.attempts} times; last: {first_line(exc)}") \
+                            from exc
+                    log.warning("%s: source error (attempt %d of %d), retrying: %s", self.config.name, attempt,
+                                plan.attempts, first_line(exc))
+                    source.close()
+                    time.sleep(plan.backoff * 2 ** (attempt - 1))
+                    source = self.opener(self.config)
+        finally:
+            source.close()
+
+    def gone(self, current: Iterable[str]) -> list[str]:
+        """Delete detection (删除识别): of ``current`` (the keys this adapter's resource holds
+        current in the core), those no row of this full read had as its core key.
+
+        Every row counts, whatever became of it: rows that failed mapping or validation are
+        in quarantine, not gone, and stay.
+        """
+        present = self.keys.present
+        return [key for key in current if not present(fingerprint(key))]
+
+    # -- one chunk -----------------------------------------------------------------------------
+
+    def _chunk(self) -> Prepared:
+        self._records: list[dict] = []
+        self._newest = self.newest
+        return Prepared(self.number + 1)
+
+    def _take(self, row: dict, chunk: Prepared) -> bool:
+        """Take one source row into ``chunk``; True when it became one of the chunk's records."""
+        config, keys = self.config, self.keys
+        chunk.read += 1
+        stamp = config.change.timestamp
+        if stamp is not None:
+            changed = timestamp(row.get(stamp))
+            if changed is not None and (self._newest is None or changed > self._newest):
+                self._newest = changed
+        mapped = self.mapper.map(row)
+        key = chunk.position = mapped.key or ""
+        mark, kept = fingerprint(key), None  # kept: the core key's fingerprint, in full runs
+        if self.keys_only is not None:
+            in_core = core_key(config, mapped.fields if not mapped.problems else self.keys_only.map(row).fields)
+            kept = None if in_core is None else mark if in_core == key else fingerprint(in_core)
+        fresh = not mapped.problems and not keys.seen(mark)
+        if fresh and kept == mark and not keys.present(mark):
+            keys.add(keys.both, mark)
+        else:
+            if fresh:
+                keys.add(keys.source, mark)
+            if kept is not None and not keys.present(kept):
+                keys.add(keys.core, kept)
+        if mapped.problems:
+            chunk.quarantined += 1
+            first = mapped.problems[0]
+            chunk.problems.append({
+                "adapter": config.name, "source_key": key[:255], "stage": first.stage, "rule": first.rule,
+                "field": first.field or "", "message": "; ".join(p.message for p in mapped.problems),
+                "row": json.loads(json.dumps(row, default=str, ensure_ascii=False)), "status": "open",
+                "created": utcnow()})
+            return False
+        if not fresh:  # the same natural key twice in one run: the first read wins (比对)
+            chunk.filtered += 1
+            return False
+        if self.plan.mode == "rowhash":
+            digest = row_hash(row)
+            if self.known_hashes.get(key) == digest:
+                chunk.unchanged += 1
+                return False
+            chunk.hashes[key] = digest
+        self._records.append(mapped.fields)
+        return True
+
+    def _seal(self, chunk: Prepared) -> Prepared:
+        """Validate and render the chunk's records as its batch; the chunk is handed on."""
+        plan = self.plan
+        if self._records:
+            chunk.batch = prepare_records(
+                self._records, fmt=self.config.format, provider_code=plan.provider_code,
+                resource_code=plan.resource_code, batch_id=batch_id(self.config.name, plan.run_id, chunk.number),
+                sequence_number=chunk.number, created=datetime.now(UTC), limit=plan.limit)
+        chunk.newest = self.newest = self._newest
+        self.handed += chunk.read
+        self.number = chunk.number
+        self.keys.commit()
+        return chunk
+
+
+def batch_id(adapter: str, run_id: int, chunk: int | str) -> uuid.UUID:
+    """The batch id of a chunk of a run: the same chunk read again is the same batch."""
+    return uuid.uuid5(RUN_NAMESPACE, f"{adapter}/{run_id}/{chunk}")
+
+
+def first_line(exc: BaseException) -> str:
+    return f"{exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+
+
+# -- reading in a process of its own -----------------------------------------------------------------
+
+KEYS_PER_MESSAGE = 50_000
+
+
+class ReadingProcess:
+    """A :class:`Reader` in a child process, as an iterator of its chunks and its ``gone``.
+
+    The child is spawned (never forked: the server runs threads) and only reads: it holds no
+    connection to the centre, so a run killed at any point leaves nothing of the child's
+    behind; the child ends when its pipe closes.  At most one chunk waits in the pipe while the
+    run stores the one before, which bounds memory.
+    """
+
+    def __init__(self, plan: Plan, known_hashes: dict[str, str] | None = None) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._pipe, theirs = context.Pipe()
+        self._process = context.Process(target=_serve, args=(theirs, plan, known_hashes), daemon=True,
+                                        name=f"govshare-read-{plan.config.name}")
+        self._process.start()
+        theirs.close()
+
+    def chunks(self) -> Iterator[Prepared]:
+        while True:
+            kind, value = self._receive()
+            if kind == "chunk":
+                yield value
+            elif kind == "read":
+                return
+            else:
+                raise value
+
+    def gone(self, current: Iterable[str]) -> list[str]:
+        batch: list[str] = []
+        for key in current:
+            batch.append(key)
+            if len(batch) == KEYS_PER_MESSAGE:
+                self._pipe.send(("keys", batch))
+                batch = []
+        self._pipe.send(("keys", batch))
+        self._pipe.send(("end", None))
+        kind, value = self._receive()
+        if kind != "gone":
+            raise value
+        return value
+
+    def close(self) -> None:
+        self._pipe.close()
+        self._process.join(timeout=10)
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join()
+
+    def _receive(self) -> tuple[str, object]:
+        try:
+            return self._pipe.recv()
+        except EOFError:
+            self._process.join(timeout=10)
+            raise ReadingFailed(f"the reading process ended unexpectedly (exit code {self._process.exitcode})") \
+                from None
+
+
+def _serve(pipe, plan: Plan, known_hashes: dict[str, str] | None) -> None:
+    """The child: send every chunk, then answer the run's delete detection."""
+    try:
+        reader = Reader(plan, known_hashes)
+        _collect_rarely()
+        for chunk in reader.chunks():
+            pipe.send(("chunk", chunk))
+        pipe.send(("read", None))
+        kind, _ = pipe.recv()  # the run stores the last chunk, then asks for deletions or ends
+        if kind == "keys":
+            pipe.send(("gone", reader.gone(_received(pipe, _))))
+    except (BrokenPipeError, EOFError, ConnectionResetError):
+        return  # the run ended (or was killed): nothing is left to do
+    except BaseException as exc:  # noqa: BLE001 - every failure is the run's to report
+        try:
+            pipe.send(("error", _portable(exc)))
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+    finally:
+        pipe.close()
+
+
+def _collect_rarely() -> None:
+    """Tune the cyclic garbage collector for a process that only reads.
+
+    Every row makes short-lived dicts and lists, and with the default thresholds the collector
+    ran often enough, each time walking the compiled schemas, mappings and code tables, to
+    cost about a fifth of the reading (measured: 59.5 against 48.5 µs a row at a million rows).
+    What exists now is frozen out of its walks, and it runs after 100,000 allocations instead
+    of 700.  Reading makes few reference cycles, so memory stays bounded by the chunks.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 1000)
+
+
+def _received(pipe, first: list[str]) -> Iterator[str]:
+    yield from first
+    while True:
+        kind, keys = pipe.recv()
+        if kind == "end":
+            return
+        yield from keys
+
+
+def _portable(exc: BaseException) -> BaseException:
+    """``exc`` as the run's process can raise it: itself where it survives pickling, else a
+    ReadingFailed that says what it was and where (a driver's exception may not)."""
+    try:
+        if type(pickle.loads(pickle.dumps(exc))) is type(exc):
+            return exc
+    except Exception:  # noqa: BLE001 - any failure to pickle means the same: describe it instead
+        pass
+    return ReadingFailed(f"{first_line(exc)}\n{''.join(traceback.format_exception(exc)[-4:])}")

@@ -1,0 +1,146 @@
+"""Runs that read in a process of their own (adapters.reading.ReadingProcess): when they do,
+and what becomes of a run when either process dies."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from adapters import pipeline
+from adapters.config import load_adapter
+from adapters.pipeline import consistency, run_adapter
+from adapters.reading import ReadingFailed, ReadingProcess
+from registry.models import SyncCheckpoint, SyncRun
+from tests.adapters.test_pipeline import ADAPTER, household_resource  # noqa: F401 - a fixture
+
+ROOT = Path(__file__).parents[2]
+pytestmark = pytest.mark.usefixtures("household_resource", "gaj_env")
+
+
+class _Recorded(ReadingProcess):
+    started: list[ReadingProcess] = []
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        _Recorded.started.append(self)
+
+
+@pytest.fixture
+def recorded(monkeypatch) -> list[ReadingProcess]:
+    _Recorded.started = []
+    monkeypatch.setattr(pipeline, "ReadingProcess", _Recorded)
+    return _Recorded.started
+
+
+@pytest.mark.parametrize(("threshold", "apart"), [(1000, True), (10**9, False), (None, False)])
+def test_a_source_with_enough_rows_is_read_in_a_process_of_its_own(sessions, settings, gaj_env, monkeypatch,
+                                                                    recorded, threshold, apart):
+    monkeypatch.setattr(pipeline, "READ_APART_FROM", threshold)  # the demo source has 4,000 rows
+    run = run_adapter(sessions, settings, load_adapter(ADAPTER), full=True)
+    assert run.status == "succeeded", run.message
+    assert bool(recorded) is apart
+    assert run.read == gaj_env.rows == run.loaded + run.unchanged + run.quarantined + run.filtered
+
+
+def test_a_reading_process_that_dies_fails_the_run_clearly_and_the_next_run_resumes(sessions, settings,
+                                                                                   monkeypatch):
+    class Dying(ReadingProcess):
+        def chunks(self):
+            for number, chunk in enumerate(super().chunks()):
+                if number == 1:
+                    os.kill(self._process.pid, signal.SIGKILL)
+                yield chunk
+
+    monkeypatch.setattr(pipeline, "CHUNK", 500)
+    monkeypatch.setattr(pipeline, "READ_APART_FROM", 0)
+    monkeypatch.setattr(pipeline, "ReadingProcess", Dying)
+    config = load_adapter(ADAPTER)
+    with pytest.raises(ReadingFailed, match=r"the reading process ended unexpectedly \(exit code -9\)"):
+        run_adapter(sessions, settings, config)
+    with sessions() as session:
+        failed = session.scalar(select(SyncRun))
+        checkpoint = session.get(SyncCheckpoint, config.name)
+    assert failed.status == "failed" and "ReadingFailed" in failed.message
+    assert checkpoint is not None and failed.read >= 2 * 500  # the chunks read before it died were stored
+
+    monkeypatch.setattr(pipeline, "ReadingProcess", ReadingProcess)
+    resumed = run_adapter(sessions, settings, config)
+    assert resumed.status == "succeeded", resumed.message
+    assert resumed.message.startswith(f"resumed from run #{failed.id}")
+    assert consistency(sessions, settings, config).consistent
+
+
+def test_a_source_failing_in_a_reading_process_fails_the_run_with_the_sources_error(sessions, settings,
+                                                                                   monkeypatch, tmp_path):
+    monkeypatch.setattr(pipeline, "BACKOFF", 0.01)
+    monkeypatch.setattr(pipeline, "READ_APART_FROM", 0)
+    monkeypatch.setenv("GOVSHARE_GAJ_URL", f"sqlite:///{tmp_path}/missing/dir/gaj.db")
+    with pytest.raises(pipeline.SourceError, match="the source failed 3 times; last: OperationalError"):
+        run_adapter(sessions, settings, load_adapter(ADAPTER))
+    with sessions() as session:
+        run = session.scalar(select(SyncRun))
+    assert run.status == "failed" and run.read == 0
+
+
+KILLABLE_RUN = textwrap.dedent("""
+    import sys, time
+    from adapters import pipeline
+    pipeline.CHUNK, pipeline.READ_APART_FROM = 200, 0
+    store = pipeline._store
+    def slow(*args, **kwargs):  # time to be killed between chunks
+        time.sleep(0.05)
+        return store(*args, **kwargs)
+    pipeline._store = slow
+    from client.cli import main
+    sys.exit(main(["sync", "run", "gaj-household", "--no-progress"]))
+""")
+
+
+def _descendants(pid: int) -> set[int]:
+    found, pending = set(), [pid]
+    while pending:
+        for task in Path(f"/proc/{pending.pop()}/task").glob("*"):
+            try:
+                children = {int(c) for c in (task / "children").read_text().split()}
+            except OSError:
+                continue
+            found |= children
+            pending.extend(children)
+    return found
+
+
+def test_killing_a_run_leaves_no_reading_process_behind_and_the_next_run_resumes(sessions, settings, gaj_env):
+    env = {"GOVSHARE_DB_URL": settings.db_url, "GOVSHARE_VAR": str(settings.var_dir),
+           "GOVSHARE_GAJ_URL": gaj_env.url, "PATH": "/usr/bin:/bin"}
+    victim = subprocess.Popen([sys.executable, "-c", KILLABLE_RUN], env=env, cwd=ROOT,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        with sessions() as session:
+            checkpoint = session.get(SyncCheckpoint, "gaj-household")
+            if checkpoint is not None and checkpoint.chunk >= 2:
+                break
+        time.sleep(0.02)
+    readers = _descendants(victim.pid)
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.wait(timeout=30)
+    assert victim.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    assert readers, "the run had no reading process"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in readers):
+        time.sleep(0.1)
+    assert not any(Path(f"/proc/{pid}").exists() for pid in readers), "a reading process outlived its run"
+
+    config = load_adapter(ADAPTER)
+    resumed = run_adapter(sessions, settings, config)
+    assert resumed.status == "succeeded", resumed.message
+    assert resumed.message.startswith("resumed from run #1")
+    assert consistency(sessions, settings, config).consistent
