@@ -18,7 +18,7 @@ import hashlib
 import io
 import uuid
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from registry.clock import utcnow
 from registry.models import InputBatch, QuarantineReason, QuarantineRecord
-from xsd.batch import BATCH, BATCH_NS, HEADER, RECORDS, BatchHeader, RecordsDigest, batch_document, read_header
+from xsd.batch import BATCH, BATCH_NS, HEADER, RECORDS, BatchHeader, RecordsDigest, batch_parts, read_header
 from xsd.batch import schema as batch_schema
 from xsd.registry import Format, UnknownFormat, lookup
 from xsd.rules import today_in_china
@@ -152,7 +152,7 @@ class PreparedBatch:
     quarantined: list[tuple[int, str, bytes, list[tuple[str, str, str]]]]
 
 
-def prepare_records(records: Sequence[Mapping[str, object]], *, fmt: Format, provider_code: str,
+def prepare_records(records: Iterable[Mapping[str, object]], *, fmt: Format, provider_code: str,
                     resource_code: str, batch_id: uuid.UUID, sequence_number: int, created: datetime,
                     limit: int) -> PreparedBatch:
     """Validate and render ``records`` as the batch ``submit_records`` would submit.
@@ -160,12 +160,13 @@ def prepare_records(records: Sequence[Mapping[str, object]], *, fmt: Format, pro
     Keeps of each record only what the batch needs (its canonical bytes and what the intake
     takes), not its validation result: a chunk of an adapter run can be tens of thousands.
     """
-    today = today_in_china()
+    today, digest = today_in_china(), hashlib.sha256()
     canonical, accepted, quarantined = [], [], []
     for position, fields in enumerate(records, 1):
         item = validate_fields(fmt, fields, today=today)
         result = item.result
         canonical.append(item.canonical)
+        digest.update(item.canonical)
         key = "|".join(result.key) if result.key else ""
         if result.violations:
             quarantined.append((position, key, item.canonical,
@@ -173,8 +174,8 @@ def prepare_records(records: Sequence[Mapping[str, object]], *, fmt: Format, pro
         else:
             accepted.append((key, core.dumps(item.texts if item.texts is not None else core.jsonable(result.fields))))
     header = BatchHeader(batch_id, provider_code, resource_code, fmt.qname, fmt.version, sequence_number, created,
-                         len(canonical), hashlib.sha256(b"".join(canonical)).hexdigest())
-    return PreparedBatch(header, _request(batch_document(header, canonical), limit), accepted, quarantined)
+                         len(canonical), digest.hexdigest())
+    return PreparedBatch(header, _request(batch_parts(header, canonical), limit), accepted, quarantined)
 
 
 def submit_prepared(session: Session, batch: PreparedBatch) -> etree._Element:
@@ -197,13 +198,18 @@ class _Request:
     compressed: bytes
 
 
-def _request(batch: bytes, limit: int) -> _Request:
-    """``batch`` wrapped in a SubmitBatch request, as ``spool`` would have kept it."""
-    envelope = _ENVELOPE_OPEN + batch + _ENVELOPE_CLOSE
-    if len(envelope) > limit:
-        raise ExchangeError("RequestTooLarge",
-                            f"the request is {len(envelope)} bytes; this node accepts at most {limit}")
-    return _Request(hashlib.sha256(envelope).hexdigest(), len(envelope), zlib.compress(envelope, 1))
+def _request(parts: list[bytes], limit: int) -> _Request:
+    """The batch document in ``parts`` wrapped in a SubmitBatch request, as ``spool`` would
+    have kept it; hashed and compressed piece by piece, never copied whole."""
+    size = len(_ENVELOPE_OPEN) + sum(map(len, parts)) + len(_ENVELOPE_CLOSE)
+    if size > limit:
+        raise ExchangeError("RequestTooLarge", f"the request is {size} bytes; this node accepts at most {limit}")
+    sha, packer, packed = hashlib.sha256(), zlib.compressobj(1), []
+    for part in (_ENVELOPE_OPEN, *parts, _ENVELOPE_CLOSE):
+        sha.update(part)
+        packed.append(packer.compress(part))
+    packed.append(packer.flush())
+    return _Request(sha.hexdigest(), size, b"".join(packed))
 
 
 class _Intake:

@@ -159,9 +159,13 @@ def _fill(element: etree._Element, header: BatchHeader) -> None:
 def batch_document(header: BatchHeader, records: Iterable[bytes]) -> bytes:
     """A batch document (no XML declaration) from its header and its records' canonical bytes,
     which ``header.digest`` covers (``validation.validate_fields`` renders them)."""
+    return b"".join(batch_parts(header, records))
+
+
+def batch_parts(header: BatchHeader, records: Iterable[bytes]) -> list[bytes]:
+    """``batch_document`` in the pieces it joins (a large batch need not be copied whole)."""
     element = etree.Element(HEADER, nsmap={"b": BATCH_NS})
     _fill(element, header)
     # serialised alone the header declares b: again; inside the Batch that is redundant, not wrong
     head = etree.tostring(element, encoding="UTF-8")
-    return b"".join((f'<b:Batch xmlns:b="{BATCH_NS}">'.encode(), head, b"<b:records>", *records,
-                     b"</b:records></b:Batch>"))
+    return [f'<b:Batch xmlns:b="{BATCH_NS}">'.encode(), head, b"<b:records>", *records, b"</b:records></b:Batch>"]
