@@ -10,6 +10,10 @@ own streaming path, so validation, versioning and lineage are the exchange's.  A
 and its checkpoint commit together; running again after a crash resubmits the same batch
 ids and gets the first receipts back.
 
+Everything short of storing - reading, mapping, comparing, validating, rendering the batch
+- is :mod:`adapters.reading`'s, and a source of ``READ_APART_FROM`` rows or more is read in a
+process of its own: while this process stores one chunk, that one prepares the next.
+
 Every run ends with a reconciliation (对账), stored with the run::
 
     read = loaded + unchanged + quarantined + filtered
@@ -49,7 +53,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from exchange import core, integration, resources
 from exchange.submit import EXCHANGE_NS, submit_prepared
 from registry.clock import utcnow
-from registry.db import bulk_cache, unit_of_work
+from registry.db import unit_of_work
 from registry.models import (
     AdapterQuarantine,
     CatalogueEntry,
@@ -67,10 +71,22 @@ from . import sources
 from .config import AdapterConfig
 from .locks import AlreadyRunning, run_lock
 from .mapping import mapper_for
-from .reading import Plan, Prepared, Reader, ReadingProcess, batch_id, core_key, fingerprint, key_mapper
+from .reading import (
+    Fingerprints,
+    Plan,
+    Prepared,
+    Reader,
+    ReadingProcess,
+    batch_id,
+    core_key,
+    fingerprint,
+    key_mapper,
+)
 from .sources import SourceError, open_source
 
-CHUNK = 5000
+#: records per chunk (one batch, one transaction, one checkpoint); larger chunks write each
+#: random-key index page for more records at once, and hold more in memory (see BENCHMARKS.md)
+CHUNK = 10_000
 #: a source with at least this many rows to read is read in a process of its own (None: never)
 READ_APART_FROM: int | None = 50_000
 ATTEMPTS = 3  # reads of the source before a run gives up
@@ -257,7 +273,7 @@ def _store(sessions: sessionmaker[Session], config: AdapterConfig, run_id: int, 
     after.filtered += chunk.filtered
     after.quarantined += chunk.quarantined
     after.unchanged += chunk.unchanged
-    with unit_of_work(sessions) as session, bulk_cache(session):
+    with unit_of_work(sessions) as session:
         if chunk.batch is not None:
             receipt = submit_prepared(session, chunk.batch)
             ex = "{%s}" % EXCHANGE_NS
@@ -348,7 +364,7 @@ def consistency(sessions: sessionmaker[Session], settings: Settings, config: Ada
         provider, entry = _resolve(session, config)
         provider_id, resource_code = provider.id, entry.resource_code
         base = resources.base_for(entry, config.format)
-    report, present, pending = Report(), set(), {}
+    report, present, pending = Report(), Fingerprints(), {}
     mapper, keys_only, fmt = mapper_for(config), key_mapper(config), config.format
 
     def compare() -> None:
@@ -372,14 +388,14 @@ def consistency(sessions: sessionmaker[Session], settings: Settings, config: Ada
                 report.quarantined += 1
                 kept = core_key(config, keys_only.map(row).fields)
                 if kept is not None:
-                    present.add(fingerprint(kept))
+                    present.set(fingerprint(kept), 1)
                 continue
             result = validate_fields(fmt, mapped.fields).result
             key = "|".join(result.key) if result.key else ""
             mark = fingerprint(key)
-            if mark in present:  # a duplicate: the first read is the one a run loads
+            if present.flags(mark):  # a duplicate: the first read is the one a run loads
                 continue
-            present.add(mark)
+            present.set(mark, 1)
             if result.violations:
                 report.quarantined += 1
                 continue
@@ -391,6 +407,6 @@ def consistency(sessions: sessionmaker[Session], settings: Settings, config: Ada
         source.close()
     with sessions() as session:
         for key in core.current_keys(session, base=base, source_id=provider_id, resource_code=resource_code):
-            if fingerprint(key) not in present:
+            if not present.flags(fingerprint(key)):
                 report.note("core_only", key)
     return report

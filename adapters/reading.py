@@ -20,14 +20,19 @@ import gc
 import hashlib
 import json
 import logging
-import multiprocessing
+import os
 import pickle
+import signal
+import subprocess
+import sys
 import time
 import traceback
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from multiprocessing.connection import Connection
+from typing import NoReturn
 
 from sqlalchemy.exc import OperationalError
 
@@ -42,12 +47,12 @@ log = logging.getLogger(__name__)
 RUN_NAMESPACE = uuid.UUID("6f0c51f4-6a0e-4b8e-9a57-2f4a1c0d0b77")
 
 
-def fingerprint(key: str) -> int:
-    """A key as 96 bits: the run's key sets hold these, so a million keys take tens of MB.
+def fingerprint(key: str) -> bytes:
+    """A key as 96 bits (12 bytes of BLAKE2b): what a run's key sets hold.
 
     Two of a million keys share one with a chance of about 1 in 10^16.
     """
-    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=12).digest(), "little")
+    return hashlib.blake2b(key.encode(), digest_size=12).digest()
 
 
 def row_hash(row: dict) -> str:
@@ -84,33 +89,89 @@ class ReadingFailed(RuntimeError):
     """The reading process failed in a way its exception could not carry across, or ended."""
 
 
-class Keys:
-    """The keys a run has read, as fingerprints: source keys (to drop duplicates) and, in
-    full runs, core keys (what delete detection must keep).  A key that is both - the
-    common case - is held once.  Keys added since the last commit can be forgotten."""
+class Fingerprints:
+    """A set of fingerprints with a few flag bits each, about 12 bytes a key.
+
+    A run holds the fingerprint of every key it reads, a million and more: as Python ints in
+    a set that took about 80 bytes each.  Here the first two bytes choose one of 65,536
+    buckets, and a bucket is a ``bytearray`` of 11-byte entries - the other ten bytes and a
+    byte of flags - searched with ``bytearray.find`` (a few hundred bytes at a million keys).
+    """
+
+    ENTRY = 11
 
     def __init__(self) -> None:
-        self.source: set[int] = set()
-        self.core: set[int] = set()
-        self.both: set[int] = set()
-        self._since: list[tuple[set[int], int]] = []
+        self._buckets = [bytearray() for _ in range(1 << 16)]
 
-    def seen(self, mark: int) -> bool:
-        return mark in self.both or mark in self.source
+    def flags(self, mark: bytes) -> int:
+        """The flags of ``mark``; 0 when it is not in the set."""
+        bucket = self._buckets[mark[0] << 8 | mark[1]]
+        at = self._find(bucket, mark[2:])
+        return 0 if at < 0 else bucket[at + 10]
 
-    def present(self, mark: int) -> bool:
-        return mark in self.both or mark in self.core
+    def set(self, mark: bytes, flags: int) -> int:
+        """Set ``flags`` on ``mark`` (adding it); returns the flags it did not have."""
+        bucket = self._buckets[mark[0] << 8 | mark[1]]
+        at = self._find(bucket, mark[2:])
+        if at < 0:
+            bucket += mark[2:] + bytes((flags,))
+            return flags
+        new = flags & ~bucket[at + 10]
+        bucket[at + 10] |= flags
+        return new
 
-    def add(self, where: set[int], mark: int) -> None:
-        where.add(mark)
-        self._since.append((where, mark))
+    def clear(self, mark: bytes, flags: int) -> None:
+        """Clear ``flags`` on ``mark``; a mark left without flags leaves the set."""
+        bucket = self._buckets[mark[0] << 8 | mark[1]]
+        at = self._find(bucket, mark[2:])
+        if at < 0:
+            return
+        left = bucket[at + 10] & ~flags
+        if left:
+            bucket[at + 10] = left
+        else:
+            del bucket[at:at + self.ENTRY]
+
+    def __len__(self) -> int:
+        return sum(len(b) for b in self._buckets) // self.ENTRY
+
+    @staticmethod
+    def _find(bucket: bytearray, rest: bytes) -> int:
+        at = bucket.find(rest)
+        while at > 0 and at % 11:  # a match across two entries: look on
+            at = bucket.find(rest, at + 1)
+        return at
+
+
+SOURCE, CORE = 1, 2  # a key read from the source (duplicates are dropped); a core key read (not deleted)
+
+
+class Keys:
+    """The keys a run has read, as fingerprints: source keys (to drop duplicates) and, in
+    full runs, core keys (what delete detection must keep).  Flags added since the last
+    commit can be forgotten."""
+
+    def __init__(self) -> None:
+        self.marks = Fingerprints()
+        self._since: list[tuple[bytes, int]] = []
+
+    def seen(self, mark: bytes) -> bool:
+        return bool(self.marks.flags(mark) & SOURCE)
+
+    def present(self, mark: bytes) -> bool:
+        return bool(self.marks.flags(mark) & CORE)
+
+    def add(self, mark: bytes, flags: int) -> None:
+        new = self.marks.set(mark, flags)
+        if new:
+            self._since.append((mark, new))
 
     def commit(self) -> None:
         self._since = []
 
     def roll_back(self) -> None:
-        for where, mark in self._since:
-            where.discard(mark)
+        for mark, flags in reversed(self._since):
+            self.marks.clear(mark, flags)
         self._since = []
 
 
@@ -230,13 +291,13 @@ class Reader:
             in_core = core_key(config, mapped.fields if not mapped.problems else self.keys_only.map(row).fields)
             kept = None if in_core is None else mark if in_core == key else fingerprint(in_core)
         fresh = not mapped.problems and not keys.seen(mark)
-        if fresh and kept == mark and not keys.present(mark):
-            keys.add(keys.both, mark)
+        if kept == mark:
+            keys.add(mark, SOURCE | CORE if fresh else CORE)
         else:
             if fresh:
-                keys.add(keys.source, mark)
-            if kept is not None and not keys.present(kept):
-                keys.add(keys.core, kept)
+                keys.add(mark, SOURCE)
+            if kept is not None:
+                keys.add(kept, CORE)
         if mapped.problems:
             chunk.quarantined += 1
             first = mapped.problems[0]
@@ -263,7 +324,7 @@ class Reader:
         plan = self.plan
         if self._records:
             chunk.batch = prepare_records(
-                self._records, fmt=self.config.format, provider_code=plan.provider_code,
+                _draining(self._records), fmt=self.config.format, provider_code=plan.provider_code,
                 resource_code=plan.resource_code, batch_id=batch_id(self.config.name, plan.run_id, chunk.number),
                 sequence_number=chunk.number, created=datetime.now(UTC), limit=plan.limit)
         chunk.newest = self.newest = self._newest
@@ -271,6 +332,14 @@ class Reader:
         self.number = chunk.number
         self.keys.commit()
         return chunk
+
+
+def _draining(items: list) -> Iterator:
+    """Each item of ``items``, let go of once taken (a chunk's mapped records, as it is validated)."""
+    for index, item in enumerate(items):
+        items[index] = None
+        yield item
+    items.clear()
 
 
 def batch_id(adapter: str, run_id: int, chunk: int | str) -> uuid.UUID:
@@ -290,19 +359,29 @@ KEYS_PER_MESSAGE = 50_000
 class ReadingProcess:
     """A :class:`Reader` in a child process, as an iterator of its chunks and its ``gone``.
 
-    The child is spawned (never forked: the server runs threads) and only reads: it holds no
-    connection to the centre, so a run killed at any point leaves nothing of the child's
-    behind; the child ends when its pipe closes.  At most one chunk waits in the pipe while the
-    run stores the one before, which bounds memory.
+    The child is a fresh interpreter (``python -c``, never a fork: the server runs threads)
+    that talks over two pipes, and it only reads: it holds no connection to the centre, so a
+    run killed at any point leaves nothing of the child's behind.  It ends when its pipes
+    close, and on Linux the kernel kills it when the run's process dies.  At most one chunk
+    waits in the pipe while the run stores the one before, which bounds memory.
     """
 
     def __init__(self, plan: Plan, known_hashes: dict[str, str] | None = None) -> None:
-        context = multiprocessing.get_context("spawn")
-        self._pipe, theirs = context.Pipe()
-        self._process = context.Process(target=_serve, args=(theirs, plan, known_hashes), daemon=True,
-                                        name=f"govshare-read-{plan.config.name}")
-        self._process.start()
-        theirs.close()
+        theirs_in, ours_out = os.pipe()  # run -> reader
+        ours_in, theirs_out = os.pipe()  # reader -> run
+        try:
+            self._process = subprocess.Popen(
+                [sys.executable, "-c", "from adapters.reading import serve; serve()", str(theirs_in),
+                 str(theirs_out), str(os.getpid())], pass_fds=(theirs_in, theirs_out), stdin=subprocess.DEVNULL)
+        except BaseException:
+            for fd in (theirs_in, ours_out, ours_in, theirs_out):
+                os.close(fd)
+            raise
+        os.close(theirs_in)
+        os.close(theirs_out)
+        self._out = Connection(ours_out, readable=False)
+        self._in = Connection(ours_in, writable=False)
+        self._send((plan, known_hashes))
 
     def chunks(self) -> Iterator[Prepared]:
         while True:
@@ -319,51 +398,94 @@ class ReadingProcess:
         for key in current:
             batch.append(key)
             if len(batch) == KEYS_PER_MESSAGE:
-                self._pipe.send(("keys", batch))
+                self._send(("keys", batch))
                 batch = []
-        self._pipe.send(("keys", batch))
-        self._pipe.send(("end", None))
+        self._send(("keys", batch))
+        self._send(("end", None))
         kind, value = self._receive()
         if kind != "gone":
             raise value
         return value
 
     def close(self) -> None:
-        self._pipe.close()
-        self._process.join(timeout=10)
-        if self._process.is_alive():
+        self._out.close()
+        self._in.close()
+        try:
+            self._process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
             self._process.kill()
-            self._process.join()
+            self._process.wait()
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
+    def _send(self, message: object) -> None:
+        try:
+            self._out.send(message)
+        except OSError:  # a broken pipe: the reader is gone
+            self._ended()
 
     def _receive(self) -> tuple[str, object]:
         try:
-            return self._pipe.recv()
-        except EOFError:
-            self._process.join(timeout=10)
-            raise ReadingFailed(f"the reading process ended unexpectedly (exit code {self._process.exitcode})") \
-                from None
+            return self._in.recv()
+        except (EOFError, OSError):
+            self._ended()
+
+    def _ended(self) -> NoReturn:
+        try:
+            code = self._process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            code = None
+        raise ReadingFailed(f"the reading process ended unexpectedly (exit code {code})") from None
 
 
-def _serve(pipe, plan: Plan, known_hashes: dict[str, str] | None) -> None:
-    """The child: send every chunk, then answer the run's delete detection."""
+def serve() -> None:
+    """The reading process (``ReadingProcess``): argv holds its two pipes and the run's pid."""
+    theirs_in, theirs_out, parent = (int(a) for a in sys.argv[1:4])
+    _die_with(parent)
+    pipe_in, pipe_out = Connection(theirs_in, writable=False), Connection(theirs_out, readable=False)
+    try:
+        plan, known_hashes = pipe_in.recv()
+    except EOFError:
+        return
+    _serve(pipe_in, pipe_out, plan, known_hashes)
+
+
+def _die_with(parent: int) -> None:
+    """On Linux, have the kernel kill this process when the run's process dies."""
+    try:
+        import ctypes
+
+        if ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL) != 0:  # PR_SET_PDEATHSIG
+            return
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # it died before the request was made
+        os._exit(1)
+
+
+def _serve(pipe_in: Connection, pipe_out: Connection, plan: Plan, known_hashes: dict[str, str] | None) -> None:
+    """Send every chunk, then answer the run's delete detection."""
     try:
         reader = Reader(plan, known_hashes)
         _collect_rarely()
         for chunk in reader.chunks():
-            pipe.send(("chunk", chunk))
-        pipe.send(("read", None))
-        kind, _ = pipe.recv()  # the run stores the last chunk, then asks for deletions or ends
+            pipe_out.send(("chunk", chunk))
+        pipe_out.send(("read", None))
+        kind, keys = pipe_in.recv()  # the run stores the last chunk, then asks for deletions or ends
         if kind == "keys":
-            pipe.send(("gone", reader.gone(_received(pipe, _))))
+            pipe_out.send(("gone", reader.gone(_received(pipe_in, keys))))
     except (BrokenPipeError, EOFError, ConnectionResetError):
         return  # the run ended (or was killed): nothing is left to do
     except BaseException as exc:  # noqa: BLE001 - every failure is the run's to report
         try:
-            pipe.send(("error", _portable(exc)))
+            pipe_out.send(("error", _portable(exc)))
         except (BrokenPipeError, ConnectionResetError):
             pass
     finally:
-        pipe.close()
+        pipe_in.close()
+        pipe_out.close()
 
 
 def _collect_rarely() -> None:

@@ -119,31 +119,6 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
-#: SQLite page cache, in KiB, while one bulk write runs (``bulk_cache``); the default is 2 MB
-BULK_CACHE_KIB = 32 * 1024
-
-
-@contextmanager
-def bulk_cache(session: Session) -> Iterator[None]:
-    """On SQLite, a larger page cache for the connection of one bulk write, restored afterwards.
-
-    Storing a chunk of versions writes into b-trees on random keys; with the default 2 MB cache
-    a million-record base keeps reading its index pages back (an adapter run's insert cost
-    about 19 µs a version against 13 µs with 32 MB).  Only for the chunk: a pooled connection
-    does not keep the memory.
-    """
-    if session.get_bind().dialect.name != "sqlite":
-        yield
-        return
-    driver = session.connection().connection.driver_connection
-    previous = driver.execute("PRAGMA cache_size").fetchone()[0]
-    driver.execute(f"PRAGMA cache_size=-{BULK_CACHE_KIB}")
-    try:
-        yield
-    finally:
-        driver.execute(f"PRAGMA cache_size={int(previous)}")
-
-
 @contextmanager
 def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
     """Commit on success, roll back on any error."""

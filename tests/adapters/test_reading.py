@@ -144,3 +144,48 @@ def test_killing_a_run_leaves_no_reading_process_behind_and_the_next_run_resumes
     assert resumed.status == "succeeded", resumed.message
     assert resumed.message.startswith("resumed from run #1")
     assert consistency(sessions, settings, config).consistent
+
+
+# -- the run's key set -------------------------------------------------------------------------------
+
+def test_fingerprints_hold_flags_per_key_and_forget_a_key_with_none_left():
+    from adapters.reading import Fingerprints, fingerprint
+
+    marks = Fingerprints()
+    keys = [fingerprint(f"33010219900102{n:04d}") for n in range(5000)]
+    for mark in keys:
+        assert marks.set(mark, 1) == 1
+    assert marks.set(keys[0], 3) == 2 and marks.set(keys[0], 3) == 0  # only the flag it lacked is new
+    assert marks.flags(keys[0]) == 3 and marks.flags(keys[1]) == 1 and len(marks) == 5000
+    assert marks.flags(fingerprint("not read")) == 0
+    marks.clear(keys[0], 1)
+    assert marks.flags(keys[0]) == 2
+    marks.clear(keys[0], 2)
+    assert marks.flags(keys[0]) == 0 and len(marks) == 4999
+    assert all(marks.flags(mark) == 1 for mark in keys[1:])
+
+
+def test_fingerprints_never_match_across_two_entries():
+    from adapters.reading import Fingerprints
+
+    marks = Fingerprints()
+    marks.set(b"\0\0ABCDEFGHIJ", 1)
+    marks.set(b"\0\0KLMNOPQRST", 1)
+    # the bucket holds ABCDEFGHIJ 01 KLMNOPQRST 01: this one is in its bytes, but at no entry
+    assert marks.flags(b"\0\0J\x01KLMNOPQR") == 0
+    assert marks.set(b"\0\0J\x01KLMNOPQR", 2) == 2 and len(marks) == 3
+    assert marks.flags(b"\0\0KLMNOPQRST") == 1
+
+
+def test_keys_roll_back_what_was_added_since_the_last_chunk():
+    from adapters.reading import CORE, SOURCE, Keys, fingerprint
+
+    keys = Keys()
+    first, second = fingerprint("a"), fingerprint("b")
+    keys.add(first, SOURCE)
+    keys.commit()
+    keys.add(first, CORE)
+    keys.add(second, SOURCE | CORE)
+    keys.roll_back()
+    assert keys.seen(first) and not keys.present(first)
+    assert not keys.seen(second) and not keys.present(second)
