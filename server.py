@@ -29,9 +29,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from registry.db import make_engine, migrate, session_factory, unit_of_work
 from registry.settings import Settings
-from wsdl import oasis
-from wsdl.exchange import xsd_file
-from wsdl.repository import wsdl_app
 
 log = logging.getLogger("govshare")
 
@@ -68,6 +65,8 @@ def oasis_files_app(environ, start_response):
     name = environ.get("PATH_INFO", "").rsplit("/", 1)[-1]
     scheme = environ.get("wsgi.url_scheme", "http")
     base = f"{scheme}://{environ.get('HTTP_HOST', 'localhost')}/wsdl/uddi/"
+    from wsdl import oasis  # here and below: serving imports what only serving needs
+
     data = oasis.served_file(name, base)
     if data is None:
         return _plain(start_response, "404 Not Found", f"no UDDI contract file named {name}\n")
@@ -78,6 +77,8 @@ def oasis_files_app(environ, start_response):
 def xsd_files_app(environ, start_response):
     """The standard exchange formats under /xsd/ (the contract the exchange WSDL imports)."""
     name = environ.get("PATH_INFO", "").removeprefix("/xsd/")
+    from wsdl.exchange import xsd_file
+
     data = xsd_file(name)
     if data is None:
         return _plain(start_response, "404 Not Found", f"no exchange format schema named {name}\n")
@@ -107,6 +108,7 @@ def build_app(settings: Settings, sessions: sessionmaker[Session]):
     from directory.uddi.service import endpoints
     from exchange.service import exchange_app
     from security.wssecurity import protect
+    from wsdl.repository import wsdl_app
 
     exact: dict[str, Callable] = dict(endpoints(sessions, settings))
     exact["/diagnostics"] = diagnostics_app(settings)
@@ -135,13 +137,14 @@ def prepare(settings: Settings, register_services: bool = False) -> sessionmaker
     ``settings.base_url`` in its directory, as it does when it starts serving.
     """
     from directory.bootstrap import bootstrap_node
-    from directory.self_registration import register_platform_services
 
     migrate(settings.db_url)
     sessions = session_factory(make_engine(settings.db_url))
     with unit_of_work(sessions) as session:
         bootstrap_node(session, settings)
-        if register_services:
+        if register_services:  # (it imports the SOAP stack, which the other commands do without)
+            from directory.self_registration import register_platform_services
+
             register_platform_services(session, settings)
     return sessions
 
