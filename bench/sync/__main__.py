@@ -7,15 +7,16 @@ source database (dirt at the default rates), a fresh centre is migrated and the 
 resource published; then
 
 * **sync**: ``govshare sync run gaj-household --full`` in its own process (extract → map →
-  clean → dedupe → batches through the input tier → validation → core), timed, its peak RSS
-  read from the kernel (``RUSAGE_CHILDREN``) and its reconciliation checked;
+  clean → dedupe → batches through the input tier → validation → core; a source of 50,000
+  rows or more is read in a second, reading process), timed, and its reconciliation checked;
 * **raw copy** (baseline, same run): ``SELECT *`` from the source streamed into
   ``executemany`` INSERTs of the same rows into a plain table in the centre database, no
   cleaning or validation.
 
-Reported: records/s of each, the ratio sync/raw copy, and peak RSS: of the largest process of
-the sync (the kernel's figure) and of the sync process and its reading process together
-(sampled from /proc every 50 ms; a run of more than 50,000 rows reads in a second process).
+Reported: records/s of each, the ratio sync/raw copy, and memory: the kernel's peak RSS of the
+sync process and of its reading process (``getrusage`` at the CLI's exit), their sum (an upper
+bound of the two together), and the largest PSS of the two together sampled from /proc every
+50 ms (PSS counts a page the processes share once; RSS counts it in each).
 Targets (issue 4): ≥ 20,000 records/s end to end, ≥ 50% of the raw copy, peak RSS ≤ 300 MB.
 Traffic stays on 127.0.0.1; throwaway databases are dropped afterwards.
 """
@@ -25,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -59,37 +59,60 @@ def database(kind: str, name: str, folder: Path):
         yield url
 
 
-def run_sync(centre_url: str, source_url: str, var: Path) -> tuple[float, int, int, dict]:
-    """``govshare sync run --full`` in a child process: (seconds, peak RSS bytes of its largest
-    process, peak RSS bytes of it and its reading process together, run counts)."""
+def run_sync(centre_url: str, source_url: str, var: Path) -> tuple[float, int, int, int, dict]:
+    """``govshare sync run --full`` in a child process: (seconds, the kernel's peak RSS of the
+    sync process and of its reading process, in bytes, the largest PSS of the two together
+    sampled while it ran, run counts)."""
     env = {**os.environ, "GOVSHARE_DB_URL": centre_url, "GOVSHARE_GAJ_URL": source_url, "GOVSHARE_VAR": str(var)}
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     start = time.perf_counter()
-    with subprocess.Popen([sys.executable, "-m", "client.cli", "sync", "run", "gaj-household", "--full"],
+    with subprocess.Popen([sys.executable, "-c", _SYNC, "sync", "run", "gaj-household", "--full"],
                           cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as sync:
-        together = _peak_tree_rss(sync)
+        _, proportional = _peak_tree_rss(sync)
         out, err = sync.communicate(timeout=3600)
     seconds = time.perf_counter() - start
     if sync.returncode != 0:
         raise RuntimeError(f"sync failed: {err.strip()[-2000:]}")
-    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    peaks = json.loads(err.strip().splitlines()[-1].removeprefix(_PEAKS))
+    print(f"  peak RSS (kernel): sync process {peaks['self'] / 1024:.0f} MiB, its reading process "
+          f"{peaks['children'] / 1024:.0f} MiB, together at most {(peaks['self'] + peaks['children']) / 1024:.0f} MiB",
+          flush=True)
     sessions = session_factory(make_engine(centre_url))
     with sessions() as session:
         run = session.scalar(select(SyncRun).order_by(SyncRun.id.desc()).limit(1))
         counts = {k: getattr(run, k) for k in ("read", "loaded", "unchanged", "quarantined", "filtered")}
-    if peak_kib < before:  # RUSAGE_CHILDREN keeps the largest child so far; each pair runs one sync
-        peak_kib = before
-    return seconds, peak_kib * 1024, together, counts
+    return seconds, peaks["self"] * 1024, peaks["children"] * 1024, proportional, counts
 
 
-def _peak_tree_rss(process: subprocess.Popen, every: float = 0.05) -> int:
-    """The largest sum of the resident sets of ``process`` and its descendants seen while it runs
-    (sampled from /proc: the run's reading process is a child of the sync process)."""
-    peak = 0
+_PEAKS = "govshare-bench-peaks "
+# the CLI, saying at exit the kernel's peak RSS of its own process and of its reading process
+_SYNC = f"""
+import atexit, json, resource, sys
+def peaks():
+    print({_PEAKS!r} + json.dumps({{"self": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+          "children": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}}), file=sys.stderr)
+atexit.register(peaks)
+from client.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def _peak_tree_rss(process: subprocess.Popen, every: float = 0.05) -> tuple[int, int]:
+    """The largest sums of the resident sets (RSS) and of the proportional sets (PSS: a page
+    that n processes share counts 1/n in each) of ``process`` and its descendants while it
+    runs, sampled from /proc (a large run reads in a child process).  Each process's own peak
+    RSS is printed as well."""
+    rss_peak, pss_peak, each = 0, 0, {}
     while process.poll() is None:
-        peak = max(peak, sum(_rss(pid) for pid in _tree(process.pid)))
+        sizes = {pid: _memory(pid) for pid in _tree(process.pid)}
+        rss_peak = max(rss_peak, sum(rss for rss, _ in sizes.values()))
+        pss_peak = max(pss_peak, sum(pss for _, pss in sizes.values()))
+        for pid, (rss, _) in sizes.items():
+            each[pid] = max(each.get(pid, 0), rss)
         time.sleep(every)
-    return peak
+    print("  peak RSS of each process of the sync: " + ", ".join(
+        f"{'sync' if pid == process.pid else 'reading'} {size / 2**20:.0f} MiB" for pid, size in each.items()),
+        flush=True)
+    return rss_peak, pss_peak
 
 
 def _tree(pid: int) -> list[int]:
@@ -105,14 +128,17 @@ def _tree(pid: int) -> list[int]:
     return found
 
 
-def _rss(pid: int) -> int:
+def _memory(pid: int) -> tuple[int, int]:
+    """(RSS, PSS) of a process in bytes; zeros once it has gone."""
+    found = {}
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            name, _, value = line.partition(":")
+            if name in ("Rss", "Pss"):
+                found[name] = int(value.split()[0]) * 1024
     except OSError:
         pass
-    return 0
+    return found.get("Rss", 0), found.get("Pss", 0)
 
 
 def raw_copy(source_url: str, centre_url: str) -> tuple[float, int]:
@@ -153,13 +179,15 @@ def bench_pair(pair: str, rows: int, seed: int, folder: Path) -> dict:
             bootstrap_node(session, settings)
         publish_population_resource(sessions, settings)
         print(f"[{pair}] {manifest.rows:,} source rows generated in {generated:.1f} s; syncing ...", flush=True)
-        sync_s, rss, together, counts = run_sync(centre_url, source_url, folder)
+        sync_s, rss, reading_rss, proportional, counts = run_sync(centre_url, source_url, folder)
         copy_s, copied = raw_copy(source_url, centre_url)
     balanced = counts["read"] == counts["loaded"] + counts["unchanged"] + counts["quarantined"] + counts["filtered"]
     return {
         "pair": pair, "rows": manifest.rows, "sync_seconds": sync_s, "sync_rate": counts["read"] / sync_s,
         "raw_seconds": copy_s, "raw_rate": copied / copy_s, "ratio": (counts["read"] / sync_s) / (copied / copy_s),
-        "peak_rss_mib": rss / 2**20, "peak_rss_together_mib": together / 2**20, "counts": counts,
+        "peak_rss_mib": rss / 2**20, "peak_rss_reading_mib": reading_rss / 2**20,
+        "peak_rss_together_mib": (rss + reading_rss) / 2**20,
+        "peak_pss_together_mib": proportional / 2**20, "counts": counts,
         "reconciled": balanced, "dirt": manifest.counts,
     }
 
@@ -176,16 +204,15 @@ def main(argv: list[str] | None = None) -> int:
         for pair in args.pairs.split(","):
             results.append(bench_pair(pair.strip(), args.rows, args.seed, Path(tmp)))
     print()
-    print(f"{'pair':<20} {'rows':>10} {'sync rec/s':>11} {'raw rec/s':>10} {'ratio':>6} {'peak RSS':>9} "
-          f"{'together':>9}  "
-          "reconciliation")
+    print(f"{'pair':<20} {'rows':>10} {'sync rec/s':>11} {'raw rec/s':>10} {'ratio':>6} {'RSS sync':>9} "
+          f"{'reading':>8} {'sum':>8} {'PSS':>8}  reconciliation")
     for r in results:
         c = r["counts"]
         print(f"{r['pair']:<20} {r['rows']:>10,} {r['sync_rate']:>11,.0f} {r['raw_rate']:>10,.0f} "
-              f"{r['ratio']:>6.0%} {r['peak_rss_mib']:>7.0f} MiB {r['peak_rss_together_mib']:>5.0f} MiB  "
-              f"read {c['read']:,} = loaded {c['loaded']:,} + "
-              f"unchanged {c['unchanged']:,} + quarantined {c['quarantined']:,} + filtered {c['filtered']:,}"
-              f"{'' if r['reconciled'] else '  MISMATCH'}")
+              f"{r['ratio']:>6.0%} {r['peak_rss_mib']:>5.0f} MiB {r['peak_rss_reading_mib']:>4.0f} MiB "
+              f"{r['peak_rss_together_mib']:>4.0f} MiB {r['peak_pss_together_mib']:>4.0f} MiB  "
+              f"read {c['read']:,} = loaded {c['loaded']:,} + unchanged {c['unchanged']:,} + quarantined "
+              f"{c['quarantined']:,} + filtered {c['filtered']:,}{'' if r['reconciled'] else '  MISMATCH'}")
     print("targets: >= 20,000 records/s end to end; >= 50% of the raw copy; peak RSS <= 300 MB")
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"sync-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
