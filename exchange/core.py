@@ -23,7 +23,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import ARRAY, String, any_, bindparam, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from registry.models import CoreContribution, CoreLineage, CoreRecord
@@ -134,7 +134,7 @@ def load(
         for row in session.execute(
             select(CoreRecord.id, CoreRecord.record_key, CoreRecord.fields, CoreRecord.source_id, CoreRecord.deleted,
                    CoreRecord.field_sources, CoreRecord.resource_code)
-            .where(CoreRecord.base == base, CoreRecord.record_key.in_([r.key for r in records]),
+            .where(CoreRecord.base == base, _among(session, CoreRecord.record_key, [r.key for r in records]),
                    CoreRecord.effective_to.is_(None))
         )
     }
@@ -186,6 +186,14 @@ def load(
     if contributed:
         _insert_ignoring_known(session, CoreContribution, contributed)
     return counts
+
+
+def _among(session: Session, column, values: list[str]):
+    """``column IN (values)``; on PostgreSQL ``column = ANY(array)``: one parameter instead of a
+    thousand, which PostgreSQL plans several times faster (a chunk's lookup of current versions)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, values, type_=ARRAY(String)))
+    return column.in_(values)
 
 
 def _insert_ignoring_known(session: Session, model, rows: list[dict[str, Any]]) -> None:
