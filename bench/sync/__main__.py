@@ -13,10 +13,10 @@ resource published; then
   ``executemany`` INSERTs of the same rows into a plain table in the centre database, no
   cleaning or validation.
 
-Reported: records/s of each, the ratio sync/raw copy, and memory: the kernel's peak RSS of the
-sync process and of its reading process (``getrusage`` at the CLI's exit), their sum (an upper
-bound of the two together), and the largest PSS of the two together sampled from /proc every
-50 ms (PSS counts a page the processes share once; RSS counts it in each).
+Reported: records/s of each, the ratio sync/raw copy, and memory: the peak RSS of the sync
+process and of its reading process (the kernel's high-water marks), their sum (an upper bound
+of the two together), and the largest PSS of the two together, sampled from /proc every 50 ms
+(PSS counts a page the processes share once; RSS counts it in each).
 Targets (issue 4): ≥ 20,000 records/s end to end, ≥ 50% of the raw copy, peak RSS ≤ 300 MB.
 Traffic stays on 127.0.0.1; throwaway databases are dropped afterwards.
 """
@@ -60,59 +60,45 @@ def database(kind: str, name: str, folder: Path):
 
 
 def run_sync(centre_url: str, source_url: str, var: Path) -> tuple[float, int, int, int, dict]:
-    """``govshare sync run --full`` in a child process: (seconds, the kernel's peak RSS of the
-    sync process and of its reading process, in bytes, the largest PSS of the two together
-    sampled while it ran, run counts)."""
+    """``govshare sync run --full`` in a child process: (seconds, the peak RSS of the sync
+    process and of its reading process, in bytes, the largest PSS of the two together, run counts)."""
     env = {**os.environ, "GOVSHARE_DB_URL": centre_url, "GOVSHARE_GAJ_URL": source_url, "GOVSHARE_VAR": str(var)}
     start = time.perf_counter()
-    with subprocess.Popen([sys.executable, "-c", _SYNC, "sync", "run", "gaj-household", "--full"],
+    with subprocess.Popen([sys.executable, "-m", "client.cli", "sync", "run", "gaj-household", "--full"],
                           cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as sync:
-        _, proportional = _peak_tree_rss(sync)
+        peaks, proportional = _watch(sync)
         out, err = sync.communicate(timeout=3600)
     seconds = time.perf_counter() - start
     if sync.returncode != 0:
         raise RuntimeError(f"sync failed: {err.strip()[-2000:]}")
-    peaks = json.loads(err.strip().splitlines()[-1].removeprefix(_PEAKS))
-    print(f"  peak RSS (kernel): sync process {peaks['self'] / 1024:.0f} MiB, its reading process "
-          f"{peaks['children'] / 1024:.0f} MiB, together at most {(peaks['self'] + peaks['children']) / 1024:.0f} MiB",
-          flush=True)
     sessions = session_factory(make_engine(centre_url))
     with sessions() as session:
         run = session.scalar(select(SyncRun).order_by(SyncRun.id.desc()).limit(1))
         counts = {k: getattr(run, k) for k in ("read", "loaded", "unchanged", "quarantined", "filtered")}
-    return seconds, peaks["self"] * 1024, peaks["children"] * 1024, proportional, counts
+    reading = max((size for pid, size in peaks.items() if pid != sync.pid), default=0)
+    return seconds, peaks.get(sync.pid, 0), reading, proportional, counts
 
 
-_PEAKS = "govshare-bench-peaks "
-# the CLI, saying at exit the kernel's peak RSS of its own process and of its reading process
-_SYNC = f"""
-import atexit, json, resource, sys
-def peaks():
-    print({_PEAKS!r} + json.dumps({{"self": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-          "children": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}}), file=sys.stderr)
-atexit.register(peaks)
-from client.cli import main
-sys.exit(main(sys.argv[1:]))
-"""
+def _watch(process: subprocess.Popen, every: float = 0.05) -> tuple[dict[int, int], int]:
+    """While ``process`` runs, sample /proc for it and its descendants (a large run reads in a
+    child process): each one's peak RSS, from the kernel's high-water mark (VmHWM, which also
+    holds a peak between two samples), and the largest sum of their PSS (a page the processes
+    share counts once, where RSS counts it in each).
 
-
-def _peak_tree_rss(process: subprocess.Popen, every: float = 0.05) -> tuple[int, int]:
-    """The largest sums of the resident sets (RSS) and of the proportional sets (PSS: a page
-    that n processes share counts 1/n in each) of ``process`` and its descendants while it
-    runs, sampled from /proc (a large run reads in a child process).  Each process's own peak
-    RSS is printed as well."""
-    rss_peak, pss_peak, each = 0, 0, {}
+    Not ``getrusage``: a process's ru_maxrss starts from its parent's size at the fork before
+    exec, so a child of a large benchmark process would report the benchmark's size.
+    """
+    peaks: dict[int, int] = {}
+    proportional = 0
     while process.poll() is None:
-        sizes = {pid: _memory(pid) for pid in _tree(process.pid)}
-        rss_peak = max(rss_peak, sum(rss for rss, _ in sizes.values()))
-        pss_peak = max(pss_peak, sum(pss for _, pss in sizes.values()))
-        for pid, (rss, _) in sizes.items():
-            each[pid] = max(each.get(pid, 0), rss)
+        total = 0
+        for pid in _tree(process.pid):
+            high, pss = _memory(pid)
+            peaks[pid] = max(peaks.get(pid, 0), high)
+            total += pss
+        proportional = max(proportional, total)
         time.sleep(every)
-    print("  peak RSS of each process of the sync: " + ", ".join(
-        f"{'sync' if pid == process.pid else 'reading'} {size / 2**20:.0f} MiB" for pid, size in each.items()),
-        flush=True)
-    return rss_peak, pss_peak
+    return peaks, proportional
 
 
 def _tree(pid: int) -> list[int]:
@@ -129,16 +115,15 @@ def _tree(pid: int) -> list[int]:
 
 
 def _memory(pid: int) -> tuple[int, int]:
-    """(RSS, PSS) of a process in bytes; zeros once it has gone."""
-    found = {}
+    """(peak RSS so far, PSS now) of a process in bytes; zeros once it has gone."""
     try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            name, _, value = line.partition(":")
-            if name in ("Rss", "Pss"):
-                found[name] = int(value.split()[0]) * 1024
+        status = Path(f"/proc/{pid}/status").read_text()
+        rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
     except OSError:
-        pass
-    return found.get("Rss", 0), found.get("Pss", 0)
+        return 0, 0
+    high = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")), 0)
+    pss = next((int(line.split()[1]) for line in rollup.splitlines() if line.startswith("Pss:")), 0)
+    return high * 1024, pss * 1024
 
 
 def raw_copy(source_url: str, centre_url: str) -> tuple[float, int]:
