@@ -459,7 +459,7 @@ def _die_with(parent: int) -> None:
 
         if ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL) != 0:  # PR_SET_PDEATHSIG
             return
-    except (OSError, AttributeError):
+    except (OSError, AttributeError, TypeError):  # not Linux: the closed pipes end it instead
         return
     if os.getppid() != parent:  # it died before the request was made
         os._exit(1)
