@@ -78,18 +78,6 @@ def test_a_reading_process_that_dies_fails_the_run_clearly_and_the_next_run_resu
     assert consistency(sessions, settings, config).consistent
 
 
-def test_a_source_failing_in_a_reading_process_fails_the_run_with_the_sources_error(sessions, settings,
-                                                                                   monkeypatch, tmp_path):
-    monkeypatch.setattr(pipeline, "BACKOFF", 0.01)
-    monkeypatch.setattr(pipeline, "READ_APART_FROM", 0)
-    monkeypatch.setenv("GOVSHARE_GAJ_URL", f"sqlite:///{tmp_path}/missing/dir/gaj.db")
-    with pytest.raises(pipeline.SourceError, match="the source failed 3 times; last: OperationalError"):
-        run_adapter(sessions, settings, load_adapter(ADAPTER))
-    with sessions() as session:
-        run = session.scalar(select(SyncRun))
-    assert run.status == "failed" and run.read == 0
-
-
 KILLABLE_RUN = textwrap.dedent("""
     import sys, time
     from adapters import pipeline
