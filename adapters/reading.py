@@ -4,10 +4,13 @@
 
 A :class:`Reader` does everything a run does to a row short of storing it: map and clean it,
 drop it as a duplicate of a key already read, compare its hash (row-hash runs), validate and
-render the records of a chunk as the batch the input tier will keep.  It needs no database
-but the source, so a large run reads in a process of its own (:class:`ReadingProcess`) while
-the run's process stores the chunk before: the two cores overlap.  Small runs read in the
-run's own process; both give the same chunks.
+render the records of a chunk as the batch the input tier will keep (:func:`seal`).  It needs
+no database but the source, so a large run reads in a process of its own
+(:class:`ReadingProcess`) while the run's process stores the chunk before: the two cores
+overlap.  When the run's process waits for chunks, the reading process hands its next chunk
+on unsealed and the run seals it (work sharing: whichever side is faster takes the validation,
+so the two stay busy on any machine).  Small runs read in the run's own process; every way
+gives the same chunks.
 
 Source errors are retried here: a retry forgets the part of the chunk not yet handed on,
 opens the source again and reads on after the rows of the chunks handed on, which the run
@@ -22,9 +25,11 @@ import json
 import logging
 import os
 import pickle
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
 import traceback
 import uuid
@@ -204,6 +209,7 @@ class Prepared:
     problems: list[dict] = field(default_factory=list)  # adapter_quarantine columns
     hashes: dict[str, str] = field(default_factory=dict)
     batch: PreparedBatch | None = None
+    records: list[dict] | None = None  # mapped records still to seal (validate and render) into ``batch``
     position: str = ""  # the last source key read
     newest: datetime | None = None  # the watermark reached
 
@@ -217,8 +223,10 @@ class Reader:
     read, finds the keys the source no longer has (``gone``)."""
 
     def __init__(self, plan: Plan, known_hashes: dict[str, str] | None = None,
-                 opener: Callable[[AdapterConfig], Source] = open_source) -> None:
-        self.plan, self.config, self.opener = plan, plan.config, opener
+                 opener: Callable[[AdapterConfig], Source] = open_source,
+                 unsealed: Callable[[], bool] | None = None) -> None:
+        """``unsealed``: asked as each chunk is complete, True to hand it on for the run to seal."""
+        self.plan, self.config, self.opener, self.unsealed = plan, plan.config, opener, unsealed
         self.known_hashes = known_hashes or {}
         self.keys = Keys()
         self.mapper = mapper_for(plan.config)
@@ -320,18 +328,28 @@ class Reader:
         return True
 
     def _seal(self, chunk: Prepared) -> Prepared:
-        """Validate and render the chunk's records as its batch; the chunk is handed on."""
-        plan = self.plan
+        """The chunk, handed on: sealed here, or unsealed when the run asks for it."""
         if self._records:
-            chunk.batch = prepare_records(
-                _draining(self._records), fmt=self.config.format, provider_code=plan.provider_code,
-                resource_code=plan.resource_code, batch_id=batch_id(self.config.name, plan.run_id, chunk.number),
-                sequence_number=chunk.number, created=datetime.now(UTC), limit=plan.limit)
+            chunk.records = self._records
+            if self.unsealed is None or not self.unsealed():
+                seal(self.plan, chunk)
         chunk.newest = self.newest = self._newest
         self.handed += chunk.read
         self.number = chunk.number
         self.keys.commit()
         return chunk
+
+
+def seal(plan: Plan, chunk: Prepared) -> Prepared:
+    """Validate and render ``chunk.records`` as its batch (the input tier's request, the records
+    as the intake takes them); the records are let go of as they are taken."""
+    if chunk.records:
+        chunk.batch = prepare_records(
+            _draining(chunk.records), fmt=plan.config.format, provider_code=plan.provider_code,
+            resource_code=plan.resource_code, batch_id=batch_id(plan.config.name, plan.run_id, chunk.number),
+            sequence_number=chunk.number, created=datetime.now(UTC), limit=plan.limit)
+    chunk.records = None
+    return chunk
 
 
 def _draining(items: list) -> Iterator:
@@ -364,6 +382,12 @@ class ReadingProcess:
     run killed at any point leaves nothing of the child's behind.  It ends when its pipes
     close, and on Linux the kernel kills it when the run's process dies.  At most one chunk
     waits in the pipe while the run stores the one before, which bounds memory.
+
+    Work sharing: when the run finds no chunk waiting, it says so (``hungry``), and the reader
+    hands its next chunk on unsealed for the run to validate and render.  So the side with
+    time to spare takes part of the other's work, in whatever proportion the machine's speeds
+    for Python and for the databases make right (measured: storing is mostly the database's
+    work and reading all Python, and their ratio differs threefold between two machines).
     """
 
     def __init__(self, plan: Plan, known_hashes: dict[str, str] | None = None) -> None:
@@ -379,14 +403,20 @@ class ReadingProcess:
             raise
         os.close(theirs_in)
         os.close(theirs_out)
+        self.plan, self.sealed_here = plan, 0
         self._out = Connection(ours_out, readable=False)
         self._in = Connection(ours_in, writable=False)
         self._send((plan, known_hashes))
 
     def chunks(self) -> Iterator[Prepared]:
         while True:
+            if not self._in.poll():  # the reader is behind: offer to seal its next chunk
+                self._send(("hungry", None))
             kind, value = self._receive()
             if kind == "chunk":
+                if value.records is not None:
+                    seal(self.plan, value)
+                    self.sealed_here += 1
                 yield value
             elif kind == "read":
                 return
@@ -468,12 +498,16 @@ def _die_with(parent: int) -> None:
 def _serve(pipe_in: Connection, pipe_out: Connection, plan: Plan, known_hashes: dict[str, str] | None) -> None:
     """Send every chunk, then answer the run's delete detection."""
     try:
-        reader = Reader(plan, known_hashes)
+        reader = Reader(plan, known_hashes, unsealed=lambda: _asked(pipe_in))
         _collect_rarely()
-        for chunk in reader.chunks():
-            pipe_out.send(("chunk", chunk))
-        pipe_out.send(("read", None))
-        kind, keys = pipe_in.recv()  # the run stores the last chunk, then asks for deletions or ends
+        courier = _Courier(pipe_out)
+        try:
+            for chunk in reader.chunks():
+                courier.send(("chunk", chunk))
+            courier.send(("read", None))
+        finally:
+            courier.close()  # all it holds is sent (or the pipe broke) before anything else is
+        kind, keys = _next(pipe_in)  # the run stores the last chunk, then asks for deletions or ends
         if kind == "keys":
             pipe_out.send(("gone", reader.gone(_received(pipe_in, keys))))
     except (BrokenPipeError, EOFError, ConnectionResetError):
@@ -486,6 +520,40 @@ def _serve(pipe_in: Connection, pipe_out: Connection, plan: Plan, known_hashes: 
     finally:
         pipe_in.close()
         pipe_out.close()
+
+
+class _Courier:
+    """Sends the reader's messages from a thread of its own, holding at most one: the reader
+    goes on with the next chunk while the run is still storing the one before and the one
+    after waits (measured: a million rows 6,700 → 8,000 records/s, no more memory to speak of;
+    with the run sealing a share of the chunks, which alone gained nothing: each side's time
+    per chunk varies, and without a chunk in hand one side waited for the other)."""
+
+    def __init__(self, pipe: Connection) -> None:
+        self.pipe, self.error = pipe, None
+        self._waiting: queue.Queue = queue.Queue(maxsize=1)
+        self._thread = threading.Thread(target=self._deliver, name="courier", daemon=True)
+        self._thread.start()
+
+    def send(self, message: object) -> None:
+        if self.error is not None:
+            raise self.error
+        self._waiting.put(message)
+
+    def close(self) -> None:
+        """Wait until every message is sent; raises what the pipe raised."""
+        self._waiting.put(None)
+        self._thread.join()
+        if self.error is not None:
+            raise self.error
+
+    def _deliver(self) -> None:
+        while (message := self._waiting.get()) is not None:
+            if self.error is None:  # after an error, take what comes so the reader never blocks
+                try:
+                    self.pipe.send(message)
+                except BaseException as exc:  # noqa: BLE001 - the reader raises it
+                    self.error = exc
 
 
 def _collect_rarely() -> None:
@@ -502,10 +570,28 @@ def _collect_rarely() -> None:
     gc.set_threshold(100_000, 50, 1000)
 
 
+def _asked(pipe: Connection) -> bool:
+    """Whether the run has said it waits for chunks since last asked (it says nothing else while
+    chunks are read)."""
+    asked = False
+    while pipe.poll():
+        pipe.recv()
+        asked = True
+    return asked
+
+
+def _next(pipe: Connection) -> tuple[str, object]:
+    """The run's next message but a late ``hungry``."""
+    while True:
+        kind, value = pipe.recv()
+        if kind != "hungry":
+            return kind, value
+
+
 def _received(pipe, first: list[str]) -> Iterator[str]:
     yield from first
     while True:
-        kind, keys = pipe.recv()
+        kind, keys = _next(pipe)
         if kind == "end":
             return
         yield from keys

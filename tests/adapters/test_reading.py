@@ -78,6 +78,58 @@ def test_a_reading_process_that_dies_fails_the_run_clearly_and_the_next_run_resu
     assert consistency(sessions, settings, config).consistent
 
 
+def _plan(chunk: int = 1000):
+    from adapters.reading import Plan
+
+    return Plan(load_adapter(ADAPTER), "full", None, 1, "91330100MA2ABCDE1X", "GAJ-HJ", chunk, 64 << 20, 1, 0.0)
+
+
+def _outcome(chunks) -> list[tuple]:
+    """What a run stores of each chunk (not the batch's ``created``, a clock reading)."""
+    return [(c.number, c.read, c.filtered, c.quarantined, len(c.problems), c.position,
+             c.batch.header.record_count, c.batch.header.digest, c.batch.accepted, c.batch.quarantined)
+            for c in chunks]
+
+
+def test_a_chunk_handed_on_unsealed_seals_into_the_batch_the_reader_would_have_made():
+    from adapters.reading import Reader, seal
+
+    plan = _plan()
+    sealed = list(Reader(plan).chunks())
+    unsealed = list(Reader(plan, unsealed=lambda: True).chunks())
+    assert len(sealed) == 4 and all(c.batch is None and len(c.records) > 900 for c in unsealed)
+    assert _outcome([seal(plan, c) for c in unsealed]) == _outcome(sealed)
+    assert all(c.records is None for c in unsealed)  # let go of once sealed
+
+
+def test_a_run_that_waits_for_its_reading_process_seals_chunks_itself_to_the_same_outcome():
+    from adapters.reading import Reader
+
+    plan = _plan(500)
+    apart = ReadingProcess(plan)
+    try:
+        received = list(apart.chunks())  # storing nothing, the run waits for every chunk
+        assert apart.gone(["not-in-the-source", received[0].batch.accepted[0][0]]) == ["not-in-the-source"]
+    finally:
+        apart.close()
+    assert 1 <= apart.sealed_here <= len(received) == 8
+    assert _outcome(received) == _outcome(Reader(plan).chunks())
+
+
+def test_a_reading_process_whose_run_is_slow_seals_every_chunk_itself():
+    plan = _plan(500)
+    apart = ReadingProcess(plan)
+    try:
+        assert apart._in.poll(60)  # a chunk is ready before the run asks for one
+        received = []
+        for chunk in apart.chunks():
+            received.append(chunk)
+            time.sleep(0.8)  # storing: the reader, a chunk in a tenth of that, is always ahead
+    finally:
+        apart.close()
+    assert len(received) == 8 and apart.sealed_here == 0
+
+
 KILLABLE_RUN = textwrap.dedent("""
     import sys, time
     from adapters import pipeline
