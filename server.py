@@ -20,6 +20,7 @@ them over from ``client.cli``.
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
 from collections.abc import Callable
@@ -210,7 +211,19 @@ def _cmd_db_upgrade(args, settings: Settings) -> int:
     return 0
 
 
-def parser() -> argparse.ArgumentParser:
+#: the modules of the administration commands, by the top-level commands each registers; a
+#: command's module alone is imported to run it (all of them for help, or a command not here):
+#: a sync run then carries neither the SOAP stack nor the other commands (about 16 MiB)
+COMMANDS = {
+    "catalogue": "directory.catalogue.cli", "wsdl": "directory.wsdl_cli", "adapter": "adapters.cli",
+    "sync": "adapters.sync_cli", "quarantine": "adapters.quarantine_cli", "core": "exchange.cli",
+    "pki": "security.cli", "audit": "security.audit_cli", "assess": "security.sharing_cli",
+    "sharing": "security.sharing_cli", "correction": "security.sharing_cli", "demo": "directory.demo",
+}
+
+
+def parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The command line; given ``argv``, with only the commands it can need."""
     p = argparse.ArgumentParser(prog="govshare", description="govshare platform administration")
     p.add_argument("--db-url", help="SQLAlchemy URL (default: $GOVSHARE_DB_URL or SQLite under var/)")
     subs = p.add_subparsers(dest="command", required=True)
@@ -228,19 +241,25 @@ def parser() -> argparse.ArgumentParser:
     db = subs.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="apply every migration").set_defaults(run=_cmd_db_upgrade)
 
-    from adapters import cli as adapter_cli
-    from adapters import quarantine_cli, sync_cli
-    from directory import demo, wsdl_cli
-    from directory.catalogue import cli as catalogue_cli
-    from exchange import cli as exchange_cli
-    from security import audit_cli, sharing_cli
-    from security import cli as pki_cli
-
-    for module in (catalogue_cli, wsdl_cli, adapter_cli, sync_cli, quarantine_cli, exchange_cli, pki_cli,
-                   audit_cli, sharing_cli):
-        module.register(subs)
-    demo.register(subs, _cmd_demo_seed)
+    wanted = _command_in(argv) if argv is not None else None
+    for name in [COMMANDS[wanted]] if wanted in COMMANDS else dict.fromkeys(COMMANDS.values()):
+        module = importlib.import_module(name)
+        if name == "directory.demo":
+            module.register(subs, _cmd_demo_seed)
+        else:
+            module.register(subs)
     return p
+
+
+def _command_in(argv: list[str]) -> str | None:
+    """The command ``argv`` names (its first word after the top-level options), if any."""
+    top = argparse.ArgumentParser(add_help=False, exit_on_error=False)
+    top.add_argument("--db-url")  # parser()'s one top-level option: its value is not the command
+    top.add_argument("command", nargs="?")
+    try:
+        return top.parse_known_args(argv)[0].command
+    except argparse.ArgumentError:  # --db-url without its value: the full parser says so
+        return None
 
 
 def legacy_household_url(settings: Settings) -> str:
@@ -283,7 +302,8 @@ def _cmd_demo_seed(args, sessions: sessionmaker[Session], settings: Settings) ->
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    args = parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = parser(argv).parse_args(argv)
     settings = Settings.from_env(
         db_url=args.db_url, host=getattr(args, "host", None), port=getattr(args, "port", None)
     )
