@@ -85,8 +85,9 @@ from .reading import (
 from .sources import SourceError, open_source
 
 #: records per chunk (one batch, one transaction, one checkpoint); larger chunks write each
-#: random-key index page for more records at once, and hold more in memory (see BENCHMARKS.md)
-CHUNK = 10_000
+#: random-key index page for more records at once, and hold more in memory: up to three chunks
+#: are in flight, and each costs about 5 KiB a record in the run's process (see BENCHMARKS.md)
+CHUNK = 7_500
 #: a source with at least this many rows to read is read in a process of its own (None: never)
 READ_APART_FROM: int | None = 50_000
 ATTEMPTS = 3  # reads of the source before a run gives up

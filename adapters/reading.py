@@ -372,6 +372,12 @@ def first_line(exc: BaseException) -> str:
 # -- reading in a process of its own -----------------------------------------------------------------
 
 KEYS_PER_MESSAGE = 50_000
+#: glibc's allocator in the reading process, unless the environment says otherwise: one arena
+#: (the courier thread would have one of its own), and blocks of 256 KiB and more mapped and
+#: given back when freed (by default the threshold rises to the largest block freed, so that
+#: a chunk's pickles of a few MB each then come from the heap and fragment it); measured at a
+#: million rows: peak RSS 157 -> 148-153 MiB, the same speed
+_MALLOC = {"MALLOC_ARENA_MAX": "1", "MALLOC_MMAP_THRESHOLD_": str(256 << 10)}
 
 
 class ReadingProcess:
@@ -396,7 +402,7 @@ class ReadingProcess:
         try:
             self._process = subprocess.Popen(
                 [sys.executable, "-c", "from adapters.reading import serve; serve()", str(theirs_in),
-                 str(theirs_out), str(os.getpid())], pass_fds=(theirs_in, theirs_out), stdin=subprocess.DEVNULL)
+                 str(theirs_out), str(os.getpid())], pass_fds=(theirs_in, theirs_out), stdin=subprocess.DEVNULL, env={**_MALLOC, **os.environ})
         except BaseException:
             for fd in (theirs_in, ours_out, ours_in, theirs_out):
                 os.close(fd)
