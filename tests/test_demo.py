@@ -3,26 +3,78 @@ published resources that each have an interface, a WSDL and an access point."""
 
 from __future__ import annotations
 
+import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+
 import pytest
 import requests
 from lxml import etree
 from sqlalchemy import select
+from sqlalchemy.orm import sessionmaker
 from stdnum.cn import uscc
 
+import server
+from bench.databases import throwaway_database
 from directory import demo
+from directory.bootstrap import bootstrap_node
 from directory.catalogue.classification import ancestors
 from directory.taxonomies import CLASSIFICATION, SHARING_TYPE
+from registry.db import make_engine, migrate, session_factory, unit_of_work
 from registry.models import CatalogueEntry, Department, WsdlDocument
 from registry.settings import Settings
+from tests.conftest import PG_ADMIN_URL, LiveServer, _pg_reachable, free_port, service_unavailable
 
 UDDI = "urn:uddi-org:api_v3"
 
 
+@dataclass
+class World:
+    """The demo seeded once, served over HTTP: what this module's tests read."""
+
+    counts: dict[str, int]
+    server: LiveServer
+    sessions: sessionmaker
+    settings: Settings  # with the server's address as the public one, as seeding had it
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def world(request, tmp_path_factory, sqlite_template) -> Iterator[World]:
+    """One seeded platform per database for the module (seeding takes 13-17 s on a slow
+    machine); a database of its own, so no other test's truncation reaches it."""
+    folder = tmp_path_factory.mktemp("demo")
+    with ExitStack() as stack:
+        if request.param == "sqlite":
+            shutil.copy(sqlite_template, folder / "govshare.db")
+            url = f"sqlite:///{folder / 'govshare.db'}"
+        else:
+            reason = _pg_reachable()
+            if reason:
+                service_unavailable(reason)
+            url = stack.enter_context(throwaway_database(PG_ADMIN_URL, f"govshare_test_demo_{uuid.uuid4().hex[:8]}"))
+            migrate(url)
+        settings = Settings.from_env(db_url=url, var_dir=folder, wss_policy="optional")
+        engine = make_engine(url)
+        stack.callback(engine.dispose)
+        sessions = session_factory(engine)
+        with unit_of_work(sessions) as session:
+            bootstrap_node(session, settings)
+        served = LiveServer(server.build_app(settings, sessions), free_port()).start()
+        stack.callback(served.stop)
+        public = Settings.from_env(db_url=url, var_dir=folder, public_url=served.url)
+        yield World(demo.seed(sessions, public), served, sessions, public)
+
+
 @pytest.fixture
-def seeded(sessions, settings, live_server):
-    settings = type(settings).from_env(db_url=settings.db_url, public_url=live_server.url)
-    counts = demo.seed(sessions, settings)
-    return counts, live_server
+def seeded(world):
+    return world.counts, world.server
+
+
+@pytest.fixture
+def sessions(world):
+    return world.sessions
 
 
 def test_organisation_code_check_character_follows_gb_11714():
@@ -97,16 +149,14 @@ def test_a_published_resource_has_a_binding_whose_wsdl_is_served(seeded, session
     assert wsdl.status_code == 200 and entry.access_point.encode() in wsdl.content
 
 
-def test_seeding_twice_changes_nothing(seeded, sessions, settings, live_server):
-    counts, _server = seeded
-    settings = type(settings).from_env(db_url=settings.db_url, public_url=live_server.url)
-    assert demo.seed(sessions, settings) == counts
+def test_seeding_twice_changes_nothing(world):
+    assert demo.seed(world.sessions, world.settings) == world.counts
 
 
-def test_demo_records_reach_the_core_and_dirty_ones_quarantine(seeded, sessions, settings, live_server):
+def test_demo_records_reach_the_core_and_dirty_ones_quarantine(world):
     from exchange.demo import DEMO_RECORDS, DIRTY_EVERY, seed_records
 
-    settings = type(settings).from_env(db_url=settings.db_url, public_url=live_server.url)
+    sessions, settings = world.sessions, world.settings  # the only test here that adds records
     outcome = seed_records(sessions, settings)
     assert set(outcome) == set(DEMO_RECORDS)
     population_total = DEMO_RECORDS["户籍登记信息"][1]
