@@ -1,7 +1,8 @@
 # govshare — the two set-up commands: `make demo` and `make test`.
 PYTHON ?= python3.11
 VENV   ?= .venv
-TEST_WORKERS ?= 2
+# more workers than cores: a fifth of the suite's time is spent waiting (servers, subprocesses, databases)
+TEST_WORKERS ?= 3
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
