@@ -386,8 +386,9 @@ class ReadingProcess:
     The child is a fresh interpreter (``python -c``, never a fork: the server runs threads)
     that talks over two pipes, and it only reads: it holds no connection to the centre, so a
     run killed at any point leaves nothing of the child's behind.  It ends when its pipes
-    close, and on Linux the kernel kills it when the run's process dies.  At most one chunk
-    waits in the pipe while the run stores the one before, which bounds memory.
+    close, and on Linux the kernel kills it when the run's process dies.  While the run stores
+    a chunk, at most two more are on their way (one in the pipe, one waiting to be sent: see
+    ``_Courier``) and the reader reads the next, which bounds memory.
 
     Work sharing: when the run finds no chunk waiting, it says so (``hungry``), and the reader
     hands its next chunk on unsealed for the run to validate and render.  So the side with
@@ -402,7 +403,8 @@ class ReadingProcess:
         try:
             self._process = subprocess.Popen(
                 [sys.executable, "-c", "from adapters.reading import serve; serve()", str(theirs_in),
-                 str(theirs_out), str(os.getpid())], pass_fds=(theirs_in, theirs_out), stdin=subprocess.DEVNULL, env={**_MALLOC, **os.environ})
+                 str(theirs_out), str(os.getpid())], pass_fds=(theirs_in, theirs_out), stdin=subprocess.DEVNULL,
+                env={**_MALLOC, **os.environ})
         except BaseException:
             for fd in (theirs_in, ours_out, ours_in, theirs_out):
                 os.close(fd)
