@@ -28,6 +28,7 @@ from registry.settings import Settings
 from tests.conftest import PG_ADMIN_URL, LiveServer, _pg_reachable, free_port, service_unavailable
 
 UDDI = "urn:uddi-org:api_v3"
+pytestmark = pytest.mark.xdist_group("demo")  # one worker seeds the demo once per database (make test: loadgroup)
 
 
 @dataclass
