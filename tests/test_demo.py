@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pytest
 import requests
 from lxml import etree
-from sqlalchemy import select
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import sessionmaker
 from stdnum.cn import uscc
 
@@ -25,7 +25,14 @@ from directory.taxonomies import CLASSIFICATION, SHARING_TYPE
 from registry.db import make_engine, migrate, session_factory, unit_of_work
 from registry.models import CatalogueEntry, Department, WsdlDocument
 from registry.settings import Settings
-from tests.conftest import PG_ADMIN_URL, LiveServer, _pg_reachable, free_port, service_unavailable
+from tests.conftest import (
+    PG_ADMIN_URL,
+    LiveServer,
+    _pg_reachable,
+    free_port,
+    service_unavailable,
+    without_flush_wait,
+)
 
 UDDI = "urn:uddi-org:api_v3"
 pytestmark = pytest.mark.xdist_group("demo")  # one worker seeds the demo once per database (make test: loadgroup)
@@ -54,7 +61,10 @@ def world(request, tmp_path_factory, sqlite_template) -> Iterator[World]:
             reason = _pg_reachable()
             if reason:
                 service_unavailable(reason)
-            url = stack.enter_context(throwaway_database(PG_ADMIN_URL, f"govshare_test_demo_{uuid.uuid4().hex[:8]}"))
+            name = f"govshare_test_demo_{uuid.uuid4().hex[:8]}"
+            url = stack.enter_context(throwaway_database(PG_ADMIN_URL, name))
+            with create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT").connect() as admin:
+                admin.execute(text(without_flush_wait(name)))
             migrate(url)
         settings = Settings.from_env(db_url=url, var_dir=folder, wss_policy="optional")
         engine = make_engine(url)
