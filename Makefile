@@ -24,7 +24,7 @@ demo: $(STAMP)
 
 ## test: the whole suite (SQLite always; PostgreSQL/PHP when present, required with REQUIRE_SERVICES=1)
 test: $(STAMP)
-	$(VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist loadgroup --durations=15
+	$(VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist load --durations=15
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

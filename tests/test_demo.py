@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import requests
@@ -35,7 +36,6 @@ from tests.conftest import (
 )
 
 UDDI = "urn:uddi-org:api_v3"
-pytestmark = pytest.mark.xdist_group("demo")  # one worker seeds the demo once per database (make test: loadgroup)
 
 
 @dataclass
@@ -48,34 +48,49 @@ class World:
     settings: Settings  # with the server's address as the public one, as seeding had it
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def world(request, tmp_path_factory, sqlite_template) -> Iterator[World]:
-    """One seeded platform per database for the module (seeding takes 13-17 s on a slow
-    machine); a database of its own, so no other test's truncation reaches it."""
-    folder = tmp_path_factory.mktemp("demo")
+@pytest.fixture(scope="module")
+def worlds(tmp_path_factory, sqlite_template) -> Iterator[Callable[[str], World]]:
+    """One seeded platform per database for the module, made when first asked for (seeding
+    takes 13-25 s on a slow machine), whatever order the tests run in; each in a database of
+    its own, so no other test's truncation reaches it."""
+    made: dict[str, World] = {}
     with ExitStack() as stack:
-        if request.param == "sqlite":
-            shutil.copy(sqlite_template, folder / "govshare.db")
-            url = f"sqlite:///{folder / 'govshare.db'}"
-        else:
-            reason = _pg_reachable()
-            if reason:
-                service_unavailable(reason)
-            name = f"govshare_test_demo_{uuid.uuid4().hex[:8]}"
-            url = stack.enter_context(throwaway_database(PG_ADMIN_URL, name))
-            with create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT").connect() as admin:
-                admin.execute(text(without_flush_wait(name)))
-            migrate(url)
-        settings = Settings.from_env(db_url=url, var_dir=folder, wss_policy="optional")
-        engine = make_engine(url)
-        stack.callback(engine.dispose)
-        sessions = session_factory(engine)
-        with unit_of_work(sessions) as session:
-            bootstrap_node(session, settings)
-        served = LiveServer(server.build_app(settings, sessions), free_port()).start()
-        stack.callback(served.stop)
-        public = Settings.from_env(db_url=url, var_dir=folder, public_url=served.url)
-        yield World(demo.seed(sessions, public), served, sessions, public)
+        def world_on(backend: str) -> World:
+            if backend not in made:
+                made[backend] = _seeded(stack, backend, tmp_path_factory.mktemp("demo"), sqlite_template)
+            return made[backend]
+
+        yield world_on
+
+
+def _seeded(stack: ExitStack, backend: str, folder: Path, sqlite_template: Path) -> World:
+    if backend == "sqlite":
+        shutil.copy(sqlite_template, folder / "govshare.db")
+        url = f"sqlite:///{folder / 'govshare.db'}"
+    else:
+        reason = _pg_reachable()
+        if reason:
+            service_unavailable(reason)
+        name = f"govshare_test_demo_{uuid.uuid4().hex[:8]}"
+        url = stack.enter_context(throwaway_database(PG_ADMIN_URL, name))
+        with create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT").connect() as admin:
+            admin.execute(text(without_flush_wait(name)))
+        migrate(url)
+    settings = Settings.from_env(db_url=url, var_dir=folder, wss_policy="optional")
+    engine = make_engine(url)
+    stack.callback(engine.dispose)
+    sessions = session_factory(engine)
+    with unit_of_work(sessions) as session:
+        bootstrap_node(session, settings)
+    served = LiveServer(server.build_app(settings, sessions), free_port()).start()
+    stack.callback(served.stop)
+    public = Settings.from_env(db_url=url, var_dir=folder, public_url=served.url)
+    return World(demo.seed(sessions, public), served, sessions, public)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def world(request, worlds) -> World:
+    return worlds(request.param)
 
 
 @pytest.fixture
