@@ -209,12 +209,13 @@ def test_fingerprints_never_match_across_two_entries():
     from adapters.reading import Fingerprints
 
     marks = Fingerprints()
-    marks.set(b"\0\0ABCDEFGHIJ", 1)
-    marks.set(b"\0\0KLMNOPQRST", 1)
-    # the bucket holds ABCDEFGHIJ 01 KLMNOPQRST 01: this one is in its bytes, but at no entry
-    assert marks.flags(b"\0\0J\x01KLMNOPQR") == 0
-    assert marks.set(b"\0\0J\x01KLMNOPQR", 2) == 2 and len(marks) == 3
-    assert marks.flags(b"\0\0KLMNOPQRST") == 1
+    marks.set(b"\0\x01ABCDEFGHIJ", 1)
+    marks.set(b"\0\x02KLMNOPQRST", 1)
+    # one bucket holds 01 ABCDEFGHIJ 01 02 KLMNOPQRST 01: this one is in its bytes, but at no entry
+    crossing = b"\0\x01\x02KLMNOPQRS"
+    assert marks.flags(crossing) == 0
+    assert marks.set(crossing, 2) == 2 and len(marks) == 3
+    assert marks.flags(b"\0\x02KLMNOPQRST") == 1 and marks.flags(crossing) == 2
 
 
 def test_keys_roll_back_what_was_added_since_the_last_chunk():
