@@ -190,3 +190,27 @@ def test_a_resource_whose_record_changed_nothing_still_holds_it(sessions, source
         view = output.View(entry=entry, requester=requester, fields=None)
         total, rows = output.query(session, view, keys=[KEY], filters=[], offset=0, page_size=10)
     assert total == 1 and rows[0].fields["residenceAddress"] == GAJ_ADDRESS
+
+
+def test_versions_keep_keys_and_values_with_characters_the_bulk_insert_escapes(sessions, sources):
+    """PostgreSQL takes versions by COPY, whose text format escapes a backslash, tab, newline or
+    carriage return and reads ``\\N`` as NULL: each comes back as it was sent."""
+    gaj, mzj = sources
+    awkward = {"name": "张\\三\t\\N", "residenceAddress": "临江市\n解放路\r12号 \"东\" \\\\", "note": "\\."}
+    keys = ["3301\t02", "3301\\N", "3301\n02\r", "\\."]
+    with unit_of_work(sessions) as session:
+        core.take_turn(session, "population")
+        counts = core.load(session, base="population", source_id=gaj, resource_code="R-1", batch_id="b\t1",
+                           records=[core.Accepted(key, "Person", dict(awkward, idNumber=key)) for key in keys],
+                           now=datetime(2026, 11, 24, 8, 0))
+    assert counts.changed == len(keys)
+    _load(sessions, mzj, {"idNumber": KEY, "name": "李四", "maritalStatus": "20"}, "b2")
+    _load(sessions, gaj, {"idNumber": KEY, "name": "李\\四\t"}, "b3")  # a version with field sources
+    with sessions() as session:
+        for key in keys:
+            [version] = core.history_of(session, "population", key)
+            assert (version.record_key, version.fields, version.batch_id) == (key, dict(awkward, idNumber=key), "b\t1")
+            assert version.field_sources is None and version.deleted is False and version.effective_to is None
+    current = _current(sessions)
+    assert current.fields == {"idNumber": KEY, "name": "李\\四\t", "maritalStatus": "20"}
+    assert current.field_sources == {"idNumber": mzj, "maritalStatus": mzj}  # JSON text in COPY, too
