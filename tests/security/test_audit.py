@@ -315,6 +315,14 @@ def test_concurrent_appends_from_two_engines_keep_one_unbroken_chain(pg_database
         engine.dispose()
 
 
+def test_an_append_returns_the_columns_of_the_committed_entry(sessions, settings):
+    first = audit.record(sessions, settings, audit.AuditEvent("exchange.QueryRecords", record_count=2))  # head read
+    second = audit.record(sessions, settings, audit.AuditEvent("exchange.GetChanges"))  # linked in one statement
+    assert [(e.seq, e.operation, e.record_count, e.prev_hash, e.entry_hash) for e in _entries(sessions)] == [
+        (r["seq"], r["operation"], r["record_count"], r["prev_hash"], r["entry_hash"]) for r in (first, second)]
+    assert second["prev_hash"] == first["entry_hash"] == audit.entry_hash(first)
+
+
 def test_an_append_after_the_chain_changed_underneath_links_to_the_real_head(sessions, settings):
     """A process links a lone entry to the head it appended last (one statement); when another
     process appended since, or the head is gone, the entry is linked to the real head instead."""
