@@ -8,13 +8,14 @@ import sys
 from datetime import datetime
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from directory.accounts import register_department
 from directory.demo import credit_code_for
 from exchange import core, integration
 from registry.db import unit_of_work
 from registry.models import CoreLineage, CoreRecord
+from registry.settings import Settings
 
 KEY = "330102199001021235"
 GAJ_ADDRESS = "临江市上城区解放路12号"
@@ -214,3 +215,32 @@ def test_versions_keep_keys_and_values_with_characters_the_bulk_insert_escapes(s
     current = _current(sessions)
     assert current.fields == {"idNumber": KEY, "name": "李\\四\t", "maritalStatus": "20"}
     assert current.field_sources == {"idNumber": mzj, "maritalStatus": mzj}  # JSON text in COPY, too
+
+
+def test_copying_versions_keeps_the_sessions_plan_mode_and_the_foreign_key(pg_database):
+    """PostgreSQL: the COPY of versions lets its foreign-key checks keep their plans, and only it:
+    the session plans every later statement anew again, and a source that is no department is
+    still refused."""
+    from psycopg.errors import ForeignKeyViolation
+
+    from registry.db import make_engine, session_factory
+    from tests.conftest import _truncate
+
+    _truncate(pg_database)
+    engine = make_engine(pg_database)
+    sessions = session_factory(engine)
+    try:
+        with unit_of_work(sessions) as session:
+            gaj = register_department(session, Settings.from_env(db_url=pg_database), code="gaj", name="临江市公安局",
+                                      credit_code=credit_code_for("00250102"))
+            counts = core.load(session, base="population", records=[core.Accepted(KEY, "Person", {"idNumber": KEY})],
+                               source_id=gaj.id, resource_code="R-1", batch_id="b1", now=datetime(2026, 11, 24))
+            assert counts.changed == 1
+            assert session.scalar(text("SHOW plan_cache_mode")) == "force_custom_plan"
+        with pytest.raises(ForeignKeyViolation, match="core_record_source_id_fkey"), unit_of_work(sessions) as session:
+            core.load(session, base="population", records=[core.Accepted("x", "Person", {"idNumber": "x"})],
+                      source_id=gaj.id + 1000, resource_code="R-1", batch_id="b2", now=datetime(2026, 11, 24))
+        with sessions() as session:
+            assert [v.record_key for v in session.scalars(select(CoreRecord))] == [KEY]
+    finally:
+        engine.dispose()
