@@ -76,7 +76,7 @@ def timestamp(value: object) -> datetime | None:
             return None
     if not isinstance(value, datetime):
         return None
-    return value.replace(tzinfo=None)
+    return value if value.tzinfo is None else value.replace(tzinfo=None)
 
 
 def key_mapper(config: AdapterConfig) -> Mapper:
@@ -172,10 +172,12 @@ class Keys:
     def present(self, mark: bytes) -> bool:
         return bool(self.marks.flags(mark) & CORE)
 
-    def add(self, mark: bytes, flags: int) -> None:
+    def add(self, mark: bytes, flags: int) -> int:
+        """Set ``flags`` on ``mark``; returns the ones it did not have."""
         new = self.marks.set(mark, flags)
         if new:
             self._since.append((mark, new))
+        return new
 
     def commit(self) -> None:
         self._since = []
@@ -304,10 +306,10 @@ class Reader:
         if self.keys_only is not None:
             in_core = core_key(config, mapped.fields if not mapped.problems else self.keys_only.map(row).fields)
             kept = None if in_core is None else mark if in_core == key else fingerprint(in_core)
-        fresh = not mapped.problems and not keys.seen(mark)
-        if kept == mark:
-            keys.add(mark, SOURCE | CORE if fresh else CORE)
+        if kept == mark and not mapped.problems:  # the common case, in one look-up of the key set
+            fresh = bool(keys.add(mark, SOURCE | CORE) & SOURCE)
         else:
+            fresh = not mapped.problems and not keys.seen(mark)
             if fresh:
                 keys.add(mark, SOURCE)
             if kept is not None:
