@@ -190,8 +190,8 @@ def _sort_whole_rows(connection, record) -> None:
     cursor = connection.cursor()
     try:
         cursor.execute(f"SET SESSION max_length_for_sort_data = {_MAX_LENGTH_FOR_SORT_DATA}")
-    except Exception:  # noqa: BLE001 - a server without the variable: MySQL deprecated it in 8.0.20, its sorts no longer need it
-        pass
+    except Exception:  # noqa: BLE001 - a server without the variable (deprecated by MySQL 8.0.20, whose sorts
+        pass           # no longer need it) reads as before
     finally:
         cursor.close()
 
