@@ -8,14 +8,16 @@ import sys
 from datetime import datetime
 
 import pytest
+from psycopg.errors import ForeignKeyViolation
 from sqlalchemy import func, select, text
 
 from directory.accounts import register_department
 from directory.demo import credit_code_for
 from exchange import core, integration
-from registry.db import unit_of_work
+from registry.db import make_engine, session_factory, unit_of_work
 from registry.models import CoreLineage, CoreRecord
 from registry.settings import Settings
+from tests.conftest import _truncate
 
 KEY = "330102199001021235"
 GAJ_ADDRESS = "临江市上城区解放路12号"
@@ -221,11 +223,6 @@ def test_copying_versions_keeps_the_sessions_plan_mode_and_the_foreign_key(pg_da
     """PostgreSQL: the COPY of versions lets its foreign-key checks keep their plans, and only it:
     the session plans every later statement anew again, and a source that is no department is
     still refused."""
-    from psycopg.errors import ForeignKeyViolation
-
-    from registry.db import make_engine, session_factory
-    from tests.conftest import _truncate
-
     _truncate(pg_database)
     engine = make_engine(pg_database)
     sessions = session_factory(engine)
