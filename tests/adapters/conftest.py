@@ -97,3 +97,22 @@ def mariadb_url():
     with admin.connect() as conn:
         conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
     admin.dispose()
+
+
+def wait_for_lock_release(sessions, settings, name: str, seconds: float = 10.0) -> None:
+    """Wait until adapter ``name``'s run lock is free: a run killed with SIGKILL keeps its
+    PostgreSQL advisory lock until the server has seen its connection close (a file lock is
+    dropped by the kernel as the process dies)."""
+    import time
+
+    from adapters.locks import AlreadyRunning, run_lock
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with run_lock(sessions.kw["bind"], settings, name):
+                return
+        except AlreadyRunning:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.05)

@@ -19,6 +19,7 @@ from adapters.config import load_adapter
 from adapters.pipeline import consistency, run_adapter
 from adapters.reading import ReadingFailed, ReadingProcess
 from registry.models import SyncCheckpoint, SyncRun
+from tests.adapters.conftest import wait_for_lock_release
 from tests.adapters.test_pipeline import ADAPTER, household_resource  # noqa: F401 - a fixture
 
 ROOT = Path(__file__).parents[2]
@@ -178,6 +179,7 @@ def test_killing_a_run_leaves_no_reading_process_behind_and_the_next_run_resumes
     while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in readers):
         time.sleep(0.1)
     assert not any(Path(f"/proc/{pid}").exists() for pid in readers), "a reading process outlived its run"
+    wait_for_lock_release(sessions, settings, "gaj-household")
 
     config = load_adapter(ADAPTER)
     resumed = run_adapter(sessions, settings, config)

@@ -21,6 +21,7 @@ from adapters.pipeline import consistency, core_key, run_adapter
 from registry.clock import utcnow
 from registry.db import unit_of_work
 from registry.models import CoreRecord, SyncCheckpoint, SyncRun
+from tests.adapters.conftest import wait_for_lock_release
 from tests.adapters.test_pipeline import ADAPTER, household_resource  # noqa: F401 - a fixture
 
 ROOT = Path(__file__).parents[2]
@@ -343,6 +344,7 @@ def test_a_run_killed_after_committed_chunks_resumes_to_the_state_of_an_uninterr
     os.kill(victim.pid, signal.SIGKILL)
     victim.wait(timeout=30)
     assert victim.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    wait_for_lock_release(sessions, settings, "gaj-household")
 
     config = load_adapter(ADAPTER)
     resumed = run_adapter(sessions, settings, config)
