@@ -189,7 +189,7 @@ class ExchangeOperations:
             source, more = "provider", False
         out = etree.Element(EX + "QueryRecordsResponse", nsmap={"ex": EXCHANGE_NS})
         _el(out, "total", total)
-        _el(out, "offset", offset)
+        _el(out, "pageOffset", offset)
         _el(out, "more", more)
         _el(out, "source", source)
         container = _el(out, "records", None)

@@ -8,7 +8,8 @@
 //   JOB.json: {"url": "http://127.0.0.1:PORT", "requester": "<credit code>",
 //              "resources": [{"resourceCode": "101001002/000001", "batchFile": "/tmp/b.xml",
 //                             "keys": ["330102..."]}, ...]}
-// Output: {"<resourceCode>": {"receipt": {...}, "query": {"total": N, "records": "<Person .../>..."},
+// Output: {"<resourceCode>": {"receipt": {...},
+//          "query": {"total": N, "pageOffset": 0, "records": "<Person .../>..."},
 //          "changes": [{"key": "...", "operation": "upsert", "record": "<Person .../>"}, ...]}, ...}
 // A SoapFault ends the run with its code and ExchangeFault detail on stderr and exit status 2.
 
@@ -35,7 +36,10 @@ try {
         ]);
         $out[$code] = [
             "receipt" => $submitted->receipt,
-            "query" => ["total" => $query->total, "records" => $query->records->any ?? ""],
+            "query" => [
+                "total" => $query->total, "pageOffset" => $query->pageOffset,
+                "records" => $query->records->any ?? "",
+            ],
             "changes" => array_map(
                 fn($c) => ["key" => $c->key, "operation" => $c->operation, "record" => $c->record->any ?? ""],
                 as_list($changes->change ?? null)
