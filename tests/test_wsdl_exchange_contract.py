@@ -67,11 +67,16 @@ def _references(node: etree._Element) -> set[Component]:
     return {(space, name) for space, name in found if not name.startswith(f"{{{XS}}}")}
 
 
+def _parts(wsdl: etree._Element) -> dict[str, str]:
+    """Message (Clark name) -> the element of its one part."""
+    tns = wsdl.get("targetNamespace")
+    return {f"{{{tns}}}{m.get('name')}": _name(p, p.get("element"))
+            for m in wsdl.iterfind("wsdl:message", NS) for p in m.iterfind("wsdl:part", NS)}
+
+
 def _operation_elements(wsdl: etree._Element, direction: str) -> dict[str, str]:
     """Operation name -> the Clark name of its ``input`` or ``output`` wrapper element."""
-    tns = wsdl.get("targetNamespace")
-    parts = {f"{{{tns}}}{m.get('name')}": _name(p, p.get("element"))
-             for m in wsdl.iterfind("wsdl:message", NS) for p in m.iterfind("wsdl:part", NS)}
+    parts = _parts(wsdl)
     return {op.get("name"): parts[_name(op, op.find(f"wsdl:{direction}", NS).get("message"))]
             for op in wsdl.iterfind("wsdl:portType/wsdl:operation", NS)}
 
@@ -91,8 +96,9 @@ def contract(live_server) -> tuple[etree._Element, dict[Component, etree._Elemen
 
 def test_every_type_in_the_exchange_schema_closure_is_used_by_an_operation(contract):
     wsdl, components = contract
-    roots = {("element", _name(p, p.get("element")))
-             for p in wsdl.iterfind("wsdl:message/wsdl:part", NS)}
+    parts = _parts(wsdl)
+    roots = {("element", parts[_name(m, m.get("message"))])  # inputs, outputs and faults
+             for m in wsdl.xpath("wsdl:portType/wsdl:operation/*[@message]", namespaces=NS)}
     reached, todo = set(), deque(roots)
     while todo:
         component = todo.popleft()
