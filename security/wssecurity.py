@@ -16,15 +16,24 @@ A request to ``/exchange`` or ``/uddi/publication`` carries, in its SOAP Header:
 1. the shape: one Security header, one Timestamp, one Signature, a BinarySecurityToken, the
    Body and the Timestamp each with a ``wsu:Id``, no Id value used twice anywhere in the
    message (a second element with the signed Id is how signature wrapping smuggles a body in);
+   the ``ds:Signature`` is valid against the XML-Signature schema, with Exclusive XML
+   Canonicalization's ``ec:InclusiveNamespaces`` allowed where that standard puts it (WSS4J -
+   under CXF, Rampart and Spring-WS - always writes one in SignedInfo's CanonicalizationMethod);
 2. the algorithms: exc-c14n, RSA-SHA256 and SHA-256 only (SHA-1 is refused by name);
-3. the references are exactly the Body that is the Envelope's child and the Timestamp that is
+3. every SignatureValue, DigestValue and BinarySecurityToken is strict base64: the alphabet,
+   XML whitespace, canonical padding - nothing else (signxml decodes leniently, dropping what
+   is not base64, so one text could stand for many and a replay cache keyed on it is bypassed);
+4. the references are exactly the Body that is the Envelope's child and the Timestamp that is
    the Security header's child, and signxml verifies the signature with the token's key;
-4. the Timestamp is fresh: created no later than now + skew, not expired (with skew), and no
-   longer-lived than the configured maximum;
-5. the certificate chains to the platform CA, is within its validity, is one the platform
+5. the Timestamp is fresh: created no later than now + skew, not expired (with skew), expiring
+   after it was created, and no longer-lived than the configured maximum;
+6. the certificate chains to the platform CA, is within its validity, is one the platform
    issued (the ``certificate`` table) and is not revoked;
-6. the message was not seen before: the SHA-256 of its SignatureValue goes into ``wss_seen``,
-   shared by every server process, until the Timestamp expires.
+7. the message was not seen before: the SHA-256 of the signature value as verified (the
+   decoded bytes, whatever their base64 text looked like) goes into ``wss_seen``, shared by
+   every server process, until the Timestamp expires.
+
+Whatever else goes wrong while verifying is a ``wsse:FailedCheck`` fault, never an internal error.
 
 The caller's department is the certificate's; the endpoints then check that the message speaks
 for that department (the requester, the batch's provider, the publisher's account).
@@ -33,14 +42,18 @@ for that department (the requester, the batch's provider, the publisher's accoun
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
+import importlib.resources
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 from lxml import etree
 from signxml import XMLVerifier
@@ -129,16 +142,22 @@ def verify(envelope: etree._Element, sessions: sessionmaker[Session], settings: 
         raise WsSecurityError("FailedCheck", f"the signature must cover exactly the Body (#{body_id}) and the "
                               f"Timestamp (#{ts_id}); it references {', '.join(uris) or 'nothing'}")
     cert = _token(security, signature)
+    signature_bytes = _signature_value(signature, cert)
     try:
-        results = XMLVerifier().verify(envelope, x509_cert=cert, id_attribute="Id", expect_config=_CONFIG)
+        results = XMLVerifier().verify(envelope, x509_cert=cert, id_attribute="Id", expect_config=_CONFIG,
+                                       validate_schema=False)  # _algorithms checked the schema, exc-c14n's too
     except (InvalidSignature, InvalidInput) as exc:
         raise WsSecurityError("FailedCheck", f"the signature does not verify: {exc}") from None
-    signed = {etree.QName(result.signed_xml).localname for result in results}
+    except Exception as exc:  # noqa: BLE001 - untrusted input into a library: any failure is a failed check
+        log.warning("signature verification failed unexpectedly: %r", exc)
+        raise WsSecurityError("FailedCheck", f"the signature could not be verified ({exc.__class__.__name__}: "
+                              f"{exc}); sign as the WSDL's policy says: exc-c14n, RSA-SHA256, SHA-256") from None
+    signed = {etree.QName(result.signed_xml).localname for result in results if result.signed_xml is not None}
     if signed != {"Body", "Timestamp"}:
         raise WsSecurityError("FailedCheck", f"the signature covers {sorted(signed)}, not the Body and Timestamp")
     expires = _fresh(timestamp, now, settings)
     _chained(cert, settings, now)
-    return _registered_and_new(cert, signature, expires, sessions, now)
+    return _registered_and_new(cert, signature_bytes, expires, sessions, now)
 
 
 def _unique_ids(envelope: etree._Element) -> None:
@@ -168,10 +187,33 @@ def _id_of(el: etree._Element, what: str) -> str:
     return value
 
 
+@lru_cache(maxsize=1)
+def _signature_schema() -> etree.XMLSchema:
+    """XML-Signature's schema (the copy signxml ships) and the one element Exclusive XML
+    Canonicalization adds to it: ``ec:InclusiveNamespaces`` (exc-c14n section 3), which a
+    CanonicalizationMethod's strict wildcard must find declared.  ``PrefixList`` is a string,
+    not the NMTOKENS the W3C schema says: its own ``#default`` token is no NMTOKEN."""
+    dsig = importlib.resources.files("signxml.schemas").joinpath("xmldsig1-schema.xsd")
+    return etree.XMLSchema(etree.fromstring(f"""
+        <xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" targetNamespace="{EXC_C14N}"
+                   elementFormDefault="qualified">
+          <xs:import namespace="{DS_NS}" schemaLocation="{Path(str(dsig)).as_uri()}"/>
+          <xs:element name="InclusiveNamespaces">
+            <xs:complexType><xs:attribute name="PrefixList" type="xs:string" use="required"/></xs:complexType>
+          </xs:element>
+        </xs:schema>""".encode()))
+
+
 def _algorithms(signature: etree._Element) -> None:
+    for digest in signature.iterfind(f"{_DS}SignedInfo/{_DS}Reference/{_DS}DigestValue"):
+        strict_base64(digest.text, "a ds:DigestValue")
+    strict_base64(signature.findtext(_DS + "SignatureValue"), "the ds:SignatureValue")
+    schema = _signature_schema()
+    if not schema.validate(signature):
+        error = schema.error_log.last_error
+        raise WsSecurityError("InvalidSecurity", f"the ds:Signature is not valid XML-Signature (line {error.line}): "
+                              f"{error.message}")
     info = signature.find(_DS + "SignedInfo")
-    if info is None:
-        raise WsSecurityError("InvalidSecurity", "ds:Signature has no SignedInfo")
     used = [(what, el.get("Algorithm", "")) for what, el in (
         [("CanonicalizationMethod", info.find(_DS + "CanonicalizationMethod")),
          ("SignatureMethod", info.find(_DS + "SignatureMethod"))]
@@ -204,11 +246,41 @@ def _token(security: etree._Element, signature: etree._Element) -> x509.Certific
         raise WsSecurityError("InvalidSecurityToken", f"the token's ValueType must be {X509V3}")
     if token.get("EncodingType", BASE64) != BASE64:
         raise WsSecurityError("InvalidSecurityToken", f"the token's EncodingType must be {BASE64}")
+    der = strict_base64(token.text, "the wsse:BinarySecurityToken", "InvalidSecurityToken")
     try:
-        return x509.load_der_x509_certificate(base64.b64decode("".join((token.text or "").split()), validate=True))
+        return x509.load_der_x509_certificate(der)
     except ValueError as exc:
         raise WsSecurityError("InvalidSecurityToken", f"the BinarySecurityToken is not a base64 DER X.509 "
                               f"certificate: {exc}") from None
+
+
+_XML_SPACE = str.maketrans("", "", " \t\r\n")
+
+
+def strict_base64(text: str | None, what: str, code: str = "InvalidSecurity") -> bytes:
+    """The bytes of an xs:base64Binary text, refusing every other spelling of them: characters
+    outside the alphabet, missing or surplus padding, non-zero bits after the last byte.  XML
+    whitespace is allowed anywhere (Santuario wraps lines at 76 characters)."""
+    compact = (text or "").translate(_XML_SPACE)
+    try:
+        value = base64.b64decode(compact, validate=True)
+    except binascii.Error:
+        value = None
+    if not compact or value is None or base64.b64encode(value).decode("ascii") != compact:
+        raise WsSecurityError(code, f"{what} is not strict base64 (A-Z a-z 0-9 + / and '=' padding, nothing "
+                              "else): send the value as your signing library wrote it")
+    return value
+
+
+def _signature_value(signature: etree._Element, cert: x509.Certificate) -> bytes:
+    """The SignatureValue's bytes.  An RSA signature is exactly as long as the key's modulus
+    (PKCS#1 v1.5), so the bytes, which the replay cache keys on, have one form only."""
+    value = strict_base64(signature.findtext(_DS + "SignatureValue"), "the ds:SignatureValue")
+    key = cert.public_key()
+    if isinstance(key, rsa.RSAPublicKey) and len(value) != (key.key_size + 7) // 8:
+        raise WsSecurityError("FailedCheck", f"the ds:SignatureValue is {len(value)} bytes; an RSA-SHA256 "
+                              f"signature with this {key.key_size}-bit key is {(key.key_size + 7) // 8}")
+    return value
 
 
 def _instant(el: etree._Element | None, what: str) -> datetime:
@@ -227,6 +299,9 @@ def _fresh(timestamp: etree._Element, now: datetime, settings: Settings) -> date
     created = _instant(timestamp.find(_WSU + "Created"), "Created")
     expires = _instant(timestamp.find(_WSU + "Expires"), "Expires")
     skew = timedelta(seconds=settings.wss_skew)
+    if expires <= created:
+        raise WsSecurityError("MessageExpired", f"the Timestamp expires ({expires:%Y-%m-%d %H:%M:%S} UTC) no later "
+                              f"than it was created ({created:%Y-%m-%d %H:%M:%S} UTC): Expires must follow Created")
     if created > now + skew:
         raise WsSecurityError("MessageExpired", f"the Timestamp was created in the future ({created:%H:%M:%S} UTC, "
                               f"now {now:%H:%M:%S} UTC, allowed skew {settings.wss_skew} s): check your clock")
@@ -234,8 +309,8 @@ def _fresh(timestamp: etree._Element, now: datetime, settings: Settings) -> date
         raise WsSecurityError("MessageExpired", f"the message expired at {expires:%Y-%m-%d %H:%M:%S} UTC "
                               f"(now {now:%H:%M:%S} UTC)")
     if expires - created > timedelta(seconds=settings.wss_max_lifetime):
-        raise WsSecurityError("MessageExpired", f"the Timestamp is valid for {(expires - created).seconds} s; at "
-                              f"most {settings.wss_max_lifetime} s are accepted")
+        raise WsSecurityError("MessageExpired", f"the Timestamp is valid for {(expires - created).total_seconds():.0f}"
+                              f" s; at most {settings.wss_max_lifetime} s are accepted")
     return expires + skew
 
 
@@ -257,14 +332,14 @@ _PRUNE_EVERY = 500
 _calls = 0
 
 
-def _registered_and_new(cert: x509.Certificate, signature: etree._Element, expires: datetime,
+def _registered_and_new(cert: x509.Certificate, signature_bytes: bytes, expires: datetime,
                         sessions: sessionmaker[Session], now: datetime) -> Caller:
     """The caller, if the platform issued ``cert`` and has not revoked it, and the message was not
-    seen before (its SignatureValue's digest then joins the replay cache): one short transaction."""
+    seen before (the digest of its verified signature bytes then joins the replay cache): one
+    short transaction."""
     global _calls
     serial = format(cert.serial_number, "x")
-    value = "".join((signature.findtext(_DS + "SignatureValue") or "").split())
-    digest = hashlib.sha256(value.encode()).hexdigest()
+    digest = hashlib.sha256(signature_bytes).hexdigest()
     with sessions() as session:
         found = session.execute(
             select(Certificate.fingerprint, Certificate.status, Certificate.revoked, Certificate.revocation_reason,
