@@ -48,7 +48,7 @@ from . import output, resources
 from .errors import ExchangeError
 from .logical import forward_query
 from .submit import submit
-from .transport import EXCHANGE_NS, SOAP_ENV_NS, Events, StreamingSoapEndpoint, fault
+from .transport import EXCHANGE_NS, SIGNED_REQUEST, SOAP_ENV_NS, Events, StreamingSoapEndpoint
 
 EX = "{%s}" % EXCHANGE_NS
 log = logging.getLogger(__name__)
@@ -298,7 +298,7 @@ class AuditedEndpoint(StreamingSoapEndpoint):
             log.exception("audit entry of %s not recorded", event.operation)
             err = ExchangeError("AuditUnavailable", "the centre could not record this access in its audit log; "
                                 "nothing was served - try again later", fault_code="Server")
-            return "500 Internal Server Error", fault(err)
+            return "500 Internal Server Error", self.fault_response(err, environ.get(SIGNED_REQUEST, False))
         return status, body
 
 

@@ -38,6 +38,8 @@ SOAP_ENV_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 SOAP12_ENV_NS = "http://www.w3.org/2003/05/soap-envelope"
 EXCHANGE_NS = "http://govshare.local/xsd/exchange/1.0"
 _ENV = "{%s}" % SOAP_ENV_NS
+#: the WSGI environ key under which ``handle`` notes whether the request carried a wsse:Security header
+SIGNED_REQUEST = "govshare.signed_request"
 
 
 @dataclass
@@ -209,12 +211,15 @@ class StreamingSoapEndpoint:
         return _respond(start_response, status, body)
 
     def handle(self, environ) -> tuple[str, bytes]:
+        signed = False  # a signed request is answered signed, its faults too (zeep verifies before it reads a fault)
         try:
             length = int(environ["CONTENT_LENGTH"]) if environ.get("CONTENT_LENGTH") else None
             request = spool(environ["wsgi.input"], length, self.max_request_bytes)
             if request.size == 0:
                 raise ExchangeError("MalformedSoap", "the request body is empty: POST a SOAP 1.1 Envelope")
-            caller, tree = self._verified(request) if self.verify is not None else (None, None)
+            if self.verify is not None:
+                signed = environ[SIGNED_REQUEST] = _has_security_header(request)
+            caller, tree = self._verified(request, signed) if self.verify is not None else (None, None)
             events = Events(request, self.event_tags, self.understood, tree)
             events.caller = caller
             op_el = events.open()
@@ -225,27 +230,36 @@ class StreamingSoapEndpoint:
                     pass
                 raise ExchangeError("UnknownOperation", f"{op_el.tag} is not an operation of this service; it "
                                     f"offers {', '.join(sorted(self.operations))} in namespace {EXCHANGE_NS}")
-            answer = operation(events, op_el)
+            answer = _envelope_tree(operation(events, op_el))
             if caller is not None and self.sign is not None:
-                return "200 OK", _serialise(self.sign(_envelope_tree(answer)))
-            return "200 OK", envelope(answer)
+                answer = self.sign(answer)
+            return "200 OK", _serialise(answer)
         except ExchangeError as err:
-            return "500 Internal Server Error", fault(err)
+            return "500 Internal Server Error", self.fault_response(err, signed)
         except Exception:  # the caller must get a fault, whatever went wrong
             log.exception("exchange operation failed")
             err = ExchangeError("InternalError", "the centre could not complete the request; it has been logged",
                                 fault_code="Server")
-            return "500 Internal Server Error", fault(err)
+            return "500 Internal Server Error", self.fault_response(err, signed)
 
+    def fault_response(self, err: ExchangeError, signed: bool) -> bytes:
+        """The fault envelope of ``err``, signed by the platform when it answers a signed request."""
+        env = fault_envelope(err)
+        if signed and self.sign is not None:
+            try:
+                env = self.sign(env)
+            except Exception:  # noqa: BLE001 - the fault still goes out, unsigned, rather than none at all
+                log.exception("a fault to a signed request could not be signed")
+        return _serialise(env)
 
-    def _verified(self, request: SpooledRequest) -> tuple[Any, etree._Element | None]:
+    def _verified(self, request: SpooledRequest, signed: bool) -> tuple[Any, etree._Element | None]:
         """The caller of a signed request (checked against what the request says it is) and its
         parsed envelope; (None, None) for an unsigned one the policy allows; a WS-Security fault
         otherwise."""
         from security.wssecurity import WsSecurityError
 
         refuse_dtd(request)
-        if not _has_security_header(request):
+        if not signed:
             tree = None
         elif request.size > self.signed_dom_limit:
             raise ExchangeError("RequestTooLarge", f"a signed request is verified whole, up to "
@@ -301,11 +315,7 @@ def _serialise(env: etree._Element) -> bytes:
     return etree.tostring(env, xml_declaration=True, encoding="UTF-8")
 
 
-def envelope(payload: etree._Element) -> bytes:
-    return _serialise(_envelope_tree(payload))
-
-
-def fault(err: ExchangeError) -> bytes:
+def fault_envelope(err: ExchangeError) -> etree._Element:
     nsmap = {"soap": SOAP_ENV_NS}
     code = err.fault_code if ":" in err.fault_code else f"soap:{err.fault_code}"
     if code.startswith("wsse:"):  # WS-Security faults (WSS 1.1 section 12) are QNames in the wsse namespace
@@ -318,7 +328,7 @@ def fault(err: ExchangeError) -> bytes:
                               nsmap={"ex": EXCHANGE_NS})
     etree.SubElement(detail, "{%s}code" % EXCHANGE_NS).text = err.code
     etree.SubElement(detail, "{%s}message" % EXCHANGE_NS).text = err.message
-    return etree.tostring(env, xml_declaration=True, encoding="UTF-8")
+    return env
 
 
 def _respond(start_response, status: str, body: bytes, content_type: str = "text/xml; charset=utf-8"):

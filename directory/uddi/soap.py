@@ -95,8 +95,11 @@ class UddiEndpoint:
 
     def answer(self, raw: bytes | None, base_url: str = "") -> tuple[str, bytes, str]:
         """(HTTP status, response envelope, ``hit``/``miss``/``""`` for the answer cache)."""
+        signed = False  # a signed request is answered signed, its faults too (zeep verifies before it reads a fault)
         try:
             request = self._parse(raw)
+            signed = self.sign is not None and request.getroottree().getroot().find(
+                f"{_ENV}Header/{{{WSSE_NS}}}Security") is not None
             handler = self._operation(request)
             _validate_request(request)
             caller = self._verified(request) if self.verify is not None else None
@@ -112,19 +115,28 @@ class UddiEndpoint:
                 response = handler(call, request)
                 if response is not None:
                     _validate_response(response)
-                envelope = _envelope(response, self.sign if caller is not None else None)
+                envelope = _serialise(_envelope(response), self.sign if caller is not None else None)
             if gen is None:
                 return "200 OK", envelope, ""
             self.answers.put(gen, asked, envelope)
             return "200 OK", envelope, "miss"
         except UddiError as err:
-            return "500 Internal Server Error", _uddi_fault(err), ""
+            return "500 Internal Server Error", self._fault_response(_uddi_fault(err), signed), ""
         except SoapFault as fault:
-            return "500 Internal Server Error", _fault(fault.code, fault.message), ""
+            return "500 Internal Server Error", self._fault_response(_fault(fault.code, fault.message), signed), ""
         except Exception:  # the caller must get a fault, whatever went wrong
             log.exception("UDDI %s operation failed", self.name)
             err = UddiError("E_fatalError", "the node could not complete the request; it has been logged")
-            return "500 Internal Server Error", _uddi_fault(err), ""
+            return "500 Internal Server Error", self._fault_response(_uddi_fault(err), signed), ""
+
+    def _fault_response(self, envelope: etree._Element, signed: bool) -> bytes:
+        """A fault envelope as sent: signed by the platform when it answers a signed request."""
+        if signed:
+            try:
+                return _serialise(envelope, self.sign)
+            except Exception:  # noqa: BLE001 - the fault still goes out, unsigned, rather than none at all
+                log.exception("a fault to a signed request could not be signed")
+        return _serialise(envelope)
 
     def _parse(self, raw: bytes | None) -> etree._Element:
         if raw is None:
@@ -203,11 +215,15 @@ def _validate_response(response: etree._Element) -> None:
         raise RuntimeError(f"response {response.tag} violates uddi_v3.xsd: {error.message}")
 
 
-def _envelope(payload: etree._Element | None, sign: Callable[[etree._Element], etree._Element] | None = None) -> bytes:
+def _envelope(payload: etree._Element | None) -> etree._Element:
     env = etree.Element(_ENV + "Envelope", nsmap={"soap": SOAP_ENV_NS})
     body = etree.SubElement(env, _ENV + "Body")
     if payload is not None:
         body.append(payload)
+    return env
+
+
+def _serialise(env: etree._Element, sign: Callable[[etree._Element], etree._Element] | None = None) -> bytes:
     if sign is not None:
         env = sign(env)
     return etree.tostring(env, xml_declaration=True, encoding="UTF-8")
@@ -216,7 +232,7 @@ def _envelope(payload: etree._Element | None, sign: Callable[[etree._Element], e
 WSSE_NS = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
 
 
-def _fault(code: str, message: str, detail: etree._Element | None = None) -> bytes:
+def _fault(code: str, message: str, detail: etree._Element | None = None) -> etree._Element:
     nsmap = {"soap": SOAP_ENV_NS}
     if code.startswith("wsse:"):  # WS-Security faults (WSS 1.1 section 12) are QNames in the wsse namespace
         nsmap["wsse"] = WSSE_NS
@@ -227,7 +243,7 @@ def _fault(code: str, message: str, detail: etree._Element | None = None) -> byt
     etree.SubElement(fault, "faultstring").text = message
     if detail is not None:
         etree.SubElement(fault, "detail").append(detail)
-    return etree.tostring(env, xml_declaration=True, encoding="UTF-8")
+    return env
 
 
 def disposition_report(err: UddiError) -> etree._Element:
@@ -238,7 +254,7 @@ def disposition_report(err: UddiError) -> etree._Element:
     return report
 
 
-def _uddi_fault(err: UddiError) -> bytes:
+def _uddi_fault(err: UddiError) -> etree._Element:
     return _fault(err.fault_code, f"{err.err_code}: {err.message}", disposition_report(err))
 
 
