@@ -28,12 +28,10 @@ from registry.settings import Settings
 from security import audit, pki
 from tests.exchange import conftest as exchange_fixtures
 from tests.exchange.conftest import EX, SOAP_ENV, _publish, submit_body
-from tests.security import test_wssecurity as wss_fixtures
 from xsd import samples
 from xsd.batch import build_batch
 
 population = exchange_fixtures.population  # a provider (gaj) with a published resource, a consumer (mzj)
-world = wss_fixtures.world  # a server requiring WS-Security, gaj and mzj with certificates
 
 UDDI = "urn:uddi-org:api_v3"
 CREATED = datetime(2024, 7, 1, 9, 0, tzinfo=UTC)
