@@ -656,8 +656,10 @@ class CorrectionReport(Base):
 class AuditEntry(Base):
     """One access or refusal in the tamper-evident audit log (审计日志, S4), a link of a hash chain.
 
-    ``entry_hash`` is SHA-256 over the canonical serialisation of every other column,
-    ``prev_hash`` included (see :mod:`security.audit`); ``seq`` numbers the chain from 1.
+    ``entry_hash`` is SHA-256 over the canonical serialisation of every other column but
+    ``entry_mac``, ``prev_hash`` included (see :mod:`security.audit`); ``seq`` numbers the chain
+    from 1.  ``entry_mac`` is HMAC-SHA256 of ``entry_hash`` under the platform's audit key,
+    which is not in the database (the keyed chain; null on entries written before 0018).
     """
 
     __tablename__ = "audit_entry"
@@ -679,6 +681,7 @@ class AuditEntry(Base):
     response_digest: Mapped[str | None] = mapped_column(String(64))
     prev_hash: Mapped[str] = mapped_column(String(64))
     entry_hash: Mapped[str] = mapped_column(String(64))  # not indexed: nothing looks an entry up by hash
+    entry_mac: Mapped[str | None] = mapped_column(String(64))
 
 
 class AuditCheckpoint(Base):
@@ -691,6 +694,6 @@ class AuditCheckpoint(Base):
     seq: Mapped[int] = mapped_column(BigInteger, index=True)
     entry_hash: Mapped[str] = mapped_column(String(64))
     created: Mapped[datetime] = mapped_column(DateTime)
-    reason: Mapped[str] = mapped_column(String(16))  # interval | manual
+    reason: Mapped[str] = mapped_column(String(16))  # interval | time | manual
     certificate: Mapped[str] = mapped_column(Text)  # PEM of the signing platform certificate
     signature: Mapped[str] = mapped_column(Text)  # base64 of RSA PKCS#1 v1.5 / SHA-256 over the signed text

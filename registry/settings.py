@@ -18,6 +18,7 @@
 | GOVSHARE_APPLICATION_DAYS| 10 (calendar days a provider has to answer a 使用申请) |
 | GOVSHARE_CORRECTION_DAYS | 5 (calendar days a provider has to answer a 纠错 report) |
 """
+| GOVSHARE_AUDIT_CHECKPOINT_SECONDS | 300 (longest an audit entry waits for a signed checkpoint, checked on append; 0: off) |
 
 from __future__ import annotations
 
@@ -65,6 +66,7 @@ class Settings:
 
     @property
     def node_id(self) -> str:
+    audit_checkpoint_seconds: int = 300  # a checkpoint once the oldest unsigned entry is this old
         """The UDDI nodeID of this registry (a key in the node's own partition)."""
         return f"uddi:{self.node_domain}:node"
 
@@ -97,3 +99,4 @@ class Settings:
         if values["wss_policy"] not in WSS_POLICIES:
             raise ValueError(f"GOVSHARE_WSS={values['wss_policy']!r}: expected one of {', '.join(WSS_POLICIES)}")
         return cls(**values)
+            audit_checkpoint_seconds=int(env.get("GOVSHARE_AUDIT_CHECKPOINT_SECONDS", "300")),

@@ -2,16 +2,18 @@
 
 Every exchange call and every directory publication appends one entry, in a transaction of
 its own that is always committed — a refused or failed request rolls its own work back
-but keeps its entry.  Entries form a hash chain::
+but keeps its entry.  Entries form a hash chain, each entry's hash keyed by the platform's
+audit key (审计密钥) as well::
 
-    seq 1: prev_hash = 000…0      entry_hash = SHA-256(canonical(entry 1))
-    seq 2: prev_hash = hash(1)    entry_hash = SHA-256(canonical(entry 2))
+    seq 1: prev_hash = 000…0      entry_hash = SHA-256(canonical(entry 1))  entry_mac = HMAC(key, hash(1))
+    seq 2: prev_hash = hash(1)    entry_hash = SHA-256(canonical(entry 2))  entry_mac = HMAC(key, hash(2))
     …
     checkpoint: {"seq": 1000, "entry_hash": hash(1000), …} signed by the platform key (RSA-SHA256)
 
-``canonical(entry)`` is the UTF-8 JSON of every column but ``entry_hash`` plus
-``"chain": "govshare-audit/1"``, keys sorted, no spaces (``separators=(",", ":")``), non-ASCII
-as is; ``recorded_at`` as ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (UTC), absent values as ``null``::
+``canonical(entry)`` is the UTF-8 JSON of every column but ``entry_hash`` and ``entry_mac``
+plus ``"chain": "govshare-audit/1"``, keys sorted, no spaces (``separators=(",", ":")``),
+non-ASCII as is; ``recorded_at`` as ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (UTC), absent values as
+``null``::
 
     {"certificate_serial":null,"chain":"govshare-audit/1","department_code":"mzj","department_id":2,
      "detail":"","operation":"exchange.QueryRecords","prev_hash":"9f2c…","purpose":null,
@@ -19,12 +21,22 @@ as is; ``recorded_at`` as ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (UTC), absent values a
      "request_digest":"c3ab…","resource_code":"101001/000002","response_digest":"77e1…",
      "result":"ok","seq":2,"user":null}
 
+``entry_mac`` is HMAC-SHA256 over the 64 hex digits of ``entry_hash`` (ASCII), in hex.  The
+key is not in the database: ``GOVSHARE_AUDIT_KEY``, else ``<var>/pki/audit-key`` (mode 0600,
+made by the first append that finds none; every server process must read the same one).
+
 An altered entry no longer matches its hash; a deleted one leaves a gap in ``seq``; moved
 entries no longer match their position and break the prev-hash links; a deleted tail or a
-chain rewritten consistently no longer matches a signed checkpoint.  What no check can see:
-entries appended after the last checkpoint and then deleted with it — hence checkpoints
-every ``GOVSHARE_AUDIT_CHECKPOINT`` entries and on demand (``govshare audit checkpoint``),
-and exports kept outside the database.
+chain rewritten consistently no longer matches a signed checkpoint.  After the last signed
+checkpoint the keyed chain speaks: an entry appended, or rewritten with its chain recomputed,
+by a writer without the key has no MAC or a wrong one.  An entry's MAC covers, through
+``prev_hash``, every entry before it, so entries written before the keyed chain (migration
+0018: a null ``entry_mac``) are vouched for by the first keyed entry after them.  What no
+check can see: entries appended after the last checkpoint and then deleted with it — hence
+checkpoints every ``GOVSHARE_AUDIT_CHECKPOINT`` entries, once the oldest unsigned entry is
+``GOVSHARE_AUDIT_CHECKPOINT_SECONDS`` old (checked on append, no background thread: a quiet
+log is signed at its next entry), and on demand (``govshare audit checkpoint``), and exports
+kept outside the database.
 
 Appends are serialised so the chain stays one line across threads and processes: on
 PostgreSQL by a transaction-scoped advisory lock, on SQLite by the database write lock
@@ -39,14 +51,18 @@ from __future__ import annotations
 import base64
 import csv
 import hashlib
+import hmac
 import json
 import logging
 import os
+import secrets
+import tempfile
 import threading
 import weakref
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import IO, Any
 
 from cryptography import x509
@@ -70,7 +86,10 @@ GENESIS = "0" * 64
 HASHED = ("seq", "recorded_at", "department_id", "department_code", "user", "certificate_serial", "operation",
           "resource_code", "query_digest", "purpose", "result", "detail", "record_count", "request_digest",
           "response_digest", "prev_hash")
-COLUMNS = (*HASHED, "entry_hash")
+COLUMNS = (*HASHED, "entry_hash", "entry_mac")
+#: where the audit key comes from, before the file under ``<var>/pki/``
+KEY_ENV = "GOVSHARE_AUDIT_KEY"
+MIN_KEY_LENGTH = 32
 #: how far from its place a moved entry is still recognised as moved rather than altered
 REORDER_WINDOW = 64
 #: the key of the PostgreSQL advisory lock that serialises appends
@@ -153,6 +172,63 @@ def _blank_to_none(value: str | None) -> str | None:
     return value if value else None
 
 
+# ----------------------------------------------------------------------------- the audit key
+
+
+class AuditKeyError(RuntimeError):
+    """The audit key cannot be used, with what to do instead."""
+
+
+def key_file(settings: Settings) -> Path:
+    return pki.pki_dir(settings) / "audit-key"
+
+
+def audit_key(settings: Settings, *, create: bool = False) -> bytes | None:
+    """The platform's audit key: ``GOVSHARE_AUDIT_KEY``, else ``<var>/pki/audit-key``; made there
+    on first use when ``create`` (an appender's first use; verification never makes one), else
+    None when there is none."""
+    value, source = os.environ.get(KEY_ENV), KEY_ENV
+    if not value:
+        path = key_file(settings)
+        source = str(path)
+        try:
+            value = path.read_text()
+        except FileNotFoundError:
+            if not create:
+                return None
+            value = _make_key_file(path)
+        except OSError as exc:
+            raise AuditKeyError(f"cannot read the audit key {path}: {exc.strerror}") from None
+    value = value.strip()
+    if len(value) < MIN_KEY_LENGTH:
+        raise AuditKeyError(f"the audit key in {source} is {len(value)} characters long: use at least "
+                            f"{MIN_KEY_LENGTH} random ones (python3 -c 'import secrets; print(secrets.token_hex(32))')")
+    return value.encode()
+
+
+def _make_key_file(path: Path) -> str:
+    """Write a new random key at ``path`` unless another process does first; the key the file holds."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, draft = tempfile.mkstemp(prefix=".audit-key-", dir=path.parent)  # mode 0600
+    try:
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_hex(32) + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+        try:  # a link appears whole or not at all: no process reads a key half written
+            os.link(draft, path)
+        except FileExistsError:  # another process made it first: its key is the platform's
+            pass
+    finally:
+        os.unlink(draft)
+    return path.read_text()
+
+
+def entry_mac(key: bytes, hash_: str) -> str:
+    """An entry's keyed hash: HMAC-SHA256 over its ``entry_hash`` (64 hex digits, ASCII), in hex."""
+    return hmac.digest(key, hash_.encode(), "sha256").hex()
+
+
 # ----------------------------------------------------------------------------- appending
 
 
@@ -198,7 +274,7 @@ def record(sessions: sessionmaker[Session] | Session | Engine, settings: Setting
     return waiter.entry
 
 
-def _row(event: AuditEvent, seq: int, prev: str, now: datetime) -> dict[str, Any]:
+def _row(event: AuditEvent, seq: int, prev: str, now: datetime, key: bytes) -> dict[str, Any]:
     values = {
         "seq": seq, "recorded_at": now, "department_id": event.department_id,
         "department_code": _blank_to_none(event.department_code), "user": _blank_to_none(event.user),
@@ -210,34 +286,26 @@ def _row(event: AuditEvent, seq: int, prev: str, now: datetime) -> dict[str, Any
         "response_digest": _blank_to_none(event.response_digest), "prev_hash": prev,
     }
     values["entry_hash"] = entry_hash(values)
+    values["entry_mac"] = entry_mac(key, values["entry_hash"])
     return values
 
 
-def _append(engine: Engine, settings: Settings, events: list[AuditEvent]) -> list[dict[str, Any]]:
-    """Append ``events`` in one transaction, in order, and commit."""
-    with engine.connect() as conn:
-        seq, prev = _take_chain(conn)
-        now, rows = utcnow(), []
-        for event in events:
-            seq += 1
-            rows.append(_row(event, seq, prev, now))
-            prev = rows[-1]["entry_hash"]
-        conn.execute(insert(_entries), rows)
-        _sign_due_checkpoints(conn, settings, rows)
-        conn.commit()
-    return rows
+def _sign_at(conn: Connection, settings: Settings, row: dict[str, Any], reason: str) -> bool:
+    """Sign a checkpoint at ``row`` on ``conn``; False, and a warning logged, when it cannot be
+    signed (no platform CA): the entries matter more than the checkpoint."""
+    try:
+        _sign_checkpoint(conn, settings, row["seq"], row["entry_hash"], reason)
+    except pki.PkiError as exc:
+        log.warning("audit checkpoint (%s) at seq %s not signed: %s", reason, row["seq"], exc)
+        return False
+    return True
 
 
-def _sign_due_checkpoints(conn: Connection, settings: Settings, rows: list[dict[str, Any]]) -> None:
-    """Sign a checkpoint at every ``GOVSHARE_AUDIT_CHECKPOINT``-th entry among ``rows``, on
-    ``conn`` (its caller commits)."""
-    every = settings.audit_checkpoint_every
-    for row in rows if every > 0 else ():
-        if row["seq"] % every == 0:
-            try:
-                _sign_checkpoint(conn, settings, row["seq"], row["entry_hash"], "interval")
-            except pki.PkiError as exc:  # the entries matter more than the checkpoint
-                log.warning("audit checkpoint at seq %s not signed: %s", row["seq"], exc)
+def _unsigned_since(conn: Connection) -> datetime | None:
+    """When the oldest entry after the last checkpoint was recorded; None when there is none."""
+    last = select(func.coalesce(func.max(_checkpoints.c.seq), 0)).scalar_subquery()
+    return conn.execute(select(_entries.c.recorded_at).where(_entries.c.seq > last)
+                        .order_by(_entries.c.seq).limit(1)).scalar()
 
 
 class _Waiter:
@@ -263,7 +331,11 @@ class _Chain:
     and ``seq`` is the primary key, so an entry another process appended meanwhile makes it
     insert nothing or fail.  Then, and for batches, the slow path reads the head under the
     database lock (``_take_chain``) in a transaction of its own.  Either way the chain stays
-    one line across threads and processes."""
+    one line across threads and processes.
+
+    The audit key is read once, by the first append.  Whether a checkpoint is due by time is
+    asked of the database only when this process's reckoning (``time_due``) says it may be:
+    about once every ``GOVSHARE_AUDIT_CHECKPOINT_SECONDS``, not at every append."""
 
     BATCH = 500
 
@@ -275,6 +347,8 @@ class _Chain:
         self.head: tuple[int, str] | None = None  # (seq, hash) this process appended last
         self.conn: Connection | None = None  # autocommit, for the fast path; under append_lock
         self.sql, self.parameters = "", None  # the fast path's statement, compiled for it
+        self.key: bytes | None = None  # the audit key, read by the first append
+        self.time_due: datetime | None = None  # no checkpoint is due by time before then
 
     def append(self, waiter: _Waiter) -> None:
         with self.pending_lock:
@@ -286,9 +360,11 @@ class _Chain:
                 with self.pending_lock:
                     batch, self.pending = self.pending[:self.BATCH], self.pending[self.BATCH:]
                 try:
+                    if self.key is None:
+                        self.key = audit_key(self.settings, create=True)
                     rows = self._fast(batch[0].event) if len(batch) == 1 else None
                     if rows is None:
-                        rows = _append(self.engine, self.settings, [w.event for w in batch])
+                        rows = self._locked([w.event for w in batch])
                     self.head = (rows[-1]["seq"], rows[-1]["entry_hash"])
                     for each, row in zip(batch, rows, strict=True):
                         each.entry = row
@@ -306,7 +382,7 @@ class _Chain:
         if self.head is None:
             return None
         seq, prev = self.head
-        row = _row(event, seq + 1, prev, utcnow())
+        row = _row(event, seq + 1, prev, utcnow(), self.key)
         try:
             if self.conn is None:
                 self._connect()
@@ -321,12 +397,54 @@ class _Chain:
             return None
         if inserted is None or inserted[0] != row["seq"]:
             return None
-        every = self.settings.audit_checkpoint_every
-        if every > 0 and row["seq"] % every == 0:
+        if self._checkpoint_may_be_due([row]):
             with self.engine.connect() as conn:
-                _sign_due_checkpoints(conn, self.settings, [row])
+                self._sign_due_checkpoints(conn, [row])
                 conn.commit()
         return [row]
+
+    def _locked(self, events: list[AuditEvent]) -> list[dict[str, Any]]:
+        """Append ``events`` under the database lock, in one transaction, in order, and commit."""
+        with self.engine.connect() as conn:
+            seq, prev = _take_chain(conn)
+            now, rows = utcnow(), []
+            for event in events:
+                seq += 1
+                rows.append(_row(event, seq, prev, now, self.key))
+                prev = rows[-1]["entry_hash"]
+            conn.execute(insert(_entries), rows)
+            if self._checkpoint_may_be_due(rows):
+                self._sign_due_checkpoints(conn, rows)
+            conn.commit()
+        return rows
+
+    def _checkpoint_may_be_due(self, rows: list[dict[str, Any]]) -> bool:
+        every, seconds = self.settings.audit_checkpoint_every, self.settings.audit_checkpoint_seconds
+        return ((every > 0 and any(row["seq"] % every == 0 for row in rows))
+                or (seconds > 0 and (self.time_due is None or rows[-1]["recorded_at"] >= self.time_due)))
+
+    def _sign_due_checkpoints(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        """On ``conn`` (its caller commits), sign a checkpoint at every ``GOVSHARE_AUDIT_CHECKPOINT``-th
+        entry among ``rows``, and one at the last of them if the oldest entry no checkpoint covers
+        is ``GOVSHARE_AUDIT_CHECKPOINT_SECONDS`` old.  One that cannot be signed is tried again by
+        count at the next multiple, by time after as many seconds."""
+        every, seconds = self.settings.audit_checkpoint_every, self.settings.audit_checkpoint_seconds
+        head = rows[-1]
+        head_signed = False
+        for row in rows if every > 0 else ():
+            if row["seq"] % every == 0:
+                head_signed = _sign_at(conn, self.settings, row, "interval") and row is head
+        if seconds <= 0:
+            return
+        now, period = head["recorded_at"], timedelta(seconds=seconds)
+        if head_signed:
+            self.time_due = now + period
+        elif self.time_due is None or now >= self.time_due:
+            since = _unsigned_since(conn)  # another process may have signed since this one looked
+            if since is not None and now - since >= period:
+                _sign_at(conn, self.settings, head, "time")
+                since = now
+            self.time_due = (since or now) + period
 
     def _connect(self) -> None:
         """Open the fast path's autocommit connection and compile its one statement for it: the
@@ -510,7 +628,7 @@ def _signature_problem(row: Any, ca: x509.Certificate) -> str | None:
 class Problem:
     """One thing wrong with the log; ``seq``..``last`` name the entries concerned."""
 
-    kind: str  # altered | deleted | reordered | link | truncated | checkpoint | signature
+    kind: str  # altered | deleted | reordered | link | forged | unkeyed | key | truncated | checkpoint | signature
     seq: int | None
     message: str
     last: int | None = None
@@ -528,6 +646,8 @@ class Report:
     head_hash: str = GENESIS
     checkpoints: int = 0
     checkpoints_verified: int = 0
+    signed_seq: int = 0  # the last entry a verified checkpoint signed (0: none)
+    unsigned: int = 0  # entries after it, which the keyed chain alone vouches for
     problems: list[Problem] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -545,11 +665,65 @@ def _moved_from(fields: Mapping[str, Any], seq: int) -> int | None:
     return None
 
 
+class _KeyedTail:
+    """The keyed chain's verdict on the entries after the last signed checkpoint.  An entry is
+    vouched for by its own MAC or by a later one (which covers its hash through ``prev_hash``):
+    runs of wrong MACs are forged, entries without a MAC that no later MAC covers are unkeyed."""
+
+    def __init__(self, key: bytes):
+        self.key = key
+        self.forged: list[list[int]] = []  # [first, last] runs of entries whose MAC does not match
+        self.unkeyed: int | None = None  # the first entry without a MAC that no later MAC covers
+
+    def see(self, seq: int, hash_: str, mac: str | None) -> None:
+        # a plain ==, not compare_digest: that raises on a non-ASCII value written into the
+        # column, and verification answers no one who could time it
+        if mac is None:
+            if self.unkeyed is None:
+                self.unkeyed = seq
+        elif mac == entry_mac(self.key, hash_):
+            self.unkeyed = None
+        elif self.forged and self.forged[-1][1] == seq - 1:
+            self.forged[-1][1] = seq
+        else:
+            self.forged.append([seq, seq])
+
+    def forget(self, seq: int) -> None:
+        """Entry ``seq``, just seen, is reported already (its rewrite broke the next link)."""
+        if self.forged and self.forged[-1][1] == seq:
+            self.forged[-1][1] -= 1
+            if self.forged[-1][1] < self.forged[-1][0]:
+                self.forged.pop()
+
+    def problems(self, head_seq: int) -> list[Problem]:
+        found = [Problem("forged", first, "its keyed hash (entry_mac) does not match: written or rewritten "
+                         "without the audit key", last) for first, last in self.forged]
+        if self.unkeyed is not None:
+            found.append(Problem("unkeyed", self.unkeyed, "no signed checkpoint and no keyed hash vouch for "
+                                 "these entries: appended without the audit key", head_seq))
+        return found
+
+
+def _key_for_tail(settings: Settings) -> tuple[bytes | None, str]:
+    """The audit key, and what to say when it is None: why there is none to use."""
+    try:
+        key = audit_key(settings)
+    except AuditKeyError as exc:
+        return None, str(exc)
+    return key, f"no audit key here: set {KEY_ENV} or copy {key_file(settings)} from the platform"
+
+
 def verify(sessions: sessionmaker[Session] | Session | Engine, settings: Settings) -> Report:
-    """Check the whole chain and every checkpoint; the report names each problem's entries."""
+    """Check the whole chain, every checkpoint, and the keyed chain after the last signed
+    checkpoint; the report names each problem's entries and counts the entries no signature
+    covers yet."""
     report = Report()
     with _engine(sessions).connect() as conn:
         checkpoints = conn.execute(select(_checkpoints).order_by(_checkpoints.c.seq, _checkpoints.c.id)).all()
+        report.checkpoints, verdicts = len(checkpoints), _signature_verdicts(checkpoints, settings)
+        report.signed_seq = max((row.seq for row, why in verdicts or () if why is None), default=0)
+        key, no_key = _key_for_tail(settings)
+        tail = _KeyedTail(key) if key is not None else None
         watched = {row.seq for row in checkpoints}
         hash_at: dict[int, str] = {}
         expected, prev_hash, prev_moved = 1, GENESIS, False
@@ -573,28 +747,43 @@ def verify(sessions: sessionmaker[Session] | Session | Engine, settings: Setting
                 report.problems.append(Problem("link", row.seq - 1, f"entry {row.seq} was chained to another "
                                                f"entry {row.seq - 1} than the one there now: entry {row.seq - 1} "
                                                "was rewritten (its hash recomputed) or replaced", row.seq))
+                if tail is not None:
+                    tail.forget(row.seq - 1)
+            if row.seq > report.signed_seq:
+                report.unsigned += 1
+                if tail is not None:
+                    tail.see(row.seq, row.entry_hash, row.entry_mac)
             if row.seq in watched:
                 hash_at[row.seq] = row.entry_hash
             expected, prev_hash, prev_moved = row.seq + 1, row.entry_hash, moved
             report.head_seq, report.head_hash = row.seq, row.entry_hash
-    _check_checkpoints(report, checkpoints, hash_at, settings)
+    if report.unsigned:
+        report.problems.extend(tail.problems(report.head_seq) if tail is not None else
+                               [Problem("key", None, f"the {report.unsigned} entries after the last signed "
+                                        f"checkpoint cannot be checked: {no_key}")])
+    _match_checkpoints(report, verdicts, hash_at, settings)
     return report
 
 
-def _check_checkpoints(report: Report, checkpoints: list, hash_at: dict[int, str], settings: Settings) -> None:
-    report.checkpoints = len(checkpoints)
-    if not checkpoints:
+def _signature_verdicts(checkpoints: list, settings: Settings) -> list[tuple[Any, str | None]] | None:
+    """Each checkpoint with why its signature cannot be trusted (None when it verifies); None
+    without the platform CA to check them against."""
+    ca = pki.ca_certificate(settings) if checkpoints else None
+    return None if ca is None else [(row, _signature_problem(row, ca)) for row in checkpoints]
+
+
+def _match_checkpoints(report: Report, verdicts: list[tuple[Any, str | None]] | None, hash_at: dict[int, str],
+                       settings: Settings) -> None:
+    if not report.checkpoints:
         if report.entries:
             report.warnings.append("no signed checkpoint yet: a deleted tail would not be noticed "
                                    "(govshare audit checkpoint)")
         return
-    ca = pki.ca_certificate(settings)
-    if ca is None:
-        report.problems.append(Problem("signature", None, f"{len(checkpoints)} checkpoint signatures cannot be "
+    if verdicts is None:
+        report.problems.append(Problem("signature", None, f"{report.checkpoints} checkpoint signatures cannot be "
                                        f"checked: no platform CA under {pki.pki_dir(settings)}"))
         return
-    for row in checkpoints:
-        why = _signature_problem(row, ca)
+    for row, why in verdicts:
         if why is not None:
             report.problems.append(Problem("signature", row.seq, f"checkpoint #{row.id}: {why} (forged or altered)"))
             continue

@@ -52,5 +52,6 @@ def index():
 def verify():
     report = audit.verify(sessions(), settings())
     record(audit_event("portal.audit.verify", result="ok" if report.ok else "fault:ChainBroken",
-                       detail=f"{report.entries} entries, {len(report.problems)} problems"))
+                       detail=f"{report.entries} entries, {len(report.problems)} problems, "
+                              f"{report.unsigned} after the last signed checkpoint"))
     return render_template("audit.html", args={}, total=0, rows=[], page=1, pages=1, report=report)

@@ -6,22 +6,29 @@ from __future__ import annotations
 import base64
 import csv
 import hashlib
+import hmac
 import io
 import json
+import logging
+import multiprocessing
+import stat
 import threading
+import time
 import uuid
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+import pytest
 import requests
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 from lxml import etree
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 
 from directory.accounts import create_user
+from registry.clock import utcnow
 from registry.db import make_engine, session_factory, unit_of_work
 from registry.models import AuditCheckpoint, AuditEntry, Department
 from registry.settings import Settings
@@ -273,6 +280,173 @@ def test_checkpoints_are_signed_every_n_entries(sessions, settings):
     assert report.ok and report.checkpoints_verified == 2
 
 
+def test_a_checkpoint_is_signed_by_time_when_few_entries_arrive(sessions, settings):
+    pki.init_ca(settings)
+    quiet = replace(settings, audit_checkpoint_every=1000, audit_checkpoint_seconds=2)
+    first = audit.record(sessions, quiet, audit.AuditEvent("exchange.QueryRecords"))
+    while utcnow() < first["recorded_at"] + timedelta(seconds=2):  # the clock counts whole seconds
+        time.sleep(0.05)
+    for _ in range(3):  # the first of them finds the oldest unsigned entry two seconds old
+        audit.record(sessions, quiet, audit.AuditEvent("exchange.GetChanges"))
+    with sessions() as session:
+        signed = session.execute(select(AuditCheckpoint.seq, AuditCheckpoint.reason)).all()
+    assert [tuple(row) for row in signed] == [(2, "time")]
+    report = audit.verify(sessions, settings)
+    assert report.ok and (report.signed_seq, report.unsigned) == (2, 2)
+
+
+def test_without_a_platform_ca_a_checkpoint_by_time_is_tried_once_a_period_not_at_every_append(sessions, settings,
+                                                                                              caplog):
+    quiet = replace(settings, audit_checkpoint_seconds=2)
+    first = audit.record(sessions, quiet, audit.AuditEvent("exchange.QueryRecords"))
+    while utcnow() < first["recorded_at"] + timedelta(seconds=2):
+        time.sleep(0.05)
+    with caplog.at_level(logging.WARNING, logger="security.audit"):
+        for _ in range(5):
+            audit.record(sessions, quiet, audit.AuditEvent("exchange.GetChanges"))
+    assert [r.getMessage() for r in caplog.records if "not signed" in r.getMessage()] == [
+        f"audit checkpoint (time) at seq 2 not signed: no CA under {pki.pki_dir(settings)}: run `govshare pki init` "
+        "first"]
+    assert len(_entries(sessions)) == 6
+
+
+# ----------------------------------------------------------------------------- the keyed chain after checkpoints
+
+
+def _forge(sessions, seq: int, prev_hash: str, mac: str | None, **fields) -> None:
+    """An entry as a writer with database access but without the audit key makes it: the plain
+    SHA-256 chain recomputed correctly, the keyed hash left as it was, dropped or guessed."""
+    values = {"seq": seq, "recorded_at": utcnow(), "department_id": None, "department_code": "mzj", "user": None,
+              "certificate_serial": None, "operation": "exchange.QueryRecords", "resource_code": "101001/000001",
+              "query_digest": None, "purpose": "核验", "result": "ok", "detail": "", "record_count": 1,
+              "request_digest": None, "response_digest": None, "prev_hash": prev_hash, **fields}
+    with unit_of_work(sessions) as session:
+        session.add(AuditEntry(**values, entry_hash=audit.entry_hash(values), entry_mac=mac))
+
+
+@pytest.mark.parametrize("mac, kind", [(None, "unkeyed"), ("guessed", "forged")])
+def test_an_entry_appended_after_the_last_checkpoint_with_a_recomputed_plain_chain_is_detected(sessions, settings,
+                                                                                               mac, kind):
+    pki.init_ca(settings)
+    _fill(sessions, settings, 5)
+    audit.checkpoint(sessions, settings)
+    _fill(sessions, settings, 2)
+    head = _entries(sessions)[-1]
+    guessed = audit.entry_mac(b"not the platform's audit key, but as long as one", head.entry_hash)
+    _forge(sessions, 8, head.entry_hash, guessed if mac else None)
+    report = audit.verify(sessions, settings)
+    assert [(p.kind, p.seq, p.last) for p in report.problems] == [(kind, 8, 8)]
+    assert "without the audit key" in report.problems[0].message
+    assert (report.signed_seq, report.unsigned) == (5, 3)
+
+
+@pytest.mark.parametrize("mac, kind", [("kept", "forged"), (None, "unkeyed")])
+def test_a_tail_entry_rewritten_with_its_chain_recomputed_is_detected(sessions, settings, mac, kind):
+    pki.init_ca(settings)
+    _fill(sessions, settings, 4)
+    audit.checkpoint(sessions, settings)
+    _fill(sessions, settings, 4)
+    with unit_of_work(sessions) as session:
+        prev = None
+        for row in session.scalars(select(AuditEntry).where(AuditEntry.seq >= 6).order_by(AuditEntry.seq)):
+            if row.seq == 6:
+                row.department_code = "gaj"
+            row.prev_hash = prev or row.prev_hash
+            row.entry_hash = prev = audit.entry_hash({name: getattr(row, name) for name in audit.HASHED})
+            row.entry_mac = row.entry_mac if mac else None
+    assert _problems(sessions, settings) == [(kind, 6, 8)]
+
+
+def test_entries_written_before_the_keyed_chain_are_vouched_for_by_the_first_keyed_entry_after_them(db_url, sessions,
+                                                                                                   settings):
+    from alembic import command
+
+    from registry.db import alembic_config, migrate
+
+    command.downgrade(alembic_config(db_url), "0017")  # the log as it was before migration 0018
+    try:
+        prev, rows = audit.GENESIS, []
+        for seq in (1, 2, 3):
+            values = {name: None for name in audit.HASHED} | {
+                "seq": seq, "recorded_at": utcnow(), "operation": "exchange.GetChanges", "result": "ok",
+                "detail": "", "record_count": seq, "prev_hash": prev}
+            prev = values["entry_hash"] = audit.entry_hash(values)
+            rows.append(values)
+        with unit_of_work(sessions) as session:
+            session.execute(insert(AuditEntry.__table__), rows)  # the columns named, entry_mac not among them
+    finally:
+        migrate(db_url)
+    assert _problems(sessions, settings) == [("key", None, None)]  # no key yet: nothing keyed was written
+    audit.record(sessions, settings, audit.AuditEvent("exchange.QueryRecords"))
+    report = audit.verify(sessions, settings)
+    assert report.ok and report.unsigned == 4
+    assert [e.entry_mac is None for e in _entries(sessions)] == [True, True, True, False]
+
+
+def test_the_portal_verify_report_shows_how_many_entries_no_signature_covers_yet(live_server, sessions, settings):
+    from tests.portal.conftest import Browser
+
+    pki.init_ca(settings)
+    with unit_of_work(sessions) as session:
+        create_user(session, username="auditor-1", password="pw", department=None, roles=("auditor",))
+    _fill(sessions, settings, 3)
+    audit.checkpoint(sessions, settings)
+    _fill(sessions, settings, 2)
+    b = Browser(live_server.url)
+    b.login("auditor-1", "pw")
+    page = b.post("/audit/verify", {})
+    assert page.status_code == 200 and "哈希链完整" in page.text
+    unsigned = len(_entries(sessions)) - 3 - 1  # the verification's own entry is recorded after it
+    assert f"最后一个签名检查点 (seq 3) 之后的 {unsigned} 条记录尚无签名覆盖" in page.text
+
+
+def test_the_audit_key_is_made_once_with_mode_0600_by_processes_racing_to_make_it(tmp_path):
+    settings = Settings(var_dir=tmp_path)
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+    start = context.Event()
+
+    def make() -> None:
+        start.wait()
+        results.put(audit.audit_key(settings, create=True))
+
+    workers = [context.Process(target=make) for _ in range(6)]
+    for worker in workers:
+        worker.start()
+    start.set()
+    keys = {results.get(timeout=30) for _ in workers}
+    for worker in workers:
+        worker.join()
+    path = tmp_path / "pki" / "audit-key"
+    assert keys == {audit.audit_key(settings)} and len(path.read_text().strip()) == 64
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert [p.name for p in path.parent.iterdir()] == ["audit-key"]  # no draft left behind
+
+
+def test_the_audit_key_from_the_environment_is_used_instead_of_a_file(sessions, settings, monkeypatch):
+    monkeypatch.setenv("GOVSHARE_AUDIT_KEY", "k" * 40)
+    entry = audit.record(sessions, settings, audit.AuditEvent("exchange.QueryRecords"))
+    assert entry["entry_mac"] == hmac.new(b"k" * 40, entry["entry_hash"].encode(), hashlib.sha256).hexdigest()
+    assert not audit.key_file(settings).exists()
+    assert audit.verify(sessions, settings).ok
+
+
+def test_a_short_audit_key_is_refused_with_what_to_do(sessions, settings, monkeypatch):
+    monkeypatch.setenv("GOVSHARE_AUDIT_KEY", "letmein")
+    with pytest.raises(audit.AuditKeyError, match="GOVSHARE_AUDIT_KEY is 7 characters long: use at least 32"):
+        audit.record(sessions, settings, audit.AuditEvent("exchange.QueryRecords"))
+    assert _entries(sessions) == []
+
+
+def test_verify_without_the_audit_key_says_where_to_get_it(sessions, settings):
+    _fill(sessions, settings, 3)
+    audit.key_file(settings).unlink()  # an auditor's machine, say, with the database but not the key
+    report = audit.verify(sessions, settings)
+    assert [(p.kind, p.seq) for p in report.problems] == [("key", None)]
+    assert "3 entries after the last signed checkpoint cannot be checked" in report.problems[0].message
+    assert "GOVSHARE_AUDIT_KEY" in report.problems[0].message
+
+
 def test_concurrent_appends_from_threads_keep_one_unbroken_chain(sessions, settings):
     def append(worker: int) -> None:
         for i in range(15):
@@ -374,7 +548,7 @@ def test_search_filters_by_department_operation_result_and_pages(sessions, setti
 
 def _rehash(doc: dict) -> str:
     """What an external auditor computes from an exported entry, with nothing but the standard library."""
-    fields = {k: v for k, v in doc.items() if k != "entry_hash"}
+    fields = {k: v for k, v in doc.items() if k not in ("entry_hash", "entry_mac")}
     return hashlib.sha256(json.dumps({"chain": "govshare-audit/1", **fields}, sort_keys=True, separators=(",", ":"),
                                      ensure_ascii=False).encode()).hexdigest()
 
@@ -405,6 +579,17 @@ def test_exports_carry_what_an_auditor_needs_to_re_verify(sessions, settings):
     for row in rows:
         fields = {k: (None if v == "" and k != "detail" else int(v) if k in ints and v else v) for k, v in row.items()}
         assert _rehash(fields) == row["entry_hash"]
+
+
+def test_an_export_lets_an_auditor_holding_the_audit_key_check_the_keyed_tail(sessions, settings):
+    _fill(sessions, settings, 3)
+    out = io.StringIO()
+    with sessions() as session:
+        audit.export_json(session, out)
+    key = audit.key_file(settings).read_text().strip().encode()
+    entries = json.loads(out.getvalue())["entries"]
+    assert [hmac.new(key, e["entry_hash"].encode(), hashlib.sha256).hexdigest() for e in entries] == [
+        e["entry_mac"] for e in entries]
 
 
 # ----------------------------------------------------------------------------- signed requests
