@@ -1,14 +1,17 @@
 """``govshare audit``: verify, search, export and checkpoint the audit log (审计日志, S4).
 
-    govshare audit verify                  # every problem with its sequence numbers; exit 1 if any
+    govshare audit verify                  # every problem by seq (exit 1 if any); entries no signature covers yet
     govshare audit search --department mzj --operation exchange. --result refused --since 2024-05-01
     govshare audit export --format csv|json [--out FILE] [same criteria as search]
     govshare audit checkpoint              # sign the current head of the chain now
 
-An export carries every hashed column (and, as JSON, every checkpoint with its certificate,
-signature and signed text), so an auditor can re-verify it without govshare: see
-:mod:`security.audit` for the canonical form.  In CSV an empty cell is null (except in
-``detail``, which is never null) and ``seq``, ``department_id``, ``record_count`` are integers.
+An export carries every hashed column and the keyed hash (and, as JSON, every checkpoint
+with its certificate, signature and signed text), so an auditor can re-verify it without
+govshare: see :mod:`security.audit` for the canonical form.  The chain needs nothing more,
+the checkpoints' signatures the platform CA's certificate (``var/pki/ca.pem``), the keyed
+hashes of the entries after the last checkpoint the audit key — with which its holder could
+also forge them.  In CSV an empty cell is null (except in ``detail``, which is never null) and
+``seq``, ``department_id``, ``record_count`` are integers.
 """
 
 from __future__ import annotations
@@ -27,8 +30,8 @@ from . import audit, pki
 def register(subparsers: argparse._SubParsersAction) -> None:
     group = subparsers.add_parser("audit", help="审计: verify, search and export the tamper-evident audit log")
     commands = group.add_subparsers(dest="audit_command", required=True, metavar="COMMAND")
-    commands.add_parser("verify", help="check the hash chain and the signed checkpoints; exit 1 on any problem"
-                        ).set_defaults(handler=_verify)
+    commands.add_parser("verify", help="check the hash chain, the signed checkpoints and the keyed chain after "
+                        "them; exit 1 on any problem").set_defaults(handler=_verify)
     search = commands.add_parser("search", help="entries matching every given criterion, newest first")
     _criteria(search)
     search.add_argument("--offset", type=int, default=0)
@@ -73,6 +76,9 @@ def _verify(args, sessions: sessionmaker[Session], settings: Settings) -> int:
         print(problem)
     for warning in report.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    last = f"seq {report.signed_seq}" if report.signed_seq else "none yet"
+    print(f"unsigned: {report.unsigned} entries after the last signed checkpoint ({last}), "
+          "covered by the keyed chain only")
     verdict = "OK" if report.ok else f"{len(report.problems)} PROBLEM(S)"
     print(f"audit log: {report.entries} entries, head seq {report.head_seq} ({report.head_hash[:16]}…), "
           f"{report.checkpoints_verified}/{report.checkpoints} checkpoints verified: {verdict}")

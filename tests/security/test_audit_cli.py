@@ -10,6 +10,7 @@ from sqlalchemy import text
 
 import server
 from registry.db import unit_of_work
+from registry.models import AuditEntry
 from security import audit, pki
 
 
@@ -51,6 +52,27 @@ def test_verify_passes_an_untouched_log_and_names_the_tampered_entries(govshare,
     assert any(line.startswith("altered") and "seq 1 " in line for line in lines)
     assert any(line.startswith("truncated") and "seq 3..4" in line for line in lines)
     assert "2 PROBLEM(S)" in out
+
+
+def test_verify_says_how_many_entries_no_signature_covers_yet(govshare, log, settings):
+    pki.init_ca(settings)
+    assert govshare("checkpoint")[0] == 0
+    for _ in range(2):
+        audit.record(log, settings, audit.AuditEvent("exchange.GetChanges", department_code="mzj"))
+    code, out, _ = govshare("verify")
+    assert code == 0
+    assert "unsigned: 2 entries after the last signed checkpoint (seq 4), covered by the keyed chain only" in out
+
+
+def test_verify_names_a_tail_rewritten_without_the_audit_key(govshare, log, settings):
+    with unit_of_work(log) as session:  # the last entry said another department, its hash recomputed
+        head = session.get(AuditEntry, 4)
+        head.department_code = "gaj"
+        head.entry_hash = audit.entry_hash({name: getattr(head, name) for name in audit.HASHED})
+    code, out, _ = govshare("verify")
+    assert code == 1
+    assert [line.split()[:3] for line in out.splitlines() if not line.startswith(("unsigned", "audit log"))] == [
+        ["forged", "seq", "4"]]
 
 
 def test_checkpoint_without_a_ca_says_how_to_make_one(govshare, log):
