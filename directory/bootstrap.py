@@ -1,4 +1,4 @@
-"""Start-up: the node's standard and platform tModels, idempotently."""
+"""Start-up: the tModels the node registers for itself, idempotently."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from .catalogue.classification import classification_values
 
 
 def bootstrap_node(session: Session, settings: Settings) -> None:
-    """Make sure every taxonomy tModel this node relies on is registered."""
-    taxonomies.register_all(session, classification_values())
+    """Make sure every tModel this node relies on is registered."""
+    taxonomies.register_all(session, classification_values(), settings.node_domain)
 
 
 @lru_cache(maxsize=1)

@@ -18,11 +18,15 @@ domain, so they are the same on every node.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
 
 from lxml import etree
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from registry.clock import utcnow
+from registry.models import UddiEntity
 
 from .uddi import store
 
@@ -96,20 +100,15 @@ def platform_taxonomies(classification_values: dict[str, str]) -> list[Taxonomy]
     ]
 
 
-STANDARD_TMODELS = [
-    (UDDI_TYPES, "uddi-org:types", "UDDI Type Category System", "categorization"),
-    (GENERAL_KEYWORDS, "uddi-org:general_keywords", "Category system of general keywords", "categorization"),
-    (WSDL_TYPES, "uddi-org:wsdl:types", "WSDL Type Category System", "categorization"),
-    (XML_NAMESPACE, "uddi-org:xml:namespace", "A category system for XML namespaces", "categorization"),
-    (XML_LOCALNAME, "uddi-org:xml:localName", "A category system for XML local names", "categorization"),
-    (PORTTYPE_REFERENCE, "uddi-org:wsdl:portTypeReference", "Reference to a WSDL portType tModel",
-     "categorization"),
-    (WSDL_PROTOCOL, "uddi-org:protocol:categorization", "Protocol categorization", "categorization"),
-    (WSDL_TRANSPORT, "uddi-org:transport:categorization", "Transport categorization", "categorization"),
-    (WSDL_ADDRESS, "uddi-org:wsdl:address", "WSDL address pattern", "categorization"),
-    (PROTOCOL_SOAP, "uddi-org:protocol:soap", "A SOAP protocol tModel", "protocol"),
-    (TRANSPORT_HTTP, "uddi-org:transport:http", "An HTTP transport tModel", "transport"),
-]
+def standard_tmodels() -> list[etree._Element]:
+    """The tModels of the UDDI v3 specification and of the WSDL technical note
+    (``directory/data/uddi_tmodels.xml``), fresh elements on every call."""
+    return etree.fromstring(_standard_tmodels_xml()).findall(store.q("tModel"))
+
+
+@lru_cache(maxsize=1)
+def _standard_tmodels_xml() -> bytes:
+    return resources.files("directory").joinpath("data/uddi_tmodels.xml").read_bytes()
 
 
 def _tmodel(key: str, name: str, description: str, types: list[str]) -> etree._Element:
@@ -122,21 +121,33 @@ def _tmodel(key: str, name: str, description: str, types: list[str]) -> etree._E
     return tm
 
 
-def register_all(session: Session, classification_values: dict[str, str]) -> None:
-    """Save every standard and platform taxonomy tModel not yet registered, owned by the node."""
-    now = utcnow()
-    wanted = [
-        (key, name, description, [kind] if kind in ("protocol", "transport") else ["categorization", "unchecked"])
-        for key, name, description, kind in STANDARD_TMODELS
-    ] + [
-        (tax.key, tax.name, tax.description,
-         ["categorization" if tax.categorization else "identifier", "checked" if tax.checked else "unchecked"])
+def node_tmodels(classification_values: dict[str, str], node_domain: str) -> list[etree._Element]:
+    """Every tModel the node registers for itself: the standard ones, the platform taxonomies and
+    the key generators of the platform's two domains, which no department may claim."""
+    platform = [
+        _tmodel(tax.key, tax.name, tax.description,
+                ["categorization" if tax.categorization else "identifier", "checked" if tax.checked else "unchecked"])
         for tax in platform_taxonomies(classification_values)
     ]
-    for key, name, description, types in wanted:
-        if store.get(session, key) is None:
-            store.put(session, "tmodel", _tmodel(key, name, description, types), parent_key=None,
-                      owner_id=None, authorized_name="uddi-node", now=now)
+    generators = [
+        _tmodel(f"{PLATFORM}:keygenerator", "govshare:keyGenerator",
+                "平台分类体系的键生成器: uddi:govshare 域归平台所有", ["keyGenerator"]),
+        _tmodel(f"uddi:{node_domain}:keygenerator", f"{node_domain}:keyGenerator",
+                f"本节点的键生成器: uddi:{node_domain} 域归平台所有, 各部门使用 uddi:<部门代码>.{node_domain}",
+                ["keyGenerator"]),
+    ]
+    return standard_tmodels() + platform + generators
+
+
+def register_all(session: Session, classification_values: dict[str, str], node_domain: str) -> None:
+    """Save every tModel of ``node_tmodels`` not yet registered, owned by the node."""
+    now = utcnow()
+    wanted = node_tmodels(classification_values, node_domain)
+    keys = [tm.get("tModelKey") for tm in wanted]
+    present = set(session.scalars(select(UddiEntity.key).where(UddiEntity.key.in_(keys))))
+    for tm in wanted:
+        if tm.get("tModelKey") not in present:
+            store.put(session, "tmodel", tm, parent_key=None, owner_id=None, authorized_name="uddi-node", now=now)
 
 
 def checked_values(classification_values: dict[str, str]) -> dict[str, dict[str, str]]:
