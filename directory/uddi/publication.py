@@ -114,8 +114,13 @@ class Publishing:
             if existing.kind != kind:
                 raise UddiError("E_invalidKeyPassed",
                                 f"{key} is the key of a {NOUN[existing.kind]}, not of a {NOUN[kind]}")
+            if existing.owner_id is None and not self.is_admin:
+                raise UddiError("E_keyUnavailable", f"{key} is a key the platform registered for itself; "
+                                f"{self._way_out()}")
             self._check_owner(existing)
             return key
+        if not self.is_admin:
+            self._check_domain(key)
         if kind == "tmodel" and keys.keygenerator_domain(key):
             return key  # checked in _keygenerator
         owner = keys.partition_owner(self.session, key)
@@ -125,9 +130,25 @@ class Publishing:
             return key
         raise UddiError(
             "E_keyUnavailable",
-            f"{key} is not in a key partition of publisher {self.authorized_name}: "
-            f"use a key under {self._partition_hint()} or leave the key out to have one generated",
+            f"{key} is not in a key partition of publisher {self.authorized_name}: {self._way_out()}",
         )
+
+    def _check_domain(self, key: str) -> None:
+        """E_keyUnavailable for a key in a domain kept for the platform or for another department,
+        whatever the key partitions say (a partition claimed there before this check existed)."""
+        node_domain = self.settings.node_domain
+        reason = keys.platform_domain(key, node_domain)
+        if reason is not None:
+            raise UddiError("E_keyUnavailable", f"{key} is in {reason}, {keys.domain_of(key)}, which no "
+                            f"department may claim; {self._way_out()}")
+        partition = keys.department_domain(key, node_domain)
+        if partition is not None and partition != self._partition_hint():
+            code = keys.domain_of(key).removesuffix("." + node_domain)
+            raise UddiError("E_keyUnavailable", f"{key} is in {partition}, the key partition kept for the department "
+                            f"with code '{code}'; {self._way_out()}")
+
+    def _way_out(self) -> str:
+        return f"use a key under {self._partition_hint()} or leave the key out to have one generated"
 
     def _partition_hint(self) -> str:
         if self.department is None:
@@ -145,14 +166,21 @@ class Publishing:
         if not typed:
             raise UddiError("E_valueNotAllowed",
                             f"{key} is a key generator tModel: categorize it as keyGenerator in {_TYPES}")
+        if keys.platform_domain(key, self.settings.node_domain):
+            return  # only an administrator gets here (_check_domain): the partition stays the platform's
         existing = self.session.get(KeyPartition, domain)
         owner = keys.partition_owner(self.session, domain)
         if existing is not None or (owner is not None and (self.department is None or owner != self.department.id)):
             if existing is not None and self.department is not None and existing.department_id == self.department.id:
                 return
             raise UddiError("E_keyUnavailable", f"the key partition {domain} already belongs to another publisher")
-        if self.department is not None:
-            self.session.add(KeyPartition(prefix=domain, department_id=self.department.id))
+        if self.department is None:
+            return
+        held = keys.foreign_holdings(self.session, domain, self.department.id)
+        if held is not None:
+            raise UddiError("E_keyUnavailable", f"the key partition {domain} holds {held}, which belongs to "
+                            "another publisher or to the platform")
+        self.session.add(KeyPartition(prefix=domain, department_id=self.department.id))
 
     def _check_references(self, el: etree._Element) -> None:
         referenced = set()
