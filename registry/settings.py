@@ -18,7 +18,7 @@
 | GOVSHARE_APPLICATION_DAYS| 10 (calendar days a provider has to answer a 使用申请) |
 | GOVSHARE_CORRECTION_DAYS | 5 (calendar days a provider has to answer a 纠错 report) |
 """
-| GOVSHARE_AUDIT_CHECKPOINT_SECONDS | 300 (longest an audit entry waits for a signed checkpoint, checked on append; 0: off) |
+| GOVSHARE_AUDIT_CHECKPOINT_SECONDS | 300 (age of the oldest unsigned audit entry that signs a checkpoint; 0: off) |
 
 from __future__ import annotations
 
