@@ -383,13 +383,18 @@ def find_tmodel(call: Call, request: etree._Element) -> etree._Element:
     rows, total = _run(call, _order(_tmodel_query(call, request, qual), qual), page)
     out = _list_element("tModelList", rows, total, page)
     if rows:
-        infos = sub(out, "tModelInfos")
-        for row in rows:
-            el = etree.fromstring(row.xml)
-            info = sub(infos, "tModelInfo", {"tModelKey": row.key})
-            _copy_children(info, el, "name")
-            _copy_children(info, el, "description")
+        add_tmodel_infos(out, rows)
     return out
+
+
+def add_tmodel_infos(parent: etree._Element, rows: list[UddiEntity]) -> None:
+    """``<tModelInfos>`` of tModels in ``parent``: each one's key, names and descriptions."""
+    infos = sub(parent, "tModelInfos")
+    for row in rows:
+        el = etree.fromstring(row.xml)
+        info = sub(infos, "tModelInfo", {"tModelKey": row.key})
+        _copy_children(info, el, "name")
+        _copy_children(info, el, "description")
 
 
 def _service_sets(call: Call, request: etree._Element, qual) -> list[KeySet]:
@@ -465,20 +470,25 @@ def find_business(call: Call, request: etree._Element) -> etree._Element:
     rows, total = _run(call, _order(_narrow(select(UddiEntity), "business", sets), qual), page)
     out = _list_element("businessList", rows, total, page)
     if rows:
-        services = store.children(call.session, [r.key for r in rows], "service")
-        service_names = _names_of(call, [s.key for group in services.values() for s in group])
-        infos = sub(out, "businessInfos")
-        for row in rows:
-            el = etree.fromstring(row.xml)
-            info = sub(infos, "businessInfo", {"businessKey": row.key})
-            _copy_children(info, el, "name")
-            _copy_children(info, el, "description")
-            if services[row.key]:
-                sinfos = sub(info, "serviceInfos")
-                for s in services[row.key]:
-                    sinfo = sub(sinfos, "serviceInfo", {"serviceKey": s.key, "businessKey": row.key})
-                    _add_names(sinfo, service_names.get(s.key, []))
+        add_business_infos(call, out, rows)
     return out
+
+
+def add_business_infos(call: Call, parent: etree._Element, rows: list[UddiEntity]) -> None:
+    """``<businessInfos>`` of businessEntities in ``parent``: each one's key, names, descriptions and services."""
+    services = store.children(call.session, [r.key for r in rows], "service")
+    service_names = _names_of(call, [s.key for group in services.values() for s in group])
+    infos = sub(parent, "businessInfos")
+    for row in rows:
+        el = etree.fromstring(row.xml)
+        info = sub(infos, "businessInfo", {"businessKey": row.key})
+        _copy_children(info, el, "name")
+        _copy_children(info, el, "description")
+        if services[row.key]:
+            sinfos = sub(info, "serviceInfos")
+            for s in services[row.key]:
+                sinfo = sub(sinfos, "serviceInfo", {"serviceKey": s.key, "businessKey": row.key})
+                _add_names(sinfo, service_names.get(s.key, []))
 
 
 def find_binding(call: Call, request: etree._Element) -> etree._Element:

@@ -1,5 +1,5 @@
 """UDDI publication API (spec 5.2): save_* and delete_* on businessEntity,
-businessService, bindingTemplate and tModel.
+businessService, bindingTemplate and tModel, and get_registeredInfo (what a publisher owns).
 
     <save_service xmlns="urn:uddi-org:api_v3">
       <authInfo>...</authInfo>
@@ -42,7 +42,7 @@ from registry.models import Department, KeyPartition, UddiEntity
 from registry.settings import Settings
 from security import audit
 
-from . import keys, store
+from . import inquiry, keys, store
 from .context import Call
 from .errors import UddiError
 from .security import authenticate
@@ -320,7 +320,43 @@ def _deleter(kind: str):
     return _audited(f"delete_{_API_NOUN[kind]}", run)
 
 
+#: get_registeredInfo's infoSelection -> which tModels: hidden ones (True), visible ones (False) or all (None)
+_INFO_SELECTION = {"all": None, "hidden": True, "visible": False}
+
+
+def get_registered_info(call: Call, request: etree._Element) -> etree._Element:
+    """get_registeredInfo (publication API, spec 5.2): the businessEntities and tModels the publisher controls,
+    those of its department (or, for a publisher of no department, the node's)::
+
+        <get_registeredInfo infoSelection="visible"><authInfo>...</authInfo></get_registeredInfo>
+        ->
+        <registeredInfo truncated="false">
+          <businessInfos><businessInfo businessKey="uddi:gaj.govshare.local:business">
+            <name xml:lang="zh-CN">市公安局</name><serviceInfos>...</serviceInfos></businessInfo></businessInfos>
+          <tModelInfos><tModelInfo tModelKey="uddi:gaj.govshare.local:wsdl:..."><name>...</name></tModelInfo>
+          </tModelInfos>
+        </registeredInfo>
+
+    ``infoSelection`` chooses among the tModels (hidden: deleted with delete_tModel); each list
+    holds at most ``Settings.max_rows`` entities, and ``truncated`` says when one was cut.
+    """
+    publisher = authenticate(call, request)
+    owner_id = publisher.department.id if publisher.department is not None else None
+    limit = call.settings.max_rows
+    businesses = store.owned(call.session, "business", owner_id, limit=limit + 1)
+    tmodels = store.owned(call.session, "tmodel", owner_id, deleted=_INFO_SELECTION[request.get("infoSelection")],
+                          limit=limit + 1)
+    truncated = len(businesses) > limit or len(tmodels) > limit
+    out = fresh("registeredInfo", {"truncated": "true" if truncated else "false"})
+    if businesses:
+        inquiry.add_business_infos(call, out, businesses[:limit])
+    if tmodels:
+        inquiry.add_tmodel_infos(out, tmodels[:limit])
+    return out
+
+
 OPERATIONS = {
+    "get_registeredInfo": get_registered_info,
     "save_business": _saver("business", "businessDetail"),
     "save_service": _saver("service", "serviceDetail"),
     "save_binding": _saver("binding", "bindingDetail"),

@@ -179,6 +179,19 @@ def get(session: Session, key: str, kind: str | None = None) -> UddiEntity | Non
     return row
 
 
+def owned(session: Session, kind: str, owner_id: int | None, *, deleted: bool | None = None,
+          limit: int) -> list[UddiEntity]:
+    """Up to ``limit`` entities of ``kind`` owned by a department (None: by the node), in name order;
+    ``deleted`` True or False keeps only hidden or only visible ones."""
+    stmt = select(UddiEntity).where(
+        UddiEntity.kind == kind,
+        UddiEntity.owner_id.is_(None) if owner_id is None else UddiEntity.owner_id == owner_id,
+    )
+    if deleted is not None:
+        stmt = stmt.where(UddiEntity.deleted.is_(deleted))
+    return list(session.scalars(stmt.order_by(UddiEntity.sort_name, UddiEntity.key).limit(limit)))
+
+
 def children(session: Session, parent_keys: Iterable[str], kind: str) -> dict[str, list[UddiEntity]]:
     keys = list(parent_keys)
     out: dict[str, list[UddiEntity]] = {k: [] for k in keys}
