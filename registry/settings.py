@@ -15,10 +15,10 @@
 | GOVSHARE_PROVIDER_TIMEOUT| 5 (seconds a provider has to answer a forwarded query) |
 | GOVSHARE_AUDIT           | 1 (0 turns the audit log off: benchmarks only, never production) |
 | GOVSHARE_AUDIT_CHECKPOINT| 1000 (audit entries between signed checkpoints) |
+| GOVSHARE_AUDIT_CHECKPOINT_SECONDS | 300 (age of the oldest unsigned audit entry that signs a checkpoint; 0: off) |
 | GOVSHARE_APPLICATION_DAYS| 10 (calendar days a provider has to answer a 使用申请) |
 | GOVSHARE_CORRECTION_DAYS | 5 (calendar days a provider has to answer a 纠错 report) |
 """
-| GOVSHARE_AUDIT_CHECKPOINT_SECONDS | 300 (age of the oldest unsigned audit entry that signs a checkpoint; 0: off) |
 
 from __future__ import annotations
 
@@ -58,6 +58,7 @@ class Settings:
     # Audit log (S4): every exchange and publication call recorded; off only for benchmarks
     audit: bool = True
     audit_checkpoint_every: int = 1000  # entries between signed checkpoints of the chain
+    audit_checkpoint_seconds: int = 300  # a checkpoint once the oldest unsigned entry is this old
 
     @property
     def base_url(self) -> str:
@@ -66,7 +67,6 @@ class Settings:
 
     @property
     def node_id(self) -> str:
-    audit_checkpoint_seconds: int = 300  # a checkpoint once the oldest unsigned entry is this old
         """The UDDI nodeID of this registry (a key in the node's own partition)."""
         return f"uddi:{self.node_domain}:node"
 
@@ -94,9 +94,9 @@ class Settings:
             correction_days=int(env.get("GOVSHARE_CORRECTION_DAYS", "5")),
             audit=env.get("GOVSHARE_AUDIT", "1").strip().lower() not in ("0", "false", "off", "no"),
             audit_checkpoint_every=int(env.get("GOVSHARE_AUDIT_CHECKPOINT", "1000")),
+            audit_checkpoint_seconds=int(env.get("GOVSHARE_AUDIT_CHECKPOINT_SECONDS", "300")),
         )
         values.update({k: v for k, v in overrides.items() if v is not None})
         if values["wss_policy"] not in WSS_POLICIES:
             raise ValueError(f"GOVSHARE_WSS={values['wss_policy']!r}: expected one of {', '.join(WSS_POLICIES)}")
         return cls(**values)
-            audit_checkpoint_seconds=int(env.get("GOVSHARE_AUDIT_CHECKPOINT_SECONDS", "300")),
