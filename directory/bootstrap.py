@@ -1,4 +1,5 @@
-"""Start-up: the tModels the node registers for itself, idempotently."""
+"""Start-up, idempotently: the tModels the node registers for itself, and the index rows a
+node of an earlier version did not keep (discoveryURLs)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ from registry.settings import Settings
 
 from . import taxonomies
 from .catalogue.classification import classification_values
+from .uddi import store
 
 
 def bootstrap_node(session: Session, settings: Settings) -> None:
-    """Make sure every tModel this node relies on is registered."""
+    """Make sure every tModel this node relies on is registered, and every discoveryURL indexed."""
     taxonomies.register_all(session, classification_values(), settings.node_domain)
+    store.index_discovery_urls(session)
 
 
 @lru_cache(maxsize=1)

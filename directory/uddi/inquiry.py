@@ -446,16 +446,34 @@ def find_service(call: Call, request: etree._Element) -> etree._Element:
     return out
 
 
+def _discovery_set(urls: list[etree._Element]) -> KeySet:
+    """Businesses listing any of the discoveryURLs (spec 5.1.9: OR), with the same useType where
+    one is given.  A URL matches exactly: find qualifiers apply to names and keyValues only."""
+    specs = [(store.discovery_value(u.text or ""), u.get("useType", "")) for u in urls]
+
+    def build(t) -> ColumnElement:
+        alternatives = []
+        for value, use_type in specs:
+            cond = and_(t.kind == inline("business"), t.bag == inline(store.DISCOVERY), t.tmodel_key == inline(""),
+                        t.key_value == inline(value))
+            alternatives.append(and_(cond, t.key_name == inline(use_type)) if use_type else cond)
+        return or_(*alternatives)
+
+    return KeySet(UddiKeyedReference, build, 900)
+
+
 def find_business(call: Call, request: etree._Element) -> etree._Element:
     qual = qualifiers.parse(request)
     page = _page(call, request)
-    for unsupported in ("discoveryURLs", "find_relatedBusinesses"):
-        if request.find(q(unsupported)) is not None:
-            raise UddiError("E_unsupported", f"find_business by {unsupported} is not supported by this node")
+    if request.find(q("find_relatedBusinesses")) is not None:
+        raise UddiError("E_unsupported", "find_business by find_relatedBusinesses is not supported by this node")
     sets = []
     names = request.findall(q("name"))
     if names:
         sets.append(_name_set("business", names, qual))
+    urls = request.findall(f"{q('discoveryURLs')}/{q('discoveryURL')}")
+    if urls:
+        sets.append(_discovery_set(urls))
     sets += _bags(call, "business", request, qual, (("identifierBag", "or"), ("categoryBag", "and")))
     tkeys = _tmodel_keys(call, request)
     if tkeys is not None:

@@ -12,6 +12,7 @@ Each entity is stored without its contained entities, which are rows of their ow
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -74,6 +75,24 @@ class IndexRows:
     tmodels: list[str]
 
 
+DISCOVERY = "discovery"  # the bag of a businessEntity's discoveryURLs: keyName useType, keyValue the URL
+_INDEXED_URL = 255  # the width of the keyValue column
+
+
+def discovery_value(url: str) -> str:
+    """A discoveryURL as its index row holds it: the URL itself, or one longer than the column
+    as its first 183 characters and the SHA-256 of the whole (exact searches still find it)::
+
+        http://www.businessone.com/services
+        http://example.cn/<180 more characters>#sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
+    """
+    url = url.strip()
+    if len(url) <= _INDEXED_URL:
+        return url
+    digest = "#sha256:" + hashlib.sha256(url.encode()).hexdigest()
+    return url[: _INDEXED_URL - len(digest)] + digest
+
+
 def extract_index(kind: str, el: etree._Element) -> IndexRows:
     names = []
     if kind != "binding":
@@ -90,17 +109,21 @@ def extract_index(kind: str, el: etree._Element) -> IndexRows:
             gkey = group.get("tModelKey", "")
             for kr in group.findall(q("keyedReference")):
                 refs.append((bag_name, gkey, kr.get("tModelKey", ""), kr.get("keyName", ""), kr.get("keyValue", "")))
+    if kind == "business":
+        for url in el.iterfind(f"{q('discoveryURLs')}/{q('discoveryURL')}"):
+            refs.append((DISCOVERY, "", "", url.get("useType", ""), discovery_value(url.text or "")))
     tmodels = []
     if kind == "binding":
         for info in el.iterfind(f"{q('tModelInstanceDetails')}/{q('tModelInstanceInfo')}"):
             tmodels.append(info.get("tModelKey", ""))
     # A search driven by one keyedReference reads one index row per entity: a reference
     # repeated under another keyName is indexed once (keyName matters only for general
-    # keywords, whose repeats are kept).
+    # keywords, whose repeats are kept, and for discoveryURLs, where it is the useType).
     unique_refs = {}
     for ref in refs:
         bag, group, tkey, _kname, kvalue = ref
-        unique_refs.setdefault(ref if tkey == GENERAL_KEYWORDS else (bag, group, tkey, kvalue), ref)
+        significant = tkey == GENERAL_KEYWORDS or bag == DISCOVERY
+        unique_refs.setdefault(ref if significant else (bag, group, tkey, kvalue), ref)
     return IndexRows(list(dict.fromkeys(names)), list(unique_refs.values()), tmodels)
 
 
@@ -190,6 +213,21 @@ def owned(session: Session, kind: str, owner_id: int | None, *, deleted: bool | 
     if deleted is not None:
         stmt = stmt.where(UddiEntity.deleted.is_(deleted))
     return list(session.scalars(stmt.order_by(UddiEntity.sort_name, UddiEntity.key).limit(limit)))
+
+
+def index_discovery_urls(session: Session) -> None:
+    """Index rows for the discoveryURLs of businessEntities saved before they were indexed.
+    Idempotent: a business with such rows is left alone."""
+    indexed = select(UddiKeyedReference.entity_key).where(UddiKeyedReference.bag == DISCOVERY)
+    rows = session.scalars(select(UddiEntity).where(
+        UddiEntity.kind == "business", UddiEntity.xml.contains("discoveryURL"), UddiEntity.key.not_in(indexed)))
+    for row in rows:
+        session.add_all(
+            UddiKeyedReference(entity_key=row.key, kind="business", bag=bag, group_tmodel_key=group, tmodel_key=tkey,
+                               key_name=kname[:255], key_value=kvalue, sort_name=row.sort_name)
+            for bag, group, tkey, kname, kvalue in extract_index("business", etree.fromstring(row.xml)).refs
+            if bag == DISCOVERY
+        )
 
 
 def children(session: Session, parent_keys: Iterable[str], kind: str) -> dict[str, list[UddiEntity]]:
