@@ -33,6 +33,9 @@ Synchronisation (同步, E5):
   resource holds current in the core that no source row has any more get a deleted
   version (logical delete, counted in ``deleted``, outside the reconciliation).  Rows in
   quarantine are not gone and are never deleted.
+* The adapter quarantine holds one open entry per source row (:mod:`adapters.quarantine`):
+  a run refreshes the entry of a row it rejects again and closes the entries of rows that
+  map now; a full run closes those of rows the source no longer has.
 * :func:`consistency` compares source and core on demand (``govshare sync check``).
 """
 
@@ -44,7 +47,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError
@@ -185,8 +188,10 @@ def _run(sessions: sessionmaker[Session], settings: Settings, config: AdapterCon
         session.add(run)
         session.flush()
         run_id, provider_id, resource_code = run.id, provider.id, entry.resource_code
+        open_rows = frozenset(session.scalars(select(AdapterQuarantine.row_identity).where(
+            AdapterQuarantine.adapter == config.name, AdapterQuarantine.status == "open")))
         plan = Plan(config, mode, since, run_id, provider.credit_code, resource_code, CHUNK, settings.max_batch_bytes,
-                    ATTEMPTS, BACKOFF)
+                    ATTEMPTS, BACKOFF, open_rows)
         base = resources.base_for(entry, config.format)
         integration.set_priority(session, base, provider_id, config.priority)  # 比对: the file's priority
         known_hashes = ({} if mode != "rowhash" else dict(session.execute(  # (a Result has keys(): take its rows)
@@ -209,6 +214,7 @@ def _run(sessions: sessionmaker[Session], settings: Settings, config: AdapterCon
                                                      resource_code=resource_code))
                 deleted = core.delete_keys(session, base, gone, provider_id, resource_code,
                                            str(batch_id(config.name, run_id, "deletes")), utcnow())
+                _resolve_unseen(session, config.name, run_id)
     except Exception as exc:
         _finish(sessions, run_id, tally, "failed", f"{exc.__class__.__name__}: {exc}", None)
         raise
@@ -284,12 +290,69 @@ def _store(sessions: sessionmaker[Session], config: AdapterConfig, run_id: int, 
             after.unchanged += unchanged
             after.quarantined += int(receipt.findtext(f"{ex}receipt/{ex}quarantined"))
         if chunk.problems:
-            session.add_all(AdapterQuarantine(run_id=run_id, **problem) for problem in chunk.problems)
+            _keep_rejected(session, config.name, run_id, chunk.problems)
+        if chunk.mapped_now:
+            _resolve_mapped(session, config.name, run_id, chunk.mapped_now)
         _remember_hashes(session, config.name, chunk.hashes, run_id)
         _count(session.get(SyncRun, run_id), after)
         session.merge(SyncCheckpoint(adapter=config.name, run_id=run_id, chunk=chunk.number,
                                      position=chunk.position[:255], watermark=chunk.newest, updated=utcnow()))
     return after
+
+
+def _keep_rejected(session: Session, adapter: str, run_id: int, problems: list[dict]) -> None:
+    """Keep a chunk's rejected rows in the adapter quarantine, one open entry per source row.
+
+    A row with an open entry refreshes it: the row as read now, its problem, the run that saw it
+    last (a person's correction stays).  A row a person replayed or discarded as it reads now
+    stays closed.  Any other row opens an entry.  A row read twice in one run (the same key
+    twice in the source) keeps what its first read found, as the core keeps its first record.
+    """
+    first: dict[str, dict] = {}
+    for problem in problems:
+        first.setdefault(problem["row_identity"], problem)
+    opened, closed = set(), {}
+    for identity, status, row in session.execute(
+            select(AdapterQuarantine.row_identity, AdapterQuarantine.status, AdapterQuarantine.row)
+            .where(AdapterQuarantine.adapter == adapter, AdapterQuarantine.row_identity.in_(list(first)),
+                   AdapterQuarantine.status.in_(("open", "replayed", "discarded")))):
+        if status == "open":
+            opened.add(identity)
+        else:
+            closed.setdefault(identity, []).append(row)
+    rows = [{**problem, "run_id": run_id, "status": "open", "seen_run": run_id, "seen": problem["created"]}
+            for identity, problem in first.items()
+            if identity in opened or problem["row"] not in closed.get(identity, ())]
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    upsert = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(AdapterQuarantine)
+    session.execute(upsert.on_conflict_do_update(
+        index_elements=[AdapterQuarantine.adapter, AdapterQuarantine.row_identity], index_where=_OPEN,
+        set_={name: upsert.excluded[name] for name in ("row", "stage", "rule", "field", "message", "seen_run", "seen")},
+        where=AdapterQuarantine.seen_run != upsert.excluded.seen_run), rows)
+
+
+_OPEN = text("status = 'open'")  # the open entries, as the unique index names them (a literal, not a parameter)
+
+
+def _resolve_mapped(session: Session, adapter: str, run_id: int, identities: list[str]) -> None:
+    """Close the open entries of rows that map now: the source corrected them (unless this run
+    rejected the same row already: a key the source holds twice)."""
+    session.execute(update(AdapterQuarantine).where(
+        AdapterQuarantine.adapter == adapter, AdapterQuarantine.status == "open",
+        AdapterQuarantine.row_identity.in_(identities), AdapterQuarantine.seen_run != run_id)
+        .values(status="resolved", message=AdapterQuarantine.message + f"\nresolved: run #{run_id} read the row "
+                                                                       "and it maps now"))
+
+
+def _resolve_unseen(session: Session, adapter: str, run_id: int) -> None:
+    """After a full read, close the open entries of rows it did not reject: the source no longer
+    has them (rows that map now were closed as they were read)."""
+    session.execute(update(AdapterQuarantine).where(
+        AdapterQuarantine.adapter == adapter, AdapterQuarantine.status == "open", AdapterQuarantine.seen_run != run_id)
+        .values(status="resolved", message=AdapterQuarantine.message + f"\nresolved: full run #{run_id} did not "
+                                                                       "find the row in the source"))
 
 
 def _remember_hashes(session: Session, adapter: str, hashes: dict[str, str], run_id: int) -> None:

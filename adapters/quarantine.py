@@ -1,9 +1,20 @@
 """The adapter quarantine (隔离区): list, correct, replay and discard the source rows a run rejected.
 
 A run keeps every row it could not map or clean as an ``AdapterQuarantine`` item: the
-source row as read, its key, the stage and rule that failed and a message.  A person
-corrects *source columns* - never the mapped fields - so a corrected item goes through
-exactly the mapping, cleaning and validation a fresh source row would::
+source row as read, its key, the stage and rule that failed and a message.  An item is a
+source row, not a sighting of one: a source row has at most one open item (a unique index
+holds it), so the open list is what the sources hold wrong now::
+
+    run #1 rejects key 330102199001021234 (XB "?")  -> item #17 open, seen in run #1
+    run #2 rejects it again                         -> item #17 refreshed: the row as read, its
+                                                       problem, seen in run #2 (a correction stays)
+    run #3 reads it mapping cleanly (fixed at the source)  -> item #17 resolved
+    a full run does not find the row any more              -> item #17 resolved
+
+An item a person replayed or discarded stays closed while the source holds the row as it
+was then; if the row changes and still fails, a new item opens.  A person corrects *source
+columns* - never the mapped fields - so a corrected item goes through exactly the mapping,
+cleaning and validation a fresh source row would::
 
     item #17  gaj-household  map  code.unmapped  sex  key 330102199001021234
         row         {"GMSFHM": "330102199001021234", "XB": "?", ...}
@@ -34,6 +45,7 @@ ids and the records' digest: replaying the same items again resubmits the same b
 gets the first receipt back, changing nothing.
 
 ``discard`` closes an item that should never be loaded; a reason is required and kept.
+A resolved item, like a discarded one, cannot be replayed: the source's own row is current.
 """
 
 from __future__ import annotations
@@ -58,7 +70,7 @@ from .config import AdapterConfig
 from .mapping import Problem, mapper_for
 from .pipeline import _resolve
 
-STATUSES = ("open", "replayed", "discarded")
+STATUSES = ("open", "replayed", "discarded", "resolved")
 VALIDATE = "validate"
 _REPLAY_NAMESPACE = uuid.UUID("0b9d3f5e-2c61-4f7a-8d0e-5a4b9c2e7f13")
 
@@ -86,7 +98,9 @@ class Item:
     row: dict
     correction: dict | None
     status: str
-    created: datetime
+    created: datetime  # when run ``run_id`` first quarantined the row
+    seen_run: int  # the last run that rejected it
+    seen: datetime
     problems: list[Problem] | None = None
 
     @property
@@ -115,7 +129,7 @@ def _item(row: AdapterQuarantine, problems: list[Problem] | None = None) -> Item
     return Item(id=row.id, run_id=row.run_id, adapter=row.adapter, source_key=row.source_key, stage=row.stage,
                 rule=row.rule, field=row.field, message=row.message, row=dict(row.row),
                 correction=dict(row.correction) if row.correction else None, status=row.status,
-                created=row.created, problems=problems)
+                created=row.created, seen_run=row.seen_run, seen=row.seen, problems=problems)
 
 
 def _get(session: Session, item_id: int) -> AdapterQuarantine:
@@ -238,7 +252,8 @@ def replay(sessions: sessionmaker[Session], settings: Settings, config: AdapterC
     ``item_ids`` None replays every open item of ``config``.  Items already replayed may be
     asked again: they are rebuilt the same way, so the batch and its receipt are the first
     (should one no longer map - the adapter file changed - it is counted as still failing and
-    keeps its status and record).  Discarded items are refused.  Everything commits together or not at all.
+    keeps its status and record).  Discarded and resolved items are refused.  Everything commits
+    together or not at all.
     """
     result = ReplayResult()
     with unit_of_work(sessions) as session:
@@ -250,8 +265,8 @@ def replay(sessions: sessionmaker[Session], settings: Settings, config: AdapterC
             rows = [_get(session, item_id) for item_id in sorted(set(item_ids))]
         for row in rows:
             _belongs(row, config)
-            if row.status == "discarded":
-                raise QuarantineError(f"item #{row.id} is discarded; it cannot be replayed")
+            if row.status in ("discarded", "resolved"):
+                raise QuarantineError(f"item #{row.id} is {row.status}; it cannot be replayed")
         result.asked = [row.id for row in rows]
 
         clean: list[tuple[AdapterQuarantine, etree._Element]] = []

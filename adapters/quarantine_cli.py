@@ -97,7 +97,9 @@ def _list(args, sessions: sessionmaker[Session], settings: Settings) -> int:
 
 def _print_item(item: quarantine.Item) -> None:
     print(_line(item))
-    print(f"run #{item.run_id}, quarantined {item.created.isoformat()}Z")
+    print(f"run #{item.run_id}, quarantined {item.created.isoformat()}Z"
+          + (f", rejected again by run #{item.seen_run} {item.seen.isoformat()}Z" if item.seen_run != item.run_id
+             else ""))
     for line in item.message.splitlines()[1:]:
         print(f"  {line}")
     correction = item.correction or {}

@@ -67,6 +67,14 @@ def row_hash(row: dict) -> str:
     return hashlib.sha256(json.dumps(row, sort_keys=True, default=str, ensure_ascii=False).encode()).hexdigest()
 
 
+def row_identity(source_key: str, row: dict) -> str:
+    """What names a source row in the adapter quarantine (``row_identity``): SHA-256 of its key
+    (as ``source_key`` keeps it), or of the whole row when it has no key."""
+    text = f"key\0{source_key}" if source_key else "row\0" + json.dumps(row, sort_keys=True, ensure_ascii=False,
+                                                                         default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def timestamp(value: object) -> datetime | None:
     """A change-tracking value as a naive datetime (drivers hand back datetimes or ISO text)."""
     if isinstance(value, str):
@@ -202,6 +210,8 @@ class Plan:
     limit: int  # the largest batch request, in bytes
     attempts: int  # reads of the source before the run gives up
     backoff: float  # seconds before the second attempt; doubled before each further one
+    #: the rows earlier runs left open in the adapter quarantine (``row_identity``): which of them map now
+    open_rows: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -215,6 +225,7 @@ class Prepared:
     quarantined: int = 0  # refused by mapping or cleaning (validation's refusals come with the receipt)
     unchanged: int = 0  # row-hash runs: rows whose hash is the one remembered
     problems: list[dict] = field(default_factory=list)  # adapter_quarantine columns
+    mapped_now: list[str] = field(default_factory=list)  # rows of ``Plan.open_rows`` that map now
     hashes: dict[str, str] = field(default_factory=dict)
     batch: PreparedBatch | None = None
     records: list[dict] | None = None  # mapped records still to seal (validate and render) into ``batch``
@@ -317,12 +328,16 @@ class Reader:
         if mapped.problems:
             chunk.quarantined += 1
             first = mapped.problems[0]
+            kept = json.loads(json.dumps(row, default=str, ensure_ascii=False))
             chunk.problems.append({
-                "adapter": config.name, "source_key": key[:255], "stage": first.stage, "rule": first.rule,
-                "field": first.field or "", "message": "; ".join(p.message for p in mapped.problems),
-                "row": json.loads(json.dumps(row, default=str, ensure_ascii=False)), "status": "open",
-                "created": utcnow()})
+                "adapter": config.name, "source_key": key[:255], "row_identity": row_identity(key[:255], kept),
+                "stage": first.stage, "rule": first.rule, "field": first.field or "",
+                "message": "; ".join(p.message for p in mapped.problems), "row": kept, "created": utcnow()})
             return False
+        if self.plan.open_rows:
+            identity = row_identity(key[:255], row)
+            if identity in self.plan.open_rows:
+                chunk.mapped_now.append(identity)
         if not fresh:  # the same natural key twice in one run: the first read wins (比对)
             chunk.filtered += 1
             return False

@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.sql.expression import false
@@ -484,12 +485,23 @@ class AdapterQuarantine(Base):
     rule: Mapped[str] = mapped_column(String(64))
     field: Mapped[str] = mapped_column(String(100), default="")
     message: Mapped[str] = mapped_column(Text)
-    row: Mapped[dict] = mapped_column(JSON)  # the source row as read
+    row: Mapped[dict] = mapped_column(JSON)  # the source row as read (last)
+    # what identifies the source row: a digest of its key, or of the row when it has none
+    # (adapters.reading.row_identity); a later run that rejects the row again refreshes its open entry
+    row_identity: Mapped[str] = mapped_column(String(64))
     correction: Mapped[dict | None] = mapped_column(JSON)  # fields a person corrected
-    status: Mapped[str] = mapped_column(String(16), default="open")  # open | replayed | discarded
-    created: Mapped[datetime] = mapped_column(DateTime)
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | replayed | discarded | resolved
+    created: Mapped[datetime] = mapped_column(DateTime)  # first quarantined, by run ``run_id``
+    seen_run: Mapped[int] = mapped_column(Integer)  # the last run that rejected the row
+    seen: Mapped[datetime] = mapped_column(DateTime)  # ... and when
 
-    __table_args__ = (Index("ix_adapter_quarantine_rule", "adapter", "rule", "status"),)
+    __table_args__ = (
+        Index("ix_adapter_quarantine_rule", "adapter", "rule", "status"),
+        Index("ix_adapter_quarantine_row", "adapter", "row_identity"),
+        # one open entry per source row, also under runs and replays at the same time (migration 0017)
+        Index("uq_adapter_quarantine_open_row", "adapter", "row_identity", unique=True,
+              postgresql_where=text("status = 'open'"), sqlite_where=text("status = 'open'")),
+    )
 
 
 class SourceRowHash(Base):

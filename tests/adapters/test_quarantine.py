@@ -3,20 +3,27 @@ and key, corrected at the source-column level, replayed through the exchange, or
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
+import uuid
+from collections import Counter
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import MetaData, Table, create_engine, func, select, text
+from sqlalchemy.exc import IntegrityError
 
 import adapters.quarantine as quarantine
 from adapters.config import load_adapter
 from adapters.pipeline import run_adapter
 from adapters.quarantine import QuarantineError, correct, discard, list_quarantine, replay, show, summary
-from registry.db import unit_of_work
-from registry.models import CoreRecord, QuarantineRecord
+from registry.db import make_engine, migrate, unit_of_work
+from registry.models import AdapterQuarantine, CoreRecord, QuarantineRecord
 from tests.adapters.test_pipeline import ADAPTER, household_resource  # noqa: F401 - a fixture
+from tests.adapters.test_sync import kill_a_run, legacy  # noqa: F401 - a fixture
+from tests.conftest import PG_ADMIN_URL, _pg_reachable, service_unavailable, without_flush_wait
 from xsd.validation import RecordResult
 
 ROOT = Path(__file__).parents[2]
@@ -251,3 +258,241 @@ def test_quarantine_refusals_exit_with_status_2(config, gaj_env, settings, tmp_p
     assert unknown.returncode == 2 and "no quarantined item #999999" in unknown.stderr
     unreasoned = _govshare(settings, gaj_env, tmp_path, "discard", "1", "--reason", " ")
     assert unreasoned.returncode == 2 and "needs a reason" in unreasoned.stderr
+
+
+# -- one open item per source row, however often runs meet it ---------------------------------------
+
+def _rejected(manifest) -> int:
+    """Source rows the adapter cannot map (validation's refusals go to the exchange quarantine)."""
+    return manifest.counts["unmapped_code"] + manifest.counts["blank_required"]
+
+
+def _items(sessions, status: str | None = "open") -> list[AdapterQuarantine]:
+    with sessions() as session:
+        query = select(AdapterQuarantine).order_by(AdapterQuarantine.id)
+        if status is not None:
+            query = query.where(AdapterQuarantine.status == status)
+        return list(session.scalars(query))
+
+
+def _one_per_row_and_rule(items: list[AdapterQuarantine]) -> bool:
+    return max(Counter((i.adapter, i.source_key, i.rule) for i in items).values()) == 1
+
+
+def _reconciles(run) -> bool:
+    return run.status == "succeeded" and run.read == run.loaded + run.unchanged + run.quarantined + run.filtered
+
+
+@pytest.mark.usefixtures("household_resource")
+def test_five_full_runs_leave_one_open_item_per_rejected_row_and_rule(gaj_env, sessions, settings):
+    config = load_adapter(ADAPTER)
+    runs = [run_adapter(sessions, settings, config, full=True) for _ in range(5)]
+    assert all(_reconciles(run) for run in runs), [run.message for run in runs]
+    assert {run.quarantined for run in runs} == {runs[0].quarantined}
+    items = _items(sessions, status=None)
+    assert len(items) == _rejected(gaj_env) and _one_per_row_and_rule(items)
+    assert {i.status for i in items} == {"open"}
+    # first quarantined by the first run, rejected again by the last
+    assert {(i.run_id, i.seen_run) for i in items} == {(runs[0].id, runs[-1].id)}
+
+
+@pytest.mark.usefixtures("household_resource")
+@pytest.mark.parametrize("mode", ["incremental", "full"])
+def test_a_run_killed_mid_way_and_the_runs_after_it_leave_one_open_item_per_rejected_row(
+        legacy, gaj_registry, sessions, settings, mode):  # noqa: F811
+    config = load_adapter(ADAPTER)
+    if mode == "full":
+        assert _reconciles(run_adapter(sessions, settings, config, full=True))
+        kill_a_run(legacy, sessions, settings, 4, "--full")
+    else:  # the first run reads every row; the killed one's rows are read again from its checkpoint
+        kill_a_run(legacy, sessions, settings, 4)
+        resumed = run_adapter(sessions, settings, config)
+        assert _reconciles(resumed) and resumed.message.startswith("resumed from run #1")
+    after = [run_adapter(sessions, settings, config, full=True) for _ in range(2)]
+    assert all(_reconciles(run) for run in after)
+    items = _items(sessions, status=None)
+    assert len(items) == _rejected(gaj_registry) and _one_per_row_and_rule(items)
+    assert {(i.status, i.seen_run) for i in items} == {("open", after[-1].id)}
+
+
+@pytest.mark.usefixtures("household_resource")
+def test_replaying_every_open_item_after_several_runs_replays_each_rejected_row_once(gaj_env, sessions, settings):
+    config = load_adapter(ADAPTER)
+    for _ in range(3):
+        run_adapter(sessions, settings, config, full=True)
+    unmapped = _unmapped_sex(sessions)
+    fixed = _correct(sessions, config, unmapped.id, XB=_sex_for(unmapped))
+    result = replay(sessions, settings, config)
+    assert len(result.asked) == _rejected(gaj_env) and result.balanced
+    assert result.replayed == [fixed.id]
+
+
+def test_a_replayed_row_the_source_still_holds_stays_closed_at_the_next_run(config, gaj_env, sessions, settings):
+    unmapped = _unmapped_sex(sessions)
+    _correct(sessions, config, unmapped.id, XB=_sex_for(unmapped))
+    replay(sessions, settings, config, [unmapped.id])
+    again = run_adapter(sessions, settings, config, full=True)
+    assert _reconciles(again)
+    assert [i.id for i in _items(sessions, status=None) if i.source_key == unmapped.source_key] == [unmapped.id]
+    assert len(_items(sessions)) == _rejected(gaj_env) - 1
+
+
+def test_a_discarded_row_the_source_still_holds_stays_discarded_at_the_next_run(config, gaj_env, sessions,
+                                                                                settings):
+    unmapped = _unmapped_sex(sessions)
+    with unit_of_work(sessions) as session:
+        discard(session, unmapped.id, "a test person, never registered")
+    run_adapter(sessions, settings, config, full=True)
+    assert [(i.id, i.status) for i in _items(sessions, status=None)
+            if i.source_key == unmapped.source_key] == [(unmapped.id, "discarded")]
+    assert len(_items(sessions)) == _rejected(gaj_env) - 1
+
+
+def _update_source_row(path: Path, key: str, **columns: object) -> None:
+    """Change the legacy row of ``key`` and stamp it as changed after every other row."""
+    with sqlite3.connect(path) as conn:
+        newest = datetime.fromisoformat(conn.execute("SELECT max(GXSJ) FROM HJ_RKXX").fetchone()[0])
+        values = {**columns, "GXSJ": str(newest + timedelta(minutes=1))}
+        changed = conn.execute(f"UPDATE HJ_RKXX SET {', '.join(f'{c} = ?' for c in values)} "
+                               "WHERE trim(GMSFHM) = ?", [*values.values(), key]).rowcount
+    assert changed == 1
+
+
+@pytest.mark.usefixtures("household_resource")
+def test_a_row_corrected_at_the_source_resolves_its_open_item_at_the_next_incremental_run(
+        legacy, gaj_registry, sessions, settings):  # noqa: F811
+    config = load_adapter(ADAPTER)
+    run_adapter(sessions, settings, config)
+    unmapped = _unmapped_sex(sessions)
+    _update_source_row(legacy, unmapped.source_key, XB=_sex_for(unmapped))
+    later = run_adapter(sessions, settings, config)
+    assert later.mode == "incremental" and _reconciles(later)
+    with sessions() as session:
+        item = show(session, unmapped.id)
+    assert item.status == "resolved" and f"run #{later.id} read the row and it maps now" in item.message
+    assert len(_items(sessions)) == _rejected(gaj_registry) - 1
+    with pytest.raises(QuarantineError, match="resolved; it cannot be replayed"):
+        replay(sessions, settings, config, [unmapped.id])
+
+
+@pytest.mark.usefixtures("household_resource")
+def test_a_row_gone_from_the_source_resolves_its_open_item_at_the_next_full_run(
+        legacy, gaj_registry, sessions, settings):  # noqa: F811
+    config = load_adapter(ADAPTER)
+    run_adapter(sessions, settings, config, full=True)
+    unmapped = _unmapped_sex(sessions)
+    with sqlite3.connect(legacy) as conn:
+        conn.execute("DELETE FROM HJ_RKXX WHERE trim(GMSFHM) = ?", (unmapped.source_key,))
+    later = run_adapter(sessions, settings, config, full=True)
+    assert _reconciles(later)
+    with sessions() as session:
+        item = show(session, unmapped.id)
+    assert item.status == "resolved" and f"full run #{later.id} did not find the row" in item.message
+    assert len(_items(sessions)) == _rejected(gaj_registry) - 1
+
+
+@pytest.mark.usefixtures("household_resource")
+def test_a_row_that_changes_and_still_fails_refreshes_its_open_item_and_keeps_the_correction(
+        legacy, gaj_registry, sessions, settings):  # noqa: F811
+    config = load_adapter(ADAPTER)
+    run_adapter(sessions, settings, config, full=True)
+    unmapped = _unmapped_sex(sessions)
+    _correct(sessions, config, unmapped.id, XB=_sex_for(unmapped))
+    _update_source_row(legacy, unmapped.source_key, XB="Q")
+    later = run_adapter(sessions, settings, config, full=True)
+    with sessions() as session:
+        item = show(session, unmapped.id)
+    assert (item.status, item.row["XB"], item.seen_run, item.run_id) == ("open", "Q", later.id, unmapped.run_id)
+    assert "'Q'" in item.message and item.correction == {"XB": _sex_for(unmapped)}
+    assert len(_items(sessions)) == _rejected(gaj_registry)
+
+
+def test_the_database_refuses_a_second_open_item_for_one_source_row(config, sessions):
+    item = _unmapped_sex(sessions)
+    with sessions() as session:
+        stored = session.get(AdapterQuarantine, item.id)
+        copy = {c.key: getattr(stored, c.key) for c in AdapterQuarantine.__table__.columns if c.key != "id"}
+    with unit_of_work(sessions) as session:  # a closed item of the same row is history: allowed
+        session.add(AdapterQuarantine(**{**copy, "status": "replayed"}))
+    with pytest.raises(IntegrityError), unit_of_work(sessions) as session:
+        session.add(AdapterQuarantine(**copy))
+
+
+# -- migration 0017: the open items databases hold today, merged -------------------------------------
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def before_0017(request, tmp_path):
+    """An empty database migrated to 0016, before one open item per source row."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'before-0017.db'}"
+        migrate(url, "0016")
+        yield url
+        return
+    reason = _pg_reachable()
+    if reason:
+        service_unavailable(reason)
+    name = f"govshare_0017_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+        conn.execute(text(without_flush_wait(name)))
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        migrate(url, "0016")
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _tables(engine) -> tuple[Table, Table]:
+    tables = MetaData()
+    tables.reflect(engine, only=["sync_run", "adapter_quarantine"])
+    return tables.tables["sync_run"], tables.tables["adapter_quarantine"]
+
+
+def test_the_migration_merges_the_open_items_of_each_source_row_into_the_newest(before_0017):
+    engine = make_engine(before_0017)
+    runs, items = _tables(engine)
+    day = datetime(2026, 11, 20)
+    row = {"GMSFHM": "330102199001021234", "XB": "?", "XM": "张伟"}
+    keyless = {"GMSFHM": None, "XB": "男", "XM": " "}
+
+    def item(number: int, run: int, key: str, row: dict, status: str = "open", correction=None) -> dict:
+        return {"id": number, "run_id": run, "adapter": "gaj-household", "source_key": key, "stage": "map",
+                "rule": "code.unmapped", "field": "sex", "message": f"seen by run #{run}", "row": row,
+                "correction": correction, "status": status, "created": day + timedelta(days=run)}
+
+    with engine.begin() as conn:
+        conn.execute(runs.insert(), [
+            {"id": run, "adapter": "gaj-household", "mode": "full", "status": "succeeded",
+             "started": day + timedelta(days=run), "read": 0, "loaded": 0, "unchanged": 0, "quarantined": 0,
+             "filtered": 0, "deleted": 0, "message": ""} for run in (1, 2, 3)])
+        conn.execute(items.insert(), [
+            item(1, 1, "330102199001021234", row),  # one source row, rejected by three runs
+            item(2, 1, "330102199001021234", row, status="replayed", correction={"XB": "男"}),
+            item(3, 2, "330102199001021234", row, correction={"XB": "女"}),
+            item(4, 3, "330102199001021234", {**row, "XB": "Q"}),
+            item(5, 3, "330102198501011111", row),
+            item(6, 1, "", keyless),  # a row without a key: the row itself names it
+            item(7, 2, "", keyless),
+            item(8, 2, "", {**keyless, "XB": "女"}),
+        ])
+    migrate(before_0017, "0017")
+    runs, items = _tables(engine)
+    with engine.connect() as conn:
+        after = {entry.id: entry for entry in conn.execute(select(items))}
+    merged = after[4]
+    assert (merged.status, merged.row["XB"], merged.correction) == ("open", "Q", {"XB": "女"})
+    assert (merged.run_id, merged.created, merged.seen_run, merged.seen) == (1, day + timedelta(days=1), 3,
+                                                                             day + timedelta(days=3))
+    for older in (1, 3):
+        assert after[older].status == "resolved" and "the same source row is open as #4" in after[older].message
+    assert after[2].status == "replayed" and after[2].message == "seen by run #1"
+    assert (after[5].status, after[5].seen_run) == ("open", 3)
+    assert [after[n].status for n in (6, 7, 8)] == ["resolved", "open", "open"]
+    assert after[6].message.endswith("open as #7")
+    with pytest.raises(IntegrityError), engine.begin() as conn:  # the database holds it from now on
+        conn.execute(items.insert(), {**merged._asdict(), "id": 9})
+    engine.dispose()

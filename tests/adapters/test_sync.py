@@ -319,33 +319,42 @@ KILLABLE_RUN = textwrap.dedent("""
         return submit(*args, **kwargs)
     pipeline.submit_prepared = slow
     from client.cli import main
-    sys.exit(main(["sync", "run", "gaj-household"]))
+    sys.exit(main(["sync", "run", "gaj-household", *sys.argv[1:]]))
 """)
 
 
-@pytest.mark.parametrize("chunks", [1, 4])
-def test_a_run_killed_after_committed_chunks_resumes_to_the_state_of_an_uninterrupted_run(
-        legacy, sessions, settings, tmp_path, chunks):
+def kill_a_run(legacy: Path, sessions, settings, chunks: int, *args: str) -> None:
+    """Run ``govshare sync run gaj-household ARGS`` in a process of its own, in chunks of 200
+    rows, and kill it with SIGKILL once it has committed ``chunks`` chunks."""
     import os
     import signal
     import time
 
     env = {"GOVSHARE_DB_URL": settings.db_url, "GOVSHARE_VAR": str(settings.var_dir),
            "GOVSHARE_GAJ_URL": f"sqlite:///{legacy}", "PATH": "/usr/bin:/bin"}
-    victim = subprocess.Popen([sys.executable, "-c", KILLABLE_RUN], env=env, cwd=ROOT,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with sessions() as session:  # a checkpoint left by an earlier killed run must not count
+        before = session.scalar(select(SyncRun.id).order_by(SyncRun.id.desc()).limit(1)) or 0
+    said = settings.var_dir / "killed-run.txt"
+    with said.open("wb") as output:
+        victim = subprocess.Popen([sys.executable, "-c", KILLABLE_RUN, *args], env=env, cwd=ROOT, stdout=output,
+                                  stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         with sessions() as session:
             checkpoint = session.get(SyncCheckpoint, "gaj-household")
-            if checkpoint is not None and checkpoint.chunk >= chunks:
+            if checkpoint is not None and checkpoint.run_id > before and checkpoint.chunk >= chunks:
                 break
         time.sleep(0.02)
     os.kill(victim.pid, signal.SIGKILL)
     victim.wait(timeout=30)
-    assert victim.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    assert victim.returncode == -signal.SIGKILL, f"the run finished before it could be killed: {said.read_text()}"
     wait_for_lock_release(sessions, settings, "gaj-household")
 
+
+@pytest.mark.parametrize("chunks", [1, 4])
+def test_a_run_killed_after_committed_chunks_resumes_to_the_state_of_an_uninterrupted_run(
+        legacy, sessions, settings, tmp_path, chunks):
+    kill_a_run(legacy, sessions, settings, chunks)
     config = load_adapter(ADAPTER)
     resumed = run_adapter(sessions, settings, config)
     assert resumed.status == "succeeded", resumed.message
