@@ -36,7 +36,8 @@ Synchronisation (同步, E5):
 * The adapter quarantine holds one open entry per source row (:mod:`adapters.quarantine`):
   a run refreshes the entry of a row it rejects again and closes the entries of rows that
   map now; a full run closes those of rows the source no longer has.
-* :func:`consistency` compares source and core on demand (``govshare sync check``).
+* :func:`consistency` compares source and core on demand (``govshare sync check``): what
+  this source contributes, under the priorities of the comparison across sources (比对).
 """
 
 from __future__ import annotations
@@ -397,8 +398,11 @@ class Report:
 
     ``source_only``: source records the core lacks (or holds as deleted); ``core_only``: keys
     the adapter's resource holds current in the core that the source no longer has;
-    ``differing``: present in both with other field values; ``same``: equal.  Rows that fail
-    mapping or validation are counted as ``quarantined`` and compared no further.
+    ``differing``: present in both, and the core does not hold what this source contributes
+    under the comparison's rules (比对, :func:`exchange.integration.departures`): a value it
+    gives that the core lacks or holds otherwise, unless a source of higher priority keeps
+    that field; ``same``: no such field.  Rows that fail mapping or validation are counted as
+    ``quarantined`` and compared no further.
     """
 
     source_only: int = 0
@@ -423,25 +427,37 @@ EXAMPLES = 5
 
 
 def consistency(sessions: sessionmaker[Session], settings: Settings, config: AdapterConfig) -> Report:
-    """Compare every source row, mapped and validated as a run would, with the core's current version."""
+    """Compare every source row, mapped and validated as a run would, with the core's current
+    version: the fields this source contributes, under the priorities a run of it would set."""
     with sessions() as session:
         provider, entry = _resolve(session, config)
         provider_id, resource_code = provider.id, entry.resource_code
         base = resources.base_for(entry, config.format)
+        configured = integration.priorities(session, base)
     report, present, pending = Report(), Fingerprints(), {}
     mapper, keys_only, fmt = mapper_for(config), key_mapper(config), config.format
 
+    def priority(source_id: int, name: str) -> int:  # a run sets the file's priority first
+        return config.priority if source_id == provider_id else configured(source_id, name)
+
     def compare() -> None:
         with sessions() as session:
-            current = dict(session.execute(
-                select(CoreRecord.record_key, CoreRecord.fields)
+            current = {row.record_key: row for row in session.execute(
+                select(CoreRecord.record_key, CoreRecord.fields, CoreRecord.source_id, CoreRecord.field_sources)
                 .where(CoreRecord.base == base, CoreRecord.record_key.in_(list(pending)),
-                       CoreRecord.effective_to.is_(None), CoreRecord.deleted.is_(False))).all())
+                       CoreRecord.effective_to.is_(None), CoreRecord.deleted.is_(False)))}
+            found = {key: integration.departures(row.fields, row.source_id, row.field_sources, pending[key],
+                                                 provider_id, priority) for key, row in current.items()}
+            tied = [key for key, fields in found.items() if any(fields.values())]
+            given = integration.last_given(session, base, provider_id, tied) if tied else {}
         for key, fields in pending.items():
             if key not in current:
                 report.note("source_only", key)
-            else:
-                report.note("same" if current[key] == fields else "differing", key)
+                continue
+            # a field an equally ranked source keeps is settled where this source gave this very
+            # value and a newer one won (lineage); else a run of this source would change it
+            departs = any(not tie or given.get((key, name)) != str(fields[name]) for name, tie in found[key].items())
+            report.note("differing" if departs else "same", key)
         pending.clear()
 
     source = open_source(config)

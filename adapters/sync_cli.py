@@ -7,7 +7,9 @@
     govshare sync check gaj-household
 
 ``check`` compares the source, mapped and validated as a run would, with the core now and
-exits with status 1 when they differ.
+exits with status 1 when they differ: what this source contributes, field by field, under the
+priorities of the comparison across sources (比对) - a field a higher-priority department's
+value holds is not a difference.
 
 Adapter files are read from ``$GOVSHARE_ADAPTERS`` (default: ``adapters/departments``).
 A run that fails — a source down, a reconciliation that does not add up — prints why and

@@ -104,6 +104,46 @@ def merge(old_fields: Mapping[str, Any], old_source: int, old_field_sources: Map
     return Merged(fields, sources or None, disagreements, agreements)
 
 
+def departures(kept: Mapping[str, Any], kept_source: int, kept_field_sources: Mapping[str, int] | None,
+               given: Mapping[str, Any], source: int, priority: Priority) -> dict[str, bool]:
+    """The fields where a current version (``kept``, from ``kept_source`` but the fields of
+    ``kept_field_sources``) departs from ``source``'s values ``given`` under the rules above:
+    what ``source`` contributes, not the whole record (一致性核查).
+
+    Each field maps to True where an equally ranked source keeps its value: that is a departure
+    only if ``source`` never gave its value there (it would win as the newer), which the
+    lineage knows (:func:`last_given`).  Not a departure: a field another source keeps that
+    ``source`` does not give, and one a source of higher priority keeps::
+
+        departures({"address": "解放路12号", "maritalStatus": "20"}, gaj, {"maritalStatus": mzj},
+                   {"address": "文三路88号", "maritalStatus": "20"}, mzj, priority)  -> {}   # gaj ranks higher
+        departures(..., {"address": "文三路88号", "maritalStatus": "30"}, mzj, priority) -> {"maritalStatus": False}
+    """
+    owners = kept_field_sources or {}
+    found: dict[str, bool] = {}
+    for name in dict.fromkeys([*kept, *given]):
+        before, after = kept.get(name), given.get(name)
+        if before == after:
+            continue
+        owner = owners.get(name, kept_source)
+        if before is None or owner == source:  # a value the core lacks, or its own, changed or cleared
+            found[name] = False
+        elif after is not None and priority(source, name) >= priority(owner, name):
+            found[name] = priority(source, name) == priority(owner, name)
+    return found
+
+
+def last_given(session: Session, base: str, source_id: int, keys: list[str]) -> dict[tuple[str, str], str]:
+    """(key, field) -> the value ``source_id`` last gave where sources disagreed about ``keys`` (血缘)."""
+    given: dict[tuple[str, str], str] = {}
+    for key, name, value in session.execute(
+            select(CoreLineage.record_key, CoreLineage.field, CoreLineage.value)
+            .where(CoreLineage.base == base, CoreLineage.source_id == source_id, CoreLineage.record_key.in_(keys))
+            .order_by(CoreLineage.id)):
+        given[(key, name)] = value
+    return given
+
+
 def lineage_rows(base: str, key: str, merged: Merged, batch_id: str, now: datetime) -> list[dict[str, Any]]:
     """``core_lineage`` rows of a merge: both values of each disagreement, each with its source,
     and the agreements (marked ``agrees``), which the core records only for a source that

@@ -4,7 +4,10 @@ when run again; 民政局's people meet 公安局's in the core with both addres
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Mapping
 from contextlib import closing
@@ -18,7 +21,7 @@ from adapters.config import load_adapter
 from adapters.demo import civil_affairs, market_regulation, natural_resources, statistics
 from adapters.demo.common import Manifest
 from adapters.demo.seed import DEMO_SOURCES, seed_sources
-from adapters.pipeline import run_adapter
+from adapters.pipeline import Report, consistency, run_adapter
 from directory.accounts import create_user, find_user, register_department
 from directory.demo import DEPARTMENTS, RESOURCES, credit_code_for
 from registry.db import unit_of_work
@@ -265,6 +268,136 @@ def test_the_core_keeps_the_higher_priority_address_and_reports_the_conflicts(ga
 def _ids(url: str, sql: str) -> set[str]:
     with closing(sqlite3.connect(url.removeprefix("sqlite:///"))) as conn:
         return {row[0] for row in conn.execute(sql)}
+
+
+# -- 一致性核查 of two sources of the same people: what each contributes, under the priorities ------------
+
+@pytest.fixture
+def two_sources(gaj_registry, sources, sessions, settings, tmp_path, monkeypatch) -> dict[str, Path]:
+    """Copies of 公安局's and 民政局's sources that the test may change, their resources published."""
+    copies = {}
+    for adapter, url in ((GAJ, gaj_registry.url), (MZJ, sources[MZJ.file].url)):
+        copies[adapter.file] = tmp_path / f"{adapter.department}-copy.db"
+        shutil.copy(url.removeprefix("sqlite:///"), copies[adapter.file])
+        monkeypatch.setenv(adapter.variable, f"sqlite:///{copies[adapter.file]}")
+    publish(sessions, settings, GAJ, MZJ)
+    return copies
+
+
+def _run_both(sessions, settings, *configs) -> dict[str, SyncRun]:
+    runs = {config.name: run_adapter(sessions, settings, config, full=True) for config in configs}
+    assert all(run.status == "succeeded" for run in runs.values()), [run.message for run in runs.values()]
+    return runs
+
+
+def _once(path: Path, sql: str) -> set[str]:
+    with closing(sqlite3.connect(path)) as conn:
+        found = Counter(row[0] for row in conn.execute(sql))
+    return {key for key, n in found.items() if n == 1}
+
+
+def _shared_keys(copies: dict[str, Path], sessions, where: str = "") -> list[str]:
+    """Keys of people each source holds once, as a clean ID number (``where``: of 公安局's rows), that
+    are current in the core."""
+    both = (_once(copies[GAJ.file], f"SELECT GMSFHM FROM HJ_RKXX {where}")
+            & _once(copies[MZJ.file], "SELECT IdCardNo FROM MarriageParty"))
+    with sessions() as session:
+        current = set(session.scalars(select(CoreRecord.record_key).where(CoreRecord.effective_to.is_(None),
+                                                                          CoreRecord.deleted.is_(False))))
+    return sorted(both & current)
+
+
+def _change_source(path: Path, sql: str, *parameters: object) -> None:
+    with closing(sqlite3.connect(path)) as conn, conn:
+        assert conn.execute(sql, parameters).rowcount == 1
+
+
+def _alter_core(sessions, key: str, name: str, value: str) -> None:
+    """Change a field of ``key``'s current version behind the platform's back (SQL by hand)."""
+    with unit_of_work(sessions) as session:
+        record = session.scalar(select(CoreRecord).where(CoreRecord.record_key == key,
+                                                         CoreRecord.effective_to.is_(None)))
+        record.fields = {**record.fields, name: value}
+
+
+def _checks(sessions, settings, *configs) -> dict[str, Report]:
+    return {config.name: consistency(sessions, settings, config) for config in configs}
+
+
+@pytest.mark.parametrize("first", ["gaj", "mzj"])
+def test_after_clean_runs_of_two_sources_of_the_same_people_the_check_of_each_is_consistent(
+        two_sources, sessions, settings, first):
+    configs = (GAJ.config, MZJ.config) if first == "gaj" else (MZJ.config, GAJ.config)
+    runs = _run_both(sessions, settings, *configs)
+    with sessions() as session:  # the two disagree on many people's addresses, and 公安局's are kept
+        assert session.scalar(select(func.count(distinct(CoreLineage.record_key)))) > 100
+    for name, report in _checks(sessions, settings, *configs).items():
+        assert report.consistent, (name, report)
+        assert report.same == runs[name].loaded + runs[name].unchanged
+
+
+def test_sync_check_of_each_source_exits_0_after_clean_runs_of_both(two_sources, sessions, settings):
+    _run_both(sessions, settings, GAJ.config, MZJ.config)
+    env = {"GOVSHARE_DB_URL": settings.db_url, "GOVSHARE_VAR": str(settings.var_dir), "PATH": "/usr/bin:/bin",
+           **{adapter.variable: f"sqlite:///{two_sources[adapter.file]}" for adapter in (GAJ, MZJ)}}
+    for adapter in (GAJ, MZJ):
+        check = subprocess.run([sys.executable, "-m", "client.cli", "sync", "check", adapter.config.name],
+                               capture_output=True, text=True, env=env, cwd=FOLDER.parents[1], timeout=300)
+        assert check.returncode == 0, check.stdout + check.stderr
+        assert check.stdout.startswith(f"{adapter.config.name}: consistent  same ")
+
+
+def test_a_source_row_changed_after_the_runs_is_a_difference_for_that_source_alone(two_sources, sessions,
+                                                                                    settings):
+    _run_both(sessions, settings, GAJ.config, MZJ.config)
+    renamed, remarried = _shared_keys(two_sources, sessions)[:2]
+    _change_source(two_sources[GAJ.file], "UPDATE HJ_RKXX SET XM = '改名' WHERE GMSFHM = ?", renamed)
+    _change_source(two_sources[MZJ.file], "UPDATE MarriageParty SET MaritalStatus = "
+                   "CASE MaritalStatus WHEN '丧偶' THEN '未婚' ELSE '丧偶' END WHERE IdCardNo = ?", remarried)
+    checks = _checks(sessions, settings, GAJ.config, MZJ.config)
+    assert (checks["gaj-household"].differing, checks["gaj-household"].examples["differing"]) == (1, [renamed])
+    assert (checks["mzj-marriage"].differing, checks["mzj-marriage"].examples["differing"]) == (1, [remarried])
+
+
+def test_a_core_value_altered_is_a_difference_for_the_source_that_contributes_that_field(two_sources, sessions,
+                                                                                         settings):
+    _run_both(sessions, settings, GAJ.config, MZJ.config)
+    household, marriage = _shared_keys(two_sources, sessions)[:2]
+    _alter_core(sessions, household, "domicileAddress", "临江市篡改区某路1号")  # 公安局's, above 民政局's
+    _alter_core(sessions, marriage, "maritalStatus", "30")  # only 民政局 gives it
+    checks = _checks(sessions, settings, GAJ.config, MZJ.config)
+    assert (checks["gaj-household"].differing, checks["gaj-household"].examples["differing"]) == (1, [household])
+    assert (checks["mzj-marriage"].differing, checks["mzj-marriage"].examples["differing"]) == (1, [marriage])
+
+
+def test_a_changed_value_the_higher_priority_source_keeps_is_no_difference_for_the_lower(two_sources, sessions,
+                                                                                        settings):
+    _run_both(sessions, settings, GAJ.config, MZJ.config)
+    [moved, *_] = _shared_keys(two_sources, sessions, "WHERE JZDZ IS NOT NULL")
+    _change_source(two_sources[MZJ.file], "UPDATE MarriageParty SET CurrentAddress = '临江市新址路2号' "
+                   "WHERE IdCardNo = ?", moved)
+    assert all(report.consistent for report in _checks(sessions, settings, GAJ.config, MZJ.config).values())
+
+
+def test_between_equal_priorities_a_value_that_lost_to_a_newer_one_is_no_difference_until_it_changes(
+        two_sources, sessions, settings, tmp_path):
+    equal = tmp_path / MZJ.file  # 民政局 ranked as high as 公安局: the newer value wins
+    equal.write_text((FOLDER / MZJ.file).read_text(encoding="utf-8").replace("priority = 50", "priority = 100"),
+                     encoding="utf-8")
+    mzj = load_adapter(equal)
+    assert mzj.priority == GAJ.config.priority
+    _run_both(sessions, settings, GAJ.config, mzj)
+    assert all(report.consistent for report in _checks(sessions, settings, GAJ.config, mzj).values())
+    [moved, *_] = _shared_keys(two_sources, sessions, "WHERE JZDZ IS NOT NULL")
+    with sessions() as session:  # 民政局's address, sent last, is the one kept
+        gaj = session.scalar(select(Department.id).where(Department.code == "gaj"))
+        kept = session.scalar(select(CoreRecord).where(CoreRecord.record_key == moved,
+                                                       CoreRecord.effective_to.is_(None)))
+        assert (kept.field_sources or {}).get("residenceAddress", kept.source_id) != gaj
+    _change_source(two_sources[GAJ.file], "UPDATE HJ_RKXX SET JZDZ = '临江市新址路2号' WHERE GMSFHM = ?", moved)
+    checks = _checks(sessions, settings, GAJ.config, mzj)
+    assert (checks["gaj-household"].differing, checks["gaj-household"].examples["differing"]) == (1, [moved])
+    assert checks["mzj-marriage"].consistent
 
 
 # -- MariaDB ---------------------------------------------------------------------------------------
