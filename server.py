@@ -109,8 +109,10 @@ def build_app(settings: Settings, sessions: sessionmaker[Session]):
     from directory.uddi.service import endpoints
     from exchange.service import exchange_app
     from security.wssecurity import protect
+    from wsdl.oasis import tune_allocator
     from wsdl.repository import wsdl_app
 
+    tune_allocator()  # before the serving threads start
     exact: dict[str, Callable] = dict(endpoints(sessions, settings))
     exact["/diagnostics"] = diagnostics_app(settings)
     exact["/exchange"] = exchange_app(sessions, settings)

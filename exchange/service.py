@@ -40,7 +40,7 @@ from registry.db import unit_of_work
 from registry.models import Department, InputBatch, QuarantineReason
 from registry.settings import Settings
 from security import audit
-from wsdl.exchange import exchange_wsdl
+from wsdl.exchange import contract_schema, exchange_wsdl, most_children
 from xsd.batch import BATCH, BATCH_NS, HEADER
 from xsd.registry import formats, lookup
 
@@ -48,7 +48,7 @@ from . import output, resources
 from .errors import ExchangeError
 from .logical import forward_query
 from .submit import submit
-from .transport import EXCHANGE_NS, SIGNED_REQUEST, SOAP_ENV_NS, Events, StreamingSoapEndpoint
+from .transport import EXCHANGE_NS, SIGNED_REQUEST, SOAP_ENV_NS, Contract, Events, StreamingSoapEndpoint
 
 EX = "{%s}" % EXCHANGE_NS
 log = logging.getLogger(__name__)
@@ -310,6 +310,9 @@ def exchange_app(sessions: sessionmaker[Session], settings: Settings) -> Streami
     common = dict(
         wsdl=exchange_wsdl,
         max_request_bytes=settings.max_batch_bytes,
+        contract=Contract(contract_schema(), most_children()),
+        streaming_operations=frozenset({"SubmitBatch"}),
+        small_request_bytes=settings.max_request_bytes,
         event_tags=(f"{{{SOAP_ENV_NS}}}*", f"{{{EXCHANGE_NS}}}*", f"{{{BATCH_NS}}}*", *(f.qname for f in formats())),
     )
     if not settings.audit:

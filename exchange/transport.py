@@ -18,9 +18,11 @@ Faults carry ``<ex:ExchangeFault><code/><message/></ex:ExchangeFault>`` in their
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import tempfile
+import threading
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -28,7 +30,7 @@ from typing import IO, Any
 
 from lxml import etree
 
-from wsdl.oasis import safe_parser
+from wsdl.oasis import release_memory, safe_parser
 
 from .errors import ExchangeError
 
@@ -38,6 +40,8 @@ SOAP_ENV_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 SOAP12_ENV_NS = "http://www.w3.org/2003/05/soap-envelope"
 EXCHANGE_NS = "http://govshare.local/xsd/exchange/1.0"
 _ENV = "{%s}" % SOAP_ENV_NS
+#: a request larger than this has its memory given back to the system once it is answered
+LARGE_REQUEST = 1024 * 1024
 #: the WSGI environ key under which ``handle`` notes whether the request carried a wsse:Security header
 SIGNED_REQUEST = "govshare.signed_request"
 
@@ -87,9 +91,11 @@ class Events:
     """iterparse events of one request, positioned after the operation element's start."""
 
     def __init__(self, request: SpooledRequest, tags: tuple[str, ...] | None = None,
-                 understood: frozenset[str] = frozenset(), tree: etree._Element | None = None):
+                 understood: frozenset[str] = frozenset(), tree: etree._Element | None = None,
+                 contract: Contract | None = None):
         self.request = request
         self.understood = understood
+        self.contract = contract
         self.caller: Any = None  # who signed the request (security.wssecurity.Caller), when it was signed
         refuse_dtd(request)
         if tree is not None:  # parsed whole already (a signed request): walk it, do not parse again
@@ -137,13 +143,26 @@ class Events:
         raise ExchangeError("MalformedSoap", "the Envelope has no Body with an operation element")
 
     def finish(self, el: etree._Element) -> etree._Element:
-        """Read to the end of ``el`` (which must have started) and return it whole."""
-        if self._complete and el is self.operation:
-            return el
-        for event, node in self:
-            if event == "end" and node is el:
-                return el
-        raise ExchangeError("MalformedXml", f"the request ended inside {el.tag}")
+        """Read to the end of ``el`` (which must have started) and return it whole.  The
+        operation element is held to the contract: refused as soon as it has more children than
+        its operation allows, and checked against the schema once complete."""
+        name = etree.QName(el).localname
+        most = self.contract.most_children.get(name) if self.contract and el is self.operation else None
+        if not (self._complete and el is self.operation):
+            children = 0
+            for event, node in self:
+                if event == "end" and node is el:
+                    break
+                if most is not None and event == "end" and node.getparent() is el:
+                    children += 1
+                    if children > most:
+                        raise ExchangeError("InvalidRequest", f"{name} holds more than the {most} child elements "
+                                            "its contract allows (see the WSDL's maxOccurs)")
+            else:
+                raise ExchangeError("MalformedXml", f"the request ended inside {el.tag}")
+        if self.contract is not None and el is self.operation:
+            self.contract.check(el)
+        return el
 
 
 def refuse_dtd(request: SpooledRequest) -> None:
@@ -163,6 +182,7 @@ def _check_envelope(root: etree._Element) -> None:
                             fault_code="VersionMismatch")
 
 
+_HEADER = _ENV + "Header"
 WSSE_SECURITY = "{http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd}Security"
 
 
@@ -176,6 +196,38 @@ def _check_headers(header: etree._Element, understood: frozenset[str] = frozense
 
 
 Operation = Callable[[Events, etree._Element], etree._Element]
+
+
+@dataclass(frozen=True)
+class Contract:
+    """What the WSDL declares of a request's operation element: its schema, and the most child
+    elements each operation may hold (read while the request streams in)."""
+
+    schema: etree.XMLSchema
+    most_children: dict[str, int]
+
+    def check(self, el: etree._Element) -> None:
+        if not self.schema.validate(el):
+            error = self.schema.error_log.last_error
+            raise ExchangeError("InvalidRequest", f"{etree.QName(el).localname} does not conform to the exchange "
+                                f"contract (the WSDL at ?wsdl): {error.message}")
+
+
+@dataclass(frozen=True)
+class Head:
+    """What precedes the operation element: whether a wsse:Security header came (and, when it
+    came, that header) and which operation the Body holds."""
+
+    security: etree._Element | None
+    operation: str | None
+
+    @property
+    def signed(self) -> bool:
+        return self.security is not None
+
+
+#: one large signed request verified at a time per process: it is held whole, tens of times its size
+_LARGE_DOCUMENT = threading.BoundedSemaphore(1)
 
 
 @dataclass
@@ -194,6 +246,14 @@ class StreamingSoapEndpoint:
     sign: Callable[[etree._Element], etree._Element] | None = None
     signed_dom_limit: int = 32 * 1024 * 1024
     understood: frozenset[str] = field(default=frozenset())
+    # What the contract declares of each operation's request (checked before work starts); the
+    # operations that stream their request, and the largest request any other operation takes.
+    contract: Contract | None = None
+    streaming_operations: frozenset[str] = frozenset()
+    small_request_bytes: int | None = None
+    # WS-Security: what can be checked of a Security header before the message is read whole
+    check_header: Callable[[etree._Element], Any] | None = None
+    large_document_wait: float = 60.0
 
     def __call__(self, environ, start_response):
         scheme = environ.get("wsgi.url_scheme", "http")
@@ -212,28 +272,34 @@ class StreamingSoapEndpoint:
 
     def handle(self, environ) -> tuple[str, bytes]:
         signed = False  # a signed request is answered signed, its faults too (zeep verifies before it reads a fault)
+        request = None
         try:
-            length = int(environ["CONTENT_LENGTH"]) if environ.get("CONTENT_LENGTH") else None
-            request = spool(environ["wsgi.input"], length, self.max_request_bytes)
-            if request.size == 0:
-                raise ExchangeError("MalformedSoap", "the request body is empty: POST a SOAP 1.1 Envelope")
-            if self.verify is not None:
-                signed = environ[SIGNED_REQUEST] = _has_security_header(request)
-            caller, tree = self._verified(request, signed) if self.verify is not None else (None, None)
-            events = Events(request, self.event_tags, self.understood, tree)
-            events.caller = caller
-            op_el = events.open()
-            qname = etree.QName(op_el)
-            operation = self.operations.get(qname.localname) if qname.namespace == EXCHANGE_NS else None
-            if operation is None:
-                for _event in events:  # a malformed request is reported as such, not as an unknown operation
-                    pass
-                raise ExchangeError("UnknownOperation", f"{op_el.tag} is not an operation of this service; it "
-                                    f"offers {', '.join(sorted(self.operations))} in namespace {EXCHANGE_NS}")
-            answer = _envelope_tree(operation(events, op_el))
-            if caller is not None and self.sign is not None:
-                answer = self.sign(answer)
-            return "200 OK", _serialise(answer)
+            with contextlib.ExitStack() as held:
+                length = int(environ["CONTENT_LENGTH"]) if environ.get("CONTENT_LENGTH") else None
+                request = spool(environ["wsgi.input"], length, self.max_request_bytes)
+                if request.size == 0:
+                    raise ExchangeError("MalformedSoap", "the request body is empty: POST a SOAP 1.1 Envelope")
+                head = _head(request)
+                if self.verify is not None:
+                    signed = environ[SIGNED_REQUEST] = head.signed
+                self._within_limits(request, head)
+                if signed and self.small_request_bytes is not None and request.size > self.small_request_bytes:
+                    held.enter_context(self._large_document())
+                caller, tree = self._verified(request, head) if self.verify is not None else (None, None)
+                events = Events(request, self.event_tags, self.understood, tree, self.contract)
+                events.caller = caller
+                op_el = events.open()
+                qname = etree.QName(op_el)
+                operation = self.operations.get(qname.localname) if qname.namespace == EXCHANGE_NS else None
+                if operation is None:
+                    for _event in events:  # a malformed request is reported as such, not as an unknown operation
+                        pass
+                    raise ExchangeError("UnknownOperation", f"{op_el.tag} is not an operation of this service; it "
+                                        f"offers {', '.join(sorted(self.operations))} in namespace {EXCHANGE_NS}")
+                answer = _envelope_tree(operation(events, op_el))
+                if caller is not None and self.sign is not None:
+                    answer = self.sign(answer)
+                return "200 OK", _serialise(answer)
         except ExchangeError as err:
             return "500 Internal Server Error", self.fault_response(err, signed)
         except Exception:  # the caller must get a fault, whatever went wrong
@@ -241,6 +307,30 @@ class StreamingSoapEndpoint:
             err = ExchangeError("InternalError", "the centre could not complete the request; it has been logged",
                                 fault_code="Server")
             return "500 Internal Server Error", self.fault_response(err, signed)
+        finally:
+            if request is not None and request.size > LARGE_REQUEST:
+                release_memory()
+
+    def _within_limits(self, request: SpooledRequest, head: Head) -> None:
+        """Refuse, before anything is held whole, a request larger than its operation takes."""
+        streams = head.operation is not None and etree.QName(head.operation).localname in self.streaming_operations
+        if self.small_request_bytes is not None and not streams and request.size > self.small_request_bytes:
+            raise ExchangeError("RequestTooLarge", f"a {etree.QName(head.operation or 'request').localname} "
+                                f"request is at most {self.small_request_bytes} bytes; this one is {request.size}")
+        if head.signed and request.size > self.signed_dom_limit:
+            raise ExchangeError("RequestTooLarge", f"a signed request is verified whole, up to "
+                                f"{self.signed_dom_limit} bytes; this one is {request.size}: send smaller batches")
+
+    @contextlib.contextmanager
+    def _large_document(self):
+        if not _LARGE_DOCUMENT.acquire(timeout=self.large_document_wait):
+            raise ExchangeError("ServerBusy", f"another large signed request has been verified for "
+                                f"{self.large_document_wait:.0f} s; send this one again later, or in smaller batches",
+                                fault_code="Server")
+        try:
+            yield
+        finally:
+            _LARGE_DOCUMENT.release()
 
     def fault_response(self, err: ExchangeError, signed: bool) -> bytes:
         """The fault envelope of ``err``, signed by the platform when it answers a signed request."""
@@ -252,19 +342,19 @@ class StreamingSoapEndpoint:
                 log.exception("a fault to a signed request could not be signed")
         return _serialise(env)
 
-    def _verified(self, request: SpooledRequest, signed: bool) -> tuple[Any, etree._Element | None]:
+    def _verified(self, request: SpooledRequest, head: Head) -> tuple[Any, etree._Element | None]:
         """The caller of a signed request (checked against what the request says it is) and its
         parsed envelope; (None, None) for an unsigned one the policy allows; a WS-Security fault
-        otherwise."""
+        otherwise.  The Security header is checked before the message is read whole, so a
+        request nobody could have signed is refused before it costs its size in memory."""
         from security.wssecurity import WsSecurityError
 
         refuse_dtd(request)
-        if not signed:
-            tree = None
-        elif request.size > self.signed_dom_limit:
-            raise ExchangeError("RequestTooLarge", f"a signed request is verified whole, up to "
-                                f"{self.signed_dom_limit} bytes; this one is {request.size}: send smaller batches")
-        else:
+        try:
+            if not head.signed:  # the policy decides about unsigned requests
+                return self.verify(etree.Element(_ENV + "Envelope")), None
+            if self.check_header is not None:
+                self.check_header(head.security)
             request.file.seek(0)
             try:
                 tree = etree.parse(request.file, safe_parser(remove_comments=True, remove_pis=True)).getroot()
@@ -272,9 +362,6 @@ class StreamingSoapEndpoint:
                 raise ExchangeError("MalformedXml", f"the request is not well-formed XML: {exc}") from None
             finally:
                 request.file.seek(0)
-        try:
-            if tree is None:  # the policy decides about unsigned requests
-                return self.verify(etree.Element(_ENV + "Envelope")), None
             caller = self.verify(tree)
         except WsSecurityError as err:
             raise ExchangeError(err.code, err.message, fault_code=f"wsse:{err.code}") from None
@@ -288,21 +375,23 @@ class StreamingSoapEndpoint:
         return caller, tree
 
 
-def _has_security_header(request: SpooledRequest) -> bool:
-    """Whether the Header holds a wsse:Security block (read up to the Body only)."""
+def _head(request: SpooledRequest) -> Head:
+    """The Header's wsse:Security block, if any, and the Body's operation element's name, read
+    up to the start of that element only."""
     request.file.seek(0)
+    security = None
     try:
-        for _event, el in etree.iterparse(request.file, events=("start",), resolve_entities=False, no_network=True,
-                                         load_dtd=False, huge_tree=False):
-            if el.tag == WSSE_SECURITY:
-                return True
-            if el.tag == _ENV + "Body":
-                return False
+        for event, el in etree.iterparse(request.file, events=("start", "end"), resolve_entities=False,
+                                         no_network=True, load_dtd=False, huge_tree=False):
+            if event == "end" and el.tag == WSSE_SECURITY and security is None and el.getparent().tag == _HEADER:
+                security = el
+            elif event == "start" and (parent := el.getparent()) is not None and parent.tag == _ENV + "Body":
+                return Head(security, el.tag)
     except etree.XMLSyntaxError:
-        return False  # the streaming parse reports it with its position
+        pass  # the streaming parse reports it with its position
     finally:
         request.file.seek(0)
-    return False
+    return Head(security, None)
 
 
 def _envelope_tree(payload: etree._Element) -> etree._Element:

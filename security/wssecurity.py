@@ -160,6 +160,20 @@ def verify(envelope: etree._Element, sessions: sessionmaker[Session], settings: 
     return _registered_and_new(cert, signature_bytes, expires, sessions, now)
 
 
+def check_header(security: etree._Element, settings: Settings, *, now: datetime | None = None) -> None:
+    """What can be checked of a Security header alone, before the message is read whole: its
+    shape, algorithms and base64, a fresh Timestamp, a certificate of the platform CA.  A
+    request that fails here costs no more than its header."""
+    now = now or utcnow()
+    timestamp = _one(security, _WSU + "Timestamp", "wsu:Timestamp in the Security header")
+    signature = _one(security, _DS + "Signature", "ds:Signature in the Security header")
+    _algorithms(signature)
+    cert = _token(security, signature)
+    _signature_value(signature, cert)
+    _fresh(timestamp, now, settings)
+    _chained(cert, settings, now)
+
+
 def _unique_ids(envelope: etree._Element) -> None:
     seen: set[str] = set()
     for el in envelope.iter():
@@ -445,5 +459,7 @@ def protect(endpoint, sessions: sessionmaker[Session], settings: Settings):
         return endpoint
     endpoint.verify = lambda envelope: verify(envelope, sessions, settings)
     endpoint.sign = lambda envelope: sign(envelope, sessions, settings)
+    if hasattr(endpoint, "check_header"):  # an endpoint that reads a request's header before the whole of it
+        endpoint.check_header = lambda security: check_header(security, settings)
     endpoint.understood = frozenset({_WSSE + "Security"})
     return endpoint

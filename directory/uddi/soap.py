@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from registry.clock import utcnow
 from registry.db import unit_of_work
 from registry.settings import Settings
-from wsdl.oasis import safe_parser, uddi_schema
+from wsdl.oasis import release_memory, safe_parser, uddi_schema
 
 from . import SOAP_ENV_NS, UDDI_NS
 from .answers import AnswerCache, generation
@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 Handler = Callable[[Call, etree._Element], etree._Element | None]
 SOAP12_ENV_NS = "http://www.w3.org/2003/05/soap-envelope"
 _ENV = "{%s}" % SOAP_ENV_NS
+#: a request larger than this has its memory given back to the system once it is answered
+LARGE_REQUEST = 1024 * 1024
 
 
 class SoapFault(Exception):
@@ -84,7 +86,10 @@ class UddiEndpoint:
             return _respond(start_response, "200 OK", body, "text/plain; charset=utf-8")
         if method != "POST":
             return _respond(start_response, "405 Method Not Allowed", b"POST a SOAP message\n", "text/plain")
-        status, body, cached = self.answer(_read_body(environ, self.settings.max_request_bytes), base_url)
+        raw = _read_body(environ, self.settings.max_request_bytes)
+        status, body, cached = self.answer(raw, base_url)
+        if raw is not None and len(raw) > LARGE_REQUEST:
+            release_memory()
         headers = [("X-Govshare-Cache", cached)] if cached else []
         return _respond(start_response, status, body, "text/xml; charset=utf-8", headers)
 

@@ -25,7 +25,7 @@ from client.wss import WSU, PlatformSignature, ResponseNotTrusted, add_timestamp
 from registry.models import InputBatch, UddiName
 
 from ..conftest import free_port
-from .conftest import DS, EX, SOAP_ENV, WSSE, Dept, World, fault, post, query, sign
+from .conftest import DS, EX, SOAP_ENV, WSSE, Dept, World, envelope, fault, post, query, sign
 from .conftest import save_business as _save_business
 from .conftest import token_of as _token
 
@@ -329,3 +329,35 @@ def test_a_timestamp_with_milliseconds_as_java_writes_it_is_fresh(world):
     BinarySignature(str(world.mzj.key), str(world.mzj.cert), signature_method=xmlsec.Transform.RSA_SHA256,
                     digest_method=xmlsec.Transform.SHA256).apply(env, {})
     assert post(world, env).status_code == 200
+
+
+# ------------------------------------------------------------------------------ large signed requests (item 9)
+
+
+def test_a_signed_batch_larger_than_a_small_request_is_verified_whole_and_loaded(world):
+    """Over GOVSHARE_MAX_REQUEST, under the signed-document limit: verified and loaded, one at a time."""
+    import uuid
+
+    from xsd import samples
+    from xsd.batch import build_batch
+
+    from ..exchange.conftest import submit_body
+
+    records = list(samples.population_records(7000, seed=17))
+    batch = build_batch(records, provider_code=world.gaj.credit_code, resource_code=world.resource,
+                        created=datetime(2026, 11, 3, tzinfo=UTC), batch_id=uuid.uuid4())
+    data = etree.tostring(sign(world.gaj, envelope(submit_body(batch))))
+    assert len(data) > world.settings.max_request_bytes
+    reply = post(world, data)
+    assert reply.status_code == 200, reply.text[:500]
+    assert etree.fromstring(reply.content).findtext(f".//{{{EX}}}received") == "7000"
+
+
+def test_a_large_message_whose_security_header_cannot_verify_is_refused_before_it_is_read_whole(world):
+    """Its header fails on its own (an expired Timestamp): the 20 MB Body is never parsed into a tree."""
+    body = f'<ex:SubmitBatch xmlns:ex="{EX}">' + "<y a='1'>t</y>" * 1_500_000 + "</ex:SubmitBatch>"
+    stale = sign(world.gaj, envelope(body), created=datetime.now(UTC) - timedelta(hours=3))
+    started = time.monotonic()
+    code, message = fault(post(world, stale))
+    assert code == "wsse:MessageExpired"
+    assert time.monotonic() - started < 10
