@@ -4,10 +4,12 @@ with inline errors, 使用申请, unified query with lineage, audit."""
 from __future__ import annotations
 
 import time
+from datetime import datetime
 
 import pytest
 from sqlalchemy import select
 
+from registry.db import unit_of_work
 from registry.models import AuditEntry
 
 
@@ -238,3 +240,24 @@ def test_unified_query_asks_a_logical_resource_live_and_says_when_its_provider_i
     r = mzj.post("/query", {"key": people[0]["idNumber"], "purpose": "核验户籍"})
     assert "查询失败的资源" in r.text and "户籍登记信息(实时)" in r.text.split("查询失败的资源")[1]
     assert code
+
+
+def test_the_quarantine_list_names_statuses_in_chinese_and_filters_resolved_items(browser, city, sessions):
+    from registry.models import AdapterQuarantine, SyncRun
+
+    when = datetime(2026, 12, 1, 8, 0)
+    with unit_of_work(sessions) as session:
+        run = SyncRun(adapter="gaj-household", mode="full", status="succeeded", started=when, finished=when)
+        session.add(run)
+        session.flush()
+        for key, status in (("K-OPEN", "open"), ("K-GONE", "resolved")):
+            session.add(AdapterQuarantine(run_id=run.id, adapter="gaj-household", source_key=key, stage="map",
+                                          rule="code.unmapped", message="代码无法映射", row={"ID": key},
+                                          row_identity=key, status=status, created=when, seen_run=run.id,
+                                          seen=when))
+    b = browser("admin")
+    page = b.get("/monitor/quarantine").text
+    assert "K-OPEN" in page and "K-GONE" not in page and "<td>待处理</td>" in page and "<td>open</td>" not in page
+    page = b.get("/monitor/quarantine", params={"status": "resolved"}).text
+    assert "K-GONE" in page and "K-OPEN" not in page and "<td>已消除</td>" in page
+    assert '<option value="resolved" selected>已消除</option>' in page
