@@ -28,7 +28,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from registry.db import make_engine, migrate, session_factory, unit_of_work
+from registry.db import make_engine, migrate, session_factory, startup_lock, unit_of_work
 from registry.settings import Settings
 
 log = logging.getLogger("govshare")
@@ -141,14 +141,16 @@ def prepare(settings: Settings, register_services: bool = False) -> sessionmaker
     """
     from directory.bootstrap import bootstrap_node
 
-    migrate(settings.db_url)
-    sessions = session_factory(make_engine(settings.db_url))
-    with unit_of_work(sessions) as session:
-        bootstrap_node(session, settings)
-        if register_services:  # (it imports the SOAP stack, which the other commands do without)
-            from directory.self_registration import register_platform_services
+    engine = make_engine(settings.db_url)
+    sessions = session_factory(engine)
+    with startup_lock(engine):  # processes started together take turns
+        migrate(settings.db_url)
+        with unit_of_work(sessions) as session:
+            bootstrap_node(session, settings)
+            if register_services:  # (it imports the SOAP stack, which the other commands do without)
+                from directory.self_registration import register_platform_services
 
-            register_platform_services(session, settings)
+                register_platform_services(session, settings)
     return sessions
 
 
@@ -208,7 +210,10 @@ def _cmd_serve(args, settings: Settings) -> int:
 
 
 def _cmd_db_upgrade(args, settings: Settings) -> int:
-    migrate(settings.db_url)
+    engine = make_engine(settings.db_url)
+    with startup_lock(engine):  # a server may be starting on the database too
+        migrate(settings.db_url)
+    engine.dispose()
     print(f"database at {settings.db_url} is at the latest schema")
     return 0
 

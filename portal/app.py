@@ -12,9 +12,11 @@ Lists show ``GOVSHARE_PORTAL_PAGE_SIZE`` rows a page (20).
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import os
 import secrets
+import tempfile
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -59,13 +61,20 @@ class PortalConfig:
 
 
 def _secret_file(var_dir: Path) -> str:
-    """The signing secret kept under ``var/``, shared by the server processes of one machine."""
+    """The signing secret kept under ``var/``, shared by the server processes of one machine.
+    Processes started together make it once: the first link wins, and no process reads a
+    secret half written."""
     path = var_dir / "portal-secret"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(secrets.token_hex(32))
+        fd, draft = tempfile.mkstemp(prefix=".portal-secret-", dir=path.parent)  # mode 0600
+        try:
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_hex(32))
+            with contextlib.suppress(FileExistsError):  # another process made it first: its secret holds
+                os.link(draft, path)
+        finally:
+            os.unlink(draft)
     return path.read_text().strip()
 
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import String, bindparam, create_engine, event, exc
+from sqlalchemy import String, bindparam, create_engine, event, exc, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.elements import BindParameter
@@ -131,6 +133,41 @@ def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+@contextmanager
+def startup_lock(engine: Engine) -> Iterator[None]:
+    """Hold the database's start-up lock for the block, waiting for it if another process has it.
+
+    Processes started together on one database migrate it, bootstrap the node and register
+    its services one after another: at once, two would create the same table or save the
+    same tModel, and one would fail with a unique violation.  The next to get the lock finds
+    the work done (each step is idempotent) and goes on.
+
+    * PostgreSQL: a session-level advisory lock, ``pg_advisory_lock(hashtext('govshare.startup'))``,
+      on a connection of its own (the work's transactions run on others);
+    * SQLite: an exclusive ``flock`` on ``<database file>-startup.lock`` beside the database
+      (the database's own write lock cannot be held across the migration's transactions).
+
+    Either lock dies with the process that holds it.
+    """
+    if engine.dialect.name == "postgresql":
+        key = func.hashtext("govshare.startup")
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(select(func.pg_advisory_lock(key)))
+            try:
+                yield
+            finally:
+                conn.execute(select(func.pg_advisory_unlock(key)))
+    elif engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
+        fd = os.open(f"{engine.url.database}-startup.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # lets the lock go
+    else:  # an in-memory SQLite database belongs to one process (and a centre runs on no other kind)
+        yield
 
 
 def alembic_config(url: str):
