@@ -28,7 +28,15 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from registry.db import make_engine, migrate, session_factory, startup_lock, unit_of_work
+from registry.db import (
+    DatabaseUnavailable,
+    make_engine,
+    migrate,
+    serving_engine,
+    session_factory,
+    startup_lock,
+    unit_of_work,
+)
 from registry.settings import Settings
 
 log = logging.getLogger("govshare")
@@ -41,7 +49,8 @@ def _plain(start_response, status: str, text: str, content_type: str = "text/pla
 
 
 class Router:
-    """Dispatch by exact path, then by longest path prefix."""
+    """Dispatch by exact path, then by longest path prefix.  A database that cannot serve a
+    request no endpoint answered itself (a stored WSDL, say) is a 503 that says so."""
 
     def __init__(self, exact: dict[str, Callable], prefixes: dict[str, Callable], index: Callable):
         self.exact = exact
@@ -49,6 +58,16 @@ class Router:
         self.index = index
 
     def __call__(self, environ, start_response):
+        try:
+            return self._dispatch(environ, start_response)
+        except DatabaseUnavailable as err:
+            log.warning("%s failed: %s", environ.get("PATH_INFO"), err)
+            body = (err.for_caller + "\n").encode()
+            start_response("503 Service Unavailable", [("Content-Type", "text/plain; charset=utf-8"),
+                                                       ("Content-Length", str(len(body)))], sys.exc_info())
+            return [body]
+
+    def _dispatch(self, environ, start_response):
         path = environ.get("PATH_INFO", "/") or "/"
         if path == "/":
             return self.index(environ, start_response)
@@ -141,7 +160,7 @@ def prepare(settings: Settings, register_services: bool = False) -> sessionmaker
     """
     from directory.bootstrap import bootstrap_node
 
-    engine = make_engine(settings.db_url)
+    engine = make_engine(settings.db_url, connect_timeout=settings.db_connect_timeout)
     sessions = session_factory(engine)
     with startup_lock(engine):  # processes started together take turns
         migrate(settings.db_url)
@@ -164,8 +183,8 @@ def serve(settings: Settings, threads: int = 8, scheduler: bool = True) -> None:
     from adapters.scheduler import Scheduler
     from adapters.sync_cli import adapters_folder
 
-    sessions = prepare(settings, register_services=True)
-    app = build_app(settings, sessions)
+    sessions = prepare(settings, register_services=True)  # for start-up and adapter runs: no statement limit
+    app = build_app(settings, session_factory(serving_engine(settings)))
     base = settings.base_url
     print(f"govshare serving on {base}")
     for path in ("/uddi/inquiry", "/uddi/publication", "/uddi/security", "/exchange", "/diagnostics"):
@@ -210,7 +229,7 @@ def _cmd_serve(args, settings: Settings) -> int:
 
 
 def _cmd_db_upgrade(args, settings: Settings) -> int:
-    engine = make_engine(settings.db_url)
+    engine = make_engine(settings.db_url, connect_timeout=settings.db_connect_timeout)
     with startup_lock(engine):  # a server may be starting on the database too
         migrate(settings.db_url)
     engine.dispose()

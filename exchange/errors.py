@@ -22,6 +22,9 @@
 |                   | message says why (none, expired, revoked, application pending) |
 |                   | and how to apply (govshare sharing apply ...)                  |
 | ProviderUnavailable | a logical resource's provider did not answer in time       |
+| DatabaseUnavailable | the centre's database cannot serve now (it refuses or does not |
+|                   | accept connections, or a statement or lock wait ran out of time): |
+|                   | send the request again later                                   |
 | InternalError     | a fault of the centre, logged                                  |
 """
 

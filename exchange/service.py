@@ -36,7 +36,7 @@ from lxml import etree
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from registry.db import unit_of_work
+from registry.db import DatabaseUnavailable, unit_of_work
 from registry.models import Department, InputBatch, QuarantineReason
 from registry.settings import Settings
 from security import audit
@@ -294,6 +294,10 @@ class AuditedEndpoint(StreamingSoapEndpoint):
             event.result, event.detail = _outcome(body)
         try:
             audit.record(self.sessions, self.settings, event)
+        except DatabaseUnavailable as err:  # no unrecorded access; the fault says why
+            log.warning("audit entry of %s not recorded: %s", event.operation, err)
+            unavailable = ExchangeError("DatabaseUnavailable", err.for_caller, fault_code="Server")
+            return "500 Internal Server Error", self.fault_response(unavailable, environ.get(SIGNED_REQUEST, False))
         except Exception:  # no unrecorded access: the caller gets a fault, not the answer
             log.exception("audit entry of %s not recorded", event.operation)
             err = ExchangeError("AuditUnavailable", "the centre could not record this access in its audit log; "

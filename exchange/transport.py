@@ -30,6 +30,7 @@ from typing import IO, Any
 
 from lxml import etree
 
+from registry.db import DatabaseUnavailable
 from wsdl.oasis import release_memory, safe_parser
 
 from .errors import ExchangeError
@@ -302,6 +303,10 @@ class StreamingSoapEndpoint:
                 return "200 OK", _serialise(answer)
         except ExchangeError as err:
             return "500 Internal Server Error", self.fault_response(err, signed)
+        except DatabaseUnavailable as err:
+            log.warning("exchange operation failed: %s", err)
+            unavailable = ExchangeError("DatabaseUnavailable", err.for_caller, fault_code="Server")
+            return "500 Internal Server Error", self.fault_response(unavailable, signed)
         except Exception:  # the caller must get a fault, whatever went wrong
             log.exception("exchange operation failed")
             err = ExchangeError("InternalError", "the centre could not complete the request; it has been logged",

@@ -30,7 +30,7 @@ from flask import Flask, abort, flash, g, redirect, render_template, request, se
 from markupsafe import Markup
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
-from registry.db import unit_of_work
+from registry.db import DatabaseUnavailable, unit_of_work
 from registry.models import User
 from registry.settings import Settings
 from security import audit
@@ -147,6 +147,12 @@ def create_app(settings: Settings, sessions: sessionmaker[Session], config: Port
         titles = {400: "请求无效", 403: "无权访问", 404: "页面不存在", 503: "暂不可用"}
         return render_template("error.html", title=titles.get(exc.code, "错误"), message=exc.description,
                                code=exc.code), exc.code
+
+    @app.errorhandler(DatabaseUnavailable)
+    def _database_unavailable(exc):
+        app.logger.warning("portal request failed: %s", exc)
+        return render_template("error.html", title="暂不可用", code=503,
+                               message="平台数据库暂时无法提供服务, 本次操作未完成, 请稍后重试。"), 503
 
     from .views import register_views
 

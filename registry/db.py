@@ -1,9 +1,16 @@
-"""Engines, sessions and migrations: one ``Session`` per unit of work."""
+"""Engines, sessions and migrations: one ``Session`` per unit of work.
+
+A database that cannot serve now - it refuses a connection or does not accept one in time,
+drops it, cancels a statement that ran past its limit, or keeps a lock too long - raises
+:class:`DatabaseUnavailable` (an ``OperationalError``), which front ends answer with a clear
+fault.
+"""
 
 from __future__ import annotations
 
 import fcntl
 import os
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -15,14 +22,22 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.elements import BindParameter
 
+from registry.settings import Settings
+
 _HERE = Path(__file__).resolve().parent
 
 #: a pooled server connection idle longer than this (seconds) is pinged before it is used again
 PING_AFTER_IDLE = 10.0
 
 
-def make_engine(url: str, *, generic_plans: bool = False) -> Engine:
+def make_engine(url: str, *, generic_plans: bool = False, connect_timeout: int = Settings.db_connect_timeout,
+                statement_timeout: int = 0, lock_timeout: int = 0) -> Engine:
     """An engine for ``url``; SQLite files get WAL, a busy timeout and foreign keys.
+
+    A server database that does not accept a connection within ``connect_timeout`` seconds
+    fails it, and so does a wait that long for a free connection of the pool.  On PostgreSQL
+    a statement that runs longer than ``statement_timeout`` seconds, or waits longer than
+    ``lock_timeout`` for a lock, is cancelled (0: no limit set here; see ``serving_engine``).
 
     On PostgreSQL every execution is planned for its values (``plan_cache_mode``
     ``force_custom_plan``): psycopg prepares a statement after five runs, and a generic plan,
@@ -48,13 +63,29 @@ def make_engine(url: str, *, generic_plans: bool = False) -> Engine:
             cur.execute("PRAGMA case_sensitive_like=ON")
             cur.close()
 
+        _unavailable_raised(engine)
         return engine
-    connect_args = {}
+    limits = dict(connect_timeout=connect_timeout, statement_timeout=statement_timeout, lock_timeout=lock_timeout)
+    connect_args: dict[str, object] = {}
     if url.startswith("postgresql"):
-        connect_args["options"] = f"-c plan_cache_mode={'auto' if generic_plans else 'force_custom_plan'}"
-    engine = create_engine(url, pool_size=10, max_overflow=20, connect_args=connect_args)
+        connect_args["connect_timeout"] = max(connect_timeout, 2)  # libpq's least (its 0 is: wait for ever)
+        options = {"plan_cache_mode": "auto" if generic_plans else "force_custom_plan",
+                   "statement_timeout": f"{statement_timeout}s", "lock_timeout": f"{lock_timeout}s"}
+        # (a limit of 0 leaves the database's own setting, none unless its administrator set one)
+        connect_args["options"] = " ".join(f"-c {name}={value}" for name, value in options.items() if value != "0s")
+    engine = create_engine(url, pool_size=10, max_overflow=20, pool_timeout=connect_timeout, connect_args=connect_args)
+    engine.__dict__["_govshare_limits"] = limits  # for its reading engine
+    _unavailable_raised(engine)
     _ping_when_idle(engine)
     return engine
+
+
+def serving_engine(settings: Settings) -> Engine:
+    """The engine requests use: every wait on the database bounded by the settings, so that a
+    database that does not answer costs a request a clear fault, not a hung thread.  Adapter
+    runs, migrations and commands use ``make_engine``'s, with no statement or lock limit."""
+    return make_engine(settings.db_url, connect_timeout=settings.db_connect_timeout,
+                       statement_timeout=settings.db_statement_timeout, lock_timeout=settings.db_lock_timeout)
 
 
 def reading_engine(engine: Engine) -> Engine:
@@ -67,13 +98,69 @@ def reading_engine(engine: Engine) -> Engine:
     with _reading_lock:
         reading = engine.__dict__.get("_govshare_reading")
         if reading is None:
-            reading = make_engine(engine.url.render_as_string(hide_password=False), generic_plans=True)
+            reading = make_engine(engine.url.render_as_string(hide_password=False), generic_plans=True,
+                                  **engine.__dict__.get("_govshare_limits", {}))
             reading = engine.__dict__["_govshare_reading"] = reading.execution_options(isolation_level="AUTOCOMMIT")
             event.listen(engine, "engine_disposed", lambda _engine: reading.dispose())
         return reading
 
 
 _reading_lock = threading.Lock()
+
+
+class DatabaseUnavailable(exc.OperationalError):
+    """The database cannot serve now; ``reason`` says why in words a caller may read (no host
+    or port), ``str()`` adds the driver's message for the log."""
+
+    @property
+    def reason(self) -> str:
+        return _unavailability(self.orig) or "it failed"
+
+    @property
+    def for_caller(self) -> str:
+        """What a fault says to the caller (a request that fails so may be sent again as it was)."""
+        return f"the platform's database cannot serve the request now ({self.reason}); try again later"
+
+    def __str__(self) -> str:
+        detail = " ".join(str(self.orig).split())
+        return f"the database is unavailable: {self.reason} ({detail})"
+
+
+def _unavailability(orig: BaseException | None) -> str | None:
+    """Why the driver's error ``orig`` means the database cannot serve now; None if it means
+    something else (a constraint, a bad statement: the request's or the platform's fault)."""
+    text = str(orig)
+    if isinstance(orig, sqlite3.OperationalError):
+        if "database is locked" in text:
+            return "another process kept it locked for longer than the busy timeout"
+        return "its file could not be opened" if "unable to open database file" in text else None
+    if not type(orig).__module__.startswith("psycopg"):
+        return None
+    state = getattr(orig, "sqlstate", None)  # None: no server answered, or the connection broke
+    if state == "57014":  # query_canceled: by statement_timeout, or by an administrator
+        return "a statement ran out of time" if "statement timeout" in text else "a statement was cancelled"
+    if state == "55P03":
+        return "a lock it needed was not free in time"
+    if state is not None:  # 08: the connection failed; 53: out of connections; 57: shutting down, starting up
+        return "it is starting up, shutting down or out of connections" if state[:2] in ("08", "53", "57") else None
+    if "timeout expired" in text:
+        return "it did not accept a connection in time"
+    if "Connection refused" in text:
+        return "it refused the connection"
+    return "the connection to it failed"
+
+
+def _unavailable_raised(engine: Engine) -> None:
+    """Have ``engine`` raise :class:`DatabaseUnavailable` for an ``OperationalError`` that says
+    the database cannot serve now."""
+
+    @event.listens_for(engine, "handle_error", retval=True)
+    def _unavailable(context):  # pragma: no cover - engine callback
+        error = context.sqlalchemy_exception
+        if type(error) is not exc.OperationalError or _unavailability(error.orig) is None:
+            return None
+        return DatabaseUnavailable(error.statement, error.params, error.orig, hide_parameters=error.hide_parameters,
+                                   connection_invalidated=error.connection_invalidated)
 
 
 def _ping_when_idle(engine: Engine) -> None:

@@ -13,6 +13,9 @@
 | GOVSHARE_MAX_REQUEST     | 4194304 (bytes in one SOAP request)|
 | GOVSHARE_MAX_BATCH       | 268435456 (bytes in one exchange request) |
 | GOVSHARE_PROVIDER_TIMEOUT| 5 (seconds a provider has to answer a forwarded query) |
+| GOVSHARE_DB_CONNECT_TIMEOUT | 5 (seconds PostgreSQL has to accept a connection; also the wait for a pooled one) |
+| GOVSHARE_DB_STATEMENT_TIMEOUT | 60 (seconds a statement of a request may run on PostgreSQL; 0: none set) |
+| GOVSHARE_DB_LOCK_TIMEOUT | 30 (seconds a statement of a request may wait for a lock on PostgreSQL; 0: none set) |
 | GOVSHARE_AUDIT           | 1 (0 turns the audit log off: benchmarks only, never production) |
 | GOVSHARE_AUDIT_CHECKPOINT| 1000 (audit entries between signed checkpoints) |
 | GOVSHARE_AUDIT_CHECKPOINT_SECONDS | 300 (age of the oldest unsigned audit entry that signs a checkpoint; 0: off) |
@@ -47,6 +50,11 @@ class Settings:
     max_request_bytes: int = 4 * 1024 * 1024
     max_batch_bytes: int = 256 * 1024 * 1024
     provider_timeout: float = 5.0
+    # How long the platform waits on PostgreSQL.  The statement and lock limits hold for the
+    # statements of requests only: adapter runs, migrations and commands may run for hours.
+    db_connect_timeout: int = 5  # libpq's connect_timeout (at least 2)
+    db_statement_timeout: int = 60
+    db_lock_timeout: int = 30
     inquiry_cache_mb: int = 64  # UDDI inquiry answers kept per process; 0 turns the cache off
     # WS-Security on /exchange and /uddi/publication: require (production), optional (verify
     # signed messages, let unsigned ones through: development and tests), off
@@ -86,6 +94,9 @@ class Settings:
             public_url=env.get("GOVSHARE_PUBLIC_URL", ""),
             max_batch_bytes=int(env.get("GOVSHARE_MAX_BATCH", str(256 * 1024 * 1024))),
             provider_timeout=float(env.get("GOVSHARE_PROVIDER_TIMEOUT", "5")),
+            db_connect_timeout=int(env.get("GOVSHARE_DB_CONNECT_TIMEOUT", "5")),
+            db_statement_timeout=int(env.get("GOVSHARE_DB_STATEMENT_TIMEOUT", "60")),
+            db_lock_timeout=int(env.get("GOVSHARE_DB_LOCK_TIMEOUT", "30")),
             inquiry_cache_mb=int(env.get("GOVSHARE_INQUIRY_CACHE_MB", "64")),
             wss_policy=env.get("GOVSHARE_WSS", "require").strip().lower(),
             wss_skew=int(env.get("GOVSHARE_WSS_SKEW", "300")),

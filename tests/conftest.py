@@ -130,6 +130,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.fixture
+def silent_database():
+    """A PostgreSQL URL whose server accepts TCP connections (the kernel queues them) and
+    never says a word, as a hung or overloaded database does."""
+    with socket.create_server(("127.0.0.1", 0), backlog=64) as listener:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{listener.getsockname()[1]}/govshare"
+
+
 class LiveServer:
     def __init__(self, app, port: int):
         from waitress.server import create_server

@@ -29,3 +29,11 @@ def test_the_default_database_is_sqlite_under_var(monkeypatch, tmp_path):
     monkeypatch.delenv("GOVSHARE_DB_URL", raising=False)
     monkeypatch.setenv("GOVSHARE_VAR", str(tmp_path))
     assert Settings.from_env().db_url == f"sqlite:///{tmp_path / 'govshare.db'}"
+
+
+def test_the_database_timeouts_are_read(monkeypatch):
+    monkeypatch.setenv("GOVSHARE_DB_CONNECT_TIMEOUT", "3")
+    monkeypatch.setenv("GOVSHARE_DB_STATEMENT_TIMEOUT", "120")
+    monkeypatch.setenv("GOVSHARE_DB_LOCK_TIMEOUT", "0")
+    s = Settings.from_env()
+    assert (s.db_connect_timeout, s.db_statement_timeout, s.db_lock_timeout) == (3, 120, 0)

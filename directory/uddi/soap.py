@@ -26,7 +26,7 @@ from lxml import etree
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry.clock import utcnow
-from registry.db import unit_of_work
+from registry.db import DatabaseUnavailable, unit_of_work
 from registry.settings import Settings
 from wsdl.oasis import release_memory, safe_parser, uddi_schema
 
@@ -129,6 +129,10 @@ class UddiEndpoint:
             return "500 Internal Server Error", self._fault_response(_uddi_fault(err), signed), ""
         except SoapFault as fault:
             return "500 Internal Server Error", self._fault_response(_fault(fault.code, fault.message), signed), ""
+        except DatabaseUnavailable as err:  # E_busy: "cannot be processed at the current time"
+            log.warning("UDDI %s operation failed: %s", self.name, err)
+            fault = _uddi_fault(UddiError("E_busy", err.for_caller))
+            return "500 Internal Server Error", self._fault_response(fault, signed), ""
         except Exception:  # the caller must get a fault, whatever went wrong
             log.exception("UDDI %s operation failed", self.name)
             err = UddiError("E_fatalError", "the node could not complete the request; it has been logged")
