@@ -26,10 +26,12 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from sqlalchemy import exc
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry.db import (
     DatabaseUnavailable,
+    database_problem,
     make_engine,
     migrate,
     serving_engine,
@@ -333,10 +335,17 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env(
         db_url=args.db_url, host=getattr(args, "host", None), port=getattr(args, "port", None)
     )
-    if hasattr(args, "run"):
-        return args.run(args, settings)
-    sessions = prepare(settings)
-    return args.handler(args, sessions, settings)
+    try:
+        if hasattr(args, "run"):
+            return args.run(args, settings)
+        sessions = prepare(settings)
+        return args.handler(args, sessions, settings)
+    except (exc.ArgumentError, exc.OperationalError) as error:
+        problem = database_problem(error, settings)
+        if problem is None:
+            raise
+        print(f"govshare: {problem}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -3,13 +3,14 @@
 A database that cannot serve now - it refuses a connection or does not accept one in time,
 drops it, cancels a statement that ran past its limit, or keeps a lock too long - raises
 :class:`DatabaseUnavailable` (an ``OperationalError``), which front ends answer with a clear
-fault.
+fault and commands with one line (:func:`database_problem`).
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+import re
 import sqlite3
 import threading
 import time
@@ -18,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import String, bindparam, create_engine, event, exc, func, select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.elements import BindParameter
 
@@ -50,7 +51,10 @@ def make_engine(url: str, *, generic_plans: bool = False, connect_timeout: int =
     if url.startswith("sqlite"):
         path = url.split(":///", 1)[-1]
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise _unopenable(error) from error
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")
@@ -150,6 +154,12 @@ def _unavailability(orig: BaseException | None) -> str | None:
     return "the connection to it failed"
 
 
+def _unopenable(error: OSError) -> DatabaseUnavailable:
+    """A SQLite database whose folder or lock file cannot be made, as SQLite says it of its file."""
+    cause = sqlite3.OperationalError(f"unable to open database file: {error.strerror}: {error.filename}")
+    return DatabaseUnavailable(None, None, cause)
+
+
 def _unavailable_raised(engine: Engine) -> None:
     """Have ``engine`` raise :class:`DatabaseUnavailable` for an ``OperationalError`` that says
     the database cannot serve now."""
@@ -161,6 +171,43 @@ def _unavailable_raised(engine: Engine) -> None:
             return None
         return DatabaseUnavailable(error.statement, error.params, error.orig, hide_parameters=error.hide_parameters,
                                    connection_invalidated=error.connection_invalidated)
+
+
+def database_problem(error: BaseException, settings: Settings) -> str | None:
+    """One line for a person at the command line: what is wrong with the database of
+    ``settings`` and what to do about it; None when ``error`` is about something else.
+
+        the PostgreSQL server at 127.0.0.1:5432 has no database 'govshare': create it
+        (createdb -h 127.0.0.1 -p 5432 -U postgres govshare) or correct --db-url / GOVSHARE_DB_URL
+    """
+    fix = "correct --db-url / GOVSHARE_DB_URL"
+    try:
+        url = make_url(settings.db_url)
+    except exc.ArgumentError:
+        return f"{settings.db_url!r} is not a database URL: {fix}, e.g. postgresql+psycopg://USER@HOST:5432/NAME"
+    if isinstance(error, exc.NoSuchModuleError) and str(error).endswith(":" + url.drivername.replace("+", ".")):
+        return (f"{url.drivername!r} in the database URL names no database or driver govshare can use: {fix}, "
+                "e.g. postgresql+psycopg://USER@HOST:5432/NAME or sqlite:///PATH")
+    if not isinstance(error, DatabaseUnavailable):
+        return None
+    text = " ".join(str(error.orig).split())
+    if url.get_backend_name() == "sqlite":
+        if "unable to open" in text:
+            return f"cannot open the SQLite database {url.database} ({text}): make its folder writable or {fix}"
+        return f"the SQLite database {url.database} is in use: {error.reason}; try again when it is free"
+    address = f"{url.host or 'localhost'}:{url.port or 5432}"
+    server = f"the database server at {address}"
+    if (missing := re.search(r'database "([^"]+)" does not exist', text)) is not None:
+        return (f"{server} has no database {missing[1]!r}: create it (createdb -h {url.host or 'localhost'} "
+                f"-p {url.port or 5432} -U {url.username or 'postgres'} {missing[1]}) or {fix}")
+    if "authentication failed" in text or re.search(r'role "[^"]+" does not exist', text):
+        return f"{server} refused the login of {url.username!r} ({text.split('FATAL: ')[-1]}): {fix}"
+    if "timeout expired" in text:
+        return (f"{server} did not accept a connection within {settings.db_connect_timeout} s: check that it runs "
+                f"and the network lets the connection through (GOVSHARE_DB_CONNECT_TIMEOUT), or {fix}")
+    if "Connection refused" in text:
+        return f"nothing accepts connections at {address}: start the database server there or {fix}"
+    return f"cannot use the database at {url.render_as_string()}: {text}: check the server or {fix}"
 
 
 def _ping_when_idle(engine: Engine) -> None:
@@ -247,7 +294,10 @@ def startup_lock(engine: Engine) -> Iterator[None]:
             finally:
                 conn.execute(select(func.pg_advisory_unlock(key)))
     elif engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
-        fd = os.open(f"{engine.url.database}-startup.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(f"{engine.url.database}-startup.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as error:
+            raise _unopenable(error) from error
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield

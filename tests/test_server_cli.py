@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 import server
+from tests.conftest import free_port
 
 ROOT = Path(__file__).parents[1]
 
@@ -46,3 +49,52 @@ def test_a_missing_option_value_is_reported_once_by_the_full_parser(capsys):
         server.main(["--db-url"])
     err = capsys.readouterr().err
     assert err.count("error:") == 1 and err.startswith("usage: govshare")
+
+
+# ------------------------------------------------------------ a database the command cannot use
+
+
+def _govshare(tmp_path: Path, *argv: str, **env: str) -> subprocess.CompletedProcess:
+    environ = {**os.environ, "GOVSHARE_VAR": str(tmp_path), "GOVSHARE_SCHEDULER": "0", **env}
+    environ.pop("GOVSHARE_DB_URL", None)
+    return subprocess.run([sys.executable, "-m", "client.cli", *argv], cwd=ROOT, env=environ, capture_output=True,
+                          text=True, timeout=120)
+
+
+def _one_line(run: subprocess.CompletedProcess) -> str:
+    """The one line a command that cannot use its database prints (and nothing else)."""
+    assert run.returncode != 0 and "Traceback" not in run.stderr, run.stderr
+    [line] = run.stderr.splitlines()
+    assert line.startswith("govshare: ") and "GOVSHARE_DB_URL" in line
+    return line
+
+
+def test_a_database_url_of_no_known_kind_is_one_line_and_a_failing_exit(tmp_path):
+    line = _one_line(_govshare(tmp_path, "--db-url", "bogus://x", "db", "upgrade"))
+    assert "'bogus'" in line and "postgresql+psycopg://" in line
+
+
+def test_an_unknown_postgresql_database_is_one_line_that_says_how_to_create_it(tmp_path, pg_database):
+    url = pg_database.rsplit("/", 1)[0] + "/nosuchdb"
+    line = _one_line(_govshare(tmp_path, "--db-url", url, "catalogue", "list", "--user", "shen.li"))
+    assert "has no database 'nosuchdb'" in line and "createdb" in line
+
+
+def test_serve_against_a_database_that_refuses_is_one_line_and_a_failing_exit(tmp_path):
+    url = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/govshare"
+    line = _one_line(_govshare(tmp_path, "--db-url", url, "serve", "--no-scheduler", "--port", str(free_port())))
+    assert "nothing accepts connections" in line
+
+
+def test_serve_against_a_database_that_never_answers_gives_up_after_the_connect_timeout(tmp_path, silent_database):
+    started = time.monotonic()
+    run = _govshare(tmp_path, "--db-url", silent_database, "serve", "--no-scheduler", "--port", str(free_port()),
+                    GOVSHARE_DB_CONNECT_TIMEOUT="2")
+    assert "did not accept a connection within 2 s" in _one_line(run)
+    assert time.monotonic() - started < 2 + 15  # and the interpreter's start
+
+
+def test_a_sqlite_database_whose_folder_cannot_be_made_is_one_line(tmp_path):
+    (tmp_path / "file").write_text("not a folder")
+    line = _one_line(_govshare(tmp_path, "--db-url", f"sqlite:///{tmp_path / 'file' / 'govshare.db'}", "db", "upgrade"))
+    assert "cannot open the SQLite database" in line
