@@ -19,8 +19,10 @@ optionally encrypted with ``GOVSHARE_CA_PASSPHRASE``.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import secrets
+import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -200,12 +202,21 @@ def _platform_files(key_path: str, cert_path: str, _key_mtime: int, _cert_mtime:
 
 
 def platform_identity(session: Session, settings: Settings) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
-    """The platform's own signing key and certificate (responses are signed with it), made on first use."""
+    """The platform's own signing key and certificate (responses are signed with it), made on
+    first use - by one process: the others wait for it, so no process pairs one process's key
+    with another's certificate."""
     folder = pki_dir(settings)
     key_path, cert_path = folder / "platform.key", folder / "platform.pem"
-    if key_path.exists() and cert_path.exists():
-        return _platform_files(str(key_path), str(cert_path), key_path.stat().st_mtime_ns,
-                               cert_path.stat().st_mtime_ns)
+    if not (key_path.exists() and cert_path.exists()):
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(folder / ".platform.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not (key_path.exists() and cert_path.exists()):
+                _make_platform_identity(settings, key_path, cert_path)
+    return _platform_files(str(key_path), str(cert_path), key_path.stat().st_mtime_ns, cert_path.stat().st_mtime_ns)
+
+
+def _make_platform_identity(settings: Settings, key_path: Path, cert_path: Path) -> None:
     ca = load_ca(settings)
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     now = _now()
@@ -221,12 +232,18 @@ def platform_identity(session: Session, settings: Settings) -> tuple[rsa.RSAPriv
                                      crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
         .sign(ca.key, hashes.SHA256())
     )
-    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    # each file whole or not at all, the key first: readers take the certificate's presence as the sign
+    _publish(key_path, key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                         serialization.NoEncryption()))
+    _publish(cert_path, cert.public_bytes(serialization.Encoding.PEM))
+
+
+def _publish(path: Path, data: bytes) -> None:
+    """Write ``path`` (mode 0600) so that nobody ever reads it half written."""
+    fd, draft = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
     with os.fdopen(fd, "wb") as handle:
-        handle.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                       serialization.NoEncryption()))
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    return key, cert
+        handle.write(data)
+    os.replace(draft, path)
 
 
 def revoke(session: Session, settings: Settings, serial: str, reason: str = "unspecified") -> Certificate:

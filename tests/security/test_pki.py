@@ -151,3 +151,40 @@ def test_the_demo_gets_a_ca_and_one_certificate_per_department_once(sessions, se
     assert seed_certificates(sessions, settings) == 0  # run again: nothing new
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(Certificate)) == 1
+
+
+def test_processes_signing_their_first_answer_at_once_share_one_platform_key_and_certificate(tmp_path):
+    """Each made its own key and certificate before: one process could pair one's key with another's certificate."""
+    import multiprocessing
+
+    from cryptography.hazmat.primitives import serialization
+
+    from registry.settings import Settings
+
+    settings = Settings(var_dir=tmp_path)
+    pki.init_ca(settings)
+    context = multiprocessing.get_context("fork")
+    results, start = context.Queue(), context.Event()
+
+    def first_answer() -> None:
+        start.wait()
+        key, cert = pki.platform_identity(None, settings)
+        public = key.public_key().public_bytes(serialization.Encoding.DER,
+                                               serialization.PublicFormat.SubjectPublicKeyInfo)
+        results.put((public, cert.public_key().public_bytes(serialization.Encoding.DER,
+                                                            serialization.PublicFormat.SubjectPublicKeyInfo)))
+
+    workers = [context.Process(target=first_answer) for _ in range(6)]
+    for worker in workers:
+        worker.start()
+    start.set()
+    pairs = {results.get(timeout=60) for _ in workers}
+    for worker in workers:
+        worker.join()
+    assert len(pairs) == 1  # one identity for all
+    (key_public, cert_public), = pairs
+    assert key_public == cert_public  # whose key is whose certificate's
+    on_disk = x509.load_pem_x509_certificate((tmp_path / "pki" / "platform.pem").read_bytes())
+    assert on_disk.public_key().public_bytes(serialization.Encoding.DER,
+                                             serialization.PublicFormat.SubjectPublicKeyInfo) == key_public
+    assert stat.S_IMODE((tmp_path / "pki" / "platform.key").stat().st_mode) == 0o600
