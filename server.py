@@ -39,7 +39,7 @@ from registry.db import (
     startup_lock,
     unit_of_work,
 )
-from registry.settings import Settings
+from registry.settings import Settings, SettingsError
 
 log = logging.getLogger("govshare")
 
@@ -332,9 +332,13 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("alembic").setLevel(logging.WARNING)
     argv = sys.argv[1:] if argv is None else argv
     args = parser(argv).parse_args(argv)
-    settings = Settings.from_env(
-        db_url=args.db_url, host=getattr(args, "host", None), port=getattr(args, "port", None)
-    )
+    try:
+        settings = Settings.from_env(
+            db_url=args.db_url, host=getattr(args, "host", None), port=getattr(args, "port", None)
+        )
+    except SettingsError as error:
+        print(f"govshare: {error}", file=sys.stderr)
+        return 2
     try:
         if hasattr(args, "run"):
             return args.run(args, settings)

@@ -37,6 +37,19 @@ def _default_var() -> Path:
 WSS_POLICIES = ("require", "optional", "off")
 
 
+class SettingsError(ValueError):
+    """A setting in the environment that cannot be used; the message names it and says what it takes."""
+
+
+def _number(kind: type[int] | type[float], name: str, default: str) -> int | float:
+    text = os.environ.get(name, default).strip()
+    try:
+        return kind(text)
+    except ValueError:
+        raise SettingsError(f"{name}={text!r} is not {'a whole number' if kind is int else 'a number'}: "
+                            f"set it like {name}={default}, or unset it for {default}") from None
+
+
 @dataclass(frozen=True)
 class Settings:
     var_dir: Path = field(default_factory=_default_var)
@@ -86,28 +99,29 @@ class Settings:
             var_dir=var_dir,
             db_url=env.get("GOVSHARE_DB_URL") or f"sqlite:///{var_dir / 'govshare.db'}",
             host=env.get("GOVSHARE_HOST", "127.0.0.1"),
-            port=int(env.get("GOVSHARE_PORT", "8080")),
+            port=_number(int, "GOVSHARE_PORT", "8080"),
             node_domain=env.get("GOVSHARE_NODE_DOMAIN", "govshare.local").lower(),
-            token_ttl=int(env.get("GOVSHARE_TOKEN_TTL", "3600")),
-            max_rows=int(env.get("GOVSHARE_MAX_ROWS", "1000")),
-            max_request_bytes=int(env.get("GOVSHARE_MAX_REQUEST", str(4 * 1024 * 1024))),
+            token_ttl=_number(int, "GOVSHARE_TOKEN_TTL", "3600"),
+            max_rows=_number(int, "GOVSHARE_MAX_ROWS", "1000"),
+            max_request_bytes=_number(int, "GOVSHARE_MAX_REQUEST", str(4 * 1024 * 1024)),
             public_url=env.get("GOVSHARE_PUBLIC_URL", ""),
-            max_batch_bytes=int(env.get("GOVSHARE_MAX_BATCH", str(256 * 1024 * 1024))),
-            provider_timeout=float(env.get("GOVSHARE_PROVIDER_TIMEOUT", "5")),
-            db_connect_timeout=int(env.get("GOVSHARE_DB_CONNECT_TIMEOUT", "5")),
-            db_statement_timeout=int(env.get("GOVSHARE_DB_STATEMENT_TIMEOUT", "60")),
-            db_lock_timeout=int(env.get("GOVSHARE_DB_LOCK_TIMEOUT", "30")),
-            inquiry_cache_mb=int(env.get("GOVSHARE_INQUIRY_CACHE_MB", "64")),
+            max_batch_bytes=_number(int, "GOVSHARE_MAX_BATCH", str(256 * 1024 * 1024)),
+            provider_timeout=_number(float, "GOVSHARE_PROVIDER_TIMEOUT", "5"),
+            db_connect_timeout=_number(int, "GOVSHARE_DB_CONNECT_TIMEOUT", "5"),
+            db_statement_timeout=_number(int, "GOVSHARE_DB_STATEMENT_TIMEOUT", "60"),
+            db_lock_timeout=_number(int, "GOVSHARE_DB_LOCK_TIMEOUT", "30"),
+            inquiry_cache_mb=_number(int, "GOVSHARE_INQUIRY_CACHE_MB", "64"),
             wss_policy=env.get("GOVSHARE_WSS", "require").strip().lower(),
-            wss_skew=int(env.get("GOVSHARE_WSS_SKEW", "300")),
-            wss_max_lifetime=int(env.get("GOVSHARE_WSS_MAX_LIFETIME", "900")),
-            application_days=int(env.get("GOVSHARE_APPLICATION_DAYS", "10")),
-            correction_days=int(env.get("GOVSHARE_CORRECTION_DAYS", "5")),
+            wss_skew=_number(int, "GOVSHARE_WSS_SKEW", "300"),
+            wss_max_lifetime=_number(int, "GOVSHARE_WSS_MAX_LIFETIME", "900"),
+            application_days=_number(int, "GOVSHARE_APPLICATION_DAYS", "10"),
+            correction_days=_number(int, "GOVSHARE_CORRECTION_DAYS", "5"),
             audit=env.get("GOVSHARE_AUDIT", "1").strip().lower() not in ("0", "false", "off", "no"),
-            audit_checkpoint_every=int(env.get("GOVSHARE_AUDIT_CHECKPOINT", "1000")),
-            audit_checkpoint_seconds=int(env.get("GOVSHARE_AUDIT_CHECKPOINT_SECONDS", "300")),
+            audit_checkpoint_every=_number(int, "GOVSHARE_AUDIT_CHECKPOINT", "1000"),
+            audit_checkpoint_seconds=_number(int, "GOVSHARE_AUDIT_CHECKPOINT_SECONDS", "300"),
         )
         values.update({k: v for k, v in overrides.items() if v is not None})
         if values["wss_policy"] not in WSS_POLICIES:
-            raise ValueError(f"GOVSHARE_WSS={values['wss_policy']!r}: expected one of {', '.join(WSS_POLICIES)}")
+            raise SettingsError(f"GOVSHARE_WSS={values['wss_policy']!r} is not a policy: set it to one of "
+                                f"{', '.join(WSS_POLICIES)}")
         return cls(**values)

@@ -74,6 +74,16 @@ def test_a_database_url_of_no_known_kind_is_one_line_and_a_failing_exit(tmp_path
     assert "'bogus'" in line and "postgresql+psycopg://" in line
 
 
+@pytest.mark.parametrize(("variable", "value", "said"), [
+    ("GOVSHARE_PORT", "eighty", "GOVSHARE_PORT='eighty' is not a whole number"),
+    ("GOVSHARE_PROVIDER_TIMEOUT", "5s", "GOVSHARE_PROVIDER_TIMEOUT='5s' is not a number"),
+    ("GOVSHARE_WSS", "maybe", "set it to one of require, optional, off"),
+])
+def test_a_setting_that_cannot_be_used_is_one_line_and_a_usage_exit(tmp_path, variable, value, said):
+    run = _govshare(tmp_path, "db", "upgrade", **{variable: value})
+    assert run.returncode == 2 and run.stderr.splitlines() == [run.stderr.strip()] and said in run.stderr
+
+
 def test_an_unknown_postgresql_database_is_one_line_that_says_how_to_create_it(tmp_path, pg_database):
     url = pg_database.rsplit("/", 1)[0] + "/nosuchdb"
     line = _one_line(_govshare(tmp_path, "--db-url", url, "catalogue", "list", "--user", "shen.li"))
