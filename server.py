@@ -12,9 +12,10 @@
     /pki/ca.pem, /pki/crl.pem  the platform CA certificate and its revocation list
     /portal/               the unified query portal (统一数据资源查询系统, browser)
 
-Administrative commands (``govshare serve``, ``govshare db upgrade``, ``govshare demo``,
-``govshare catalogue ...``) are defined here; the ``govshare`` console script hands
-them over from ``client.cli``.
+The ``govshare`` console script is :func:`main`: the centre's administration command line
+(``govshare serve``, ``govshare db upgrade``, ``govshare demo``, ``govshare catalogue ...``),
+each command defined by its package.  ``client/`` is the departments' library and imports
+nothing of the centre.
 """
 
 from __future__ import annotations
@@ -129,8 +130,8 @@ def build_app(settings: Settings, sessions: sessionmaker[Session]):
     from directory.diagnostics import diagnostics_app
     from directory.uddi.service import endpoints
     from exchange.service import exchange_app
-    from security.wssecurity import protect
-    from wsdl.oasis import tune_allocator
+    from trust.wsse import protect
+    from trust.xml import tune_allocator
     from wsdl.repository import wsdl_app
 
     tune_allocator()  # before the serving threads start
@@ -245,8 +246,8 @@ def _cmd_db_upgrade(args, settings: Settings) -> int:
 COMMANDS = {
     "catalogue": "directory.catalogue.cli", "wsdl": "directory.wsdl_cli", "adapter": "adapters.cli",
     "sync": "adapters.sync_cli", "quarantine": "adapters.quarantine_cli", "core": "exchange.cli",
-    "pki": "security.cli", "audit": "security.audit_cli", "assess": "security.sharing_cli",
-    "sharing": "security.sharing_cli", "correction": "security.sharing_cli", "demo": "directory.demo",
+    "pki": "trust.pki_cli", "audit": "trust.audit_cli", "assess": "governance.cli",
+    "sharing": "governance.cli", "correction": "governance.cli", "demo": "directory.demo",
 }
 
 
@@ -303,7 +304,7 @@ def _cmd_demo_seed(args, sessions: sessionmaker[Session], settings: Settings) ->
     from adapters.demo_sources import generate_household_registry
     from directory import demo
     from exchange.demo import seed_records
-    from security.demo import DEMO_P12_PASSWORD, seed_certificates
+    from trust.demo import DEMO_P12_PASSWORD, seed_certificates
 
     counts = demo.seed(sessions, settings)
     people = seed_people(demo.household_db(settings))

@@ -52,7 +52,7 @@ from faker import Faker
 from lxml import etree
 from stdnum.cn import ric
 
-from wsdl.oasis import safe_parser
+from trust.xml import safe_parser
 
 CONTRACT = Path(__file__).resolve().parent.parent / "wsdl" / "contracts" / "population-query.wsdl"
 PQ_NS = "http://govshare.local/interfaces/population"

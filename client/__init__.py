@@ -1,1 +1,2 @@
-"""The govshare Python client and command line; it talks to the server over SOAP only."""
+"""The departments' Python client library: it talks to the platform over its published SOAP contracts
+only and imports nothing of the centre's packages."""

@@ -16,12 +16,12 @@ from pathlib import Path
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry.db import unit_of_work
+from registry.errors import UddiError
 from registry.settings import Settings
 from wsdl.repository import InvalidWsdlPath, WsdlPathTaken
 from wsdl.validation import FetchError, InvalidWsdl, fetch_url, validate_wsdl
 
 from .accounts import find_user
-from .uddi.errors import UddiError
 from .wsdl_publishing import publish_wsdl
 
 USAGE_ERROR = 2

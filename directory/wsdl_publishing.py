@@ -48,7 +48,7 @@ from sqlalchemy.orm import Session
 from registry.db import like_prefix
 from registry.models import Department, UddiEntity, UddiKeyedReference
 from registry.settings import Settings
-from wsdl.oasis import safe_parser
+from trust.xml import safe_parser
 from wsdl.repository import get_wsdl, store_and_describe_wsdl
 from wsdl.validation import (
     SOAP11_BINDING_NS,

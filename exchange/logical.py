@@ -48,13 +48,13 @@ from sqlalchemy.orm import Session
 from stdnum.cn import ric
 
 from directory.uddi import store
+from registry.errors import ExchangeError
 from registry.models import CatalogueEntry
 from registry.settings import Settings
-from wsdl.oasis import safe_parser
+from trust.xml import safe_parser
 from wsdl.repository import get_wsdl
 from xsd.registry import POPULATION_NS, lookup
 
-from .errors import ExchangeError
 from .output import MAX_PAGE, View
 
 POPULATION_CONTRACT = "http://govshare.local/interfaces/population"

@@ -1,10 +1,10 @@
 """The output tier (输出库): what a consumer sees of a resource.
 
 Every read of records — QueryRecords, GetChanges, and later the portal's unified
-query — goes through ``read_view``, which asks ``security.governance.authorize`` what the
+query — goes through ``read_view``, which asks ``governance.sharing.authorize`` what the
 requester may see (S3): the provider its own resource as stored; other departments a
 无条件共享 resource, or a 有条件共享 one they hold a grant for, limited to the granted
-fields with sensitive ones masked (``security.masking``: 330102********1235); a 不予共享
+fields with sensitive ones masked (``governance.masking``: 330102********1235); a 不予共享
 resource nobody else.  A refusal is an ExchangeError (NotShared, NotAuthorized).
 
 A resource shows the records its provider contributed, as the core holds them now:
@@ -21,13 +21,12 @@ from typing import Any
 from sqlalchemy import func, literal_column, or_, select
 from sqlalchemy.orm import Session, aliased
 
+from governance.masking import Masking
+from governance.sharing import Decision, authorize
 from registry.db import escape_like
+from registry.errors import ExchangeError
 from registry.models import CatalogueEntry, CoreContribution, CoreRecord, Department
-from security.governance import Decision, authorize
-from security.masking import Masking
 from xsd.registry import find
-
-from .errors import ExchangeError
 
 MAX_PAGE = 1000
 DEFAULT_PAGE = 100

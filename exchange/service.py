@@ -14,7 +14,7 @@ streaming SOAP transport.
         <ex:record><p:Person>...</p:Person></ex:record></ex:change>
     </ex:GetChangesResponse>
 
-Every request is recorded in the audit log (S4, :mod:`security.audit`) once it is answered:
+Every request is recorded in the audit log (S4, :mod:`trust.audit`) once it is answered:
 who (the requester or batch provider, the certificate that signed it), the operation, the
 resource, a digest of the query parameters, the result (``ok``, ``refused:<code>`` or
 ``fault:<code>``, from the answer itself), how many records went out or came in, and the
@@ -36,16 +36,17 @@ from lxml import etree
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from directory import lookups
 from registry.db import DatabaseUnavailable, unit_of_work
+from registry.errors import ExchangeError
 from registry.models import Department, InputBatch, QuarantineReason
 from registry.settings import Settings
-from security import audit
+from trust import audit
 from wsdl.exchange import contract_schema, exchange_wsdl, most_children
 from xsd.batch import BATCH, BATCH_NS, HEADER
 from xsd.registry import formats, lookup
 
-from . import output, resources
-from .errors import ExchangeError
+from . import output
 from .logical import forward_query
 from .submit import submit
 from .transport import EXCHANGE_NS, SIGNED_REQUEST, SOAP_ENV_NS, Contract, Events, StreamingSoapEndpoint
@@ -157,10 +158,10 @@ class ExchangeOperations:
         return out
 
     def _view(self, session: Session, el: etree._Element) -> output.View:
-        requester = resources.department(session, _text(el, "requester"))
+        requester = lookups.department_by_code(session, _text(el, "requester"))
         purpose = _text(el, "purpose", required=False)[:200] or None  # 用途, recorded with the access
         _note(department_id=requester.id, department_code=requester.code, purpose=purpose)
-        entry = resources.published_resource(session, _text(el, "resourceCode"))
+        entry = lookups.published_resource(session, _text(el, "resourceCode"))
         return output.read_view(session, requester, entry, purpose=purpose)
 
     def query_records(self, events: Events, op_el: etree._Element) -> etree._Element:

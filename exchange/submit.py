@@ -26,7 +26,9 @@ from lxml import etree
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from directory import lookups
 from registry.clock import utcnow
+from registry.errors import ExchangeError
 from registry.models import InputBatch, QuarantineReason, QuarantineRecord
 from xsd.batch import BATCH, BATCH_NS, HEADER, RECORDS, BatchHeader, RecordsDigest, batch_parts, read_header
 from xsd.batch import schema as batch_schema
@@ -35,7 +37,6 @@ from xsd.rules import today_in_china
 from xsd.validation import RecordResult, validate_fields, validate_record
 
 from . import core, resources
-from .errors import ExchangeError
 from .transport import EXCHANGE_NS, SOAP_ENV_NS, Events, SpooledRequest, spool
 
 CHUNK = 1000
@@ -217,8 +218,8 @@ class _Intake:
     chunks of distinct keys, and the quarantine of its bad ones."""
 
     def __init__(self, session: Session, header: BatchHeader, request: SpooledRequest | _Request) -> None:
-        provider = resources.department(session, header.provider_code)
-        entry = resources.published_resource(session, header.resource_code)
+        provider = lookups.department_by_code(session, header.provider_code)
+        entry = lookups.published_resource(session, header.resource_code)
         if entry.provider_id != provider.id:
             raise ExchangeError("NotProvider", f"resource {entry.resource_code} ({entry.name}) is provided by "
                                 f"{entry.provider.name}, not by {provider.name}")

@@ -31,16 +31,14 @@ from typing import IO, Any
 from lxml import etree
 
 from registry.db import DatabaseUnavailable
-from wsdl.oasis import release_memory, safe_parser
-
-from .errors import ExchangeError
+from registry.errors import ExchangeError, GovshareError
+from trust.xml import release_memory, safe_parser
+from wsdl import soap
 
 log = logging.getLogger(__name__)
 
-SOAP_ENV_NS = "http://schemas.xmlsoap.org/soap/envelope/"
-SOAP12_ENV_NS = "http://www.w3.org/2003/05/soap-envelope"
+SOAP_ENV_NS = soap.SOAP_ENV_NS
 EXCHANGE_NS = "http://govshare.local/xsd/exchange/1.0"
-_ENV = "{%s}" % SOAP_ENV_NS
 #: a request larger than this has its memory given back to the system once it is answered
 LARGE_REQUEST = 1024 * 1024
 #: the WSGI environ key under which ``handle`` notes whether the request carried a wsse:Security header
@@ -97,7 +95,7 @@ class Events:
         self.request = request
         self.understood = understood
         self.contract = contract
-        self.caller: Any = None  # who signed the request (security.wssecurity.Caller), when it was signed
+        self.caller: Any = None  # who signed the request (trust.auth.Caller), when it was signed
         refuse_dtd(request)
         if tree is not None:  # parsed whole already (a signed request): walk it, do not parse again
             self._it = etree.iterwalk(tree, events=("start", "end"), tag=tags)
@@ -124,15 +122,15 @@ class Events:
         checked = False
         for event, el in self:
             if not checked:
-                _check_envelope(el.getroottree().getroot())
+                soap.check_envelope(el.getroottree().getroot())
                 checked = True
             parent = el.getparent()
-            if event == "start" and parent is not None and parent.tag == _ENV + "Body":
+            if event == "start" and parent is not None and parent.tag == soap.BODY:
                 self.operation = el
                 return el
-            if event == "end" and el.tag == _ENV + "Header":
-                _check_headers(el, self.understood)
-            elif event == "end" and el.tag == _ENV + "Body":
+            if event == "end" and el.tag == soap.HEADER:
+                soap.check_headers(el, self.understood)
+            elif event == "end" and el.tag == soap.BODY:
                 payload = [child for child in el if isinstance(child.tag, str)]
                 if payload:
                     self.operation, self._complete = payload[0], True
@@ -140,7 +138,7 @@ class Events:
                 break
         root = getattr(self._it, "root", None)
         if not checked and root is not None:
-            _check_envelope(root)
+            soap.check_envelope(root)
         raise ExchangeError("MalformedSoap", "the Envelope has no Body with an operation element")
 
     def finish(self, el: etree._Element) -> etree._Element:
@@ -174,26 +172,6 @@ def refuse_dtd(request: SpooledRequest) -> None:
         raise ExchangeError("XmlRefused", "DTDs and entity declarations are not allowed in SOAP messages")
 
 
-def _check_envelope(root: etree._Element) -> None:
-    if root.tag == "{%s}Envelope" % SOAP12_ENV_NS:
-        raise ExchangeError("VersionMismatch", "this endpoint speaks SOAP 1.1; the Envelope is SOAP 1.2",
-                            fault_code="VersionMismatch")
-    if root.tag != _ENV + "Envelope":
-        raise ExchangeError("VersionMismatch", f"expected a SOAP 1.1 Envelope, got {root.tag}",
-                            fault_code="VersionMismatch")
-
-
-_HEADER = _ENV + "Header"
-WSSE_SECURITY = "{http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd}Security"
-
-
-def _check_headers(header: etree._Element, understood: frozenset[str] = frozenset()) -> None:
-    for block in header:
-        if block.tag in understood:
-            continue
-        if isinstance(block.tag, str) and block.get(_ENV + "mustUnderstand") in ("1", "true"):
-            raise ExchangeError("MustUnderstand", f"header {block.tag} is marked mustUnderstand and this "
-                                "endpoint does not process it", fault_code="MustUnderstand")
 
 
 Operation = Callable[[Events, etree._Element], etree._Element]
@@ -297,11 +275,11 @@ class StreamingSoapEndpoint:
                         pass
                     raise ExchangeError("UnknownOperation", f"{op_el.tag} is not an operation of this service; it "
                                         f"offers {', '.join(sorted(self.operations))} in namespace {EXCHANGE_NS}")
-                answer = _envelope_tree(operation(events, op_el))
+                answer = soap.envelope(operation(events, op_el))
                 if caller is not None and self.sign is not None:
                     answer = self.sign(answer)
-                return "200 OK", _serialise(answer)
-        except ExchangeError as err:
+                return "200 OK", soap.serialise(answer)
+        except GovshareError as err:
             return "500 Internal Server Error", self.fault_response(err, signed)
         except DatabaseUnavailable as err:
             log.warning("exchange operation failed: %s", err)
@@ -337,7 +315,7 @@ class StreamingSoapEndpoint:
         finally:
             _LARGE_DOCUMENT.release()
 
-    def fault_response(self, err: ExchangeError, signed: bool) -> bytes:
+    def fault_response(self, err: GovshareError, signed: bool) -> bytes:
         """The fault envelope of ``err``, signed by the platform when it answers a signed request."""
         env = fault_envelope(err)
         if signed and self.sign is not None:
@@ -345,19 +323,19 @@ class StreamingSoapEndpoint:
                 env = self.sign(env)
             except Exception:  # noqa: BLE001 - the fault still goes out, unsigned, rather than none at all
                 log.exception("a fault to a signed request could not be signed")
-        return _serialise(env)
+        return soap.serialise(env)
 
     def _verified(self, request: SpooledRequest, head: Head) -> tuple[Any, etree._Element | None]:
         """The caller of a signed request (checked against what the request says it is) and its
         parsed envelope; (None, None) for an unsigned one the policy allows; a WS-Security fault
         otherwise.  The Security header is checked before the message is read whole, so a
         request nobody could have signed is refused before it costs its size in memory."""
-        from security.wssecurity import WsSecurityError
+        from trust.wsse import WsSecurityError
 
         refuse_dtd(request)
         try:
             if not head.signed:  # the policy decides about unsigned requests
-                return self.verify(etree.Element(_ENV + "Envelope")), None
+                return self.verify(etree.Element(soap.ENV + "Envelope")), None
             if self.check_header is not None:
                 self.check_header(head.security)
             request.file.seek(0)
@@ -388,9 +366,10 @@ def _head(request: SpooledRequest) -> Head:
     try:
         for event, el in etree.iterparse(request.file, events=("start", "end"), resolve_entities=False,
                                          no_network=True, load_dtd=False, huge_tree=False):
-            if event == "end" and el.tag == WSSE_SECURITY and security is None and el.getparent().tag == _HEADER:
+            in_header = el.getparent() is not None and el.getparent().tag == soap.HEADER
+            if event == "end" and el.tag == soap.WSSE_SECURITY and security is None and in_header:
                 security = el
-            elif event == "start" and (parent := el.getparent()) is not None and parent.tag == _ENV + "Body":
+            elif event == "start" and (parent := el.getparent()) is not None and parent.tag == soap.BODY:
                 return Head(security, el.tag)
     except etree.XMLSyntaxError:
         pass  # the streaming parse reports it with its position
@@ -399,30 +378,12 @@ def _head(request: SpooledRequest) -> Head:
     return Head(security, None)
 
 
-def _envelope_tree(payload: etree._Element) -> etree._Element:
-    env = etree.Element(_ENV + "Envelope", nsmap={"soap": SOAP_ENV_NS})
-    etree.SubElement(env, _ENV + "Body").append(payload)
-    return env
-
-
-def _serialise(env: etree._Element) -> bytes:
-    return etree.tostring(env, xml_declaration=True, encoding="UTF-8")
-
-
-def fault_envelope(err: ExchangeError) -> etree._Element:
-    nsmap = {"soap": SOAP_ENV_NS}
-    code = err.fault_code if ":" in err.fault_code else f"soap:{err.fault_code}"
-    if code.startswith("wsse:"):  # WS-Security faults (WSS 1.1 section 12) are QNames in the wsse namespace
-        nsmap["wsse"] = WSSE_SECURITY[1:].split("}")[0]
-    env = etree.Element(_ENV + "Envelope", nsmap=nsmap)
-    f = etree.SubElement(etree.SubElement(env, _ENV + "Body"), _ENV + "Fault")
-    etree.SubElement(f, "faultcode").text = code
-    etree.SubElement(f, "faultstring").text = f"{err.code}: {err.message}"
-    detail = etree.SubElement(etree.SubElement(f, "detail"), "{%s}ExchangeFault" % EXCHANGE_NS,
-                              nsmap={"ex": EXCHANGE_NS})
+def fault_envelope(err: GovshareError) -> etree._Element:
+    """The Fault of ``err``, its code and message also in an ``ExchangeFault`` detail."""
+    detail = etree.Element("{%s}ExchangeFault" % EXCHANGE_NS, nsmap={"ex": EXCHANGE_NS})
     etree.SubElement(detail, "{%s}code" % EXCHANGE_NS).text = err.code
     etree.SubElement(detail, "{%s}message" % EXCHANGE_NS).text = err.message
-    return env
+    return soap.fault(err.fault_code, f"{err.code}: {err.message}", detail)
 
 
 def _respond(start_response, status: str, body: bytes, content_type: str = "text/xml; charset=utf-8"):

@@ -2,11 +2,11 @@
 
 Every page is a thin view over the same domain functions as the SOAP operations and the
 command line (CKAN style): the catalogue workflow (``directory.catalogue.workflow``), sharing
-governance (``security.governance``), the one read path (``exchange.output`` and, for 逻辑集中
-resources, ``exchange.logical.forward_query``), the audit log (``security.audit``), 纠错 and
-考核 (``security.correction``, ``security.assessment``) and the adapter quarantine
+governance (``governance.sharing``), the one read path (``exchange.output`` and, for 逻辑集中
+resources, ``exchange.logical.forward_query``), the audit log (``trust.audit``), 纠错 and
+考核 (``governance.correction``, ``governance.assessment``) and the adapter quarantine
 (``adapters.quarantine``).  Nothing is decided twice: what a department may read, and how
-it is masked, is ``governance.authorize``'s answer whether the question comes over SOAP or
+it is masked, is ``governance.sharing.authorize``'s answer whether the question comes over SOAP or
 from a browser, and every portal read is recorded in the audit log as ``portal.*``.
 
     server.build_app  ->  Router  "/portal/..."  ->  portal.app.mounted(create_app(settings, sessions))

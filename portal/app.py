@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session, joinedload, sessionmaker
 from registry.db import DatabaseUnavailable, unit_of_work
 from registry.models import User
 from registry.settings import Settings
-from security import audit
+from trust import audit
 
 from . import roles
 

@@ -9,7 +9,7 @@
 
 The key says which base database is asked: a 公民身份号码 (GB 11643, check digit verified) the
 人口 base, a 统一社会信用代码 (GB 32100) the 法人单位 base.  Every published resource of that
-base is tried; each read goes through ``exchange.output.read_view`` (``governance.authorize``):
+base is tried; each read goes through ``exchange.output.read_view`` (``governance.sharing.authorize``):
 resources the department may not read are listed with the reason, never read.  A resource
 the centre holds (物理集中) is read with ``output.query``; a 逻辑集中 one is forwarded live to
 its provider with ``exchange.logical.forward_query`` - exactly as QueryRecords does.
@@ -30,11 +30,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 from stdnum.cn import ric, uscc
 
-from directory.catalogue.classification import ancestors
+from directory.lookups import base_of_class
 from exchange import output
-from exchange.errors import ExchangeError
 from exchange.logical import forward_query
-from exchange.resources import BASE_OF_CLASS
+from registry.errors import GovshareError
 from registry.models import CatalogueEntry, CoreLineage, CoreRecord, Department
 from registry.settings import Settings
 from xsd.registry import Format, formats
@@ -108,9 +107,9 @@ def base_of_key(key: str) -> str:
 
 
 def _entry_base(session: Session, entry: CatalogueEntry) -> str | None:
-    for code in [entry.class_code, *ancestors(entry.class_code)]:
-        if code in BASE_OF_CLASS:
-            return BASE_OF_CLASS[code]
+    base = base_of_class(entry.class_code)
+    if base is not None:
+        return base
     if entry.logical:
         return None
     return session.scalar(select(CoreRecord.base).where(CoreRecord.resource_code == entry.resource_code).limit(1))
@@ -135,7 +134,7 @@ def lookup(session: Session, settings: Settings, requester: Department, key: str
     for entry in candidates(session, base):
         try:
             view = output.read_view(session, requester, entry, purpose=purpose)
-        except ExchangeError as exc:
+        except GovshareError as exc:
             result.skipped.append((entry, exc.message))
             continue
         basis = view.decision.basis if view.decision else ""
@@ -150,7 +149,7 @@ def lookup(session: Session, settings: Settings, requester: Department, key: str
                                        basis=basis))
                 continue
             _total, rows = output.query(session, view, keys=[key], filters=[], offset=0, page_size=1)
-        except ExchangeError as exc:
+        except GovshareError as exc:
             result.failed.append((entry, f"{exc.code}: {exc.message}"))
             continue
         if not rows:

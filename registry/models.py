@@ -669,7 +669,7 @@ class AuditEntry(Base):
     """One access or refusal in the tamper-evident audit log (审计日志, S4), a link of a hash chain.
 
     ``entry_hash`` is SHA-256 over the canonical serialisation of every other column but
-    ``entry_mac``, ``prev_hash`` included (see :mod:`security.audit`); ``seq`` numbers the chain
+    ``entry_mac``, ``prev_hash`` included (see :mod:`trust.audit`); ``seq`` numbers the chain
     from 1.  ``entry_mac`` is HMAC-SHA256 of ``entry_hash`` under the platform's audit key,
     which is not in the database (the keyed chain; null on entries written before 0018).
     """
@@ -682,7 +682,8 @@ class AuditEntry(Base):
     department_code: Mapped[str | None] = mapped_column(String(32), index=True)
     user: Mapped[str | None] = mapped_column(String(100))
     certificate_serial: Mapped[str | None] = mapped_column(String(40), index=True)
-    operation: Mapped[str] = mapped_column(String(64))  # exchange.QueryRecords, uddi.save_service, ...
+    operation: Mapped[str] = mapped_column(String(64))  # the action: exchange.query_records, sharing.apply, ...
+    channel: Mapped[str | None] = mapped_column(String(16))  # soap | portal | cli | node | federation | job
     resource_code: Mapped[str | None] = mapped_column(String(64), index=True)
     query_digest: Mapped[str | None] = mapped_column(String(64))
     purpose: Mapped[str | None] = mapped_column(Text)

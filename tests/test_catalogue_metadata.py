@@ -13,10 +13,10 @@ from sqlalchemy import func, select
 
 from directory.accounts import create_user, find_user, register_department
 from directory.catalogue import classification
-from directory.catalogue.errors import InvalidMetadata
 from directory.catalogue.metadata import REQUIRED, validate_metadata
 from directory.catalogue.workflow import create_entry
 from registry.db import unit_of_work
+from registry.errors import InvalidMetadata
 from registry.models import CatalogueEntry
 
 

@@ -15,7 +15,11 @@ import wsdl as wsdl_package
 from directory import taxonomies
 from directory.accounts import create_user, find_user, register_department
 from directory.catalogue import cli, workflow
-from directory.catalogue.errors import (
+from directory.catalogue.uddi_mapping import service_element
+from directory.uddi import store
+from directory.wsdl_publishing import publish_wsdl
+from registry.db import unit_of_work
+from registry.errors import (
     EntryNotFound,
     IllegalTransition,
     InvalidMetadata,
@@ -23,10 +27,6 @@ from directory.catalogue.errors import (
     PublicationFailed,
     ReasonRequired,
 )
-from directory.catalogue.uddi_mapping import service_element
-from directory.uddi import store
-from directory.wsdl_publishing import publish_wsdl
-from registry.db import unit_of_work
 from registry.models import UddiKeyedReference
 from wsdl.oasis import uddi_schema
 

@@ -26,8 +26,8 @@ def _imported_after(argv: list[str]) -> set[str]:
 
 @pytest.mark.parametrize(("argv", "module"), [
     (["sync", "run", "gaj-household", "--full"], "adapters.sync_cli"),
-    (["--db-url", "sqlite:///x.db", "audit", "verify"], "security.audit_cli"),
-    (["--db-url=sqlite:///x.db", "assess"], "security.sharing_cli"),
+    (["--db-url", "sqlite:///x.db", "audit", "verify"], "trust.audit_cli"),
+    (["--db-url=sqlite:///x.db", "assess"], "governance.cli"),
 ])
 def test_a_command_imports_its_module_alone(argv, module):
     assert _imported_after(argv) == {module}
@@ -57,7 +57,7 @@ def test_a_missing_option_value_is_reported_once_by_the_full_parser(capsys):
 def _govshare(tmp_path: Path, *argv: str, **env: str) -> subprocess.CompletedProcess:
     environ = {**os.environ, "GOVSHARE_VAR": str(tmp_path), "GOVSHARE_SCHEDULER": "0", **env}
     environ.pop("GOVSHARE_DB_URL", None)
-    return subprocess.run([sys.executable, "-m", "client.cli", *argv], cwd=ROOT, env=environ, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "server", *argv], cwd=ROOT, env=environ, capture_output=True,
                           text=True, timeout=120)
 
 

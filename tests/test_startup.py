@@ -49,7 +49,7 @@ def _serve_together(db_url: str, var_dir: Path, count: int = PROCESSES) -> list[
     for n in range(count):
         port, log = free_port(), var_dir / f"serve-{n}.log"
         with log.open("w") as err:  # a file, not a pipe nobody reads while the process runs
-            process = subprocess.Popen([sys.executable, "-m", "client.cli", "serve", "--no-scheduler", "--port",
+            process = subprocess.Popen([sys.executable, "-m", "server", "serve", "--no-scheduler", "--port",
                                         str(port)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err)
         started.append((port, process, log))
     serving: set[int] = set()

@@ -13,7 +13,7 @@ CONTRACT = Path(__file__).parents[1] / "wsdl" / "contracts" / "population-query.
 
 def _govshare(db_url: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
     env = {"GOVSHARE_DB_URL": db_url, "GOVSHARE_VAR": str(tmp_path), "PATH": "/usr/bin:/bin"}
-    return subprocess.run([sys.executable, "-m", "client.cli", *args], capture_output=True, text=True, env=env,
+    return subprocess.run([sys.executable, "-m", "server", *args], capture_output=True, text=True, env=env,
                           cwd=Path(__file__).parents[1], timeout=120)
 
 

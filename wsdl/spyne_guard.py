@@ -15,7 +15,7 @@ import logging
 
 from lxml import etree
 
-from .oasis import safe_parser
+from trust.xml import safe_parser
 
 log = logging.getLogger(__name__)
 

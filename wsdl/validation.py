@@ -47,7 +47,9 @@ from xmlschema.extras.wsdl import Wsdl11Document
 from xmlschema.locations import SCHEMAS_DIR
 from xmlschema.utils.urls import normalize_url
 
-from .oasis import W3C_SCHEMAS, safe_parser
+from trust.xml import safe_parser
+
+from .oasis import W3C_SCHEMAS
 
 WSDL_NS = "http://schemas.xmlsoap.org/wsdl/"
 SOAP11_BINDING_NS = "http://schemas.xmlsoap.org/wsdl/soap/"

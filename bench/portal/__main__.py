@@ -51,11 +51,11 @@ def load(url: str, people: int) -> tuple[list[str], set[str]]:
     from directory.accounts import create_user, register_department
     from directory.bootstrap import bootstrap_node
     from directory.demo import credit_code_for
+    from governance.sharing import grant
     from registry.clock import utcnow
     from registry.db import make_engine, migrate, session_factory, unit_of_work
     from registry.models import CoreLineage, CoreRecord
     from registry.settings import Settings
-    from security.governance import grant
     from tests.exchange.conftest import _publish
     from xsd import samples
     from xsd.registry import POPULATION_NS

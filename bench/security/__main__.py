@@ -63,7 +63,7 @@ def prepare(db_url: str, var_dir: Path, records: int, seed: int) -> World:
     from exchange.submit import submit_document
     from registry.db import unit_of_work
     from registry.settings import Settings
-    from security import pki
+    from trust import pki
 
     settings = Settings.from_env(db_url=db_url, var_dir=var_dir)
     sessions = server.prepare(settings)

@@ -64,7 +64,7 @@ def run_sync(centre_url: str, source_url: str, var: Path) -> tuple[float, int, i
     process and of its reading process, in bytes, the largest PSS of the two together, run counts)."""
     env = {**os.environ, "GOVSHARE_DB_URL": centre_url, "GOVSHARE_GAJ_URL": source_url, "GOVSHARE_VAR": str(var)}
     start = time.perf_counter()
-    with subprocess.Popen([sys.executable, "-m", "client.cli", "sync", "run", "gaj-household", "--full"],
+    with subprocess.Popen([sys.executable, "-m", "server", "sync", "run", "gaj-household", "--full"],
                           cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as sync:
         peaks, proportional = _watch(sync)
         out, err = sync.communicate(timeout=3600)

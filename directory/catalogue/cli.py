@@ -22,12 +22,12 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry.db import unit_of_work
+from registry.errors import GovshareError
 from registry.models import User
 from registry.settings import Settings
 
 from ..accounts import find_user
 from . import workflow
-from .errors import CatalogueError
 
 USAGE_ERROR = 2
 
@@ -74,7 +74,7 @@ def _run(args: argparse.Namespace, sessions: sessionmaker[Session], work) -> int
             if user is None:
                 raise CommandError(f"no user {args.user!r}")
             work(session, user)
-    except (CatalogueError, CommandError) as exc:
+    except (GovshareError, CommandError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return USAGE_ERROR
     return 0

@@ -22,10 +22,10 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from registry.errors import CodeAllocationFailed
 from registry.models import CatalogueEntry
 
 from .classification import CODE_LENGTHS
-from .errors import CodeAllocationFailed
 
 SEQUENCE_DIGITS = 6
 ATTEMPTS = 8

@@ -51,10 +51,11 @@ from typing import Any
 
 import stdnum.cn.uscc
 
+from registry.errors import InvalidMetadata, MetadataError
+
 from ..taxonomies import FORMAT_TYPES, SHARING_METHODS, SHARING_TYPES, UPDATE_CYCLES
 from . import classification
 from .codes import parse_code
-from .errors import InvalidMetadata, MetadataError
 
 CUSTOM_FORMAT = "自定义"
 UNCONDITIONAL, CONDITIONAL, NOT_SHARED = SHARING_TYPES

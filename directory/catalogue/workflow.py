@@ -38,13 +38,7 @@ from sqlalchemy import false, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from registry.clock import utcnow
-from registry.models import CatalogueEntry, CatalogueVersion, Department, InformationItem, User
-from registry.settings import Settings
-
-from ..uddi import store
-from ..uddi.errors import UddiError
-from . import classification, codes
-from .errors import (
+from registry.errors import (
     EntryNotFound,
     IllegalTransition,
     InvalidMetadata,
@@ -52,7 +46,13 @@ from .errors import (
     NotPermitted,
     PublicationFailed,
     ReasonRequired,
+    UddiError,
 )
+from registry.models import CatalogueEntry, CatalogueVersion, Department, InformationItem, User
+from registry.settings import Settings
+
+from ..uddi import store
+from . import classification, codes
 from .metadata import Metadata, validate_metadata
 from .uddi_mapping import service_element
 
@@ -107,8 +107,8 @@ def entry_history(session: Session, viewer: User, code: str) -> list[CatalogueVe
     """Every version of an entry, oldest first — for its provider department and the reviewers."""
     entry = get_entry(session, viewer, code)
     if not (_in_department(viewer, entry) or viewer.role_set & SEE_ALL_ROLES):
-        raise NotPermitted(viewer.username, f"read the history of {code}",
-                           "the history (drafts, refusals) is kept for the provider department and reviewers")
+        raise NotPermitted(f"{viewer.username} may not read the history of {code}: the history (drafts, refusals) "
+                           "is kept for the provider department and reviewers")
     return list(session.scalars(
         select(CatalogueVersion).where(CatalogueVersion.entry_id == entry.id).order_by(CatalogueVersion.version)))
 
@@ -312,8 +312,8 @@ def _provider_for(session: Session, user: User, provider_code: Any) -> Departmen
                                                  "name the provider department's code")])
         return user.department
     if "admin" not in user.role_set:
-        raise NotPermitted(user.username, "catalogue for another department",
-                           f"{user.username} belongs to {user.department.code if user.department else 'no department'}")
+        raise NotPermitted(f"{user.username} may not catalogue for another department: {user.username} belongs to "
+                           f"{user.department.code if user.department else 'no department'}")
     provider = session.scalar(select(Department).where(Department.code == str(provider_code).lower()))
     if provider is None:
         raise InvalidMetadata([MetadataError("provider", "must be the code of a registered department",
@@ -371,7 +371,7 @@ def _problem(user: User, action: str, provider_id: int) -> str | None:
 def _require(user: User, action: str, *, provider_id: int, code: str) -> None:
     problem = _problem(user, action, provider_id)
     if problem is not None:
-        raise NotPermitted(user.username, f"{action} {code}", problem)
+        raise NotPermitted(f"{user.username} may not {action} {code}: {problem}")
 
 
 def _reason(reason: str | None, action: str) -> str:

@@ -17,4 +17,4 @@ class Call:
     now: datetime
     base_url: str = ""
     checked_values: dict[str, dict[str, str]] = field(default_factory=dict)
-    caller: object | None = None  # who signed the request (security.wssecurity.Caller), if it was signed
+    caller: object | None = None  # who signed the request (trust.auth.Caller), if it was signed

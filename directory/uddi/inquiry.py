@@ -34,11 +34,11 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from registry.db import inline, like_prefix
+from registry.errors import UddiError
 from registry.models import UddiEntity, UddiKeyedReference, UddiName, UddiTModelInstance
 
 from . import keys, qualifiers, store
 from .context import Call
-from .errors import UddiError
 from .store import GENERAL_KEYWORDS, XML_LANG, fresh, q, sub
 
 

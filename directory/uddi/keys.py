@@ -21,9 +21,8 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from registry.db import like_prefix
+from registry.errors import UddiError
 from registry.models import KeyPartition, UddiEntity
-
-from .errors import UddiError
 
 _KEY_RE = re.compile(
     r"^uddi:"

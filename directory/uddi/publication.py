@@ -38,13 +38,13 @@ from lxml import etree
 from sqlalchemy.orm import Session
 
 from registry.clock import utcnow
+from registry.errors import UddiError
 from registry.models import Department, KeyPartition, UddiEntity
 from registry.settings import Settings
-from security import audit
+from trust import audit
 
 from . import inquiry, keys, store
 from .context import Call
-from .errors import UddiError
 from .security import authenticate
 from .store import KEY_ATTR, NOUN, PARENT_ATTR, fresh, q
 

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from .errors import UddiError
+from registry.errors import UddiError
+
 from .store import q
 
 SUPPORTED = (

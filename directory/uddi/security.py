@@ -18,11 +18,11 @@ from datetime import timedelta
 
 from lxml import etree
 
+from registry.errors import UddiError
 from registry.models import AuthToken, Department, User
 
 from ..accounts import find_user, verify_password
 from .context import Call
-from .errors import UddiError
 from .store import fresh, q, sub
 
 

@@ -27,30 +27,21 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from registry.clock import utcnow
 from registry.db import DatabaseUnavailable, unit_of_work
+from registry.errors import SoapFault, UddiError
 from registry.settings import Settings
-from wsdl.oasis import release_memory, safe_parser, uddi_schema
+from trust.xml import release_memory, safe_parser
+from wsdl import soap
+from wsdl.oasis import uddi_schema
 
-from . import SOAP_ENV_NS, UDDI_NS
+from . import UDDI_NS
 from .answers import AnswerCache, generation
 from .context import Call
-from .errors import UddiError
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Call, etree._Element], etree._Element | None]
-SOAP12_ENV_NS = "http://www.w3.org/2003/05/soap-envelope"
-_ENV = "{%s}" % SOAP_ENV_NS
 #: a request larger than this has its memory given back to the system once it is answered
 LARGE_REQUEST = 1024 * 1024
-
-
-class SoapFault(Exception):
-    """A SOAP-level fault (not a UDDI error): VersionMismatch, MustUnderstand, Client."""
-
-    def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 @dataclass
@@ -104,7 +95,7 @@ class UddiEndpoint:
         try:
             request = self._parse(raw)
             signed = self.sign is not None and request.getroottree().getroot().find(
-                f"{_ENV}Header/{{{WSSE_NS}}}Security") is not None
+                f"{soap.HEADER}/{soap.WSSE_SECURITY}") is not None
             handler = self._operation(request)
             _validate_request(request)
             caller = self._verified(request) if self.verify is not None else None
@@ -120,7 +111,7 @@ class UddiEndpoint:
                 response = handler(call, request)
                 if response is not None:
                     _validate_response(response)
-                envelope = _serialise(_envelope(response), self.sign if caller is not None else None)
+                envelope = soap.serialise(soap.envelope(response), self.sign if caller is not None else None)
             if gen is None:
                 return "200 OK", envelope, ""
             self.answers.put(gen, asked, envelope)
@@ -128,7 +119,8 @@ class UddiEndpoint:
         except UddiError as err:
             return "500 Internal Server Error", self._fault_response(_uddi_fault(err), signed), ""
         except SoapFault as fault:
-            return "500 Internal Server Error", self._fault_response(_fault(fault.code, fault.message), signed), ""
+            return "500 Internal Server Error", self._fault_response(soap.fault(fault.fault_code, fault.message),
+                                                                     signed), ""
         except DatabaseUnavailable as err:  # E_busy: "cannot be processed at the current time"
             log.warning("UDDI %s operation failed: %s", self.name, err)
             fault = _uddi_fault(UddiError("E_busy", err.for_caller))
@@ -142,10 +134,10 @@ class UddiEndpoint:
         """A fault envelope as sent: signed by the platform when it answers a signed request."""
         if signed:
             try:
-                return _serialise(envelope, self.sign)
+                return soap.serialise(envelope, self.sign)
             except Exception:  # noqa: BLE001 - the fault still goes out, unsigned, rather than none at all
                 log.exception("a fault to a signed request could not be signed")
-        return _serialise(envelope)
+        return soap.serialise(envelope)
 
     def _parse(self, raw: bytes | None) -> etree._Element:
         if raw is None:
@@ -161,19 +153,11 @@ class UddiEndpoint:
             raise SoapFault("Client", f"the request is not well-formed XML: {exc}") from None
         if root.getroottree().docinfo.doctype:
             raise SoapFault("Client", "DTDs are not allowed in SOAP messages (SOAP 1.1 section 3)")
-        if root.tag == "{%s}Envelope" % SOAP12_ENV_NS:
-            raise SoapFault("VersionMismatch", "this endpoint speaks SOAP 1.1; the Envelope is SOAP 1.2")
-        if root.tag != _ENV + "Envelope":
-            raise SoapFault("VersionMismatch", f"expected a SOAP 1.1 Envelope, got {root.tag}")
-        header = root.find(_ENV + "Header")
+        soap.check_envelope(root)
+        header = root.find(soap.HEADER)
         if header is not None:
-            for block in header:
-                if not isinstance(block.tag, str):
-                    continue
-                if block.tag not in self.understood and block.get(_ENV + "mustUnderstand") in ("1", "true"):
-                    raise SoapFault("MustUnderstand", f"header {block.tag} is marked mustUnderstand and "
-                                    "this endpoint does not process it")
-        body = root.find(_ENV + "Body")
+            soap.check_headers(header, self.understood)
+        body = root.find(soap.BODY)
         if body is None:
             raise SoapFault("Client", "the Envelope has no Body")
         payload = [child for child in body if isinstance(child.tag, str)]
@@ -196,7 +180,7 @@ class UddiEndpoint:
 
 
     def _verified(self, request: etree._Element) -> object:
-        from security.wssecurity import WsSecurityError
+        from trust.wsse import WsSecurityError
 
         try:
             return self.verify(request.getroottree().getroot())
@@ -224,37 +208,6 @@ def _validate_response(response: etree._Element) -> None:
         raise RuntimeError(f"response {response.tag} violates uddi_v3.xsd: {error.message}")
 
 
-def _envelope(payload: etree._Element | None) -> etree._Element:
-    env = etree.Element(_ENV + "Envelope", nsmap={"soap": SOAP_ENV_NS})
-    body = etree.SubElement(env, _ENV + "Body")
-    if payload is not None:
-        body.append(payload)
-    return env
-
-
-def _serialise(env: etree._Element, sign: Callable[[etree._Element], etree._Element] | None = None) -> bytes:
-    if sign is not None:
-        env = sign(env)
-    return etree.tostring(env, xml_declaration=True, encoding="UTF-8")
-
-
-WSSE_NS = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
-
-
-def _fault(code: str, message: str, detail: etree._Element | None = None) -> etree._Element:
-    nsmap = {"soap": SOAP_ENV_NS}
-    if code.startswith("wsse:"):  # WS-Security faults (WSS 1.1 section 12) are QNames in the wsse namespace
-        nsmap["wsse"] = WSSE_NS
-    env = etree.Element(_ENV + "Envelope", nsmap=nsmap)
-    body = etree.SubElement(env, _ENV + "Body")
-    fault = etree.SubElement(body, _ENV + "Fault")
-    etree.SubElement(fault, "faultcode").text = code if ":" in code else f"soap:{code}"
-    etree.SubElement(fault, "faultstring").text = message
-    if detail is not None:
-        etree.SubElement(fault, "detail").append(detail)
-    return env
-
-
 def disposition_report(err: UddiError) -> etree._Element:
     report = etree.Element("{%s}dispositionReport" % UDDI_NS, nsmap={None: UDDI_NS})
     result = etree.SubElement(report, "{%s}result" % UDDI_NS, errno=str(err.errno))
@@ -264,7 +217,7 @@ def disposition_report(err: UddiError) -> etree._Element:
 
 
 def _uddi_fault(err: UddiError) -> etree._Element:
-    return _fault(err.fault_code, f"{err.err_code}: {err.message}", disposition_report(err))
+    return soap.fault(err.fault_code, f"{err.err_code}: {err.message}", disposition_report(err))
 
 
 def _read_body(environ, limit: int) -> bytes | None:

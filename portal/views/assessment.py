@@ -1,11 +1,11 @@
 """考核: per-department statistics of catalogue completeness, update timeliness and response
-times (``security.assessment``)."""
+times (``governance.assessment``)."""
 
 from __future__ import annotations
 
 from flask import Blueprint, render_template
 
-from security import assessment
+from governance import assessment
 
 from .. import charts
 from ..app import reading, requires

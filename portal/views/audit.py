@@ -1,4 +1,4 @@
-"""审计: search the audit log and verify its hash chain and signed checkpoints (``security.audit``)."""
+"""审计: search the audit log and verify its hash chain and signed checkpoints (``trust.audit``)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from flask import Blueprint, render_template, request
 
-from security import audit
+from trust import audit
 
 from ..app import audit_event, portal_config, reading, record, requires, sessions, settings
 

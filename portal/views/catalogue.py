@@ -14,11 +14,10 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from markupsafe import Markup
 
 from directory.catalogue import classification, workflow
-from directory.catalogue.errors import CatalogueError, EntryNotFound, InvalidMetadata
 from directory.catalogue.metadata import DATA_TYPES
 from directory.taxonomies import FORMAT_TYPES, SHARING_METHODS, SHARING_TYPES, UPDATE_CYCLES
-from exchange.errors import ExchangeError
-from security import governance
+from governance import sharing
+from registry.errors import EntryNotFound, GovshareError, InvalidMetadata
 
 from ..app import audit_event, me, portal_config, reading, record_after, requires, settings, writing
 from ..search import FACET_LABELS, FACETS, STATUS_LABELS, search
@@ -84,21 +83,21 @@ def _sample_request(entry, requester_code: str) -> str:
 
 
 def _what_i_see(db, user, entry) -> dict[str, Any]:
-    """governance.authorize's answer for the user's department, as the detail page explains it."""
+    """sharing.authorize's answer for the user's department, as the detail page explains it."""
     if user.department is None:
         return {"allowed": False, "why": "您的账户不属于任何部门, 无法读取资源数据。"}
     try:
-        decision = governance.authorize(db, user.department, entry)
-    except ExchangeError as exc:
+        decision = sharing.authorize(db, user.department, entry)
+    except GovshareError as exc:
         return {"allowed": False, "code": exc.code, "why": exc.message,
                 "can_apply": exc.code == "NotAuthorized"}
-    fmt = governance.record_format(db, entry)
+    fmt = sharing.record_format(db, entry)
     labels = {f.name: f.label for f in fmt.fields} if fmt else {}
     basis = {"provider": "本部门提供的资源: 可读取全部字段, 不脱敏。",
              "unconditional": "无条件共享: 所有已注册部门均可读取, 敏感字段按规则脱敏。",
              "grant": "有条件共享: 依据有效授权 (" + ", ".join(f"#{i}" for i in decision.grant_ids) + ") 读取。"}
     rows = []
-    for name, _method, source in governance.masking_table(db, entry):
+    for name, _method, source in sharing.masking_table(db, entry):
         visible = decision.fields is None or name in decision.fields
         shown = decision.masking.method(name) if decision.masking is not None else "none"
         rows.append({"field": name, "label": labels.get(name, name), "visible": visible, "method": shown,
@@ -118,7 +117,7 @@ def detail():
             abort(404, description=f"没有您可见的资源代码为 {code} 的目录条目。")
         try:
             history = workflow.entry_history(db, user, code)
-        except CatalogueError:
+        except GovshareError:
             history = []
         seen = _what_i_see(db, user, entry) if entry.status == "published" else None
         requester = user.department.credit_code if user.department else "统一社会信用代码"
@@ -192,7 +191,7 @@ def create():
             record_after(db, audit_event("portal.catalogue.create", resource_code=code))
     except InvalidMetadata as exc:
         return _form(data, _errors(exc), code=None, status=422)
-    except CatalogueError as exc:
+    except GovshareError as exc:
         return _form(data, {"metadata": str(exc)}, code=None, status=403)
     flash(f"已创建目录条目 {code} (草稿)。", "success")
     return redirect(url_for("catalogue.detail", code=code))
@@ -219,7 +218,7 @@ def edit():
             record_after(db, audit_event("portal.catalogue.edit", resource_code=code))
     except InvalidMetadata as exc:
         return _form(data, _errors(exc), code=code, status=422)
-    except CatalogueError as exc:
+    except GovshareError as exc:
         return _form(data, {"metadata": str(exc)}, code=code, status=403)
     flash(f"已保存 {code} (草稿)。", "success")
     return redirect(url_for("catalogue.detail", code=code))
@@ -249,7 +248,7 @@ def action():
             entry = calls[name](db, me(db))
             record_after(db, audit_event(f"portal.catalogue.{name}", resource_code=code, detail=reason))
             status = entry.status
-    except CatalogueError as exc:
+    except GovshareError as exc:
         message = str(exc)
         if message.startswith("reason: required"):
             message = "请填写理由: " + ("退回" if name == "refuse" else "下架") + "必须说明原因。"

@@ -1,13 +1,13 @@
 """纠错: consumers report a wrong value, the provider accepts or rejects it by a deadline
-(``security.correction``)."""
+(``governance.correction``)."""
 
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
+from governance import correction
 from registry.clock import utcnow
-from security import correction
-from security.governance import GovernanceError
+from registry.errors import GovshareError
 
 from .. import roles
 from ..app import audit_event, me, reading, record_after, requires, settings, writing
@@ -49,7 +49,7 @@ def file():
                                             proposed_value=form["proposed"])
             number = report.id
             record_after(db, audit_event("portal.correction.file", resource_code=form["code"]))
-    except GovernanceError as exc:
+    except GovshareError as exc:
         return _page(form, {exc.field or "general": str(exc)}, 422)
     flash(f"纠错报告 #{number} 已提交, 提供方须在 {settings().correction_days} 天内答复。", "success")
     return redirect(url_for("corrections.index"))
@@ -65,7 +65,7 @@ def answer():
             report = correction.answer(db, me(db), number, accept=accept, text=request.form.get("text", ""))
             record_after(db, audit_event("portal.correction.answer", resource_code=report.entry.resource_code))
         flash(f"纠错报告 #{number} 已答复。", "success")
-    except GovernanceError as exc:
+    except GovshareError as exc:
         flash(f"未能答复: {exc}", "error")
     return redirect(url_for("corrections.index"))
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template
 
+from governance import correction, sharing
 from registry.clock import utcnow
-from security import correction, governance
 
 from .. import roles
 from ..app import me, reading, requires
@@ -26,11 +26,11 @@ def index():
             todo["submitted"] = search(db, user, chosen={"status": "submitted"}, page_size=1).total
             todo["approved"] = search(db, user, chosen={"status": "approved"}, page_size=1).total
         if roles.can(granted, "inbox") and (user.department is not None or "admin" in granted):
-            pending = governance.inbox(db, user, now=now, status=governance.SUBMITTED)
+            pending = sharing.inbox(db, user, now=now, status=sharing.SUBMITTED)
             todo["inbox"] = len(pending)
-            todo["inbox_overdue"] = sum(governance.is_overdue(a, now) for a in pending)
+            todo["inbox_overdue"] = sum(sharing.is_overdue(a, now) for a in pending)
             todo["corrections"] = len(correction.inbox(db, user, status=correction.OPEN))
         if roles.can(granted, "apply") and user.department is not None:
-            todo["applications"] = len([a for a in governance.outbox(db, user, now=now)
-                                        if a.status == governance.SUBMITTED])
+            todo["applications"] = len([a for a in sharing.outbox(db, user, now=now)
+                                        if a.status == sharing.SUBMITTED])
     return render_template("home.html", todo=todo)

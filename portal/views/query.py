@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, render_template, request
 
-from security import audit
+from trust import audit
 
 from ..app import audit_event, me, reading, record, requires, settings
 from ..unified import KEY_LABELS, UnknownKey, lookup

@@ -1,5 +1,5 @@
 """使用申请: apply from a resource page; the provider's inbox to approve or refuse, with
-deadlines and overdue flags (``security.governance``)."""
+deadlines and overdue flags (``governance.sharing``)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from datetime import date, timedelta
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
+from directory import lookups
+from governance import sharing
 from registry.clock import utcnow
-from security import governance
-from security.governance import GovernanceError
+from registry.errors import GovshareError
 
 from ..app import audit_event, me, reading, record_after, requires, settings, writing
 
@@ -26,7 +27,7 @@ def _application_label(status: str) -> str:
 
 @bp.app_template_filter("china_day")
 def _china_day(at) -> str:
-    return governance.china_date(at).isoformat() if at else ""
+    return sharing.china_date(at).isoformat() if at else ""
 
 
 def _date(text: str) -> date | None:
@@ -37,7 +38,7 @@ def _date(text: str) -> date | None:
 
 
 def _fields_of(db, entry) -> list[tuple[str, str]]:
-    fmt = governance.record_format(db, entry)
+    fmt = sharing.record_format(db, entry)
     return [(f.name, f.label) for f in fmt.fields] if fmt else []
 
 
@@ -56,19 +57,19 @@ def apply():
         else:
             try:
                 with writing() as db:
-                    application = governance.apply(db, settings(), me(db), code, purpose=form["purpose"],
+                    application = sharing.apply(db, settings(), me(db), code, purpose=form["purpose"],
                                                    valid_to=until, fields=form["fields"] or None)
                     number = application.id
                     record_after(db, audit_event("portal.sharing.apply", resource_code=code,
                                                  purpose=form["purpose"]))
                 flash(f"使用申请 #{number} 已提交, 等待提供方答复。", "success")
                 return redirect(url_for("sharing.applications"))
-            except GovernanceError as exc:
+            except GovshareError as exc:
                 errors[exc.field or "general"] = str(exc).removeprefix(f"{exc.field}: ")
     with reading() as db:
         try:
-            entry = governance.published_entry(db, code)
-        except GovernanceError:
+            entry = lookups.published_resource(db, code)
+        except GovshareError:
             abort(404, description=f"没有已发布的资源代码为 {code} 的资源。")
         return render_template("apply.html", entry=entry, fields=_fields_of(db, entry), form=form, errors=errors,
                                days=settings().application_days), 422 if errors else 200
@@ -79,8 +80,8 @@ def apply():
 def applications():
     now = utcnow()
     with reading() as db:
-        rows = governance.outbox(db, me(db), now=now)
-        return render_template("applications.html", rows=rows, now=now, overdue=governance.is_overdue)
+        rows = sharing.outbox(db, me(db), now=now)
+        return render_template("applications.html", rows=rows, now=now, overdue=sharing.is_overdue)
 
 
 @bp.route("/applications/withdraw", methods=["POST"])
@@ -89,10 +90,10 @@ def withdraw():
     number = request.form.get("id", type=int)
     try:
         with writing() as db:
-            application = governance.withdraw(db, me(db), number)
+            application = sharing.withdraw(db, me(db), number)
             record_after(db, audit_event("portal.sharing.withdraw", resource_code=application.entry.resource_code))
         flash(f"使用申请 #{number} 已撤回。", "success")
-    except GovernanceError as exc:
+    except GovshareError as exc:
         flash(f"未能撤回: {exc}", "error")
     return redirect(url_for("sharing.applications"))
 
@@ -105,10 +106,10 @@ def inbox():
     with reading() as db:
         user = me(db)
         try:
-            rows = governance.inbox(db, user, now=now, status=status or None)
-        except GovernanceError as exc:
+            rows = sharing.inbox(db, user, now=now, status=status or None)
+        except GovshareError as exc:
             abort(403, description=str(exc))
-        return render_template("inbox.html", rows=rows, now=now, overdue=governance.is_overdue, status=status,
+        return render_template("inbox.html", rows=rows, now=now, overdue=sharing.is_overdue, status=status,
                                labels=APPLICATION_LABELS)
 
 
@@ -122,19 +123,19 @@ def decide():
         with writing() as db:
             user = me(db)
             if decision == "approve":
-                grant = governance.approve(db, user, number)
+                grant = sharing.approve(db, user, number)
                 code = grant.entry.resource_code
                 last_day = _china_day(grant.valid_to - timedelta(seconds=1)) if grant.valid_to else "长期"
                 message = f"已同意使用申请 #{number}, 授权 #{grant.id} 有效至 {last_day}。"
             elif decision == "refuse":
-                application = governance.refuse(db, user, number, reason)
+                application = sharing.refuse(db, user, number, reason)
                 code = application.entry.resource_code
                 message = f"已拒绝使用申请 #{number}。"
             else:
                 abort(400, description="未知的答复")
             record_after(db, audit_event(f"portal.sharing.{decision}", resource_code=code, detail=reason))
         flash(message, "success")
-    except GovernanceError as exc:
+    except GovshareError as exc:
         text = "拒绝申请必须填写理由。" if exc.field == "reason" else str(exc)
         flash(f"未能答复: {text}", "error")
     return redirect(url_for("sharing.inbox"))

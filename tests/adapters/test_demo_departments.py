@@ -341,7 +341,7 @@ def test_sync_check_of_each_source_exits_0_after_clean_runs_of_both(two_sources,
     env = {"GOVSHARE_DB_URL": settings.db_url, "GOVSHARE_VAR": str(settings.var_dir), "PATH": "/usr/bin:/bin",
            **{adapter.variable: f"sqlite:///{two_sources[adapter.file]}" for adapter in (GAJ, MZJ)}}
     for adapter in (GAJ, MZJ):
-        check = subprocess.run([sys.executable, "-m", "client.cli", "sync", "check", adapter.config.name],
+        check = subprocess.run([sys.executable, "-m", "server", "sync", "check", adapter.config.name],
                                capture_output=True, text=True, env=env, cwd=FOLDER.parents[1], timeout=300)
         assert check.returncode == 0, check.stdout + check.stderr
         assert check.stdout.startswith(f"{adapter.config.name}: consistent  same ")

@@ -76,11 +76,11 @@ def test_sync_run_from_the_command_line_prints_the_reconciliation(gaj_env, house
 
     env = {"GOVSHARE_DB_URL": settings.db_url, "GOVSHARE_VAR": str(tmp_path), "GOVSHARE_GAJ_URL": gaj_env.url,
            "PATH": "/usr/bin:/bin"}
-    run = subprocess.run([sys.executable, "-m", "client.cli", "sync", "run", "gaj-household", "--full"],
+    run = subprocess.run([sys.executable, "-m", "server", "sync", "run", "gaj-household", "--full"],
                          capture_output=True, text=True, env=env, cwd=Path(__file__).parents[2], timeout=300)
     assert run.returncode == 0, run.stderr
     assert f"read {gaj_env.rows} = loaded" in run.stdout and "succeeded" in run.stdout
-    unknown = subprocess.run([sys.executable, "-m", "client.cli", "sync", "run", "nobody"], capture_output=True,
+    unknown = subprocess.run([sys.executable, "-m", "server", "sync", "run", "nobody"], capture_output=True,
                              text=True, env=env, cwd=Path(__file__).parents[2], timeout=120)
     assert unknown.returncode == 2 and "gaj-household" in unknown.stderr
 

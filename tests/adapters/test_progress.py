@@ -121,7 +121,7 @@ RUN = textwrap.dedent("""
     import sys
     from adapters import pipeline
     pipeline.CHUNK = int(sys.argv[1])  # several chunks, so several updates, from a small source
-    from client.cli import main
+    from server import main
     sys.exit(main(sys.argv[2:]))
 """)
 

@@ -229,7 +229,7 @@ needs_command = pytest.mark.skipif(not _registered(), reason="server.py does not
 def _govshare(settings, gaj_env, tmp_path, *args: str) -> subprocess.CompletedProcess:
     env = {"GOVSHARE_DB_URL": settings.db_url, "GOVSHARE_VAR": str(tmp_path), "GOVSHARE_GAJ_URL": gaj_env.url,
            "PATH": "/usr/bin:/bin"}
-    return subprocess.run([sys.executable, "-m", "client.cli", "quarantine", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "server", "quarantine", *args], capture_output=True,
                           text=True, env=env, cwd=ROOT, timeout=300)
 
 

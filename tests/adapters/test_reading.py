@@ -140,7 +140,7 @@ KILLABLE_RUN = textwrap.dedent("""
         time.sleep(0.05)
         return store(*args, **kwargs)
     pipeline._store = slow
-    from client.cli import main
+    from server import main
     sys.exit(main(["sync", "run", "gaj-household", "--no-progress"]))
 """)
 

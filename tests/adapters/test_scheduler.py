@@ -298,7 +298,7 @@ def test_serve_runs_the_scheduler_and_stops_it_on_sigterm(sessions, settings, fo
     env = {**os.environ, "GOVSHARE_DB_URL": settings.db_url, "GOVSHARE_VAR": str(settings.var_dir),
            "GOVSHARE_ADAPTERS": str(folder), "GOVSHARE_PORT": str(free_port())}
     env.pop("GOVSHARE_SCHEDULER", None)
-    server = subprocess.Popen([sys.executable, "-m", "client.cli", "serve"], env=env, cwd=ROOT, text=True,
+    server = subprocess.Popen([sys.executable, "-m", "server", "serve"], env=env, cwd=ROOT, text=True,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         wait_for(lambda: [r for r in runs(sessions, "gaj-small") if r.status == "succeeded"], timeout=60)

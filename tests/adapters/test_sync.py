@@ -216,7 +216,7 @@ def test_the_check_finds_source_rows_never_loaded(legacy, sessions, settings):
 def test_sync_check_exits_1_when_inconsistent(legacy, settings, tmp_path):
     env = {"GOVSHARE_DB_URL": settings.db_url, "GOVSHARE_VAR": str(tmp_path),
            "GOVSHARE_GAJ_URL": f"sqlite:///{legacy}", "PATH": "/usr/bin:/bin"}
-    check = subprocess.run([sys.executable, "-m", "client.cli", "sync", "check", "gaj-household"],
+    check = subprocess.run([sys.executable, "-m", "server", "sync", "check", "gaj-household"],
                            capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
     assert check.returncode == 1, check.stderr
     assert "INCONSISTENT" in check.stdout and "source only" in check.stdout
@@ -318,7 +318,7 @@ KILLABLE_RUN = textwrap.dedent("""
         time.sleep(0.05)
         return submit(*args, **kwargs)
     pipeline.submit_prepared = slow
-    from client.cli import main
+    from server import main
     sys.exit(main(["sync", "run", "gaj-household", *sys.argv[1:]]))
 """)
 

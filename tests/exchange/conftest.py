@@ -12,8 +12,8 @@ from lxml import etree
 from directory.accounts import create_user, register_department
 from directory.catalogue.workflow import approve_entry, create_entry, publish_entry, submit_entry
 from directory.demo import credit_code_for
+from governance.sharing import grant
 from registry.db import unit_of_work
-from security.governance import grant
 
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 EX = "http://govshare.local/xsd/exchange/1.0"

@@ -25,11 +25,11 @@ from directory.accounts import create_user, find_user, register_department
 from directory.catalogue import workflow
 from directory.wsdl_publishing import publish_wsdl
 from exchange import output
-from exchange.errors import ExchangeError
 from exchange.logical import forward_query, provider_endpoint
+from governance.sharing import grant
 from registry.db import unit_of_work
+from registry.errors import ExchangeError
 from registry.models import CatalogueEntry, Department
-from security.governance import grant
 from tests.conftest import LiveServer, free_port
 from wsdl.validation import validate_wsdl
 from xsd.registry import POPULATION_NS, lookup

@@ -16,8 +16,8 @@ from lxml import etree
 from directory.accounts import create_user, register_department
 from directory.catalogue.workflow import approve_entry, create_entry, publish_entry, submit_entry
 from directory.demo import credit_code_for
+from governance.sharing import grant
 from registry.db import unit_of_work
-from security.governance import grant
 from xsd import registry, samples
 from xsd.registry import Format
 

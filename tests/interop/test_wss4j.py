@@ -32,7 +32,7 @@ from lxml import etree
 
 from tests.conftest import service_unavailable
 from tests.exchange.conftest import EX
-from tests.security.conftest import (
+from tests.trust.conftest import (
     DS,
     Dept,
     envelope,

@@ -14,12 +14,11 @@ import pytest
 
 import server
 from directory.accounts import find_user
-from exchange.errors import ExchangeError
+from governance import masking, sharing
 from registry.clock import utcnow
 from registry.db import unit_of_work
+from registry.errors import ExchangeError, GovernanceError
 from registry.models import CatalogueEntry, Department
-from security import governance, masking
-from security.governance import GovernanceError
 
 from .sharing_city import P, changes, city_fixture, exchange_fixture, query, records_of  # noqa: F401 - fixtures
 
@@ -33,13 +32,13 @@ def _act(sessions, action):
 
 
 def _apply(sessions, settings, city, *, user="mzj", fields=None, until=date(2099, 12, 31), now=None, **kw):
-    return _act(sessions, lambda s: governance.apply(s, settings, find_user(s, user), city.conditional,
+    return _act(sessions, lambda s: sharing.apply(s, settings, find_user(s, user), city.conditional,
                                                      purpose="低保资格核查", fields=fields, valid_to=until,
                                                      now=now, **kw).id)
 
 
 def _approve(sessions, application_id, **kw):
-    return _act(sessions, lambda s: governance.approve(s, find_user(s, "gaj"), application_id, **kw).id)
+    return _act(sessions, lambda s: sharing.approve(s, find_user(s, "gaj"), application_id, **kw).id)
 
 
 def _id_numbers(city, resource):
@@ -108,8 +107,8 @@ def test_the_provider_reads_its_own_resource_unmasked(exchange, city):
 
 
 def test_a_masking_rule_of_the_provider_overrides_the_defaults(exchange, city, sessions):
-    _act(sessions, lambda s: governance.set_masking(s, find_user(s, "gaj"), city.unconditional, "name", "name"))
-    _act(sessions, lambda s: governance.set_masking(s, find_user(s, "gaj"), city.unconditional, "idNumber", "none"))
+    _act(sessions, lambda s: sharing.set_masking(s, find_user(s, "gaj"), city.unconditional, "name", "name"))
+    _act(sessions, lambda s: sharing.set_masking(s, find_user(s, "gaj"), city.unconditional, "idNumber", "none"))
     records = records_of(query(exchange, city, "mzj", city.unconditional))
     assert sorted(r["idNumber"] for r in records) == _id_numbers(city, city.unconditional)
     assert {r["name"] for r in records} == {masking.mask_name(p.findtext(P + "name"))
@@ -118,7 +117,7 @@ def test_a_masking_rule_of_the_provider_overrides_the_defaults(exchange, city, s
 
 def test_only_the_provider_sets_masking_rules(city, sessions):
     with pytest.raises(GovernanceError, match="mzj may not set the masking of"):
-        _act(sessions, lambda s: governance.set_masking(s, find_user(s, "mzj"), city.unconditional, "name", "none"))
+        _act(sessions, lambda s: sharing.set_masking(s, find_user(s, "mzj"), city.unconditional, "name", "none"))
 
 
 # --------------------------------------------------------------------------- 不予共享
@@ -132,10 +131,10 @@ def test_a_not_shared_resource_is_never_served_to_another_department(exchange, c
 
 def test_a_not_shared_resource_can_be_neither_applied_for_nor_granted(city, sessions, settings):
     with pytest.raises(GovernanceError, match="不予共享"):
-        _act(sessions, lambda s: governance.apply(s, settings, find_user(s, "mzj"), city.not_shared,
+        _act(sessions, lambda s: sharing.apply(s, settings, find_user(s, "mzj"), city.not_shared,
                                                   purpose="核查", valid_to=date(2099, 1, 1)))
     with pytest.raises(GovernanceError, match="not even by grant"):
-        _act(sessions, lambda s: governance.grant(s, find_user(s, "gaj"), city.not_shared, "mzj"))
+        _act(sessions, lambda s: sharing.grant(s, find_user(s, "gaj"), city.not_shared, "mzj"))
 
 
 def test_the_provider_reads_its_not_shared_resource(exchange, city):
@@ -200,7 +199,7 @@ def test_unknown_fields_are_refused_naming_the_formats_fields(city, sessions, se
 
 def test_a_grant_stops_serving_after_its_period(exchange, city, sessions, settings):
     then = utcnow() - timedelta(days=40)
-    last_day = governance.china_date(then) + timedelta(days=9)
+    last_day = sharing.china_date(then) + timedelta(days=9)
     application = _apply(sessions, settings, city, until=last_day, now=then)
     _approve(sessions, application, now=then + timedelta(hours=2))
     reply = query(exchange, city, "mzj", city.conditional)
@@ -209,13 +208,13 @@ def test_a_grant_stops_serving_after_its_period(exchange, city, sessions, settin
     with unit_of_work(sessions) as s:  # and it served within the period
         mzj = s.query(Department).filter_by(code="mzj").one()
         entry = s.query(CatalogueEntry).filter_by(resource_code=city.conditional).one()
-        assert governance.authorize(s, mzj, entry, at=then + timedelta(days=3)).basis == "grant"
+        assert sharing.authorize(s, mzj, entry, at=then + timedelta(days=3)).basis == "grant"
 
 
 def test_a_revoked_grant_stops_serving(exchange, city, sessions, settings):
     grant = _approve(sessions, _apply(sessions, settings, city))
     assert query(exchange, city, "mzj", city.conditional).status == 200
-    _act(sessions, lambda s: governance.revoke(s, find_user(s, "gaj"), grant, "业务已办结"))
+    _act(sessions, lambda s: sharing.revoke(s, find_user(s, "gaj"), grant, "业务已办结"))
     reply = query(exchange, city, "mzj", city.conditional)
     assert reply.code == "NotAuthorized"
     assert f"grant #{grant} was revoked" in reply.fault and "业务已办结" in reply.fault
@@ -224,7 +223,7 @@ def test_a_revoked_grant_stops_serving(exchange, city, sessions, settings):
 def test_a_revocation_needs_a_reason(city, sessions, settings):
     grant = _approve(sessions, _apply(sessions, settings, city))
     with pytest.raises(GovernanceError, match="^reason: required to revoke a grant$"):
-        _act(sessions, lambda s: governance.revoke(s, find_user(s, "gaj"), grant, "  "))
+        _act(sessions, lambda s: sharing.revoke(s, find_user(s, "gaj"), grant, "  "))
 
 
 # --------------------------------------------------------------------------- the application life cycle
@@ -234,34 +233,34 @@ def test_the_deadline_is_the_configured_number_of_calendar_days(city, sessions, 
     short = dataclasses.replace(settings, application_days=3)
     application = _apply(sessions, short, city, now=NOW)
     with sessions() as s:
-        assert s.get(governance.SharingApplication, application).deadline == NOW + timedelta(days=3)
+        assert s.get(sharing.SharingApplication, application).deadline == NOW + timedelta(days=3)
 
 
 def test_an_application_unanswered_past_its_deadline_is_flagged_overdue(city, sessions, settings):
     application = _apply(sessions, settings, city, now=NOW)
     with unit_of_work(sessions) as s:
         gaj = find_user(s, "gaj")
-        [before] = governance.inbox(s, gaj, now=NOW + timedelta(days=10))
-        [after] = governance.inbox(s, gaj, now=NOW + timedelta(days=10, seconds=1))
+        [before] = sharing.inbox(s, gaj, now=NOW + timedelta(days=10))
+        [after] = sharing.inbox(s, gaj, now=NOW + timedelta(days=10, seconds=1))
         assert before.id == after.id == application
-        assert not governance.is_overdue(before, NOW + timedelta(days=10))
-        assert governance.is_overdue(after, NOW + timedelta(days=10, seconds=1))
+        assert not sharing.is_overdue(before, NOW + timedelta(days=10))
+        assert sharing.is_overdue(after, NOW + timedelta(days=10, seconds=1))
 
 
 def test_a_refusal_without_a_reason_is_refused_naming_the_field(city, sessions, settings):
     application = _apply(sessions, settings, city)
     with pytest.raises(GovernanceError) as caught:
-        _act(sessions, lambda s: governance.refuse(s, find_user(s, "gaj"), application, ""))
+        _act(sessions, lambda s: sharing.refuse(s, find_user(s, "gaj"), application, ""))
     assert str(caught.value) == "reason: required to refuse an application"
     assert caught.value.field == "reason"
 
 
 def test_a_refused_application_records_who_when_and_why(city, sessions, settings):
     application = _apply(sessions, settings, city, now=NOW)
-    _act(sessions, lambda s: governance.refuse(s, find_user(s, "gaj"), application, "用途与共享条件不符",
+    _act(sessions, lambda s: sharing.refuse(s, find_user(s, "gaj"), application, "用途与共享条件不符",
                                                now=NOW + timedelta(days=1)))
     with sessions() as s:
-        refused = s.get(governance.SharingApplication, application)
+        refused = s.get(sharing.SharingApplication, application)
         assert (refused.status, refused.decided_by, refused.decided_at, refused.reason) == (
             "refused", "gaj", NOW + timedelta(days=1), "用途与共享条件不符")
 
@@ -269,16 +268,16 @@ def test_a_refused_application_records_who_when_and_why(city, sessions, settings
 def test_only_the_provider_decides(city, sessions, settings):
     application = _apply(sessions, settings, city)
     with pytest.raises(GovernanceError, match="sbj may not approve applications for"):
-        _act(sessions, lambda s: governance.approve(s, find_user(s, "sbj"), application))
-    assert _act(sessions, lambda s: governance.approve(s, find_user(s, "admin"), application).source) == \
+        _act(sessions, lambda s: sharing.approve(s, find_user(s, "sbj"), application))
+    assert _act(sessions, lambda s: sharing.approve(s, find_user(s, "admin"), application).source) == \
         "application"
 
 
 def test_the_consumer_withdraws_its_own_application(city, sessions, settings):
     application = _apply(sessions, settings, city)
     with pytest.raises(GovernanceError, match="may not withdraw"):
-        _act(sessions, lambda s: governance.withdraw(s, find_user(s, "sbj"), application))
-    assert _act(sessions, lambda s: governance.withdraw(s, find_user(s, "mzj"), application).status) == "withdrawn"
+        _act(sessions, lambda s: sharing.withdraw(s, find_user(s, "sbj"), application))
+    assert _act(sessions, lambda s: sharing.withdraw(s, find_user(s, "mzj"), application).status) == "withdrawn"
     with pytest.raises(GovernanceError, match="is withdrawn; only a submitted one can be approved"):
         _approve(sessions, application)
 
@@ -297,13 +296,13 @@ def test_a_second_application_waits_for_the_first(city, sessions, settings):
 
 def test_an_unconditional_resource_needs_no_application(city, sessions, settings):
     with pytest.raises(GovernanceError, match="无条件共享: every registered department reads it"):
-        _act(sessions, lambda s: governance.apply(s, settings, find_user(s, "mzj"), city.unconditional,
+        _act(sessions, lambda s: sharing.apply(s, settings, find_user(s, "mzj"), city.unconditional,
                                                   purpose="核查", valid_to=date(2099, 1, 1)))
 
 
 def test_a_purpose_is_required(city, sessions, settings):
     with pytest.raises(GovernanceError, match="^purpose: required"):
-        _act(sessions, lambda s: governance.apply(s, settings, find_user(s, "mzj"), city.conditional,
+        _act(sessions, lambda s: sharing.apply(s, settings, find_user(s, "mzj"), city.conditional,
                                                   purpose=" ", valid_to=date(2099, 1, 1)))
 
 
@@ -312,7 +311,7 @@ def test_the_decision_is_the_same_for_every_front_end(city, sessions):
         mzj = s.query(Department).filter_by(code="mzj").one()
         entry = s.query(CatalogueEntry).filter_by(resource_code=city.conditional).one()
         with pytest.raises(ExchangeError) as caught:
-            governance.authorize(s, mzj, entry)
+            sharing.authorize(s, mzj, entry)
     assert caught.value.code == "NotAuthorized"
 
 

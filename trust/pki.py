@@ -12,7 +12,7 @@ and a subjectAltName URI ``urn:govshare:department:<credit code>``; the same cre
 in the department's businessEntity (identifierBag, ``uddi:govshare:identifier:provider-code``).
 The platform keeps every issued certificate (not the department's private key, which is
 handed over once, as PEM and as a password-protected PKCS#12) with its status, so
-verification (:mod:`security.wssecurity`) can check chain, validity, revocation and the
+verification (:mod:`trust.wsse`) can check chain, validity, revocation and the
 caller's identity.  The CA's key stays on the server, readable by its owner only,
 optionally encrypted with ``GOVSHARE_CA_PASSPHRASE``.
 """

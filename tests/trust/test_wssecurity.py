@@ -18,7 +18,7 @@ from lxml import etree
 import server
 from client.wss import WSU, PlatformSignature, ResponseNotTrusted
 from registry.db import unit_of_work
-from security import pki
+from trust import pki
 from xsd import samples
 from xsd.batch import build_batch
 

@@ -15,8 +15,8 @@
     $ govshare correction answer --user gaj.wang 3 --accept --change "下一批次更正户籍地址"
     $ govshare assess [--department gaj] [--format csv]
 
-Every command calls the domain functions of ``security.governance``, ``security.correction``
-and ``security.assessment`` in one unit of work; a refusal prints ``error: ...`` and exits 2.
+Every command calls the domain functions of ``governance.sharing``, ``governance.correction``
+and ``governance.assessment`` in one unit of work; a refusal prints ``error: ...`` and exits 2.
 """
 
 from __future__ import annotations
@@ -28,15 +28,15 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from directory import lookups
 from directory.accounts import find_user
-from exchange.errors import ExchangeError
 from registry.clock import utcnow
 from registry.db import unit_of_work
+from registry.errors import GovernanceError, GovshareError
 from registry.models import SharingApplication, SharingGrant, User
 from registry.settings import Settings
 
-from . import assessment, correction, governance, masking
-from .governance import GovernanceError
+from . import assessment, correction, masking, sharing
 
 USAGE_ERROR = 2
 SHARES = {"completeness", "timeliness", "applications_within_deadline", "corrections_within_deadline"}
@@ -72,7 +72,7 @@ def _register_sharing(subparsers: argparse._SubParsersAction, acting: argparse.A
     apply.add_argument("--from", dest="valid_from", type=date.fromisoformat, metavar="YYYY-MM-DD")
     apply.add_argument("--until", type=date.fromisoformat, metavar="YYYY-MM-DD", help="last day needed")
     inbox = command("inbox", _inbox, "applications to your department's resources, overdue ones flagged")
-    inbox.add_argument("--status", choices=governance.APPLICATION_STATUSES)
+    inbox.add_argument("--status", choices=sharing.APPLICATION_STATUSES)
     inbox.add_argument("--department", help="(admins) whose inbox")
     command("applications", _outbox, "applications your department filed").add_argument("--department")
     approve = command("approve", _approve, "approve an application: a grant for its fields and period")
@@ -140,11 +140,8 @@ def _run(args: argparse.Namespace, sessions: sessionmaker[Session], work, *, use
                 if acting is None:
                     raise GovernanceError(f"no user {args.user!r}", "user")
             work(session, acting)
-    except GovernanceError as exc:
+    except GovshareError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return USAGE_ERROR
-    except ExchangeError as exc:
-        print(f"error: {exc.code}: {exc.message}", file=sys.stderr)
         return USAGE_ERROR
     return 0
 
@@ -154,7 +151,7 @@ def _run(args: argparse.Namespace, sessions: sessionmaker[Session], work, *, use
 
 def _apply(args, sessions: sessionmaker[Session], settings: Settings) -> int:
     def work(session: Session, user: User) -> None:
-        application = governance.apply(session, settings, user, args.resource, purpose=args.purpose,
+        application = sharing.apply(session, settings, user, args.resource, purpose=args.purpose,
                                        fields=args.fields, valid_from=args.valid_from, valid_to=args.until)
         print(f"application #{application.id} submitted; {application.entry.provider.name} answers by "
               f"{_at(application.deadline)}")
@@ -165,7 +162,7 @@ def _apply(args, sessions: sessionmaker[Session], settings: Settings) -> int:
 def _inbox(args, sessions: sessionmaker[Session], settings: Settings) -> int:
     def work(session: Session, user: User) -> None:
         now = utcnow()
-        for a in governance.inbox(session, user, now=now, status=args.status, department=args.department):
+        for a in sharing.inbox(session, user, now=now, status=args.status, department=args.department):
             print(_application_line(a, now))
 
     return _run(args, sessions, work)
@@ -174,7 +171,7 @@ def _inbox(args, sessions: sessionmaker[Session], settings: Settings) -> int:
 def _outbox(args, sessions: sessionmaker[Session], settings: Settings) -> int:
     def work(session: Session, user: User) -> None:
         now = utcnow()
-        for a in governance.outbox(session, user, now=now, department=args.department):
+        for a in sharing.outbox(session, user, now=now, department=args.department):
             print(_application_line(a, now))
 
     return _run(args, sessions, work)
@@ -182,7 +179,7 @@ def _outbox(args, sessions: sessionmaker[Session], settings: Settings) -> int:
 
 def _approve(args, sessions: sessionmaker[Session], settings: Settings) -> int:
     def work(session: Session, user: User) -> None:
-        grant = governance.approve(session, user, args.id, fields=args.fields, valid_to=args.until, clear=args.clear)
+        grant = sharing.approve(session, user, args.id, fields=args.fields, valid_to=args.until, clear=args.clear)
         print(f"application #{args.id} approved: grant #{grant.id} to {grant.consumer.code} for "
               f"{grant.entry.resource_code} until {_last_day(grant)}")
 
@@ -191,7 +188,7 @@ def _approve(args, sessions: sessionmaker[Session], settings: Settings) -> int:
 
 def _refuse(args, sessions: sessionmaker[Session], settings: Settings) -> int:
     def work(session: Session, user: User) -> None:
-        governance.refuse(session, user, args.id, args.reason)
+        sharing.refuse(session, user, args.id, args.reason)
         print(f"application #{args.id} refused")
 
     return _run(args, sessions, work)
@@ -199,7 +196,7 @@ def _refuse(args, sessions: sessionmaker[Session], settings: Settings) -> int:
 
 def _withdraw(args, sessions: sessionmaker[Session], settings: Settings) -> int:
     def work(session: Session, user: User) -> None:
-        governance.withdraw(session, user, args.id)
+        sharing.withdraw(session, user, args.id)
         print(f"application #{args.id} withdrawn")
 
     return _run(args, sessions, work)
@@ -207,7 +204,7 @@ def _withdraw(args, sessions: sessionmaker[Session], settings: Settings) -> int:
 
 def _grant(args, sessions: sessionmaker[Session], settings: Settings) -> int:
     def work(session: Session, user: User) -> None:
-        grant = governance.grant(session, user, args.resource, args.to, fields=args.fields, clear=args.clear,
+        grant = sharing.grant(session, user, args.resource, args.to, fields=args.fields, clear=args.clear,
                                  valid_to=args.until)
         print(f"grant #{grant.id} to {grant.consumer.code} for {grant.entry.resource_code} until {_last_day(grant)}")
 
@@ -217,10 +214,10 @@ def _grant(args, sessions: sessionmaker[Session], settings: Settings) -> int:
 def _grants(args, sessions: sessionmaker[Session], settings: Settings) -> int:
     def work(session: Session, user: User) -> None:
         now = utcnow()
-        for g in governance.grants(session, user, department=args.department):
+        for g in sharing.grants(session, user, department=args.department):
             source = f"application #{g.application_id}" if g.application_id else g.source
             revoked = f"\trevoked by {g.revoked_by}: {g.revoke_reason}" if g.revoked_at else ""
-            print(f"#{g.id}\t{governance.grant_state(g, now)}\t{g.consumer.code}\t{g.entry.resource_code}\t"
+            print(f"#{g.id}\t{sharing.grant_state(g, now)}\t{g.consumer.code}\t{g.entry.resource_code}\t"
                   f"{_fields(g.fields)}\tclear: {_fields(g.clear_fields) if g.clear_fields else '-'}\t"
                   f"until {_last_day(g)}\t{source}{revoked}")
 
@@ -229,7 +226,7 @@ def _grants(args, sessions: sessionmaker[Session], settings: Settings) -> int:
 
 def _revoke(args, sessions: sessionmaker[Session], settings: Settings) -> int:
     def work(session: Session, user: User) -> None:
-        grant = governance.revoke(session, user, args.id, args.reason)
+        grant = sharing.revoke(session, user, args.id, args.reason)
         print(f"grant #{grant.id} revoked: {grant.consumer.code} no longer reads {grant.entry.resource_code}")
 
     return _run(args, sessions, work)
@@ -240,9 +237,9 @@ def _mask(args, sessions: sessionmaker[Session], settings: Settings) -> int:
         if args.field:
             if not args.method:
                 raise GovernanceError("method: required with a field (none, id_number, phone, name, full)", "method")
-            governance.set_masking(session, user, args.resource, args.field, args.method)
-        entry = governance.published_entry(session, args.resource)
-        for name, method, origin in governance.masking_table(session, entry):
+            sharing.set_masking(session, user, args.resource, args.field, args.method)
+        entry = lookups.published_resource(session, args.resource)
+        for name, method, origin in sharing.masking_table(session, entry):
             print(f"{name}\t{method}\t{origin}")
 
     return _run(args, sessions, work)
@@ -250,21 +247,21 @@ def _mask(args, sessions: sessionmaker[Session], settings: Settings) -> int:
 
 def _view(args, sessions: sessionmaker[Session], settings: Settings) -> int:
     def work(session: Session, user: None) -> None:
-        consumer = governance.department_by_code(session, args.department)
-        entry = governance.published_entry(session, args.resource)
-        decision = governance.authorize(session, consumer, entry)
+        consumer = lookups.department_by_code(session, args.department)
+        entry = lookups.published_resource(session, args.resource)
+        decision = sharing.authorize(session, consumer, entry)
         print(f"{consumer.code} reads {entry.resource_code} ({entry.sharing_type}) as {decision.basis}"
               + (f" (grants {', '.join(f'#{i}' for i in decision.grant_ids)})" if decision.grant_ids else ""))
         print(f"fields: {_fields(decision.fields)}")
         if decision.masking is not None:
-            masked = [(n, decision.masking.method(n)) for n, _m, _o in governance.masking_table(session, entry)]
+            masked = [(n, decision.masking.method(n)) for n, _m, _o in sharing.masking_table(session, entry)]
             print("masked: " + (", ".join(f"{n} ({m})" for n, m in masked if m != "none") or "-"))
 
     return _run(args, sessions, work, user=False)
 
 
 def _application_line(a: SharingApplication, now: datetime) -> str:
-    flag = "OVERDUE" if governance.is_overdue(a, now) else "-"
+    flag = "OVERDUE" if sharing.is_overdue(a, now) else "-"
     decided = f"\t{a.decided_by} {_at(a.decided_at)}" if a.decided_by else ""
     reason = f"\t{a.reason}" if a.reason else ""
     return (f"#{a.id}\t{a.status}\t{flag}\t{a.consumer.code}\t{a.entry.resource_code}\t{_fields(a.fields)}\t"
@@ -354,7 +351,7 @@ def _at(at: datetime | None) -> str:
 def _last_day(grant: SharingGrant) -> str:
     if grant.valid_to is None:
         return "no end"
-    return governance.china_date(grant.valid_to - timedelta(seconds=1)).isoformat()
+    return sharing.china_date(grant.valid_to - timedelta(seconds=1)).isoformat()
 
 
 def _cell(column: str, value: object) -> str:

@@ -8,10 +8,10 @@ from datetime import date, datetime, timedelta
 
 import server
 from directory.accounts import find_user
+from governance import assessment, correction, sharing
 from registry.clock import utcnow
 from registry.db import unit_of_work
 from registry.models import CatalogueEntry
-from security import assessment, correction, governance
 
 from .sharing_city import P, city_fixture, exchange_fixture  # noqa: F401 - fixtures
 
@@ -77,19 +77,19 @@ def test_a_resource_never_loaded_is_late_and_a_logical_one_is_not_counted(city, 
 def test_application_response_times(city, sessions, settings):
     def apply(user):
         with unit_of_work(sessions) as s:
-            return governance.apply(s, settings, find_user(s, user), city.conditional, purpose="核查",
+            return sharing.apply(s, settings, find_user(s, user), city.conditional, purpose="核查",
                                     valid_to=UNTIL, now=NOW).id
 
     def decide(action, application, days, *args):
         with unit_of_work(sessions) as s:
             action(s, find_user(s, "gaj"), application, *args, now=NOW + timedelta(days=days))
 
-    decide(governance.approve, apply("mzj"), 2)  # 48 h, on time
-    decide(governance.refuse, apply("mzj"), 12, "用途不符")  # 288 h, after the 10-day deadline
+    decide(sharing.approve, apply("mzj"), 2)  # 48 h, on time
+    decide(sharing.refuse, apply("mzj"), 12, "用途不符")  # 288 h, after the 10-day deadline
     apply("sbj")  # never answered
     withdrawn = apply("mzj")  # not counted
     with unit_of_work(sessions) as s:
-        governance.withdraw(s, find_user(s, "mzj"), withdrawn, now=NOW)
+        sharing.withdraw(s, find_user(s, "mzj"), withdrawn, now=NOW)
     a = _gaj(sessions, now=NOW + timedelta(days=20)).applications
     assert (a.received, a.answered, a.median_hours, a.due, a.within, a.overdue) == (3, 2, 168.0, 3, 1, 1)
     assert a.within_share == 1 / 3
@@ -110,7 +110,7 @@ def test_correction_response_times(city, sessions, settings):
 
 def test_since_limits_the_response_statistics(city, sessions, settings):
     with unit_of_work(sessions) as s:
-        governance.apply(s, settings, find_user(s, "mzj"), city.conditional, purpose="核查", valid_to=UNTIL, now=NOW)
+        sharing.apply(s, settings, find_user(s, "mzj"), city.conditional, purpose="核查", valid_to=UNTIL, now=NOW)
     assert _gaj(sessions, since=NOW + timedelta(seconds=1)).applications.received == 0
     assert _gaj(sessions, since=NOW).applications.received == 1
 

@@ -9,10 +9,10 @@ import pytest
 
 import server
 from directory.accounts import find_user
+from governance import correction, sharing
 from registry.db import unit_of_work
+from registry.errors import GovernanceError
 from registry.models import CorrectionReport
-from security import correction, governance
-from security.governance import GovernanceError
 
 from .sharing_city import P, city_fixture, exchange_fixture  # noqa: F401 - fixtures
 
@@ -71,7 +71,7 @@ def test_a_department_that_cannot_read_the_resource_cannot_report_on_it(city, se
 
 def test_a_report_is_limited_to_the_granted_fields(city, sessions, settings):
     with unit_of_work(sessions) as s:
-        governance.grant(s, find_user(s, "gaj"), city.conditional, "mzj", fields=["idNumber", "name"])
+        sharing.grant(s, find_user(s, "gaj"), city.conditional, "mzj", fields=["idNumber", "name"])
     with pytest.raises(GovernanceError, match="domicileAddress is not among the fields granted"):
         _file(sessions, settings, city, resource=city.conditional, now=None)  # the grant starts today
     assert _file(sessions, settings, city, resource=city.conditional, field="name", problem="姓名有误", now=None)

@@ -46,7 +46,6 @@ import binascii
 import hashlib
 import importlib.resources
 import logging
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -69,6 +68,7 @@ from registry.models import Certificate, Department, WssSeen
 from registry.settings import Settings
 
 from . import pki
+from .auth import SYSTEM_ROLES, Caller
 
 log = logging.getLogger(__name__)
 
@@ -97,17 +97,6 @@ class WsSecurityError(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
-
-
-@dataclass(frozen=True)
-class Caller:
-    """Who signed a verified message."""
-
-    department_id: int
-    department_code: str
-    department_name: str
-    credit_code: str
-    certificate_serial: str
 
 
 def security_header(envelope: etree._Element) -> etree._Element | None:
@@ -377,7 +366,8 @@ def _registered_and_new(cert: x509.Certificate, signature_bytes: bytes, expires:
         if _calls % _PRUNE_EVERY == 0:
             session.execute(delete(WssSeen).where(WssSeen.expires < now))
             session.commit()
-    return Caller(found.id, found.code, found.name, found.credit_code, serial)
+    return Caller(channel="soap", roles=SYSTEM_ROLES, department_id=found.id, department_code=found.code,
+                  department_name=found.name, credit_code=found.credit_code, certificate_serial=serial)
 
 
 # ----------------------------------------------------------------------------- signing responses

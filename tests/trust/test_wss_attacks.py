@@ -97,7 +97,7 @@ def _serve_in_another_process(world: World) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = {**os.environ, "GOVSHARE_DB_URL": world.settings.db_url, "GOVSHARE_VAR": str(world.settings.var_dir),
            "GOVSHARE_PORT": str(port), "GOVSHARE_WSS": "require", "GOVSHARE_SCHEDULER": "0"}
-    process = subprocess.Popen([sys.executable, "-m", "client.cli", "serve", "--no-scheduler"], env=env, cwd=ROOT,
+    process = subprocess.Popen([sys.executable, "-m", "server", "serve", "--no-scheduler"], env=env, cwd=ROOT,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60

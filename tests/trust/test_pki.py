@@ -19,7 +19,7 @@ from directory.accounts import register_department
 from directory.demo import credit_code_for
 from registry.db import unit_of_work
 from registry.models import Certificate, UddiEntity
-from security import pki
+from trust import pki
 
 
 @pytest.fixture
@@ -141,7 +141,7 @@ def test_the_command_line_and_the_published_files(sessions, settings, gaj, live_
 
 
 def test_the_demo_gets_a_ca_and_one_certificate_per_department_once(sessions, settings, gaj):
-    from security.demo import DEMO_P12_PASSWORD, certs_dir, seed_certificates
+    from trust.demo import DEMO_P12_PASSWORD, certs_dir, seed_certificates
 
     assert seed_certificates(sessions, settings) == 1  # the one department of this database
     ca = pki.ca_certificate(settings)

@@ -4,7 +4,7 @@
 calls it for SOAP; the portal and the command line call the same)::
 
     共享类型      the provider       another registered department
-    无条件共享    everything, clear  every field, sensitive ones masked (security.masking)
+    无条件共享    everything, clear  every field, sensitive ones masked (governance.masking)
     有条件共享    everything, clear  only with an unexpired, unrevoked grant: its fields, masked
     不予共享      everything, clear  never (NotShared)
 
@@ -36,10 +36,9 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from directory.catalogue.classification import ancestors
-from exchange.errors import ExchangeError
-from exchange.resources import BASE_OF_CLASS
+from directory.lookups import base_of_class, department_by_code, published_resource
 from registry.clock import utcnow
+from registry.errors import ExchangeError, GovernanceError
 from registry.models import CatalogueEntry, CoreRecord, Department, MaskingRule, SharingApplication, SharingGrant, User
 from registry.settings import Settings
 from xsd.registry import Format, find, formats
@@ -52,14 +51,6 @@ SUBMITTED, APPROVED, REFUSED, WITHDRAWN, EXPIRED = "submitted", "approved", "ref
 APPLICATION_STATUSES = (SUBMITTED, APPROVED, REFUSED, WITHDRAWN, EXPIRED)
 PROVIDER_ROLES = {"provider", "cataloguer"}
 CHINA = timedelta(hours=8)
-
-
-class GovernanceError(Exception):
-    """A governance action refused; the message names the field or rule and says what to do."""
-
-    def __init__(self, message: str, field: str = ""):
-        super().__init__(message)
-        self.field = field
 
 
 @dataclass(frozen=True)
@@ -140,7 +131,7 @@ def apply(session: Session, settings: Settings, user: User, resource_code: str, 
     """File a 使用申请 for the user's department; the provider answers by the deadline."""
     now = now or utcnow()
     consumer = department_of(user)
-    entry = published_entry(session, resource_code)
+    entry = published_resource(session, resource_code)
     if entry.provider_id == consumer.id:
         raise GovernanceError(f"resource {entry.resource_code} is {consumer.name}'s own: no application needed",
                               "resource")
@@ -275,7 +266,7 @@ def grant(session: Session, user: User, resource_code: str, consumer_code: str, 
           valid_from: date | None = None, now: datetime | None = None) -> SharingGrant:
     """The provider grants a department access directly ('policy'), without an application."""
     now = now or utcnow()
-    entry = published_entry(session, resource_code)
+    entry = published_resource(session, resource_code)
     require_provider_staff(user, entry, "grant")
     consumer = department_by_code(session, consumer_code)
     if consumer.id == entry.provider_id:
@@ -339,7 +330,7 @@ def set_masking(session: Session, user: User, resource_code: str, field: str, me
     """The provider sets how ``field`` of its resource is masked for consumers."""
     if method not in masking.METHODS:
         raise GovernanceError(f"method: {method!r} is not one of {', '.join(masking.METHODS)}", "method")
-    entry = published_entry(session, resource_code)
+    entry = published_resource(session, resource_code)
     require_provider_staff(user, entry, "set the masking of")
     [name] = _checked_fields(session, entry, [field])
     rule = session.get(MaskingRule, (entry.id, name))
@@ -362,31 +353,13 @@ def masking_table(session: Session, entry: CatalogueEntry) -> list[tuple[str, st
 # --------------------------------------------------------------------------- shared helpers
 
 
-def published_entry(session: Session, resource_code: str) -> CatalogueEntry:
-    entry = session.scalar(select(CatalogueEntry).where(CatalogueEntry.resource_code == resource_code.strip()))
-    if entry is None or entry.status != "published":
-        raise GovernanceError(f"resource: no published resource has the 资源代码 {resource_code}", "resource")
-    return entry
-
-
-def department_by_code(session: Session, code: str) -> Department:
-    wanted = code.strip()
-    dept = session.scalar(select(Department).where(or_(Department.code == wanted.lower(),
-                                                       Department.credit_code == wanted)))
-    if dept is None:
-        raise GovernanceError(f"department: no registered department {code!r} (code or 统一社会信用代码)",
-                              "department")
-    return dept
-
-
 def record_format(session: Session, entry: CatalogueEntry) -> Format | None:
     """The standard format of a resource's records: of its first record, else of its base class."""
     record_type = session.scalar(select(CoreRecord.record_type).where(CoreRecord.resource_code == entry.resource_code)
                                  .limit(1))
     if record_type is not None:
         return find(record_type)
-    base = next((BASE_OF_CLASS[c] for c in [entry.class_code, *ancestors(entry.class_code)] if c in BASE_OF_CLASS),
-                None)
+    base = base_of_class(entry.class_code)
     return next((f for f in formats() if f.name == base), None)
 
 

@@ -6,7 +6,7 @@
 
 An open report past its deadline is *overdue* (computed, not stored).  The report names
 the record by its key (公民身份号码, 统一社会信用代码, ...) and one field of the resource's
-format; the reporter must be able to read the resource (``governance.authorize``) and the
+format; the reporter must be able to read the resource (``sharing.authorize``) and the
 field must be visible to it.  Accepting records the provider's commitment; the corrected
 value reaches the core tier the usual way, in the provider's next batch.
 """
@@ -18,17 +18,17 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from exchange.errors import ExchangeError
+from directory import lookups
 from registry.clock import utcnow
+from registry.errors import ExchangeError
 from registry.models import CatalogueEntry, CoreRecord, CorrectionReport, User
 from registry.settings import Settings
 
-from .governance import (
+from .sharing import (
     GovernanceError,
     authorize,
     department_of,
     departments_seen,
-    published_entry,
     record_format,
     require_provider_staff,
 )
@@ -42,7 +42,7 @@ def file_report(session: Session, settings: Settings, user: User, resource_code:
     """A consumer department reports that ``field`` of record ``record_key`` is wrong."""
     now = now or utcnow()
     reporter = department_of(user)
-    entry = published_entry(session, resource_code)
+    entry = lookups.published_resource(session, resource_code)
     if entry.provider_id == reporter.id:
         raise GovernanceError(f"{reporter.name} provides {entry.resource_code}: correct it at the source and send "
                               "the record again", "resource")

@@ -42,7 +42,7 @@ def test_the_server_is_back_near_its_size_after_the_hostile_corpus_three_times(t
     environ.update(GOVSHARE_VAR=str(tmp_path), GOVSHARE_PORT=str(port), GOVSHARE_WSS="require",
                    GOVSHARE_SCHEDULER="0")
     environ.pop("GOVSHARE_DB_URL", None)
-    server = subprocess.Popen([sys.executable, "-m", "client.cli", "serve", "--no-scheduler"], cwd=ROOT, env=environ,
+    server = subprocess.Popen([sys.executable, "-m", "server", "serve", "--no-scheduler"], cwd=ROOT, env=environ,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:

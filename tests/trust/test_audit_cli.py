@@ -11,7 +11,7 @@ from sqlalchemy import text
 import server
 from registry.db import unit_of_work
 from registry.models import AuditEntry
-from security import audit, pki
+from trust import audit, pki
 
 
 @pytest.fixture

@@ -29,11 +29,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from directory import lookups
 from directory.catalogue.metadata import LENGTH_RANGES
 from registry.clock import utcnow
 from registry.models import CatalogueEntry, CorrectionReport, Department, InputBatch, SharingApplication
 
-from . import correction, governance
+from . import correction, sharing
 
 #: core metadata items (核心元数据): name -> (label, whether the entry must have it, whether it has it)
 CORE_ITEMS = {
@@ -45,11 +46,11 @@ CORE_ITEMS = {
     "format": ("信息资源格式", lambda e: True, lambda e: bool(e.format_class and e.format_type)),
     "items": ("信息项信息", lambda e: True, lambda e: bool(e.items) and all(_item_complete(i) for i in e.items)),
     "sharing_type": ("共享类型", lambda e: True, lambda e: bool(e.sharing_type)),
-    "sharing_condition": ("共享条件", lambda e: e.sharing_type == governance.CONDITIONAL,
+    "sharing_condition": ("共享条件", lambda e: e.sharing_type == sharing.CONDITIONAL,
                           lambda e: bool(e.sharing_condition.strip())),
-    "not_shared_basis": ("不予共享依据", lambda e: e.sharing_type == governance.NOT_SHARED,
+    "not_shared_basis": ("不予共享依据", lambda e: e.sharing_type == sharing.NOT_SHARED,
                          lambda e: bool(e.not_shared_basis.strip())),
-    "sharing_method": ("共享方式", lambda e: e.sharing_type != governance.NOT_SHARED,
+    "sharing_method": ("共享方式", lambda e: e.sharing_type != sharing.NOT_SHARED,
                        lambda e: bool(e.sharing_method)),
     "open_condition": ("开放条件", lambda e: e.open_to_public, lambda e: bool(e.open_condition.strip())),
     "update_cycle": ("更新周期", lambda e: True, lambda e: bool(e.update_cycle)),
@@ -159,7 +160,7 @@ def assess(session: Session, *, department: str | None = None, since: datetime |
     now = now or utcnow()
     depts = select(Department).order_by(Department.code)
     if department:
-        depts = depts.where(Department.id == governance.department_by_code(session, department).id)
+        depts = depts.where(Department.id == lookups.department_by_code(session, department).id)
     rows = {d.id: DepartmentAssessment(d.code, d.name) for d in session.scalars(depts)}
     entries = session.scalars(select(CatalogueEntry).where(CatalogueEntry.status == "published",
                                                            CatalogueEntry.provider_id.in_(rows))
@@ -186,18 +187,18 @@ def assess(session: Session, *, department: str | None = None, since: datetime |
 
 def _responses(session: Session, rows: dict[int, DepartmentAssessment], now: datetime,
                since: datetime | None) -> None:
-    governance.expire_applications(session, now)
+    sharing.expire_applications(session, now)
     applications = (select(SharingApplication, CatalogueEntry.provider_id)
                     .join(CatalogueEntry, SharingApplication.entry_id == CatalogueEntry.id)
                     .where(CatalogueEntry.provider_id.in_(rows),
-                           SharingApplication.status != governance.WITHDRAWN))
+                           SharingApplication.status != sharing.WITHDRAWN))
     if since is not None:
         applications = applications.where(SharingApplication.submitted_at >= since)
     for application, provider_id in session.execute(applications):
-        answered = application.decided_at if application.status in (governance.APPROVED, governance.REFUSED) \
+        answered = application.decided_at if application.status in (sharing.APPROVED, sharing.REFUSED) \
             else None
         rows[provider_id].applications.add(application.submitted_at, application.deadline, answered,
-                                           application.status == governance.SUBMITTED, now)
+                                           application.status == sharing.SUBMITTED, now)
     reports = (select(CorrectionReport, CatalogueEntry.provider_id)
                .join(CatalogueEntry, CorrectionReport.entry_id == CatalogueEntry.id)
                .where(CatalogueEntry.provider_id.in_(rows)))

@@ -21,7 +21,7 @@ from client.wss import WSU, add_timestamp
 from directory.accounts import create_user, register_department
 from directory.demo import credit_code_for
 from registry.db import unit_of_work
-from security import pki
+from trust import pki
 from xsd import samples
 from xsd.batch import build_batch
 

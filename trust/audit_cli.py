@@ -7,7 +7,7 @@
 
 An export carries every hashed column and the keyed hash (and, as JSON, every checkpoint
 with its certificate, signature and signed text), so an auditor can re-verify it without
-govshare: see :mod:`security.audit` for the canonical form.  The chain needs nothing more,
+govshare: see :mod:`trust.audit` for the canonical form.  The chain needs nothing more,
 the checkpoints' signatures the platform CA's certificate (``var/pki/ca.pem``), the keyed
 hashes of the entries after the last checkpoint the audit key — with which its holder could
 also forge them.  In CSV an empty cell is null (except in ``detail``, which is never null) and

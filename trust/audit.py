@@ -13,7 +13,8 @@ audit key (审计密钥) as well::
 ``canonical(entry)`` is the UTF-8 JSON of every column but ``entry_hash`` and ``entry_mac``
 plus ``"chain": "govshare-audit/1"``, keys sorted, no spaces (``separators=(",", ":")``),
 non-ASCII as is; ``recorded_at`` as ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (UTC), absent values as
-``null``::
+``null`` - except ``channel``, which is left out when it is null (entries written before
+migration 0019 have none, and their hashes stay as they were)::
 
     {"certificate_serial":null,"chain":"govshare-audit/1","department_code":"mzj","department_id":2,
      "detail":"","operation":"exchange.QueryRecords","prev_hash":"9f2c…","purpose":null,
@@ -85,7 +86,7 @@ GENESIS = "0" * 64
 #: the columns an entry's hash covers, in the order exports list them
 HASHED = ("seq", "recorded_at", "department_id", "department_code", "user", "certificate_serial", "operation",
           "resource_code", "query_digest", "purpose", "result", "detail", "record_count", "request_digest",
-          "response_digest", "prev_hash")
+          "response_digest", "prev_hash", "channel")
 COLUMNS = (*HASHED, "entry_hash", "entry_mac")
 #: where the audit key comes from, before the file under ``<var>/pki/``
 KEY_ENV = "GOVSHARE_AUDIT_KEY"
@@ -130,6 +131,7 @@ class AuditEvent:
     request_digest: str | None = None
     response_digest: str | None = None
     detail: str = ""
+    channel: str | None = None  # soap | portal | cli | node | federation | job (trust.auth.CHANNELS)
 
     def identify(self, caller: Any) -> None:
         """Take the identity of ``caller`` (a ``Caller``, or the signer WS-Security verified), keeping
@@ -158,7 +160,9 @@ def canonical(fields: Mapping[str, Any]) -> bytes:
     """The bytes an entry's hash is taken over (see the module docstring)."""
     doc: dict[str, Any] = {"chain": CHAIN}
     for name in HASHED:
-        value = fields[name]
+        value = fields.get(name)
+        if name == "channel" and value is None:  # entries from before migration 0019 have none
+            continue
         doc[name] = _timestamp(value) if isinstance(value, datetime) else value
     return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
@@ -279,6 +283,7 @@ def _row(event: AuditEvent, seq: int, prev: str, now: datetime, key: bytes) -> d
         "seq": seq, "recorded_at": now, "department_id": event.department_id,
         "department_code": _blank_to_none(event.department_code), "user": _blank_to_none(event.user),
         "certificate_serial": _blank_to_none(event.certificate_serial), "operation": event.operation,
+        "channel": event.channel,
         "resource_code": _blank_to_none(event.resource_code), "query_digest": _blank_to_none(event.query_digest),
         "purpose": _blank_to_none(event.purpose), "result": event.result, "detail": event.detail or "",
         "record_count": event.record_count if event.result == "ok" else 0,

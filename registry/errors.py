@@ -1,0 +1,316 @@
+"""The platform's one error vocabulary: every refusal or failure a caller can meet.
+
+An error has a stable ``code`` (the SOAP fault's detail code, the audit entry's result
+``refused:<code>`` / ``fault:<code>``), an English ``message`` for developers and logs, and a
+Chinese ``user_message`` for the portal's users (``ZH`` gives one per code; an error may carry
+its own).  ``fault`` says whose it is to fix: ``Client`` (the caller's: the request, the input,
+the caller's rights) or ``Server`` (the platform's: it is logged; try again later).  Front ends
+map them alike:
+
+    SOAP       <faultcode>soap:Client</faultcode><faultstring>NotAuthorized: ...</faultstring>
+               <detail><ex:ExchangeFault><ex:code>NotAuthorized</ex:code>...</detail>
+    portal     the Chinese message, with what the user can do in the portal
+    CLI        the English message on stderr; exit status EXIT_USER (2) for a Client error,
+               EXIT_PLATFORM (1) for a Server one
+
+The categories (``InvalidInput``, ``NotFound``, ``NotPermitted``, ``NotAuthorized``,
+``NotShared``, ``Conflict``, ``Unavailable``) are what front ends and tests catch; a package's
+own error classes derive from one of them.
+"""
+
+from __future__ import annotations
+
+EXIT_OK, EXIT_PLATFORM, EXIT_USER = 0, 1, 2
+
+#: the Chinese message of each code, for a user who meets it without a message of its own
+ZH = {
+    "InvalidRequest": "请求内容不符合要求, 请检查后重试。",
+    "NotFound": "要找的对象不存在或您无权查看。",
+    "NotPermitted": "您的角色或所属部门不允许此操作。",
+    "NotAuthorized": "您所在部门尚无读取该资源的有效授权, 可提交使用申请。",
+    "NotShared": "该资源为不予共享资源, 只向提供部门开放。",
+    "Conflict": "对象当前的状态不允许此操作。",
+    "Unavailable": "平台暂时无法完成请求, 请稍后重试。",
+    "InternalError": "平台内部错误, 已记录, 请稍后重试或联系平台管理员。",
+    # the exchange service (wsdl/exchange.wsdl)
+    "MalformedXml": "请求不是格式正确的 XML。",
+    "XmlRefused": "请求中不允许出现 DTD 或实体声明。",
+    "MalformedSoap": "请求不是有效的 SOAP 1.1 消息。",
+    "VersionMismatch": "本接口只接受 SOAP 1.1 消息。",
+    "MustUnderstand": "请求带有本接口不处理的必须理解 (mustUnderstand) 消息头。",
+    "UnknownOperation": "接口没有该操作。",
+    "RequestTooLarge": "请求超过平台接受的大小, 请分批发送。",
+    "InvalidBatch": "批次的头信息有误 (记录数、摘要或字段)。",
+    "UnknownFormat": "记录类型不是已登记的交换格式。",
+    "UnknownResource": "没有该资源代码的已发布资源。",
+    "NotProvider": "批次的提供部门不是该资源的提供方。",
+    "UnknownDepartment": "没有该统一社会信用代码的已登记部门。",
+    "BatchIdConflict": "该批次号已用于内容不同的批次。",
+    "UnknownBatch": "没有收到过该批次号的批次。",
+    "ProviderUnavailable": "提供部门的服务暂时没有应答, 请稍后重试。",
+    "DatabaseUnavailable": "平台数据库暂时无法提供服务, 请稍后重试。",
+    "AuditUnavailable": "平台暂时无法记录审计日志, 本次访问未执行, 请稍后重试。",
+    "ServerBusy": "平台正忙, 请稍后重试。",
+    # the catalogue (目录)
+    "InvalidMetadata": "目录元数据有误, 请按提示修改。",
+    "EntryNotFound": "没有该资源代码的目录条目, 或您无权查看。",
+    "IllegalTransition": "目录条目当前的状态不允许此操作。",
+    "ReasonRequired": "请填写原因。",
+    "CodeAllocationFailed": "暂时无法分配资源代码, 请稍后重试。",
+    "PublicationFailed": "目录条目未能发布到资源目录。",
+    # sharing governance and correction
+    "ApplicationNotFound": "没有该使用申请。",
+    "GrantNotFound": "没有该授权。",
+    "ReportNotFound": "没有该纠错报告。",
+    "AlreadyAnswered": "该事项已经答复, 不能再次处理。",
+    # adapters
+    "QuarantineNotFound": "没有该隔离记录。",
+    "UnknownAdapter": "没有该适配器配置。",
+    # PKI
+    "CertificateNotFound": "没有该序列号的证书。",
+    "NoCertificateAuthority": "平台尚未建立证书颁发机构 (CA)。",
+}
+
+
+class GovshareError(Exception):
+    """An error a caller can act on; see the module docstring."""
+
+    code = "InternalError"
+    fault = "Server"
+
+    def __init__(self, message: str, *, code: str | None = None, zh: str | None = None, field: str = "",
+                 fault: str | None = None):
+        if code is not None:
+            self.code = code
+        if fault is not None:
+            self.fault = fault
+        self.message = message
+        self.field = field
+        self._zh = zh
+        super().__init__(message)
+
+    @property
+    def user_message(self) -> str:
+        """What the portal shows (Chinese)."""
+        return self._zh or ZH.get(self.code) or ZH[type(self).code]
+
+    @property
+    def exit_status(self) -> int:
+        return EXIT_PLATFORM if self.fault == "Server" else EXIT_USER
+
+    @property
+    def fault_code(self) -> str:
+        """The SOAP faultcode: ``Client``, ``Server``, or one of SOAP's or WS-Security's own."""
+        return self.fault
+
+
+class InvalidInput(GovshareError):
+    """The input breaks a rule the caller can read; ``field`` names the input when there is one."""
+
+    code, fault = "InvalidRequest", "Client"
+
+
+class NotFound(GovshareError):
+    """What the caller named does not exist, or the caller may not know it does."""
+
+    code, fault = "NotFound", "Client"
+
+
+class NotPermitted(GovshareError):
+    """The caller's roles or department do not allow the action."""
+
+    code, fault = "NotPermitted", "Client"
+
+
+class NotAuthorized(GovshareError):
+    """No grant lets the caller read a 有条件共享 resource (the message says why and how to apply)."""
+
+    code, fault = "NotAuthorized", "Client"
+
+
+class NotShared(GovshareError):
+    """A 不予共享 resource: served to its provider only."""
+
+    code, fault = "NotShared", "Client"
+
+
+class Conflict(GovshareError):
+    """The object's state does not allow the action now (answered already, another run, ...)."""
+
+    code, fault = "Conflict", "Client"
+
+
+class Unavailable(GovshareError):
+    """The platform, its database or a provider cannot serve now; the request may be sent again."""
+
+    code, fault = "Unavailable", "Server"
+
+
+class ExchangeError(GovshareError):
+    """An error of the exchange contract (``wsdl/exchange.wsdl``), named by its code: a SOAP
+    Fault with an ``ExchangeFault`` detail; ``fault_code`` is the SOAP faultcode (``Client``,
+    ``Server``, ``VersionMismatch``, ``MustUnderstand`` or a ``wsse:`` code)."""
+
+    def __init__(self, code: str, message: str, fault_code: str = "Client", *, zh: str | None = None):
+        super().__init__(message, code=code, zh=zh, fault=fault_code)
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
+
+
+# ----------------------------------------------------------------------------- UDDI v3 (directory/uddi)
+
+ERRNO = {
+    "E_success": 0,
+    "E_nameTooLong": 10020,
+    "E_tooManyOptions": 10030,
+    "E_unrecognizedVersion": 10040,
+    "E_unsupported": 10050,
+    "E_languageError": 10060,
+    "E_authTokenExpired": 10110,
+    "E_authTokenRequired": 10120,
+    "E_userMismatch": 10140,
+    "E_unknownUser": 10150,
+    "E_accountLimitExceeded": 10160,
+    "E_invalidKeyPassed": 10210,
+    "E_busy": 10400,
+    "E_fatalError": 10500,
+    "E_invalidValue": 20200,
+    "E_valueNotAllowed": 20210,
+    "E_unvalidatable": 20220,
+    "E_invalidProjection": 20230,
+    "E_requestTimeout": 20240,
+    "E_assertionNotFound": 30000,
+    "E_invalidCompletionStatus": 30100,
+    "E_messageTooLarge": 30110,
+    "E_keyUnavailable": 40100,
+    "E_resultSetTooLarge": 40300,
+    "E_invalidCombination": 40500,
+    "E_transferNotAllowed": 40600,
+    "E_requestDenied": 50070,
+}
+
+# Errors caused by the node itself; everything else is the caller's to fix.
+_SERVER_SIDE = {"E_fatalError", "E_busy", "E_requestTimeout"}
+
+
+class UddiError(GovshareError):
+    """An error of the UDDI v3 APIs (spec section 12.1), named by its error code: a SOAP Fault
+    carrying a dispositionReport with the code's errno."""
+
+    def __init__(self, err_code: str, message: str, *, zh: str | None = None):
+        if err_code not in ERRNO:
+            raise ValueError(f"unknown UDDI error code {err_code}")
+        super().__init__(message, code=err_code, zh=zh, fault="Server" if err_code in _SERVER_SIDE else "Client")
+        self.err_code = err_code
+        self.errno = ERRNO[err_code]
+
+    def __str__(self) -> str:
+        return f"{self.err_code}: {self.message}"
+
+
+# ----------------------------------------------------------------------------- the catalogue (directory/catalogue)
+
+
+class CatalogueError(GovshareError):
+    """Base of every error a catalogue action raises (目录)."""
+
+    code, fault = "InvalidRequest", "Client"
+
+
+class MetadataError(CatalogueError):
+    """One broken metadata rule (元数据校验错误): which field, which rule, and the detail."""
+
+    def __init__(self, field: str, rule: str, message: str = ""):
+        self.rule = rule
+        super().__init__(f"{field}: {rule}" + (f" ({message})" if message else ""), code="InvalidMetadata",
+                         field=field)
+        self.message = message  # the detail (``str()`` gives the whole line)
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.rule}" + (f" ({self.message})" if self.message else "")
+
+    def __repr__(self) -> str:
+        return f"MetadataError({self.field!r}, {self.rule!r}, {self.message!r})"
+
+
+class InvalidMetadata(CatalogueError, InvalidInput):
+    """Metadata refused; ``errors`` lists every broken rule, not just the first."""
+
+    def __init__(self, errors: list[MetadataError]):
+        self.errors = list(errors)
+        lines = "\n".join(f"  {e}" for e in self.errors)
+        plural = "error" if len(self.errors) == 1 else "errors"
+        super().__init__(f"invalid catalogue metadata ({len(self.errors)} {plural}):\n{lines}", code="InvalidMetadata")
+
+    @property
+    def fields(self) -> set[str]:
+        return {e.field for e in self.errors}
+
+    def rule_for(self, field: str) -> str | None:
+        """The rule broken by ``field`` (the first, if it broke several), or None."""
+        return next((e.rule for e in self.errors if e.field == field), None)
+
+
+class EntryNotFound(CatalogueError, NotFound):
+    """No catalogue entry with this resource code is visible to the user."""
+
+    def __init__(self, resource_code: str):
+        self.resource_code = resource_code
+        super().__init__(f"no catalogue entry {resource_code} (资源代码) is visible to you", code="EntryNotFound",
+                         zh=f"没有资源代码为 {resource_code} 的目录条目, 或您无权查看。")
+
+
+class IllegalTransition(CatalogueError, Conflict):
+    """The action does not apply to an entry in its current status (状态)."""
+
+    def __init__(self, resource_code: str, action: str, status: str, allowed: list[str]):
+        self.resource_code, self.action, self.status, self.allowed = resource_code, action, status, allowed
+        can = ", ".join(allowed) if allowed else "nothing"
+        super().__init__(f"cannot {action} {resource_code}: it is {status}; from {status} the allowed actions "
+                         f"are: {can}", code="IllegalTransition")
+
+
+class ReasonRequired(CatalogueError):
+    """Refusal (退回) and withdrawal (下架) must say why."""
+
+    def __init__(self, action: str):
+        self.action = action
+        super().__init__(f"reason: required to {action} an entry", code="ReasonRequired", field="reason")
+
+
+class CodeAllocationFailed(CatalogueError):
+    """No free resource code after several attempts (heavy concurrent cataloguing)."""
+
+    code, fault = "CodeAllocationFailed", "Server"
+
+
+class PublicationFailed(CatalogueError):
+    """The directory refused the entry's businessService; nothing was published."""
+
+    code, fault = "PublicationFailed", "Server"
+
+
+# ----------------------------------------------------------------------------- sharing governance (governance/)
+
+
+class GovernanceError(InvalidInput):
+    """A governance action refused (使用申请, grants, masking, 纠错); the message names the field
+    or rule and says what to do."""
+
+    def __init__(self, message: str, field: str = "", *, code: str | None = None, zh: str | None = None):
+        super().__init__(message, field=field, code=code, zh=zh)
+
+
+# ----------------------------------------------------------------------------- SOAP (wsdl/soap.py)
+
+
+class SoapFault(GovshareError):
+    """A fault of the SOAP envelope itself, named by its SOAP faultcode (``VersionMismatch``,
+    ``MustUnderstand``, ``Client``), before any API reads the request."""
+
+    def __init__(self, fault_code: str, message: str):
+        super().__init__(message, code="MalformedSoap" if fault_code == "Client" else fault_code, fault=fault_code)
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
