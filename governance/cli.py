@@ -35,6 +35,7 @@ from registry.db import unit_of_work
 from registry.errors import GovernanceError, GovshareError
 from registry.models import SharingApplication, SharingGrant, User
 from registry.settings import Settings
+from trust import console
 
 from . import assessment, correction, masking, sharing
 
@@ -150,13 +151,14 @@ def _run(args: argparse.Namespace, sessions: sessionmaker[Session], work, *, use
 
 
 def _apply(args, sessions: sessionmaker[Session], settings: Settings) -> int:
-    def work(session: Session, user: User) -> None:
-        application = sharing.apply(session, settings, user, args.resource, purpose=args.purpose,
-                                       fields=args.fields, valid_from=args.valid_from, valid_to=args.until)
-        print(f"application #{application.id} submitted; {application.entry.provider.name} answers by "
+    def work() -> None:
+        application = sharing.apply(console.context(sessions, settings, args.user), resource_code=args.resource,
+                                    purpose=args.purpose, fields=args.fields, valid_from=args.valid_from,
+                                    valid_to=args.until)
+        print(f"application #{application.id} submitted; {application.provider_name} answers by "
               f"{_at(application.deadline)}")
 
-    return _run(args, sessions, work)
+    return console.run(work)
 
 
 def _inbox(args, sessions: sessionmaker[Session], settings: Settings) -> int:

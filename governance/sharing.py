@@ -40,7 +40,7 @@ from directory.lookups import base_of_class, department_by_code, published_resou
 from registry.clock import utcnow
 from registry.errors import ExchangeError, GovernanceError
 from registry.models import CatalogueEntry, CoreRecord, Department, MaskingRule, SharingApplication, SharingGrant, User
-from registry.settings import Settings
+from trust.actions import Context, action
 from xsd.registry import Format, find, formats
 
 from . import masking
@@ -50,6 +50,8 @@ UNCONDITIONAL, CONDITIONAL, NOT_SHARED = "无条件共享", "有条件共享", "
 SUBMITTED, APPROVED, REFUSED, WITHDRAWN, EXPIRED = "submitted", "approved", "refused", "withdrawn", "expired"
 APPLICATION_STATUSES = (SUBMITTED, APPROVED, REFUSED, WITHDRAWN, EXPIRED)
 PROVIDER_ROLES = {"provider", "cataloguer"}
+#: the longest 用途 accepted (the exchange contract's purpose element has the same limit)
+PURPOSE_LENGTH = 200
 CHINA = timedelta(hours=8)
 
 
@@ -125,46 +127,86 @@ def _why_not(session: Session, requester: Department, entry: CatalogueEntry, at:
 # --------------------------------------------------------------------------- applications (使用申请)
 
 
-def apply(session: Session, settings: Settings, user: User, resource_code: str, *, purpose: str,
-          valid_to: date | None, valid_from: date | None = None, fields: Sequence[str] | None = None,
-          now: datetime | None = None) -> SharingApplication:
-    """File a 使用申请 for the user's department; the provider answers by the deadline."""
-    now = now or utcnow()
-    consumer = department_of(user)
+@dataclass(frozen=True)
+class Application:
+    """A 使用申请 as its readers see it (a plain result: it needs no session)."""
+
+    id: int
+    resource_code: str
+    resource_name: str
+    provider_code: str
+    provider_name: str
+    consumer_code: str
+    consumer_name: str
+    purpose: str
+    fields: list[str] | None
+    valid_from: date
+    valid_to: date
+    status: str
+    applicant: str
+    submitted_at: datetime
+    deadline: datetime
+    decided_by: str
+    decided_at: datetime | None
+    reason: str
+
+    @classmethod
+    def of(cls, row: SharingApplication) -> Application:
+        return cls(row.id, row.entry.resource_code, row.entry.name, row.entry.provider.code, row.entry.provider.name,
+                   row.consumer.code, row.consumer.name, row.purpose, row.fields, row.valid_from, row.valid_to,
+                   row.status, row.applicant, row.submitted_at, row.deadline, row.decided_by, row.decided_at,
+                   row.reason)
+
+
+@action("sharing.apply")
+def apply(ctx: Context, *, resource_code: str, purpose: str, valid_to: date | None, valid_from: date | None = None,
+          fields: Sequence[str] | None = None) -> Application:
+    """File a 使用申请 for the caller's department; the provider answers by the deadline."""
+    session, now = ctx.session, ctx.now
+    consumer = session.get(Department, ctx.caller.department_id)
     entry = published_resource(session, resource_code)
     if entry.provider_id == consumer.id:
         raise GovernanceError(f"resource {entry.resource_code} is {consumer.name}'s own: no application needed",
-                              "resource")
+                              "resource", zh=f"{entry.name} 是本部门的资源, 无需申请。")
     if entry.sharing_type == NOT_SHARED:
         raise GovernanceError(f"resource {entry.resource_code} is 不予共享: it is never served, so it cannot be "
-                              f"applied for ({entry.not_shared_basis})", "resource")
+                              f"applied for ({entry.not_shared_basis})", "resource",
+                              zh=f"{entry.name} 为不予共享资源 (依据: {entry.not_shared_basis}), 不能申请。")
     if entry.sharing_type == UNCONDITIONAL:
         raise GovernanceError(f"resource {entry.resource_code} is 无条件共享: every registered department reads it "
-                              "without an application", "resource")
+                              "without an application", "resource",
+                              zh=f"{entry.name} 为无条件共享资源, 各部门无需申请即可使用。")
     if not (purpose or "").strip():
-        raise GovernanceError("purpose: required - say what the data will be used for (用途)", "purpose")
+        raise GovernanceError("purpose: required - say what the data will be used for (用途)", "purpose",
+                              zh="请填写用途: 说明数据将用于哪项业务。")
+    if len(purpose.strip()) > PURPOSE_LENGTH:
+        raise GovernanceError(f"purpose: at most {PURPOSE_LENGTH} characters (it has {len(purpose.strip())})",
+                              "purpose", zh=f"用途最多 {PURPOSE_LENGTH} 个字 (现有 {len(purpose.strip())} 个)。")
     valid_from = valid_from or china_date(now)
     if valid_to is None:
-        raise GovernanceError("until: required - the last day the data is needed (申请期限)", "until")
+        raise GovernanceError("until: required - the last day the data is needed (申请期限)", "until",
+                              zh="请填写申请期限: 需要使用数据的最后一天。")
     if valid_to < valid_from:
-        raise GovernanceError(f"until: {valid_to} is before the start {valid_from}", "until")
+        raise GovernanceError(f"until: {valid_to} is before the start {valid_from}", "until",
+                              zh=f"申请期限 {valid_to} 早于开始日期 {valid_from}。")
     if valid_to < china_date(now):
-        raise GovernanceError(f"until: {valid_to} has already passed", "until")
+        raise GovernanceError(f"until: {valid_to} has already passed", "until", zh=f"申请期限 {valid_to} 已经过去。")
     pending = session.scalar(select(SharingApplication.id).where(
         SharingApplication.consumer_id == consumer.id, SharingApplication.entry_id == entry.id,
         SharingApplication.status == SUBMITTED))
     if pending is not None:
         raise GovernanceError(f"application #{pending} for {entry.resource_code} already awaits an answer; "
-                              "withdraw it first to apply differently", "resource")
+                              "withdraw it first to apply differently", "resource",
+                              zh=f"本部门对该资源的使用申请 #{pending} 尚待答复, 如需改变申请内容请先撤回。")
     application = SharingApplication(
         consumer_id=consumer.id, entry_id=entry.id, purpose=purpose.strip(),
         fields=_checked_fields(session, entry, fields), valid_from=valid_from, valid_to=valid_to,
-        status=SUBMITTED, applicant=user.username, submitted_at=now,
-        deadline=now + timedelta(days=settings.application_days), decided_by="", reason="",
+        status=SUBMITTED, applicant=ctx.caller.who, submitted_at=now,
+        deadline=now + timedelta(days=ctx.settings.application_days), decided_by="", reason="",
     )
     session.add(application)
     session.flush()
-    return application
+    return Application.of(application)
 
 
 def approve(session: Session, user: User, application_id: int, *, fields: Sequence[str] | None = None,

@@ -34,6 +34,8 @@ from registry.db import DatabaseUnavailable, unit_of_work
 from registry.models import User
 from registry.settings import Settings
 from trust import audit
+from trust.actions import Context
+from trust.auth import Caller
 
 from . import roles
 
@@ -201,6 +203,11 @@ def reading():
 def writing():
     """A unit of work: committed when the block ends, rolled back on any error."""
     return unit_of_work(sessions())
+
+
+def context() -> Context:
+    """The signed-in user's context for an action (channel ``portal``)."""
+    return Context(Caller.of_user(g.user, "portal"), sessions(), settings())
 
 
 def me(session: Session) -> User:

@@ -173,3 +173,19 @@ def live_server(settings, sessions):
     srv = LiveServer(app, free_port()).start()
     yield srv
     srv.stop()
+
+
+def as_user(sessions, settings: Settings, username: str, *, now=None, channel: str = "cli"):
+    """The action context of the account ``username`` (its department and roles), at ``now``."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import joinedload
+
+    from registry.clock import utcnow
+    from registry.models import User
+    from trust.actions import Context
+    from trust.auth import Caller
+
+    with sessions() as session:
+        user = session.scalar(select(User).where(User.username == username).options(joinedload(User.department)))
+        assert user is not None, f"no user {username}"
+        return Context(Caller.of_user(user, channel), sessions, settings, now=now or utcnow())

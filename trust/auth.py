@@ -177,3 +177,28 @@ def allowed(capability: str) -> Check:
 
 def anyone(ctx: Any, **_inputs: Any) -> None:
     """The check of an action every signed-in caller may run (what it sees is the action's to limit)."""
+
+
+# ----------------------------------------------------------------------------- the checks, by package
+# directory: the catalogue (编目, 审核, 发布), WSDLs, the UDDI publication API
+
+
+# governance: 使用申请, grants, masking, 纠错, 考核
+
+
+@check("sharing.apply")
+def sharing_apply(ctx: Any, **_inputs: Any) -> None:
+    require(ctx.caller, "apply")
+    require_department(ctx.caller)
+
+
+# exchange: batches, queries, changes, the core
+
+
+# adapters: adapter runs, the quarantine
+
+
+# trust: the audit log, certificates
+
+
+# portal: signing in

@@ -12,7 +12,7 @@ from governance import sharing
 from registry.clock import utcnow
 from registry.errors import GovshareError
 
-from ..app import audit_event, me, reading, record_after, requires, settings, writing
+from ..app import audit_event, context, me, reading, record_after, requires, settings, writing
 
 bp = Blueprint("sharing", __name__)
 
@@ -56,16 +56,12 @@ def apply():
             errors["until"] = "日期格式应为 YYYY-MM-DD"
         else:
             try:
-                with writing() as db:
-                    application = sharing.apply(db, settings(), me(db), code, purpose=form["purpose"],
-                                                   valid_to=until, fields=form["fields"] or None)
-                    number = application.id
-                    record_after(db, audit_event("portal.sharing.apply", resource_code=code,
-                                                 purpose=form["purpose"]))
-                flash(f"使用申请 #{number} 已提交, 等待提供方答复。", "success")
+                application = sharing.apply(context(), resource_code=code, purpose=form["purpose"],
+                                            valid_to=until, fields=form["fields"] or None)
+                flash(f"使用申请 #{application.id} 已提交, 等待{application.provider_name}答复。", "success")
                 return redirect(url_for("sharing.applications"))
             except GovshareError as exc:
-                errors[exc.field or "general"] = str(exc).removeprefix(f"{exc.field}: ")
+                errors[exc.field or "general"] = exc.user_message
     with reading() as db:
         try:
             entry = lookups.published_resource(db, code)

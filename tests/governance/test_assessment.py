@@ -12,6 +12,7 @@ from governance import assessment, correction, sharing
 from registry.clock import utcnow
 from registry.db import unit_of_work
 from registry.models import CatalogueEntry
+from tests.conftest import as_user
 
 from .sharing_city import P, city_fixture, exchange_fixture  # noqa: F401 - fixtures
 
@@ -76,9 +77,8 @@ def test_a_resource_never_loaded_is_late_and_a_logical_one_is_not_counted(city, 
 
 def test_application_response_times(city, sessions, settings):
     def apply(user):
-        with unit_of_work(sessions) as s:
-            return sharing.apply(s, settings, find_user(s, user), city.conditional, purpose="核查",
-                                    valid_to=UNTIL, now=NOW).id
+        return sharing.apply(as_user(sessions, settings, user, now=NOW), resource_code=city.conditional,
+                             purpose="核查", valid_to=UNTIL).id
 
     def decide(action, application, days, *args):
         with unit_of_work(sessions) as s:
@@ -109,8 +109,8 @@ def test_correction_response_times(city, sessions, settings):
 
 
 def test_since_limits_the_response_statistics(city, sessions, settings):
-    with unit_of_work(sessions) as s:
-        sharing.apply(s, settings, find_user(s, "mzj"), city.conditional, purpose="核查", valid_to=UNTIL, now=NOW)
+    sharing.apply(as_user(sessions, settings, "mzj", now=NOW), resource_code=city.conditional, purpose="核查",
+                  valid_to=UNTIL)
     assert _gaj(sessions, since=NOW + timedelta(seconds=1)).applications.received == 0
     assert _gaj(sessions, since=NOW).applications.received == 1
 

@@ -19,6 +19,7 @@ from registry.clock import utcnow
 from registry.db import unit_of_work
 from registry.errors import ExchangeError, GovernanceError
 from registry.models import CatalogueEntry, Department
+from tests.conftest import as_user
 
 from .sharing_city import P, changes, city_fixture, exchange_fixture, query, records_of  # noqa: F401 - fixtures
 
@@ -32,9 +33,8 @@ def _act(sessions, action):
 
 
 def _apply(sessions, settings, city, *, user="mzj", fields=None, until=date(2099, 12, 31), now=None, **kw):
-    return _act(sessions, lambda s: sharing.apply(s, settings, find_user(s, user), city.conditional,
-                                                     purpose="低保资格核查", fields=fields, valid_to=until,
-                                                     now=now, **kw).id)
+    return sharing.apply(as_user(sessions, settings, user, now=now), resource_code=city.conditional,
+                         purpose="低保资格核查", fields=fields, valid_to=until, **kw).id
 
 
 def _approve(sessions, application_id, **kw):
@@ -131,8 +131,8 @@ def test_a_not_shared_resource_is_never_served_to_another_department(exchange, c
 
 def test_a_not_shared_resource_can_be_neither_applied_for_nor_granted(city, sessions, settings):
     with pytest.raises(GovernanceError, match="不予共享"):
-        _act(sessions, lambda s: sharing.apply(s, settings, find_user(s, "mzj"), city.not_shared,
-                                                  purpose="核查", valid_to=date(2099, 1, 1)))
+        sharing.apply(as_user(sessions, settings, "mzj"), resource_code=city.not_shared, purpose="核查",
+                      valid_to=date(2099, 1, 1))
     with pytest.raises(GovernanceError, match="not even by grant"):
         _act(sessions, lambda s: sharing.grant(s, find_user(s, "gaj"), city.not_shared, "mzj"))
 
@@ -296,14 +296,14 @@ def test_a_second_application_waits_for_the_first(city, sessions, settings):
 
 def test_an_unconditional_resource_needs_no_application(city, sessions, settings):
     with pytest.raises(GovernanceError, match="无条件共享: every registered department reads it"):
-        _act(sessions, lambda s: sharing.apply(s, settings, find_user(s, "mzj"), city.unconditional,
-                                                  purpose="核查", valid_to=date(2099, 1, 1)))
+        sharing.apply(as_user(sessions, settings, "mzj"), resource_code=city.unconditional, purpose="核查",
+                      valid_to=date(2099, 1, 1))
 
 
 def test_a_purpose_is_required(city, sessions, settings):
     with pytest.raises(GovernanceError, match="^purpose: required"):
-        _act(sessions, lambda s: sharing.apply(s, settings, find_user(s, "mzj"), city.conditional,
-                                                  purpose=" ", valid_to=date(2099, 1, 1)))
+        sharing.apply(as_user(sessions, settings, "mzj"), resource_code=city.conditional, purpose=" ",
+                      valid_to=date(2099, 1, 1))
 
 
 def test_the_decision_is_the_same_for_every_front_end(city, sessions):
