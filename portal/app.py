@@ -35,9 +35,7 @@ from registry.models import User
 from registry.settings import Settings
 from trust import audit
 from trust.actions import Context
-from trust.auth import Caller
-
-from . import roles
+from trust.auth import CAPABILITIES, Caller, role_names
 
 SESSION_COOKIE = "govshare_portal"
 
@@ -137,8 +135,8 @@ def create_app(settings: Settings, sessions: sessionmaker[Session], config: Port
         user = g.get("user")
         granted = user.role_set if user is not None else set()
         return {
-            "me": user, "can": lambda capability: roles.can(granted, capability),
-            "role_labels": roles.labels(sorted(granted)), "csrf_field": _csrf_field, "page_url": _page_url,
+            "me": user, "can": lambda capability: bool(set(granted) & CAPABILITIES[capability]),
+            "role_labels": role_names(sorted(granted)), "csrf_field": _csrf_field, "page_url": _page_url,
         }
 
     @app.errorhandler(400)
@@ -216,7 +214,8 @@ def me(session: Session) -> User:
 
 
 def requires(capability: str):
-    """The view needs a signed-in user with ``capability`` (portal.roles)."""
+    """The view needs a signed-in user with ``capability`` (trust.auth.CAPABILITIES); it only keeps a user from a
+    page whose actions would all be refused - the actions check again."""
 
     def decorate(view):
         @wraps(view)
@@ -225,8 +224,8 @@ def requires(capability: str):
                 if session.pop("expired", False):
                     flash("会话已过期, 请重新登录。", "warning")
                 return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else None))
-            if not roles.can(g.user.role_set, capability):
-                abort(403, description=f"您的角色 ({'、'.join(roles.labels(sorted(g.user.role_set))) or '无'}) "
+            if not set(g.user.role_set) & CAPABILITIES[capability]:
+                abort(403, description=f"您的角色 ({'、'.join(role_names(sorted(g.user.role_set))) or '无'}) "
                                        f"无权使用此功能。")
             return view(*args, **kwargs)
 

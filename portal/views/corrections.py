@@ -8,8 +8,8 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from governance import correction
 from registry.clock import utcnow
 from registry.errors import GovshareError
+from trust.auth import CAPABILITIES
 
-from .. import roles
 from ..app import audit_event, me, reading, record_after, requires, settings, writing
 
 bp = Blueprint("corrections", __name__)
@@ -26,7 +26,7 @@ def _page(form: dict, errors: dict, status: int = 200):
     with reading() as db:
         user = me(db)
         filed = correction.filed(db, user) if user.department is not None or "admin" in user.role_set else []
-        inbox = (correction.inbox(db, user) if roles.can(user.role_set, "correction_answer")
+        inbox = (correction.inbox(db, user) if bool(set(user.role_set) & CAPABILITIES["correction_answer"])
                  and (user.department is not None or "admin" in user.role_set) else [])
         return render_template("corrections.html", filed=filed, inbox=inbox, form=form, errors=errors, now=now,
                                overdue=correction.is_overdue), status
