@@ -31,6 +31,15 @@ from markupsafe import Markup
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from registry.db import DatabaseUnavailable, unit_of_work
+from registry.errors import (
+    Conflict,
+    GovshareError,
+    InvalidInput,
+    NotAuthorized,
+    NotFound,
+    NotPermitted,
+    NotShared,
+)
 from registry.models import User
 from registry.settings import Settings
 from trust import audit
@@ -118,6 +127,11 @@ def create_app(settings: Settings, sessions: sessionmaker[Session], config: Port
             session["csrf"] = secrets.token_urlsafe(32)
         if request.method == "POST":
             sent = request.form.get("csrf_token", "")
+            if session.get("expired") and request.endpoint != "auth.login":
+                # the form was opened in a session that has since idled out: sign in again, then back to it
+                session.pop("expired")
+                flash("会话已超时, 本次提交未保存。请重新登录后再次提交。", "warning")
+                return redirect(url_for("auth.login", next=request.full_path))
             if not hmac.compare_digest(sent, session["csrf"]):
                 abort(400, description="表单已失效或来源不明 (CSRF 校验失败): 请刷新页面后重新提交。")
         uid = session.get("uid")
@@ -148,6 +162,28 @@ def create_app(settings: Settings, sessions: sessionmaker[Session], config: Port
         return render_template("error.html", title=titles.get(exc.code, "错误"), message=exc.description,
                                code=exc.code), exc.code
 
+    @app.errorhandler(GovshareError)
+    def _refused(exc: GovshareError):
+        """An action's refusal or failure that the view did not show itself: its Chinese message."""
+        status = next((code for kind, code in _STATUS.items() if isinstance(exc, kind)),
+                      503 if exc.fault == "Server" else 400)
+        if exc.fault == "Server":
+            app.logger.warning("portal request failed: %s", exc)
+        titles = {403: "无权操作", 404: "未找到", 409: "无法办理", 400: "请求无效", 503: "暂不可用"}
+        return render_template("error.html", title=titles.get(status, "错误"), message=exc.user_message,
+                               code=status), status
+
+    @app.after_request
+    def _security_headers(response):
+        """No other site may frame the portal or have it run a script of theirs (its assets are its own)."""
+        response.headers.setdefault("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; "
+                                    "style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'; "
+                                    "base-uri 'self'")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
     @app.errorhandler(DatabaseUnavailable)
     def _database_unavailable(exc):
         app.logger.warning("portal request failed: %s", exc)
@@ -158,6 +194,10 @@ def create_app(settings: Settings, sessions: sessionmaker[Session], config: Port
 
     register_views(app)
     return app
+
+
+#: the HTTP status of a refusal, by its category
+_STATUS = {NotPermitted: 403, NotAuthorized: 403, NotShared: 403, NotFound: 404, Conflict: 409, InvalidInput: 400}
 
 
 def _csrf_field() -> Markup:
