@@ -20,6 +20,9 @@ own error classes derive from one of them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
+
 EXIT_OK, EXIT_PLATFORM, EXIT_USER = 0, 1, 2
 
 #: the Chinese message of each code, for a user who meets it without a message of its own
@@ -66,9 +69,24 @@ ZH = {
     # adapters
     "QuarantineNotFound": "没有该隔离记录。",
     "UnknownAdapter": "没有该适配器配置。",
+    "InvalidAdapterFile": "适配器配置文件有误, 请按提示修改后再试。",
+    "SyncFailed": "同步任务未能完成, 原因已记入同步任务, 请在交换监控中查看或联系平台管理员。",
+    "SourceUnavailable": "部门数据源暂时无法读取, 请稍后重试或联系该部门。",
+    "AlreadyRunning": "该适配器正在同步, 请等本次同步结束后再试。",
+    "QuarantineClosed": "该隔离记录已处理 (已重放、已丢弃或已消除), 不能再操作。",
+    "InvalidCorrection": "更正内容有误, 请按提示修改。",
     # PKI
     "CertificateNotFound": "没有该序列号的证书。",
     "NoCertificateAuthority": "平台尚未建立证书颁发机构 (CA)。",
+    "CertificateAuthorityExists": "平台的证书颁发机构 (CA) 已经存在。",
+    "CertificateAuthorityUnreadable": "平台证书颁发机构 (CA) 的密钥无法读取, 请联系平台管理员。",
+    "AlreadyRevoked": "该证书已被吊销。",
+    "UnknownRevocationReason": "吊销原因不是规定的原因之一。",
+    # the audit log
+    "NothingToCheckpoint": "审计日志为空, 没有可签名的记录。",
+    "InvalidDate": "日期格式应为 YYYY-MM-DD。",
+    # signing in
+    "BadCredentials": "用户名或密码错误, 或账户已停用。",
 }
 
 
@@ -314,3 +332,47 @@ class SoapFault(GovshareError):
 
     def __str__(self) -> str:
         return f"{self.code}: {self.message}"
+
+
+# ----------------------------------------------------------------------------- adapters (adapters/)
+
+
+class AdapterConfigError(InvalidInput):
+    """An adapter file that cannot be used; ``problems`` holds every (where, message) found::
+
+        gaj.toml: line 14, fields.sexx: sexx is not a field of {...}Person
+    """
+
+    code = "InvalidAdapterFile"
+
+    def __init__(self, path: Path | str, where: str, message: str, more: Sequence[tuple[str, str]] = ()) -> None:
+        self.path = Path(path)
+        self.problems: list[tuple[str, str]] = [(where, message), *more]
+        super().__init__("\n".join(f"{self.path}: {w}: {m}" if w else f"{self.path}: {m}" for w, m in self.problems),
+                         field="file")
+
+    @property
+    def where(self) -> str:
+        return self.problems[0][0]
+
+
+class SyncError(GovshareError):
+    """An adapter run (同步) that could not complete; the run's row in ``sync_run`` says why."""
+
+    code, fault = "SyncFailed", "Server"
+
+
+class SourceError(Unavailable):
+    """A department's source that cannot be read now (down, refusing, a file that is not there)."""
+
+    code = "SourceUnavailable"
+
+
+class AlreadyRunning(Conflict):
+    """Another run of the adapter holds its lock (in this process or another)."""
+
+    code = "AlreadyRunning"
+
+    def __init__(self, name: str, detail: str = "") -> None:
+        self.name = name
+        super().__init__(f"{name} is already running{f' ({detail})' if detail else ''}")

@@ -50,7 +50,6 @@ durable before the request it records is answered.
 from __future__ import annotations
 
 import base64
-import csv
 import hashlib
 import hmac
 import json
@@ -60,21 +59,22 @@ import secrets
 import tempfile
 import threading
 import weakref
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
-from sqlalchemy import Connection, Engine, bindparam, exists, func, insert, or_, select, type_coerce
+from sqlalchemy import Connection, Engine, bindparam, exists, func, insert, select, type_coerce
 from sqlalchemy import event as orm_events
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry.clock import utcnow
-from registry.models import AuditCheckpoint, AuditEntry, Department
+from registry.errors import Conflict, GovshareError
+from registry.models import AuditCheckpoint, AuditEntry
 from registry.settings import Settings
 
 from . import pki
@@ -300,7 +300,7 @@ def _sign_at(conn: Connection, settings: Settings, row: dict[str, Any], reason: 
     signed (no platform CA): the entries matter more than the checkpoint."""
     try:
         _sign_checkpoint(conn, settings, row["seq"], row["entry_hash"], reason)
-    except pki.PkiError as exc:
+    except GovshareError as exc:  # no platform CA, or its key cannot be read
         log.warning("audit checkpoint (%s) at seq %s not signed: %s", reason, row["seq"], exc)
         return False
     return True
@@ -594,16 +594,13 @@ def _sign_checkpoint(conn: Connection, settings: Settings, seq: int, hash_: str,
     return AuditCheckpoint(id=row_id, **values)
 
 
-class NothingToCheckpoint(RuntimeError):
-    pass
-
-
 def checkpoint(sessions: sessionmaker[Session] | Session | Engine, settings: Settings) -> AuditCheckpoint:
-    """Sign the current head of the chain now (raises ``pki.PkiError`` without a platform CA)."""
+    """Sign the current head of the chain now (raises ``Unavailable`` without a platform CA, ``Conflict``
+    when the log is empty)."""
     with _engine(sessions).connect() as conn:
         seq, hash_ = _take_chain(conn)
         if seq == 0:
-            raise NothingToCheckpoint("the audit log is empty: there is no head to sign")
+            raise Conflict("the audit log is empty: there is no head to sign", code="NothingToCheckpoint")
         row = _sign_checkpoint(conn, settings, seq, hash_, "manual")
         conn.commit()
     return row
@@ -644,6 +641,17 @@ class Problem:
         return f"{self.kind:<10} {where:<14} {self.message}"
 
 
+@dataclass(frozen=True)
+class Notice:
+    """Something a verifier should know that is no problem of the log (yet), in English and Chinese."""
+
+    message: str
+    zh: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
 @dataclass
 class Report:
     entries: int = 0
@@ -654,7 +662,7 @@ class Report:
     signed_seq: int = 0  # the last entry a verified checkpoint signed (0: none)
     unsigned: int = 0  # entries after it, which the keyed chain alone vouches for
     problems: list[Problem] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[Notice] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -781,8 +789,10 @@ def _match_checkpoints(report: Report, verdicts: list[tuple[Any, str | None]] | 
                        settings: Settings) -> None:
     if not report.checkpoints:
         if report.entries:
-            report.warnings.append("no signed checkpoint yet: a deleted tail would not be noticed "
-                                   "(govshare audit checkpoint)")
+            report.warnings.append(Notice("no signed checkpoint yet: a deleted tail would not be noticed "
+                                          "(govshare audit checkpoint)",
+                                          "尚无签名检查点: 日志末尾的记录若被删除将无法发现。平台每记录一定数量的"
+                                          "条目后自动签名检查点, 平台管理员也可随时签名。"))
         return
     if verdicts is None:
         report.problems.append(Problem("signature", None, f"{report.checkpoints} checkpoint signatures cannot be "
@@ -800,94 +810,3 @@ def _match_checkpoints(report: Report, verdicts: list[tuple[Any, str | None]] | 
         elif row.seq in hash_at and hash_at[row.seq] != row.entry_hash:
             report.problems.append(Problem("checkpoint", row.seq, f"differs from signed checkpoint #{row.id}: "
                                            f"the chain up to seq {row.seq} was rewritten"))
-
-
-# ----------------------------------------------------------------------------- search and export
-
-
-@dataclass
-class Criteria:
-    """What an auditor looks for; every given criterion must hold."""
-
-    department: str | None = None  # department code, name or 统一社会信用代码
-    operation: str | None = None  # exact, or a prefix such as "exchange." or "uddi"
-    resource: str | None = None
-    result: str | None = None  # exact, or a prefix such as "refused"
-    since: datetime | None = None
-    until: datetime | None = None
-    certificate: str | None = None  # serial, hexadecimal
-
-
-def _where(session: Session, criteria: Criteria) -> list:
-    conditions = []
-    if criteria.department:
-        value = criteria.department.strip()
-        ids = select(Department.id).where(or_(Department.code == value.lower(), Department.name == value,
-                                              Department.credit_code == value.upper()))
-        conditions.append(or_(AuditEntry.department_code == value.lower(), AuditEntry.department_id.in_(ids)))
-    if criteria.operation:
-        conditions.append(or_(AuditEntry.operation == criteria.operation,
-                              AuditEntry.operation.startswith(criteria.operation, autoescape=True)))
-    if criteria.resource:
-        conditions.append(AuditEntry.resource_code == criteria.resource)
-    if criteria.result:
-        conditions.append(AuditEntry.result.startswith(criteria.result, autoescape=True))
-    if criteria.since:
-        conditions.append(AuditEntry.recorded_at >= criteria.since)
-    if criteria.until:
-        conditions.append(AuditEntry.recorded_at < criteria.until)
-    if criteria.certificate:
-        conditions.append(AuditEntry.certificate_serial == criteria.certificate.lower().lstrip("0"))
-    return conditions
-
-
-def search(session: Session, criteria: Criteria, *, offset: int = 0, limit: int = 50) -> tuple[int, list[AuditEntry]]:
-    """(how many match, one page of them, newest first)."""
-    conditions = _where(session, criteria)
-    total = session.scalar(select(func.count()).select_from(AuditEntry).where(*conditions)) or 0
-    page = session.scalars(select(AuditEntry).where(*conditions).order_by(AuditEntry.seq.desc())
-                           .offset(offset).limit(limit)).all()
-    return total, list(page)
-
-
-def _exported(row: Any) -> dict[str, Any]:
-    out = {}
-    for name in COLUMNS:
-        value = getattr(row, name)
-        out[name] = _timestamp(value) if isinstance(value, datetime) else value
-    return out
-
-
-def _rows(session: Session, criteria: Criteria) -> Iterator[AuditEntry]:
-    query = select(AuditEntry).where(*_where(session, criteria)).order_by(AuditEntry.seq)
-    yield from session.scalars(query.execution_options(yield_per=2000))
-
-
-def export_csv(session: Session, out: IO[str], criteria: Criteria | None = None) -> int:
-    """Entries in chain order as CSV with every hashed column; an empty cell is null, except in ``detail``."""
-    writer = csv.writer(out)
-    writer.writerow(COLUMNS)
-    count = 0
-    for row in _rows(session, criteria or Criteria()):
-        values = _exported(row)
-        writer.writerow(["" if values[name] is None else values[name] for name in COLUMNS])
-        count += 1
-    return count
-
-
-def export_json(session: Session, out: IO[str], criteria: Criteria | None = None) -> int:
-    """``{"chain", "entries": [...], "checkpoints": [...]}`` — entries in chain order with every
-    hashed column, and every checkpoint with its certificate and signature."""
-    out.write(f'{{"chain": {json.dumps(CHAIN)}, "genesis": {json.dumps(GENESIS)},\n"entries": [\n')
-    count = 0
-    for row in _rows(session, criteria or Criteria()):
-        out.write((",\n" if count else "") + json.dumps(_exported(row), ensure_ascii=False, sort_keys=True))
-        count += 1
-    out.write('\n],\n"checkpoints": [\n')
-    for i, row in enumerate(session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.seq))):
-        doc = {"id": row.id, "seq": row.seq, "entry_hash": row.entry_hash, "created": _timestamp(row.created),
-               "reason": row.reason, "certificate": row.certificate, "signature": row.signature,
-               "signed_text": _signed_text(row.seq, row.entry_hash, row.created, row.reason).decode()}
-        out.write((",\n" if i else "") + json.dumps(doc, ensure_ascii=False, sort_keys=True))
-    out.write("\n]}\n")
-    return count

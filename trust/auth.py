@@ -197,8 +197,34 @@ def sharing_apply(ctx: Any, **_inputs: Any) -> None:
 
 # adapters: adapter runs, the quarantine
 
+check("sync.run")(allowed("operate"))  # reads a department's source into the core
+check("sync.check")(allowed("operate"))  # reads a department's source (personal data) beside the core
+check("adapter.check")(allowed("operate"))  # reads an adapter file and previews its source's records
+check("sync.status")(allowed("monitor"))
+check("sync.history")(allowed("monitor"))
+check("monitor.overview")(allowed("monitor"))
+check("quarantine.list")(allowed("monitor"))
+check("quarantine.show")(allowed("monitor"))
+check("quarantine.correct")(allowed("quarantine"))
+check("quarantine.replay")(allowed("quarantine"))
+check("quarantine.discard")(allowed("quarantine"))
+check("demo.seed")(allowed("operate"))
+
 
 # trust: the audit log, certificates
 
+check("audit.search")(allowed("audit"))
+check("audit.verify")(allowed("audit"))
+check("audit.export")(allowed("audit"))
+check("audit.checkpoint")(allowed("operate"))  # signs with the platform key
+check("pki.init")(allowed("operate"))
+check("pki.issue")(allowed("operate"))
+check("pki.revoke")(allowed("operate"))
+check("pki.crl")(allowed("operate"))
+check("pki.list")(allowed("operate"))
+
 
 # portal: signing in
+
+check("portal.login")(anyone)  # the password decides, not a role
+check("portal.logout")(anyone)

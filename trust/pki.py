@@ -37,6 +37,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from registry.clock import utcnow
+from registry.errors import Conflict, InvalidInput, NotFound, Unavailable
 from registry.models import Certificate, Department
 from registry.settings import Settings
 
@@ -45,10 +46,6 @@ CERT_DAYS = 730
 CRL_HOURS = 24
 REASONS = {r.value: r for r in x509.ReasonFlags if r is not x509.ReasonFlags.remove_from_crl}  # RFC 5280 names
 DEPARTMENT_URI = "urn:govshare:department:"
-
-
-class PkiError(RuntimeError):
-    """A PKI operation that cannot be done, with what to do instead."""
 
 
 @dataclass(frozen=True)
@@ -76,8 +73,8 @@ def init_ca(settings: Settings, *, common_name: str = "govshare 政务信息资�
     folder = pki_dir(settings)
     key_path, cert_path = folder / "ca.key", folder / "ca.pem"
     if cert_path.exists() and not force:
-        raise PkiError(f"a CA already exists at {cert_path}; every certificate it issued would stop verifying "
-                       "if it were replaced (use --force only for a new platform)")
+        raise Conflict(f"a CA already exists at {cert_path}; every certificate it issued would stop verifying "
+                       "if it were replaced (use --force only for a new platform)", code="CertificateAuthorityExists")
     folder.mkdir(parents=True, exist_ok=True)
     key = rsa.generate_private_key(public_exponent=65537, key_size=3072)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name),
@@ -111,10 +108,12 @@ def load_ca(settings: Settings) -> Authority:
         cert = x509.load_pem_x509_certificate((folder / "ca.pem").read_bytes())
         key = serialization.load_pem_private_key((folder / "ca.key").read_bytes(), _passphrase())
     except FileNotFoundError:
-        raise PkiError(f"no CA under {folder}: run `govshare pki init` first") from None
+        raise Unavailable(f"no CA under {folder}: run `govshare pki init` first",
+                          code="NoCertificateAuthority") from None
     except (TypeError, ValueError) as exc:
-        raise PkiError(f"cannot open the CA key {folder / 'ca.key'}: {exc} "
-                       "(is GOVSHARE_CA_PASSPHRASE set as when the CA was made?)") from None
+        raise Unavailable(f"cannot open the CA key {folder / 'ca.key'}: {exc} "
+                          "(is GOVSHARE_CA_PASSPHRASE set as when the CA was made?)",
+                          code="CertificateAuthorityUnreadable") from None
     return Authority(key, cert)
 
 
@@ -148,7 +147,9 @@ def find_department(session: Session, name: str) -> Department:
     dept = session.scalar(select(Department).where(or_(Department.code == name.lower(), Department.name == name,
                                                        Department.credit_code == name.upper())))
     if dept is None:
-        raise PkiError(f"no department {name!r}: give its code (e.g. gaj), name or 统一社会信用代码")
+        raise NotFound(f"no department {name!r}: give its code (e.g. gaj), name or 统一社会信用代码",
+                       code="UnknownDepartment", zh=f"没有代码、名称或统一社会信用代码为 {name} 的已登记部门。",
+                       field="department")
     return dept
 
 
@@ -249,12 +250,15 @@ def _publish(path: Path, data: bytes) -> None:
 def revoke(session: Session, settings: Settings, serial: str, reason: str = "unspecified") -> Certificate:
     """Mark a certificate revoked and publish a fresh CRL."""
     if reason not in REASONS:
-        raise PkiError(f"unknown reason {reason!r}; one of: {', '.join(sorted(REASONS))}")
+        raise InvalidInput(f"unknown reason {reason!r}; one of: {', '.join(sorted(REASONS))}",
+                           code="UnknownRevocationReason", field="reason")
     record = session.get(Certificate, serial.lower().lstrip("0") or "0")
     if record is None:
-        raise PkiError(f"no certificate with serial {serial} (see `govshare pki list`)")
+        raise NotFound(f"no certificate with serial {serial} (see `govshare pki list`)", code="CertificateNotFound",
+                       field="serial")
     if record.status == "revoked":
-        raise PkiError(f"certificate {serial} was already revoked on {record.revoked:%Y-%m-%d %H:%M} UTC")
+        raise Conflict(f"certificate {serial} was already revoked on {record.revoked:%Y-%m-%d %H:%M} UTC",
+                       code="AlreadyRevoked")
     record.status, record.revoked, record.revocation_reason = "revoked", utcnow(), reason
     session.flush()
     write_crl(session, settings)

@@ -27,14 +27,18 @@ from cryptography.x509.oid import NameOID
 from lxml import etree
 from sqlalchemy import insert, select, text
 
-from directory.accounts import create_user
+from directory.accounts import create_user, register_department
+from directory.demo import credit_code_for
 from registry.clock import utcnow
 from registry.db import make_engine, session_factory, unit_of_work
+from registry.errors import InvalidInput
 from registry.models import AuditCheckpoint, AuditEntry, Department
 from registry.settings import Settings
 from tests.exchange import conftest as exchange_fixtures
 from tests.exchange.conftest import EX, SOAP_ENV, _publish, submit_body
-from trust import audit, pki
+from trust import audit, auditing, pki
+from trust.actions import Context
+from trust.auth import Caller
 from xsd import samples
 from xsd.batch import build_batch
 
@@ -67,6 +71,11 @@ def _fill(sessions, settings, count: int) -> None:
 
 def _problems(sessions, settings) -> list[tuple[str, int | None, int | None]]:
     return [(p.kind, p.seq, p.last) for p in audit.verify(sessions, settings).problems]
+
+
+def _platform(sessions, settings) -> Context:
+    """The platform's operator at the console, who may read the audit log."""
+    return Context(Caller.platform("cli"), sessions, settings)
 
 
 def _sql(sessions, statement: str, **params) -> None:
@@ -537,13 +546,36 @@ def test_search_filters_by_department_operation_result_and_pages(sessions, setti
                                     ("mzj", "exchange.QueryRecords", "refused:NotShared"),
                                     ("mzj", "uddi.save_service", "ok")]:
         audit.record(sessions, settings, audit.AuditEvent(operation, result=result, department_code=code))
-    with sessions() as session:
-        total, page = audit.search(session, audit.Criteria(department="mzj", operation="exchange."))
-        assert total == 2 and [e.seq for e in page] == [3, 1]
-        total, page = audit.search(session, audit.Criteria(result="refused"))
-        assert total == 1 and page[0].result == "refused:NotShared"
-        total, page = audit.search(session, audit.Criteria(), offset=1, limit=2)
-        assert total == 4 and [e.seq for e in page] == [3, 2]
+    auditor = _platform(sessions, settings)
+    found = auditing.search(auditor, department="mzj", operation="exchange.")
+    assert found.total == 2 and [e.seq for e in found.entries] == [3, 1]
+    found = auditing.search(auditor, result="refused")
+    assert found.total == 1 and found.entries[0].result == "refused:NotShared"
+    found = auditing.search(auditor, offset=1, limit=2)  # each search is recorded after it read: seq 5 and 6
+    assert found.total == 6 and [e.seq for e in found.entries] == [5, 4]
+    assert [e.operation for e in auditing.search(auditor, limit=3).entries] == ["audit.search"] * 3
+
+
+def test_a_search_past_the_last_page_shows_the_last_page_when_asked_to(sessions, settings):
+    _fill(sessions, settings, 5)
+    auditor = _platform(sessions, settings)
+    assert auditing.search(auditor, operation="exchange.", offset=10, limit=2).entries == []
+    found = auditing.search(auditor, operation="exchange.", offset=10, limit=2, clamp=True)
+    assert (found.offset, [e.seq for e in found.entries]) == (4, [1])
+
+
+def test_a_search_names_each_entrys_department(sessions, settings):
+    with unit_of_work(sessions) as session:
+        register_department(session, settings, code="mzj", name="临江市民政局", credit_code=credit_code_for("00250103"))
+    audit.record(sessions, settings, audit.AuditEvent("exchange.GetChanges", department_code="mzj"))
+    [entry] = auditing.search(_platform(sessions, settings)).entries
+    assert (entry.department_code, entry.department_name) == ("mzj", "临江市民政局")
+
+
+def test_a_search_whose_window_ends_before_it_starts_is_refused(sessions, settings):
+    with pytest.raises(InvalidInput, match="is not after since") as refused:
+        auditing.search(_platform(sessions, settings), since=datetime(2026, 12, 5), until=datetime(2026, 12, 1))
+    assert "截止日期早于起始日期" in refused.value.user_message
 
 
 def _rehash(doc: dict) -> str:
@@ -562,8 +594,7 @@ def test_exports_carry_what_an_auditor_needs_to_re_verify(sessions, settings):
                                                       detail="不予共享"))
     audit.checkpoint(sessions, settings)
     out = io.StringIO()
-    with sessions() as session:
-        assert audit.export_json(session, out) == 2
+    assert auditing.export(_platform(sessions, settings), out=out, format="json") == 2
     doc = json.loads(out.getvalue())
     assert [_rehash(e) for e in doc["entries"]] == [e["entry_hash"] for e in doc["entries"]]
     assert doc["entries"][1]["prev_hash"] == doc["entries"][0]["entry_hash"]
@@ -573,8 +604,7 @@ def test_exports_carry_what_an_auditor_needs_to_re_verify(sessions, settings):
                              hashes.SHA256())
 
     out = io.StringIO()
-    with sessions() as session:
-        audit.export_csv(session, out)
+    assert auditing.export(_platform(sessions, settings), out=out, format="csv") == 3  # the JSON export's entry too
     rows = list(csv.DictReader(io.StringIO(out.getvalue())))
     ints = {"seq", "department_id", "record_count"}
     for row in rows:
@@ -585,8 +615,7 @@ def test_exports_carry_what_an_auditor_needs_to_re_verify(sessions, settings):
 def test_an_export_lets_an_auditor_holding_the_audit_key_check_the_keyed_tail(sessions, settings):
     _fill(sessions, settings, 3)
     out = io.StringIO()
-    with sessions() as session:
-        audit.export_json(session, out)
+    auditing.export(_platform(sessions, settings), out=out)
     key = audit.key_file(settings).read_text().strip().encode()
     entries = json.loads(out.getvalue())["entries"]
     assert [hmac.new(key, e["entry_hash"].encode(), hashlib.sha256).hexdigest() for e in entries] == [

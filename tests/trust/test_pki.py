@@ -15,10 +15,11 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 from sqlalchemy import func, select
 
-from directory.accounts import register_department
+from directory.accounts import create_user, register_department
 from directory.demo import credit_code_for
 from registry.db import unit_of_work
-from registry.models import Certificate, UddiEntity
+from registry.errors import Conflict, InvalidInput, NotFound, Unavailable
+from registry.models import AuditEntry, Certificate, UddiEntity
 from trust import pki
 
 
@@ -40,7 +41,7 @@ def test_the_ca_is_self_signed_its_key_private_and_never_silently_replaced(setti
     assert stat.S_IMODE(os.stat(folder / "ca.key").st_mode) == 0o600
     constraints = ca.certificate.extensions.get_extension_for_class(x509.BasicConstraints).value
     assert constraints.ca and pki.chains_to(ca.certificate, ca.certificate)
-    with pytest.raises(pki.PkiError, match="already exists"):
+    with pytest.raises(Conflict, match="already exists"):
         pki.init_ca(settings)
     assert pki.load_ca(settings).certificate == ca.certificate
 
@@ -92,11 +93,11 @@ def test_revocation_is_published_in_a_signed_crl(sessions, settings, ca, gaj):
     assert entry.extensions.get_extension_for_class(x509.CRLReason).value.reason == x509.ReasonFlags.key_compromise
     assert crl.get_revoked_certificate_by_serial_number(kept.certificate.serial_number) is None
     with unit_of_work(sessions) as session:
-        with pytest.raises(pki.PkiError, match="already revoked"):
+        with pytest.raises(Conflict, match="already revoked"):
             pki.revoke(session, settings, lost.record.serial)
-        with pytest.raises(pki.PkiError, match="unknown reason"):
+        with pytest.raises(InvalidInput, match="unknown reason"):
             pki.revoke(session, settings, kept.record.serial, "boredom")
-        with pytest.raises(pki.PkiError, match="no certificate"):
+        with pytest.raises(NotFound, match="no certificate"):
             pki.revoke(session, settings, "abc123")
     with sessions() as session:
         assert session.scalars(select(Certificate.status).order_by(Certificate.issued)).all() == ["valid", "revoked"]
@@ -104,9 +105,9 @@ def test_revocation_is_published_in_a_signed_crl(sessions, settings, ca, gaj):
 
 def test_issuing_without_a_ca_says_what_to_do(sessions, settings, gaj):
     with unit_of_work(sessions) as session:
-        with pytest.raises(pki.PkiError, match="govshare pki init"):
+        with pytest.raises(Unavailable, match="govshare pki init"):
             pki.issue(session, settings, pki.find_department(session, "gaj"))
-        with pytest.raises(pki.PkiError, match="no department"):
+        with pytest.raises(NotFound, match="no department"):
             pki.find_department(session, "nobody")
 
 
@@ -121,7 +122,7 @@ def test_the_command_line_and_the_published_files(sessions, settings, gaj, live_
     assert govshare("issue", "gaj").returncode == 1  # no CA yet
     assert "CA created" in govshare("init").stdout
     again = govshare("init")
-    assert again.returncode == 1 and "already exists" in again.stderr
+    assert again.returncode == 2 and "already exists" in again.stderr  # the caller's to decide: --force
     out = tmp_path / "handover"
     issued = govshare("issue", "临江市公安局", "--out", str(out), "--password", "s3cret-pw")
     assert issued.returncode == 0, issued.stderr
@@ -138,6 +139,31 @@ def test_the_command_line_and_the_published_files(sessions, settings, gaj, live_
     assert crl.get_revoked_certificate_by_serial_number(leaf.serial_number) is not None
     ca_served = x509.load_pem_x509_certificate(requests.get(f"{live_server.url}/pki/ca.pem", timeout=10).content)
     assert pki.chains_to(leaf, ca_served)
+    unknown = govshare("issue", "nobody")
+    assert unknown.returncode == 2 and "no department 'nobody'" in unknown.stderr
+    with sessions() as session:
+        entries = session.execute(select(AuditEntry.operation, AuditEntry.result, AuditEntry.channel, AuditEntry.user)
+                                  .where(AuditEntry.operation.startswith("pki.")).order_by(AuditEntry.seq)).all()
+    assert [(operation, result) for operation, result, _, _ in entries] == [
+        ("pki.issue", "fault:NoCertificateAuthority"), ("pki.init", "ok"),
+        ("pki.init", "refused:CertificateAuthorityExists"), ("pki.issue", "ok"), ("pki.list", "ok"),
+        ("pki.revoke", "ok"), ("pki.list", "ok"), ("pki.issue", "refused:UnknownDepartment")]
+    assert {(channel, user) for _, _, channel, user in entries} == {("cli", "console")}
+
+
+def test_an_account_without_the_operators_role_may_not_issue_certificates(sessions, settings, gaj, ca):
+    from trust import certificates
+    from trust.actions import Context
+    from trust.auth import Caller
+
+    with unit_of_work(sessions) as session:
+        create_user(session, username="auditor", password="pw", department=None, roles=("auditor",))
+    run = subprocess.run([sys.executable, "-m", "server", "--db-url", settings.db_url, "pki", "issue", "gaj",
+                          "--user", "auditor"], capture_output=True, text=True, timeout=120,
+                         env=dict(os.environ, GOVSHARE_VAR=str(settings.var_dir)))
+    assert run.returncode == 2 and "auditor may not operate" in run.stderr
+    platform = Context(Caller.platform("cli"), sessions, settings)
+    assert certificates.certificates(platform) == []
 
 
 def test_the_demo_gets_a_ca_and_one_certificate_per_department_once(sessions, settings, gaj):

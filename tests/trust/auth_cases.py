@@ -1,0 +1,21 @@
+"""Who may run trust's actions (see tests/actions.py): the auditor and the admin read the audit
+log; signing its head and the platform CA are the operator's (admin)."""
+
+import io
+
+from tests.actions import case
+
+AUDITORS = {"admin", "auditor"}
+
+CASES = {
+    "audit.search": case(AUDITORS, lambda w: {"department": "mzj", "limit": 5}),
+    "audit.verify": case(AUDITORS),
+    "audit.export": case(AUDITORS, lambda w: {"out": io.StringIO(), "format": "csv"}),
+    "audit.checkpoint": case("admin"),
+    # the world has its CA already: an allowed role meets that refusal (CertificateAuthorityExists)
+    "pki.init": case("admin"),
+    "pki.issue": case("admin", lambda w: {"department": "gaj"}),
+    "pki.revoke": case("admin", lambda w: {"serial": "abc123"}),
+    "pki.crl": case("admin"),
+    "pki.list": case("admin", lambda w: {"department": "gaj"}),
+}
