@@ -25,7 +25,6 @@ import importlib
 import logging
 import sys
 from collections.abc import Callable
-from pathlib import Path
 
 from sqlalchemy import exc
 from sqlalchemy.orm import Session, sessionmaker
@@ -291,41 +290,10 @@ def _command_in(argv: list[str]) -> str | None:
         return None
 
 
-def legacy_household_url(settings: Settings) -> str:
-    """The demo 公安局 legacy database the gaj-household adapter reads ($GOVSHARE_GAJ_URL)."""
-    import os
-
-    return os.environ.get("GOVSHARE_GAJ_URL") or f"sqlite:///{settings.var_dir / 'demo' / 'gaj-legacy.db'}"
-
-
 def _cmd_demo_seed(args, sessions: sessionmaker[Session], settings: Settings) -> int:
-    from adapters.demo.seed import seed_sources
-    from adapters.demo_services import seed_people
-    from adapters.demo_sources import generate_household_registry
-    from directory import demo
-    from exchange.demo import seed_records
-    from trust.demo import DEMO_P12_PASSWORD, seed_certificates
+    from adapters.demo.seed import command
 
-    counts = demo.seed(sessions, settings)
-    people = seed_people(demo.household_db(settings))
-    legacy = legacy_household_url(settings)
-    legacy_file = Path(legacy.removeprefix("sqlite:///")) if legacy.startswith("sqlite:///") else None
-    if legacy_file is None or not legacy_file.exists():
-        if legacy_file is not None:
-            legacy_file.parent.mkdir(parents=True, exist_ok=True)
-        manifest = generate_household_registry(legacy, 2000, seed=7)
-        print(f"  临江市公安局 legacy 户籍 database HJ_RKXX: {manifest.rows} rows at {legacy} "
-              f"(dirt: {sum(manifest.counts.values())} rows); load it with: govshare sync run gaj-household")
-    print("demo data in place: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
-    for name, (accepted, quarantined) in seed_records(sessions, settings).items():
-        print(f"  {name}: {accepted} records in the core tier, {quarantined} in quarantine")
-    seed_sources(sessions, settings)  # the demo departments' legacy sources, loaded by their adapters
-    issued = seed_certificates(sessions, settings)
-    print(f"  certificates: {issued} issued; keys and PKCS#12 (password {DEMO_P12_PASSWORD}) under "
-          f"{settings.var_dir / 'demo' / 'certs'}, CA at {settings.var_dir / 'pki' / 'ca.pem'}")
-    demo.print_credentials(settings)
-    print("  ID numbers it knows, e.g.: " + ", ".join(p["idNumber"] for p in people[:3]))
-    return 0
+    return command(args, sessions, settings)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,71 +15,54 @@
     SQL (sqlite)
       SELECT * FROM "HJ_RKXX" WHERE "HJ_RKXX"."GXSJ" >= ? ORDER BY "HJ_RKXX"."GXSJ", "HJ_RKXX"."GMSFHM"
 
-Exit status 0: the file is valid and the source readable (rows with problems are data, not a
-fault of the file); 2: the file is wrong (every problem listed with file, line or key); 1: the
-source cannot be read.
+The command is the action ``adapter.check`` (:mod:`adapters.preview`), run as the platform's
+operator or as ``--user`` and recorded in the audit log with channel ``cli``.  Exit status 0:
+the file is valid and the source readable (rows with problems are data, not a fault of the
+file); 2: the file is wrong (every problem listed with file, line or key); 1: the source cannot
+be read.
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
-import sys
 import unicodedata
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
 
 from registry.settings import Settings
+from trust import console
 
-from .config import AdapterConfig, AdapterConfigError, load_adapter
-from .mapping import MappedRow, mapper_for
-from .sources import DatabaseSource, SourceError, open_source
+from . import preview
+from .config import AdapterConfig
+from .mapping import MappedRow
 
-USAGE_ERROR = 2
-SOURCE_ERROR = 1
 _CELL = 26
+EXIT = ("exit status: 0 the file is valid and its source readable; 2 the file is wrong (every problem listed), "
+        "or a role that may not; 1 the source cannot be read")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     group = subparsers.add_parser("adapter", help="department adapters: check adapter files")
     commands = group.add_subparsers(dest="adapter_command", required=True, metavar="COMMAND")
-    check = commands.add_parser("check", help="validate an adapter file, preview mapped records and its SQL")
+    check = commands.add_parser("check", help="validate an adapter file, preview mapped records and its SQL",
+                                epilog=EXIT)
     check.add_argument("file", type=Path)
     check.add_argument("--preview", type=int, default=5, metavar="N", help="records to preview (default 5)")
-    check.set_defaults(run=_check)
+    check.add_argument("--user", metavar="USERNAME", help="act as this account (default: the platform's operator)")
+    check.set_defaults(handler=_check)
 
 
-def _check(args: argparse.Namespace, settings: Settings | None) -> int:
-    try:
-        config = load_adapter(args.file)
-    except AdapterConfigError as exc:
-        print(exc, file=sys.stderr)
-        return USAGE_ERROR
-    _describe(config)
-    source = open_source(config)
-    try:
-        if isinstance(source, DatabaseSource):
-            missing = _missing_columns(config, source.columns())
-            if missing:
-                for where, message in missing:
-                    print(f"{config.path}: {where}: {message}", file=sys.stderr)
-                return USAGE_ERROR
-        mapper = mapper_for(config)
-        mapped = [mapper.map(row) for row in itertools.islice(source.rows(), max(args.preview, 0))]
-    except (SourceError, SQLAlchemyError, OSError) as exc:
-        print(f"{config.path}: cannot read the source: {exc}", file=sys.stderr)
-        return SOURCE_ERROR
-    finally:
-        source.close()
-    _preview(config, mapped)
-    backend = make_url(config.source.url).get_backend_name() if config.source.url else "sqlite"
-    # MariaDB compiles as MySQL: one dialect, one driver (PyMySQL)
-    dialect_name = "mysql" if backend == "mariadb" else backend
-    print(f"\nSQL ({dialect_name})")
-    print("\n".join("  " + line for line in source.compiled_sql(dialect_name).splitlines()))
-    return 0
+def _check(args: argparse.Namespace, sessions: sessionmaker[Session], settings: Settings) -> int:
+    def work() -> None:
+        shown = preview.check(console.context(sessions, settings, args.user), file=args.file, preview=args.preview)
+        _describe(shown.config)
+        _preview(shown.config, shown.mapped)
+        print(f"\nSQL ({shown.dialect})")
+        print("\n".join("  " + line for line in shown.sql.splitlines()))
+
+    return console.run(work)
 
 
 def _describe(config: AdapterConfig) -> None:
@@ -98,23 +81,6 @@ def _describe(config: AdapterConfig) -> None:
     print(f"  record type {config.record_type} ({config.format.title})")
     print(f"  source      {where}, key {', '.join(source.key)}")
     print(f"  changes     {change}; schedule {schedule}; priority {config.priority}")
-
-
-def _missing_columns(config: AdapterConfig, columns: list[str]) -> list[tuple[str, str]]:
-    """Columns the file names that the source does not have, with where the file names them."""
-    present = set(columns)
-    listing = ", ".join(columns)
-    problems = [("source.key", f"column {c} is not in the source (its columns: {listing})")
-                for c in config.source.key if c not in present]
-    stamp = config.change.timestamp
-    if stamp and stamp not in present:
-        problems.append(("change.timestamp", f"column {stamp} is not in the source (its columns: {listing})"))
-    for mapping in config.fields:
-        for column in mapping.columns:
-            if column not in present:
-                problems.append((f"fields.{mapping.target}",
-                                 f"column {column} is not in the source (its columns: {listing})"))
-    return problems
 
 
 def _preview(config: AdapterConfig, mapped: list[MappedRow]) -> None:
@@ -154,15 +120,3 @@ def _shorten(text: str) -> str:
     while _width(text) > _CELL - 1:
         text = text[:-1]
     return text + "…"
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m adapters.cli adapter check FILE``: the command without the rest of govshare."""
-    parser = argparse.ArgumentParser(prog="govshare")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.run(args, None)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

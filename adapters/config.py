@@ -61,7 +61,7 @@ import os
 import re
 import string
 import tomllib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -71,6 +71,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from stdnum.cn import uscc
 
+from registry.errors import AdapterConfigError
 from xsd import registry
 
 from . import cleaning
@@ -80,23 +81,6 @@ RESOURCE_NAME_PREFIX = "name:"
 DEFAULT_CLEAN = ("invisible", "strip", "blank")
 #: SQLAlchemy backends an adapter may read (the driver part of the URL is free)
 BACKENDS = ("sqlite", "mysql", "mariadb", "postgresql", "oracle", "mssql")
-
-
-class AdapterConfigError(ValueError):
-    """An adapter file that cannot be used; ``problems`` holds every (where, message) found."""
-
-    def __init__(self, path: Path | str, where: str, message: str, more: Sequence[tuple[str, str]] = ()) -> None:
-        self.path = Path(path)
-        self.problems: list[tuple[str, str]] = [(where, message), *more]
-        super().__init__("\n".join(f"{self.path}: {w}: {m}" if w else f"{self.path}: {m}" for w, m in self.problems))
-
-    @property
-    def where(self) -> str:
-        return self.problems[0][0]
-
-    @property
-    def message(self) -> str:
-        return self.problems[0][1]
 
 
 @dataclass(frozen=True)

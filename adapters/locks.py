@@ -29,15 +29,8 @@ from pathlib import Path
 
 from sqlalchemy import Engine, func, select
 
+from registry.errors import AlreadyRunning
 from registry.settings import Settings
-
-
-class AlreadyRunning(RuntimeError):
-    """Another run of the adapter holds its lock."""
-
-    def __init__(self, name: str, detail: str = "") -> None:
-        self.name = name
-        super().__init__(f"{name} is already running{f' ({detail})' if detail else ''}")
 
 
 def lock_file(settings: Settings, name: str) -> Path:

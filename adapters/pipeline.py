@@ -58,6 +58,7 @@ from exchange import core, integration, resources
 from exchange.submit import EXCHANGE_NS, submit_prepared
 from registry.clock import utcnow
 from registry.db import unit_of_work
+from registry.errors import SyncError
 from registry.models import (
     AdapterQuarantine,
     CatalogueEntry,
@@ -97,10 +98,6 @@ READ_APART_FROM: int | None = 50_000
 ATTEMPTS = 3  # reads of the source before a run gives up
 BACKOFF = 2.0  # seconds before the second attempt; doubled before each further one
 log = logging.getLogger(__name__)
-
-
-class SyncError(RuntimeError):
-    """A run that could not complete; the run row says why."""
 
 
 @dataclass
@@ -181,6 +178,15 @@ def _start(session: Session, config: AdapterConfig, mode: str) -> tuple[datetime
 def _run(sessions: sessionmaker[Session], settings: Settings, config: AdapterConfig, full: bool,
          progress: Progress | None) -> SyncRun:
     mode = "full" if full else ("incremental" if config.change.timestamp else "rowhash")
+    try:
+        with unit_of_work(sessions) as session:
+            provider, entry = _resolve(session, config)
+    except SyncError as exc:  # a run that cannot start is a failed run all the same: monitoring lists it
+        with unit_of_work(sessions) as session:
+            now = utcnow()
+            session.add(SyncRun(adapter=config.name, mode=mode, status="failed", started=now, finished=now,
+                                message=str(exc)))
+        raise
     with unit_of_work(sessions) as session:
         provider, entry = _resolve(session, config)
         since, note = _start(session, config, mode)

@@ -6,74 +6,56 @@
     govshare quarantine replay 17 18            (or: --adapter gaj-household --all)
     govshare quarantine discard 17 --reason "test person, never registered"
 
-Each command calls the function of the same name in ``adapters.quarantine``.  A request the
-quarantine refuses (an unknown item, a discarded item, a missing reason) prints why and
-exits with status 2.
+Each command is the action of the same name in :mod:`adapters.quarantine`, run as the
+platform's operator or as ``--user`` and recorded in the audit log with channel ``cli``.  A
+request the quarantine refuses (an unknown item or adapter, a closed item, a missing reason)
+prints why and exits with status 2.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
-from collections.abc import Callable
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from registry.db import unit_of_work
+from registry.errors import InvalidInput
 from registry.settings import Settings
+from trust import console
 
 from . import quarantine
-from .config import AdapterConfig, AdapterConfigError, load_adapters
-from .sync_cli import adapters_folder
 
-Handler = Callable[[argparse.Namespace, sessionmaker[Session], Settings], int]
+EXIT = ("exit status: 0 done; 2 an unknown item or adapter, an item already closed, a correction or reason "
+        "missing, or a role that may not; 1 the platform could not")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     group = subparsers.add_parser("quarantine", help="隔离区: list, correct, replay or discard rejected source rows")
     commands = group.add_subparsers(dest="quarantine_command", required=True, metavar="COMMAND")
-    listing = commands.add_parser("list", help="quarantined rows, oldest first, with a summary by rule")
+    acting = argparse.ArgumentParser(add_help=False)
+    acting.add_argument("--user", metavar="USERNAME", help="act as this account (default: the platform's operator)")
+
+    def command(name: str, handler, help_text: str) -> argparse.ArgumentParser:
+        parser = commands.add_parser(name, parents=[acting], help=help_text, epilog=EXIT)
+        parser.set_defaults(handler=handler)
+        return parser
+
+    listing = command("list", _list, "quarantined rows, oldest first, with a summary by rule")
     listing.add_argument("--adapter")
     listing.add_argument("--rule")
     listing.add_argument("--status", default="open", choices=(*quarantine.STATUSES, "all"))
     listing.add_argument("--limit", type=int, default=50)
-    listing.set_defaults(handler=_refusals_exit_2(_list))
-    show = commands.add_parser("show", help="one row: its source columns, problem and correction")
-    show.add_argument("id", type=int)
-    show.set_defaults(handler=_refusals_exit_2(_show))
-    correct = commands.add_parser("correct", help="correct source columns and check the row again")
+    command("show", _show, "one row: its source columns, problem and correction").add_argument("id", type=int)
+    correct = command("correct", _correct, "correct source columns and check the row again")
     correct.add_argument("id", type=int)
     correct.add_argument("values", nargs="+", metavar="COLUMN=VALUE")
-    correct.set_defaults(handler=_refusals_exit_2(_correct))
-    replay = commands.add_parser("replay", help="load corrected rows through the exchange as one batch")
+    replay = command("replay", _replay, "load corrected rows through the exchange as one batch")
     replay.add_argument("ids", nargs="*", type=int, metavar="ID")
     replay.add_argument("--adapter", help="with --all: the adapter whose open rows to replay")
     replay.add_argument("--all", action="store_true", help="every open row of --adapter")
-    replay.set_defaults(handler=_refusals_exit_2(_replay))
-    discard = commands.add_parser("discard", help="close a row that must never be loaded")
+    discard = command("discard", _discard, "close a row that must never be loaded")
     discard.add_argument("id", type=int)
     discard.add_argument("--reason", required=True)
-    discard.set_defaults(handler=_refusals_exit_2(_discard))
-
-
-def _refusals_exit_2(handler: Handler) -> Handler:
-    def run(args: argparse.Namespace, sessions: sessionmaker[Session], settings: Settings) -> int:
-        try:
-            return handler(args, sessions, settings)
-        except (quarantine.QuarantineError, AdapterConfigError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-
-    return run
-
-
-def _config(name: str) -> AdapterConfig:
-    configs = {c.name: c for c in load_adapters(adapters_folder())}
-    if name not in configs:
-        raise quarantine.QuarantineError(f"no adapter {name!r} in {adapters_folder()}; "
-                                         f"there are: {', '.join(sorted(configs))}")
-    return configs[name]
 
 
 def _line(item: quarantine.Item) -> str:
@@ -83,16 +65,17 @@ def _line(item: quarantine.Item) -> str:
 
 
 def _list(args, sessions: sessionmaker[Session], settings: Settings) -> int:
-    status = None if args.status == "all" else args.status
-    with sessions() as session:
-        items = quarantine.list_quarantine(session, adapter=args.adapter, rule=args.rule, status=status,
-                                           limit=args.limit)
-        groups = quarantine.summary(session, adapter=args.adapter) if status == "open" else []
-    for adapter, stage, rule, count in groups:
-        print(f"{adapter} {stage} {rule}: {count} open")
-    for item in items:
-        print(_line(item))
-    return 0
+    def work() -> None:
+        status = None if args.status == "all" else args.status
+        found = quarantine.list_items(console.context(sessions, settings, args.user), adapter=args.adapter,
+                                      rule=args.rule, status=status, limit=args.limit)
+        if status == "open":
+            for group in found.groups:
+                print(f"{group.adapter} {group.stage} {group.rule}: {group.count} open")
+        for item in found.items:
+            print(_line(item))
+
+    return console.run(work)
 
 
 def _print_item(item: quarantine.Item) -> None:
@@ -109,55 +92,52 @@ def _print_item(item: quarantine.Item) -> None:
 
 
 def _show(args, sessions: sessionmaker[Session], settings: Settings) -> int:
-    with sessions() as session:
-        _print_item(quarantine.show(session, args.id))
-    return 0
+    def work() -> None:
+        _print_item(quarantine.show(console.context(sessions, settings, args.user), item_id=args.id))
+
+    return console.run(work)
 
 
 def _correct(args, sessions: sessionmaker[Session], settings: Settings) -> int:
-    fields = {}
-    for value in args.values:
-        column, sep, text = value.partition("=")
-        if not sep or not column:
-            raise quarantine.QuarantineError(f"{value!r} is not COLUMN=VALUE")
-        fields[column] = text
-    with unit_of_work(sessions) as session:
-        config = _config(quarantine.show(session, args.id).adapter)
-        item = quarantine.correct(session, config, args.id, fields)
-    _print_item(item)
-    if item.problems:
-        print(f"still failing: {'; '.join(p.message for p in item.problems)}")
-    else:
-        print(f"maps cleanly: replay it with `govshare quarantine replay {item.id}`")
-    return 0
+    def work() -> None:
+        values = {}
+        for value in args.values:
+            column, sep, text = value.partition("=")
+            if not sep or not column:
+                raise InvalidInput(f"{value!r} is not COLUMN=VALUE", code="InvalidCorrection", field="values")
+            values[column] = text
+        item = quarantine.correct(console.context(sessions, settings, args.user), item_id=args.id, values=values)
+        _print_item(item)
+        if item.problems:
+            print(f"still failing: {'; '.join(p.message for p in item.problems)}")
+        else:
+            print(f"maps cleanly: replay it with `govshare quarantine replay {item.id}`")
+
+    return console.run(work)
 
 
 def _replay(args, sessions: sessionmaker[Session], settings: Settings) -> int:
-    if args.all == bool(args.ids) or args.all != bool(args.adapter):
-        raise quarantine.QuarantineError("give item ids, or --adapter NAME --all")
-    if args.all:
-        config, ids = _config(args.adapter), None
-    else:
-        with sessions() as session:
-            adapters = {quarantine.show(session, item_id).adapter for item_id in args.ids}
-        if len(adapters) > 1:
-            raise quarantine.QuarantineError(f"the items belong to several adapters ({', '.join(sorted(adapters))}); "
-                                             "replay each adapter's items apart")
-        config, ids = _config(adapters.pop()), args.ids
-    result = quarantine.replay(sessions, settings, config, ids)
-    batch = (f"  batch {result.batch_id}{' (received before: first receipt)' if result.duplicate else ''}"
-             if result.batch_id else "")
-    print(f"{config.name}: asked {len(result.asked)} = replayed {len(result.replayed)} + still failing "
-          f"{len(result.still_failing)} + quarantined by validation {len(result.quarantined_by_validation)}{batch}")
-    for label, ids in (("still failing", result.still_failing),
-                       ("in the exchange quarantine", result.quarantined_by_validation)):
-        if ids:
-            print(f"{label}: {' '.join(f'#{i}' for i in ids)}")
-    return 0
+    def work() -> None:
+        if args.all != bool(args.adapter) or (args.all and args.ids):
+            raise InvalidInput("give item ids, or --adapter NAME --all", field="ids")
+        result = quarantine.replay(console.context(sessions, settings, args.user), ids=args.ids or None,
+                                   adapter=args.adapter)
+        batch = (f"  batch {result.batch_id}{' (received before: first receipt)' if result.duplicate else ''}"
+                 if result.batch_id else "")
+        print(f"{result.adapter}: asked {len(result.asked)} = replayed {len(result.replayed)} + still failing "
+              f"{len(result.still_failing)} + quarantined by validation {len(result.quarantined_by_validation)}"
+              f"{batch}")
+        for label, ids in (("still failing", result.still_failing),
+                           ("in the exchange quarantine", result.quarantined_by_validation)):
+            if ids:
+                print(f"{label}: {' '.join(f'#{i}' for i in ids)}")
+
+    return console.run(work)
 
 
 def _discard(args, sessions: sessionmaker[Session], settings: Settings) -> int:
-    with unit_of_work(sessions) as session:
-        item = quarantine.discard(session, args.id, args.reason)
-    print(_line(item))
-    return 0
+    def work() -> None:
+        print(_line(quarantine.discard(console.context(sessions, settings, args.user), item_id=args.id,
+                                       reason=args.reason)))
+
+    return console.run(work)

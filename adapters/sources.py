@@ -47,6 +47,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect
 
+from registry.errors import SourceError
 from xsd.rules import CHINA
 
 from .cleaning import CleaningError, to_datetime
@@ -62,10 +63,6 @@ DIALECTS = {
     "oracle": ("sqlalchemy.dialects.oracle", "oracledb", "named"),
     "mssql": ("sqlalchemy.dialects.mssql", "pymssql", "pyformat"),
 }
-
-
-class SourceError(RuntimeError):
-    """A source that cannot be read (file missing, database unreachable, sheet not found)."""
 
 
 class Source(Protocol):

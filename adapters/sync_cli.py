@@ -5,15 +5,19 @@
     govshare sync status                         # each adapter's schedule, next due time and last run
     govshare sync history gaj-household
     govshare sync check gaj-household
+    govshare sync run gaj-household --user admin # as an account (its roles), not as the platform's operator
 
-``check`` compares the source, mapped and validated as a run would, with the core now and
-exits with status 1 when they differ: what this source contributes, field by field, under the
+Each command is the action of the same name (:mod:`adapters.sync`), run as the platform's
+operator or as ``--user`` and recorded in the audit log with channel ``cli``.  ``check``
+compares the source, mapped and validated as a run would, with the core now and exits with
+status 1 when they differ: what this source contributes, field by field, under the
 priorities of the comparison across sources (比对) - a field a higher-priority department's
 value holds is not a difference.
 
 Adapter files are read from ``$GOVSHARE_ADAPTERS`` (default: ``adapters/departments``).
 A run that fails — a source down, a reconciliation that does not add up — prints why and
-exits with status 1.
+exits with status 1; an unknown adapter, a file that does not load, a run already under way
+or a role that may not run adapters exit with status 2.
 
 ``run`` and ``all`` show their progress on stderr (:mod:`adapters.progress`): records read,
 rate and, for database sources, which are counted first with the run's own WHERE, an ETA.
@@ -25,69 +29,62 @@ The summary line on stdout stays one line per run::
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from datetime import datetime
-from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry.clock import utcnow
+from registry.errors import EXIT_USER, GovshareError, SourceError
 from registry.models import SyncRun
 from registry.settings import Settings
+from trust import console
 from xsd.rules import CHINA
 
-from .config import AdapterConfig, AdapterConfigError, load_adapters
-from .pipeline import Report, SyncError, Tally, consistency, run_adapter
+from . import sync
+from .pipeline import Report, Tally
 from .progress import ProgressLine
-from .scheduler import Plan, load_folder, plan
-from .sources import SourceError, open_source
+from .schedule import Plan, load_folder
+from .sources import open_source
+from .sync import adapters_folder
 
-DEFAULT_FOLDER = Path(__file__).resolve().parent / "departments"
-
-
-def adapters_folder() -> Path:
-    return Path(os.environ.get("GOVSHARE_ADAPTERS", str(DEFAULT_FOLDER)))
+EXIT = ("exit status: 0 done; 2 an unknown adapter, an adapter file that does not load, a run already under way, "
+        "or a role that may not; 1 the run or check could not complete (a source down, a reconciliation that "
+        "does not add up)")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     group = subparsers.add_parser("sync", help="同步: run department adapters, show their runs")
     commands = group.add_subparsers(dest="sync_command", required=True, metavar="COMMAND")
-    run = commands.add_parser("run", help="run one adapter now")
+    acting = argparse.ArgumentParser(add_help=False)
+    acting.add_argument("--user", metavar="USERNAME", help="act as this account (default: the platform's operator)")
+
+    def command(name: str, handler, help_text: str, exit_text: str = EXIT) -> argparse.ArgumentParser:
+        parser = commands.add_parser(name, parents=[acting], help=help_text, epilog=exit_text)
+        parser.set_defaults(handler=handler)
+        return parser
+
+    run = command("run", _run, "run one adapter now")
     run.add_argument("name")
     run.add_argument("--full", action="store_true", help="read every source row, not only changed ones")
     run.add_argument("--no-progress", dest="progress", action="store_false", help="no progress lines on stderr")
-    run.set_defaults(handler=_run)
-    every = commands.add_parser("all", help="run every adapter once")
+    every = command("all", _all, "run every adapter once",
+                    "exit status: 0 every run succeeded; 2 an adapter file does not load (nothing runs), or a role "
+                    "that may not; 1 a run could not complete (the others still run)")
     every.add_argument("--full", action="store_true")
     every.add_argument("--no-progress", dest="progress", action="store_false")
-    every.set_defaults(handler=_all)
-    commands.add_parser("status", help="each adapter's schedule, next due time and last run").set_defaults(
-        handler=_status)
-    history = commands.add_parser("history", help="the runs of one adapter, newest first")
+    command("status", _status, "each adapter's schedule, next due time and last run",
+            "exit status: 0 every adapter file loads; 2 a file does not load (the others are shown), or a role "
+            "that may not")
+    history = command("history", _history, "the runs of one adapter, newest first")
     history.add_argument("name")
     history.add_argument("--limit", type=int, default=20)
-    history.set_defaults(handler=_history)
-    check = commands.add_parser("check", help="一致性核查: compare an adapter's source with the core now")
+    check = command("check", _check, "一致性核查: compare an adapter's source with the core now",
+                    "exit status: 0 source and core agree; 1 they differ, or the check could not complete (a "
+                    "source down); 2 an unknown adapter, a file that does not load, or a role that may not")
     check.add_argument("name")
-    check.set_defaults(handler=_check)
-
-
-def _configs():
-    try:
-        return {c.name: c for c in load_adapters(adapters_folder())}
-    except AdapterConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
-
-
-def _line(run: SyncRun) -> str:
-    return (f"#{run.id} {run.adapter} {run.mode} {run.status}  read {run.read} = loaded {run.loaded} + unchanged "
-            f"{run.unchanged} + quarantined {run.quarantined} + filtered {run.filtered}"
-            + (f", deleted {run.deleted}" if run.deleted else "")
-            + (f"  ({run.message})" if run.message else ""))
 
 
 class _RunProgress:
@@ -98,9 +95,9 @@ class _RunProgress:
     gives the rows this run reads.
     """
 
-    def __init__(self, sessions: sessionmaker[Session], config: AdapterConfig) -> None:
-        self.sessions, self.config = sessions, config
-        self.line = ProgressLine(config.name)
+    def __init__(self, sessions: sessionmaker[Session], name: str) -> None:
+        self.sessions, self.name = sessions, name
+        self.line = ProgressLine(name)
         self._counted = False
 
     def __call__(self, tally: Tally) -> None:
@@ -111,69 +108,64 @@ class _RunProgress:
 
     def _total(self) -> int | None:
         with self.sessions() as session:
-            run = session.scalar(select(SyncRun).where(SyncRun.adapter == self.config.name,
-                                                       SyncRun.status == "running")
+            run = session.scalar(select(SyncRun).where(SyncRun.adapter == self.name, SyncRun.status == "running")
                                  .order_by(SyncRun.id.desc()).limit(1))
         since = run.watermark_from if run is not None and run.mode == "incremental" else None
-        source = open_source(self.config)
+        try:
+            source = open_source(sync.adapter_config(self.name))
+        except GovshareError:  # no ETA then; the run itself reports the file or the source
+            return None
         try:
             return source.count(since)
-        except (SQLAlchemyError, SourceError, OSError):  # no ETA then; the run itself reports the source
+        except (SQLAlchemyError, SourceError, OSError):
             return None
         finally:
             source.close()
 
 
-def _run_one(sessions, settings, config, full: bool, progress: bool = True) -> int:
-    shown = _RunProgress(sessions, config) if progress else None
-    try:
-        run = run_adapter(sessions, settings, config, full=full, progress=shown)
-    except (SyncError, OSError, RuntimeError) as exc:
-        if shown is not None:
-            shown.line.finish()
-        print(f"error: {config.name}: {exc}", file=sys.stderr)
-        return 1
-    if shown is not None:
-        shown.line.finish()
-    print(_line(run))
-    return 0
+def _run_one(args, sessions: sessionmaker[Session], settings: Settings, name: str) -> int:
+    """Run adapter ``name`` through ``sync.run``; its exit status."""
 
+    def work() -> None:
+        progress = _RunProgress(sessions, name) if args.progress else None
+        try:
+            print(sync.run(console.context(sessions, settings, args.user), adapter=name, full=args.full,
+                           progress=progress).summary())
+        finally:
+            if progress is not None:
+                progress.line.finish()
 
-def _config(name: str):
-    """The adapter called ``name``, or exit 2 naming the ones there are."""
-    configs = _configs()
-    if name not in configs:
-        print(f"error: no adapter {name!r} in {adapters_folder()}; there are: {', '.join(sorted(configs))}",
-              file=sys.stderr)
-        raise SystemExit(2)
-    return configs[name]
+    return console.run(work)
 
 
 def _run(args, sessions: sessionmaker[Session], settings: Settings) -> int:
-    return _run_one(sessions, settings, _config(args.name), args.full, args.progress)
+    return _run_one(args, sessions, settings, args.name)
 
 
 def _all(args, sessions: sessionmaker[Session], settings: Settings) -> int:
-    results = [_run_one(sessions, settings, config, args.full, args.progress) for config in _configs().values()]
-    return max(results, default=0)
+    configs, errors = load_folder(adapters_folder())
+    if errors:  # as before any run: one wrong file stops them all
+        for error in errors:
+            print(f"error: {error}", file=sys.stderr)
+        return EXIT_USER
+    return max((_run_one(args, sessions, settings, config.name) for config in configs), default=0)
 
 
 def _status(args, sessions: sessionmaker[Session], settings: Settings) -> int:
-    """Every adapter file: its schedule and next due time (as the server's scheduler sees it), its last run.
+    """Every adapter file: its schedule and next due time, its last run; a file that does not
+    load is listed with its problems (and the exit status is 2), the others still show."""
 
-    A file that does not load is listed with its problems (and the exit status is 2); the others still show.
-    """
-    configs, errors = load_folder(adapters_folder())
-    now = utcnow()
-    with sessions() as session:
-        plans = {p.config.name: p for p in plan(session, configs, now)}
-        for name in sorted(plans):
-            print(_schedule_line(plans[name], now))
-            run = session.scalar(select(SyncRun).where(SyncRun.adapter == name).order_by(SyncRun.id.desc()).limit(1))
-            print("  " + (_line(run) if run is not None else "never run"))
-    for exc in errors:
-        print(f"error: {exc}", file=sys.stderr)
-    return 2 if errors else 0
+    def work() -> int:
+        found = sync.status(console.context(sessions, settings, args.user))
+        now = utcnow()
+        for adapter in found.adapters:
+            print(_schedule_line(adapter.plan, now))
+            print("  " + (adapter.last.summary() if adapter.last is not None else "never run"))
+        for problem in found.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return EXIT_USER if found.problems else 0
+
+    return console.run(work)
 
 
 def _schedule_line(entry: Plan, now: datetime) -> str:
@@ -193,23 +185,20 @@ def _schedule_line(entry: Plan, now: datetime) -> str:
 
 
 def _history(args, sessions: sessionmaker[Session], settings: Settings) -> int:
-    with sessions() as session:
-        runs = session.scalars(select(SyncRun).where(SyncRun.adapter == args.name)
-                               .order_by(SyncRun.id.desc()).limit(args.limit)).all()
-    for run in runs:
-        print(f"{run.started.isoformat()}Z  " + _line(run))
-    return 0
+    def work() -> None:
+        for run in sync.history(console.context(sessions, settings, args.user), adapter=args.name, limit=args.limit):
+            print(f"{run.started.isoformat()}Z  " + run.summary())
+
+    return console.run(work)
 
 
 def _check(args, sessions: sessionmaker[Session], settings: Settings) -> int:
-    config = _config(args.name)
-    try:
-        report = consistency(sessions, settings, config)
-    except (SyncError, OSError, RuntimeError) as exc:
-        print(f"error: {config.name}: {exc}", file=sys.stderr)
-        return 1
-    print(_report(config.name, report))
-    return 0 if report.consistent else 1
+    def work() -> int:
+        report = sync.check(console.context(sessions, settings, args.user), adapter=args.name)
+        print(_report(args.name, report))
+        return 0 if report.consistent else 1
+
+    return console.run(work)
 
 
 def _report(name: str, report: Report) -> str:

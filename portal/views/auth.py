@@ -1,19 +1,57 @@
-"""登录 / 退出: department users sign in with their account (directory.accounts)."""
+"""登录 / 退出: department users sign in with their account (directory.accounts).
+
+Signing in and out are the actions ``portal.login`` and ``portal.logout``: each leaves an audit
+entry naming who, from which address, and - for a refused sign-in - the account name given
+(``refused:BadCredentials``; the message does not say whether the account exists).
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
 
 from directory.accounts import find_user, verify_password
+from registry.errors import InvalidInput
+from trust.actions import Context, action
+from trust.auth import Caller
 
-from ..app import audit_event, reading, record
+from ..app import context, sessions, settings
 
 bp = Blueprint("auth", __name__)
 
 
+@dataclass(frozen=True)
+class SignedIn:
+    """The account a person signed in as."""
+
+    user_id: int
+    username: str
+    display_name: str
+
+
+@action("portal.login")
+def login_as(ctx: Context, *, username: str, password: str, address: str | None = None) -> SignedIn:
+    """Check ``username``'s password; refused alike for an unknown, a wrong or a disabled account."""
+    user = find_user(ctx.session, username) if username else None
+    ctx.note(detail=f"from {address or 'an unknown address'}")
+    if user is not None and user.department is not None:
+        ctx.note(department_id=user.department.id, department_code=user.department.code)
+    if user is None or not user.active or not verify_password(password, user.password_hash):
+        raise InvalidInput(f"wrong user name or password, or a disabled account (from {address or 'unknown'})",
+                           code="BadCredentials", field="password")
+    return SignedIn(user.id, user.username, user.display_name or user.username)
+
+
+@action("portal.logout")
+def logout_of(ctx: Context, *, address: str | None = None) -> None:
+    """Record that the signed-in person left (the portal then ends the session)."""
+    ctx.note(detail=f"from {address or 'an unknown address'}")
+
+
 def _safe_next(target: str | None) -> str | None:
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return request.script_root + target
+        return request.script_root + target.removesuffix("?")
     return None
 
 
@@ -23,24 +61,17 @@ def login():
     username = ""
     if request.method == "POST":
         username = request.form.get("username", "").strip()
-        password = request.form.get("password", "")
-        with reading() as db:
-            user = find_user(db, username) if username else None
-            valid = user is not None and user.active and verify_password(password, user.password_hash)
-            department = user.department if user is not None else None
-        event = audit_event("portal.login", user=username or None)
-        if department is not None:
-            event.department_id, event.department_code = department.id, department.code
-        if not valid:
-            event.result, event.detail = "refused:BadCredentials", "wrong user name or password, or a disabled account"
-            record(event)
-            error = "用户名或密码错误, 或账户已停用。"
+        signing_in = Context(Caller(channel="portal", user=username or None), sessions(), settings())
+        try:
+            user = login_as(signing_in, username=username, password=request.form.get("password", ""),
+                            address=request.remote_addr)
+        except InvalidInput as exc:
+            error = exc.user_message
         else:
-            record(event)
             csrf = session.get("csrf")
             session.clear()  # a fresh session at sign-in (no fixation); the CSRF token stays for the open form
-            session.update(uid=user.id, csrf=csrf)
-            flash(f"欢迎, {user.display_name or user.username}。", "success")
+            session.update(uid=user.user_id, csrf=csrf)
+            flash(f"欢迎, {user.display_name}。", "success")
             return redirect(_safe_next(request.args.get("next")) or url_for("home.index"))
     elif g.get("user") is not None:
         return redirect(url_for("home.index"))
@@ -51,6 +82,8 @@ def login():
 
 @bp.route("/logout", methods=["POST"])
 def logout():
+    if g.get("user") is not None:
+        logout_of(context(), address=request.remote_addr)
     session.clear()
     flash("您已安全退出。", "success")
     return redirect(url_for("auth.login"))

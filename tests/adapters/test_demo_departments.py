@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import distinct, func, select
 
+from adapters import monitoring, pipeline
 from adapters.config import load_adapter
 from adapters.demo import civil_affairs, market_regulation, natural_resources, statistics
 from adapters.demo.common import Manifest
@@ -27,6 +28,7 @@ from directory.demo import DEPARTMENTS, RESOURCES, credit_code_for
 from registry.db import unit_of_work
 from registry.models import (
     AdapterQuarantine,
+    AuditEntry,
     CoreLineage,
     CoreRecord,
     Department,
@@ -36,6 +38,8 @@ from registry.models import (
 )
 from tests.adapters.conftest import DEMO_ROWS
 from tests.exchange.conftest import _publish
+from trust.actions import Context
+from trust.auth import Caller
 
 FOLDER = Path(__file__).resolve().parents[2] / "adapters" / "departments"
 GAJ_SEED = 7  # the gaj_registry fixture's
@@ -418,10 +422,25 @@ def test_seeding_generates_each_missing_source_runs_each_adapter_and_leaves_sour
         monkeypatch.setenv(adapter.variable, f"sqlite:///{tmp_path / adapter.department}.db")
     monkeypatch.setenv(TJJ.variable, str(tmp_path / "tjj.xlsx"))
     publish(sessions, settings, GAJ, MZJ, SCJGJ, TJJ, PARCELS, POINTS)
-    first = seed_sources(sessions, settings, scale=0.1, echo=lambda line: None)
+    operator = Context(Caller.platform("cli"), sessions, settings)
+    first = seed_sources(operator, scale=0.1, echo=lambda line: None)
     assert list(first) == [s.adapter for s in DEMO_SOURCES]
     assert all("generated" in line and "succeeded" in line for line in first.values()), first
-    again = seed_sources(sessions, settings, scale=0.1, echo=lambda line: None)
+    again = seed_sources(operator, scale=0.1, echo=lambda line: None)
     assert all("generated" not in line and "succeeded" in line for line in again.values()), again
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(SyncRun).where(SyncRun.status == "succeeded")) == 12
+        runs = session.execute(select(AuditEntry.channel, AuditEntry.result).where(AuditEntry.operation == "sync.run"))
+        assert Counter(runs) == {("cli", "ok"): 12}  # each run an action of its own, as the seed's caller
+
+
+def test_a_source_that_cannot_be_generated_is_reported_and_its_failed_run_listed(sessions, settings, tmp_path,
+                                                                                 monkeypatch):
+    monkeypatch.setenv(GAJ.variable, f"sqlite:///{tmp_path}/no-such-folder/gaj.db")
+    monkeypatch.setattr(pipeline, "BACKOFF", 0.0)
+    publish(sessions, settings, GAJ)
+    operator = Context(Caller.platform("cli"), sessions, settings)
+    outcome = seed_sources(operator, scale=0.01, echo=lambda line: None)["gaj-household"]
+    assert outcome.startswith("not generated: OperationalError") and "failed: SourceError" in outcome
+    [failed] = [run for run in monitoring.overview(operator).failed if run.adapter == "gaj-household"]
+    assert "the source failed 3 times" in failed.message

@@ -18,12 +18,14 @@ from sqlalchemy.exc import IntegrityError
 import adapters.quarantine as quarantine
 from adapters.config import load_adapter
 from adapters.pipeline import run_adapter
-from adapters.quarantine import QuarantineError, correct, discard, list_quarantine, replay, show, summary
 from registry.db import make_engine, migrate, unit_of_work
-from registry.models import AdapterQuarantine, CoreRecord, QuarantineRecord
+from registry.errors import Conflict, InvalidInput, NotFound
+from registry.models import AdapterQuarantine, AuditEntry, CoreRecord, QuarantineRecord
 from tests.adapters.test_pipeline import ADAPTER, household_resource  # noqa: F401 - a fixture
 from tests.adapters.test_sync import kill_a_run, legacy  # noqa: F401 - a fixture
 from tests.conftest import PG_ADMIN_URL, _pg_reachable, service_unavailable, without_flush_wait
+from trust.actions import Context
+from trust.auth import Caller
 from xsd.validation import RecordResult
 
 ROOT = Path(__file__).parents[2]
@@ -39,14 +41,20 @@ def config(gaj_env, household_resource, sessions, settings):  # noqa: F811 - the
     return config
 
 
-def _unmapped_sex(sessions) -> quarantine.Item:
+def _platform(sessions, settings) -> Context:
+    """The platform's operator at the console, who handles the quarantine."""
+    return Context(Caller.platform("cli"), sessions, settings)
+
+
+def _unmapped_sex(sessions) -> AdapterQuarantine:
     """An open item whose only problem is its sex code."""
     with sessions() as session:
-        items = list_quarantine(session, rule="code.unmapped", limit=EVERY)
-    return next(i for i in items if i.field == "sex" and ";" not in i.message)
+        return next(i for i in session.scalars(select(AdapterQuarantine).where(
+            AdapterQuarantine.rule == "code.unmapped", AdapterQuarantine.status == "open")
+            .order_by(AdapterQuarantine.id)) if i.field == "sex" and ";" not in i.message)
 
 
-def _sex_for(item: quarantine.Item) -> str:
+def _sex_for(item) -> str:
     """The 性别 its 公民身份号码 states: the 17th digit is odd for men."""
     return "男" if int(item.source_key[16]) % 2 else "女"
 
@@ -56,120 +64,126 @@ def _core_count(sessions) -> int:
         return session.scalar(select(func.count()).select_from(CoreRecord))
 
 
-def _correct(sessions, config, item_id: int, **fields: str) -> quarantine.Item:
-    with unit_of_work(sessions) as session:
-        return correct(session, config, item_id, fields)
+def _correct(sessions, settings, item_id: int, **fields: str) -> quarantine.Item:
+    return quarantine.correct(_platform(sessions, settings), item_id=item_id, values=fields)
 
 
-def test_a_run_lists_every_unmapped_and_blank_row_with_its_rule_and_key(config, gaj_env, sessions):
-    with sessions() as session:
-        items = list_quarantine(session, adapter="gaj-household", limit=EVERY)
+def _show(sessions, settings, item_id: int) -> quarantine.Item:
+    return quarantine.show(_platform(sessions, settings), item_id=item_id)
+
+
+def _replay(sessions, settings, ids=None, adapter=None) -> quarantine.ReplayResult:
+    return quarantine.replay(_platform(sessions, settings), ids=ids, adapter=adapter)
+
+
+def _discard(sessions, settings, item_id: int, reason: str) -> quarantine.Item:
+    return quarantine.discard(_platform(sessions, settings), item_id=item_id, reason=reason)
+
+
+def _listed(sessions, settings, **criteria) -> list[quarantine.Item]:
+    return quarantine.list_items(_platform(sessions, settings), limit=EVERY, **criteria).items
+
+
+def test_a_run_lists_every_unmapped_and_blank_row_with_its_rule_and_key(config, gaj_env, sessions, settings):
+    items = _listed(sessions, settings, adapter="gaj-household")
     assert len(items) == gaj_env.counts["unmapped_code"] + gaj_env.counts["blank_required"]
     assert {i.rule for i in items} == {"code.unmapped", "field.required"}
     assert all(i.source_key and i.stage == "map" and i.status == "open" for i in items)
 
 
-def test_listing_by_rule_shows_only_that_rule(config, sessions):
-    with sessions() as session:
-        items = list_quarantine(session, rule="field.required", limit=EVERY)
+def test_listing_by_rule_shows_only_that_rule(config, sessions, settings):
+    items = _listed(sessions, settings, rule="field.required")
     assert items and {i.rule for i in items} == {"field.required"}
 
 
-def test_the_summary_counts_open_items_by_stage_and_rule(config, gaj_env, sessions):
-    with sessions() as session:
-        groups = summary(session, adapter="gaj-household")
-    assert {(a, s, r) for a, s, r, _ in groups} == {("gaj-household", "map", "code.unmapped"),
-                                                     ("gaj-household", "map", "field.required")}
-    assert sum(n for *_, n in groups) == gaj_env.counts["unmapped_code"] + gaj_env.counts["blank_required"]
+def test_the_summary_counts_open_items_by_stage_and_rule(config, gaj_env, sessions, settings):
+    groups = quarantine.list_items(_platform(sessions, settings), adapter="gaj-household").groups
+    assert {(g.adapter, g.stage, g.rule) for g in groups} == {("gaj-household", "map", "code.unmapped"),
+                                                               ("gaj-household", "map", "field.required")}
+    assert sum(g.count for g in groups) == gaj_env.counts["unmapped_code"] + gaj_env.counts["blank_required"]
 
 
-def test_show_gives_the_source_row_as_read_and_its_problem(config, sessions):
+def test_show_gives_the_source_row_as_read_and_its_problem(config, sessions, settings):
     item = _unmapped_sex(sessions)
-    with sessions() as session:
-        shown = show(session, item.id)
+    shown = _show(sessions, settings, item.id)
     assert shown.row["GMSFHM"].strip().upper() == shown.source_key.upper()
     assert shown.row["XB"] == "?"
     assert "XB" in shown.message and shown.correction is None
 
 
-def test_showing_an_unknown_item_is_refused(config, sessions):
-    with sessions() as session, pytest.raises(QuarantineError, match="no quarantined item"):
-        show(session, 999_999)
+def test_showing_an_unknown_item_is_refused(config, sessions, settings):
+    with pytest.raises(NotFound, match="no quarantined item") as refused:
+        _show(sessions, settings, 999_999)
+    assert refused.value.user_message == "没有编号为 999999 的隔离记录。"
 
 
-def test_correcting_the_sex_code_leaves_the_item_open_and_ready_to_replay(config, sessions):
+def test_correcting_the_sex_code_leaves_the_item_open_and_ready_to_replay(config, sessions, settings):
     unmapped = _unmapped_sex(sessions)
-    item = _correct(sessions, config, unmapped.id, XB=_sex_for(unmapped))
+    item = _correct(sessions, settings, unmapped.id, XB=_sex_for(unmapped))
     assert item.problems == []
     assert item.status == "open"
     assert item.correction == {"XB": _sex_for(item)} and item.corrected_row["XB"] == _sex_for(item)
     assert item.row["XB"] == "?"
 
 
-def test_a_correction_that_still_fails_stays_open_with_the_new_reason(config, sessions):
-    item = _correct(sessions, config, _unmapped_sex(sessions).id, XB="X")
+def test_a_correction_that_still_fails_stays_open_with_the_new_reason(config, sessions, settings):
+    item = _correct(sessions, settings, _unmapped_sex(sessions).id, XB="X")
     assert [p.rule for p in item.problems] == ["code.unmapped"]
-    with sessions() as session:
-        stored = show(session, item.id)
+    stored = _show(sessions, settings, item.id)
     assert stored.status == "open" and "'X'" in stored.message
 
 
-def test_a_correction_is_validated_like_a_submitted_record(config, sessions):
+def test_a_correction_is_validated_like_a_submitted_record(config, sessions, settings):
     item = _unmapped_sex(sessions)
     wrong_check_digit = item.source_key[:-1] + ("1" if item.source_key[-1] != "1" else "2")
-    corrected = _correct(sessions, config, item.id, XB="男", GMSFHM=wrong_check_digit)
+    corrected = _correct(sessions, settings, item.id, XB="男", GMSFHM=wrong_check_digit)
     assert "id_number.checksum" in {p.rule for p in corrected.problems}
-    with sessions() as session:
-        assert show(session, item.id).stage == "validate"
+    assert _show(sessions, settings, item.id).stage == "validate"
 
 
-def test_correcting_a_column_the_source_does_not_have_is_refused(config, sessions):
-    with pytest.raises(QuarantineError, match="no source column SEX"):
-        _correct(sessions, config, _unmapped_sex(sessions).id, SEX="男")
+def test_correcting_a_column_the_source_does_not_have_is_refused(config, sessions, settings):
+    with pytest.raises(InvalidInput, match="no source column SEX"):
+        _correct(sessions, settings, _unmapped_sex(sessions).id, SEX="男")
 
 
 def test_replaying_a_corrected_row_loads_it_into_the_core_and_marks_it_replayed(config, sessions, settings):
     unmapped = _unmapped_sex(sessions)
-    item = _correct(sessions, config, unmapped.id, XB=_sex_for(unmapped))
+    item = _correct(sessions, settings, unmapped.id, XB=_sex_for(unmapped))
     before = _core_count(sessions)
-    result = replay(sessions, settings, config, [item.id])
+    result = _replay(sessions, settings, [item.id])
     assert result.replayed == [item.id] and result.balanced
     assert _core_count(sessions) == before + 1
-    with sessions() as session:
-        stored = show(session, item.id)
+    stored = _show(sessions, settings, item.id)
     assert stored.status == "replayed" and result.batch_id in stored.message
 
 
 def test_replaying_again_returns_the_first_receipt_and_changes_nothing(config, sessions, settings):
     unmapped = _unmapped_sex(sessions)
-    item = _correct(sessions, config, unmapped.id, XB=_sex_for(unmapped))
-    first = replay(sessions, settings, config, [item.id])
-    after_first, message = _core_count(sessions), _message(sessions, item.id)
-    again = replay(sessions, settings, config, [item.id])
+    item = _correct(sessions, settings, unmapped.id, XB=_sex_for(unmapped))
+    first = _replay(sessions, settings, [item.id])
+    after_first, message = _core_count(sessions), _message(sessions, settings, item.id)
+    again = _replay(sessions, settings, [item.id])
     assert again.duplicate and again.batch_id == first.batch_id and again.replayed == [item.id]
     assert _core_count(sessions) == after_first
-    assert _message(sessions, item.id) == message
+    assert _message(sessions, settings, item.id) == message
 
 
-def _message(sessions, item_id: int) -> str:
-    with sessions() as session:
-        return show(session, item_id).message
+def _message(sessions, settings, item_id: int) -> str:
+    return _show(sessions, settings, item_id).message
 
 
 def test_replaying_an_uncorrected_row_keeps_it_open(config, sessions, settings):
     item = _unmapped_sex(sessions)
-    result = replay(sessions, settings, config, [item.id])
+    result = _replay(sessions, settings, [item.id])
     assert result.still_failing == [item.id] and result.batch_id is None
-    with sessions() as session:
-        assert show(session, item.id).status == "open"
+    assert _show(sessions, settings, item.id).status == "open"
 
 
 def test_replaying_every_open_item_of_an_adapter_accounts_for_each(config, sessions, settings):
     unmapped = _unmapped_sex(sessions)
-    fixed = _correct(sessions, config, unmapped.id, XB=_sex_for(unmapped))
-    with sessions() as session:
-        open_items = len(list_quarantine(session, adapter=config.name, limit=EVERY))
-    result = replay(sessions, settings, config)
+    fixed = _correct(sessions, settings, unmapped.id, XB=_sex_for(unmapped))
+    open_items = len(_listed(sessions, settings, adapter=config.name))
+    result = _replay(sessions, settings, adapter=config.name)
     assert len(result.asked) == open_items and result.balanced
     assert result.replayed == [fixed.id]
     assert len(result.still_failing) == open_items - 1
@@ -179,40 +193,38 @@ def test_a_record_the_exchange_quarantines_moves_to_the_exchange_quarantine(conf
                                                                             monkeypatch):
     item = _unmapped_sex(sessions)
     wrong_check_digit = item.source_key[:-1] + ("1" if item.source_key[-1] != "1" else "2")
-    _correct(sessions, config, item.id, XB=_sex_for(item), GMSFHM=wrong_check_digit)
+    _correct(sessions, settings, item.id, XB=_sex_for(item), GMSFHM=wrong_check_digit)
     # the exchange's validators disagree with the check made before submitting
     monkeypatch.setattr(quarantine, "validate_record", lambda *a, **k: RecordResult(None, None, None, []))
-    result = replay(sessions, settings, config, [item.id])
+    result = _replay(sessions, settings, [item.id])
     assert result.quarantined_by_validation == [item.id] and result.balanced
     with sessions() as session:
         held = session.scalar(select(QuarantineRecord).where(QuarantineRecord.batch_id == result.batch_id))
-        stored = show(session, item.id)
+    stored = _show(sessions, settings, item.id)
     assert held.record_key == wrong_check_digit
     assert stored.status == "replayed" and stored.rule == "id_number.checksum"
     assert f"exchange quarantine as record #{held.id}" in stored.message
 
 
-def test_discarding_needs_a_reason(config, sessions):
+def test_discarding_needs_a_reason(config, sessions, settings):
     item = _unmapped_sex(sessions)
-    with unit_of_work(sessions) as session, pytest.raises(QuarantineError, match="needs a reason"):
-        discard(session, item.id, "  ")
+    with pytest.raises(InvalidInput, match="needs a reason") as refused:
+        _discard(sessions, settings, item.id, "  ")
+    assert "丢弃隔离记录须填写理由" in refused.value.user_message
 
 
-def test_discarding_closes_the_item_and_keeps_the_reason(config, sessions):
+def test_discarding_closes_the_item_and_keeps_the_reason(config, sessions, settings):
     item = _unmapped_sex(sessions)
-    with unit_of_work(sessions) as session:
-        discard(session, item.id, "a test person, never registered")
-    with sessions() as session:
-        stored = show(session, item.id)
+    _discard(sessions, settings, item.id, "a test person, never registered")
+    stored = _show(sessions, settings, item.id)
     assert stored.status == "discarded" and "a test person, never registered" in stored.message
 
 
 def test_a_discarded_item_cannot_be_replayed(config, sessions, settings):
     item = _unmapped_sex(sessions)
-    with unit_of_work(sessions) as session:
-        discard(session, item.id, "duplicate of another person")
-    with pytest.raises(QuarantineError, match="discarded"):
-        replay(sessions, settings, config, [item.id])
+    _discard(sessions, settings, item.id, "duplicate of another person")
+    with pytest.raises(Conflict, match="discarded"):
+        _replay(sessions, settings, [item.id])
 
 
 # The command line: `govshare quarantine ...` once server.py registers adapters.quarantine_cli.
@@ -258,6 +270,43 @@ def test_quarantine_refusals_exit_with_status_2(config, gaj_env, settings, tmp_p
     assert unknown.returncode == 2 and "no quarantined item #999999" in unknown.stderr
     unreasoned = _govshare(settings, gaj_env, tmp_path, "discard", "1", "--reason", " ")
     assert unreasoned.returncode == 2 and "needs a reason" in unreasoned.stderr
+
+
+@needs_command
+def test_listing_an_unknown_adapter_is_an_error_with_exit_status_2(config, gaj_env, settings, tmp_path):
+    listed = _govshare(settings, gaj_env, tmp_path, "list", "--adapter", "nosuch")
+    assert listed.returncode == 2 and listed.stdout == ""
+    assert "no adapter 'nosuch'" in listed.stderr and "gaj-household" in listed.stderr
+
+
+@needs_command
+def test_every_quarantine_command_leaves_an_audit_entry_with_channel_cli(config, gaj_env, settings, sessions,
+                                                                        tmp_path):
+    item = _unmapped_sex(sessions)
+    for args in (["list"], ["show", str(item.id)], ["correct", str(item.id), f"XB={_sex_for(item)}"],
+                 ["replay", str(item.id)], ["discard", "999999", "--reason", "测试"]):
+        _govshare(settings, gaj_env, tmp_path, *args)
+    with sessions() as session:
+        entries = session.scalars(select(AuditEntry).where(AuditEntry.operation.startswith("quarantine."))
+                                  .order_by(AuditEntry.seq)).all()
+    assert [(e.operation, e.result, e.channel, e.user) for e in entries] == [
+        ("quarantine.list", "ok", "cli", "console"), ("quarantine.show", "ok", "cli", "console"),
+        ("quarantine.correct", "ok", "cli", "console"), ("quarantine.replay", "ok", "cli", "console"),
+        ("quarantine.discard", "refused:QuarantineNotFound", "cli", "console")]
+    assert entries[3].record_count == 1 and f"#{item.id} of gaj-household" in entries[2].detail
+
+
+def test_a_list_past_its_last_page_shows_the_last_page_when_asked_to(config, sessions, settings):
+    every = quarantine.list_items(_platform(sessions, settings), limit=EVERY)
+    last = quarantine.list_items(_platform(sessions, settings), offset=EVERY * 10, limit=10, clamp=True)
+    assert last.total == every.total and last.offset == (every.total - 1) // 10 * 10
+    assert [i.id for i in last.items] == [i.id for i in every.items[last.offset:]]
+
+
+def test_an_item_names_its_field_and_source_columns_and_says_its_problem_in_chinese(config, sessions, settings):
+    item = _show(sessions, settings, _unmapped_sex(sessions).id)
+    assert (item.label, item.columns) == ("性别", ("XB",))
+    assert quarantine.problem_zh(item) == "性别 (sex): 代码不在代码表中 — 源字段 XB 的值为 “?”"
 
 
 # -- one open item per source row, however often runs meet it ---------------------------------------
@@ -321,16 +370,16 @@ def test_replaying_every_open_item_after_several_runs_replays_each_rejected_row_
     for _ in range(3):
         run_adapter(sessions, settings, config, full=True)
     unmapped = _unmapped_sex(sessions)
-    fixed = _correct(sessions, config, unmapped.id, XB=_sex_for(unmapped))
-    result = replay(sessions, settings, config)
+    fixed = _correct(sessions, settings, unmapped.id, XB=_sex_for(unmapped))
+    result = _replay(sessions, settings, adapter=config.name)
     assert len(result.asked) == _rejected(gaj_env) and result.balanced
     assert result.replayed == [fixed.id]
 
 
 def test_a_replayed_row_the_source_still_holds_stays_closed_at_the_next_run(config, gaj_env, sessions, settings):
     unmapped = _unmapped_sex(sessions)
-    _correct(sessions, config, unmapped.id, XB=_sex_for(unmapped))
-    replay(sessions, settings, config, [unmapped.id])
+    _correct(sessions, settings, unmapped.id, XB=_sex_for(unmapped))
+    _replay(sessions, settings, [unmapped.id])
     again = run_adapter(sessions, settings, config, full=True)
     assert _reconciles(again)
     assert [i.id for i in _items(sessions, status=None) if i.source_key == unmapped.source_key] == [unmapped.id]
@@ -340,8 +389,7 @@ def test_a_replayed_row_the_source_still_holds_stays_closed_at_the_next_run(conf
 def test_a_discarded_row_the_source_still_holds_stays_discarded_at_the_next_run(config, gaj_env, sessions,
                                                                                 settings):
     unmapped = _unmapped_sex(sessions)
-    with unit_of_work(sessions) as session:
-        discard(session, unmapped.id, "a test person, never registered")
+    _discard(sessions, settings, unmapped.id, "a test person, never registered")
     run_adapter(sessions, settings, config, full=True)
     assert [(i.id, i.status) for i in _items(sessions, status=None)
             if i.source_key == unmapped.source_key] == [(unmapped.id, "discarded")]
@@ -367,12 +415,11 @@ def test_a_row_corrected_at_the_source_resolves_its_open_item_at_the_next_increm
     _update_source_row(legacy, unmapped.source_key, XB=_sex_for(unmapped))
     later = run_adapter(sessions, settings, config)
     assert later.mode == "incremental" and _reconciles(later)
-    with sessions() as session:
-        item = show(session, unmapped.id)
+    item = _show(sessions, settings, unmapped.id)
     assert item.status == "resolved" and f"run #{later.id} read the row and it maps now" in item.message
     assert len(_items(sessions)) == _rejected(gaj_registry) - 1
-    with pytest.raises(QuarantineError, match="resolved; it cannot be replayed"):
-        replay(sessions, settings, config, [unmapped.id])
+    with pytest.raises(Conflict, match="resolved; it cannot be replayed"):
+        _replay(sessions, settings, [unmapped.id])
 
 
 @pytest.mark.usefixtures("household_resource")
@@ -385,8 +432,7 @@ def test_a_row_gone_from_the_source_resolves_its_open_item_at_the_next_full_run(
         conn.execute("DELETE FROM HJ_RKXX WHERE trim(GMSFHM) = ?", (unmapped.source_key,))
     later = run_adapter(sessions, settings, config, full=True)
     assert _reconciles(later)
-    with sessions() as session:
-        item = show(session, unmapped.id)
+    item = _show(sessions, settings, unmapped.id)
     assert item.status == "resolved" and f"full run #{later.id} did not find the row" in item.message
     assert len(_items(sessions)) == _rejected(gaj_registry) - 1
 
@@ -397,11 +443,10 @@ def test_a_row_that_changes_and_still_fails_refreshes_its_open_item_and_keeps_th
     config = load_adapter(ADAPTER)
     run_adapter(sessions, settings, config, full=True)
     unmapped = _unmapped_sex(sessions)
-    _correct(sessions, config, unmapped.id, XB=_sex_for(unmapped))
+    _correct(sessions, settings, unmapped.id, XB=_sex_for(unmapped))
     _update_source_row(legacy, unmapped.source_key, XB="Q")
     later = run_adapter(sessions, settings, config, full=True)
-    with sessions() as session:
-        item = show(session, unmapped.id)
+    item = _show(sessions, settings, unmapped.id)
     assert (item.status, item.row["XB"], item.seen_run, item.run_id) == ("open", "Q", later.id, unmapped.run_id)
     assert "'Q'" in item.message and item.correction == {"XB": _sex_for(unmapped)}
     assert len(_items(sessions)) == _rejected(gaj_registry)

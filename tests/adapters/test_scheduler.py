@@ -22,10 +22,11 @@ from adapters import pipeline
 from adapters.config import AdapterConfigError, Schedule, _Checker
 from adapters.demo_sources import Manifest, generate_household_registry
 from adapters.locks import run_lock
-from adapters.scheduler import Scheduler, cron_after, enabled, load_folder, next_due
+from adapters.schedule import cron_after, load_folder, next_due
+from adapters.scheduler import Scheduler, enabled
 from registry.clock import utcnow
 from registry.db import make_engine, unit_of_work
-from registry.models import SyncRun
+from registry.models import AuditEntry, SyncRun
 from tests.adapters.test_pipeline import household_resource  # noqa: F401 - a fixture
 from tests.conftest import free_port
 
@@ -192,6 +193,16 @@ def test_the_thread_runs_a_due_adapter_and_records_a_succeeded_run(scheduler, se
     time.sleep(0.5)  # several more ticks: the next run is an hour away
     assert len(runs(sessions, "gaj-small")) == 1
     assert thread.running
+
+
+def test_a_scheduled_run_is_recorded_as_the_platforms_with_channel_job(scheduler, sessions, folder, small_registry):
+    write_adapter(folder, "gaj-small", "1h", small_registry.url)
+    scheduler().tick()
+    [run] = runs(sessions, "gaj-small")
+    with sessions() as session:
+        [entry] = session.scalars(select(AuditEntry).where(AuditEntry.operation == "sync.run")).all()
+    assert (entry.channel, entry.user, entry.result, entry.record_count) == ("job", "platform", "ok", run.read)
+    assert entry.detail.startswith(f"#{run.id} gaj-small incremental succeeded")
 
 
 def test_an_overdue_adapter_runs_once_after_a_restart(scheduler, sessions, folder, small_registry):

@@ -13,16 +13,19 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from adapters import pipeline
+from adapters import monitoring, pipeline, sync
 from adapters.config import load_adapter
 from adapters.locks import AlreadyRunning
 from adapters.mapping import mapper_for
 from adapters.pipeline import consistency, core_key, run_adapter
 from registry.clock import utcnow
 from registry.db import unit_of_work
-from registry.models import CoreRecord, SyncCheckpoint, SyncRun
+from registry.errors import SyncError
+from registry.models import AuditEntry, CoreRecord, SyncCheckpoint, SyncRun
 from tests.adapters.conftest import wait_for_lock_release
 from tests.adapters.test_pipeline import ADAPTER, household_resource  # noqa: F401 - a fixture
+from trust.actions import Context
+from trust.auth import Caller
 
 ROOT = Path(__file__).parents[2]
 pytestmark = pytest.mark.usefixtures("household_resource")
@@ -222,6 +225,61 @@ def test_sync_check_exits_1_when_inconsistent(legacy, settings, tmp_path):
     assert "INCONSISTENT" in check.stdout and "source only" in check.stdout
 
 
+def test_sync_commands_naming_an_unknown_adapter_are_errors_with_exit_status_2(settings, tmp_path):
+    env = {"GOVSHARE_DB_URL": settings.db_url, "GOVSHARE_VAR": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    for command in (["history", "nosuch"], ["run", "nosuch", "--no-progress"], ["check", "nosuch"]):
+        done = subprocess.run([sys.executable, "-m", "server", "sync", *command], capture_output=True, text=True,
+                              env=env, cwd=ROOT, timeout=300)
+        assert done.returncode == 2 and done.stdout == "", command
+        assert "no adapter 'nosuch'" in done.stderr and "gaj-household" in done.stderr, command
+
+
+# -- the actions: audited, as their callers ---------------------------------------------------------
+
+def _platform(sessions, settings, channel: str = "cli") -> Context:
+    return Context(Caller.platform(channel), sessions, settings)
+
+
+def _entries(sessions, operation: str) -> list[AuditEntry]:
+    with sessions() as session:
+        return list(session.scalars(select(AuditEntry).where(AuditEntry.operation == operation)
+                                    .order_by(AuditEntry.seq)))
+
+
+def test_a_run_through_the_command_line_is_recorded_with_its_resource_and_what_it_read(
+        legacy, sessions, settings, household_resource, monkeypatch, capsys):  # noqa: F811
+    from server import main
+
+    monkeypatch.setenv("GOVSHARE_VAR", str(settings.var_dir))
+    assert main(["--db-url", settings.db_url, "sync", "run", "gaj-household", "--full", "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    [entry] = _entries(sessions, "sync.run")
+    assert (entry.channel, entry.user, entry.result, entry.resource_code) == ("cli", "console", "ok",
+                                                                              household_resource)
+    assert entry.record_count > 0 and entry.detail == printed.strip()
+
+
+def test_the_history_of_an_adapter_whose_file_is_gone_still_lists_its_runs(sessions, settings):
+    with unit_of_work(sessions) as session:
+        session.add(SyncRun(adapter="retired", mode="full", status="succeeded", started=utcnow(), read=3, loaded=3))
+    [run] = sync.history(_platform(sessions, settings), adapter="retired")
+    assert (run.adapter, run.read, run.balanced) == ("retired", 3, True)
+
+
+def test_a_run_whose_department_is_not_registered_is_a_failed_run_monitoring_lists(sessions, settings, tmp_path):
+    folder = tmp_path / "adapters"
+    folder.mkdir()
+    (folder / "unknown-dept.toml").write_text(ADAPTER.read_text(encoding="utf-8").replace(
+        'name = "gaj-household"', 'name = "unknown-dept"').replace(
+        "11330100002501028W", "11330100002501992L"), encoding="utf-8")
+    with pytest.raises(SyncError, match="unknown-dept: .*department 11330100002501992L is not registered"):
+        sync.run(_platform(sessions, settings), adapter="unknown-dept", folder=folder)
+    [failed] = monitoring.overview(_platform(sessions, settings)).failed
+    assert (failed.adapter, failed.status) == ("unknown-dept", "failed") and "not registered" in failed.message
+    [entry] = _entries(sessions, "sync.run")
+    assert entry.result == "fault:SyncFailed" and "not registered" in entry.detail
+
+
 # -- checkpoints and a failing source -------------------------------------------------------------
 
 def test_a_failing_source_is_retried_then_the_run_fails_clearly(legacy, sessions, settings,
@@ -311,7 +369,7 @@ class _Failing:
 
 KILLABLE_RUN = textwrap.dedent("""
     import sys, time
-    from adapters import pipeline
+    from adapters import monitoring, pipeline, sync
     pipeline.CHUNK = 200
     submit = pipeline.submit_prepared
     def slow(*args, **kwargs):  # time to be killed between chunks

@@ -1,0 +1,206 @@
+"""The operators' pages over real HTTP: signing in and out (recorded, with the address), the
+audit log (Chinese form errors, names beside codes, the last page for a page past it, CSV
+export, the verify page in Chinese), 交换监控 (failed runs listed with why, days in China
+time) and the adapter quarantine (problems in Chinese, the wrong column marked, refusals in
+Chinese)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from adapters.monitoring import china_day
+from registry.clock import utcnow
+from registry.db import unit_of_work
+from registry.models import AdapterQuarantine, AuditEntry, InputBatch, SyncRun
+from trust import audit
+
+from .conftest import Browser
+
+
+def _entries(sessions, operation: str) -> list[AuditEntry]:
+    with sessions() as session:
+        return list(session.scalars(select(AuditEntry).where(AuditEntry.operation == operation)
+                                    .order_by(AuditEntry.seq)))
+
+
+# -- signing in and out ------------------------------------------------------------------------------
+
+def test_signing_in_and_out_is_recorded_with_who_and_from_where(browser, city, sessions):
+    b = browser("mzj")
+    assert b.post("/logout", {}).status_code == 200
+    [signed_in] = _entries(sessions, "portal.login")
+    assert (signed_in.result, signed_in.user, signed_in.department_code, signed_in.channel) == (
+        "ok", "mzj", "mzj", "portal")
+    assert signed_in.detail == "from 127.0.0.1"
+    [signed_out] = _entries(sessions, "portal.logout")
+    assert (signed_out.result, signed_out.user, signed_out.detail) == ("ok", "mzj", "from 127.0.0.1")
+
+
+def test_a_refused_sign_in_says_so_in_chinese_and_is_recorded_with_the_name_given(browser, city, sessions):
+    r = browser().login("nobody", "wrong")
+    assert r.status_code == 200 and "用户名或密码错误, 或账户已停用。" in r.text and "退出" not in r.text
+    [refused] = _entries(sessions, "portal.login")
+    assert (refused.result, refused.user, refused.department_code) == ("refused:BadCredentials", "nobody", None)
+
+
+# -- the audit log ------------------------------------------------------------------------------------
+
+def test_an_audit_search_with_dates_that_are_not_dates_is_a_chinese_form_error(browser, city):
+    r = browser("auditor").get("/audit", params={"since": "2026-13-45", "until": "notadate"})
+    assert r.status_code == 422
+    assert 'id="err-since"' in r.text and "起始日期 “2026-13-45” 不是有效的日期" in r.text
+    assert 'id="err-until"' in r.text and "截止日期 “notadate” 不是有效的日期" in r.text
+    assert 'id="audit"' not in r.text  # no entries shown as if nothing had been asked
+
+
+def test_an_audit_window_that_ends_before_it_starts_is_a_chinese_form_error(browser, city):
+    r = browser("auditor").get("/audit", params={"since": "2026-12-05", "until": "2026-12-01"})
+    assert r.status_code == 422 and "截止日期早于起始日期" in r.text
+
+
+def test_audit_entries_name_operations_departments_channels_and_results(browser, city):
+    mzj = browser("mzj")
+    mzj.post("/apply", {"code": city.conditional, "purpose": "低保资格核查", "until": "2099-12-31"})
+    r = browser("auditor").get("/audit", params={"operation": "sharing.apply"})
+    row = r.text.split('<tbody>')[1].split("</tr>")[0]
+    assert "使用申请" in row and "sharing.apply" in row
+    assert "临江市民政局" in row and "门户" in row and "成功" in row
+
+
+def test_a_page_past_the_last_shows_the_last_page(monkeypatch, request, city):
+    monkeypatch.setenv("GOVSHARE_PORTAL_PAGE_SIZE", "2")
+    b = Browser(request.getfixturevalue("live_server").url)
+    b.login("auditor")
+    sessions, settings = request.getfixturevalue("sessions"), request.getfixturevalue("settings")
+    for _ in range(5):
+        audit.record(sessions, settings, audit.AuditEvent("exchange.QueryRecords", department_code="mzj"))
+    r = b.get("/audit", params={"operation": "exchange.", "page": 9999})
+    assert "第 3 / 3 页" in r.text and "第 9999" not in r.text
+    assert r.text.count("查询记录 (接口)") == 1  # the fifth entry alone on the last page
+
+
+def test_the_audit_log_exports_what_the_search_finds_as_csv(browser, city):
+    b = browser("auditor")
+    r = b.get("/audit/export", params={"operation": "portal.login"})
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    assert [row["user"] for row in rows] == ["auditor"] and rows[0]["entry_hash"]
+    assert {"seq", "entry_hash", "entry_mac", "channel"} <= set(rows[0])
+
+
+def test_the_verify_page_warns_in_chinese_when_no_checkpoint_is_signed(browser, city):
+    r = browser("auditor").post("/audit/verify", {})
+    assert "哈希链完整" in r.text and "尚无签名检查点: 日志末尾的记录若被删除将无法发现" in r.text
+    assert "no signed checkpoint" not in r.text
+
+
+def test_a_consumer_may_not_read_the_audit_log(browser, city, sessions):
+    assert browser("mzj").get("/audit/export").status_code == 403
+
+
+# -- monitoring ---------------------------------------------------------------------------------------
+
+def test_monitoring_lists_the_failed_runs_with_why_in_china_time(browser, city, sessions):
+    started = china_day(utcnow()) - timedelta(days=2) + timedelta(minutes=10)  # 00:10 China time, two days ago
+    with unit_of_work(sessions) as session:
+        session.add(SyncRun(adapter="gaj-household", mode="full", status="failed", started=started,
+                            finished=started + timedelta(seconds=3),
+                            message="SourceError: unable to open database file"))
+        for _ in range(40):  # more runs after it than the run table shows
+            session.add(SyncRun(adapter="mzj-marriage", mode="full", status="succeeded", started=utcnow(),
+                                finished=utcnow()))
+    r = browser("auditor").get("/monitor")
+    failed = r.text.split('id="failed-runs"')[1].split("</table>")[0]
+    assert "gaj-household" in failed and "unable to open database file" in failed
+    assert (started + timedelta(hours=8)).strftime("%Y-%m-%d %H:%M:%S") in failed
+    assert "gaj-household" not in r.text.split('id="runs"')[1]
+
+
+def test_the_volume_chart_counts_days_in_china_time(browser, city, sessions):
+    today = china_day(utcnow())  # 00:00 China time today, as UTC: yesterday 16:00
+    with unit_of_work(sessions) as session:
+        session.execute(update(InputBatch).values(received_at=today + timedelta(minutes=1)))
+    r = browser("admin").get("/monitor")
+    chart = r.text.split("<svg")[1].split("</svg>")[0]
+    assert f">{(today + timedelta(hours=8)).strftime('%m-%d')}<" in chart
+    assert f">{today.strftime('%m-%d')}<" not in chart  # the UTC day of the same instant
+
+
+# -- the quarantine -----------------------------------------------------------------------------------
+
+@pytest.fixture
+def quarantined(sessions) -> list[int]:
+    """Three open rows of the demo 公安局 adapter whose sex code (XB) is not in the code table."""
+    when = datetime(2026, 12, 1, 8, 0)
+    with unit_of_work(sessions) as session:
+        run = SyncRun(adapter="gaj-household", mode="full", status="succeeded", started=when, finished=when)
+        session.add(run)
+        session.flush()
+        rows = [AdapterQuarantine(run_id=run.id, adapter="gaj-household", source_key=f"K{n}", stage="map",
+                                  rule="code.unmapped", field="sex",
+                                  message="'?' is not in code table builtin:sex (column XB)",
+                                  row={"GMSFHM": f"K{n}", "XB": "?", "XM": "张伟"}, row_identity=f"K{n}",
+                                  status="open", created=when, seen_run=run.id, seen=when) for n in range(3)]
+        session.add_all(rows)
+        session.flush()
+        return [row.id for row in rows]
+
+
+def test_the_quarantine_list_says_each_problem_in_chinese(browser, city, quarantined):
+    r = browser("auditor").get("/monitor/quarantine")
+    assert "性别 (sex): 代码不在代码表中 — 源字段 XB 的值为 “?”" in r.text
+    assert "<td>映射</td>" in r.text and "is not in code table" not in r.text
+
+
+def test_the_quarantine_list_of_an_unknown_adapter_says_so_in_chinese(browser, city, quarantined):
+    r = browser("auditor").get("/monitor/quarantine", params={"adapter": "nosuch"})
+    assert r.status_code == 404 and "没有名为 nosuch 的适配器" in r.text
+
+
+def test_the_quarantine_list_past_its_last_page_shows_the_last_page(monkeypatch, request, city, quarantined):
+    monkeypatch.setenv("GOVSHARE_PORTAL_PAGE_SIZE", "2")
+    b = Browser(request.getfixturevalue("live_server").url)
+    b.login("admin")
+    r = b.get("/monitor/quarantine", params={"page": 9999})
+    assert "第 2 / 2 页" in r.text and "K2" in r.text and "K0" not in r.text
+
+
+def test_a_quarantined_row_marks_the_column_it_concerns(browser, city, quarantined):
+    r = browser("admin").get("/monitor/quarantine/item", params={"id": quarantined[0]})
+    assert "性别 (sex): 代码不在代码表中" in r.text and "<span class=\"tag\">待处理</span>" in r.text
+    assert 'name="col:XB" value="?" aria-label="XB" aria-invalid="true"' in r.text
+    assert 'aria-label="XM" aria-invalid' not in r.text
+
+
+def test_quarantine_refusals_are_chinese_and_recorded(browser, city, quarantined, sessions):
+    b = browser("admin")
+    r = b.post("/monitor/quarantine/item", {"id": quarantined[0], "act": "discard", "reason": " "})
+    assert "操作未完成: 丢弃隔离记录须填写理由" in r.text
+    r = b.post("/monitor/quarantine/item", {"id": quarantined[0], "act": "correct", "col:XB": "?", "col:XM": "张伟",
+                                            "col:GMSFHM": "K0"})
+    assert "没有修改任何源字段" in r.text
+    r = b.post("/monitor/quarantine/item", {"id": quarantined[1], "act": "discard", "reason": "测试数据"})
+    assert "已丢弃" in r.text and "已丢弃</span>" in r.text
+    r = b.post("/monitor/quarantine/item", {"id": quarantined[1], "act": "discard", "reason": "again"})
+    assert f"隔离记录 #{quarantined[1]} 已丢弃, 只有待处理的记录可以丢弃。" in r.text
+    assert [e.result for e in _entries(sessions, "quarantine.discard")] == [
+        "refused:ReasonRequired", "ok", "refused:QuarantineClosed"]
+    assert all(e.channel == "portal" and e.user == "admin" for e in _entries(sessions, "quarantine.discard"))
+
+
+def test_an_auditor_sees_the_quarantine_but_may_not_change_it(browser, city, quarantined):
+    b = browser("auditor")
+    r = b.get("/monitor/quarantine/item", params={"id": quarantined[0]})
+    assert r.status_code == 200 and 'name="col:XB"' not in r.text
+    assert b.post("/monitor/quarantine/item", {"id": quarantined[0], "act": "discard",
+                                               "reason": "x"}).status_code == 403
+
+
+def test_an_unknown_quarantine_item_is_a_chinese_404(browser, city):
+    r = browser("admin").get("/monitor/quarantine/item", params={"id": 999999})
+    assert r.status_code == 404 and "没有编号为 999999 的隔离记录。" in r.text
