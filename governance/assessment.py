@@ -1,4 +1,5 @@
-"""Assessment (考核, S5): per-department statistics of how well each department shares.
+"""Assessment (考核, S5): per-department statistics of how well each department shares - the action
+``assessment.report`` (the admin, reviewer and auditor roles read it).
 
     department  published  complete  completeness  timely  timeliness  applications  answered
     gaj         12         11        91.7%         9/10    90.0%       8             7 ...
@@ -31,8 +32,8 @@ from sqlalchemy.orm import Session, selectinload
 
 from directory import lookups
 from directory.catalogue.metadata import LENGTH_RANGES
-from registry.clock import utcnow
 from registry.models import CatalogueEntry, CorrectionReport, Department, InputBatch, SharingApplication
+from trust.actions import Context, action
 
 from . import correction, sharing
 
@@ -151,13 +152,13 @@ def is_timely(entry: CatalogueEntry, last_load: datetime | None, now: datetime) 
     return now - last_load <= timedelta(days=CYCLE_DAYS.get(entry.update_cycle, 0)) + GRACE
 
 
-def assess(session: Session, *, department: str | None = None, since: datetime | None = None,
-           now: datetime | None = None) -> list[DepartmentAssessment]:
-    """The 考核 table, one row per department (or only ``department``), ordered by department code.
+@action("assessment.report")
+def report(ctx: Context, *, department: str | None = None, since: datetime | None = None) -> list[DepartmentAssessment]:
+    """The 考核 table at ``ctx.now``, one row per department (or only ``department``), ordered by department code.
 
     ``since`` limits the response statistics to applications and reports filed from then on.
     """
-    now = now or utcnow()
+    session, now = ctx.session, ctx.now
     depts = select(Department).order_by(Department.code)
     if department:
         depts = depts.where(Department.id == lookups.department_by_code(session, department).id)
@@ -182,6 +183,7 @@ def assess(session: Session, *, department: str | None = None, since: datetime |
             else:
                 row.late.append(entry.resource_code)
     _responses(session, rows, now, since)
+    ctx.note(record_count=len(rows))
     return list(rows.values())
 
 

@@ -1,7 +1,7 @@
 """Sharing governance (共享为原则、不共享为例外, S3): who may read which resource, which fields.
 
 ``authorize`` is the one decision every read goes through (``exchange.output.read_view``
-calls it for SOAP; the portal and the command line call the same)::
+calls it for SOAP; the portal and the command line ask it through ``sharing.view``)::
 
     共享类型      the provider       another registered department
     无条件共享    everything, clear  every field, sensitive ones masked (governance.masking)
@@ -9,22 +9,28 @@ calls it for SOAP; the portal and the command line call the same)::
     不予共享      everything, clear  never (NotShared)
 
 A grant (授权) comes from a 使用申请 the provider approved, or is given directly by the
-provider ('policy').  The application life cycle, with who acts::
+provider ('policy').  The application life cycle, as actions (``trust.actions``; who may run
+each is its check in ``trust.auth``)::
 
-    apply     (consumer department)  -> submitted, deadline = now + GOVSHARE_APPLICATION_DAYS
-    approve   (provider department)  submitted -> approved, and a grant for the requested
-                                     period (the provider may narrow fields and period)
-    refuse    (provider, reason)     submitted -> refused
-    withdraw  (consumer)             submitted -> withdrawn
-              (nobody)               submitted whose requested period ended -> expired
-    revoke    (provider, reason)     ends a grant at once
+    sharing.apply     (consumer department)  -> submitted, deadline = now + GOVSHARE_APPLICATION_DAYS
+    sharing.approve   (provider department)  submitted -> approved, and a grant for the requested
+                                             period (the provider may narrow fields and period)
+    sharing.refuse    (provider, reason)     submitted -> refused
+    sharing.withdraw  (consumer)             submitted -> withdrawn
+                      (nobody)               submitted whose requested period ended -> expired
+    sharing.grant     (provider)             a grant without an application
+    sharing.revoke    (provider, reason)     ends a grant at once
+    sharing.inbox, sharing.applications, sharing.grants   the department's lists (an admin: any's)
+    sharing.mask, sharing.masking            set / read how a resource's fields are masked (脱敏)
+    sharing.view      (any department)       what it may read of a resource, and why
 
 A submitted application past its deadline is *overdue* (computed, not stored).  Deadlines
 count calendar days, not working days: the platform keeps no holiday calendar.  Requested
 periods are China dates (UTC+8), both ends inclusive; grants store them as UTC instants.
 
-Provider staff are users of the provider department with the provider or cataloguer role;
-admins act for any department.
+Free text has limits: a 用途 and a reason (refusal, revocation) at most 200 characters - the
+exchange contract's ``purpose`` element has that limit, and both are a sentence or two shown
+in one cell of the portal's tables.
 """
 
 from __future__ import annotations
@@ -38,8 +44,8 @@ from sqlalchemy.orm import Session
 
 from directory.lookups import base_of_class, department_by_code, published_resource
 from registry.clock import utcnow
-from registry.errors import ExchangeError, GovernanceError
-from registry.models import CatalogueEntry, CoreRecord, Department, MaskingRule, SharingApplication, SharingGrant, User
+from registry.errors import Conflict, ExchangeError, GovernanceError, NotFound
+from registry.models import CatalogueEntry, CoreRecord, Department, MaskingRule, SharingApplication, SharingGrant
 from trust.actions import Context, action
 from xsd.registry import Format, find, formats
 
@@ -49,9 +55,13 @@ from .masking import Masking
 UNCONDITIONAL, CONDITIONAL, NOT_SHARED = "无条件共享", "有条件共享", "不予共享"
 SUBMITTED, APPROVED, REFUSED, WITHDRAWN, EXPIRED = "submitted", "approved", "refused", "withdrawn", "expired"
 APPLICATION_STATUSES = (SUBMITTED, APPROVED, REFUSED, WITHDRAWN, EXPIRED)
-PROVIDER_ROLES = {"provider", "cataloguer"}
+#: an application's status as the portal names it
+APPLICATION_LABELS = {SUBMITTED: "待答复", APPROVED: "已同意", REFUSED: "已拒绝", WITHDRAWN: "已撤回",
+                      EXPIRED: "已过期"}
 #: the longest 用途 accepted (the exchange contract's purpose element has the same limit)
 PURPOSE_LENGTH = 200
+#: the longest reason of a refusal or a revocation (told to the consumer beside its 用途)
+REASON_LENGTH = 200
 CHINA = timedelta(hours=8)
 
 
@@ -79,7 +89,9 @@ def authorize(session: Session, requester: Department, entry: CatalogueEntry, *,
         return Decision(requester, entry, "provider", None, None, purpose=purpose)
     if entry.sharing_type == NOT_SHARED:
         raise ExchangeError("NotShared", f"resource {entry.resource_code} ({entry.name}) is 不予共享 and is never "
-                            f"served to other departments: {entry.not_shared_basis or 'not shared'}")
+                            f"served to other departments: {entry.not_shared_basis or 'not shared'}",
+                            zh=f"资源「{entry.name}」为不予共享资源 (依据: {entry.not_shared_basis or '未注明'}), "
+                               "只向提供部门开放。")
     grants = active_grants(session, requester.id, entry.id, at)
     rules = masking.rules_of(session, entry.id)
     clear = frozenset(f for g in grants for f in g.clear_fields or ())
@@ -87,7 +99,8 @@ def authorize(session: Session, requester: Department, entry: CatalogueEntry, *,
     if entry.sharing_type == UNCONDITIONAL:
         return Decision(requester, entry, "unconditional", None, Masking(rules, clear), ids, purpose)
     if not grants:
-        raise ExchangeError("NotAuthorized", _why_not(session, requester, entry, at))
+        english, chinese = _why_not(session, requester, entry, at)
+        raise ExchangeError("NotAuthorized", english, zh=chinese)
     fields = None if any(g.fields is None for g in grants) else frozenset(f for g in grants for f in g.fields)
     return Decision(requester, entry, "grant", fields, Masking(rules, clear), ids, purpose)
 
@@ -102,26 +115,35 @@ def active_grants(session: Session, consumer_id: int, entry_id: int, at: datetim
     ))
 
 
-def _why_not(session: Session, requester: Department, entry: CatalogueEntry, at: datetime) -> str:
+def _why_not(session: Session, requester: Department, entry: CatalogueEntry, at: datetime) -> tuple[str, str]:
+    """Why ``requester`` has no grant, and what it can do: in English for SOAP and the command line (with
+    the command to run), in Chinese for the portal (with the portal's page)."""
     head = (f"{requester.name} has no grant for resource {entry.resource_code} ({entry.name}), which is 有条件共享"
             f" ({entry.sharing_condition or 'conditional'})")
+    zh = f"{requester.name}尚无读取资源「{entry.name}」({entry.resource_code}, 有条件共享) 的有效授权"
     last = session.scalar(select(SharingGrant).where(SharingGrant.consumer_id == requester.id,
                                                      SharingGrant.entry_id == entry.id)
                           .order_by(SharingGrant.id.desc()).limit(1))
     if last is not None and last.revoked_at is not None and last.revoked_at <= at:
         head += f"; grant #{last.id} was revoked on {_day(last.revoked_at)}: {last.revoke_reason}"
+        zh += f"; 授权 #{last.id} 已于 {_day(last.revoked_at)} 撤销 (理由: {last.revoke_reason})"
     elif last is not None and last.valid_to is not None and last.valid_to <= at:
         head += f"; grant #{last.id} expired after {_day(last.valid_to - timedelta(seconds=1))}"
+        zh += f"; 授权 #{last.id} 已于 {_day(last.valid_to - timedelta(seconds=1))} 到期"
     elif last is not None and last.valid_from > at:
-        return head + f"; grant #{last.id} starts on {_day(last.valid_from)}"
+        return (head + f"; grant #{last.id} starts on {_day(last.valid_from)}",
+                zh + f"; 授权 #{last.id} 自 {_day(last.valid_from)} 起生效。")
     pending = session.scalar(select(SharingApplication).where(
         SharingApplication.consumer_id == requester.id, SharingApplication.entry_id == entry.id,
         SharingApplication.status == SUBMITTED).order_by(SharingApplication.id.desc()).limit(1))
     if pending is not None:
-        return head + (f"; application #{pending.id} awaits the provider's answer (due by "
-                       f"{_day(pending.deadline)})")
-    return head + (f"; apply with: govshare sharing apply --user USER --resource {entry.resource_code} "
-                   "--purpose PURPOSE --until YYYY-MM-DD [--fields a,b]")
+        return (head + (f"; application #{pending.id} awaits the provider's answer (due by "
+                        f"{_day(pending.deadline)})"),
+                zh + (f"; 本部门的使用申请 #{pending.id} 正等待提供方答复 (答复期限 {_day(pending.deadline)}), "
+                      "可在「我的申请」页查看。"))
+    return (head + (f"; apply with: govshare sharing apply --user USER --resource {entry.resource_code} "
+                    "--purpose PURPOSE --until YYYY-MM-DD [--fields a,b]"),
+            zh + "。如需使用, 请在资源目录中打开该资源, 点击「申请使用」提交使用申请。")
 
 
 # --------------------------------------------------------------------------- applications (使用申请)
@@ -156,6 +178,10 @@ class Application:
                    row.consumer.code, row.consumer.name, row.purpose, row.fields, row.valid_from, row.valid_to,
                    row.status, row.applicant, row.submitted_at, row.deadline, row.decided_by, row.decided_at,
                    row.reason)
+
+    @property
+    def status_label(self) -> str:
+        return APPLICATION_LABELS.get(self.status, self.status)
 
 
 @action("sharing.apply")
@@ -197,7 +223,8 @@ def apply(ctx: Context, *, resource_code: str, purpose: str, valid_to: date | No
     if pending is not None:
         raise GovernanceError(f"application #{pending} for {entry.resource_code} already awaits an answer; "
                               "withdraw it first to apply differently", "resource",
-                              zh=f"本部门对该资源的使用申请 #{pending} 尚待答复, 如需改变申请内容请先撤回。")
+                              zh=f"本部门对该资源的使用申请 #{pending} 尚待答复, "
+                                 "如需改变申请内容请先在「我的申请」页撤回。")
     application = SharingApplication(
         consumer_id=consumer.id, entry_id=entry.id, purpose=purpose.strip(),
         fields=_checked_fields(session, entry, fields), valid_from=valid_from, valid_to=valid_to,
@@ -209,150 +236,196 @@ def apply(ctx: Context, *, resource_code: str, purpose: str, valid_to: date | No
     return Application.of(application)
 
 
-def approve(session: Session, user: User, application_id: int, *, fields: Sequence[str] | None = None,
-            valid_to: date | None = None, clear: Sequence[str] = (), now: datetime | None = None) -> SharingGrant:
+@action("sharing.approve")
+def approve(ctx: Context, *, application_id: int, fields: Sequence[str] | None = None, valid_to: date | None = None,
+            clear: Sequence[str] = ()) -> Grant:
     """Approve a submitted application: a grant for its fields and period, or narrower ones."""
-    now = now or utcnow()
-    application = _pending(session, user, application_id, "approve", now)
+    session, now = ctx.session, ctx.now
+    application = _pending(session, application_id, "approve", now)
     entry = application.entry
+    ctx.note(resource_code=entry.resource_code)
     granted = application.fields
     if fields:
         narrowed = _checked_fields(session, entry, fields)
         wider = sorted(set(narrowed) - set(granted)) if granted is not None else []
         if wider:
             raise GovernanceError(f"fields: {', '.join(wider)} were not applied for; a grant may narrow the "
-                                  f"application's fields ({', '.join(granted)}), not widen them", "fields")
+                                  f"application's fields ({', '.join(granted)}), not widen them", "fields",
+                                  zh=f"字段 {_labels(session, entry, wider)} 不在申请范围内: 授权只能缩小申请的字段 "
+                                     f"({_labels(session, entry, granted)}), 不能扩大。")
         granted = narrowed
     until = application.valid_to
     if valid_to is not None:
         if valid_to > application.valid_to:
             raise GovernanceError(f"until: {valid_to} is after the applied period's end {application.valid_to}",
-                                  "until")
+                                  "until", zh=f"授权期限 {valid_to} 晚于申请的期限 {application.valid_to}。")
         if valid_to < application.valid_from:
             raise GovernanceError(f"until: {valid_to} is before the applied period's start "
-                                  f"{application.valid_from}", "until")
+                                  f"{application.valid_from}", "until",
+                                  zh=f"授权期限 {valid_to} 早于申请的开始日期 {application.valid_from}。")
         until = valid_to
-    application.status, application.decided_by, application.decided_at = APPROVED, user.username, now
+    application.status, application.decided_by, application.decided_at = APPROVED, ctx.caller.who, now
     grant = SharingGrant(
         consumer_id=application.consumer_id, entry_id=entry.id, fields=granted,
         clear_fields=_checked_fields(session, entry, clear) or [], valid_from=china_midnight(application.valid_from),
         valid_to=china_midnight(until + timedelta(days=1)), source="application", application_id=application.id,
-        granted_by=user.username, granted_at=now, revoked_by="", revoke_reason="",
+        granted_by=ctx.caller.who, granted_at=now, revoked_by="", revoke_reason="",
     )
     session.add(grant)
     session.flush()
-    return grant
+    ctx.note(detail=f"application #{application.id}: grant #{grant.id} to {application.consumer.code}")
+    return Grant.of(grant, now)
 
 
-def refuse(session: Session, user: User, application_id: int, reason: str | None, *,
-           now: datetime | None = None) -> SharingApplication:
+@action("sharing.refuse")
+def refuse(ctx: Context, *, application_id: int, reason: str | None) -> Application:
     """Refuse a submitted application; the reason is required and told to the consumer."""
-    now = now or utcnow()
-    reason = _reason(reason, "refuse an application")
-    application = _pending(session, user, application_id, "refuse", now)
-    application.status, application.decided_by, application.decided_at = REFUSED, user.username, now
+    reason = _reason(reason, "refuse an application", "拒绝理由")
+    application = _pending(ctx.session, application_id, "refuse", ctx.now)
+    ctx.note(resource_code=application.entry.resource_code, detail=f"application #{application.id}: {reason}")
+    application.status, application.decided_by, application.decided_at = REFUSED, ctx.caller.who, ctx.now
     application.reason = reason
-    session.flush()
-    return application
+    ctx.session.flush()
+    return Application.of(application)
 
 
-def withdraw(session: Session, user: User, application_id: int, *, now: datetime | None = None) -> SharingApplication:
+@action("sharing.withdraw")
+def withdraw(ctx: Context, *, application_id: int) -> Application:
     """The consumer takes back its own submitted application."""
-    now = now or utcnow()
+    session = ctx.session
     application = _application(session, application_id)
-    consumer = department_of(user)
-    if application.consumer_id != consumer.id and "admin" not in user.role_set:
-        raise GovernanceError(f"application #{application.id} is {application.consumer.name}'s; "
-                              f"{user.username} may not withdraw it", "application")
-    expire_applications(session, now)
+    ctx.note(resource_code=application.entry.resource_code, detail=f"application #{application.id}")
+    expire_applications(session, ctx.now)
     if application.status != SUBMITTED:
-        raise GovernanceError(f"application #{application.id} is {application.status}; only a submitted one can be "
-                              "withdrawn", "application")
-    application.status, application.decided_by, application.decided_at = WITHDRAWN, user.username, now
+        raise Conflict(f"application #{application.id} is {application.status}; only a submitted one can be "
+                       "withdrawn", code="AlreadyAnswered", field="application",
+                       zh=f"使用申请 #{application.id} {_label(application)}, 只有待答复的申请可以撤回。")
+    application.status, application.decided_by, application.decided_at = WITHDRAWN, ctx.caller.who, ctx.now
     session.flush()
-    return application
+    return Application.of(application)
 
 
-def is_overdue(application: SharingApplication, now: datetime) -> bool:
+def is_overdue(application: Application | SharingApplication, now: datetime) -> bool:
     """Submitted and not answered by its deadline (逾期)."""
     return application.status == SUBMITTED and now > application.deadline
 
 
-def inbox(session: Session, user: User, *, now: datetime | None = None, status: str | None = None,
-          department: str | None = None) -> list[SharingApplication]:
-    """Applications to the resources of the user's department (an admin: of ``department`` or all)."""
-    now = now or utcnow()
-    expire_applications(session, now)
+@action("sharing.inbox")
+def inbox(ctx: Context, *, status: str | None = None, department: str | None = None) -> list[Application]:
+    """Applications to the resources of the caller's department (an admin: of ``department`` or all), soonest
+    due first."""
+    session = ctx.session
+    expire_applications(session, ctx.now)
     stmt = select(SharingApplication).join(CatalogueEntry, SharingApplication.entry_id == CatalogueEntry.id)
-    stmt = stmt.where(CatalogueEntry.provider_id.in_(departments_seen(session, user, department)))
+    stmt = stmt.where(CatalogueEntry.provider_id.in_(departments_seen(ctx, department)))
     if status:
         stmt = stmt.where(SharingApplication.status == status)
-    return list(session.scalars(stmt.order_by(SharingApplication.deadline, SharingApplication.id)))
+    rows = [Application.of(a) for a in session.scalars(stmt.order_by(SharingApplication.deadline,
+                                                                      SharingApplication.id))]
+    ctx.note(record_count=len(rows))
+    return rows
 
 
-def outbox(session: Session, user: User, *, now: datetime | None = None,
-           department: str | None = None) -> list[SharingApplication]:
-    """Applications the user's department filed (an admin: ``department``'s or all)."""
-    expire_applications(session, now or utcnow())
-    return list(session.scalars(
-        select(SharingApplication).where(SharingApplication.consumer_id.in_(departments_seen(session, user,
-                                                                                                department)))
-        .order_by(SharingApplication.id)))
+@action("sharing.applications")
+def applications(ctx: Context, *, department: str | None = None) -> list[Application]:
+    """Applications the caller's department filed (an admin: ``department``'s or all)."""
+    session = ctx.session
+    expire_applications(session, ctx.now)
+    rows = [Application.of(a) for a in session.scalars(
+        select(SharingApplication).where(SharingApplication.consumer_id.in_(departments_seen(ctx, department)))
+        .order_by(SharingApplication.id))]
+    ctx.note(record_count=len(rows))
+    return rows
 
 
 # --------------------------------------------------------------------------- grants (授权)
 
 
-def grant(session: Session, user: User, resource_code: str, consumer_code: str, *,
-          fields: Sequence[str] | None = None, clear: Sequence[str] = (), valid_to: date | None = None,
-          valid_from: date | None = None, now: datetime | None = None) -> SharingGrant:
+@dataclass(frozen=True)
+class Grant:
+    """A grant (授权) as its readers see it; ``state`` at the time the action ran."""
+
+    id: int
+    resource_code: str
+    resource_name: str
+    provider_code: str
+    consumer_code: str
+    consumer_name: str
+    fields: list[str] | None  # None: every field
+    clear_fields: list[str]
+    valid_from: date  # China dates, both inclusive
+    last_day: date | None  # None: no end
+    source: str  # application | policy
+    application_id: int | None
+    granted_by: str
+    granted_at: datetime
+    state: str  # active | pending | expired | revoked
+    revoked_at: datetime | None
+    revoked_by: str
+    revoke_reason: str
+
+    @classmethod
+    def of(cls, row: SharingGrant, now: datetime) -> Grant:
+        last_day = china_date(row.valid_to - timedelta(seconds=1)) if row.valid_to is not None else None
+        return cls(row.id, row.entry.resource_code, row.entry.name, row.entry.provider.code, row.consumer.code,
+                   row.consumer.name, row.fields, list(row.clear_fields or ()), china_date(row.valid_from), last_day,
+                   row.source, row.application_id, row.granted_by, row.granted_at, grant_state(row, now),
+                   row.revoked_at, row.revoked_by, row.revoke_reason)
+
+
+@action("sharing.grant")
+def grant(ctx: Context, *, resource_code: str, consumer_code: str, fields: Sequence[str] | None = None,
+          clear: Sequence[str] = (), valid_to: date | None = None, valid_from: date | None = None) -> Grant:
     """The provider grants a department access directly ('policy'), without an application."""
-    now = now or utcnow()
+    session, now = ctx.session, ctx.now
     entry = published_resource(session, resource_code)
-    require_provider_staff(user, entry, "grant")
     consumer = department_by_code(session, consumer_code)
     if consumer.id == entry.provider_id:
-        raise GovernanceError(f"{consumer.name} provides {entry.resource_code}: it needs no grant", "consumer")
+        raise GovernanceError(f"{consumer.name} provides {entry.resource_code}: it needs no grant", "consumer",
+                              zh=f"{consumer.name}是资源「{entry.name}」的提供部门, 无需授权。")
     if entry.sharing_type == NOT_SHARED:
         raise GovernanceError(f"resource {entry.resource_code} is 不予共享: it is never served, not even by grant",
-                              "resource")
+                              "resource", zh=f"{entry.name} 为不予共享资源, 不能授权给其他部门。")
     start = valid_from or china_date(now)
     if valid_to is not None and valid_to < start:
-        raise GovernanceError(f"until: {valid_to} is before the start {start}", "until")
+        raise GovernanceError(f"until: {valid_to} is before the start {start}", "until",
+                              zh=f"授权期限 {valid_to} 早于开始日期 {start}。")
     record = SharingGrant(
         consumer_id=consumer.id, entry_id=entry.id, fields=_checked_fields(session, entry, fields),
         clear_fields=_checked_fields(session, entry, clear) or [], valid_from=china_midnight(start),
         valid_to=china_midnight(valid_to + timedelta(days=1)) if valid_to else None, source="policy",
-        granted_by=user.username, granted_at=now, revoked_by="", revoke_reason="",
+        granted_by=ctx.caller.who, granted_at=now, revoked_by="", revoke_reason="",
     )
     session.add(record)
     session.flush()
-    return record
+    ctx.note(detail=f"grant #{record.id} to {consumer.code}")
+    return Grant.of(record, now)
 
 
-def revoke(session: Session, user: User, grant_id: int, reason: str | None, *,
-           now: datetime | None = None) -> SharingGrant:
+@action("sharing.revoke")
+def revoke(ctx: Context, *, grant_id: int, reason: str | None) -> Grant:
     """End a grant at once (the provider or an admin); the reason is required."""
-    now = now or utcnow()
-    reason = _reason(reason, "revoke a grant")
-    record = session.get(SharingGrant, grant_id)
-    if record is None:
-        raise GovernanceError(f"no grant #{grant_id}", "grant")
-    require_provider_staff(user, record.entry, "revoke")
+    reason = _reason(reason, "revoke a grant", "撤销理由")
+    record = _grant(ctx.session, grant_id)
+    ctx.note(resource_code=record.entry.resource_code, detail=f"grant #{record.id}: {reason}")
     if record.revoked_at is not None:
-        raise GovernanceError(f"grant #{grant_id} was already revoked on {_day(record.revoked_at)}", "grant")
-    record.revoked_at, record.revoked_by, record.revoke_reason = now, user.username, reason
-    session.flush()
-    return record
+        raise Conflict(f"grant #{grant_id} was already revoked on {_day(record.revoked_at)}", code="AlreadyAnswered",
+                       field="grant", zh=f"授权 #{grant_id} 已于 {_day(record.revoked_at)} 撤销。")
+    record.revoked_at, record.revoked_by, record.revoke_reason = ctx.now, ctx.caller.who, reason
+    ctx.session.flush()
+    return Grant.of(record, ctx.now)
 
 
-def grants(session: Session, user: User, *, department: str | None = None) -> list[SharingGrant]:
-    """Grants the user's department gave or holds (an admin: ``department``'s or all)."""
-    seen = departments_seen(session, user, department)
-    return list(session.scalars(
+@action("sharing.grants")
+def grants(ctx: Context, *, department: str | None = None) -> list[Grant]:
+    """Grants the caller's department gave or holds (an admin: ``department``'s or all)."""
+    seen = departments_seen(ctx, department)
+    rows = [Grant.of(g, ctx.now) for g in ctx.session.scalars(
         select(SharingGrant).join(CatalogueEntry, SharingGrant.entry_id == CatalogueEntry.id)
         .where(or_(SharingGrant.consumer_id.in_(seen), CatalogueEntry.provider_id.in_(seen)))
-        .order_by(SharingGrant.id)))
+        .order_by(SharingGrant.id))]
+    ctx.note(record_count=len(rows))
+    return rows
 
 
 def grant_state(record: SharingGrant, now: datetime) -> str:
@@ -367,21 +440,46 @@ def grant_state(record: SharingGrant, now: datetime) -> str:
 # --------------------------------------------------------------------------- masking policy (脱敏)
 
 
-def set_masking(session: Session, user: User, resource_code: str, field: str, method: str, *,
-                now: datetime | None = None) -> MaskingRule:
+@dataclass(frozen=True)
+class FieldMasking:
+    """How one field of a resource is masked for consumers, and where the method comes from."""
+
+    field: str
+    label: str  # the field's Chinese name in the standard format
+    method: str  # governance.masking.METHODS
+    origin: str  # rule (the provider set it) | default (by the field's name)
+
+
+@action("sharing.mask")
+def mask(ctx: Context, *, resource_code: str, field: str, method: str | None) -> FieldMasking:
     """The provider sets how ``field`` of its resource is masked for consumers."""
+    if not method:
+        raise GovernanceError(f"method: required with a field ({', '.join(masking.METHODS)})", "method",
+                              zh="请选择脱敏方式。")
     if method not in masking.METHODS:
-        raise GovernanceError(f"method: {method!r} is not one of {', '.join(masking.METHODS)}", "method")
+        raise GovernanceError(f"method: {method!r} is not one of {', '.join(masking.METHODS)}", "method",
+                              zh=f"没有名为 {method} 的脱敏方式。")
+    session = ctx.session
     entry = published_resource(session, resource_code)
-    require_provider_staff(user, entry, "set the masking of")
     [name] = _checked_fields(session, entry, [field])
     rule = session.get(MaskingRule, (entry.id, name))
     if rule is None:
         rule = MaskingRule(entry_id=entry.id, field=name)
         session.add(rule)
-    rule.method, rule.set_by, rule.set_at = method, user.username, now or utcnow()
+    rule.method, rule.set_by, rule.set_at = method, ctx.caller.who, ctx.now
     session.flush()
-    return rule
+    ctx.note(detail=f"{name}: {method}")
+    fmt = record_format(session, entry)
+    return FieldMasking(name, fmt.label(name) if fmt else name, method, "rule")
+
+
+@action("sharing.masking")
+def masking_of(ctx: Context, *, resource_code: str) -> list[FieldMasking]:
+    """How every known field of a published resource is masked for consumers."""
+    session = ctx.session
+    entry = published_resource(session, resource_code)
+    fmt = record_format(session, entry)
+    return [FieldMasking(n, fmt.label(n) if fmt else n, m, o) for n, m, o in masking_table(session, entry)]
 
 
 def masking_table(session: Session, entry: CatalogueEntry) -> list[tuple[str, str, str]]:
@@ -390,6 +488,68 @@ def masking_table(session: Session, entry: CatalogueEntry) -> list[tuple[str, st
     fmt = record_format(session, entry)
     names = [f.name for f in fmt.fields] if fmt else sorted(rules)
     return [(n, rules.get(n) or masking.default_method(n), "rule" if n in rules else "default") for n in names]
+
+
+# --------------------------------------------------------------------------- what a department may read
+
+
+@dataclass(frozen=True)
+class FieldView:
+    """One field of a resource as a department reads it."""
+
+    field: str
+    label: str
+    visible: bool
+    method: str  # how it is masked for the department ('none' for the provider)
+    origin: str  # rule | default
+
+
+@dataclass(frozen=True)
+class View:
+    """``authorize``'s decision for one department and resource: on what basis it reads it, which
+    fields, how masked."""
+
+    department_code: str
+    department_name: str
+    resource_code: str
+    resource_name: str
+    sharing_type: str
+    basis: str  # provider | unconditional | grant
+    grant_ids: tuple[int, ...]
+    all_fields: bool
+    fields: tuple[FieldView, ...]
+
+    @property
+    def visible(self) -> list[str]:
+        return [f.field for f in self.fields if f.visible]
+
+    @property
+    def masked(self) -> list[FieldView]:
+        return [f for f in self.fields if f.visible and f.method != masking.NONE]
+
+
+@action("sharing.view")
+def view(ctx: Context, *, resource_code: str, department: str | None = None) -> View:
+    """What ``department`` (the caller's own by default) may read of a published resource, and why; a
+    department that may read nothing of it gets the refusal a read would get (NotShared, NotAuthorized),
+    saying what it can do."""
+    session = ctx.session
+    entry = published_resource(session, resource_code)
+    if department:
+        reader = department_by_code(session, department)
+    elif ctx.caller.department_id is not None:
+        reader = session.get(Department, ctx.caller.department_id)
+    else:
+        raise GovernanceError("department: required - whose view of the resource", "department",
+                              zh="请指定部门。")
+    decision = authorize(session, reader, entry, at=ctx.now)
+    fmt = record_format(session, entry)
+    fields = tuple(
+        FieldView(name, fmt.label(name) if fmt else name, decision.fields is None or name in decision.fields,
+                  decision.masking.method(name) if decision.masking is not None else masking.NONE, origin)
+        for name, _method, origin in masking_table(session, entry))
+    return View(reader.code, reader.name, entry.resource_code, entry.name, entry.sharing_type, decision.basis,
+                decision.grant_ids, decision.fields is None, fields)
 
 
 # --------------------------------------------------------------------------- shared helpers
@@ -437,57 +597,62 @@ def _checked_fields(session: Session, entry: CatalogueEntry, fields: Iterable[st
             unknown.append(name)
     if unknown:
         raise GovernanceError(f"fields: {', '.join(unknown)} not in {entry.resource_code}'s format {fmt.qname}; "
-                              f"its fields: {', '.join(f.name for f in fmt.fields)}", "fields")
+                              f"its fields: {', '.join(f.name for f in fmt.fields)}", "fields",
+                              zh=f"{'、'.join(unknown)} 不是资源「{entry.name}」的字段; 可选字段: "
+                                 f"{'、'.join(fmt.label(f.name) for f in fmt.fields)}。")
     return sorted(resolved)
 
 
-def department_of(user: User) -> Department:
-    if not user.active:
-        raise GovernanceError(f"{user.username}'s account is disabled", "user")
-    if user.department is None:
-        raise GovernanceError(f"{user.username} belongs to no department", "user")
-    return user.department
+def _labels(session: Session, entry: CatalogueEntry, names: Iterable[str] | None) -> str:
+    """Field names as the portal says them (their Chinese labels)."""
+    if names is None:
+        return "全部字段"
+    fmt = record_format(session, entry)
+    return "、".join(fmt.label(n) if fmt else n for n in names)
 
 
-def require_provider_staff(user: User, entry: CatalogueEntry, action: str) -> None:
-    roles = user.role_set
-    if user.active and ("admin" in roles or (user.department_id == entry.provider_id and roles & PROVIDER_ROLES)):
-        return
-    raise GovernanceError(f"{user.username} may not {action} {entry.resource_code}: only the provider department's "
-                          f"provider or cataloguer staff ({entry.provider.name}) or an admin may", "user")
-
-
-def departments_seen(session: Session, user: User, department: str | None):
-    """The department ids a listing shows: the user's own, or for an admin the named one or all."""
-    if "admin" in user.role_set:
-        if department:
-            return [department_by_code(session, department).id]
+def departments_seen(ctx: Context, department: str | None):
+    """The department ids a listing shows: the caller's own, or for an admin the named one or all (the
+    action's check refused a non-admin naming another department)."""
+    if department:
+        return [department_by_code(ctx.session, department).id]
+    if ctx.caller.is_admin:
         return select(Department.id)
-    own = department_of(user)
-    if department and department_by_code(session, department).id != own.id:
-        raise GovernanceError(f"{user.username} sees only {own.code}'s applications and grants", "department")
-    return [own.id]
+    return [ctx.caller.department_id]
 
 
 def _application(session: Session, application_id: int) -> SharingApplication:
     application = session.get(SharingApplication, application_id)
     if application is None:
-        raise GovernanceError(f"no application #{application_id}", "application")
+        raise NotFound(f"no application #{application_id}", code="ApplicationNotFound", field="application")
     return application
 
 
-def _pending(session: Session, user: User, application_id: int, action: str, now: datetime) -> SharingApplication:
-    """A submitted application the user may decide, locked against a concurrent decision."""
+def _grant(session: Session, grant_id: int) -> SharingGrant:
+    record = session.get(SharingGrant, grant_id)
+    if record is None:
+        raise NotFound(f"no grant #{grant_id}", code="GrantNotFound", field="grant")
+    return record
+
+
+def _pending(session: Session, application_id: int, verb: str, now: datetime) -> SharingApplication:
+    """A submitted application, locked against a concurrent decision."""
     application = _application(session, application_id)
-    require_provider_staff(user, application.entry, f"{action} applications for")
     session.execute(select(SharingApplication.id).where(SharingApplication.id == application.id).with_for_update())
     session.refresh(application)
     expire_applications(session, now)
     if application.status != SUBMITTED:
-        raise GovernanceError(f"application #{application.id} is {application.status}"
-                              + (f" (its period ended on {application.valid_to})" if application.status == EXPIRED
-                                 else "") + f"; only a submitted one can be {action}d", "application")
+        ended = f" (its period ended on {application.valid_to})" if application.status == EXPIRED else ""
+        raise Conflict(f"application #{application.id} is {application.status}{ended}; only a submitted one can be "
+                       f"{verb}d", code="AlreadyAnswered", field="application",
+                       zh=f"使用申请 #{application.id} {_label(application)}"
+                          + (f" (申请期限 {application.valid_to} 已过)" if application.status == EXPIRED else "")
+                          + ", 只有待答复的申请可以答复。")
     return application
+
+
+def _label(application: SharingApplication) -> str:
+    return APPLICATION_LABELS.get(application.status, application.status)
 
 
 def expire_applications(session: Session, now: datetime) -> None:
@@ -498,10 +663,15 @@ def expire_applications(session: Session, now: datetime) -> None:
     session.flush()
 
 
-def _reason(reason: str | None, action: str) -> str:
+def _reason(reason: str | None, action_en: str, zh_name: str) -> str:
+    """A required reason, stripped and at most REASON_LENGTH characters."""
     if reason is None or not reason.strip():
-        raise GovernanceError(f"reason: required to {action}", "reason")
-    return reason.strip()
+        raise GovernanceError(f"reason: required to {action_en}", "reason", zh=f"请填写{zh_name}。")
+    reason = reason.strip()
+    if len(reason) > REASON_LENGTH:
+        raise GovernanceError(f"reason: at most {REASON_LENGTH} characters (it has {len(reason)})", "reason",
+                              zh=f"{zh_name}最多 {REASON_LENGTH} 个字 (现有 {len(reason)} 个)。")
+    return reason
 
 
 def _day(at: datetime) -> str:

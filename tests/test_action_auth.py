@@ -104,10 +104,18 @@ def world_folder(tmp_path_factory, sqlite_template) -> tuple[Path, World]:
             submit_document(session, batch, settings.max_batch_bytes)
     application = sharing.apply(_context(sessions, settings, "mzj-consumer"), resource_code=conditional,
                                 purpose="低保资格核查", valid_to=date(2099, 12, 31)).id
+    from governance import correction  # 公安局 grants 民政局 the conditional resource, 民政局 reports a 纠错 on it
+
+    grant = sharing.grant(_context(sessions, settings, "gaj-provider"), resource_code=conditional,
+                          consumer_code="mzj").id
+    report = correction.file(_context(sessions, settings, "mzj-consumer"), resource_code=conditional,
+                             record_key=person.findtext("{http://govshare.local/xsd/population/1.0}idNumber"),
+                             field="name", problem="姓名有误").id
     engine.dispose()
     world = World(conditional=conditional, unconditional=unconditional,
                   person=person.findtext("{http://govshare.local/xsd/population/1.0}idNumber"),
-                  application=application, gaj_credit_code=gaj.credit_code, mzj_credit_code=mzj.credit_code)
+                  application=application, gaj_credit_code=gaj.credit_code, mzj_credit_code=mzj.credit_code,
+                  extra={"grant": grant, "report": report})
     return folder, world
 
 

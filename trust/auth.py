@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from registry.errors import NotPermitted
+from registry.errors import NotFound, NotPermitted
 
 #: every role, with its name in the portal
 ROLES = {
@@ -49,6 +49,7 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "review": frozenset({"admin", "reviewer"}),
     "apply": frozenset({"admin", "consumer"}),
     "inbox": frozenset({"admin", "provider", "cataloguer"}),
+    "grant": frozenset({"admin", "provider", "cataloguer"}),  # grant, revoke and mask its department's resources
     "query": frozenset({"admin", "consumer"}),
     "submit": frozenset({"admin", "provider"}),
     "monitor": frozenset({"admin", "auditor"}),
@@ -63,7 +64,8 @@ CAPABILITIES: dict[str, frozenset[str]] = {
 #: what each capability lets a person do, as the portal says it
 CAPABILITY_NAMES = {
     "search": "查看资源目录", "catalogue": "编目", "review": "审核发布", "apply": "提交使用申请",
-    "inbox": "答复使用申请", "query": "统一查询", "submit": "提交数据", "monitor": "查看交换监控",
+    "inbox": "答复使用申请", "grant": "管理授权与脱敏", "query": "统一查询", "submit": "提交数据",
+    "monitor": "查看交换监控",
     "quarantine": "处理隔离区", "audit": "查看审计日志", "correction_file": "提交纠错",
     "correction_answer": "答复纠错", "assessment": "查看考核统计", "operate": "运维平台",
 }
@@ -186,10 +188,159 @@ def anyone(ctx: Any, **_inputs: Any) -> None:
 # governance: 使用申请, grants, masking, 纠错, 考核
 
 
+#
+#   sharing.apply, .withdraw, .applications      consumer of a department (its own applications); admin
+#   sharing.approve, .refuse, .inbox             provider, cataloguer of the resource's department; admin
+#   sharing.grant, .revoke, .mask                provider, cataloguer of the resource's department; admin
+#   sharing.grants                               the department's consumers and provider staff; admin
+#   sharing.masking, .view, governance.todo      everyone (view: one's own department; an admin: any)
+#   correction.file, .list                       consumer of a department; admin
+#   correction.answer, .inbox                    provider, cataloguer of the resource's department; admin
+#   assessment.report                            admin, reviewer, auditor
+
+
 @check("sharing.apply")
 def sharing_apply(ctx: Any, **_inputs: Any) -> None:
     require(ctx.caller, "apply")
     require_department(ctx.caller)
+
+
+def _governed(ctx: Any, model: str, ident: Any, code: str, what: str, zh_what: str) -> Any:
+    """The application, grant or report ``ident`` (``model`` of registry.models), or NotFound."""
+    from registry import models
+
+    row = ctx.session.get(getattr(models, model), ident) if isinstance(ident, int) else None
+    if row is None:
+        raise NotFound(f"no {what} #{ident}", code=code, field=what.split()[-1],
+                       zh=f"没有编号为 {ident} 的{zh_what}。")
+    return row
+
+
+def _provider_staff(caller: Caller, entry: Any, verb: str, zh_verb: str) -> None:
+    """Refuse unless ``caller`` is an admin or of the department that provides ``entry`` (its role was
+    checked already)."""
+    if caller.is_admin or (caller.department_id is not None and caller.department_id == entry.provider_id):
+        return
+    raise NotPermitted(f"{caller.who} may not {verb} {entry.resource_code}: only the provider department's "
+                       f"provider or cataloguer staff ({entry.provider.name}) or an admin may",
+                       zh=f"资源「{entry.name}」由{entry.provider.name}提供, "
+                          f"只有该部门的提供方或目录管理员才能{zh_verb}。")
+
+
+def _own_listing(caller: Caller, capability: str, department: str | None) -> None:
+    """A department's list: the caller's own department's; an admin's, any department's."""
+    require(caller, capability)
+    if caller.is_admin:
+        return
+    require_department(caller)
+    wanted = (department or "").strip()
+    if wanted and wanted.lower() != caller.department_code and wanted.upper() != (caller.credit_code or ""):
+        raise NotPermitted(f"{caller.who} sees only {caller.department_code}'s lists, not {wanted}'s",
+                           zh="您只能查看本部门的记录。")
+
+
+def _decide(verb: str, zh_verb: str) -> Check:
+    def decide_check(ctx: Any, *, application_id: Any = None, **_inputs: Any) -> None:
+        require(ctx.caller, "inbox")
+        application = _governed(ctx, "SharingApplication", application_id, "ApplicationNotFound", "application",
+                                "使用申请")
+        _provider_staff(ctx.caller, application.entry, f"{verb} applications for", zh_verb)
+
+    return decide_check
+
+
+check("sharing.approve")(_decide("approve", "同意使用申请"))
+check("sharing.refuse")(_decide("refuse", "拒绝使用申请"))
+
+
+@check("sharing.withdraw")
+def sharing_withdraw(ctx: Any, *, application_id: Any = None, **_inputs: Any) -> None:
+    require(ctx.caller, "apply")
+    application = _governed(ctx, "SharingApplication", application_id, "ApplicationNotFound", "application",
+                            "使用申请")
+    if not ctx.caller.is_admin and ctx.caller.department_id != application.consumer_id:
+        raise NotPermitted(f"application #{application.id} is {application.consumer.name}'s; {ctx.caller.who} may "
+                           "not withdraw it",
+                           zh=f"使用申请 #{application.id} 是{application.consumer.name}提交的, 只有申请部门才能撤回。")
+
+
+@check("sharing.inbox")
+def sharing_inbox(ctx: Any, *, department: str | None = None, **_inputs: Any) -> None:
+    _own_listing(ctx.caller, "inbox", department)
+
+
+@check("sharing.applications")
+def sharing_applications(ctx: Any, *, department: str | None = None, **_inputs: Any) -> None:
+    _own_listing(ctx.caller, "apply", department)
+
+
+@check("sharing.grants")
+def sharing_grants(ctx: Any, *, department: str | None = None, **_inputs: Any) -> None:
+    _own_listing(ctx.caller, "apply" if ctx.caller.can("apply") else "grant", department)
+
+
+def _resource_check(verb: str, zh_verb: str) -> Check:
+    def resource_check(ctx: Any, *, resource_code: str = "", **_inputs: Any) -> None:
+        from sqlalchemy import select
+
+        from registry.models import CatalogueEntry
+
+        require(ctx.caller, "grant")
+        entry = ctx.session.scalar(select(CatalogueEntry).where(
+            CatalogueEntry.resource_code == (resource_code or "").strip()))
+        if entry is not None:  # else the action says there is no such resource
+            _provider_staff(ctx.caller, entry, verb, zh_verb)
+
+    return resource_check
+
+
+check("sharing.grant")(_resource_check("grant", "授权"))
+check("sharing.mask")(_resource_check("set the masking of", "设置脱敏"))
+
+
+@check("sharing.revoke")
+def sharing_revoke(ctx: Any, *, grant_id: Any = None, **_inputs: Any) -> None:
+    require(ctx.caller, "grant")
+    grant = _governed(ctx, "SharingGrant", grant_id, "GrantNotFound", "grant", "授权")
+    _provider_staff(ctx.caller, grant.entry, "revoke grants of", "撤销授权")
+
+
+check("sharing.masking")(allowed("search"))
+check("governance.todo")(allowed("search"))
+
+
+@check("sharing.view")
+def sharing_view(ctx: Any, *, department: str | None = None, **_inputs: Any) -> None:
+    require(ctx.caller, "search")
+    if ctx.caller.is_admin:
+        return
+    _own_listing(ctx.caller, "search", department)
+
+
+@check("correction.file")
+def correction_file(ctx: Any, **_inputs: Any) -> None:
+    require(ctx.caller, "correction_file")
+    require_department(ctx.caller)
+
+
+@check("correction.answer")
+def correction_answer(ctx: Any, *, report_id: Any = None, **_inputs: Any) -> None:
+    require(ctx.caller, "correction_answer")
+    report = _governed(ctx, "CorrectionReport", report_id, "ReportNotFound", "correction report", "纠错报告")
+    _provider_staff(ctx.caller, report.entry, "answer correction reports on", "答复纠错")
+
+
+@check("correction.inbox")
+def correction_inbox(ctx: Any, *, department: str | None = None, **_inputs: Any) -> None:
+    _own_listing(ctx.caller, "correction_answer", department)
+
+
+@check("correction.list")
+def correction_list(ctx: Any, *, department: str | None = None, **_inputs: Any) -> None:
+    _own_listing(ctx.caller, "correction_file", department)
+
+
+check("assessment.report")(allowed("assessment"))
 
 
 # exchange: batches, queries, changes, the core

@@ -56,6 +56,7 @@ def load(url: str, people: int) -> tuple[list[str], set[str]]:
     from registry.db import make_engine, migrate, session_factory, unit_of_work
     from registry.models import CoreLineage, CoreRecord
     from registry.settings import Settings
+    from tests.conftest import as_user
     from tests.exchange.conftest import _publish
     from xsd import samples
     from xsd.registry import POPULATION_NS
@@ -74,7 +75,7 @@ def load(url: str, people: int) -> tuple[list[str], set[str]]:
         reviewer = create_user(s, username="reviewer", password="bench", department=None, roles=("reviewer",))
         resource = _publish(s, settings, gaj, gaj_user, reviewer, "户籍人口基础信息", "101001002", "有条件共享")
         _publish(s, settings, mzj, mzj_user, reviewer, "婚姻登记人员信息", "101004001", "有条件共享")
-        grant(s, gaj_user, resource, "mzj", clear=["idNumber"])
+        grant(as_user(sessions, settings, "gaj"), resource_code=resource, consumer_code="mzj", clear=["idNumber"])
         gaj_id, mzj_id = gaj.id, mzj.id
     keys: list[str] = []
     seen: set[str] = set()

@@ -1,5 +1,6 @@
 """A city for the governance tests: 公安局 provides three population resources, one of each
-共享类型, with records loaded over SOAP; 民政局 and 社保局 consume; plus a reviewer and an admin.
+共享类型, with records loaded over SOAP; 民政局 and 社保局 consume (sbj-staff is 社保局's cataloguer,
+gaj-consumer a consumer at 公安局); plus a reviewer and an admin.
 
 A test module that imports ``city_fixture`` and ``exchange_fixture`` gets the ``city`` and
 ``exchange`` fixtures.
@@ -56,6 +57,8 @@ def city_fixture(sessions, settings, exchange) -> City:
         cataloguer = create_user(s, username="gaj", password="x", department=gaj, roles=("cataloguer",))
         create_user(s, username="mzj", password="x", department=mzj, roles=("consumer",))
         create_user(s, username="sbj", password="x", department=sbj, roles=("consumer",))
+        create_user(s, username="sbj-staff", password="x", department=sbj, roles=("cataloguer",))
+        create_user(s, username="gaj-consumer", password="x", department=gaj, roles=("consumer",))
         reviewer = create_user(s, username="reviewer", password="x", department=None, roles=("reviewer",))
         create_user(s, username="admin", password="x", department=None, roles=("admin",))
         codes = {d.code: d.credit_code for d in (gaj, mzj, sbj)}

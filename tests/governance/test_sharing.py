@@ -11,14 +11,14 @@ import re
 from datetime import date, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 
 import server
-from directory.accounts import find_user
 from governance import masking, sharing
 from registry.clock import utcnow
 from registry.db import unit_of_work
-from registry.errors import ExchangeError, GovernanceError
-from registry.models import CatalogueEntry, Department
+from registry.errors import Conflict, ExchangeError, GovernanceError, NotFound, NotPermitted
+from registry.models import AuditEntry, CatalogueEntry, Department
 from tests.conftest import as_user
 
 from .sharing_city import P, changes, city_fixture, exchange_fixture, query, records_of  # noqa: F401 - fixtures
@@ -27,18 +27,17 @@ MASKED_ID = re.compile(r"^[1-9][0-9]{5}\*{8}[0-9]{3}[0-9X]$")
 NOW = datetime(2026, 3, 2, 1, 0)  # 09:00 in China
 
 
-def _act(sessions, action):
-    with unit_of_work(sessions) as s:
-        return action(s)
-
-
 def _apply(sessions, settings, city, *, user="mzj", fields=None, until=date(2099, 12, 31), now=None, **kw):
     return sharing.apply(as_user(sessions, settings, user, now=now), resource_code=city.conditional,
                          purpose="低保资格核查", fields=fields, valid_to=until, **kw).id
 
 
-def _approve(sessions, application_id, **kw):
-    return _act(sessions, lambda s: sharing.approve(s, find_user(s, "gaj"), application_id, **kw).id)
+def _approve(sessions, settings, application_id, *, user="gaj", now=None, **kw):
+    return sharing.approve(as_user(sessions, settings, user, now=now), application_id=application_id, **kw).id
+
+
+def _mask(sessions, settings, resource, field, method, *, user="gaj"):
+    return sharing.mask(as_user(sessions, settings, user), resource_code=resource, field=field, method=method)
 
 
 def _id_numbers(city, resource):
@@ -106,18 +105,36 @@ def test_the_provider_reads_its_own_resource_unmasked(exchange, city):
     assert sorted(r["idNumber"] for r in records) == _id_numbers(city, city.unconditional)
 
 
-def test_a_masking_rule_of_the_provider_overrides_the_defaults(exchange, city, sessions):
-    _act(sessions, lambda s: sharing.set_masking(s, find_user(s, "gaj"), city.unconditional, "name", "name"))
-    _act(sessions, lambda s: sharing.set_masking(s, find_user(s, "gaj"), city.unconditional, "idNumber", "none"))
+def test_a_masking_rule_of_the_provider_overrides_the_defaults(exchange, city, sessions, settings):
+    _mask(sessions, settings, city.unconditional, "name", "name")
+    _mask(sessions, settings, city.unconditional, "idNumber", "none")
     records = records_of(query(exchange, city, "mzj", city.unconditional))
     assert sorted(r["idNumber"] for r in records) == _id_numbers(city, city.unconditional)
     assert {r["name"] for r in records} == {masking.mask_name(p.findtext(P + "name"))
                                             for p in city.people[city.unconditional]}
 
 
-def test_only_the_provider_sets_masking_rules(city, sessions):
-    with pytest.raises(GovernanceError, match="mzj may not set the masking of"):
-        _act(sessions, lambda s: sharing.set_masking(s, find_user(s, "mzj"), city.unconditional, "name", "none"))
+def test_only_the_provider_sets_masking_rules(city, sessions, settings):
+    with pytest.raises(NotPermitted, match="mzj may not grant"):  # a consumer: not its role
+        _mask(sessions, settings, city.unconditional, "name", "none", user="mzj")
+    with pytest.raises(NotPermitted, match="sbj-staff may not set the masking of") as refused:  # not its resource
+        _mask(sessions, settings, city.unconditional, "name", "none", user="sbj-staff")
+    assert refused.value.user_message == ("资源「人口基本信息(公开项)」由临江市公安局提供, "
+                                          "只有该部门的提供方或目录管理员才能设置脱敏。")
+
+
+def test_the_masking_of_a_resource_lists_every_field_with_its_label_and_origin(city, sessions, settings):
+    _mask(sessions, settings, city.unconditional, "姓名", "name")
+    table = {f.field: f for f in sharing.masking_of(as_user(sessions, settings, "sbj"),
+                                                    resource_code=city.unconditional)}
+    assert (table["name"].label, table["name"].method, table["name"].origin) == ("姓名", "name", "rule")
+    assert (table["idNumber"].method, table["idNumber"].origin) == ("id_number", "default")
+
+
+def test_a_masking_method_must_be_one_the_platform_knows(city, sessions, settings):
+    with pytest.raises(GovernanceError, match="method: 'blur' is not one of") as caught:
+        _mask(sessions, settings, city.unconditional, "name", "blur")
+    assert caught.value.user_message == "没有名为 blur 的脱敏方式。"
 
 
 # --------------------------------------------------------------------------- 不予共享
@@ -134,7 +151,7 @@ def test_a_not_shared_resource_can_be_neither_applied_for_nor_granted(city, sess
         sharing.apply(as_user(sessions, settings, "mzj"), resource_code=city.not_shared, purpose="核查",
                       valid_to=date(2099, 1, 1))
     with pytest.raises(GovernanceError, match="not even by grant"):
-        _act(sessions, lambda s: sharing.grant(s, find_user(s, "gaj"), city.not_shared, "mzj"))
+        sharing.grant(as_user(sessions, settings, "gaj"), resource_code=city.not_shared, consumer_code="mzj")
 
 
 def test_the_provider_reads_its_not_shared_resource(exchange, city):
@@ -153,6 +170,20 @@ def test_a_conditional_resource_refuses_a_department_without_a_grant(exchange, c
     assert changes(exchange, city, "mzj", city.conditional).code == "NotAuthorized"
 
 
+def test_the_refusal_tells_a_portal_user_in_chinese_to_apply_in_the_portal(city, sessions, settings):
+    with pytest.raises(ExchangeError) as refused:
+        sharing.view(as_user(sessions, settings, "mzj", channel="portal"), resource_code=city.conditional)
+    assert "govshare sharing apply" in refused.value.message  # SOAP and the command line keep the command
+    assert refused.value.user_message == (
+        f"临江市民政局尚无读取资源「户籍人口基础信息」({city.conditional}, 有条件共享) 的有效授权。"
+        "如需使用, 请在资源目录中打开该资源, 点击「申请使用」提交使用申请。")
+    application = _apply(sessions, settings, city)
+    with pytest.raises(ExchangeError) as pending:
+        sharing.view(as_user(sessions, settings, "mzj", channel="portal"), resource_code=city.conditional)
+    assert f"使用申请 #{application} 正等待提供方答复" in pending.value.user_message
+    assert "「我的申请」" in pending.value.user_message and "govshare" not in pending.value.user_message
+
+
 def test_a_pending_application_is_named_in_the_refusal(exchange, city, sessions, settings):
     application = _apply(sessions, settings, city)
     reply = query(exchange, city, "mzj", city.conditional)
@@ -161,7 +192,7 @@ def test_a_pending_application_is_named_in_the_refusal(exchange, city, sessions,
 
 
 def test_an_approved_application_serves_the_granted_fields_only(exchange, city, sessions, settings):
-    _approve(sessions, _apply(sessions, settings, city, fields=["idNumber", "姓名"]))
+    _approve(sessions, settings, _apply(sessions, settings, city, fields=["idNumber", "姓名"]))
     reply = query(exchange, city, "mzj", city.conditional)
     assert reply.status == 200, reply.fault
     records = records_of(reply)
@@ -171,7 +202,7 @@ def test_an_approved_application_serves_the_granted_fields_only(exchange, city, 
 
 
 def test_a_filter_on_a_field_not_granted_is_refused(exchange, city, sessions, settings):
-    _approve(sessions, _apply(sessions, settings, city, fields=["idNumber", "name"]))
+    _approve(sessions, settings, _apply(sessions, settings, city, fields=["idNumber", "name"]))
     reply = query(exchange, city, "mzj", city.conditional, "<ex:filter><ex:field>sex</ex:field>"
                   "<ex:operator>eq</ex:operator><ex:value>1</ex:value></ex:filter>")
     assert reply.code == "InvalidRequest" and "field sex is not visible" in reply.fault
@@ -179,7 +210,7 @@ def test_a_filter_on_a_field_not_granted_is_refused(exchange, city, sessions, se
 
 def test_the_approval_may_narrow_the_fields_and_show_some_unmasked(exchange, city, sessions, settings):
     application = _apply(sessions, settings, city, fields=["idNumber", "name", "domicileAddress"])
-    _approve(sessions, application, fields=["idNumber", "name"], clear=["idNumber"])
+    _approve(sessions, settings, application, fields=["idNumber", "name"], clear=["idNumber"])
     records = records_of(query(exchange, city, "mzj", city.conditional))
     assert all(set(r) == {"idNumber", "name"} for r in records)
     assert sorted(r["idNumber"] for r in records) == _id_numbers(city, city.conditional)
@@ -188,20 +219,23 @@ def test_the_approval_may_narrow_the_fields_and_show_some_unmasked(exchange, cit
 def test_the_approval_may_not_widen_the_fields(city, sessions, settings):
     application = _apply(sessions, settings, city, fields=["name"])
     with pytest.raises(GovernanceError, match="sex were not applied for") as caught:
-        _approve(sessions, application, fields=["name", "sex"])
+        _approve(sessions, settings, application, fields=["name", "sex"])
     assert caught.value.field == "fields"
+    assert caught.value.user_message == "字段 性别 不在申请范围内: 授权只能缩小申请的字段 (姓名), 不能扩大。"
 
 
 def test_unknown_fields_are_refused_naming_the_formats_fields(city, sessions, settings):
-    with pytest.raises(GovernanceError, match="fields: salary not in .* its fields: idNumber, name"):
+    with pytest.raises(GovernanceError, match="fields: salary not in .* its fields: idNumber, name") as caught:
         _apply(sessions, settings, city, fields=["name", "salary"])
+    assert caught.value.user_message.startswith("salary 不是资源「户籍人口基础信息」的字段; "
+                                                "可选字段: 公民身份号码、姓名")
 
 
 def test_a_grant_stops_serving_after_its_period(exchange, city, sessions, settings):
     then = utcnow() - timedelta(days=40)
     last_day = sharing.china_date(then) + timedelta(days=9)
     application = _apply(sessions, settings, city, until=last_day, now=then)
-    _approve(sessions, application, now=then + timedelta(hours=2))
+    _approve(sessions, settings, application, now=then + timedelta(hours=2))
     reply = query(exchange, city, "mzj", city.conditional)
     assert reply.code == "NotAuthorized"
     assert "expired after " + last_day.isoformat() in reply.fault
@@ -212,18 +246,60 @@ def test_a_grant_stops_serving_after_its_period(exchange, city, sessions, settin
 
 
 def test_a_revoked_grant_stops_serving(exchange, city, sessions, settings):
-    grant = _approve(sessions, _apply(sessions, settings, city))
+    grant = _approve(sessions, settings, _apply(sessions, settings, city))
     assert query(exchange, city, "mzj", city.conditional).status == 200
-    _act(sessions, lambda s: sharing.revoke(s, find_user(s, "gaj"), grant, "业务已办结"))
+    sharing.revoke(as_user(sessions, settings, "gaj"), grant_id=grant, reason="业务已办结")
     reply = query(exchange, city, "mzj", city.conditional)
     assert reply.code == "NotAuthorized"
     assert f"grant #{grant} was revoked" in reply.fault and "业务已办结" in reply.fault
 
 
 def test_a_revocation_needs_a_reason(city, sessions, settings):
-    grant = _approve(sessions, _apply(sessions, settings, city))
-    with pytest.raises(GovernanceError, match="^reason: required to revoke a grant$"):
-        _act(sessions, lambda s: sharing.revoke(s, find_user(s, "gaj"), grant, "  "))
+    grant = _approve(sessions, settings, _apply(sessions, settings, city))
+    with pytest.raises(GovernanceError, match="^reason: required to revoke a grant$") as caught:
+        sharing.revoke(as_user(sessions, settings, "gaj"), grant_id=grant, reason="  ")
+    assert caught.value.user_message == "请填写撤销理由。"
+
+
+def test_a_grant_is_revoked_once(city, sessions, settings):
+    grant = _approve(sessions, settings, _apply(sessions, settings, city))
+    sharing.revoke(as_user(sessions, settings, "gaj"), grant_id=grant, reason="业务已办结")
+    with pytest.raises(Conflict, match=f"grant #{grant} was already revoked"):
+        sharing.revoke(as_user(sessions, settings, "gaj"), grant_id=grant, reason="再次撤销")
+
+
+def test_a_reason_is_at_most_200_characters(city, sessions, settings):
+    application = _apply(sessions, settings, city)
+    with pytest.raises(GovernanceError, match=r"^reason: at most 200 characters \(it has 201\)$") as caught:
+        sharing.refuse(as_user(sessions, settings, "gaj"), application_id=application, reason="理" * 201)
+    assert caught.value.user_message == "拒绝理由最多 200 个字 (现有 201 个)。"
+    assert sharing.refuse(as_user(sessions, settings, "gaj"), application_id=application,
+                          reason="理" * 200).status == "refused"
+
+
+def test_the_provider_grants_directly_and_lists_the_grants(city, sessions, settings):
+    given = sharing.grant(as_user(sessions, settings, "gaj"), resource_code=city.conditional, consumer_code="sbj",
+                          fields=["idNumber", "姓名"], valid_to=date(2099, 6, 30))
+    assert (given.source, given.consumer_code, given.fields, given.last_day, given.state) == (
+        "policy", "sbj", ["idNumber", "name"], date(2099, 6, 30), "active")
+    assert [g.id for g in sharing.grants(as_user(sessions, settings, "sbj"))] == [given.id]  # the holder
+    assert [g.id for g in sharing.grants(as_user(sessions, settings, "gaj"))] == [given.id]  # the giver
+    assert sharing.grants(as_user(sessions, settings, "mzj")) == []
+    with pytest.raises(NotPermitted, match="sees only mzj's"):
+        sharing.grants(as_user(sessions, settings, "mzj"), department="sbj")
+    assert [g.id for g in sharing.grants(as_user(sessions, settings, "admin"), department="sbj")] == [given.id]
+
+
+def test_the_view_says_on_what_basis_a_department_reads_which_fields_how_masked(city, sessions, settings):
+    _approve(sessions, settings, _apply(sessions, settings, city, fields=["idNumber", "name"]), clear=["name"])
+    seen = sharing.view(as_user(sessions, settings, "mzj"), resource_code=city.conditional)
+    assert (seen.department_code, seen.basis, seen.all_fields, seen.visible) == (
+        "mzj", "grant", False, ["idNumber", "name"])
+    assert [(f.field, f.label, f.method) for f in seen.masked] == [("idNumber", "公民身份号码", "id_number")]
+    own = sharing.view(as_user(sessions, settings, "gaj"), resource_code=city.conditional)
+    assert (own.basis, own.all_fields, own.masked) == ("provider", True, [])
+    with pytest.raises(NotPermitted):  # another department's view is an admin's to ask
+        sharing.view(as_user(sessions, settings, "gaj"), resource_code=city.conditional, department="mzj")
 
 
 # --------------------------------------------------------------------------- the application life cycle
@@ -238,27 +314,25 @@ def test_the_deadline_is_the_configured_number_of_calendar_days(city, sessions, 
 
 def test_an_application_unanswered_past_its_deadline_is_flagged_overdue(city, sessions, settings):
     application = _apply(sessions, settings, city, now=NOW)
-    with unit_of_work(sessions) as s:
-        gaj = find_user(s, "gaj")
-        [before] = sharing.inbox(s, gaj, now=NOW + timedelta(days=10))
-        [after] = sharing.inbox(s, gaj, now=NOW + timedelta(days=10, seconds=1))
-        assert before.id == after.id == application
-        assert not sharing.is_overdue(before, NOW + timedelta(days=10))
-        assert sharing.is_overdue(after, NOW + timedelta(days=10, seconds=1))
+    [before] = sharing.inbox(as_user(sessions, settings, "gaj", now=NOW + timedelta(days=10)))
+    [after] = sharing.inbox(as_user(sessions, settings, "gaj", now=NOW + timedelta(days=10, seconds=1)))
+    assert before.id == after.id == application
+    assert not sharing.is_overdue(before, NOW + timedelta(days=10))
+    assert sharing.is_overdue(after, NOW + timedelta(days=10, seconds=1))
 
 
 def test_a_refusal_without_a_reason_is_refused_naming_the_field(city, sessions, settings):
     application = _apply(sessions, settings, city)
     with pytest.raises(GovernanceError) as caught:
-        _act(sessions, lambda s: sharing.refuse(s, find_user(s, "gaj"), application, ""))
+        sharing.refuse(as_user(sessions, settings, "gaj"), application_id=application, reason="")
     assert str(caught.value) == "reason: required to refuse an application"
-    assert caught.value.field == "reason"
+    assert caught.value.field == "reason" and caught.value.user_message == "请填写拒绝理由。"
 
 
 def test_a_refused_application_records_who_when_and_why(city, sessions, settings):
     application = _apply(sessions, settings, city, now=NOW)
-    _act(sessions, lambda s: sharing.refuse(s, find_user(s, "gaj"), application, "用途与共享条件不符",
-                                               now=NOW + timedelta(days=1)))
+    sharing.refuse(as_user(sessions, settings, "gaj", now=NOW + timedelta(days=1)), application_id=application,
+                   reason="用途与共享条件不符")
     with sessions() as s:
         refused = s.get(sharing.SharingApplication, application)
         assert (refused.status, refused.decided_by, refused.decided_at, refused.reason) == (
@@ -267,25 +341,36 @@ def test_a_refused_application_records_who_when_and_why(city, sessions, settings
 
 def test_only_the_provider_decides(city, sessions, settings):
     application = _apply(sessions, settings, city)
-    with pytest.raises(GovernanceError, match="sbj may not approve applications for"):
-        _act(sessions, lambda s: sharing.approve(s, find_user(s, "sbj"), application))
-    assert _act(sessions, lambda s: sharing.approve(s, find_user(s, "admin"), application).source) == \
-        "application"
+    with pytest.raises(NotPermitted, match="sbj may not inbox"):  # a consumer: not its role
+        _approve(sessions, settings, application, user="sbj")
+    with pytest.raises(NotPermitted, match="sbj-staff may not refuse applications for") as refused:
+        sharing.refuse(as_user(sessions, settings, "sbj-staff"), application_id=application, reason="不符")
+    assert refused.value.user_message == ("资源「户籍人口基础信息」由临江市公安局提供, "
+                                          "只有该部门的提供方或目录管理员才能拒绝使用申请。")
+    assert sharing.approve(as_user(sessions, settings, "admin"), application_id=application).source == "application"
+
+
+def test_an_unknown_application_is_not_found(city, sessions, settings):
+    with pytest.raises(NotFound) as caught:
+        _approve(sessions, settings, 999)
+    assert (caught.value.code, caught.value.user_message) == ("ApplicationNotFound", "没有编号为 999 的使用申请。")
 
 
 def test_the_consumer_withdraws_its_own_application(city, sessions, settings):
     application = _apply(sessions, settings, city)
-    with pytest.raises(GovernanceError, match="may not withdraw"):
-        _act(sessions, lambda s: sharing.withdraw(s, find_user(s, "sbj"), application))
-    assert _act(sessions, lambda s: sharing.withdraw(s, find_user(s, "mzj"), application).status) == "withdrawn"
-    with pytest.raises(GovernanceError, match="is withdrawn; only a submitted one can be approved"):
-        _approve(sessions, application)
+    with pytest.raises(NotPermitted, match="may not withdraw") as refused:
+        sharing.withdraw(as_user(sessions, settings, "sbj"), application_id=application)
+    assert refused.value.user_message == f"使用申请 #{application} 是临江市民政局提交的, 只有申请部门才能撤回。"
+    assert sharing.withdraw(as_user(sessions, settings, "mzj"), application_id=application).status == "withdrawn"
+    with pytest.raises(Conflict, match="is withdrawn; only a submitted one can be approved") as caught:
+        _approve(sessions, settings, application)
+    assert caught.value.user_message == f"使用申请 #{application} 已撤回, 只有待答复的申请可以答复。"
 
 
 def test_an_application_unanswered_when_its_period_ends_expires(city, sessions, settings):
     application = _apply(sessions, settings, city, until=date(2026, 3, 31), now=NOW)
-    with pytest.raises(GovernanceError, match=r"is expired \(its period ended on 2026-03-31\)"):
-        _approve(sessions, application, now=datetime(2026, 4, 1, 0, 0))
+    with pytest.raises(Conflict, match=r"is expired \(its period ended on 2026-03-31\)"):
+        _approve(sessions, settings, application, now=datetime(2026, 4, 1, 0, 0))
 
 
 def test_a_second_application_waits_for_the_first(city, sessions, settings):
@@ -340,3 +425,45 @@ def test_the_command_line_applies_approves_and_lists(city, sessions, settings, c
     assert "as grant" in out and "fields: idNumber,name" in out and "masked: idNumber (id_number)" in out
     assert _cli(sessions, settings, "sharing", "view", "--department", "sbj", "--resource", city.conditional) == 2
     assert "NotAuthorized" in capsys.readouterr().err
+    with sessions() as s:
+        entries = s.scalars(select(AuditEntry).where(AuditEntry.operation.like("sharing.%"))
+                            .order_by(AuditEntry.seq)).all()
+    assert {e.channel for e in entries} == {"cli"}
+    assert [(e.operation, e.user, e.result) for e in entries] == [
+        ("sharing.apply", "mzj", "ok"), ("sharing.inbox", "gaj", "ok"),
+        ("sharing.refuse", "gaj", "refused:InvalidRequest"), ("sharing.approve", "gaj", "ok"),
+        ("sharing.view", "console", "ok"), ("sharing.view", "console", "refused:NotAuthorized")]
+    assert entries[3].resource_code == city.conditional and entries[1].record_count == 1
+
+
+def test_every_sharing_command_leaves_an_audit_entry(city, sessions, settings, capsys):
+    commands = [
+        ("sharing", "apply", "--user", "mzj", "--resource", city.conditional, "--purpose", "核查", "--until",
+         "2099-06-30"),
+        ("sharing", "applications", "--user", "mzj"),
+        ("sharing", "withdraw", "--user", "mzj", "1"),
+        ("sharing", "grant", "--user", "gaj", "--resource", city.conditional, "--to", "sbj", "--until", "2099-01-01"),
+        ("sharing", "grants", "--user", "sbj"),
+        ("sharing", "revoke", "--user", "gaj", "1", "--reason", "业务已办结"),
+        ("sharing", "mask", "--user", "gaj", "--resource", city.unconditional, "name", "name"),
+        ("sharing", "mask", "--user", "mzj", "--resource", city.unconditional),
+    ]
+    assert [_cli(sessions, settings, *argv) for argv in commands] == [0] * len(commands)
+    out = capsys.readouterr().out
+    assert "grant #1 to sbj" in out and "name\tname\trule" in out
+    with sessions() as s:
+        entries = s.scalars(select(AuditEntry).where(AuditEntry.operation.like("sharing.%"))
+                            .order_by(AuditEntry.seq)).all()
+    assert [(e.operation, e.channel, e.result) for e in entries] == [
+        (name, "cli", "ok") for name in ("sharing.apply", "sharing.applications", "sharing.withdraw", "sharing.grant",
+                                         "sharing.grants", "sharing.revoke", "sharing.mask", "sharing.masking",
+                                         "sharing.masking")]
+
+
+def test_a_command_refused_by_the_role_model_is_refused_and_recorded(city, sessions, settings, capsys):
+    application = str(_apply(sessions, settings, city))
+    assert _cli(sessions, settings, "sharing", "approve", "--user", "mzj", application) == 2
+    assert capsys.readouterr().err.startswith("error: mzj may not inbox: it needs one of the roles")
+    with sessions() as s:
+        entry = s.scalars(select(AuditEntry).where(AuditEntry.operation == "sharing.approve")).one()
+    assert (entry.channel, entry.user, entry.result) == ("cli", "mzj", "refused:NotPermitted")
