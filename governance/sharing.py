@@ -171,13 +171,14 @@ class Application:
     decided_by: str
     decided_at: datetime | None
     reason: str
+    field_labels: list[str] | None = None  # the fields by their Chinese names; None: every field
 
     @classmethod
-    def of(cls, row: SharingApplication) -> Application:
+    def of(cls, session: Session, row: SharingApplication) -> Application:
         return cls(row.id, row.entry.resource_code, row.entry.name, row.entry.provider.code, row.entry.provider.name,
                    row.consumer.code, row.consumer.name, row.purpose, row.fields, row.valid_from, row.valid_to,
                    row.status, row.applicant, row.submitted_at, row.deadline, row.decided_by, row.decided_at,
-                   row.reason)
+                   row.reason, _labels(session, row.entry, row.fields).split("、") if row.fields else None)
 
     @property
     def status_label(self) -> str:
@@ -233,7 +234,7 @@ def apply(ctx: Context, *, resource_code: str, purpose: str, valid_to: date | No
     )
     session.add(application)
     session.flush()
-    return Application.of(application)
+    return Application.of(session, application)
 
 
 @action("sharing.approve")
@@ -280,13 +281,14 @@ def approve(ctx: Context, *, application_id: int, fields: Sequence[str] | None =
 @action("sharing.refuse")
 def refuse(ctx: Context, *, application_id: int, reason: str | None) -> Application:
     """Refuse a submitted application; the reason is required and told to the consumer."""
+    session = ctx.session
     reason = _reason(reason, "refuse an application", "拒绝理由")
-    application = _pending(ctx.session, application_id, "refuse", ctx.now)
+    application = _pending(session, application_id, "refuse", ctx.now)
     ctx.note(resource_code=application.entry.resource_code, detail=f"application #{application.id}: {reason}")
     application.status, application.decided_by, application.decided_at = REFUSED, ctx.caller.who, ctx.now
     application.reason = reason
-    ctx.session.flush()
-    return Application.of(application)
+    session.flush()
+    return Application.of(session, application)
 
 
 @action("sharing.withdraw")
@@ -302,7 +304,7 @@ def withdraw(ctx: Context, *, application_id: int) -> Application:
                        zh=f"使用申请 #{application.id} {_label(application)}, 只有待答复的申请可以撤回。")
     application.status, application.decided_by, application.decided_at = WITHDRAWN, ctx.caller.who, ctx.now
     session.flush()
-    return Application.of(application)
+    return Application.of(session, application)
 
 
 def is_overdue(application: Application | SharingApplication, now: datetime) -> bool:
@@ -320,7 +322,7 @@ def inbox(ctx: Context, *, status: str | None = None, department: str | None = N
     stmt = stmt.where(CatalogueEntry.provider_id.in_(departments_seen(ctx, department)))
     if status:
         stmt = stmt.where(SharingApplication.status == status)
-    rows = [Application.of(a) for a in session.scalars(stmt.order_by(SharingApplication.deadline,
+    rows = [Application.of(session, a) for a in session.scalars(stmt.order_by(SharingApplication.deadline,
                                                                       SharingApplication.id))]
     ctx.note(record_count=len(rows))
     return rows
@@ -331,7 +333,7 @@ def applications(ctx: Context, *, department: str | None = None) -> list[Applica
     """Applications the caller's department filed (an admin: ``department``'s or all)."""
     session = ctx.session
     expire_applications(session, ctx.now)
-    rows = [Application.of(a) for a in session.scalars(
+    rows = [Application.of(session, a) for a in session.scalars(
         select(SharingApplication).where(SharingApplication.consumer_id.in_(departments_seen(ctx, department)))
         .order_by(SharingApplication.id))]
     ctx.note(record_count=len(rows))

@@ -1,19 +1,22 @@
-"""纠错: consumers report a wrong value, the provider accepts or rejects it by a deadline
-(``governance.correction``)."""
+"""纠错: consumers report a wrong value, the provider accepts or rejects it by a deadline.  Each
+form calls one action of ``governance.correction`` (it checks the user's roles and department
+and records the audit entry); a refusal is shown in Chinese beside the field it concerns."""
 
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
-from governance import correction
-from registry.clock import utcnow
+from directory import lookups
+from governance import correction, sharing
 from registry.errors import GovshareError
-from trust.auth import CAPABILITIES
+from trust.actions import Context
 
-from ..app import audit_event, me, reading, record_after, requires, settings, writing
+from ..app import context, reading, requires, settings
 
 bp = Blueprint("corrections", __name__)
-STATUS_LABELS = {"open": "待答复", "accepted": "已采纳", "rejected": "未采纳"}
+STATUS_LABELS = correction.STATUS_LABELS
+LIMITS = {"problem": correction.PROBLEM_LENGTH, "proposed": correction.VALUE_LENGTH,
+          "key": correction.KEY_LENGTH, "answer": correction.ANSWER_LENGTH}
 
 
 @bp.app_template_filter("correction_label")
@@ -21,21 +24,44 @@ def _label(status: str) -> str:
     return STATUS_LABELS.get(status, status)
 
 
-def _page(form: dict, errors: dict, status: int = 200):
-    now = utcnow()
+def _fields_of(code: str) -> list[tuple[str, str]]:
+    """The fields of the published resource ``code`` (name, Chinese label), for the form's choice."""
+    if not code.strip():
+        return []
     with reading() as db:
-        user = me(db)
-        filed = correction.filed(db, user) if user.department is not None or "admin" in user.role_set else []
-        inbox = (correction.inbox(db, user) if bool(set(user.role_set) & CAPABILITIES["correction_answer"])
-                 and (user.department is not None or "admin" in user.role_set) else [])
-        return render_template("corrections.html", filed=filed, inbox=inbox, form=form, errors=errors, now=now,
-                               overdue=correction.is_overdue), status
+        try:
+            entry = lookups.published_resource(db, code)
+        except GovshareError:
+            return []
+        fmt = sharing.record_format(db, entry)
+        return [(f.name, f.label) for f in fmt.fields] if fmt else []
+
+
+def _lists(ctx: Context, errors: dict[str, str]) -> tuple[list, list]:
+    """The reports the user's department filed and those it has to answer (the lists its roles use)."""
+    filed, inbox = [], []
+    try:
+        if ctx.caller.can("correction_file"):
+            filed = correction.filed(ctx)
+        if ctx.caller.can("correction_answer"):
+            inbox = correction.inbox(ctx.again())
+    except GovshareError as exc:
+        errors.setdefault("lists", exc.user_message)
+    return filed, inbox
+
+
+def _page(form: dict, errors: dict, status: int = 200):
+    ctx = context()
+    filed, inbox = _lists(ctx, errors)
+    return render_template("corrections.html", filed=filed, inbox=inbox, form=form, errors=errors, now=ctx.now,
+                           overdue=correction.is_overdue, fields=_fields_of(form["code"]), limits=LIMITS), status
 
 
 @bp.route("/corrections")
 @requires("search")
 def index():
-    return _page({"code": request.args.get("code", ""), "key": "", "field": "", "problem": "", "proposed": ""}, {})
+    return _page({"code": request.args.get("code", ""), "key": request.args.get("key", ""),
+                  "field": request.args.get("field", ""), "problem": "", "proposed": ""}, {})
 
 
 @bp.route("/corrections/file", methods=["POST"])
@@ -43,15 +69,12 @@ def index():
 def file():
     form = {name: request.form.get(name, "") for name in ("code", "key", "field", "problem", "proposed")}
     try:
-        with writing() as db:
-            report = correction.file_report(db, settings(), me(db), form["code"], record_key=form["key"],
-                                            field=form["field"], problem=form["problem"],
-                                            proposed_value=form["proposed"])
-            number = report.id
-            record_after(db, audit_event("portal.correction.file", resource_code=form["code"]))
+        report = correction.file(context(), resource_code=form["code"], record_key=form["key"], field=form["field"],
+                                 problem=form["problem"], proposed_value=form["proposed"])
     except GovshareError as exc:
-        return _page(form, {exc.field or "general": str(exc)}, 422)
-    flash(f"纠错报告 #{number} 已提交, 提供方须在 {settings().correction_days} 天内答复。", "success")
+        return _page(form, {exc.field or "general": exc.user_message}, 422)
+    flash(f"纠错报告 #{report.id} 已提交, {report.provider_name}须在 {settings().correction_days} 天内答复。",
+          "success")
     return redirect(url_for("corrections.index"))
 
 
@@ -61,12 +84,9 @@ def answer():
     number = request.form.get("id", type=int)
     accept = request.form.get("decision") == "accept"
     try:
-        with writing() as db:
-            report = correction.answer(db, me(db), number, accept=accept, text=request.form.get("text", ""))
-            record_after(db, audit_event("portal.correction.answer", resource_code=report.entry.resource_code))
-        flash(f"纠错报告 #{number} 已答复。", "success")
+        correction.answer(context(), report_id=number, accept=accept, text=request.form.get("text", ""))
+        flash(f"纠错报告 #{number} 已答复 ({'已采纳' if accept else '未采纳'})。", "success")
     except GovshareError as exc:
-        flash(f"未能答复: {exc}", "error")
+        flash(f"未能答复纠错报告 #{number}: {exc.user_message}", "error")
     return redirect(url_for("corrections.index"))
-
 

@@ -1,15 +1,15 @@
-"""首页: what waits for the signed-in user, by role."""
+"""首页: what waits for the signed-in user, by role: the 使用申请 and 纠错 its department has to
+answer and its own applications awaiting an answer (``governance.todo``), and for reviewers the
+catalogue entries awaiting review and publication (``catalogue.search``'s status counts)."""
 
 from __future__ import annotations
 
 from flask import Blueprint, render_template
 
-from governance import correction, sharing
-from registry.clock import utcnow
-from trust.auth import CAPABILITIES
+from directory.catalogue.search import search
+from governance.todo import todo as waiting_for
 
-from ..app import me, reading, requires
-from ..search import search
+from ..app import context, requires
 
 bp = Blueprint("home", __name__)
 
@@ -17,20 +17,14 @@ bp = Blueprint("home", __name__)
 @bp.route("/")
 @requires("search")
 def index():
-    now = utcnow()
+    ctx = context()
     todo: dict[str, object] = {}
-    with reading() as db:
-        user = me(db)
-        granted = user.role_set
-        if bool(set(granted) & CAPABILITIES["review"]):
-            todo["submitted"] = search(db, user, chosen={"status": "submitted"}, page_size=1).total
-            todo["approved"] = search(db, user, chosen={"status": "approved"}, page_size=1).total
-        if bool(set(granted) & CAPABILITIES["inbox"]) and (user.department is not None or "admin" in granted):
-            pending = sharing.inbox(db, user, now=now, status=sharing.SUBMITTED)
-            todo["inbox"] = len(pending)
-            todo["inbox_overdue"] = sum(sharing.is_overdue(a, now) for a in pending)
-            todo["corrections"] = len(correction.inbox(db, user, status=correction.OPEN))
-        if bool(set(granted) & CAPABILITIES["apply"]) and user.department is not None:
-            todo["applications"] = len([a for a in sharing.outbox(db, user, now=now)
-                                        if a.status == sharing.SUBMITTED])
+    if ctx.caller.can("review"):
+        statuses = {value: n for value, _label, n in search(ctx, page_size=1).facets["status"]}
+        todo.update(submitted=statuses.get("submitted", 0), approved=statuses.get("approved", 0))
+    waiting = waiting_for(ctx.again())
+    if ctx.caller.can("inbox") and (ctx.caller.department_id is not None or ctx.caller.is_admin):
+        todo.update(inbox=waiting.inbox, inbox_overdue=waiting.inbox_overdue, corrections=waiting.corrections)
+    if ctx.caller.can("apply") and ctx.caller.department_id is not None:
+        todo["applications"] = waiting.applications
     return render_template("home.html", todo=todo)

@@ -1,23 +1,23 @@
-"""使用申请: apply from a resource page; the provider's inbox to approve or refuse, with
-deadlines and overdue flags (``governance.sharing``)."""
+"""使用申请: apply from a resource page; the consumer's list to withdraw; the provider's inbox to
+approve or refuse, with deadlines and overdue flags.  Each form calls one action of
+``governance.sharing``, which checks the user's roles and department and records the audit
+entry; a refusal is shown in Chinese."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
 from directory import lookups
 from governance import sharing
-from registry.clock import utcnow
 from registry.errors import GovshareError
 
-from ..app import audit_event, context, me, reading, record_after, requires, settings, writing
+from ..app import context, reading, requires, settings
 
 bp = Blueprint("sharing", __name__)
 
-APPLICATION_LABELS = {"submitted": "待答复", "approved": "已同意", "refused": "已拒绝", "withdrawn": "已撤回",
-                      "expired": "已过期"}
+APPLICATION_LABELS = sharing.APPLICATION_LABELS
 
 
 @bp.app_template_filter("application_label")
@@ -68,16 +68,19 @@ def apply():
         except GovshareError:
             abort(404, description=f"没有已发布的资源代码为 {code} 的资源。")
         return render_template("apply.html", entry=entry, fields=_fields_of(db, entry), form=form, errors=errors,
-                               days=settings().application_days), 422 if errors else 200
+                               days=settings().application_days, limit=sharing.PURPOSE_LENGTH), \
+            422 if errors else 200
 
 
 @bp.route("/applications")
 @requires("apply")
 def applications():
-    now = utcnow()
-    with reading() as db:
-        rows = sharing.outbox(db, me(db), now=now)
-        return render_template("applications.html", rows=rows, now=now, overdue=sharing.is_overdue)
+    ctx = context()
+    try:
+        rows = sharing.applications(ctx)
+    except GovshareError as exc:
+        abort(403, description=exc.user_message)
+    return render_template("applications.html", rows=rows, now=ctx.now, overdue=sharing.is_overdue)
 
 
 @bp.route("/applications/withdraw", methods=["POST"])
@@ -85,28 +88,26 @@ def applications():
 def withdraw():
     number = request.form.get("id", type=int)
     try:
-        with writing() as db:
-            application = sharing.withdraw(db, me(db), number)
-            record_after(db, audit_event("portal.sharing.withdraw", resource_code=application.entry.resource_code))
+        sharing.withdraw(context(), application_id=number)
         flash(f"使用申请 #{number} 已撤回。", "success")
     except GovshareError as exc:
-        flash(f"未能撤回: {exc}", "error")
+        flash(f"未能撤回: {exc.user_message}", "error")
     return redirect(url_for("sharing.applications"))
 
 
 @bp.route("/inbox")
 @requires("inbox")
 def inbox():
-    now = utcnow()
-    status = request.args.get("status", "submitted")
-    with reading() as db:
-        user = me(db)
-        try:
-            rows = sharing.inbox(db, user, now=now, status=status or None)
-        except GovshareError as exc:
-            abort(403, description=str(exc))
-        return render_template("inbox.html", rows=rows, now=now, overdue=sharing.is_overdue, status=status,
-                               labels=APPLICATION_LABELS)
+    ctx = context()
+    status = request.args.get("status", sharing.SUBMITTED)
+    if status and status not in APPLICATION_LABELS:
+        status = sharing.SUBMITTED
+    try:
+        rows = sharing.inbox(ctx, status=status or None)
+    except GovshareError as exc:
+        abort(403, description=exc.user_message)
+    return render_template("inbox.html", rows=rows, now=ctx.now, overdue=sharing.is_overdue, status=status,
+                           labels=APPLICATION_LABELS, limit=sharing.REASON_LENGTH)
 
 
 @bp.route("/inbox/decide", methods=["POST"])
@@ -114,24 +115,15 @@ def inbox():
 def decide():
     number = request.form.get("id", type=int)
     decision = request.form.get("decision")
-    reason = request.form.get("reason", "")
     try:
-        with writing() as db:
-            user = me(db)
-            if decision == "approve":
-                grant = sharing.approve(db, user, number)
-                code = grant.entry.resource_code
-                last_day = _china_day(grant.valid_to - timedelta(seconds=1)) if grant.valid_to else "长期"
-                message = f"已同意使用申请 #{number}, 授权 #{grant.id} 有效至 {last_day}。"
-            elif decision == "refuse":
-                application = sharing.refuse(db, user, number, reason)
-                code = application.entry.resource_code
-                message = f"已拒绝使用申请 #{number}。"
-            else:
-                abort(400, description="未知的答复")
-            record_after(db, audit_event(f"portal.sharing.{decision}", resource_code=code, detail=reason))
-        flash(message, "success")
+        if decision == "approve":
+            grant = sharing.approve(context(), application_id=number)
+            flash(f"已同意使用申请 #{number}, 授权 #{grant.id} 有效至 {grant.last_day or '长期'}。", "success")
+        elif decision == "refuse":
+            sharing.refuse(context(), application_id=number, reason=request.form.get("reason", ""))
+            flash(f"已拒绝使用申请 #{number}。", "success")
+        else:
+            abort(400, description="未知的答复: 请在审批列表中点击「同意」或「拒绝」。")
     except GovshareError as exc:
-        text = "拒绝申请必须填写理由。" if exc.field == "reason" else str(exc)
-        flash(f"未能答复: {text}", "error")
+        flash(f"未能答复使用申请 #{number}: {exc.user_message}", "error")
     return redirect(url_for("sharing.inbox"))

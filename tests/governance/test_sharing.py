@@ -208,6 +208,12 @@ def test_a_filter_on_a_field_not_granted_is_refused(exchange, city, sessions, se
     assert reply.code == "InvalidRequest" and "field sex is not visible" in reply.fault
 
 
+def test_an_application_names_its_fields_by_their_chinese_labels(city, sessions, settings):
+    _apply(sessions, settings, city, fields=["idNumber", "姓名"])
+    [application] = sharing.inbox(as_user(sessions, settings, "gaj"))
+    assert (application.fields, application.field_labels) == (["idNumber", "name"], ["公民身份号码", "姓名"])
+
+
 def test_the_approval_may_narrow_the_fields_and_show_some_unmasked(exchange, city, sessions, settings):
     application = _apply(sessions, settings, city, fields=["idNumber", "name", "domicileAddress"])
     _approve(sessions, settings, application, fields=["idNumber", "name"], clear=["idNumber"])

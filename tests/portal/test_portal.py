@@ -157,7 +157,7 @@ def test_apply_approve_then_unified_query_shows_sources_and_lineage(browser, cit
     assert "婚姻登记核验户籍" in r.text
     number = r.text.split('name="id" value="')[1].split('"')[0]
     r = gaj.post("/inbox/decide", {"id": number, "decision": "refuse", "reason": ""})
-    assert "拒绝申请必须填写理由" in r.text
+    assert "请填写拒绝理由" in r.text
     r = gaj.post("/inbox/decide", {"id": number, "decision": "approve"})
     assert "已同意" in r.text
     person = city.people[0]
