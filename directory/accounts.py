@@ -1,7 +1,8 @@
 """Departments (部门) and their user accounts.
 
 Registering a department creates, in one unit of work, its row, its key partition
-(``uddi:<code>.<node domain>``) and its businessEntity in the directory.
+(``uddi:<code>.<node domain>``) and its businessEntity in the directory.  An account's roles
+are the role model's (``trust.auth.ROLES``).
 """
 
 from __future__ import annotations
@@ -16,11 +17,10 @@ from sqlalchemy.orm import Session
 from registry.clock import utcnow
 from registry.models import Department, KeyPartition, User
 from registry.settings import Settings
+from trust.auth import ROLES
 
 from .taxonomies import PROVIDER_CODE
 from .uddi import keys, store
-
-ROLES = ("admin", "cataloguer", "reviewer", "provider", "consumer", "auditor")
 
 _SCRYPT = dict(n=2**14, r=8, p=1)
 

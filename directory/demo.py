@@ -230,11 +230,17 @@ def _entry_data(dept: Department, row: tuple, wsdl_path: str, access_point: str)
 
 
 def seed(sessions: sessionmaker[Session], settings: Settings) -> dict[str, int]:
-    """Create whatever part of the demo is missing; returns what exists afterwards."""
-    from .catalogue.workflow import approve_entry, create_entry, publish_entry, submit_entry
-    from .wsdl_publishing import publish_wsdl
+    """Create whatever part of the demo is missing; returns what exists afterwards.
 
-    base_url = settings.base_url
+    The departments and accounts come first, in one unit of work; then each department's
+    cataloguer publishes each resource's WSDL and catalogues it, and the platform's reviewer
+    approves and publishes it - the same actions (and audit entries) as in the portal."""
+    from trust.actions import Context
+    from trust.auth import Caller
+
+    from .catalogue import workflow
+    from .wsdl_publishing import publish
+
     with unit_of_work(sessions) as session:
         depts = {}
         for d in DEPARTMENTS:
@@ -254,28 +260,27 @@ def seed(sessions: sessionmaker[Session], settings: Settings) -> dict[str, int]:
             if find_user(session, username) is None:
                 create_user(session, username=username, password=DEMO_PASSWORD, department=depts["sjj"],
                             roles=roles, display_name=display_name)
-        reviewer = find_user(session, "admin")
-        for row in RESOURCES:
-            code, slug, _cls, name, *_rest = row
-            dept = depts[code]
-            exists = session.scalar(select(CatalogueEntry.id).where(
-                CatalogueEntry.provider_id == dept.id, CatalogueEntry.name == name))
-            if exists is not None:
-                continue
-            cataloguer = find_user(session, code)
-            path = f"{code}/{slug}.wsdl"
-            address = _access_point(settings, code, slug)
-            publish_wsdl(session, settings, dept, path=path, content=_wsdl_for(row[5], address),
-                         authorized_name=cataloguer.username, base_url=base_url, map_services=False)
-            entry = create_entry(session, cataloguer, _entry_data(dept, row, path, address))
-            submit_entry(session, cataloguer, entry.resource_code)
-            approve_entry(session, reviewer, entry.resource_code)
-            publish_entry(session, settings, reviewer, entry.resource_code)
-        counts = {
+        missing = [row for row in RESOURCES if session.scalar(select(CatalogueEntry.id).where(
+            CatalogueEntry.provider_id == depts[row[0]].id, CatalogueEntry.name == row[3])) is None]
+        acting = {name: Caller.of_user(find_user(session, name), "cli") for name in {"admin", *(r[0] for r in missing)}}
+    for row in missing:
+        code, slug, *_rest = row
+        dept = depts[code]
+        cataloguer = Context(acting[code], sessions, settings)
+        reviewer = Context(acting["admin"], sessions, settings)
+        path = f"{code}/{slug}.wsdl"
+        address = _access_point(settings, code, slug)
+        publish(cataloguer, path=path, content=_wsdl_for(row[5], address), base_url=settings.base_url,
+                map_services=False)
+        entry = workflow.create(cataloguer, metadata=_entry_data(dept, row, path, address))
+        workflow.submit(cataloguer, resource_code=entry.resource_code)
+        workflow.approve(reviewer, resource_code=entry.resource_code)
+        workflow.publish(reviewer, resource_code=entry.resource_code)
+    with sessions() as session:
+        return {
             "departments": session.query(Department).count(),
             "published resources": session.query(CatalogueEntry).filter(CatalogueEntry.status == "published").count(),
         }
-    return counts
 
 
 def print_credentials(settings: Settings) -> None:

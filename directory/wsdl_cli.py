@@ -4,7 +4,9 @@
     govshare wsdl publish --user gaj --path gaj/hukou-query.wsdl interface.wsdl
     govshare wsdl publish --user gaj --path gaj/hukou-query.wsdl --url http://10.1.2.3/hukou?wsdl
 
-A refused WSDL prints every problem with where it is, and exits with status 2.
+``check`` validates a local file and touches nothing of the platform; ``publish`` is the action
+``wsdl.publish`` run as the account ``--user`` (channel ``cli``, recorded in the audit log).  A
+refused WSDL prints every problem with where it is, and exits with status 2.
 """
 
 from __future__ import annotations
@@ -15,16 +17,12 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from registry.db import unit_of_work
-from registry.errors import UddiError
+from registry.errors import EXIT_USER, InvalidInput
 from registry.settings import Settings
-from wsdl.repository import InvalidWsdlPath, WsdlPathTaken
-from wsdl.validation import FetchError, InvalidWsdl, fetch_url, validate_wsdl
+from trust import console
+from wsdl.validation import InvalidWsdl, validate_wsdl
 
-from .accounts import find_user
-from .wsdl_publishing import publish_wsdl
-
-USAGE_ERROR = 2
+from . import wsdl_publishing
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -49,7 +47,7 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
         info = validate_wsdl(args.file.read_bytes(), base_url=args.file.resolve().as_uri())
     except (OSError, InvalidWsdl) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return USAGE_ERROR
+        return EXIT_USER
     print(f"valid WSDL 1.1 (document/literal, SOAP 1.1): targetNamespace {info.target_namespace}")
     for service in info.services:
         for port in service.ports:
@@ -58,24 +56,20 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _publish(args: argparse.Namespace, sessions: sessionmaker[Session], settings: Settings) -> int:
-    def fetch(url: str) -> bytes:
-        return fetch_url(url, settings.max_request_bytes)
+    def work() -> None:
+        content = None
+        if not args.url:
+            try:
+                content = args.file.read_bytes()
+            except OSError as exc:
+                raise InvalidInput(f"cannot read {args.file}: {exc.strerror}", field="file") from exc
+        published = wsdl_publishing.publish(console.context(sessions, settings, args.user), path=args.path,
+                                            content=content, url=args.url or "",
+                                            map_services=not args.no_services)
+        print(f"stored at {published.overview_url}")
+        for label, keys in (("portType", published.port_type_keys), ("binding", published.binding_keys),
+                            ("service", published.service_keys)):
+            for qname, key in keys.items():
+                print(f"  {label} {qname.localname}: {key}")
 
-    try:
-        content = fetch(args.url) if args.url else args.file.read_bytes()
-        with unit_of_work(sessions) as session:
-            user = find_user(session, args.user)
-            if user is None or user.department is None:
-                raise LookupError(f"no department user {args.user!r}")
-            published = publish_wsdl(session, settings, user.department, path=args.path, content=content,
-                                     authorized_name=user.username, source_url=args.url or "",
-                                     fetch=fetch if args.url else None, map_services=not args.no_services)
-    except (OSError, FetchError, InvalidWsdl, InvalidWsdlPath, WsdlPathTaken, UddiError, LookupError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return USAGE_ERROR
-    print(f"stored at {published.overview_url}")
-    for label, keys in (("portType", published.port_type_keys), ("binding", published.binding_keys),
-                        ("service", published.service_keys)):
-        for qname, key in keys.items():
-            print(f"  {label} {qname.localname}: {key}")
-    return 0
+    return console.run(work)

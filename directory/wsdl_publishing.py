@@ -34,6 +34,10 @@ A stored WSDL (served under ``/wsdl/<path>``) becomes, for ``gaj/population-quer
 Keys are derived from the department's key partition, the WSDL path and the local
 name, so publishing the same WSDL again saves the same entities again; entities of an
 earlier version that the new one no longer has are removed (tModels hidden).
+
+A department publishes its WSDL with the action ``wsdl.publish`` (:func:`publish`: a cataloguer or
+provider, for the caller's department); the platform publishes its own at start-up with
+:func:`publish_wsdl` (``department`` None).
 """
 
 from __future__ import annotations
@@ -46,18 +50,22 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from registry.db import like_prefix
+from registry.errors import Conflict, InvalidInput
 from registry.models import Department, UddiEntity, UddiKeyedReference
 from registry.settings import Settings
+from trust.actions import Context, action
 from trust.xml import safe_parser
-from wsdl.repository import get_wsdl, store_and_describe_wsdl
+from wsdl.repository import InvalidWsdlPath, WsdlPathTaken, get_wsdl, store_and_describe_wsdl
 from wsdl.validation import (
     SOAP11_BINDING_NS,
     WSDL_NS,
     Fetch,
+    FetchError,
     InvalidWsdl,
     QName,
     WsdlInfo,
     WsdlProblem,
+    fetch_url,
 )
 
 from . import taxonomies as tax
@@ -76,6 +84,38 @@ class PublishedWsdl:
     port_type_keys: dict[QName, str]
     binding_keys: dict[QName, str]
     service_keys: dict[QName, str]
+
+
+@action("wsdl.publish")
+def publish(ctx: Context, *, path: str, content: bytes | None = None, url: str = "", base_url: str | None = None,
+            map_services: bool = True) -> PublishedWsdl:
+    """Validate a WSDL of the caller's department - ``content``, or what ``url`` serves - store it at
+    ``/wsdl/<path>`` and publish it in the directory (see :func:`publish_wsdl`)."""
+    department = ctx.session.get(Department, ctx.caller.department_id)
+
+    def fetch(address: str) -> bytes:
+        return fetch_url(address, ctx.settings.max_request_bytes)
+
+    try:
+        if content is None:
+            if not url:
+                raise InvalidInput("a WSDL document or its URL is required", field="content",
+                                   zh="请提供 WSDL 文件或其网址。")
+            content = fetch(url)
+        published = publish_wsdl(ctx.session, ctx.settings, department, path=path, content=content,
+                                 authorized_name=ctx.caller.who, base_url=base_url, source_url=url,
+                                 fetch=fetch if url else None, map_services=map_services)
+    except InvalidWsdl as exc:
+        raise InvalidInput(str(exc), code="InvalidWsdl", field="content") from exc
+    except InvalidWsdlPath as exc:
+        raise InvalidInput(str(exc), code="InvalidWsdlPath", field="path") from exc
+    except WsdlPathTaken as exc:
+        raise Conflict(str(exc), code="WsdlPathTaken", field="path") from exc
+    except FetchError as exc:
+        raise InvalidInput(str(exc), code="WsdlUnreachable", field="url") from exc
+    keys = [*published.port_type_keys.values(), *published.binding_keys.values(), *published.service_keys.values()]
+    ctx.note(record_count=len(keys), detail=f"/wsdl/{path}: " + " ".join(keys))
+    return published
 
 
 def publish_wsdl(

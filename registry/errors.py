@@ -61,6 +61,12 @@ ZH = {
     "ReasonRequired": "请填写原因。",
     "CodeAllocationFailed": "暂时无法分配资源代码, 请稍后重试。",
     "PublicationFailed": "目录条目未能发布到资源目录。",
+    "NoServiceAddress": "资源格式为接口的条目须有 WSDL 或服务地址才能审核通过或发布。",
+    "ReasonTooLong": "理由太长, 请精简后重新提交。",
+    "InvalidWsdl": "WSDL 文档不符合要求 (须为 WSDL 1.1、document/literal、SOAP 1.1), 请更正后重新发布。",
+    "InvalidWsdlPath": "WSDL 路径不可用: 用小写字母、数字和 . _ - 组成, 以 / 分段, 以 .wsdl 结尾 (如 gaj/query.wsdl)。",
+    "WsdlPathTaken": "该 WSDL 路径已被其他部门使用, 请换一个路径。",
+    "WsdlUnreachable": "无法从该网址取得 WSDL 文档, 请检查网址或改为上传文件。",
     # sharing governance and correction
     "ApplicationNotFound": "没有该使用申请。",
     "GrantNotFound": "没有该授权。",
@@ -237,12 +243,14 @@ class CatalogueError(GovshareError):
 
 
 class MetadataError(CatalogueError):
-    """One broken metadata rule (元数据校验错误): which field, which rule, and the detail."""
+    """One broken metadata rule (元数据校验错误): which field, which rule, and the detail; ``zh`` is the
+    rule in Chinese words and ``label`` the field's Chinese name, for the portal."""
 
-    def __init__(self, field: str, rule: str, message: str = ""):
+    def __init__(self, field: str, rule: str, message: str = "", *, zh: str = "", label: str = ""):
         self.rule = rule
+        self.zh, self.label = zh or rule, label or field
         super().__init__(f"{field}: {rule}" + (f" ({message})" if message else ""), code="InvalidMetadata",
-                         field=field)
+                         field=field, zh=f"{self.label}: {self.zh}")
         self.message = message  # the detail (``str()`` gives the whole line)
 
     def __str__(self) -> str:
@@ -259,7 +267,9 @@ class InvalidMetadata(CatalogueError, InvalidInput):
         self.errors = list(errors)
         lines = "\n".join(f"  {e}" for e in self.errors)
         plural = "error" if len(self.errors) == 1 else "errors"
-        super().__init__(f"invalid catalogue metadata ({len(self.errors)} {plural}):\n{lines}", code="InvalidMetadata")
+        super().__init__(f"invalid catalogue metadata ({len(self.errors)} {plural}):\n{lines}", code="InvalidMetadata",
+                         zh=f"目录元数据有 {len(self.errors)} 处需要修改: "
+                            + "; ".join(e.user_message for e in self.errors) + "。")
 
     @property
     def fields(self) -> set[str]:
@@ -280,21 +290,31 @@ class EntryNotFound(CatalogueError, NotFound):
 
 
 class IllegalTransition(CatalogueError, Conflict):
-    """The action does not apply to an entry in its current status (状态)."""
+    """The action does not apply to an entry in its current status (状态); ``zh`` says so in the portal's words."""
 
-    def __init__(self, resource_code: str, action: str, status: str, allowed: list[str]):
+    def __init__(self, resource_code: str, action: str, status: str, allowed: list[str], *, zh: str | None = None):
         self.resource_code, self.action, self.status, self.allowed = resource_code, action, status, allowed
         can = ", ".join(allowed) if allowed else "nothing"
         super().__init__(f"cannot {action} {resource_code}: it is {status}; from {status} the allowed actions "
-                         f"are: {can}", code="IllegalTransition")
+                         f"are: {can}", code="IllegalTransition", zh=zh)
 
 
 class ReasonRequired(CatalogueError):
     """Refusal (退回) and withdrawal (下架) must say why."""
 
-    def __init__(self, action: str):
+    def __init__(self, action: str, *, zh: str | None = None):
         self.action = action
-        super().__init__(f"reason: required to {action} an entry", code="ReasonRequired", field="reason")
+        super().__init__(f"reason: required to {action} an entry", code="ReasonRequired", field="reason", zh=zh)
+
+
+class NoServiceAddress(CatalogueError, Conflict):
+    """A 接口 entry without a WSDL or a 服务地址 is not approved or published: nobody could call it."""
+
+    def __init__(self, resource_code: str, action: str, *, zh: str | None = None):
+        self.resource_code = resource_code
+        super().__init__(f"cannot {action} {resource_code}: its format is 接口 but it has neither a wsdl_path nor an "
+                         "access_point; its provider department adds one and submits it again", code="NoServiceAddress",
+                         zh=zh)
 
 
 class CodeAllocationFailed(CatalogueError):

@@ -8,11 +8,11 @@ import pytest
 import stdnum.cn.uscc
 from sqlalchemy import func, select
 
-from directory.accounts import create_user, find_user, register_department
-from directory.catalogue import codes
-from directory.catalogue.workflow import create_entry
+from directory.accounts import create_user, register_department
+from directory.catalogue import codes, workflow
 from registry.db import unit_of_work
 from registry.models import CatalogueEntry
+from tests.conftest import as_user
 
 
 def credit_code(n: int) -> str:
@@ -30,16 +30,16 @@ def metadata(classification: str = "101002", name: str = "出生医学证明信�
 
 
 @pytest.fixture
-def cataloguer(sessions, settings) -> str:
+def cataloguer(sessions, settings):
+    """``create(metadata)``: the 资源代码 of a new entry catalogued by li.na of 市卫生健康委员会."""
     with unit_of_work(sessions) as s:
         dept = register_department(s, settings, code="wsjw", name="市卫生健康委员会", credit_code=credit_code(1))
         create_user(s, username="li.na", password="pw", department=dept, roles=("cataloguer",))
-    return "li.na"
 
+    def create(data: dict) -> str:
+        return workflow.create(as_user(sessions, settings, "li.na"), metadata=data).resource_code
 
-def create(sessions, username: str, data: dict) -> str:
-    with unit_of_work(sessions) as s:
-        return create_entry(s, find_user(s, username), data).resource_code
+    return create
 
 
 def test_code_is_class_code_slash_six_digit_sequence():
@@ -54,34 +54,37 @@ def test_malformed_code_is_refused_with_the_expected_form(bad):
 
 
 def test_first_resource_of_a_class_gets_sequence_one(sessions, cataloguer):
-    assert create(sessions, cataloguer, metadata()) == "101002/000001"
+    assert cataloguer(metadata()) == "101002/000001"
 
 
 def test_codes_are_sequential_within_a_class(sessions, cataloguer):
-    made = [create(sessions, cataloguer, metadata(name=f"资源{n}")) for n in range(3)]
+    made = [cataloguer(metadata(name=f"资源{n}")) for n in range(3)]
     assert made == ["101002/000001", "101002/000002", "101002/000003"]
 
 
 def test_each_class_has_its_own_sequence(sessions, cataloguer):
-    create(sessions, cataloguer, metadata("101002"))
-    assert create(sessions, cataloguer, metadata("202001")) == "202001/000001"
-    assert create(sessions, cataloguer, metadata("101002")) == "101002/000002"
+    cataloguer(metadata("101002"))
+    assert cataloguer(metadata("202001")) == "202001/000001"
+    assert cataloguer(metadata("101002")) == "101002/000002"
 
 
 def test_a_clash_with_a_taken_sequence_is_retried(sessions, cataloguer, monkeypatch):
-    create(sessions, cataloguer, metadata())
+    cataloguer(metadata())
     real = codes.next_sequence
     stale = iter([1])  # what a concurrent creator that had not yet seen sequence 1 would read
     monkeypatch.setattr(codes, "next_sequence", lambda session, class_code: next(stale, None) or real(session,
                                                                                                         class_code))
-    assert create(sessions, cataloguer, metadata()) == "101002/000002"
+    assert cataloguer(metadata()) == "101002/000002"
 
 
-def test_rolling_back_the_caller_removes_the_new_entry(sessions, cataloguer):
-    # On SQLite a savepoint opened first would commit on release; the caller's rollback must still win.
-    with sessions() as s:
-        create_entry(s, find_user(s, cataloguer), metadata())
-        s.rollback()
+def test_an_action_failing_after_the_insert_removes_the_new_entry(sessions, cataloguer, monkeypatch):
+    # On SQLite a savepoint opened first would commit on release; the action's rollback must still win.
+    def fail(*_args, **_kwargs):
+        raise RuntimeError("after the insert")
+
+    monkeypatch.setattr(workflow, "_record", fail)
+    with pytest.raises(RuntimeError, match="after the insert"):
+        cataloguer(metadata())
     with unit_of_work(sessions) as s:
         assert s.scalar(select(func.count()).select_from(CatalogueEntry)) == 0
 
@@ -96,7 +99,7 @@ def test_concurrent_creation_gives_unique_sequential_codes(sessions, cataloguer)
         start.wait()
         try:
             for i in range(each):
-                made.append(create(sessions, cataloguer, metadata(name=f"资源{n}-{i}")))
+                made.append(cataloguer(metadata(name=f"资源{n}-{i}")))
         except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
             failures.append(exc)
 

@@ -1,6 +1,7 @@
 """Catalogue metadata (核心元数据): what is accepted, and how each broken rule is refused.
 
-Every refusal names the field and the rule; all broken rules are reported together.
+Every refusal names the field and the rule, in English and in Chinese (the field's label and
+the rule in words, for the portal); all broken rules are reported together.
 """
 
 from __future__ import annotations
@@ -11,13 +12,13 @@ import pytest
 import stdnum.cn.uscc
 from sqlalchemy import func, select
 
-from directory.accounts import create_user, find_user, register_department
-from directory.catalogue import classification
-from directory.catalogue.metadata import REQUIRED, validate_metadata
-from directory.catalogue.workflow import create_entry
+from directory.accounts import create_user, register_department
+from directory.catalogue import classification, workflow
+from directory.catalogue.metadata import MAX_LENGTHS, REQUIRED, field_label, validate_metadata
 from registry.db import unit_of_work
 from registry.errors import InvalidMetadata
 from registry.models import CatalogueEntry
+from tests.conftest import as_user
 
 
 def credit_code(n: int) -> str:
@@ -118,6 +119,44 @@ def test_text_field_given_a_number_is_refused():
 
 def test_name_longer_than_the_column_is_refused():
     assert_refused(valid(name="人" * 201), "name", "at most 200 characters")
+
+
+def test_an_abstract_of_five_thousand_characters_is_refused():
+    exc = refusal(valid(abstract="长" * 5000))
+    assert exc.rule_for("abstract") == "at most 1000 characters"
+    [error] = exc.errors
+    assert error.user_message == "资源摘要: 最多 1000 个字 (现有 5000 个), 请精简"
+
+
+@pytest.mark.parametrize("field", sorted(MAX_LENGTHS))
+def test_every_text_field_has_a_length_limit(field):
+    limit = MAX_LENGTHS[field]
+    assert_refused(valid(**{field: "x" * (limit + 1)}), field, f"at most {limit} characters")
+
+
+def test_text_at_its_limit_is_accepted():
+    meta = validate_metadata(valid(name="名" * 200, abstract="摘" * 1000, sharing_type="有条件共享",
+                                   sharing_condition="条" * 500), provider_code=PROVIDER)
+    assert (len(meta.name), len(meta.abstract), len(meta.sharing_condition)) == (200, 1000, 500)
+
+
+def test_each_broken_rule_reads_in_chinese_with_the_fields_label():
+    exc = refusal(valid(name="", publish_date="2026-02-30", format_class="电子文件", format_type="WebService",
+                        items=[{"name": "姓名", "data_type": "C", "length": "abc"}]))
+    zh = {e.field: e.user_message for e in exc.errors}
+    assert zh["name"] == "资源名称: 必填"
+    assert zh["publish_date"].startswith("发布日期: 须为实际存在的日期") and "2026-02-30" in zh["publish_date"]
+    assert zh["format_type"].startswith("格式类型: 格式分类“电子文件”的格式类型须为 OFD")
+    assert zh["items[1].length"] == "信息项 1 的长度: 字符型的长度须为 1 到 4000 之间的整数"
+    assert exc.user_message.startswith("目录元数据有 4 处需要修改: 资源名称: 必填; ")
+    english = ("must", "required", "got", "characters", "format_class", "data_type")
+    assert not [e.zh for e in exc.errors if any(word in e.zh for word in english)]
+
+
+def test_field_labels_name_the_cell_of_an_information_item():
+    assert field_label("abstract") == "资源摘要"
+    assert field_label("items[2].data_type") == "信息项 2 的数据类型"
+    assert field_label("related_codes[3]") == "关联资源代码第 3 个"
 
 
 def test_unknown_classification_is_refused():
@@ -305,7 +344,6 @@ def test_invalid_metadata_stores_nothing(sessions, settings):
         dept = register_department(s, settings, code="wsjw", name="市卫生健康委员会", credit_code=PROVIDER)
         create_user(s, username="li.na", password="pw", department=dept, roles=("cataloguer",))
     with pytest.raises(InvalidMetadata, match="sharing_condition: required"):
-        with unit_of_work(sessions) as s:
-            create_entry(s, find_user(s, "li.na"), valid(sharing_type="有条件共享"))
+        workflow.create(as_user(sessions, settings, "li.na"), metadata=valid(sharing_type="有条件共享"))
     with unit_of_work(sessions) as s:
         assert s.scalar(select(func.count()).select_from(CatalogueEntry)) == 0

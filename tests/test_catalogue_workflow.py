@@ -1,9 +1,12 @@
-"""The catalogue workflow 编目 → 审核 → 发布: versions, refusal, withdrawal, visibility, who may act."""
+"""The catalogue workflow 编目 → 审核 → 发布 as actions: versions, refusal, withdrawal, visibility,
+who may act, what each refusal says in Chinese, and the command line."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,25 +15,29 @@ from lxml import etree
 from sqlalchemy import select
 
 import wsdl as wsdl_package
-from directory import taxonomies
-from directory.accounts import create_user, find_user, register_department
+from directory import taxonomies, wsdl_publishing
+from directory.accounts import create_user, register_department
 from directory.catalogue import cli, workflow
+from directory.catalogue.search import search
 from directory.catalogue.uddi_mapping import service_element
 from directory.uddi import store
-from directory.wsdl_publishing import publish_wsdl
 from registry.db import unit_of_work
 from registry.errors import (
     EntryNotFound,
     IllegalTransition,
+    InvalidInput,
     InvalidMetadata,
+    NoServiceAddress,
     NotPermitted,
     PublicationFailed,
     ReasonRequired,
 )
-from registry.models import UddiKeyedReference
+from registry.models import AuditEntry, CatalogueEntry, UddiKeyedReference
+from tests.conftest import as_user
 from wsdl.oasis import uddi_schema
 
 CODE = "101002/000001"
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def credit_code(n: int) -> str:
@@ -52,7 +59,8 @@ def metadata(**changes) -> dict:
 
 @pytest.fixture
 def city(sessions, settings):
-    """Two departments, each with a cataloguer, a consumer in the second, and the platform's reviewer."""
+    """Two departments, each with a cataloguer, a consumer in the second, and the platform's reviewer;
+    ``city(username)`` is the action context of an account."""
     with unit_of_work(sessions) as s:
         health = register_department(s, settings, code="wsjw", name="市卫生健康委员会", credit_code=credit_code(1))
         police = register_department(s, settings, code="gaj", name="市公安局", credit_code=credit_code(2))
@@ -61,60 +69,49 @@ def city(sessions, settings):
         create_user(s, username="zhao.min", password="pw", department=police, roles=("consumer",))
         create_user(s, username="shen.li", password="pw", department=None, roles=("reviewer",))
         create_user(s, username="root", password="pw", department=None, roles=("admin",))
-    return sessions
+        create_user(s, username="sun.yu", password="pw", department=police, roles=("auditor",))
+    return lambda username: as_user(sessions, settings, username)
 
 
-def act(sessions, username: str, action, *args):
-    with unit_of_work(sessions) as s:
-        return action(s, find_user(s, username), *args)
+def history(city, username: str, code: str) -> list[tuple]:
+    return [(v.version, v.action, v.status, v.changed_by, v.reason)
+            for v in workflow.history(city(username), resource_code=code)]
 
 
-def publish(sessions, settings, username: str, code: str):
-    with unit_of_work(sessions) as s:
-        return workflow.publish_entry(s, settings, find_user(s, username), code)
+def published(city, **changes) -> None:
+    workflow.create(city("li.na"), metadata=metadata(**changes))
+    workflow.submit(city("li.na"), resource_code=CODE)
+    workflow.approve(city("shen.li"), resource_code=CODE)
+    workflow.publish(city("shen.li"), resource_code=CODE)
 
 
-def withdraw(sessions, settings, username: str, code: str, reason: str):
-    with unit_of_work(sessions) as s:
-        return workflow.withdraw_entry(s, settings, find_user(s, username), code, reason)
-
-
-def history(sessions, username: str, code: str) -> list[tuple]:
-    with unit_of_work(sessions) as s:
-        return [(v.version, v.action, v.status, v.changed_by, v.reason)
-                for v in workflow.entry_history(s, find_user(s, username), code)]
-
-
-def published(sessions, settings) -> None:
-    act(sessions, "li.na", workflow.create_entry, metadata())
-    act(sessions, "li.na", workflow.submit_entry, CODE)
-    act(sessions, "shen.li", workflow.approve_entry, CODE)
-    publish(sessions, settings, "shen.li", CODE)
+def stored(sessions, code: str = CODE) -> CatalogueEntry:
+    with sessions() as s:
+        return s.scalar(select(CatalogueEntry).where(CatalogueEntry.resource_code == code))
 
 
 # --------------------------------------------------------------------------- cataloguing
 
 
 def test_created_entry_is_a_draft_with_generated_code_and_provider_code(city):
-    entry = act(city, "li.na", workflow.create_entry, metadata())
-    assert (entry.resource_code, entry.status, entry.category) == (CODE, "draft", "1")
+    entry = workflow.create(city("li.na"), metadata=metadata())
+    assert (entry.resource_code, entry.status, entry.category, entry.provider) == (CODE, "draft", "1", "wsjw")
     assert entry.provider_code == credit_code(1)
     assert [(i.position, i.name, i.data_type, i.length) for i in entry.items] == [
         (1, "新生儿姓名", "C", 50), (2, "出生日期", "D", None)]
 
 
 def test_creation_is_recorded_as_version_one_with_who_and_when(city):
-    act(city, "li.na", workflow.create_entry, metadata())
-    with unit_of_work(city) as s:
-        [v] = workflow.entry_history(s, find_user(s, "li.na"), CODE)
-        assert (v.version, v.action, v.status, v.changed_by) == (1, "create", "draft", "li.na")
-        assert v.changed_at is not None
-        assert v.snapshot["resource_code"] == CODE
-        assert v.snapshot["items"][0] == {"name": "新生儿姓名", "data_type": "C", "length": 50}
+    workflow.create(city("li.na"), metadata=metadata())
+    [v] = workflow.history(city("li.na"), resource_code=CODE)
+    assert (v.version, v.action, v.status, v.changed_by) == (1, "create", "draft", "li.na")
+    assert v.changed_at is not None
+    assert v.snapshot["resource_code"] == CODE
+    assert v.snapshot["items"][0] == {"name": "新生儿姓名", "data_type": "C", "length": 50}
 
 
-def test_full_workflow_records_every_version(city, settings):
-    published(city, settings)
+def test_full_workflow_records_every_version(city):
+    published(city)
     assert history(city, "li.na", CODE) == [
         (1, "create", "draft", "li.na", ""),
         (2, "submit", "submitted", "li.na", ""),
@@ -123,103 +120,149 @@ def test_full_workflow_records_every_version(city, settings):
     ]
 
 
-def test_publishing_sets_the_publish_date_and_saves_the_service(city, settings):
-    published(city, settings)
-    with unit_of_work(city) as s:
-        entry = workflow.get_entry(s, find_user(s, "zhao.min"), CODE)
-        assert entry.publish_date is not None
-        assert entry.service_key == "uddi:wsjw.govshare.local:resource:101002-000001"
+def test_every_action_is_recorded_in_the_audit_log_with_its_channel(city, sessions):
+    published(city)
+    with pytest.raises(NotPermitted):
+        workflow.withdraw(city("wang.qiang"), resource_code=CODE, reason="不需要了")
+    with sessions() as s:
+        entries = [(e.operation, e.user, e.channel, e.resource_code, e.result) for e in s.scalars(
+            select(AuditEntry).where(AuditEntry.operation.like("catalogue.%")).order_by(AuditEntry.seq))]
+    assert entries == [
+        ("catalogue.create", "li.na", "cli", CODE, "ok"), ("catalogue.submit", "li.na", "cli", CODE, "ok"),
+        ("catalogue.approve", "shen.li", "cli", CODE, "ok"), ("catalogue.publish", "shen.li", "cli", CODE, "ok"),
+        ("catalogue.withdraw", "wang.qiang", "cli", CODE, "refused:NotPermitted"),
+    ]
+
+
+def test_publishing_sets_the_publish_date_and_saves_the_service(city, sessions):
+    published(city)
+    entry = workflow.show(city("zhao.min"), resource_code=CODE).entry
+    assert entry.publish_date is not None
+    assert entry.service_key == "uddi:wsjw.govshare.local:resource:101002-000001"
+    with sessions() as s:
         row = store.get(s, entry.service_key, "service")
         assert row is not None and row.parent_key == "uddi:wsjw.govshare.local:business"
 
 
-def test_published_service_is_found_by_its_base_class(city, settings):
-    published(city, settings)
-    with unit_of_work(city) as s:
+def test_published_service_is_found_by_its_base_class(city, sessions):
+    published(city)
+    with sessions() as s:
         keys = set(s.scalars(select(UddiKeyedReference.entity_key).where(
             UddiKeyedReference.tmodel_key == taxonomies.CLASSIFICATION, UddiKeyedReference.key_value == "101")))
     assert keys == {"uddi:wsjw.govshare.local:resource:101002-000001"}
 
 
-def test_entry_with_a_wsdl_is_published_with_a_binding_per_port(city, settings):
+def test_entry_with_a_wsdl_is_published_with_a_binding_per_port(city, sessions):
     wsdl = Path(wsdl_package.__file__).parent / "contracts" / "population-query.wsdl"
-    with unit_of_work(city) as s:
-        publish_wsdl(s, settings, find_user(s, "li.na").department, path="wsjw/birth.wsdl",
-                     content=wsdl.read_bytes(), authorized_name="li.na", map_services=False)
-    act(city, "li.na", workflow.create_entry, metadata(wsdl_path="wsjw/birth.wsdl"))
-    act(city, "li.na", workflow.submit_entry, CODE)
-    act(city, "shen.li", workflow.approve_entry, CODE)
-    entry = publish(city, settings, "shen.li", CODE)
-    with unit_of_work(city) as s:
+    wsdl_publishing.publish(city("li.na"), path="wsjw/birth.wsdl", content=wsdl.read_bytes(), map_services=False)
+    published(city, wsdl_path="wsjw/birth.wsdl")
+    entry = workflow.show(city("li.na"), resource_code=CODE).entry
+    with sessions() as s:
         [service] = store.compose(s, [store.get(s, entry.service_key)])
     uddi_schema().assertValid(service)
     templates = service.findall(f"{store.q('bindingTemplates')}/{store.q('bindingTemplate')}")
     assert templates and all(t.find(store.q("accessPoint")) is not None for t in templates)
 
 
-def test_entry_whose_wsdl_is_not_in_the_repository_is_not_published(city, settings):
-    act(city, "li.na", workflow.create_entry, metadata(wsdl_path="wsjw/missing.wsdl"))
-    act(city, "li.na", workflow.submit_entry, CODE)
-    act(city, "shen.li", workflow.approve_entry, CODE)
-    with pytest.raises(PublicationFailed, match="wsjw/missing.wsdl"):
-        publish(city, settings, "shen.li", CODE)
+def test_entry_whose_wsdl_is_not_in_the_repository_is_not_published(city):
+    workflow.create(city("li.na"), metadata=metadata(wsdl_path="wsjw/missing.wsdl"))
+    workflow.submit(city("li.na"), resource_code=CODE)
+    workflow.approve(city("shen.li"), resource_code=CODE)
+    with pytest.raises(PublicationFailed, match="wsjw/missing.wsdl") as refused:
+        workflow.publish(city("shen.li"), resource_code=CODE)
+    assert "尚未发布到资源目录" in refused.value.user_message and "退回" in refused.value.user_message
+
+
+def test_an_interface_without_a_wsdl_or_service_address_is_neither_approved_nor_published(city, sessions):
+    workflow.create(city("li.na"), metadata=metadata(format_class="接口", format_type="WebService"))
+    workflow.submit(city("li.na"), resource_code=CODE)
+    with pytest.raises(NoServiceAddress, match="neither a wsdl_path nor an access_point") as refused:
+        workflow.approve(city("shen.li"), resource_code=CODE)
+    assert refused.value.user_message.startswith(f"{CODE} 的资源格式为接口, 但没有填写 WSDL 路径或服务地址, "
+                                                  "不能审核通过")
+    assert stored(sessions).status == "submitted"
+    workflow.refuse(city("shen.li"), resource_code=CODE, reason="请补充服务地址")
+    workflow.edit(city("li.na"), resource_code=CODE, changes={"access_point": "http://10.1.2.3/birth/service"})
+    workflow.submit(city("li.na"), resource_code=CODE)
+    workflow.approve(city("shen.li"), resource_code=CODE)
+    assert workflow.publish(city("shen.li"), resource_code=CODE).status == "published"
+
+
+def test_an_interface_that_lost_its_address_after_approval_is_not_published(city, sessions):
+    workflow.create(city("li.na"), metadata=metadata(format_class="接口", format_type="SOAP",
+                                                    access_point="http://10.1.2.3/birth/service"))
+    workflow.submit(city("li.na"), resource_code=CODE)
+    workflow.approve(city("shen.li"), resource_code=CODE)
+    with unit_of_work(sessions) as s:  # what an entry approved before the rule existed looks like
+        s.scalar(select(CatalogueEntry).where(CatalogueEntry.resource_code == CODE)).access_point = ""
+    with pytest.raises(NoServiceAddress):
+        workflow.publish(city("shen.li"), resource_code=CODE)
 
 
 def test_edit_changes_only_the_fields_given(city):
-    act(city, "li.na", workflow.create_entry, metadata())
-    entry = act(city, "li.na", workflow.edit_entry, CODE, {"update_cycle": "每周"})
+    workflow.create(city("li.na"), metadata=metadata())
+    entry = workflow.edit(city("li.na"), resource_code=CODE, changes={"update_cycle": "每周"})
     assert (entry.update_cycle, entry.name, entry.version) == ("每周", "出生医学证明信息", 2)
 
 
 def test_edit_accepts_the_shown_entry_back_unchanged(city):
-    act(city, "li.na", workflow.create_entry, metadata())
-    with unit_of_work(city) as s:
-        shown = workflow.snapshot(workflow.get_entry(s, find_user(s, "li.na"), CODE))
-    entry = act(city, "li.na", workflow.edit_entry, CODE, dict(shown, abstract="更新后的摘要。"))
+    workflow.create(city("li.na"), metadata=metadata())
+    shown = workflow.show(city("li.na"), resource_code=CODE).entry.as_dict()
+    entry = workflow.edit(city("li.na"), resource_code=CODE, changes=dict(shown, abstract="更新后的摘要。"))
     assert entry.abstract == "更新后的摘要。"
 
 
 def test_edit_refuses_to_change_the_platform_fields(city):
-    act(city, "li.na", workflow.create_entry, metadata())
-    with pytest.raises(InvalidMetadata, match="resource_code: read-only"):
-        act(city, "li.na", workflow.edit_entry, CODE, {"resource_code": "101002/000099"})
+    workflow.create(city("li.na"), metadata=metadata())
+    with pytest.raises(InvalidMetadata, match="resource_code: read-only") as refused:
+        workflow.edit(city("li.na"), resource_code=CODE, changes={"resource_code": "101002/000099"})
+    assert "资源代码: 由平台设置, 不能填写或修改" in refused.value.user_message
 
 
 def test_classification_is_fixed_once_the_code_is_assigned(city):
-    act(city, "li.na", workflow.create_entry, metadata())
+    workflow.create(city("li.na"), metadata=metadata())
     with pytest.raises(InvalidMetadata, match="classification: fixed once the resource code is assigned"):
-        act(city, "li.na", workflow.edit_entry, CODE, {"classification": "101001"})
+        workflow.edit(city("li.na"), resource_code=CODE, changes={"classification": "101001"})
 
 
 def test_invalid_edit_names_field_and_rule(city):
-    act(city, "li.na", workflow.create_entry, metadata())
+    workflow.create(city("li.na"), metadata=metadata())
     with pytest.raises(InvalidMetadata, match="sharing_condition: only allowed when sharing_type is 有条件共享"):
-        act(city, "li.na", workflow.edit_entry, CODE, {"sharing_type": "无条件共享"})
+        workflow.edit(city("li.na"), resource_code=CODE, changes={"sharing_type": "无条件共享"})
 
 
 def test_related_code_must_be_visible_to_the_cataloguer(city):
-    act(city, "wang.qiang", workflow.create_entry, metadata(classification="101001", name="常住人口信息"))
+    workflow.create(city("wang.qiang"), metadata=metadata(classification="101001", name="常住人口信息"))
     with pytest.raises(InvalidMetadata, match=r"related_codes\[1\]: must name an existing catalogue resource"):
-        act(city, "li.na", workflow.create_entry, metadata(related_codes=["101001/000001"]))
+        workflow.create(city("li.na"), metadata=metadata(related_codes=["101001/000001"]))
 
 
 # --------------------------------------------------------------------------- review
 
 
 def test_refusal_requires_a_reason(city):
-    act(city, "li.na", workflow.create_entry, metadata())
-    act(city, "li.na", workflow.submit_entry, CODE)
-    with pytest.raises(ReasonRequired, match="reason: required to refuse"):
-        act(city, "shen.li", workflow.refuse_entry, CODE, "  ")
+    workflow.create(city("li.na"), metadata=metadata())
+    workflow.submit(city("li.na"), resource_code=CODE)
+    with pytest.raises(ReasonRequired, match="reason: required to refuse") as refused:
+        workflow.refuse(city("shen.li"), resource_code=CODE, reason="  ")
+    assert refused.value.user_message == "请填写理由: 退回必须说明原因。"
+
+
+def test_a_reason_over_500_characters_is_refused(city):
+    workflow.create(city("li.na"), metadata=metadata())
+    workflow.submit(city("li.na"), resource_code=CODE)
+    with pytest.raises(InvalidInput, match="reason: at most 500 characters") as refused:
+        workflow.refuse(city("shen.li"), resource_code=CODE, reason="理" * 501)
+    assert refused.value.code == "ReasonTooLong" and "退回理由最多 500 个字" in refused.value.user_message
 
 
 def test_refused_entry_is_edited_and_resubmitted(city):
-    act(city, "li.na", workflow.create_entry, metadata())
-    act(city, "li.na", workflow.submit_entry, CODE)
-    refused = act(city, "shen.li", workflow.refuse_entry, CODE, "摘要未说明数据范围")
+    workflow.create(city("li.na"), metadata=metadata())
+    workflow.submit(city("li.na"), resource_code=CODE)
+    refused = workflow.refuse(city("shen.li"), resource_code=CODE, reason="摘要未说明数据范围")
     assert (refused.status, refused.status_reason) == ("refused", "摘要未说明数据范围")
-    act(city, "li.na", workflow.edit_entry, CODE, {"abstract": "2010年以来本市签发的出生医学证明信息。"})
-    act(city, "li.na", workflow.submit_entry, CODE)
+    workflow.edit(city("li.na"), resource_code=CODE, changes={"abstract": "2010年以来本市签发的出生医学证明信息。"})
+    workflow.submit(city("li.na"), resource_code=CODE)
     assert [row[1:3] for row in history(city, "li.na", CODE)] == [
         ("create", "draft"), ("submit", "submitted"), ("refuse", "refused"), ("edit", "draft"),
         ("submit", "submitted")]
@@ -229,151 +272,178 @@ def test_refused_entry_is_edited_and_resubmitted(city):
 # --------------------------------------------------------------------------- withdrawal (下架)
 
 
-def test_withdrawal_requires_a_reason(city, settings):
-    published(city, settings)
+def test_withdrawal_requires_a_reason(city):
+    published(city)
     with pytest.raises(ReasonRequired, match="reason: required to withdraw"):
-        withdraw(city, settings, "li.na", CODE, "")
+        workflow.withdraw(city("li.na"), resource_code=CODE, reason="")
 
 
-def test_withdrawal_removes_the_service_and_hides_the_entry(city, settings):
-    published(city, settings)
-    entry = withdraw(city, settings, "li.na", CODE, "数据源系统升级")
+def test_withdrawal_removes_the_service_and_hides_the_entry(city, sessions):
+    published(city)
+    entry = workflow.withdraw(city("li.na"), resource_code=CODE, reason="数据源系统升级")
     assert (entry.status, entry.status_reason, entry.service_key) == ("withdrawn", "数据源系统升级", None)
-    with unit_of_work(city) as s:
+    with sessions() as s:
         assert store.get(s, "uddi:wsjw.govshare.local:resource:101002-000001") is None
-        with pytest.raises(EntryNotFound):
-            workflow.get_entry(s, find_user(s, "zhao.min"), CODE)
+    with pytest.raises(EntryNotFound):
+        workflow.show(city("zhao.min"), resource_code=CODE)
 
 
-def test_withdrawn_entry_is_edited_and_published_again(city, settings):
-    published(city, settings)
-    withdraw(city, settings, "li.na", CODE, "数据源系统升级")
-    act(city, "li.na", workflow.edit_entry, CODE, {"update_cycle": "实时"})
-    act(city, "li.na", workflow.submit_entry, CODE)
-    act(city, "shen.li", workflow.approve_entry, CODE)
-    entry = publish(city, settings, "shen.li", CODE)
+def test_withdrawn_entry_is_edited_and_published_again(city, sessions):
+    published(city)
+    workflow.withdraw(city("li.na"), resource_code=CODE, reason="数据源系统升级")
+    workflow.edit(city("li.na"), resource_code=CODE, changes={"update_cycle": "实时"})
+    workflow.submit(city("li.na"), resource_code=CODE)
+    workflow.approve(city("shen.li"), resource_code=CODE)
+    entry = workflow.publish(city("shen.li"), resource_code=CODE)
     assert (entry.status, entry.version) == ("published", 9)
-    with unit_of_work(city) as s:
+    with sessions() as s:
         assert store.get(s, entry.service_key, "service") is not None
 
 
 # --------------------------------------------------------------------------- visibility
 
 
-def test_other_departments_see_only_published_entries(city, settings):
-    act(city, "li.na", workflow.create_entry, metadata())
-    act(city, "li.na", workflow.create_entry, metadata(name="死亡医学证明信息", classification="101003"))
-    act(city, "li.na", workflow.submit_entry, "101003/000001")
-    act(city, "shen.li", workflow.approve_entry, "101003/000001")
-    publish(city, settings, "shen.li", "101003/000001")
-    with unit_of_work(city) as s:
-        seen = [e.resource_code for e in workflow.visible_entries(s, find_user(s, "zhao.min"))]
+def test_other_departments_see_only_published_entries(city):
+    workflow.create(city("li.na"), metadata=metadata())
+    workflow.create(city("li.na"), metadata=metadata(name="死亡医学证明信息", classification="101003"))
+    workflow.submit(city("li.na"), resource_code="101003/000001")
+    workflow.approve(city("shen.li"), resource_code="101003/000001")
+    workflow.publish(city("shen.li"), resource_code="101003/000001")
+    seen = [e.resource_code for e in search(city("zhao.min")).entries]
     assert seen == ["101003/000001"]
 
 
 def test_a_department_sees_its_own_drafts(city):
-    act(city, "li.na", workflow.create_entry, metadata())
-    with unit_of_work(city) as s:
-        mine = workflow.visible_entries(s, find_user(s, "li.na"), mine=True, status="draft")
-        assert [e.resource_code for e in mine] == [CODE]
+    workflow.create(city("li.na"), metadata=metadata())
+    mine = search(city("li.na"), mine=True, chosen={"status": "draft"}).entries
+    assert [e.resource_code for e in mine] == [CODE]
+    assert search(city("wang.qiang"), mine=True).entries == ()
 
 
 def test_another_departments_draft_is_not_found(city):
-    act(city, "li.na", workflow.create_entry, metadata())
-    with pytest.raises(EntryNotFound, match="101002/000001"):
-        act(city, "wang.qiang", workflow.get_entry, CODE)
+    workflow.create(city("li.na"), metadata=metadata())
+    with pytest.raises(EntryNotFound, match="101002/000001") as refused:
+        workflow.show(city("wang.qiang"), resource_code=CODE)
+    assert refused.value.user_message == "没有资源代码为 101002/000001 的目录条目, 或您无权查看。"
 
 
-def test_reviewer_sees_submitted_entries_of_every_department(city):
-    act(city, "li.na", workflow.create_entry, metadata())
-    act(city, "li.na", workflow.submit_entry, CODE)
-    with unit_of_work(city) as s:
-        waiting = workflow.visible_entries(s, find_user(s, "shen.li"), status="submitted")
+def test_reviewer_and_auditor_see_submitted_entries_of_every_department(city):
+    workflow.create(city("li.na"), metadata=metadata())
+    workflow.submit(city("li.na"), resource_code=CODE)
+    for username in ("shen.li", "sun.yu"):
+        waiting = search(city(username), chosen={"status": "submitted"}).entries
         assert [e.resource_code for e in waiting] == [CODE]
 
 
-def test_history_is_kept_from_other_departments(city, settings):
-    published(city, settings)
+def test_search_finds_chinese_substrings_and_counts_facets_the_one_rule_allows(city):
+    published(city)
+    workflow.create(city("li.na"), metadata=metadata(name="出生医学证明补发信息", classification="101003"))
+    found = search(city("zhao.min"), text="出生 证明")
+    assert (found.total, [e.resource_code for e in found.entries]) == (1, [CODE])
+    assert found.facets["status"] == (("published", "已发布", 1),)
+    assert search(city("li.na"), text="出生 证明").total == 2
+
+
+def test_a_page_past_the_last_is_the_last(city):
+    published(city)
+    found = search(city("zhao.min"), page=9999, page_size=20)
+    assert (found.page, found.pages, len(found.entries)) == (1, 1, 1)
+
+
+def test_history_is_kept_from_other_departments(city):
+    published(city)
     with pytest.raises(NotPermitted, match="history"):
         history(city, "zhao.min", CODE)
+    assert workflow.show(city("zhao.min"), resource_code=CODE).history is None
+    assert len(workflow.show(city("sun.yu"), resource_code=CODE).history) == 4
 
 
 # --------------------------------------------------------------------------- illegal transitions and permissions
 
 
 def test_approving_a_draft_is_refused_naming_status_and_allowed_actions(city):
-    act(city, "li.na", workflow.create_entry, metadata())
+    workflow.create(city("li.na"), metadata=metadata())
     with pytest.raises(IllegalTransition) as caught:
-        act(city, "shen.li", workflow.approve_entry, CODE)
+        workflow.approve(city("shen.li"), resource_code=CODE)
     assert str(caught.value) == (
         "cannot approve 101002/000001: it is draft; from draft the allowed actions are: edit, submit")
+    assert caught.value.user_message == (
+        "目录条目 101002/000001 当前为“草稿”, 不能审核通过; 此状态下可以: 修改、提交审核。")
 
 
-def test_publishing_before_approval_is_refused(city, settings):
-    act(city, "li.na", workflow.create_entry, metadata())
-    act(city, "li.na", workflow.submit_entry, CODE)
+def test_publishing_before_approval_is_refused(city):
+    workflow.create(city("li.na"), metadata=metadata())
+    workflow.submit(city("li.na"), resource_code=CODE)
     with pytest.raises(IllegalTransition, match="it is submitted"):
-        publish(city, settings, "shen.li", CODE)
+        workflow.publish(city("shen.li"), resource_code=CODE)
 
 
-def test_published_entry_cannot_be_edited_without_withdrawal(city, settings):
-    published(city, settings)
+def test_published_entry_cannot_be_edited_without_withdrawal(city):
+    published(city)
     with pytest.raises(IllegalTransition, match="allowed actions are: withdraw"):
-        act(city, "li.na", workflow.edit_entry, CODE, {"update_cycle": "每周"})
+        workflow.edit(city("li.na"), resource_code=CODE, changes={"update_cycle": "每周"})
 
 
-def test_consumer_cannot_catalogue(city):
-    with pytest.raises(NotPermitted, match="cataloguer or provider role"):
-        act(city, "zhao.min", workflow.create_entry, metadata())
+def test_consumer_cannot_catalogue(city, sessions):
+    with pytest.raises(NotPermitted, match="cataloguer or provider role") as refused:
+        workflow.create(city("zhao.min"), metadata=metadata())
+    assert refused.value.user_message == "编目需要目录管理员或提供方角色, 您的角色 (使用方) 不能办理。"
+    assert stored(sessions) is None
 
 
-def test_cataloguer_cannot_edit_another_departments_entry(city, settings):
-    published(city, settings)
-    withdraw(city, settings, "li.na", CODE, "数据源系统升级")
+def test_cataloguer_cannot_edit_another_departments_entry(city):
+    published(city)
+    workflow.withdraw(city("li.na"), resource_code=CODE, reason="数据源系统升级")
     with pytest.raises(EntryNotFound):
-        act(city, "wang.qiang", workflow.edit_entry, CODE, {"update_cycle": "每周"})
+        workflow.edit(city("wang.qiang"), resource_code=CODE, changes={"update_cycle": "每周"})
 
 
-def test_cataloguer_cannot_withdraw_another_departments_entry(city, settings):
-    published(city, settings)
-    with pytest.raises(NotPermitted, match="provider department"):
-        withdraw(city, settings, "wang.qiang", CODE, "不需要了")
+def test_cataloguer_cannot_withdraw_another_departments_entry(city):
+    published(city)
+    with pytest.raises(NotPermitted, match="provider department") as refused:
+        workflow.withdraw(city("wang.qiang"), resource_code=CODE, reason="不需要了")
+    assert refused.value.user_message == f"目录条目 {CODE} 属于其他部门, 只有提供部门才能下架。"
 
 
 def test_cataloguer_cannot_approve(city):
-    act(city, "li.na", workflow.create_entry, metadata())
-    act(city, "li.na", workflow.submit_entry, CODE)
+    workflow.create(city("li.na"), metadata=metadata())
+    workflow.submit(city("li.na"), resource_code=CODE)
     with pytest.raises(NotPermitted, match="reviewer role"):
-        act(city, "li.na", workflow.approve_entry, CODE)
+        workflow.approve(city("li.na"), resource_code=CODE)
 
 
 def test_admin_catalogues_for_a_named_department(city):
-    entry = act(city, "root", workflow.create_entry, metadata(provider="gaj"))
-    assert entry.provider_code == credit_code(2)
+    entry = workflow.create(city("root"), metadata=metadata(), provider="gaj")
+    assert (entry.provider, entry.provider_code) == ("gaj", credit_code(2))
 
 
 def test_cataloguer_cannot_catalogue_for_another_department(city):
     with pytest.raises(NotPermitted, match="another department"):
-        act(city, "li.na", workflow.create_entry, metadata(provider="gaj"))
+        workflow.create(city("li.na"), metadata=metadata(), provider="gaj")
 
 
 def test_allowed_actions_follow_status_and_role(city):
-    act(city, "li.na", workflow.create_entry, metadata())
-    act(city, "li.na", workflow.submit_entry, CODE)
-    with unit_of_work(city) as s:
-        entry = workflow.get_entry(s, find_user(s, "li.na"), CODE)
-        assert workflow.allowed_actions(find_user(s, "li.na"), entry) == []
-        assert workflow.allowed_actions(find_user(s, "shen.li"), entry) == ["approve", "refuse"]
+    workflow.create(city("li.na"), metadata=metadata())
+    workflow.submit(city("li.na"), resource_code=CODE)
+    assert workflow.show(city("li.na"), resource_code=CODE).actions == ()
+    assert workflow.show(city("shen.li"), resource_code=CODE).actions == ("approve", "refuse")
+
+
+def test_another_departments_entry_says_why_it_may_not_be_edited(city):
+    published(city)
+    view = workflow.show(city("wang.qiang"), resource_code=CODE)
+    assert view.actions == ()
+    assert view.refusals["edit"] == f"目录条目 {CODE} 属于其他部门, 只有提供部门才能修改。"
+    assert "edit" not in workflow.show(city("li.na"), resource_code=CODE).refusals
 
 
 # --------------------------------------------------------------------------- the UDDI businessService
 
 
-def test_service_element_is_valid_uddi_with_every_catalogue_reference(city, settings):
-    act(city, "li.na", workflow.create_entry, metadata(abstract="长" * 300))
-    with unit_of_work(city) as s:
-        entry = workflow.get_entry(s, find_user(s, "li.na"), CODE)
-        el = service_element(entry, settings)
+def test_service_element_is_valid_uddi_with_every_catalogue_reference(city, sessions, settings):
+    workflow.create(city("li.na"), metadata=metadata(abstract="长" * 300))
+    with sessions() as s:
+        el = service_element(s.scalar(select(CatalogueEntry).where(CatalogueEntry.resource_code == CODE)), settings)
     uddi_schema().assertValid(el)
     refs = {(r.get("tModelKey"), r.get("keyValue")) for r in el.iter(store.q("keyedReference"))}
     assert refs == {
@@ -386,10 +456,10 @@ def test_service_element_is_valid_uddi_with_every_catalogue_reference(city, sett
     assert len(el.find(store.q("description")).text) == 255
 
 
-def test_service_element_names_the_resource_in_chinese(city, settings):
-    act(city, "li.na", workflow.create_entry, metadata())
-    with unit_of_work(city) as s:
-        el = service_element(workflow.get_entry(s, find_user(s, "li.na"), CODE), settings)
+def test_service_element_names_the_resource_in_chinese(city, sessions, settings):
+    workflow.create(city("li.na"), metadata=metadata())
+    with sessions() as s:
+        el = service_element(s.scalar(select(CatalogueEntry).where(CatalogueEntry.resource_code == CODE)), settings)
     name = el.find(store.q("name"))
     assert (name.text, name.get("{http://www.w3.org/XML/1998/namespace}lang")) == ("出生医学证明信息", "zh-CN")
     assert [etree.QName(c).localname for c in el] == ["name", "description", "categoryBag"]
@@ -405,27 +475,58 @@ def run_cli(sessions, settings, *argv: str) -> int:
     return args.handler(args, sessions, settings)
 
 
-def test_cli_creates_submits_and_lists(city, settings, tmp_path, capsys):
+def test_cli_creates_submits_and_lists(city, sessions, settings, tmp_path, capsys):
     path = tmp_path / "birth.json"
     path.write_text(json.dumps(metadata(), ensure_ascii=False), encoding="utf-8")
-    assert run_cli(city, settings, "catalogue", "create", "--user", "li.na", str(path)) == 0
-    assert run_cli(city, settings, "catalogue", "submit", "--user", "li.na", CODE) == 0
-    assert run_cli(city, settings, "catalogue", "list", "--user", "li.na", "--mine") == 0
+    assert run_cli(sessions, settings, "catalogue", "create", "--user", "li.na", str(path)) == 0
+    assert run_cli(sessions, settings, "catalogue", "submit", "--user", "li.na", CODE) == 0
+    assert run_cli(sessions, settings, "catalogue", "list", "--user", "li.na", "--mine") == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0] == CODE
     assert out[-1] == f"{CODE}\tsubmitted\twsjw\t出生医学证明信息"
 
 
-def test_cli_refusal_without_reason_is_a_usage_error(city, settings):
+def test_cli_admin_names_the_provider_in_the_file(city, sessions, settings, tmp_path, capsys):
+    path = tmp_path / "birth.json"
+    path.write_text(json.dumps(dict(metadata(), provider="gaj"), ensure_ascii=False), encoding="utf-8")
+    assert run_cli(sessions, settings, "catalogue", "create", "--user", "root", str(path)) == 0
+    assert workflow.show(city("root"), resource_code=CODE).entry.provider == "gaj"
+
+
+def test_cli_refusal_without_reason_is_a_usage_error(city, sessions, settings):
     with pytest.raises(SystemExit):
-        run_cli(city, settings, "catalogue", "refuse", "--user", "shen.li", CODE)
+        run_cli(sessions, settings, "catalogue", "refuse", "--user", "shen.li", CODE)
 
 
-def test_cli_reports_a_refused_action_on_stderr_with_exit_code_2(city, settings, capsys):
-    assert run_cli(city, settings, "catalogue", "approve", "--user", "shen.li", "101002/000404") == 2
+def test_cli_reports_a_refused_action_on_stderr_with_exit_code_2(city, sessions, settings, capsys):
+    assert run_cli(sessions, settings, "catalogue", "approve", "--user", "shen.li", "101002/000404") == 2
     assert capsys.readouterr().err == "error: no catalogue entry 101002/000404 (资源代码) is visible to you\n"
 
 
-def test_cli_unknown_user_is_an_error(city, settings, capsys):
-    assert run_cli(city, settings, "catalogue", "list", "--user", "nobody") == 2
+def test_cli_unknown_user_is_an_error(city, sessions, settings, capsys):
+    assert run_cli(sessions, settings, "catalogue", "list", "--user", "nobody") == 2
     assert "no user 'nobody'" in capsys.readouterr().err
+
+
+def test_every_catalogue_command_leaves_an_audit_entry_with_channel_cli(city, sessions, settings, tmp_path):
+    path = tmp_path / "birth.json"
+    path.write_text(json.dumps(metadata(), ensure_ascii=False), encoding="utf-8")
+    commands = [("create", "--user", "li.na", str(path)), ("show", "--user", "li.na", CODE),
+                ("list", "--user", "li.na"), ("submit", "--user", "li.na", CODE),
+                ("refuse", "--user", "shen.li", CODE, "--reason", "摘要不全"),
+                ("edit", "--user", "li.na", CODE, str(path)),
+                ("submit", "--user", "li.na", CODE), ("approve", "--user", "shen.li", CODE),
+                ("publish", "--user", "shen.li", CODE), ("withdraw", "--user", "li.na", CODE, "--reason", "停用"),
+                ("history", "--user", "li.na", CODE), ("approve", "--user", "zhao.min", CODE)]
+    for command in commands:
+        run = subprocess.run([sys.executable, "-m", "server", "--db-url", settings.db_url, "catalogue", *command],
+                             cwd=ROOT, capture_output=True, text=True, timeout=120,
+                             env={"GOVSHARE_VAR": str(settings.var_dir), "PATH": "/usr/bin:/bin"})
+        assert run.returncode == (2 if command[2] == "zhao.min" else 0), (command, run.stderr)
+    with sessions() as s:
+        entries = [(e.operation, e.user, e.channel, e.result) for e in s.scalars(
+            select(AuditEntry).where(AuditEntry.operation.like("catalogue.%")).order_by(AuditEntry.seq))]
+    assert [(op, user, result) for op, user, _channel, result in entries] == [
+        (f"catalogue.{c[0]}" if c[0] != "list" else "catalogue.search", c[2],
+         "refused:NotPermitted" if c[2] == "zhao.min" else "ok") for c in commands]
+    assert {channel for _op, _user, channel, _result in entries} == {"cli"}

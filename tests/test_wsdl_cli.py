@@ -57,3 +57,22 @@ def test_publish_refuses_an_unknown_user(tmp_path, publisher, settings):
     run = _govshare(settings.db_url, tmp_path, "wsdl", "publish", "--user", "nobody", "--path", "x/y.wsdl",
                     str(CONTRACT))
     assert run.returncode == 2 and "nobody" in run.stderr
+
+
+def test_publish_is_recorded_in_the_audit_log_with_channel_cli(tmp_path, publisher, settings, sessions):
+    from sqlalchemy import select
+
+    from registry.models import AuditEntry
+
+    run = _govshare(settings.db_url, tmp_path, "wsdl", "publish", "--user", publisher, "--path",
+                    "gaj/population-query.wsdl", str(CONTRACT))
+    assert run.returncode == 0, run.stderr
+    broken = tmp_path / "broken.wsdl"
+    broken.write_text(CONTRACT.read_text(encoding="utf-8").replace('use="literal"', 'use="encoded"'), encoding="utf-8")
+    run = _govshare(settings.db_url, tmp_path, "wsdl", "publish", "--user", publisher, "--path",
+                    "gaj/population-query.wsdl", str(broken))
+    assert run.returncode == 2 and "literal" in run.stderr
+    with sessions() as session:
+        entries = [(e.operation, e.user, e.channel, e.result) for e in session.scalars(
+            select(AuditEntry).where(AuditEntry.operation == "wsdl.publish").order_by(AuditEntry.seq))]
+    assert entries == [("wsdl.publish", "gaj", "cli", "ok"), ("wsdl.publish", "gaj", "cli", "refused:InvalidWsdl")]

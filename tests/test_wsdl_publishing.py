@@ -1,4 +1,5 @@
-"""WSDL → UDDI per the OASIS technical note "Using WSDL in a UDDI Registry" v2.0.2 (D3)."""
+"""WSDL → UDDI per the OASIS technical note "Using WSDL in a UDDI Registry" v2.0.2 (D3), through the
+action ``wsdl.publish`` (a department's cataloguer publishes its department's WSDL)."""
 
 from __future__ import annotations
 
@@ -11,14 +12,17 @@ from lxml import etree
 from sqlalchemy import func, select
 
 from directory import taxonomies as tax
-from directory.accounts import register_department
+from directory import wsdl_publishing
+from directory.accounts import create_user, register_department
 from directory.uddi import store
-from directory.wsdl_publishing import binding_templates_for, publish_wsdl
+from directory.wsdl_publishing import binding_templates_for
 from registry.db import unit_of_work
-from registry.models import Department, UddiEntity
+from registry.errors import InvalidInput, NotPermitted
+from registry.models import AuditEntry, UddiEntity
+from tests.conftest import as_user
 from wsdl.oasis import uddi_schema
 from wsdl.repository import get_wsdl
-from wsdl.validation import InvalidWsdl, QName
+from wsdl.validation import QName
 
 CONTRACTS = Path(__file__).resolve().parent.parent / "wsdl" / "contracts"
 POPULATION = (CONTRACTS / "population-query.wsdl").read_bytes()
@@ -37,15 +41,18 @@ def credit_code(n: int) -> str:
 
 
 @pytest.fixture
-def gaj(sessions, settings) -> int:
+def gaj(sessions, settings) -> str:
+    """市公安局's cataloguer (and a consumer of it, who may not publish)."""
     with unit_of_work(sessions) as session:
-        return register_department(session, settings, code="gaj", name="市公安局", credit_code=credit_code(1)).id
+        dept = register_department(session, settings, code="gaj", name="市公安局", credit_code=credit_code(1))
+        create_user(session, username="gaj", password="pw", department=dept, roles=("cataloguer",))
+        create_user(session, username="gaj-consumer", password="pw", department=dept, roles=("consumer",))
+    return "gaj"
 
 
-def publish(sessions, settings, dept_id: int, content: bytes = POPULATION, **kwargs):
-    with unit_of_work(sessions) as session:
-        return publish_wsdl(session, settings, session.get(Department, dept_id), path=PATH, content=content,
-                            authorized_name="gaj", base_url=BASE, **kwargs)
+def publish(sessions, settings, username: str, content: bytes = POPULATION, **kwargs):
+    return wsdl_publishing.publish(as_user(sessions, settings, username), path=PATH, content=content,
+                                   **{"base_url": BASE, **kwargs})
 
 
 def stored(sessions, key: str) -> etree._Element:
@@ -121,9 +128,7 @@ def test_overview_url_points_at_the_stored_wsdl(sessions, settings, gaj):
 
 
 def test_overview_url_defaults_to_the_platform_address(sessions, settings, gaj):
-    with unit_of_work(sessions) as session:
-        published = publish_wsdl(session, settings, session.get(Department, gaj), path=PATH, content=POPULATION,
-                                 authorized_name="gaj")
+    published = publish(sessions, settings, gaj, base_url=None)
     assert published.overview_url == f"{settings.base_url}/wsdl/{PATH}"
 
 
@@ -166,11 +171,27 @@ def test_publishing_without_services_saves_only_tmodels(sessions, settings, gaj)
 
 
 def test_invalid_wsdl_is_neither_stored_nor_published(sessions, settings, gaj):
-    with pytest.raises(InvalidWsdl):
+    with pytest.raises(InvalidInput, match="invalid WSDL") as refused:
         publish(sessions, settings, gaj, content=POPULATION.replace(b'style="document"', b'style="rpc"'))
+    assert refused.value.code == "InvalidWsdl" and "WSDL 文档不符合要求" in refused.value.user_message
     with sessions() as session:
         assert get_wsdl(session, PATH) is None
         assert store.get(session, PORTTYPE_KEY) is None
+
+
+def test_a_consumer_may_not_publish_a_wsdl(sessions, settings, gaj):
+    with pytest.raises(NotPermitted):
+        publish(sessions, settings, "gaj-consumer")
+    with sessions() as session:
+        assert get_wsdl(session, PATH) is None
+
+
+def test_publishing_is_recorded_with_the_keys_saved(sessions, settings, gaj):
+    publish(sessions, settings, gaj)
+    with sessions() as session:
+        [entry] = session.scalars(select(AuditEntry).where(AuditEntry.operation == "wsdl.publish"))
+    assert (entry.user, entry.department_code, entry.channel, entry.result) == ("gaj", "gaj", "cli", "ok")
+    assert entry.record_count == 3 and PORTTYPE_KEY in entry.detail
 
 
 def test_binding_templates_attach_the_ports_to_another_service(sessions, settings, gaj):
@@ -191,9 +212,7 @@ def test_binding_templates_need_the_wsdl_published_first(sessions, settings, gaj
 
 
 def test_stored_wsdl_is_served_at_its_overview_url(settings, sessions, gaj, live_server):
-    with unit_of_work(sessions) as session:
-        published = publish_wsdl(session, settings, session.get(Department, gaj), path=PATH, content=POPULATION,
-                                 authorized_name="gaj", base_url=live_server.url)
+    published = publish(sessions, settings, gaj, base_url=live_server.url)
     response = requests.get(published.overview_url, timeout=10)
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "text/xml; charset=utf-8"

@@ -183,6 +183,121 @@ def anyone(ctx: Any, **_inputs: Any) -> None:
 
 # ----------------------------------------------------------------------------- the checks, by package
 # directory: the catalogue (编目, 审核, 发布), WSDLs, the UDDI publication API
+#
+#   catalogue.create, .edit, .submit, .withdraw   cataloguer, provider of the provider department; admin
+#   catalogue.approve, .refuse, .publish          reviewer, admin (any department's entry)
+#   catalogue.search, .show                       everyone; each sees what catalogue_visibility lets through
+#   catalogue.history                             the provider department, and those who see every entry
+#   wsdl.publish, uddi.save_* / delete_* / get_registeredInfo   cataloguer, provider, admin (the UDDI API
+#                                                 further limits a publisher to what its department owns)
+
+#: who sees every catalogue entry whatever its status and department (others: the published ones and
+#: their own department's)
+CATALOGUE_SEES_ALL = frozenset({"admin", "reviewer", "auditor"})
+#: the catalogue's verbs, as the portal names them: a provider department's on its own entries ...
+CATALOGUING = {"create": "编目", "edit": "修改", "submit": "提交审核", "withdraw": "下架"}
+#: ... and a reviewer's, on any department's
+REVIEWING = {"approve": "审核通过", "refuse": "退回", "publish": "发布"}
+
+
+def catalogue_visibility(caller: Caller) -> list[Any]:
+    """The catalogue's one visibility rule, as conditions on ``registry.models.CatalogueEntry``
+    for a query: published entries, the caller's department's own entries of any status, and
+    everything for those who see every entry."""
+    from sqlalchemy import false, or_
+
+    from registry.models import CatalogueEntry
+
+    if caller.roles & CATALOGUE_SEES_ALL:
+        return []
+    own = CatalogueEntry.provider_id == caller.department_id if caller.department_id is not None else false()
+    return [or_(CatalogueEntry.status == "published", own)]
+
+
+def catalogue_refusal(caller: Caller, verb: str, provider_id: int | None, code: str) -> NotPermitted | None:
+    """Why ``caller`` may not ``verb`` (create, edit, ..., publish) the entry ``code`` of the department
+    ``provider_id``, or None; with ``provider_id`` None (an entry not yet made, or one the caller cannot
+    see) only the role is asked."""
+    if verb in REVIEWING:
+        if caller.can("review"):
+            return None
+        return NotPermitted(f"{caller.who} may not {verb} {code}: reviewing and publishing need the reviewer role",
+                            zh=f"{REVIEWING[verb]}需要审核员角色, 您的角色 ({_role_list(caller)}) 不能办理。")
+    if not caller.can("catalogue"):
+        return NotPermitted(f"{caller.who} may not {verb} {code}: cataloguing needs the cataloguer or provider role",
+                            zh=f"{CATALOGUING[verb]}需要目录管理员或提供方角色, "
+                               f"您的角色 ({_role_list(caller)}) 不能办理。")
+    if provider_id is None or caller.is_admin or caller.department_id == provider_id:
+        return None
+    return NotPermitted(f"{caller.who} may not {verb} {code}: only the provider department catalogues its own "
+                        "resources", zh=f"目录条目 {code} 属于其他部门, 只有提供部门才能{CATALOGUING[verb]}。")
+
+
+def may_read_catalogue_history(caller: Caller, provider_id: int) -> bool:
+    """The history of an entry (drafts, refusals) is its provider department's and the reviewers'."""
+    return bool(caller.roles & CATALOGUE_SEES_ALL) or (
+        caller.department_id is not None and caller.department_id == provider_id)
+
+
+def _role_list(caller: Caller) -> str:
+    return "、".join(role_names(sorted(caller.roles))) or "无"
+
+
+def _visible_entry(ctx: Any, resource_code: str) -> Any:
+    """The entry ``resource_code`` if the caller may see it (else None: the action says it is not found)."""
+    from sqlalchemy import select
+
+    from registry.models import CatalogueEntry
+
+    return ctx.session.scalar(select(CatalogueEntry).where(
+        CatalogueEntry.resource_code == (resource_code or "").strip(), *catalogue_visibility(ctx.caller)))
+
+
+def _catalogue_verb(verb: str) -> Check:
+    def entry_check(ctx: Any, *, resource_code: str = "", **_inputs: Any) -> None:
+        entry = _visible_entry(ctx, resource_code)
+        refusal = catalogue_refusal(ctx.caller, verb, entry.provider_id if entry is not None else None,
+                                    (resource_code or "").strip())
+        if refusal is not None:
+            raise refusal
+
+    return entry_check
+
+
+for _verb in (*CATALOGUING, *REVIEWING):
+    if _verb != "create":
+        check(f"catalogue.{_verb}")(_catalogue_verb(_verb))
+
+
+@check("catalogue.create")
+def catalogue_create(ctx: Any, *, provider: str | None = None, **_inputs: Any) -> None:
+    refusal = catalogue_refusal(ctx.caller, "create", None, "a new entry")
+    if refusal is not None:
+        raise refusal
+    if provider not in (None, "", ctx.caller.department_code) and not ctx.caller.is_admin:
+        raise NotPermitted(f"{ctx.caller.who} may not catalogue for another department: {ctx.caller.who} belongs "
+                           f"to {ctx.caller.department_code or 'no department'}",
+                           zh="只有平台管理员可以为其他部门编目; 请为本部门编目。")
+
+
+check("catalogue.search")(allowed("search"))
+check("catalogue.show")(allowed("search"))
+
+
+@check("catalogue.history")
+def catalogue_history(ctx: Any, *, resource_code: str = "", **_inputs: Any) -> None:
+    require(ctx.caller, "search")
+    entry = _visible_entry(ctx, resource_code)
+    if entry is not None and not may_read_catalogue_history(ctx.caller, entry.provider_id):
+        raise NotPermitted(f"{ctx.caller.who} may not read the history of {entry.resource_code}: the history "
+                           "(drafts, refusals) is kept for the provider department and reviewers",
+                           zh="目录条目的变更历史只向提供部门、审核员和审计员开放。")
+
+
+@check("wsdl.publish")
+def wsdl_publish(ctx: Any, **_inputs: Any) -> None:
+    require(ctx.caller, "catalogue")
+    require_department(ctx.caller)
 
 
 # governance: 使用申请, grants, masking, 纠错, 考核

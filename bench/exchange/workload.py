@@ -26,11 +26,13 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from directory.accounts import create_user, register_department
-from directory.catalogue.workflow import approve_entry, create_entry, publish_entry, submit_entry
+from directory.catalogue import workflow
 from directory.demo import credit_code_for
 from exchange.core import jsonable
 from registry.db import unit_of_work
 from registry.settings import Settings
+from trust.actions import Context
+from trust.auth import Caller
 from xsd import registry, samples
 from xsd.batch import build_batch
 
@@ -64,21 +66,23 @@ def publish_population_resource(sessions: sessionmaker[Session], settings: Setti
     with unit_of_work(sessions) as session:
         provider = register_department(session, settings, code="gaj", name="临江市公安局",
                                        credit_code=credit_code_for("00250102"))
-        cataloguer = create_user(session, username="gaj", password="bench", department=provider,
-                                 roles=("cataloguer",))
-        reviewer = create_user(session, username="reviewer", password="bench", department=None,
-                               roles=("admin", "reviewer"))
-        entry = create_entry(session, cataloguer, {
-            "classification": CLASSIFICATION, "name": "户籍登记信息", "provider_unit": "人口管理支队",
-            "abstract": "户籍人口基础信息, 按公民身份号码共享。", "format_class": "接口", "format_type": "WebService",
-            "items": [{"name": "公民身份号码", "data_type": "C", "length": 18},
-                      {"name": "姓名", "data_type": "C", "length": 50}],
-            "sharing_type": "无条件共享", "sharing_method": "接口", "update_cycle": "每日", "open_to_public": False,
-        })
-        submit_entry(session, cataloguer, entry.resource_code)
-        approve_entry(session, reviewer, entry.resource_code)
-        publish_entry(session, settings, reviewer, entry.resource_code)
-        return Resource(provider.credit_code, entry.resource_code)
+        cataloguer = Context(Caller.of_user(create_user(session, username="gaj", password="bench",
+                                                        department=provider, roles=("cataloguer",)), "cli"),
+                             sessions, settings)
+        reviewer = Context(Caller.of_user(create_user(session, username="reviewer", password="bench", department=None,
+                                                      roles=("admin", "reviewer")), "cli"), sessions, settings)
+    entry = workflow.create(cataloguer, metadata={
+        "classification": CLASSIFICATION, "name": "户籍登记信息", "provider_unit": "人口管理支队",
+        "abstract": "户籍人口基础信息, 按公民身份号码共享。", "format_class": "接口", "format_type": "WebService",
+        "items": [{"name": "公民身份号码", "data_type": "C", "length": 18},
+                  {"name": "姓名", "data_type": "C", "length": 50}],
+        "sharing_type": "无条件共享", "sharing_method": "接口", "update_cycle": "每日", "open_to_public": False,
+        "access_point": f"{settings.base_url}/exchange",
+    })
+    workflow.submit(cataloguer, resource_code=entry.resource_code)
+    workflow.approve(reviewer, resource_code=entry.resource_code)
+    workflow.publish(reviewer, resource_code=entry.resource_code)
+    return Resource(provider.credit_code, entry.resource_code)
 
 
 def envelope(document: bytes) -> bytes:

@@ -1,39 +1,34 @@
 """``catalogue`` commands: the workflow from a terminal, one command per action.
 
-    $ python server.py catalogue create --user li.na birth.json
+    $ govshare catalogue create --user li.na birth.json
     101002/000001
-    $ python server.py catalogue submit --user li.na 101002/000001
+    $ govshare catalogue submit --user li.na 101002/000001
     101002/000001 submitted (version 2)
-    $ python server.py catalogue refuse --user shen.li 101002/000001 --reason "摘要不完整"
+    $ govshare catalogue refuse --user shen.li 101002/000001 --reason "摘要不完整"
     101002/000001 refused (version 3)
 
-Each handler takes ``(args, sessions, settings)``, runs one unit of work and returns the
-exit code: 0, or 2 with the reason on stderr.
+Each command runs one catalogue action (``directory.catalogue.workflow``, ``.search``) as the
+account ``--user`` (without it, as the platform's operator), channel ``cli``: the action checks
+the account's roles and leaves its audit entry.  A refusal prints ``error: <message>`` on stderr
+and exits with status 2 (1 when the platform failed).  An admin catalogues for another
+department with ``"provider": "<department code>"`` in the JSON file.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from registry.db import unit_of_work
-from registry.errors import GovshareError
-from registry.models import User
+from registry.errors import InvalidInput
 from registry.settings import Settings
+from trust import console
 
-from ..accounts import find_user
 from . import workflow
-
-USAGE_ERROR = 2
-
-
-class CommandError(Exception):
-    """A problem with the command's input (unknown user, unreadable file)."""
+from .search import search
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -41,10 +36,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     group = subparsers.add_parser("catalogue", help="政务信息资源目录: catalogue, review and publish resources")
     commands = group.add_subparsers(dest="catalogue_command", required=True, metavar="COMMAND")
     acting = argparse.ArgumentParser(add_help=False)
-    acting.add_argument("--user", required=True, metavar="USERNAME", help="the user acting")
+    acting.add_argument("--user", metavar="USERNAME", help="the account acting (default: the platform's operator)")
 
     def command(name: str, handler, help_text: str) -> argparse.ArgumentParser:
-        parser = commands.add_parser(name, parents=[acting], help=help_text)
+        parser = commands.add_parser(name, parents=[acting], help=help_text,
+                                     epilog="exit status: 0 done, 2 refused (input or rights), 1 platform failure")
         parser.set_defaults(handler=handler)
         return parser
 
@@ -66,82 +62,73 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     command("history", _history, "every version of an entry").add_argument("code")
 
 
-def _run(args: argparse.Namespace, sessions: sessionmaker[Session], work) -> int:
-    """Run ``work(session, user)`` in one unit of work, turning refusals into exit code 2."""
-    try:
-        with unit_of_work(sessions) as session:
-            user = find_user(session, args.user)
-            if user is None:
-                raise CommandError(f"no user {args.user!r}")
-            work(session, user)
-    except (GovshareError, CommandError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return USAGE_ERROR
-    return 0
-
-
 def _list(args: argparse.Namespace, sessions: sessionmaker[Session], settings: Settings) -> int:
-    def work(session: Session, user: User) -> None:
-        for entry in workflow.visible_entries(session, user, status=args.status, mine=args.mine):
-            print(f"{entry.resource_code}\t{entry.status}\t{entry.provider.code}\t{entry.name}")
+    def work() -> None:
+        found = search(console.context(sessions, settings, args.user), chosen={"status": args.status or ""},
+                       mine=args.mine, counts=False)
+        for entry in found.entries:
+            print(f"{entry.resource_code}\t{entry.status}\t{entry.provider}\t{entry.name}")
 
-    return _run(args, sessions, work)
+    return console.run(work)
 
 
 def _show(args: argparse.Namespace, sessions: sessionmaker[Session], settings: Settings) -> int:
-    def work(session: Session, user: User) -> None:
-        _print_json(workflow.snapshot(workflow.get_entry(session, user, args.code)))
+    def work() -> None:
+        _print_json(workflow.show(console.context(sessions, settings, args.user), resource_code=args.code)
+                    .entry.as_dict())
 
-    return _run(args, sessions, work)
+    return console.run(work)
 
 
 def _create(args: argparse.Namespace, sessions: sessionmaker[Session], settings: Settings) -> int:
-    def work(session: Session, user: User) -> None:
-        print(workflow.create_entry(session, user, _read_json(args.file)).resource_code)
+    def work() -> None:
+        metadata = _read_json(args.file)
+        provider = metadata.pop("provider", None) if isinstance(metadata, dict) else None
+        entry = workflow.create(console.context(sessions, settings, args.user), metadata=metadata, provider=provider)
+        print(entry.resource_code)
 
-    return _run(args, sessions, work)
+    return console.run(work)
 
 
 def _edit(args: argparse.Namespace, sessions: sessionmaker[Session], settings: Settings) -> int:
-    def work(session: Session, user: User) -> None:
-        entry = workflow.edit_entry(session, user, args.code, _read_json(args.file))
+    def work() -> None:
+        entry = workflow.edit(console.context(sessions, settings, args.user), resource_code=args.code,
+                              changes=_read_json(args.file))
         print(f"{entry.resource_code} {entry.status} (version {entry.version})")
 
-    return _run(args, sessions, work)
+    return console.run(work)
 
 
 def _transition(args: argparse.Namespace, sessions: sessionmaker[Session], settings: Settings) -> int:
-    actions = {
-        "submit": lambda s, u: workflow.submit_entry(s, u, args.code),
-        "approve": lambda s, u: workflow.approve_entry(s, u, args.code),
-        "publish": lambda s, u: workflow.publish_entry(s, settings, u, args.code),
-        "refuse": lambda s, u: workflow.refuse_entry(s, u, args.code, args.reason),
-        "withdraw": lambda s, u: workflow.withdraw_entry(s, settings, u, args.code, args.reason),
-    }
+    verb = args.catalogue_command
+    run = {"submit": workflow.submit, "approve": workflow.approve, "publish": workflow.publish,
+           "refuse": workflow.refuse, "withdraw": workflow.withdraw}[verb]
+    inputs = {"reason": args.reason} if verb in ("refuse", "withdraw") else {}
 
-    def work(session: Session, user: User) -> None:
-        entry = actions[args.catalogue_command](session, user)
+    def work() -> None:
+        entry = run(console.context(sessions, settings, args.user), resource_code=args.code, **inputs)
         print(f"{entry.resource_code} {entry.status} (version {entry.version})")
 
-    return _run(args, sessions, work)
+    return console.run(work)
 
 
 def _history(args: argparse.Namespace, sessions: sessionmaker[Session], settings: Settings) -> int:
-    def work(session: Session, user: User) -> None:
-        for v in workflow.entry_history(session, user, args.code):
+    def work() -> None:
+        for v in workflow.history(console.context(sessions, settings, args.user), resource_code=args.code):
             reason = f"\t{v.reason}" if v.reason else ""
             print(f"{v.version}\t{v.changed_at.isoformat()}\t{v.changed_by}\t{v.action}\t{v.status}{reason}")
 
-    return _run(args, sessions, work)
+    return console.run(work)
 
 
 def _read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise CommandError(f"cannot read {path}: {exc.strerror}") from exc
+        raise InvalidInput(f"cannot read {path}: {exc.strerror}", field="file") from exc
     except json.JSONDecodeError as exc:
-        raise CommandError(f"{path} is not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from exc
+        raise InvalidInput(f"{path} is not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}",
+                           field="file") from exc
 
 
 def _print_json(data: Any) -> None:

@@ -39,6 +39,16 @@ Rules beyond "required" and "one of the listed values":
   a size fixed by the type and take no length.
 * The classification is a 项, 目 or 细目: a bare 类 (基础/主题/部门) is too coarse to
   catalogue under.
+* Free text has a length limit (``MAX_LENGTHS``): GB/T 21063.3 and the 编制指南 give the
+  elements as free text (自由文本) without a number, so the limits are the columns' widths
+  for the short elements and, for the long ones (摘要, 共享条件, 依据, 开放条件), what a reader
+  takes in at a glance - the 政府信息公开目录 practice keeps a 内容概述 within 300-500 字.
+
+Every broken rule is a :class:`~registry.errors.MetadataError` naming the field, the rule in
+English (command line, logs) and in Chinese with the field's label (the portal)::
+
+    MetadataError("abstract", "at most 1000 characters", "got 5000", zh="最多 1000 个字 (现有 5000 个)",
+                  label="资源摘要")
 """
 
 from __future__ import annotations
@@ -76,9 +86,28 @@ FIELDS = (
 )
 REQUIRED = ("classification", "name", "abstract", "format_class", "format_type", "items", "sharing_type",
             "open_to_public", "update_cycle")
-#: column widths of registry.models.CatalogueEntry / InformationItem
-MAX_LENGTHS = {"name": 200, "provider_unit": 200, "format_type": 40, "wsdl_path": 255, "access_point": 1000}
+#: the longest text of each field: the column widths of registry.models.CatalogueEntry, and for the
+#: long free text what a catalogue reader takes in (see the module docstring)
+MAX_LENGTHS = {"name": 200, "provider_unit": 200, "abstract": 1000, "format_class": 20, "format_type": 40,
+               "sharing_condition": 500, "not_shared_basis": 500, "open_condition": 500, "wsdl_path": 255,
+               "access_point": 1000}
 ITEM_NAME_MAX = 100
+#: the most related resource codes (关联资源代码) an entry names
+RELATED_MAX = 50
+
+#: the Chinese name of each field (核心元数据), as the portal's form labels it
+FIELD_LABELS = {
+    "classification": "资源分类", "name": "资源名称", "provider_unit": "提供方内部部门", "abstract": "资源摘要",
+    "format_class": "格式分类", "format_type": "格式类型", "items": "信息项", "sharing_type": "共享类型",
+    "sharing_condition": "共享条件", "not_shared_basis": "不予共享依据", "sharing_method": "共享方式",
+    "open_to_public": "是否向社会开放", "open_condition": "开放条件", "update_cycle": "更新周期",
+    "publish_date": "发布日期", "related_codes": "关联资源代码", "wsdl_path": "WSDL 路径", "access_point": "服务地址",
+    "logical": "逻辑集中", "provider": "提供方", "provider_code": "提供方代码", "resource_code": "资源代码",
+    "category": "资源类别", "provider_name": "提供方名称", "status": "状态", "status_reason": "状态原因",
+    "service_key": "服务键", "version": "版本", "created": "创建时间", "modified": "修改时间", "metadata": "元数据",
+}
+_ITEM_PARTS = {"name": "名称", "data_type": "数据类型", "length": "长度"}
+_INDEXED = re.compile(r"^(items|related_codes)\[(\d+)\](?:\.(\w+))?$")
 
 _URL_RE = re.compile(r"^https?://[^\s/]+(/\S*)?$")
 
@@ -125,14 +154,30 @@ class Metadata:
         return out
 
 
+def field_label(field: str) -> str:
+    """The Chinese name of a metadata field: ``items[2].length`` -> 信息项 2 的长度."""
+    indexed = _INDEXED.match(field)
+    if indexed is None:
+        return FIELD_LABELS.get(field, field)
+    kind, n, part = indexed.groups()
+    if kind == "related_codes":
+        return f"关联资源代码第 {n} 个"
+    return f"信息项 {n}" + (f" 的{_ITEM_PARTS.get(part, part)}" if part else "")
+
+
+def problem(field: str, rule: str, message: str = "", zh: str = "") -> MetadataError:
+    """A broken rule of ``field``, in English and (``zh``, the rule in words) in Chinese."""
+    return MetadataError(field, rule, message, zh=zh, label=field_label(field))
+
+
 def check_provider_code(credit_code: str) -> MetadataError | None:
     """The 提供方代码 must be a valid 统一社会信用代码 (GB 32100)."""
     try:
         stdnum.cn.uscc.validate(credit_code)
     except Exception as exc:  # noqa: BLE001 - stdnum raises more than ValidationError on odd input
         detail = getattr(exc, "message", exc.__class__.__name__)
-        return MetadataError("provider_code", "must be a valid 统一社会信用代码 (GB 32100)",
-                             f"{credit_code!r}: {detail}")
+        return problem("provider_code", "must be a valid 统一社会信用代码 (GB 32100)", f"{credit_code!r}: {detail}",
+                       "提供部门登记的统一社会信用代码无效, 请联系平台管理员更正部门登记信息")
     return None
 
 
@@ -150,33 +195,36 @@ def validate_metadata(
     """
     errors: list[MetadataError] = []
 
-    def fail(field: str, rule: str, message: str = "") -> None:
-        errors.append(MetadataError(field, rule, message))
+    def fail(field: str, rule: str, message: str = "", zh: str = "") -> None:
+        errors.append(problem(field, rule, message, zh))
 
     if not isinstance(data, Mapping):
-        raise InvalidMetadata([MetadataError("metadata", "must be an object of fields",
-                                             f"got {type(data).__name__}")])
+        raise InvalidMetadata([problem("metadata", "must be an object of fields", f"got {type(data).__name__}",
+                                       "须为由各字段组成的对象")])
     for key in data:
         if key not in FIELDS:
-            fail(str(key), "unknown field", f"known fields: {', '.join(FIELDS)}")
+            fail(str(key), "unknown field", f"known fields: {', '.join(FIELDS)}", "不是目录元数据的字段")
     for key in REQUIRED:
         if _blank(data.get(key)):
-            fail(key, "required")
+            fail(key, "required", zh="必填")
 
     text = {key: _text(data, key, fail) for key in FIELDS if key not in ("items", "open_to_public",
                                                                         "publish_date", "related_codes",
                                                                         "logical")}
     for key, limit in MAX_LENGTHS.items():
         if len(text[key]) > limit:
-            fail(key, f"at most {limit} characters", f"got {len(text[key])}")
+            fail(key, f"at most {limit} characters", f"got {len(text[key])}",
+                 f"最多 {limit} 个字 (现有 {len(text[key])} 个), 请精简")
 
     code = text["classification"]
     if code:
         if not classification.is_known(code):
-            fail("classification", "must be a code of the classification tree (资源分类)", f"got {code!r}")
+            fail("classification", "must be a code of the classification tree (资源分类)", f"got {code!r}",
+                 "请从资源分类表中选择")
         elif classification.node(code).level == "类":
             fail("classification", "must be a 项, 目 or 细目, not a bare 类",
-                 f"{code} is {classification.node(code).name}")
+                 f"{code} is {classification.node(code).name}",
+                 f"须选到项、目或细目, 不能只选类 ({classification.node(code).name})")
 
     provider_error = check_provider_code(provider_code)
     if provider_error is not None:
@@ -186,18 +234,20 @@ def validate_metadata(
     sharing_method = _sharing(text, fail)
     open_to_public = _open(data, text, fail)
     if text["update_cycle"] and text["update_cycle"] not in UPDATE_CYCLES:
-        fail("update_cycle", f"must be one of {' / '.join(UPDATE_CYCLES)}", f"got {text['update_cycle']!r}")
+        fail("update_cycle", f"must be one of {' / '.join(UPDATE_CYCLES)}", f"got {text['update_cycle']!r}",
+             f"须为 {'、'.join(UPDATE_CYCLES)} 之一")
     items = _items(data.get("items"), fail)
     publish_date = _date(data.get("publish_date"), fail)
     related = _related(data.get("related_codes"), resource_exists, own_code, fail)
     if text["access_point"] and not _URL_RE.match(text["access_point"]):
-        fail("access_point", "must be an http:// or https:// URL", f"got {text['access_point']!r}")
+        fail("access_point", "must be an http:// or https:// URL", f"got {text['access_point']!r}",
+             "须为以 http:// 或 https:// 开头的网址")
     logical = data.get("logical", False)
     if not isinstance(logical, bool):
-        fail("logical", "must be true or false", f"got {logical!r}")
+        fail("logical", "must be true or false", f"got {logical!r}", "须为 是 或 否")
     elif logical and not text["wsdl_path"]:
         fail("logical", "needs wsdl_path", "a logical resource (逻辑集中) is answered live by the provider's "
-             "service, which its WSDL describes")
+             "service, which its WSDL describes", "逻辑集中的资源由提供方服务实时应答, 须同时填写 WSDL 路径")
 
     if errors:
         raise InvalidMetadata(errors)
@@ -222,7 +272,7 @@ def _text(data: Mapping[str, Any], key: str, fail) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
-        fail(key, "must be text", f"got {type(value).__name__}")
+        fail(key, "must be text", f"got {type(value).__name__}", "须为文本")
         return ""
     return value.strip()
 
@@ -233,14 +283,17 @@ def _format_type(text: dict[str, str], fail) -> str:
     if not cls:
         return kind
     if cls not in FORMAT_TYPES:
-        fail("format_class", f"must be one of {' / '.join(FORMAT_TYPES)}", f"got {cls!r}")
+        fail("format_class", f"must be one of {' / '.join(FORMAT_TYPES)}", f"got {cls!r}",
+             f"须为 {'、'.join(FORMAT_TYPES)} 之一")
         return kind
     if cls == CUSTOM_FORMAT or not kind:
         return kind
     canonical = {t.casefold(): t for t in FORMAT_TYPES[cls]}
     if kind.casefold() not in canonical:
         fail("format_type", f"must be a type of format_class {cls}: {' / '.join(FORMAT_TYPES[cls])}",
-             f"got {kind!r}; use format_class {CUSTOM_FORMAT} for any other type")
+             f"got {kind!r}; use format_class {CUSTOM_FORMAT} for any other type",
+             f"格式分类“{cls}”的格式类型须为 {'、'.join(FORMAT_TYPES[cls])} 之一; "
+             f"其他类型请选格式分类“{CUSTOM_FORMAT}”")
         return kind
     return canonical[kind.casefold()]
 
@@ -249,25 +302,32 @@ def _sharing(text: dict[str, str], fail) -> str:
     """Check 共享类型 with its 共享条件, 不予共享依据 and 共享方式; return the 共享方式."""
     kind, method = text["sharing_type"], text["sharing_method"]
     if kind and kind not in SHARING_TYPES:
-        fail("sharing_type", f"must be one of {' / '.join(SHARING_TYPES)}", f"got {kind!r}")
+        fail("sharing_type", f"must be one of {' / '.join(SHARING_TYPES)}", f"got {kind!r}",
+             f"须为 {'、'.join(SHARING_TYPES)} 之一")
         return method
     if kind == CONDITIONAL and not text["sharing_condition"]:
-        fail("sharing_condition", f"required when sharing_type is {CONDITIONAL}", "state who may use it and for what")
+        fail("sharing_condition", f"required when sharing_type is {CONDITIONAL}", "state who may use it and for what",
+             f"共享类型为{CONDITIONAL}时必填: 写明哪些部门可以使用、用于什么业务")
     if kind != CONDITIONAL and kind and text["sharing_condition"]:
-        fail("sharing_condition", f"only allowed when sharing_type is {CONDITIONAL}", f"sharing_type is {kind}")
+        fail("sharing_condition", f"only allowed when sharing_type is {CONDITIONAL}", f"sharing_type is {kind}",
+             f"只有{CONDITIONAL}的资源填写共享条件 (当前为{kind}), 请清空")
     if kind == NOT_SHARED and not text["not_shared_basis"]:
         fail("not_shared_basis", f"required when sharing_type is {NOT_SHARED}",
-             "cite the law, regulation or policy (法律、法规和政策依据)")
+             "cite the law, regulation or policy (法律、法规和政策依据)",
+             f"共享类型为{NOT_SHARED}时必填: 写明法律、法规和政策依据")
     if kind != NOT_SHARED and kind and text["not_shared_basis"]:
-        fail("not_shared_basis", f"only allowed when sharing_type is {NOT_SHARED}", f"sharing_type is {kind}")
+        fail("not_shared_basis", f"only allowed when sharing_type is {NOT_SHARED}", f"sharing_type is {kind}",
+             f"只有{NOT_SHARED}的资源填写不予共享依据 (当前为{kind}), 请清空")
     if kind == NOT_SHARED:
         if method:
-            fail("sharing_method", f"not allowed when sharing_type is {NOT_SHARED}", "nothing is shared")
+            fail("sharing_method", f"not allowed when sharing_type is {NOT_SHARED}", "nothing is shared",
+                 f"{NOT_SHARED}的资源没有共享方式, 请留空")
         return method
     if kind and not method:
-        fail("sharing_method", f"required when sharing_type is {kind}")
+        fail("sharing_method", f"required when sharing_type is {kind}", zh=f"共享类型为{kind}时必填")
     elif method and method not in SHARING_METHODS:
-        fail("sharing_method", f"must be one of {' / '.join(SHARING_METHODS)}", f"got {method!r}")
+        fail("sharing_method", f"must be one of {' / '.join(SHARING_METHODS)}", f"got {method!r}",
+             f"须为 {'、'.join(SHARING_METHODS)} 之一")
     return method
 
 
@@ -279,15 +339,17 @@ def _open(data: Mapping[str, Any], text: dict[str, str], fail) -> bool | None:
     if value in ("是", "否"):
         value = value == "是"
     if not isinstance(value, bool):
-        fail("open_to_public", "must be true or false (是 / 否)", f"got {value!r}")
+        fail("open_to_public", "must be true or false (是 / 否)", f"got {value!r}", "须为 是 或 否")
         return None
     if value and not text["open_condition"]:
-        fail("open_condition", "required when open_to_public is true", "write 无条件开放 or the conditions")
+        fail("open_condition", "required when open_to_public is true", "write 无条件开放 or the conditions",
+             "向社会开放时必填: 写“无条件开放”或开放的条件")
     if not value and text["open_condition"]:
-        fail("open_condition", "only allowed when open_to_public is true")
+        fail("open_condition", "only allowed when open_to_public is true", zh="不向社会开放时不填写开放条件, 请清空")
     if value and text["sharing_type"] == NOT_SHARED:
         fail("open_to_public", f"must be false when sharing_type is {NOT_SHARED}",
-             "a resource not shared with departments is not opened to the public")
+             "a resource not shared with departments is not opened to the public",
+             f"{NOT_SHARED}的资源不能向社会开放")
     return value
 
 
@@ -295,24 +357,28 @@ def _items(value: Any, fail) -> tuple[ItemSpec, ...]:
     if value is None:
         return ()
     if not isinstance(value, (list, tuple)):
-        fail("items", "must be a list of information items", f"got {type(value).__name__}")
+        fail("items", "must be a list of information items", f"got {type(value).__name__}", "须为信息项的列表")
         return ()
     out, seen = [], set()
     for n, raw in enumerate(value, 1):
         where = f"items[{n}]"
         if not isinstance(raw, Mapping):
-            fail(where, "must be an object with name, data_type and length", f"got {type(raw).__name__}")
+            fail(where, "must be an object with name, data_type and length", f"got {type(raw).__name__}",
+                 "须有名称、数据类型和长度")
             continue
         for key in raw:
             if key not in ("name", "data_type", "length"):
-                fail(f"{where}.{key}", "unknown field", "an information item has name, data_type and length")
+                fail(f"{where}.{key}", "unknown field", "an information item has name, data_type and length",
+                     "信息项只有名称、数据类型和长度")
         name = raw.get("name").strip() if isinstance(raw.get("name"), str) else ""
         if not name:
-            fail(f"{where}.name", "required")
+            fail(f"{where}.name", "required", zh="必填")
         elif len(name) > ITEM_NAME_MAX:
-            fail(f"{where}.name", f"at most {ITEM_NAME_MAX} characters", f"got {len(name)}")
+            fail(f"{where}.name", f"at most {ITEM_NAME_MAX} characters", f"got {len(name)}",
+                 f"最多 {ITEM_NAME_MAX} 个字 (现有 {len(name)} 个)")
         elif name in seen:
-            fail(f"{where}.name", "must be unique within the entry", f"{name!r} appears twice")
+            fail(f"{where}.name", "must be unique within the entry", f"{name!r} appears twice",
+                 f"与前面的信息项重名 ({name})")
         seen.add(name)
         data_type = _data_type(raw.get("data_type"), where, fail)
         length = _length(raw.get("length"), data_type, where, fail)
@@ -326,10 +392,11 @@ def _data_type(value: Any, where: str, fail) -> str | None:
     if isinstance(value, str) and (value.strip().upper() in DATA_TYPES or value.strip() in by_name):
         return by_name.get(value.strip(), value.strip().upper())
     if _blank(value):
-        fail(f"{where}.data_type", "required")
+        fail(f"{where}.data_type", "required", zh="必填")
     else:
         fail(f"{where}.data_type", f"must be one of {' '.join(DATA_TYPES)}",
-             f"got {value!r}; " + ", ".join(f"{v}{k}" for k, v in DATA_TYPES.items()))
+             f"got {value!r}; " + ", ".join(f"{v}{k}" for k, v in DATA_TYPES.items()),
+             "须为 " + "、".join(f"{k} {v}" for k, v in DATA_TYPES.items()) + " 之一")
     return None
 
 
@@ -339,17 +406,18 @@ def _length(value: Any, data_type: str | None, where: str, fail) -> int | None:
     if data_type not in LENGTH_RANGES:
         if value is not None:
             fail(f"{where}.length", f"not allowed for data_type {data_type} ({DATA_TYPES[data_type]})",
-                 "its size is fixed by the type")
+                 "its size is fixed by the type", f"{DATA_TYPES[data_type]}的长度由类型决定, 请留空")
         return None
     low, high = LENGTH_RANGES[data_type]
     if value is None:
-        fail(f"{where}.length", f"required for data_type {data_type} ({DATA_TYPES[data_type]})")
+        fail(f"{where}.length", f"required for data_type {data_type} ({DATA_TYPES[data_type]})",
+             zh=f"{DATA_TYPES[data_type]}须填写长度 ({low} 到 {high})")
         return None
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         fail(f"{where}.length", f"must be a whole number from {low} to {high} for data_type {data_type}",
-             f"got {value!r}")
+             f"got {value!r}", f"{DATA_TYPES[data_type]}的长度须为 {low} 到 {high} 之间的整数")
         return None
     return value
 
@@ -362,7 +430,8 @@ def _date(value: Any, fail) -> date | None:
     try:
         return date.fromisoformat(str(value))
     except ValueError:
-        fail("publish_date", "must be a date YYYY-MM-DD", f"got {value!r}")
+        fail("publish_date", "must be a date YYYY-MM-DD", f"got {value!r}",
+             f"须为实际存在的日期, 格式 YYYY-MM-DD, 如 2026-02-28 ({value} 不是)")
         return None
 
 
@@ -370,7 +439,12 @@ def _related(value: Any, exists: Callable[[str], bool], own_code: str | None, fa
     if value is None:
         return ()
     if not isinstance(value, (list, tuple)):
-        fail("related_codes", "must be a list of resource codes", f"got {type(value).__name__}")
+        fail("related_codes", "must be a list of resource codes", f"got {type(value).__name__}",
+             "须为资源代码的列表")
+        return ()
+    if len(value) > RELATED_MAX:
+        fail("related_codes", f"at most {RELATED_MAX} codes", f"got {len(value)}",
+             f"最多关联 {RELATED_MAX} 个资源 (现有 {len(value)} 个)")
         return ()
     out: list[str] = []
     for n, raw in enumerate(value, 1):
@@ -379,14 +453,16 @@ def _related(value: Any, exists: Callable[[str], bool], own_code: str | None, fa
         try:
             parse_code(code)
         except ValueError:
-            fail(where, "must be a resource code 分类码/顺序码 such as 101002/000023", f"got {raw!r}")
+            fail(where, "must be a resource code 分类码/顺序码 such as 101002/000023", f"got {raw!r}",
+                 f"“{raw}”不是资源代码: 格式为 分类码/顺序码, 如 101002/000023")
             continue
         if code == own_code:
-            fail(where, "must not be the entry's own code", code)
+            fail(where, "must not be the entry's own code", code, f"{code} 是本条目自己的代码, 不能关联自身")
         elif code in out:
-            fail(where, "must not repeat a related code", code)
+            fail(where, "must not repeat a related code", code, f"{code} 重复")
         elif not exists(code):
-            fail(where, "must name an existing catalogue resource", f"no resource {code} is visible to you")
+            fail(where, "must name an existing catalogue resource", f"no resource {code} is visible to you",
+                 f"没有您可见的资源代码为 {code} 的目录条目")
         else:
             out.append(code)
     return tuple(out)

@@ -1,7 +1,16 @@
 """The catalogue workflow (编目 → 审核 → 发布): the actions every front end calls.
 
-Each action is a plain function taking the session and the acting user; the SOAP,
-portal and command-line front ends stay thin.  Status machine::
+Each is an action (:mod:`trust.actions`): it takes the verified caller in its context and plain
+inputs, is checked by the check of the same name in :mod:`trust.auth` (who may: the provider
+department's cataloguers and providers catalogue, the reviewers review and publish, see the table
+there), runs in one unit of work, is recorded in the audit log, and returns a plain :class:`Entry`::
+
+    entry = create(ctx, metadata={"classification": "101002", "name": "出生医学证明信息", ...})
+    submit(ctx, resource_code=entry.resource_code)            # a cataloguer of the provider department
+    approve(ctx, resource_code="101002/000001")               # a reviewer
+    publish(ctx, resource_code="101002/000001")               # a reviewer: the directory's businessService
+
+Status machine::
 
     create                 -> draft
     draft      --submit--> submitted --approve--> approved --publish--> published
@@ -10,19 +19,11 @@ portal and command-line front ends stay thin.  Status machine::
     draft | refused | withdrawn  --edit-->   draft
     draft | refused | withdrawn  --submit--> submitted
 
-Who may act:
-
-| action                 | who                                                              |
-|------------------------|------------------------------------------------------------------|
-| create, edit, submit   | a cataloguer or provider of the provider department, or an admin |
-| approve, refuse        | a reviewer or an admin                                           |
-| publish                | a reviewer or an admin                                           |
-| withdraw               | a cataloguer or provider of the provider department, or an admin |
-
-Other departments see only published entries; the provider department sees all of
-its own, reviewers, admins and auditors see everything.  Every change adds a
-CatalogueVersion: number, action, status, reason, who (username), when, and the whole
-entry after the change — for example::
+What a caller sees is the catalogue's one visibility rule (``trust.auth.catalogue_visibility``):
+published entries, its department's own, and everything for reviewers, admins and auditors.
+An entry whose 资源格式 is 接口 is approved and published only with a WSDL or a 服务地址.  Every
+change adds a CatalogueVersion: number, action, status, reason, who (username), when, and the
+whole entry after the change — for example::
 
     {"version": 3, "action": "approve", "status": "approved", "changed_by": "shen.li",
      "changed_at": "2024-05-01T09:30:00", "snapshot": {"resource_code": "101002/000001", ...}}
@@ -31,36 +32,43 @@ entry after the change — for example::
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
 from lxml import etree
-from sqlalchemy import false, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
-from registry.clock import utcnow
 from registry.errors import (
     EntryNotFound,
     IllegalTransition,
+    InvalidInput,
     InvalidMetadata,
     MetadataError,
-    NotPermitted,
+    NoServiceAddress,
     PublicationFailed,
     ReasonRequired,
     UddiError,
 )
-from registry.models import CatalogueEntry, CatalogueVersion, Department, InformationItem, User
-from registry.settings import Settings
+from registry.models import CatalogueEntry, CatalogueVersion, Department, InformationItem
+from trust.actions import Context, action
+from trust.auth import CATALOGUING, REVIEWING, catalogue_refusal, catalogue_visibility, may_read_catalogue_history
 
 from ..uddi import store
 from . import classification, codes
-from .metadata import Metadata, validate_metadata
+from .metadata import Metadata, problem, validate_metadata
 from .uddi_mapping import service_element
 
 DRAFT, SUBMITTED, APPROVED, PUBLISHED, REFUSED, WITHDRAWN = (
     "draft", "submitted", "approved", "published", "refused", "withdrawn")
 STATUSES = (DRAFT, SUBMITTED, APPROVED, PUBLISHED, REFUSED, WITHDRAWN)
+STATUS_LABELS = {DRAFT: "草稿", SUBMITTED: "待审核", APPROVED: "已审核", PUBLISHED: "已发布", REFUSED: "已退回",
+                 WITHDRAWN: "已下架"}
+#: every verb of the workflow, as the portal names it
+VERB_LABELS = {**CATALOGUING, **REVIEWING}
 
-#: action -> (statuses it applies to, status it leads to)
+#: verb -> (statuses it applies to, status it leads to)
 TRANSITIONS = {
     "edit": ((DRAFT, REFUSED, WITHDRAWN), DRAFT),
     "submit": ((DRAFT, REFUSED, WITHDRAWN), SUBMITTED),
@@ -69,172 +77,256 @@ TRANSITIONS = {
     "publish": ((APPROVED,), PUBLISHED),
     "withdraw": ((PUBLISHED,), WITHDRAWN),
 }
-PROVIDER_ROLES = {"cataloguer", "provider"}
-REVIEWER_ROLES = {"reviewer"}
-SEE_ALL_ROLES = {"admin", "reviewer", "auditor"}
 #: fields of an entry's snapshot that the platform sets, never the cataloguer
 READ_ONLY = ("resource_code", "category", "provider", "provider_name", "provider_code", "status",
              "status_reason", "service_key", "version", "created", "modified")
+#: the longest reason of a refusal (退回) or withdrawal (下架)
+REASON_MAX = 500
+#: the 资源格式 whose resources are called: they need a WSDL or a 服务地址 to be approved and published
+INTERFACE = "接口"
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class Item:
+    """An information item (信息项)."""
+
+    position: int
+    name: str
+    data_type: str
+    length: int | None
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A catalogue entry as its readers see it (a plain result: it needs no session)."""
+
+    resource_code: str
+    category: str
+    classification: str
+    name: str
+    provider: str  # the provider department's code
+    provider_name: str
+    provider_code: str  # 提供方代码: its 统一社会信用代码
+    provider_unit: str
+    abstract: str
+    format_class: str
+    format_type: str
+    items: tuple[Item, ...]
+    sharing_type: str
+    sharing_condition: str
+    not_shared_basis: str
+    sharing_method: str
+    open_to_public: bool
+    open_condition: str
+    update_cycle: str
+    publish_date: date | None
+    related_codes: tuple[str, ...]
+    wsdl_path: str
+    access_point: str
+    logical: bool
+    status: str
+    status_reason: str
+    service_key: str | None
+    version: int
+    created: datetime
+    modified: datetime
+
+    @classmethod
+    def of(cls, row: CatalogueEntry) -> Entry:
+        return cls(
+            resource_code=row.resource_code, category=row.category, classification=row.class_code, name=row.name,
+            provider=row.provider.code, provider_name=row.provider.name, provider_code=row.provider_code,
+            provider_unit=row.provider_unit, abstract=row.abstract, format_class=row.format_class,
+            format_type=row.format_type,
+            items=tuple(Item(i.position, i.name, i.data_type, i.length) for i in row.items),
+            sharing_type=row.sharing_type, sharing_condition=row.sharing_condition,
+            not_shared_basis=row.not_shared_basis, sharing_method=row.sharing_method,
+            open_to_public=row.open_to_public, open_condition=row.open_condition, update_cycle=row.update_cycle,
+            publish_date=row.publish_date, related_codes=tuple(row.related_codes or ()), wsdl_path=row.wsdl_path,
+            access_point=row.access_point, logical=row.logical, status=row.status, status_reason=row.status_reason,
+            service_key=row.service_key, version=row.version, created=row.created, modified=row.modified)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The whole entry as JSON-ready data: what ``catalogue show`` prints and ``edit`` accepts back."""
+        return {
+            "resource_code": self.resource_code, "category": self.category, "classification": self.classification,
+            "name": self.name, "provider": self.provider, "provider_name": self.provider_name,
+            "provider_code": self.provider_code, "provider_unit": self.provider_unit, "abstract": self.abstract,
+            "format_class": self.format_class, "format_type": self.format_type,
+            "items": [{"name": i.name, "data_type": i.data_type, "length": i.length} for i in self.items],
+            "sharing_type": self.sharing_type, "sharing_condition": self.sharing_condition,
+            "not_shared_basis": self.not_shared_basis, "sharing_method": self.sharing_method,
+            "open_to_public": self.open_to_public, "open_condition": self.open_condition,
+            "update_cycle": self.update_cycle,
+            "publish_date": self.publish_date.isoformat() if self.publish_date else None,
+            "related_codes": list(self.related_codes), "wsdl_path": self.wsdl_path,
+            "access_point": self.access_point, "logical": self.logical, "status": self.status,
+            "status_reason": self.status_reason, "service_key": self.service_key, "version": self.version,
+            "created": self.created.isoformat(), "modified": self.modified.isoformat(),
+        }
+
+
+@dataclass(frozen=True)
+class Version:
+    """One change of an entry (变更历史)."""
+
+    version: int
+    action: str
+    status: str
+    reason: str
+    changed_by: str
+    changed_at: datetime
+    snapshot: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class EntryView:
+    """An entry as one caller sees it: what the caller may do with it now, what its role or department
+    keeps it from (verb -> the reason, in Chinese), and its history when the caller may read it."""
+
+    entry: Entry
+    actions: tuple[str, ...]
+    refusals: dict[str, str]
+    history: tuple[Version, ...] | None
+
+
+def snapshot(row: CatalogueEntry) -> dict[str, Any]:
+    """The whole entry as JSON-ready data, information items included."""
+    return Entry.of(row).as_dict()
 
 
 # --------------------------------------------------------------------------- reading
 
 
-def visible_entries(
-    session: Session, viewer: User, *, status: str | None = None, mine: bool = False
-) -> list[CatalogueEntry]:
-    """The entries ``viewer`` may see, by resource code; ``mine`` keeps its department's own."""
-    query = select(CatalogueEntry).options(selectinload(CatalogueEntry.provider)).order_by(
-        CatalogueEntry.resource_code)
-    if not viewer.role_set & SEE_ALL_ROLES:
-        query = query.where(or_(CatalogueEntry.status == PUBLISHED, _own_department(viewer)))
-    if mine:
-        query = query.where(_own_department(viewer))
-    if status is not None:
-        query = query.where(CatalogueEntry.status == status)
-    return list(session.scalars(query))
+@action("catalogue.show")
+def show(ctx: Context, *, resource_code: str) -> EntryView:
+    """The entry with this 资源代码, if the caller may see it; else EntryNotFound."""
+    row = _visible(ctx, resource_code)
+    refusals = {verb: refusal.user_message for verb in VERB_LABELS if verb != "create"
+                if (refusal := catalogue_refusal(ctx.caller, verb, row.provider_id, row.resource_code)) is not None}
+    actions = tuple(verb for verb in TRANSITIONS
+                    if status_refusal(row.resource_code, row.status, verb) is None and verb not in refusals)
+    history = _versions(ctx, row) if may_read_catalogue_history(ctx.caller, row.provider_id) else None
+    ctx.note(resource_code=row.resource_code)
+    return EntryView(Entry.of(row), actions, refusals, history)
 
 
-def get_entry(session: Session, viewer: User, code: str) -> CatalogueEntry:
-    """The entry with resource code ``code``, if ``viewer`` may see it; else EntryNotFound."""
-    entry = session.scalar(select(CatalogueEntry).where(CatalogueEntry.resource_code == code.strip()))
-    if entry is None or not can_see(viewer, entry):
-        raise EntryNotFound(code)
-    return entry
-
-
-def entry_history(session: Session, viewer: User, code: str) -> list[CatalogueVersion]:
-    """Every version of an entry, oldest first — for its provider department and the reviewers."""
-    entry = get_entry(session, viewer, code)
-    if not (_in_department(viewer, entry) or viewer.role_set & SEE_ALL_ROLES):
-        raise NotPermitted(f"{viewer.username} may not read the history of {code}: the history (drafts, refusals) "
-                           "is kept for the provider department and reviewers")
-    return list(session.scalars(
-        select(CatalogueVersion).where(CatalogueVersion.entry_id == entry.id).order_by(CatalogueVersion.version)))
-
-
-def can_see(viewer: User, entry: CatalogueEntry) -> bool:
-    return entry.status == PUBLISHED or _in_department(viewer, entry) or bool(viewer.role_set & SEE_ALL_ROLES)
-
-
-def allowed_actions(user: User, entry: CatalogueEntry) -> list[str]:
-    """The actions ``user`` may take on ``entry`` now (for portal buttons and error messages)."""
-    return [action for action, (sources, _) in TRANSITIONS.items()
-            if entry.status in sources and _problem(user, action, entry.provider_id) is None]
-
-
-def snapshot(entry: CatalogueEntry) -> dict[str, Any]:
-    """The whole entry as JSON-ready data, information items included."""
-    return {
-        "resource_code": entry.resource_code,
-        "category": entry.category,
-        "classification": entry.class_code,
-        "name": entry.name,
-        "provider": entry.provider.code,
-        "provider_name": entry.provider.name,
-        "provider_code": entry.provider_code,
-        "provider_unit": entry.provider_unit,
-        "abstract": entry.abstract,
-        "format_class": entry.format_class,
-        "format_type": entry.format_type,
-        "items": [{"name": i.name, "data_type": i.data_type, "length": i.length} for i in entry.items],
-        "sharing_type": entry.sharing_type,
-        "sharing_condition": entry.sharing_condition,
-        "not_shared_basis": entry.not_shared_basis,
-        "sharing_method": entry.sharing_method,
-        "open_to_public": entry.open_to_public,
-        "open_condition": entry.open_condition,
-        "update_cycle": entry.update_cycle,
-        "publish_date": entry.publish_date.isoformat() if entry.publish_date else None,
-        "related_codes": list(entry.related_codes or []),
-        "wsdl_path": entry.wsdl_path,
-        "access_point": entry.access_point,
-        "logical": entry.logical,
-        "status": entry.status,
-        "status_reason": entry.status_reason,
-        "service_key": entry.service_key,
-        "version": entry.version,
-        "created": entry.created.isoformat(),
-        "modified": entry.modified.isoformat(),
-    }
+@action("catalogue.history")
+def history(ctx: Context, *, resource_code: str) -> tuple[Version, ...]:
+    """Every version of an entry, oldest first: for its provider department and the reviewers."""
+    row = _visible(ctx, resource_code)
+    ctx.note(resource_code=row.resource_code)
+    versions = _versions(ctx, row)
+    ctx.note(record_count=len(versions))
+    return versions
 
 
 # --------------------------------------------------------------------------- cataloguing (编目)
 
 
-def create_entry(session: Session, user: User, data: Mapping[str, Any]) -> CatalogueEntry:
+@action("catalogue.create")
+def create(ctx: Context, *, metadata: Mapping[str, Any], provider: str | None = None) -> Entry:
     """Catalogue a new resource as a draft; its code is generated under its classification.
 
-    The provider is the user's department; an admin names it with ``"provider": "<department code>"``.
+    The provider is the caller's department; an admin names another with ``provider`` (its code).
     """
-    fields = dict(data)
-    provider = _provider_for(session, user, fields.pop("provider", None))
-    _require(user, "create", provider_id=provider.id, code="a new entry")
+    department = _provider_for(ctx, provider)
+    fields = dict(metadata)
     errors = _read_only_errors(fields, None)
     try:
-        meta = validate_metadata(fields, provider_code=provider.credit_code,
-                                 resource_exists=lambda code: _exists_for(session, user, code))
+        meta = validate_metadata(fields, provider_code=department.credit_code,
+                                 resource_exists=lambda code: _find(ctx, code) is not None)
     except InvalidMetadata as exc:
         raise InvalidMetadata(errors + exc.errors) from None
     if errors:
         raise InvalidMetadata(errors)
-    now = utcnow()
-    entry = CatalogueEntry(provider=provider, provider_code=provider.credit_code, status=DRAFT, status_reason="",
-                           version=1, created=now, modified=now, service_key=None)
-    _apply(entry, meta)
-    codes.insert_with_code(session, entry)
-    _record(session, entry, user, "create")
-    return entry
+    row = CatalogueEntry(provider=department, provider_code=department.credit_code, status=DRAFT, status_reason="",
+                         version=1, created=ctx.now, modified=ctx.now, service_key=None)
+    _apply(row, meta)
+    codes.insert_with_code(ctx.session, row)
+    _record(ctx, row, "create")
+    ctx.note(resource_code=row.resource_code)
+    return Entry.of(row)
 
 
-def edit_entry(session: Session, user: User, code: str, data: Mapping[str, Any]) -> CatalogueEntry:
+@action("catalogue.edit")
+def edit(ctx: Context, *, resource_code: str, changes: Mapping[str, Any]) -> Entry:
     """Change the metadata of a draft, refused or withdrawn entry; it becomes a draft.
 
-    ``data`` may hold only the fields that change; the others keep their values.  The
+    ``changes`` may hold only the fields that change; the others keep their values.  The
     classification is fixed once the code is assigned, and the platform's own fields
-    (resource code, status, ...) may be sent back unchanged, as ``show`` prints them.
+    (resource code, status, ...) may be sent back unchanged, as ``show`` gives them.
     """
-    entry = _load_for_change(session, user, code, "edit")
-    current = snapshot(entry)
-    changes = dict(data)
+    row = _for_change(ctx, resource_code, "edit")
+    current = snapshot(row)
+    changes = dict(changes)
     errors = _read_only_errors(changes, current)
-    if changes.get("classification", entry.class_code) != entry.class_code:
-        errors.append(MetadataError("classification", "fixed once the resource code is assigned",
-                                    f"{entry.resource_code} stays under {entry.class_code}; "
-                                    "catalogue a new entry for another classification"))
+    if changes.get("classification", row.class_code) != row.class_code:
+        errors.append(problem("classification", "fixed once the resource code is assigned",
+                              f"{row.resource_code} stays under {row.class_code}; "
+                              "catalogue a new entry for another classification",
+                              f"资源代码分配后资源分类不能修改 ({row.resource_code} 属于 {row.class_code}); "
+                              "如需其他分类, 请新建条目"))
     merged = {key: value for key, value in current.items() if key not in READ_ONLY}
     merged.update(changes)
     try:
-        meta = validate_metadata(merged, provider_code=entry.provider_code, own_code=entry.resource_code,
-                                 resource_exists=lambda c: _exists_for(session, user, c))
+        meta = validate_metadata(merged, provider_code=row.provider_code, own_code=row.resource_code,
+                                 resource_exists=lambda code: _find(ctx, code) is not None)
     except InvalidMetadata as exc:
         raise InvalidMetadata(errors + exc.errors) from None
     if errors:
         raise InvalidMetadata(errors)
-    _apply(entry, meta)
-    return _move(session, entry, user, "edit")
+    _apply(row, meta)
+    return _move(ctx, row, "edit")
 
 
-def submit_entry(session: Session, user: User, code: str) -> CatalogueEntry:
+@action("catalogue.submit")
+def submit(ctx: Context, *, resource_code: str) -> Entry:
     """Send an entry for review (提交审核)."""
-    return _move(session, _load_for_change(session, user, code, "submit"), user, "submit")
+    return _move(ctx, _for_change(ctx, resource_code, "submit"), "submit")
+
+
+@action("catalogue.withdraw")
+def withdraw(ctx: Context, *, resource_code: str, reason: str) -> Entry:
+    """Take a published entry off the directory (下架); the reason is required."""
+    reason = _reason(reason, "withdraw")
+    row = _for_change(ctx, resource_code, "withdraw")
+    from ..uddi.publication import delete_entity
+
+    try:
+        delete_entity(ctx.session, ctx.settings, "service", row.service_key, department=row.provider)
+    except UddiError as exc:
+        # The department may already have deleted the service through the UDDI API itself.
+        if exc.err_code != "E_invalidKeyPassed":
+            raise PublicationFailed(f"the directory could not withdraw {row.resource_code}: {exc}",
+                                    zh=f"资源目录未能下架 {row.resource_code}, 请稍后重试。") from exc
+    row.service_key = None
+    return _move(ctx, row, "withdraw", reason)
 
 
 # --------------------------------------------------------------------------- review (审核) and publishing (发布)
 
 
-def approve_entry(session: Session, user: User, code: str) -> CatalogueEntry:
+@action("catalogue.approve")
+def approve(ctx: Context, *, resource_code: str) -> Entry:
     """Approve a submitted entry (审核通过)."""
-    return _move(session, _load_for_change(session, user, code, "approve"), user, "approve")
+    row = _for_change(ctx, resource_code, "approve")
+    _require_service(row, "approve")
+    return _move(ctx, row, "approve")
 
 
-def refuse_entry(session: Session, user: User, code: str, reason: str) -> CatalogueEntry:
+@action("catalogue.refuse")
+def refuse(ctx: Context, *, resource_code: str, reason: str) -> Entry:
     """Send a submitted entry back to its provider (审核退回); the reason is required."""
     reason = _reason(reason, "refuse")
-    return _move(session, _load_for_change(session, user, code, "refuse"), user, "refuse", reason)
+    return _move(ctx, _for_change(ctx, resource_code, "refuse"), "refuse", reason)
 
 
-def publish_entry(session: Session, settings: Settings, user: User, code: str) -> CatalogueEntry:
+@action("catalogue.publish")
+def publish(ctx: Context, *, resource_code: str) -> Entry:
     """Publish an approved entry (发布): save its businessService in the UDDI directory.
 
     The publish date is today unless the metadata gave one.  An entry with a WSDL gets
@@ -242,82 +334,84 @@ def publish_entry(session: Session, settings: Settings, user: User, code: str) -
     A resource the centre holds (not 逻辑集中) also gets the central exchange service's
     bindingTemplate once the node has registered it.
     """
-    entry = _load_for_change(session, user, code, "publish")
-    if entry.publish_date is None:
-        entry.publish_date = utcnow().date()
-    element = service_element(entry, settings)
+    session, settings = ctx.session, ctx.settings
+    row = _for_change(ctx, resource_code, "publish")
+    _require_service(row, "publish")
+    if row.publish_date is None:
+        row.publish_date = ctx.now.date()
+    element = service_element(row, settings)
     try:
-        if entry.wsdl_path:
+        if row.wsdl_path:
             # Imported here: the WSDL repository sits beside the catalogue, not under it.
             from ..wsdl_publishing import binding_templates_for
 
-            templates = binding_templates_for(session, settings, entry.wsdl_path, element.get("serviceKey"))
+            templates = binding_templates_for(session, settings, row.wsdl_path, element.get("serviceKey"))
         else:
             templates = []
-        if not entry.logical:  # the centre holds the records: the exchange service answers for them too
+        if not row.logical:  # the centre holds the records: the exchange service answers for them too
             from ..self_registration import exchange_binding_template
 
-            central = exchange_binding_template(session, settings, element.get("serviceKey"), entry.resource_code)
+            central = exchange_binding_template(session, settings, element.get("serviceKey"), row.resource_code)
             templates += [central] if central is not None else []
-        if entry.logical and not templates:
-            raise PublicationFailed(f"{entry.resource_code} is 逻辑集中 but its WSDL has no port with a "
-                                    "soap:address for queries to be forwarded to")
+        if row.logical and not templates:
+            raise PublicationFailed(f"{row.resource_code} is 逻辑集中 but its WSDL has no port with a "
+                                    "soap:address for queries to be forwarded to",
+                                    zh=f"{row.resource_code} 为逻辑集中资源, 但其 WSDL 没有带服务地址的端口, "
+                                       "无法转发查询; 请退回, 由提供部门更正 WSDL。")
         if templates:
             container = etree.Element(store.q("bindingTemplates"))
             container.extend(templates)
             element.insert(element.index(element.find(store.q("categoryBag"))), container)
         from ..uddi.publication import publish_entity
 
-        saved = publish_entity(session, settings, "service", element, department=entry.provider,
-                               authorized_name=user.username)
+        saved = publish_entity(session, settings, "service", element, department=row.provider,
+                               authorized_name=ctx.caller.who)
     except UddiError as exc:
-        raise PublicationFailed(f"the directory refused {entry.resource_code}: {exc}") from exc
+        raise PublicationFailed(f"the directory refused {row.resource_code}: {exc}",
+                                zh=f"资源目录未接受 {row.resource_code} 的服务描述, 请联系平台管理员。") from exc
     except LookupError as exc:  # the WSDL is not (or not fully) in the repository
-        raise PublicationFailed(f"cannot publish {entry.resource_code}: {exc}") from exc
-    entry.service_key = saved.get("serviceKey")
-    return _move(session, entry, user, "publish")
-
-
-def withdraw_entry(session: Session, settings: Settings, user: User, code: str, reason: str) -> CatalogueEntry:
-    """Take a published entry off the directory (下架); the reason is required."""
-    reason = _reason(reason, "withdraw")
-    entry = _load_for_change(session, user, code, "withdraw")
-    from ..uddi.publication import delete_entity
-
-    try:
-        delete_entity(session, settings, "service", entry.service_key, department=entry.provider)
-    except UddiError as exc:
-        # The department may already have deleted the service through the UDDI API itself.
-        if exc.err_code != "E_invalidKeyPassed":
-            raise PublicationFailed(f"the directory could not withdraw {entry.resource_code}: {exc}") from exc
-    entry.service_key = None
-    return _move(session, entry, user, "withdraw", reason)
+        raise PublicationFailed(f"cannot publish {row.resource_code}: {exc}",
+                                zh=f"{row.resource_code} 的 WSDL ({row.wsdl_path}) 尚未发布到资源目录, 不能发布; "
+                                   "请退回, 由提供部门先发布 WSDL 或更正 WSDL 路径。") from exc
+    row.service_key = saved.get("serviceKey")
+    return _move(ctx, row, "publish")
 
 
 # --------------------------------------------------------------------------- internals
 
 
-def _own_department(viewer: User):
-    return CatalogueEntry.provider_id == viewer.department_id if viewer.department_id else false()
+def _find(ctx: Context, code: str) -> CatalogueEntry | None:
+    """The entry ``code`` if the caller may see it."""
+    return ctx.session.scalar(select(CatalogueEntry).where(CatalogueEntry.resource_code == (code or "").strip(),
+                                                           *catalogue_visibility(ctx.caller))
+                              .options(selectinload(CatalogueEntry.provider), selectinload(CatalogueEntry.items)))
 
 
-def _in_department(user: User, entry: CatalogueEntry) -> bool:
-    return user.department_id is not None and user.department_id == entry.provider_id
+def _visible(ctx: Context, code: str) -> CatalogueEntry:
+    row = _find(ctx, code)
+    if row is None:
+        raise EntryNotFound((code or "").strip())
+    return row
 
 
-def _provider_for(session: Session, user: User, provider_code: Any) -> Department:
-    if provider_code in (None, "") or (user.department is not None and provider_code == user.department.code):
-        if user.department is None:
-            raise InvalidMetadata([MetadataError("provider", "required for a user without a department",
-                                                 "name the provider department's code")])
-        return user.department
-    if "admin" not in user.role_set:
-        raise NotPermitted(f"{user.username} may not catalogue for another department: {user.username} belongs to "
-                           f"{user.department.code if user.department else 'no department'}")
-    provider = session.scalar(select(Department).where(Department.code == str(provider_code).lower()))
+def _versions(ctx: Context, row: CatalogueEntry) -> tuple[Version, ...]:
+    return tuple(Version(v.version, v.action, v.status, v.reason, v.changed_by, v.changed_at, v.snapshot)
+                 for v in ctx.session.scalars(select(CatalogueVersion).where(CatalogueVersion.entry_id == row.id)
+                                              .order_by(CatalogueVersion.version)))
+
+
+def _provider_for(ctx: Context, provider_code: str | None) -> Department:
+    caller = ctx.caller
+    if provider_code in (None, "") or provider_code == caller.department_code:
+        if caller.department_id is None:
+            raise InvalidMetadata([problem("provider", "required for a user without a department",
+                                           "name the provider department's code",
+                                           "您的账号不属于任何部门, 请填写提供方部门代码")])
+        return ctx.session.get(Department, caller.department_id)
+    provider = ctx.session.scalar(select(Department).where(Department.code == str(provider_code).lower()))
     if provider is None:
-        raise InvalidMetadata([MetadataError("provider", "must be the code of a registered department",
-                                             f"got {provider_code!r}")])
+        raise InvalidMetadata([problem("provider", "must be the code of a registered department",
+                                       f"got {provider_code!r}", f"“{provider_code}”不是已登记部门的代码")])
     return provider
 
 
@@ -329,81 +423,78 @@ def _read_only_errors(fields: dict[str, Any], current: dict[str, Any] | None) ->
             continue
         value = fields.pop(key)
         if current is None or value != current[key]:
-            errors.append(MetadataError(key, "read-only: set by the platform", "leave it out"))
+            errors.append(problem(key, "read-only: set by the platform", "leave it out", "由平台设置, 不能填写或修改"))
     return errors
 
 
-def _exists_for(session: Session, user: User, code: str) -> bool:
-    entry = session.scalar(select(CatalogueEntry).where(CatalogueEntry.resource_code == code))
-    return entry is not None and can_see(user, entry)
-
-
-def _load_for_change(session: Session, user: User, code: str, action: str) -> CatalogueEntry:
-    """The entry, locked against concurrent changes, after checking status and permission."""
-    entry = get_entry(session, user, code)
-    # Lock the row so two reviewers cannot both move it (SQLite serialises writers anyway).
-    session.execute(select(CatalogueEntry.id).where(CatalogueEntry.id == entry.id).with_for_update())
-    session.refresh(entry)
-    sources, _ = TRANSITIONS[action]
-    if entry.status not in sources:
-        possible = [a for a, (src, _) in TRANSITIONS.items() if entry.status in src]
-        raise IllegalTransition(entry.resource_code, action, entry.status, possible)
-    _require(user, action, provider_id=entry.provider_id, code=entry.resource_code)
-    return entry
-
-
-def _problem(user: User, action: str, provider_id: int) -> str | None:
-    """Why ``user`` may not take ``action`` on an entry of ``provider_id``, or None."""
-    roles = user.role_set
-    if not user.active:
-        return "the account is disabled"
-    if "admin" in roles:
+def status_refusal(resource_code: str, status: str, verb: str) -> IllegalTransition | None:
+    """Why an entry in ``status`` cannot take ``verb`` (whoever asks), or None."""
+    sources, _ = TRANSITIONS[verb]
+    if status in sources:
         return None
-    if action in ("approve", "refuse", "publish"):
-        return None if roles & REVIEWER_ROLES else "reviewing and publishing need the reviewer role"
-    if not roles & PROVIDER_ROLES:
-        return "cataloguing needs the cataloguer or provider role"
-    if user.department_id != provider_id:
-        return "only the provider department catalogues its own resources"
-    return None
+    possible = [v for v, (src, _) in TRANSITIONS.items() if status in src]
+    then = "、".join(VERB_LABELS[v] for v in possible) or "无"
+    return IllegalTransition(resource_code, verb, status, possible,
+                             zh=f"目录条目 {resource_code} 当前为“{STATUS_LABELS[status]}”, 不能{VERB_LABELS[verb]}; "
+                                f"此状态下可以: {then}。")
 
 
-def _require(user: User, action: str, *, provider_id: int, code: str) -> None:
-    problem = _problem(user, action, provider_id)
-    if problem is not None:
-        raise NotPermitted(f"{user.username} may not {action} {code}: {problem}")
+def _for_change(ctx: Context, code: str, verb: str) -> CatalogueEntry:
+    """The entry, locked against concurrent changes, once its status allows ``verb``."""
+    row = _visible(ctx, code)
+    # Lock the row so two reviewers cannot both move it (SQLite serialises writers anyway).
+    ctx.session.execute(select(CatalogueEntry.id).where(CatalogueEntry.id == row.id).with_for_update())
+    ctx.session.refresh(row)
+    refusal = status_refusal(row.resource_code, row.status, verb)
+    if refusal is not None:
+        raise refusal
+    return row
 
 
-def _reason(reason: str | None, action: str) -> str:
+def _require_service(row: CatalogueEntry, verb: str) -> None:
+    """An interface (接口) nobody could call is not approved or published."""
+    if row.format_class == INTERFACE and not (row.wsdl_path or row.access_point):
+        raise NoServiceAddress(row.resource_code, verb,
+                               zh=f"{row.resource_code} 的资源格式为接口, 但没有填写 WSDL 路径或服务地址, 不能"
+                                  f"{VERB_LABELS[verb]}; 请退回, 由提供部门在“修改”中补充后重新提交。")
+
+
+def _reason(reason: str | None, verb: str) -> str:
     if reason is None or not reason.strip():
-        raise ReasonRequired(action)
-    return reason.strip()
+        raise ReasonRequired(verb, zh=f"请填写理由: {VERB_LABELS[verb]}必须说明原因。")
+    reason = reason.strip()
+    if len(reason) > REASON_MAX:
+        raise InvalidInput(f"reason: at most {REASON_MAX} characters (it has {len(reason)})", code="ReasonTooLong",
+                           field="reason",
+                           zh=f"{VERB_LABELS[verb]}理由最多 {REASON_MAX} 个字 (现有 {len(reason)} 个), 请精简。")
+    return reason
 
 
-def _apply(entry: CatalogueEntry, meta: Metadata) -> None:
-    entry.class_code = meta.classification
-    entry.category = classification.category(meta.classification).code
+def _apply(row: CatalogueEntry, meta: Metadata) -> None:
+    row.class_code = meta.classification
+    row.category = classification.category(meta.classification).code
     for name in ("name", "provider_unit", "abstract", "format_class", "format_type", "sharing_type",
                  "sharing_condition", "not_shared_basis", "sharing_method", "open_to_public", "open_condition",
                  "update_cycle", "publish_date", "wsdl_path", "access_point", "logical"):
-        setattr(entry, name, getattr(meta, name))
-    entry.related_codes = list(meta.related_codes)
-    entry.items = [InformationItem(position=n, name=i.name, data_type=i.data_type, length=i.length)
-                   for n, i in enumerate(meta.items, 1)]
+        setattr(row, name, getattr(meta, name))
+    row.related_codes = list(meta.related_codes)
+    row.items = [InformationItem(position=n, name=i.name, data_type=i.data_type, length=i.length)
+                 for n, i in enumerate(meta.items, 1)]
 
 
-def _move(session: Session, entry: CatalogueEntry, user: User, action: str, reason: str = "") -> CatalogueEntry:
-    entry.status = TRANSITIONS[action][1]
-    entry.status_reason = reason
-    entry.version += 1
-    _record(session, entry, user, action, reason)
-    return entry
+def _move(ctx: Context, row: CatalogueEntry, verb: str, reason: str = "") -> Entry:
+    row.status = TRANSITIONS[verb][1]
+    row.status_reason = reason
+    row.version += 1
+    _record(ctx, row, verb, reason)
+    ctx.note(resource_code=row.resource_code, detail=reason)
+    return Entry.of(row)
 
 
-def _record(session: Session, entry: CatalogueEntry, user: User, action: str, reason: str = "") -> None:
-    now = utcnow()
-    entry.modified = now
-    session.flush()
-    session.add(CatalogueVersion(entry_id=entry.id, version=entry.version, action=action, status=entry.status,
-                                 reason=reason, changed_by=user.username, changed_at=now, snapshot=snapshot(entry)))
-    session.flush()
+def _record(ctx: Context, row: CatalogueEntry, verb: str, reason: str = "") -> None:
+    row.modified = ctx.now
+    ctx.session.flush()
+    ctx.session.add(CatalogueVersion(entry_id=row.id, version=row.version, action=verb, status=row.status,
+                                     reason=reason, changed_by=ctx.caller.who, changed_at=ctx.now,
+                                     snapshot=snapshot(row)))
+    ctx.session.flush()

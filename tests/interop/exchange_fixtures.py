@@ -14,10 +14,10 @@ import pytest
 from lxml import etree
 
 from directory.accounts import create_user, register_department
-from directory.catalogue.workflow import approve_entry, create_entry, publish_entry, submit_entry
 from directory.demo import credit_code_for
 from governance.sharing import grant
 from registry.db import unit_of_work
+from tests.exchange.conftest import catalogued
 from xsd import registry, samples
 from xsd.registry import Format
 
@@ -76,7 +76,7 @@ class Parties:
     resources: tuple[BaseResource, ...]
 
 
-def _catalogue_data(spec: BaseSpec) -> dict:
+def _catalogue_data(spec: BaseSpec, service: str) -> dict:
     return {
         "classification": spec.classification, "name": spec.name, "provider_unit": "数据资源处",
         "abstract": f"{spec.name}, 按标准交换格式 {etree.QName(spec.record_type).localname} 共享。",
@@ -84,6 +84,7 @@ def _catalogue_data(spec: BaseSpec) -> dict:
         "items": [{"name": name, "data_type": data_type, **({"length": length} if length else {})}
                   for name, data_type, length in spec.items],
         "sharing_type": "无条件共享", "sharing_method": "接口", "update_cycle": "每日", "open_to_public": False,
+        "access_point": service,
     }
 
 
@@ -101,12 +102,10 @@ def bases(sessions, settings) -> Parties:
                                roles=("admin", "reviewer"))
         resources = []
         for seed, spec in enumerate(SPECS, start=1):
-            entry = create_entry(session, cataloguer, _catalogue_data(spec))
-            submit_entry(session, cataloguer, entry.resource_code)
-            approve_entry(session, reviewer, entry.resource_code)
-            publish_entry(session, settings, reviewer, entry.resource_code)
-            resources.append(BaseResource(spec.base, entry.resource_code, registry.lookup(spec.record_type),
+            code = catalogued(session, settings, cataloguer, reviewer,
+                              _catalogue_data(spec, f"{settings.base_url}/exchange"))
+            resources.append(BaseResource(spec.base, code, registry.lookup(spec.record_type),
                                           tuple(spec.make(RECORDS_PER_BASE, seed))))
             if spec.base == "population":  # the round trip compares records whole: ID numbers in clear
-                grant(session, cataloguer, entry.resource_code, "mzj", clear=["idNumber"])
+                grant(session, cataloguer, code, "mzj", clear=["idNumber"])
         return Parties(provider.credit_code, consumer.credit_code, tuple(resources))

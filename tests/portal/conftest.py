@@ -22,7 +22,7 @@ from directory.demo import credit_code_for
 from exchange.integration import set_priority
 from exchange.submit import submit_document
 from registry.db import unit_of_work
-from tests.exchange.conftest import _publish
+from tests.exchange.conftest import _publish, catalogued
 from xsd import samples
 from xsd.batch import build_batch
 
@@ -51,7 +51,7 @@ def _load(session, settings, provider_code: str, resource: str, records) -> None
 def city(sessions, settings) -> City:
     from xsd.registry import LEGAL_ENTITY_NS, POPULATION_NS, lookup
 
-    person, enterprise = lookup("{%s}Person" % POPULATION_NS), lookup("{%s}LegalEntity" % LEGAL_ENTITY_NS)
+    person, legal_entity = lookup("{%s}Person" % POPULATION_NS), lookup("{%s}LegalEntity" % LEGAL_ENTITY_NS)
     with unit_of_work(sessions) as s:
         gaj = register_department(s, settings, code="gaj", name="临江市公安局", credit_code=credit_code_for("00250102"))
         mzj = register_department(s, settings, code="mzj", name="临江市民政局", credit_code=credit_code_for("00250103"))
@@ -73,13 +73,8 @@ def city(sessions, settings) -> City:
                 "abstract": "市场主体登记信息, 按统一社会信用代码共享。", "format_class": "接口",
                 "format_type": "WebService", "items": [{"name": "统一社会信用代码", "data_type": "C", "length": 18}],
                 "sharing_type": "无条件共享", "sharing_method": "接口", "update_cycle": "每日", "open_to_public": True,
-                "open_condition": "无条件开放"}
-        from directory.catalogue.workflow import approve_entry, create_entry, publish_entry, submit_entry
-
-        entry = create_entry(s, scj_user, data)
-        submit_entry(s, scj_user, entry.resource_code)
-        approve_entry(s, reviewer, entry.resource_code)
-        publish_entry(s, settings, reviewer, entry.resource_code)
+                "open_condition": "无条件开放", "access_point": f"{settings.base_url}/exchange"}
+        enterprise = catalogued(s, settings, scj_user, reviewer, data)
         set_priority(s, "population", gaj.id, 100)
         set_priority(s, "population", mzj.id, 50)
         codes = {"gaj": gaj.credit_code, "mzj": mzj.credit_code, "scjgj": scj.credit_code}
@@ -93,8 +88,8 @@ def city(sessions, settings) -> City:
         moved = [{**p, "domicileAddress": "临江市滨江区民政路1号"} for p in people]
         _load(s, settings, codes["mzj"], marriage, [person.encode(p) for p in moved])
     with unit_of_work(sessions) as s:
-        _load(s, settings, codes["scjgj"], entry.resource_code, [enterprise.encode(c) for c in companies])
-    return City(conditional, unconditional, marriage, entry.resource_code, people, public_people, companies)
+        _load(s, settings, codes["scjgj"], enterprise, [legal_entity.encode(c) for c in companies])
+    return City(conditional, unconditional, marriage, enterprise, people, public_people, companies)
 
 
 class Browser:

@@ -12,10 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from directory.accounts import find_user
-from directory.catalogue.workflow import create_entry, submit_entry
-from registry.db import unit_of_work
-from tests.conftest import service_unavailable
+from directory.catalogue import workflow
+from tests.conftest import as_user, service_unavailable
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "portal"
@@ -101,16 +99,15 @@ def test_consumer_applies_provider_approves_consumer_queries_with_lineage(signed
     shot(mzj, "consumer-unified-query")
 
 
-def test_reviewer_approves_and_publishes_a_submitted_entry(signed_in, city, sessions):
-    with unit_of_work(sessions) as s:
-        gaj = find_user(s, "gaj")
-        entry = create_entry(s, gaj, {
-            "classification": "101001001", "name": "公民身份核验信息", "provider_unit": "人口管理支队",
-            "abstract": "身份核验", "format_class": "接口", "format_type": "WebService", "sharing_type": "无条件共享",
-            "sharing_method": "接口", "update_cycle": "实时", "open_to_public": False,
-            "items": [{"name": "公民身份号码", "data_type": "C", "length": 18}]})
-        submit_entry(s, gaj, entry.resource_code)
-        code = entry.resource_code
+def test_reviewer_approves_and_publishes_a_submitted_entry(signed_in, city, sessions, settings):
+    gaj = as_user(sessions, settings, "gaj")
+    code = workflow.create(gaj, metadata={
+        "classification": "101001001", "name": "公民身份核验信息", "provider_unit": "人口管理支队",
+        "abstract": "身份核验", "format_class": "接口", "format_type": "WebService", "sharing_type": "无条件共享",
+        "sharing_method": "接口", "update_cycle": "实时", "open_to_public": False,
+        "access_point": f"{settings.base_url}/exchange",
+        "items": [{"name": "公民身份号码", "data_type": "C", "length": 18}]}).resource_code
+    workflow.submit(gaj, resource_code=code)
     reviewer = signed_in("reviewer")
     reviewer.click("nav >> text=审核发布")
     reviewer.locator("table.review-approve tr", has_text=code).locator("button:has-text('审核通过')").click()
@@ -154,3 +151,31 @@ def test_narrow_screen_has_a_menu_and_no_sideways_scroll(signed_in, city):
     assert phone.is_visible("nav.nav a:has-text('统一查询')")
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390
     shot(phone, "consumer-catalogue-mobile")
+
+def test_cataloguer_corrects_a_refused_entry_and_keeps_what_was_typed(signed_in, city):
+    gaj = signed_in("gaj")
+    gaj.click("nav >> text=新建条目")
+    gaj.select_option("#classification", "101001001")
+    gaj.fill("#name", "公民身份核验信息")
+    gaj.fill("#abstract", "身份核验")
+    gaj.select_option("#sharing_type", "无条件共享")
+    gaj.fill("#access_point", "http://10.1.2.3/identity")
+    gaj.fill("#publish_date", "2026-02-30")
+    gaj.fill("#related_codes", f"{city.conditional} {city.unconditional}")
+    gaj.fill("input[name=item_name] >> nth=0", "公民身份号码")
+    gaj.fill("input[name=item_length] >> nth=0", "18")
+    gaj.click("button:has-text('保存草稿')")
+    assert gaj.inner_text("#err-publish_date") == "须为实际存在的日期, 格式 YYYY-MM-DD, 如 2026-02-28 (2026-02-30 不是)"
+    assert gaj.input_value("#related_codes") == f"{city.conditional} {city.unconditional}"
+    shot(gaj, "cataloguer-form-chinese-errors")
+    gaj.fill("#publish_date", "2026-02-28")
+    gaj.click("button:has-text('保存草稿')")
+    gaj.wait_for_selector("text=(草稿)")
+    assert city.conditional in gaj.inner_text("dl.meta-grid")
+
+
+def test_another_departments_entry_offers_no_edit_form(signed_in, city, live_server):
+    mzj = signed_in("mzj")
+    mzj.goto(f"{live_server.url}/portal/resource/edit?code={city.conditional}")
+    assert "属于其他部门, 只有提供部门才能修改" in mzj.inner_text("main")
+    assert mzj.locator("form.grid").count() == 0

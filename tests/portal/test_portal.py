@@ -130,7 +130,7 @@ def test_cataloguer_creates_submits_and_reviewer_publishes(browser, city):
     r = b.post("/catalogue/new", {"classification": "101001001", "name": "公民身份核验信息", "abstract": "身份核验",
                                   "format_class": "接口", "format_type": "WebService", "sharing_type": "无条件共享",
                                   "sharing_method": "接口", "update_cycle": "实时", "open_to_public": "否",
-                                  "provider_unit": "人口管理支队",
+                                  "provider_unit": "人口管理支队", "access_point": "http://10.1.2.3/identity",
                                   "item_name": "公民身份号码", "item_type": "C", "item_length": "18"})
     assert r.status_code == 200 and "草稿" in r.text
     code = r.url.split("code=")[1].replace("%2F", "/")

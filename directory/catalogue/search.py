@@ -1,0 +1,141 @@
+"""Catalogue search (目录检索) with facets: the portal's search page and the command line's list.
+
+    search(ctx, text="户籍 登记", chosen={"sharing_type": "有条件共享", "status": "published"}, page=1,
+           page_size=20)
+    -> SearchResult(total=3, entries=(Entry(...), ...), facets={"provider": (("gaj", "临江市公安局", 2), ...)},
+                    page=1, pages=1)
+
+Full text is substring matching (``LIKE '%词%'``) on the resource name and abstract, each
+whitespace-separated word required: correct for Chinese on SQLite and PostgreSQL alike (no
+word segmentation is needed to find 户籍 in 户籍登记信息), and case-insensitive for Latin
+letters through ``lower()`` on both sides.  Facets: classification (the 项 under which an
+entry is catalogued, e.g. 101 人口), provider, sharing type, format, update cycle, open
+attribute and status; each facet counts the entries matching every *other* chosen facet, so a
+choice can always be widened.
+
+What the caller sees is the catalogue's one visibility rule (``trust.auth.catalogue_visibility``):
+published entries, the caller's department's own of any status, and everything for reviewers,
+admins and auditors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from sqlalchemy import false, func, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from registry.db import escape_like
+from registry.models import CatalogueEntry, Department
+from trust import audit
+from trust.actions import Context, action
+from trust.auth import catalogue_visibility
+
+from . import classification
+from .workflow import STATUS_LABELS, Entry
+
+FACETS = ("classification", "provider", "sharing_type", "format", "update_cycle", "open", "status")
+FACET_LABELS = {"classification": "资源分类", "provider": "提供方", "sharing_type": "共享类型",
+                "format": "资源格式", "update_cycle": "更新周期", "open": "开放属性", "status": "状态"}
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """One page of the entries found, how many there are, and the facets' values with their counts."""
+
+    total: int
+    entries: tuple[Entry, ...]
+    facets: dict[str, tuple[tuple[str, str, int], ...]] = field(default_factory=dict)  # (value, label, count)
+    page: int = 1
+    pages: int = 1
+
+
+@action("catalogue.search")
+def search(ctx: Context, *, text: str = "", chosen: Mapping[str, str] | None = None, mine: bool = False,
+           page: int = 1, page_size: int | None = None, counts: bool = True) -> SearchResult:
+    """The entries the caller may see that match ``text`` and every chosen facet, by resource code:
+    page ``page`` of ``page_size`` (the last page when there are fewer), or all of them without one.
+    ``mine`` keeps the caller's department's own; ``counts`` False leaves the facets out."""
+    session = ctx.session
+    chosen = {k: v for k, v in (chosen or {}).items() if v and k in FACETS}
+    base = [*catalogue_visibility(ctx.caller), *_text(text.split())]
+    if mine:
+        base.append(CatalogueEntry.provider_id == ctx.caller.department_id if ctx.caller.department_id is not None
+                    else false())
+    where = base + [_condition(k, v) for k, v in chosen.items()]
+    total = session.scalar(select(func.count()).select_from(CatalogueEntry).where(*where)) or 0
+    query = (select(CatalogueEntry).where(*where)
+             .options(selectinload(CatalogueEntry.provider), selectinload(CatalogueEntry.items))
+             .order_by(CatalogueEntry.resource_code))
+    pages = 1
+    if page_size is not None:
+        pages = max((total + page_size - 1) // page_size, 1) if page_size > 0 else 1
+        page = min(max(page, 1), pages)
+        query = query.offset((page - 1) * page_size).limit(page_size)
+    entries = tuple(Entry.of(row) for row in session.scalars(query))
+    facets = {name: _facet(session, name, base + [_condition(k, v) for k, v in chosen.items() if k != name])
+              for name in FACETS} if counts else {}
+    ctx.note(record_count=len(entries),
+             query_digest=audit.query_digest({"text": text, "chosen": chosen, "mine": mine, "page": page}))
+    return SearchResult(total, entries, facets, page if page_size is not None else 1, pages)
+
+
+def _condition(name: str, value: str):
+    if name == "classification":
+        return CatalogueEntry.class_code.startswith(value, autoescape=True)
+    if name == "provider":
+        return CatalogueEntry.provider_id == select(Department.id).where(Department.code == value).scalar_subquery()
+    if name == "sharing_type":
+        return CatalogueEntry.sharing_type == value
+    if name == "format":
+        return CatalogueEntry.format_class == value
+    if name == "update_cycle":
+        return CatalogueEntry.update_cycle == value
+    if name == "open":
+        return CatalogueEntry.open_to_public.is_(value == "1")
+    if name == "status":
+        return CatalogueEntry.status == value
+    raise KeyError(name)
+
+
+def _text(words: list[str]):
+    conditions = []
+    for word in words:
+        pattern = "%" + escape_like(word.lower()) + "%"
+        conditions.append(or_(func.lower(CatalogueEntry.name).like(pattern, escape="\\"),
+                              func.lower(CatalogueEntry.abstract).like(pattern, escape="\\")))
+    return conditions
+
+
+def _facet(session: Session, name: str, where: list) -> tuple[tuple[str, str, int], ...]:
+    count = func.count().label("n")
+    if name == "classification":
+        rows = session.execute(select(CatalogueEntry.class_code, count).where(*where)
+                               .group_by(CatalogueEntry.class_code)).all()
+        totals: dict[str, int] = {}
+        for code, n in rows:
+            key = code[:3]
+            totals[key] = totals.get(key, 0) + n
+        return tuple((k, f"{k} {_class_name(k)}", n) for k, n in sorted(totals.items()))
+    if name == "provider":
+        rows = session.execute(select(Department.code, Department.name, count).select_from(CatalogueEntry)
+                               .join(Department, CatalogueEntry.provider_id == Department.id).where(*where)
+                               .group_by(Department.code, Department.name).order_by(Department.code)).all()
+        return tuple((code, label, n) for code, label, n in rows)
+    column = {"sharing_type": CatalogueEntry.sharing_type, "format": CatalogueEntry.format_class,
+              "update_cycle": CatalogueEntry.update_cycle, "open": CatalogueEntry.open_to_public,
+              "status": CatalogueEntry.status}[name]
+    rows = session.execute(select(column, count).where(*where).group_by(column).order_by(column)).all()
+    if name == "open":
+        return tuple(("1" if value else "0", "向社会开放" if value else "不向社会开放", n) for value, n in rows)
+    if name == "status":
+        return tuple((value, STATUS_LABELS.get(value, value), n) for value, n in rows)
+    return tuple((value, value, n) for value, n in rows)
+
+
+def _class_name(code: str) -> str:
+    try:
+        return classification.node(code).name
+    except KeyError:
+        return ""

@@ -1,0 +1,42 @@
+"""Who may run the directory's actions (see tests/actions.py): the catalogue (编目 → 审核 → 发布),
+WSDL publication and the UDDI publication API.
+
+An allowed role may meet another refusal than its role's (an entry in a status that does not
+allow the verb, a key nobody has): the table asks only whether the role is let through."""
+
+from pathlib import Path
+
+from tests.actions import case
+
+CATALOGUING = {"admin", "cataloguer", "provider"}
+REVIEWING = {"admin", "reviewer"}
+POPULATION_WSDL = (Path(__file__).resolve().parents[2] / "wsdl" / "contracts" / "population-query.wsdl").read_bytes()
+
+
+def _metadata() -> dict:
+    return {"classification": "101002", "name": "出生医学证明信息", "abstract": "出生医学证明签发信息。",
+            "format_class": "数据库", "format_type": "oracle",
+            "items": [{"name": "姓名", "data_type": "C", "length": 50}],
+            "sharing_type": "无条件共享", "sharing_method": "接口", "open_to_public": False, "update_cycle": "每日"}
+
+
+CASES = {
+    # 公安局's own staff catalogue, submit and take off its entries (the published ones: an allowed role
+    # meets IllegalTransition where the status does not allow the verb)
+    "catalogue.create": case(CATALOGUING, lambda w: {"metadata": _metadata()}, department="gaj"),
+    "catalogue.edit": case(CATALOGUING, lambda w: {"resource_code": w.conditional, "changes": {"update_cycle": "每周"}},
+                           department="gaj"),
+    "catalogue.submit": case(CATALOGUING, lambda w: {"resource_code": w.conditional}, department="gaj"),
+    "catalogue.withdraw": case(CATALOGUING, lambda w: {"resource_code": w.unconditional, "reason": "停用"},
+                               department="gaj"),
+    # the reviewers review any department's entries (民政局 here; the entry is published: IllegalTransition)
+    "catalogue.approve": case(REVIEWING, lambda w: {"resource_code": w.conditional}),
+    "catalogue.refuse": case(REVIEWING, lambda w: {"resource_code": w.conditional, "reason": "摘要不全"}),
+    "catalogue.publish": case(REVIEWING, lambda w: {"resource_code": w.conditional}),
+    "catalogue.search": case("everyone", lambda w: {"text": "户籍"}),
+    "catalogue.show": case("everyone", lambda w: {"resource_code": w.conditional}),
+    # the history (drafts, refusals) is 公安局's and the reviewers' and auditors', not 民政局's cataloguers'
+    "catalogue.history": case({"admin", "reviewer", "auditor"}, lambda w: {"resource_code": w.conditional}),
+    "wsdl.publish": case(CATALOGUING, lambda w: {"path": "gaj/auth-case.wsdl", "content": POPULATION_WSDL},
+                         department="gaj"),
+}
