@@ -300,6 +300,11 @@ def wsdl_publish(ctx: Any, **_inputs: Any) -> None:
     require_department(ctx.caller)
 
 
+for _operation in ("save_business", "save_service", "save_binding", "save_tModel", "delete_business",
+                   "delete_service", "delete_binding", "delete_tModel", "get_registeredInfo"):
+    check(f"uddi.{_operation}")(allowed("catalogue"))
+
+
 # governance: 使用申请, grants, masking, 纠错, 考核
 
 

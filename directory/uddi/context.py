@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from registry.settings import Settings
 
@@ -18,3 +18,5 @@ class Call:
     base_url: str = ""
     checked_values: dict[str, dict[str, str]] = field(default_factory=dict)
     caller: object | None = None  # who signed the request (trust.auth.Caller), if it was signed
+    # where an action the operation runs opens its own unit of work (the publication API's actions)
+    sessions: sessionmaker[Session] | None = None

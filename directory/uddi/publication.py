@@ -16,21 +16,29 @@ businessService, bindingTemplate and tModel, and get_registeredInfo (what a publ
       <businessService serviceKey="uddi:govshare.local:1b4e..." businessKey="...">...</businessService>
     </serviceDetail>
 
+Each operation is an action (:mod:`trust.actions`) named after it - ``uddi.save_service``,
+``uddi.delete_tModel``, ``uddi.get_registeredInfo``, ... - whose caller is the publisher: the
+account the authInfo token was issued to (its department and roles), with the certificate
+that signed the request when one did.  Its check (``trust.auth``) lets cataloguers, providers
+and admins publish; the action then limits a publisher to what its department owns.  The
+actions take and return the UDDI v3 data structures (businessEntity, tModel, ...), never the
+SOAP envelope; the SOAP operations below only authenticate the token, call the action and wrap
+its result.  The UDDI transport records each call in the audit log with the request's and
+response's digests: ``ok`` with the keys saved or deleted, or ``refused:<errCode>``.
+
 A call is all or nothing: any error rolls the whole request back.  A publisher
 changes only entities its department owns (E_userMismatch), assigns keys only in
 its key partitions (E_keyUnavailable), references only existing tModels
 (E_invalidKeyPassed) and only allowed values of checked taxonomies (E_invalidValue).
+A caller whose roles do not publish is refused with E_userMismatch.
 
-``publish_entity`` and ``delete_entity`` are the same actions for callers inside
-the platform (the catalogue, the WSDL repository) acting for a department.
-
-Every save_* and delete_* call over SOAP is recorded in the audit log (S4) with the
-publisher's department and user, once its transaction has ended: ``ok`` with the keys
-saved or deleted, or ``refused:<errCode>`` with the reason.
+``publish_entity`` and ``delete_entity`` save and delete for callers inside the platform
+(the catalogue's actions, the WSDL repository, start-up) acting for a department.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -38,10 +46,12 @@ from lxml import etree
 from sqlalchemy.orm import Session
 
 from registry.clock import utcnow
-from registry.errors import UddiError
+from registry.errors import NotPermitted, UddiError
 from registry.models import Department, KeyPartition, UddiEntity
 from registry.settings import Settings
 from trust import audit
+from trust.actions import Context, action
+from trust.auth import Caller
 
 from . import inquiry, keys, store
 from .context import Call
@@ -254,77 +264,100 @@ class Publishing:
             )
 
 
-# -------------------------------------------------------------------- SOAP operations
+# -------------------------------------------------------------------- the actions
 
 
-def _publishing(call: Call, request: etree._Element, event: audit.AuditEvent) -> Publishing:
-    publisher = authenticate(call, request)
-    event.identify(audit.Caller(department_id=publisher.department.id if publisher.department else None,
-                                department_code=publisher.department.code if publisher.department else None,
-                                user=publisher.name))
-    return Publishing(
-        session=call.session, settings=call.settings, now=call.now, department=publisher.department,
-        authorized_name=publisher.name, is_admin=publisher.is_admin, checked_values=call.checked_values,
-    )
+@dataclass(frozen=True)
+class Saved:
+    """What a save_* call stored: the keys, and each entity as the directory now holds it."""
+
+    keys: tuple[str, ...]
+    entities: tuple[etree._Element, ...]
 
 
-_API_NOUN = {"business": "business", "service": "service", "binding": "binding", "tmodel": "tModel"}  # save_<noun>
+def _publishing(ctx: Context) -> Publishing:
+    from ..bootstrap import checked_values
+
+    caller = ctx.caller
+    department = ctx.session.get(Department, caller.department_id) if caller.department_id is not None else None
+    return Publishing(session=ctx.session, settings=ctx.settings, now=ctx.now, department=department,
+                      authorized_name=caller.who, is_admin=caller.is_admin, checked_values=checked_values())
 
 
-def _audited(name: str, run):
-    """``run`` recorded in the audit log once the call's transaction has ended."""
-    def operation(call: Call, request: etree._Element) -> etree._Element | None:
-        event = audit.AuditEvent(f"uddi.{name}", request_digest=audit.digest(etree.tostring(request, method="c14n")))
-        signer = getattr(call, "caller", None)  # who signed the request, when WS-Security verified it
-        if signer is not None:
-            event.identify(signer)
-        audit.record_after(call.session, call.settings, event)
-        try:
-            out, changed = run(call, request, event)
-        except UddiError as err:
-            event.result, event.detail = f"refused:{err.err_code}", err.message
-            raise
-        except Exception as exc:
-            event.result, event.detail = "fault:E_fatalError", f"{exc.__class__.__name__}: {exc}"
-            raise
-        event.record_count, event.detail = len(changed), "keys: " + " ".join(changed)
-        event.resource_code = changed[0] if len(changed) == 1 and len(changed[0]) <= 64 else None
-        event.query_digest = audit.query_digest({"keys": changed})
-        if out is not None:
-            event.response_digest = audit.digest(etree.tostring(out, method="c14n"))
-        return out
-
-    operation.__name__ = name
-    return operation
+def _changed(ctx: Context, changed: Sequence[str]) -> None:
+    ctx.note(record_count=len(changed), detail="keys: " + " ".join(changed),
+             resource_code=changed[0] if len(changed) == 1 and len(changed[0]) <= 64 else None,
+             query_digest=audit.query_digest({"keys": list(changed)}))
 
 
-def _saver(kind: str, detail: str):
-    def run(call: Call, request: etree._Element, event: audit.AuditEvent) -> tuple[etree._Element, list[str]]:
-        publishing = _publishing(call, request, event)
-        out = fresh(detail)
-        for el in request.findall(q(store.TAG[kind])):
-            out.append(publishing.save(kind, el))
-        return out, [el.get(KEY_ATTR[kind], "") for el in out]
-
-    return _audited(f"save_{_API_NOUN[kind]}", run)
+def _save(ctx: Context, kind: str, entities: Sequence[etree._Element]) -> Saved:
+    publishing = _publishing(ctx)
+    saved = tuple(publishing.save(kind, el) for el in entities)
+    keys_saved = tuple(el.get(KEY_ATTR[kind], "") for el in saved)
+    _changed(ctx, keys_saved)
+    return Saved(keys_saved, saved)
 
 
-def _deleter(kind: str):
-    def run(call: Call, request: etree._Element, event: audit.AuditEvent) -> tuple[None, list[str]]:
-        publishing = _publishing(call, request, event)
-        deleted = [(key_el.text or "").strip() for key_el in request.findall(q(KEY_ATTR[kind]))]
-        for key in deleted:
-            publishing.delete(kind, key)
-        return None, deleted
+def _delete(ctx: Context, kind: str, keys_given: Sequence[str]) -> tuple[str, ...]:
+    publishing = _publishing(ctx)
+    for key in keys_given:
+        publishing.delete(kind, key)
+    _changed(ctx, keys_given)
+    return tuple(keys_given)
 
-    return _audited(f"delete_{_API_NOUN[kind]}", run)
+
+@action("uddi.save_business")
+def save_business(ctx: Context, *, entities: Sequence[etree._Element]) -> Saved:
+    """save_business: each businessEntity (and the services it holds), for the publisher's department."""
+    return _save(ctx, "business", entities)
+
+
+@action("uddi.save_service")
+def save_service(ctx: Context, *, entities: Sequence[etree._Element]) -> Saved:
+    """save_service: each businessService (and its bindingTemplates), in a business the publisher owns."""
+    return _save(ctx, "service", entities)
+
+
+@action("uddi.save_binding")
+def save_binding(ctx: Context, *, entities: Sequence[etree._Element]) -> Saved:
+    """save_binding: each bindingTemplate, in a service the publisher owns."""
+    return _save(ctx, "binding", entities)
+
+
+@action("uddi.save_tModel")
+def save_tmodel(ctx: Context, *, entities: Sequence[etree._Element]) -> Saved:
+    """save_tModel: each tModel (a keyGenerator tModel claims its key partition)."""
+    return _save(ctx, "tmodel", entities)
+
+
+@action("uddi.delete_business")
+def delete_business(ctx: Context, *, keys: Sequence[str]) -> tuple[str, ...]:
+    """delete_business: each businessEntity the publisher owns, with everything it holds."""
+    return _delete(ctx, "business", keys)
+
+
+@action("uddi.delete_service")
+def delete_service(ctx: Context, *, keys: Sequence[str]) -> tuple[str, ...]:
+    return _delete(ctx, "service", keys)
+
+
+@action("uddi.delete_binding")
+def delete_binding(ctx: Context, *, keys: Sequence[str]) -> tuple[str, ...]:
+    return _delete(ctx, "binding", keys)
+
+
+@action("uddi.delete_tModel")
+def delete_tmodel(ctx: Context, *, keys: Sequence[str]) -> tuple[str, ...]:
+    """delete_tModel: hides each tModel (spec 5.2.8: tModels are never removed)."""
+    return _delete(ctx, "tmodel", keys)
 
 
 #: get_registeredInfo's infoSelection -> which tModels: hidden ones (True), visible ones (False) or all (None)
 _INFO_SELECTION = {"all": None, "hidden": True, "visible": False}
 
 
-def get_registered_info(call: Call, request: etree._Element) -> etree._Element:
+@action("uddi.get_registeredInfo")
+def get_registered_info(ctx: Context, *, info_selection: str = "all") -> etree._Element:
     """get_registeredInfo (publication API, spec 5.2): the businessEntities and tModels the publisher controls,
     those of its department (or, for a publisher of no department, the node's)::
 
@@ -337,34 +370,78 @@ def get_registered_info(call: Call, request: etree._Element) -> etree._Element:
           </tModelInfos>
         </registeredInfo>
 
-    ``infoSelection`` chooses among the tModels (hidden: deleted with delete_tModel); each list
+    ``info_selection`` chooses among the tModels (hidden: deleted with delete_tModel); each list
     holds at most ``Settings.max_rows`` entities, and ``truncated`` says when one was cut.
     """
-    publisher = authenticate(call, request)
-    owner_id = publisher.department.id if publisher.department is not None else None
-    limit = call.settings.max_rows
-    businesses = store.owned(call.session, "business", owner_id, limit=limit + 1)
-    tmodels = store.owned(call.session, "tmodel", owner_id, deleted=_INFO_SELECTION[request.get("infoSelection")],
-                          limit=limit + 1)
+    owner_id = ctx.caller.department_id
+    limit = ctx.settings.max_rows
+    businesses = store.owned(ctx.session, "business", owner_id, limit=limit + 1)
+    tmodels = store.owned(ctx.session, "tmodel", owner_id, deleted=_INFO_SELECTION[info_selection], limit=limit + 1)
     truncated = len(businesses) > limit or len(tmodels) > limit
     out = fresh("registeredInfo", {"truncated": "true" if truncated else "false"})
     if businesses:
-        inquiry.add_business_infos(call, out, businesses[:limit])
+        inquiry.add_business_infos(Call(ctx.session, ctx.settings, ctx.now), out, businesses[:limit])
     if tmodels:
         inquiry.add_tmodel_infos(out, tmodels[:limit])
+    ctx.note(record_count=min(len(businesses), limit) + min(len(tmodels), limit))
     return out
 
 
+# -------------------------------------------------------------------- SOAP operations
+
+
+def _publisher(call: Call, request: etree._Element) -> Context:
+    """The action context of the request's publisher: the authInfo's account, channel ``soap``, with the
+    certificate that signed the request when one did."""
+    publisher = authenticate(call, request)
+    signer = call.caller.certificate_serial if call.caller is not None else None
+    caller = Caller.of_user(publisher.user, "soap", certificate_serial=signer)
+    return Context(caller, call.sessions, call.settings, now=call.now)
+
+
+def _operation(run: Callable[[Context, etree._Element], etree._Element | None]):
+    """A SOAP operation calling an action as the request's publisher; a role the action refuses is E_userMismatch."""
+
+    def operation(call: Call, request: etree._Element) -> etree._Element | None:
+        ctx = _publisher(call, request)
+        try:
+            return run(ctx, request)
+        except NotPermitted as refused:
+            raise UddiError("E_userMismatch", refused.message) from refused
+
+    return operation
+
+
+_API_NOUN = {"business": "business", "service": "service", "binding": "binding", "tmodel": "tModel"}  # save_<noun>
+_DETAIL = {"business": "businessDetail", "service": "serviceDetail", "binding": "bindingDetail",
+           "tmodel": "tModelDetail"}
+_SAVE = {"business": save_business, "service": save_service, "binding": save_binding, "tmodel": save_tmodel}
+_DELETE = {"business": delete_business, "service": delete_service, "binding": delete_binding,
+           "tmodel": delete_tmodel}
+
+
+def _saver(kind: str):
+    def run(ctx: Context, request: etree._Element) -> etree._Element:
+        saved = _SAVE[kind](ctx, entities=request.findall(q(store.TAG[kind])))
+        out = fresh(_DETAIL[kind])
+        out.extend(saved.entities)
+        return out
+
+    return _operation(run)
+
+
+def _deleter(kind: str):
+    def run(ctx: Context, request: etree._Element) -> None:
+        _DELETE[kind](ctx, keys=[(key_el.text or "").strip() for key_el in request.findall(q(KEY_ATTR[kind]))])
+
+    return _operation(run)
+
+
 OPERATIONS = {
-    "get_registeredInfo": get_registered_info,
-    "save_business": _saver("business", "businessDetail"),
-    "save_service": _saver("service", "serviceDetail"),
-    "save_binding": _saver("binding", "bindingDetail"),
-    "save_tModel": _saver("tmodel", "tModelDetail"),
-    "delete_business": _deleter("business"),
-    "delete_service": _deleter("service"),
-    "delete_binding": _deleter("binding"),
-    "delete_tModel": _deleter("tmodel"),
+    "get_registeredInfo": _operation(lambda ctx, request: get_registered_info(
+        ctx, info_selection=request.get("infoSelection", "all"))),
+    **{f"save_{_API_NOUN[kind]}": _saver(kind) for kind in _SAVE},
+    **{f"delete_{_API_NOUN[kind]}": _deleter(kind) for kind in _DELETE},
 }
 
 

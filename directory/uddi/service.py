@@ -83,6 +83,7 @@ def endpoints(sessions: sessionmaker[Session], settings: Settings) -> dict[str, 
     return {
         path: UddiEndpoint(name=api, operations=OPERATIONS[api], wsdl=service_wsdl(api),
                            sessions=reading if api == "inquiry" else sessions,
-                           settings=settings, checked_values=checked_values, cacheable=api == "inquiry")
+                           settings=settings, checked_values=checked_values, cacheable=api == "inquiry",
+                           audited=api == "publication")
         for api, (path, _binding) in ENDPOINTS.items()
     }

@@ -14,6 +14,10 @@ Every request is parsed without DTDs or entities and within a size limit, checke
 against ``uddi_v3.xsd`` and dispatched by the Body element's name.  Every response is
 checked against the schema too, so a response that cannot be produced correctly is a
 SOAP Fault (E_fatalError), never HTTP 200 with an empty or invalid Envelope.
+
+An endpoint whose calls are ``audited`` (publication) records each operation in the audit
+log: the action the operation runs fills the entry (``trust.actions.audited``), the transport
+adds the request's and response's digests, or the refusal when none ran (a bad authInfo).
 """
 
 from __future__ import annotations
@@ -27,8 +31,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from registry.clock import utcnow
 from registry.db import DatabaseUnavailable, unit_of_work
-from registry.errors import SoapFault, UddiError
+from registry.errors import GovshareError, SoapFault, UddiError
 from registry.settings import Settings
+from trust import audit
+from trust.actions import audited
 from trust.xml import release_memory, safe_parser
 from wsdl import soap
 from wsdl.oasis import uddi_schema
@@ -61,6 +67,7 @@ class UddiEndpoint:
     verify: Callable[[etree._Element], object] | None = None
     sign: Callable[[etree._Element], etree._Element] | None = None
     understood: frozenset[str] = frozenset()
+    audited: bool = False  # every call is recorded in the audit log (the publication API)
 
     def __post_init__(self) -> None:
         self.answers = AnswerCache(self.settings.inquiry_cache_mb * 1024 * 1024 if self.cacheable else 0)
@@ -107,8 +114,8 @@ class UddiEndpoint:
                     if envelope is not None:
                         return "200 OK", envelope, "hit"
                 call = Call(session=session, settings=self.settings, now=utcnow(), base_url=base_url,
-                            checked_values=self.checked_values(), caller=caller)
-                response = handler(call, request)
+                            checked_values=self.checked_values(), caller=caller, sessions=self.sessions)
+                response = self._audited(handler, call, request) if self.audited else handler(call, request)
                 if response is not None:
                     _validate_response(response)
                 envelope = soap.serialise(soap.envelope(response), self.sign if caller is not None else None)
@@ -129,6 +136,29 @@ class UddiEndpoint:
             log.exception("UDDI %s operation failed", self.name)
             err = UddiError("E_fatalError", "the node could not complete the request; it has been logged")
             return "500 Internal Server Error", self._fault_response(_uddi_fault(err), signed), ""
+
+    def _audited(self, handler: Handler, call: Call, request: etree._Element) -> etree._Element | None:
+        """``handler``'s answer, the call recorded in the audit log once it is known."""
+        event = audit.AuditEvent(f"uddi.{etree.QName(request).localname}", channel="soap",
+                                 request_digest=audit.digest(etree.tostring(request, method="c14n")))
+        if call.caller is not None:
+            event.identify(call.caller)
+        try:
+            with audited(event):
+                response = handler(call, request)
+            if response is not None:
+                event.response_digest = audit.digest(etree.tostring(response, method="c14n"))
+            return response
+        except GovshareError as err:
+            if event.result == "ok":  # refused before its action ran
+                event.result, event.detail = f"refused:{err.code}", err.message
+            raise
+        except Exception as exc:
+            if event.result == "ok":
+                event.result, event.detail = "fault:E_fatalError", f"{exc.__class__.__name__}: {exc}"
+            raise
+        finally:
+            audit.record(self.sessions, self.settings, event)
 
     def _fault_response(self, envelope: etree._Element, signed: bool) -> bytes:
         """A fault envelope as sent: signed by the platform when it answers a signed request."""

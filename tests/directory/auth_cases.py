@@ -6,11 +6,13 @@ allow the verb, a key nobody has): the table asks only whether the role is let t
 
 from pathlib import Path
 
+from directory.uddi import store
 from tests.actions import case
 
 CATALOGUING = {"admin", "cataloguer", "provider"}
 REVIEWING = {"admin", "reviewer"}
 POPULATION_WSDL = (Path(__file__).resolve().parents[2] / "wsdl" / "contracts" / "population-query.wsdl").read_bytes()
+GAJ_BUSINESS = "uddi:gaj.govshare.local:business"
 
 
 def _metadata() -> dict:
@@ -18,6 +20,24 @@ def _metadata() -> dict:
             "format_class": "数据库", "format_type": "oracle",
             "items": [{"name": "姓名", "data_type": "C", "length": 50}],
             "sharing_type": "无条件共享", "sharing_method": "接口", "open_to_public": False, "update_cycle": "每日"}
+
+
+def _tmodel():
+    tmodel = store.fresh("tModel")
+    store.sub(tmodel, "name", text="auth-case")
+    return [tmodel]
+
+
+def _business():
+    business = store.fresh("businessEntity")
+    store.sub(business, "name", text="auth-case")
+    return [business]
+
+
+def _service():
+    service = store.fresh("businessService", {"businessKey": GAJ_BUSINESS})
+    store.sub(service, "name", text="auth-case")
+    return [service]
 
 
 CASES = {
@@ -39,4 +59,17 @@ CASES = {
     "catalogue.history": case({"admin", "reviewer", "auditor"}, lambda w: {"resource_code": w.conditional}),
     "wsdl.publish": case(CATALOGUING, lambda w: {"path": "gaj/auth-case.wsdl", "content": POPULATION_WSDL},
                          department="gaj"),
+    "uddi.save_business": case(CATALOGUING, lambda w: {"entities": _business()}, department="gaj"),
+    "uddi.save_service": case(CATALOGUING, lambda w: {"entities": _service()}, department="gaj"),
+    "uddi.save_binding": case(CATALOGUING, lambda w: {"entities": []}, department="gaj"),
+    "uddi.save_tModel": case(CATALOGUING, lambda w: {"entities": _tmodel()}, department="gaj"),
+    "uddi.delete_business": case(CATALOGUING, lambda w: {"keys": ["uddi:gaj.govshare.local:nobody"]},
+                                 department="gaj"),
+    "uddi.delete_service": case(CATALOGUING, lambda w: {"keys": ["uddi:gaj.govshare.local:nobody"]},
+                                department="gaj"),
+    "uddi.delete_binding": case(CATALOGUING, lambda w: {"keys": ["uddi:gaj.govshare.local:nobody"]},
+                                department="gaj"),
+    "uddi.delete_tModel": case(CATALOGUING, lambda w: {"keys": ["uddi:gaj.govshare.local:nobody"]},
+                               department="gaj"),
+    "uddi.get_registeredInfo": case(CATALOGUING, lambda w: {"info_selection": "all"}, department="gaj"),
 }
