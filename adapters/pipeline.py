@@ -55,7 +55,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from exchange import core, integration, resources
-from exchange.submit import EXCHANGE_NS, submit_prepared
+from exchange.submit import submit_prepared
 from registry.clock import utcnow
 from registry.db import unit_of_work
 from registry.errors import SyncError
@@ -64,7 +64,6 @@ from registry.models import (
     CatalogueEntry,
     CoreRecord,
     Department,
-    InputBatch,
     SourceRowHash,
     SyncCheckpoint,
     SyncRun,
@@ -290,12 +289,9 @@ def _store(sessions: sessionmaker[Session], config: AdapterConfig, run_id: int, 
     with unit_of_work(sessions) as session:
         if chunk.batch is not None:
             receipt = submit_prepared(session, chunk.batch)
-            ex = "{%s}" % EXCHANGE_NS
-            accepted = int(receipt.findtext(f"{ex}receipt/{ex}accepted"))
-            unchanged = session.get(InputBatch, str(chunk.batch.header.batch_id)).unchanged
-            after.loaded += accepted - unchanged
-            after.unchanged += unchanged
-            after.quarantined += int(receipt.findtext(f"{ex}receipt/{ex}quarantined"))
+            after.loaded += receipt.accepted - receipt.unchanged
+            after.unchanged += receipt.unchanged
+            after.quarantined += receipt.quarantined
         if chunk.problems:
             _keep_rejected(session, config.name, run_id, chunk.problems)
         if chunk.mapped_now:

@@ -66,7 +66,7 @@ from lxml import etree
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
-from exchange.submit import EXCHANGE_NS, submit_document
+from exchange.submit import submit_document
 from registry.errors import Conflict, GovshareError, InvalidInput, NotFound
 from registry.models import AdapterQuarantine, QuarantineReason, QuarantineRecord
 from trust.actions import Context, action
@@ -426,7 +426,7 @@ def _replay(session: Session, config: AdapterConfig, rows: list[AdapterQuarantin
                         created=datetime.now(UTC), batch_id=batch_id)
     receipt = submit_document(session, batch, max_bytes)
     result.batch_id = str(batch_id)
-    result.duplicate = receipt.findtext(f"{{{EXCHANGE_NS}}}receipt/{{{EXCHANGE_NS}}}duplicate") == "true"
+    result.duplicate = receipt.duplicate
     held = dict(session.execute(select(QuarantineRecord.position, QuarantineRecord.id)
                                 .where(QuarantineRecord.batch_id == str(batch_id))).all())
     for position, (row, _) in enumerate(clean, start=1):

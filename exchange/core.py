@@ -11,7 +11,8 @@ different values for a field, both values and their sources are kept in
 ``core_lineage``; which value is current is decided field by field by the sources'
 priorities (:mod:`exchange.integration`), the newer value winning between equals.
 Writers of one base database take turns, so ``id`` order is commit order and can serve as
-the GetChanges watermark.
+the GetChanges watermark.  ``core.history`` (an action: the platform operator's) shows a record's
+versions and lineage.
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ from typing import Any
 from sqlalchemy import ARRAY, String, any_, bindparam, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
-from registry.models import CoreContribution, CoreLineage, CoreRecord
+from registry.models import CoreContribution, CoreLineage, CoreRecord, Department
+from trust import audit
+from trust.actions import Context, action
 
 from . import integration
 
@@ -358,3 +361,52 @@ def history_of(session: Session, base: str, key: str) -> list[CoreRecord]:
     return list(session.scalars(
         select(CoreRecord).where(CoreRecord.base == base, CoreRecord.record_key == key).order_by(CoreRecord.id)
     ))
+
+
+@dataclass(frozen=True)
+class Version:
+    """One version of a record: who gave it and when, and the fields whose value another gave."""
+
+    sequence: int
+    department: str
+    effective_from: datetime
+    effective_to: datetime | None  # None: current
+    deleted: bool
+    fields: dict[str, Any]
+    others: dict[str, str]  # field -> the department whose value it is, where not the version's
+
+
+@dataclass(frozen=True)
+class Disagreement:
+    """A value a source gave where sources disagreed (血缘)."""
+
+    field: str
+    value: str
+    department: str
+    batch_id: str
+    recorded_at: datetime
+
+
+@dataclass(frozen=True)
+class History:
+    base: str
+    key: str
+    versions: tuple[Version, ...]
+    lineage: tuple[Disagreement, ...]
+
+
+@action("core.history")
+def history(ctx: Context, *, base: str, key: str) -> History:
+    """Every version of the record ``key`` of ``base``, oldest first, and every disagreement about it."""
+    session = ctx.session
+    integration.base_database(base)
+    ctx.note(query_digest=audit.query_digest({"base": base, "key": key}))
+    names = dict(session.execute(select(Department.id, Department.name)).all())
+    versions = tuple(
+        Version(v.id, names.get(v.source_id, str(v.source_id)), v.effective_from, v.effective_to, v.deleted,
+                dict(v.fields or {}), {f: names.get(s, str(s)) for f, s in sorted((v.field_sources or {}).items())})
+        for v in history_of(session, base, key))
+    lineage = tuple(Disagreement(e.field, e.value, names.get(e.source_id, str(e.source_id)), e.batch_id, e.recorded_at)
+                    for e in lineage_of(session, base, key))
+    ctx.note(record_count=len(versions))
+    return History(base, key, versions, lineage)

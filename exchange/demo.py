@@ -18,7 +18,7 @@ from registry.settings import Settings
 from xsd import samples
 from xsd.batch import build_batch
 
-from .submit import EXCHANGE_NS, submit_document
+from .submit import submit_document
 
 #: resource name in the demo catalogue -> (sample generator, how many records)
 DEMO_RECORDS = {
@@ -53,7 +53,5 @@ def seed_records(sessions: sessionmaker[Session], settings: Settings) -> dict[st
                                 resource_code=entry.resource_code, created=CREATED,
                                 batch_id=uuid.UUID(int=seed, version=4))
             receipt = submit_document(session, batch, settings.max_batch_bytes)
-        ex = "{%s}" % EXCHANGE_NS
-        outcome[name] = (int(receipt.findtext(f"{ex}receipt/{ex}accepted")),
-                         int(receipt.findtext(f"{ex}receipt/{ex}quarantined")))
+        outcome[name] = (receipt.accepted, receipt.quarantined)
     return outcome

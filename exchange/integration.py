@@ -18,6 +18,9 @@ department never configured has priority 0.  Each version row records, in
 the next comparison knows every field's owner.  Every disagreement - both values and both
 sources - goes to ``core_lineage`` (血缘), whichever value won; :func:`conflicts` reports them
 against what the core keeps now.
+
+The actions (the platform operator's, ``govshare core``): ``core.priorities`` (who counts how
+much in a base), ``core.priority`` (set a department's) and ``core.conflicts`` (the report).
 """
 
 from __future__ import annotations
@@ -31,7 +34,11 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from directory import lookups
+from registry.errors import InvalidInput, NotFound
 from registry.models import CoreLineage, CoreRecord, Department, SourcePriority
+from trust import audit
+from trust.actions import Context, action
 
 Priority = Callable[[int, str], int]  # (source id, field) -> priority
 
@@ -223,4 +230,77 @@ def conflicts(session: Session, base: str, *, field_name: str | None = None, exa
                 if len(report.examples) < examples:
                     report.examples.append(Conflict(key, name, kept_text, names.get(owner, str(owner)), others))
             report.keys += counted
+    return report
+
+
+# ----------------------------------------------------------------------------- the actions
+
+#: the four base databases (四大基础数据库)
+BASES = tuple(dict.fromkeys(lookups.BASE_OF_CLASS.values()))
+
+
+@dataclass(frozen=True)
+class PrioritySetting:
+    """One configured priority: a department's in a base, for every field (``field`` empty) or one."""
+
+    base: str
+    department_code: str
+    department_name: str
+    field: str
+    priority: int
+
+
+def base_database(base: str) -> str:
+    """``base`` if it names a base database; InvalidInput otherwise."""
+    if base not in BASES:
+        raise InvalidInput(f"no base database {base!r}: one of {', '.join(BASES)}", field="base",
+                           zh=f"没有基础数据库 {base}。")
+    return base
+
+
+def department_named(session: Session, name: str) -> Department:
+    """A department by its code, its 统一社会信用代码 or its name."""
+    found = session.scalar(select(Department).where(Department.name == (name or "").strip()))
+    if found is not None:
+        return found
+    try:
+        return lookups.department_by_code(session, name)
+    except NotFound:
+        raise NotFound(f"no department {name!r}: give its code, name or credit code", code="UnknownDepartment",
+                       zh=f"没有名称、代码或统一社会信用代码为 {name} 的已登记部门。", field="department") from None
+
+
+def _settings(session: Session, base: str) -> tuple[PrioritySetting, ...]:
+    rows = session.execute(
+        select(SourcePriority.field, SourcePriority.priority, Department.code, Department.name)
+        .join(Department, Department.id == SourcePriority.source_id).where(SourcePriority.base == base)
+        .order_by(SourcePriority.priority.desc(), SourcePriority.source_id, SourcePriority.field)).all()
+    return tuple(PrioritySetting(base, code, name, field_name, priority) for field_name, priority, code, name in rows)
+
+
+@action("core.priorities")
+def show_priorities(ctx: Context, *, base: str) -> tuple[PrioritySetting, ...]:
+    """The priorities configured in ``base``, highest first (none: every source counts the same)."""
+    found = _settings(ctx.session, base_database(base))
+    ctx.note(record_count=len(found))
+    return found
+
+
+@action("core.priority")
+def configure_priority(ctx: Context, *, base: str, department: str, priority: int,
+                       fields: Mapping[str, int] | None = None) -> tuple[PrioritySetting, ...]:
+    """Set ``department``'s priority in ``base`` (and per field), replacing what was set; the
+    priorities of ``base`` after it."""
+    source = department_named(ctx.session, department)
+    set_priority(ctx.session, base_database(base), source.id, priority, fields)
+    ctx.note(detail=f"{base}: {source.code} {priority}" + "".join(
+        f", {name}={value}" for name, value in sorted((fields or {}).items())))
+    return _settings(ctx.session, base)
+
+
+@action("core.conflicts")
+def report_conflicts(ctx: Context, *, base: str, field: str | None = None, examples: int = 10) -> ConflictReport:
+    """Where the sources of ``base`` disagree (比对冲突), on ``field`` or every field."""
+    report = conflicts(ctx.session, base_database(base), field_name=field or None, examples=examples)
+    ctx.note(record_count=report.keys, query_digest=audit.query_digest({"base": base, "field": field or ""}))
     return report

@@ -26,8 +26,8 @@ and the contract's PersonRecord becomes the standard record of ``xsd/population.
 (``educationLevel`` -> ``education``, ``deceased`` -> ``status`` 死亡 / 正常), checked against
 that schema and shaped by the requester's view like any central record::
 
-    <Person xmlns="http://govshare.local/xsd/population/1.0"><idNumber>330102199001021235</idNumber>
-      <name>张伟</name>...<education>20</education><status>正常</status>...</Person>
+    Row(sequence=None, key="330102199001021235", record_type="{…/population/1.0}Person",
+        fields={"idNumber": "330102199001021235", "name": "张伟", ..., "education": "20", "status": "正常"})
 
 The provider has ``settings.provider_timeout`` seconds to answer the whole query.  Silence, a
 refused connection, an HTTP error or a SOAP Fault is a ``ProviderUnavailable`` fault that names
@@ -55,7 +55,7 @@ from trust.xml import safe_parser
 from wsdl.repository import get_wsdl
 from xsd.registry import POPULATION_NS, lookup
 
-from .output import MAX_PAGE, View
+from .output import MAX_PAGE, Row, View
 
 POPULATION_CONTRACT = "http://govshare.local/interfaces/population"
 PQ = "{%s}" % POPULATION_CONTRACT
@@ -78,13 +78,11 @@ _PERSON_FIELDS: dict[str, tuple[str, Callable[[str], Any]]] = {
 }
 
 
-def forward_query(
-    session: Session, settings: Settings, view: View, keys: list[str]
-) -> tuple[int, list[etree._Element]]:
+def forward_query(session: Session, settings: Settings, view: View, keys: list[str]) -> list[Row]:
     """Ask the provider of the logical resource ``view.entry`` for the records with ``keys``.
 
-    Returns how many were found and the found records in the standard format, shaped by
-    ``view``, in the order of ``keys``.  Raises ``ExchangeError``: InvalidRequest for a query
+    Returns the found records as standard fields, shaped by ``view``, in the order of ``keys``.
+    Raises ``ExchangeError``: InvalidRequest for a query
     without keys, with a malformed key or on a contract that cannot be forwarded yet;
     ProviderUnavailable when the provider cannot be found, does not answer in time, or fails.
     """
@@ -118,8 +116,8 @@ def forward_query(
             if not fmt.schema.validate(full):
                 raise provider.unavailable(f"answered a record for {key} that is not a valid {PERSON}: "
                                            f"{fmt.schema.error_log.last_error.message}")
-            records.append(fmt.encode(view.shape(fields)))
-    return len(records), records
+            records.append(Row(None, view.key(PERSON, key), PERSON, view.shape(fields)))
+    return records
 
 
 def provider_endpoint(session: Session, entry: CatalogueEntry) -> str:

@@ -1,11 +1,12 @@
 """The output tier (输出库): what a consumer sees of a resource.
 
-Every read of records — QueryRecords, GetChanges, and later the portal's unified
-query — goes through ``read_view``, which asks ``governance.sharing.authorize`` what the
-requester may see (S3): the provider its own resource as stored; other departments a
-无条件共享 resource, or a 有条件共享 one they hold a grant for, limited to the granted
-fields with sensitive ones masked (``governance.masking``: 330102********1235); a 不予共享
-resource nobody else.  A refusal is an ExchangeError (NotShared, NotAuthorized).
+Every read of records — QueryRecords, GetChanges and the portal's unified query, the
+actions of :mod:`exchange.queries` and :mod:`exchange.unified` — goes through ``read_view``,
+which asks ``governance.sharing.authorize`` what the requester may see (S3): the provider its
+own resource as stored; other departments a 无条件共享 resource, or a 有条件共享 one they hold
+a grant for, limited to the granted fields with sensitive ones masked (``governance.masking``:
+330102********1235); a 不予共享 resource nobody else.  A refusal is an ExchangeError
+(NotShared, NotAuthorized).
 
 A resource shows the records its provider contributed, as the core holds them now:
 integrated, so a newer value from another department (with its lineage) is what the
@@ -14,7 +15,7 @@ consumer reads, and a change by any source is a change of the resource.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -25,7 +26,7 @@ from governance.masking import Masking
 from governance.sharing import Decision, authorize
 from registry.db import escape_like
 from registry.errors import ExchangeError
-from registry.models import CatalogueEntry, CoreContribution, CoreRecord, Department
+from registry.models import CatalogueEntry, CoreContribution, CoreLineage, CoreRecord, Department
 from xsd.registry import find
 
 MAX_PAGE = 1000
@@ -57,14 +58,21 @@ class View:
         return str(self.masking.value(fmt.key_fields[0], key))
 
 
-@dataclass
+@dataclass(frozen=True)
 class Row:
-    sequence: int
+    """One record as the requester sees it: a version of the core (``sequence``, its id, the
+    GetChanges watermark), or a record the provider answered live (逻辑集中: no sequence)."""
+
+    sequence: int | None
     key: str
     record_type: str
     fields: dict[str, Any]
-    deleted: bool
-    effective_from: Any
+    deleted: bool = False
+    effective_from: datetime | None = None
+    #: with provenance: field -> the department whose value it is (比对)
+    origin: dict[str, str] | None = None
+    #: with provenance: field -> [(another value a source gave, that department)] (血缘)
+    lineage: dict[str, list[tuple[str, str]]] | None = None
 
 
 def read_view(session: Session, requester: Department, entry: CatalogueEntry, *, purpose: str | None = None,
@@ -149,3 +157,27 @@ def _row(view: View, record: CoreRecord) -> Row:
                fields=view.shape(record.fields), deleted=record.deleted, effective_from=record.effective_from)
 
 
+def with_provenance(session: Session, view: View, row: Row, names: dict[int, str]) -> Row:
+    """``row`` with each field's department (the version's source, or ``field_sources`` where
+    another source's value was kept) and the other values other sources gave (``core_lineage``),
+    shown under the same field visibility and masking as the value itself; ``names``: department
+    id -> name."""
+    record = session.get(CoreRecord, row.sequence)
+    owners = record.field_sources or {}
+    origin = {name: names.get(owners.get(name, record.source_id), "") for name in row.fields}
+    latest: dict[tuple[str, int], str] = {}
+    for name, value, source in session.execute(
+            select(CoreLineage.field, CoreLineage.value, CoreLineage.source_id)
+            .where(CoreLineage.base == record.base, CoreLineage.record_key == record.record_key)
+            .order_by(CoreLineage.id)):
+        latest[(name, source)] = value  # each source's latest value of the field
+    lineage: dict[str, list[tuple[str, str]]] = {}
+    for (name, source), value in latest.items():
+        if view.fields is not None and name not in view.fields:
+            continue  # lineage never shows a field the value itself may not show
+        kept = record.fields.get(name)
+        if kept is not None and str(kept) == value:
+            continue
+        shown = view.masking.value(name, value) if view.masking is not None else value
+        lineage.setdefault(name, []).append((str(shown), names.get(source, str(source))))
+    return replace(row, origin=origin, lineage=lineage)

@@ -9,6 +9,17 @@ The same batch id again is answered with the first receipt when the records are 
 (their digest), and refused with BatchIdConflict when they are not.  A batch whose
 header does not match its records (count, digest) is refused whole and stores nothing,
 so the sender can correct and resend it under the same id.
+
+Two actions (:mod:`trust.actions`), whatever the front end (SOAP, the node, the command line):
+
+    submit_batch(ctx, batch=<a batch document, a PreparedBatch, or a SubmitBatch request streaming in>)
+    -> Receipt(receipt_id="…", batch_id="…", received=25, accepted=24, unchanged=0, quarantined=1, ...)
+    batch_status(ctx, batch_id="…") -> BatchStatus(state="processed", ..., reasons=(Reason(...), ...))
+
+The batch's header names its provider (``providerCode``): it must be the caller's department
+(``trust.auth.speaks_for``), and the provider of the resource the batch is for.  An adapter run
+stores its chunks with ``submit_prepared`` inside its own unit of work (with its checkpoint); it
+is authorised as the run (``sync.run``).
 """
 
 from __future__ import annotations
@@ -18,18 +29,22 @@ import hashlib
 import io
 import uuid
 import zlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 from lxml import etree
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from directory import lookups
 from registry.clock import utcnow
-from registry.errors import ExchangeError
-from registry.models import InputBatch, QuarantineReason, QuarantineRecord
+from registry.errors import ExchangeError, NotPermitted
+from registry.models import Department, InputBatch, QuarantineReason, QuarantineRecord
+from trust import audit
+from trust.actions import Context, action
+from trust.auth import UNSIGNED, speaks_for
 from xsd.batch import BATCH, BATCH_NS, HEADER, RECORDS, BatchHeader, RecordsDigest, batch_parts, read_header
 from xsd.batch import schema as batch_schema
 from xsd.registry import Format, UnknownFormat, lookup
@@ -39,7 +54,60 @@ from xsd.validation import RecordResult, validate_fields, validate_record
 from . import core, resources
 from .transport import EXCHANGE_NS, SOAP_ENV_NS, Events, SpooledRequest, spool
 
+__all__ = ["EXCHANGE_NS", "BatchStatus", "PreparedBatch", "Receipt", "Reason", "batch_status", "prepare_records",
+           "submit_batch", "submit_document", "submit_prepared", "submit_stream"]
+
 CHUNK = 1000
+
+#: what a front end learns of a batch as its header is read (before anything is stored): the action
+#: checks there who speaks for whom
+Admit = Callable[[BatchHeader], None]
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What the centre answers a batch with (回执): ``received == accepted + quarantined``; of the
+    accepted, ``unchanged`` changed nothing in the core.  ``duplicate``: the batch id was received
+    before with the same records, and this is that first receipt."""
+
+    receipt_id: str
+    batch_id: str
+    resource_code: str
+    received_at: datetime
+    received: int
+    accepted: int
+    unchanged: int
+    quarantined: int
+    duplicate: bool
+
+    @classmethod
+    def of(cls, row: InputBatch, *, duplicate: bool) -> Receipt:
+        return cls(row.receipt_id, row.batch_id, row.resource_code, row.received_at, row.received, row.accepted,
+                   row.unchanged, row.quarantined, duplicate)
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One rule that quarantined records of a batch: how many, and the first one's message."""
+
+    rule: str
+    count: int
+    example: str
+
+
+@dataclass(frozen=True)
+class BatchStatus:
+    """A received batch: its counts and why its quarantined records were refused, the commonest first."""
+
+    batch_id: str
+    resource_code: str
+    state: str
+    received_at: datetime
+    received: int
+    accepted: int
+    unchanged: int
+    quarantined: int
+    reasons: tuple[Reason, ...]
 
 
 def parse_header(el: etree._Element) -> BatchHeader:
@@ -105,9 +173,11 @@ def _each_record(events: Events, batch: etree._Element):
     raise ExchangeError("InvalidRequest", "the batch has no records element")
 
 
-def submit(session: Session, events: Events) -> etree._Element:
-    """Process one SubmitBatch request whose operation element has started."""
+def submit_stream(session: Session, events: Events, admit: Admit | None = None) -> Receipt:
+    """Store one SubmitBatch request whose operation element has started, reading it as it streams."""
     header, batch = _records(events)
+    if admit is not None:
+        admit(header)
     existing = session.get(InputBatch, str(header.batch_id))
     if existing is not None:
         return _resubmitted(existing, header, events, batch)
@@ -123,20 +193,6 @@ def submit(session: Session, events: Events) -> etree._Element:
         raise ExchangeError("InvalidBatch", f"the records' SHA-256 is {digest.hexdigest()}, the header says "
                             f"{header.digest}; nothing was stored — the batch was altered or truncated")
     return intake.finish()
-
-
-def submit_records(session: Session, records: Sequence[Mapping[str, object]], *, fmt: Format, provider_code: str,
-                   resource_code: str, batch_id: uuid.UUID, sequence_number: int, created: datetime,
-                   limit: int) -> etree._Element:
-    """Submit field dicts from inside the platform as one batch; returns the receipt.
-
-    The outcome is that of ``submit_document`` with a batch of ``fmt.encode`` of each record,
-    and the input tier keeps that same SubmitBatch request; but no tree is built or parsed
-    where ``validation.validate_fields`` can check and render a record directly.
-    """
-    return submit_prepared(session, prepare_records(
-        records, fmt=fmt, provider_code=provider_code, resource_code=resource_code, batch_id=batch_id,
-        sequence_number=sequence_number, created=created, limit=limit))
 
 
 @dataclass
@@ -156,7 +212,9 @@ class PreparedBatch:
 def prepare_records(records: Iterable[Mapping[str, object]], *, fmt: Format, provider_code: str,
                     resource_code: str, batch_id: uuid.UUID, sequence_number: int, created: datetime,
                     limit: int) -> PreparedBatch:
-    """Validate and render ``records`` as the batch ``submit_records`` would submit.
+    """Validate and render field dicts as the batch of ``fmt.encode`` of each record would be
+    received: the input tier keeps that same SubmitBatch request, but no tree is built or parsed
+    where ``validation.validate_fields`` can check and render a record directly.
 
     Keeps of each record only what the batch needs (its canonical bytes and what the intake
     takes), not its validation result: a chunk of an adapter run can be tens of thousands.
@@ -179,9 +237,11 @@ def prepare_records(records: Iterable[Mapping[str, object]], *, fmt: Format, pro
     return PreparedBatch(header, _request(batch_parts(header, canonical), limit), accepted, quarantined)
 
 
-def submit_prepared(session: Session, batch: PreparedBatch) -> etree._Element:
-    """Store a prepared batch as ``submit_records`` would; the same batch id again gets the first receipt."""
+def submit_prepared(session: Session, batch: PreparedBatch, admit: Admit | None = None) -> Receipt:
+    """Store a prepared batch as its document would be stored; the same batch id again gets the first receipt."""
     header = batch.header
+    if admit is not None:
+        admit(header)
     existing = session.get(InputBatch, str(header.batch_id))
     if existing is not None:
         return _compare(existing, header, header.digest)
@@ -286,7 +346,7 @@ class _Intake:
         self.tally.unchanged += counts.unchanged
         self.chunk.clear()
 
-    def finish(self) -> etree._Element:
+    def finish(self) -> Receipt:
         """Load the last chunk, store the quarantine and the counts; the receipt."""
         self._load()
         _quarantine(self.session, self.batch_id, self.quarantine, self.now)
@@ -294,24 +354,24 @@ class _Intake:
         tally.quarantined = len(self.quarantine)
         row.received, row.accepted, row.unchanged, row.quarantined = (
             tally.received, tally.accepted, tally.unchanged, tally.quarantined)
-        return receipt(row, duplicate=False)
+        return Receipt.of(row, duplicate=False)
 
 
-def _resubmitted(existing: InputBatch, header: BatchHeader, events: Events, batch: etree._Element) -> etree._Element:
+def _resubmitted(existing: InputBatch, header: BatchHeader, events: Events, batch: etree._Element) -> Receipt:
     digest = RecordsDigest()
     for record in _each_record(events, batch):
         digest.update(record)
     return _compare(existing, header, digest.hexdigest())
 
 
-def _compare(existing: InputBatch, header: BatchHeader, digest: str) -> etree._Element:
+def _compare(existing: InputBatch, header: BatchHeader, digest: str) -> Receipt:
     """The first receipt for a batch id received again with the same records; else BatchIdConflict."""
     same = (digest == existing.declared_digest and header.digest == existing.declared_digest
             and header.resource_code == existing.resource_code and header.record_type == existing.record_type)
     if not same:
         raise ExchangeError("BatchIdConflict", f"batch {existing.batch_id} was received on "
                             f"{existing.received_at.isoformat()}Z with different content; a new batch needs a new id")
-    return receipt(existing, duplicate=True)
+    return Receipt.of(existing, duplicate=True)
 
 
 def _quarantine(session: Session, batch_id: str, items: list, now: datetime) -> None:
@@ -325,28 +385,76 @@ def _quarantine(session: Session, batch_id: str, items: list, now: datetime) -> 
                     for rule, field, message in reasons)
 
 
-def receipt(row: InputBatch, *, duplicate: bool) -> etree._Element:
-    ex = "{%s}" % EXCHANGE_NS
-    out = etree.Element(ex + "SubmitBatchResponse", nsmap={"ex": EXCHANGE_NS})
-    r = etree.SubElement(out, ex + "receipt")
-    for name, value in (("receiptId", row.receipt_id), ("batchId", row.batch_id),
-                        ("receivedAt", row.received_at.isoformat() + "Z"), ("received", row.received),
-                        ("accepted", row.accepted), ("quarantined", row.quarantined),
-                        ("duplicate", "true" if duplicate else "false")):
-        etree.SubElement(r, ex + name).text = str(value)
-    return out
-
-
 _ENVELOPE_OPEN = (f'<soap:Envelope xmlns:soap="{SOAP_ENV_NS}"><soap:Body>'
                   f'<ex:SubmitBatch xmlns:ex="{EXCHANGE_NS}">').encode()
 _ENVELOPE_CLOSE = b"</ex:SubmitBatch></soap:Body></soap:Envelope>"
 
 
-def submit_document(session: Session, batch: bytes, limit: int) -> etree._Element:
-    """Submit a batch document from inside the platform (demo, files) through the same
-    streaming path as a SOAP request; returns the receipt."""
+def submit_document(session: Session, batch: bytes, limit: int, admit: Admit | None = None) -> Receipt:
+    """Store a batch document (xsd/batch.xsd) through the same streaming path as a SOAP request."""
     body = batch.split(b"?>", 1)[-1] if batch.lstrip().startswith(b"<?xml") else batch
     envelope = _ENVELOPE_OPEN + body + _ENVELOPE_CLOSE
     events = Events(spool(io.BytesIO(envelope), len(envelope), limit))
     events.open()
-    return submit(session, events)
+    return submit_stream(session, events, admit)
+
+
+# ----------------------------------------------------------------------------- the actions
+
+
+@action("exchange.submit_batch")
+def submit_batch(ctx: Context, *, batch: bytes | PreparedBatch | Events) -> Receipt:
+    """Receive a batch from the caller's department: a batch document, a prepared batch, or a
+    SubmitBatch request streaming in (``Events`` positioned at its operation element)."""
+    session = ctx.session
+
+    def admit(header: BatchHeader) -> None:
+        ctx.note(resource_code=header.resource_code, query_digest=audit.query_digest(_header_fields(header)))
+        speaks_for(ctx.caller, header.provider_code)
+        if ctx.caller.department_id is None:  # an unsigned request acts as the department it names
+            provider = lookups.department_by_code(session, header.provider_code)
+            ctx.note(department_id=provider.id, department_code=provider.code)
+
+    if isinstance(batch, Events):
+        receipt = submit_stream(session, batch, admit)
+    elif isinstance(batch, PreparedBatch):
+        receipt = submit_prepared(session, batch, admit)
+    else:
+        receipt = submit_document(session, batch, ctx.settings.max_batch_bytes, admit)
+    ctx.note(record_count=receipt.received)
+    return receipt
+
+
+def _header_fields(header: BatchHeader) -> dict[str, str]:
+    """The header as the audit log digests it: its elements' names and texts."""
+    return {"batchId": str(header.batch_id), "providerCode": header.provider_code,
+            "resourceCode": header.resource_code, "recordType": header.record_type,
+            "formatVersion": header.format_version, "sequenceNumber": str(header.sequence_number),
+            "created": header.created.isoformat(), "recordCount": str(header.record_count),
+            "digest": header.digest}
+
+
+@action("exchange.batch_status")
+def batch_status(ctx: Context, *, batch_id: str) -> BatchStatus:
+    """What became of a batch the caller's department sent (GetBatchStatus)."""
+    session, caller = ctx.session, ctx.caller
+    batch_id = (batch_id or "").strip()
+    ctx.note(query_digest=audit.query_digest({"batchId": batch_id}))
+    row = session.get(InputBatch, batch_id)
+    if row is None:
+        raise ExchangeError("UnknownBatch", f"no batch {batch_id} was received")
+    ctx.note(resource_code=row.resource_code)
+    if caller.extra.get(UNSIGNED):  # an unsigned request acts as the department that sent the batch
+        ctx.note(department_id=row.provider_id, department_code=session.get(Department, row.provider_id).code)
+    elif not caller.is_admin and row.provider_id != caller.department_id:
+        raise NotPermitted(f"batch {batch_id} was sent by another department; {caller.who} may ask only about "
+                           "its own batches", code="NotAuthorized",
+                           zh="该批次由其他部门报送, 只能查询本部门报送的批次。")
+    reasons = session.execute(
+        select(QuarantineReason.rule, func.count(), func.min(QuarantineReason.message))
+        .where(QuarantineReason.batch_id == batch_id)
+        .group_by(QuarantineReason.rule).order_by(func.count().desc(), QuarantineReason.rule)
+    ).all()
+    return BatchStatus(row.batch_id, row.resource_code, row.status, row.received_at, row.received, row.accepted,
+                       row.unchanged, row.quarantined, tuple(Reason(rule, count, example)
+                                                             for rule, count, example in reasons))

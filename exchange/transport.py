@@ -14,6 +14,15 @@ after use, so a 100,000-record batch is never one DOM::
     </soap:Envelope>
 
 Faults carry ``<ex:ExchangeFault><code/><message/></ex:ExchangeFault>`` in their detail.
+
+Every POSTed request is one entry of the audit log (S4, :mod:`trust.audit`), recorded once it
+is answered: the action the operation runs fills it (who, the action, its resource, purpose,
+query digest, result and record count: :mod:`trust.actions`), and the transport adds the
+SHA-256 of the request bytes as read and of the response bytes as sent.  A request refused
+before its operation is known (malformed, too large, badly signed) is recorded as
+``exchange.request``; one refused once it is known but before its action ran (it breaks the
+contract) under the action's name.  When the entry cannot be written the caller gets a fault
+instead of the answer: no unrecorded access.
 """
 
 from __future__ import annotations
@@ -32,6 +41,8 @@ from lxml import etree
 
 from registry.db import DatabaseUnavailable
 from registry.errors import ExchangeError, GovshareError
+from trust import audit
+from trust.actions import audited
 from trust.xml import release_memory, safe_parser
 from wsdl import soap
 
@@ -233,6 +244,10 @@ class StreamingSoapEndpoint:
     # WS-Security: what can be checked of a Security header before the message is read whole
     check_header: Callable[[etree._Element], Any] | None = None
     large_document_wait: float = 60.0
+    # The audit log (S4): appends an answered request's entry (None: requests are not recorded);
+    # and the action each operation runs, the entry's operation once the request reached it.
+    record: Callable[[audit.AuditEvent], Any] | None = None
+    actions: dict[str, str] = field(default_factory=dict)
 
     def __call__(self, environ, start_response):
         scheme = environ.get("wsgi.url_scheme", "http")
@@ -250,6 +265,31 @@ class StreamingSoapEndpoint:
         return _respond(start_response, status, body)
 
     def handle(self, environ) -> tuple[str, bytes]:
+        """The answer to one POSTed request, recorded in the audit log when ``record`` is set."""
+        if self.record is None:
+            return self._answer(environ, None)
+        reader = _DigestingReader(environ["wsgi.input"])
+        environ["wsgi.input"] = reader
+        event = audit.AuditEvent("exchange.request", channel="soap")
+        with audited(event):
+            status, body = self._answer(environ, event)
+        event.request_digest, event.response_digest = reader.hexdigest(), audit.digest(body)
+        if not status.startswith("200"):
+            event.result, event.detail = _outcome(body)
+        try:
+            self.record(event)
+        except DatabaseUnavailable as err:  # no unrecorded access; the fault says why
+            log.warning("audit entry of %s not recorded: %s", event.operation, err)
+            unavailable = ExchangeError("DatabaseUnavailable", err.for_caller, fault_code="Server")
+            return "500 Internal Server Error", self.fault_response(unavailable, environ.get(SIGNED_REQUEST, False))
+        except Exception:  # no unrecorded access: the caller gets a fault, not the answer
+            log.exception("audit entry of %s not recorded", event.operation)
+            err = ExchangeError("AuditUnavailable", "the centre could not record this access in its audit log; "
+                                "nothing was served - try again later", fault_code="Server")
+            return "500 Internal Server Error", self.fault_response(err, environ.get(SIGNED_REQUEST, False))
+        return status, body
+
+    def _answer(self, environ, event: audit.AuditEvent | None) -> tuple[str, bytes]:
         signed = False  # a signed request is answered signed, its faults too (zeep verifies before it reads a fault)
         request = None
         try:
@@ -265,11 +305,15 @@ class StreamingSoapEndpoint:
                 if signed and self.small_request_bytes is not None and request.size > self.small_request_bytes:
                     held.enter_context(self._large_document())
                 caller, tree = self._verified(request, head) if self.verify is not None else (None, None)
+                if event is not None and caller is not None:
+                    event.identify(caller)
                 events = Events(request, self.event_tags, self.understood, tree, self.contract)
                 events.caller = caller
                 op_el = events.open()
                 qname = etree.QName(op_el)
                 operation = self.operations.get(qname.localname) if qname.namespace == EXCHANGE_NS else None
+                if event is not None and operation is not None:
+                    event.operation = self.actions.get(qname.localname, event.operation)
                 if operation is None:
                     for _event in events:  # a malformed request is reported as such, not as an unknown operation
                         pass
@@ -326,10 +370,11 @@ class StreamingSoapEndpoint:
         return soap.serialise(env)
 
     def _verified(self, request: SpooledRequest, head: Head) -> tuple[Any, etree._Element | None]:
-        """The caller of a signed request (checked against what the request says it is) and its
-        parsed envelope; (None, None) for an unsigned one the policy allows; a WS-Security fault
-        otherwise.  The Security header is checked before the message is read whole, so a
-        request nobody could have signed is refused before it costs its size in memory."""
+        """The verified caller of a signed request and its parsed envelope; (None, None) for an
+        unsigned one the policy allows; a WS-Security fault otherwise.  (Whether the request
+        speaks for the caller's department is its action's to check.)  The Security header is
+        checked before the message is read whole, so a request nobody could have signed is
+        refused before it costs its size in memory."""
         from trust.wsse import WsSecurityError
 
         refuse_dtd(request)
@@ -345,17 +390,45 @@ class StreamingSoapEndpoint:
                 raise ExchangeError("MalformedXml", f"the request is not well-formed XML: {exc}") from None
             finally:
                 request.file.seek(0)
-            caller = self.verify(tree)
+            return self.verify(tree), tree
         except WsSecurityError as err:
             raise ExchangeError(err.code, err.message, fault_code=f"wsse:{err.code}") from None
-        claimed = [el.text.strip() for el in tree.iter(
-            "{%s}requester" % EXCHANGE_NS, "{http://govshare.local/xsd/batch/1.0}providerCode") if el.text]
-        for credit_code in claimed:
-            if credit_code.upper() != caller.credit_code:
-                raise ExchangeError("FailedAuthentication", f"the request is signed with the certificate of "
-                                    f"{caller.department_name} ({caller.credit_code}) but speaks for {credit_code}",
-                                    fault_code="wsse:FailedAuthentication")
-        return caller, tree
+
+
+class _DigestingReader:
+    """The request stream, hashed as the transport reads it."""
+
+    def __init__(self, stream):
+        self._stream = stream
+        self._sha = hashlib.sha256()
+        self.size = 0
+
+    def _seen(self, data: bytes) -> bytes:
+        self._sha.update(data)
+        self.size += len(data)
+        return data
+
+    def read(self, size: int | None = -1) -> bytes:
+        return self._seen(self._stream.read(size if size is not None else -1))
+
+    def readline(self, size: int | None = -1) -> bytes:
+        return self._seen(self._stream.readline(size if size is not None else -1))
+
+    def hexdigest(self) -> str | None:
+        return self._sha.hexdigest() if self.size else None
+
+
+def _outcome(body: bytes) -> tuple[str, str]:
+    """(``refused:<code>`` or ``fault:<code>``, message) of a fault the transport answered."""
+    try:
+        root = etree.fromstring(body)
+    except etree.XMLSyntaxError:
+        return "fault:Unreadable", ""
+    ex = "{%s}" % EXCHANGE_NS
+    code = root.findtext(f".//{ex}code") or (root.findtext(".//faultcode") or "").split(":")[-1] or "Unknown"
+    faultcode = root.findtext(".//faultcode") or ""
+    message = root.findtext(f".//{ex}message") or root.findtext(".//faultstring") or ""
+    return ("fault:" if faultcode.endswith(":Server") else "refused:") + code, message
 
 
 def _head(request: SpooledRequest) -> Head:

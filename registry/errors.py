@@ -54,6 +54,14 @@ ZH = {
     "DatabaseUnavailable": "平台数据库暂时无法提供服务, 请稍后重试。",
     "AuditUnavailable": "平台暂时无法记录审计日志, 本次访问未执行, 请稍后重试。",
     "ServerBusy": "平台正忙, 请稍后重试。",
+    # WS-Security on the exchange (trust/wsse.py): the wsse: fault codes
+    "InvalidSecurity": "请求的 WS-Security 消息头不符合要求, 请按接口的安全策略签名。",
+    "InvalidSecurityToken": "请求携带的证书无法读取。",
+    "SecurityTokenUnavailable": "请求没有携带签名所用的证书。",
+    "UnsupportedAlgorithm": "请求使用了平台不接受的签名算法 (须为 RSA-SHA256、SHA-256、exc-c14n)。",
+    "FailedCheck": "请求的签名校验未通过, 或该消息已经收到过 (重放)。",
+    "MessageExpired": "请求的时间戳已过期, 请重新签名后发送。",
+    "FailedAuthentication": "签名证书无效或已吊销, 或请求代表的部门不是证书所属部门。",
     # the catalogue (目录)
     "InvalidMetadata": "目录元数据有误, 请按提示修改。",
     "EntryNotFound": "没有该资源代码的目录条目, 或您无权查看。",

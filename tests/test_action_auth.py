@@ -101,7 +101,7 @@ def world_folder(tmp_path_factory, sqlite_template) -> tuple[Path, World]:
         batch = build_batch([person], provider_code=gaj.credit_code, resource_code=code,
                             created=datetime(2026, 1, 1, tzinfo=UTC), batch_id=uuid.uuid4())
         with unit_of_work(sessions) as session:
-            submit_document(session, batch, settings.max_batch_bytes)
+            sent = submit_document(session, batch, settings.max_batch_bytes)  # 公安局's batch: World.extra["batch"]
     application = sharing.apply(_context(sessions, settings, "mzj-consumer"), resource_code=conditional,
                                 purpose="低保资格核查", valid_to=date(2099, 12, 31)).id
     from governance import correction  # 公安局 grants 民政局 the conditional resource, 民政局 reports a 纠错 on it
@@ -115,7 +115,7 @@ def world_folder(tmp_path_factory, sqlite_template) -> tuple[Path, World]:
     world = World(conditional=conditional, unconditional=unconditional,
                   person=person.findtext("{http://govshare.local/xsd/population/1.0}idNumber"),
                   application=application, gaj_credit_code=gaj.credit_code, mzj_credit_code=mzj.credit_code,
-                  extra={"grant": grant, "report": report})
+                  extra={"batch": sent.batch_id, "grant": grant, "report": report})
     return folder, world
 
 

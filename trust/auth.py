@@ -464,6 +464,66 @@ check("assessment.report")(allowed("assessment"))
 
 
 # exchange: batches, queries, changes, the core
+#
+#   exchange.submit_batch                         provider, admin: a department sends its own resources' batches
+#   exchange.batch_status                         provider, admin: a department asks about the batches it sent
+#   exchange.query_records, .get_changes,         consumer, admin: what the department may read of a resource is
+#   .unified_query                                governance's decision, asked by the read path (exchange.output)
+#   core.priorities, .priority, .conflicts,       admin (operate): priorities decide whose values the core keeps;
+#   .history                                      conflicts and versions show every department's values
+#
+# A request names the department it speaks for (QueryRecords' requester, a batch header's providerCode).
+# A signed request's caller is its certificate's department (trust.wsse): one speaking for another
+# department is refused as wsse:FailedAuthentication.  An unsigned request - which only GOVSHARE_WSS=optional
+# or off lets through, for development and tests, never in production - has no verified caller and acts as
+# the department it names (``unsigned_request``).  A person acts for their own department, an admin for any.
+
+#: ``Caller.extra`` flag of an unsigned request's caller
+UNSIGNED = "unsigned"
+
+
+def unsigned_request(channel: str = "soap") -> Caller:
+    """The caller of an unsigned request the WS-Security policy let through (development only): a
+    department's system that only the request itself names."""
+    return Caller(channel=channel, roles=SYSTEM_ROLES, extra={UNSIGNED: True})
+
+
+def speaks_for(caller: Caller, claimed: str | None) -> None:
+    """Refuse a request that names (by code or 统一社会信用代码) another department than its caller's."""
+    claimed = (claimed or "").strip()
+    if not claimed or caller.extra.get(UNSIGNED):
+        return
+    if claimed.upper() == (caller.credit_code or "") or claimed.lower() == (caller.department_code or ""):
+        return
+    if caller.certificate_serial is not None:
+        from registry.errors import ExchangeError
+
+        raise ExchangeError("FailedAuthentication", f"the request is signed with the certificate of "
+                            f"{caller.department_name} ({caller.credit_code}) but speaks for {claimed}",
+                            fault_code="wsse:FailedAuthentication",
+                            zh=f"请求以{caller.department_name}的证书签名, 却代表其他部门 ({claimed}); "
+                               "只能以本部门的名义调用。")
+    if caller.is_admin:
+        return
+    raise NotPermitted(f"{caller.who} may not act for {claimed}: it belongs to "
+                       f"{caller.department_code or 'no department'}", zh="您只能以本部门的名义查询或提交数据。")
+
+
+def _exchange_read(ctx: Any, *, requester: str | None = None, **_inputs: Any) -> None:
+    require(ctx.caller, "query")
+    speaks_for(ctx.caller, requester)
+    if not (requester or "").strip() and not ctx.caller.extra.get(UNSIGNED):
+        require_department(ctx.caller)
+
+
+# the batch names its provider in its header, read as it streams in: the action asks speaks_for then
+check("exchange.submit_batch")(allowed("submit"))
+# only the department that sent the batch: the action asks, once it has found the batch
+check("exchange.batch_status")(allowed("submit"))
+for _name in ("exchange.query_records", "exchange.get_changes", "exchange.unified_query"):
+    check(_name)(_exchange_read)
+for _name in ("core.priorities", "core.priority", "core.conflicts", "core.history"):
+    check(_name)(allowed("operate"))
 
 
 # adapters: adapter runs, the quarantine

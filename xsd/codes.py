@@ -97,12 +97,30 @@ def division_name(code: str) -> str | None:
 @cache
 def ethnicities() -> dict[str, str]:
     """GB/T 3304 民族代码 -> name, from the ``EthnicityCodeList`` type of common.xsd."""
+    return code_names("EthnicityCodeList")
+
+
+@cache
+def code_names(type_name: str) -> dict[str, str]:
+    """Code -> name of an enumerated code type of common.xsd (``SexCode``, ``EthnicityCodeList``,
+    ``MaritalStatusCode``): each enumeration's documentation is its name."""
     tree = etree.parse(str(HERE / "common.xsd"))
     ns = {"xsd": XSD}
     return {
         e.get("value"): e.findtext("xsd:annotation/xsd:documentation", namespaces=ns).strip()
-        for e in tree.iterfind("xsd:simpleType[@name='EthnicityCodeList']//xsd:enumeration", ns)
+        for e in tree.iterfind(f"xsd:simpleType[@name='{type_name}']//xsd:enumeration", ns)
     }
+
+
+#: GB/T 4658-2006 学历代码: the groups (common.xsd's ``EducationCode``); a code within a group
+#: (21 大学本科毕业, 23 大学本科肄业, ...) is named by its group
+EDUCATION_GROUPS = {"10": "研究生", "20": "大学本科", "30": "大学专科", "40": "中等专科", "60": "普通高级中学",
+                    "70": "初级中学", "80": "小学", "90": "其他"}
+
+
+def education_name(code: str) -> str | None:
+    """The 学历 group of a GB/T 4658 code (20 -> 大学本科, 21 -> 大学本科), None if it has none."""
+    return EDUCATION_GROUPS.get(code) or (EDUCATION_GROUPS.get(code[0] + "0") if len(code) == 2 else None)
 
 
 def id_check_digit(first17: str) -> str:

@@ -15,6 +15,7 @@ from directory.catalogue import workflow
 from directory.demo import credit_code_for
 from governance.sharing import grant
 from registry.db import unit_of_work
+from tests.conftest import as_user
 from trust.actions import Context
 from trust.auth import Caller
 
@@ -76,9 +77,9 @@ def population(sessions, settings) -> Resource:
         reviewer = create_user(session, username="reviewer", password="x", department=None,
                                roles=("admin", "reviewer"))
         code = _publish(session, settings, gaj, user, reviewer, "户籍人口基础信息", "101001002")
-        # 民政局 checks citizens by ID number, so 公安局 shows it them unmasked (masking: tests/security)
-        grant(session, user, code, "mzj", clear=["idNumber"])
-        return Resource(code, gaj.credit_code, mzj.credit_code)
+    # 民政局 checks citizens by ID number, so 公安局 shows it them unmasked (masking: tests/security)
+    grant(as_user(sessions, settings, "gaj"), resource_code=code, consumer_code="mzj", clear=["idNumber"])
+    return Resource(code, gaj.credit_code, mzj.credit_code)
 
 
 @dataclass

@@ -38,7 +38,8 @@ def test_a_query_with_a_hundred_thousand_keys_is_refused_while_it_streams_in(exc
     assert time.monotonic() - started < 3
     with sessions() as session:
         entry = session.scalars(select(AuditEntry).order_by(AuditEntry.seq.desc())).first()
-    assert (entry.operation, entry.result) == ("exchange.QueryRecords", "refused:InvalidRequest")
+    assert (entry.operation, entry.result, entry.channel) == ("exchange.query_records", "refused:InvalidRequest",
+                                                              "soap")
 
 
 def test_a_query_with_eleven_filters_is_a_client_fault(exchange, population):

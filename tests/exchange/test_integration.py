@@ -11,11 +11,11 @@ import pytest
 from psycopg.errors import ForeignKeyViolation
 from sqlalchemy import func, select, text
 
-from directory.accounts import register_department
+from directory.accounts import create_user, register_department
 from directory.demo import credit_code_for
 from exchange import core, integration
 from registry.db import make_engine, session_factory, unit_of_work
-from registry.models import CoreLineage, CoreRecord
+from registry.models import AuditEntry, CoreLineage, CoreRecord, Department, SourcePriority
 from registry.settings import Settings
 from tests.conftest import _truncate
 
@@ -167,14 +167,43 @@ def test_the_command_line_sets_priorities_and_prints_conflicts(sessions, setting
     shown = govshare("core", "priority", "population")
     assert "临江市公安局  *  100" in shown.stdout and "临江市民政局  *  10" in shown.stdout
     bad = govshare("core", "priority", "population", "mzj", "20", "--field", "residenceAddress=high")
-    assert bad.returncode == 2 and "expected NAME=PRIORITY" in bad.stdout
-    assert govshare("core", "priority", "population", "nobody", "5").returncode == 1
+    assert bad.returncode == 2 and "expected NAME=PRIORITY" in bad.stderr
+    nobody = govshare("core", "priority", "population", "nobody", "5")
+    assert nobody.returncode == 2 and "error: no department 'nobody'" in nobody.stderr
+    raised = govshare("core", "priority", "population", "临江市民政局", "20", "--field", "residenceAddress=150")
+    assert raised.returncode == 0 and "临江市民政局  residenceAddress  150" in raised.stdout
     report = govshare("core", "conflicts", "population")
     assert report.returncode == 0, report.stderr
     assert "1 records on which sources disagree" in report.stdout
     assert "kept 临江市公安局's value over 临江市民政局's: 1" in report.stdout
     history = govshare("core", "history", "population", KEY)
     assert "current" in history.stdout and f"lineage: residenceAddress = '{MZJ_ADDRESS}'" in history.stdout
+    with sessions() as session:
+        entries = session.execute(select(AuditEntry.operation, AuditEntry.result, AuditEntry.channel, AuditEntry.user)
+                                  .order_by(AuditEntry.seq)).all()
+    assert [(operation, result) for operation, result, *_ in entries] == [
+        ("core.priorities", "ok"), ("core.priority", "refused:UnknownDepartment"), ("core.priority", "ok"),
+        ("core.conflicts", "ok"), ("core.history", "ok")]  # the malformed --field never reached an action
+    assert {(channel, user) for *_, channel, user in entries} == {("cli", "console")}
+
+
+def test_the_cores_values_and_priorities_are_the_platform_operators(sessions, settings, sources):
+    gaj, mzj = sources
+    with unit_of_work(sessions) as session:
+        create_user(session, username="mzj.li", password="pw", department=session.get(Department, mzj),
+                    roles=("consumer", "provider", "auditor"))
+    _load(sessions, gaj, {"idNumber": KEY, "name": "张三"}, "b1")
+    for command in (["history", "population", KEY], ["conflicts", "population"], ["priority", "population"],
+                    ["priority", "population", "mzj", "200"]):
+        refused = subprocess.run([sys.executable, "-m", "server", "--db-url", settings.db_url, "core", *command,
+                                  "--user", "mzj.li"], capture_output=True, text=True, timeout=120)
+        assert refused.returncode == 2 and "error: mzj.li may not operate" in refused.stderr, refused.stderr
+        assert KEY not in refused.stdout
+    with sessions() as session:
+        assert session.scalar(select(SourcePriority.priority).where(SourcePriority.source_id == mzj,
+                                                                     SourcePriority.field == "")) == 10
+        results = session.scalars(select(AuditEntry.result).where(AuditEntry.user == "mzj.li")).all()
+    assert results == ["refused:NotPermitted"] * 4
 
 
 def test_a_resource_whose_record_changed_nothing_still_holds_it(sessions, sources):

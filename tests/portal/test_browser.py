@@ -99,6 +99,30 @@ def test_consumer_applies_provider_approves_consumer_queries_with_lineage(signed
     shot(mzj, "consumer-unified-query")
 
 
+def test_unified_query_names_codes_and_leads_a_consumer_without_a_grant_to_apply(signed_in, city):
+    from xsd import codes
+
+    person = city.people[0]
+    mzj = signed_in("mzj")
+    mzj.click("nav >> text=统一查询")
+    mzj.fill("#key", person["idNumber"])
+    mzj.fill("#purpose", "核验婚姻登记当事人")
+    mzj.click("button:has-text('查询')")
+    sex = mzj.locator("#merged tr[data-field=sex] td.value").inner_text()
+    assert sex == f"{codes.code_names('SexCode')[person['sex']]} ({person['sex']})"
+    ethnicity = mzj.locator("#merged tr[data-field=ethnicity] td.value").inner_text()
+    assert ethnicity == f"{codes.ethnicities()[person['ethnicity']]} ({person['ethnicity']})"
+    source = mzj.locator("#merged tr[data-field=domicileAddress] td.source").inner_text()
+    assert "临江市公安局" in source and "经临江市民政局的资源《婚姻登记人员信息》查得" in source
+    mzj.click("#skipped summary")
+    refused = mzj.locator("#skipped li", has_text="户籍人口基础信息")
+    assert "尚无读取资源「户籍人口基础信息」" in refused.inner_text()
+    shot(mzj, "consumer-unified-query-no-grant")
+    refused.locator("a:has-text('提交使用申请')").click()
+    mzj.wait_for_selector("h1:has-text('使用申请: 户籍人口基础信息')")
+    assert mzj.locator("#purpose").is_visible()
+
+
 def test_reviewer_approves_and_publishes_a_submitted_entry(signed_in, city, sessions, settings):
     gaj = as_user(sessions, settings, "gaj")
     code = workflow.create(gaj, metadata={

@@ -169,10 +169,14 @@ def test_apply_approve_then_unified_query_shows_sources_and_lineage(browser, cit
     assert person["domicileAddress"] in row and "临江市公安局" in row  # 公安局's value kept (priority 100)
     assert "临江市滨江区民政路1号" in row and "临江市民政局" in row  # 民政局's value as lineage
     with sessions() as s:
-        entries = s.scalars(select(AuditEntry).where(AuditEntry.operation == "portal.query")).all()
-    assert {e.resource_code for e in entries} == {city.conditional, city.unconditional, city.marriage}
-    assert sum(e.record_count for e in entries) == 2
-    assert all(e.purpose == "核验婚姻登记当事人" and e.department_code == "mzj" for e in entries)
+        [query] = s.scalars(select(AuditEntry).where(AuditEntry.operation == "exchange.unified_query")).all()
+        reads = s.scalars(select(AuditEntry).where(AuditEntry.operation == "exchange.query_records")).all()
+    assert (query.result, query.record_count, query.user, query.channel) == ("ok", 2, "mzj", "portal")
+    # each resource the department may read is read as QueryRecords reads it, one entry each
+    assert {e.resource_code for e in reads} == {city.conditional, city.unconditional, city.marriage}
+    assert sum(e.record_count for e in reads) == 2
+    assert all((e.purpose, e.department_code, e.user, e.channel, e.result) == (
+        "核验婚姻登记当事人", "mzj", "mzj", "portal", "ok") for e in reads)
 
 
 def test_unified_query_masks_what_governance_masks(browser, city):
@@ -190,6 +194,62 @@ def test_unified_query_finds_enterprises_and_refuses_bad_keys(browser, city):
     assert "统一社会信用代码" in r.text and company["name"] in r.text
     r = b.post("/query", {"key": "ABC-not-a-key", "purpose": "x"})
     assert r.status_code == 422 and 'id="err-key"' in r.text
+
+
+def _error(page: str, name: str) -> str:
+    return page.split(f'id="err-{name}">')[1].split("</p>")[0]
+
+
+def test_unified_query_form_errors_are_chinese(browser, city):
+    b = browser("mzj")
+    person = city.people[0]["idNumber"]
+    r = b.post("/query", {"key": "ABC-not-a-key", "purpose": "核验"})
+    assert _error(r.text, "key") == ("“ABC-NOT-A-KEY” 既不是有效的公民身份号码 (18 位, GB 11643), "
+                                     "也不是有效的统一社会信用代码 (18 位, GB 32100)。")
+    wrong = person[:17] + ("0" if person[17] != "0" else "1")
+    r = b.post("/query", {"key": wrong, "purpose": "核验"})
+    assert r.status_code == 422 and _error(r.text, "key") == f"{wrong} 不是有效的公民身份号码: 校验码不对, 请核对号码。"
+    r = b.post("/query", {"key": person, "purpose": ""})
+    assert r.status_code == 422 and _error(r.text, "purpose") == "请填写查询事由 (记入审计日志)。"
+    r = b.post("/query", {"key": person, "purpose": "核" * 201})
+    assert r.status_code == 422 and _error(r.text, "purpose") == "查询事由最多 200 个字 (现有 201 个)。"
+    r = b.post("/query", {"key": "", "purpose": "核验"})
+    assert r.status_code == 422 and _error(r.text, "key") == "请输入公民身份号码或统一社会信用代码。"
+
+
+def test_unified_query_names_code_values_and_says_where_each_value_came_from(browser, city):
+    from xsd import codes
+
+    person = city.people[0]
+    r = browser("mzj").post("/query", {"key": person["idNumber"], "purpose": "核验婚姻登记当事人"})
+
+    def value(field: str) -> str:
+        return r.text.split(f'data-field="{field}"')[1].split('class="value">')[1].split("</td>")[0]
+
+    assert value("sex") == f"{codes.code_names('SexCode')[person['sex']]} ({person['sex']})"
+    assert value("ethnicity") == f"{codes.ethnicities()[person['ethnicity']]} ({person['ethnicity']})"
+    division = person["domicileDivision"]
+    assert value("domicileDivision") == f"{codes.division_name(division)} ({division})"
+    if person.get("maritalStatus"):
+        assert value("maritalStatus") == f"{codes.code_names('MaritalStatusCode')[person['maritalStatus']]} " \
+                                         f"({person['maritalStatus']})"
+    if person.get("education"):
+        assert value("education") == f"{codes.education_name(person['education'])} ({person['education']})"
+    # 民政局 reads 公安局's values through its own resource: the page says whose value it is and how it was found
+    source = r.text.split('data-field="domicileAddress"')[1].split('class="source">')[1].split("</td>")[0]
+    assert source.startswith("临江市公安局") and "经临江市民政局的资源《婚姻登记人员信息》查得" in source
+    assert "经由资源" not in r.text
+
+
+def test_unified_query_lists_unreadable_resources_in_chinese_with_the_way_to_apply(browser, city):
+    r = browser("mzj").post("/query", {"key": city.people[0]["idNumber"], "purpose": "核验婚姻登记当事人"})
+    refused = r.text.split("无权读取的资源")[1].split("</details>")[0]
+    assert "户籍人口基础信息" in refused and "尚无读取资源「户籍人口基础信息」" in refused
+    assert f'href="/portal/apply?code={city.conditional}">提交使用申请</a>' in refused
+    assert "govshare" not in refused and "apply with" not in refused and "has no grant" not in refused
+    # an auditor may not query at all
+    r = browser("auditor").post("/query", {"key": city.people[0]["idNumber"], "purpose": "抽查"})
+    assert r.status_code == 403 and "无权" in r.text
 
 
 def test_auditor_searches_and_verifies_the_chain(browser, city):

@@ -234,7 +234,7 @@ def test_the_purpose_of_a_signed_query_is_recorded_with_the_certificate(world):
     etree.SubElement(body.find(f".//{{{EX}}}QueryRecords"), f"{{{EX}}}purpose").text = "低保资格核查"
     assert post(world, sign(world.mzj, body)).status_code == 200
     with world.sessions() as session:
-        entry = session.scalars(select(AuditEntry).where(AuditEntry.operation == "exchange.QueryRecords")
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.operation == "exchange.query_records")
                                 .order_by(AuditEntry.seq.desc())).first()
     assert (entry.purpose, entry.department_code, entry.result) == ("低保资格核查", "mzj", "ok")
     assert entry.certificate_serial and entry.record_count == 1

@@ -1,0 +1,123 @@
+"""The exchange's read actions: QueryRecords and GetChanges, whatever the front end.
+
+    query_records(ctx, resource_code="101001002/000001", keys=["330102199001021235"], purpose="低保资格核查")
+    -> Records(resource_code="101001002/000001", total=1, offset=0, more=False, source="central",
+               basis="grant", records=(Row(sequence=57, key="330102199001021235", fields={...}),))
+    get_changes(ctx, resource_code="101001002/000001", watermark=0, max_records=100)
+    -> Changes(resource_code="101001002/000001", next_watermark=57, more=False, changes=(Row(...), ...))
+
+Each reads for one department - the caller's, or the one the request names as ``requester``
+(a code or 统一社会信用代码), which must be the caller's (``trust.auth.speaks_for``) - through
+``exchange.output.read_view``: governance decides what that department may see.  A resource the
+centre holds (物理集中) is read from the core; a 逻辑集中 one is asked live of its provider
+(``exchange.logical``), by key only.  Each call is one audit entry with the resource, the
+purpose (用途), a digest of the query and how many records went out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from directory import lookups
+from registry.errors import ExchangeError, InvalidInput
+from registry.models import Department
+from trust import audit
+from trust.actions import Context, action
+
+from . import output
+from .logical import forward_query
+from .output import DEFAULT_PAGE, Row, View
+
+
+@dataclass(frozen=True)
+class Records:
+    """A page of a resource's current records as the requester sees them.  ``source``: ``central``
+    (the core) or ``provider`` (asked live); ``basis``: why the requester may read them
+    (``provider``, ``unconditional``, ``grant``)."""
+
+    resource_code: str
+    total: int
+    offset: int
+    more: bool
+    source: str
+    basis: str
+    records: tuple[Row, ...]
+
+
+@dataclass(frozen=True)
+class Changes:
+    """The versions of a resource after a watermark, oldest first; ``next_watermark`` continues."""
+
+    resource_code: str
+    next_watermark: int
+    more: bool
+    changes: tuple[Row, ...]
+
+
+def reader(ctx: Context, requester: str | None) -> Department:
+    """The department a read is for: the one the request names, else the caller's (the check
+    made sure that there is one, and that a named one may be asked for)."""
+    if (requester or "").strip():
+        department = lookups.department_by_code(ctx.session, requester)
+    elif ctx.caller.department_id is not None:
+        department = ctx.session.get(Department, ctx.caller.department_id)
+    else:  # an unsigned request that names no department
+        raise InvalidInput("the request names no requester: give the 统一社会信用代码 of the department it is for",
+                           field="requester", zh="请求未注明查询部门。")
+    if ctx.caller.department_id is None:  # an unsigned request, or the platform: the entry names the department
+        ctx.note(department_id=department.id, department_code=department.code)
+    return department
+
+
+def _view(ctx: Context, requester: str | None, resource_code: str, purpose: str | None) -> View:
+    department = reader(ctx, requester)
+    entry = lookups.published_resource(ctx.session, resource_code)
+    return output.read_view(ctx.session, department, entry, purpose=purpose, at=ctx.now)
+
+
+@action("exchange.query_records")
+def query_records(ctx: Context, *, resource_code: str, keys: Sequence[str] = (),
+                  filters: Sequence[tuple[str, str, str]] = (), offset: int = 0, page_size: int = DEFAULT_PAGE,
+                  purpose: str | None = None, requester: str | None = None, provenance: bool = False) -> Records:
+    """Current records of a resource by key, or by (field, ``eq`` | ``prefix``, value) filters; with
+    ``provenance`` each central record names each field's department and the other values given."""
+    keys = [key.strip() for key in keys if key and key.strip()]
+    filters = [tuple(f) for f in filters]
+    ctx.note(query_digest=audit.query_digest({"keys": sorted(keys), "filters": sorted(filters), "offset": offset,
+                                              "pageSize": page_size}))
+    view = _view(ctx, requester, resource_code, purpose)
+    entry, basis = view.entry, view.decision.basis if view.decision else ""
+    if entry.logical:
+        if filters:
+            raise ExchangeError("InvalidRequest", f"resource {entry.resource_code} is 逻辑集中 and answered live by "
+                                "its provider, by key only; filters need a resource the centre holds (物理集中)",
+                                zh=f"{entry.name} 为逻辑集中资源, 由提供部门实时应答, 只能按主键查询。")
+        rows = forward_query(ctx.session, ctx.settings, view, keys)
+        found = Records(entry.resource_code, len(rows), offset, False, "provider", basis, tuple(rows))
+    else:
+        total, rows = output.query(ctx.session, view, keys=keys, filters=filters, offset=offset,
+                                   page_size=page_size)
+        if provenance and rows:
+            names = dict(ctx.session.execute(select(Department.id, Department.name)).all())
+            rows = [output.with_provenance(ctx.session, view, row, names) for row in rows]
+        found = Records(entry.resource_code, total, offset, offset + len(rows) < total, "central", basis, tuple(rows))
+    ctx.note(record_count=len(found.records))
+    return found
+
+
+@action("exchange.get_changes")
+def get_changes(ctx: Context, *, resource_code: str, watermark: int = 0, max_records: int = DEFAULT_PAGE,
+                purpose: str | None = None, requester: str | None = None) -> Changes:
+    """The versions of a resource after ``watermark`` (a sequence), oldest first."""
+    ctx.note(query_digest=audit.query_digest({"watermark": watermark, "maxRecords": max_records}))
+    view = _view(ctx, requester, resource_code, purpose)
+    if view.entry.logical:
+        raise ExchangeError("InvalidRequest", f"resource {view.entry.resource_code} is 逻辑集中: the centre keeps no "
+                            "copy, so it has no changes to follow; query it by key",
+                            zh=f"{view.entry.name} 为逻辑集中资源, 中心不保存副本, 没有变更可供订阅; 请按主键查询。")
+    rows, more = output.changes(ctx.session, view, watermark=watermark, limit=max_records)
+    ctx.note(record_count=len(rows))
+    return Changes(view.entry.resource_code, rows[-1].sequence if rows else watermark, more, tuple(rows))
