@@ -8,7 +8,7 @@ Import the fixture into a test module (``from tests.interop.exchange_fixtures im
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 from lxml import etree
@@ -17,6 +17,7 @@ from directory.accounts import create_user, register_department
 from directory.demo import credit_code_for
 from governance.sharing import grant
 from registry.db import unit_of_work
+from tests.conftest import as_user
 from tests.exchange.conftest import catalogued
 from xsd import registry, samples
 from xsd.registry import Format
@@ -107,5 +108,6 @@ def bases(sessions, settings) -> Parties:
             resources.append(BaseResource(spec.base, code, registry.lookup(spec.record_type),
                                           tuple(spec.make(RECORDS_PER_BASE, seed))))
             if spec.base == "population":  # the round trip compares records whole: ID numbers in clear
-                grant(session, cataloguer, code, "mzj", clear=["idNumber"])
+                grant(as_user(sessions, replace(settings, audit=False), "dsj"), resource_code=code,
+                      consumer_code="mzj", clear=["idNumber"])
         return Parties(provider.credit_code, consumer.credit_code, tuple(resources))

@@ -176,6 +176,7 @@ def test_narrow_screen_has_a_menu_and_no_sideways_scroll(signed_in, city):
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390
     shot(phone, "consumer-catalogue-mobile")
 
+
 def test_cataloguer_corrects_a_refused_entry_and_keeps_what_was_typed(signed_in, city):
     gaj = signed_in("gaj")
     gaj.click("nav >> text=新建条目")
