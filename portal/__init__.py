@@ -1,13 +1,13 @@
 """The unified query portal (统一数据资源查询系统, Q1/Q2): a server-rendered Chinese B/S portal at ``/portal/``.
 
-Every page is a thin view over the same domain functions as the SOAP operations and the
-command line (CKAN style): the catalogue workflow (``directory.catalogue.workflow``), sharing
-governance (``governance.sharing``), the one read path (``exchange.output`` and, for 逻辑集中
-resources, ``exchange.logical.forward_query``), the audit log (``trust.audit``), 纠错 and
-考核 (``governance.correction``, ``governance.assessment``) and the adapter quarantine
-(``adapters.quarantine``).  Nothing is decided twice: what a department may read, and how
-it is masked, is ``governance.sharing.authorize``'s answer whether the question comes over SOAP or
-from a browser, and every portal read is recorded in the audit log as ``portal.*``.
+Every page is a thin view over the same actions as the SOAP operations and the command line
+(CKAN style, ``trust.actions``): the catalogue (``catalogue.*``), sharing governance
+(``sharing.*``, ``correction.*``, ``assessment.report``), the unified query
+(``exchange.unified_query`` over ``exchange.query_records``), the audit log (``audit.*``) and the
+adapters' monitoring and quarantine (``monitor.overview``, ``quarantine.*``).  Nothing is decided
+twice: each action checks the signed-in user's roles itself, what a department may read and how
+it is masked is ``governance.sharing.authorize``'s answer whether the question comes over SOAP or
+from a browser, and every action is recorded in the audit log with the channel ``portal``.
 
     server.build_app  ->  Router  "/portal/..."  ->  portal.app.mounted(create_app(settings, sessions))
 """

@@ -1,4 +1,4 @@
-"""The portal's Flask application: configuration, login sessions, CSRF, roles, audit helpers.
+"""The portal's Flask application: configuration, login sessions, CSRF, roles, the actions' context, error pages.
 
 Sessions are Flask's signed cookies (``govshare_portal``, path ``/portal``, HttpOnly,
 SameSite=Lax) holding the user id, a CSRF token and the time of the last request; any
@@ -21,16 +21,16 @@ import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC
 from functools import wraps
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlencode
 
 from flask import Flask, abort, flash, g, redirect, render_template, request, session, url_for
 from markupsafe import Markup
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
-from registry.db import DatabaseUnavailable, unit_of_work
+from registry.db import DatabaseUnavailable
 from registry.errors import (
     Conflict,
     GovshareError,
@@ -42,7 +42,6 @@ from registry.errors import (
 )
 from registry.models import User
 from registry.settings import Settings
-from trust import audit
 from trust.actions import Context
 from trust.auth import CAPABILITIES, Caller, role_names
 
@@ -138,7 +137,7 @@ def create_app(settings: Settings, sessions: sessionmaker[Session], config: Port
         if uid is not None:
             with sessions() as db:
                 user = db.get(User, uid, options=[joinedload(User.department)])
-            if user is None or not user.active:
+            if user is None or not user.active or _ended(user, session.get("begun", 0.0)):
                 session.clear()
             else:
                 g.user = user
@@ -165,8 +164,8 @@ def create_app(settings: Settings, sessions: sessionmaker[Session], config: Port
     @app.errorhandler(GovshareError)
     def _refused(exc: GovshareError):
         """An action's refusal or failure that the view did not show itself: its Chinese message."""
-        status = next((code for kind, code in _STATUS.items() if isinstance(exc, kind)),
-                      503 if exc.fault == "Server" else 400)
+        status = _CODE_STATUS.get(exc.code) or next(
+            (code for kind, code in _STATUS.items() if isinstance(exc, kind)), 503 if exc.fault == "Server" else 400)
         if exc.fault == "Server":
             app.logger.warning("portal request failed: %s", exc)
         titles = {403: "无权操作", 404: "未找到", 409: "无法办理", 400: "请求无效", 503: "暂不可用"}
@@ -198,6 +197,15 @@ def create_app(settings: Settings, sessions: sessionmaker[Session], config: Port
 
 #: the HTTP status of a refusal, by its category
 _STATUS = {NotPermitted: 403, NotAuthorized: 403, NotShared: 403, NotFound: 404, Conflict: 409, InvalidInput: 400}
+#: ... and by its code, for the exchange's errors, which are named by code alone
+_CODE_STATUS = {"NotAuthorized": 403, "NotShared": 403, "UnknownResource": 404, "UnknownDepartment": 404,
+                "UnknownBatch": 404}
+
+
+def _ended(user: User, begun: float) -> bool:
+    """Whether the session, begun at ``begun`` (epoch seconds), was ended by a sign-out since."""
+    valid_from = user.sessions_valid_from
+    return valid_from is not None and begun < valid_from.replace(tzinfo=UTC).timestamp()
 
 
 def _csrf_field() -> Markup:
@@ -238,19 +246,9 @@ def reading():
         yield session
 
 
-def writing():
-    """A unit of work: committed when the block ends, rolled back on any error."""
-    return unit_of_work(sessions())
-
-
 def context() -> Context:
     """The signed-in user's context for an action (channel ``portal``)."""
     return Context(Caller.of_user(g.user, "portal"), sessions(), settings())
-
-
-def me(session: Session) -> User:
-    """The signed-in user, loaded in ``session`` (domain functions take it from there)."""
-    return session.get(User, g.user.id, options=[joinedload(User.department)])
 
 
 def requires(capability: str):
@@ -272,24 +270,3 @@ def requires(capability: str):
         return guarded
 
     return decorate
-
-
-def audit_event(operation: str, **fields: Any) -> audit.AuditEvent:
-    """An audit entry for the signed-in user's action (``portal.*``)."""
-    user = g.get("user")
-    event = audit.AuditEvent(operation, **fields)
-    if user is not None:
-        event.user = user.username
-        if user.department is not None:
-            event.department_id, event.department_code = user.department.id, user.department.code
-    return event
-
-
-def record(event: audit.AuditEvent) -> None:
-    """Append ``event`` to the audit log now (raises when it cannot be written: nothing unrecorded is shown)."""
-    audit.record(sessions(), settings(), event)
-
-
-def record_after(session: Session, event: audit.AuditEvent) -> None:
-    """Append ``event`` once ``session``'s transaction has ended (a rollback turns ok into a fault)."""
-    audit.record_after(session, settings(), event)

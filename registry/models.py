@@ -67,6 +67,8 @@ class User(Base):
     department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))
     roles: Mapped[str] = mapped_column(String(200), default="")  # comma separated
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # portal sessions begun before this instant (UTC) are over: signing out ends them everywhere
+    sessions_valid_from: Mapped[datetime | None] = mapped_column(DateTime)
 
     department: Mapped[Department | None] = relationship(back_populates="users")
 

@@ -103,22 +103,11 @@ _checkpoints = AuditCheckpoint.__table__
 # ----------------------------------------------------------------------------- what is recorded
 
 
-@dataclass(frozen=True)
-class Caller:
-    """Who made a request, as far as it is known: the department the request named or its
-    verified certificate belongs to, the user (publication API), the certificate's serial."""
-
-    department_id: int | None = None
-    department_code: str | None = None
-    user: str | None = None
-    certificate_serial: str | None = None
-
-
 @dataclass
 class AuditEvent:
     """One access or refusal, filled in as a request is handled and then recorded."""
 
-    operation: str  # exchange.QueryRecords, exchange.SubmitBatch, uddi.save_service, portal.query, ...
+    operation: str  # the action: exchange.query_records, sharing.apply, uddi.save_service, ...; exchange.request
     result: str = "ok"  # ok | refused:<code> | fault:<code>
     department_id: int | None = None
     department_code: str | None = None
@@ -544,34 +533,6 @@ def _forget_chains() -> None:  # a forked child must not inherit a lock held by 
 
 
 os.register_at_fork(after_in_child=_forget_chains)
-
-
-def record_after(session: Session, settings: Settings, event: AuditEvent) -> None:
-    """Record ``event`` (in a transaction of its own) once the session's current transaction
-    has ended and released its locks: as it stands after a commit; after a rollback, an ``ok``
-    becomes ``fault:RolledBack`` (the request failed after its operation)."""
-    if not settings.audit:
-        return
-    engine = session.get_bind()
-    state = {"committed": False, "recorded": False}
-
-    def on_commit(_session: Session) -> None:
-        state["committed"] = True
-
-    def on_end(_session: Session, transaction) -> None:
-        if transaction.parent is not None or state["recorded"]:  # a savepoint, or a later transaction
-            return
-        state["recorded"] = True
-        if not state["committed"] and event.result == "ok":
-            event.result = "fault:RolledBack"
-            event.detail = event.detail or "the request's transaction was rolled back after the operation"
-        try:
-            record(engine, settings, event)
-        except Exception:  # the request is answered already; the log says what is missing
-            log.exception("audit entry of %s not recorded: %s", event.operation, event)
-
-    orm_events.listen(session, "after_commit", on_commit)
-    orm_events.listen(session, "after_transaction_end", on_end)
 
 
 # ----------------------------------------------------------------------------- checkpoints

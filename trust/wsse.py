@@ -35,8 +35,9 @@ A request to ``/exchange`` or ``/uddi/publication`` carries, in its SOAP Header:
 
 Whatever else goes wrong while verifying is a ``wsse:FailedCheck`` fault, never an internal error.
 
-The caller's department is the certificate's; the endpoints then check that the message speaks
-for that department (the requester, the batch's provider, the publisher's account).
+The caller (``trust.auth.Caller``, channel ``soap``) is the certificate's department acting
+through its own system; the actions then check that the message speaks for that department
+(a query's requester, a batch's provider, a publisher's account).
 """
 
 from __future__ import annotations

@@ -7,12 +7,15 @@ entry naming who, from which address, and - for a refused sign-in - the account 
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
 
 from directory.accounts import find_user, verify_password
 from registry.errors import InvalidInput
+from registry.models import User
 from trust.actions import Context, action
 from trust.auth import Caller
 
@@ -45,7 +48,10 @@ def login_as(ctx: Context, *, username: str, password: str, address: str | None 
 
 @action("portal.logout")
 def logout_of(ctx: Context, *, address: str | None = None) -> None:
-    """Record that the signed-in person left (the portal then ends the session)."""
+    """The signed-in person leaves: every portal session of the account begun until now ends, on
+    the server side too (a copied cookie no longer signs anyone in)."""
+    # to the microsecond, not the platform's second: a session begun in the same second before it ends too
+    ctx.session.get(User, ctx.caller.user_id).sessions_valid_from = datetime.now(UTC).replace(tzinfo=None)
     ctx.note(detail=f"from {address or 'an unknown address'}")
 
 
@@ -70,7 +76,7 @@ def login():
         else:
             csrf = session.get("csrf")
             session.clear()  # a fresh session at sign-in (no fixation); the CSRF token stays for the open form
-            session.update(uid=user.user_id, csrf=csrf)
+            session.update(uid=user.user_id, csrf=csrf, begun=time.time())
             flash(f"欢迎, {user.display_name}。", "success")
             return redirect(_safe_next(request.args.get("next")) or url_for("home.index"))
     elif g.get("user") is not None:
