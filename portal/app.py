@@ -139,6 +139,9 @@ def create_app(settings: Settings, sessions: sessionmaker[Session], config: Port
                 user = db.get(User, uid, options=[joinedload(User.department)])
             if user is None or not user.active or _ended(user, session.get("begun", 0.0)):
                 session.clear()
+            elif user.department is not None and user.department.status != "active":
+                session.clear()  # a suspended department's people are signed out at their next request
+                flash(f"{user.department.name} 已被暂停接入平台, 请联系平台管理员。", "error")
             else:
                 g.user = user
                 session["seen"] = now

@@ -51,8 +51,69 @@ class Department(Base):
     division_code: Mapped[str] = mapped_column(String(6), default="")  # 行政区划代码
     business_key: Mapped[str] = mapped_column(KEY, unique=True)
     created: Mapped[datetime] = mapped_column(DateTime)
+    # 接入方式: app_system (应用系统节点) | front_node (前置交换节点) | catalogue_node (目录管理节点)
+    # | platform_node (部门平台节点); see governance.onboarding.CONNECTION_MODES
+    connection_mode: Mapped[str] = mapped_column(String(16), default="app_system")
+    contact_name: Mapped[str] = mapped_column(String(50), default="")  # 联系人
+    contact_phone: Mapped[str] = mapped_column(String(30), default="")
+    contact_email: Mapped[str] = mapped_column(String(100), default="")
+    # active | suspended (暂停: every access refused, nothing deleted)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    suspended_at: Mapped[datetime | None] = mapped_column(DateTime)
+    suspension_reason: Mapped[str] = mapped_column(Text, default="")
 
     users: Mapped[list[User]] = relationship(back_populates="department")
+    systems: Mapped[list[AppSystem]] = relationship(back_populates="department")
+
+
+class DepartmentApplication(Base):
+    """A department's application to join the platform (部门登记申请, the connection guide's 附件二).
+
+    ``status``: submitted | approved | refused; an approved one names the department it made.
+    """
+
+    __tablename__ = "department_application"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32))  # the short code asked for, e.g. "wjw"
+    name: Mapped[str] = mapped_column(String(200))
+    credit_code: Mapped[str] = mapped_column(String(18))  # 统一社会信用代码, checked with python-stdnum
+    division_code: Mapped[str] = mapped_column(String(6))  # 行政区划代码
+    connection_mode: Mapped[str] = mapped_column(String(16))
+    description: Mapped[str] = mapped_column(Text, default="")
+    contact_name: Mapped[str] = mapped_column(String(50))
+    contact_phone: Mapped[str] = mapped_column(String(30))
+    contact_email: Mapped[str] = mapped_column(String(100), default="")
+    status: Mapped[str] = mapped_column(String(16), default="submitted", index=True)
+    submitted_by: Mapped[str] = mapped_column(String(64), default="")  # an account, or "" (the public form)
+    submitted_at: Mapped[datetime] = mapped_column(DateTime)
+    decided_by: Mapped[str] = mapped_column(String(64), default="")
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime)
+    reason: Mapped[str] = mapped_column(Text, default="")  # required for a refusal
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))
+
+    department: Mapped[Department | None] = relationship()
+
+
+class AppSystem(Base):
+    """A department's application system (应用系统, as X-Road's subsystem): its own code, its own
+    certificates and its own grants.  ``code`` is unique on the platform: ``<department>.<system>``,
+    e.g. ``mzj.dibao``.  ``status``: active | suspended."""
+
+    __tablename__ = "app_system"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    created: Mapped[datetime] = mapped_column(DateTime)
+    created_by: Mapped[str] = mapped_column(String(64), default="")
+    suspended_at: Mapped[datetime | None] = mapped_column(DateTime)
+    suspension_reason: Mapped[str] = mapped_column(Text, default="")
+
+    department: Mapped[Department] = relationship(back_populates="systems")
 
 
 class User(Base):
@@ -69,6 +130,16 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # portal sessions begun before this instant (UTC) are over: signing out ends them everywhere
     sessions_valid_from: Mapped[datetime | None] = mapped_column(DateTime)
+    # the password policy and lock-out (trust.passwords): failures since the last good sign-in,
+    # locked until, when the password was last set, whether it must be changed at the next
+    # sign-in (a temporary password), and the hashes of the last few (no reuse)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime)
+    password_changed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
+    password_history: Mapped[list | None] = mapped_column(JSON, default=list)
+    created: Mapped[datetime | None] = mapped_column(DateTime)
+    created_by: Mapped[str] = mapped_column(String(64), default="")
 
     department: Mapped[Department | None] = relationship(back_populates="users")
 
@@ -527,6 +598,7 @@ class Certificate(Base):
 
     serial: Mapped[str] = mapped_column(String(40), primary_key=True)  # lower-case hex, no leading zeros
     department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)
+    system_id: Mapped[int | None] = mapped_column(ForeignKey("app_system.id"), index=True)  # None: the department's
     subject: Mapped[str] = mapped_column(String(500))
     fingerprint: Mapped[str] = mapped_column(String(64), unique=True)  # SHA-256, hex
     pem: Mapped[str] = mapped_column(Text)
@@ -539,6 +611,34 @@ class Certificate(Base):
     revocation_reason: Mapped[str] = mapped_column(String(32), default="")
 
     department: Mapped[Department] = relationship()
+    system: Mapped[AppSystem | None] = relationship()
+
+
+class CertificateRequest(Base):
+    """A certificate signing request (PKCS#10) from a department or one of its systems: the private
+    key stays with them; the security administrator approves and the platform CA issues.
+
+    ``status``: submitted | issued | refused.  ``renews`` names the certificate a renewal replaces.
+    """
+
+    __tablename__ = "certificate_request"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)
+    system_id: Mapped[int | None] = mapped_column(ForeignKey("app_system.id"))
+    csr_pem: Mapped[str] = mapped_column(Text)
+    key_fingerprint: Mapped[str] = mapped_column(String(64))  # SHA-256 of the public key (DER), hex
+    renews: Mapped[str | None] = mapped_column(String(40))  # a certificate serial
+    status: Mapped[str] = mapped_column(String(16), default="submitted", index=True)
+    submitted_by: Mapped[str] = mapped_column(String(64), default="")
+    submitted_at: Mapped[datetime] = mapped_column(DateTime)
+    decided_by: Mapped[str] = mapped_column(String(64), default="")
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    certificate_serial: Mapped[str | None] = mapped_column(String(40))
+
+    department: Mapped[Department] = relationship()
+    system: Mapped[AppSystem | None] = relationship()
 
 
 class WssSeen(Base):
@@ -567,6 +667,7 @@ class SharingApplication(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     consumer_id: Mapped[int] = mapped_column(ForeignKey("department.id"))
+    system_id: Mapped[int | None] = mapped_column(ForeignKey("app_system.id"))  # the system that will read; None: any
     entry_id: Mapped[int] = mapped_column(ForeignKey("catalogue_entry.id"))
     purpose: Mapped[str] = mapped_column(Text)  # 用途
     fields: Mapped[list | None] = mapped_column(JSON)  # record field names; None: every field
@@ -600,6 +701,7 @@ class SharingGrant(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     consumer_id: Mapped[int] = mapped_column(ForeignKey("department.id"))
+    system_id: Mapped[int | None] = mapped_column(ForeignKey("app_system.id"))  # None: the whole department
     entry_id: Mapped[int] = mapped_column(ForeignKey("catalogue_entry.id"))
     fields: Mapped[list | None] = mapped_column(JSON)  # None: every field
     clear_fields: Mapped[list] = mapped_column(JSON, default=list)
@@ -686,6 +788,7 @@ class AuditEntry(Base):
     certificate_serial: Mapped[str | None] = mapped_column(String(40), index=True)
     operation: Mapped[str] = mapped_column(String(64))  # the action: exchange.query_records, sharing.apply, ...
     channel: Mapped[str | None] = mapped_column(String(16))  # soap | portal | cli | node | federation | job
+    system_code: Mapped[str | None] = mapped_column(String(64))  # the department's 应用系统 that called
     resource_code: Mapped[str | None] = mapped_column(String(64), index=True)
     query_digest: Mapped[str | None] = mapped_column(String(64))
     purpose: Mapped[str | None] = mapped_column(Text)

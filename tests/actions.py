@@ -1,6 +1,6 @@
 """The world the action tests run in, and how a package states who may run its actions.
 
-Each package's tests declare, in ``tests/<package>/auth_cases.py``, one :class:`Case` per
+Each package's tests declare, in ``tests/<package>/auth_cases*.py``, one :class:`Case` per
 action: the roles allowed to run it, the department the caller belongs to, and inputs an
 allowed caller could run it with in the :class:`World`.  ``tests/test_action_auth.py`` runs
 every action once per role against a fresh copy of the world and checks that the roles not
@@ -14,7 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-ALL_ROLES = ("admin", "cataloguer", "reviewer", "provider", "consumer", "auditor")
+from trust.auth import ROLES
+
+ALL_ROLES = tuple(ROLES)
 
 
 @dataclass(frozen=True)

@@ -42,8 +42,8 @@ def _every_action() -> dict:
 
 def _cases() -> dict[str, Case]:
     cases: dict[str, Case] = {}
-    for path in sorted(ROOT.glob("tests/*/auth_cases.py")):
-        module = importlib.import_module(f"tests.{path.parent.name}.auth_cases")
+    for path in sorted(ROOT.glob("tests/*/auth_cases*.py")):
+        module = importlib.import_module(f"tests.{path.parent.name}.{path.stem}")
         for name, entry in module.CASES.items():
             assert name not in cases, f"two cases for {name}"
             cases[name] = entry

@@ -137,6 +137,7 @@ def action(name: str) -> Callable[[Callable[..., Result]], Callable[..., Result]
 def _identify(event: audit.AuditEvent, caller: Caller) -> None:
     event.department_id, event.department_code = caller.department_id, caller.department_code
     event.user, event.certificate_serial, event.channel = caller.user, caller.certificate_serial, caller.channel
+    event.system_code = caller.system_code
 
 
 @contextlib.contextmanager

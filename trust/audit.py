@@ -13,8 +13,8 @@ audit key (审计密钥) as well::
 ``canonical(entry)`` is the UTF-8 JSON of every column but ``entry_hash`` and ``entry_mac``
 plus ``"chain": "govshare-audit/1"``, keys sorted, no spaces (``separators=(",", ":")``),
 non-ASCII as is; ``recorded_at`` as ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (UTC), absent values as
-``null`` - except ``channel``, which is left out when it is null (entries written before
-migration 0019 have none, and their hashes stay as they were)::
+``null`` - except ``channel`` and ``system_code``, which are left out when null (entries written
+before migrations 0019 and 0021 have none, and their hashes stay as they were)::
 
     {"certificate_serial":null,"chain":"govshare-audit/1","department_code":"mzj","department_id":2,
      "detail":"","operation":"exchange.QueryRecords","prev_hash":"9f2c…","purpose":null,
@@ -86,7 +86,9 @@ GENESIS = "0" * 64
 #: the columns an entry's hash covers, in the order exports list them
 HASHED = ("seq", "recorded_at", "department_id", "department_code", "user", "certificate_serial", "operation",
           "resource_code", "query_digest", "purpose", "result", "detail", "record_count", "request_digest",
-          "response_digest", "prev_hash", "channel")
+          "response_digest", "prev_hash", "channel", "system_code")
+#: columns added after the chain began: left out of the hash when null, so older entries verify as before
+_OPTIONAL = {"channel", "system_code"}
 COLUMNS = (*HASHED, "entry_hash", "entry_mac")
 #: where the audit key comes from, before the file under ``<var>/pki/``
 KEY_ENV = "GOVSHARE_AUDIT_KEY"
@@ -121,11 +123,12 @@ class AuditEvent:
     response_digest: str | None = None
     detail: str = ""
     channel: str | None = None  # soap | portal | cli | node | federation | job (trust.auth.CHANNELS)
+    system_code: str | None = None  # the department's 应用系统 that called, when one signed
 
     def identify(self, caller: Any) -> None:
         """Take the identity of ``caller`` (a ``Caller``, or the signer WS-Security verified), keeping
         what the request itself said where the caller is silent."""
-        for name in ("department_id", "department_code", "user", "certificate_serial"):
+        for name in ("department_id", "department_code", "user", "certificate_serial", "system_code"):
             value = getattr(caller, name, None)
             if value is not None:
                 setattr(self, name, value)
@@ -150,7 +153,7 @@ def canonical(fields: Mapping[str, Any]) -> bytes:
     doc: dict[str, Any] = {"chain": CHAIN}
     for name in HASHED:
         value = fields.get(name)
-        if name == "channel" and value is None:  # entries from before migration 0019 have none
+        if name in _OPTIONAL and value is None:  # channel: from 0019 on; system_code: 0021
             continue
         doc[name] = _timestamp(value) if isinstance(value, datetime) else value
     return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
@@ -272,7 +275,7 @@ def _row(event: AuditEvent, seq: int, prev: str, now: datetime, key: bytes) -> d
         "seq": seq, "recorded_at": now, "department_id": event.department_id,
         "department_code": _blank_to_none(event.department_code), "user": _blank_to_none(event.user),
         "certificate_serial": _blank_to_none(event.certificate_serial), "operation": event.operation,
-        "channel": event.channel,
+        "channel": event.channel, "system_code": _blank_to_none(event.system_code),
         "resource_code": _blank_to_none(event.resource_code), "query_digest": _blank_to_none(event.query_digest),
         "purpose": _blank_to_none(event.purpose), "result": event.result, "detail": event.detail or "",
         "record_count": event.record_count if event.result == "ok" else 0,

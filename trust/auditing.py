@@ -52,6 +52,7 @@ class Entry:
     user: str | None
     certificate_serial: str | None
     channel: str | None
+    system_code: str | None
     operation: str
     resource_code: str | None
     query_digest: str | None

@@ -2,17 +2,25 @@
 authorisation check of every action, named after it.
 
     role        (portal name)  may
-    admin       平台管理员      everything, for every department
+    admin       平台管理员      the platform's operation (系统管理员): every department's business, departments'
+                               登记 and suspension, adapters, the core - not accounts or certificates
+    security    安全管理员      accounts and their roles, certificates (CSR approval, revocation)
     cataloguer  目录管理员      catalogue its department's resources (编目); answer 使用申请 and 纠错
     reviewer    审核员          review and publish entries (审核, 发布); read 考核
     provider    提供方          answer 使用申请 and 纠错 on its department's resources; send its batches
     consumer    使用方          apply (使用申请), read shared data, file 纠错
     auditor     审计员          search and verify the audit log; read monitoring and 考核
 
+三员分立 (等保三级): the three duties 系统管理员 (``admin``), 安全管理员 (``security``) and 审计员
+(``auditor``) are held by different people - no account holds two of them (``DUTIES``,
+:func:`separate_duties`).
+
 A person acts with the roles of their account.  A department's own system, signing with the
 department's certificate (SOAP, the front-end node), acts as the department's ``provider`` and
 ``consumer``.  The platform itself (scheduled runs, start-up) and its operator at the command
-line act as ``admin``.
+line act as ``admin`` and ``security`` (the console is where the first accounts are made).  A
+department's application system (应用系统) signing with its own certificate acts as the department's
+system, and says so in the audit log.
 
 Every action (:mod:`trust.actions`) has a check of the same name here, registered with
 ``@check("sharing.apply")``; the action calls it before it does anything, whatever the front
@@ -27,17 +35,21 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from registry.errors import NotFound, NotPermitted
+from registry.errors import InvalidInput, NotFound, NotPermitted
 
 #: every role, with its name in the portal
 ROLES = {
     "admin": "平台管理员",
+    "security": "安全管理员",
     "cataloguer": "目录管理员",
     "reviewer": "审核员",
     "provider": "提供方",
     "consumer": "使用方",
     "auditor": "审计员",
 }
+
+#: 三员分立: no account holds two of these
+DUTIES = ("admin", "security", "auditor")
 
 #: what a department's own system may do when it signs with the department's certificate
 SYSTEM_ROLES = frozenset({"provider", "consumer"})
@@ -58,7 +70,11 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "correction_file": frozenset({"admin", "consumer"}),
     "correction_answer": frozenset({"admin", "provider", "cataloguer"}),
     "assessment": frozenset({"admin", "auditor", "reviewer"}),
-    "operate": frozenset({"admin"}),  # run adapters, keys and certificates, the core's priorities
+    "operate": frozenset({"admin"}),  # run adapters, the CA's CRL, the core's priorities
+    "onboard": frozenset({"admin"}),  # departments' 登记申请, suspension and reinstatement
+    "connect": frozenset({"admin", "cataloguer", "provider"}),  # its department's systems and certificate requests
+    "users": frozenset({"security"}),  # accounts and roles
+    "certificates": frozenset({"security"}),  # approve certificate requests, issue, revoke
 }
 
 #: what each capability lets a person do, as the portal says it
@@ -68,6 +84,8 @@ CAPABILITY_NAMES = {
     "monitor": "查看交换监控",
     "quarantine": "处理隔离区", "audit": "查看审计日志", "correction_file": "提交纠错",
     "correction_answer": "答复纠错", "assessment": "查看考核统计", "operate": "运维平台",
+    "onboard": "审核部门登记", "connect": "管理本部门的应用系统和证书申请", "users": "管理用户",
+    "certificates": "签发和吊销证书",
 }
 
 CHANNELS = ("soap", "portal", "cli", "node", "federation", "job")
@@ -86,6 +104,8 @@ class Caller:
     user: str | None = None  # the account of a person
     user_id: int | None = None
     certificate_serial: str | None = None  # the certificate that signed the request
+    system_id: int | None = None  # the department's application system (应用系统) that signed it
+    system_code: str | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     @classmethod
@@ -107,7 +127,8 @@ class Caller:
     @classmethod
     def platform(cls, channel: str = "job") -> Caller:
         """The platform itself (start-up, scheduled work) or its operator at the console."""
-        return cls(channel=channel, roles=frozenset({"admin"}), user="platform" if channel == "job" else "console")
+        return cls(channel=channel, roles=frozenset({"admin", "security"}),
+                   user="platform" if channel == "job" else "console")
 
     def can(self, capability: str) -> bool:
         return bool(self.roles & CAPABILITIES[capability])
@@ -124,6 +145,33 @@ class Caller:
 
 def role_names(roles: Iterable[str]) -> list[str]:
     return [ROLES.get(r, r) for r in roles]
+
+
+def separate_duties(roles: Iterable[str]) -> None:
+    """Refuse a set of roles that is unknown or holds two of the three duties (三员分立)."""
+    roles = set(roles)
+    unknown = sorted(roles - set(ROLES))
+    if unknown:
+        raise InvalidInput(f"unknown roles {', '.join(unknown)}; known: {', '.join(ROLES)}", code="UnknownRole",
+                           field="roles", zh=f"未知角色 {'、'.join(unknown)}。")
+    duties = [duty for duty in DUTIES if duty in roles]
+    if len(duties) > 1:
+        raise InvalidInput(f"one account may not hold {' and '.join(duties)}: the system administrator, the "
+                           "security administrator and the auditor are different people (三员分立)",
+                           code="DutiesCombined", field="roles",
+                           zh=f"三员分立: 一个账号不能同时担任{'和'.join(role_names(duties))}。")
+
+
+def refuse_suspended(department: Any, system: Any = None) -> None:
+    """Refuse a caller whose department or application system is suspended (暂停)."""
+    for what, zh, row in (("department", "部门", department), ("application system", "应用系统", system)):
+        if row is not None and row.status != "active":
+            when = f" since {row.suspended_at:%Y-%m-%d}" if row.suspended_at else ""
+            raise NotPermitted(f"the {what} {row.code} is suspended{when}: {row.suspension_reason or 'no reason given'}"
+                               "; ask the platform's administrator to reinstate it",
+                               code="DepartmentSuspended" if what == "department" else "SystemSuspended",
+                               zh=f"{zh} {row.name} 已被暂停接入 ({row.suspension_reason or '未说明原因'}), "
+                                  "请联系平台管理员恢复。")
 
 
 def require(caller: Caller, capability: str) -> None:
@@ -548,14 +596,26 @@ check("audit.search")(allowed("audit"))
 check("audit.verify")(allowed("audit"))
 check("audit.export")(allowed("audit"))
 check("audit.checkpoint")(allowed("operate"))  # signs with the platform key
-check("pki.init")(allowed("operate"))
-check("pki.issue")(allowed("operate"))
-check("pki.revoke")(allowed("operate"))
-check("pki.crl")(allowed("operate"))
-check("pki.list")(allowed("operate"))
+check("pki.init")(allowed("certificates"))  # the CA and its certificates are the security administrator's
+check("pki.issue")(allowed("certificates"))
+check("pki.revoke")(allowed("certificates"))
+check("pki.crl")(allowed("certificates"))
+check("pki.list")(allowed("certificates"))
 
 
 # portal: signing in
 
 check("portal.login")(anyone)  # the password decides, not a role
 check("portal.logout")(anyone)
+
+
+# onboarding (登记): department applications, departments, application systems
+#   (governance.onboarding; the checks go below this line)
+
+
+# accounts: users, roles (三员分立), passwords
+#   (governance.users; the checks go below this line)
+
+
+# certificate requests (CSR), issuance, renewal, expiry
+#   (trust.certificates; the checks go below this line)

@@ -1,5 +1,5 @@
 """The platform CA's actions (证书, S1): make the CA, issue, revoke and list department
-certificates, publish the CRL - the platform operator's (``operate``).
+certificates, publish the CRL - the security administrator's (``certificates``).
 
     pki.init    init(ctx, days=3650, force=False)        -> Authority(path=var/pki/ca.pem, subject, not_after)
     pki.issue   issue(ctx, department="gaj", out=None)   -> Handover(serial, subject, not_after, files, password)

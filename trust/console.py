@@ -23,7 +23,7 @@ from registry.models import User
 from registry.settings import Settings
 
 from .actions import Context
-from .auth import Caller
+from .auth import Caller, refuse_suspended
 
 
 def caller(sessions: sessionmaker[Session], username: str | None) -> Caller:
@@ -34,6 +34,7 @@ def caller(sessions: sessionmaker[Session], username: str | None) -> Caller:
         user = session.scalar(select(User).where(User.username == username).options(joinedload(User.department)))
         if user is None:
             raise NotFound(f"no user {username!r}", code="UnknownUser", field="user")
+        refuse_suspended(user.department)
         return Caller.of_user(user, "cli")
 
 

@@ -1,5 +1,5 @@
 """Who may run trust's actions (see tests/actions.py): the auditor and the admin read the audit
-log; signing its head and the platform CA are the operator's (admin)."""
+log; signing its head is the operator's (admin), the platform CA the security administrator's."""
 
 import io
 
@@ -13,9 +13,9 @@ CASES = {
     "audit.export": case(AUDITORS, lambda w: {"out": io.StringIO(), "format": "csv"}),
     "audit.checkpoint": case("admin"),
     # the world has its CA already: an allowed role meets that refusal (CertificateAuthorityExists)
-    "pki.init": case("admin"),
-    "pki.issue": case("admin", lambda w: {"department": "gaj"}),
-    "pki.revoke": case("admin", lambda w: {"serial": "abc123"}),
-    "pki.crl": case("admin"),
-    "pki.list": case("admin", lambda w: {"department": "gaj"}),
+    "pki.init": case("security"),
+    "pki.issue": case("security", lambda w: {"department": "gaj"}),
+    "pki.revoke": case("security", lambda w: {"serial": "abc123"}),
+    "pki.crl": case("security"),
+    "pki.list": case("security", lambda w: {"department": "gaj"}),
 }
