@@ -21,6 +21,11 @@
 | GOVSHARE_AUDIT_CHECKPOINT_SECONDS | 300 (age of the oldest unsigned audit entry that signs a checkpoint; 0: off) |
 | GOVSHARE_APPLICATION_DAYS| 10 (calendar days a provider has to answer a 使用申请) |
 | GOVSHARE_CORRECTION_DAYS | 5 (calendar days a provider has to answer a 纠错 report) |
+| GOVSHARE_PASSWORD_MIN_LENGTH | 10 (characters of a password; trust.passwords holds the other rules) |
+| GOVSHARE_PASSWORD_HISTORY | 5 (a new password may not be one of the last so many; 0: no such rule) |
+| GOVSHARE_PASSWORD_DAYS   | 90 (days a password lasts before it must be changed; 0: for ever) |
+| GOVSHARE_LOGIN_ATTEMPTS  | 5 (wrong passwords in a row that lock an account; 0: never locked) |
+| GOVSHARE_LOCKOUT_MINUTES | 15 (minutes a locked account stays locked) |
 """
 
 from __future__ import annotations
@@ -76,6 +81,12 @@ class Settings:
     wss_max_lifetime: int = 900  # longest Created..Expires accepted, seconds
     application_days: int = 10  # calendar days, not working days: no holiday calendar is kept
     correction_days: int = 5
+    # Passwords and sign-in (trust.passwords, 等保三级): the policy, and the lock-out after wrong passwords
+    password_min_length: int = 10
+    password_history: int = 5
+    password_days: int = 90
+    login_attempts: int = 5
+    lockout_minutes: int = 15
     # Audit log (S4): every exchange and publication call recorded; off only for benchmarks
     audit: bool = True
     audit_checkpoint_every: int = 1000  # entries between signed checkpoints of the chain
@@ -116,6 +127,11 @@ class Settings:
             wss_max_lifetime=_number(int, "GOVSHARE_WSS_MAX_LIFETIME", "900"),
             application_days=_number(int, "GOVSHARE_APPLICATION_DAYS", "10"),
             correction_days=_number(int, "GOVSHARE_CORRECTION_DAYS", "5"),
+            password_min_length=_number(int, "GOVSHARE_PASSWORD_MIN_LENGTH", "10"),
+            password_history=_number(int, "GOVSHARE_PASSWORD_HISTORY", "5"),
+            password_days=_number(int, "GOVSHARE_PASSWORD_DAYS", "90"),
+            login_attempts=_number(int, "GOVSHARE_LOGIN_ATTEMPTS", "5"),
+            lockout_minutes=_number(int, "GOVSHARE_LOCKOUT_MINUTES", "15"),
             audit=env.get("GOVSHARE_AUDIT", "1").strip().lower() not in ("0", "false", "off", "no"),
             audit_checkpoint_every=_number(int, "GOVSHARE_AUDIT_CHECKPOINT", "1000"),
             audit_checkpoint_seconds=_number(int, "GOVSHARE_AUDIT_CHECKPOINT_SECONDS", "300"),

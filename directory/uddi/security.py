@@ -6,7 +6,10 @@ authInfo check every publication call makes.
     <authToken xmlns="urn:uddi-org:api_v3"><authInfo>3q2-...</authInfo></authToken>
 
 Tokens are random, stored only as their SHA-256, and expire after
-``Settings.token_ttl`` seconds.
+``Settings.token_ttl`` seconds.  ``userID`` and ``cred`` are checked as the portal's sign-in checks
+them (``trust.passwords.authenticate``: one count of wrong passwords and one lock-out for both); a
+refusal is ``E_unknownUser`` with the reason (a locked account, a suspended department), and an account
+whose password is temporary or expired gets no token until its holder changes it in the portal.
 """
 
 from __future__ import annotations
@@ -18,10 +21,11 @@ from datetime import timedelta
 
 from lxml import etree
 
-from registry.errors import UddiError
+from registry.errors import ZH, GovshareError, UddiError
 from registry.models import AuthToken, Department, User
+from trust.passwords import authenticate as check_password
+from trust.passwords import must_change
 
-from ..accounts import find_user, verify_password
 from .context import Call
 from .store import fresh, q, sub
 
@@ -52,9 +56,16 @@ def _digest(token: str) -> str:
 
 
 def get_auth_token(call: Call, request: etree._Element) -> etree._Element:
-    user = find_user(call.session, request.get("userID", ""))
-    if user is None or not user.active or not verify_password(request.get("cred", ""), user.password_hash):
-        raise UddiError("E_unknownUser", "the userID and cred do not identify an active publisher")
+    try:
+        user = check_password(call.session, call.settings, request.get("userID", ""), request.get("cred", ""),
+                              call.now)
+    except GovshareError as refused:
+        if refused.code == "BadCredentials":
+            raise UddiError("E_unknownUser", "the userID and cred do not identify an active publisher") from None
+        raise UddiError("E_unknownUser", refused.message, zh=refused.user_message) from None
+    if must_change(user, call.settings, call.now):
+        raise UddiError("E_unknownUser", f"the password of {user.username} is temporary or expired: change it in "
+                        "the portal (修改密码) first", zh=ZH["PasswordChangeRequired"])
     token = secrets.token_urlsafe(32)
     call.session.add(
         AuthToken(token_hash=_digest(token), user_id=user.id, issued=call.now,

@@ -2,7 +2,10 @@
 
 Signing in and out are the actions ``portal.login`` and ``portal.logout``: each leaves an audit
 entry naming who, from which address, and - for a refused sign-in - the account name given
-(``refused:BadCredentials``; the message does not say whether the account exists).
+(``refused:BadCredentials``; the message does not say whether the account exists).  The password is
+checked by ``trust.passwords.authenticate``, as UDDI's get_authToken checks it: wrong passwords lock
+the account (``refused:AccountLocked``, the page says until when in China time), and a person whose
+password is temporary or expired goes to 修改密码 first (``portal.views.users``).
 """
 
 from __future__ import annotations
@@ -13,11 +16,12 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
 
-from directory.accounts import find_user, verify_password
-from registry.errors import InvalidInput
+from directory.accounts import find_user
+from registry.errors import GovshareError, InvalidInput, NotPermitted
 from registry.models import User
 from trust.actions import Context, action
 from trust.auth import Caller
+from trust.passwords import authenticate
 
 from ..app import context, sessions, settings
 
@@ -35,14 +39,17 @@ class SignedIn:
 
 @action("portal.login")
 def login_as(ctx: Context, *, username: str, password: str, address: str | None = None) -> SignedIn:
-    """Check ``username``'s password; refused alike for an unknown, a wrong or a disabled account."""
-    user = find_user(ctx.session, username) if username else None
+    """Check ``username``'s password (``trust.passwords.authenticate``); refused alike for an unknown,
+    a wrong or a disabled account, and with its reason for a locked one or a suspended department's."""
+    known = find_user(ctx.session, username) if username else None
     ctx.note(detail=f"from {address or 'an unknown address'}")
-    if user is not None and user.department is not None:
-        ctx.note(department_id=user.department.id, department_code=user.department.code)
-    if user is None or not user.active or not verify_password(password, user.password_hash):
-        raise InvalidInput(f"wrong user name or password, or a disabled account (from {address or 'unknown'})",
-                           code="BadCredentials", field="password")
+    if known is not None and known.department is not None:
+        ctx.note(department_id=known.department.id, department_code=known.department.code)
+    try:
+        user = authenticate(ctx.session, ctx.settings, username or "", password, ctx.now)
+    except GovshareError as refused:
+        refused.message += f" (from {address or 'an unknown address'})"  # the audit entry's detail
+        raise
     return SignedIn(user.id, user.username, user.display_name or user.username)
 
 
@@ -71,7 +78,7 @@ def login():
         try:
             user = login_as(signing_in, username=username, password=request.form.get("password", ""),
                             address=request.remote_addr)
-        except InvalidInput as exc:
+        except (InvalidInput, NotPermitted) as exc:
             error = exc.user_message
         else:
             csrf = session.get("csrf")
@@ -83,7 +90,8 @@ def login():
         return redirect(url_for("home.index"))
     if session.pop("expired", False):
         flash("会话已过期, 请重新登录。", "warning")
-    return render_template("login.html", error=error, username=username)
+    return render_template("login.html", error=error, username=username, attempts=settings().login_attempts,
+                           minutes=settings().lockout_minutes)
 
 
 @bp.route("/logout", methods=["POST"])
