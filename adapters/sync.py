@@ -27,8 +27,9 @@ from sqlalchemy.orm import Session
 
 from registry.clock import utcnow
 from registry.errors import NotFound, SourceError, SyncError
-from registry.models import SyncRun
+from registry.models import Department, SyncRun
 from trust.actions import Context, action
+from trust.auth import refuse_suspended
 
 from .config import AdapterConfig
 from .pipeline import Progress, Report, _resolve, consistency, run_adapter
@@ -120,8 +121,10 @@ def run(ctx: Context, *, adapter: str, full: bool = False, folder: Path | str | 
         progress: Progress | None = None) -> Run:
     """Run ``adapter`` once now (incrementally unless ``full``); ``progress`` is told the committed
     tally after every chunk.  A run that cannot complete is recorded as failed and raised
-    (``SyncError``, ``SourceError``; ``AlreadyRunning`` while another run holds the adapter)."""
+    (``SyncError``, ``SourceError``; ``AlreadyRunning`` while another run holds the adapter); a suspended
+    department's adapter does not run (``DepartmentSuspended``), not even on schedule."""
     config = adapter_config(adapter, folder)
+    refuse_suspended(ctx.session.scalar(select(Department).where(Department.credit_code == config.department)))
     try:
         row = run_adapter(ctx.sessions, ctx.settings, config, full=full, progress=progress)
     except (SyncError, SourceError) as exc:

@@ -76,9 +76,10 @@ class Row:
 
 
 def read_view(session: Session, requester: Department, entry: CatalogueEntry, *, purpose: str | None = None,
-              at: datetime | None = None) -> View:
-    """The view ``requester`` has of ``entry``; refuses what may not be served (NotShared, NotAuthorized)."""
-    decision = authorize(session, requester, entry, purpose=purpose, at=at)
+              at: datetime | None = None, system_id: int | None = None) -> View:
+    """The view ``requester`` (acting as its application system ``system_id``, if any) has of ``entry``;
+    refuses what may not be served (NotShared, NotAuthorized)."""
+    decision = authorize(session, requester, entry, purpose=purpose, at=at, system_id=system_id)
     return View(entry=entry, requester=requester, fields=decision.fields, masking=decision.masking,
                 decision=decision)
 

@@ -75,7 +75,8 @@ def reader(ctx: Context, requester: str | None) -> Department:
 def _view(ctx: Context, requester: str | None, resource_code: str, purpose: str | None) -> View:
     department = reader(ctx, requester)
     entry = lookups.published_resource(ctx.session, resource_code)
-    return output.read_view(ctx.session, department, entry, purpose=purpose, at=ctx.now)
+    return output.read_view(ctx.session, department, entry, purpose=purpose, at=ctx.now,
+                            system_id=ctx.caller.system_id if ctx.caller.department_id == department.id else None)
 
 
 @action("exchange.query_records")

@@ -167,7 +167,7 @@ def unified_query(ctx: Context, *, key: str, purpose: str) -> Unified:
     readable, skipped = [], []
     for entry in candidates(ctx.session, base):
         try:
-            authorize(ctx.session, requester, entry, purpose=purpose, at=ctx.now)
+            authorize(ctx.session, requester, entry, purpose=purpose, at=ctx.now, system_id=ctx.caller.system_id)
         except GovshareError as refused:
             skipped.append(Unread(Resource.of(entry), refused.code, refused.message, refused.user_message))
             continue

@@ -71,6 +71,8 @@ def _register_sharing(subparsers: argparse._SubParsersAction, acting: argparse.A
     apply.add_argument("--fields", type=_names, help="fields wanted, comma separated (default: all)")
     apply.add_argument("--from", dest="valid_from", type=date.fromisoformat, metavar="YYYY-MM-DD")
     apply.add_argument("--until", type=date.fromisoformat, metavar="YYYY-MM-DD", help="last day needed")
+    apply.add_argument("--system", metavar="CODE", help="for one of your department's application systems "
+                       "(应用系统, e.g. mzj.dibao) only; default: the whole department")
     inbox = command("inbox", _inbox, "applications to your department's resources, overdue ones flagged")
     inbox.add_argument("--status", choices=sharing.APPLICATION_STATUSES)
     inbox.add_argument("--department", help="(admins) whose inbox")
@@ -90,6 +92,8 @@ def _register_sharing(subparsers: argparse._SubParsersAction, acting: argparse.A
     grant.add_argument("--fields", type=_names)
     grant.add_argument("--clear", type=_names, default=())
     grant.add_argument("--until", type=date.fromisoformat, metavar="YYYY-MM-DD")
+    grant.add_argument("--system", metavar="CODE", help="only for this application system of the department "
+                       "(应用系统, e.g. mzj.dibao); default: the whole department")
     command("grants", _grants, "grants your department gave or holds").add_argument("--department")
     revoke = command("revoke", _revoke, "end a grant now (a reason is required)")
     revoke.add_argument("id", type=int)
@@ -139,7 +143,7 @@ def _apply(args, sessions: sessionmaker[Session], settings: Settings) -> int:
     def work() -> None:
         application = sharing.apply(console.context(sessions, settings, args.user), resource_code=args.resource,
                                     purpose=args.purpose, fields=args.fields, valid_from=args.valid_from,
-                                    valid_to=args.until)
+                                    valid_to=args.until, system=args.system)
         print(f"application #{application.id} submitted; {application.provider_name} answers by "
               f"{_at(application.deadline)}")
 
@@ -168,7 +172,7 @@ def _approve(args, sessions: sessionmaker[Session], settings: Settings) -> int:
     def work() -> None:
         grant = sharing.approve(console.context(sessions, settings, args.user), application_id=args.id,
                                 fields=args.fields, valid_to=args.until, clear=args.clear)
-        print(f"application #{args.id} approved: grant #{grant.id} to {grant.consumer_code} for "
+        print(f"application #{args.id} approved: grant #{grant.id} to {grant.system_code or grant.consumer_code} for "
               f"{grant.resource_code} until {_last_day(grant)}")
 
     return console.run(work)
@@ -193,8 +197,10 @@ def _withdraw(args, sessions: sessionmaker[Session], settings: Settings) -> int:
 def _grant(args, sessions: sessionmaker[Session], settings: Settings) -> int:
     def work() -> None:
         grant = sharing.grant(console.context(sessions, settings, args.user), resource_code=args.resource,
-                              consumer_code=args.to, fields=args.fields, clear=args.clear, valid_to=args.until)
-        print(f"grant #{grant.id} to {grant.consumer_code} for {grant.resource_code} until {_last_day(grant)}")
+                              consumer_code=args.to, fields=args.fields, clear=args.clear, valid_to=args.until,
+                              system=args.system)
+        print(f"grant #{grant.id} to {grant.system_code or grant.consumer_code} for {grant.resource_code} until "
+              f"{_last_day(grant)}")
 
     return console.run(work)
 
@@ -204,7 +210,7 @@ def _grants(args, sessions: sessionmaker[Session], settings: Settings) -> int:
         for g in sharing.grants(console.context(sessions, settings, args.user), department=args.department):
             source = f"application #{g.application_id}" if g.application_id else g.source
             revoked = f"\trevoked by {g.revoked_by}: {g.revoke_reason}" if g.revoked_at else ""
-            print(f"#{g.id}\t{g.state}\t{g.consumer_code}\t{g.resource_code}\t{_fields(g.fields)}\t"
+            print(f"#{g.id}\t{g.state}\t{g.system_code or g.consumer_code}\t{g.resource_code}\t{_fields(g.fields)}\t"
                   f"clear: {_fields(g.clear_fields) if g.clear_fields else '-'}\tuntil {_last_day(g)}\t"
                   f"{source}{revoked}")
 
@@ -247,7 +253,7 @@ def _application_line(a: sharing.Application, now: datetime) -> str:
     flag = "OVERDUE" if sharing.is_overdue(a, now) else "-"
     decided = f"\t{a.decided_by} {_at(a.decided_at)}" if a.decided_by else ""
     reason = f"\t{a.reason}" if a.reason else ""
-    return (f"#{a.id}\t{a.status}\t{flag}\t{a.consumer_code}\t{a.resource_code}\t{_fields(a.fields)}\t"
+    return (f"#{a.id}\t{a.status}\t{flag}\t{a.system_code or a.consumer_code}\t{a.resource_code}\t{_fields(a.fields)}\t"
             f"{a.valid_from}..{a.valid_to}\tdue {_at(a.deadline)}\t{a.purpose}{decided}{reason}")
 
 

@@ -9,7 +9,10 @@ calls it for SOAP; the portal and the command line ask it through ``sharing.view
     不予共享      everything, clear  never (NotShared)
 
 A grant (授权) comes from a 使用申请 the provider approved, or is given directly by the
-provider ('policy').  The application life cycle, as actions (``trust.actions``; who may run
+provider ('policy').  A grant is the consumer department's, or one of its application systems'
+(应用系统, ``SharingGrant.system_id``): a system's grant lets only a caller acting as that system read
+(one signing with the system's certificate); a department's grant lets the department's every system,
+its own certificate and its people read.  The application life cycle, as actions (``trust.actions``; who may run
 each is its check in ``trust.auth``)::
 
     sharing.apply     (consumer department)  -> submitted, deadline = now + GOVSHARE_APPLICATION_DAYS
@@ -40,17 +43,26 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from directory.lookups import base_of_class, department_by_code, published_resource
 from registry.clock import utcnow
 from registry.errors import Conflict, ExchangeError, GovernanceError, NotFound
-from registry.models import CatalogueEntry, CoreRecord, Department, MaskingRule, SharingApplication, SharingGrant
+from registry.models import (
+    AppSystem,
+    CatalogueEntry,
+    CoreRecord,
+    Department,
+    MaskingRule,
+    SharingApplication,
+    SharingGrant,
+)
 from trust.actions import Context, action
 from xsd.registry import Format, find, formats
 
 from . import masking
 from .masking import Masking
+from .onboarding import system_by_code
 
 UNCONDITIONAL, CONDITIONAL, NOT_SHARED = "无条件共享", "有条件共享", "不予共享"
 SUBMITTED, APPROVED, REFUSED, WITHDRAWN, EXPIRED = "submitted", "approved", "refused", "withdrawn", "expired"
@@ -82,8 +94,9 @@ class Decision:
 
 
 def authorize(session: Session, requester: Department, entry: CatalogueEntry, *, purpose: str | None = None,
-              at: datetime | None = None) -> Decision:
-    """What ``requester`` may read of ``entry`` at ``at``; raises ExchangeError NotShared / NotAuthorized."""
+              at: datetime | None = None, system_id: int | None = None) -> Decision:
+    """What ``requester`` - acting as its application system ``system_id``, or as the department itself
+    (None) - may read of ``entry`` at ``at``; raises ExchangeError NotShared / NotAuthorized."""
     at = at or utcnow()
     if entry.provider_id == requester.id:
         return Decision(requester, entry, "provider", None, None, purpose=purpose)
@@ -92,37 +105,59 @@ def authorize(session: Session, requester: Department, entry: CatalogueEntry, *,
                             f"served to other departments: {entry.not_shared_basis or 'not shared'}",
                             zh=f"资源「{entry.name}」为不予共享资源 (依据: {entry.not_shared_basis or '未注明'}), "
                                "只向提供部门开放。")
-    grants = active_grants(session, requester.id, entry.id, at)
+    grants = active_grants(session, requester.id, entry.id, at, system_id)
     rules = masking.rules_of(session, entry.id)
     clear = frozenset(f for g in grants for f in g.clear_fields or ())
     ids = tuple(g.id for g in grants)
     if entry.sharing_type == UNCONDITIONAL:
         return Decision(requester, entry, "unconditional", None, Masking(rules, clear), ids, purpose)
     if not grants:
-        english, chinese = _why_not(session, requester, entry, at)
+        english, chinese = _why_not(session, requester, entry, at, system_id)
         raise ExchangeError("NotAuthorized", english, zh=chinese)
     fields = None if any(g.fields is None for g in grants) else frozenset(f for g in grants for f in g.fields)
     return Decision(requester, entry, "grant", fields, Masking(rules, clear), ids, purpose)
 
 
-def active_grants(session: Session, consumer_id: int, entry_id: int, at: datetime) -> list[SharingGrant]:
+def active_grants(session: Session, consumer_id: int, entry_id: int, at: datetime,
+                  system_id: int | None = None) -> list[SharingGrant]:
+    """The consumer's grants of a resource in force at ``at``: the department's, and those of the
+    application system ``system_id`` it acts as (a system's grant is no other caller's)."""
     return list(session.scalars(
         select(SharingGrant).where(
-            SharingGrant.consumer_id == consumer_id, SharingGrant.entry_id == entry_id,
-            SharingGrant.valid_from <= at, or_(SharingGrant.valid_to.is_(None), SharingGrant.valid_to > at),
-            or_(SharingGrant.revoked_at.is_(None), SharingGrant.revoked_at > at),
+            SharingGrant.consumer_id == consumer_id, SharingGrant.entry_id == entry_id, _held_by(system_id),
+            *_in_force(at),
         ).order_by(SharingGrant.id)
     ))
 
 
-def _why_not(session: Session, requester: Department, entry: CatalogueEntry, at: datetime) -> tuple[str, str]:
+def _held_by(system_id: int | None):
+    """The grants a caller acting as ``system_id`` holds: its department's, and its system's own."""
+    department = SharingGrant.system_id.is_(None)
+    return department if system_id is None else or_(department, SharingGrant.system_id == system_id)
+
+
+def _in_force(at: datetime) -> tuple:
+    return (SharingGrant.valid_from <= at, or_(SharingGrant.valid_to.is_(None), SharingGrant.valid_to > at),
+            or_(SharingGrant.revoked_at.is_(None), SharingGrant.revoked_at > at))
+
+
+def _why_not(session: Session, requester: Department, entry: CatalogueEntry, at: datetime,
+             system_id: int | None) -> tuple[str, str]:
     """Why ``requester`` has no grant, and what it can do: in English for SOAP and the command line (with
     the command to run), in Chinese for the portal (with the portal's page)."""
     head = (f"{requester.name} has no grant for resource {entry.resource_code} ({entry.name}), which is 有条件共享"
             f" ({entry.sharing_condition or 'conditional'})")
     zh = f"{requester.name}尚无读取资源「{entry.name}」({entry.resource_code}, 有条件共享) 的有效授权"
+    # the caller holds none in force (else it would read): one in force is another system's
+    others = session.scalar(select(AppSystem.code).join(SharingGrant, SharingGrant.system_id == AppSystem.id).where(
+        SharingGrant.consumer_id == requester.id, SharingGrant.entry_id == entry.id, *_in_force(at))
+        .order_by(AppSystem.code).limit(1))
+    if others is not None:
+        return (head + f"; its grant is for its application system {others} only, and this request is not that "
+                "system's (sign with the system's certificate)",
+                zh + f"; 现有授权仅限本部门的应用系统 {others} 使用, 请以该系统的证书调用。")
     last = session.scalar(select(SharingGrant).where(SharingGrant.consumer_id == requester.id,
-                                                     SharingGrant.entry_id == entry.id)
+                                                     SharingGrant.entry_id == entry.id, _held_by(system_id))
                           .order_by(SharingGrant.id.desc()).limit(1))
     if last is not None and last.revoked_at is not None and last.revoked_at <= at:
         head += f"; grant #{last.id} was revoked on {_day(last.revoked_at)}: {last.revoke_reason}"
@@ -172,13 +207,15 @@ class Application:
     decided_at: datetime | None
     reason: str
     field_labels: list[str] | None = None  # the fields by their Chinese names; None: every field
+    system_code: str | None = None  # the application system (应用系统) that will read; None: the department
 
     @classmethod
     def of(cls, session: Session, row: SharingApplication) -> Application:
         return cls(row.id, row.entry.resource_code, row.entry.name, row.entry.provider.code, row.entry.provider.name,
                    row.consumer.code, row.consumer.name, row.purpose, row.fields, row.valid_from, row.valid_to,
                    row.status, row.applicant, row.submitted_at, row.deadline, row.decided_by, row.decided_at,
-                   row.reason, _labels(session, row.entry, row.fields).split("、") if row.fields else None)
+                   row.reason, _labels(session, row.entry, row.fields).split("、") if row.fields else None,
+                   _system_code(session, row.system_id))
 
     @property
     def status_label(self) -> str:
@@ -187,8 +224,9 @@ class Application:
 
 @action("sharing.apply")
 def apply(ctx: Context, *, resource_code: str, purpose: str, valid_to: date | None, valid_from: date | None = None,
-          fields: Sequence[str] | None = None) -> Application:
-    """File a 使用申请 for the caller's department; the provider answers by the deadline."""
+          fields: Sequence[str] | None = None, system: str | None = None) -> Application:
+    """File a 使用申请 for the caller's department - for one of its active application systems (应用系统,
+    ``system``: its code, e.g. ``mzj.dibao``) or the whole department; the provider answers by the deadline."""
     session, now = ctx.session, ctx.now
     consumer = session.get(Department, ctx.caller.department_id)
     entry = published_resource(session, resource_code)
@@ -218,8 +256,11 @@ def apply(ctx: Context, *, resource_code: str, purpose: str, valid_to: date | No
                               zh=f"申请期限 {valid_to} 早于开始日期 {valid_from}。")
     if valid_to < china_date(now):
         raise GovernanceError(f"until: {valid_to} has already passed", "until", zh=f"申请期限 {valid_to} 已经过去。")
+    reader = consumer_system(session, consumer, system)
+    system_id = reader.id if reader is not None else None
     pending = session.scalar(select(SharingApplication.id).where(
         SharingApplication.consumer_id == consumer.id, SharingApplication.entry_id == entry.id,
+        SharingApplication.system_id.is_(None) if system_id is None else SharingApplication.system_id == system_id,
         SharingApplication.status == SUBMITTED))
     if pending is not None:
         raise GovernanceError(f"application #{pending} for {entry.resource_code} already awaits an answer; "
@@ -227,7 +268,7 @@ def apply(ctx: Context, *, resource_code: str, purpose: str, valid_to: date | No
                               zh=f"本部门对该资源的使用申请 #{pending} 尚待答复, "
                                  "如需改变申请内容请先在「我的申请」页撤回。")
     application = SharingApplication(
-        consumer_id=consumer.id, entry_id=entry.id, purpose=purpose.strip(),
+        consumer_id=consumer.id, system_id=system_id, entry_id=entry.id, purpose=purpose.strip(),
         fields=_checked_fields(session, entry, fields), valid_from=valid_from, valid_to=valid_to,
         status=SUBMITTED, applicant=ctx.caller.who, submitted_at=now,
         deadline=now + timedelta(days=ctx.settings.application_days), decided_by="", reason="",
@@ -267,7 +308,7 @@ def approve(ctx: Context, *, application_id: int, fields: Sequence[str] | None =
         until = valid_to
     application.status, application.decided_by, application.decided_at = APPROVED, ctx.caller.who, now
     grant = SharingGrant(
-        consumer_id=application.consumer_id, entry_id=entry.id, fields=granted,
+        consumer_id=application.consumer_id, system_id=application.system_id, entry_id=entry.id, fields=granted,
         clear_fields=_checked_fields(session, entry, clear) or [], valid_from=china_midnight(application.valid_from),
         valid_to=china_midnight(until + timedelta(days=1)), source="application", application_id=application.id,
         granted_by=ctx.caller.who, granted_at=now, revoked_by="", revoke_reason="",
@@ -365,6 +406,7 @@ class Grant:
     revoked_at: datetime | None
     revoked_by: str
     revoke_reason: str
+    system_code: str | None = None  # the application system (应用系统) it is for; None: the whole department
 
     @classmethod
     def of(cls, row: SharingGrant, now: datetime) -> Grant:
@@ -372,13 +414,15 @@ class Grant:
         return cls(row.id, row.entry.resource_code, row.entry.name, row.entry.provider.code, row.consumer.code,
                    row.consumer.name, row.fields, list(row.clear_fields or ()), china_date(row.valid_from), last_day,
                    row.source, row.application_id, row.granted_by, row.granted_at, grant_state(row, now),
-                   row.revoked_at, row.revoked_by, row.revoke_reason)
+                   row.revoked_at, row.revoked_by, row.revoke_reason, _system_code(object_session(row), row.system_id))
 
 
 @action("sharing.grant")
 def grant(ctx: Context, *, resource_code: str, consumer_code: str, fields: Sequence[str] | None = None,
-          clear: Sequence[str] = (), valid_to: date | None = None, valid_from: date | None = None) -> Grant:
-    """The provider grants a department access directly ('policy'), without an application."""
+          clear: Sequence[str] = (), valid_to: date | None = None, valid_from: date | None = None,
+          system: str | None = None) -> Grant:
+    """The provider grants a department - or only one of its active application systems (``system``) - access
+    directly ('policy'), without an application."""
     session, now = ctx.session, ctx.now
     entry = published_resource(session, resource_code)
     consumer = department_by_code(session, consumer_code)
@@ -392,15 +436,17 @@ def grant(ctx: Context, *, resource_code: str, consumer_code: str, fields: Seque
     if valid_to is not None and valid_to < start:
         raise GovernanceError(f"until: {valid_to} is before the start {start}", "until",
                               zh=f"授权期限 {valid_to} 早于开始日期 {start}。")
+    reader = consumer_system(session, consumer, system)
     record = SharingGrant(
-        consumer_id=consumer.id, entry_id=entry.id, fields=_checked_fields(session, entry, fields),
+        consumer_id=consumer.id, system_id=reader.id if reader is not None else None, entry_id=entry.id,
+        fields=_checked_fields(session, entry, fields),
         clear_fields=_checked_fields(session, entry, clear) or [], valid_from=china_midnight(start),
         valid_to=china_midnight(valid_to + timedelta(days=1)) if valid_to else None, source="policy",
         granted_by=ctx.caller.who, granted_at=now, revoked_by="", revoke_reason="",
     )
     session.add(record)
     session.flush()
-    ctx.note(detail=f"grant #{record.id} to {consumer.code}")
+    ctx.note(detail=f"grant #{record.id} to {reader.code if reader is not None else consumer.code}")
     return Grant.of(record, now)
 
 
@@ -603,6 +649,25 @@ def _checked_fields(session: Session, entry: CatalogueEntry, fields: Iterable[st
                               zh=f"{'、'.join(unknown)} 不是资源「{entry.name}」的字段; 可选字段: "
                                  f"{'、'.join(fmt.label(f.name) for f in fmt.fields)}。")
     return sorted(resolved)
+
+
+def consumer_system(session: Session, consumer: Department, code: str | None) -> AppSystem | None:
+    """The active application system ``code`` of ``consumer`` that an application or a grant is for; None
+    for none (the whole department)."""
+    if not (code or "").strip():
+        return None
+    row = system_by_code(session, code)
+    if row.department_id != consumer.id:
+        raise GovernanceError(f"system: {row.code} is not one of {consumer.code}'s application systems", "system",
+                              zh=f"应用系统 {row.code} 不属于{consumer.name}。")
+    if row.status != "active":
+        raise GovernanceError(f"system: {row.code} is suspended ({row.suspension_reason})", "system",
+                              zh=f"应用系统 {row.code} 已暂停接入, 不能为其申请或授权。")
+    return row
+
+
+def _system_code(session: Session, system_id: int | None) -> str | None:
+    return session.get(AppSystem, system_id).code if system_id is not None else None
 
 
 def _labels(session: Session, entry: CatalogueEntry, names: Iterable[str] | None) -> str:

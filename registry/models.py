@@ -77,6 +77,7 @@ class DepartmentApplication(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(32))  # the short code asked for, e.g. "wjw"
     name: Mapped[str] = mapped_column(String(200))
+    english_name: Mapped[str] = mapped_column(String(200), default="")  # the businessEntity's name xml:lang="en"
     credit_code: Mapped[str] = mapped_column(String(18))  # 统一社会信用代码, checked with python-stdnum
     division_code: Mapped[str] = mapped_column(String(6))  # 行政区划代码
     connection_mode: Mapped[str] = mapped_column(String(16))

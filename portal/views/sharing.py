@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
 from directory import lookups
-from governance import sharing
+from governance import onboarding, sharing
 from registry.errors import GovshareError
 
 from ..app import context, reading, requires, settings
@@ -47,17 +47,18 @@ def _fields_of(db, entry) -> list[tuple[str, str]]:
 def apply():
     code = request.values.get("code", "")
     errors: dict[str, str] = {}
-    form = {"purpose": "", "until": "", "fields": []}
+    form = {"purpose": "", "until": "", "fields": [], "system": ""}
     if request.method == "POST":
         form = {"purpose": request.form.get("purpose", ""), "until": request.form.get("until", ""),
-                "fields": request.form.getlist("fields")}
+                "fields": request.form.getlist("fields"), "system": request.form.get("system", "")}
         until = _date(form["until"])
         if form["until"] and until is None:
             errors["until"] = "日期格式应为 YYYY-MM-DD"
         else:
             try:
                 application = sharing.apply(context(), resource_code=code, purpose=form["purpose"],
-                                            valid_to=until, fields=form["fields"] or None)
+                                            valid_to=until, fields=form["fields"] or None,
+                                            system=form["system"] or None)
                 flash(f"使用申请 #{application.id} 已提交, 等待{application.provider_name}答复。", "success")
                 return redirect(url_for("sharing.applications"))
             except GovshareError as exc:
@@ -67,8 +68,9 @@ def apply():
             entry = lookups.published_resource(db, code)
         except GovshareError:
             abort(404, description=f"没有已发布的资源代码为 {code} 的资源。")
+        systems = onboarding.active_systems(db, g.user.department_id) if g.user.department_id else []
         return render_template("apply.html", entry=entry, fields=_fields_of(db, entry), form=form, errors=errors,
-                               days=settings().application_days, limit=sharing.PURPOSE_LENGTH), \
+                               days=settings().application_days, limit=sharing.PURPOSE_LENGTH, systems=systems), \
             422 if errors else 200
 
 

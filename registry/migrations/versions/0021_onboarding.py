@@ -34,6 +34,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), primary_key=True),
         sa.Column("code", sa.String(32), nullable=False),
         sa.Column("name", sa.String(200), nullable=False),
+        sa.Column("english_name", sa.String(200), nullable=False, server_default=""),
         sa.Column("credit_code", sa.String(18), nullable=False),
         sa.Column("division_code", sa.String(6), nullable=False),
         sa.Column("connection_mode", sa.String(16), nullable=False),
