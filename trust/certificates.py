@@ -1,31 +1,51 @@
-"""The platform CA's actions (证书, S1): make the CA, issue, revoke and list department
-certificates, publish the CRL - the security administrator's (``certificates``).
+"""The platform CA's actions (证书, S1): certificate requests (CSR) from departments and their
+application systems, approval, renewal, revocation, expiry, the CRL.
 
-    pki.init    init(ctx, days=3650, force=False)        -> Authority(path=var/pki/ca.pem, subject, not_after)
-    pki.issue   issue(ctx, department="gaj", out=None)   -> Handover(serial, subject, not_after, files, password)
-    pki.revoke  revoke(ctx, serial="1f3a...", reason="keyCompromise") -> Held (the certificate, now revoked)
-    pki.crl     crl(ctx)                                 -> var/pki/crl.pem
-    pki.list    certificates(ctx, department="gaj")      -> [Held, ...] (oldest first)
+    pki.request      request(ctx, csr=PEM, system="gaj.hukou", renews=None) -> Requested (submitted)
+    pki.requests     requests(ctx, status="submitted")      -> [Requested, ...] (newest first)
+    pki.approve      approve(ctx, request_id=5)             -> Approval(certificate=Held, pem, renewed=Held | None)
+    pki.refuse       refuse(ctx, request_id=5, reason="...") -> Requested (refused)
+    pki.expiring     expiring(ctx, days=30)                 -> [Held, ...] (valid, ending within days)
+    pki.certificate  certificate(ctx, serial="1f3a...")     -> CertificateFile(held, pem)
+    pki.revoke       revoke(ctx, serial="1f3a...", reason="keyCompromise") -> Held (now revoked; CRL republished)
+    pki.list         certificates(ctx, department="gaj")    -> [Held, ...] (oldest first)
+    pki.init         init(ctx, days=3650, force=False)      -> Authority(path=var/pki/ca.pem, subject, not_after)
+    pki.issue        issue(ctx, department="gaj", out=None) -> Handover(serial, subject, not_after, files, password)
+    pki.crl          crl(ctx)                               -> var/pki/crl.pem
 
-``issue`` writes ``<code>-<serial>.key`` (0600), ``.pem`` and a password-protected ``.p12``
-(PKCS#12 with the CA certificate) into ``out`` (default ``var/pki/issued``); the platform keeps
-the certificate, never the key.  The PKCS#12 password is the one given, or a random one
-returned once in the result.  The machinery (keys, certificates, the CRL) is :mod:`trust.pki`.
+A department's people with the ``connect`` capability send a PKCS#10 request for their department
+or one of its systems; the private key never leaves them.  The security administrator approves
+(the CA signs the request's key under the platform's subject, :func:`trust.pki.certify`) or
+refuses it with a reason.  A renewal (``renews``) is a new request with a new key: the certificate
+it replaces stays valid until its own end, so the department switches when it is ready, and
+revokes the old one if it wants it gone sooner.  ``pki.issue`` - a key made by the centre - stays
+for the demo and tests: it writes ``<code>-<serial>.key`` (0600), ``.pem`` and a
+password-protected ``.p12`` into ``out`` (default ``var/pki/issued``).
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
-from registry.models import Certificate, Department
+from registry.errors import Conflict, InvalidInput, NotFound
+from registry.models import AppSystem, Certificate, CertificateRequest, Department
 
 from . import pki
 from .actions import Context, action
+from .auth import refuse_suspended
+
+#: a request's statuses, with the portal's names
+REQUEST_STATUSES = {"submitted": "待审批", "issued": "已签发", "refused": "已拒绝"}
+REASON_LENGTH = 500
+EXPIRING_DAYS = 30
 
 
 @dataclass(frozen=True)
@@ -54,10 +74,12 @@ class Handover:
 
 @dataclass(frozen=True)
 class Held:
-    """An issued certificate as the platform keeps it."""
+    """An issued certificate as the platform keeps it: its department's, or one of its systems'."""
 
     serial: str
     department_code: str
+    department_name: str
+    system_code: str | None
     subject: str
     not_before: datetime
     not_after: datetime
@@ -66,9 +88,67 @@ class Held:
     revocation_reason: str | None
 
     @classmethod
-    def of(cls, row: Certificate, department_code: str) -> Held:
-        return cls(row.serial, department_code, row.subject, row.not_before, row.not_after, row.status, row.revoked,
-                   row.revocation_reason)
+    def of(cls, row: Certificate) -> Held:
+        return cls(row.serial, row.department.code, row.department.name, row.system.code if row.system else None,
+                   row.subject, row.not_before, row.not_after, row.status, row.revoked, row.revocation_reason)
+
+    @property
+    def holder(self) -> str:
+        """The code the certificate names: the system's, else the department's."""
+        return self.system_code or self.department_code
+
+
+@dataclass(frozen=True)
+class CertificateFile:
+    """One certificate's PEM, to download: ``<holder>-<serial>.pem``."""
+
+    held: Held
+    pem: str
+
+    @property
+    def filename(self) -> str:
+        return f"{self.held.holder}-{self.held.serial}.pem"
+
+
+@dataclass(frozen=True)
+class Requested:
+    """A certificate request (CSR) and what became of it."""
+
+    id: int
+    department_code: str
+    department_name: str
+    system_code: str | None
+    key: str  # RSA 2048, EC P-256
+    renews: str | None  # the serial of the certificate it replaces
+    status: str  # submitted | issued | refused
+    submitted_by: str
+    submitted_at: datetime
+    decided_by: str
+    decided_at: datetime | None
+    reason: str
+    certificate_serial: str | None
+
+    @classmethod
+    def of(cls, row: CertificateRequest) -> Requested:
+        key = pki.key_description(x509.load_pem_x509_csr(row.csr_pem.encode()).public_key())
+        return cls(row.id, row.department.code, row.department.name, row.system.code if row.system else None, key,
+                   row.renews, row.status, row.submitted_by, row.submitted_at, row.decided_by, row.decided_at,
+                   row.reason, row.certificate_serial)
+
+    @property
+    def holder(self) -> str:
+        return self.system_code or self.department_code
+
+
+@dataclass(frozen=True)
+class Approval:
+    """An approved request: the new certificate and its PEM, and for a renewal the certificate it
+    replaces - still valid until its own end (``renewed.not_after``) unless revoked."""
+
+    request_id: int
+    certificate: Held
+    pem: str
+    renewed: Held | None
 
 
 @action("pki.init")
@@ -102,13 +182,148 @@ def issue(ctx: Context, *, department: str, out: Path | None = None, days: int =
                     Path(f"{stem}.key"), Path(f"{stem}.pem"), Path(f"{stem}.p12"), chosen)
 
 
+@action("pki.request")
+def request(ctx: Context, *, csr: str | bytes, system: str | None = None, renews: str | None = None) -> Requested:
+    """Ask for a certificate for the caller's department, or its application system ``system``, for
+    the key of ``csr`` (PKCS#10, PEM or DER); ``renews``: the serial of the certificate it is to
+    replace (the department's or the system's own, still valid; the system is then its)."""
+    department = ctx.session.get(Department, ctx.caller.department_id)
+    target = pki.find_system(ctx.session, system) if system else None
+    replaced = _renewable(ctx, renews, department, target) if renews else None
+    if replaced is not None:
+        target = replaced.system
+    refuse_suspended(department, target)
+    parsed = pki.load_csr(csr)
+    pki.refuse_reused_key(ctx.session, parsed.public_key())
+    row = CertificateRequest(
+        department_id=department.id, system_id=target.id if target else None,
+        csr_pem=parsed.public_bytes(serialization.Encoding.PEM).decode(),
+        key_fingerprint=pki.key_fingerprint(parsed.public_key()), renews=replaced.serial if replaced else None,
+        status="submitted", submitted_by=ctx.caller.who, submitted_at=ctx.now)
+    ctx.session.add(row)
+    ctx.session.flush()
+    holder = target.code if target else department.code
+    ctx.note(detail=f"certificate request #{row.id} for {holder}" + (f", renewing {row.renews}" if row.renews else ""))
+    return Requested.of(row)
+
+
+def _renewable(ctx: Context, serial: str, department: Department, system: AppSystem | None) -> Certificate:
+    """The certificate ``serial`` if a request of ``department`` (for ``system``, if named) may renew it:
+    its own, valid and not yet ended."""
+    old = pki.find_certificate(ctx.session, serial)
+    if old.department_id != department.id or (system is not None and old.system_id != system.id):
+        whose = f"the system {system.code}" if system is not None else department.code
+        raise InvalidInput(f"certificate {old.serial} is not {whose}'s: a renewal names a certificate of the same "
+                           "holder", code="NotRenewable", field="renews",
+                           zh=f"证书 {old.serial} 不属于{'该应用系统' if system is not None else '本部门'}, 不能续期。")
+    if old.status != "valid" or old.not_after <= ctx.now:
+        state = "revoked" if old.status != "valid" else f"ended on {old.not_after:%Y-%m-%d}"
+        raise InvalidInput(f"certificate {old.serial} has {state}: request a new certificate instead of a renewal",
+                           code="NotRenewable", field="renews",
+                           zh=f"证书 {old.serial} 已{'吊销' if old.status != 'valid' else '到期'}, "
+                              "不能续期, 请直接申请新证书。")
+    return old
+
+
+@action("pki.requests")
+def requests(ctx: Context, *, status: str | None = None, department: str | None = None) -> list[Requested]:
+    """Certificate requests, newest first: every department's for the security administrator (one
+    department's with ``department``), the caller's department's for anyone else."""
+    if status and status not in REQUEST_STATUSES:
+        raise InvalidInput(f"unknown status {status!r}; one of: {', '.join(REQUEST_STATUSES)}", code="UnknownStatus",
+                           field="status", zh=f"未知的状态 {status}。")
+    query = (select(CertificateRequest).options(joinedload(CertificateRequest.department),
+                                                joinedload(CertificateRequest.system))
+             .order_by(CertificateRequest.id.desc()))
+    if status:
+        query = query.where(CertificateRequest.status == status)
+    owner = _department_of_listing(ctx, department)
+    if owner is not None:
+        query = query.where(CertificateRequest.department_id == owner)
+    rows = [Requested.of(row) for row in ctx.session.scalars(query)]
+    ctx.note(record_count=len(rows))
+    return rows
+
+
+def _department_of_listing(ctx: Context, department: str | None) -> int | None:
+    """Whose list: the caller's department, unless the caller is the security administrator (then
+    ``department``'s, or everyone's)."""
+    if not ctx.caller.can("certificates"):
+        return ctx.caller.department_id
+    return pki.find_department(ctx.session, department).id if department else None
+
+
+@action("pki.approve")
+def approve(ctx: Context, *, request_id: int, days: int = pki.CERT_DAYS) -> Approval:
+    """Issue the certificate a request asks for: the CA signs its key under the platform's subject."""
+    row = _undecided(ctx, request_id)
+    refuse_suspended(row.department, row.system)
+    key = pki.load_csr(row.csr_pem).public_key()
+    pki.refuse_reused_key(ctx.session, key, request_id=row.id)
+    made = pki.certify(ctx.session, ctx.settings, row.department, key, system=row.system, days=days)
+    row.status, row.decided_by, row.decided_at = "issued", ctx.caller.who, ctx.now
+    row.certificate_serial = made.record.serial
+    renewed = ctx.session.get(Certificate, row.renews) if row.renews else None
+    ctx.note(detail=f"certificate request #{row.id} approved: certificate {made.record.serial} for "
+                    f"{row.system.code if row.system else row.department.code}"
+                    + (f"; {renewed.serial} stays valid until {renewed.not_after:%Y-%m-%d}" if renewed else ""))
+    return Approval(row.id, Held.of(made.record), made.cert_pem().decode(), Held.of(renewed) if renewed else None)
+
+
+@action("pki.refuse")
+def refuse(ctx: Context, *, request_id: int, reason: str) -> Requested:
+    """Refuse a request, saying why (the department sees the reason)."""
+    reason = (reason or "").strip()
+    if not reason or len(reason) > REASON_LENGTH:
+        raise InvalidInput(f"reason: required, at most {REASON_LENGTH} characters", code="ReasonRequired",
+                           field="reason", zh=f"请填写拒绝理由 ({REASON_LENGTH} 字以内)。")
+    row = _undecided(ctx, request_id)
+    row.status, row.decided_by, row.decided_at, row.reason = "refused", ctx.caller.who, ctx.now, reason
+    ctx.note(detail=f"certificate request #{row.id} refused: {reason}")
+    return Requested.of(row)
+
+
+def _undecided(ctx: Context, request_id: int) -> CertificateRequest:
+    row = ctx.session.get(CertificateRequest, request_id) if isinstance(request_id, int) else None
+    if row is None:
+        raise NotFound(f"no certificate request #{request_id}", code="CertificateRequestNotFound", field="request",
+                       zh=f"没有编号为 {request_id} 的证书申请。")
+    if row.status != "submitted":
+        raise Conflict(f"certificate request #{row.id} was {row.status} already by {row.decided_by}",
+                       code="RequestAlreadyDecided",
+                       zh=f"证书申请 #{row.id} 已由 {row.decided_by} 处理 ({REQUEST_STATUSES[row.status]})。")
+    return row
+
+
+@action("pki.expiring")
+def expiring(ctx: Context, *, days: int = EXPIRING_DAYS) -> list[Held]:
+    """Valid certificates that end within ``days`` (即将到期), soonest first: each needs a renewal."""
+    if not isinstance(days, int) or not 0 < days <= pki.CERT_DAYS:
+        raise InvalidInput(f"days: a whole number from 1 to {pki.CERT_DAYS}", code="InvalidRequest", field="days",
+                           zh=f"天数须为 1 到 {pki.CERT_DAYS} 之间的整数。")
+    rows = ctx.session.scalars(_held().where(
+        Certificate.status == "valid", Certificate.not_after > ctx.now,
+        Certificate.not_after <= ctx.now + timedelta(days=days)).order_by(Certificate.not_after))
+    held = [Held.of(row) for row in rows]
+    ctx.note(record_count=len(held))
+    return held
+
+
+@action("pki.certificate")
+def certificate(ctx: Context, *, serial: str) -> CertificateFile:
+    """One certificate's PEM (its department's people, or the security administrator)."""
+    row = pki.find_certificate(ctx.session, serial)
+    ctx.note(detail=f"certificate {row.serial}")
+    return CertificateFile(Held.of(row), row.pem)
+
+
 @action("pki.revoke")
 def revoke(ctx: Context, *, serial: str, reason: str = "unspecified") -> Held:
-    """Revoke a certificate and publish a fresh CRL."""
+    """Revoke a certificate (reason: one of RFC 5280's) and publish a fresh CRL."""
     record = pki.revoke(ctx.session, ctx.settings, serial, reason)
-    code = ctx.session.get(Department, record.department_id).code
-    ctx.note(detail=f"certificate {record.serial} of {code} revoked: {reason}")
-    return Held.of(record, code)
+    held = Held.of(record)
+    ctx.note(detail=f"certificate {record.serial} of {held.holder} revoked: {reason}")
+    return held
 
 
 @action("pki.crl")
@@ -119,10 +334,16 @@ def crl(ctx: Context) -> Path:
 
 @action("pki.list")
 def certificates(ctx: Context, *, department: str | None = None) -> list[Held]:
-    """Issued certificates and their status, oldest first; one department's with ``department``."""
-    query = select(Certificate, Department.code).join(Department).order_by(Certificate.issued)
-    if department:
-        query = query.where(Certificate.department_id == pki.find_department(ctx.session, department).id)
-    held = [Held.of(row, code) for row, code in ctx.session.execute(query)]
+    """Issued certificates and their status, oldest first: every department's for the security
+    administrator (one department's with ``department``), the caller's department's for anyone else."""
+    query = _held().order_by(Certificate.issued, Certificate.serial)
+    owner = _department_of_listing(ctx, department)
+    if owner is not None:
+        query = query.where(Certificate.department_id == owner)
+    held = [Held.of(row) for row in ctx.session.scalars(query)]
     ctx.note(record_count=len(held))
     return held
+
+
+def _held():
+    return select(Certificate).options(joinedload(Certificate.department), joinedload(Certificate.system))

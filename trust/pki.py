@@ -1,25 +1,35 @@
-"""The platform's own certificate authority (S1): department certificates, revocation, CRL.
+"""The platform's own certificate authority (S1): department and application-system
+certificates, certificate requests (PKCS#10), revocation, CRL.
 
     govshare pki init                       # the CA: var/pki/ca.key (0600) and var/pki/ca.pem
-    govshare pki issue gaj --out DIR        # gaj.key, gaj.pem, gaj.p12 for 临江市公安局
+    govshare pki issue gaj --out DIR        # gaj.key, gaj.pem, gaj.p12 for 临江市公安局 (demo, tests)
+    govshare admin cert request wjw.csr --user wjw   # a CSR: the key never leaves the department
     govshare pki revoke SERIAL --reason keyCompromise
     govshare pki crl                        # var/pki/crl.pem, also served at /pki/crl.pem
-    govshare pki list
 
-A department certificate binds a key to the department as the directory knows it: its
-subject is ``CN=<department code>, O=<department name>, serialNumber=<统一社会信用代码>``
-and a subjectAltName URI ``urn:govshare:department:<credit code>``; the same credit code is
-in the department's businessEntity (identifierBag, ``uddi:govshare:identifier:provider-code``).
-The platform keeps every issued certificate (not the department's private key, which is
-handed over once, as PEM and as a password-protected PKCS#12) with its status, so
-verification (:mod:`trust.wsse`) can check chain, validity, revocation and the
-caller's identity.  The CA's key stays on the server, readable by its owner only,
-optionally encrypted with ``GOVSHARE_CA_PASSPHRASE``.
+A certificate binds a key to the department as the directory knows it - or to one of its
+application systems (应用系统): its subject is the platform's, never the request's::
+
+    CN=gaj (or the system's code, gaj.hukou), O=临江市公安局, 2.5.4.5=11330100002501020X
+    subjectAltName: URI:urn:govshare:department:11330100002501020X
+                    URI:urn:govshare:system:gaj.hukou          (a system's certificate only)
+
+The same credit code is in the department's businessEntity (identifierBag,
+``uddi:govshare:identifier:provider-code``).  A request (:func:`load_csr`) is PEM or DER, its
+self-signature verifies, it is signed with SHA-256 or stronger, its key is RSA of 2048 bits or
+more or EC on P-256 or P-384, and no certificate or pending request of the platform holds that
+key already (:func:`refuse_reused_key`).  The platform keeps every issued certificate with its
+status - never a private key: a requested certificate's stays with its department, and the
+centre-made one of ``pki issue`` is handed over once, as PEM and as a password-protected PKCS#12 -
+so verification (:mod:`trust.wsse`) can check chain, validity, revocation and the caller's
+identity.  The CA's key stays on the server, readable by its owner only, optionally encrypted
+with ``GOVSHARE_CA_PASSPHRASE``.
 """
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 import secrets
 import tempfile
@@ -30,7 +40,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from sqlalchemy import select
@@ -38,7 +48,7 @@ from sqlalchemy.orm import Session
 
 from registry.clock import utcnow
 from registry.errors import Conflict, InvalidInput, NotFound, Unavailable
-from registry.models import Certificate, Department
+from registry.models import AppSystem, Certificate, CertificateRequest, Department
 from registry.settings import Settings
 
 CA_DAYS = 3650
@@ -46,6 +56,14 @@ CERT_DAYS = 730
 CRL_HOURS = 24
 REASONS = {r.value: r for r in x509.ReasonFlags if r is not x509.ReasonFlags.remove_from_crl}  # RFC 5280 names
 DEPARTMENT_URI = "urn:govshare:department:"
+SYSTEM_URI = "urn:govshare:system:"
+#: what a certificate request may certify: RSA keys of at least RSA_MIN_BITS, or a key on one of these curves
+RSA_MIN_BITS = 2048
+EC_CURVES = {"secp256r1": "P-256", "secp384r1": "P-384"}
+#: the hashes a request may be signed with
+CSR_HASHES = frozenset({"sha256", "sha384", "sha512"})
+CSR_MAX_BYTES = 64 * 1024
+CertifiedKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey
 
 
 @dataclass(frozen=True)
@@ -123,17 +141,25 @@ def ca_certificate(settings: Settings) -> x509.Certificate | None:
 
 
 @dataclass
-class Issued:
+class Certified:
+    """A certificate the CA has just signed, and its row in ``certificate``."""
+
     record: Certificate
-    key: rsa.RSAPrivateKey
     certificate: x509.Certificate
+
+    def cert_pem(self) -> bytes:
+        return self.certificate.public_bytes(serialization.Encoding.PEM)
+
+
+@dataclass
+class Issued(Certified):
+    """A certificate with the key the centre made for it (``pki issue``: demo and tests)."""
+
+    key: rsa.RSAPrivateKey
 
     def key_pem(self) -> bytes:
         return self.key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                       serialization.NoEncryption())
-
-    def cert_pem(self) -> bytes:
-        return self.certificate.public_bytes(serialization.Encoding.PEM)
 
     def pkcs12(self, password: bytes, ca: x509.Certificate) -> bytes:
         return pkcs12.serialize_key_and_certificates(
@@ -153,44 +179,158 @@ def find_department(session: Session, name: str) -> Department:
     return dept
 
 
-def issue(session: Session, settings: Settings, department: Department, *, days: int = CERT_DAYS,
-          key_size: int = 2048, purpose: str = "signing") -> Issued:
-    """A new key and certificate for ``department``, recorded as ``valid``."""
-    ca = load_ca(settings)
+def find_system(session: Session, code: str) -> AppSystem:
+    """The application system (应用系统) ``code`` (``<department>.<system>``, e.g. ``gaj.hukou``)."""
+    system = session.scalar(select(AppSystem).where(AppSystem.code == (code or "").strip().lower()))
+    if system is None:
+        raise NotFound(f"no application system {code!r}: give its code, <department>.<system> (e.g. gaj.hukou)",
+                       code="UnknownSystem", zh=f"没有代码为 {code} 的应用系统。", field="system")
+    return system
+
+
+def issue(session: Session, settings: Settings, department: Department, *, system: AppSystem | None = None,
+          days: int = CERT_DAYS, key_size: int = 2048, purpose: str = "signing") -> Issued:
+    """A new key, made here, and its certificate for ``department`` (or its ``system``), recorded as ``valid``."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=key_size)
-    subject = x509.Name([
-        x509.NameAttribute(NameOID.COMMON_NAME, department.code),
-        x509.NameAttribute(NameOID.ORGANIZATION_NAME, department.name),
-        x509.NameAttribute(NameOID.SERIAL_NUMBER, department.credit_code),
-    ])
+    made = certify(session, settings, department, key.public_key(), system=system, days=days, purpose=purpose)
+    return Issued(made.record, made.certificate, key)
+
+
+def certify(session: Session, settings: Settings, department: Department, public_key: CertifiedKey, *,
+            system: AppSystem | None = None, days: int = CERT_DAYS, purpose: str = "signing") -> Certified:
+    """The CA's certificate for ``public_key``, naming ``department`` (and ``system``), recorded as
+    ``valid``; it ends after ``days`` or with the CA, whichever comes first."""
+    ca = load_ca(settings)
     now = _now()
-    not_after = min(now + timedelta(days=days), ca.certificate.not_valid_after_utc)
     serial = x509.random_serial_number()
     cert = (
-        x509.CertificateBuilder().subject_name(subject).issuer_name(ca.certificate.subject)
-        .public_key(key.public_key()).serial_number(serial)
-        .not_valid_before(now - timedelta(minutes=5)).not_valid_after(not_after)
+        x509.CertificateBuilder().subject_name(subject_of(department, system)).issuer_name(ca.certificate.subject)
+        .public_key(public_key).serial_number(serial)
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(min(now + timedelta(days=days), ca.certificate.not_valid_after_utc))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=True, key_encipherment=True,
+        .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=True,
+                                     key_encipherment=isinstance(public_key, rsa.RSAPublicKey),
                                      data_encipherment=False, key_agreement=False, key_cert_sign=False,
                                      crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-        .add_extension(x509.SubjectAlternativeName([
-            x509.UniformResourceIdentifier(DEPARTMENT_URI + department.credit_code)]), critical=False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(x509.SubjectAlternativeName(names_of(department, system)), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()), critical=False)
         .sign(ca.key, hashes.SHA256())
     )
     record = Certificate(
-        serial=format(serial, "x"), department_id=department.id, subject=cert.subject.rfc4514_string(),
-        fingerprint=cert.fingerprint(hashes.SHA256()).hex(), pem=cert.public_bytes(serialization.Encoding.PEM)
-        .decode(), not_before=cert.not_valid_before_utc.replace(tzinfo=None),
-        not_after=cert.not_valid_after_utc.replace(tzinfo=None), status="valid", purpose=purpose,
-        issued=utcnow(),
+        serial=format(serial, "x"), department_id=department.id, system_id=system.id if system else None,
+        subject=cert.subject.rfc4514_string(), fingerprint=cert.fingerprint(hashes.SHA256()).hex(),
+        pem=cert.public_bytes(serialization.Encoding.PEM).decode(),
+        not_before=cert.not_valid_before_utc.replace(tzinfo=None),
+        not_after=cert.not_valid_after_utc.replace(tzinfo=None), status="valid", purpose=purpose, issued=utcnow(),
     )
     session.add(record)
     session.flush()
-    return Issued(record, key, cert)
+    return Certified(record, cert)
+
+
+def subject_of(department: Department, system: AppSystem | None = None) -> x509.Name:
+    """``CN=<department or system code>, O=<department name>, serialNumber=<统一社会信用代码>``."""
+    return x509.Name([
+        x509.NameAttribute(NameOID.COMMON_NAME, system.code if system else department.code),
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, department.name),
+        x509.NameAttribute(NameOID.SERIAL_NUMBER, department.credit_code),
+    ])
+
+
+def names_of(department: Department, system: AppSystem | None = None) -> list[x509.GeneralName]:
+    """The subjectAltName URIs: the department's credit code, and the system's code for a system."""
+    names = [x509.UniformResourceIdentifier(DEPARTMENT_URI + department.credit_code)]
+    if system is not None:
+        names.append(x509.UniformResourceIdentifier(SYSTEM_URI + system.code))
+    return names
+
+
+# ----------------------------------------------------------------------------- certificate requests (PKCS#10)
+
+def load_csr(data: str | bytes) -> x509.CertificateSigningRequest:
+    """A PKCS#10 request, PEM or DER, that the platform may certify: its key is strong
+    (:func:`key_description`), it is signed with SHA-256 or stronger, and its self-signature
+    verifies (whoever sent it holds the key).  Its subject is ignored: the certificate's is the
+    platform's.  A department makes one with::
+
+        openssl req -new -newkey rsa:2048 -nodes -keyout k.pem -subj /CN=x -out x.csr
+    """
+    raw = data.encode() if isinstance(data, str) else bytes(data)
+    if len(raw) > CSR_MAX_BYTES:
+        raise _invalid(f"the request is {len(raw)} bytes; a PKCS#10 request is a few kilobytes",
+                       f"证书请求文件过大 ({len(raw)} 字节), 请上传 openssl 等工具生成的 CSR 文件。")
+    if b"PRIVATE KEY" in raw:
+        raise _invalid("this is a private key, not a certificate request: keep the key where it is and send "
+                       "the CSR made with it (openssl req -new -key KEY)",
+                       "您提交的是私钥, 不是证书请求: 私钥不得离开本单位, 请提交用它生成的证书请求 (CSR)。")
+    try:
+        pem = raw.lstrip().startswith(b"-----BEGIN")
+        csr = x509.load_pem_x509_csr(raw.strip()) if pem else x509.load_der_x509_csr(raw)
+    except ValueError as exc:
+        raise _invalid(f"not a PKCS#10 certificate request in PEM or DER ({exc}); make one with "
+                       "`openssl req -new -newkey rsa:2048 -nodes -keyout KEY -subj /CN=x`",
+                       "不是有效的证书请求 (PKCS#10, PEM 或 DER 格式), 请用 openssl 等工具重新生成。") from None
+    key_description(csr.public_key())
+    algorithm = csr.signature_hash_algorithm
+    if algorithm is None or algorithm.name not in CSR_HASHES:
+        used = algorithm.name.upper() if algorithm else "none"
+        raise InvalidInput(f"the request is signed with {used}; sign it with SHA-256 or stronger "
+                           "(openssl req -sha256)", code="CsrWeakSignature", field="csr",
+                           zh=f"证书请求使用 {used} 签名, 强度不足, "
+                              "请用 SHA-256 或更强的算法重新生成 (openssl req -sha256)。")
+    if not csr.is_signature_valid:
+        raise InvalidInput("the request's signature does not verify with its own key: it was altered, or not "
+                           "signed with the key it carries; make it again", code="CsrSignatureInvalid", field="csr",
+                           zh="证书请求的签名校验未通过 (请求被改动过, 或不是用其中的密钥签名的), 请重新生成。")
+    return csr
+
+
+def _invalid(message: str, zh: str) -> InvalidInput:
+    return InvalidInput(message, code="InvalidCsr", field="csr", zh=zh)
+
+
+def key_description(key: object) -> str:
+    """``RSA 2048``, ``EC P-256``: a key the platform certifies; any other is refused (CsrWeakKey)."""
+    if isinstance(key, rsa.RSAPublicKey) and key.key_size >= RSA_MIN_BITS:
+        return f"RSA {key.key_size}"
+    if isinstance(key, ec.EllipticCurvePublicKey) and key.curve.name in EC_CURVES:
+        return f"EC {EC_CURVES[key.curve.name]}"
+    given = (f"RSA {key.key_size}" if isinstance(key, rsa.RSAPublicKey) else
+             f"EC {key.curve.name}" if isinstance(key, ec.EllipticCurvePublicKey) else type(key).__name__)
+    raise InvalidInput(f"the request's key is {given}; the platform certifies RSA keys of {RSA_MIN_BITS} bits or "
+                       f"more and EC keys on {' or '.join(EC_CURVES.values())}", code="CsrWeakKey", field="csr",
+                       zh=f"证书请求的密钥 ({given}) 强度不足: 须为 {RSA_MIN_BITS} 位及以上的 RSA 密钥, "
+                          f"或 {'、'.join(EC_CURVES.values())} 曲线的 EC 密钥。")
+
+
+def key_fingerprint(key: CertifiedKey) -> str:
+    """SHA-256 of the public key's SubjectPublicKeyInfo (DER), hex: one key, one fingerprint."""
+    return hashlib.sha256(key.public_bytes(serialization.Encoding.DER,
+                                           serialization.PublicFormat.SubjectPublicKeyInfo)).hexdigest()
+
+
+def refuse_reused_key(session: Session, key: CertifiedKey, *, request_id: int | None = None) -> None:
+    """Refuse a key that a certificate of the platform (valid, expired or revoked) or another
+    pending or issued request holds already: a new certificate needs a new key, so a compromised or
+    superseded key never comes back.  Certificates are compared key by key (they do not record
+    their key's fingerprint); requests, by fingerprint."""
+    fingerprint = key_fingerprint(key)
+    earlier = session.scalar(select(CertificateRequest.id).where(
+        CertificateRequest.key_fingerprint == fingerprint, CertificateRequest.status != "refused",
+        CertificateRequest.id != (request_id or 0)))
+    holder = f"certificate request #{earlier}" if earlier is not None else None
+    if holder is None:
+        for serial, pem in session.execute(select(Certificate.serial, Certificate.pem)):
+            if key_fingerprint(x509.load_pem_x509_certificate(pem.encode()).public_key()) == fingerprint:
+                holder = f"certificate {serial}"
+                break
+    if holder is not None:
+        raise Conflict(f"this key is already held by {holder}: make a new key for every request "
+                       "(openssl req -new -newkey ...)", code="KeyReused", field="csr",
+                       zh="该密钥已用于本平台的其他证书或证书请求, 请为每次申请生成新的密钥。")
 
 
 @lru_cache(maxsize=8)
@@ -247,15 +387,27 @@ def _publish(path: Path, data: bytes) -> None:
     os.replace(draft, path)
 
 
+def serial_key(serial: str) -> str:
+    """A serial as the ``certificate`` table keys it: lower-case hex without leading zeros; OpenSSL's
+    ``1F:3A...`` and ``serial=1F3A...`` spellings are read too."""
+    text = (serial or "").strip().lower().removeprefix("serial=").replace(":", "")
+    return text.lstrip("0") or "0"
+
+
+def find_certificate(session: Session, serial: str) -> Certificate:
+    record = session.get(Certificate, serial_key(serial))
+    if record is None:
+        raise NotFound(f"no certificate with serial {serial} (see `govshare pki list`)", code="CertificateNotFound",
+                       field="serial")
+    return record
+
+
 def revoke(session: Session, settings: Settings, serial: str, reason: str = "unspecified") -> Certificate:
     """Mark a certificate revoked and publish a fresh CRL."""
     if reason not in REASONS:
         raise InvalidInput(f"unknown reason {reason!r}; one of: {', '.join(sorted(REASONS))}",
                            code="UnknownRevocationReason", field="reason")
-    record = session.get(Certificate, serial.lower().lstrip("0") or "0")
-    if record is None:
-        raise NotFound(f"no certificate with serial {serial} (see `govshare pki list`)", code="CertificateNotFound",
-                       field="serial")
+    record = find_certificate(session, serial)
     if record.status == "revoked":
         raise Conflict(f"certificate {serial} was already revoked on {record.revoked:%Y-%m-%d %H:%M} UTC",
                        code="AlreadyRevoked")

@@ -6,6 +6,9 @@
     govshare pki crl
     govshare pki list [--department gaj]
 
+Departments ask for their certificates with a CSR instead (``govshare admin cert``,
+:mod:`trust.certificates_cli`): the key then never leaves them; ``issue`` stays for the demo and tests.
+
 Each command is one action of :mod:`trust.certificates` (``pki.init``, ``pki.issue``, ...), run as
 the platform's operator (or ``--user``) and recorded in the audit log with channel ``cli``.
 ``issue`` writes ``<code>-<serial>.key`` (0600), ``.pem`` and a password-protected ``.p12``
@@ -22,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from registry.settings import Settings
 
-from . import certificates, console, pki
+from . import certificates, certificates_cli, console, pki
 
 EXIT = ("exit status: 0 done; 2 a wrong input (an unknown department or serial, a CA that exists already, "
         "a certificate revoked already) or a role that may not; 1 the platform could not (no CA yet: "
@@ -98,10 +101,6 @@ def _list(args, sessions: sessionmaker[Session], settings: Settings) -> int:
         if not held:
             print("no certificates issued yet (govshare pki issue DEPARTMENT)")
         for cert in held:
-            state = cert.status
-            if cert.status == "revoked":
-                state = f"revoked {cert.revoked:%Y-%m-%d} ({cert.revocation_reason})"
-            period = f"{cert.not_before:%Y-%m-%d}..{cert.not_after:%Y-%m-%d}"
-            print(f"{cert.serial}  {cert.department_code:<8} {period}  {state}  {cert.subject}")
+            print(certificates_cli.line(cert))
 
     return console.run(work)

@@ -28,7 +28,8 @@ A request to ``/exchange`` or ``/uddi/publication`` carries, in its SOAP Header:
 5. the Timestamp is fresh: created no later than now + skew, not expired (with skew), expiring
    after it was created, and no longer-lived than the configured maximum;
 6. the certificate chains to the platform CA, is within its validity, is one the platform
-   issued (the ``certificate`` table) and is not revoked;
+   issued (the ``certificate`` table), is not revoked, and its department - and its application
+   system, for a system's certificate - is not suspended (暂停);
 7. the message was not seen before: the SHA-256 of the signature value as verified (the
    decoded bytes, whatever their base64 text looked like) goes into ``wss_seen``, shared by
    every server process, until the Timestamp expires.
@@ -36,8 +37,9 @@ A request to ``/exchange`` or ``/uddi/publication`` carries, in its SOAP Header:
 Whatever else goes wrong while verifying is a ``wsse:FailedCheck`` fault, never an internal error.
 
 The caller (``trust.auth.Caller``, channel ``soap``) is the certificate's department acting
-through its own system; the actions then check that the message speaks for that department
-(a query's requester, a batch's provider, a publisher's account).
+through its own system - with the system's id and code when the certificate is an application
+system's (应用系统), which the audit entry then names; the actions check that the message speaks
+for that department (a query's requester, a batch's provider, a publisher's account).
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
+from types import SimpleNamespace
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -65,11 +68,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry.clock import utcnow
-from registry.models import Certificate, Department, WssSeen
+from registry.errors import NotPermitted
+from registry.models import AppSystem, Certificate, Department, WssSeen
 from registry.settings import Settings
 
 from . import pki
-from .auth import SYSTEM_ROLES, Caller
+from .auth import SYSTEM_ROLES, Caller, refuse_suspended
 
 log = logging.getLogger(__name__)
 
@@ -347,8 +351,14 @@ def _registered_and_new(cert: x509.Certificate, signature_bytes: bytes, expires:
     with sessions() as session:
         found = session.execute(
             select(Certificate.fingerprint, Certificate.status, Certificate.revoked, Certificate.revocation_reason,
-                   Department.id, Department.code, Department.name, Department.credit_code)
-            .join(Department, Department.id == Certificate.department_id).where(Certificate.serial == serial)
+                   Department.id, Department.code, Department.name, Department.credit_code,
+                   Department.status.label("department_status"), Department.suspended_at,
+                   Department.suspension_reason, AppSystem.id.label("system_id"), AppSystem.code.label("system_code"),
+                   AppSystem.name.label("system_name"), AppSystem.status.label("system_status"),
+                   AppSystem.suspended_at.label("system_suspended_at"),
+                   AppSystem.suspension_reason.label("system_suspension_reason"))
+            .join(Department, Department.id == Certificate.department_id)
+            .outerjoin(AppSystem, AppSystem.id == Certificate.system_id).where(Certificate.serial == serial)
         ).first()
         if found is None or found.fingerprint != cert.fingerprint(hashes.SHA256()).hex():
             raise WsSecurityError("FailedAuthentication", f"certificate {serial} is not one the platform issued")
@@ -356,6 +366,7 @@ def _registered_and_new(cert: x509.Certificate, signature_bytes: bytes, expires:
             raise WsSecurityError("FailedAuthentication", f"certificate {serial} was revoked on "
                                   f"{found.revoked:%Y-%m-%d %H:%M} UTC ({found.revocation_reason}); "
                                   "sign with a current certificate")
+        _not_suspended(found)
         session.add(WssSeen(digest=digest, certificate_serial=serial, received=now, expires=expires))
         try:
             session.commit()
@@ -368,7 +379,22 @@ def _registered_and_new(cert: x509.Certificate, signature_bytes: bytes, expires:
             session.execute(delete(WssSeen).where(WssSeen.expires < now))
             session.commit()
     return Caller(channel="soap", roles=SYSTEM_ROLES, department_id=found.id, department_code=found.code,
-                  department_name=found.name, credit_code=found.credit_code, certificate_serial=serial)
+                  department_name=found.name, credit_code=found.credit_code, certificate_serial=serial,
+                  system_id=found.system_id, system_code=found.system_code)
+
+
+def _not_suspended(found) -> None:
+    """Refuse the certificate of a suspended department or application system (暂停), in the words of
+    :func:`trust.auth.refuse_suspended`."""
+    department = SimpleNamespace(code=found.code, name=found.name, status=found.department_status,
+                                 suspended_at=found.suspended_at, suspension_reason=found.suspension_reason)
+    system = None if found.system_id is None else SimpleNamespace(
+        code=found.system_code, name=found.system_name, status=found.system_status,
+        suspended_at=found.system_suspended_at, suspension_reason=found.system_suspension_reason)
+    try:
+        refuse_suspended(department, system)
+    except NotPermitted as refusal:
+        raise WsSecurityError("FailedAuthentication", refusal.message) from None
 
 
 # ----------------------------------------------------------------------------- signing responses

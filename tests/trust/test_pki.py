@@ -151,7 +151,7 @@ def test_the_command_line_and_the_published_files(sessions, settings, gaj, live_
     assert {(channel, user) for _, _, channel, user in entries} == {("cli", "console")}
 
 
-def test_an_account_without_the_operators_role_may_not_issue_certificates(sessions, settings, gaj, ca):
+def test_an_account_without_the_security_role_may_not_issue_certificates(sessions, settings, gaj, ca):
     from trust import certificates
     from trust.actions import Context
     from trust.auth import Caller
@@ -161,7 +161,7 @@ def test_an_account_without_the_operators_role_may_not_issue_certificates(sessio
     run = subprocess.run([sys.executable, "-m", "server", "--db-url", settings.db_url, "pki", "issue", "gaj",
                           "--user", "auditor"], capture_output=True, text=True, timeout=120,
                          env=dict(os.environ, GOVSHARE_VAR=str(settings.var_dir)))
-    assert run.returncode == 2 and "auditor may not operate" in run.stderr
+    assert run.returncode == 2 and "needs one of the roles security" in run.stderr
     platform = Context(Caller.platform("cli"), sessions, settings)
     assert certificates.certificates(platform) == []
 

@@ -1,0 +1,135 @@
+"""An application system (应用系统) signs with its own certificate, made from its own CSR: the
+exchange knows it as its department's system, the audit entry names it, and a suspended system or
+department, or a revoked certificate, is refused as wsse:FailedAuthentication - over real HTTP to a
+server that requires WS-Security, with zeep and client.wss.PlatformSignature."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import zeep
+from cryptography import x509
+from sqlalchemy import event, select
+
+from client.wss import PlatformSignature
+from directory.accounts import create_user
+from registry.clock import utcnow
+from registry.db import unit_of_work
+from registry.models import AppSystem, AuditEntry, Department
+from tests.conftest import as_user
+from trust import certificates, wsse
+
+from .conftest import Dept, fault, post, query, sign
+from .csrs import key_pem, make_csr
+
+
+@dataclass
+class System:
+    code: str
+    serial: str
+    signer: Dept  # the system's key and certificate files, as the client signs with them
+
+
+@pytest.fixture
+def dibao(world, tmp_path_factory) -> System:
+    """民政局's 低保系统 (mzj.dibao), certified from its own CSR: 民政局 asks, the security administrator approves."""
+    with unit_of_work(world.sessions) as session:
+        mzj = session.scalar(select(Department).where(Department.code == "mzj"))
+        session.add(AppSystem(department_id=mzj.id, code="mzj.dibao", name="最低生活保障系统", status="active",
+                              created=utcnow(), created_by="test"))
+        create_user(session, username="sec", password="pw", department=None, roles=("security",))
+    key, csr = make_csr(cn="dibao")
+    requested = certificates.request(as_user(world.sessions, world.settings, "mzj"), csr=csr, system="mzj.dibao")
+    approved = certificates.approve(as_user(world.sessions, world.settings, "sec"), request_id=requested.id)
+    kept = tmp_path_factory.mktemp("mzj-dibao")  # at 民政局, not under the centre's var/
+    (kept / "dibao.key").write_bytes(key_pem(key))
+    (kept / "dibao.pem").write_text(approved.pem)
+    return System("mzj.dibao", approved.certificate.serial,
+                  Dept("mzj", world.mzj.credit_code, kept / "dibao.key", kept / "dibao.pem"))
+
+
+def _zeep(world, signer: Dept):
+    wsse_ = PlatformSignature(str(signer.key), str(signer.cert), ca_pem=world.ca_pem)
+    return zeep.Client(f"{world.url}/exchange?wsdl", wsse=wsse_).service
+
+
+def _last_query(world) -> AuditEntry:
+    with world.sessions() as session:
+        return session.scalars(select(AuditEntry).where(AuditEntry.operation == "exchange.query_records")
+                               .order_by(AuditEntry.seq.desc())).first()
+
+
+def _suspend(world, model, code: str, reason: str) -> None:
+    with unit_of_work(world.sessions) as session:
+        row = session.scalar(select(model).where(model.code == code))
+        row.status, row.suspended_at, row.suspension_reason = "suspended", utcnow(), reason
+
+
+def test_a_systems_signed_query_is_its_departments_and_the_audit_entry_names_the_system(world, dibao):
+    answer = _zeep(world, dibao.signer).QueryRecords(requester=world.mzj.credit_code, resourceCode=world.resource,
+                                                     key=[world.person_key])
+    assert answer.total == 1
+    entry = _last_query(world)
+    assert (entry.result, entry.department_code, entry.system_code, entry.certificate_serial, entry.channel) == (
+        "ok", "mzj", "mzj.dibao", dibao.serial, "soap")
+    # the department's own certificate is still the department's, with no system
+    _zeep(world, world.mzj).QueryRecords(requester=world.mzj.credit_code, resourceCode=world.resource,
+                                         key=[world.person_key])
+    assert (_last_query(world).system_code, _last_query(world).department_code) == (None, "mzj")
+
+
+def test_the_signers_identity_is_one_lookup(world, dibao):
+    """The hot path: certificate, department and system in one SELECT, then the replay cache's INSERT."""
+    cert = x509.load_pem_x509_certificate(dibao.signer.cert.read_bytes())
+    statements: list[str] = []
+    engine = world.sessions.kw["bind"]
+    listen = lambda conn, cursor, sql, *_: statements.append(sql.split()[0].upper())  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listen)
+    try:
+        caller = wsse._registered_and_new(cert, b"\x01" * 256, utcnow(), world.sessions, utcnow())
+    finally:
+        event.remove(engine, "before_cursor_execute", listen)
+    assert (caller.department_code, caller.system_code, caller.certificate_serial) == ("mzj", "mzj.dibao",
+                                                                                       dibao.serial)
+    assert caller.system_id is not None and statements == ["SELECT", "INSERT"]
+
+
+def test_a_suspended_system_is_refused_as_failed_authentication(world, dibao):
+    _suspend(world, AppSystem, "mzj.dibao", "等保测评整改")
+    code, message = fault(post(world, sign(dibao.signer, query(world, world.mzj))))
+    assert code == "wsse:FailedAuthentication"
+    assert "application system mzj.dibao is suspended" in message and "等保测评整改" in message
+    with world.sessions() as session:
+        refused = session.scalars(select(AuditEntry).order_by(AuditEntry.seq.desc())).first()
+    assert (refused.operation, refused.result) == ("exchange.request", "refused:FailedAuthentication")
+    # its department's own certificate still works
+    assert post(world, sign(world.mzj, query(world, world.mzj))).status_code == 200
+
+
+def test_a_suspended_departments_certificates_are_all_refused(world, dibao):
+    _suspend(world, Department, "mzj", "未按期整改")
+    for signer in (world.mzj, dibao.signer):
+        code, message = fault(post(world, sign(signer, query(world, world.mzj))))
+        assert code == "wsse:FailedAuthentication" and "department mzj is suspended" in message
+    with pytest.raises(zeep.exceptions.Fault, match="suspended"):
+        _zeep(world, dibao.signer).QueryRecords(requester=world.mzj.credit_code, resourceCode=world.resource,
+                                                key=[world.person_key])
+
+
+def test_a_system_certificate_its_department_revoked_is_refused(world, dibao):
+    assert post(world, sign(dibao.signer, query(world, world.mzj))).status_code == 200
+    certificates.revoke(as_user(world.sessions, world.settings, "mzj"), serial=dibao.serial, reason="keyCompromise")
+    code, message = fault(post(world, sign(dibao.signer, query(world, world.mzj))))
+    assert code == "wsse:FailedAuthentication" and "revoked" in message and "keyCompromise" in message
+
+
+def test_a_system_speaks_for_its_own_department_only(world, dibao):
+    code, message = fault(post(world, sign(dibao.signer, query(world, world.gaj))))
+    assert code == "wsse:FailedAuthentication" and "临江市民政局" in message
+
+
+def test_the_system_key_never_reached_the_centre(world, dibao):
+    var = Path(world.settings.var_dir)
+    assert not [p for p in var.rglob("*") if p.is_file() and dibao.signer.key.read_bytes() in p.read_bytes()]
