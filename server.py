@@ -247,6 +247,7 @@ COMMANDS = {
     "sync": "adapters.sync_cli", "quarantine": "adapters.quarantine_cli", "core": "exchange.cli",
     "pki": "trust.pki_cli", "audit": "trust.audit_cli", "assess": "governance.cli",
     "sharing": "governance.cli", "correction": "governance.cli", "demo": "directory.demo",
+    "admin": "governance.admin_cli",
 }
 
 

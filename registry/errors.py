@@ -61,7 +61,8 @@ ZH = {
     "UnsupportedAlgorithm": "请求使用了平台不接受的签名算法 (须为 RSA-SHA256、SHA-256、exc-c14n)。",
     "FailedCheck": "请求的签名校验未通过, 或该消息已经收到过 (重放)。",
     "MessageExpired": "请求的时间戳已过期, 请重新签名后发送。",
-    "FailedAuthentication": "签名证书无效或已吊销, 或请求代表的部门不是证书所属部门。",
+    "FailedAuthentication": "签名证书无效或已吊销, 证书所属部门或应用系统已暂停接入, "
+                            "或请求代表的部门不是证书所属部门。",
     # the catalogue (目录)
     "InvalidMetadata": "目录元数据有误, 请按提示修改。",
     "EntryNotFound": "没有该资源代码的目录条目, 或您无权查看。",
@@ -96,11 +97,48 @@ ZH = {
     "CertificateAuthorityUnreadable": "平台证书颁发机构 (CA) 的密钥无法读取, 请联系平台管理员。",
     "AlreadyRevoked": "该证书已被吊销。",
     "UnknownRevocationReason": "吊销原因不是规定的原因之一。",
+    # certificate requests (trust/certificates.py): CSRs, approval, renewal
+    "InvalidCsr": "不是有效的证书请求 (PKCS#10, PEM 或 DER 格式)。",
+    "CsrSignatureInvalid": "证书请求的签名校验未通过, 请重新生成。",
+    "CsrWeakKey": "证书请求的密钥强度不足 (须为 2048 位及以上的 RSA 或 P-256、P-384 的 EC 密钥)。",
+    "CsrWeakSignature": "证书请求的签名算法强度不足, 须为 SHA-256 或更强。",
+    "KeyReused": "该密钥已用于本平台的其他证书或证书请求, 请生成新的密钥。",
+    "UnknownSystem": "没有该代码的应用系统。",
+    "NotRenewable": "该证书不能续期 (不属于申请方, 或已吊销、已到期)。",
+    "CertificateRequestNotFound": "没有该证书申请。",
+    "RequestAlreadyDecided": "该证书申请已经处理, 不能再次审批。",
+    "UnknownStatus": "未知的状态。",
+    # onboarding (governance/onboarding.py): 部门登记, suspension, application systems
+    "InvalidRegistration": "登记信息有误, 请按提示修改。",
+    "RegistrationNotFound": "没有该部门登记申请。",
+    "AlreadySuspended": "该部门或应用系统已处于暂停状态。",
+    "NotSuspended": "该部门或应用系统未被暂停, 无需恢复。",
+    "RegistrationTaken": "部门代码、名称或统一社会信用代码已被其他部门登记或申请。",
     # the audit log
     "NothingToCheckpoint": "审计日志为空, 没有可签名的记录。",
     "InvalidDate": "日期格式应为 YYYY-MM-DD。",
     # signing in
     "BadCredentials": "用户名或密码错误, 或账户已停用。",
+    # accounts (governance/users.py, trust/passwords.py): users, roles (三员分立), passwords, lock-out
+    "AccountLocked": "连续输错密码次数过多, 账户已锁定, 请稍后再试或请安全管理员解锁。",
+    "PasswordRejected": "密码不符合密码规则, 请按提示修改。",
+    "PasswordTooShort": "密码太短。",
+    "PasswordTooLong": "密码太长。",
+    "PasswordTooSimple": "密码须包含大写字母、小写字母、数字、其他符号中的至少 3 类。",
+    "PasswordContainsUsername": "密码不能包含用户名。",
+    "PasswordReused": "新密码不能与最近使用过的密码相同。",
+    "WrongPassword": "当前密码不正确。",
+    "PasswordChangeRequired": "密码为临时密码或已过期, 请先在门户的“修改密码”页面设置新密码。",
+    "UnknownUser": "没有该用户。",
+    "InvalidUsername": "用户名须为 3 到 64 个小写字母、数字或 . _ - , 以字母开头。",
+    "InvalidDisplayName": "姓名不能超过 100 个字符。",
+    "UsernameTaken": "该用户名已被使用, 请换一个。",
+    "RolesRequired": "请至少选择一个角色。",
+    "DepartmentRequired": "目录管理员、提供方和使用方须属于一个部门。",
+    "OwnAccount": "不能停用、启用、解锁自己的账号, 也不能修改自己的角色或重置自己的密码; 请由另一位安全管理员办理。",
+    "AlreadyDisabled": "该账号已经停用。",
+    "NotDisabled": "该账号未停用, 无需启用。",
+    "PersonOnly": "只有个人账号才能修改自己的密码。",
 }
 
 
@@ -346,6 +384,55 @@ class GovernanceError(InvalidInput):
 
     def __init__(self, message: str, field: str = "", *, code: str | None = None, zh: str | None = None):
         super().__init__(message, field=field, code=code, zh=zh)
+
+
+# ----------------------------------------------------------------------------- onboarding (governance/onboarding.py)
+
+
+class InvalidRegistration(InvalidInput):
+    """A 登记 form (a department's application, an application system) that breaks rules: ``problems``
+    maps each field to its English and Chinese message - every field found wrong, not just the first::
+
+        InvalidRegistration({"credit_code": ("not a valid 统一社会信用代码 (GB 32100)", "统一社会信用代码无效 ..."),
+                             "contact_phone": ("required", "请填写联系电话。")})
+    """
+
+    code = "InvalidRegistration"
+
+    def __init__(self, problems: dict[str, tuple[str, str]]):
+        self.problems = dict(problems)
+        super().__init__("; ".join(f"{name}: {english}" for name, (english, _) in self.problems.items()),
+                         field=next(iter(self.problems), ""),
+                         zh=f"登记信息有 {len(self.problems)} 处需要修改: "
+                            + " ".join(chinese for _, chinese in self.problems.values()))
+
+    @property
+    def zh_by_field(self) -> dict[str, str]:
+        """Field -> its Chinese message, for a form that shows each beside its field."""
+        return {name: chinese for name, (_, chinese) in self.problems.items()}
+
+
+# ----------------------------------------------------------------------------- accounts (trust/passwords.py)
+
+
+class PasswordRejected(InvalidInput):
+    """A password that breaks the policy: ``errors`` holds every rule it breaks, each with its own code
+    (``PasswordTooShort``, ``PasswordTooSimple``, ...) and Chinese message, not just the first::
+
+        PasswordRejected([InvalidInput("a password has at least 10 characters", code="PasswordTooShort", ...),
+                          InvalidInput("a password may not hold the user name", code="PasswordContainsUsername")])
+    """
+
+    code = "PasswordRejected"
+
+    def __init__(self, errors: list[GovshareError]):
+        self.errors = list(errors)
+        super().__init__("the password breaks the policy: " + "; ".join(e.message for e in self.errors),
+                         field="password", zh="密码不符合要求: " + " ".join(e.user_message for e in self.errors))
+
+    @property
+    def codes(self) -> list[str]:
+        return [e.code for e in self.errors]
 
 
 # ----------------------------------------------------------------------------- SOAP (wsdl/soap.py)

@@ -111,11 +111,28 @@ def world_folder(tmp_path_factory, sqlite_template) -> tuple[Path, World]:
     report = correction.file(_context(sessions, settings, "mzj-consumer"), resource_code=conditional,
                              record_key=person.findtext("{http://govshare.local/xsd/population/1.0}idNumber"),
                              field="name", problem="姓名有误").id
+    # certificates (trust.certificates): a certificate of 公安局's, and a request of its awaiting approval
+    from tests.trust.csrs import make_csr
+    from trust import certificates
+
+    with unit_of_work(sessions) as session:
+        gaj_certificate = pki.issue(session, settings, pki.find_department(session, "gaj")).record.serial
+    certificate_request = certificates.request(_context(sessions, settings, "gaj-provider"), csr=make_csr()[1]).id
+    # onboarding (governance.onboarding): a 登记申请 awaiting review, 民政局's application system mzj.dibao
+    from governance import onboarding
+
+    registration = onboarding.apply(Context(Caller(channel="portal"), sessions, settings), code="wjw",
+                                    name="临江市卫生健康委员会", credit_code=credit_code_for("00250110"),
+                                    division_code="330100", connection_mode="front_node", contact_name="王明",
+                                    contact_phone="0571-87000001").id
+    onboarding.register_system(_context(sessions, settings, "mzj-provider"), code="dibao", name="低保核对系统")
     engine.dispose()
     world = World(conditional=conditional, unconditional=unconditional,
                   person=person.findtext("{http://govshare.local/xsd/population/1.0}idNumber"),
                   application=application, gaj_credit_code=gaj.credit_code, mzj_credit_code=mzj.credit_code,
-                  extra={"batch": sent.batch_id, "grant": grant, "report": report})
+                  extra={"batch": sent.batch_id, "grant": grant, "report": report,
+                         "gaj_certificate": gaj_certificate, "certificate_request": certificate_request,
+                         "registration": registration})
     return folder, world
 
 

@@ -187,7 +187,9 @@ def require(caller: Caller, capability: str) -> None:
 def require_department(caller: Caller) -> int:
     """The caller's department; refuse a caller that belongs to none."""
     if caller.department_id is None:
-        raise NotPermitted(f"{caller.who} belongs to no department", zh="您的账号不属于任何部门, 不能办理部门业务。")
+        raise NotPermitted(f"{caller.who} belongs to no department: this is a department's business, done by one of "
+                           "its accounts (on the command line: --user USERNAME)",
+                           zh="您的账号不属于任何部门, 不能办理部门业务; 请由该部门的账号办理。")
     return caller.department_id
 
 
@@ -598,9 +600,7 @@ check("audit.export")(allowed("audit"))
 check("audit.checkpoint")(allowed("operate"))  # signs with the platform key
 check("pki.init")(allowed("certificates"))  # the CA and its certificates are the security administrator's
 check("pki.issue")(allowed("certificates"))
-check("pki.revoke")(allowed("certificates"))
-check("pki.crl")(allowed("certificates"))
-check("pki.list")(allowed("certificates"))
+check("pki.crl")(allowed("certificates"))  # pki.revoke and pki.list: with the certificate requests, below
 
 
 # portal: signing in
@@ -611,11 +611,183 @@ check("portal.logout")(anyone)
 
 # onboarding (登记): department applications, departments, application systems
 #   (governance.onboarding; the checks go below this line)
+#
+#   department.apply                             anyone, even not signed in (the portal's public 申请登记 form)
+#   department.applications, .approve, .refuse   admin (onboard)
+#   department.suspend, .reinstate               admin (onboard)
+#   department.list, .show                       admin, security, auditor (the three duties read the register)
+#   system.register, .suspend, .reinstate        a department's connect roles (admin, cataloguer, provider) for
+#                                                their own department; an admin for any
+#   system.list                                  the connect roles: their department's; admin and security: any
+
+#: who reads the register of departments (部门名录 with contacts and status): the three duties
+DEPARTMENT_READERS = frozenset(DUTIES)
+
+
+def _reads_departments(ctx: Any, **_inputs: Any) -> None:
+    if not ctx.caller.roles & DEPARTMENT_READERS:
+        raise NotPermitted(f"{ctx.caller.who} may not read the register of departments: it needs one of the roles "
+                           f"{', '.join(sorted(DEPARTMENT_READERS))}",
+                           zh=f"部门名录只向{'、'.join(role_names(DUTIES))}开放。")
+
+
+check("department.apply")(anyone)
+for _name in ("applications", "approve", "refuse", "suspend", "reinstate"):
+    check(f"department.{_name}")(allowed("onboard"))
+check("department.list")(_reads_departments)
+check("department.show")(_reads_departments)
+
+
+def _own_systems(caller: Caller, department: str | None) -> None:
+    """A department's connect roles act on their own department's systems (``department``: a code or
+    统一社会信用代码, None for their own); an admin on any department's."""
+    require(caller, "connect")
+    if caller.is_admin:
+        return
+    require_department(caller)
+    wanted = (department or "").strip()
+    if wanted and wanted.lower() != caller.department_code and wanted.upper() != (caller.credit_code or ""):
+        raise NotPermitted(f"{caller.who} may act on {caller.department_code}'s application systems only, not "
+                           f"{wanted}'s", zh="您只能管理本部门的应用系统。")
+
+
+@check("system.register")
+def system_register(ctx: Any, *, department: str | None = None, **_inputs: Any) -> None:
+    _own_systems(ctx.caller, department)
+
+
+def _system_state(ctx: Any, *, system: str = "", **_inputs: Any) -> None:
+    from sqlalchemy import select
+
+    from registry.models import AppSystem
+
+    require(ctx.caller, "connect")
+    row = ctx.session.scalar(select(AppSystem).where(AppSystem.code == (system or "").strip().lower()))
+    if row is not None:  # an unknown system: the action says so
+        require_own(ctx.caller, row.department_id, f"change the application system {row.code}",
+                    f"应用系统 {row.code} ")
+
+
+check("system.suspend")(_system_state)
+check("system.reinstate")(_system_state)
+
+
+@check("system.list")
+def system_list(ctx: Any, *, department: str | None = None, **_inputs: Any) -> None:
+    if "security" in ctx.caller.roles:
+        return
+    _own_systems(ctx.caller, department)
 
 
 # accounts: users, roles (三员分立), passwords
 #   (governance.users; the checks go below this line)
+#
+#   user.create                                  security (users)
+#   user.disable, .enable, .set_roles,           security, never on the account it signed in with: another
+#   .reset_password, .unlock                     security administrator does that (no one widens, revives or
+#                                                takes over their own account)
+#   user.list, .show                             security, auditor (the auditor reviews who holds what)
+#   user.change_password                         anyone with an account, for that account (not the console)
+
+#: who reads the accounts: their roles, status and password age
+ACCOUNT_READERS = frozenset({"security", "auditor"})
+
+
+def _reads_accounts(ctx: Any, **_inputs: Any) -> None:
+    if not ctx.caller.roles & ACCOUNT_READERS:
+        raise NotPermitted(f"{ctx.caller.who} may not read the accounts: it needs one of the roles "
+                           f"{', '.join(sorted(ACCOUNT_READERS))}",
+                           zh=f"用户账号只向{'、'.join(role_names(sorted(ACCOUNT_READERS)))}开放。")
+
+
+def _not_own_account(ctx: Any, *, username: str = "", **_inputs: Any) -> None:
+    require(ctx.caller, "users")
+    if ctx.caller.user_id is not None and (username or "").strip().lower() == ctx.caller.user:
+        raise NotPermitted(f"{ctx.caller.who} may not change their own account's status, roles or password this "
+                           "way: another security administrator does", code="OwnAccount",
+                           zh="不能停用、启用、解锁自己的账号, 也不能修改自己的角色或重置自己的密码; "
+                              "请由另一位安全管理员办理。")
+
+
+@check("user.change_password")
+def user_change_password(ctx: Any, **_inputs: Any) -> None:
+    if ctx.caller.user_id is None:
+        raise NotPermitted(f"{ctx.caller.who} has no account of its own to change the password of: give --user",
+                           code="PersonOnly", zh="只有个人账号才能修改自己的密码。")
+
+
+check("user.create")(allowed("users"))
+for _name in ("disable", "enable", "set_roles", "reset_password", "unlock"):
+    check(f"user.{_name}")(_not_own_account)
+check("user.list")(_reads_accounts)
+check("user.show")(_reads_accounts)
 
 
 # certificate requests (CSR), issuance, renewal, expiry
 #   (trust.certificates; the checks go below this line)
+#
+#   pki.request                      a department's connect roles (admin, cataloguer, provider), for their
+#                                    department or one of its own application systems
+#   pki.requests, .list              security: every department's; the connect roles: their department's
+#   pki.approve, .refuse, .expiring  security
+#   pki.certificate, .revoke         security: any certificate; the connect roles: their department's (a
+#                                    compromised key cannot wait for the security administrator)
+#
+# A department's admin acts here for its own department only, like its other connect roles: certificates
+# are the security administrator's (三员分立), a department's connection its own people's.
+
+
+def _connecting(caller: Caller) -> int:
+    """The department of a caller who connects it (``connect``); refuse anyone else."""
+    require(caller, "connect")
+    return require_department(caller)
+
+
+def _own_department(caller: Caller, department_id: int, what: str, zh_what: str) -> None:
+    if department_id != caller.department_id:
+        raise NotPermitted(f"{caller.who} may not {what}: it belongs to another department than "
+                           f"{caller.department_code}", zh=f"{zh_what}属于其他部门, 您只能办理本部门的证书事务。")
+
+
+@check("pki.request")
+def pki_request(ctx: Any, *, system: str | None = None, **_inputs: Any) -> None:
+    from sqlalchemy import select
+
+    from registry.models import AppSystem
+
+    _connecting(ctx.caller)
+    row = ctx.session.scalar(select(AppSystem).where(AppSystem.code == system.strip().lower())) if system else None
+    if row is not None:  # an unknown system: the action says so
+        _own_department(ctx.caller, row.department_id, f"request certificates for {row.code}", f"应用系统 {row.code} ")
+
+
+def _certificate_listing(ctx: Any, *, department: str | None = None, **_inputs: Any) -> None:
+    if ctx.caller.can("certificates"):
+        return
+    _connecting(ctx.caller)
+    wanted = (department or "").strip()
+    if wanted and wanted.lower() != ctx.caller.department_code and wanted.upper() != (ctx.caller.credit_code or ""):
+        raise NotPermitted(f"{ctx.caller.who} sees only {ctx.caller.department_code}'s certificates, not {wanted}'s",
+                           zh="您只能查看本部门的证书和证书申请。")
+
+
+def _certificate_holder(ctx: Any, *, serial: str = "", **_inputs: Any) -> None:
+    from registry.models import Certificate
+
+    from .pki import serial_key
+
+    if ctx.caller.can("certificates"):
+        return
+    _connecting(ctx.caller)
+    row = ctx.session.get(Certificate, serial_key(serial))
+    if row is not None:  # an unknown serial: the action says so
+        _own_department(ctx.caller, row.department_id, f"use the certificate {row.serial}", f"证书 {row.serial} ")
+
+
+check("pki.requests")(_certificate_listing)
+check("pki.list")(_certificate_listing)
+check("pki.approve")(allowed("certificates"))
+check("pki.refuse")(allowed("certificates"))
+check("pki.expiring")(allowed("certificates"))
+check("pki.certificate")(_certificate_holder)
+check("pki.revoke")(_certificate_holder)
