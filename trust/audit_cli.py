@@ -103,7 +103,7 @@ def _search(args, sessions: sessionmaker[Session], settings: Settings) -> int:
         found = auditing.search(console.context(sessions, settings, args.user), **_asked(args), offset=args.offset,
                                 limit=args.limit)
         for e in found.entries:
-            who = e.department_code or "-"
+            who = e.system_code or e.department_code or "-"  # a system's code begins with its department's
             if e.user:
                 who += f"/{e.user}"
             if e.certificate_serial:

@@ -11,7 +11,8 @@
    a lineage pair (公安局's and 民政局's address), as the comparison (比对) would have left.
    PostgreSQL then runs ``VACUUM ANALYZE``.
 2. **Serve.** ``bench.directory.server`` serves the whole platform (waitress, 4 threads) in a
-   process of its own, with the audit log on: every query appends its ``exchange.unified_query`` entry and one ``exchange.query_records`` entry per resource read.
+   process of its own, with the audit log on: every query appends its ``exchange.unified_query``
+   entry and one ``exchange.query_records`` entry per resource read.
 3. **Measure.** ``--clients`` threads (2) each sign in as 民政局's user and POST ``/portal/query``
    with ID numbers drawn at random from the loaded people, after a warm-up, for ``--seconds``;
    every answer is checked (the person's record found, with its lineage where it has one).

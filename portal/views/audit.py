@@ -49,7 +49,7 @@ AREAS = {
     "portal": "门户", "sharing": "共享治理", "correction": "纠错", "assessment": "考核", "catalogue": "资源目录",
     "exchange": "数据交换", "uddi": "目录服务 (UDDI)", "wsdl": "接口描述 (WSDL)", "audit": "审计日志", "pki": "证书",
     "sync": "同步", "adapter": "适配器", "monitor": "交换监控", "quarantine": "隔离区", "demo": "演示数据",
-    "core": "基础库",
+    "core": "基础库", "department": "部门登记", "system": "应用系统", "user": "用户管理",
 }
 CHANNELS = {"soap": "接口", "portal": "门户", "cli": "命令行", "node": "前置节点", "federation": "级联平台",
             "job": "定时任务"}
