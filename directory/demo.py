@@ -1,5 +1,8 @@
-"""Demo data: the departments of 临江市 (a fictional city), their users and a published
-catalogue of sharing interfaces, each with its WSDL and access point.
+"""Demo data: the departments of 临江市 (a fictional city) and a published catalogue of sharing
+interfaces, each with its WSDL and access point.  The departments and their accounts are taken on
+by ``governance.demo`` through the onboarding actions; :func:`seed_catalogue` then has each
+department's cataloguer publish and catalogue its resources, and the platform's reviewer approve
+and publish them.
 
 ``govshare demo seed`` is idempotent: a second run finds everything in place.
 
@@ -18,15 +21,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from stdnum.cn import uscc
 
-from registry.db import unit_of_work
 from registry.models import CatalogueEntry, Department
 from registry.settings import Settings
 
-from .accounts import create_user, find_user, register_department
+from .accounts import find_user
 
 CITY_DIVISION = "330100"
 CONTRACTS = Path(__file__).resolve().parent.parent / "wsdl" / "contracts"
-DEMO_PASSWORD = "govshare-demo"
+DEMO_PASSWORD = "Govshare-demo1"  # meets the password policy (trust.passwords): 10+ characters of 3 classes
 
 _GB11714_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
 _GB11714_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -51,13 +53,14 @@ class DemoDepartment:
     english: str
     org8: str
     description: str
+    connection_mode: str = "app_system"  # governance.onboarding.CONNECTION_MODES
 
 
 DEPARTMENTS = (
     DemoDepartment("sjj", "临江市政务服务和数据管理局", "Government Services and Data Administration", "00250101",
                    "负责全市政务信息资源共享交换平台的建设和运行, 组织编制政务信息资源目录。"),
     DemoDepartment("gaj", "临江市公安局", "Public Security Bureau", "00250102",
-                   "户籍管理、居民身份证、出入境和交通管理信息的提供方。"),
+                   "户籍管理、居民身份证、出入境和交通管理信息的提供方。", "front_node"),
     DemoDepartment("mzj", "临江市民政局", "Civil Affairs Bureau", "00250103",
                    "婚姻登记、社会组织、社会救助和殡葬管理信息的提供方。"),
     DemoDepartment("scjgj", "临江市市场监督管理局", "Administration for Market Regulation", "00250104",
@@ -177,13 +180,6 @@ CONDITIONS = {
 NOT_SHARED_BASIS = "《中华人民共和国保守国家秘密法》及相关保密规定: 涉及国家秘密, 不予共享"
 
 
-#: the platform's own staff at 临江市政务服务和数据管理局 besides ``admin`` (portal roles 审核员, 审计员)
-DEMO_STAFF = (
-    ("reviewer", ("reviewer",), "目录审核员"),
-    ("auditor", ("auditor",), "审计员"),
-)
-
-
 #: the demo's logical resource (逻辑集中): 公民身份信息, answered live by 公安局's own service
 LOGICAL_SLUG = "citizen-identity"
 
@@ -229,37 +225,21 @@ def _entry_data(dept: Department, row: tuple, wsdl_path: str, access_point: str)
     return data
 
 
-def seed(sessions: sessionmaker[Session], settings: Settings) -> dict[str, int]:
-    """Create whatever part of the demo is missing; returns what exists afterwards.
+def seed_catalogue(sessions: sessionmaker[Session], settings: Settings) -> dict[str, int]:
+    """Catalogue whatever demo resource is missing; returns what exists afterwards.
 
-    The departments and accounts come first, in one unit of work; then each department's
-    cataloguer publishes each resource's WSDL and catalogues it, and the platform's reviewer
-    approves and publishes it - the same actions (and audit entries) as in the portal."""
+    Each department's cataloguer (the account named after it) publishes each resource's WSDL and
+    catalogues it, and the platform's reviewer (``admin``) approves and publishes it - the same
+    actions (and audit entries) as in the portal.  The departments and accounts must exist
+    (``governance.demo.seed_members``)."""
     from trust.actions import Context
     from trust.auth import Caller
 
     from .catalogue import workflow
     from .wsdl_publishing import publish
 
-    with unit_of_work(sessions) as session:
-        depts = {}
-        for d in DEPARTMENTS:
-            dept = session.scalar(select(Department).where(Department.code == d.code))
-            if dept is None:
-                dept = register_department(session, settings, code=d.code, name=d.name,
-                                           credit_code=credit_code_for(d.org8), division_code=CITY_DIVISION,
-                                           description=d.description, english_name=d.english)
-                roles = ("admin", "reviewer") if d.code == "sjj" else ("cataloguer", "provider", "consumer")
-                create_user(session, username=d.code, password=DEMO_PASSWORD, department=dept, roles=roles,
-                            display_name=f"{d.name}用户")
-            depts[d.code] = dept
-        if find_user(session, "admin") is None:
-            create_user(session, username="admin", password=DEMO_PASSWORD, department=depts["sjj"],
-                        roles=("admin", "reviewer"), display_name="平台管理员")
-        for username, roles, display_name in DEMO_STAFF:
-            if find_user(session, username) is None:
-                create_user(session, username=username, password=DEMO_PASSWORD, department=depts["sjj"],
-                            roles=roles, display_name=display_name)
+    with sessions() as session:
+        depts = {d.code: d for d in session.scalars(select(Department))}
         missing = [row for row in RESOURCES if session.scalar(select(CatalogueEntry.id).where(
             CatalogueEntry.provider_id == depts[row[0]].id, CatalogueEntry.name == row[3])) is None]
         acting = {name: Caller.of_user(find_user(session, name), "cli") for name in {"admin", *(r[0] for r in missing)}}
@@ -286,11 +266,14 @@ def seed(sessions: sessionmaker[Session], settings: Settings) -> dict[str, int]:
 def print_credentials(settings: Settings) -> None:
     base = settings.base_url
     print(f"Demo logins (portal {base}/portal/, and UDDI get_authToken userID / cred):")
-    print(f"  admin / {DEMO_PASSWORD}    platform administrator and catalogue reviewer (审核员)")
+    print(f"  admin / {DEMO_PASSWORD}    系统管理员 (部门登记审核, 部门管理) and catalogue reviewer (审核员)")
+    print(f"  security / {DEMO_PASSWORD} 安全管理员 (用户, 证书)")
     print(f"  reviewer / {DEMO_PASSWORD} 目录审核员 (审核, 发布)")
     print(f"  auditor / {DEMO_PASSWORD}  审计员 (审计日志检索与校验, 交换监控, 考核)")
     for d in DEPARTMENTS[1:]:
         print(f"  {d.code:<6} / {DEMO_PASSWORD}    {d.name} (目录管理员/提供方/使用方)")
+    print(f"应用系统 mzj.dibao (民政局 最低生活保障审核系统) signs with {settings.var_dir / 'demo' / 'certs'}"
+          "/mzj.dibao.key and .pem: its certificate was issued from its CSR, its key never left it")
     print(f"Endpoints: {base}/uddi/inquiry  {base}/uddi/publication  {base}/uddi/security  {base}/exchange  "
           "(each with ?wsdl)")
     print(f"逻辑集中 demo: 公民身份信息 is answered live by 临江市公安局's own service at "

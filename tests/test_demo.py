@@ -23,6 +23,7 @@ from directory import demo
 from directory.bootstrap import bootstrap_node
 from directory.catalogue.classification import ancestors
 from directory.taxonomies import CLASSIFICATION, SHARING_TYPE
+from governance import demo as members
 from registry.db import make_engine, migrate, session_factory, unit_of_work
 from registry.models import CatalogueEntry, Department, WsdlDocument
 from registry.settings import Settings
@@ -85,7 +86,7 @@ def _seeded(stack: ExitStack, backend: str, folder: Path, sqlite_template: Path)
     served = LiveServer(server.build_app(settings, sessions), free_port()).start()
     stack.callback(served.stop)
     public = Settings.from_env(db_url=url, var_dir=folder, public_url=served.url)
-    return World(demo.seed(sessions, public), served, sessions, public)
+    return World(members.seed(sessions, public), served, sessions, public)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -176,7 +177,7 @@ def test_a_published_resource_has_a_binding_whose_wsdl_is_served(seeded, session
 
 
 def test_seeding_twice_changes_nothing(world):
-    assert demo.seed(world.sessions, world.settings) == world.counts
+    assert members.seed(world.sessions, world.settings) == world.counts
 
 
 def test_demo_records_reach_the_core_and_dirty_ones_quarantine(world):

@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from directory import demo
 from exchange.demo import seed_records
+from governance import demo as members
 from registry.errors import AdapterConfigError, GovshareError, InvalidInput
 from registry.settings import Settings
 from trust import console
@@ -91,7 +92,7 @@ def seed(ctx: Context, *, scale: float = 1.0, echo: Callable[[str], None] = prin
     if scale <= 0:
         raise InvalidInput(f"scale: {scale} is not a positive number", field="scale", zh="规模必须大于 0。")
     sessions, settings = ctx.sessions, ctx.settings
-    counts = demo.seed(sessions, settings)
+    counts = members.seed(sessions, settings)
     people = seed_people(demo.household_db(settings))
     legacy = legacy_household_url(settings)
     legacy_file = Path(legacy.removeprefix("sqlite:///")) if legacy.startswith("sqlite:///") else None
