@@ -6,7 +6,8 @@
     exchange.QueryRecords(requester="11330100…", resourceCode="…", key=["330102…"])
 
 Requests get a ``wsu:Timestamp`` and zeep's own ``BinarySignature`` (python-xmlsec): the
-certificate as a BinarySecurityToken, RSA-SHA256 over Body and Timestamp.  Responses must be
+certificate as a BinarySecurityToken, RSA-SHA256 over Body and Timestamp (ECDSA-SHA256 when the
+key is an EC key, P-256 or P-384, as a CSR may have it).  Responses must be
 signed by the platform: the token's certificate must chain to the platform CA (the
 ``ca_pem`` you fetched once from ``/pki/ca.pem`` and checked out of band), be valid now, and
 verify the signature over the response Body and a fresh Timestamp - otherwise
@@ -24,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 import xmlsec
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.asymmetric import ec, padding
 from lxml import etree
 from zeep.exceptions import SignatureVerificationFailed
 from zeep.wsse import utils
@@ -44,6 +45,13 @@ class ResponseNotTrusted(SignatureVerificationFailed):
         self.message = message
 
 
+def _signature_method(key_file: str, password: str | None):
+    """ECDSA-SHA256 for an EC key, RSA-SHA256 otherwise."""
+    with open(key_file, "rb") as handle:
+        key = serialization.load_pem_private_key(handle.read(), password.encode() if password else None)
+    return xmlsec.Transform.ECDSA_SHA256 if isinstance(key, ec.EllipticCurvePrivateKey) else xmlsec.Transform.RSA_SHA256
+
+
 def add_timestamp(envelope: etree._Element, lifetime: int = 300) -> None:
     """A ``wsu:Timestamp`` in the Security header (zeep signs it when it is there)."""
     security = utils.get_security_header(envelope)
@@ -60,7 +68,7 @@ class PlatformSignature(BinarySignature):
 
     def __init__(self, key_file: str, cert_file: str, *, ca_pem: bytes, password: str | None = None,
                  skew: int = 300):
-        super().__init__(key_file, cert_file, password, signature_method=xmlsec.Transform.RSA_SHA256,
+        super().__init__(key_file, cert_file, password, signature_method=_signature_method(key_file, password),
                          digest_method=xmlsec.Transform.SHA256)
         self.ca = x509.load_pem_x509_certificate(ca_pem)
         self.skew = timedelta(seconds=skew)

@@ -5,7 +5,8 @@ A request to ``/exchange`` or ``/uddi/publication`` carries, in its SOAP Header:
     <wsse:Security soap:mustUnderstand="1">
       <wsse:BinarySecurityToken wsu:Id="X509-…" ValueType="…#X509v3" EncodingType="…#Base64Binary">MII…
       <wsu:Timestamp wsu:Id="TS-…"><wsu:Created>…Z</wsu:Created><wsu:Expires>…Z</wsu:Expires></wsu:Timestamp>
-      <ds:Signature> SignedInfo: exc-c14n, rsa-sha256, References #Body-id and #TS-id (exc-c14n, sha256)
+      <ds:Signature> SignedInfo: exc-c14n, rsa-sha256 (ecdsa-sha256 for an EC key),
+                     References #Body-id and #TS-id (exc-c14n, sha256)
                      KeyInfo: wsse:SecurityTokenReference/wsse:Reference URI="#X509-…" </ds:Signature>
     </wsse:Security>
 
@@ -56,7 +57,7 @@ from types import SimpleNamespace
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 from lxml import etree
 from signxml import XMLVerifier
@@ -85,13 +86,21 @@ X509V3 = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-x509-token-pro
 BASE64 = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-soap-message-security-1.0#Base64Binary"
 EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
 RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
+ECDSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256"  # for EC keys (P-256, P-384) from a CSR
+#: the order n of each curve the CA certifies (trust.pki.EC_CURVES; SEC 2)
+EC_ORDERS = {
+    "secp256r1": 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551,
+    "secp384r1": int("FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF"
+                     "C7634D81F4372DDF581A0DB248B0A77AECEC196ACCC52973", 16),
+}
 SHA256 = "http://www.w3.org/2001/04/xmlenc#sha256"
 SHA1_NAMES = {"http://www.w3.org/2000/09/xmldsig#rsa-sha1", "http://www.w3.org/2000/09/xmldsig#sha1"}
 WSU_ID = "{%s}Id" % WSU_NS
 ID_NAMES = {"Id", "ID", "id"}
 _ENV, _WSSE, _WSU, _DS = ("{%s}" % n for n in (SOAP_ENV_NS, WSSE_NS, WSU_NS, DS_NS))
 _CONFIG = SignatureConfiguration(require_x509=False, expect_references=2,
-                                 signature_methods=frozenset({SignatureMethod.RSA_SHA256}),
+                                 signature_methods=frozenset({SignatureMethod.RSA_SHA256,
+                                                              SignatureMethod.ECDSA_SHA256}),
                                  digest_algorithms=frozenset({DigestAlgorithm.SHA256}))
 
 
@@ -228,15 +237,15 @@ def _algorithms(signature: etree._Element) -> None:
         + [("DigestMethod", d) for d in info.iterfind(f"{_DS}Reference/{_DS}DigestMethod")]
         + [("Transform", t) for t in info.iterfind(f"{_DS}Reference/{_DS}Transforms/{_DS}Transform")]
     ) if el is not None]
-    expected = {"CanonicalizationMethod": EXC_C14N, "SignatureMethod": RSA_SHA256, "DigestMethod": SHA256,
-                "Transform": EXC_C14N}
+    expected = {"CanonicalizationMethod": (EXC_C14N,), "SignatureMethod": (RSA_SHA256, ECDSA_SHA256),
+                "DigestMethod": (SHA256,), "Transform": (EXC_C14N,)}
     for what, algorithm in used:
         if algorithm in SHA1_NAMES:
             raise WsSecurityError("UnsupportedAlgorithm", f"SHA-1 is refused ({what} {algorithm}): sign with "
                                   f"RSA-SHA256 ({RSA_SHA256}) and digest with SHA-256 ({SHA256})")
-        if algorithm != expected[what]:
+        if algorithm not in expected[what]:
             raise WsSecurityError("UnsupportedAlgorithm", f"{what} {algorithm or '(none)'} is not accepted; "
-                                  f"use {expected[what]}")
+                                  f"use {' or '.join(expected[what])}")
 
 
 def _token(security: etree._Element, signature: etree._Element) -> x509.Certificate:
@@ -281,13 +290,24 @@ def strict_base64(text: str | None, what: str, code: str = "InvalidSecurity") ->
 
 
 def _signature_value(signature: etree._Element, cert: x509.Certificate) -> bytes:
-    """The SignatureValue's bytes.  An RSA signature is exactly as long as the key's modulus
-    (PKCS#1 v1.5), so the bytes, which the replay cache keys on, have one form only."""
+    """The SignatureValue's bytes in the one form the replay cache keys on.  An RSA signature is
+    exactly as long as the key's modulus (PKCS#1 v1.5), so its bytes have one form only.  An ECDSA
+    signature (XML-Signature: r and s, each as long as the curve's order) has two that verify,
+    (r, s) and (r, n - s): the cache keys on the one with the smaller s, so negating s does not
+    make a replay new."""
     value = strict_base64(signature.findtext(_DS + "SignatureValue"), "the ds:SignatureValue")
     key = cert.public_key()
     if isinstance(key, rsa.RSAPublicKey) and len(value) != (key.key_size + 7) // 8:
         raise WsSecurityError("FailedCheck", f"the ds:SignatureValue is {len(value)} bytes; an RSA-SHA256 "
                               f"signature with this {key.key_size}-bit key is {(key.key_size + 7) // 8}")
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        order = EC_ORDERS.get(key.curve.name)
+        size = (key.curve.key_size + 7) // 8
+        if order is None or len(value) != 2 * size:
+            raise WsSecurityError("FailedCheck", f"the ds:SignatureValue is {len(value)} bytes; an ECDSA-SHA256 "
+                                  f"signature with this {key.curve.name} key is r and s of {size} bytes each")
+        s = int.from_bytes(value[size:], "big")
+        return value[:size] + min(s, order - s).to_bytes(size, "big")
     return value
 
 

@@ -5,24 +5,28 @@ server that requires WS-Security, with zeep and client.wss.PlatformSignature."""
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import xmlsec
 import zeep
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import event, select
+from zeep.wsse.signature import BinarySignature
 
-from client.wss import PlatformSignature
+from client.wss import PlatformSignature, add_timestamp
 from directory.accounts import create_user
 from registry.clock import utcnow
 from registry.db import unit_of_work
-from registry.models import AppSystem, AuditEntry, Department
+from registry.models import AppSystem, AuditEntry, Department, User
 from tests.conftest import as_user
 from trust import certificates, wsse
 
-from .conftest import Dept, fault, post, query, sign
-from .csrs import key_pem, make_csr
+from .conftest import DS, Dept, fault, post, query, sign
+from .csrs import ec_key, key_pem, make_csr
 
 
 @dataclass
@@ -32,22 +36,29 @@ class System:
     signer: Dept  # the system's key and certificate files, as the client signs with them
 
 
-@pytest.fixture
-def dibao(world, tmp_path_factory) -> System:
-    """民政局's 低保系统 (mzj.dibao), certified from its own CSR: 民政局 asks, the security administrator approves."""
+def _certified(world, folder: Path, part: str, key) -> System:
+    """民政局's system mzj.<part>, certified for ``key`` from its own CSR: 民政局 asks, the security
+    administrator approves; the key and certificate are kept in ``folder`` (at 民政局, not under the
+    centre's var/)."""
     with unit_of_work(world.sessions) as session:
         mzj = session.scalar(select(Department).where(Department.code == "mzj"))
-        session.add(AppSystem(department_id=mzj.id, code="mzj.dibao", name="最低生活保障系统", status="active",
+        session.add(AppSystem(department_id=mzj.id, code=f"mzj.{part}", name=f"系统 {part}", status="active",
                               created=utcnow(), created_by="test"))
-        create_user(session, username="sec", password="pw", department=None, roles=("security",))
-    key, csr = make_csr(cn="dibao")
-    requested = certificates.request(as_user(world.sessions, world.settings, "mzj"), csr=csr, system="mzj.dibao")
+        if session.scalar(select(User.id).where(User.username == "sec")) is None:
+            create_user(session, username="sec", password="pw", department=None, roles=("security",))
+    key, csr = make_csr(key, cn=part)
+    requested = certificates.request(as_user(world.sessions, world.settings, "mzj"), csr=csr, system=f"mzj.{part}")
     approved = certificates.approve(as_user(world.sessions, world.settings, "sec"), request_id=requested.id)
-    kept = tmp_path_factory.mktemp("mzj-dibao")  # at 民政局, not under the centre's var/
-    (kept / "dibao.key").write_bytes(key_pem(key))
-    (kept / "dibao.pem").write_text(approved.pem)
-    return System("mzj.dibao", approved.certificate.serial,
-                  Dept("mzj", world.mzj.credit_code, kept / "dibao.key", kept / "dibao.pem"))
+    (folder / f"{part}.key").write_bytes(key_pem(key))
+    (folder / f"{part}.pem").write_text(approved.pem)
+    return System(f"mzj.{part}", approved.certificate.serial,
+                  Dept("mzj", world.mzj.credit_code, folder / f"{part}.key", folder / f"{part}.pem"))
+
+
+@pytest.fixture
+def dibao(world, tmp_path_factory) -> System:
+    """民政局's 低保系统 (mzj.dibao), with an RSA key."""
+    return _certified(world, tmp_path_factory.mktemp("mzj-dibao"), "dibao", None)
 
 
 def _zeep(world, signer: Dept):
@@ -133,3 +144,32 @@ def test_a_system_speaks_for_its_own_department_only(world, dibao):
 def test_the_system_key_never_reached_the_centre(world, dibao):
     var = Path(world.settings.var_dir)
     assert not [p for p in var.rglob("*") if p.is_file() and dibao.signer.key.read_bytes() in p.read_bytes()]
+
+
+@pytest.mark.parametrize("curve", [ec.SECP256R1(), ec.SECP384R1()], ids=["P-256", "P-384"])
+def test_a_system_with_an_ec_key_from_its_csr_signs_with_ecdsa_sha256_and_is_answered(world, tmp_path, curve):
+    system = _certified(world, tmp_path, "ec", ec_key(curve))
+    answer = _zeep(world, system.signer).QueryRecords(requester=world.mzj.credit_code, resourceCode=world.resource,
+                                                      key=[world.person_key])
+    assert answer.total == 1
+    entry = _last_query(world)
+    assert (entry.result, entry.system_code, entry.certificate_serial) == ("ok", "mzj.ec", system.serial)
+
+
+def test_an_ecdsa_signature_with_its_s_negated_is_the_same_message_and_refused_as_a_replay(world, tmp_path):
+    """(r, s) and (r, n - s) both verify: were the replay cache keyed on the bytes as sent, the
+    second would make a captured message new."""
+    system = _certified(world, tmp_path, "ec", ec_key(ec.SECP256R1()))
+    env = query(world, system.signer)
+    add_timestamp(env)
+    BinarySignature(str(system.signer.key), str(system.signer.cert), signature_method=xmlsec.Transform.ECDSA_SHA256,
+                    digest_method=xmlsec.Transform.SHA256).apply(env, {})
+    first = post(world, env)
+    assert first.status_code == 200, first.text
+    value = env.find(f".//{{{DS}}}SignatureValue")
+    raw = base64.b64decode(value.text)
+    r, s = raw[:32], int.from_bytes(raw[32:], "big")
+    value.text = base64.b64encode(r + (wsse.EC_ORDERS["secp256r1"] - s).to_bytes(32, "big")).decode()
+    again = post(world, env)
+    code, message = fault(again)
+    assert code.endswith("FailedCheck") and "received before (replay)" in message, message
