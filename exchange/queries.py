@@ -26,6 +26,7 @@ from registry.errors import ExchangeError, InvalidInput
 from registry.models import Department
 from trust import audit
 from trust.actions import Context, action
+from trust.auth import refuse_suspended
 
 from . import output
 from .logical import forward_query
@@ -69,6 +70,7 @@ def reader(ctx: Context, requester: str | None) -> Department:
                            field="requester", zh="请求未注明查询部门。")
     if ctx.caller.department_id is None:  # an unsigned request, or the platform: the entry names the department
         ctx.note(department_id=department.id, department_code=department.code)
+    refuse_suspended(department)  # a signed caller's was refused by WS-Security; an unsigned one's is here
     return department
 
 

@@ -44,7 +44,7 @@ from registry.errors import ExchangeError, NotPermitted
 from registry.models import Department, InputBatch, QuarantineReason, QuarantineRecord
 from trust import audit
 from trust.actions import Context, action
-from trust.auth import UNSIGNED, speaks_for
+from trust.auth import UNSIGNED, refuse_suspended, speaks_for
 from xsd.batch import BATCH, BATCH_NS, HEADER, RECORDS, BatchHeader, RecordsDigest, batch_parts, read_header
 from xsd.batch import schema as batch_schema
 from xsd.registry import Format, UnknownFormat, lookup
@@ -414,6 +414,7 @@ def submit_batch(ctx: Context, *, batch: bytes | PreparedBatch | Events) -> Rece
         if ctx.caller.department_id is None:  # an unsigned request acts as the department it names
             provider = lookups.department_by_code(session, header.provider_code)
             ctx.note(department_id=provider.id, department_code=provider.code)
+            refuse_suspended(provider)
 
     if isinstance(batch, Events):
         receipt = submit_stream(session, batch, admit)

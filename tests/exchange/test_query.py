@@ -106,3 +106,26 @@ def test_get_changes_after_the_last_watermark_is_empty(exchange, population):
     after = _changes(exchange, population, int(everything.find("ex:nextWatermark")))
     assert list(after.payload.iter(f"{{{EX}}}change")) == []
     assert after.find("ex:nextWatermark") == everything.find("ex:nextWatermark")
+
+
+def test_a_suspended_departments_unsigned_requests_are_refused_too(exchange, population, sessions):
+    """GOVSHARE_WSS=optional lets unsigned requests through (development only); a suspended
+    department (暂停接入) is refused on them as on signed ones, reading and sending alike."""
+    from sqlalchemy import select
+
+    from registry.clock import utcnow
+    from registry.db import unit_of_work
+    from registry.models import Department
+
+    records = list(samples.population_records(2, seed=24))
+    _load(exchange, population, records)
+    with unit_of_work(sessions) as session:
+        for department in session.scalars(select(Department)):
+            department.status, department.suspended_at, department.suspension_reason = "suspended", utcnow(), "整改"
+    read = _query(exchange, population, f"<ex:key>{records[0].findtext(P + 'idNumber')}</ex:key>")
+    assert (read.status, read.code) == (500, "DepartmentSuspended"), read.fault  # a SOAP 1.1 Fault
+    assert "is suspended" in read.fault and "整改" in read.fault
+    batch = build_batch(records, provider_code=population.provider_code, resource_code=population.code,
+                        created=CREATED, batch_id=uuid.uuid4())
+    sent = exchange(submit_body(batch))
+    assert (sent.status, sent.code) == (500, "DepartmentSuspended"), sent.fault
