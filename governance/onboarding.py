@@ -36,7 +36,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -67,6 +67,8 @@ STATUS_LABELS = {ACTIVE: "正常", SUSPENDED: "已暂停"}
 #: the longest reason of a refusal or a suspension
 REASON_LENGTH = 500
 DESCRIPTION_LENGTH = 1000
+#: applications the public form takes from one network address in an hour
+APPLICATIONS_PER_HOUR = 5
 
 DEPARTMENT_CODE = re.compile(r"[a-z][a-z0-9]{1,15}")
 SYSTEM_NAME = re.compile(r"[a-z][a-z0-9-]{1,30}")
@@ -111,6 +113,7 @@ class Registration:
     reason: str
     department_code: str | None  # once approved
     english_name: str = ""
+    submitted_from: str = ""  # the network address the public form was sent from
 
     @classmethod
     def of(cls, row: DepartmentApplication) -> Registration:
@@ -118,7 +121,8 @@ class Registration:
                    codes.division_name(row.division_code) or "", row.connection_mode, row.description,
                    row.contact_name, row.contact_phone, row.contact_email, row.status, row.submitted_by,
                    row.submitted_at, row.decided_by, row.decided_at, row.reason,
-                   row.department.code if row.department else None, row.english_name or "")
+                   row.department.code if row.department else None, row.english_name or "",
+                   row.submitted_from or "")
 
     @property
     def status_label(self) -> str:
@@ -203,7 +207,8 @@ def apply(ctx: Context, *, code: str, name: str, credit_code: str, division_code
           contact_name: str, contact_phone: str, contact_email: str = "", description: str = "",
           english_name: str = "", address: str | None = None) -> Registration:
     """File a department's 登记申请 (anyone may: it is the public form, and ``address`` - the filer's network
-    address - goes into the audit entry); every problem is reported at once."""
+    address - is kept with it and goes into the audit entry); every problem is reported at once.  One
+    address files at most APPLICATIONS_PER_HOUR without an account in an hour (the form is open)."""
     form = _form(code=code, name=name, credit_code=credit_code, division_code=division_code,
                  connection_mode=connection_mode, contact_name=contact_name, contact_phone=contact_phone,
                  contact_email=contact_email, description=description, english_name=english_name)
@@ -212,13 +217,31 @@ def apply(ctx: Context, *, code: str, name: str, credit_code: str, division_code
     problems.update({f: p for f, p in _taken(ctx.session, ctx.settings.node_domain, form).items() if f not in problems})
     if problems:
         raise InvalidRegistration(problems)
-    row = DepartmentApplication(**form, status=SUBMITTED, submitted_by=ctx.caller.user or "",
+    address = (address or "")[:64]
+    if address and ctx.caller.user is None:
+        _not_flooding(ctx, address)
+    row = DepartmentApplication(**form, status=SUBMITTED, submitted_by=ctx.caller.user or "", submitted_from=address,
                                 submitted_at=ctx.now, decided_by="", reason="")
     ctx.session.add(row)
     ctx.session.flush()
     ctx.note(detail=f"登记申请 #{row.id}: {row.code} {row.name} ({row.credit_code}) from "
                     f"{address or 'an unknown address'}")
     return Registration.of(row)
+
+
+def _not_flooding(ctx: Context, address: str) -> None:
+    """Refuse the public form's next application from ``address`` once it has filed
+    APPLICATIONS_PER_HOUR in the last hour."""
+    since = ctx.now - timedelta(hours=1)
+    filed = ctx.session.scalar(select(func.count()).select_from(DepartmentApplication).where(
+        DepartmentApplication.submitted_from == address, DepartmentApplication.submitted_by == "",
+        DepartmentApplication.submitted_at >= since))
+    if filed >= APPLICATIONS_PER_HOUR:
+        raise Conflict(f"{filed} applications were filed from {address} in the last hour; the public form takes "
+                       f"at most {APPLICATIONS_PER_HOUR} an hour from one address: try again later, or ask the "
+                       "platform's administrator to enter it", code="TooManyApplications",
+                       zh=f"同一网络地址一小时内最多提交 {APPLICATIONS_PER_HOUR} 份登记申请, 请稍后再试, "
+                          "或请平台管理员代为录入。")
 
 
 @action("department.applications")

@@ -87,6 +87,7 @@ class DepartmentApplication(Base):
     contact_email: Mapped[str] = mapped_column(String(100), default="")
     status: Mapped[str] = mapped_column(String(16), default="submitted", index=True)
     submitted_by: Mapped[str] = mapped_column(String(64), default="")  # an account, or "" (the public form)
+    submitted_from: Mapped[str] = mapped_column(String(64), default="")  # the public form's network address
     submitted_at: Mapped[datetime] = mapped_column(DateTime)
     decided_by: Mapped[str] = mapped_column(String(64), default="")
     decided_at: Mapped[datetime | None] = mapped_column(DateTime)

@@ -199,3 +199,25 @@ def test_the_application_form_offers_the_departments_active_systems(browser, cit
     assert "已提交" in r.text and "应用系统 mzj.dibao" in r.text
     gaj = browser("gaj")
     assert "应用系统 <span class=\"code\">mzj.dibao</span>" in gaj.get("/inbox").text
+
+
+def test_one_address_files_a_few_applications_an_hour_on_the_public_form(browser, city, sessions):
+    from governance.onboarding import APPLICATIONS_PER_HOUR
+    from registry.models import DepartmentApplication
+
+    visitor = browser()
+    visitor.get("/register")
+
+    def form(n: int) -> dict:
+        return {**FORM, "code": f"flood{n}", "name": f"临江市测试局{n}", "credit_code": credit_code_for(f"002503{n:02d}")}
+
+    for n in range(APPLICATIONS_PER_HOUR):
+        r = visitor.post("/register", form(n))
+        assert r.status_code == 200 and "已提交" in r.text, r.text[:800]
+    r = visitor.post("/register", form(APPLICATIONS_PER_HOUR))
+    assert r.status_code == 422
+    assert _flash(r.text) == (f"同一网络地址一小时内最多提交 {APPLICATIONS_PER_HOUR} 份登记申请, 请稍后再试, "
+                              "或请平台管理员代为录入。")
+    with sessions() as session:
+        kept = session.scalars(select(DepartmentApplication.submitted_from)).all()
+    assert kept == ["127.0.0.1"] * APPLICATIONS_PER_HOUR

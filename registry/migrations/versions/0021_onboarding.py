@@ -44,6 +44,7 @@ def upgrade() -> None:
         sa.Column("contact_email", sa.String(100), nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("submitted_by", sa.String(64), nullable=False),
+        sa.Column("submitted_from", sa.String(64), nullable=False, server_default=""),
         sa.Column("submitted_at", sa.DateTime(), nullable=False),
         sa.Column("decided_by", sa.String(64), nullable=False),
         sa.Column("decided_at", sa.DateTime(), nullable=True),
