@@ -19,6 +19,7 @@ PKCS#12 password once; the platform keeps the certificate, never the key.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -46,7 +47,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     init = command("init", _init, "create the platform CA under var/pki/")
     init.add_argument("--force", action="store_true", help="replace an existing CA (invalidates its certificates)")
     init.add_argument("--days", type=int, default=pki.CA_DAYS)
-    issue = command("issue", _issue, "a key and certificate for a department")
+    issue = command("issue", _issue, "a key made at the centre and its certificate, for the demo and tests; a "
+                    "department sends a CSR instead (govshare admin cert request)")
     issue.add_argument("department", help="code, name or 统一社会信用代码")
     issue.add_argument("--out", type=Path, help="folder for the key, certificate and PKCS#12")
     issue.add_argument("--days", type=int, default=pki.CERT_DAYS)
@@ -75,6 +77,9 @@ def _issue(args, sessions: sessionmaker[Session], settings: Settings) -> int:
         print(f"  {made.key_file} (private key, mode 0600), {made.certificate_file}, {made.pkcs12_file}")
         if made.password:
             print(f"  PKCS#12 password (shown once): {made.password}")
+        print("warning: this key was made at the centre, for the demo and tests; a department makes its own key "
+              "and sends a CSR (govshare admin cert request), so that its private key never leaves it",
+              file=sys.stderr)
 
     return console.run(work)
 

@@ -126,6 +126,8 @@ def test_the_command_line_and_the_published_files(sessions, settings, gaj, live_
     out = tmp_path / "handover"
     issued = govshare("issue", "临江市公安局", "--out", str(out), "--password", "s3cret-pw")
     assert issued.returncode == 0, issued.stderr
+    assert "made at the centre, for the demo and tests" in issued.stderr  # departments send a CSR
+    assert "govshare admin cert request" in issued.stderr
     [p12] = out.glob("gaj-*.p12")
     [key_file] = out.glob("gaj-*.key")
     assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
