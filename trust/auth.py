@@ -66,7 +66,7 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "submit": frozenset({"admin", "provider"}),
     "monitor": frozenset({"admin", "auditor"}),
     "quarantine": frozenset({"admin"}),
-    "audit": frozenset({"admin", "auditor"}),
+    "audit": frozenset({"auditor"}),  # 三员分立: the log of what the administrators did is the auditor's
     "correction_file": frozenset({"admin", "consumer"}),
     "correction_answer": frozenset({"admin", "provider", "cataloguer"}),
     "assessment": frozenset({"admin", "auditor", "reviewer"}),
@@ -126,8 +126,9 @@ class Caller:
 
     @classmethod
     def platform(cls, channel: str = "job") -> Caller:
-        """The platform itself (start-up, scheduled work) or its operator at the console."""
-        return cls(channel=channel, roles=frozenset({"admin", "security"}),
+        """The platform itself (start-up, scheduled work) or its operator at the console: every duty
+        (whoever runs the console holds the installation; 三员分立 binds accounts)."""
+        return cls(channel=channel, roles=frozenset({"admin", "security", "auditor"}),
                    user="platform" if channel == "job" else "console")
 
     def can(self, capability: str) -> bool:

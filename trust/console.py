@@ -4,7 +4,7 @@ its refusals read.
     $ govshare sharing apply --user mzj.li --resource 101001002/000001 --purpose 低保资格核查 ...
       acts as the account mzj.li (its department and roles), channel "cli"
     $ govshare audit verify
-      acts as the platform's operator at the console (the admin role), channel "cli"
+      acts as the platform's operator at the console (the admin, security and auditor roles), channel "cli"
 
 A refusal or an error of the platform prints ``error: <message>`` on stderr and exits with
 ``EXIT_USER`` (2: the command's input or the caller's rights) or ``EXIT_PLATFORM`` (1).

@@ -209,7 +209,8 @@ def test_one_address_files_a_few_applications_an_hour_on_the_public_form(browser
     visitor.get("/register")
 
     def form(n: int) -> dict:
-        return {**FORM, "code": f"flood{n}", "name": f"临江市测试局{n}", "credit_code": credit_code_for(f"002503{n:02d}")}
+        return {**FORM, "code": f"flood{n}", "name": f"临江市测试局{n}",
+                "credit_code": credit_code_for(f"002503{n:02d}")}
 
     for n in range(APPLICATIONS_PER_HOUR):
         r = visitor.post("/register", form(n))

@@ -1,11 +1,12 @@
-"""Who may run trust's actions (see tests/actions.py): the auditor and the admin read the audit
-log; signing its head is the operator's (admin), the platform CA the security administrator's."""
+"""Who may run trust's actions (see tests/actions.py): the auditor reads the audit log (三员分立: not
+the administrators whose actions it records); signing its head is the operator's (admin), the
+platform CA the security administrator's."""
 
 import io
 
 from tests.actions import case
 
-AUDITORS = {"admin", "auditor"}
+AUDITORS = {"auditor"}  # 三员分立: not the administrators whose actions the log records
 
 CASES = {
     "audit.search": case(AUDITORS, lambda w: {"department": "mzj", "limit": 5}),
