@@ -13,7 +13,9 @@ after use, so a 100,000-record batch is never one DOM::
       </soap:Body>
     </soap:Envelope>
 
-Faults carry ``<ex:ExchangeFault><code/><message/></ex:ExchangeFault>`` in their detail.
+Faults carry ``<ex:ExchangeFault><code/><message/><userMessage/></ex:ExchangeFault>`` in their
+detail: the error's stable code, the developer's message (English) and the message for people
+(Chinese).
 
 Every POSTed request is one entry of the audit log (S4, :mod:`trust.audit`), recorded once it
 is answered: the action the operation runs fills it (who, the action, its resource, purpose,
@@ -392,7 +394,7 @@ class StreamingSoapEndpoint:
                 request.file.seek(0)
             return self.verify(tree), tree
         except WsSecurityError as err:
-            raise ExchangeError(err.code, err.message, fault_code=f"wsse:{err.code}") from None
+            raise ExchangeError(err.code, err.message, fault_code=f"wsse:{err.code}", zh=err.zh) from None
 
 
 class _DigestingReader:
@@ -452,10 +454,12 @@ def _head(request: SpooledRequest) -> Head:
 
 
 def fault_envelope(err: GovshareError) -> etree._Element:
-    """The Fault of ``err``, its code and message also in an ``ExchangeFault`` detail."""
+    """The Fault of ``err``, its code and message also in an ``ExchangeFault`` detail, with the
+    Chinese message for people (``userMessage``)."""
     detail = etree.Element("{%s}ExchangeFault" % EXCHANGE_NS, nsmap={"ex": EXCHANGE_NS})
     etree.SubElement(detail, "{%s}code" % EXCHANGE_NS).text = err.code
     etree.SubElement(detail, "{%s}message" % EXCHANGE_NS).text = err.message
+    etree.SubElement(detail, "{%s}userMessage" % EXCHANGE_NS).text = err.user_message
     return soap.fault(err.fault_code, f"{err.code}: {err.message}", detail)
 
 

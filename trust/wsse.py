@@ -105,12 +105,14 @@ _CONFIG = SignatureConfiguration(require_x509=False, expect_references=2,
 
 
 class WsSecurityError(Exception):
-    """A message refused by WS-Security; ``code`` is the local name of a ``wsse:`` fault code."""
+    """A message refused by WS-Security; ``code`` is the local name of a ``wsse:`` fault code, ``zh``
+    a Chinese message for people where there is one more precise than the code's."""
 
-    def __init__(self, code: str, message: str):
+    def __init__(self, code: str, message: str, zh: str | None = None):
         super().__init__(message)
         self.code = code
         self.message = message
+        self.zh = zh
 
 
 def security_header(envelope: etree._Element) -> etree._Element | None:
@@ -414,7 +416,7 @@ def _not_suspended(found) -> None:
     try:
         refuse_suspended(department, system)
     except NotPermitted as refusal:
-        raise WsSecurityError("FailedAuthentication", refusal.message) from None
+        raise WsSecurityError("FailedAuthentication", refusal.message, refusal.user_message) from None
 
 
 # ----------------------------------------------------------------------------- signing responses

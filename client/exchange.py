@@ -1,0 +1,210 @@
+"""The exchange service (``/exchange``) for a department's program: records by key or filter, paged
+for you; changes from a watermark the library keeps; a batch's status; every refusal a typed
+exception (:mod:`client.faults`).
+
+    from client.exchange import Exchange
+    exchange = Exchange("https://platform.example", key="ybj.daiyu.key", cert="ybj.daiyu.pem", ca="ca.pem")
+    for record in exchange.query("101001002/000001", keys=["330102199001011234"], purpose="医保待遇审核"):
+        print(record.fields["name"])
+    for change in exchange.changes("101001002/000001", state="ybj-changes.json"):
+        ...   # a crash resumes after the last page the loop finished
+
+Requests are signed with the department's (or its application system's) key, and the platform's
+signed answers and faults are verified against the platform CA (:class:`client.wss.PlatformSignature`);
+without a key the requests go unsigned, which only a platform in development mode takes.  The
+department a request speaks for (``requester``) is the certificate's (its subject's serialNumber,
+the 统一社会信用代码) unless given.
+
+``changes`` delivers at least once: the watermark is written to the state file (atomically) only
+when the loop goes on past a page's last change, so a program that stops within a page sees that
+page again; a change's ``sequence`` tells a repeat.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import zeep
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+from lxml import etree
+from zeep.exceptions import Fault, ValidationError
+from zeep.transports import Transport
+
+from .faults import InvalidRequest, from_fault
+from .wss import PlatformSignature
+
+#: the largest page the platform serves (GOVSHARE_MAX_ROWS by default)
+PAGE_SIZE = 100
+
+
+@dataclass(frozen=True)
+class Record:
+    """One record as the platform sent it (an element of its standard format, e.g. 人口 ``Person``)."""
+
+    element: etree._Element = field(repr=False)
+
+    @property
+    def type(self) -> str:
+        """The record's QName in Clark notation, ``{http://govshare.local/xsd/population/1.0}Person``."""
+        return self.element.tag
+
+    @property
+    def fields(self) -> dict[str, str]:
+        """Its fields by local name (a field with parts, such as an address, as its text)."""
+        return {etree.QName(child).localname: "".join(child.itertext()).strip()
+                for child in self.element if isinstance(child.tag, str)}
+
+
+@dataclass(frozen=True)
+class Change:
+    """One change of a resource since a watermark."""
+
+    sequence: int
+    key: str
+    operation: str  # upsert | delete
+    effective_from: datetime
+    record: Record | None  # None for a delete
+
+
+@dataclass(frozen=True)
+class BatchStatus:
+    batch_id: str
+    resource_code: str
+    state: str
+    received: int
+    accepted: int
+    unchanged: int
+    quarantined: int
+    reasons: tuple[tuple[str, int, str], ...]  # (rule, count, example)
+
+
+class Exchange:
+    """The platform's exchange service, as one department (or one of its application systems)."""
+
+    def __init__(self, platform: str, *, key: str | os.PathLike | None = None, cert: str | os.PathLike | None = None,
+                 ca: str | os.PathLike | bytes | None = None, requester: str | None = None, timeout: float = 60):
+        base = platform.split("?", 1)[0].rstrip("/")
+        base = base[: -len("/exchange")] if base.endswith("/exchange") else base
+        wsse = None
+        if key is not None or cert is not None:
+            if key is None or cert is None or ca is None:
+                raise ValueError("signing needs the key, its certificate and the platform CA's certificate (ca)")
+            ca_pem = ca if isinstance(ca, bytes) else Path(ca).read_bytes()
+            wsse = PlatformSignature(str(key), str(cert), ca_pem=ca_pem)
+            requester = requester or _credit_code(Path(cert).read_bytes())
+        if not requester:
+            raise ValueError("requester: the 统一社会信用代码 of the department the requests speak for")
+        self.requester = requester
+        self.url = f"{base}/exchange"
+        self._service = zeep.Client(f"{self.url}?wsdl", wsse=wsse,
+                                    transport=Transport(timeout=timeout, operation_timeout=timeout)).service
+
+    # ------------------------------------------------------------------------------------------ reads
+
+    def query(self, resource: str, *, keys: Iterable[str] = (), filters: Iterable[tuple[str, str, str]] = (),
+              page_size: int = PAGE_SIZE, purpose: str | None = None) -> Iterator[Record]:
+        """Every record of ``resource`` with one of ``keys`` (at most 100) and matching every filter
+        ``(field, "eq" | "prefix", value)``, page after page."""
+        keys, filters = list(keys), [{"field": f, "operator": op, "value": v} for f, op, v in filters]
+        if page_size < 1:
+            raise ValueError("page_size: at least 1")
+        offset = 0
+        while True:
+            answer = self._call("QueryRecords", requester=self.requester, resourceCode=resource, key=keys or None,
+                                filter=filters or None, offset=offset, pageSize=page_size, purpose=purpose)
+            page = _any(answer.records)
+            for element in page:
+                yield Record(element)
+            if not answer.more:
+                return
+            if not page:
+                raise InvalidRequest("EmptyPage", f"the platform said more records follow offset {offset} but "
+                                     "sent none", fault_code="Server")
+            offset += len(page)
+
+    def changes(self, resource: str, *, watermark: int | None = None, state: str | os.PathLike | None = None,
+                max_records: int = 1000, purpose: str | None = None) -> Iterator[Change]:
+        """The changes of ``resource`` after ``watermark`` (or the one kept in the ``state`` file, or
+        from the beginning), page after page, until the platform has no more; with ``state``, the
+        watermark is kept there after each page the loop finished."""
+        keeper = _State(Path(state)) if state is not None else None
+        if watermark is None:
+            watermark = keeper.watermark(resource) if keeper is not None else 0
+        while True:
+            answer = self._call("GetChanges", requester=self.requester, resourceCode=resource, watermark=watermark,
+                                maxRecords=max_records, purpose=purpose)
+            for change in answer.change or ():
+                elements = _any(change.record)
+                yield Change(change.sequence, change.key, change.operation, change.effectiveFrom,
+                             Record(elements[0]) if elements else None)
+            watermark = answer.nextWatermark
+            if keeper is not None:
+                keeper.keep(resource, watermark)
+            if not answer.more:
+                return
+
+    def batch_status(self, batch_id: str) -> BatchStatus:
+        """What became of a batch this department sent."""
+        status = self._call("GetBatchStatus", batchId=batch_id)
+        return BatchStatus(status.batchId, status.resourceCode, status.state, status.received, status.accepted,
+                           status.unchanged, status.quarantined,
+                           tuple((r.rule, r.count, r.example) for r in status.reason or ()))
+
+    def _call(self, operation: str, **inputs):
+        try:
+            return getattr(self._service, operation)(**{k: v for k, v in inputs.items() if v is not None})
+        except Fault as fault:
+            raise from_fault(fault) from None
+        except ValidationError as exc:  # zeep checked the request against the WSDL before sending it
+            raise InvalidRequest("InvalidRequest", f"{operation}: {exc}",
+                                 f"请求不符合接口约定 ({operation}): {exc}") from None
+
+
+class _State:
+    """The watermarks a program has reached, one per resource, in a small JSON file."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def _read(self) -> dict[str, int]:
+        try:
+            return json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+
+    def watermark(self, resource: str) -> int:
+        return int(self._read().get(resource, 0))
+
+    def keep(self, resource: str, watermark: int) -> None:
+        kept = self._read()
+        kept[resource] = watermark
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(kept, out, ensure_ascii=False, indent=1)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, self.path)  # a crash leaves the old file or the new one, never half of one
+
+
+def _any(value) -> list[etree._Element]:
+    """The elements of an ``xsd:any`` sequence as zeep gives them."""
+    if value is None:
+        return []
+    items = getattr(value, "_value_1", value)
+    if items is None:
+        return []
+    return [item for item in (items if isinstance(items, list) else [items]) if isinstance(item, etree._Element)]
+
+
+def _credit_code(cert_pem: bytes) -> str:
+    """The 统一社会信用代码 a platform certificate names (its subject's serialNumber)."""
+    names = x509.load_pem_x509_certificate(cert_pem).subject.get_attributes_for_oid(NameOID.SERIAL_NUMBER)
+    return str(names[0].value) if names else ""
