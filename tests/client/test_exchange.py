@@ -10,6 +10,7 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
+from lxml import etree
 from sqlalchemy import select
 
 from client.exchange import Exchange
@@ -115,3 +116,36 @@ def test_refusals_are_typed_with_their_code_and_both_messages(world):  # noqa: F
         list(exchange.query(world.resource, keys=[world.person_key]))
     assert suspended.value.code == "FailedAuthentication" and "is suspended" in suspended.value.message
     assert "暂停" in suspended.value.user_message and "接入安全检查" in suspended.value.user_message
+
+
+def _export(path, people) -> None:
+    """An export file as a department's system writes one: a root, and the records in it."""
+    root = etree.Element("Persons")
+    for person in people:
+        root.append(person)
+    path.write_bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
+
+
+def test_a_file_is_sent_in_batches_and_sending_it_again_takes_nothing_twice(world, tmp_path):  # noqa: F811
+    people = list(samples.population_records(25, seed=34))
+    keys = [p.findtext(POPULATION + "idNumber") for p in people]
+    export = tmp_path / "export.xml"
+    _export(export, people)
+    gaj = _client(world, world.gaj)
+    receipts = list(gaj.submit_file(world.resource, export, batch_size=10))
+    assert [(r.received, r.accepted, r.quarantined, r.duplicate) for r in receipts] == [
+        (10, 10, 0, False), (10, 10, 0, False), (5, 5, 0, False)]
+    assert gaj.batch_status(receipts[0].batch_id).accepted == 10
+    again = list(gaj.submit_file(world.resource, export, batch_size=10))  # after a crash, say
+    assert [r.batch_id for r in again] == [r.batch_id for r in receipts] and all(r.duplicate for r in again)
+    found = {r.fields["idNumber"] for r in gaj.query(world.resource, keys=keys)}  # the provider reads its own
+    assert found == set(keys)
+
+
+def test_a_record_the_format_refuses_is_quarantined_and_counted(world):  # noqa: F811
+    people = list(samples.population_records(3, seed=35))
+    people[1].find(POPULATION + "idNumber").text = "110101199001011230"  # a wrong check digit
+    [receipt] = _client(world, world.gaj).submit(world.resource, people)
+    assert (receipt.received, receipt.accepted, receipt.quarantined) == (3, 2, 1)
+    status = _client(world, world.gaj).batch_status(receipt.batch_id)
+    assert status.quarantined == 1 and status.reasons and status.reasons[0][1] == 1
