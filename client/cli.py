@@ -6,6 +6,11 @@
     govshare-client query CODE [--key K ...] [--filter FIELD=VALUE | FIELD^=PREFIX ...] [--purpose P]
     govshare-client changes CODE [--state FILE] [--follow [--interval S]] [--purpose P]
     govshare-client submit CODE FILE [--batch-size N] [--run-id ID]
+    govshare-client apply CODE --purpose P --until YYYY-MM-DD [--field F ...] [--system S]   使用申请
+    govshare-client applications         the department's 使用申请 and their answers
+    govshare-client grants               what the department may read, and why (its grants)
+    govshare-client correction CODE --key K --field F --problem TEXT   纠错 a wrong value
+    govshare-client corrections          the department's 纠错 reports and their answers
     govshare-client whoami               the department and certificate the calls are signed with
 
 Settings, each from the first place that has it: the option (``--platform``, ``--key-file``,
@@ -31,7 +36,7 @@ import time
 import tomllib
 from collections.abc import Iterable
 from dataclasses import asdict
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import requests
@@ -92,6 +97,21 @@ def parser() -> argparse.ArgumentParser:
     submit.add_argument("--batch-size", type=int, default=5000)
     submit.add_argument("--run-id", help="batch ids derive from it (default: the file's SHA-256, so sending the "
                         "same file again takes nothing twice)")
+    apply = commands.add_parser("apply", help="apply for a 有条件共享 resource (使用申请)")
+    apply.add_argument("code", help="资源代码")
+    apply.add_argument("--purpose", required=True, help="what the data will be used for (用途)")
+    apply.add_argument("--until", required=True, type=_day, help="the last day the data is needed, YYYY-MM-DD")
+    apply.add_argument("--from", dest="since", type=_day, help="the first day, YYYY-MM-DD (default: approval)")
+    apply.add_argument("--field", action="append", default=[], help="a field needed (repeat; none: every field)")
+    apply.add_argument("--system", help="the application system that will read (default: the signing one)")
+    commands.add_parser("applications", help="the department's 使用申请 and their answers")
+    commands.add_parser("grants", help="what the department may read, and why")
+    report = commands.add_parser("correction", help="report a wrong value (纠错)")
+    report.add_argument("code", help="资源代码")
+    report.add_argument("--key", dest="record_key", required=True, help="the record's key")
+    report.add_argument("--field", required=True, help="the field whose value is wrong")
+    report.add_argument("--problem", required=True, help="what is wrong (问题描述)")
+    commands.add_parser("corrections", help="the department's 纠错 reports and their answers")
     commands.add_parser("whoami", help="the department and certificate the calls are signed with")
     return p
 
@@ -249,6 +269,54 @@ def _submit(args, settings) -> int:
     return EXIT_OK
 
 
+def _apply(args, settings) -> None:
+    filed = _exchange(settings).apply(args.code, purpose=args.purpose, valid_to=args.until, valid_from=args.since,
+                                      fields=args.field, system=args.system)
+    print(f"使用申请 #{filed.id} for {filed.resource_code} ({filed.resource_name}) submitted to {filed.provider_name}; "
+          f"answer due by {filed.deadline:%Y-%m-%d}")
+
+
+def _applications(args, settings) -> None:
+    columns = ("id", "resource_code", "resource_name", "status", "valid_from", "valid_to", "deadline", "reason")
+    rows = [{c: _plain(getattr(a, c)) for c in columns} for a in _exchange(settings).applications()]
+    _print(args, rows, columns, default="table")
+
+
+def _grants(args, settings) -> None:
+    columns = ("resource_code", "resource_name", "state", "source", "application_id", "fields", "clear_fields",
+               "valid_from", "last_day", "system")
+    rows = [{c: _plain(getattr(g, c)) for c in columns} for g in _exchange(settings).grants()]
+    _print(args, rows, columns, default="table")
+
+
+def _correction(args, settings) -> None:
+    filed = _exchange(settings).file_correction(args.code, record_key=args.record_key, field=args.field,
+                                                problem=args.problem)
+    print(f"纠错 report #{filed.id} filed on {filed.resource_code} {filed.record_key} {filed.field}: {filed.status}")
+
+
+def _corrections(args, settings) -> None:
+    columns = ("id", "resource_code", "record_key", "field", "status", "filed_at", "answer")
+    rows = [{c: _plain(getattr(r, c)) for c in columns} for r in _exchange(settings).corrections()]
+    _print(args, rows, columns, default="table")
+
+
+def _day(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date: write YYYY-MM-DD") from None
+
+
+def _plain(value):
+    """A value as JSON and CSV print it."""
+    if isinstance(value, tuple):
+        return ",".join(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
 def _whoami(args, settings) -> None:
     if "cert" not in settings:
         print(f"platform {settings['platform']}; unsigned, as {settings.get('requester', 'nobody')}")
@@ -266,7 +334,8 @@ def _whoami(args, settings) -> None:
 
 
 COMMANDS = {"discover": _discover, "show": _show, "wsdl": _wsdl, "query": _query, "changes": _changes,
-            "submit": _submit, "whoami": _whoami}
+            "submit": _submit, "apply": _apply, "applications": _applications, "grants": _grants,
+            "correction": _correction, "corrections": _corrections, "whoami": _whoami}
 
 
 # ----------------------------------------------------------------------------------------------- output

@@ -37,7 +37,7 @@ import tempfile
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import zeep
@@ -96,6 +96,58 @@ class Receipt:
     accepted: int
     quarantined: int
     duplicate: bool  # the platform had this batch already (sent again): nothing was taken twice
+
+
+@dataclass(frozen=True)
+class Application:
+    """A 使用申请 the department filed: status submitted, approved, refused, withdrawn or expired."""
+
+    id: int
+    resource_code: str
+    resource_name: str
+    provider_name: str
+    purpose: str
+    fields: tuple[str, ...]  # empty: every field
+    valid_from: date
+    valid_to: date
+    system: str | None
+    status: str
+    submitted_at: datetime
+    deadline: datetime
+    decided_at: datetime | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What the department may read and why: a grant it holds (``source`` application: its 使用申请
+    ``application_id`` was approved; policy: the provider granted it)."""
+
+    id: int
+    resource_code: str
+    resource_name: str
+    fields: tuple[str, ...]  # empty: every field
+    clear_fields: tuple[str, ...]  # fields shown unmasked
+    valid_from: date
+    last_day: date | None
+    system: str | None
+    source: str
+    application_id: int | None
+    state: str  # active | pending | expired | revoked
+
+
+@dataclass(frozen=True)
+class CorrectionReport:
+    """A 纠错 report the department filed: status open, accepted or rejected."""
+
+    id: int
+    resource_code: str
+    record_key: str
+    field: str
+    problem: str
+    status: str
+    filed_at: datetime
+    answer: str
 
 
 @dataclass(frozen=True)
@@ -208,6 +260,36 @@ class Exchange:
         run_id = run_id or _file_digest(path)
         yield from self.submit(resource, _records_of(path), run_id=run_id, batch_size=batch_size)
 
+    # ------------------------------------------------------------------------------------------ governance
+
+    def apply(self, resource: str, *, purpose: str, valid_to: date, valid_from: date | None = None,
+              fields: Iterable[str] = (), system: str | None = None) -> Application:
+        """File a 使用申请 for ``resource`` until ``valid_to`` (the last day the data is needed), for the
+        signing application system, or ``system``, or the department; ``fields``: those it needs
+        (none: every field); the provider answers by the application's deadline."""
+        answer = self._call("ApplyForResource", resourceCode=resource, purpose=purpose, validFrom=valid_from,
+                            validTo=valid_to, field=list(fields) or None, system=system)
+        return _application(answer)
+
+    def applications(self) -> list[Application]:
+        """The 使用申请 the department filed, oldest first."""
+        return [_application(a) for a in self._call("GetApplications") or ()]
+
+    def grants(self) -> list[Grant]:
+        """What the department may read and why: the grants it holds (a 无条件共享 resource needs none)."""
+        return [Grant(g.grantId, g.resourceCode, g.resourceName, tuple(g.field or ()), tuple(g.clearField or ()),
+                      g.validFrom, g.lastDay, g.system, g.source, g.applicationId, g.state)
+                for g in self._call("GetGrants") or ()]
+
+    def file_correction(self, resource: str, *, record_key: str, field: str, problem: str) -> CorrectionReport:
+        """Report (纠错) that ``field`` of the record ``record_key`` is wrong; the provider answers it."""
+        return _report(self._call("FileCorrection", resourceCode=resource, recordKey=record_key, field=field,
+                                  problem=problem))
+
+    def corrections(self) -> list[CorrectionReport]:
+        """The 纠错 reports the department filed, oldest first."""
+        return [_report(r) for r in self._call("GetCorrections") or ()]
+
     def batch_status(self, batch_id: str) -> BatchStatus:
         """What became of a batch this department sent."""
         status = self._call("GetBatchStatus", batchId=batch_id)
@@ -250,6 +332,17 @@ class _State:
             out.flush()
             os.fsync(out.fileno())
         os.replace(temporary, self.path)  # a crash leaves the old file or the new one, never half of one
+
+
+def _application(a) -> Application:
+    return Application(a.applicationId, a.resourceCode, a.resourceName, a.providerName, a.purpose,
+                       tuple(a.field or ()), a.validFrom, a.validTo, a.system, a.status, a.submittedAt, a.deadline,
+                       a.decidedAt, a.reason or "")
+
+
+def _report(r) -> CorrectionReport:
+    return CorrectionReport(r.reportId, r.resourceCode, r.recordKey, r.field, r.problem, r.status, r.filedAt,
+                            r.answer or "")
 
 
 def records_digest(records: Iterable[etree._Element]) -> str:

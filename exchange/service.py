@@ -24,9 +24,12 @@ Every request is recorded in the audit log (:mod:`exchange.transport`).
 
 from __future__ import annotations
 
+from datetime import date
+
 from lxml import etree
 from sqlalchemy.orm import Session, sessionmaker
 
+from governance import correction, sharing
 from registry.errors import ExchangeError
 from registry.settings import Settings
 from trust import audit
@@ -43,7 +46,9 @@ EX = "{%s}" % EXCHANGE_NS
 
 #: each operation of the exchange WSDL, and the action it runs
 ACTIONS = {"SubmitBatch": "exchange.submit_batch", "GetBatchStatus": "exchange.batch_status",
-           "QueryRecords": "exchange.query_records", "GetChanges": "exchange.get_changes"}
+           "QueryRecords": "exchange.query_records", "GetChanges": "exchange.get_changes",
+           "ApplyForResource": "sharing.apply", "GetApplications": "sharing.applications",
+           "GetGrants": "sharing.grants", "FileCorrection": "correction.file", "GetCorrections": "correction.list"}
 
 
 def _el(parent: etree._Element, name: str, value) -> etree._Element:
@@ -68,6 +73,44 @@ def _int(el: etree._Element, name: str, default: int) -> int:
         raise ExchangeError("InvalidRequest", f"{name} must be an integer, not {value!r}") from None
 
 
+def _date(el: etree._Element, name: str) -> date | None:
+    value = _text(el, name, required=False)
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        raise ExchangeError("InvalidRequest", f"{name} must be a date (YYYY-MM-DD), not {value!r}") from None
+
+
+def _application(parent: etree._Element, name: str, a: sharing.Application) -> None:
+    el = _el(parent, name, None)
+    for child, value in (("applicationId", a.id), ("resourceCode", a.resource_code), ("resourceName", a.resource_name),
+                         ("providerName", a.provider_name), ("purpose", a.purpose)):
+        _el(el, child, value)
+    for field_name in a.fields or ():
+        _el(el, "field", field_name)
+    _el(el, "validFrom", a.valid_from.isoformat())
+    _el(el, "validTo", a.valid_to.isoformat())
+    if a.system_code:
+        _el(el, "system", a.system_code)
+    _el(el, "status", a.status)
+    _el(el, "submittedAt", _instant(a.submitted_at))
+    _el(el, "deadline", _instant(a.deadline))
+    if a.decided_at is not None:
+        _el(el, "decidedAt", _instant(a.decided_at))
+    if a.reason:
+        _el(el, "reason", a.reason)
+
+
+def _report(parent: etree._Element, name: str, r: correction.Report) -> None:
+    el = _el(parent, name, None)
+    for child, value in (("reportId", r.id), ("resourceCode", r.resource_code), ("recordKey", r.record_key),
+                         ("field", r.field), ("problem", r.problem), ("status", r.status),
+                         ("filedAt", _instant(r.filed_at))):
+        _el(el, child, value)
+    if r.answer:
+        _el(el, "answer", r.answer)
+
+
 def _record_element(row: output.Row) -> etree._Element:
     return lookup(row.record_type).encode(row.fields)
 
@@ -84,6 +127,14 @@ class ExchangeOperations:
     def _context(self, events: Events) -> Context:
         """The action context of the request's verified caller (an unsigned request: development only)."""
         return Context(events.caller or unsigned_request("soap"), self.sessions, self.settings)
+
+    def _signed(self, events: Events) -> Context:
+        """The context of a governance operation: it acts for the certificate's department (or its
+        application system), so it needs a signed request whatever the WS-Security policy."""
+        if events.caller is None:
+            raise ExchangeError("InvalidSecurity", "this operation acts for the department whose certificate signs "
+                                "the request: sign it (WS-Security, X.509)", fault_code="wsse:InvalidSecurity")
+        return Context(events.caller, self.sessions, self.settings)
 
     def submit_batch(self, events: Events, op_el: etree._Element) -> etree._Element:
         receipt = submit.submit_batch(self._context(events), batch=events)
@@ -150,13 +201,80 @@ class ExchangeOperations:
         return out
 
 
+    # ---------------------------------------------------------------- governance (使用申请, 授权, 纠错)
+
+    def apply_for_resource(self, events: Events, op_el: etree._Element) -> etree._Element:
+        el = events.finish(op_el)
+        ctx = self._signed(events)
+        filed = sharing.apply(ctx, resource_code=_text(el, "resourceCode"), purpose=_text(el, "purpose"),
+                              valid_from=_date(el, "validFrom"), valid_to=_date(el, "validTo"),
+                              fields=[f.text.strip() for f in el.findall(EX + "field") if f.text and f.text.strip()]
+                              or None,
+                              system=_text(el, "system", required=False) or events.caller.system_code)
+        out = etree.Element(EX + "ApplyForResourceResponse", nsmap={"ex": EXCHANGE_NS})
+        _application(out, "application", filed)
+        return out
+
+    def get_applications(self, events: Events, op_el: etree._Element) -> etree._Element:
+        events.finish(op_el)
+        out = etree.Element(EX + "GetApplicationsResponse", nsmap={"ex": EXCHANGE_NS})
+        for application in sharing.applications(self._signed(events)):
+            _application(out, "application", application)
+        return out
+
+    def get_grants(self, events: Events, op_el: etree._Element) -> etree._Element:
+        events.finish(op_el)
+        ctx = self._signed(events)
+        out = etree.Element(EX + "GetGrantsResponse", nsmap={"ex": EXCHANGE_NS})
+        for g in sharing.grants(ctx):
+            if g.consumer_code != events.caller.department_code:
+                continue  # one it gave as a provider: not what it may read
+            el = _el(out, "grant", None)
+            for child, value in (("grantId", g.id), ("resourceCode", g.resource_code),
+                                 ("resourceName", g.resource_name)):
+                _el(el, child, value)
+            for field_name in g.fields or ():
+                _el(el, "field", field_name)
+            for field_name in g.clear_fields:
+                _el(el, "clearField", field_name)
+            _el(el, "validFrom", g.valid_from.isoformat())
+            if g.last_day is not None:
+                _el(el, "lastDay", g.last_day.isoformat())
+            if g.system_code:
+                _el(el, "system", g.system_code)
+            _el(el, "source", g.source)
+            if g.application_id is not None:
+                _el(el, "applicationId", g.application_id)
+            _el(el, "state", g.state)
+        return out
+
+    def file_correction(self, events: Events, op_el: etree._Element) -> etree._Element:
+        el = events.finish(op_el)
+        filed = correction.file(self._signed(events), resource_code=_text(el, "resourceCode"),
+                                record_key=_text(el, "recordKey"), field=_text(el, "field"),
+                                problem=_text(el, "problem"))
+        out = etree.Element(EX + "FileCorrectionResponse", nsmap={"ex": EXCHANGE_NS})
+        _report(out, "report", filed)
+        return out
+
+    def get_corrections(self, events: Events, op_el: etree._Element) -> etree._Element:
+        events.finish(op_el)
+        out = etree.Element(EX + "GetCorrectionsResponse", nsmap={"ex": EXCHANGE_NS})
+        for report in correction.filed(self._signed(events)):
+            _report(out, "report", report)
+        return out
+
+
 def exchange_app(sessions: sessionmaker[Session], settings: Settings) -> StreamingSoapEndpoint:
     """The /exchange endpoint; every request recorded in the audit log unless ``GOVSHARE_AUDIT=0``
     (benchmarks only)."""
     ops = ExchangeOperations(sessions, settings)
     return StreamingSoapEndpoint(
         operations={"SubmitBatch": ops.submit_batch, "GetBatchStatus": ops.get_batch_status,
-                    "QueryRecords": ops.query_records, "GetChanges": ops.get_changes},
+                    "QueryRecords": ops.query_records, "GetChanges": ops.get_changes,
+                    "ApplyForResource": ops.apply_for_resource, "GetApplications": ops.get_applications,
+                    "GetGrants": ops.get_grants, "FileCorrection": ops.file_correction,
+                    "GetCorrections": ops.get_corrections},
         actions=ACTIONS,
         record=(lambda event: audit.record(sessions, settings, event)) if settings.audit else None,
         wsdl=exchange_wsdl,

@@ -93,3 +93,36 @@ def test_refusals_and_settings_errors_are_one_line_with_the_documented_exit_stat
     assert half.returncode == 2 and "missing.key is not a file" in half.stderr
     down = client("discover", env={"GOVSHARE_CLIENT_PLATFORM": f"http://127.0.0.1:{free_port()}"})
     assert down.returncode == 1 and "did not answer" in down.stderr
+
+
+def test_apply_follow_it_see_the_grants_and_report_a_value(client, world):  # noqa: F811
+    from sqlalchemy import select
+
+    from directory.accounts import find_user
+    from governance import sharing
+    from registry.db import unit_of_work
+    from registry.models import Department
+    from tests.conftest import as_user
+    from tests.exchange.conftest import _publish
+
+    with unit_of_work(world.sessions) as session:
+        gaj = session.scalar(select(Department).where(Department.code == "gaj"))
+        code = _publish(session, world.settings, gaj, find_user(session, "gaj"), find_user(session, "reviewer"),
+                        "户籍变动信息", "101001003", "有条件共享")
+    bad_day = client("apply", code, "--purpose", "低保资格核查", "--until", "soon")
+    assert bad_day.returncode == 2 and "is not a date" in bad_day.stderr
+    filed = client("apply", code, "--purpose", "低保资格核查", "--until", "2099-12-31", "--field", "name")
+    assert filed.returncode == 0 and "submitted to 临江市公安局" in filed.stdout, filed.stderr
+    number = int(filed.stdout.split("#")[1].split()[0])
+    listed = json.loads(client("--output", "json", "applications").stdout)
+    assert [(a["id"], a["status"]) for a in listed] == [(number, "submitted")]
+    assert json.loads(client("--output", "json", "grants").stdout) == []
+    sharing.approve(as_user(world.sessions, world.settings, "gaj"), application_id=number)
+    [grant] = json.loads(client("--output", "json", "grants").stdout)
+    assert (grant["resource_code"], grant["source"], grant["application_id"], grant["fields"]) == (
+        code, "application", number, "name")
+    reported = client("correction", world.resource, "--key", world.person_key, "--field", "name",
+                      "--problem", "姓名有误")
+    assert reported.returncode == 0 and ": open" in reported.stdout, reported.stderr
+    [report] = json.loads(client("--output", "json", "corrections").stdout)
+    assert (report["field"], report["status"]) == ("name", "open")
