@@ -129,3 +129,11 @@ def test_a_suspended_departments_unsigned_requests_are_refused_too(exchange, pop
                         created=CREATED, batch_id=uuid.uuid4())
     sent = exchange(submit_body(batch))
     assert (sent.status, sent.code) == (500, "DepartmentSuspended"), sent.fault
+
+
+def test_governance_operations_refuse_an_unsigned_request_whatever_the_policy(exchange, population):
+    """They act for the department whose certificate signs; an unsigned request names nobody."""
+    for operation in ("GetApplications", "GetGrants", "GetCorrections"):
+        reply = exchange(f'<ex:{operation} xmlns:ex="{EX}"/>')
+        assert (reply.status, reply.code) == (500, "InvalidSecurity"), reply.fault
+        assert "sign it" in reply.fault
