@@ -65,3 +65,12 @@ def test_one_resource_its_metadata_and_its_wsdl(demo):
     with pytest.raises(NotFound) as unknown:
         directory.resource("999999/999999")
     assert unknown.value.code == "UnknownResource" and "999999/999999" in unknown.value.user_message
+
+
+def test_the_clients_taxonomy_keys_are_the_platforms():
+    """The client cannot import the platform: it carries the published tModel keys itself."""
+    from directory import taxonomies
+
+    for name in ("CLASSIFICATION", "SHARING_TYPE", "SHARING_METHOD", "UPDATE_CYCLE", "FORMAT", "OPEN_ATTRIBUTE",
+                 "RESOURCE_CODE", "PROVIDER_CODE"):
+        assert getattr(directory_module, name) == getattr(taxonomies, name), name

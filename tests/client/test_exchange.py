@@ -149,3 +149,11 @@ def test_a_record_the_format_refuses_is_quarantined_and_counted(world):  # noqa:
     assert (receipt.received, receipt.accepted, receipt.quarantined) == (3, 2, 1)
     status = _client(world, world.gaj).batch_status(receipt.batch_id)
     assert status.quarantined == 1 and status.reasons and status.reasons[0][1] == 1
+
+
+def test_the_clients_namespaces_are_the_contracts():
+    """The client cannot import the platform: it carries the contract's namespaces itself."""
+    from client import faults
+    from exchange import transport
+
+    assert faults.EXCHANGE_NS == transport.EXCHANGE_NS
