@@ -11,6 +11,9 @@
     govshare-client grants               what the department may read, and why (its grants)
     govshare-client correction CODE --key K --field F --problem TEXT   纠错 a wrong value
     govshare-client corrections          the department's 纠错 reports and their answers
+    govshare-client csr FILE [--renews SERIAL] [--system S]   send a CSR (the key stays here)
+    govshare-client cert-requests        the department's certificate requests and what became of them
+    govshare-client certificate SERIAL [--out FILE]   an issued certificate's PEM, to install
     govshare-client whoami               the department and certificate the calls are signed with
 
 Settings, each from the first place that has it: the option (``--platform``, ``--key-file``,
@@ -112,6 +115,14 @@ def parser() -> argparse.ArgumentParser:
     report.add_argument("--field", required=True, help="the field whose value is wrong")
     report.add_argument("--problem", required=True, help="what is wrong (问题描述)")
     commands.add_parser("corrections", help="the department's 纠错 reports and their answers")
+    csr = commands.add_parser("csr", help="send a PKCS#10 request for a new key (openssl req -new ...)")
+    csr.add_argument("file", help="the CSR in PEM (never the private key)")
+    csr.add_argument("--renews", metavar="SERIAL", help="the certificate it replaces (a renewal)")
+    csr.add_argument("--system", help="the application system it is for")
+    commands.add_parser("cert-requests", help="the department's certificate requests")
+    certificate = commands.add_parser("certificate", help="an issued certificate's PEM")
+    certificate.add_argument("serial")
+    certificate.add_argument("--out", help="file to write (default: standard output)")
     commands.add_parser("whoami", help="the department and certificate the calls are signed with")
     return p
 
@@ -301,6 +312,31 @@ def _corrections(args, settings) -> None:
     _print(args, rows, columns, default="table")
 
 
+def _csr(args, settings) -> None:
+    path = Path(args.file)
+    if not path.is_file():
+        raise UsageError(f"{path} is not a file")
+    made = _exchange(settings).request_certificate(path.read_bytes(), system=args.system, renews=args.renews)
+    print(f"certificate request #{made.id} for {made.holder} ({made.key}) {made.status}: the platform's security "
+          f"administrator decides; then: govshare-client cert-requests, and certificate SERIAL --out FILE")
+
+
+def _cert_requests(args, settings) -> None:
+    columns = ("id", "holder", "key", "renews", "status", "submitted_at", "certificate_serial", "reason")
+    rows = [{c: _plain(getattr(r, c)) for c in columns} for r in _exchange(settings).certificate_requests()]
+    _print(args, rows, columns, default="table")
+
+
+def _certificate(args, settings) -> None:
+    found = _exchange(settings).certificate(args.serial)
+    if args.out:
+        Path(args.out).write_text(found.pem, encoding="ascii")
+        print(f"certificate {found.serial} ({found.subject}, {found.status}, valid to {found.not_after:%Y-%m-%d}) "
+              f"written to {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(found.pem)
+
+
 def _day(value: str) -> date:
     try:
         return date.fromisoformat(value)
@@ -335,7 +371,8 @@ def _whoami(args, settings) -> None:
 
 COMMANDS = {"discover": _discover, "show": _show, "wsdl": _wsdl, "query": _query, "changes": _changes,
             "submit": _submit, "apply": _apply, "applications": _applications, "grants": _grants,
-            "correction": _correction, "corrections": _corrections, "whoami": _whoami}
+            "correction": _correction, "corrections": _corrections, "csr": _csr, "cert-requests": _cert_requests,
+            "certificate": _certificate, "whoami": _whoami}
 
 
 # ----------------------------------------------------------------------------------------------- output

@@ -151,6 +151,29 @@ class CorrectionReport:
 
 
 @dataclass(frozen=True)
+class CertificateRequest:
+    """A CSR the department sent: status submitted, issued (``certificate_serial``) or refused (``reason``)."""
+
+    id: int
+    holder: str  # the department's or the application system's code
+    key: str  # RSA 2048, EC P-256, ...
+    renews: str | None
+    status: str
+    submitted_at: datetime
+    certificate_serial: str | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class IssuedCertificate:
+    serial: str
+    subject: str
+    not_after: datetime
+    status: str  # valid | revoked
+    pem: str
+
+
+@dataclass(frozen=True)
 class BatchStatus:
     batch_id: str
     resource_code: str
@@ -290,6 +313,24 @@ class Exchange:
         """The 纠错 reports the department filed, oldest first."""
         return [_report(r) for r in self._call("GetCorrections") or ()]
 
+    # ------------------------------------------------------------------------------------------ certificates
+
+    def request_certificate(self, csr: str | bytes, *, system: str | None = None,
+                            renews: str | None = None) -> CertificateRequest:
+        """Send a PKCS#10 request (PEM) for a new key - made here, never sent: a renewal of a
+        certificate (``renews``: its serial) or one for an application system (``system``)."""
+        text = csr.decode("ascii") if isinstance(csr, bytes) else csr
+        return _certificate_request(self._call("RequestCertificate", csr=text, system=system, renews=renews))
+
+    def certificate_requests(self) -> list[CertificateRequest]:
+        """The department's certificate requests, newest first."""
+        return [_certificate_request(r) for r in self._call("GetCertificateRequests") or ()]
+
+    def certificate(self, serial: str) -> IssuedCertificate:
+        """One of the department's certificates, with its PEM (an issued request's, to install)."""
+        found = self._call("GetCertificate", serial=serial)
+        return IssuedCertificate(found.certificateSerial, found.subject, found.notAfter, found.status, found.pem)
+
     def batch_status(self, batch_id: str) -> BatchStatus:
         """What became of a batch this department sent."""
         status = self._call("GetBatchStatus", batchId=batch_id)
@@ -338,6 +379,11 @@ def _application(a) -> Application:
     return Application(a.applicationId, a.resourceCode, a.resourceName, a.providerName, a.purpose,
                        tuple(a.field or ()), a.validFrom, a.validTo, a.system, a.status, a.submittedAt, a.deadline,
                        a.decidedAt, a.reason or "")
+
+
+def _certificate_request(r) -> CertificateRequest:
+    return CertificateRequest(r.requestId, r.holder, r.key, r.renews, r.status, r.submittedAt, r.certificateSerial,
+                              r.reason or "")
 
 
 def _report(r) -> CorrectionReport:

@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from governance import correction, sharing
 from registry.errors import ExchangeError
 from registry.settings import Settings
-from trust import audit
+from trust import audit, certificates
 from trust.actions import Context
 from trust.auth import unsigned_request
 from wsdl.exchange import contract_schema, exchange_wsdl, most_children
@@ -48,7 +48,9 @@ EX = "{%s}" % EXCHANGE_NS
 ACTIONS = {"SubmitBatch": "exchange.submit_batch", "GetBatchStatus": "exchange.batch_status",
            "QueryRecords": "exchange.query_records", "GetChanges": "exchange.get_changes",
            "ApplyForResource": "sharing.apply", "GetApplications": "sharing.applications",
-           "GetGrants": "sharing.grants", "FileCorrection": "correction.file", "GetCorrections": "correction.list"}
+           "GetGrants": "sharing.grants", "FileCorrection": "correction.file", "GetCorrections": "correction.list",
+           "RequestCertificate": "pki.request", "GetCertificateRequests": "pki.requests",
+           "GetCertificate": "pki.certificate"}
 
 
 def _el(parent: etree._Element, name: str, value) -> etree._Element:
@@ -109,6 +111,20 @@ def _report(parent: etree._Element, name: str, r: correction.Report) -> None:
         _el(el, child, value)
     if r.answer:
         _el(el, "answer", r.answer)
+
+
+def _certificate_request(parent: etree._Element, r: certificates.Requested) -> None:
+    el = _el(parent, "request", None)
+    for child, value in (("requestId", r.id), ("holder", r.holder), ("key", r.key)):
+        _el(el, child, value)
+    if r.renews:
+        _el(el, "renews", r.renews)
+    _el(el, "status", r.status)
+    _el(el, "submittedAt", _instant(r.submitted_at))
+    if r.certificate_serial:
+        _el(el, "certificateSerial", r.certificate_serial)
+    if r.reason:
+        _el(el, "reason", r.reason)
 
 
 def _record_element(row: output.Row) -> etree._Element:
@@ -264,6 +280,34 @@ class ExchangeOperations:
             _report(out, "report", report)
         return out
 
+    # ---------------------------------------------------------------- certificates (the CSR path)
+
+    def request_certificate(self, events: Events, op_el: etree._Element) -> etree._Element:
+        el = events.finish(op_el)
+        made = certificates.request(self._signed(events), csr=_text(el, "csr"),
+                                    system=_text(el, "system", required=False) or None,
+                                    renews=_text(el, "renews", required=False) or None)
+        out = etree.Element(EX + "RequestCertificateResponse", nsmap={"ex": EXCHANGE_NS})
+        _certificate_request(out, made)
+        return out
+
+    def get_certificate_requests(self, events: Events, op_el: etree._Element) -> etree._Element:
+        events.finish(op_el)
+        out = etree.Element(EX + "GetCertificateRequestsResponse", nsmap={"ex": EXCHANGE_NS})
+        for made in certificates.requests(self._signed(events)):
+            _certificate_request(out, made)
+        return out
+
+    def get_certificate(self, events: Events, op_el: etree._Element) -> etree._Element:
+        el = events.finish(op_el)
+        found = certificates.certificate(self._signed(events), serial=_text(el, "serial"))
+        out = etree.Element(EX + "GetCertificateResponse", nsmap={"ex": EXCHANGE_NS})
+        for child, value in (("certificateSerial", found.held.serial), ("subject", found.held.subject),
+                             ("notAfter", _instant(found.held.not_after)), ("status", found.held.status),
+                             ("pem", found.pem)):
+            _el(out, child, value)
+        return out
+
 
 def exchange_app(sessions: sessionmaker[Session], settings: Settings) -> StreamingSoapEndpoint:
     """The /exchange endpoint; every request recorded in the audit log unless ``GOVSHARE_AUDIT=0``
@@ -274,7 +318,8 @@ def exchange_app(sessions: sessionmaker[Session], settings: Settings) -> Streami
                     "QueryRecords": ops.query_records, "GetChanges": ops.get_changes,
                     "ApplyForResource": ops.apply_for_resource, "GetApplications": ops.get_applications,
                     "GetGrants": ops.get_grants, "FileCorrection": ops.file_correction,
-                    "GetCorrections": ops.get_corrections},
+                    "GetCorrections": ops.get_corrections, "RequestCertificate": ops.request_certificate,
+                    "GetCertificateRequests": ops.get_certificate_requests, "GetCertificate": ops.get_certificate},
         actions=ACTIONS,
         record=(lambda event: audit.record(sessions, settings, event)) if settings.audit else None,
         wsdl=exchange_wsdl,

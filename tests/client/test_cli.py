@@ -126,3 +126,33 @@ def test_apply_follow_it_see_the_grants_and_report_a_value(client, world):  # no
     assert reported.returncode == 0 and ": open" in reported.stdout, reported.stderr
     [report] = json.loads(client("--output", "json", "corrections").stdout)
     assert (report["field"], report["status"]) == ("name", "open")
+
+
+def test_a_csr_made_by_openssl_is_sent_and_its_certificate_fetched(client, world):  # noqa: F811
+    import shutil
+
+    from directory.accounts import create_user
+    from registry.db import unit_of_work
+    from tests.conftest import as_user
+    from trust import certificates
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed (Debian: openssl)")
+    key, csr = client.folder / "next.key", client.folder / "next.csr"
+    subprocess.run(["openssl", "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(csr),
+                    "-subj", "/CN=mzj"], check=True, capture_output=True, timeout=60)
+    mistaken = client("csr", str(key))
+    assert mistaken.returncode == 2 and mistaken.stderr.startswith("error: InvalidCsr:")
+    sent = client("csr", str(csr))
+    assert sent.returncode == 0 and "submitted" in sent.stdout, sent.stderr
+    number = int(sent.stdout.split("#")[1].split()[0])
+    with unit_of_work(world.sessions) as session:
+        create_user(session, username="sec", password="pw", department=None, roles=("security",))
+    serial = certificates.approve(as_user(world.sessions, world.settings, "sec"), request_id=number).certificate.serial
+    [request] = json.loads(client("--output", "json", "cert-requests").stdout)
+    assert (request["status"], request["certificate_serial"]) == ("issued", serial)
+    fetched = client("certificate", serial, "--out", str(client.folder / "next.pem"))
+    assert fetched.returncode == 0 and (client.folder / "next.pem").read_text().startswith("-----BEGIN CERTIFICATE")
+    renewed = {"GOVSHARE_CLIENT_KEY": str(key), "GOVSHARE_CLIENT_CERT": str(client.folder / "next.pem")}
+    who = client("whoami", env=renewed)
+    assert who.returncode == 0 and serial in who.stdout
