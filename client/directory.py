@@ -84,12 +84,10 @@ class Directory:
         given: a class code at any level (``101`` 人口), the provider's 统一社会信用代码, a 共享类型."""
         references = [(CLASSIFICATION, classification), (PROVIDER_CODE, provider), (SHARING_TYPE, sharing_type)]
         bag = [{"tModelKey": key, "keyValue": value, "keyName": ""} for key, value in references if value]
-        criteria = {"findQualifiers": {"findQualifier": ["approximateMatch"]}, "name": [{"_value_1": f"%{keyword}%"}]} \
-            if keyword else {}
-        if bag:
-            criteria["categoryBag"] = {"keyedReference": bag}
-        if not criteria:
-            criteria = {"findQualifiers": {"findQualifier": ["approximateMatch"]}, "name": [{"_value_1": "%"}]}
+        criteria: dict = {"categoryBag": {"keyedReference": bag}} if bag else {}
+        if keyword or not bag:  # a name pattern; every name when nothing else is asked
+            criteria |= {"findQualifiers": {"findQualifier": ["approximateMatch"]},
+                         "name": [{"_value_1": f"%{keyword or ''}%"}]}
         offset = 1
         while True:
             found = self._call("find_service", maxRows=PAGE, listHead=offset, **criteria)

@@ -31,6 +31,11 @@ UDDI_NS = "urn:uddi-org:api_v3"
 ACCESS_CODES = frozenset({"NotAuthorized", "NotShared", "NotPermitted", "NotProvider", "DepartmentSuspended",
                           "SystemSuspended"})
 
+#: the local names of the WS-Security fault codes (a SOAP stack may give them without their prefix)
+WSSE_CODES = frozenset({"InvalidSecurity", "UnsupportedAlgorithm", "FailedCheck", "MessageExpired",
+                        "FailedAuthentication", "InvalidSecurityToken", "SecurityTokenUnavailable",
+                        "UnsupportedSecurityToken"})
+
 
 class PlatformError(Exception):
     """A refusal or failure the platform answered with a SOAP Fault."""
@@ -78,7 +83,7 @@ def from_fault(fault) -> PlatformError:
         code, message = report.get("errCode") or code, (report.text or message).strip()
     prefix = f"{code}: "
     message = message[len(prefix):] if message.startswith(prefix) else message
-    if (fault.code or "").startswith("wsse:") or "wssecurity-secext" in (fault.code or "") or code in _WSSE_CODES:
+    if (fault.code or "").startswith("wsse:") or "wssecurity-secext" in (fault.code or "") or code in WSSE_CODES:
         kind = SecurityFault
     elif code in ACCESS_CODES:
         kind = AccessRefused
@@ -91,11 +96,6 @@ def from_fault(fault) -> PlatformError:
     else:
         kind = InvalidRequest
     return kind(code, message, user_message, fault_code)
-
-
-_WSSE_CODES = frozenset({"InvalidSecurity", "UnsupportedAlgorithm", "FailedCheck", "MessageExpired",
-                         "FailedAuthentication", "InvalidSecurityToken", "SecurityTokenUnavailable",
-                         "UnsupportedSecurityToken"})
 
 
 def _local(code: str) -> str:
