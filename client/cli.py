@@ -5,7 +5,7 @@
     govshare-client wsdl CODE [--out F]  its interface description
     govshare-client query CODE [--key K ...] [--filter FIELD=VALUE | FIELD^=PREFIX ...] [--purpose P]
     govshare-client changes CODE [--state FILE] [--follow [--interval S]] [--purpose P]
-    govshare-client submit CODE FILE [--batch-size N] [--run-id ID]
+    govshare-client submit CODE FILE [--resume] [--batch-size N] [--run-id ID]   FILE: .xml, .csv or .xlsx
     govshare-client apply CODE --purpose P --until YYYY-MM-DD [--field F ...] [--system S]   使用申请
     govshare-client applications         the department's 使用申请 and their answers
     govshare-client grants               what the department may read, and why (its grants)
@@ -46,6 +46,7 @@ import requests
 from cryptography import x509
 
 from .faults import PlatformError, Unavailable
+from .files import FileError, file_digest
 
 EXIT_OK, EXIT_PLATFORM, EXIT_USER, EXIT_INTERRUPTED = 0, 1, 2, 130
 SETTINGS = ("platform", "key", "cert", "ca", "requester")
@@ -94,12 +95,16 @@ def parser() -> argparse.ArgumentParser:
     changes.add_argument("--interval", type=float, default=10)
     changes.add_argument("--purpose", help="what the data is used for (用途)")
 
-    submit = commands.add_parser("submit", help="send an XML export file's records as batches")
+    submit = commands.add_parser("submit", help="send an export file's records as batches")
     submit.add_argument("code", help="资源代码")
-    submit.add_argument("file", help="XML file: a root element holding the records")
+    submit.add_argument("file", help="XML (a root element holding the records), CSV or XLSX (a header row of the "
+                        "format's field names, a record per row)")
     submit.add_argument("--batch-size", type=int, default=5000)
     submit.add_argument("--run-id", help="batch ids derive from it (default: the file's SHA-256, so sending the "
                         "same file again takes nothing twice)")
+    submit.add_argument("--resume", action="store_true", help="go on from the last batch the platform answered "
+                        "(as the journal says), reading past what was sent without sending it again")
+    submit.add_argument("--journal", help="file recording the batches answered (default: submit-<code>.json here)")
     apply = commands.add_parser("apply", help="apply for a 有条件共享 resource (使用申请)")
     apply.add_argument("code", help="资源代码")
     apply.add_argument("--purpose", required=True, help="what the data will be used for (用途)")
@@ -264,20 +269,61 @@ def _submit(args, settings) -> int:
     path = Path(args.file)
     if not path.is_file():
         raise UsageError(f"{path} is not a file")
-    progress = _Progress()
+    exchange = _exchange(settings)
+    try:
+        records = exchange.record_file(path)
+    except FileError as exc:
+        raise UsageError(str(exc)) from None
+    journal = Path(args.journal or f"submit-{args.code.replace('/', '-')}.json")
+    run = {"file": str(path.resolve()), "run_id": args.run_id or file_digest(path), "batch_size": args.batch_size,
+           "resource": args.code, "batches": 0}
+    if args.resume:
+        run["batches"] = _resumed(journal, run)
+        if run["batches"]:
+            print(f"resuming after batch {run['batches']} (journal {journal})", file=sys.stderr)
+    progress = _Progress(records)
     totals = {"received": 0, "accepted": 0, "quarantined": 0, "duplicate": 0}
-    for receipt in _exchange(settings).submit_file(args.code, path, run_id=args.run_id, batch_size=args.batch_size):
-        totals["received"] += receipt.received
-        totals["accepted"] += receipt.accepted
-        totals["quarantined"] += receipt.quarantined
-        totals["duplicate"] += receipt.received if receipt.duplicate else 0
-        print(f"{receipt.batch_id}\treceived {receipt.received}\taccepted {receipt.accepted}\t"
-              f"quarantined {receipt.quarantined}" + ("\tduplicate (taken before)" if receipt.duplicate else ""))
-        progress.show(totals["received"])
+    try:
+        for receipt in exchange.submit_file(args.code, records, run_id=run["run_id"], batch_size=args.batch_size,
+                                            skip_batches=run["batches"]):
+            run["batches"] += 1
+            _keep(journal, run)
+            totals["received"] += receipt.received
+            totals["accepted"] += receipt.accepted
+            totals["quarantined"] += receipt.quarantined
+            totals["duplicate"] += receipt.received if receipt.duplicate else 0
+            print(f"{receipt.batch_id}\treceived {receipt.received}\taccepted {receipt.accepted}\t"
+                  f"quarantined {receipt.quarantined}" + ("\tduplicate (taken before)" if receipt.duplicate else ""))
+            progress.show(totals["received"])
+    except FileError as exc:
+        raise UsageError(f"{exc} (batches 1-{run['batches']} were taken; fix the file and send it with --resume "
+                         "only if the rows before this one are unchanged)") from None
     progress.done(totals["received"])
     print(f"{totals['received']} records sent: {totals['accepted']} accepted, {totals['quarantined']} "
           f"quarantined, {totals['duplicate']} in batches the platform had already", file=sys.stderr)
     return EXIT_OK
+
+
+def _resumed(journal: Path, run: dict) -> int:
+    """The batches a journal says were answered, when it is this file's with the same batch size."""
+    try:
+        kept = json.loads(journal.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"--resume: no journal {journal}; nothing to resume (send without --resume)") from None
+    except ValueError:
+        raise UsageError(f"--resume: {journal} is not a journal of govshare-client submit") from None
+    for name in ("run_id", "batch_size", "resource"):
+        if kept.get(name) != run[name]:
+            raise UsageError(f"--resume: {journal} is of another run ({name} {kept.get(name)!r}, not {run[name]!r}); "
+                             "send without --resume (the platform takes no batch twice)")
+    return int(kept.get("batches", 0))
+
+
+def _keep(journal: Path, run: dict) -> None:
+    """Write the journal whole or not at all: a crash leaves the previous one."""
+    part = journal.with_name(journal.name + ".part")
+    part.write_text(json.dumps(run, ensure_ascii=False), encoding="utf-8")
+    os.replace(part, journal)
 
 
 def _apply(args, settings) -> None:
@@ -395,19 +441,25 @@ def _print(args, rows: Iterable[dict], columns, *, default: str) -> None:
 
 
 class _Progress:
-    """Records sent and their rate: redrawn in place on a terminal, a line every 10 s otherwise."""
+    """Records sent, their rate and, reading a file, the time left: redrawn in place on a terminal,
+    a line every 10 s otherwise."""
 
-    def __init__(self):
+    def __init__(self, file=None):
         self.started, self.last = time.monotonic(), 0.0
         self.tty = sys.stderr.isatty()
+        self.file = file
 
     def show(self, sent: int) -> None:
         now = time.monotonic()
         if not self.tty and now - self.last < 10:
             return
         self.last = now
-        rate = sent / max(now - self.started, 1e-6)
-        line = f"sent {sent:,} records, {rate:,.0f}/s"
+        elapsed = max(now - self.started, 1e-6)
+        line = f"sent {sent:,} records, {sent / elapsed:,.0f}/s"
+        done = self.file.done if self.file is not None else 0
+        if 0 < done < 1:
+            left = elapsed * (1 - done) / done
+            line += f", {done:.0%} of the file, about {_duration(left)} left"
         print(("\r" + line) if self.tty else line, end="" if self.tty else "\n", file=sys.stderr, flush=True)
 
     def done(self, sent: int) -> None:
@@ -415,6 +467,15 @@ class _Progress:
             print(file=sys.stderr)
         elapsed = time.monotonic() - self.started
         print(f"done: {sent:,} records in {elapsed:.1f} s", file=sys.stderr)
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds + 0.5)
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
 if __name__ == "__main__":

@@ -28,7 +28,6 @@ page again; a change's ``sequence`` tells a repeat.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import itertools
 import json
@@ -48,6 +47,7 @@ from zeep.exceptions import Fault, ValidationError
 from zeep.transports import Transport
 
 from .faults import InvalidRequest, from_fault
+from .files import RecordFile, Shape, file_digest, platform_shapes
 from .wss import PlatformSignature
 
 #: the largest page the platform serves (GOVSHARE_MAX_ROWS by default)
@@ -202,6 +202,7 @@ class Exchange:
         if not requester:
             raise ValueError("requester: the 统一社会信用代码 of the department the requests speak for")
         self.requester = requester
+        self.base, self.timeout = base, timeout
         self.url = f"{base}/exchange"
         self._service = zeep.Client(f"{self.url}?wsdl", wsse=wsse,
                                     transport=Transport(timeout=timeout, operation_timeout=timeout)).service
@@ -253,10 +254,12 @@ class Exchange:
     # ------------------------------------------------------------------------------------------ sending
 
     def submit(self, resource: str, records: Iterable[etree._Element], *, run_id: str | None = None,
-               batch_size: int = BATCH_SIZE, format_version: str | None = None) -> Iterator[Receipt]:
+               batch_size: int = BATCH_SIZE, format_version: str | None = None,
+               skip_batches: int = 0) -> Iterator[Receipt]:
         """Send ``records`` (elements of one standard format) to ``resource`` in batches of
         ``batch_size``, each built and digested here; a receipt per batch as it is answered.  The
-        same ``run_id`` and records send the same batches (their ids derive from both)."""
+        same ``run_id`` and records send the same batches (their ids derive from both); the first
+        ``skip_batches`` of them are read past and not sent (a run resumed after a crash)."""
         if batch_size < 1:
             raise ValueError("batch_size: at least 1")
         run_id = run_id or uuid.uuid4().hex
@@ -265,6 +268,8 @@ class Exchange:
             chunk = list(itertools.islice(chunks, batch_size))
             if not chunk:
                 return
+            if number <= skip_batches:
+                continue
             batch_id = str(uuid.uuid5(BATCH_IDS, f"{self.requester}:{resource}:{run_id}:{number}"))
             record_type = chunk[0].tag
             header = {"batchId": batch_id, "providerCode": self.requester, "resourceCode": resource,
@@ -274,14 +279,27 @@ class Exchange:
             receipt = self._call("SubmitBatch", Batch={"header": header, "records": {"_value_1": chunk}})
             yield Receipt(receipt.batchId, receipt.received, receipt.accepted, receipt.quarantined, receipt.duplicate)
 
-    def submit_file(self, resource: str, path: str | os.PathLike, *, run_id: str | None = None,
-                    batch_size: int = BATCH_SIZE) -> Iterator[Receipt]:
-        """Send the records of an XML export file (any root; its child elements are the records,
-        e.g. ``<Persons><Person xmlns=...>…</Person>…</Persons>``), read as a stream; by default the
-        run id is the file's SHA-256, so sending the same file again takes nothing twice."""
-        path = Path(path)
-        run_id = run_id or _file_digest(path)
-        yield from self.submit(resource, _records_of(path), run_id=run_id, batch_size=batch_size)
+    def submit_file(self, resource: str, file: str | os.PathLike | RecordFile, *, run_id: str | None = None,
+                    batch_size: int = BATCH_SIZE, skip_batches: int = 0) -> Iterator[Receipt]:
+        """Send the records of an export file - XML (any root; its child elements are the records,
+        e.g. ``<Persons><Person xmlns=...>…</Person>…</Persons>``), CSV or XLSX (a header row of a
+        standard format's field names: :mod:`client.files`) - read as a stream.  By default the
+        run id is the file's SHA-256, so sending the same file again takes nothing twice; and
+        ``skip_batches`` batches answered before (a run resumed) are read past, not sent."""
+        records = file if isinstance(file, RecordFile) else self.record_file(file)
+        run_id = run_id or file_digest(records.path)
+        yield from self.submit(resource, records, run_id=run_id, batch_size=batch_size, skip_batches=skip_batches)
+
+    def record_file(self, path: str | os.PathLike) -> RecordFile:
+        """The records of an export file, its table header matched against this platform's formats."""
+        shapes: list[Shape] = []
+
+        def platform_formats() -> list[Shape]:
+            if not shapes:
+                shapes.extend(platform_shapes(self.base, timeout=self.timeout))
+            return shapes
+
+        return RecordFile(path, platform_formats)
 
     # ------------------------------------------------------------------------------------------ governance
 
@@ -402,33 +420,6 @@ def records_digest(records: Iterable[etree._Element]) -> str:
 def _version(record_type: str) -> str:
     """A standard format's version, the last step of its namespace (``…/population/1.0`` -> ``1.0``)."""
     return etree.QName(record_type).namespace.rstrip("/").rsplit("/", 1)[-1]
-
-
-def _records_of(path: Path) -> Iterator[etree._Element]:
-    """The root's child elements of an XML file, one at a time: each a copy, the parsed one then
-    dropped, so the file is never held whole."""
-    depth = 0
-    for event, element in etree.iterparse(str(path), events=("start", "end"), resolve_entities=False,
-                                          no_network=True, huge_tree=True, remove_comments=True):
-        if event == "start":
-            depth += 1
-            continue
-        depth -= 1
-        if depth == 1 and isinstance(element.tag, str):
-            record = copy.deepcopy(element)
-            element.clear()
-            parent = element.getparent()
-            while parent is not None and element.getprevious() is not None:
-                del parent[0]
-            yield record
-
-
-def _file_digest(path: Path) -> str:
-    sha = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            sha.update(block)
-    return sha.hexdigest()
 
 
 def _any(value) -> list[etree._Element]:
