@@ -85,6 +85,7 @@ DS_NS = "http://www.w3.org/2000/09/xmldsig#"
 X509V3 = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-x509-token-profile-1.0#X509v3"
 BASE64 = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-soap-message-security-1.0#Base64Binary"
 EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
+ENVELOPED_SIGNATURE = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
 RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
 ECDSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256"  # for EC keys (P-256, P-384) from a CSR
 #: the order n of each curve the CA certifies (trust.pki.EC_CURVES; SEC 2)
@@ -237,8 +238,11 @@ def _algorithms(signature: etree._Element) -> None:
         [("CanonicalizationMethod", info.find(_DS + "CanonicalizationMethod")),
          ("SignatureMethod", info.find(_DS + "SignatureMethod"))]
         + [("DigestMethod", d) for d in info.iterfind(f"{_DS}Reference/{_DS}DigestMethod")]
-        + [("Transform", t) for t in info.iterfind(f"{_DS}Reference/{_DS}Transforms/{_DS}Transform")]
+        + [("Transform", t) for t in info.iterfind(f"{_DS}Reference/{_DS}Transforms/{_DS}Transform")
+           if t.get("Algorithm") != ENVELOPED_SIGNATURE]
     ) if el is not None]
+    for reference in info.iterfind(f"{_DS}Reference"):
+        _transforms(reference)
     expected = {"CanonicalizationMethod": (EXC_C14N,), "SignatureMethod": (RSA_SHA256, ECDSA_SHA256),
                 "DigestMethod": (SHA256,), "Transform": (EXC_C14N,)}
     for what, algorithm in used:
@@ -248,6 +252,17 @@ def _algorithms(signature: etree._Element) -> None:
         if algorithm not in expected[what]:
             raise WsSecurityError("UnsupportedAlgorithm", f"{what} {algorithm or '(none)'} is not accepted; "
                                   f"use {' or '.join(expected[what])}")
+
+
+def _transforms(reference: etree._Element) -> None:
+    """A reference's transforms are exclusive c14n, optionally after enveloped-signature - as
+    node-soap (xml-crypto) writes by default and the Basic Security Profile allows (R5423: the
+    last transform is exclusive c14n).  The references that count are to the Body and the
+    Timestamp, which never hold the Signature, so enveloped-signature takes nothing out of them."""
+    chain = [t.get("Algorithm", "") for t in reference.iterfind(f"{_DS}Transforms/{_DS}Transform")]
+    if ENVELOPED_SIGNATURE in chain and chain != [ENVELOPED_SIGNATURE, EXC_C14N]:
+        raise WsSecurityError("UnsupportedAlgorithm", f"Transform {ENVELOPED_SIGNATURE} is accepted only once, "
+                              f"first, followed by {EXC_C14N}")
 
 
 def _token(security: etree._Element, signature: etree._Element) -> x509.Certificate:

@@ -235,8 +235,8 @@ def test_a_fault_to_an_unsigned_request_is_not_signed(world):
 # ------------------------------------------------------------------------------ WSS4J's shape (item 4)
 
 
-def sign_like_wss4j(dept: Dept, env: etree._Element, *, extra_in_c14n: etree._Element | None = None
-                    ) -> etree._Element:
+def sign_like_wss4j(dept: Dept, env: etree._Element, *, extra_in_c14n: etree._Element | None = None,
+                    chain=(xmlsec.Transform.EXCL_C14N,)) -> etree._Element:
     """Sign as WSS4J 1.6-2.x does: ``ec:InclusiveNamespaces PrefixList`` in SignedInfo's
     CanonicalizationMethod and in each reference's exc-c14n transform, wsu:Ids of its own style,
     the SecurityTokenReference with its own Id, base64 wrapped over lines."""
@@ -272,8 +272,10 @@ def sign_like_wss4j(dept: Dept, env: etree._Element, *, extra_in_c14n: etree._El
     ctx.key = xmlsec.Key.from_file(str(dept.key), xmlsec.KeyFormat.PEM)
     for target, prefixes in ((body, []), (stamp, ["wsse", "soap"])):
         ref = xmlsec.template.add_reference(signature, xmlsec.Transform.SHA256, uri="#" + target.get(f"{{{WSU}}}Id"))
-        transform = xmlsec.template.add_transform(ref, xmlsec.Transform.EXCL_C14N)
-        xmlsec.template.transform_add_c14n_inclusive_namespaces(transform, prefixes or [""])
+        for step in chain:  # each reference's transforms (``chain``), exc-c14n with its PrefixList
+            transform = xmlsec.template.add_transform(ref, step)
+            if step == xmlsec.Transform.EXCL_C14N:
+                xmlsec.template.transform_add_c14n_inclusive_namespaces(transform, prefixes or [""])
         ctx.register_id(target, "Id", WSU)
     key_info = xmlsec.template.ensure_key_info(signature, id="KI-6A1C9E3F0B8D4E2A95")
     reference = etree.SubElement(etree.SubElement(key_info, f"{{{WSSE}}}SecurityTokenReference",
@@ -316,6 +318,44 @@ def test_a_transform_other_than_exclusive_c14n_is_an_unsupported_algorithm(world
     transform.set("Algorithm", "http://www.w3.org/TR/1999/REC-xpath-19991116")
     code, _message = fault(post(world, env))
     assert code == "wsse:UnsupportedAlgorithm"
+
+
+ENVELOPED, EXCLUSIVE = xmlsec.Transform.ENVELOPED, xmlsec.Transform.EXCL_C14N
+
+
+def test_enveloped_signature_before_exclusive_c14n_as_node_soap_writes_it_is_answered(world):
+    """xml-crypto (node-soap's WSSecurityCert) puts enveloped-signature before exc-c14n on every
+    reference by default; the Basic Security Profile allows it, and on the Body it takes nothing out."""
+    env = sign_like_wss4j(world.mzj, query(world, world.mzj), chain=(ENVELOPED, EXCLUSIVE))
+    # xmlsec made these nodes in this process: lxml's tag filters (find, iter(tag)) do not see them
+    transforms = [e for e in env.iter() if e.tag == f"{{{DS}}}Transform"]
+    assert [t.get("Algorithm").rsplit("#")[-1] for t in transforms] == ["enveloped-signature", ""] * 2
+    reply = post(world, env)
+    assert reply.status_code == 200, reply.text
+    assert etree.fromstring(reply.content).findtext(f".//{{{EX}}}total") == "1"
+
+
+def test_a_body_changed_under_an_enveloped_signature_transform_fails_the_check(world):
+    env = sign_like_wss4j(world.mzj, query(world, world.mzj), chain=(ENVELOPED, EXCLUSIVE))
+    env.find(f".//{{{EX}}}key").text = "110101199003077777"
+    code, message = fault(post(world, env))
+    assert code == "wsse:FailedCheck" and "does not verify" in message
+
+
+@pytest.mark.parametrize("chain", [(ENVELOPED,), (ENVELOPED, ENVELOPED, EXCLUSIVE)], ids=["alone", "twice"])
+def test_enveloped_signature_anywhere_but_first_before_exclusive_c14n_is_refused(world, chain):
+    """Alone it leaves the reference in inclusive c14n: not what the platform verifies."""
+    code, message = fault(post(world, sign_like_wss4j(world.mzj, query(world, world.mzj), chain=chain)))
+    assert code == "wsse:UnsupportedAlgorithm" and "accepted only once, first, followed by" in message
+
+
+def test_enveloped_signature_after_exclusive_c14n_is_refused_before_any_digest_is_computed(world):
+    """xmlsec will not even sign it (the transform takes a node set, not octets): written by hand."""
+    env = sign_like_wss4j(world.mzj, query(world, world.mzj))
+    transforms = next(e for e in env.iter() if e.tag == f"{{{DS}}}Transforms")  # as above
+    etree.SubElement(transforms, f"{{{DS}}}Transform", Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature")
+    code, message = fault(post(world, env))
+    assert code == "wsse:UnsupportedAlgorithm" and "accepted only once, first, followed by" in message
 
 
 def test_a_timestamp_with_milliseconds_as_java_writes_it_is_fresh(world):
