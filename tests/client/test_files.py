@@ -189,3 +189,20 @@ def test_a_wrong_header_is_one_line_and_exit_2_before_anything_is_sent(world, tm
     assert "no field 颜色" in refused.stderr
     assert "required sex, ethnicity, birthDate" in refused.stderr
     assert "its fields are idNumber (公民身份号码), name (姓名)" in refused.stderr
+
+
+def test_the_progress_line_gives_how_much_of_the_file_is_read_and_the_time_left(capsys):
+    from types import SimpleNamespace
+
+    from client.cli import _Progress
+
+    file = SimpleNamespace(done=0.25)
+    progress = _Progress(file)
+    progress.started -= 30  # 30 s in, a quarter of the file read: 90 s to go at this pace
+    progress.show(12_000)
+    line = capsys.readouterr().err.strip()
+    assert line.startswith("sent 12,000 records, 400/s, 25% of the file, about 1 min 30 s left"), line
+    file.done = 1.0
+    progress.last = 0
+    progress.show(48_000)
+    assert "left" not in capsys.readouterr().err
