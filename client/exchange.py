@@ -46,9 +46,9 @@ from lxml import etree
 from zeep.exceptions import Fault, ValidationError
 from zeep.transports import Transport
 
-from .faults import InvalidRequest, from_fault
+from .faults import InvalidRequest, UntrustedAnswer, from_fault
 from .files import RecordFile, Shape, file_digest, platform_shapes
-from .wss import PlatformSignature
+from .wss import PlatformSignature, ResponseNotTrusted
 
 #: the largest page the platform serves (GOVSHARE_MAX_ROWS by default)
 PAGE_SIZE = 100
@@ -361,6 +361,10 @@ class Exchange:
             return getattr(self._service, operation)(**{k: v for k, v in inputs.items() if v is not None})
         except Fault as fault:
             raise from_fault(fault) from None
+        except ResponseNotTrusted as exc:
+            raise UntrustedAnswer("ResponseNotTrusted", f"{operation}: {exc.message}; check the platform's address "
+                                  "and the CA file, and whether something between rewrites the answers",
+                                  f"平台应答未通过签名验证 ({operation}), 请核对平台地址和CA证书。") from None
         except ValidationError as exc:  # zeep checked the request against the WSDL before sending it
             raise InvalidRequest("InvalidRequest", f"{operation}: {exc}",
                                  f"请求不符合接口约定 ({operation}): {exc}") from None

@@ -52,6 +52,11 @@ class SecurityFault(PlatformError):
     """WS-Security refused the message (its signature, its certificate, or the certificate's holder)."""
 
 
+class UntrustedAnswer(SecurityFault):
+    """An answer (or a fault) to a signed request that the platform did not sign, or that was altered
+    on its way: whatever it says is not taken for the platform's word."""
+
+
 class AccessRefused(PlatformError):
     """The caller may not do what it asked."""
 

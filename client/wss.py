@@ -26,6 +26,7 @@ import xmlsec
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding
+from cryptography.x509.oid import NameOID
 from lxml import etree
 from zeep.exceptions import SignatureVerificationFailed
 from zeep.wsse import utils
@@ -63,6 +64,18 @@ def add_timestamp(envelope: etree._Element, lifetime: int = 300) -> None:
         created + timedelta(seconds=lifetime)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def is_platform_certificate(cert: x509.Certificate) -> bool:
+    """Whether ``cert`` (issued by the platform CA) is the platform's own signing certificate:
+    ``CN=govshare platform <node>, O=govshare``, and no 统一社会信用代码 (``serialNumber``), which every
+    department's and application system's certificate carries.  The CA writes every subject
+    itself, whatever a CSR asks for, so no department can hold such a certificate."""
+    subject = cert.subject
+    common = [a.value for a in subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+    organisation = [a.value for a in subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)]
+    return (len(common) == 1 and str(common[0]).startswith("govshare platform ") and organisation == ["govshare"]
+            and not subject.get_attributes_for_oid(NameOID.SERIAL_NUMBER))
+
+
 class PlatformSignature(BinarySignature):
     """Sign with a department's key; trust only responses the platform signed."""
 
@@ -92,6 +105,9 @@ class PlatformSignature(BinarySignature):
         except Exception:  # noqa: BLE001 - any failure: not issued by this CA
             raise ResponseNotTrusted(f"the response is signed by {cert.subject.rfc4514_string()}, which the "
                                      "platform CA did not issue") from None
+        if not is_platform_certificate(cert):
+            raise ResponseNotTrusted(f"the response is signed by {cert.subject.rfc4514_string()}, a department's or "
+                                     "an application system's certificate, not the platform's own")
         now = datetime.now(UTC)
         if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
             raise ResponseNotTrusted("the platform's signing certificate is not valid now")

@@ -110,7 +110,8 @@ def _journey(installed: Installed, centre: Centre, tmp_path: Path) -> None:
     for department in (PROVIDER, CONSUMER):
         number = _apply_on_the_portal(centre, department, "app_system")
         centre.govshare("admin", "department", "approve", str(number))
-    for user, department, roles in (("gaj-cat", "gaj", "cataloguer,provider"), ("ybj-eng", "ybj", "cataloguer,consumer")):
+    accounts = (("gaj-cat", "gaj", "cataloguer,provider"), ("ybj-eng", "ybj", "cataloguer,consumer"))
+    for user, department, roles in accounts:
         centre.govshare("admin", "user", "create", user, "--department", department, "--roles", roles,
                         "--password-stdin", "--no-temporary", stdin=PASSWORD + "\n")
     code = _catalogued(centre, tmp_path)

@@ -14,11 +14,11 @@ from lxml import etree
 from sqlalchemy import select
 
 from client.exchange import Exchange
-from client.faults import AccessRefused, InvalidRequest, NotFound, SecurityFault
+from client.faults import AccessRefused, InvalidRequest, NotFound, SecurityFault, UntrustedAnswer
 from registry.clock import utcnow
 from registry.db import unit_of_work
 from registry.models import Department
-from tests.exchange.conftest import submit_body
+from tests.exchange.conftest import EX, submit_body
 from tests.trust.conftest import envelope, post, sign, world  # noqa: F401 - the fixture
 from xsd import samples
 from xsd.batch import build_batch
@@ -157,3 +157,53 @@ def test_the_clients_namespaces_are_the_contracts():
     from exchange import transport
 
     assert faults.EXCHANGE_NS == transport.EXCHANGE_NS
+
+
+@pytest.fixture
+def forger(world):  # noqa: F811
+    """Something between the department and the platform: it serves the platform's WSDL (its address
+    pointing at itself) and answers every call with a fault it wrote, unsigned or with its own
+    signature - as a proxy rewriting answers, or an attacker, would."""
+    import requests
+
+    from tests.conftest import LiveServer, free_port
+
+    port = free_port()
+    here = f"http://127.0.0.1:{port}"
+    wsdl = requests.get(f"{world.url}/exchange?wsdl", timeout=30).content.replace(
+        f"{world.url}/exchange".encode(), f"{here}/exchange".encode())
+    fault = (f'<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><soap:Fault>'
+             f"<faultcode>soap:Client</faultcode><faultstring>NotAuthorized: apply at http://phish.example"
+             f'</faultstring><detail><ExchangeFault xmlns="{EX}"><code>NotAuthorized</code>'
+             f"<message>apply at http://phish.example</message></ExchangeFault></detail></soap:Fault></soap:Body>"
+             "</soap:Envelope>").encode()
+    answers = {"fault": fault}
+
+    def app(environ, start_response):
+        if environ["REQUEST_METHOD"] == "GET":
+            start_response("200 OK", [("Content-Type", "text/xml")])
+            return [wsdl]
+        environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        start_response("500 Internal Server Error", [("Content-Type", "text/xml; charset=utf-8")])
+        return [answers["fault"]]
+
+    server = LiveServer(app, port).start()
+    yield here, answers
+    server.stop()
+
+
+def test_a_fault_the_platform_did_not_sign_is_not_taken_for_its_word(world, forger):  # noqa: F811
+    here, answers = forger
+    exchange = Exchange(here, key=world.mzj.key, cert=world.mzj.cert, ca=world.ca_pem)
+    with pytest.raises(UntrustedAnswer) as unsigned:
+        list(exchange.query(world.resource, keys=[world.person_key]))
+    assert unsigned.value.code == "ResponseNotTrusted" and "not signed" in unsigned.value.message
+    assert "phish" not in str(unsigned.value) and unsigned.value.user_message.startswith("平台应答未通过签名验证")
+    # signed with a certificate the platform CA issued - 公安局's, not the platform's own
+    answers["fault"] = etree.tostring(sign(world.gaj, etree.fromstring(answers["fault"]), timestamp=True))
+    with pytest.raises(UntrustedAnswer) as foreign:
+        list(exchange.query(world.resource, keys=[world.person_key]))
+    assert "CN=gaj" in foreign.value.message and "not the platform's own" in foreign.value.message
+    # the platform's own answers and faults pass the same check
+    with pytest.raises(NotFound):
+        list(_client(world).query("999999999/000009", keys=["x"]))
