@@ -44,6 +44,7 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 from lxml import etree
 from zeep.exceptions import Fault, ValidationError
+from zeep.plugins import Plugin
 from zeep.transports import Transport
 
 from .faults import InvalidRequest, UntrustedAnswer, from_fault
@@ -204,7 +205,8 @@ class Exchange:
         self.requester = requester
         self.base, self.timeout = base, timeout
         self.url = f"{base}/exchange"
-        self._service = zeep.Client(f"{self.url}?wsdl", wsse=wsse,
+        self._answers = _LastAnswer()
+        self._service = zeep.Client(f"{self.url}?wsdl", wsse=wsse, plugins=[self._answers],
                                     transport=Transport(timeout=timeout, operation_timeout=timeout)).service
 
     # ------------------------------------------------------------------------------------------ reads
@@ -271,13 +273,26 @@ class Exchange:
             if number <= skip_batches:
                 continue
             batch_id = str(uuid.uuid5(BATCH_IDS, f"{self.requester}:{resource}:{run_id}:{number}"))
-            record_type = chunk[0].tag
-            header = {"batchId": batch_id, "providerCode": self.requester, "resourceCode": resource,
-                      "recordType": record_type, "formatVersion": format_version or _version(record_type),
-                      "sequenceNumber": number, "created": datetime.now(UTC), "recordCount": len(chunk),
-                      "digest": records_digest(chunk)}
-            receipt = self._call("SubmitBatch", Batch={"header": header, "records": {"_value_1": chunk}})
-            yield Receipt(receipt.batchId, receipt.received, receipt.accepted, receipt.quarantined, receipt.duplicate)
+            yield self.submit_batch(batch_id, resource, chunk, sequence_number=number, format_version=format_version)
+
+    def submit_batch(self, batch_id: str, resource: str, records: list[etree._Element], *, sequence_number: int,
+                     created: datetime | None = None, format_version: str | None = None) -> Receipt:
+        """Send one batch as it is given - its id, sequence number and time fixed by the caller (a
+        node's outbox sends a stored batch again unchanged: the platform takes a batch id once and
+        answers it again with the first receipt).  :attr:`last_answer` then holds the platform's
+        signed answer, as it came (the evidence that the platform took the batch)."""
+        record_type = records[0].tag
+        header = {"batchId": batch_id, "providerCode": self.requester, "resourceCode": resource,
+                  "recordType": record_type, "formatVersion": format_version or _version(record_type),
+                  "sequenceNumber": sequence_number, "created": created or datetime.now(UTC),
+                  "recordCount": len(records), "digest": records_digest(records)}
+        receipt = self._call("SubmitBatch", Batch={"header": header, "records": {"_value_1": records}})
+        return Receipt(receipt.batchId, receipt.received, receipt.accepted, receipt.quarantined, receipt.duplicate)
+
+    @property
+    def last_answer(self) -> bytes | None:
+        """The platform's last answer envelope as received (signed, when the request was), or None."""
+        return self._answers.last
 
     def submit_file(self, resource: str, file: str | os.PathLike | RecordFile, *, run_id: str | None = None,
                     batch_size: int = BATCH_SIZE, skip_batches: int = 0) -> Iterator[Receipt]:
@@ -368,6 +383,21 @@ class Exchange:
         except ValidationError as exc:  # zeep checked the request against the WSDL before sending it
             raise InvalidRequest("InvalidRequest", f"{operation}: {exc}",
                                  f"请求不符合接口约定 ({operation}): {exc}") from None
+
+
+class _LastAnswer(Plugin):
+    """Keeps the last answer envelope as received, after its signature was verified."""
+
+    def __init__(self):
+        self.last: bytes | None = None
+
+    def egress(self, envelope, http_headers, operation, binding_options):
+        self.last = None
+        return envelope, http_headers
+
+    def ingress(self, envelope, http_headers, operation):
+        self.last = etree.tostring(envelope)
+        return envelope, http_headers
 
 
 class _State:

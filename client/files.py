@@ -100,14 +100,19 @@ def shapes_from(schemas: dict[str, bytes]) -> list[Shape]:
     return found
 
 
-def platform_shapes(base_url: str, *, timeout: float = 60) -> list[Shape]:
-    """The record shapes of the standard formats the platform at ``base_url`` serves."""
+def platform_schemas(base_url: str, *, timeout: float = 60) -> dict[str, bytes]:
+    """The standard formats' schemas (and those of their field types) as the platform at ``base_url`` serves them."""
     schemas = {}
     for name in FORMAT_SCHEMAS + TYPE_SCHEMAS:
         answer = requests.get(f"{base_url}/xsd/{name}", timeout=timeout)
         answer.raise_for_status()
         schemas[name] = answer.content
-    return shapes_from(schemas)
+    return schemas
+
+
+def platform_shapes(base_url: str, *, timeout: float = 60) -> list[Shape]:
+    """The record shapes of the standard formats the platform at ``base_url`` serves."""
+    return shapes_from(platform_schemas(base_url, timeout=timeout))
 
 
 def shape_for(columns: list[str], shapes: list[Shape], where: str) -> Shape:
