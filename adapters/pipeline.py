@@ -69,6 +69,7 @@ from registry.models import (
     SyncRun,
 )
 from registry.settings import Settings
+from xsd.prepared import jsonable
 from xsd.validation import validate_fields
 
 from . import sources
@@ -481,7 +482,7 @@ def consistency(sessions: sessionmaker[Session], settings: Settings, config: Ada
             if result.violations:
                 report.quarantined += 1
                 continue
-            pending[key] = core.jsonable(result.fields)
+            pending[key] = jsonable(result.fields)
             if len(pending) >= CHUNK:
                 compare()
         compare()

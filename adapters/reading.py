@@ -41,8 +41,8 @@ from typing import NoReturn
 
 from sqlalchemy.exc import OperationalError
 
-from exchange.submit import PreparedBatch, prepare_records
 from registry.clock import utcnow
+from xsd.prepared import PreparedBatch, prepare_records
 
 from .config import AdapterConfig
 from .mapping import Mapper, mapper_for

@@ -20,8 +20,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ARRAY, String, any_, bindparam, func, insert, select, text, update
@@ -30,6 +29,7 @@ from sqlalchemy.orm import Session
 from registry.models import CoreContribution, CoreLineage, CoreRecord, Department
 from trust import audit
 from trust.actions import Context, action
+from xsd.prepared import dumps, jsonable
 
 from . import integration
 
@@ -60,37 +60,6 @@ class Accepted:
 class LoadCounts:
     changed: int = 0
     unchanged: int = 0
-
-
-def dumps(value: Any) -> str:
-    """JSON text as the core stores it (``fields``, ``field_sources``): compact, characters as they are."""
-    return _DUMPS(value)
-
-
-_DUMPS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-_TO_JSON = {datetime: datetime.isoformat, date: date.isoformat, Decimal: str}
-_AS_IS = frozenset({str, int, float, bool, type(None)})
-
-
-def jsonable(value: Any) -> Any:
-    """Field values as JSON keeps them: dates ISO 8601, decimals as strings."""
-    kind = type(value)
-    if kind in _AS_IS:  # the common case first: this runs for every field of every record
-        return value
-    convert = _TO_JSON.get(kind)
-    if convert is not None:
-        return convert(value)
-    if kind is dict:  # a record's fields: most values are as is, so test before calling
-        return {k: v if type(v) in _AS_IS else jsonable(v) for k, v in value.items()}
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, dict):
-        return {k: jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    return value
 
 
 def take_turn(session: Session, base: str) -> None:

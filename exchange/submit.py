@@ -18,18 +18,17 @@ Two actions (:mod:`trust.actions`), whatever the front end (SOAP, the node, the 
 
 The batch's header names its provider (``providerCode``): it must be the caller's department
 (``trust.auth.speaks_for``), and the provider of the resource the batch is for.  An adapter run
-stores its chunks with ``submit_prepared`` inside its own unit of work (with its checkpoint); it
-is authorised as the run (``sync.run``).
+stores its chunks, prepared by its reading side (``xsd.prepared.prepare_records``), with
+``submit_prepared`` inside its own unit of work (with its checkpoint); it is authorised as the run
+(``sync.run``).
 """
 
 from __future__ import annotations
 
 import copy
-import hashlib
 import io
 import uuid
-import zlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -45,14 +44,14 @@ from registry.models import Department, InputBatch, QuarantineReason, Quarantine
 from trust import audit
 from trust.actions import Context, action
 from trust.auth import UNSIGNED, refuse_suspended, speaks_for
-from xsd.batch import BATCH, BATCH_NS, HEADER, RECORDS, BatchHeader, RecordsDigest, batch_parts, read_header
+from xsd.batch import BATCH, BATCH_NS, HEADER, RECORDS, BatchHeader, RecordsDigest, read_header
 from xsd.batch import schema as batch_schema
-from xsd.registry import Format, UnknownFormat, lookup
-from xsd.rules import today_in_china
-from xsd.validation import RecordResult, validate_fields, validate_record
+from xsd.prepared import ENVELOPE_CLOSE, ENVELOPE_OPEN, EXCHANGE_NS, PackedRequest, PreparedBatch, prepare_records
+from xsd.registry import UnknownFormat, lookup
+from xsd.validation import RecordResult, validate_record
 
 from . import core, resources
-from .transport import EXCHANGE_NS, SOAP_ENV_NS, Events, SpooledRequest, spool
+from .transport import Events, SpooledRequest, spool
 
 __all__ = ["EXCHANGE_NS", "BatchStatus", "PreparedBatch", "Receipt", "Reason", "batch_status", "prepare_records",
            "submit_batch", "submit_document", "submit_prepared", "submit_stream"]
@@ -195,48 +194,6 @@ def submit_stream(session: Session, events: Events, admit: Admit | None = None) 
     return intake.finish()
 
 
-@dataclass
-class PreparedBatch:
-    """A batch of field dicts validated and rendered with no session at hand (an adapter run's
-    reading side, possibly another process), for ``submit_prepared`` to store: the header, the
-    request the input tier keeps, and the records as the intake takes them."""
-
-    header: BatchHeader
-    request: _Request
-    #: (key, fields as the core stores them, as JSON text), in batch order
-    accepted: list[tuple[str, str]]
-    #: (position in the batch, key, the record's canonical XML, [(rule, field, message)])
-    quarantined: list[tuple[int, str, bytes, list[tuple[str, str, str]]]]
-
-
-def prepare_records(records: Iterable[Mapping[str, object]], *, fmt: Format, provider_code: str,
-                    resource_code: str, batch_id: uuid.UUID, sequence_number: int, created: datetime,
-                    limit: int) -> PreparedBatch:
-    """Validate and render field dicts as the batch of ``fmt.encode`` of each record would be
-    received: the input tier keeps that same SubmitBatch request, but no tree is built or parsed
-    where ``validation.validate_fields`` can check and render a record directly.
-
-    Keeps of each record only what the batch needs (its canonical bytes and what the intake
-    takes), not its validation result: a chunk of an adapter run can be tens of thousands.
-    """
-    today, digest = today_in_china(), hashlib.sha256()
-    canonical, accepted, quarantined = [], [], []
-    for position, fields in enumerate(records, 1):
-        item = validate_fields(fmt, fields, today=today)
-        result = item.result
-        canonical.append(item.canonical)
-        digest.update(item.canonical)
-        key = "|".join(result.key) if result.key else ""
-        if result.violations:
-            quarantined.append((position, key, item.canonical,
-                                [(v.rule, v.field or "", v.message) for v in result.violations]))
-        else:
-            accepted.append((key, core.dumps(item.texts if item.texts is not None else core.jsonable(result.fields))))
-    header = BatchHeader(batch_id, provider_code, resource_code, fmt.qname, fmt.version, sequence_number, created,
-                         len(canonical), digest.hexdigest())
-    return PreparedBatch(header, _request(batch_parts(header, canonical), limit), accepted, quarantined)
-
-
 def submit_prepared(session: Session, batch: PreparedBatch, admit: Admit | None = None) -> Receipt:
     """Store a prepared batch as its document would be stored; the same batch id again gets the first receipt."""
     header = batch.header
@@ -250,34 +207,11 @@ def submit_prepared(session: Session, batch: PreparedBatch, admit: Admit | None 
     return intake.finish()
 
 
-@dataclass
-class _Request:
-    """What the input tier keeps of a request: its SHA-256, size and zlib-compressed bytes."""
-
-    sha256: str
-    size: int
-    compressed: bytes
-
-
-def _request(parts: list[bytes], limit: int) -> _Request:
-    """The batch document in ``parts`` wrapped in a SubmitBatch request, as ``spool`` would
-    have kept it; hashed and compressed piece by piece, never copied whole."""
-    size = len(_ENVELOPE_OPEN) + sum(map(len, parts)) + len(_ENVELOPE_CLOSE)
-    if size > limit:
-        raise ExchangeError("RequestTooLarge", f"the request is {size} bytes; this node accepts at most {limit}")
-    sha, packer, packed = hashlib.sha256(), zlib.compressobj(1), []
-    for part in (_ENVELOPE_OPEN, *parts, _ENVELOPE_CLOSE):
-        sha.update(part)
-        packed.append(packer.compress(part))
-    packed.append(packer.flush())
-    return _Request(sha.hexdigest(), size, b"".join(packed))
-
-
 class _Intake:
     """One batch being received: its input-tier row, the core loads of its good records in
     chunks of distinct keys, and the quarantine of its bad ones."""
 
-    def __init__(self, session: Session, header: BatchHeader, request: SpooledRequest | _Request) -> None:
+    def __init__(self, session: Session, header: BatchHeader, request: SpooledRequest | PackedRequest) -> None:
         provider = lookups.department_by_code(session, header.provider_code)
         entry = lookups.published_resource(session, header.resource_code)
         if entry.provider_id != provider.id:
@@ -385,15 +319,10 @@ def _quarantine(session: Session, batch_id: str, items: list, now: datetime) -> 
                     for rule, field, message in reasons)
 
 
-_ENVELOPE_OPEN = (f'<soap:Envelope xmlns:soap="{SOAP_ENV_NS}"><soap:Body>'
-                  f'<ex:SubmitBatch xmlns:ex="{EXCHANGE_NS}">').encode()
-_ENVELOPE_CLOSE = b"</ex:SubmitBatch></soap:Body></soap:Envelope>"
-
-
 def submit_document(session: Session, batch: bytes, limit: int, admit: Admit | None = None) -> Receipt:
     """Store a batch document (xsd/batch.xsd) through the same streaming path as a SOAP request."""
     body = batch.split(b"?>", 1)[-1] if batch.lstrip().startswith(b"<?xml") else batch
-    envelope = _ENVELOPE_OPEN + body + _ENVELOPE_CLOSE
+    envelope = ENVELOPE_OPEN + body + ENVELOPE_CLOSE
     events = Events(spool(io.BytesIO(envelope), len(envelope), limit))
     events.open()
     return submit_stream(session, events, admit)

@@ -47,11 +47,12 @@ from trust import audit
 from trust.actions import audited
 from trust.xml import release_memory, safe_parser
 from wsdl import soap
+from xsd import prepared
 
 log = logging.getLogger(__name__)
 
 SOAP_ENV_NS = soap.SOAP_ENV_NS
-EXCHANGE_NS = "http://govshare.local/xsd/exchange/1.0"
+EXCHANGE_NS = prepared.EXCHANGE_NS
 #: a request larger than this has its memory given back to the system once it is answered
 LARGE_REQUEST = 1024 * 1024
 #: the WSGI environ key under which ``handle`` notes whether the request carried a wsse:Security header

@@ -123,7 +123,7 @@ def _located(record: etree._Element, elem: object) -> tuple[str | None, str]:
 @dataclass(slots=True)
 class Checked:
     """A validated field dict: its result, the record's exclusive canonical XML and, where the
-    compiled checks rendered it, each field's XML text - also its JSON form (``core.jsonable``)."""
+    compiled checks rendered it, each field's XML text - also its JSON form (``prepared.jsonable``)."""
 
     result: RecordResult
     canonical: bytes

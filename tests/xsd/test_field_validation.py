@@ -7,10 +7,10 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from exchange.core import jsonable
 from tests.xsd.format_samples import TODAY, fields, fmt
 from xsd import samples
 from xsd.batch import canonical
+from xsd.prepared import jsonable
 from xsd.validation import validate_fields, validate_record
 
 GENERATORS = {
