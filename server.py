@@ -301,6 +301,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["node"]:  # the department's node: its own configuration, none of the centre's settings
+        from node.cli import main as node_main
+
+        return node_main(argv[1:])
     args = parser(argv).parse_args(argv)
     try:
         settings = Settings.from_env(

@@ -1,0 +1,173 @@
+"""``govshare node``: the front-end exchange node's commands, each given the node's TOML file.
+
+    govshare node check FILE              every problem of the configuration at once (exit 2), or a summary
+    govshare node run FILE [--once]       take the drop folders' files into the outbox and deliver, until stopped
+    govshare node send FILE STREAM EXPORT put one export file into a stream's outbox now (then `run` delivers)
+    govshare node status FILE [--json]    outbox depth, oldest undelivered, last receipt, streams, certificate
+
+Exit status: 0 done; 2 the configuration or the arguments cannot be used (``error: …`` on
+stderr); 1 the node's store could not be opened; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from client.files import FileError
+
+from . import store
+from .config import ConfigError, NodeConfig, load
+from .outbox import Courier, shapes, take_file, take_folders
+
+EXIT_OK, EXIT_FAILED, EXIT_USER, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="govshare node", description="the front-end exchange node (前置交换节点)")
+    commands = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    check = commands.add_parser("check", help="check the configuration, every problem at once")
+    check.add_argument("config")
+    run = commands.add_parser("run", help="take files into the outbox and deliver them, until stopped")
+    run.add_argument("config")
+    run.add_argument("--once", action="store_true", help="one round: take what is waiting, deliver what is due")
+    send = commands.add_parser("send", help="put one export file into a stream's outbox")
+    send.add_argument("config")
+    send.add_argument("stream", help="an [[outbound]] name")
+    send.add_argument("export", help=".xml, .csv or .xlsx")
+    status = commands.add_parser("status", help="the outbox and the certificate")
+    status.add_argument("config")
+    status.add_argument("--json", action="store_true")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        config = load(args.config)
+    except ConfigError as exc:
+        print(f"error: {exc.path}: {len(exc.problems)} problem{'s' if len(exc.problems) > 1 else ''}",
+              file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return EXIT_USER
+    try:
+        return COMMANDS[args.command](args, config) or EXIT_OK
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _check(args, config: NodeConfig) -> int:
+    days = (config.not_after - datetime.now(UTC)).days
+    print(f"{config.path}: ok\n  centre   {config.centre}\n  speaks for {config.credit_code} ({config.subject}), "
+          f"certificate ends {config.not_after:%Y-%m-%d} (in {days} days)\n  store    {config.store}")
+    for stream in config.outbound:
+        print(f"  outbound {stream.name}: {stream.folder} -> {stream.resource}")
+    if config.gateway is not None:
+        print(f"  gateway  http://{config.gateway.host}:{config.gateway.port} for "
+              + ", ".join(f"{s.code} ({', '.join(map(str, s.networks))})" for s in config.gateway.systems))
+    return EXIT_OK
+
+
+def _run(args, config: NodeConfig) -> int:
+    engine = store.engine_for(config.store)
+    courier = Courier(engine, config)
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    log = logging.getLogger("node")
+    log.info("node for %s delivering to %s", config.credit_code, config.centre)
+    try:
+        shapes(config)  # the formats known before the centre is ever down
+    except FileError as exc:
+        log.warning("%s", exc)
+    if config.gateway is not None:
+        _serve_gateway(config, engine)
+    while not stopping:
+        take_folders(engine, config)
+        courier.deliver_due()
+        if args.once:
+            return EXIT_OK
+        time.sleep(config.poll)
+    log.info("stopped")
+    return EXIT_OK
+
+
+def _serve_gateway(config: NodeConfig, engine) -> None:
+    """The local gateway on its own threads, for as long as the node runs."""
+    import threading
+
+    from waitress.server import create_server
+
+    from .gateway import Gateway, LocalSystem
+
+    systems = tuple(LocalSystem(s.code, s.networks, s.key, s.cert) for s in config.gateway.systems)
+    app = Gateway(config.centre, config.ca, systems, engine)
+    served = create_server(app, host=config.gateway.host, port=config.gateway.port, threads=8)
+    threading.Thread(target=served.run, name="gateway", daemon=True).start()
+    logging.getLogger("node").info("gateway on http://%s:%d for %s", config.gateway.host, config.gateway.port,
+                                   ", ".join(s.code for s in systems))
+
+
+def _send(args, config: NodeConfig) -> int:
+    stream = next((s for s in config.outbound if s.name == args.stream), None)
+    if stream is None:
+        names = ", ".join(s.name for s in config.outbound) or "none"
+        print(f"error: no [[outbound]] stream {args.stream!r} (there are: {names})", file=sys.stderr)
+        return EXIT_USER
+    path = Path(args.export)
+    if not path.is_file():
+        print(f"error: {path} is not a file", file=sys.stderr)
+        return EXIT_USER
+    try:
+        took = take_file(store.engine_for(config.store), config, stream, path)
+    except FileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USER
+    print(f"{took.name}: {'taken before, ' if took.again else ''}{took.records} records in {took.batches} batches "
+          f"in the outbox of {took.stream}")
+    return EXIT_OK
+
+
+def _status(args, config: NodeConfig) -> int:
+    found = store.status(store.engine_for(config.store))
+    current = datetime.now(UTC)
+    report = {
+        "centre": config.centre, "credit_code": config.credit_code,
+        "pending_batches": found.pending, "pending_records": found.pending_records,
+        "delivered_batches": found.delivered, "refused_batches": found.refused,
+        "oldest_pending": found.oldest_pending.isoformat() if found.oldest_pending else None,
+        "oldest_pending_seconds": round((current - found.oldest_pending).total_seconds()) if found.oldest_pending
+        else None,
+        "last_receipt": found.last_receipt.isoformat() if found.last_receipt else None,
+        "last_error": found.last_error, "streams": found.streams,
+        "certificate_ends": config.not_after.isoformat(), "certificate_days_left": (config.not_after - current).days,
+    }
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False, indent=2))
+        return EXIT_OK
+    print(f"outbox: {found.pending} batches ({found.pending_records:,} records) waiting, {found.delivered} delivered, "
+          f"{found.refused} refused")
+    if found.oldest_pending:
+        print(f"oldest waiting since {found.oldest_pending:%Y-%m-%d %H:%M:%S} UTC "
+              f"({report['oldest_pending_seconds']} s)")
+    print(f"last receipt: {found.last_receipt:%Y-%m-%d %H:%M:%S} UTC" if found.last_receipt else "last receipt: none")
+    if found.last_error:
+        print(f"last problem: {found.last_error}")
+    for name, counts in sorted(found.streams.items()):
+        print(f"  {name}: {counts['pending']} waiting, {counts['delivered']} delivered, {counts['refused']} refused")
+    print(f"certificate: {config.subject}, ends {config.not_after:%Y-%m-%d} ({report['certificate_days_left']} days)")
+    return EXIT_OK
+
+
+COMMANDS = {"check": _check, "run": _run, "send": _send, "status": _status}
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,165 @@
+"""The node's own database: the outbox (each batch as it will be sent, and the centre's signed
+receipt beside it once delivered) and the files taken in from the drop folders.
+
+SQLite file by default, PostgreSQL by URL; the tables are made on first use.  A batch is
+written here, in the same transaction as the record of the file it came from, before anything
+is sent: whatever is killed when, a file is either taken whole or not at all, and a batch taken
+stays until its receipt is stored.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from lxml import etree
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    func,
+    select,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+
+metadata = MetaData()
+
+outbox = Table(
+    "outbox", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("batch_id", String(36), nullable=False, unique=True),
+    Column("stream", String(40), nullable=False),
+    Column("sequence", Integer, nullable=False),  # per stream: the order of delivery
+    Column("resource", String(20), nullable=False),
+    Column("record_count", Integer, nullable=False),
+    Column("records", LargeBinary, nullable=False),  # zlib of <records>…</records>
+    Column("source", Text, nullable=False),  # the file (and its part) the batch came from
+    Column("created", DateTime(timezone=True), nullable=False),
+    Column("state", String(10), nullable=False, default="pending"),  # pending, delivered, refused
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt", DateTime(timezone=True), nullable=False),
+    Column("last_error", Text),
+    Column("delivered_at", DateTime(timezone=True)),
+    Column("accepted", Integer),
+    Column("quarantined", Integer),
+    Column("duplicate", Boolean),
+    Column("receipt", LargeBinary),  # the centre's answer as received: signed, verified against the CA
+    UniqueConstraint("stream", "sequence"),
+)
+
+taken = Table(
+    "taken", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("stream", String(40), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("batches", Integer, nullable=False),
+    Column("records", Integer, nullable=False),
+    Column("taken_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("stream", "sha256"),
+)
+
+
+gateway_log = Table(
+    "gateway_log", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("system", String(40)),  # the local system the gateway signed for; none when it refused the caller
+    Column("operation", String(64), nullable=False),
+    Column("request_size", Integer, nullable=False),
+    Column("response_size", Integer, nullable=False),
+    Column("outcome", String(200), nullable=False),  # ok, fault, refused: …, unavailable: …, untrusted: …
+    Column("milliseconds", Integer, nullable=False),
+)
+
+
+watermarks = Table(
+    "watermarks", metadata,
+    Column("subscription", String(40), primary_key=True),
+    Column("resource", String(20), nullable=False),
+    Column("watermark", Integer, nullable=False),  # the last change delivered (GetChanges' sequence)
+    Column("updated", DateTime(timezone=True), nullable=False),
+)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def engine_for(url: str) -> Engine:
+    """The store's engine, its tables made if they are not there."""
+    engine = create_engine(url, future=True)
+    if engine.dialect.name == "sqlite":
+        @event.listens_for(engine, "connect")
+        def _pragmas(connection, _record):
+            cursor = connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=FULL")  # a committed batch survives a power cut
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+    try:
+        metadata.create_all(engine)
+    except (OperationalError, ProgrammingError, IntegrityError):  # another of the node's processes made them now
+        metadata.create_all(engine)
+    return engine
+
+
+def pack(records: Iterable[etree._Element]) -> bytes:
+    wrapper = etree.Element("records")
+    wrapper.extend(records)
+    return zlib.compress(etree.tostring(wrapper), 6)
+
+
+def unpack(data: bytes) -> list[etree._Element]:
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
+    return list(etree.fromstring(zlib.decompress(data), parser))
+
+
+@dataclass(frozen=True)
+class Status:
+    pending: int
+    pending_records: int
+    delivered: int
+    refused: int
+    oldest_pending: datetime | None
+    last_receipt: datetime | None
+    last_error: str | None
+    streams: dict[str, dict[str, int]]
+
+
+def status(engine: Engine) -> Status:
+    with engine.connect() as conn:
+        rows = conn.execute(select(outbox.c.stream, outbox.c.state, func.count(), func.sum(outbox.c.record_count))
+                            .group_by(outbox.c.stream, outbox.c.state)).all()
+        oldest = conn.scalar(select(func.min(outbox.c.created)).where(outbox.c.state == "pending"))
+        last = conn.scalar(select(func.max(outbox.c.delivered_at)))
+        error = conn.scalar(select(outbox.c.last_error).where(outbox.c.state != "delivered",
+                                                               outbox.c.last_error.is_not(None))
+                            .order_by(outbox.c.id.desc()).limit(1))
+    streams: dict[str, dict[str, int]] = {}
+    totals = {"pending": 0, "delivered": 0, "refused": 0}
+    pending_records = 0
+    for stream, state, count, records in rows:
+        streams.setdefault(stream, {"pending": 0, "delivered": 0, "refused": 0})[state] = count
+        totals[state] += count
+        if state == "pending":
+            pending_records += records or 0
+    return Status(totals["pending"], pending_records, totals["delivered"], totals["refused"], aware(oldest),
+                  aware(last), error, streams)
+
+
+def aware(value: datetime | None) -> datetime | None:
+    """SQLite gives times back without their zone: they were written in UTC."""
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
