@@ -71,6 +71,10 @@ def _check(args, config: NodeConfig) -> int:
           f"certificate ends {config.not_after:%Y-%m-%d} (in {days} days)\n  store    {config.store}")
     for stream in config.outbound:
         print(f"  outbound {stream.name}: {stream.folder} -> {stream.resource}")
+    for subscription in config.subscriptions:
+        where = (f"{subscription.database} table {subscription.table}" if subscription.target == "table"
+                 else f"{subscription.folder} ({subscription.period})")
+        print(f"  subscription {subscription.name}: {subscription.resource} -> {where}")
     if config.gateway is not None:
         print(f"  gateway  http://{config.gateway.host}:{config.gateway.port} for "
               + ", ".join(f"{s.code} ({', '.join(map(str, s.networks))})" for s in config.gateway.systems))
@@ -90,14 +94,49 @@ def _run(args, config: NodeConfig) -> int:
         log.warning("%s", exc)
     if config.gateway is not None:
         _serve_gateway(config, engine)
+    pulls = _Pulls(engine, config, courier)
     while not stopping:
         take_folders(engine, config)
         courier.deliver_due()
+        pulls.due()
         if args.once:
             return EXIT_OK
         time.sleep(config.poll)
     log.info("stopped")
     return EXIT_OK
+
+
+class _Pulls:
+    """The subscriptions, each pulled when its interval has passed; a failure waits for the next turn."""
+
+    def __init__(self, engine, config: NodeConfig, courier: Courier):
+        self.engine, self.config, self.courier = engine, config, courier
+        self.next = {s.name: 0.0 for s in config.subscriptions}
+        self.subscribers: dict = {}
+
+    def due(self) -> None:
+        for subscription in self.config.subscriptions:
+            if time.monotonic() < self.next[subscription.name]:
+                continue
+            self.next[subscription.name] = time.monotonic() + subscription.interval
+            try:
+                self._subscriber(subscription).pull()
+            except Exception as exc:  # noqa: BLE001 - the centre or the target down: the watermark stays, next turn
+                logging.getLogger("node").warning("%s: not delivered now (%s: %s); again in %g s", subscription.name,
+                                                  type(exc).__name__, str(exc).splitlines()[0][:300] if str(exc)
+                                                  else "", subscription.interval)
+                self.subscribers.pop(subscription.name, None)
+
+    def _subscriber(self, subscription):
+        from .inbox import Subscriber
+
+        if subscription.name not in self.subscribers:
+            def fields_of(tag: str) -> list[str]:
+                return next((list(s.fields) for s in shapes(self.config) if s.tag == tag), [])
+
+            self.subscribers[subscription.name] = Subscriber(self.engine, self.courier.exchange(), subscription,
+                                                             fields_of)
+        return self.subscribers[subscription.name]
 
 
 def _serve_gateway(config: NodeConfig, engine) -> None:
@@ -148,6 +187,11 @@ def _status(args, config: NodeConfig) -> int:
         else None,
         "last_receipt": found.last_receipt.isoformat() if found.last_receipt else None,
         "last_error": found.last_error, "streams": found.streams,
+        "subscriptions": {s.name: {"resource": s.resource, "target": s.target,
+                                   "watermark": found.watermarks.get(s.name, ("", 0, None))[1],
+                                   "kept": (lambda k: k.isoformat() if k else None)(
+                                       found.watermarks.get(s.name, ("", 0, None))[2])}
+                          for s in config.subscriptions},
         "certificate_ends": config.not_after.isoformat(), "certificate_days_left": (config.not_after - current).days,
     }
     if args.json:
@@ -163,6 +207,9 @@ def _status(args, config: NodeConfig) -> int:
         print(f"last problem: {found.last_error}")
     for name, counts in sorted(found.streams.items()):
         print(f"  {name}: {counts['pending']} waiting, {counts['delivered']} delivered, {counts['refused']} refused")
+    for name, kept in report["subscriptions"].items():
+        print(f"  subscription {name} ({kept['resource']}, {kept['target']}): watermark {kept['watermark']}"
+              + (f", kept {kept['kept']}" if kept["kept"] else ", nothing delivered yet"))
     print(f"certificate: {config.subject}, ends {config.not_after:%Y-%m-%d} ({report['certificate_days_left']} days)")
     return EXIT_OK
 

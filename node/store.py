@@ -137,6 +137,7 @@ class Status:
     last_receipt: datetime | None
     last_error: str | None
     streams: dict[str, dict[str, int]]
+    watermarks: dict[str, tuple[str, int, datetime]]  # subscription -> (resource, watermark, when kept)
 
 
 def status(engine: Engine) -> Status:
@@ -145,6 +146,8 @@ def status(engine: Engine) -> Status:
                             .group_by(outbox.c.stream, outbox.c.state)).all()
         oldest = conn.scalar(select(func.min(outbox.c.created)).where(outbox.c.state == "pending"))
         last = conn.scalar(select(func.max(outbox.c.delivered_at)))
+        kept = {row.subscription: (row.resource, row.watermark, aware(row.updated))
+                for row in conn.execute(select(watermarks)).all()}
         error = conn.scalar(select(outbox.c.last_error).where(outbox.c.state != "delivered",
                                                                outbox.c.last_error.is_not(None))
                             .order_by(outbox.c.id.desc()).limit(1))
@@ -157,7 +160,7 @@ def status(engine: Engine) -> Status:
         if state == "pending":
             pending_records += records or 0
     return Status(totals["pending"], pending_records, totals["delivered"], totals["refused"], aware(oldest),
-                  aware(last), error, streams)
+                  aware(last), error, streams, kept)
 
 
 def aware(value: datetime | None) -> datetime | None:
