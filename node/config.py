@@ -59,7 +59,7 @@ from cryptography.x509.oid import NameOID
 
 NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
 RESOURCE = re.compile(r"\d{3,9}/\d{6}")
-SECTIONS = {"centre", "identity", "store", "delivery", "outbound", "gateway", "subscription"}
+SECTIONS = {"centre", "identity", "store", "delivery", "outbound", "gateway", "subscription", "adapter"}
 
 
 class ConfigError(ValueError):
@@ -75,6 +75,15 @@ class Outbound:
     name: str
     folder: Path
     resource: str
+
+
+@dataclass(frozen=True)
+class NodeAdapter:
+    config: object  # adapters.config.AdapterConfig
+    resource: str  # 资源代码; empty: the adapter file's (a name is resolved through the directory)
+    interval: float  # seconds between runs
+    attempts: int = 3  # reads of the source before a run fails
+    backoff: float = 2.0  # seconds before the second read; doubled before each further one
 
 
 @dataclass(frozen=True)
@@ -124,6 +133,7 @@ class NodeConfig:
     outbound: tuple[Outbound, ...] = field(default_factory=tuple)
     gateway: GatewayConfig | None = None
     subscriptions: tuple[Subscription, ...] = field(default_factory=tuple)
+    adapters: tuple[NodeAdapter, ...] = field(default_factory=tuple)
 
     @property
     def folder(self) -> Path:
@@ -210,10 +220,45 @@ class _Checker:
         outbound = self.outbound()
         gateway = self.gateway(key, cert, ca)
         subscriptions = self.subscriptions()
+        adapters = self.adapters(credit_code, {s.name for s in outbound})
         if self.problems:
             raise ConfigError(self.path, self.problems)
         return NodeConfig(self.path, url, ca, key, cert, store_url, credit_code, subject, not_after, batch_size,
-                          retry_first, retry_max, poll, outbound, gateway, subscriptions)
+                          retry_first, retry_max, poll, outbound, gateway, subscriptions, adapters)
+
+    def adapters(self, credit_code: str, streams: set[str]) -> tuple[NodeAdapter, ...]:
+        """The department's adapter files the node runs, each checked as the centre checks it."""
+        from adapters.config import AdapterConfigError, load_adapter
+
+        listed = self.data.get("adapter", [])
+        if not isinstance(listed, list):
+            self.problem("[[adapter]] must be an array of tables")
+            return ()
+        found, names = [], set(streams)
+        for number, table in enumerate(listed, 1):
+            where = f"adapter #{number}"
+            path = self.file(where, "file", self.text(table, where, "file"))
+            resource = str(table.get("resource", ""))
+            if resource and not RESOURCE.fullmatch(resource):
+                self.problem(f"[{where}] resource {resource!r} is not a 资源代码 (e.g. 101001002/000001)")
+            interval = self.number(table, where, "interval", 900.0, least=0.1)
+            attempts = int(self.number(table, where, "attempts", 3, whole=True, least=1))
+            backoff = self.number(table, where, "backoff", 2.0, least=0)
+            if path is None:
+                continue
+            try:
+                spec = load_adapter(path)
+            except AdapterConfigError as exc:
+                self.problem(f"[{where}] {path.name}: {exc}")
+                continue
+            if spec.name in names:
+                self.problem(f"[{where}] {spec.name!r} is also the name of another stream of the node")
+            names.add(spec.name)
+            if credit_code and spec.department != credit_code:
+                self.problem(f"[{where}] {spec.name} is {spec.department}'s adapter; this node speaks for "
+                             f"{credit_code}")
+            found.append(NodeAdapter(spec, resource, interval, attempts, backoff))
+        return tuple(found)
 
     def subscriptions(self) -> tuple[Subscription, ...]:
         listed = self.data.get("subscription", [])

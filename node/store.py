@@ -94,6 +94,43 @@ watermarks = Table(
 )
 
 
+adapter_state = Table(
+    "adapter_state", metadata,
+    Column("adapter", String(64), primary_key=True),
+    Column("resource", String(20)),
+    Column("since", DateTime(timezone=True)),  # the newest change timestamp the last complete run read
+    Column("updated", DateTime(timezone=True), nullable=False),
+)
+
+adapter_runs = Table(
+    "adapter_runs", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("adapter", String(64), nullable=False),
+    Column("started", DateTime(timezone=True), nullable=False),
+    Column("finished", DateTime(timezone=True)),
+    Column("status", String(10), nullable=False),  # running, done, failed
+    Column("read", Integer, nullable=False, default=0),
+    Column("records", Integer, nullable=False, default=0),
+    Column("batches", Integer, nullable=False, default=0),
+    Column("quarantined", Integer, nullable=False, default=0),
+    Column("error", Text),
+)
+
+adapter_problems = Table(
+    "adapter_problems", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("adapter", String(64), nullable=False),
+    Column("run_id", Integer, nullable=False),
+    Column("source_key", String(255), nullable=False),
+    Column("stage", String(20), nullable=False),
+    Column("rule", String(64), nullable=False),
+    Column("field", String(64), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("row", Text, nullable=False),  # the source row as read, JSON
+    Column("created", DateTime(timezone=True), nullable=False),
+)
+
+
 def now() -> datetime:
     return datetime.now(UTC)
 
