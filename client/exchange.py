@@ -34,7 +34,8 @@ import json
 import os
 import tempfile
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -49,6 +50,7 @@ from zeep.transports import Transport
 
 from .faults import InvalidRequest, UntrustedAnswer, from_fault
 from .files import RecordFile, Shape, file_digest, platform_shapes
+from .wire import Wire, changes_body, changes_of, receipt_of, submit_body
 from .wss import PlatformSignature, ResponseNotTrusted
 
 #: the largest page the platform serves (GOVSHARE_MAX_ROWS by default)
@@ -73,7 +75,7 @@ class Record:
     @property
     def fields(self) -> dict[str, str]:
         """Its fields by local name (a field with parts, such as an address, as its text)."""
-        return {etree.QName(child).localname: "".join(child.itertext()).strip()
+        return {child.tag.rpartition("}")[2]: ("".join(child.itertext()) if len(child) else child.text or "").strip()
                 for child in self.element if isinstance(child.tag, str)}
 
 
@@ -208,6 +210,7 @@ class Exchange:
         self._answers = _LastAnswer()
         self._service = zeep.Client(f"{self.url}?wsdl", wsse=wsse, plugins=[self._answers],
                                     transport=Transport(timeout=timeout, operation_timeout=timeout)).service
+        self._wire = Wire(self.url, wsse, timeout)
 
     # ------------------------------------------------------------------------------------------ reads
 
@@ -236,63 +239,97 @@ class Exchange:
                 max_records: int = 1000, purpose: str | None = None) -> Iterator[Change]:
         """The changes of ``resource`` after ``watermark`` (or the one kept in the ``state`` file, or
         from the beginning), page after page, until the platform has no more; with ``state``, the
-        watermark is kept there after each page the loop finished."""
+        watermark is kept there after each page the loop finished.  The next page is asked for
+        while the program works through this one."""
         keeper = _State(Path(state)) if state is not None else None
         if watermark is None:
             watermark = keeper.watermark(resource) if keeper is not None else 0
-        while True:
-            answer = self._call("GetChanges", requester=self.requester, resourceCode=resource, watermark=watermark,
-                                maxRecords=max_records, purpose=purpose)
-            for change in answer.change or ():
-                elements = _any(change.record)
-                yield Change(change.sequence, change.key, change.operation, change.effectiveFrom,
-                             Record(elements[0]) if elements else None)
-            watermark = answer.nextWatermark
-            if keeper is not None:
-                keeper.keep(resource, watermark)
-            if not answer.more:
-                return
+
+        def page(after: int):
+            answer, _raw = self._wire.call("GetChanges", changes_body(self.requester, resource, after, max_records,
+                                                                       purpose))
+            return changes_of(answer)
+
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="changes") as ahead:
+            coming = ahead.submit(page, watermark)
+            while True:
+                found, watermark, more = coming.result()
+                if more:
+                    coming = ahead.submit(page, watermark)
+                for sequence, key, operation, effective, element in found:
+                    yield Change(sequence, key, operation, effective, Record(element) if element is not None else None)
+                if keeper is not None:
+                    keeper.keep(resource, watermark)
+                if not more:
+                    return
 
     # ------------------------------------------------------------------------------------------ sending
 
-    def submit(self, resource: str, records: Iterable[etree._Element], *, run_id: str | None = None,
-               batch_size: int = BATCH_SIZE, format_version: str | None = None,
-               skip_batches: int = 0) -> Iterator[Receipt]:
-        """Send ``records`` (elements of one standard format) to ``resource`` in batches of
-        ``batch_size``, each built and digested here; a receipt per batch as it is answered.  The
-        same ``run_id`` and records send the same batches (their ids derive from both); the first
-        ``skip_batches`` of them are read past and not sent (a run resumed after a crash)."""
+    def submit(self, resource: str, records: Iterable[etree._Element | bytes], *, run_id: str | None = None,
+               batch_size: int = BATCH_SIZE, format_version: str | None = None, skip_batches: int = 0,
+               record_type: str | Callable[[], str] | None = None) -> Iterator[Receipt]:
+        """Send ``records`` (elements of one standard format, or their exclusive canonical forms as
+        bytes, with ``record_type``) to ``resource`` in batches of ``batch_size``, each built and
+        digested here while the one before is on its way; a receipt per batch as it is answered.
+        The same ``run_id`` and records send the same batches (their ids derive from both); the
+        first ``skip_batches`` of them are read past and not sent (a run resumed after a crash)."""
         if batch_size < 1:
             raise ValueError("batch_size: at least 1")
         run_id = run_id or uuid.uuid4().hex
         chunks = iter(records)
-        for number in itertools.count(1):
-            chunk = list(itertools.islice(chunks, batch_size))
-            if not chunk:
-                return
-            if number <= skip_batches:
-                continue
-            batch_id = str(uuid.uuid5(BATCH_IDS, f"{self.requester}:{resource}:{run_id}:{number}"))
-            yield self.submit_batch(batch_id, resource, chunk, sequence_number=number, format_version=format_version)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="submit") as sender:
+            flying = None
+            for number in itertools.count(1):
+                chunk = list(itertools.islice(chunks, batch_size))
+                if not chunk:
+                    break
+                if number <= skip_batches:
+                    continue
+                batch_id = str(uuid.uuid5(BATCH_IDS, f"{self.requester}:{resource}:{run_id}:{number}"))
+                kind = record_type() if callable(record_type) else record_type
+                body, header = self._batch(batch_id, resource, chunk, number, None, format_version, kind)
+                del chunk
+                if flying is not None:
+                    yield flying.result()
+                flying = sender.submit(self._send, body, header)
+            if flying is not None:
+                yield flying.result()
 
-    def submit_batch(self, batch_id: str, resource: str, records: list[etree._Element], *, sequence_number: int,
-                     created: datetime | None = None, format_version: str | None = None) -> Receipt:
+    def submit_batch(self, batch_id: str, resource: str, records: list[etree._Element | bytes], *,
+                     sequence_number: int, created: datetime | None = None, format_version: str | None = None,
+                     record_type: str | None = None) -> Receipt:
         """Send one batch as it is given - its id, sequence number and time fixed by the caller (a
         node's outbox sends a stored batch again unchanged: the platform takes a batch id once and
         answers it again with the first receipt).  :attr:`last_answer` then holds the platform's
         signed answer, as it came (the evidence that the platform took the batch)."""
-        record_type = records[0].tag
+        return self._send(*self._batch(batch_id, resource, records, sequence_number, created, format_version,
+                                       record_type))
+
+    def _batch(self, batch_id: str, resource: str, records: list, number: int, created: datetime | None,
+               format_version: str | None, record_type: str | None) -> tuple[bytes, dict]:
+        """The SubmitBatch element of a batch, and its header."""
+        canonical = [r if isinstance(r, bytes) else _canonical(r) for r in records]
+        record_type = record_type or next(r.tag for r in records if not isinstance(r, bytes))
+        sha = hashlib.sha256()
+        for item in canonical:
+            sha.update(item)
         header = {"batchId": batch_id, "providerCode": self.requester, "resourceCode": resource,
                   "recordType": record_type, "formatVersion": format_version or _version(record_type),
-                  "sequenceNumber": sequence_number, "created": created or datetime.now(UTC),
-                  "recordCount": len(records), "digest": records_digest(records)}
-        receipt = self._call("SubmitBatch", Batch={"header": header, "records": {"_value_1": records}})
-        return Receipt(receipt.batchId, receipt.received, receipt.accepted, receipt.quarantined, receipt.duplicate)
+                  "sequenceNumber": number, "created": (created or datetime.now(UTC)).isoformat(),
+                  "recordCount": len(canonical), "digest": sha.hexdigest()}
+        return submit_body(header, canonical), header
+
+    def _send(self, body: bytes, header: dict) -> Receipt:
+        answer, raw = self._wire.call("SubmitBatch", body)
+        self._answers.last = raw
+        got = receipt_of(answer)
+        return Receipt(got.get("batchId") or header["batchId"], int(got.get("received") or 0),
+                       int(got.get("accepted") or 0), int(got.get("quarantined") or 0), got.get("duplicate") == "true")
 
     @property
     def last_answer(self) -> bytes | None:
         """The platform's last answer envelope as received (signed, when the request was), or None."""
-        return self._answers.last
+        return self._answers.answer()
 
     def submit_file(self, resource: str, file: str | os.PathLike | RecordFile, *, run_id: str | None = None,
                     batch_size: int = BATCH_SIZE, skip_batches: int = 0) -> Iterator[Receipt]:
@@ -303,7 +340,8 @@ class Exchange:
         ``skip_batches`` batches answered before (a run resumed) are read past, not sent."""
         records = file if isinstance(file, RecordFile) else self.record_file(file)
         run_id = run_id or file_digest(records.path)
-        yield from self.submit(resource, records, run_id=run_id, batch_size=batch_size, skip_batches=skip_batches)
+        yield from self.submit(resource, records.canonical(), run_id=run_id, batch_size=batch_size,
+                               skip_batches=skip_batches, record_type=lambda: records.record_type)
 
     def record_file(self, path: str | os.PathLike) -> RecordFile:
         """The records of an export file, its table header matched against this platform's formats."""
@@ -386,17 +424,21 @@ class Exchange:
 
 
 class _LastAnswer(Plugin):
-    """Keeps the last answer envelope as received, after its signature was verified."""
+    """Keeps the last answer, after its signature was verified: as received (the wire's) or as
+    zeep parsed it (serialised only when asked for)."""
 
     def __init__(self):
-        self.last: bytes | None = None
+        self.last: bytes | etree._Element | None = None
+
+    def answer(self) -> bytes | None:
+        return etree.tostring(self.last) if isinstance(self.last, etree._Element) else self.last
 
     def egress(self, envelope, http_headers, operation, binding_options):
         self.last = None
         return envelope, http_headers
 
     def ingress(self, envelope, http_headers, operation):
-        self.last = etree.tostring(envelope)
+        self.last = envelope
         return envelope, http_headers
 
 
@@ -447,8 +489,12 @@ def records_digest(records: Iterable[etree._Element]) -> str:
     """A batch's digest (batch.xsd): SHA-256 over each record's exclusive canonical form, in order."""
     sha = hashlib.sha256()
     for record in records:
-        sha.update(etree.tostring(record, method="c14n", exclusive=True, with_comments=False, with_tail=False))
+        sha.update(_canonical(record))
     return sha.hexdigest()
+
+
+def _canonical(record: etree._Element) -> bytes:
+    return etree.tostring(record, method="c14n", exclusive=True, with_comments=False, with_tail=False)
 
 
 def _version(record_type: str) -> str:

@@ -35,6 +35,8 @@ FORMAT_SCHEMAS = ("population.xsd", "legal_entity.xsd", "macro_economy.xsd", "sp
 #: the schemas the formats' field types come from (a complex type there is a field with parts)
 TYPE_SCHEMAS = ("common.xsd", "gml32-subset.xsd")
 SUFFIXES = (".xml", ".csv", ".xlsx")
+#: characters XML 1.0 cannot hold
+_NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 #: a field's Chinese name: the first word of its documentation in the XSD
 _LABEL = re.compile(r"[^\s,(]+")
 
@@ -171,6 +173,7 @@ class RecordFile:
         self._shapes = shapes
         self.size = self.path.stat().st_size
         self._done = 0.0
+        self.record_type: str | None = None  # the records' QName (Clark notation), once reading began
 
     @property
     def done(self) -> float:
@@ -181,9 +184,21 @@ class RecordFile:
         if self.kind == ".xml":
             yield from self._xml()
         elif self.kind == ".csv":
-            yield from self._csv()
+            yield from self._csv(False)
         else:
-            yield from self._xlsx()
+            yield from self._xlsx(False)
+        self._done = 1.0
+
+    def canonical(self) -> Iterator[bytes]:
+        """The records as their exclusive canonical forms (what a batch carries and its digest
+        covers): a table's rows written straight to them, an XML file's records canonicalised."""
+        if self.kind == ".xml":
+            for record in self._xml():
+                yield etree.tostring(record, method="c14n", exclusive=True, with_comments=False, with_tail=False)
+        elif self.kind == ".csv":
+            yield from self._csv(True)
+        else:
+            yield from self._xlsx(True)
         self._done = 1.0
 
     def _shape(self, columns: list[str], where: str) -> Shape:
@@ -202,6 +217,7 @@ class RecordFile:
                     continue
                 depth -= 1
                 if depth == 1 and isinstance(element.tag, str):
+                    self.record_type = self.record_type or element.tag
                     record = copy.deepcopy(element)
                     element.clear()
                     parent = element.getparent()
@@ -210,7 +226,7 @@ class RecordFile:
                     self._done = counted.read_bytes / max(self.size, 1)
                     yield record
 
-    def _csv(self) -> Iterator[etree._Element]:
+    def _csv(self, as_bytes: bool) -> Iterator:
         with self.path.open("rb") as raw:
             counted = _Counted(raw)
             text = io.TextIOWrapper(io.BufferedReader(counted, 1 << 16), encoding="utf-8-sig", newline="")
@@ -219,9 +235,9 @@ class RecordFile:
             if not header:
                 raise FileError(f"{self.path}: empty; a CSV export starts with a header row of field names")
             shape = self._shape(header, f"{self.path}, row 1")
-            yield from self._build(shape, header, rows, lambda: counted.read_bytes / max(self.size, 1))
+            yield from self._build(shape, header, rows, lambda: counted.read_bytes / max(self.size, 1), as_bytes)
 
-    def _xlsx(self) -> Iterator[etree._Element]:
+    def _xlsx(self, as_bytes: bool) -> Iterator:
         try:
             import openpyxl
         except ImportError:  # pragma: no cover - a declared dependency
@@ -239,28 +255,49 @@ class RecordFile:
             total = max((sheet.max_row or 1) - 1, 1)
             seen = iter(range(1, 1 << 62))
             cells = ([_cell(v) for v in row[:len(header)]] for row in rows)
-            yield from self._build(shape, header, cells, lambda: min(next(seen) / total, 1.0))
+            yield from self._build(shape, header, cells, lambda: min(next(seen) / total, 1.0), as_bytes)
         finally:
             book.close()
 
-    def _build(self, shape: Shape, header: list[str], rows, progress: Callable[[], float]) -> Iterator[etree._Element]:
-        """An element per row, its fields in the XSD's order; a row with more cells than the header is refused."""
-        namespace = etree.QName(shape.tag).namespace
+    def _build(self, shape: Shape, header: list[str], rows, progress: Callable[[], float],
+               as_bytes: bool) -> Iterator:
+        """A record per row, its fields in the XSD's order - an element, or its canonical bytes; a
+        row with more cells than the header, or a character XML cannot hold, is refused."""
+        self.record_type = shape.tag
+        namespace, local = etree.QName(shape.tag).namespace, etree.QName(shape.tag).localname
         named = shape.named(header)
-        order = [(f"{{{namespace}}}{field}", named.index(field)) for field in shape.fields if field in named]
-        width, prefix = len(header), {None: namespace}
+        order = [(field, named.index(field)) for field in shape.fields if field in named]
+        width, opening, closing = len(header), f'<{local} xmlns="{namespace}">', f"</{local}>"
         for number, row in enumerate(rows, start=2):
             if len(row) > width and any(c.strip() for c in row[width:]):
                 raise FileError(f"{self.path}, row {number}: {len(row)} cells under a header of {width}")
             if not any(c.strip() for c in row):
                 continue  # a blank line
-            record = etree.Element(shape.tag, nsmap=prefix)
-            for tag, column in order:
+            parts = [opening]
+            for field, column in order:
                 value = row[column].strip() if column < len(row) else ""
                 if value:
-                    etree.SubElement(record, tag).text = value
+                    if _NOT_XML.search(value):
+                        raise FileError(f"{self.path}, row {number}, column {header[column]}: a control character "
+                                        "XML cannot hold")
+                    parts.append(f"<{field}>{_c14n_text(value)}</{field}>")
+            parts.append(closing)
             self._done = progress()
-            yield record
+            text = "".join(parts).encode()
+            yield text if as_bytes else etree.fromstring(text)
+
+
+def _c14n_text(value: str) -> str:
+    """Text as exclusive canonicalisation writes it."""
+    if "&" in value:
+        value = value.replace("&", "&amp;")
+    if "<" in value:
+        value = value.replace("<", "&lt;")
+    if ">" in value:
+        value = value.replace(">", "&gt;")
+    if "\r" in value:
+        value = value.replace("\r", "&#xD;")
+    return value
 
 
 def file_digest(path: str | os.PathLike) -> str:

@@ -206,3 +206,22 @@ def test_the_progress_line_gives_how_much_of_the_file_is_read_and_the_time_left(
     progress.last = 0
     progress.show(48_000)
     assert "left" not in capsys.readouterr().err
+
+
+def test_a_tables_canonical_records_are_the_exclusive_c14n_of_its_elements(tmp_path):
+    from lxml import etree
+
+    people = _people(6, seed=9)
+    people[2]["domicileAddress"] = "临江市 A&B <东> 路\r8号"  # what canonicalisation escapes
+    path = _csv(tmp_path / "people.csv", people)
+    elements = list(RecordFile(path, SHAPES))
+    canonical = RecordFile(path, SHAPES)
+    assert list(canonical.canonical()) == [etree.tostring(e, method="c14n", exclusive=True) for e in elements]
+    assert canonical.record_type == PERSON.qname and canonical.done == 1
+
+
+def test_a_control_character_is_named_by_row_and_column(tmp_path):
+    people = _people(3, seed=10)
+    people[1]["name"] = "张\x07三"
+    with pytest.raises(FileError, match=r"row 3, column name: a control character XML cannot hold"):
+        list(RecordFile(_csv(tmp_path / "people.csv", people), SHAPES).canonical())
