@@ -71,6 +71,9 @@ def _check(args, config: NodeConfig) -> int:
           f"certificate ends {config.not_after:%Y-%m-%d} (in {days} days)\n  store    {config.store}")
     for stream in config.outbound:
         print(f"  outbound {stream.name}: {stream.folder} -> {stream.resource}")
+    for adapter in config.adapters:
+        print(f"  adapter  {adapter.config.name} ({adapter.config.path.name}) -> "
+              f"{adapter.resource or adapter.config.resource}, every {adapter.interval:g} s")
     for subscription in config.subscriptions:
         where = (f"{subscription.database} table {subscription.table}" if subscription.target == "table"
                  else f"{subscription.folder} ({subscription.period})")
@@ -95,8 +98,10 @@ def _run(args, config: NodeConfig) -> int:
     if config.gateway is not None:
         _serve_gateway(config, engine)
     pulls = _Pulls(engine, config, courier)
+    runs = _Runs(engine, config)
     while not stopping:
         take_folders(engine, config)
+        runs.due()
         courier.deliver_due()
         pulls.due()
         if args.once:
@@ -104,6 +109,31 @@ def _run(args, config: NodeConfig) -> int:
         time.sleep(config.poll)
     log.info("stopped")
     return EXIT_OK
+
+
+class _Runs:
+    """The adapters, each run on a thread of its own when its interval has passed (one run at a time)."""
+
+    def __init__(self, engine, config: NodeConfig):
+        self.engine, self.config = engine, config
+        self.next = {a.config.name: 0.0 for a in config.adapters}
+        self.running: dict = {}
+
+    def due(self) -> None:
+        import threading
+
+        from .runs import run_adapter
+
+        for adapter in self.config.adapters:
+            name = adapter.config.name
+            busy = self.running.get(name)
+            if (busy is not None and busy.is_alive()) or time.monotonic() < self.next[name]:
+                continue
+            self.next[name] = time.monotonic() + adapter.interval
+            thread = threading.Thread(target=run_adapter, args=(self.engine, self.config, adapter),
+                                      name=f"adapter {name}", daemon=True)
+            self.running[name] = thread
+            thread.start()
 
 
 class _Pulls:

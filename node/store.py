@@ -9,6 +9,7 @@ stays until its receipt is stored.
 
 from __future__ import annotations
 
+import time
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -146,10 +147,14 @@ def engine_for(url: str) -> Engine:
             cursor.execute("PRAGMA synchronous=FULL")  # a committed batch survives a power cut
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
-    try:
-        metadata.create_all(engine)
-    except (OperationalError, ProgrammingError, IntegrityError):  # another of the node's processes made them now
-        metadata.create_all(engine)
+    for attempt in range(10):
+        try:
+            metadata.create_all(engine)
+            return engine
+        except (OperationalError, ProgrammingError, IntegrityError):  # another of the node's processes is making them
+            if attempt == 9:
+                raise
+            time.sleep(0.1 * (attempt + 1))
     return engine
 
 
