@@ -47,6 +47,7 @@ class Platform:
     base_url: str
     resource: Resource
     consumer_code: str  # 统一社会信用代码 of the department following the changes
+    read_url: str = ""  # the process the follower asks (--servers 2: another process on the same database)
 
 
 @contextmanager
@@ -69,12 +70,17 @@ def platform(db: str, args: argparse.Namespace) -> Iterator[Platform]:
             register_department(session, settings, code="mzj", name="临江市民政局", credit_code=consumer)
         sessions.kw["bind"].dispose()
         with served(db_url, args.threads) as (base_url, _pid):
-            yield Platform(base_url, resource, consumer)
+            if args.servers == 1:
+                yield Platform(base_url, resource, consumer, base_url)
+            else:  # the deployment's N processes behind one address, two of them here: one takes, one answers
+                with served(db_url, args.threads) as (read_url, _read_pid):
+                    yield Platform(base_url, resource, consumer, read_url)
 
 
-def _client(command: list[str], platform_: Platform, requester: str, folder: Path, **popen) -> subprocess.Popen:
+def _client(command: list[str], platform_: Platform, requester: str, folder: Path, url: str | None = None,
+            **popen) -> subprocess.Popen:
     """``govshare-client`` as a department runs it: unsigned, speaking for ``requester``."""
-    env = dict(os.environ, GOVSHARE_CLIENT_PLATFORM=platform_.base_url, GOVSHARE_CLIENT_REQUESTER=requester)
+    env = dict(os.environ, GOVSHARE_CLIENT_PLATFORM=url or platform_.base_url, GOVSHARE_CLIENT_REQUESTER=requester)
     for name in ("KEY", "CERT", "CA", "CONFIG"):
         env.pop(f"GOVSHARE_CLIENT_{name}", None)
     return subprocess.Popen([str(CLIENT), *command], cwd=folder, env=env, **popen)
@@ -223,7 +229,7 @@ def bench_follow(db: str, args: argparse.Namespace, folder: Path) -> FollowRun:
              "--seconds", str(args.seconds), "--batch", str(args.provider_batch), "--seed", str(args.seed)],
             cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         follower = _client(["changes", p.resource.resource_code, "--follow", "--interval", str(args.interval),
-                            "--state", str(folder / "changes.json")], p, p.consumer_code, folder,
+                            "--state", str(folder / "changes.json")], p, p.consumer_code, folder, p.read_url,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
             run = _follow(run, http, p, provider, follower)
@@ -253,6 +259,8 @@ def _follow(run: FollowRun, http, p: Platform, provider: subprocess.Popen, follo
     if follower.poll() is not None:
         raise RuntimeError(f"the follower exited {follower.returncode}: {follower.stderr.read()[-2000:]!r}")
     _timings(http, p.base_url)
+    if p.read_url != p.base_url:
+        _timings(http, p.read_url)
     receipts: list[tuple[float, int]] = []  # (monotonic time of a receipt, records committed by then)
 
     def read_provider() -> None:
@@ -295,6 +303,8 @@ def _follow(run: FollowRun, http, p: Platform, provider: subprocess.Popen, follo
     timings = _timings(http, p.base_url)
     run.server_submit_seconds = sum(timings.get(measure.SCENARIO, []))
     run.server_other_seconds = sum(timings.get("", []))
+    if p.read_url != p.base_url:
+        run.server_other_seconds += sum(_timings(http, p.read_url).get("", []))
     caught = f"{run.catch_up_seconds:.1f} s after" if run.catch_up_seconds is not None else "not within 60 s of"
     print(f"[{run.db}] provider: {run.records:,} records in {run.provider_seconds:.1f} s = {run.achieved_rate:,.0f}/s; "
           f"follower caught up {caught} the last receipt", flush=True)
@@ -354,6 +364,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--provider-batch", type=int, default=2000, help="records per batch of the provider")
     p.add_argument("--interval", type=float, default=1, help="the follower's --interval, seconds")
     p.add_argument("--threads", type=int, default=4, help="waitress worker threads")
+    p.add_argument("--servers", type=int, choices=(1, 2), default=1,
+                   help="server processes on the one database: 2 = the provider's batches to one, the follower's "
+                        "GetChanges to the other")
     p.add_argument("--seed", type=int, default=20261205)
     p.add_argument("--pg-admin-url", default=PG_ADMIN_URL,
                    help=f"a database on the PostgreSQL server; {PG_DATABASE} is created beside it and dropped")
