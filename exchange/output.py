@@ -124,11 +124,13 @@ def changes(session: Session, view: View, *, watermark: int, limit: int) -> tupl
     base = _base(session, view)
     if base is None:
         return [], False
-    rows = list(session.scalars(
-        select(CoreRecord)
+    # the columns a change needs, not ORM objects: a page is a thousand versions
+    rows = session.execute(
+        select(CoreRecord.id, CoreRecord.record_type, CoreRecord.record_key, CoreRecord.fields, CoreRecord.deleted,
+               CoreRecord.effective_from)
         .where(CoreRecord.base == base, CoreRecord.id > watermark, _contributed(view))
         .order_by(CoreRecord.id).limit(limit + 1)
-    ))
+    ).all()
     return [_row(view, r) for r in rows[:limit]], len(rows) > limit
 
 

@@ -102,4 +102,20 @@ class Masking:
         return apply(self.method(name), value)
 
     def record(self, fields: Mapping[str, object]) -> dict[str, object]:
-        return {name: apply(self.method(name), value) for name, value in fields.items()}
+        methods = self._methods
+        out = {}
+        for name, value in fields.items():
+            method = methods.get(name)
+            if method is None:
+                method = methods[name] = self.method(name)
+            out[name] = value if method == NONE or not isinstance(value, str) else apply(method, value)
+        return out
+
+    @property
+    def _methods(self) -> dict[str, str]:
+        """The method of each field met so far (a record page asks the same fields again and again)."""
+        found = self.__dict__.get("_seen")
+        if found is None:
+            found = {}
+            object.__setattr__(self, "_seen", found)
+        return found

@@ -230,17 +230,10 @@ class _Checker:
         """The department's adapter files the node runs, each checked as the centre checks it."""
         from adapters.config import AdapterConfigError, load_adapter
 
-        listed = self.data.get("adapter", [])
-        if not isinstance(listed, list):
-            self.problem("[[adapter]] must be an array of tables")
-            return ()
         found, names = [], set(streams)
-        for number, table in enumerate(listed, 1):
-            where = f"adapter #{number}"
+        for where, table in self.array("adapter"):
             path = self.file(where, "file", self.text(table, where, "file"))
-            resource = str(table.get("resource", ""))
-            if resource and not RESOURCE.fullmatch(resource):
-                self.problem(f"[{where}] resource {resource!r} is not a 资源代码 (e.g. 101001002/000001)")
+            resource = self.resource(table, where, required=False)
             interval = self.number(table, where, "interval", 900.0, least=0.1)
             attempts = int(self.number(table, where, "attempts", 3, whole=True, least=1))
             backoff = self.number(table, where, "backoff", 2.0, least=0)
@@ -261,22 +254,10 @@ class _Checker:
         return tuple(found)
 
     def subscriptions(self) -> tuple[Subscription, ...]:
-        listed = self.data.get("subscription", [])
-        if not isinstance(listed, list):
-            self.problem("[[subscription]] must be an array of tables")
-            return ()
         found, names = [], set()
-        for number, table in enumerate(listed, 1):
-            where = f"subscription #{number}"
-            name = self.text(table, where, "name")
-            if name and not NAME.fullmatch(name):
-                self.problem(f"[{where}] name {name!r}: lower-case letters, digits, - and _, at most 40")
-            if name in names:
-                self.problem(f"[{where}] name {name!r} is used twice")
-            names.add(name)
-            resource = self.text(table, where, "resource")
-            if resource and not RESOURCE.fullmatch(resource):
-                self.problem(f"[{where}] resource {resource!r} is not a 资源代码 (e.g. 101001002/000001)")
+        for where, table in self.array("subscription"):
+            name = self.name(table, where, names)
+            resource = self.resource(table, where)
             target = table.get("target")
             columns = table.get("columns")
             if columns is not None and (not isinstance(columns, dict)
@@ -379,23 +360,35 @@ class _Checker:
         return (str(codes[0].value) if codes else "", certificate.subject.rfc4514_string(),
                 certificate.not_valid_after_utc)
 
+    def array(self, section: str) -> list[tuple[str, dict]]:
+        """An ``[[section]]`` array's tables, each with where it is (``section #n``)."""
+        listed = self.data.get(section, [])
+        if not isinstance(listed, list) or not all(isinstance(t, dict) for t in listed):
+            self.problem(f"[[{section}]] must be an array of tables")
+            return []
+        return [(f"{section} #{number}", table) for number, table in enumerate(listed, 1)]
+
+    def name(self, table: dict, where: str, names: set[str]) -> str:
+        """A stream's or subscription's name: well formed, and not one taken."""
+        name = self.text(table, where, "name")
+        if name and not NAME.fullmatch(name):
+            self.problem(f"[{where}] name {name!r}: lower-case letters, digits, - and _, at most 40")
+        if name in names:
+            self.problem(f"[{where}] name {name!r} is used twice")
+        names.add(name)
+        return name
+
+    def resource(self, table: dict, where: str, required: bool = True) -> str:
+        resource = self.text(table, where, "resource") if required else str(table.get("resource", ""))
+        if resource and not RESOURCE.fullmatch(resource):
+            self.problem(f"[{where}] resource {resource!r} is not a 资源代码 (e.g. 101001002/000001)")
+        return resource
+
     def outbound(self) -> tuple[Outbound, ...]:
-        streams = self.data.get("outbound", [])
-        if not isinstance(streams, list):
-            self.problem("[[outbound]] must be an array of tables")
-            return ()
         found, names = [], set()
-        for number, stream in enumerate(streams, 1):
-            where = f"outbound #{number}"
-            name = self.text(stream, where, "name")
-            if name and not NAME.fullmatch(name):
-                self.problem(f"[{where}] name {name!r}: lower-case letters, digits, - and _, at most 40")
-            if name in names:
-                self.problem(f"[{where}] name {name!r} is used twice")
-            names.add(name)
+        for where, stream in self.array("outbound"):
+            name = self.name(stream, where, names)
             folder = self.text(stream, where, "folder")
-            resource = self.text(stream, where, "resource")
-            if resource and not RESOURCE.fullmatch(resource):
-                self.problem(f"[{where}] resource {resource!r} is not a 资源代码 (e.g. 101001002/000001)")
+            resource = self.resource(stream, where)
             found.append(Outbound(name, (self.path.parent / folder).resolve() if folder else Path(), resource))
         return tuple(found)

@@ -17,6 +17,8 @@ without a grant), read by the project's own verified client.  Each test calls, f
 
 from __future__ import annotations
 
+import json
+import subprocess
 import uuid
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -70,6 +72,31 @@ class Stacks:
             fields = PERSON.decode(record)
             out["|".join(PERSON.key(fields))] = fields
         return out
+
+
+def run_job(command: list[str], stacks: Stacks, url: str, folder: Path, *, signed: bool) -> subprocess.CompletedProcess:
+    """A client script that takes its calls from a JSON job (the PHP and Perl clients): ``url``,
+    the requester, the resource's name and code, the keys - and 民政局's key and certificate when
+    ``signed``."""
+    job = {"url": url, "requester": stacks.consumer, "name": RESOURCE_NAME, "resourceCode": stacks.resource,
+           "keys": stacks.keys}
+    if signed:
+        job |= {"key": str(stacks.consumer_key), "cert": str(stacks.consumer_cert)}
+    path = folder / "job.json"
+    path.write_text(json.dumps(job, ensure_ascii=False), encoding="utf-8")
+    return subprocess.run([*command, str(path)], capture_output=True, encoding="utf-8", timeout=120)
+
+
+def assert_answered(stacks: Stacks, run: subprocess.CompletedProcess) -> None:
+    """A job's JSON output is what the platform answers 民政局: the service found, three records
+    queried, three upserts followed."""
+    assert run.returncode == 0, run.stderr
+    out = json.loads(run.stdout)
+    assert out["serviceKeys"] == [stacks.service_key]
+    assert (out["query"]["total"], out["query"]["more"]) == (3, False)
+    assert stacks.decoded(out["query"]["records"]) == stacks.expected
+    assert [c["operation"] for c in out["changes"]] == ["upsert"] * 3
+    assert stacks.decoded(c["record"] for c in out["changes"]) == stacks.expected
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ Debian packages: php-cli, php-soap, php-xml (DOM); PHP's openssl is built into p
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -19,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import service_unavailable
-from tests.interop.stacks import RESOURCE_NAME, Stacks
+from tests.interop.stacks import Stacks, assert_answered, run_job
 
 pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # SOAP on the wire: one database will do
 
@@ -39,32 +38,15 @@ def _php() -> str:
 
 
 def _run(stacks: Stacks, url: str, tmp_path: Path, *, signed: bool) -> subprocess.CompletedProcess:
-    job = {"url": url, "requester": stacks.consumer, "name": RESOURCE_NAME, "resourceCode": stacks.resource,
-           "keys": stacks.keys}
-    if signed:
-        job |= {"key": str(stacks.consumer_key), "cert": str(stacks.consumer_cert)}
-    path = tmp_path / "job.json"
-    path.write_text(json.dumps(job, ensure_ascii=False), encoding="utf-8")
-    return subprocess.run([_php(), str(CLIENT), str(path)], capture_output=True, encoding="utf-8",
-                          timeout=120)
-
-
-def _assert_answered(stacks: Stacks, run: subprocess.CompletedProcess) -> None:
-    assert run.returncode == 0, run.stderr
-    out = json.loads(run.stdout)
-    assert out["serviceKeys"] == [stacks.service_key]
-    assert (out["query"]["total"], out["query"]["more"]) == (3, False)
-    assert stacks.decoded(out["query"]["records"]) == stacks.expected
-    assert [c["operation"] for c in out["changes"]] == ["upsert"] * 3
-    assert stacks.decoded(c["record"] for c in out["changes"]) == stacks.expected
+    return run_job([_php(), str(CLIENT)], stacks, url, tmp_path, signed=signed)
 
 
 def test_php_soapclient_signs_with_dom_c14n_and_openssl_where_the_platform_requires_it(stacks, tmp_path):
-    _assert_answered(stacks, _run(stacks, stacks.strict_url, tmp_path, signed=True))
+    assert_answered(stacks, _run(stacks, stacks.strict_url, tmp_path, signed=True))
 
 
 def test_php_unsigned_is_refused_where_signatures_are_required_and_answered_where_optional(stacks, tmp_path):
     refused = _run(stacks, stacks.strict_url, tmp_path, signed=False)
     assert refused.returncode == 2, (refused.stdout, refused.stderr)
     assert refused.stderr.splitlines()[0] == "wsse:InvalidSecurity", refused.stderr
-    _assert_answered(stacks, _run(stacks, stacks.optional_url, tmp_path, signed=False))
+    assert_answered(stacks, _run(stacks, stacks.optional_url, tmp_path, signed=False))

@@ -9,16 +9,13 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import time
-import uuid
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select
 
 from adapters.demo_sources import generate_household_registry
 from registry.models import CoreRecord
-from tests.conftest import PG_ADMIN_URL, _pg_reachable, service_unavailable
-from tests.node.test_inbox import Switch
 from tests.node.test_outbox import Node
 from tests.trust.conftest import world  # noqa: F401 - the fixture
 
@@ -68,28 +65,9 @@ def test_the_departments_adapter_runs_at_its_node_and_its_batches_reach_the_cent
     assert all(status == "done" for status, *_ in _runs(node)) and _core(world) == 120
 
 
-@pytest.fixture
-def legacy_pg():
-    """公安局's 户籍 database on PostgreSQL, reached through a switch."""
-    if reason := _pg_reachable():
-        service_unavailable(reason)
-    name = f"gaj_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    switch = Switch(("127.0.0.1", 5432))
-    direct = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    yield switch, direct.replace("127.0.0.1:5432", f"127.0.0.1:{switch.port}"), direct
-    switch.close()
-    with admin.connect() as conn:
-        conn.execute(text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-    admin.dispose()
-
-
 def test_the_department_database_cut_off_mid_run_fails_the_run_and_loses_nothing(world, tmp_path,  # noqa: F811
-                                                                                  legacy_pg):
-    switch, through, direct = legacy_pg
+                                                                                  switched_database):
+    switch, through, direct = switched_database
     generate_household_registry(direct, 3000, seed=6, dirt={})
     node = _adapter_node(world, tmp_path, through, batch_size=100)
     node.start(GOVSHARE_GAJ_URL=through)

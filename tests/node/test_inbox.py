@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import csv
 import json
-import socket
-import threading
 import time
 import uuid
 from datetime import UTC, datetime
@@ -18,7 +16,6 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.conftest import PG_ADMIN_URL, _pg_reachable, service_unavailable
 from tests.exchange.conftest import submit_body
 from tests.node.test_outbox import Node
 from tests.trust.conftest import envelope, post, sign, world  # noqa: F401 - the fixture
@@ -33,76 +30,6 @@ def _more_people(world, count: int, seed: int) -> None:  # noqa: F811
     batch = build_batch(people, provider_code=world.gaj.credit_code, resource_code=world.resource,
                         created=datetime.now(UTC), batch_id=uuid.uuid4())
     assert post(world, sign(world.gaj, envelope(submit_body(batch)))).status_code == 200
-
-
-class Switch:
-    """A TCP forwarder to PostgreSQL that can be switched off (connections cut, new ones refused) and on."""
-
-    def __init__(self, target: tuple[str, int]):
-        self.target, self.on, self.open = target, True, []
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            if not self.on:
-                client.close()
-                continue
-            upstream = socket.create_connection(self.target)
-            self.open += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pipe(a: socket.socket, b: socket.socket) -> None:
-        try:
-            while data := a.recv(65536):
-                b.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (a, b):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-
-    def off(self) -> None:
-        self.on = False
-        for s in self.open:
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        self.open = []
-
-    def close(self) -> None:
-        self.off()
-        self.listener.close()
-
-
-@pytest.fixture
-def department_db():
-    """An empty PostgreSQL database of 民政局's own, reached through a switch."""
-    if reason := _pg_reachable():
-        service_unavailable(reason)
-    name = f"mzj_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    switch = Switch(("127.0.0.1", 5432))
-    direct = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    yield switch, direct.replace("127.0.0.1:5432", f"127.0.0.1:{switch.port}"), direct
-    switch.close()
-    with admin.connect() as conn:
-        conn.execute(text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-    admin.dispose()
 
 
 def _mzj_node(world, folder, database: str) -> Node:  # noqa: F811
@@ -139,8 +66,8 @@ def _file_lines(node: Node) -> list[dict]:
 
 
 def test_changes_reach_a_table_and_daily_files_and_resume_after_the_database_was_down(
-        world, tmp_path, department_db):  # noqa: F811
-    switch, through, direct = department_db
+        world, tmp_path, switched_database):  # noqa: F811
+    switch, through, direct = switched_database
     _more_people(world, 9, seed=121)
     node = _mzj_node(world, tmp_path, through)
     checked = node.command("check", str(node.config))
