@@ -402,6 +402,20 @@ class Exchange:
         found = self._call("GetCertificate", serial=serial)
         return IssuedCertificate(found.certificateSerial, found.subject, found.notAfter, found.status, found.pem)
 
+    def report_node(self, node_id: str, *, pending_batches: int, pending_records: int, refused_batches: int,
+                    oldest_pending: datetime | None = None, last_receipt: datetime | None = None,
+                    last_error: str | None = None, certificate_not_after: datetime | None = None,
+                    subscriptions: Iterable[tuple[str, str, int]] = (), version: str | None = None) -> str:
+        """A front-end node's heartbeat (ReportNodeStatus): its outbox, its subscriptions
+        ``(name, resource, watermark)`` and its certificate; the state the centre sees it in."""
+        answer = self._call("ReportNodeStatus", nodeId=node_id, version=version, pendingBatches=pending_batches,
+                            pendingRecords=pending_records, refusedBatches=refused_batches,
+                            oldestPending=oldest_pending, lastReceipt=last_receipt, lastError=last_error,
+                            certificateNotAfter=certificate_not_after,
+                            subscription=[{"name": n, "resourceCode": r, "watermark": w} for n, r, w in subscriptions]
+                            or None)
+        return answer.state
+
     def batch_status(self, batch_id: str) -> BatchStatus:
         """What became of a batch this department sent."""
         status = self._call("GetBatchStatus", batchId=batch_id)

@@ -24,12 +24,12 @@ Every request is recorded in the audit log (:mod:`exchange.transport`).
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 from lxml import etree
 from sqlalchemy.orm import Session, sessionmaker
 
-from governance import correction, sharing
+from governance import correction, nodes, sharing
 from registry.errors import ExchangeError
 from registry.settings import Settings
 from trust import audit, certificates
@@ -50,7 +50,7 @@ ACTIONS = {"SubmitBatch": "exchange.submit_batch", "GetBatchStatus": "exchange.b
            "ApplyForResource": "sharing.apply", "GetApplications": "sharing.applications",
            "GetGrants": "sharing.grants", "FileCorrection": "correction.file", "GetCorrections": "correction.list",
            "RequestCertificate": "pki.request", "GetCertificateRequests": "pki.requests",
-           "GetCertificate": "pki.certificate"}
+           "GetCertificate": "pki.certificate", "ReportNodeStatus": "nodes.report"}
 
 
 def _el(parent: etree._Element, name: str, value) -> etree._Element:
@@ -81,6 +81,16 @@ def _date(el: etree._Element, name: str) -> date | None:
         return date.fromisoformat(value) if value else None
     except ValueError:
         raise ExchangeError("InvalidRequest", f"{name} must be a date (YYYY-MM-DD), not {value!r}") from None
+
+
+def _datetime(el: etree._Element, name: str) -> datetime | None:
+    value = _text(el, name, required=False)
+    try:
+        found = datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+    except ValueError:
+        raise ExchangeError("InvalidRequest", f"{name} must be an xsd:dateTime (2026-12-05T08:30:00Z), "
+                            f"not {value!r}") from None
+    return found if found is None or found.tzinfo is not None else found.replace(tzinfo=UTC)
 
 
 def _application(parent: etree._Element, name: str, a: sharing.Application) -> None:
@@ -280,6 +290,25 @@ class ExchangeOperations:
             _report(out, "report", report)
         return out
 
+    # ---------------------------------------------------------------- front-end nodes (前置交换节点)
+
+    def report_node_status(self, events: Events, op_el: etree._Element) -> etree._Element:
+        el = events.finish(op_el)
+        subscriptions = [(_text(s, "name"), _text(s, "resourceCode"), _int(s, "watermark", 0))
+                         for s in el.findall(EX + "subscription")]
+        kept = nodes.report(self._signed(events), node_id=_text(el, "nodeId"),
+                            version=_text(el, "version", required=False) or "",
+                            pending_batches=_int(el, "pendingBatches", 0),
+                            pending_records=_int(el, "pendingRecords", 0),
+                            refused_batches=_int(el, "refusedBatches", 0),
+                            oldest_pending=_datetime(el, "oldestPending"), last_receipt=_datetime(el, "lastReceipt"),
+                            last_error=_text(el, "lastError", required=False) or "",
+                            certificate_not_after=_datetime(el, "certificateNotAfter"), subscriptions=subscriptions)
+        out = etree.Element(EX + "ReportNodeStatusResponse", nsmap={"ex": EXCHANGE_NS})
+        _el(out, "state", kept.state)
+        _el(out, "receivedAt", _instant(kept.reported_at))
+        return out
+
     # ---------------------------------------------------------------- certificates (the CSR path)
 
     def request_certificate(self, events: Events, op_el: etree._Element) -> etree._Element:
@@ -319,7 +348,8 @@ def exchange_app(sessions: sessionmaker[Session], settings: Settings) -> Streami
                     "ApplyForResource": ops.apply_for_resource, "GetApplications": ops.get_applications,
                     "GetGrants": ops.get_grants, "FileCorrection": ops.file_correction,
                     "GetCorrections": ops.get_corrections, "RequestCertificate": ops.request_certificate,
-                    "GetCertificateRequests": ops.get_certificate_requests, "GetCertificate": ops.get_certificate},
+                    "GetCertificateRequests": ops.get_certificate_requests, "GetCertificate": ops.get_certificate,
+                    "ReportNodeStatus": ops.report_node_status},
         actions=ACTIONS,
         record=(lambda event: audit.record(sessions, settings, event)) if settings.audit else None,
         wsdl=exchange_wsdl,

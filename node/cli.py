@@ -27,6 +27,7 @@ from .config import ConfigError, NodeConfig, load
 from .outbox import Courier, shapes, take_file, take_folders
 
 EXIT_OK, EXIT_FAILED, EXIT_USER, EXIT_INTERRUPTED = 0, 1, 2, 130
+VERSION = "govshare-node 0.1.0"
 
 
 def parser() -> argparse.ArgumentParser:
@@ -99,16 +100,46 @@ def _run(args, config: NodeConfig) -> int:
         _serve_gateway(config, engine)
     pulls = _Pulls(engine, config, courier)
     runs = _Runs(engine, config)
+    beats = _Heartbeat(engine, config, courier)
     while not stopping:
         take_folders(engine, config)
         runs.due()
         courier.deliver_due()
         pulls.due()
+        beats.due()
         if args.once:
             return EXIT_OK
         time.sleep(config.poll)
     log.info("stopped")
     return EXIT_OK
+
+
+class _Heartbeat:
+    """The node's report to the centre, every ``heartbeat`` seconds: its outbox, its
+    subscriptions' watermarks, its certificate (the centre lists nodes and alerts on them)."""
+
+    def __init__(self, engine, config: NodeConfig, courier: Courier):
+        self.engine, self.config, self.courier, self.next = engine, config, courier, 0.0
+        self.node_id = store.node_id(engine)
+
+    def due(self) -> None:
+        if time.monotonic() < self.next:
+            return
+        self.next = time.monotonic() + self.config.heartbeat
+        found = store.status(self.engine)
+        subscriptions = [(s.name, s.resource, found.watermarks.get(s.name, ("", 0, None))[1])
+                         for s in self.config.subscriptions]
+        try:
+            state = self.courier.exchange().report_node(
+                self.node_id, pending_batches=found.pending, pending_records=found.pending_records,
+                refused_batches=found.refused, oldest_pending=found.oldest_pending, last_receipt=found.last_receipt,
+                last_error=found.last_error, certificate_not_after=self.config.not_after,
+                subscriptions=subscriptions, version=VERSION)
+        except Exception as exc:  # noqa: BLE001 - the centre down: the next beat says it all again
+            logging.getLogger("node").warning("heartbeat not delivered (%s: %s)", type(exc).__name__,
+                                              str(exc).splitlines()[0][:200] if str(exc) else "")
+            return
+        logging.getLogger("node").debug("heartbeat: the centre sees the node as %s", state)
 
 
 class _Runs:
@@ -118,6 +149,9 @@ class _Runs:
         self.engine, self.config = engine, config
         self.next = {a.config.name: 0.0 for a in config.adapters}
         self.running: dict = {}
+        with engine.begin() as conn:  # runs a killed node left open: they ended with it
+            conn.execute(store.adapter_runs.update().where(store.adapter_runs.c.status == "running")
+                         .values(status="interrupted", finished=store.now()))
 
     def due(self) -> None:
         import threading

@@ -3,6 +3,7 @@
     [centre]
     url = "https://share.linjiang.gov.cn"      # the centre's address (its /exchange?wsdl)
     ca = "ca.pem"                              # the platform CA's certificate: answers are checked against it
+    heartbeat = 60                             # seconds between the node's reports to the centre
 
     [identity]                                 # the department's or its application system's
     key = "gaj.hukou.key"                      # key (made here, from the CSR flow)
@@ -134,6 +135,7 @@ class NodeConfig:
     gateway: GatewayConfig | None = None
     subscriptions: tuple[Subscription, ...] = field(default_factory=tuple)
     adapters: tuple[NodeAdapter, ...] = field(default_factory=tuple)
+    heartbeat: float = 60.0  # seconds between the node's reports to the centre
 
     @property
     def folder(self) -> Path:
@@ -221,10 +223,11 @@ class _Checker:
         gateway = self.gateway(key, cert, ca)
         subscriptions = self.subscriptions()
         adapters = self.adapters(credit_code, {s.name for s in outbound})
+        heartbeat = self.number(centre, "centre", "heartbeat", 60.0, least=0.1)
         if self.problems:
             raise ConfigError(self.path, self.problems)
         return NodeConfig(self.path, url, ca, key, cert, store_url, credit_code, subject, not_after, batch_size,
-                          retry_first, retry_max, poll, outbound, gateway, subscriptions, adapters)
+                          retry_first, retry_max, poll, outbound, gateway, subscriptions, adapters, heartbeat)
 
     def adapters(self, credit_code: str, streams: set[str]) -> tuple[NodeAdapter, ...]:
         """The department's adapter files the node runs, each checked as the centre checks it."""

@@ -10,6 +10,7 @@ stays until its receipt is stored.
 from __future__ import annotations
 
 import time
+import uuid
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -109,7 +110,7 @@ adapter_runs = Table(
     Column("adapter", String(64), nullable=False),
     Column("started", DateTime(timezone=True), nullable=False),
     Column("finished", DateTime(timezone=True)),
-    Column("status", String(10), nullable=False),  # running, done, failed
+    Column("status", String(12), nullable=False),  # running, done, failed, interrupted (the node was killed)
     Column("read", Integer, nullable=False, default=0),
     Column("records", Integer, nullable=False, default=0),
     Column("batches", Integer, nullable=False, default=0),
@@ -130,6 +131,23 @@ adapter_problems = Table(
     Column("row", Text, nullable=False),  # the source row as read, JSON
     Column("created", DateTime(timezone=True), nullable=False),
 )
+
+
+node_meta = Table(
+    "node_meta", metadata,
+    Column("name", String(40), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+
+def node_id(engine: Engine) -> str:
+    """The node's own id (its store's), made on first use: the centre knows the node by it."""
+    with engine.begin() as conn:
+        found = conn.scalar(select(node_meta.c.value).where(node_meta.c.name == "node_id"))
+        if found is None:
+            found = str(uuid.uuid4())
+            conn.execute(node_meta.insert().values(name="node_id", value=found))
+    return found
 
 
 def now() -> datetime:

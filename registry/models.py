@@ -118,6 +118,35 @@ class AppSystem(Base):
     department: Mapped[Department] = relationship(back_populates="systems")
 
 
+class FrontNode(Base):
+    """A department's front-end exchange node (前置交换节点) as its last heartbeat described it:
+    its outbox, its subscriptions' watermarks and its certificate.  ``node_id`` is the node's own
+    (its store's); ``reports`` counts the heartbeats, ``backlog_since`` when its outbox last
+    started to grow from empty."""
+
+    __tablename__ = "front_node"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    node_id: Mapped[str] = mapped_column(String(36), unique=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)
+    system_code: Mapped[str | None] = mapped_column(String(64))
+    version: Mapped[str] = mapped_column(String(32), default="")
+    first_seen: Mapped[datetime] = mapped_column(DateTime)
+    reported_at: Mapped[datetime] = mapped_column(DateTime)
+    reports: Mapped[int] = mapped_column(Integer, default=0)
+    pending_batches: Mapped[int] = mapped_column(Integer, default=0)
+    pending_records: Mapped[int] = mapped_column(BigInteger, default=0)
+    refused_batches: Mapped[int] = mapped_column(Integer, default=0)
+    oldest_pending: Mapped[datetime | None] = mapped_column(DateTime)
+    last_receipt: Mapped[datetime | None] = mapped_column(DateTime)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    certificate_not_after: Mapped[datetime | None] = mapped_column(DateTime)
+    subscriptions: Mapped[list] = mapped_column(JSON, default=list)  # [{name, resource, watermark}]
+    backlog_since: Mapped[datetime | None] = mapped_column(DateTime)
+
+    department: Mapped[Department] = relationship()
+
+
 class User(Base):
     """A person or system account that publishes or administers (发布者/管理员)."""
 

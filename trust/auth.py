@@ -514,6 +514,22 @@ def correction_list(ctx: Any, *, department: str | None = None, **_inputs: Any) 
 check("assessment.report")(allowed("assessment"))
 
 
+# front-end nodes (前置交换节点)
+#
+#   nodes.report   a department's node, signed with its certificate: any department's caller, for itself
+#   nodes.list     admin, auditor: the centre's list of nodes and their alerts
+
+@check("nodes.report")
+def nodes_report(ctx: Any, **_inputs: Any) -> None:
+    require_department(ctx.caller)
+    if ctx.caller.certificate_serial is None:
+        raise NotPermitted(f"{ctx.caller.who} reports a node without a certificate: a node signs its heartbeat "
+                           "(WS-Security, X.509)", zh="节点心跳须使用证书签名。")
+
+
+check("nodes.list")(allowed("monitor"))
+
+
 # exchange: batches, queries, changes, the core
 #
 #   exchange.submit_batch                         provider, admin: a department sends its own resources' batches

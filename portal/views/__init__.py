@@ -6,11 +6,11 @@ from flask import Flask
 
 
 def register_views(app: Flask) -> None:
-    from . import assessment, audit, auth, catalogue, corrections, home, monitor, onboarding, query, sharing
+    from . import assessment, audit, auth, catalogue, corrections, home, monitor, nodes, onboarding, query, sharing
     from .certificates import bp as certificate_pages
     from .users import bp as user_pages
 
-    for module in (auth, home, catalogue, sharing, query, monitor, audit, corrections, assessment):
+    for module in (auth, home, catalogue, sharing, query, monitor, nodes, audit, corrections, assessment):
         app.register_blueprint(module.bp)
     app.register_blueprint(onboarding.bp)  # 登记: 申请登记, 登记审核, 部门管理, 应用系统
     app.register_blueprint(certificate_pages)  # 证书: 证书管理 (CSR, 续期, 吊销), 证书审批

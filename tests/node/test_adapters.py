@@ -62,7 +62,8 @@ def test_the_departments_adapter_runs_at_its_node_and_its_batches_reach_the_cent
         time.sleep(2.5)  # later runs read only what changed since the watermark (and the overlap)
     finally:
         node.kill()
-    assert all(status == "done" for status, *_ in _runs(node)) and _core(world) == 120
+    statuses = [status for status, *_ in _runs(node)]
+    assert "failed" not in statuses and statuses.count("running") <= 1 and _core(world) == 120  # the kill may cut one
 
 
 def test_the_department_database_cut_off_mid_run_fails_the_run_and_loses_nothing(world, tmp_path,  # noqa: F811

@@ -1,0 +1,23 @@
+"""前置节点: every department's front-end exchange node as its last heartbeat described it - its
+outbox, its subscriptions, its certificate - with its state (正常, 失联, 积压, 证书将到期) and the
+alerts to act on, worst first (``nodes.list``)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template
+
+from governance import nodes
+
+from ..app import context, requires
+
+bp = Blueprint("nodes", __name__)
+
+
+@bp.route("/nodes")
+@requires("monitor")
+def index():
+    found = nodes.listing(context())
+    alerting = sum(1 for n in found if n.state != "ok")
+    return render_template("nodes.html", nodes=found, labels=nodes.STATE_LABELS, alerting=alerting,
+                           silent_minutes=int(nodes.SILENT_AFTER.total_seconds() // 60),
+                           backlog_minutes=int(nodes.BACKLOG_AFTER.total_seconds() // 60))
