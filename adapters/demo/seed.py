@@ -47,6 +47,7 @@ from .civil_affairs import generate_marriage_registry
 from .common import Manifest
 from .market_regulation import generate_enterprise_registry
 from .natural_resources import generate_address_points, generate_parcels
+from .node import seed_node
 from .statistics import generate_indicator_workbook
 
 DEPARTMENTS = Path(__file__).resolve().parent.parent / "departments"
@@ -110,6 +111,9 @@ def seed(ctx: Context, *, scale: float = 1.0, echo: Callable[[str], None] = prin
     issued = seed_certificates(sessions, settings)
     echo(f"  certificates: {issued} issued; keys and PKCS#12 (password {DEMO_P12_PASSWORD}) under "
          f"{settings.var_dir / 'demo' / 'certs'}, CA at {settings.var_dir / 'pki' / 'ca.pem'}")
+    node = seed_node(sessions, settings)
+    if node is not None:
+        echo(f"  临江市公安局's front-end node (前置交换节点): govshare node run {node}")
     ctx.note(detail=", ".join(f"{v} {k}" for k, v in counts.items()))
     return Seeded(counts, records, sources, issued, [p["idNumber"] for p in people])
 
