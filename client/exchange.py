@@ -91,6 +91,15 @@ class Change:
 
 
 @dataclass(frozen=True)
+class PreparedBatch:
+    """A SubmitBatch request built and signed, not yet sent (:meth:`Exchange.prepare_batch`)."""
+
+    envelope: bytes
+    header: dict
+    signed_at: datetime
+
+
+@dataclass(frozen=True)
 class Receipt:
     """What the platform took of one batch: received = accepted + quarantined, always."""
 
@@ -302,8 +311,22 @@ class Exchange:
         node's outbox sends a stored batch again unchanged: the platform takes a batch id once and
         answers it again with the first receipt).  :attr:`last_answer` then holds the platform's
         signed answer, as it came (the evidence that the platform took the batch)."""
-        return self._send(*self._batch(batch_id, resource, records, sequence_number, created, format_version,
-                                       record_type))
+        return self.send_prepared(self.prepare_batch(batch_id, resource, records, sequence_number=sequence_number,
+                                                     created=created, format_version=format_version,
+                                                     record_type=record_type))
+
+    def prepare_batch(self, batch_id: str, resource: str, records: list[etree._Element | bytes], *,
+                      sequence_number: int, created: datetime | None = None, format_version: str | None = None,
+                      record_type: str | None = None) -> PreparedBatch:
+        """:meth:`submit_batch`'s request, built and signed now but not sent: a sender prepares the
+        next batch while the platform takes the one before (send it within the Timestamp's life)."""
+        body, header = self._batch(batch_id, resource, records, sequence_number, created, format_version, record_type)
+        return PreparedBatch(self._wire.envelope(body), header, datetime.now(UTC))
+
+    def send_prepared(self, prepared: PreparedBatch) -> Receipt:
+        """Send a request :meth:`prepare_batch` made; :attr:`last_answer` as for :meth:`submit_batch`."""
+        answer, raw = self._wire.post("SubmitBatch", prepared.envelope)
+        return self._receipt(answer, raw, prepared.header)
 
     def _batch(self, batch_id: str, resource: str, records: list, number: int, created: datetime | None,
                format_version: str | None, record_type: str | None) -> tuple[bytes, dict]:
@@ -321,6 +344,9 @@ class Exchange:
 
     def _send(self, body: bytes, header: dict) -> Receipt:
         answer, raw = self._wire.call("SubmitBatch", body)
+        return self._receipt(answer, raw, header)
+
+    def _receipt(self, answer: etree._Element, raw: bytes, header: dict) -> Receipt:
         self._answers.last = raw
         got = receipt_of(answer)
         return Receipt(got.get("batchId") or header["batchId"], int(got.get("received") or 0),

@@ -35,12 +35,20 @@ class Wire:
 
     def call(self, action: str, body: bytes) -> tuple[etree._Element, bytes]:
         """The answer's Body payload to the operation element ``body``, and the answer as received."""
+        return self.post(action, self.envelope(body))
+
+    def envelope(self, body: bytes) -> bytes:
+        """The request envelope of the operation element ``body``, signed now (a fresh Timestamp)."""
         envelope = (f'<soap:Envelope xmlns:soap="{SOAP_ENV}"><soap:Header/><soap:Body>'.encode() + body
                     + b"</soap:Body></soap:Envelope>")
         if self.wsse is not None:
             tree = etree.fromstring(envelope, _PARSER)
             self.wsse.apply(tree, {})
             envelope = etree.tostring(tree)
+        return envelope
+
+    def post(self, action: str, envelope: bytes) -> tuple[etree._Element, bytes]:
+        """Send a request envelope made by :meth:`envelope`; as :meth:`call`."""
         answer = self.http.post(self.url, data=envelope, timeout=self.timeout,
                                 headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{action}"'})
         if not answer.content:
