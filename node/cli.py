@@ -103,7 +103,7 @@ def _run(args, config: NodeConfig) -> int:
     beats = _Heartbeat(engine, config, courier)
     while not stopping:
         take_folders(engine, config)
-        runs.due()
+        runs.due(wait=args.once)
         courier.deliver_due()
         pulls.due()
         beats.due()
@@ -153,7 +153,8 @@ class _Runs:
             conn.execute(store.adapter_runs.update().where(store.adapter_runs.c.status == "running")
                          .values(status="interrupted", finished=store.now()))
 
-    def due(self) -> None:
+    def due(self, wait: bool = False) -> None:
+        """Start the adapters whose turn it is; with ``wait`` (``run --once``), until their runs end."""
         import threading
 
         from .runs import run_adapter
@@ -168,6 +169,9 @@ class _Runs:
                                       name=f"adapter {name}", daemon=True)
             self.running[name] = thread
             thread.start()
+        if wait:
+            for thread in self.running.values():
+                thread.join()
 
 
 class _Pulls:
@@ -256,6 +260,7 @@ def _status(args, config: NodeConfig) -> int:
                                    "kept": (lambda k: k.isoformat() if k else None)(
                                        found.watermarks.get(s.name, ("", 0, None))[2])}
                           for s in config.subscriptions},
+        "adapters": {a.config.name: _last_run(found.runs.get(a.config.name)) for a in config.adapters},
         "certificate_ends": config.not_after.isoformat(), "certificate_days_left": (config.not_after - current).days,
     }
     if args.json:
@@ -274,8 +279,22 @@ def _status(args, config: NodeConfig) -> int:
     for name, kept in report["subscriptions"].items():
         print(f"  subscription {name} ({kept['resource']}, {kept['target']}): watermark {kept['watermark']}"
               + (f", kept {kept['kept']}" if kept["kept"] else ", nothing delivered yet"))
+    for name, run in report["adapters"].items():
+        if run is None:
+            print(f"  adapter {name}: not run yet")
+        else:
+            print(f"  adapter {name}: run {run['id']} {run['status']} {run['started']}: read {run['read']:,}, "
+                  f"{run['records']:,} records in {run['batches']} batches, {run['quarantined']} refused by the "
+                  f"mapping" + (f"; {run['error']}" if run["error"] else ""))
     print(f"certificate: {config.subject}, ends {config.not_after:%Y-%m-%d} ({report['certificate_days_left']} days)")
     return EXIT_OK
+
+
+def _last_run(run: dict | None) -> dict | None:
+    if run is None:
+        return None
+    return {k: v.isoformat(timespec="seconds") if isinstance(v, datetime) else v for k, v in run.items()
+            if k != "adapter"}
 
 
 COMMANDS = {"check": _check, "run": _run, "send": _send, "status": _status}

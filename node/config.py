@@ -33,6 +33,14 @@
     interval = 10                              # seconds between pulls
     # target = "files": folder = "inbound/shebao", period = "day" (a CSV per day, China time)
 
+    [[adapter]]                                # an adapter file (adapters/departments/) run here
+    file = "gaj-household.toml"                # its records go to the outbox, as a stream of its name
+    source = "mysql+pymysql://hj@10.12.3.7/hj" # the source as the node reaches it (default: the file's)
+    resource = "101001002/000001"              # default: the file's (a name: looked up once)
+    interval = 900                             # seconds between runs
+    attempts = 3                               # reads of the source before a run fails
+    backoff = 2.0                              # seconds before the second read; doubled each time
+
     [gateway]                                  # plain SOAP for legacy systems that cannot sign
     listen = "10.12.3.1:8181"
 
@@ -247,6 +255,7 @@ class _Checker:
             except AdapterConfigError as exc:
                 self.problem(f"[{where}] {path.name}: {exc}")
                 continue
+            spec = self.source(table, where, spec)
             if spec.name in names:
                 self.problem(f"[{where}] {spec.name!r} is also the name of another stream of the node")
             names.add(spec.name)
@@ -255,6 +264,23 @@ class _Checker:
                              f"{credit_code}")
             found.append(NodeAdapter(spec, resource, interval, attempts, backoff))
         return tuple(found)
+
+    def source(self, table: dict, where: str, spec):
+        """``spec`` reading from the ``[[adapter]]``'s ``source`` when it has one: the department's
+        database as the node reaches it (a URL), or its export file (a path from this file's folder)."""
+        from dataclasses import replace
+
+        if "source" not in table:
+            return spec
+        value = self.text(table, where, "source")
+        if not value:
+            return spec
+        if spec.source.kind == "database":
+            if "://" not in value:
+                self.problem(f"[{where}] source must be a SQLAlchemy URL for {spec.name}'s database, not {value!r}")
+                return spec
+            return replace(spec, source=replace(spec.source, url=value))
+        return replace(spec, source=replace(spec.source, path=(self.path.parent / value).resolve()))
 
     def subscriptions(self) -> tuple[Subscription, ...]:
         found, names = [], set()

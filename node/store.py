@@ -13,7 +13,7 @@ import time
 import uuid
 import zlib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from lxml import etree
@@ -198,6 +198,7 @@ class Status:
     last_error: str | None
     streams: dict[str, dict[str, int]]
     watermarks: dict[str, tuple[str, int, datetime]]  # subscription -> (resource, watermark, when kept)
+    runs: dict[str, dict] = field(default_factory=dict)  # adapter -> its last run (adapter_runs' columns)
 
 
 def status(engine: Engine) -> Status:
@@ -208,6 +209,9 @@ def status(engine: Engine) -> Status:
         last = conn.scalar(select(func.max(outbox.c.delivered_at)))
         kept = {row.subscription: (row.resource, row.watermark, aware(row.updated))
                 for row in conn.execute(select(watermarks)).all()}
+        last_runs = select(func.max(adapter_runs.c.id)).group_by(adapter_runs.c.adapter)
+        runs = {row.adapter: dict(row._mapping) | {"started": aware(row.started), "finished": aware(row.finished)}
+                for row in conn.execute(select(adapter_runs).where(adapter_runs.c.id.in_(last_runs))).all()}
         error = conn.scalar(select(outbox.c.last_error).where(outbox.c.state != "delivered",
                                                                outbox.c.last_error.is_not(None))
                             .order_by(outbox.c.id.desc()).limit(1))
@@ -220,7 +224,7 @@ def status(engine: Engine) -> Status:
         if state == "pending":
             pending_records += records or 0
     return Status(totals["pending"], pending_records, totals["delivered"], totals["refused"], aware(oldest),
-                  aware(last), error, streams, kept)
+                  aware(last), error, streams, kept, runs)
 
 
 def aware(value: datetime | None) -> datetime | None:
