@@ -18,15 +18,17 @@ $(STAMP): setup.cfg pyproject.toml
 venv: $(STAMP)
 
 ## demo: create .venv, install, migrate and seed var/govshare.db, serve on http://127.0.0.1:8080
-## with 临江市公安局's front-end node beside it (its log: var/demo/node/node.log)
+## with 临江市公安局's front-end node beside it (its log: var/demo/node/node.log), which runs
+## 公安局's adapter; the centre's scheduler runs the others (var/demo/adapters)
 DEMO_NODE = $${GOVSHARE_VAR:-var}/demo/node
+DEMO_ADAPTERS = $${GOVSHARE_ADAPTERS:-$${GOVSHARE_VAR:-var}/demo/adapters}
 demo: $(STAMP)
 	$(VENV)/bin/govshare demo seed
 	@if [ -f $(DEMO_NODE)/node.toml ]; then \
 	  $(VENV)/bin/govshare node run $(DEMO_NODE)/node.toml > $(DEMO_NODE)/node.log 2>&1 & node=$$!; \
 	  echo "前置交换节点 (临江市公安局): govshare node run $(DEMO_NODE)/node.toml, log $(DEMO_NODE)/node.log"; \
 	  trap 'kill $$node 2>/dev/null' EXIT INT TERM; \
-	  $(VENV)/bin/govshare serve --demo-provider; \
+	  GOVSHARE_ADAPTERS=$(DEMO_ADAPTERS) $(VENV)/bin/govshare serve --demo-provider; \
 	else $(VENV)/bin/govshare serve --demo-provider; fi
 
 ## test: the whole suite (SQLite always; PostgreSQL/PHP when present, required with REQUIRE_SERVICES=1)

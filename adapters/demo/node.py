@@ -2,14 +2,16 @@
 a first export waiting in its drop folder, so that ``make demo`` shows data flowing through a node.
 
 ``make demo`` starts it beside the centre (``govshare node run var/demo/node/node.toml``): it
-takes the export into its outbox, delivers it signed with 公安局's certificate, keeps the
-receipts, reports a heartbeat (the portal's 前置节点), and serves a local gateway on the centre's
-port + 2 for 公安局's legacy systems that cannot sign.
+runs 公安局's adapter (``gaj-household``, reading the 户籍 database beside it, which the centre's
+scheduler then no longer does) and takes the export into its outbox, delivers both signed with
+公安局's certificate, keeps the receipts, reports a heartbeat (the portal's 前置节点), and serves
+a local gateway on the centre's port + 2 for 公安局's legacy systems that cannot sign.
 """
 
 from __future__ import annotations
 
 import csv
+from collections.abc import Mapping
 from pathlib import Path
 
 from sqlalchemy import select
@@ -28,10 +30,12 @@ def node_folder(settings: Settings) -> Path:
     return settings.var_dir / "demo" / "node"
 
 
-def seed_node(sessions: sessionmaker[Session], settings: Settings) -> Path | None:
+def seed_node(sessions: sessionmaker[Session], settings: Settings,
+              adapters: Mapping[str, tuple[Path, str]] | None = None) -> Path | None:
     """Write 公安局's node configuration (again: the centre's address may have changed) and, the
     first time, an export in its drop folder; the configuration's path, or None without 公安局's
-    published 户籍登记信息 or its certificate."""
+    published 户籍登记信息 or its certificate.  ``adapters``: name -> (adapter file, its source as
+    the node reaches it), the adapters the node runs beside 公安局's databases."""
     certs = settings.var_dir / "demo" / "certs"
     with sessions() as session:
         code = _household_resource(session)
@@ -52,10 +56,21 @@ def seed_node(sessions: sessionmaker[Session], settings: Settings) -> Path | Non
         f'[[outbound]]\nname = "hukou"\nfolder = "outbound/hukou"\nresource = "{code}"\n\n'
         "# legacy systems of 公安局 that cannot sign call the centre's exchange through here\n"
         f'[gateway]\nlisten = "{settings.host}:{settings.port + 2}"\n\n'
-        '[[gateway.system]]\ncode = "gaj.legacy"\naddresses = ["127.0.0.1"]\n', encoding="utf-8")
+        '[[gateway.system]]\ncode = "gaj.legacy"\naddresses = ["127.0.0.1"]\n'
+        + "".join(_adapter(name, file, source, code) for name, (file, source) in (adapters or {}).items()),
+        encoding="utf-8")
     if not (folder / "node.db").exists() and not any(drop.iterdir()):
         _export(drop / "户籍变动-首批.csv")
     return config
+
+
+def _adapter(name: str, file: Path, source: str, resource: str) -> str:
+    """An ``[[adapter]]`` of the node: the centre's adapter file, reading 公安局's database here."""
+    if source.startswith("sqlite:///") and not source.startswith("sqlite:////"):
+        source = f"sqlite:///{Path(source.removeprefix('sqlite:///')).resolve()}"  # the node's folder is not the cwd
+    return (f"\n# {name}: 公安局's 户籍 database, read here beside it rather than from the centre\n"
+            f'[[adapter]]\nfile = "{file.resolve()}"\nsource = "{source}"\nresource = "{resource}"\n'
+            "interval = 900\n")
 
 
 def _household_resource(session: Session) -> str | None:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,6 +53,8 @@ from .statistics import generate_indicator_workbook
 DEPARTMENTS = Path(__file__).resolve().parent.parent / "departments"
 #: 公安局's registry: its size and seed are also the people 民政局's registry shares
 GAJ_ROWS, GAJ_SEED = 2000, 7
+#: the adapter 公安局's front-end node runs beside its database, rather than the centre
+NODE_ADAPTER = "gaj-household"
 
 
 @dataclass(frozen=True)
@@ -107,13 +109,17 @@ def seed(ctx: Context, *, scale: float = 1.0, echo: Callable[[str], None] = prin
     records = seed_records(sessions, settings)
     for name, (accepted, quarantined) in records.items():
         echo(f"  {name}: {accepted} records in the core tier, {quarantined} in quarantine")
-    sources = seed_sources(ctx.again(), scale=scale, echo=echo)
     issued = seed_certificates(sessions, settings)
     echo(f"  certificates: {issued} issued; keys and PKCS#12 (password {DEMO_P12_PASSWORD}) under "
          f"{settings.var_dir / 'demo' / 'certs'}, CA at {settings.var_dir / 'pki' / 'ca.pem'}")
-    node = seed_node(sessions, settings)
+    node = seed_node(sessions, settings, adapters={NODE_ADAPTER: (DEPARTMENTS / f"{NODE_ADAPTER}.toml", legacy)})
     if node is not None:
-        echo(f"  临江市公安局's front-end node (前置交换节点): govshare node run {node}")
+        echo(f"  临江市公安局's front-end node (前置交换节点): govshare node run {node}; it runs {NODE_ADAPTER}")
+    at_node = (NODE_ADAPTER,) if node is not None else ()
+    sources = seed_sources(ctx.again(), scale=scale, echo=echo, at_node=at_node)
+    centre = centre_adapters(settings, at_node)
+    echo(f"  the centre's adapter files: {centre} (GOVSHARE_ADAPTERS of make demo's server; "
+         f"{', '.join(at_node) or 'none'} at a front-end node)")
     ctx.note(detail=", ".join(f"{v} {k}" for k, v in counts.items()))
     return Seeded(counts, records, sources, issued, [p["idNumber"] for p in people])
 
@@ -134,11 +140,26 @@ def command(args: argparse.Namespace, sessions: sessionmaker[Session], settings:
     return console.run(work)
 
 
+def centre_adapters(settings: Settings, at_node: Collection[str], folder: Path = DEPARTMENTS) -> Path:
+    """The demo centre's adapter folder (``var/demo/adapters``): a link to each of ``folder``'s
+    files but those of adapters a front-end node runs, whose files moved to the node - so the
+    centre's scheduler leaves them alone.  Made again each time (the repository's files may have
+    changed); its path."""
+    centre = settings.var_dir / "demo" / "adapters"
+    centre.mkdir(parents=True, exist_ok=True)
+    for old in centre.glob("*.toml"):
+        old.unlink()
+    for path in sorted(folder.glob("*.toml")):
+        if path.stem not in at_node:
+            (centre / path.name).symlink_to(path.resolve())
+    return centre
+
+
 def seed_sources(ctx: Context, *, folder: Path = DEPARTMENTS, scale: float = 1.0,
-                 echo: Callable[[str], None] = print) -> dict[str, str]:
+                 echo: Callable[[str], None] = print, at_node: Collection[str] = ()) -> dict[str, str]:
     """Generate each missing demo source and run its adapter once (``sync.run``, as ``ctx``'s
-    caller); adapter name -> outcome line.  ``scale`` multiplies the number of rows (tests seed a
-    tenth of the demo)."""
+    caller) unless a department's front-end node runs it (``at_node``); adapter name -> outcome
+    line.  ``scale`` multiplies the number of rows (tests seed a tenth of the demo)."""
     outcomes: dict[str, str] = {}
     for source in DEMO_SOURCES:
         try:
@@ -151,6 +172,10 @@ def seed_sources(ctx: Context, *, folder: Path = DEPARTMENTS, scale: float = 1.0
             made = _generate(config, source, max(1, round(source.rows * scale)))
         except (SQLAlchemyError, OSError) as exc:  # the run below fails on it too, and is listed as failed
             made = f"not generated: {exc.__class__.__name__}: {str(exc).splitlines()[0]}; "
+        if config.name in at_node:
+            outcomes[source.adapter] = f"{made}runs at its department's front-end node (前置交换节点)"
+            echo(f"  {source.adapter}: {outcomes[source.adapter]}")
+            continue
         try:
             run = sync.run(ctx.again(), adapter=config.name, full=True, folder=folder)
         except (GovshareError, SQLAlchemyError, OSError) as exc:
