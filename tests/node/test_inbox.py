@@ -101,5 +101,37 @@ def test_changes_reach_a_table_and_daily_files_and_resume_after_the_database_was
     assert set(_rows(direct)) == {line["key"] for line in lines}
     node.start()  # started again: nothing new, nothing written twice
     time.sleep(2)
-    node.kill()
     assert len(_file_lines(node)) == 16 and len(_rows(direct)) == 16
+
+    before = _rows(direct)
+    withdrawn = _withdraw(world, 2)  # gone from 公安局's source: a full run at the centre deletes them
+    try:
+        node.wait_until(lambda: len(_rows(direct)) == 14, "the two deleted people gone from 民政局's table")
+        node.wait_until(lambda: len(_file_lines(node)) == 18, "two delete lines in the day's file")
+    finally:
+        node.kill()
+    deletes = [line for line in _file_lines(node) if line["operation"] == "delete"]
+    assert len(deletes) == len(withdrawn) == 2
+    assert {line["key"] for line in deletes}.isdisjoint(_rows(direct))
+    assert all(line["key"] in before for line in deletes)  # the keys the table had
+    sequences = [int(line["sequence"]) for line in _file_lines(node)]
+    assert sequences == sorted(set(sequences))
+
+
+def _withdraw(world, count: int) -> list[str]:  # noqa: F811
+    """Delete ``count`` of the resource's current records at the centre, as delete detection does."""
+    from sqlalchemy import select
+
+    from exchange import core
+    from registry.clock import utcnow
+    from registry.db import unit_of_work
+    from registry.models import CoreRecord
+
+    with unit_of_work(world.sessions) as session:
+        found = session.execute(select(CoreRecord.base, CoreRecord.record_key, CoreRecord.source_id).where(
+            CoreRecord.resource_code == world.resource, CoreRecord.effective_to.is_(None),
+            CoreRecord.deleted.is_(False)).order_by(CoreRecord.id).limit(count)).all()
+        base, source = found[0].base, found[0].source_id
+        assert core.delete_keys(session, base, [row.record_key for row in found], source, world.resource,
+                                str(uuid.uuid4()), utcnow()) == count
+    return [row.record_key for row in found]
