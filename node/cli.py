@@ -86,6 +86,7 @@ def _check(args, config: NodeConfig) -> int:
 
 
 def _run(args, config: NodeConfig) -> int:
+    store.tune_allocator()
     engine = store.engine_for(config.store)
     courier = Courier(engine, config)
     stopping = []

@@ -44,7 +44,7 @@ from client.faults import PlatformError, Unavailable, UntrustedAnswer
 from client.files import FileError, RecordFile, file_digest, platform_schemas, shapes_from
 
 from .config import NodeConfig, Outbound
-from .store import aware, now, outbox, pack, taken, unpack
+from .store import aware, canonical, now, outbox, pack, record_type, release_memory, taken, unpack
 
 log = logging.getLogger(__name__)
 #: batch ids of a node: derived from the stream, the file's digest and the batch's number in it
@@ -84,10 +84,11 @@ def _enqueue(conn, config: NodeConfig, stream: Outbound, path: Path, digest: str
     records = iter(RecordFile(path, lambda: shapes(config)))
     total, created = 0, now()
     for number in itertools.count(1):
-        chunk = list(itertools.islice(records, config.batch_size))
+        chunk = [canonical(record) for record in itertools.islice(records, config.batch_size)]
         if not chunk:
             return number - 1, total
         total += len(chunk)
+        release_memory()
         conn.execute(insert(outbox).values(
             batch_id=str(uuid.uuid5(NODE_BATCHES, f"{config.credit_code}:{stream.name}:{digest}:{number}")),
             stream=stream.name, sequence=last + number, resource=stream.resource, record_count=len(chunk),
@@ -199,6 +200,8 @@ class Courier:
             prepared = self._prepared(exchange, batch)
             self._ahead = self._helper.submit(self._prepare_next, exchange, batch)
             receipt = exchange.send_prepared(prepared)
+            del prepared
+            release_memory()
         except (requests.RequestException, Unavailable, UntrustedAnswer, OSError) as exc:
             self._exchange = None if isinstance(exc, requests.RequestException | OSError) else self._exchange
             self._later(batch, exc)
@@ -232,8 +235,9 @@ class Courier:
 
     @staticmethod
     def _prepare(exchange: Exchange, batch) -> PreparedBatch:
-        return exchange.prepare_batch(batch.batch_id, batch.resource, unpack(batch.records),
-                                      sequence_number=batch.sequence, created=aware(batch.created))
+        records = unpack(batch.records)
+        return exchange.prepare_batch(batch.batch_id, batch.resource, records, sequence_number=batch.sequence,
+                                      created=aware(batch.created), record_type=record_type(records[0]))
 
     def _prepare_next(self, exchange: Exchange, batch) -> tuple[int, PreparedBatch] | None:
         """The next pending batch of ``batch``'s stream, prepared (on the helper thread)."""
@@ -241,7 +245,11 @@ class Courier:
             following = conn.execute(select(outbox).where(
                 outbox.c.stream == batch.stream, outbox.c.state == "pending", outbox.c.sequence > batch.sequence)
                 .order_by(outbox.c.sequence).limit(1)).first()
-        return (following.id, self._prepare(exchange, following)) if following is not None else None
+        if following is None:
+            return None
+        made = self._prepare(exchange, following)
+        release_memory()
+        return following.id, made
 
     def _later(self, batch, exc: BaseException) -> None:
         wait = min(self.config.retry_first * 2 ** batch.attempts, self.config.retry_max)
