@@ -98,6 +98,11 @@ def _enqueue(conn, config: NodeConfig, stream: Outbound, path: Path, digest: str
 
 
 _SHAPES: dict[str, list] = {}
+_REPORTED: dict[Path, str] = {}  # drop-folder files not taken, and why (reported once)
+
+
+def shapes_known(config: NodeConfig) -> bool:
+    return config.centre in _SHAPES
 
 
 def shapes(config: NodeConfig) -> list:
@@ -143,7 +148,11 @@ def take_folders(engine: Engine, config: NodeConfig) -> list[Taken]:
             try:
                 found.append(take_file(engine, config, stream, path))
             except FileError as exc:  # this file waits (or is wrong); the others are taken
-                log.error("%s: not taken: %s", path.name, exc)
+                if _REPORTED.get(path) != str(exc):  # once per file and problem, not every round
+                    _REPORTED[path] = str(exc)
+                    waits = not shapes_known(config)  # the formats come with the centre: it waits, not wrong
+                    log.log(logging.WARNING if waits else logging.ERROR, "%s: not taken%s: %s", path.name,
+                            " yet" if waits else "", exc)
     return found
 
 

@@ -104,7 +104,7 @@ def seed(ctx: Context, *, scale: float = 1.0, echo: Callable[[str], None] = prin
             legacy_file.parent.mkdir(parents=True, exist_ok=True)
         manifest = generate_household_registry(legacy, max(1, round(2000 * scale)), seed=7)
         echo(f"  临江市公安局 legacy 户籍 database HJ_RKXX: {manifest.rows} rows at {legacy} "
-             f"(dirt: {sum(manifest.counts.values())} rows); load it with: govshare sync run gaj-household")
+             f"(dirt: {sum(manifest.counts.values())} rows); 公安局's front-end node reads it (gaj-household)")
     echo("demo data in place: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
     records = seed_records(sessions, settings)
     for name, (accepted, quarantined) in records.items():
@@ -168,14 +168,14 @@ def seed_sources(ctx: Context, *, folder: Path = DEPARTMENTS, scale: float = 1.0
             outcomes[source.adapter] = f"not seeded: {exc}"
             echo(f"  {source.adapter}: {outcomes[source.adapter]}")
             continue
+        if config.name in at_node:  # its source is the node's to read (the seed made 公安局's registry above)
+            outcomes[source.adapter] = "runs at its department's front-end node (前置交换节点)"
+            echo(f"  {source.adapter}: {outcomes[source.adapter]}")
+            continue
         try:
             made = _generate(config, source, max(1, round(source.rows * scale)))
         except (SQLAlchemyError, OSError) as exc:  # the run below fails on it too, and is listed as failed
             made = f"not generated: {exc.__class__.__name__}: {str(exc).splitlines()[0]}; "
-        if config.name in at_node:
-            outcomes[source.adapter] = f"{made}runs at its department's front-end node (前置交换节点)"
-            echo(f"  {source.adapter}: {outcomes[source.adapter]}")
-            continue
         try:
             run = sync.run(ctx.again(), adapter=config.name, full=True, folder=folder)
         except (GovshareError, SQLAlchemyError, OSError) as exc:
