@@ -431,15 +431,17 @@ class Exchange:
     def report_node(self, node_id: str, *, pending_batches: int, pending_records: int, refused_batches: int,
                     oldest_pending: datetime | None = None, last_receipt: datetime | None = None,
                     last_error: str | None = None, certificate_not_after: datetime | None = None,
-                    subscriptions: Iterable[tuple[str, str, int]] = (), version: str | None = None) -> str:
+                    subscriptions: Iterable[tuple[str, str, int]] = (), version: str | None = None,
+                    adapters: Iterable[dict] = ()) -> str:
         """A front-end node's heartbeat (ReportNodeStatus): its outbox, its subscriptions
-        ``(name, resource, watermark)`` and its certificate; the state the centre sees it in."""
+        ``(name, resource, watermark)``, its adapters (``name``, and of the last run ``resourceCode``,
+        ``status``, ``lastRun``, ``records``, ``error``) and its certificate; the state the centre sees it in."""
         answer = self._call("ReportNodeStatus", nodeId=node_id, version=version, pendingBatches=pending_batches,
                             pendingRecords=pending_records, refusedBatches=refused_batches,
                             oldestPending=oldest_pending, lastReceipt=last_receipt, lastError=last_error,
                             certificateNotAfter=certificate_not_after,
                             subscription=[{"name": n, "resourceCode": r, "watermark": w} for n, r, w in subscriptions]
-                            or None)
+                            or None, adapter=[{k: v for k, v in a.items() if v is not None} for a in adapters] or None)
         return answer.state
 
     def batch_status(self, batch_id: str) -> BatchStatus:

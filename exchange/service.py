@@ -303,7 +303,12 @@ class ExchangeOperations:
                             refused_batches=_int(el, "refusedBatches", 0),
                             oldest_pending=_datetime(el, "oldestPending"), last_receipt=_datetime(el, "lastReceipt"),
                             last_error=_text(el, "lastError", required=False) or "",
-                            certificate_not_after=_datetime(el, "certificateNotAfter"), subscriptions=subscriptions)
+                            certificate_not_after=_datetime(el, "certificateNotAfter"), subscriptions=subscriptions,
+                            adapters=[nodes.Adapter(_text(a, "name"), _text(a, "resourceCode", required=False) or "",
+                                                    _text(a, "status", required=False) or "",
+                                                    _datetime(a, "lastRun"), _int(a, "records", 0),
+                                                    _text(a, "error", required=False) or "")
+                                      for a in el.findall(EX + "adapter")])
         out = etree.Element(EX + "ReportNodeStatusResponse", nsmap={"ex": EXCHANGE_NS})
         _el(out, "state", kept.state)
         _el(out, "receivedAt", _instant(kept.reported_at))

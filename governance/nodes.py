@@ -5,6 +5,9 @@ centre lists them with their state and alerts (运维, O1).
     nodes.report   (a department's signed node)   its outbox, subscriptions, certificate -> kept
     nodes.list     (admin, auditor)               every node with its state, worst first
 
+Each report also carries the adapters the node runs and their last runs; one whose last run
+failed or was interrupted is an alert.
+
 A node's state, computed when it is listed (not stored):
 
 - ``silent`` (失联): no heartbeat for :data:`SILENT_AFTER` - the node, its network or its
@@ -43,6 +46,18 @@ class Subscription:
 
 
 @dataclass(frozen=True)
+class Adapter:
+    """An adapter the node runs beside the department's database, and its last run."""
+
+    name: str
+    resource_code: str
+    status: str  # done, failed, running, interrupted; "" before its first run
+    last_run: datetime | None
+    records: int
+    error: str
+
+
+@dataclass(frozen=True)
 class NodeView:
     node_id: str
     department_code: str
@@ -60,6 +75,7 @@ class NodeView:
     last_error: str
     certificate_not_after: datetime | None
     subscriptions: tuple[Subscription, ...]
+    adapters: tuple[Adapter, ...]
     state: str
     alerts: tuple[str, ...]  # in Chinese, for the portal
 
@@ -68,7 +84,7 @@ class NodeView:
 def report(ctx: Context, *, node_id: str, version: str = "", pending_batches: int = 0, pending_records: int = 0,
            refused_batches: int = 0, oldest_pending: datetime | None = None, last_receipt: datetime | None = None,
            last_error: str = "", certificate_not_after: datetime | None = None,
-           subscriptions: list[tuple[str, str, int]] | None = None) -> NodeView:
+           subscriptions: list[tuple[str, str, int]] | None = None, adapters: list[Adapter] | None = None) -> NodeView:
     """Keep a node's heartbeat: the node speaks for the certificate's department (and system)."""
     node_id = (node_id or "").strip()
     if not node_id or len(node_id) > 36:
@@ -77,13 +93,16 @@ def report(ctx: Context, *, node_id: str, version: str = "", pending_batches: in
     if any(n < 0 for n in (pending_batches, pending_records, refused_batches)):
         raise InvalidInput("the outbox's counts cannot be negative", zh="发件箱计数不能为负数。")
     subscriptions = list(subscriptions or [])[:MAX_SUBSCRIPTIONS]
+    adapters = list(adapters or [])[:MAX_SUBSCRIPTIONS]
+    if any(a.records < 0 for a in adapters):
+        raise InvalidInput("an adapter's records cannot be negative", zh="适配器记录数不能为负数。")
     caller, session, now = ctx.caller, ctx.session, ctx.now
     node = session.scalar(select(FrontNode).where(FrontNode.node_id == node_id))
     if node is not None and node.department_id != caller.department_id:
         raise NotPermitted(f"node {node_id} reports for another department", zh="该节点属于其他部门。")
     if node is None:
         node = FrontNode(node_id=node_id, department_id=caller.department_id, first_seen=now, reports=0,
-                         subscriptions=[])
+                         subscriptions=[], adapters=[])
         session.add(node)
     was_empty = not node.pending_batches
     node.system_code = caller.system_code
@@ -93,6 +112,9 @@ def report(ctx: Context, *, node_id: str, version: str = "", pending_batches: in
     node.oldest_pending, node.last_receipt = _naive(oldest_pending), _naive(last_receipt)
     node.last_error, node.certificate_not_after = (last_error or "")[:2000], _naive(certificate_not_after)
     node.subscriptions = [{"name": n[:40], "resource": r[:20], "watermark": int(w)} for n, r, w in subscriptions]
+    node.adapters = [{"name": a.name[:64], "resource": a.resource_code[:20], "status": a.status[:12],
+                      "run_at": _naive(a.last_run).isoformat() if a.last_run is not None else None,
+                      "records": int(a.records), "error": a.error[:500]} for a in adapters]
     if not pending_batches:
         node.backlog_since = None
     elif was_empty or node.backlog_since is None:
@@ -120,6 +142,10 @@ def _view(node: FrontNode, now: datetime) -> NodeView:
                       f"最早的已等待 {_minutes(waiting)}")
     if node.refused_batches:
         alerts.append(f"{node.refused_batches} 批被中心拒收, 请核查")
+    for adapter in node.adapters or ():
+        if adapter["status"] in ("failed", "interrupted"):
+            alerts.append(f"适配器 {adapter['name']} 上次运行{'失败' if adapter['status'] == 'failed' else '中断'}"
+                          + (f": {adapter['error']}" if adapter["error"] else ""))
     if node.certificate_not_after is not None and node.certificate_not_after - now < EXPIRING_WITHIN:
         alerts.append(f"证书将于 {node.certificate_not_after:%Y-%m-%d} 到期")
     state = ("silent" if now - node.reported_at > SILENT_AFTER
@@ -132,6 +158,9 @@ def _view(node: FrontNode, now: datetime) -> NodeView:
                     node.pending_batches, node.pending_records, node.refused_batches, node.oldest_pending,
                     node.last_receipt, node.last_error, node.certificate_not_after,
                     tuple(Subscription(s["name"], s["resource"], s["watermark"]) for s in node.subscriptions or ()),
+                    tuple(Adapter(a["name"], a["resource"], a["status"],
+                                  datetime.fromisoformat(a["run_at"]) if a["run_at"] else None, a["records"],
+                                  a["error"]) for a in node.adapters or ()),
                     state, tuple(alerts))
 
 

@@ -117,7 +117,7 @@ def _run(args, config: NodeConfig) -> int:
 
 class _Heartbeat:
     """The node's report to the centre, every ``heartbeat`` seconds: its outbox, its
-    subscriptions' watermarks, its certificate (the centre lists nodes and alerts on them)."""
+    subscriptions' watermarks, its adapters' last runs, its certificate (the centre lists nodes and alerts on them)."""
 
     def __init__(self, engine, config: NodeConfig, courier: Courier):
         self.engine, self.config, self.courier, self.next = engine, config, courier, 0.0
@@ -135,7 +135,8 @@ class _Heartbeat:
                 self.node_id, pending_batches=found.pending, pending_records=found.pending_records,
                 refused_batches=found.refused, oldest_pending=found.oldest_pending, last_receipt=found.last_receipt,
                 last_error=found.last_error, certificate_not_after=self.config.not_after,
-                subscriptions=subscriptions, version=VERSION)
+                subscriptions=subscriptions, version=VERSION, adapters=[_reported(a, found.runs) for a in
+                                                                        self.config.adapters])
         except Exception as exc:  # noqa: BLE001 - the centre down: the next beat says it all again
             logging.getLogger("node").warning("heartbeat not delivered (%s: %s)", type(exc).__name__,
                                               str(exc).splitlines()[0][:200] if str(exc) else "")
@@ -289,6 +290,14 @@ def _status(args, config: NodeConfig) -> int:
                   f"mapping" + (f"; {run['error']}" if run["error"] else ""))
     print(f"certificate: {config.subject}, ends {config.not_after:%Y-%m-%d} ({report['certificate_days_left']} days)")
     return EXIT_OK
+
+
+def _reported(adapter, runs: dict) -> dict:
+    """An adapter and its last run as the heartbeat reports it."""
+    run = runs.get(adapter.config.name)
+    return {"name": adapter.config.name, "resourceCode": adapter.resource or None,
+            "status": run["status"] if run else None, "lastRun": run["started"] if run else None,
+            "records": run["records"] if run else None, "error": (run["error"] or "")[:500] or None if run else None}
 
 
 def _last_run(run: dict | None) -> dict | None:

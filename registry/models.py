@@ -142,6 +142,7 @@ class FrontNode(Base):
     last_error: Mapped[str] = mapped_column(Text, default="")
     certificate_not_after: Mapped[datetime | None] = mapped_column(DateTime)
     subscriptions: Mapped[list] = mapped_column(JSON, default=list)  # [{name, resource, watermark}]
+    adapters: Mapped[list] = mapped_column(JSON, default=list)  # [{name, resource, status, run_at, records, error}]
     backlog_since: Mapped[datetime | None] = mapped_column(DateTime)
 
     department: Mapped[Department] = relationship()

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from adapters.demo_sources import generate_household_registry
 from registry.models import CoreRecord
+from tests.node.test_heartbeat import _listed
 from tests.node.test_outbox import Node
 from tests.trust.conftest import world  # noqa: F401 - the fixture
 
@@ -51,6 +52,8 @@ def test_the_departments_adapter_runs_at_its_node_and_its_batches_reach_the_cent
     source = f"sqlite:///{tmp_path / 'gaj-legacy.db'}"
     generate_household_registry(source, 120, seed=7, dirt={})  # not the world's seed 5
     node = _adapter_node(world, tmp_path, source)
+    node.config.write_text(node.config.read_text(encoding="utf-8").replace(
+        'ca = "ca.pem"\n', 'ca = "ca.pem"\nheartbeat = 0.5\n'), encoding="utf-8")
     checked = node.command("check", str(node.config))
     assert checked.returncode == 0 and "adapter  gaj-household (gaj-household.toml)" in checked.stdout, checked.stderr
     node.start(GOVSHARE_GAJ_URL=source)
@@ -59,6 +62,12 @@ def test_the_departments_adapter_runs_at_its_node_and_its_batches_reach_the_cent
         node.wait_until(lambda: node.status()["pending_batches"] == 0, "the outbox empty")
         first = _runs(node)[0]
         assert first[:3] == ("done", 120, 5) and first[3] is None
+        node.wait_until(lambda: any(a.status == "done" for n in _listed(world) for a in n.adapters),
+                        "the adapter's run in the node's heartbeat")
+        [seen] = _listed(world)
+        [adapter] = seen.adapters  # the centre sees which adapters run at the node, and how they went
+        assert (adapter.name, adapter.resource_code, adapter.error) == ("gaj-household", world.resource, "")
+        assert adapter.records in (0, 120) and adapter.last_run is not None and seen.alerts == ()
         time.sleep(2.5)  # later runs read only what changed since the watermark (and the overlap)
     finally:
         node.kill()

@@ -74,13 +74,17 @@ def test_a_backlog_refusals_and_a_certificate_near_its_end_are_alerts_worst_firs
                  refused_batches=1, oldest_pending=now - timedelta(minutes=50),
                  certificate_not_after=now + timedelta(days=400), subscriptions=[("hukou", world.resource, 42)])
     nodes.report(_node_caller(world, "mzj"), node_id="mzj-node", pending_batches=0, pending_records=0,
-                 refused_batches=0, certificate_not_after=now + timedelta(days=12))
+                 refused_batches=0, certificate_not_after=now + timedelta(days=12),
+                 adapters=[nodes.Adapter("mzj-marriage", "", "failed", now, 0,
+                                         "SourceError: the source failed 3 times")])
     backlog, expiring = _listed(world)
     assert (backlog.node_id, backlog.state) == ("gaj-node", "backlog")
     assert re.fullmatch(r"发件箱积压 7 批 \(35000 条\), 最早的已等待 (49|50) 分钟", backlog.alerts[0]), backlog.alerts
     assert backlog.alerts[1] == "1 批被中心拒收, 请核查"
     assert [(s.name, s.resource_code, s.watermark) for s in backlog.subscriptions] == [("hukou", world.resource, 42)]
-    assert (expiring.node_id, expiring.state) == ("mzj-node", "expiring") and "到期" in expiring.alerts[0]
+    assert (expiring.node_id, expiring.state) == ("mzj-node", "expiring")
+    assert expiring.alerts[0] == "适配器 mzj-marriage 上次运行失败: SourceError: the source failed 3 times"
+    assert "到期" in expiring.alerts[1] and expiring.adapters[0].status == "failed"
 
     with pytest.raises(NotPermitted, match="reports for another department"):  # mzj cannot speak for gaj's node
         nodes.report(_node_caller(world, "mzj"), node_id="gaj-node", pending_batches=0, pending_records=0,

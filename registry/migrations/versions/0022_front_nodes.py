@@ -1,5 +1,5 @@
 """front-end nodes (前置交换节点): each node's last heartbeat - its outbox, its subscriptions'
-watermarks, its certificate - for the centre's list of nodes and its alerts
+watermarks, its adapters' last runs, its certificate - for the centre's list of nodes and its alerts
 
 Revision ID: 0022
 Revises: 0021
@@ -33,6 +33,7 @@ def upgrade() -> None:
         sa.Column("last_error", sa.Text(), nullable=False, server_default=""),
         sa.Column("certificate_not_after", sa.DateTime(), nullable=True),
         sa.Column("subscriptions", sa.JSON(), nullable=False),
+        sa.Column("adapters", sa.JSON(), nullable=False),
         sa.Column("backlog_since", sa.DateTime(), nullable=True),
     )
 
