@@ -24,11 +24,13 @@ from lxml import etree
 from sqlalchemy import func, select
 
 import server
+from client.files import FORMAT_SCHEMAS, TYPE_SCHEMAS
 from registry.models import InputBatch
 from tests.conftest import LiveServer, free_port
 from tests.trust.conftest import world  # noqa: F401 - the fixture
 from xsd import samples
 
+SCHEMAS = FORMAT_SCHEMAS + TYPE_SCHEMAS
 ROOT = Path(__file__).parents[2]
 COLUMNS = ["idNumber", "name", "sex", "ethnicity", "birthDate", "domicileDivision", "domicileAddress", "status"]
 pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # the node's behaviour, one centre database
@@ -178,7 +180,9 @@ def test_the_centre_down_for_several_batches_loses_nothing_and_delivers_in_order
     centre = LiveServer(server.build_app(world.settings, world.sessions), centre_port).start()
     node = Node(world, tmp_path, centre=f"http://127.0.0.1:{centre_port}")
     node.start()
-    time.sleep(1)  # the node has read the centre's WSDL
+    # the node has read the formats from the centre once (and keeps them): CSV is taken while it is down
+    node.wait_until(lambda: len(list((node.folder / "schemas").glob("*.xsd"))) == len(SCHEMAS),
+                    "the formats kept by the node")
     centre.stop()
     for number in range(3):
         _export(node.drop / f"变动-{number}.csv", 20, seed=80 + number)
