@@ -82,6 +82,9 @@ def _check(args, config: NodeConfig) -> int:
     if config.gateway is not None:
         print(f"  gateway  http://{config.gateway.host}:{config.gateway.port} for "
               + ", ".join(f"{s.code} ({', '.join(map(str, s.networks))})" for s in config.gateway.systems))
+        for service in config.gateway.services:
+            print(f"  service  /services/{service.name} -> {service.target} for "
+                  f"{', '.join(map(str, service.callers))}")
     return EXIT_OK
 
 
@@ -215,10 +218,11 @@ def _serve_gateway(config: NodeConfig, engine) -> None:
 
     from waitress.server import create_server
 
-    from .gateway import Gateway, LocalSystem
+    from .gateway import Gateway, LocalSystem, Service
 
     systems = tuple(LocalSystem(s.code, s.networks, s.key, s.cert) for s in config.gateway.systems)
-    app = Gateway(config.centre, config.ca, systems, engine)
+    services = tuple(Service(s.name, s.target, s.callers) for s in config.gateway.services)
+    app = Gateway(config.centre, config.ca, systems, engine, services=services)
     served = create_server(app, host=config.gateway.host, port=config.gateway.port, threads=8)
     threading.Thread(target=served.run, name="gateway", daemon=True).start()
     logging.getLogger("node").info("gateway on http://%s:%d for %s", config.gateway.host, config.gateway.port,

@@ -44,6 +44,11 @@
     [gateway]                                  # plain SOAP for legacy systems that cannot sign
     listen = "10.12.3.1:8181"
 
+    [[gateway.service]]                        # a service of the department the centre calls (逻辑集中):
+    name = "hukou"                             # published as http://10.12.3.1:8181/services/hukou
+    target = "http://10.12.3.7:8080/hjgl"      # where it runs
+    callers = ["10.1.0.5"]                     # the centre's addresses: nobody else gets through
+
     [[gateway.system]]                         # a system it signs for
     code = "gaj.hukou"
     addresses = ["10.12.3.4", "10.12.8.0/24"]  # where it calls from
@@ -118,10 +123,20 @@ class GatewaySystem:
 
 
 @dataclass(frozen=True)
+class GatewayService:
+    """A department's own service the centre calls through the node (逻辑集中): ``/services/NAME``."""
+
+    name: str
+    target: str  # the service's address on the department's network
+    callers: tuple  # the centre's addresses or networks
+
+
+@dataclass(frozen=True)
 class GatewayConfig:
     host: str
     port: int
     systems: tuple[GatewaySystem, ...]
+    services: tuple[GatewayService, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -330,8 +345,9 @@ class _Checker:
             self.problem(f"[gateway] listen must be HOST:PORT, not {listen!r}")
         systems, codes = [], set()
         listed = table.get("system", [])
-        if not isinstance(listed, list) or not listed:
-            self.problem("[gateway] needs at least one [[gateway.system]]: the local systems it signs for")
+        if not isinstance(listed, list) or (not listed and not table.get("service")):
+            self.problem("[gateway] needs at least one [[gateway.system]] (the local systems it signs for) or "
+                         "[[gateway.service]] (the department's services the centre calls through it)")
             listed = []
         for number, system in enumerate(listed, 1):
             where = f"gateway.system #{number}"
@@ -355,7 +371,34 @@ class _Checker:
             if "key" in system or "cert" in system:
                 self.identity(own_key, own_cert, ca)
             systems.append(GatewaySystem(code, tuple(networks), own_key or Path(), own_cert or Path()))
-        return GatewayConfig(host or "127.0.0.1", int(port) if port.isdigit() else 0, tuple(systems))
+        return GatewayConfig(host or "127.0.0.1", int(port) if port.isdigit() else 0, tuple(systems),
+                             self.services(table))
+
+    def services(self, table: dict) -> tuple[GatewayService, ...]:
+        """The department's services the centre reaches through the gateway (``[[gateway.service]]``)."""
+        found, names = [], set()
+        listed = table.get("service", [])
+        if not isinstance(listed, list):
+            self.problem("[gateway] service must be an array of tables: [[gateway.service]]")
+            return ()
+        for number, service in enumerate(listed, 1):
+            where = f"gateway.service #{number}"
+            name = self.name(service, where, names)
+            target = self.text(service, where, "target")
+            if target and not re.fullmatch(r"https?://[^/\s]+(/\S*)?", target):
+                self.problem(f"[{where}] target must be the service's http(s):// address, not {target!r}")
+            callers = service.get("callers")
+            if not isinstance(callers, list) or not callers:
+                self.problem(f"[{where}] callers: the centre's addresses or networks, e.g. [\"10.1.0.5\"]")
+                callers = []
+            networks = []
+            for address in callers:
+                try:
+                    networks.append(ipaddress.ip_network(str(address), strict=False))
+                except ValueError:
+                    self.problem(f"[{where}] callers: {address!r} is not an address or a network")
+            found.append(GatewayService(name, target, tuple(networks)))
+        return tuple(found)
 
     def identity(self, key: Path | None, cert: Path | None, ca: Path | None) -> tuple[str, str, datetime]:
         """The certificate's department, subject and end; checked against the key and the CA."""

@@ -11,7 +11,11 @@ cannot sign, as X-Road's security server serves its local clients.
   from), signed with that system's key and certificate, sent on, and the centre's answer - its
   signature checked as :class:`client.wss.PlatformSignature` checks it - handed back without the
   Security header; an answer that fails the check is a fault, never passed on;
-- ``POST /uddi/inquiry`` goes through as it is (the directory asks no signature).
+- ``POST /uddi/inquiry`` goes through as it is (the directory asks no signature);
+- ``/services/<name>`` is the other direction: the centre's calls of the department's own service
+  (逻辑集中), taken from the centre's addresses only and passed on to the service inside the
+  department's network; its ``?wsdl`` comes back with the gateway's address, so the department
+  publishes that one and the centre never reaches into the department's network itself.
 
 Every exchange through the gateway is recorded in the node's store (``gateway_log``): the system,
 the operation, the sizes, the outcome and the time taken.
@@ -58,12 +62,25 @@ class LocalSystem:
         return any(found in network for network in self.networks)
 
 
+@dataclass(frozen=True)
+class Service:
+    """A department's service the centre calls through the gateway: ``/services/<name>`` -> ``target``."""
+
+    name: str
+    target: str
+    callers: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+
+    def called_by(self, address: str) -> bool:
+        return LocalSystem(self.name, self.callers, Path(), Path()).calls_from(address)
+
+
 class Gateway:
     """The WSGI application of the gateway, in front of the centre at ``centre``."""
 
     def __init__(self, centre: str, ca: Path, systems: tuple[LocalSystem, ...], engine: Engine | None = None,
-                 timeout: float = 120):
+                 timeout: float = 120, services: tuple[Service, ...] = ()):
         self.centre, self.systems, self.engine, self.timeout = centre.rstrip("/"), systems, engine, timeout
+        self.services = {s.name: s for s in services}
         ca_pem = ca.read_bytes()
         self.signers = {s.code: PlatformSignature(str(s.key), str(s.cert), ca_pem=ca_pem) for s in systems}
         self.http = requests.Session()
@@ -71,6 +88,8 @@ class Gateway:
     def __call__(self, environ, start_response):
         method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")
         query = environ.get("QUERY_STRING", "")
+        if path.startswith("/services/"):
+            return self._service(environ, method, path, query, start_response)
         if method == "GET":
             return self._document(environ, path, query, start_response)
         if method == "POST" and path == "/exchange":
@@ -92,6 +111,44 @@ class Gateway:
         body = answer.content.replace(self.centre.encode(), self._here(environ).encode())
         return _reply(start_response, f"{answer.status_code} {answer.reason}", body,
                       answer.headers.get("Content-Type", "text/xml"))
+
+    def _service(self, environ, method: str, path: str, query: str, start_response):
+        """The centre's call of a department's own service (逻辑集中), passed on as it is; the
+        service's documents (``?wsdl``) with its address replaced by the gateway's."""
+        started, address = time.monotonic(), environ.get("REMOTE_ADDR", "")
+        name, _, rest = path.removeprefix("/services/").partition("/")
+        service = self.services.get(name)
+        operation = f"service {name}"
+        if service is None:
+            relayed = ", ".join(sorted(self.services)) or "(none)"
+            return _reply(start_response, "404 Not Found", _fault(
+                "soap:Client", f"NotFound: this gateway relays the services {relayed}, not {name!r}"))
+        if not service.called_by(address):
+            self._record("centre", operation, 0, 0, f"refused: caller {address}", started)
+            return _reply(start_response, "500 Internal Server Error", _fault(
+                "soap:Client", f"NotPermitted: the service {name} is relayed for the centre only, not for {address}"))
+        here = f"{self._here(environ)}/services/{name}"
+        target = service.target.rstrip("/")
+        url = f"{target}/{rest}" if rest else service.target
+        data = _body(environ) if method == "POST" else None
+        try:
+            answer = self.http.request(method, url + (f"?{query}" if query else ""), data=data, timeout=self.timeout,
+                                       headers={k: v for k, v in (
+                                           ("Content-Type", environ.get("CONTENT_TYPE")),
+                                           ("SOAPAction", environ.get("HTTP_SOAPACTION"))) if v})
+        except requests.RequestException as exc:
+            self._record("centre", operation, len(data or b""), 0, f"unavailable: {type(exc).__name__}", started)
+            return _reply(start_response, "500 Internal Server Error", _fault(
+                "soap:Server", f"Unavailable: the department's service {name} cannot be reached at the node "
+                f"({type(exc).__name__})"))
+        body = answer.content
+        if method == "GET":
+            body = body.replace(target.encode(), here.encode())
+        self._record("centre", operation + (f" {environ.get('HTTP_SOAPACTION', '').strip(chr(34))}" if data else ""),
+                     len(data or b""), len(body), "ok" if answer.status_code == 200 else f"HTTP {answer.status_code}",
+                     started)
+        return _reply(start_response, f"{answer.status_code} {answer.reason}", body,
+                      answer.headers.get("Content-Type", "text/xml; charset=utf-8"))
 
     def _inquiry(self, environ, start_response):
         data = _body(environ)
