@@ -355,22 +355,13 @@ class _Checker:
             if code in codes:
                 self.problem(f"[{where}] code {code!r} is used twice")
             codes.add(code)
-            networks = []
-            addresses = system.get("addresses")
-            if not isinstance(addresses, list) or not addresses:
-                self.problem(f"[{where}] addresses: the list of addresses or networks it calls from, "
-                             'e.g. ["10.12.3.4", "10.12.8.0/24"]')
-                addresses = []
-            for address in addresses:
-                try:
-                    networks.append(ipaddress.ip_network(str(address), strict=False))
-                except ValueError:
-                    self.problem(f"[{where}] addresses: {address!r} is not an address or a network")
+            networks = self.networks(system, where, "addresses", "the list of addresses or networks it calls from, "
+                                     'e.g. ["10.12.3.4", "10.12.8.0/24"]')
             own_key = self.file(where, "key", system["key"]) if "key" in system else key
             own_cert = self.file(where, "cert", system["cert"]) if "cert" in system else cert
             if "key" in system or "cert" in system:
                 self.identity(own_key, own_cert, ca)
-            systems.append(GatewaySystem(code, tuple(networks), own_key or Path(), own_cert or Path()))
+            systems.append(GatewaySystem(code, networks, own_key or Path(), own_cert or Path()))
         return GatewayConfig(host or "127.0.0.1", int(port) if port.isdigit() else 0, tuple(systems),
                              self.services(table))
 
@@ -387,17 +378,23 @@ class _Checker:
             target = self.text(service, where, "target")
             if target and not re.fullmatch(r"https?://[^/\s]+(/\S*)?", target):
                 self.problem(f"[{where}] target must be the service's http(s):// address, not {target!r}")
-            callers = service.get("callers")
-            if not isinstance(callers, list) or not callers:
-                self.problem(f"[{where}] callers: the centre's addresses or networks, e.g. [\"10.1.0.5\"]")
-                callers = []
-            networks = []
-            for address in callers:
-                try:
-                    networks.append(ipaddress.ip_network(str(address), strict=False))
-                except ValueError:
-                    self.problem(f"[{where}] callers: {address!r} is not an address or a network")
-            found.append(GatewayService(name, target, tuple(networks)))
+            networks = self.networks(service, where, "callers",
+                                     'the centre\'s addresses or networks, e.g. ["10.1.0.5"]')
+            found.append(GatewayService(name, target, networks))
+        return tuple(found)
+
+    def networks(self, table: dict, where: str, key: str, wanted: str) -> tuple:
+        """``table[key]``: a non-empty list of addresses or networks (``wanted`` says what, for the message)."""
+        listed = table.get(key)
+        if not isinstance(listed, list) or not listed:
+            self.problem(f"[{where}] {key}: {wanted}")
+            return ()
+        found = []
+        for address in listed:
+            try:
+                found.append(ipaddress.ip_network(str(address), strict=False))
+            except ValueError:
+                self.problem(f"[{where}] {key}: {address!r} is not an address or a network")
         return tuple(found)
 
     def identity(self, key: Path | None, cert: Path | None, ca: Path | None) -> tuple[str, str, datetime]:

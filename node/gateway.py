@@ -55,11 +55,7 @@ class LocalSystem:
     cert: Path
 
     def calls_from(self, address: str) -> bool:
-        try:
-            found = ipaddress.ip_address(address)
-        except ValueError:
-            return False
-        return any(found in network for network in self.networks)
+        return _within(address, self.networks)
 
 
 @dataclass(frozen=True)
@@ -71,7 +67,7 @@ class Service:
     callers: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
 
     def called_by(self, address: str) -> bool:
-        return LocalSystem(self.name, self.callers, Path(), Path()).calls_from(address)
+        return _within(address, self.callers)
 
 
 class Gateway:
@@ -224,6 +220,15 @@ class Gateway:
             conn.execute(insert(gateway_log).values(at=now(), system=system, operation=operation, request_size=size_in,
                                                     response_size=size_out, outcome=outcome[:200],
                                                     milliseconds=round((time.monotonic() - started) * 1000)))
+
+
+def _within(address: str, networks: tuple) -> bool:
+    """Whether ``address`` (REMOTE_ADDR) is in one of ``networks``."""
+    try:
+        found = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(found in network for network in networks)
 
 
 def _body(environ) -> bytes:

@@ -29,6 +29,7 @@ from bench.directory.report import machine
 from bench.exchange import measure
 from bench.exchange.__main__ import served, sqlite_database
 from bench.exchange.workload import Resource, batches, publish_population_resource
+from bench.processes import end
 
 from .export import write_population_csv
 from .watch import Follower, PeakRss
@@ -234,14 +235,8 @@ def bench_follow(db: str, args: argparse.Namespace, folder: Path) -> FollowRun:
         try:
             run = _follow(run, http, p, provider, follower)
         finally:
-            for process in (follower, provider):  # SIGTERM: a background shell leaves SIGINT ignored
-                if process.poll() is None:
-                    process.terminate()
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(timeout=30)
+            for process in (follower, provider):
+                end(process)
         if follower.returncode != -signal.SIGTERM:
             raise RuntimeError(f"the follower exited {follower.returncode}: {follower.stderr.read()[-2000:]!r}")
     return run

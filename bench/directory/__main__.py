@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.databases import PG_ADMIN_URL, postgresql_version, throwaway_database
+from bench.processes import end
 
 from . import dataset, report, traffic
 
@@ -54,12 +55,7 @@ def served(db_url: str, threads: int, cache_mb: int) -> Iterator[str]:
             raise RuntimeError(f"the server did not start (exit code {proc.poll()}): {line!r}")
         yield f"http://127.0.0.1:{int(line.split()[1])}"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=30)
+        end(proc)
 
 
 def bench_database(db: str, db_url: str, args: argparse.Namespace) -> tuple[list[report.Figures], dict]:

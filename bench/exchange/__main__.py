@@ -21,6 +21,7 @@ import requests
 
 from bench.databases import PG_ADMIN_URL, postgresql_version, throwaway_database
 from bench.directory.report import machine
+from bench.processes import end
 
 from . import measure, memory, report
 from .workload import CLASSIFICATION, Batch, Resource, batches, publish_population_resource
@@ -53,12 +54,7 @@ def served(db_url: str, threads: int) -> Iterator[tuple[str, int]]:
             raise RuntimeError(f"the server did not start (exit code {proc.poll()}): {line!r}")
         yield f"http://127.0.0.1:{int(line.split()[1])}", proc.pid
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=30)
+        end(proc)
 
 
 def server_seconds(http: requests.Session, base_url: str) -> list[float]:

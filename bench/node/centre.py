@@ -21,6 +21,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from bench.processes import end
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -59,12 +61,7 @@ def centre(db_url: str, port: int, var_dir: Path, threads: int) -> Iterator[tupl
             raise RuntimeError(f"the centre did not start (exit code {proc.poll()}): {line!r}")
         yield time.time(), proc.pid
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=30)
+        end(proc)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from lxml import etree
 from bench.client.watch import high_water_kib
 from bench.exchange import measure
 from bench.exchange.workload import Batch
+from bench.processes import end
 
 ROOT = Path(__file__).resolve().parents[2]
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
@@ -138,14 +139,7 @@ def run_once(config: Path, log: Path) -> None:
 
 def stop_node(node: subprocess.Popen) -> int:
     """SIGTERM: the node ends its round and exits (and cProfile writes its file)."""
-    if node.poll() is None:
-        node.terminate()
-        try:
-            node.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            node.kill()
-            node.wait(timeout=30)
-    return node.returncode
+    return end(node, grace=60)
 
 
 def cpu_seconds(pid: int) -> float:
