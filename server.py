@@ -193,6 +193,12 @@ def serve(settings: Settings, threads: int = 8, scheduler: bool = True) -> None:
         print(f"  {base}{path}   WSDL: {base}{path}?wsdl")
     sync = Scheduler(sessions, settings, adapters_folder()).start() if scheduler else None
     print(f"  sync scheduler: {'adapter files in ' + str(adapters_folder()) if sync else 'off'}")
+    federating = None
+    if settings.upper_url:  # a catalogue node (目录管理节点) of a higher platform
+        from federation.peer import Peer
+
+        federating = Peer(sessions, settings).start()
+        print(f"  federation: this catalogue pushed to {settings.upper_url}")
     sys.stdout.flush()
     # waitress ends its loop on SystemExit as on Ctrl-C, so SIGTERM also gets the scheduler stopped below
     previous = None
@@ -203,6 +209,8 @@ def serve(settings: Settings, threads: int = 8, scheduler: bool = True) -> None:
     finally:
         if sync is not None:
             sync.stop()
+        if federating is not None:
+            federating[1].set()
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
 
@@ -247,7 +255,7 @@ COMMANDS = {
     "sync": "adapters.sync_cli", "quarantine": "adapters.quarantine_cli", "core": "exchange.cli",
     "pki": "trust.pki_cli", "audit": "trust.audit_cli", "assess": "governance.cli",
     "sharing": "governance.cli", "correction": "governance.cli", "demo": "directory.demo",
-    "admin": "governance.admin_cli",
+    "admin": "governance.admin_cli", "federation": "federation.cli",
 }
 
 

@@ -61,6 +61,18 @@ BATCH_SIZE = 5000
 BATCH_IDS = uuid.UUID("5b0f3c1e-8d5a-4f43-9f5e-6c1d2a7b9e10")
 
 
+
+@dataclass(frozen=True)
+class FederationResult:
+    """What the higher platform did with one catalogue entry a lower platform sent: ``created``,
+    ``changed``, ``withdrawn``, ``unchanged`` or ``refused`` (why, in English and Chinese)."""
+
+    code: str
+    outcome: str
+    resource_code: str
+    reason: str
+    reason_zh: str
+
 @dataclass(frozen=True)
 class Record:
     """One record as the platform sent it (an element of its standard format, e.g. 人口 ``Person``)."""
@@ -443,6 +455,20 @@ class Exchange:
                             subscription=[{"name": n, "resourceCode": r, "watermark": w} for n, r, w in subscriptions]
                             or None, adapter=[{k: v for k, v in a.items() if v is not None} for a in adapters] or None)
         return answer.state
+
+    # ------------------------------------------------------------------------------------------ federation
+
+    def federate(self, entries: list[tuple[str, str, str]], *, reconcile: bool = False) -> list[FederationResult]:
+        """A lower platform's catalogue entries up (FederateEntries): ``(code, digest, document JSON)``
+        each; what became of each at the higher platform."""
+        answer = self._call("FederateEntries", reconcile=reconcile,
+                            entry=[{"code": c, "digest": d, "document": doc} for c, d, doc in entries])
+        return [FederationResult(r.code, r.outcome, r.resourceCode or "", r.reason or "", r.reasonZh or "")
+                for r in answer or ()]
+
+    def federated_digests(self) -> dict[str, str]:
+        """What the higher platform holds from this lower one (GetFederatedDigests): code -> digest."""
+        return {e.code: e.digest or "" for e in self._call("GetFederatedDigests") or ()}
 
     def batch_status(self, batch_id: str) -> BatchStatus:
         """What became of a batch this department sent."""

@@ -24,11 +24,13 @@ Every request is recorded in the audit log (:mod:`exchange.transport`).
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 
 from lxml import etree
 from sqlalchemy.orm import Session, sessionmaker
 
+from directory import federation
 from governance import correction, nodes, sharing
 from registry.errors import ExchangeError
 from registry.settings import Settings
@@ -50,7 +52,8 @@ ACTIONS = {"SubmitBatch": "exchange.submit_batch", "GetBatchStatus": "exchange.b
            "ApplyForResource": "sharing.apply", "GetApplications": "sharing.applications",
            "GetGrants": "sharing.grants", "FileCorrection": "correction.file", "GetCorrections": "correction.list",
            "RequestCertificate": "pki.request", "GetCertificateRequests": "pki.requests",
-           "GetCertificate": "pki.certificate", "ReportNodeStatus": "nodes.report"}
+           "GetCertificate": "pki.certificate", "ReportNodeStatus": "nodes.report",
+           "FederateEntries": "federation.receive", "GetFederatedDigests": "federation.digests"}
 
 
 def _el(parent: etree._Element, name: str, value) -> etree._Element:
@@ -314,6 +317,46 @@ class ExchangeOperations:
         _el(out, "receivedAt", _instant(kept.reported_at))
         return out
 
+    # ---------------------------------------------------------------- federation (目录管理节点)
+
+    def federate_entries(self, events: Events, op_el: etree._Element) -> etree._Element:
+        el = events.finish(op_el)
+        documents, refused = [], []
+        for entry in el.findall(EX + "entry"):
+            code, declared = _text(entry, "code"), _text(entry, "digest").lower()
+            try:
+                doc = json.loads(_text(entry, "document"))
+            except ValueError as exc:
+                refused.append(federation.Received(code, "refused", reason=f"the document is not JSON: {exc}",
+                                                   reason_zh="目录文档不是有效的 JSON"))
+                continue
+            if not isinstance(doc, dict) or doc.get("code") != code or federation.digest(doc) != declared:
+                refused.append(federation.Received(code, "refused", reason="the document is not the one its code and "
+                                                   "digest name (SHA-256 of its canonical JSON)",
+                                                   reason_zh="目录文档与其资源代码或摘要不符"))
+                continue
+            documents.append(doc)
+        received = federation.receive(self._signed(events), documents=documents,
+                                      reconcile=_text(el, "reconcile", required=False) == "true")
+        out = etree.Element(EX + "FederateEntriesResponse", nsmap={"ex": EXCHANGE_NS})
+        for r in [*refused, *received]:
+            result = _el(out, "result", None)
+            _el(result, "code", r.code)
+            _el(result, "outcome", r.outcome)
+            for child, value in (("resourceCode", r.resource_code), ("reason", r.reason), ("reasonZh", r.reason_zh)):
+                if value:
+                    _el(result, child, value)
+        return out
+
+    def get_federated_digests(self, events: Events, op_el: etree._Element) -> etree._Element:
+        events.finish(op_el)
+        out = etree.Element(EX + "GetFederatedDigestsResponse", nsmap={"ex": EXCHANGE_NS})
+        for code, fingerprint in sorted(federation.digests(self._signed(events)).items()):
+            entry = _el(out, "entry", None)
+            _el(entry, "code", code)
+            _el(entry, "digest", fingerprint)
+        return out
+
     # ---------------------------------------------------------------- certificates (the CSR path)
 
     def request_certificate(self, events: Events, op_el: etree._Element) -> etree._Element:
@@ -354,7 +397,8 @@ def exchange_app(sessions: sessionmaker[Session], settings: Settings) -> Streami
                     "GetGrants": ops.get_grants, "FileCorrection": ops.file_correction,
                     "GetCorrections": ops.get_corrections, "RequestCertificate": ops.request_certificate,
                     "GetCertificateRequests": ops.get_certificate_requests, "GetCertificate": ops.get_certificate,
-                    "ReportNodeStatus": ops.report_node_status},
+                    "ReportNodeStatus": ops.report_node_status, "FederateEntries": ops.federate_entries,
+                    "GetFederatedDigests": ops.get_federated_digests},
         actions=ACTIONS,
         record=(lambda event: audit.record(sessions, settings, event)) if settings.audit else None,
         wsdl=exchange_wsdl,

@@ -148,6 +148,24 @@ class FrontNode(Base):
     department: Mapped[Department] = relationship()
 
 
+class FederationNode(Base):
+    """A lower platform (目录管理节点 / 部门平台节点: a department registered with that connection mode) as
+    federation sees it: when it first and last called, pushed and reconciled, and how many entries it sent."""
+
+    __tablename__ = "federation_node"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), unique=True)
+    first_contact: Mapped[datetime] = mapped_column(DateTime)
+    last_contact: Mapped[datetime] = mapped_column(DateTime)
+    last_push: Mapped[datetime | None] = mapped_column(DateTime)
+    last_reconcile: Mapped[datetime | None] = mapped_column(DateTime)
+    pushes: Mapped[int] = mapped_column(Integer, default=0)
+    entries_received: Mapped[int] = mapped_column(Integer, default=0)
+
+    department: Mapped[Department] = relationship()
+
+
 class User(Base):
     """A person or system account that publishes or administers (发布者/管理员)."""
 
@@ -356,6 +374,12 @@ class CatalogueEntry(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     created: Mapped[datetime] = mapped_column(DateTime)
     modified: Mapped[datetime] = mapped_column(DateTime)
+    # 目录管理节点: an entry a lower platform (the provider, a catalogue node) catalogued and pushed up keeps
+    # its code, provider and digest there; None for an entry catalogued here
+    origin_code: Mapped[str | None] = mapped_column(String(64))
+    origin_provider: Mapped[str] = mapped_column(String(200), default="")
+    origin_provider_code: Mapped[str] = mapped_column(String(18), default="")
+    origin_digest: Mapped[str | None] = mapped_column(String(64))
 
     provider: Mapped[Department] = relationship()
     items: Mapped[list[InformationItem]] = relationship(
@@ -364,6 +388,7 @@ class CatalogueEntry(Base):
 
     __table_args__ = (
         UniqueConstraint("class_code", "sequence", name="uq_catalogue_class_sequence"),
+        UniqueConstraint("provider_id", "origin_code", name="uq_catalogue_origin"),
         Index("ix_catalogue_status", "status"),
     )
 

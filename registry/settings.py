@@ -16,6 +16,11 @@
 | GOVSHARE_DB_CONNECT_TIMEOUT | 5 (seconds PostgreSQL has to accept a connection; also the wait for a pooled one) |
 | GOVSHARE_DB_STATEMENT_TIMEOUT | 60 (seconds a statement of a request may run on PostgreSQL; 0: none set) |
 | GOVSHARE_DB_LOCK_TIMEOUT | 30 (seconds a statement of a request may wait for a lock on PostgreSQL; 0: none set) |
+| GOVSHARE_UPPER_URL       | "" (the higher platform this one federates its catalogue into; "" none) |
+| GOVSHARE_UPPER_KEY       | "" (PEM: this platform's key, certified by the higher platform) |
+| GOVSHARE_UPPER_CERT      | "" (PEM: the certificate the higher platform issued to this one) |
+| GOVSHARE_UPPER_CA        | "" (PEM: the higher platform's CA, which its signed answers chain to) |
+| GOVSHARE_UPPER_RECONCILE | 300 (seconds between full reconciliations with the higher platform) |
 | GOVSHARE_AUDIT           | 1 (0 turns the audit log off: benchmarks only, never production) |
 | GOVSHARE_AUDIT_CHECKPOINT| 1000 (audit entries between signed checkpoints) |
 | GOVSHARE_AUDIT_CHECKPOINT_SECONDS | 300 (age of the oldest unsigned audit entry that signs a checkpoint; 0: off) |
@@ -87,6 +92,12 @@ class Settings:
     password_days: int = 90
     login_attempts: int = 5
     lockout_minutes: int = 15
+    # Federation (目录管理节点): the higher platform this one pushes its published catalogue to
+    upper_url: str = ""
+    upper_key: str = ""
+    upper_cert: str = ""
+    upper_ca: str = ""
+    upper_reconcile_seconds: int = 300
     # Audit log (S4): every exchange and publication call recorded; off only for benchmarks
     audit: bool = True
     audit_checkpoint_every: int = 1000  # entries between signed checkpoints of the chain
@@ -123,6 +134,10 @@ class Settings:
             db_lock_timeout=_number(int, "GOVSHARE_DB_LOCK_TIMEOUT", "30"),
             inquiry_cache_mb=_number(int, "GOVSHARE_INQUIRY_CACHE_MB", "64"),
             wss_policy=env.get("GOVSHARE_WSS", "require").strip().lower(),
+            upper_url=env.get("GOVSHARE_UPPER_URL", "").strip().rstrip("/"),
+            upper_key=env.get("GOVSHARE_UPPER_KEY", ""), upper_cert=env.get("GOVSHARE_UPPER_CERT", ""),
+            upper_ca=env.get("GOVSHARE_UPPER_CA", ""),
+            upper_reconcile_seconds=_number(int, "GOVSHARE_UPPER_RECONCILE", "300"),
             wss_skew=_number(int, "GOVSHARE_WSS_SKEW", "300"),
             wss_max_lifetime=_number(int, "GOVSHARE_WSS_MAX_LIFETIME", "900"),
             application_days=_number(int, "GOVSHARE_APPLICATION_DAYS", "10"),

@@ -1,6 +1,6 @@
 """The packages depend one way only, lowest first (README, "Map of the folders"):
 
-    registry <- trust <- xsd, wsdl <- directory <- governance <- exchange <- adapters <- portal, server.py
+    registry <- trust <- xsd, wsdl <- directory <- governance <- exchange <- adapters <- portal, server.py, federation
 
 and ``client`` (the department's library) imports none of them; ``node`` (a department's
 front-end node) imports ``client``, ``xsd`` and the adapters' reading side only.  Every ``import`` in the
@@ -24,7 +24,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 LAYERS = [("registry",), ("trust",), ("xsd", "wsdl"), ("directory",), ("governance",), ("exchange",), ("adapters",),
-          ("portal", "server")]
+          ("portal", "server", "federation")]
 LEVEL = {package: level for level, packages in enumerate(LAYERS) for package in packages}
 CLIENT_MAY_IMPORT: set[str] = set()
 #: the adapters' modules a department's node runs (read, map, clean, validate), and what they must not load

@@ -530,6 +530,19 @@ def nodes_report(ctx: Any, **_inputs: Any) -> None:
 check("nodes.list")(allowed("monitor"))
 
 
+# federation (目录管理节点, 部门平台节点)
+#
+#   federation.outgoing            the platform itself (its federation peer, the console): its own catalogue
+#   federation.receive, .digests   a lower platform, signed with the certificate the higher one issued it;
+#                                  the action refuses one not registered as a catalogue or platform node
+#   federation.nodes               admin, auditor: the lower platforms and their federation state
+
+check("federation.outgoing")(allowed("operate"))
+check("federation.receive")(nodes_report)
+check("federation.digests")(nodes_report)
+check("federation.nodes")(allowed("monitor"))
+
+
 # exchange: batches, queries, changes, the core
 #
 #   exchange.submit_batch                         provider, admin: a department sends its own resources' batches

@@ -41,6 +41,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from registry.errors import (
+    Conflict,
     EntryNotFound,
     IllegalTransition,
     InvalidInput,
@@ -245,7 +246,7 @@ def create(ctx: Context, *, metadata: Mapping[str, Any], provider: str | None = 
         raise InvalidMetadata(errors)
     row = CatalogueEntry(provider=department, provider_code=department.credit_code, status=DRAFT, status_reason="",
                          version=1, created=ctx.now, modified=ctx.now, service_key=None)
-    _apply(row, meta)
+    apply_metadata(row, meta)
     codes.insert_with_code(ctx.session, row)
     _record(ctx, row, "create")
     ctx.note(resource_code=row.resource_code)
@@ -279,7 +280,7 @@ def edit(ctx: Context, *, resource_code: str, changes: Mapping[str, Any]) -> Ent
         raise InvalidMetadata(errors + exc.errors) from None
     if errors:
         raise InvalidMetadata(errors)
-    _apply(row, meta)
+    apply_metadata(row, meta)
     return _move(ctx, row, "edit")
 
 
@@ -445,10 +446,21 @@ def _for_change(ctx: Context, code: str, verb: str) -> CatalogueEntry:
     # Lock the row so two reviewers cannot both move it (SQLite serialises writers anyway).
     ctx.session.execute(select(CatalogueEntry.id).where(CatalogueEntry.id == row.id).with_for_update())
     ctx.session.refresh(row)
-    refusal = status_refusal(row.resource_code, row.status, verb)
+    refusal = federated_refusal(row, verb) or status_refusal(row.resource_code, row.status, verb)
     if refusal is not None:
         raise refusal
     return row
+
+
+def federated_refusal(row: CatalogueEntry, verb: str) -> Conflict | None:
+    """Why nobody here may ``verb`` an entry a lower platform (目录管理节点) sent up, or None for one
+    catalogued here: it is changed at its node and flows up again (``directory.federation``)."""
+    if row.origin_code is None:
+        return None
+    return Conflict(f"cannot {verb} {row.resource_code}: it came from the catalogue node {row.provider.code} "
+                    f"(its code there: {row.origin_code}) and is changed there, not here", code="FederatedEntry",
+                    zh=f"目录条目 {row.resource_code} 来自下级目录管理节点“{row.provider.name}” (原资源代码 "
+                       f"{row.origin_code}), 只能在该节点修改, 本平台不能{VERB_LABELS.get(verb, verb)}。")
 
 
 def _require_service(row: CatalogueEntry, verb: str) -> None:
@@ -470,7 +482,8 @@ def _reason(reason: str | None, verb: str) -> str:
     return reason
 
 
-def _apply(row: CatalogueEntry, meta: Metadata) -> None:
+def apply_metadata(row: CatalogueEntry, meta: Metadata) -> None:
+    """Set the entry's columns and information items from validated metadata."""
     row.class_code = meta.classification
     row.category = classification.category(meta.classification).code
     for name in ("name", "provider_unit", "abstract", "format_class", "format_type", "sharing_type",

@@ -72,4 +72,9 @@ CASES = {
     "uddi.delete_tModel": case(CATALOGUING, lambda w: {"keys": ["uddi:gaj.govshare.local:nobody"]},
                                department="gaj"),
     "uddi.get_registeredInfo": case(CATALOGUING, lambda w: {"info_selection": "all"}, department="gaj"),
+    # federation (目录管理节点): a lower platform's signed calls need a certificate, which no user role holds
+    "federation.outgoing": case({"admin"}),
+    "federation.receive": case(set(), lambda w: {"documents": []}),
+    "federation.digests": case(set()),
+    "federation.nodes": case({"admin", "auditor"}),
 }

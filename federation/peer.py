@@ -1,0 +1,169 @@
+"""This platform as a catalogue node (目录管理节点) of a higher one: its published catalogue pushed up,
+and reconciled.
+
+    peer = Peer(sessions, settings)        # GOVSHARE_UPPER_URL, _KEY, _CERT, _CA
+    peer.reconcile()   # compare every digest with the higher platform's; send what differs
+    peer.push()        # send the entries changed since the last push (after a publish, a withdrawal)
+    peer.run(stop)     # both, for ever: push within a second of a change, reconcile every
+                       # GOVSHARE_UPPER_RECONCILE seconds and after any failure
+
+The higher platform is called through the department's client library (:mod:`client.exchange`),
+signed with the certificate it issued this platform, its answers verified against its CA: to it,
+this platform is a department whose 接入方式 is 目录管理节点.  What an entry is on both sides is
+:mod:`directory.federation`'s document and digest.
+
+Nothing here is kept but in memory: what the higher platform holds is asked of it (its digests),
+so a restart, a lost answer or an outage on either side ends in a reconciliation that sends exactly
+what differs.  The higher platform takes a document once (the same digest twice changes nothing).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from client.exchange import Exchange, FederationResult
+from client.faults import PlatformError
+from directory import federation
+from registry.errors import InvalidInput
+from registry.settings import Settings
+from trust.actions import Context
+from trust.auth import Caller
+
+log = logging.getLogger(__name__)
+
+#: entries in one FederateEntries (the contract allows 500; 200 keeps a request near 1 MB)
+CHUNK = 200
+#: seconds between looks for a change to push
+POLL = 1.0
+#: the longest wait after a failure before trying again
+MAX_BACKOFF = 60.0
+
+
+@dataclass
+class Report:
+    """One push or reconciliation: what was compared and what the higher platform did."""
+
+    compared: int = 0
+    sent: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+    refused: list[FederationResult] = field(default_factory=list)
+
+    def line(self) -> str:
+        done = ", ".join(f"{name} {count}" for name, count in sorted(self.outcomes.items())) or "nothing to send"
+        return f"{self.compared} compared, {self.sent} sent: {done}"
+
+
+class Peer:
+    def __init__(self, sessions: sessionmaker[Session], settings: Settings, upper: Exchange | None = None):
+        if upper is None:
+            missing = [name for name, value in (("GOVSHARE_UPPER_URL", settings.upper_url),
+                                                ("GOVSHARE_UPPER_KEY", settings.upper_key),
+                                                ("GOVSHARE_UPPER_CERT", settings.upper_cert),
+                                                ("GOVSHARE_UPPER_CA", settings.upper_ca)) if not value]
+            if missing:
+                raise InvalidInput(f"federation needs {', '.join(missing)}: the higher platform's address, and the "
+                                   "key, certificate and CA it gave this platform when it registered it as a "
+                                   "catalogue node", zh="未配置上级平台的地址、证书或 CA, 无法上报目录。")
+            upper = Exchange(settings.upper_url, key=settings.upper_key, cert=settings.upper_cert, ca=settings.upper_ca)
+        self.upper = upper
+        self.sessions, self.settings = sessions, settings
+        self.held: dict[str, str] | None = None  # what the higher platform holds, as of the last comparison
+        self.mark = 0  # the newest catalogue version read by the last push or reconciliation
+
+    def _context(self) -> Context:
+        return Context(Caller.platform("job"), self.sessions, self.settings)
+
+    def reconcile(self) -> Report:
+        """Compare every entry's digest with the higher platform's; send what differs, and a withdrawal
+        for each code it holds that is no longer listed here."""
+        entries, newest = federation.outgoing(self._context())
+        held = self.upper.federated_digests()
+        listed = {e.code for e in entries}
+        sending = [(e.code, e.digest, e.document) for e in entries if held.get(e.code) != e.digest]
+        for code, fingerprint in sorted(held.items()):
+            if code not in listed and fingerprint:
+                doc = federation.gone(code)
+                sending.append((code, federation.digest(doc), doc))
+        report = self._send(sending, held, reconcile=True)
+        report.compared = len(entries)
+        self.held, self.mark = held, newest
+        return report
+
+    def push(self) -> Report | None:
+        """Send the entries changed since the last push or reconciliation whose digest differs from the
+        one the higher platform holds; None when nothing changed.  The first call reconciles."""
+        if self.held is None:
+            return self.reconcile()
+        entries, newest = federation.outgoing(self._context(), since_version_id=self.mark)
+        if newest == self.mark:
+            return None
+        sending = [(e.code, e.digest, e.document) for e in entries if self.held.get(e.code) != e.digest]
+        report = self._send(sending, self.held, reconcile=False)
+        report.compared = len(entries)
+        self.mark = newest
+        return report
+
+    def _send(self, sending: list[tuple[str, str, dict]], held: dict[str, str], *, reconcile: bool) -> Report:
+        report = Report()
+        for chunk in _chunks(sending, CHUNK):
+            results = self.upper.federate([(code, fingerprint, json.dumps(doc, ensure_ascii=False))
+                                           for code, fingerprint, doc in chunk], reconcile=reconcile)
+            sent = {code: (fingerprint, doc) for code, fingerprint, doc in chunk}
+            for result in results:
+                report.outcomes[result.outcome] = report.outcomes.get(result.outcome, 0) + 1
+                if result.outcome == "refused":
+                    report.refused.append(result)
+                    log.warning("the higher platform refused %s: %s", result.code, result.reason)
+                    held.pop(result.code, None)  # sent again at the next reconciliation
+                elif result.code in sent:
+                    fingerprint, doc = sent[result.code]
+                    held[result.code] = fingerprint if "metadata" in doc else ""  # a code gone is held without one
+            report.sent += len(chunk)
+        return report
+
+    def run(self, stop: threading.Event, *, poll: float = POLL) -> None:
+        """Push and reconcile until ``stop`` is set; a failure waits (1, 2, 4 ... 60 s) and reconciles."""
+        backoff, next_reconcile = 0.0, 0.0
+        while not stop.is_set():
+            try:
+                if time.monotonic() >= next_reconcile or self.held is None:
+                    report = self.reconcile()
+                    next_reconcile = time.monotonic() + self.settings.upper_reconcile_seconds
+                    log.info("federation: reconciled with %s: %s", self.settings.upper_url, report.line())
+                else:
+                    report = self.push()
+                    if report is not None and report.sent:
+                        log.info("federation: pushed to %s: %s", self.settings.upper_url, report.line())
+                backoff = 0.0
+            except (PlatformError, OSError) as exc:
+                self.held = None  # what the higher platform holds is unknown again: reconcile next
+                backoff = min(max(backoff * 2, 1.0), MAX_BACKOFF)
+                log.warning("federation: %s unreachable or refused (%s); trying again in %.0f s",
+                            self.settings.upper_url, exc, backoff)
+                stop.wait(backoff)
+                continue
+            except Exception:  # noqa: BLE001 - the loop outlives any one failure; the next round reconciles
+                self.held = None
+                backoff = min(max(backoff * 2, 1.0), MAX_BACKOFF)
+                log.exception("federation: round failed; trying again in %.0f s", backoff)
+                stop.wait(backoff)
+                continue
+            stop.wait(poll)
+
+    def start(self) -> tuple[threading.Thread, threading.Event]:
+        stop = threading.Event()
+        thread = threading.Thread(target=self.run, args=(stop,), daemon=True, name="federation")
+        thread.start()
+        return thread, stop
+
+
+def _chunks(items: list, size: int) -> Iterable[list]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]

@@ -1,0 +1,287 @@
+"""Catalogue federation (目录管理节点) between two installations, each a real ``govshare serve`` process on
+loopback with its own database: the district's platform is registered at the city's as a catalogue node
+(its 登记申请 approved, a certificate issued it), and its published catalogue flows up, signed.
+
+What is asserted: a published entry is at the city within 5 s, with its metadata, provider, code and
+history; a withdrawal follows it up; nobody at the city may change it; the city down (SIGKILL) while
+the district publishes delays and loses nothing; a drift at the city is repaired by the periodic
+reconciliation; the district killed mid-transfer, restarted, sends the rest and duplicates nothing."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import requests
+from sqlalchemy import func, select, update
+
+from directory.accounts import create_user, register_department
+from directory.catalogue import workflow
+from directory.demo import credit_code_for
+from governance import onboarding
+from registry.db import make_engine, session_factory, unit_of_work
+from registry.errors import Conflict
+from registry.models import CatalogueEntry, CatalogueVersion, Department
+from registry.settings import Settings
+from server import prepare
+from trust import pki
+from trust.actions import Context
+from trust.auth import Caller
+
+from ..conftest import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+DISTRICT = {"code": "lhq", "name": "临江市临湖区人民政府", "credit_code": credit_code_for("00260100")}
+
+
+class Platform:
+    """One installation: its folder, database, settings, and its server process."""
+
+    def __init__(self, folder: Path, name: str, **env: str):
+        self.folder = folder / name
+        self.folder.mkdir()
+        self.port = free_port()
+        self.env = {**{k: v for k, v in os.environ.items() if not k.startswith("GOVSHARE_")},
+                    "GOVSHARE_DB_URL": f"sqlite:///{self.folder / 'govshare.db'}", "GOVSHARE_VAR": str(self.folder),
+                    "GOVSHARE_PORT": str(self.port), "GOVSHARE_SCHEDULER": "0", "GOVSHARE_WSS": "require",
+                    "GOVSHARE_NODE_DOMAIN": f"{name}.govshare.local", **env}
+        self.settings = Settings.from_env(db_url=self.env["GOVSHARE_DB_URL"], var_dir=self.folder, port=self.port,
+                                          node_domain=self.env["GOVSHARE_NODE_DOMAIN"], wss_policy="require")
+        self.sessions = prepare(self.settings)
+        self.process: subprocess.Popen | None = None
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def context(self) -> Context:
+        return Context(Caller.platform("cli"), self.sessions, replace(self.settings, audit=False))
+
+    def start(self) -> None:
+        log = (self.folder / "serve.log").open("a")
+        self.process = subprocess.Popen([sys.executable, "-m", "server", "serve", "--no-scheduler"], cwd=ROOT,
+                                        env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, self.log()
+            try:
+                if requests.get(f"{self.url}/exchange?wsdl", timeout=2).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.2)
+        raise AssertionError("govshare serve did not come up: " + self.log())
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def log(self) -> str:
+        path = self.folder / "serve.log"
+        return path.read_text() if path.exists() else ""
+
+    def federation(self, command: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "server", "federation", command], cwd=ROOT, env=self.env,
+                              capture_output=True, text=True, timeout=120)
+
+
+def _metadata(n: int, name: str | None = None) -> dict:
+    return {"classification": "101002", "name": name or f"临湖区出生医学证明信息 {n}", "provider_unit": "妇幼健康科",
+            "abstract": f"临湖区出生医学证明签发信息, 第 {n} 类。", "format_class": "接口", "format_type": "WebService",
+            "items": [{"name": "新生儿姓名", "data_type": "C", "length": 50}, {"name": "出生日期", "data_type": "D"}],
+            "sharing_type": "有条件共享", "sharing_condition": "仅限办理户籍业务使用", "sharing_method": "接口",
+            "open_to_public": False, "update_cycle": "每日", "access_point": "http://10.20.1.5/birth/service"}
+
+
+class District:
+    """The district's platform, its 卫生健康局 cataloguing and its reviewer publishing."""
+
+    def __init__(self, platform: Platform):
+        self.platform = platform
+        with unit_of_work(platform.sessions) as session:
+            wjw = register_department(session, platform.settings, code="wjw", name="临湖区卫生健康局",
+                                      credit_code=credit_code_for("00260101"))
+            create_user(session, username="li.na", password="Secret-123", department=wjw, roles=("cataloguer",))
+            create_user(session, username="shen.li", password="Secret-123", department=None, roles=("reviewer",))
+
+    def _as(self, username: str) -> Context:
+        from registry.models import User
+
+        with unit_of_work(self.platform.sessions) as session:
+            user = session.scalar(select(User).where(User.username == username))
+            caller = Caller.of_user(user, "cli")
+        return Context(caller, self.platform.sessions, replace(self.platform.settings, audit=False))
+
+    def publish(self, n: int, name: str | None = None) -> str:
+        code = workflow.create(self._as("li.na"), metadata=_metadata(n, name)).resource_code
+        workflow.submit(self._as("li.na"), resource_code=code)
+        workflow.approve(self._as("shen.li"), resource_code=code)
+        workflow.publish(self._as("shen.li"), resource_code=code)
+        return code
+
+    def withdraw(self, code: str) -> None:
+        workflow.withdraw(self._as("li.na"), resource_code=code, reason="该资源已停止更新")
+
+
+def _city_entries(city: Platform) -> dict[str, CatalogueEntry]:
+    with unit_of_work(city.sessions) as session:
+        rows = session.scalars(select(CatalogueEntry).where(CatalogueEntry.origin_code.is_not(None))).all()
+        for row in rows:
+            session.expunge(row)
+        return {row.origin_code: row for row in rows}
+
+
+def _wait(test, what: str, timeout: float = 30) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if test():
+            return time.monotonic() - started
+        time.sleep(0.1)
+    raise AssertionError(f"not within {timeout} s: {what}")
+
+
+@pytest.fixture
+def pair(tmp_path):
+    """The city's platform with the district registered as a catalogue node, and the district's
+    platform configured to federate into it (neither server started)."""
+    city = Platform(tmp_path, "city")
+    pki.init_ca(city.settings)
+    ctx = city.context()
+    filed = onboarding.apply(ctx, **DISTRICT, division_code="330102", connection_mode="catalogue_node",
+                             contact_name="王晓明", contact_phone="0571-87001234",
+                             description="临湖区政务信息资源目录, 作为目录管理节点接入市平台")
+    member = onboarding.approve(city.context(), application_id=filed.id)
+    assert member.code == "lhq"
+    node_folder = tmp_path / "node-credentials"
+    node_folder.mkdir()
+    with unit_of_work(city.sessions) as session:
+        issued = pki.issue(session, city.settings, session.scalar(select(Department).where(Department.code == "lhq")))
+        (node_folder / "lhq.key").write_bytes(issued.key_pem())
+        (node_folder / "lhq.pem").write_bytes(issued.cert_pem())
+    district = Platform(tmp_path, "district", GOVSHARE_UPPER_URL=city.url,
+                        GOVSHARE_UPPER_KEY=str(node_folder / "lhq.key"),
+                        GOVSHARE_UPPER_CERT=str(node_folder / "lhq.pem"),
+                        GOVSHARE_UPPER_CA=str(city.folder / "pki" / "ca.pem"), GOVSHARE_UPPER_RECONCILE="3")
+    yield city, District(district)
+    district.stop()
+    city.stop()
+
+
+def test_published_entries_flow_up_within_seconds_and_are_the_nodes_at_the_city(pair):
+    city, district = pair
+    first = district.publish(1)
+    district.publish(2)
+    city.start()
+    district.platform.start()
+    _wait(lambda: len(_city_entries(city)) == 2, "the district's two published entries at the city")
+
+    started = time.monotonic()
+    third = district.publish(3, name="临湖区死亡医学证明信息")
+    published_in = time.monotonic() - started
+    seen_in = _wait(lambda: third in _city_entries(city), "a newly published entry at the city", timeout=10)
+    assert seen_in <= 5.0, f"visible at the city {seen_in:.1f} s after publishing ({published_in:.1f} s to publish)"
+
+    at_city = _city_entries(city)[third]
+    assert at_city.status == "published" and at_city.name == "临湖区死亡医学证明信息"
+    assert at_city.origin_provider == "临湖区卫生健康局" and at_city.origin_provider_code == credit_code_for("00260101")
+    assert at_city.service_key is not None  # a businessService of the node's businessEntity at the city
+    with unit_of_work(city.sessions) as session:
+        assert session.get(Department, at_city.provider_id).code == "lhq"
+        version = session.scalar(select(CatalogueVersion).where(CatalogueVersion.entry_id == at_city.id)
+                                 .order_by(CatalogueVersion.version.desc()))
+        assert version.changed_by == "node:lhq" and version.action == "federate"
+        assert [h["action"] for h in version.snapshot["origin"]["history"]] == ["create", "submit", "approve",
+                                                                                "publish"]
+    # nobody at the city changes it: its node does
+    with pytest.raises(Conflict) as refused:
+        workflow.withdraw(city.context(), resource_code=at_city.resource_code, reason="市级复核")
+    assert refused.value.code == "FederatedEntry" and "临湖区" in refused.value.user_message
+
+    district.withdraw(first)
+    _wait(lambda: _city_entries(city)[first].status == "withdrawn", "the withdrawal at the city", timeout=10)
+    assert _city_entries(city)[first].service_key is None
+
+    status = district.platform.federation("status")
+    assert status.returncode == 0, status.stderr
+    assert "3 entries here, 3 held there, 0 differ" in status.stdout
+
+
+def test_the_city_down_delays_and_loses_nothing_and_reconciliation_repairs_drift(pair):
+    city, district = pair
+    codes = [district.publish(n) for n in range(1, 4)]
+    city.start()
+    district.platform.start()
+    _wait(lambda: len(_city_entries(city)) == 3, "the first three at the city")
+
+    city.kill()
+    codes += [district.publish(n) for n in range(4, 7)]
+    district.withdraw(codes[0])
+    time.sleep(2)  # the district tries, fails and waits
+    city.start()
+    _wait(lambda: len(_city_entries(city)) == 6 and _city_entries(city)[codes[0]].status == "withdrawn",
+          "what was published and withdrawn while the city was down", timeout=60)
+
+    # drift: the city's copy changed behind the federation's back; the periodic reconciliation mends it
+    with unit_of_work(city.sessions) as session:
+        session.execute(update(CatalogueEntry).where(CatalogueEntry.origin_code == codes[1])
+                        .values(name="被改动的名称", origin_digest="0" * 64))
+    _wait(lambda: _city_entries(city)[codes[1]].name == "临湖区出生医学证明信息 2", "the drift repaired", timeout=30)
+    with unit_of_work(city.sessions) as session:
+        assert session.scalar(select(func.count()).select_from(CatalogueEntry)
+                              .where(CatalogueEntry.origin_code.is_not(None))) == 6
+
+
+def test_the_district_killed_mid_transfer_sends_the_rest_and_duplicates_nothing(pair):
+    city, district = pair
+    codes = [district.publish(n) for n in range(1, 451)]  # three FederateEntries of up to 200
+    city.start()
+    district.platform.start()
+    _wait(lambda: len(_city_entries(city)) > 0, "the first chunk at the city", timeout=60)
+    district.platform.kill()
+    partial = len(_city_entries(city))
+    district.platform.start()
+    _wait(lambda: len(_city_entries(city)) == 450, "all 450 at the city", timeout=120)
+    with unit_of_work(city.sessions) as session:
+        assert session.scalar(select(func.count()).select_from(CatalogueEntry)
+                              .where(CatalogueEntry.origin_code.is_not(None))) == 450
+        assert session.scalar(select(func.count(func.distinct(CatalogueEntry.origin_code)))) == 450
+    assert set(_city_entries(city)) == set(codes)
+    assert partial <= 450
+    reconciled = district.platform.federation("reconcile")
+    assert reconciled.returncode == 0, reconciled.stderr
+    assert "450 compared, 0 sent" in reconciled.stdout
+
+
+def test_a_department_not_registered_as_a_node_is_refused(pair, tmp_path):
+    city, _district = pair
+    with unit_of_work(city.sessions) as session:
+        plain = register_department(session, city.settings, code="gaj", name="临江市公安局",
+                                    credit_code=credit_code_for("00250102"))
+        issued = pki.issue(session, city.settings, plain)
+        (tmp_path / "gaj.key").write_bytes(issued.key_pem())
+        (tmp_path / "gaj.pem").write_bytes(issued.cert_pem())
+    city.start()
+    from client.exchange import Exchange
+    from client.faults import AccessRefused
+
+    upper = Exchange(city.url, key=str(tmp_path / "gaj.key"), cert=str(tmp_path / "gaj.pem"),
+                     ca=str(city.folder / "pki" / "ca.pem"))
+    with pytest.raises(AccessRefused) as refused:
+        upper.federated_digests()
+    assert "目录管理节点" in str(refused.value) or "catalogue node" in str(refused.value)
+    engine = make_engine(city.settings.db_url)
+    with unit_of_work(session_factory(engine)) as session:
+        assert session.scalar(select(func.count()).select_from(CatalogueEntry)) == 0
+    engine.dispose()
