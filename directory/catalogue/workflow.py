@@ -134,6 +134,10 @@ class Entry:
     version: int
     created: datetime
     modified: datetime
+    # from a lower platform (目录管理节点): its code, provider and 提供方代码 there; None for one catalogued here
+    origin_code: str | None = None
+    origin_provider: str = ""
+    origin_provider_code: str = ""
 
     @classmethod
     def of(cls, row: CatalogueEntry) -> Entry:
@@ -148,11 +152,16 @@ class Entry:
             open_to_public=row.open_to_public, open_condition=row.open_condition, update_cycle=row.update_cycle,
             publish_date=row.publish_date, related_codes=tuple(row.related_codes or ()), wsdl_path=row.wsdl_path,
             access_point=row.access_point, logical=row.logical, status=row.status, status_reason=row.status_reason,
-            service_key=row.service_key, version=row.version, created=row.created, modified=row.modified)
+            service_key=row.service_key, version=row.version, created=row.created, modified=row.modified,
+            origin_code=row.origin_code, origin_provider=row.origin_provider or "",
+            origin_provider_code=row.origin_provider_code or "")
 
     def as_dict(self) -> dict[str, Any]:
-        """The whole entry as JSON-ready data: what ``catalogue show`` prints and ``edit`` accepts back."""
-        return {
+        """The whole entry as JSON-ready data: what ``catalogue show`` prints and ``edit`` accepts back
+        (and, for an entry from a lower platform, ``origin``: its node's code, provider and 提供方代码)."""
+        origin = {"origin": {"code": self.origin_code, "provider": self.origin_provider,
+                             "provider_code": self.origin_provider_code}} if self.origin_code else {}
+        return {**origin,
             "resource_code": self.resource_code, "category": self.category, "classification": self.classification,
             "name": self.name, "provider": self.provider, "provider_name": self.provider_name,
             "provider_code": self.provider_code, "provider_unit": self.provider_unit, "abstract": self.abstract,
@@ -207,7 +216,8 @@ def show(ctx: Context, *, resource_code: str) -> EntryView:
     """The entry with this 资源代码, if the caller may see it; else EntryNotFound."""
     row = _visible(ctx, resource_code)
     refusals = {verb: refusal.user_message for verb in VERB_LABELS if verb != "create"
-                if (refusal := catalogue_refusal(ctx.caller, verb, row.provider_id, row.resource_code)) is not None}
+                if (refusal := federated_refusal(row, verb)
+                    or catalogue_refusal(ctx.caller, verb, row.provider_id, row.resource_code)) is not None}
     actions = tuple(verb for verb in TRANSITIONS
                     if status_refusal(row.resource_code, row.status, verb) is None and verb not in refusals)
     history = _versions(ctx, row) if may_read_catalogue_history(ctx.caller, row.provider_id) else None

@@ -35,6 +35,7 @@ from trust.actions import Context
 from trust.auth import Caller
 
 from ..conftest import free_port
+from ..portal.conftest import PASSWORD, Browser
 
 ROOT = Path(__file__).resolve().parents[2]
 DISTRICT = {"code": "lhq", "name": "临江市临湖区人民政府", "credit_code": credit_code_for("00260100")}
@@ -164,6 +165,8 @@ def pair(tmp_path):
                              description="临湖区政务信息资源目录, 作为目录管理节点接入市平台")
     member = onboarding.approve(city.context(), application_id=filed.id)
     assert member.code == "lhq"
+    with unit_of_work(city.sessions) as session:
+        create_user(session, username="admin", password=PASSWORD, department=None, roles=("admin",))
     node_folder = tmp_path / "node-credentials"
     node_folder.mkdir()
     with unit_of_work(city.sessions) as session:
@@ -212,6 +215,15 @@ def test_published_entries_flow_up_within_seconds_and_are_the_nodes_at_the_city(
     district.withdraw(first)
     _wait(lambda: _city_entries(city)[first].status == "withdrawn", "the withdrawal at the city", timeout=10)
     assert _city_entries(city)[first].service_key is None
+
+    # the city's portal: where each entry comes from, and the node with its federation state
+    portal = Browser(city.url)
+    assert "退出" in portal.login("admin").text
+    page = portal.get(f"/resource?code={at_city.resource_code}").text
+    assert f"原资源代码 <span class=\"code\">{third}</span>" in page and "只能在来源节点修改" in page
+    assert "action-withdraw" not in page  # the city's admin is offered no withdrawal of it (see the refusal above)
+    nodes = portal.get("/nodes").text.split('id="platform-nodes"')[1]
+    assert "临江市临湖区人民政府" in nodes and "目录管理节点" in nodes and "3 条 (已发布 2 条)" in nodes
 
     status = district.platform.federation("status")
     assert status.returncode == 0, status.stderr
