@@ -104,8 +104,12 @@ def register_platform_services(session: Session, settings: Settings) -> list[str
                      authorized_name="uddi-node", base_url=base, business_key=platform_business_key(settings),
                      source_url=f"{base}/exchange?wsdl", fetch=lambda url: _platform_schema(url, base)),
     ]
+    # the resources whose records the centre holds; not one a lower platform (目录管理节点) sent up, whose
+    # records are at that platform
     for entry in session.scalars(select(CatalogueEntry).where(CatalogueEntry.status == "published",
-                                                               CatalogueEntry.logical.is_(False))):
+                                                               CatalogueEntry.logical.is_(False),
+                                                               CatalogueEntry.origin_code.is_(None),
+                                                               CatalogueEntry.service_key.is_not(None))):
         template = exchange_binding_template(session, settings, entry.service_key, entry.resource_code)
         if template is not None:
             publish_entity(session, settings, "binding", template, department=entry.provider,
