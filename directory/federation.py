@@ -44,7 +44,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
 from registry.errors import (
@@ -54,7 +54,7 @@ from registry.errors import (
     PublicationFailed,
     UddiError,
 )
-from registry.models import CatalogueEntry, CatalogueVersion, Department, FederationNode
+from registry.models import CatalogueEntry, CatalogueVersion, Department, FederationNode, UddiEntity
 from trust.actions import Context, action
 
 from .catalogue import codes, workflow
@@ -200,7 +200,18 @@ def receive(ctx: Context, *, documents: list[dict[str, Any]], reconcile: bool = 
                            zh=f"一次最多上报 {MAX_DOCUMENTS} 条目录 (本次 {len(documents)} 条), 请分批上报。")
     node = _node(ctx)
     state = _state(ctx, node)
+    # The directory looks up the node's businessEntity and the tModels of each service's categoryBag by
+    # key, from the session's identity map - which holds them only while something else does: held here,
+    # they are read once per request, not once per entry.
+    held = list(ctx.session.scalars(select(UddiEntity).where(or_(UddiEntity.kind == "tmodel",
+                                                                  UddiEntity.key == node.business_key))))
+    wanted = [str(d.get("code", "")).strip() for d in documents if isinstance(d, dict)]
+    rows = {row.origin_code: row for start in range(0, len(wanted), 900) for row in ctx.session.scalars(
+        select(CatalogueEntry).where(CatalogueEntry.provider_id == node.id,
+                                     CatalogueEntry.origin_code.in_(wanted[start:start + 900]))
+        .options(selectinload(CatalogueEntry.items), selectinload(CatalogueEntry.provider)))}
     seen: set[str] = set()
+    numbering: dict[str, int] = {}  # class code -> the last sequence given in this unit of work
     out = []
     for doc in documents:
         code = str(doc.get("code", "")).strip() if isinstance(doc, dict) else ""
@@ -209,7 +220,8 @@ def receive(ctx: Context, *, documents: list[dict[str, Any]], reconcile: bool = 
                                 reason_zh="每条目录须有资源代码, 且同一请求中不重复"))
             continue
         seen.add(code)
-        out.append(_receive_one(ctx, node, code, doc))
+        out.append(_receive_one(ctx, node, code, doc, rows.get(code), numbering))
+    del held
     state.pushes += 1
     state.entries_received += sum(1 for r in out if r.outcome in ("created", "changed", "withdrawn"))
     state.last_push = ctx.now
@@ -226,11 +238,10 @@ def _counts(received: list[Received]) -> dict[str, int]:
     return counts
 
 
-def _receive_one(ctx: Context, node: Department, code: str, doc: dict[str, Any]) -> Received:
+def _receive_one(ctx: Context, node: Department, code: str, doc: dict[str, Any], row: CatalogueEntry | None,
+                 numbering: dict[str, int]) -> Received:
+    """One document: ``row`` is the entry it came as before, if any."""
     session = ctx.session
-    row = session.scalar(select(CatalogueEntry).where(CatalogueEntry.provider_id == node.id,
-                                                      CatalogueEntry.origin_code == code)
-                         .options(selectinload(CatalogueEntry.items), selectinload(CatalogueEntry.provider)))
     if doc.get("gone") or doc.get("status") == workflow.WITHDRAWN and "metadata" not in doc:
         if row is None or row.status == workflow.WITHDRAWN:
             return Received(code, "unchanged", row.resource_code if row else "")
@@ -270,7 +281,7 @@ def _receive_one(ctx: Context, node: Department, code: str, doc: dict[str, Any])
                                      provider_code=node.credit_code, status=status, version=0, created=ctx.now,
                                      modified=ctx.now, origin_code=code)
                 workflow.apply_metadata(row, meta)
-                codes.insert_with_code(session, row)
+                _number(session, row, numbering)
             else:
                 workflow.apply_metadata(row, meta)
             row.origin_provider = str(doc.get("provider") or "")[:200]
@@ -295,18 +306,30 @@ def _receive_one(ctx: Context, node: Department, code: str, doc: dict[str, Any])
     return Received(code, outcome, row.resource_code)
 
 
+def _number(session, row: CatalogueEntry, numbering: dict[str, int]) -> None:
+    """Give a new entry the next code of its class.  The first of a class in a unit of work takes the
+    class's turn (``codes.insert_with_code``), which holds until the commit; the others of the class
+    take the following sequences without asking the database again."""
+    last = numbering.get(row.class_code)
+    if last is None:
+        codes.insert_with_code(session, row)
+    else:
+        row.sequence = last + 1
+        row.resource_code = codes.format_code(row.class_code, row.sequence)
+        session.add(row)
+        session.flush()
+    numbering[row.class_code] = row.sequence
+
+
 def _version(ctx: Context, node: Department, row: CatalogueEntry, doc: dict[str, Any]) -> None:
     row.version += 1
     row.modified = ctx.now
-    session = ctx.session
-    session.flush()
     snap = workflow.snapshot(row)
     snap["origin"] = {"node": node.code, "code": row.origin_code, "version": doc.get("version"),
                       "history": doc.get("history", [])}
-    session.add(CatalogueVersion(entry_id=row.id, version=row.version, action="federate", status=row.status,
-                                 reason=row.status_reason, changed_by=f"node:{node.code}", changed_at=ctx.now,
-                                 snapshot=snap))
-    session.flush()
+    ctx.session.add(CatalogueVersion(entry_id=row.id, version=row.version, action="federate", status=row.status,
+                                     reason=row.status_reason, changed_by=f"node:{node.code}", changed_at=ctx.now,
+                                     snapshot=snap))
 
 
 def _publish(ctx: Context, row: CatalogueEntry) -> None:

@@ -38,8 +38,8 @@ from trust.auth import Caller
 
 log = logging.getLogger(__name__)
 
-#: entries in one FederateEntries (the contract allows 500; 200 keeps a request near 1 MB)
-CHUNK = 200
+#: entries in one FederateEntries (the contract's most; a request of 500 is about 1.5 MB)
+CHUNK = 500
 #: seconds between looks for a change to push
 POLL = 1.0
 #: the longest wait after a failure before trying again

@@ -83,11 +83,12 @@ class Platform:
         return time.perf_counter() - started, run.stdout.strip()
 
 
-def _fill(district: Platform, entries: int) -> None:
-    """``entries`` published entries of 卫生健康局, written straight into the district's database."""
+def fill(sessions, entries: int, provider: str = "wjw") -> list[str]:
+    """``entries`` published entries of ``provider``, written straight into the platform's database
+    (cataloguing them through the workflow's actions is not what is measured); their codes."""
     now = datetime(2026, 12, 1, 9, 0)
-    with unit_of_work(district.sessions) as session:
-        wjw = session.scalar(select(Department).where(Department.code == "wjw"))
+    with unit_of_work(sessions) as session:
+        wjw = session.scalar(select(Department).where(Department.code == provider))
         for n in range(1, entries + 1):
             code = f"101002/{n:06d}"
             row = CatalogueEntry(
@@ -108,6 +109,7 @@ def _fill(district: Platform, entries: int) -> None:
                                              reason="", changed_by="li.na", changed_at=now, snapshot={}))
             if n % 1000 == 0:
                 session.flush()
+    return [f"101002/{n:06d}" for n in range(1, entries + 1)]
 
 
 def _held(city: Platform) -> set[str]:
@@ -142,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
                                       credit_code=credit_code_for("00260101"))
             create_user(session, username="li.na", password="Secret-123", department=wjw, roles=("cataloguer",))
             create_user(session, username="shen.li", password="Secret-123", department=None, roles=("reviewer",))
-        _fill(district, args.entries)
+        fill(district.sessions, args.entries)
         city.start()
         try:
             started = time.perf_counter()

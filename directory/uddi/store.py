@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from lxml import etree
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from registry.models import UddiEntity, UddiKeyedReference, UddiName, UddiTModelInstance
@@ -302,8 +302,11 @@ def remove(session: Session, keys: list[str]) -> None:
 
 
 def touch_ancestors(session: Session, parent_key: str | None, now: datetime) -> None:
+    """Mark the containing entities changed (modifiedIncludingChildren) - in the session, flushed with the
+    rest of the save: the parents are usually loaded already, so this costs no statement of its own."""
     while parent_key:
-        session.execute(
-            update(UddiEntity).where(UddiEntity.key == parent_key).values(modified_including_children=now)
-        )
-        parent_key = session.scalar(select(UddiEntity.parent_key).where(UddiEntity.key == parent_key))
+        parent = session.get(UddiEntity, parent_key)
+        if parent is None:
+            return
+        parent.modified_including_children = now
+        parent_key = parent.parent_key

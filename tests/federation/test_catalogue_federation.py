@@ -21,6 +21,7 @@ import pytest
 import requests
 from sqlalchemy import func, select, update
 
+from bench.federation.__main__ import fill
 from directory.accounts import create_user, register_department
 from directory.catalogue import workflow
 from directory.demo import credit_code_for
@@ -257,23 +258,23 @@ def test_the_city_down_delays_and_loses_nothing_and_reconciliation_repairs_drift
 
 def test_the_district_killed_mid_transfer_sends_the_rest_and_duplicates_nothing(pair):
     city, district = pair
-    codes = [district.publish(n) for n in range(1, 451)]  # three FederateEntries of up to 200
+    codes = fill(district.platform.sessions, 1500)  # three FederateEntries of 500
     city.start()
     district.platform.start()
-    _wait(lambda: len(_city_entries(city)) > 0, "the first chunk at the city", timeout=60)
+    _wait(lambda: len(_city_entries(city)) > 0, "the first 500 at the city", timeout=60)
     district.platform.kill()
     partial = len(_city_entries(city))
     district.platform.start()
-    _wait(lambda: len(_city_entries(city)) == 450, "all 450 at the city", timeout=120)
+    _wait(lambda: len(_city_entries(city)) == 1500, "all 1,500 at the city", timeout=120)
     with unit_of_work(city.sessions) as session:
         assert session.scalar(select(func.count()).select_from(CatalogueEntry)
-                              .where(CatalogueEntry.origin_code.is_not(None))) == 450
-        assert session.scalar(select(func.count(func.distinct(CatalogueEntry.origin_code)))) == 450
+                              .where(CatalogueEntry.origin_code.is_not(None))) == 1500
+        assert session.scalar(select(func.count(func.distinct(CatalogueEntry.origin_code)))) == 1500
     assert set(_city_entries(city)) == set(codes)
-    assert partial <= 450
+    assert 0 < partial < 1500, f"the district was killed after the transfer ended ({partial} at the city)"
     reconciled = district.platform.federation("reconcile")
     assert reconciled.returncode == 0, reconciled.stderr
-    assert "450 compared, 0 sent" in reconciled.stdout
+    assert "1500 compared, 0 sent" in reconciled.stdout
 
 
 def test_a_department_not_registered_as_a_node_is_refused(pair, tmp_path):
