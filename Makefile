@@ -19,17 +19,27 @@ venv: $(STAMP)
 
 ## demo: create .venv, install, migrate and seed var/govshare.db, serve on http://127.0.0.1:8080
 ## with 临江市公安局's front-end node beside it (its log: var/demo/node/node.log), which runs
-## 公安局's adapter; the centre's scheduler runs the others (var/demo/adapters)
+## 公安局's adapter; the centre's scheduler runs the others (var/demo/adapters); and 临湖区's own
+## platform on port 8090 (var/demo/district, its log serve.log), a catalogue node (目录管理节点)
+## whose published catalogue flows up into the city's
 DEMO_NODE = $${GOVSHARE_VAR:-var}/demo/node
+DEMO_DISTRICT = $${GOVSHARE_VAR:-var}/demo/district
 DEMO_ADAPTERS = $${GOVSHARE_ADAPTERS:-$${GOVSHARE_VAR:-var}/demo/adapters}
 demo: $(STAMP)
 	$(VENV)/bin/govshare demo seed
-	@if [ -f $(DEMO_NODE)/node.toml ]; then \
-	  $(VENV)/bin/govshare node run $(DEMO_NODE)/node.toml > $(DEMO_NODE)/node.log 2>&1 & node=$$!; \
+	@pids=""; adapters=""; \
+	if [ -f $(DEMO_DISTRICT)/district.env ]; then \
+	  (set -a; . "$(DEMO_DISTRICT)/district.env"; set +a; exec $(VENV)/bin/govshare serve --no-scheduler) \
+	    > $(DEMO_DISTRICT)/serve.log 2>&1 & pids="$$pids $$!"; \
+	  echo "目录管理节点 (临湖区's platform): $$(grep ^GOVSHARE_PORT= $(DEMO_DISTRICT)/district.env | cut -d= -f2) on $${GOVSHARE_HOST:-127.0.0.1}, log $(DEMO_DISTRICT)/serve.log"; \
+	fi; \
+	if [ -f $(DEMO_NODE)/node.toml ]; then \
+	  $(VENV)/bin/govshare node run $(DEMO_NODE)/node.toml > $(DEMO_NODE)/node.log 2>&1 & pids="$$pids $$!"; \
 	  echo "前置交换节点 (临江市公安局): govshare node run $(DEMO_NODE)/node.toml, log $(DEMO_NODE)/node.log"; \
-	  trap 'kill $$node 2>/dev/null' EXIT INT TERM; \
-	  GOVSHARE_ADAPTERS=$(DEMO_ADAPTERS) $(VENV)/bin/govshare serve --demo-provider; \
-	else $(VENV)/bin/govshare serve --demo-provider; fi
+	  adapters="GOVSHARE_ADAPTERS=$(DEMO_ADAPTERS)"; \
+	fi; \
+	trap 'kill $$pids 2>/dev/null' EXIT INT TERM; \
+	env $$adapters $(VENV)/bin/govshare serve --demo-provider
 
 ## test: the whole suite (SQLite always; PostgreSQL/PHP when present, required with REQUIRE_SERVICES=1)
 test: $(STAMP)

@@ -71,11 +71,20 @@ class Peer:
                 raise InvalidInput(f"federation needs {', '.join(missing)}: the higher platform's address, and the "
                                    "key, certificate and CA it gave this platform when it registered it as a "
                                    "catalogue node", zh="未配置上级平台的地址、证书或 CA, 无法上报目录。")
-            upper = Exchange(settings.upper_url, key=settings.upper_key, cert=settings.upper_cert, ca=settings.upper_ca)
-        self.upper = upper
+        self._upper = upper
         self.sessions, self.settings = sessions, settings
         self.held: dict[str, str] | None = None  # what the higher platform holds, as of the last comparison
         self.mark = 0  # the newest catalogue version read by the last push or reconciliation
+
+    @property
+    def upper(self) -> Exchange:
+        """The higher platform's exchange service, reached when first needed (it reads the WSDL there):
+        a platform starting while the higher one is down starts all the same, and its loop tries again."""
+        if self._upper is None:
+            settings = self.settings
+            self._upper = Exchange(settings.upper_url, key=settings.upper_key, cert=settings.upper_cert,
+                                   ca=settings.upper_ca)
+        return self._upper
 
     def _context(self) -> Context:
         return Context(Caller.platform("job"), self.sessions, self.settings)

@@ -45,6 +45,7 @@ from ..demo_services import seed_people
 from ..demo_sources import generate_household_registry
 from .civil_affairs import generate_marriage_registry
 from .common import Manifest
+from .district import PORT_OFFSET, seed_district
 from .market_regulation import generate_enterprise_registry
 from .natural_resources import generate_address_points, generate_parcels
 from .node import seed_node
@@ -120,6 +121,10 @@ def seed(ctx: Context, *, scale: float = 1.0, echo: Callable[[str], None] = prin
     centre = centre_adapters(settings, at_node)
     echo(f"  the centre's adapter files: {centre} (GOVSHARE_ADAPTERS of make demo's server; "
          f"{', '.join(at_node) or 'none'} at a front-end node)")
+    district = seed_district(ctx.again(), echo=echo)
+    if district is not None:
+        echo(f"  临湖区's platform: its settings in {district} (make demo serves it on the city's port + "
+             f"{PORT_OFFSET}; its catalogue flows up into the city's)")
     ctx.note(detail=", ".join(f"{v} {k}" for k, v in counts.items()))
     return Seeded(counts, records, sources, issued, [p["idNumber"] for p in people])
 
