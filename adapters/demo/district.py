@@ -155,7 +155,9 @@ def _seed_platform(settings: Settings, echo: Callable[[str], None]) -> None:
             workflow.withdraw(_as(sessions, settings, CATALOGUE[-1][0]), resource_code=codes[-1],
                               reason="已并入市级婚姻登记系统, 本区不再提供")
         echo(f"  临湖区's platform (目录管理节点): {len(CATALOGUE)} entries catalogued, {settings.db_url}; "
-             f"registered at the city as {NODE['code']} ({NODE['name']})")
+             f"registered at the city as {NODE['code']} ({NODE['name']}); its portal's logins: "
+             f"{', '.join(f'lhq.{code}' for code in DEPARTMENTS)} (目录管理员/提供方), lhq.reviewer (审核员), "
+             f"password {PASSWORD}")
     finally:
         engine.dispose()
 
