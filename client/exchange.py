@@ -468,7 +468,11 @@ class Exchange:
 
     def federated_digests(self) -> dict[str, str]:
         """What the higher platform holds from this lower one (GetFederatedDigests): code -> digest."""
-        return {e.code: e.digest or "" for e in self._call("GetFederatedDigests") or ()}
+        return {code: digest for code, (digest, _there) in self.federated_entries().items()}
+
+    def federated_entries(self) -> dict[str, tuple[str, str]]:
+        """What the higher platform holds from this lower one: code here -> (digest, its code there)."""
+        return {e.code: (e.digest or "", e.resourceCode or "") for e in self._call("GetFederatedDigests") or ()}
 
     def batch_status(self, batch_id: str) -> BatchStatus:
         """What became of a batch this department sent."""

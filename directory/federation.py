@@ -361,14 +361,15 @@ def _unpublish(ctx: Context, row: CatalogueEntry) -> None:
 
 
 @action("federation.digests")
-def digests(ctx: Context) -> dict[str, str]:
-    """origin code -> digest of each entry the caller's node sent that is still as it sent it (a code
-    it withdrew as gone has none: it is listed with an empty digest)."""
+def digests(ctx: Context) -> dict[str, tuple[str, str]]:
+    """origin code -> (digest, code here) of each entry the caller's node sent; the digest is empty for
+    one it held as no longer listed."""
     node = _node(ctx)
     _state(ctx, node)
-    rows = ctx.session.execute(select(CatalogueEntry.origin_code, CatalogueEntry.origin_digest, CatalogueEntry.status)
+    rows = ctx.session.execute(select(CatalogueEntry.origin_code, CatalogueEntry.origin_digest,
+                                      CatalogueEntry.resource_code)
                                .where(CatalogueEntry.provider_id == node.id, CatalogueEntry.origin_code.is_not(None)))
-    return {code: (fingerprint or "") for code, fingerprint, _status in rows}
+    return {code: (fingerprint or "", resource_code) for code, fingerprint, resource_code in rows}
 
 
 @action("federation.nodes")

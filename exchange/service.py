@@ -351,10 +351,11 @@ class ExchangeOperations:
     def get_federated_digests(self, events: Events, op_el: etree._Element) -> etree._Element:
         events.finish(op_el)
         out = etree.Element(EX + "GetFederatedDigestsResponse", nsmap={"ex": EXCHANGE_NS})
-        for code, fingerprint in sorted(federation.digests(self._signed(events)).items()):
+        for code, (fingerprint, resource_code) in sorted(federation.digests(self._signed(events)).items()):
             entry = _el(out, "entry", None)
             _el(entry, "code", code)
             _el(entry, "digest", fingerprint)
+            _el(entry, "resourceCode", resource_code)
         return out
 
     # ---------------------------------------------------------------- certificates (the CSR path)

@@ -26,15 +26,21 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from client.exchange import Exchange, FederationResult
 from client.faults import PlatformError
 from directory import federation
+from exchange import queries
+from registry.clock import utcnow
+from registry.db import unit_of_work
 from registry.errors import InvalidInput
+from registry.models import CatalogueEntry, FederationFeed
 from registry.settings import Settings
 from trust.actions import Context
 from trust.auth import Caller
+from xsd.registry import lookup
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +50,10 @@ CHUNK = 500
 POLL = 1.0
 #: the longest wait after a failure before trying again
 MAX_BACKOFF = 60.0
+#: records read from this platform's core and sent up in one batch (物理集中 resources)
+FEED_PAGE = 5000
+#: why the records are read, as this platform's audit log records it
+FEED_PURPOSE = "上报上级平台 (部门平台节点): 物理集中资源的数据"
 
 
 @dataclass
@@ -54,6 +64,7 @@ class Report:
     sent: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)
     refused: list[FederationResult] = field(default_factory=list)
+    codes: dict[str, str] = field(default_factory=dict)  # code here -> its code at the higher platform
 
     def line(self) -> str:
         done = ", ".join(f"{name} {count}" for name, count in sorted(self.outcomes.items())) or "nothing to send"
@@ -93,7 +104,8 @@ class Peer:
         """Compare every entry's digest with the higher platform's; send what differs, and a withdrawal
         for each code it holds that is no longer listed here."""
         entries, newest = federation.outgoing(self._context())
-        held = self.upper.federated_digests()
+        holding = self.upper.federated_entries()
+        held = {code: digest for code, (digest, _there) in holding.items()}
         listed = {e.code for e in entries}
         sending = [(e.code, e.digest, e.document) for e in entries if held.get(e.code) != e.digest]
         for code, fingerprint in sorted(held.items()):
@@ -103,6 +115,9 @@ class Peer:
         report = self._send(sending, held, reconcile=True)
         report.compared = len(entries)
         self.held, self.mark = held, newest
+        there = {code: code_there for code, (_digest, code_there) in holding.items()}
+        there.update(report.codes)
+        self._keep_feeds(entries, there, every=True)
         return report
 
     def push(self) -> Report | None:
@@ -117,7 +132,74 @@ class Peer:
         report = self._send(sending, self.held, reconcile=False)
         report.compared = len(entries)
         self.mark = newest
+        self._keep_feeds(entries, report.codes, every=False)
         return report
+
+    def _keep_feeds(self, entries: list[federation.Outgoing], there: dict[str, str], *, every: bool) -> None:
+        """A feed for each published resource whose records this platform holds (物理集中) and which the
+        higher platform took (its code there known); none for a withdrawn or 逻辑集中 one.  ``every``: the
+        entries are all of this platform's (a reconciliation), so a feed of none of them goes too."""
+        def physical(e: federation.Outgoing) -> bool:
+            return e.document["status"] == "published" and not e.document["metadata"]["logical"]
+
+        wanted = {e.code: there[e.code] for e in entries if physical(e) and there.get(e.code)}
+        keep = {e.code for e in entries if physical(e)}
+        with unit_of_work(self.sessions) as session:
+            for feed in session.scalars(select(FederationFeed)):
+                if feed.resource_code in wanted:
+                    feed.upper_code = wanted.pop(feed.resource_code)
+                elif feed.resource_code not in keep and (every or feed.resource_code in {e.code for e in entries}):
+                    session.delete(feed)
+            for code, upper_code in wanted.items():
+                session.add(FederationFeed(resource_code=code, upper_code=upper_code, watermark=0, delivered=0,
+                                           last_error=""))
+
+    def deliver(self) -> int:
+        """Send the higher platform the records of this platform's 物理集中 resources changed since each
+        feed's watermark, as batches of its resource there; the records sent.  Read as each resource's
+        provider (its own records, unmasked), sent signed as this platform; a batch sent again after a
+        crash has the same id (the run id is the watermarks it covers), so the higher platform takes it once."""
+        with unit_of_work(self.sessions) as session:
+            feeds = [(f.resource_code, f.upper_code, f.watermark, provider) for f, provider in session.execute(
+                select(FederationFeed, CatalogueEntry.provider_id).join(
+                    CatalogueEntry, CatalogueEntry.resource_code == FederationFeed.resource_code))]
+        sent = 0
+        for code, upper_code, watermark, provider_id in feeds:
+            sent += self._deliver_one(code, upper_code, watermark, provider_id)
+        return sent
+
+    def _deliver_one(self, code: str, upper_code: str, watermark: int, provider_id: int) -> int:
+        from registry.models import Department
+
+        with unit_of_work(self.sessions) as session:
+            provider = session.get(Department, provider_id)
+            caller = Caller.of_department(provider, "federation")
+            requester = provider.credit_code
+        sent = 0
+        while True:
+            changes = queries.get_changes(Context(caller, self.sessions, self.settings), resource_code=code,
+                                          watermark=watermark, max_records=FEED_PAGE, purpose=FEED_PURPOSE,
+                                          requester=requester)
+            latest = {}
+            for row in changes.changes:  # the latest version of each key; a delete has no SubmitBatch form
+                latest.pop(row.key, None)
+                if not row.deleted:
+                    latest[row.key] = row
+            if latest:
+                records = [lookup(row.record_type).encode(row.fields) for row in latest.values()]
+                run = f"federation:{code}:{watermark}:{changes.next_watermark}"
+                for _receipt in self.upper.submit(upper_code, records, run_id=run, batch_size=FEED_PAGE):
+                    pass
+                sent += len(records)
+            with unit_of_work(self.sessions) as session:
+                feed = session.get(FederationFeed, code)
+                if feed is not None:
+                    feed.watermark, feed.last_error = changes.next_watermark, ""
+                    feed.delivered += len(latest)
+                    feed.last_delivery = utcnow()
+            watermark = changes.next_watermark
+            if not changes.more:
+                return sent
 
     def _send(self, sending: list[tuple[str, str, dict]], held: dict[str, str], *, reconcile: bool) -> Report:
         report = Report()
@@ -132,6 +214,8 @@ class Peer:
                     log.warning("the higher platform refused %s: %s", result.code, result.reason)
                     held.pop(result.code, None)  # sent again at the next reconciliation
                 elif result.code in sent:
+                    if result.resource_code:
+                        report.codes[result.code] = result.resource_code
                     fingerprint, doc = sent[result.code]
                     held[result.code] = fingerprint if "metadata" in doc else ""  # a code gone is held without one
             report.sent += len(chunk)
@@ -150,6 +234,10 @@ class Peer:
                     report = self.push()
                     if report is not None and report.sent:
                         log.info("federation: pushed to %s: %s", self.settings.upper_url, report.line())
+                delivered = self.deliver()
+                if delivered:
+                    log.info("federation: %d records of 物理集中 resources delivered to %s", delivered,
+                             self.settings.upper_url)
                 backoff = 0.0
             except (PlatformError, OSError) as exc:
                 self.held = None  # what the higher platform holds is unknown again: reconcile next

@@ -166,6 +166,21 @@ class FederationNode(Base):
     department: Mapped[Department] = relationship()
 
 
+class FederationFeed(Base):
+    """At a lower platform: one of its published resources whose records it holds (物理集中), the code the
+    higher platform gave it (``upper_code``), and the watermark of its core up to which the records were
+    delivered there (``watermark``, a GetChanges sequence)."""
+
+    __tablename__ = "federation_feed"
+
+    resource_code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    upper_code: Mapped[str] = mapped_column(String(64))
+    watermark: Mapped[int] = mapped_column(BigInteger, default=0)
+    delivered: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_delivery: Mapped[datetime | None] = mapped_column(DateTime)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+
+
 class User(Base):
     """A person or system account that publishes or administers (发布者/管理员)."""
 

@@ -14,7 +14,9 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -298,3 +300,83 @@ def test_a_department_not_registered_as_a_node_is_refused(pair, tmp_path):
     with unit_of_work(session_factory(engine)) as session:
         assert session.scalar(select(func.count()).select_from(CatalogueEntry)) == 0
     engine.dispose()
+
+
+def _population_entry(settings) -> dict:
+    return {"classification": "101001002", "name": "临湖区户籍人口基础信息", "provider_unit": "户政科",
+            "abstract": "临湖区户籍人口基础信息, 按公民身份号码共享。", "format_class": "接口",
+            "format_type": "WebService",
+            "items": [{"name": "公民身份号码", "data_type": "C", "length": 18}, {"name": "姓名", "data_type": "C",
+                                                                            "length": 50}],
+            "sharing_type": "无条件共享", "sharing_method": "接口", "update_cycle": "每日", "open_to_public": False,
+            "access_point": f"{settings.base_url}/exchange"}
+
+
+def test_a_physically_centralised_resource_is_read_at_the_city_from_the_records_the_district_delivered(pair):
+    """部门平台节点, 物理集中: the district's records of its published resource reach the city as batches of
+    the city's entry, signed by the district; a city department reads them there with the city's sharing
+    rules and audit, and a change at the district follows."""
+    from exchange import queries
+    from exchange.submit import submit_document
+    from registry.models import AuditEntry, CoreRecord
+    from xsd import samples
+    from xsd.batch import build_batch
+    from xsd.registry import POPULATION_NS
+    from xsd.registry import lookup as format_of
+
+    city, district = pair
+    platform = district.platform
+    with unit_of_work(platform.sessions) as session:
+        fj = register_department(session, platform.settings, code="gafj", name="临湖区公安分局",
+                                 credit_code=credit_code_for("00260103"))
+        create_user(session, username="gafj", password="Secret-123", department=fj, roles=("cataloguer",))
+    code = workflow.create(district._as("gafj"), metadata=_population_entry(platform.settings)).resource_code
+    workflow.submit(district._as("gafj"), resource_code=code)
+    workflow.approve(district._as("shen.li"), resource_code=code)
+    workflow.publish(district._as("shen.li"), resource_code=code)
+    person = format_of("{%s}Person" % POPULATION_NS)
+    people = list(samples.population_fields(3, seed=619))
+
+    def load(rows) -> None:
+        with unit_of_work(platform.sessions) as session:
+            batch = build_batch([person.encode(p) for p in rows], provider_code=credit_code_for("00260103"),
+                                resource_code=code, created=datetime.now(UTC), batch_id=uuid.uuid4())
+            submit_document(session, batch, platform.settings.max_batch_bytes)
+
+    load(people)
+    with unit_of_work(city.sessions) as session:
+        mzj = register_department(session, city.settings, code="mzj", name="临江市民政局",
+                                  credit_code=credit_code_for("00250103"))
+        reader = Caller.of_department(mzj, "soap")
+    city.start()
+    platform.start()
+    _wait(lambda: code in _city_entries(city), "the resource at the city")
+    there = _city_entries(city)[code].resource_code
+
+    def at_city() -> int:
+        with unit_of_work(city.sessions) as session:
+            return session.scalar(select(func.count()).select_from(CoreRecord).where(CoreRecord.resource_code == there))
+
+    _wait(lambda: at_city() >= 3, "the district's three people in the city's core", timeout=30)
+    found = queries.query_records(Context(reader, city.sessions, city.settings), resource_code=there,
+                                  keys=[people[0]["idNumber"]], purpose="低保资格核查")
+    assert found.total == 1 and found.records[0].fields["name"] == people[0]["name"]
+    with unit_of_work(city.sessions) as session:
+        audited = session.scalars(select(AuditEntry).where(AuditEntry.operation == "exchange.query_records",
+                                                           AuditEntry.resource_code == there)).all()
+        assert [a.department_code for a in audited] == ["mzj"]
+
+    moved = {**people[1], "domicileAddress": "临江市临湖区湖滨路88号"}
+    load([moved])
+
+    def address() -> str:
+        rows = queries.query_records(Context(reader, city.sessions, replace(city.settings, audit=False)),
+                                     resource_code=there, keys=[moved["idNumber"]]).records
+        return rows[0].fields.get("domicileAddress", "") if rows else ""
+
+    _wait(lambda: address() == "临江市临湖区湖滨路88号", "the district's change at the city", timeout=30)
+    with unit_of_work(platform.sessions) as session:
+        from registry.models import FederationFeed
+
+        feed = session.get(FederationFeed, code)
+        assert feed.upper_code == there and feed.delivered == 4 and feed.last_error == ""
