@@ -21,10 +21,13 @@ import logging
 import signal
 import sys
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from client.faults import PlatformError
 from directory import federation as catalogue_federation
+from registry.db import unit_of_work
+from registry.models import FederationFeed
 from registry.settings import Settings
 from trust import console
 
@@ -63,6 +66,12 @@ def _status(args, sessions: sessionmaker[Session], settings: Settings) -> int:
         extra = sum(1 for code, fingerprint in held.items() if fingerprint and code not in {e.code for e in entries})
         print(f"{settings.upper_url}: {len(entries):,} entries here, {sum(1 for f in held.values() if f):,} held "
               f"there, {differ + extra:,} differ")
+        with unit_of_work(sessions) as session:
+            for feed in session.scalars(select(FederationFeed).order_by(FederationFeed.resource_code)):
+                last = feed.last_delivery.isoformat(timespec="seconds") if feed.last_delivery else "never"
+                problem = f"; last error: {feed.last_error}" if feed.last_error else ""
+                print(f"records of {feed.resource_code} -> {feed.upper_code} there: {feed.delivered:,} delivered, "
+                      f"up to sequence {feed.watermark}, last {last}{problem}")
 
     return _upper_call(work)
 

@@ -165,7 +165,14 @@ class Peer:
                     CatalogueEntry, CatalogueEntry.resource_code == FederationFeed.resource_code))]
         sent = 0
         for code, upper_code, watermark, provider_id in feeds:
-            sent += self._deliver_one(code, upper_code, watermark, provider_id)
+            try:
+                sent += self._deliver_one(code, upper_code, watermark, provider_id)
+            except PlatformError as exc:  # kept for `federation status`, and tried again next round
+                with unit_of_work(self.sessions) as session:
+                    feed = session.get(FederationFeed, code)
+                    if feed is not None:
+                        feed.last_error = str(exc)[:2000]
+                raise
         return sent
 
     def _deliver_one(self, code: str, upper_code: str, watermark: int, provider_id: int) -> int:

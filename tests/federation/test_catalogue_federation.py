@@ -380,3 +380,5 @@ def test_a_physically_centralised_resource_is_read_at_the_city_from_the_records_
 
         feed = session.get(FederationFeed, code)
         assert feed.upper_code == there and feed.delivered == 4 and feed.last_error == ""
+    status = platform.federation("status")
+    assert f"records of {code} -> {there} there: 4 delivered" in status.stdout, status.stdout
