@@ -441,6 +441,22 @@ class CatalogueVersion(Base):
     __table_args__ = (UniqueConstraint("entry_id", "version", name="uq_catalogue_version"),)
 
 
+class CatalogueWatch(Base):
+    """A person following an entry (订阅目录变更): its versions after ``seen_version`` are news to them."""
+
+    __tablename__ = "catalogue_watch"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"))
+    entry_id: Mapped[int] = mapped_column(ForeignKey("catalogue_entry.id", ondelete="CASCADE"))
+    created: Mapped[datetime] = mapped_column(DateTime)
+    seen_version: Mapped[int] = mapped_column(Integer, default=0)
+
+    entry: Mapped[CatalogueEntry] = relationship()
+
+    __table_args__ = (UniqueConstraint("user_id", "entry_id", name="uq_catalogue_watch"),)
+
+
 # --------------------------------------------------------------------------- exchange tiers (E6)
 
 

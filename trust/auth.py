@@ -333,6 +333,8 @@ def catalogue_create(ctx: Any, *, provider: str | None = None, **_inputs: Any) -
 
 check("catalogue.search")(allowed("search"))
 check("catalogue.show")(allowed("search"))
+for _name in ("watch", "unwatch", "watching", "seen"):  # 订阅目录变更: anyone who reads the catalogue, for themself
+    check(f"catalogue.{_name}")(allowed("search"))
 
 
 @check("catalogue.history")

@@ -15,3 +15,6 @@ def register_views(app: Flask) -> None:
     app.register_blueprint(onboarding.bp)  # 登记: 申请登记, 登记审核, 部门管理, 应用系统
     app.register_blueprint(certificate_pages)  # 证书: 证书管理 (CSR, 续期, 吊销), 证书审批
     app.register_blueprint(user_pages)  # 用户管理 (accounts, 三员分立), 修改密码 and the forced change
+    from .watching import bp as watching_pages
+
+    app.register_blueprint(watching_pages)  # 我的订阅: catalogue entries followed, and their changes

@@ -7,10 +7,11 @@ allow the verb, a key nobody has): the table asks only whether the role is let t
 from pathlib import Path
 
 from directory.uddi import store
-from tests.actions import case
+from tests.actions import ALL_ROLES, case
 
 CATALOGUING = {"admin", "cataloguer", "provider"}
 REVIEWING = {"admin", "reviewer"}
+ALL = set(ALL_ROLES)
 POPULATION_WSDL = (Path(__file__).resolve().parents[2] / "wsdl" / "contracts" / "population-query.wsdl").read_bytes()
 GAJ_BUSINESS = "uddi:gaj.govshare.local:business"
 
@@ -77,4 +78,9 @@ CASES = {
     "federation.receive": case(set(), lambda w: {"documents": []}),
     "federation.digests": case(set()),
     "federation.nodes": case({"admin", "auditor"}),
+    # 订阅目录变更: every role reads the catalogue, so every role may follow what it reads
+    "catalogue.watch": case(ALL, lambda w: {"resource_code": "101001/000001"}),
+    "catalogue.unwatch": case(ALL, lambda w: {"resource_code": "101001/000001"}),
+    "catalogue.watching": case(ALL),
+    "catalogue.seen": case(ALL),
 }
