@@ -24,7 +24,7 @@ import sys
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from client.faults import PlatformError
+from client.faults import PlatformError, Unavailable
 from directory import federation as catalogue_federation
 from registry.db import unit_of_work
 from registry.models import FederationFeed
@@ -50,10 +50,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _upper_call(work) -> int:
+    """Run ``work``; the higher platform's refusal exits 2, its failure or silence 1."""
     try:
         return console.run(work)
-    except (PlatformError, OSError) as exc:
-        print(f"error: the higher platform: {exc}", file=sys.stderr)
+    except PlatformError as exc:
+        failed = isinstance(exc, Unavailable) or exc.fault_code.endswith("Server")
+        print(f"error: the higher platform {'failed' if failed else 'refused'}: {exc}", file=sys.stderr)
+        return 1 if failed else 2
+    except OSError as exc:
+        print(f"error: the higher platform is unreachable: {exc}", file=sys.stderr)
         return 1
 
 

@@ -382,3 +382,22 @@ def test_a_physically_centralised_resource_is_read_at_the_city_from_the_records_
         assert feed.upper_code == there and feed.delivered == 4 and feed.last_error == ""
     status = platform.federation("status")
     assert f"records of {code} -> {there} there: 4 delivered" in status.stdout, status.stdout
+
+
+def test_a_suspended_node_is_refused_and_catches_up_once_reinstated(pair):
+    city, district = pair
+    first = district.publish(1)
+    city.start()
+    district.platform.start()
+    _wait(lambda: first in _city_entries(city), "the first entry at the city")
+
+    onboarding.suspend(city.context(), department="lhq", reason="目录上报数据质量整改")
+    second = district.publish(2)
+    time.sleep(4)  # the district pushes within a second; the city refuses it
+    assert second not in _city_entries(city)
+    status = district.platform.federation("status")
+    assert status.returncode == 2 and "suspended" in status.stderr and "目录上报数据质量整改" in status.stderr, status
+    assert "lhq\tcatalogue_node\tsuspended" in city.federation("nodes").stdout
+
+    onboarding.reinstate(city.context(), department="lhq")
+    _wait(lambda: second in _city_entries(city), "the entry published during the suspension, after it", timeout=90)
