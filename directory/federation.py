@@ -44,6 +44,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from lxml import etree
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
@@ -54,7 +55,7 @@ from registry.errors import (
     PublicationFailed,
     UddiError,
 )
-from registry.models import CatalogueEntry, CatalogueVersion, Department, FederationNode, UddiEntity
+from registry.models import CatalogueEntry, CatalogueVersion, Department, FederationNode, UddiEntity, WsdlDocument
 from trust.actions import Context, action
 
 from .catalogue import codes, workflow
@@ -76,10 +77,14 @@ METADATA = ("classification", "name", "provider_unit", "abstract", "format_class
 # --------------------------------------------------------------------------- documents
 
 
-def document(row: CatalogueEntry, versions: list[CatalogueVersion], base_url: str) -> dict[str, Any]:
-    """The document of one of this platform's entries (its items and provider loaded)."""
+def document(row: CatalogueEntry, versions: list[CatalogueVersion], base_url: str,
+             wsdl: str | None = None) -> dict[str, Any]:
+    """The document of one of this platform's entries (its items and provider loaded), with the text of
+    its interface's WSDL when the repository holds it (the higher platform publishes the WSDL's
+    services' ports as the entry's bindingTemplates: a 逻辑集中 resource is forwarded there)."""
     entry = workflow.Entry.of(row).as_dict()
-    return {
+    extra = {"wsdl": {"path": row.wsdl_path, "content": wsdl}} if wsdl else {}
+    return {**extra,
         "code": row.resource_code, "status": row.status, "status_reason": row.status_reason,
         "version": row.version, "provider": row.provider.name, "provider_code": row.provider_code,
         "wsdl_url": f"{base_url}/wsdl/{row.wsdl_path}" if row.wsdl_path else "",
@@ -133,9 +138,12 @@ def outgoing(ctx: Context, *, since_version_id: int = 0) -> tuple[list[Outgoing]
         for version in session.scalars(select(CatalogueVersion).where(CatalogueVersion.entry_id.in_(chunk))
                                        .order_by(CatalogueVersion.entry_id, CatalogueVersion.version)):
             history[version.entry_id].append(version)
+    paths = {row.wsdl_path for row in rows if row.wsdl_path}
+    wsdls = dict(session.execute(select(WsdlDocument.path, WsdlDocument.content).where(WsdlDocument.path.in_(paths))
+                                 ).all()) if paths else {}
     out = []
     for row in rows:
-        doc = document(row, history[row.id], ctx.settings.base_url)
+        doc = document(row, history[row.id], ctx.settings.base_url, wsdls.get(row.wsdl_path))
         out.append(Outgoing(row.resource_code, digest(doc), doc))
     ctx.note(record_count=len(out))
     return out, newest
@@ -259,6 +267,9 @@ def _receive_one(ctx: Context, node: Department, code: str, doc: dict[str, Any],
                         "只上报已发布或已下架的目录")
     data = dict(doc.get("metadata") or {})
     data["wsdl_path"] = ""
+    wsdl = doc.get("wsdl") if isinstance(doc.get("wsdl"), dict) else None
+    if wsdl and wsdl.get("path") and wsdl.get("content"):
+        data["wsdl_path"] = f"{node.code}/{str(wsdl['path']).lstrip('/')}"  # the node's corner of the repository
     if not data.get("access_point") and doc.get("wsdl_url"):
         data["access_point"] = doc["wsdl_url"]
     try:
@@ -290,7 +301,7 @@ def _receive_one(ctx: Context, node: Department, code: str, doc: dict[str, Any],
             if status == workflow.PUBLISHED:
                 if row.publish_date is None:
                     row.publish_date = ctx.now.date()
-                _publish(ctx, row)
+                _publish(ctx, row, wsdl["content"] if wsdl and row.wsdl_path else None)
             else:
                 _unpublish(ctx, row)
             row.status = status
@@ -332,18 +343,29 @@ def _version(ctx: Context, node: Department, row: CatalogueEntry, doc: dict[str,
                                      snapshot=snap))
 
 
-def _publish(ctx: Context, row: CatalogueEntry) -> None:
-    """The entry's businessService under its node's businessEntity (saved again when it changes)."""
+def _publish(ctx: Context, row: CatalogueEntry, wsdl: str | None) -> None:
+    """The entry's businessService under its node's businessEntity (saved again when it changes); with
+    the node's WSDL, the WSDL stored at ``row.wsdl_path`` and its ports the service's bindingTemplates."""
     from .catalogue.uddi_mapping import service_element
+    from .uddi import store
     from .uddi.publication import publish_entity
+    from .wsdl_publishing import binding_templates_for, publish_wsdl
 
     element = service_element(row, ctx.settings)
     try:
+        if wsdl:
+            publish_wsdl(ctx.session, ctx.settings, row.provider, path=row.wsdl_path, content=wsdl.encode(),
+                         authorized_name=ctx.caller.who, map_services=False)
+            templates = binding_templates_for(ctx.session, ctx.settings, row.wsdl_path, element.get("serviceKey"))
+            if templates:
+                container = etree.Element(store.q("bindingTemplates"))
+                container.extend(templates)
+                element.insert(element.index(element.find(store.q("categoryBag"))), container)
         saved = publish_entity(ctx.session, ctx.settings, "service", element, department=row.provider,
                                authorized_name=ctx.caller.who)
-    except UddiError as exc:
+    except (UddiError, LookupError, ValueError, PermissionError) as exc:  # a WSDL refused is one of these
         raise PublicationFailed(f"the directory refused {row.origin_code}: {exc}",
-                                zh=f"资源目录未接受下级节点目录 {row.origin_code} 的服务描述。") from exc
+                                zh=f"资源目录未接受下级节点目录 {row.origin_code} 的服务描述: {exc}") from exc
     row.service_key = saved.get("serviceKey")
 
 

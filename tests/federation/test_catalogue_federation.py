@@ -401,3 +401,59 @@ def test_a_suspended_node_is_refused_and_catches_up_once_reinstated(pair):
 
     onboarding.reinstate(city.context(), department="lhq")
     _wait(lambda: second in _city_entries(city), "the entry published during the suspension, after it", timeout=90)
+
+
+def test_a_logically_centralised_resource_is_answered_at_the_city_by_the_districts_service(pair, tmp_path):
+    """部门平台节点, 逻辑集中: the district's resource answered live by its department's own service; its WSDL
+    travels in the entry's document, the city stores it in its repository under the node's code and
+    publishes its ports as the entry's bindingTemplates, so a city department's QueryRecords is forwarded
+    to the service, with the city's sharing rules and audit."""
+    from adapters.demo_services import household_service_app, seed_people
+    from directory import wsdl_publishing
+    from exchange import queries
+    from registry.models import AuditEntry, WsdlDocument
+
+    from ..conftest import LiveServer
+
+    city, district = pair
+    platform = district.platform
+    people = seed_people(tmp_path / "hjgl.db", n=5, seed=11)
+    service = LiveServer(household_service_app(tmp_path / "hjgl.db"), free_port()).start()
+    try:
+        with unit_of_work(platform.sessions) as session:
+            fj = register_department(session, platform.settings, code="gafj", name="临湖区公安分局",
+                                     credit_code=credit_code_for("00260103"))
+            create_user(session, username="gafj", password="Secret-123", department=fj, roles=("cataloguer",))
+        wsdl = requests.get(f"{service.url}/?wsdl", timeout=5).content
+        wsdl_publishing.publish(district._as("gafj"), path="gafj/household.wsdl", content=wsdl, map_services=False)
+        metadata = {**_population_entry(platform.settings), "name": "临湖区户籍登记信息(实时)",
+                    "wsdl_path": "gafj/household.wsdl", "logical": True, "update_cycle": "实时"}
+        metadata.pop("access_point")
+        code = workflow.create(district._as("gafj"), metadata=metadata).resource_code
+        workflow.submit(district._as("gafj"), resource_code=code)
+        workflow.approve(district._as("shen.li"), resource_code=code)
+        workflow.publish(district._as("shen.li"), resource_code=code)
+        with unit_of_work(city.sessions) as session:
+            mzj = register_department(session, city.settings, code="mzj", name="临江市民政局",
+                                      credit_code=credit_code_for("00250103"))
+            reader = Caller.of_department(mzj, "soap")
+        city.start()
+        platform.start()
+        _wait(lambda: code in _city_entries(city), "the logical resource at the city")
+        there = _city_entries(city)[code]
+        assert there.logical and there.wsdl_path == "lhq/gafj/household.wsdl"
+        with unit_of_work(city.sessions) as session:
+            stored = session.scalar(select(WsdlDocument).where(WsdlDocument.path == there.wsdl_path))
+            assert stored is not None and stored.content == wsdl.decode()
+
+        person = people[0]
+        found = queries.query_records(Context(reader, city.sessions, city.settings), resource_code=there.resource_code,
+                                      keys=[person["idNumber"]], purpose="低保资格核查")
+        assert found.source == "provider" and found.total == 1
+        assert found.records[0].fields["name"] == person["name"]
+        with unit_of_work(city.sessions) as session:
+            assert session.scalar(select(AuditEntry.department_code).where(
+                AuditEntry.operation == "exchange.query_records",
+                AuditEntry.resource_code == there.resource_code)) == "mzj"
+    finally:
+        service.stop()
