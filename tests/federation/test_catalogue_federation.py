@@ -1,6 +1,7 @@
 """Catalogue federation (目录管理节点) between two installations, each a real ``govshare serve`` process on
 loopback with its own database: the district's platform is registered at the city's as a catalogue node
-(its 登记申请 approved, a certificate issued it), and its published catalogue flows up, signed.
+(its 登记申请 with the 接入方式 目录管理节点 approved by the city's administrator; its own key, whose CSR
+the city's security administrator approved), and its published catalogue flows up, signed.
 
 What is asserted: a published entry is at the city within 5 s, with its metadata, provider, code and
 history; a withdrawal follows it up; nobody at the city may change it; the city down (SIGKILL) while
@@ -21,6 +22,10 @@ from pathlib import Path
 
 import pytest
 import requests
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
 from sqlalchemy import func, select, update
 
 from bench.federation.__main__ import fill
@@ -33,7 +38,7 @@ from registry.errors import Conflict
 from registry.models import CatalogueEntry, CatalogueVersion, Department
 from registry.settings import Settings
 from server import prepare
-from trust import pki
+from trust import certificates, pki
 from trust.actions import Context
 from trust.auth import Caller
 
@@ -172,10 +177,22 @@ def pair(tmp_path):
         create_user(session, username="admin", password=PASSWORD, department=None, roles=("admin",))
     node_folder = tmp_path / "node-credentials"
     node_folder.mkdir()
+    # the district makes its key and sends the CSR (the CSR flow); the city's security administrator approves
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    (node_folder / "lhq.key").write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                                            serialization.PrivateFormat.PKCS8,
+                                                            serialization.NoEncryption()))
+    csr = (x509.CertificateSigningRequestBuilder()
+           .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "lhq federation")]))
+           .sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM))
     with unit_of_work(city.sessions) as session:
-        issued = pki.issue(session, city.settings, session.scalar(select(Department).where(Department.code == "lhq")))
-        (node_folder / "lhq.key").write_bytes(issued.key_pem())
-        (node_folder / "lhq.pem").write_bytes(issued.cert_pem())
+        node = session.scalar(select(Department).where(Department.code == "lhq"))
+        engineer = create_user(session, username="lhq.engineer", password=PASSWORD, department=node,
+                               roles=("cataloguer",))
+        engineer_caller = Caller.of_user(engineer, "portal")
+    asked = certificates.request(Context(engineer_caller, city.sessions, city.settings), csr=csr)
+    approved = certificates.approve(city.context(), request_id=asked.id)
+    (node_folder / "lhq.pem").write_text(approved.pem)
     district = Platform(tmp_path, "district", GOVSHARE_UPPER_URL=city.url,
                         GOVSHARE_UPPER_KEY=str(node_folder / "lhq.key"),
                         GOVSHARE_UPPER_CERT=str(node_folder / "lhq.pem"),
