@@ -29,13 +29,14 @@ from cryptography.x509.oid import NameOID
 from sqlalchemy import func, select, update
 
 from bench.federation.__main__ import fill
+from directory import federation
 from directory.accounts import create_user, register_department
 from directory.catalogue import workflow
 from directory.demo import credit_code_for
 from governance import onboarding
 from registry.db import make_engine, session_factory, unit_of_work
 from registry.errors import Conflict
-from registry.models import CatalogueEntry, CatalogueVersion, Department
+from registry.models import CatalogueEntry, CatalogueVersion, Department, User
 from registry.settings import Settings
 from server import prepare
 from trust import certificates, pki
@@ -474,3 +475,46 @@ def test_a_logically_centralised_resource_is_answered_at_the_city_by_the_distric
                 AuditEntry.resource_code == there.resource_code)) == "mzj"
     finally:
         service.stop()
+
+
+def test_a_node_touches_only_its_own_entries_and_a_document_must_match_its_digest(pair, tmp_path):
+    """Attacks on FederateEntries: an unsigned request; a document altered after its digest was taken;
+    a node sending the code of an entry the city catalogued itself, or another node's: each refused or
+    kept apart, nothing of anyone else's changed."""
+    import json
+
+    from client.exchange import Exchange
+
+    city, district = pair
+    code = district.publish(1)
+    entries, _ = federation.outgoing(district.platform.context())
+    [entry] = entries
+    with unit_of_work(city.sessions) as session:  # an entry the city catalogued itself, with the same code
+        own = register_department(session, city.settings, code="wjw", name="临江市卫生健康委员会",
+                                  credit_code=credit_code_for("00250105"))
+        create_user(session, username="wjw", password=PASSWORD, department=own, roles=("cataloguer",))
+        city_user = Caller.of_user(session.scalar(select(User).where(User.username == "wjw")), "cli")
+    city_code = workflow.create(Context(city_user, city.sessions, city.settings), metadata=_metadata(9)).resource_code
+    assert city_code == code  # both numberings start at 000001
+    city.start()
+    env = district.platform.env
+    upper = Exchange(city.url, key=env["GOVSHARE_UPPER_KEY"], cert=env["GOVSHARE_UPPER_CERT"],
+                     ca=env["GOVSHARE_UPPER_CA"])
+
+    unsigned = requests.post(f"{city.url}/exchange", timeout=30, headers={"Content-Type": "text/xml; charset=utf-8"},
+                             data=(b'<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>'
+                                   b'<ex:GetFederatedDigests xmlns:ex="http://govshare.local/xsd/exchange/1.0"/>'
+                                   b"</soap:Body></soap:Envelope>"))
+    assert unsigned.status_code == 500 and "wsse:" in unsigned.text
+
+    altered = {**entry.document, "metadata": {**entry.document["metadata"], "name": "被篡改的名称"}}
+    [result] = upper.federate([(code, entry.digest, json.dumps(altered, ensure_ascii=False))])
+    assert result.outcome == "refused" and "digest" in result.reason
+    assert upper.federated_digests() == {}
+
+    [result] = upper.federate([(code, entry.digest, json.dumps(entry.document, ensure_ascii=False))])
+    assert result.outcome == "created" and result.resource_code != city_code
+    with unit_of_work(city.sessions) as session:
+        mine = session.scalar(select(CatalogueEntry).where(CatalogueEntry.resource_code == city_code))
+        assert mine.origin_code is None and mine.name == "临湖区出生医学证明信息 9" and mine.status == "draft"
+        assert session.scalar(select(func.count()).select_from(CatalogueEntry)) == 2
