@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lxml import etree
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import selectinload
 
 from registry.errors import (
@@ -208,6 +208,11 @@ def receive(ctx: Context, *, documents: list[dict[str, Any]], reconcile: bool = 
                            zh=f"一次最多上报 {MAX_DOCUMENTS} 条目录 (本次 {len(documents)} 条), 请分批上报。")
     node = _node(ctx)
     state = _state(ctx, node)
+    # The unit of work begins here, with a write: on SQLite the driver opens a transaction only at the
+    # first INSERT/UPDATE, and a SAVEPOINT (one per entry, below) issued before that would open it
+    # instead - releasing the savepoint would then commit each entry on its own.
+    ctx.session.flush()
+    ctx.session.execute(update(FederationNode).where(FederationNode.id == state.id).values(last_contact=ctx.now))
     # The directory looks up the node's businessEntity and the tModels of each service's categoryBag by
     # key, from the session's identity map - which holds them only while something else does: held here,
     # they are read once per request, not once per entry.

@@ -26,7 +26,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from client.exchange import Exchange, FederationResult
@@ -36,7 +36,7 @@ from exchange import queries
 from registry.clock import utcnow
 from registry.db import unit_of_work
 from registry.errors import InvalidInput
-from registry.models import CatalogueEntry, FederationFeed
+from registry.models import CatalogueEntry, CoreContribution, CoreRecord, FederationFeed
 from registry.settings import Settings
 from trust.actions import Context
 from trust.auth import Caller
@@ -86,6 +86,8 @@ class Peer:
         self.sessions, self.settings = sessions, settings
         self.held: dict[str, str] | None = None  # what the higher platform holds, as of the last comparison
         self.mark = 0  # the newest catalogue version read by the last push or reconciliation
+        self.core_mark = 0  # the newest core version when records were last delivered
+        self.feeds_changed = True  # a feed was added since: deliver even if the core did not change
 
     @property
     def upper(self) -> Exchange:
@@ -150,6 +152,7 @@ class Peer:
                     feed.upper_code = wanted.pop(feed.resource_code)
                 elif feed.resource_code not in keep and (every or feed.resource_code in {e.code for e in entries}):
                     session.delete(feed)
+            self.feeds_changed = self.feeds_changed or bool(wanted)
             for code, upper_code in wanted.items():
                 session.add(FederationFeed(resource_code=code, upper_code=upper_code, watermark=0, delivered=0,
                                            last_error=""))
@@ -160,9 +163,17 @@ class Peer:
         provider (its own records, unmasked), sent signed as this platform; a batch sent again after a
         crash has the same id (the run id is the watermarks it covers), so the higher platform takes it once."""
         with unit_of_work(self.sessions) as session:
+            newest = session.scalar(select(func.max(CoreRecord.id))) or 0
+            if newest == self.core_mark and not self.feeds_changed:
+                return 0  # nothing new in the core since the last delivery, and no new feed
+            # only resources that ever sent records have any to deliver
+            with_data = select(CoreContribution.resource_code).union(select(CoreRecord.resource_code)).subquery()
             feeds = [(f.resource_code, f.upper_code, f.watermark, provider) for f, provider in session.execute(
-                select(FederationFeed, CatalogueEntry.provider_id).join(
-                    CatalogueEntry, CatalogueEntry.resource_code == FederationFeed.resource_code))]
+                select(FederationFeed, CatalogueEntry.provider_id)
+                .join(CatalogueEntry, CatalogueEntry.resource_code == FederationFeed.resource_code)
+                .where(FederationFeed.resource_code.in_(select(with_data.c.resource_code)),
+                       FederationFeed.watermark < newest))]
+        self.feeds_changed = False
         sent = 0
         for code, upper_code, watermark, provider_id in feeds:
             try:
@@ -172,7 +183,9 @@ class Peer:
                     feed = session.get(FederationFeed, code)
                     if feed is not None:
                         feed.last_error = str(exc)[:2000]
+                self.feeds_changed = True  # try them all again next round
                 raise
+        self.core_mark = newest
         return sent
 
     def _deliver_one(self, code: str, upper_code: str, watermark: int, provider_id: int) -> int:
