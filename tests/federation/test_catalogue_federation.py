@@ -10,15 +10,10 @@ reconciliation; the district killed mid-transfer, restarted, sends the rest and 
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 import requests
@@ -28,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from sqlalchemy import func, select, update
 
-from bench.federation.__main__ import fill
+from bench.federation.platforms import Platform, fill
 from directory import federation
 from directory.accounts import create_user, register_department
 from directory.catalogue import workflow
@@ -37,8 +32,6 @@ from governance import onboarding
 from registry.db import make_engine, session_factory, unit_of_work
 from registry.errors import Conflict
 from registry.models import CatalogueEntry, CatalogueVersion, Department, User
-from registry.settings import Settings
-from server import prepare
 from trust import certificates, pki
 from trust.actions import Context
 from trust.auth import Caller
@@ -46,65 +39,7 @@ from trust.auth import Caller
 from ..conftest import free_port
 from ..portal.conftest import PASSWORD, Browser
 
-ROOT = Path(__file__).resolve().parents[2]
 DISTRICT = {"code": "lhq", "name": "临江市临湖区人民政府", "credit_code": credit_code_for("00260100")}
-
-
-class Platform:
-    """One installation: its folder, database, settings, and its server process."""
-
-    def __init__(self, folder: Path, name: str, **env: str):
-        self.folder = folder / name
-        self.folder.mkdir()
-        self.port = free_port()
-        self.env = {**{k: v for k, v in os.environ.items() if not k.startswith("GOVSHARE_")},
-                    "GOVSHARE_DB_URL": f"sqlite:///{self.folder / 'govshare.db'}", "GOVSHARE_VAR": str(self.folder),
-                    "GOVSHARE_PORT": str(self.port), "GOVSHARE_SCHEDULER": "0", "GOVSHARE_WSS": "require",
-                    "GOVSHARE_NODE_DOMAIN": f"{name}.govshare.local", **env}
-        self.settings = Settings.from_env(db_url=self.env["GOVSHARE_DB_URL"], var_dir=self.folder, port=self.port,
-                                          node_domain=self.env["GOVSHARE_NODE_DOMAIN"], wss_policy="require")
-        self.sessions = prepare(self.settings)
-        self.process: subprocess.Popen | None = None
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def context(self) -> Context:
-        return Context(Caller.platform("cli"), self.sessions, replace(self.settings, audit=False))
-
-    def start(self) -> None:
-        log = (self.folder / "serve.log").open("a")
-        self.process = subprocess.Popen([sys.executable, "-m", "server", "serve", "--no-scheduler"], cwd=ROOT,
-                                        env=self.env, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, self.log()
-            try:
-                if requests.get(f"{self.url}/exchange?wsdl", timeout=2).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.2)
-        raise AssertionError("govshare serve did not come up: " + self.log())
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-    def log(self) -> str:
-        path = self.folder / "serve.log"
-        return path.read_text() if path.exists() else ""
-
-    def federation(self, command: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "server", "federation", command], cwd=ROOT, env=self.env,
-                              capture_output=True, text=True, timeout=120)
 
 
 def _metadata(n: int, name: str | None = None) -> dict:
@@ -125,6 +60,13 @@ class District:
                                       credit_code=credit_code_for("00260101"))
             create_user(session, username="li.na", password="Secret-123", department=wjw, roles=("cataloguer",))
             create_user(session, username="shen.li", password="Secret-123", department=None, roles=("reviewer",))
+
+    def add_department(self, code: str, name: str, serial: str) -> None:
+        """A department of the district with a cataloguer of its own (username: the code)."""
+        with unit_of_work(self.platform.sessions) as session:
+            made = register_department(session, self.platform.settings, code=code, name=name,
+                                       credit_code=credit_code_for(serial))
+            create_user(session, username=code, password="Secret-123", department=made, roles=("cataloguer",))
 
     def _as(self, username: str) -> Context:
         from registry.models import User
@@ -344,10 +286,7 @@ def test_a_physically_centralised_resource_is_read_at_the_city_from_the_records_
 
     city, district = pair
     platform = district.platform
-    with unit_of_work(platform.sessions) as session:
-        fj = register_department(session, platform.settings, code="gafj", name="临湖区公安分局",
-                                 credit_code=credit_code_for("00260103"))
-        create_user(session, username="gafj", password="Secret-123", department=fj, roles=("cataloguer",))
+    district.add_department("gafj", "临湖区公安分局", "00260103")
     code = workflow.create(district._as("gafj"), metadata=_population_entry(platform.settings)).resource_code
     workflow.submit(district._as("gafj"), resource_code=code)
     workflow.approve(district._as("shen.li"), resource_code=code)
@@ -444,10 +383,7 @@ def test_a_logically_centralised_resource_is_answered_at_the_city_by_the_distric
     people = seed_people(tmp_path / "hjgl.db", n=5, seed=11)
     service = LiveServer(household_service_app(tmp_path / "hjgl.db"), free_port()).start()
     try:
-        with unit_of_work(platform.sessions) as session:
-            fj = register_department(session, platform.settings, code="gafj", name="临湖区公安分局",
-                                     credit_code=credit_code_for("00260103"))
-            create_user(session, username="gafj", password="Secret-123", department=fj, roles=("cataloguer",))
+        district.add_department("gafj", "临湖区公安分局", "00260103")
         wsdl = requests.get(f"{service.url}/?wsdl", timeout=5).content
         wsdl_publishing.publish(district._as("gafj"), path="gafj/household.wsdl", content=wsdl, map_services=False)
         metadata = {**_population_entry(platform.settings), "name": "临湖区户籍登记信息(实时)",

@@ -10,12 +10,13 @@ import sys
 from sqlalchemy import func, select
 
 from adapters.demo.district import CATALOGUE, NODE, seed_district
+from bench.federation.platforms import ROOT, Platform
 from registry.db import unit_of_work
 from registry.models import CatalogueEntry, Department
 from trust import pki
 
 from ..conftest import free_port
-from .test_catalogue_federation import ROOT, Platform, _city_entries, _wait
+from .test_catalogue_federation import _city_entries, _wait
 
 
 def _settings_of(env_file) -> dict[str, str]:
