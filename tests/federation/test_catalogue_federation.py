@@ -77,8 +77,12 @@ class District:
         return Context(caller, self.platform.sessions, replace(self.platform.settings, audit=False))
 
     def publish(self, n: int, name: str | None = None) -> str:
-        code = workflow.create(self._as("li.na"), metadata=_metadata(n, name)).resource_code
-        workflow.submit(self._as("li.na"), resource_code=code)
+        return self.publish_as("li.na", _metadata(n, name))
+
+    def publish_as(self, cataloguer: str, metadata: dict) -> str:
+        """Catalogue ``metadata`` as ``cataloguer``, and review and publish it as the district's reviewer."""
+        code = workflow.create(self._as(cataloguer), metadata=metadata).resource_code
+        workflow.submit(self._as(cataloguer), resource_code=code)
         workflow.approve(self._as("shen.li"), resource_code=code)
         workflow.publish(self._as("shen.li"), resource_code=code)
         return code
@@ -262,6 +266,14 @@ def test_a_department_not_registered_as_a_node_is_refused(pair, tmp_path):
     engine.dispose()
 
 
+def _city_reader(city: Platform) -> Caller:
+    """临江市民政局 at the city, as its signed system calls."""
+    with unit_of_work(city.sessions) as session:
+        mzj = register_department(session, city.settings, code="mzj", name="临江市民政局",
+                                  credit_code=credit_code_for("00250103"))
+        return Caller.of_department(mzj, "soap")
+
+
 def _population_entry(settings) -> dict:
     return {"classification": "101001002", "name": "临湖区户籍人口基础信息", "provider_unit": "户政科",
             "abstract": "临湖区户籍人口基础信息, 按公民身份号码共享。", "format_class": "接口",
@@ -287,10 +299,7 @@ def test_a_physically_centralised_resource_is_read_at_the_city_from_the_records_
     city, district = pair
     platform = district.platform
     district.add_department("gafj", "临湖区公安分局", "00260103")
-    code = workflow.create(district._as("gafj"), metadata=_population_entry(platform.settings)).resource_code
-    workflow.submit(district._as("gafj"), resource_code=code)
-    workflow.approve(district._as("shen.li"), resource_code=code)
-    workflow.publish(district._as("shen.li"), resource_code=code)
+    code = district.publish_as("gafj", _population_entry(platform.settings))
     person = format_of("{%s}Person" % POPULATION_NS)
     people = list(samples.population_fields(3, seed=619))
 
@@ -301,10 +310,7 @@ def test_a_physically_centralised_resource_is_read_at_the_city_from_the_records_
             submit_document(session, batch, platform.settings.max_batch_bytes)
 
     load(people)
-    with unit_of_work(city.sessions) as session:
-        mzj = register_department(session, city.settings, code="mzj", name="临江市民政局",
-                                  credit_code=credit_code_for("00250103"))
-        reader = Caller.of_department(mzj, "soap")
+    reader = _city_reader(city)
     city.start()
     platform.start()
     _wait(lambda: code in _city_entries(city), "the resource at the city")
@@ -389,14 +395,8 @@ def test_a_logically_centralised_resource_is_answered_at_the_city_by_the_distric
         metadata = {**_population_entry(platform.settings), "name": "临湖区户籍登记信息(实时)",
                     "wsdl_path": "gafj/household.wsdl", "logical": True, "update_cycle": "实时"}
         metadata.pop("access_point")
-        code = workflow.create(district._as("gafj"), metadata=metadata).resource_code
-        workflow.submit(district._as("gafj"), resource_code=code)
-        workflow.approve(district._as("shen.li"), resource_code=code)
-        workflow.publish(district._as("shen.li"), resource_code=code)
-        with unit_of_work(city.sessions) as session:
-            mzj = register_department(session, city.settings, code="mzj", name="临江市民政局",
-                                      credit_code=credit_code_for("00250103"))
-            reader = Caller.of_department(mzj, "soap")
+        code = district.publish_as("gafj", metadata)
+        reader = _city_reader(city)
         city.start()
         platform.start()
         _wait(lambda: code in _city_entries(city), "the logical resource at the city")
