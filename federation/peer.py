@@ -249,7 +249,8 @@ class Peer:
                 if time.monotonic() >= next_reconcile or self.held is None:
                     report = self.reconcile()
                     next_reconcile = time.monotonic() + self.settings.upper_reconcile_seconds
-                    log.info("federation: reconciled with %s: %s", self.settings.upper_url, report.line())
+                    log.log(logging.INFO if report.sent else logging.DEBUG, "federation: reconciled with %s: %s",
+                            self.settings.upper_url, report.line())
                 else:
                     report = self.push()
                     if report is not None and report.sent:
