@@ -10,7 +10,10 @@
     /exchange              the exchange service (?wsdl): SubmitBatch, GetBatchStatus, QueryRecords, GetChanges
     /xsd/...               the standard exchange formats (XSD)
     /pki/ca.pem, /pki/crl.pem  the platform CA certificate and its revocation list
-    /portal/               the unified query portal (统一数据资源查询系统, browser)
+    /portal/               the unified query portal (统一数据资源查询系统, browser); /portal/open, the open
+                           catalogue (开放目录), needs no account
+    /catalogue/dcat.ttl    the open catalogue in DCAT-AP 3.0 for harvesters (Turtle; ?page=N)
+    /catalogue/dcat.jsonld the same in JSON-LD
 
 The ``govshare`` console script is :func:`main`: the centre's administration command line
 (``govshare serve``, ``govshare db upgrade``, ``govshare demo``, ``govshare catalogue ...``),
@@ -25,6 +28,7 @@ import importlib
 import logging
 import sys
 from collections.abc import Callable
+from datetime import UTC
 
 from sqlalchemy import exc
 from sqlalchemy.orm import Session, sessionmaker
@@ -124,6 +128,73 @@ def pki_files_app(settings: Settings):
     return app
 
 
+def catalogue_files_app(settings: Settings, sessions: sessionmaker[Session]):
+    """The open catalogue in DCAT-AP for harvesters (``directory.catalogue.dcat``), anonymous:
+    ``/catalogue/dcat.ttl`` and ``/catalogue/dcat.jsonld``, ``?page=N`` (1 first), each with a strong
+    ETag - a request whose If-None-Match names it is answered 304 - and a Last-Modified; a dataset's
+    URI (``/catalogue/dataset/<资源代码>``) leads to its page in the portal's 开放目录."""
+    from urllib.parse import parse_qs, quote
+
+    from directory.catalogue import dcat
+    from registry.errors import NotFound
+    from trust.actions import Context
+    from trust.auth import Caller
+
+    def app(environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if path.rstrip("/") == "/catalogue":  # the catalogue's own URI: its page for people
+            start_response("303 See Other", [("Location", f"{_base(environ)}/portal/open"), ("Content-Length", "0")])
+            return [b""]
+        if path.startswith("/catalogue/dataset/") and len(path) > len("/catalogue/dataset/"):
+            code = path.removeprefix("/catalogue/dataset/")
+            location = f"{_base(environ)}/portal/open/resource?code={quote(code, safe='/')}"
+            start_response("303 See Other", [("Location", location), ("Content-Length", "0")])
+            return [b""]
+        document = path.removeprefix("/catalogue/")
+        if document not in dcat.DOCUMENTS:
+            return _plain(start_response, "404 Not Found",
+                          f"no catalogue file at {path}: the open catalogue (开放目录) is /catalogue/dcat.ttl "
+                          "(Turtle) and /catalogue/dcat.jsonld (JSON-LD), ?page=N for its pages; "
+                          "people read it at /portal/open\n")
+        method = environ.get("REQUEST_METHOD", "GET")
+        if method not in ("GET", "HEAD"):
+            start_response("405 Method Not Allowed", [("Allow", "GET, HEAD"), ("Content-Length", "0")])
+            return [b""]
+        page = parse_qs(environ.get("QUERY_STRING", "")).get("page", ["1"])[0]
+        if not page.isdigit():
+            return _plain(start_response, "400 Bad Request", f"page must be a whole number from 1, not {page!r}\n")
+        current = [tag.strip().removeprefix("W/").strip('"')
+                   for tag in environ.get("HTTP_IF_NONE_MATCH", "").split(",") if tag.strip()]
+        ctx = Context(Caller(channel="harvest"), sessions, settings)
+        try:
+            export = dcat.export(ctx, base_url=_base(environ), page=int(page), document=document, current=current,
+                                 address=environ.get("REMOTE_ADDR"))
+        except NotFound as err:
+            return _plain(start_response, "404 Not Found", err.message + "\n")
+        headers = [("ETag", f'"{export.tag}"'), ("Cache-Control", "public, no-cache"),
+                   ("Access-Control-Allow-Origin", "*")]
+        if export.modified is not None:
+            from email.utils import format_datetime
+
+            headers.append(("Last-Modified", format_datetime(export.modified.replace(tzinfo=UTC), usegmt=True)))
+        if export.graph is None:
+            start_response("304 Not Modified", headers)
+            return [b""]
+        body = dcat.serialize(export.graph, document)
+        start_response("200 OK", [("Content-Type", f"{dcat.DOCUMENTS[document][0]}; charset=utf-8"),
+                                  ("Content-Length", str(len(body))), *headers])
+        return [b""] if method == "HEAD" else [body]
+
+    def _base(environ) -> str:
+        """The platform's public address, else the one the request came to."""
+        if settings.public_url:
+            return settings.public_url.rstrip("/")
+        host = environ.get("HTTP_HOST") or f"{environ.get('SERVER_NAME', 'localhost')}:{environ.get('SERVER_PORT')}"
+        return f"{environ.get('wsgi.url_scheme', 'http')}://{host}{environ.get('SCRIPT_NAME', '')}".rstrip("/")
+
+    return app
+
+
 def build_app(settings: Settings, sessions: sessionmaker[Session]):
     """The whole platform as one WSGI application."""
     from directory.diagnostics import diagnostics_app
@@ -140,15 +211,19 @@ def build_app(settings: Settings, sessions: sessionmaker[Session]):
     for path in ("/exchange", "/uddi/publication"):  # WS-Security (S2), per GOVSHARE_WSS
         protect(exact[path], sessions, settings)
     prefixes: dict[str, Callable] = {"/wsdl/uddi/": oasis_files_app, "/wsdl/": wsdl_app(sessions),
-                                     "/xsd/": xsd_files_app, "/pki/": pki_files_app(settings)}
+                                     "/xsd/": xsd_files_app, "/pki/": pki_files_app(settings),
+                                     "/catalogue/": catalogue_files_app(settings, sessions)}
+    services = sorted(exact)  # the SOAP services, each with its WSDL
+    exact["/catalogue"] = prefixes["/catalogue/"]  # the catalogue's URI in the DCAT-AP files
     from portal import portal_app
 
     prefixes["/portal/"] = portal_app(settings, sessions)
 
     def index(environ, start_response):
         lines = ["govshare — 政务信息资源共享交换平台", ""]
-        lines += [f"{path}  (WSDL: {path}?wsdl)" for path in sorted(exact)]
-        lines += ["/wsdl/uddi/uddi_api_v3_binding.wsdl  (OASIS UDDI v3 binding)", "/portal/  (统一数据资源查询系统)"]
+        lines += [f"{path}  (WSDL: {path}?wsdl)" for path in services]
+        lines += ["/wsdl/uddi/uddi_api_v3_binding.wsdl  (OASIS UDDI v3 binding)", "/portal/  (统一数据资源查询系统)",
+                  "/catalogue/dcat.ttl, /catalogue/dcat.jsonld  (开放目录, DCAT-AP)", "/portal/open  (开放目录)"]
         return _plain(start_response, "200 OK", "\n".join(lines) + "\n")
 
     return Router(exact, prefixes, index)

@@ -875,7 +875,7 @@ class AuditEntry(Base):
     user: Mapped[str | None] = mapped_column(String(100))
     certificate_serial: Mapped[str | None] = mapped_column(String(40), index=True)
     operation: Mapped[str] = mapped_column(String(64))  # the action: exchange.query_records, sharing.apply, ...
-    channel: Mapped[str | None] = mapped_column(String(16))  # soap | portal | cli | node | federation | job
+    channel: Mapped[str | None] = mapped_column(String(16))  # soap | portal | cli | node | federation | job | harvest
     system_code: Mapped[str | None] = mapped_column(String(64))  # the department's 应用系统 that called
     resource_code: Mapped[str | None] = mapped_column(String(64), index=True)
     query_digest: Mapped[str | None] = mapped_column(String(64))

@@ -122,7 +122,7 @@ class AuditEvent:
     request_digest: str | None = None
     response_digest: str | None = None
     detail: str = ""
-    channel: str | None = None  # soap | portal | cli | node | federation | job (trust.auth.CHANNELS)
+    channel: str | None = None  # soap | portal | cli | node | federation | job | harvest (trust.auth.CHANNELS)
     system_code: str | None = None  # the department's 应用系统 that called, when one signed
 
     def identify(self, caller: Any) -> None:

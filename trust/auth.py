@@ -88,14 +88,14 @@ CAPABILITY_NAMES = {
     "certificates": "签发和吊销证书",
 }
 
-CHANNELS = ("soap", "portal", "cli", "node", "federation", "job")
+CHANNELS = ("soap", "portal", "cli", "node", "federation", "job", "harvest")
 
 
 @dataclass(frozen=True)
 class Caller:
     """Who an action runs for, as the front end verified it (a signature, a login, the console)."""
 
-    channel: str  # soap | portal | cli | node | federation | job
+    channel: str  # soap | portal | cli | node | federation | job | harvest (the DCAT-AP files)
     roles: frozenset[str] = frozenset()
     department_id: int | None = None
     department_code: str | None = None
@@ -229,7 +229,7 @@ def allowed(capability: str) -> Check:
 
 
 def anyone(ctx: Any, **_inputs: Any) -> None:
-    """The check of an action every signed-in caller may run (what it sees is the action's to limit)."""
+    """The check of an action any caller may run, signed in or not (what it sees is the action's to limit)."""
 
 
 # ----------------------------------------------------------------------------- the checks, by package
@@ -239,6 +239,8 @@ def anyone(ctx: Any, **_inputs: Any) -> None:
 #   catalogue.approve, .refuse, .publish          reviewer, admin (any department's entry)
 #   catalogue.search, .show                       everyone; each sees what catalogue_visibility lets through
 #   catalogue.history                             the provider department, and those who see every entry
+#   catalogue.open_search, .open_show, .dcat      anyone, signed in or not: the open catalogue (开放目录), whose
+#                                                 entries open_catalogue lets through for every caller alike
 #   wsdl.publish, uddi.save_* / delete_* / get_registeredInfo   cataloguer, provider, admin (the UDDI API
 #                                                 further limits a publisher to what its department owns)
 
@@ -263,6 +265,16 @@ def catalogue_visibility(caller: Caller) -> list[Any]:
         return []
     own = CatalogueEntry.provider_id == caller.department_id if caller.department_id is not None else false()
     return [or_(CatalogueEntry.status == "published", own)]
+
+
+def open_catalogue() -> list[Any]:
+    """The open catalogue's (开放目录) rule, as conditions on ``registry.models.CatalogueEntry``: the
+    published entries open to the public (是否向社会开放), the same for every caller - the portal's
+    anonymous pages and the DCAT-AP files harvesters read never show a draft, a withdrawn entry or one
+    kept within government."""
+    from registry.models import CatalogueEntry
+
+    return [CatalogueEntry.status == "published", CatalogueEntry.open_to_public.is_(True)]
 
 
 def catalogue_refusal(caller: Caller, verb: str, provider_id: int | None, code: str) -> NotPermitted | None:
@@ -335,6 +347,8 @@ check("catalogue.search")(allowed("search"))
 check("catalogue.show")(allowed("search"))
 for _name in ("watch", "unwatch", "watching", "seen"):  # 订阅目录变更: anyone who reads the catalogue, for themself
     check(f"catalogue.{_name}")(allowed("search"))
+for _name in ("open_search", "open_show", "dcat"):
+    check(f"catalogue.{_name}")(anyone)  # what they show is open_catalogue's, whoever asks
 
 
 @check("catalogue.history")

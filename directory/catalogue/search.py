@@ -57,12 +57,24 @@ def search(ctx: Context, *, text: str = "", chosen: Mapping[str, str] | None = N
     """The entries the caller may see that match ``text`` and every chosen facet, by resource code:
     page ``page`` of ``page_size`` (the last page when there are fewer), or all of them without one.
     ``mine`` keeps the caller's department's own; ``counts`` False leaves the facets out."""
-    session = ctx.session
-    chosen = {k: v for k, v in (chosen or {}).items() if v and k in FACETS}
-    base = [*catalogue_visibility(ctx.caller), *_text(text.split())]
+    visible = catalogue_visibility(ctx.caller)
     if mine:
-        base.append(CatalogueEntry.provider_id == ctx.caller.department_id if ctx.caller.department_id is not None
-                    else false())
+        visible.append(CatalogueEntry.provider_id == ctx.caller.department_id
+                       if ctx.caller.department_id is not None else false())
+    result = find(ctx.session, visible, FACETS, text=text, chosen=chosen, page=page, page_size=page_size,
+                  counts=counts)
+    ctx.note(record_count=len(result.entries),
+             query_digest=audit.query_digest({"text": text, "chosen": chosen, "mine": mine, "page": page}))
+    return result
+
+
+def find(session: Session, visible: list, facets: tuple[str, ...], *, text: str = "",
+         chosen: Mapping[str, str] | None = None, page: int = 1, page_size: int | None = None,
+         counts: bool = True) -> SearchResult:
+    """The search itself, within the entries the conditions ``visible`` let through, counting ``facets``:
+    for the actions that each apply their visibility rule (this one, and the open catalogue's)."""
+    chosen = {k: v for k, v in (chosen or {}).items() if v and k in facets}
+    base = [*visible, *_text(text.split())]
     where = base + [_condition(k, v) for k, v in chosen.items()]
     total = session.scalar(select(func.count()).select_from(CatalogueEntry).where(*where)) or 0
     query = (select(CatalogueEntry).where(*where)
@@ -74,11 +86,9 @@ def search(ctx: Context, *, text: str = "", chosen: Mapping[str, str] | None = N
         page = min(max(page, 1), pages)
         query = query.offset((page - 1) * page_size).limit(page_size)
     entries = tuple(Entry.of(row) for row in session.scalars(query))
-    facets = {name: _facet(session, name, base + [_condition(k, v) for k, v in chosen.items() if k != name])
-              for name in FACETS} if counts else {}
-    ctx.note(record_count=len(entries),
-             query_digest=audit.query_digest({"text": text, "chosen": chosen, "mine": mine, "page": page}))
-    return SearchResult(total, entries, facets, page if page_size is not None else 1, pages)
+    counted = {name: _facet(session, name, base + [_condition(k, v) for k, v in chosen.items() if k != name])
+               for name in facets} if counts else {}
+    return SearchResult(total, entries, counted, page if page_size is not None else 1, pages)
 
 
 def _condition(name: str, value: str):

@@ -8,13 +8,14 @@ from flask import Flask
 def register_views(app: Flask) -> None:
     from . import assessment, audit, auth, catalogue, corrections, home, monitor, nodes, onboarding, query, sharing
     from .certificates import bp as certificate_pages
+    from .open_catalogue import bp as open_pages
     from .users import bp as user_pages
+    from .watching import bp as watching_pages
 
     for module in (auth, home, catalogue, sharing, query, monitor, nodes, audit, corrections, assessment):
         app.register_blueprint(module.bp)
     app.register_blueprint(onboarding.bp)  # 登记: 申请登记, 登记审核, 部门管理, 应用系统
     app.register_blueprint(certificate_pages)  # 证书: 证书管理 (CSR, 续期, 吊销), 证书审批
     app.register_blueprint(user_pages)  # 用户管理 (accounts, 三员分立), 修改密码 and the forced change
-    from .watching import bp as watching_pages
-
     app.register_blueprint(watching_pages)  # 我的订阅: catalogue entries followed, and their changes
+    app.register_blueprint(open_pages)  # 开放目录: the open catalogue, no account needed

@@ -52,7 +52,7 @@ AREAS = {
     "core": "基础库", "department": "部门登记", "system": "应用系统", "user": "用户管理",
 }
 CHANNELS = {"soap": "接口", "portal": "门户", "cli": "命令行", "node": "前置节点", "federation": "级联平台",
-            "job": "定时任务"}
+            "job": "定时任务", "harvest": "目录采集"}
 RESULTS = {"ok": "成功", "refused": "拒绝", "fault": "失败"}
 #: what the verification of the chain found, by kind (trust.audit.Problem)
 PROBLEMS = {

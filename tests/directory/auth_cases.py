@@ -58,6 +58,10 @@ CASES = {
     "catalogue.show": case("everyone", lambda w: {"resource_code": w.conditional}),
     # the history (drafts, refusals) is 公安局's and the reviewers' and auditors', not 民政局's cataloguers'
     "catalogue.history": case({"admin", "reviewer", "auditor"}, lambda w: {"resource_code": w.conditional}),
+    # the open catalogue (开放目录) is anyone's: what it shows is open_catalogue's, whoever asks
+    "catalogue.open_search": case("everyone", lambda w: {"text": "户籍"}),
+    "catalogue.open_show": case("everyone", lambda w: {"resource_code": w.unconditional}),
+    "catalogue.dcat": case("everyone", lambda w: {"base_url": "https://data.example.gov.cn"}),
     "wsdl.publish": case(CATALOGUING, lambda w: {"path": "gaj/auth-case.wsdl", "content": POPULATION_WSDL},
                          department="gaj"),
     "uddi.save_business": case(CATALOGUING, lambda w: {"entities": _business()}, department="gaj"),
