@@ -5,7 +5,6 @@ database (:func:`fill`)."""
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -17,6 +16,7 @@ from pathlib import Path
 import requests
 from sqlalchemy import select
 
+from bench.processes import end
 from directory.catalogue import workflow
 from registry.db import unit_of_work
 from registry.models import CatalogueEntry, CatalogueVersion, Department, InformationItem
@@ -72,16 +72,13 @@ class Platform:
     def kill(self) -> None:
         """SIGKILL: no chance to finish anything."""
         if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
+            self.process.kill()
             self.process.wait(timeout=30)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        """SIGTERM, then SIGKILL if it has not ended in 30 s."""
+        if self.process is not None:
+            end(self.process)
 
     def log(self) -> str:
         path = self.folder / "serve.log"

@@ -57,12 +57,17 @@ def _class_path(code: str) -> str:
 @bp.route("/catalogue")
 @requires("search")
 def index():
+    return search_page("catalogue.html", search, context(), FACETS)
+
+
+def search_page(template: str, find, ctx, facets, **extra):
+    """A catalogue's search page: the request's text, facets and page through ``find`` (a search action)."""
     text = request.args.get("q", "").strip()
-    chosen = {name: request.args.get(name, "") for name in FACETS}
+    chosen = {name: request.args.get(name, "") for name in facets}
     page = max(request.args.get("page", 1, type=int) or 1, 1)
-    result = search(context(), text=text, chosen=chosen, page=page, page_size=portal_config().page_size)
-    return render_template("catalogue.html", result=result, text=text, chosen=chosen, page=result.page,
-                           pages=result.pages, facets=FACETS, facet_labels=FACET_LABELS)
+    result = find(ctx, text=text, chosen=chosen, page=page, page_size=portal_config().page_size)
+    return render_template(template, result=result, text=text, chosen=chosen, page=result.page,
+                           pages=result.pages, facets=facets, facet_labels=FACET_LABELS, **extra)
 
 
 def _sample_request(entry: workflow.Entry, requester_code: str) -> str:

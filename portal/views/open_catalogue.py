@@ -14,11 +14,11 @@ from flask import Blueprint, g, render_template, request
 from directory.catalogue.dcat import Uris, interface
 from directory.catalogue.metadata import DATA_TYPES
 from directory.catalogue.public import OPEN_FACETS, open_search, open_show
-from directory.catalogue.search import FACET_LABELS
 from trust.actions import Context
 from trust.auth import Caller
 
-from ..app import portal_config, sessions, settings
+from ..app import sessions, settings
+from .catalogue import search_page
 
 bp = Blueprint("open_catalogue", __name__)
 
@@ -35,12 +35,7 @@ def _base() -> str:
 
 @bp.route("/open")
 def index():
-    text = request.args.get("q", "").strip()
-    chosen = {name: request.args.get(name, "") for name in OPEN_FACETS}
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
-    result = open_search(_visitor(), text=text, chosen=chosen, page=page, page_size=portal_config().page_size)
-    return render_template("open_catalogue.html", result=result, text=text, chosen=chosen, page=result.page,
-                           pages=result.pages, facets=OPEN_FACETS, facet_labels=FACET_LABELS, base=_base())
+    return search_page("open_catalogue.html", open_search, _visitor(), OPEN_FACETS, base=_base())
 
 
 @bp.route("/open/resource")
