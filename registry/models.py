@@ -442,7 +442,8 @@ class CatalogueVersion(Base):
 
 
 class CatalogueWatch(Base):
-    """A person following an entry (订阅目录变更): its versions after ``seen_version`` are news to them."""
+    """A person following an entry (订阅目录变更): its versions after ``seen_version`` are news to them,
+    and so are the batches of its records received after ``data_seen_at`` (if they may read them)."""
 
     __tablename__ = "catalogue_watch"
 
@@ -451,6 +452,8 @@ class CatalogueWatch(Base):
     entry_id: Mapped[int] = mapped_column(ForeignKey("catalogue_entry.id", ondelete="CASCADE"))
     created: Mapped[datetime] = mapped_column(DateTime)
     seen_version: Mapped[int] = mapped_column(Integer, default=0)
+    # the batches of the resource's records received from this second on are news (None: after ``created``)
+    data_seen_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     entry: Mapped[CatalogueEntry] = relationship()
 

@@ -565,6 +565,8 @@ check("federation.nodes")(allowed("monitor"))
 #   exchange.batch_status                         provider, admin: a department asks about the batches it sent
 #   exchange.query_records, .get_changes,         consumer, admin: what the department may read of a resource is
 #   .unified_query                                governance's decision, asked by the read path (exchange.output)
+#   exchange.data_news                            everyone who reads the catalogue, for the entries they follow:
+#                                                 the batches received, where their department may read them
 #   core.priorities, .priority, .conflicts,       admin (operate): priorities decide whose values the core keeps;
 #   .history                                      conflicts and versions show every department's values
 #
@@ -618,6 +620,8 @@ check("exchange.submit_batch")(allowed("submit"))
 check("exchange.batch_status")(allowed("submit"))
 for _name in ("exchange.query_records", "exchange.get_changes", "exchange.unified_query"):
     check(_name)(_exchange_read)
+# 我的订阅's data changes: a person's own follows, each told only if their department may read it
+check("exchange.data_news")(allowed("search"))
 for _name in ("core.priorities", "core.priority", "core.conflicts", "core.history"):
     check(_name)(allowed("operate"))
 

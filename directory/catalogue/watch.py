@@ -5,12 +5,14 @@ changed at its node - in the portal's 我的订阅 until they have seen it.
     watch(ctx, resource_code="101001002/000001")       # follow an entry the caller may see
     unwatch(ctx, resource_code="101001002/000001")
     watching(ctx) -> [Watched(resource_code, name, status, unseen=(Change(...), ...), ...), ...]
-    seen(ctx, resource_code=None)                       # all (or one) read
+    seen(ctx, resource_code=None)                       # all (or one) read, the data changes too
 
 A change is a catalogue version (``CatalogueVersion``) after the one the person last saw; following an
-entry starts at its current version, so only what happens next is news.  Data changes of the records
-are followed by a department's programs with GetChanges (``govshare-client changes --follow``), and
-the directory's changes by any UDDI client with the subscription API.
+entry starts at its current version, so only what happens next is news.  The batches of records a
+followed resource received since are news too, for those who may read them
+(``exchange.queries.data_news``); a department's programs follow the records themselves with
+GetChanges (``govshare-client changes --follow``), and any UDDI client the directory's changes with
+the subscription API.
 """
 
 from __future__ import annotations
@@ -142,5 +144,6 @@ def seen(ctx: Context, *, resource_code: str | None = None) -> int:
         if w.entry.version > w.seen_version:
             w.seen_version = w.entry.version
             marked += 1
+        w.data_seen_at = ctx.now
     return marked
 

@@ -1,5 +1,6 @@
-"""我的订阅 (订阅目录变更): the entries a person follows and what changed since they last looked; the
-资源详情 page's 订阅变更 / 取消订阅 button (``directory.catalogue.watch``)."""
+"""我的订阅 (订阅目录变更): the entries a person follows and what changed since they last looked - the
+entry's versions (``directory.catalogue.watch``) and the batches of its records, where the person's
+department may read them (``exchange.queries.data_news``); the 资源详情 page's 订阅变更 / 取消订阅 button."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from sqlalchemy import select
 
 from directory.catalogue import watch
 from directory.catalogue.workflow import STATUS_LABELS
+from exchange.queries import data_news
 from registry.models import CatalogueEntry, CatalogueWatch
 
 from ..app import context, reading, requires
@@ -29,7 +31,11 @@ def is_watched(code: str) -> bool:
 @requires("search")
 def index():
     found = watch.watching(context())
-    return render_template("watching.html", watched=found, unseen=sum(1 for w in found if w.unseen),
+    data = data_news(context())
+    fresh = {code for code, news in data.items() if news.batches}
+    found.sort(key=lambda w: 0 if w.unseen or w.resource_code in fresh else 1)  # stable: news first, as before
+    return render_template("watching.html", watched=found, data=data, fresh=fresh,
+                           unseen=sum(1 for w in found if w.unseen or w.resource_code in fresh),
                            labels=watch.CHANGE_LABELS, statuses=STATUS_LABELS, limit=watch.MAX_WATCHES)
 
 
@@ -52,6 +58,6 @@ def toggle():
 @requires("search")
 def mark_seen():
     code = request.form.get("code", "").strip() or None
-    marked = watch.seen(context(), resource_code=code)
-    flash(f"已将 {marked} 个条目的变更标为已读。", "success")
+    watch.seen(context(), resource_code=code)
+    flash(f"已将 {code} 的变更标为已读。" if code else "已将全部变更标为已读。", "success")
     return redirect(url_for("watching.index"))

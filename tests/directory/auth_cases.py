@@ -87,4 +87,5 @@ CASES = {
     "catalogue.unwatch": case(ALL, lambda w: {"resource_code": "101001/000001"}),
     "catalogue.watching": case(ALL),
     "catalogue.seen": case(ALL),
+    "exchange.data_news": case(ALL),
 }
