@@ -389,6 +389,13 @@ def test_a_workbook_over_the_row_limit_is_refused_as_a_whole(city, monkeypatch):
         (5, "资源行太多: 一份工作簿最多 3 行, 请拆成几份分批导入")]
 
 
+def test_a_file_over_the_size_limit_is_refused_before_it_is_read(city, monkeypatch):
+    monkeypatch.setattr(template, "MAX_BYTES", 1024 * 1024)
+    with pytest.raises(InvalidWorkbook) as refused:
+        spreadsheet.import_workbook(city("li.na"), content=b"PK" + b"\0" * (3 * 1024 * 1024))
+    assert refused.value.errors[0].message == "文件太大 (3 MB), 最多 1 MB; 请分批导入"
+
+
 # --------------------------------------------------------------------------- the action: rights and the audit log
 
 

@@ -59,6 +59,8 @@ class RowOutcome:
 
 @dataclass(frozen=True)
 class ImportResult:
+    """What an import did with each row of 目录编制 (checking only: what it would do)."""
+
     checked_only: bool
     rows: tuple[RowOutcome, ...]
 
@@ -77,6 +79,8 @@ def template_workbook(ctx: Context) -> bytes:
 
 @dataclass(frozen=True)
 class Exported:
+    """An export: the workbook and how many entries it holds."""
+
     content: bytes  # the .xlsx workbook
     count: int  # the entries in it
 
@@ -97,12 +101,12 @@ def import_workbook(ctx: Context, *, content: bytes, check: bool = False) -> Imp
     sheets = template.read(content)
     errors = list(sheets.errors)
     if not sheets.rows:
-        raise InvalidWorkbook(list(template.iter_errors_sorted(errors)))
+        raise InvalidWorkbook(template.sorted_errors(errors))
     given = {c.field for c in sheets.given if c is not None}
     importer = _Importer(ctx, given, errors, lock=not check)
     plans = importer.plan(sheets.rows)
     if errors:
-        raise InvalidWorkbook(list(template.iter_errors_sorted(errors)))
+        raise InvalidWorkbook(template.sorted_errors(errors))
     outcomes = tuple(importer.save(plan) if not check else plan.outcome() for plan in plans)
     result = ImportResult(check, outcomes)
     ctx.note(record_count=len(outcomes), detail=("check only: " if check else "") + result.summary())

@@ -25,7 +25,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -518,9 +518,8 @@ def _attach(rows: list[ResourceRow], items: list[tuple[int, Any, ItemRow]], erro
         owner.items.append(item)
 
 
-def iter_errors_sorted(errors: Iterable[CellError]) -> Iterator[CellError]:
+def sorted_errors(errors: Iterable[CellError]) -> list[CellError]:
     """Errors in the order a person goes through the workbook: by sheet, row, then column."""
     sheets = {RESOURCES: 0, ITEMS: 1}
     columns = {**{c.header: n for n, c in enumerate(COLUMNS)}, **{h: n for n, h in enumerate(ITEM_HEADERS)}}
-    return iter(sorted(errors, key=lambda e: (sheets.get(e.sheet, -1), e.row or 0,
-                                              columns.get(e.column, len(columns)))))
+    return sorted(errors, key=lambda e: (sheets.get(e.sheet, -1), e.row or 0, columns.get(e.column, len(columns))))
