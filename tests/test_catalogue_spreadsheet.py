@@ -204,6 +204,18 @@ def test_a_row_that_only_respells_its_values_is_unchanged(city, sessions):
     assert entries(sessions)[code][2] == 1
 
 
+def test_the_platforms_columns_are_kept_as_exported_and_left_blank_in_a_new_row(city):
+    code = workflow.create(city("li.na"), metadata=metadata()).resource_code
+    content = workbook([row(状态="已发布")], [(3, "姓名", "C", 20)], base=spreadsheet.export(city("li.na")).content)
+    book = openpyxl.load_workbook(io.BytesIO(content))
+    book["目录编制"].cell(2, HEADERS.index("状态") + 1).value = "已发布"
+    with pytest.raises(InvalidWorkbook) as refused:
+        spreadsheet.import_workbook(city("li.na"), content=_saved(book))
+    assert [(e.row, e.column, e.message) for e in refused.value.errors] == [
+        (2, "状态", "由平台设置, 不能填写或修改"), (3, "状态", "由平台设置, 不能填写或修改")]
+    assert workflow.show(city("li.na"), resource_code=code).entry.status == "draft"
+
+
 def test_an_admin_names_the_provider_and_a_cataloguer_may_not(city):
     result = spreadsheet.import_workbook(city("root"), content=workbook([row(提供方="gaj")], [(2, "姓名", "C", 20)]))
     assert workflow.show(city("root"), resource_code=result.rows[0].resource_code).entry.provider == "gaj"

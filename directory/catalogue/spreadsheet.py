@@ -206,6 +206,9 @@ class _Importer:
             return False
         if row.values.get("provider") not in (None, "", exported["provider"]):
             return False
+        if row.values.get("version") in (None, entry.version) and any(
+                row.values.get(f) not in (None, "", exported[f]) for f in ("status", "provider_name")):
+            return False  # the platform's columns changed by hand (an older export's may differ: the entry moved on)
         items = [(i.name, template.data_type_letter(i.data_type), i.length) for i in row.items]
         return items == [(i.name, i.data_type, i.length) for i in entry.items]
 

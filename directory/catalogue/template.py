@@ -101,8 +101,9 @@ COLUMNS = (
     Column("logical", 10, "flag", "是否",
            note="逻辑集中 (由提供方服务实时应答): 是 / 否, 空为否; 选“是”须填 WSDL 路径。"),
     Column("provider", 10, note="提供部门的部门代码。留空为本部门; 只有平台管理员可以为其他部门编目。"),
-    Column("provider_name", 20, platform=True, note="平台填写, 导入时不读。"),
-    Column("status", 8, "status", platform=True, note="平台填写 (草稿、待审核、已发布……), 导入时不读。"),
+    Column("provider_name", 20, platform=True, note="平台填写: 保留导出的值, 新建条目留空 (改动会被指出)。"),
+    Column("status", 8, "status", platform=True,
+           note="平台填写 (草稿、待审核、已发布……): 保留导出的值, 新建条目留空 (改动会被指出)。"),
     Column("version", 6, "number", platform=True,
            note="平台填写。导入时若条目在导出后已被他人修改 (版本变了), 该行不导入, 请重新导出。"),
 )
