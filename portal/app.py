@@ -125,6 +125,10 @@ def create_app(settings: Settings, sessions: sessionmaker[Session], config: Port
         if "csrf" not in session:
             session["csrf"] = secrets.token_urlsafe(32)
         if request.method == "POST":
+            # a view that takes larger uploads (目录导入's workbooks) says how large, before the form is read
+            limit = getattr(app.view_functions.get(request.endpoint), "max_upload", None)
+            if limit is not None:
+                request.max_content_length = limit
             sent = request.form.get("csrf_token", "")
             if session.get("expired") and request.endpoint != "auth.login":
                 # the form was opened in a session that has since idled out: sign in again, then back to it
@@ -158,9 +162,12 @@ def create_app(settings: Settings, sessions: sessionmaker[Session], config: Port
     @app.errorhandler(400)
     @app.errorhandler(403)
     @app.errorhandler(404)
+    @app.errorhandler(413)
     @app.errorhandler(503)
     def _error(exc):
-        titles = {400: "请求无效", 403: "无权访问", 404: "页面不存在", 503: "暂不可用"}
+        titles = {400: "请求无效", 403: "无权访问", 404: "页面不存在", 413: "文件太大", 503: "暂不可用"}
+        if exc.code == 413:
+            exc.description = "上传的文件超过平台允许的大小, 未保存任何内容; 请拆分后分批上传。"
         return render_template("error.html", title=titles.get(exc.code, "错误"), message=exc.description,
                                code=exc.code), exc.code
 

@@ -72,6 +72,7 @@ ZH = {
     "PublicationFailed": "目录条目未能发布到资源目录。",
     "NoServiceAddress": "资源格式为接口的条目须有 WSDL 或服务地址才能审核通过或发布。",
     "ReasonTooLong": "理由太长, 请精简后重新提交。",
+    "InvalidWorkbook": "导入的工作簿有误, 没有导入任何条目; 请按提示修改后重新导入。",
     "InvalidWsdl": "WSDL 文档不符合要求 (须为 WSDL 1.1、document/literal、SOAP 1.1), 请更正后重新发布。",
     "InvalidWsdlPath": "WSDL 路径不可用: 用小写字母、数字和 . _ - 组成, 以 / 分段, 以 .wsdl 结尾 (如 gaj/query.wsdl)。",
     "WsdlPathTaken": "该 WSDL 路径已被其他部门使用, 请换一个路径。",
@@ -373,6 +374,48 @@ class PublicationFailed(CatalogueError):
     """The directory refused the entry's businessService; nothing was published."""
 
     code, fault = "PublicationFailed", "Server"
+
+
+class CellError:
+    """One problem of an imported spreadsheet, where a person finds it: the sheet, the row as the
+    spreadsheet numbers it (None: the sheet or the file as a whole), the column's header and the
+    metadata field it holds, the problem in Chinese and, for developers, in English::
+
+        目录编制!5 共享条件 (sharing_condition): 共享类型为有条件共享时必填: 写明哪些部门可以使用、用于什么业务
+    """
+
+    __slots__ = ("sheet", "row", "column", "field", "message", "detail")
+
+    def __init__(self, sheet: str, row: int | None, column: str, field: str, message: str, detail: str = ""):
+        self.sheet, self.row, self.column, self.field = sheet, row, column, field
+        self.message, self.detail = message, detail or message
+
+    def __str__(self) -> str:
+        where = self.sheet + (f"!{self.row}" if self.row is not None else "")
+        column = f" {self.column}" + (f" ({self.field})" if self.field and self.field != self.column else "")
+        return f"{where}{column if self.column else ''}: {self.message}"
+
+    def __repr__(self) -> str:
+        return f"CellError({self.sheet!r}, {self.row!r}, {self.column!r}, {self.field!r}, {self.message!r})"
+
+
+class InvalidWorkbook(CatalogueError, InvalidInput):
+    """A catalogue spreadsheet refused (目录导入); ``errors`` lists every problem of every row, and nothing
+    of the workbook was saved."""
+
+    #: how many problems the Chinese message names before "..."
+    SHOWN = 5
+
+    def __init__(self, errors: Sequence[CellError]):
+        self.errors = list(errors)
+        lines = "\n".join(f"  {e.sheet}" + (f"!{e.row}" if e.row is not None else "")
+                          + (f" {e.field or e.column}" if e.field or e.column else "") + f": {e.detail}"
+                          for e in self.errors)
+        plural = "problem" if len(self.errors) == 1 else "problems"
+        shown = "; ".join(str(e) for e in self.errors[:self.SHOWN]) + ("……" if len(self.errors) > self.SHOWN else "")
+        super().__init__(f"the workbook was not imported ({len(self.errors)} {plural}):\n{lines}",
+                         code="InvalidWorkbook",
+                         zh=f"工作簿有 {len(self.errors)} 处需要修改, 没有导入任何条目: {shown}。")
 
 
 # ----------------------------------------------------------------------------- sharing governance (governance/)

@@ -238,6 +238,8 @@ def anyone(ctx: Any, **_inputs: Any) -> None:
 #   catalogue.create, .edit, .submit, .withdraw   cataloguer, provider of the provider department; admin
 #   catalogue.approve, .refuse, .publish          reviewer, admin (any department's entry)
 #   catalogue.search, .show                       everyone; each sees what catalogue_visibility lets through
+#   catalogue.template, .export                   everyone: the spreadsheet template, and what the caller sees
+#   catalogue.import                              cataloguer, provider, admin; each row as create or edit would
 #   catalogue.history                             the provider department, and those who see every entry
 #   catalogue.open_search, .open_show, .dcat      anyone, signed in or not: the open catalogue (开放目录), whose
 #                                                 entries open_catalogue lets through for every caller alike
@@ -334,17 +336,28 @@ for _verb in (*CATALOGUING, *REVIEWING):
 
 @check("catalogue.create")
 def catalogue_create(ctx: Any, *, provider: str | None = None, **_inputs: Any) -> None:
-    refusal = catalogue_refusal(ctx.caller, "create", None, "a new entry")
+    refusal = catalogue_refusal(ctx.caller, "create", None, "a new entry") or provider_refusal(ctx.caller, provider)
     if refusal is not None:
         raise refusal
-    if provider not in (None, "", ctx.caller.department_code) and not ctx.caller.is_admin:
-        raise NotPermitted(f"{ctx.caller.who} may not catalogue for another department: {ctx.caller.who} belongs "
-                           f"to {ctx.caller.department_code or 'no department'}",
-                           zh="只有平台管理员可以为其他部门编目; 请为本部门编目。")
+
+
+def provider_refusal(caller: Caller, provider: str | None) -> NotPermitted | None:
+    """Why ``caller`` may not catalogue a new entry for the department ``provider`` (its code; None or
+    empty: the caller's own), or None: only an admin catalogues for another department."""
+    if provider in (None, "", caller.department_code) or caller.is_admin:
+        return None
+    return NotPermitted(f"{caller.who} may not catalogue for another department: {caller.who} belongs "
+                        f"to {caller.department_code or 'no department'}",
+                        zh="只有平台管理员可以为其他部门编目; 请为本部门编目。")
 
 
 check("catalogue.search")(allowed("search"))
 check("catalogue.show")(allowed("search"))
+# the spreadsheet (目录编制模板): readers take the template and export what they see; an import catalogues,
+# each row then meets the rules of create and edit (its department, its status) as a row's error
+check("catalogue.template")(allowed("search"))
+check("catalogue.export")(allowed("search"))
+check("catalogue.import")(allowed("catalogue"))
 for _name in ("watch", "unwatch", "watching", "seen"):  # 订阅目录变更: anyone who reads the catalogue, for themself
     check(f"catalogue.{_name}")(allowed("search"))
 for _name in ("open_search", "open_show", "dcat"):

@@ -10,24 +10,27 @@
 Each command runs one catalogue action (``directory.catalogue.workflow``, ``.search``) as the
 account ``--user`` (without it, as the platform's operator), channel ``cli``: the action checks
 the account's roles and leaves its audit entry.  A refusal prints ``error: <message>`` on stderr
-and exits with status 2 (1 when the platform failed).  An admin catalogues for another
-department with ``"provider": "<department code>"`` in the JSON file.
+and exits with status 2 (1 when the platform failed); a workbook refused by ``import`` prints each
+of its problems first, one a line, ``sheet!row column (field): message``.  An admin catalogues for
+another department with ``"provider": "<department code>"`` in the JSON file (in the spreadsheet:
+the 提供方 column).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from registry.errors import InvalidInput
+from registry.errors import InvalidInput, InvalidWorkbook
 from registry.settings import Settings
 from trust import console
 
-from . import workflow
+from . import spreadsheet, template, workflow
 from .search import search
 
 
@@ -60,6 +63,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         parser.add_argument("code")
         parser.add_argument("--reason", required=True)
     command("history", _history, "every version of an entry").add_argument("code")
+    command("template", _template, "write the empty 目录编制 spreadsheet template (.xlsx)").add_argument(
+        "file", type=Path)
+    export = command("export", _export, "write the entries you may see as the 目录编制 spreadsheet (.xlsx)")
+    export.add_argument("file", type=Path)
+    export.add_argument("--provider", metavar="DEPARTMENT", help="only this department's entries (its code)")
+    export.add_argument("--status", choices=workflow.STATUSES)
+    export.add_argument("--classification", metavar="CODE", help="only entries under this classification code")
+    export.add_argument("--mine", action="store_true", help="only your department's entries")
+    load = command("import", _import, "create and edit entries from a 目录编制 spreadsheet: every row or none")
+    load.add_argument("file", type=Path)
+    load.add_argument("--check", action="store_true", help="check every row, save nothing")
 
 
 def _list(args: argparse.Namespace, sessions: sessionmaker[Session], settings: Settings) -> int:
@@ -119,6 +133,53 @@ def _history(args: argparse.Namespace, sessions: sessionmaker[Session], settings
             print(f"{v.version}\t{v.changed_at.isoformat()}\t{v.changed_by}\t{v.action}\t{v.status}{reason}")
 
     return console.run(work)
+
+
+def _template(args: argparse.Namespace, sessions: sessionmaker[Session], settings: Settings) -> int:
+    def work() -> None:
+        _write(args.file, spreadsheet.template_workbook(console.context(sessions, settings, args.user)))
+        print(f"template -> {args.file}")
+
+    return console.run(work)
+
+
+def _export(args: argparse.Namespace, sessions: sessionmaker[Session], settings: Settings) -> int:
+    chosen = {"provider": args.provider or "", "status": args.status or "",
+              "classification": args.classification or ""}
+
+    def work() -> None:
+        exported = spreadsheet.export(console.context(sessions, settings, args.user), chosen=chosen, mine=args.mine)
+        _write(args.file, exported.content)
+        print(f"{exported.count} entries -> {args.file}")
+
+    return console.run(work)
+
+
+def _import(args: argparse.Namespace, sessions: sessionmaker[Session], settings: Settings) -> int:
+    def work() -> None:
+        try:
+            content = args.file.read_bytes()
+        except OSError as exc:
+            raise InvalidInput(f"cannot read {args.file}: {exc.strerror}", field="file") from exc
+        try:
+            result = spreadsheet.import_workbook(console.context(sessions, settings, args.user), content=content,
+                                                 check=args.check)
+        except InvalidWorkbook as refused:
+            for problem in refused.errors:
+                print(problem, file=sys.stderr)
+            raise
+        for row in result.rows:
+            print(f"{template.RESOURCES}!{row.row}\t{row.outcome}\t{row.resource_code or '-'}\t{row.name}")
+        print(("check only, nothing saved: would be " if result.checked_only else "") + result.summary())
+
+    return console.run(work)
+
+
+def _write(path: Path, content: bytes) -> None:
+    try:
+        path.write_bytes(content)
+    except OSError as exc:
+        raise InvalidInput(f"cannot write {path}: {exc.strerror}", field="file") from exc
 
 
 def _read_json(path: Path) -> Any:

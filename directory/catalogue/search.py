@@ -30,7 +30,7 @@ from registry.db import escape_like
 from registry.models import CatalogueEntry, Department
 from trust import audit
 from trust.actions import Context, action
-from trust.auth import catalogue_visibility
+from trust.auth import Caller, catalogue_visibility
 
 from . import classification
 from .workflow import STATUS_LABELS, Entry
@@ -57,15 +57,21 @@ def search(ctx: Context, *, text: str = "", chosen: Mapping[str, str] | None = N
     """The entries the caller may see that match ``text`` and every chosen facet, by resource code:
     page ``page`` of ``page_size`` (the last page when there are fewer), or all of them without one.
     ``mine`` keeps the caller's department's own; ``counts`` False leaves the facets out."""
-    visible = catalogue_visibility(ctx.caller)
-    if mine:
-        visible.append(CatalogueEntry.provider_id == ctx.caller.department_id
-                       if ctx.caller.department_id is not None else false())
-    result = find(ctx.session, visible, FACETS, text=text, chosen=chosen, page=page, page_size=page_size,
-                  counts=counts)
+    result = find(ctx.session, visible_to(ctx.caller, mine), FACETS, text=text, chosen=chosen, page=page,
+                  page_size=page_size, counts=counts)
     ctx.note(record_count=len(result.entries),
              query_digest=audit.query_digest({"text": text, "chosen": chosen, "mine": mine, "page": page}))
     return result
+
+
+def visible_to(caller: Caller, mine: bool = False) -> list:
+    """The conditions of the entries ``caller`` sees (``catalogue_visibility``); with ``mine``, of its
+    department's own only."""
+    visible = catalogue_visibility(caller)
+    if mine:
+        visible.append(CatalogueEntry.provider_id == caller.department_id
+                       if caller.department_id is not None else false())
+    return visible
 
 
 def find(session: Session, visible: list, facets: tuple[str, ...], *, text: str = "",

@@ -31,7 +31,7 @@ whole entry after the change — for example::
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -43,6 +43,7 @@ from sqlalchemy.orm import selectinload
 from registry.errors import (
     Conflict,
     EntryNotFound,
+    GovshareError,
     IllegalTransition,
     InvalidInput,
     InvalidMetadata,
@@ -244,21 +245,8 @@ def create(ctx: Context, *, metadata: Mapping[str, Any], provider: str | None = 
 
     The provider is the caller's department; an admin names another with ``provider`` (its code).
     """
-    department = _provider_for(ctx, provider)
-    fields = dict(metadata)
-    errors = _read_only_errors(fields, None)
-    try:
-        meta = validate_metadata(fields, provider_code=department.credit_code,
-                                 resource_exists=lambda code: _find(ctx, code) is not None)
-    except InvalidMetadata as exc:
-        raise InvalidMetadata(errors + exc.errors) from None
-    if errors:
-        raise InvalidMetadata(errors)
-    row = CatalogueEntry(provider=department, provider_code=department.credit_code, status=DRAFT, status_reason="",
-                         version=1, created=ctx.now, modified=ctx.now, service_key=None)
-    apply_metadata(row, meta)
-    codes.insert_with_code(ctx.session, row)
-    _record(ctx, row, "create")
+    department = provider_for(ctx, provider)
+    row = insert_entry(ctx, department, validate_new(ctx, metadata, department))
     ctx.note(resource_code=row.resource_code)
     return Entry.of(row)
 
@@ -272,6 +260,44 @@ def edit(ctx: Context, *, resource_code: str, changes: Mapping[str, Any]) -> Ent
     (resource code, status, ...) may be sent back unchanged, as ``show`` gives them.
     """
     row = _for_change(ctx, resource_code, "edit")
+    return apply_edit(ctx, row, validate_changes(ctx, row, changes))
+
+
+# The rules of create and edit without the saving, for front ends that check many entries before
+# saving any (the spreadsheet import): ``create`` is validate_new + insert_entry, ``edit`` is
+# validate_changes + apply_edit.
+
+
+def validate_new(ctx: Context, metadata: Mapping[str, Any], department: Department, *,
+                 resource_exists: Callable[[str], bool] | None = None) -> Metadata:
+    """The metadata of a new entry of ``department``, checked; InvalidMetadata lists every broken rule.
+    ``resource_exists`` (default: the caller sees an entry of that code) answers for 关联资源代码."""
+    fields = dict(metadata)
+    errors = _read_only_errors(fields, None)
+    try:
+        meta = validate_metadata(fields, provider_code=department.credit_code,
+                                 resource_exists=resource_exists or (lambda code: _find(ctx, code) is not None))
+    except InvalidMetadata as exc:
+        raise InvalidMetadata(errors + exc.errors) from None
+    if errors:
+        raise InvalidMetadata(errors)
+    return meta
+
+
+def insert_entry(ctx: Context, department: Department, meta: Metadata) -> CatalogueEntry:
+    """Save validated metadata as a new draft of ``department`` under the next free code, version 1."""
+    row = CatalogueEntry(provider=department, provider_code=department.credit_code, status=DRAFT, status_reason="",
+                         version=1, created=ctx.now, modified=ctx.now, service_key=None)
+    apply_metadata(row, meta)
+    codes.insert_with_code(ctx.session, row)
+    _record(ctx, row, "create")
+    return row
+
+
+def validate_changes(ctx: Context, row: CatalogueEntry, changes: Mapping[str, Any], *,
+                     resource_exists: Callable[[str], bool] | None = None) -> Metadata:
+    """The entry's metadata with ``changes`` applied, checked; InvalidMetadata lists every broken rule
+    (the platform's own fields must be sent back unchanged, the classification is fixed)."""
     current = snapshot(row)
     changes = dict(changes)
     errors = _read_only_errors(changes, current)
@@ -285,13 +311,31 @@ def edit(ctx: Context, *, resource_code: str, changes: Mapping[str, Any]) -> Ent
     merged.update(changes)
     try:
         meta = validate_metadata(merged, provider_code=row.provider_code, own_code=row.resource_code,
-                                 resource_exists=lambda code: _find(ctx, code) is not None)
+                                 resource_exists=resource_exists or (lambda code: _find(ctx, code) is not None))
     except InvalidMetadata as exc:
         raise InvalidMetadata(errors + exc.errors) from None
     if errors:
         raise InvalidMetadata(errors)
+    return meta
+
+
+def apply_edit(ctx: Context, row: CatalogueEntry, meta: Metadata) -> Entry:
+    """Save validated metadata on an entry whose status allows the edit; it becomes a draft."""
     apply_metadata(row, meta)
     return _move(ctx, row, "edit")
+
+
+def changes_nothing(row: CatalogueEntry, meta: Metadata) -> bool:
+    """Whether saving ``meta`` would leave the entry's metadata as it is."""
+    current = snapshot(row)
+    return all(current[key] == value for key, value in meta.as_dict().items())
+
+
+def edit_refusal(ctx: Context, row: CatalogueEntry) -> GovshareError | None:
+    """Why the caller may not edit the entry now, as the edit action would refuse it: it came from a
+    lower platform, the caller's role or department, or its status; None when it may."""
+    return (federated_refusal(row, "edit") or catalogue_refusal(ctx.caller, "edit", row.provider_id, row.resource_code)
+            or status_refusal(row.resource_code, row.status, "edit"))
 
 
 @action("catalogue.submit")
@@ -411,7 +455,8 @@ def _versions(ctx: Context, row: CatalogueEntry) -> tuple[Version, ...]:
                                               .order_by(CatalogueVersion.version)))
 
 
-def _provider_for(ctx: Context, provider_code: str | None) -> Department:
+def provider_for(ctx: Context, provider_code: str | None) -> Department:
+    """The provider department of a new entry: the caller's, or the one an admin names by its code."""
     caller = ctx.caller
     if provider_code in (None, "") or provider_code == caller.department_code:
         if caller.department_id is None:

@@ -1,4 +1,5 @@
-"""目录: search with facets, resource detail, cataloguing (编目) and review (审核, 发布, 下架).
+"""目录: search with facets, resource detail, cataloguing (编目) and review (审核, 发布, 下架), and the
+目录编制 spreadsheet: the template, the export of what the search shows, and 目录导入.
 
 Every page calls a catalogue action (``directory.catalogue.workflow``, ``.search``) as the
 signed-in user (channel ``portal``): the action decides what the user may see and do, and
@@ -8,20 +9,22 @@ next to the field it names; a refusal is a Chinese message saying what to do in 
 
 from __future__ import annotations
 
+import io
 import re
 from typing import Any
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, send_file, url_for
 from markupsafe import Markup
 
 from directory import lookups
-from directory.catalogue import classification, workflow
+from directory.catalogue import classification, spreadsheet, template, workflow
 from directory.catalogue.metadata import DATA_TYPES, FIELD_LABELS, ITEM_NAME_MAX, MAX_LENGTHS, field_label
 from directory.catalogue.search import FACET_LABELS, FACETS, search
 from directory.catalogue.workflow import STATUS_LABELS, VERB_LABELS
 from directory.taxonomies import FORMAT_TYPES, SHARING_METHODS, SHARING_TYPES, UPDATE_CYCLES
 from governance import sharing
-from registry.errors import GovshareError, InvalidMetadata
+from registry.clock import utcnow
+from registry.errors import GovshareError, InvalidMetadata, InvalidWorkbook
 from registry.models import Department
 
 from ..app import context, portal_config, reading, requires
@@ -66,8 +69,11 @@ def search_page(template: str, find, ctx, facets, **extra):
     chosen = {name: request.args.get(name, "") for name in facets}
     page = max(request.args.get("page", 1, type=int) or 1, 1)
     result = find(ctx, text=text, chosen=chosen, page=page, page_size=portal_config().page_size)
+    # the search as query arguments, for the links that take it along (导出 Excel)
+    export_args = {**({"q": text} if text else {}), **{name: value for name, value in chosen.items() if value}}
     return render_template(template, result=result, text=text, chosen=chosen, page=result.page,
-                           pages=result.pages, facets=facets, facet_labels=FACET_LABELS, **extra)
+                           pages=result.pages, facets=facets, facet_labels=FACET_LABELS, export_args=export_args,
+                           **extra)
 
 
 def _sample_request(entry: workflow.Entry, requester_code: str) -> str:
@@ -254,3 +260,52 @@ def mine():
     if department is None:
         return redirect(url_for("catalogue.index"))
     return redirect(url_for("catalogue.index", provider=department.code))
+
+
+# ----------------------------------------------------------------------------- 目录编制: template, export, 目录导入
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _xlsx(content: bytes, name: str):
+    return send_file(io.BytesIO(content), mimetype=XLSX, as_attachment=True, download_name=name, max_age=0)
+
+
+@bp.route("/catalogue/template.xlsx")
+@requires("search")
+def template_download():
+    return _xlsx(spreadsheet.template_workbook(context()), "目录编制模板.xlsx")
+
+
+@bp.route("/catalogue/export.xlsx")
+@requires("search")
+def export():
+    """What the catalogue page shows for the same search and facets, every page of it."""
+    chosen = {name: request.args.get(name, "") for name in FACETS}
+    exported = spreadsheet.export(context(), text=request.args.get("q", "").strip(), chosen=chosen)
+    return _xlsx(exported.content, f"资源目录-{utcnow():%Y%m%d}.xlsx")
+
+
+@bp.route("/catalogue/import", methods=["GET", "POST"])
+@requires("catalogue")
+def import_page():
+    if request.method == "GET":
+        return _import_page()
+    upload = request.files.get("workbook")
+    check = request.form.get("mode") != "import"
+    if upload is None or not upload.filename:
+        return _import_page(missing="请选择要导入的工作簿 (.xlsx 文件)。", status=422)
+    try:
+        result = spreadsheet.import_workbook(context(), content=upload.read(), check=check)
+    except InvalidWorkbook as exc:
+        return _import_page(filename=upload.filename, check=check, problems=exc.errors, status=422)
+    return _import_page(filename=upload.filename, check=check, result=result)
+
+
+import_page.max_upload = template.MAX_BYTES  # type: ignore[attr-defined]
+
+
+def _import_page(*, status: int = 200, **shown: Any):
+    department = g.user.department
+    return render_template("catalogue_import.html", outcomes=spreadsheet.OUTCOME_LABELS, max_rows=template.MAX_ROWS,
+                           max_mb=template.MAX_BYTES // 1024 // 1024, department=department, **shown), status

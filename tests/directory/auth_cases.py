@@ -23,6 +23,26 @@ def _metadata() -> dict:
             "sharing_type": "无条件共享", "sharing_method": "接口", "open_to_public": False, "update_cycle": "每日"}
 
 
+def _workbook() -> bytes:
+    """The 目录编制 template with one new resource of 公安局's and its information item."""
+    import io
+
+    import openpyxl
+
+    from directory.catalogue import template
+
+    book = openpyxl.load_workbook(io.BytesIO(template.write()))
+    headers = [template.header_text(c.value) for c in book[template.RESOURCES][1]]
+    row = {"资源分类": "101002", "资源名称": "出生医学证明信息", "资源摘要": "出生医学证明签发信息。",
+           "格式分类": "数据库", "格式类型": "oracle", "共享类型": "无条件共享", "共享方式": "接口",
+           "是否向社会开放": "否", "更新周期": "每日"}
+    book[template.RESOURCES].append([row.get(h) for h in headers])
+    book[template.ITEMS].append([2, "姓名", "C", 50])
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
 def _tmodel():
     tmodel = store.fresh("tModel")
     store.sub(tmodel, "name", text="auth-case")
@@ -56,6 +76,11 @@ CASES = {
     "catalogue.publish": case(REVIEWING, lambda w: {"resource_code": w.conditional}),
     "catalogue.search": case("everyone", lambda w: {"text": "户籍"}),
     "catalogue.show": case("everyone", lambda w: {"resource_code": w.conditional}),
+    # the spreadsheet (目录编制模板): readers take the template and export what they see; 公安局's cataloguing
+    # roles import (checking only here: the rows meet create's and edit's rules, not a role's refusal)
+    "catalogue.template": case("everyone"),
+    "catalogue.export": case("everyone", lambda w: {"chosen": {"provider": "gaj"}}),
+    "catalogue.import": case(CATALOGUING, lambda w: {"content": _workbook(), "check": True}, department="gaj"),
     # the history (drafts, refusals) is 公安局's and the reviewers' and auditors', not 民政局's cataloguers'
     "catalogue.history": case({"admin", "reviewer", "auditor"}, lambda w: {"resource_code": w.conditional}),
     # the open catalogue (开放目录) is anyone's: what it shows is open_catalogue's, whoever asks
