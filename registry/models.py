@@ -365,8 +365,9 @@ class UddiSubscription(Base):
     expires: Mapped[datetime] = mapped_column(DateTime)
     # the listener has everything that changed before this instant: the next notification starts here
     notified_through: Mapped[datetime | None] = mapped_column(DateTime)
-    # a notifier holds the subscription until then (several server processes share the work)
-    claimed_until: Mapped[datetime | None] = mapped_column(DateTime)
+    # when the listener is next due a notification; a notifier claims one by moving it on, so that
+    # several server processes never send the same notification twice
+    next_notification: Mapped[datetime | None] = mapped_column(DateTime)
     failing: Mapped[bool] = mapped_column(Boolean, default=False)  # the last notification failed
 
     user: Mapped[User] = relationship()

@@ -239,15 +239,14 @@ class Publishing:
             raise UddiError("E_invalidKeyPassed", f"no {NOUN[kind]} has the key {key}")
         self._check_owner(row)
         if kind == "tmodel":
-            row.deleted = True  # tModels are hidden, never removed (spec 5.2.8)
-            row.modified = self.now
+            store.hide(self.session, row, self.now)
             return
         self._remove(row)
         store.touch_ancestors(self.session, row.parent_key, self.now)
 
     def _remove(self, row: UddiEntity) -> None:
         doomed = [r.key for r in store.descendants(self.session, row.key, row.kind)] + [row.key]
-        store.remove(self.session, doomed)
+        store.remove(self.session, doomed, self.now)
 
     # ---------------------------------------------------------------- ownership
 
@@ -399,7 +398,7 @@ def _publisher(call: Call, request: etree._Element) -> Context:
     return Context(caller, call.sessions, call.settings, now=call.now)
 
 
-def _operation(run: Callable[[Context, etree._Element], etree._Element | None]):
+def as_publisher(run: Callable[[Context, etree._Element], etree._Element | None]):
     """A SOAP operation calling an action as the request's publisher; a role the action refuses is E_userMismatch."""
 
     def operation(call: Call, request: etree._Element) -> etree._Element | None:
@@ -427,18 +426,18 @@ def _saver(kind: str):
         out.extend(saved.entities)
         return out
 
-    return _operation(run)
+    return as_publisher(run)
 
 
 def _deleter(kind: str):
     def run(ctx: Context, request: etree._Element) -> None:
         _DELETE[kind](ctx, keys=[(key_el.text or "").strip() for key_el in request.findall(q(KEY_ATTR[kind]))])
 
-    return _operation(run)
+    return as_publisher(run)
 
 
 OPERATIONS = {
-    "get_registeredInfo": _operation(lambda ctx, request: get_registered_info(
+    "get_registeredInfo": as_publisher(lambda ctx, request: get_registered_info(
         ctx, info_selection=request.get("infoSelection", "all"))),
     **{f"save_{_API_NOUN[kind]}": _saver(kind) for kind in _SAVE},
     **{f"delete_{_API_NOUN[kind]}": _deleter(kind) for kind in _DELETE},

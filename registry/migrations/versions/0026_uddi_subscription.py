@@ -36,7 +36,7 @@ def upgrade() -> None:
         sa.Column("created", sa.DateTime(), nullable=False),
         sa.Column("expires", sa.DateTime(), nullable=False),
         sa.Column("notified_through", sa.DateTime(), nullable=True),
-        sa.Column("claimed_until", sa.DateTime(), nullable=True),
+        sa.Column("next_notification", sa.DateTime(), nullable=True),
         sa.Column("failing", sa.Boolean(), nullable=False),
     )
     op.create_index("ix_uddi_subscription_user_id", "uddi_subscription", ["user_id"])

@@ -1,0 +1,42 @@
+"""``govshare uddi`` commands: the UDDI directory's background work, run by hand or from cron.
+
+    $ govshare uddi notify      # one pass: notify every subscription listener that is due
+    uddi:govshare.local:4f0c...  delivered  3 entities  http://10.1.2.3/listener
+    uddi:govshare.local:9a1b...  failed     http://10.1.2.9/listener  ConnectionError: ...
+    1 delivered, 1 failed, 4 unchanged
+
+``govshare serve`` runs the same pass every ``GOVSHARE_UDDI_NOTIFY`` seconds.  Each notification
+sent is recorded in ``uddi_notification``; a subscription whose listener fails is tried again at
+its next interval, from the end of the last period it received.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections import Counter
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from registry.settings import Settings
+
+from .listener import notify
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    group = subparsers.add_parser("uddi", help="the UDDI directory's background work")
+    commands = group.add_subparsers(dest="uddi_command", required=True, metavar="COMMAND")
+    commands.add_parser("notify", help="notify every UDDI subscription listener whose notificationInterval is due",
+                        epilog="exit status: 0 done (a listener that failed is tried again later), "
+                               "1 platform failure").set_defaults(handler=_notify)
+
+
+def _notify(args, sessions: sessionmaker[Session], settings: Settings) -> int:
+    outcomes = notify(sessions, settings)
+    for outcome in outcomes:
+        if outcome.outcome == "unchanged":
+            continue
+        what = f"{outcome.entities} entities" if outcome.outcome == "delivered" else outcome.detail
+        print(f"{outcome.key}  {outcome.outcome:<9}  {outcome.address}  {what}")
+    counts = Counter(outcome.outcome for outcome in outcomes)
+    print(", ".join(f"{counts[name]} {name}" for name in ("delivered", "failed", "unchanged")))
+    return 0
