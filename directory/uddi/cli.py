@@ -1,7 +1,7 @@
 """``govshare uddi`` commands: the UDDI directory's background work, run by hand or from cron.
 
     $ govshare uddi notify      # one pass: notify every subscription listener that is due
-    uddi:govshare.local:4f0c...  delivered  3 entities  http://10.1.2.3/listener
+    uddi:govshare.local:4f0c...  delivered  http://10.1.2.3/listener  3 entities
     uddi:govshare.local:9a1b...  failed     http://10.1.2.9/listener  ConnectionError: ...
     1 delivered, 1 failed, 4 unchanged
 

@@ -258,7 +258,14 @@ def test_a_chunk_token_of_another_period_or_made_up_is_refused(post, token, gaj)
 def test_the_wsdl_imports_the_unchanged_oasis_subscription_binding(live_server):
     from pathlib import Path
 
-    wsdl = etree.fromstring(requests.get(f"{live_server.url}/uddi/subscription?wsdl", timeout=10).content)
+    from wsdl.validation import fetch_url, validate_wsdl
+
+    content = requests.get(f"{live_server.url}/uddi/subscription?wsdl", timeout=10).content
+    info = validate_wsdl(content, base_url=f"{live_server.url}/uddi/subscription?wsdl",
+                         fetch=lambda url: fetch_url(url, 10 * 1024 * 1024))
+    assert sorted(op for port_type in info.port_types for op in port_type.operations) == [
+        "delete_subscription", "get_subscriptionResults", "get_subscriptions", "save_subscription"]
+    wsdl = etree.fromstring(content)
     imported = wsdl.find("{http://schemas.xmlsoap.org/wsdl/}import").get("location")
     assert imported == f"{live_server.url}/wsdl/uddi/uddi_sub_v3_binding.wsdl"
     address = wsdl.find(".//{http://schemas.xmlsoap.org/wsdl/soap/}address").get("location")
