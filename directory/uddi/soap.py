@@ -11,11 +11,12 @@ The UDDI messages are bare document/literal: the Body holds the API element itse
     </soap:Envelope>
 
 Every request is parsed without DTDs or entities and within a size limit, checked
-against ``uddi_v3.xsd`` and dispatched by the Body element's name.  Every response is
+against ``uddi_v3.xsd`` (the subscription API's against ``uddi_v3subscription.xsd``, which
+imports it) and dispatched by the Body element's name.  Every response is
 checked against the schema too, so a response that cannot be produced correctly is a
 SOAP Fault (E_fatalError), never HTTP 200 with an empty or invalid Envelope.
 
-An endpoint whose calls are ``audited`` (publication) records each operation in the audit
+An endpoint whose calls are ``audited`` (publication, subscription) records each operation in the audit
 log: the action the operation runs fills the entry (``trust.actions.audited``), the transport
 adds the request's and response's digests, or the refusal when none ran (a bad authInfo).
 """
@@ -52,7 +53,7 @@ LARGE_REQUEST = 1024 * 1024
 
 @dataclass
 class UddiEndpoint:
-    """One UDDI API endpoint (inquiry, publication or security) as a WSGI app."""
+    """One UDDI API endpoint (inquiry, publication, security or subscription) as a WSGI app."""
 
     name: str
     operations: dict[str, Handler]

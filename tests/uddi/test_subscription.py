@@ -448,3 +448,37 @@ def test_several_passes_at_once_send_a_notification_once(uddi, subscription, gaj
     for thread in threads:
         thread.join()
     assert len(listener.received) == 1
+
+
+def test_a_brief_subscription_gets_keys_only(uddi, subscription, gaj):
+    token = uddi.token(gaj.username)
+    start = utcnow()
+    key = subscription.save_subscription(authInfo=token, subscription=[{
+        "subscriptionFilter": {"find_service": {"businessKey": gaj.business_key}}, "brief": True}])[0].subscriptionKey
+    service = _save(uddi, token, gaj.business_key, "户籍人口信息")
+    result = subscription.get_subscriptionResults(authInfo=token, subscriptionKey=key, coveragePeriod=_period(start))
+    assert result.serviceList is None
+    assert [(bag.deleted, bag.serviceKey) for bag in result.keyBag] == [(False, [service])]
+
+
+def test_a_listener_must_be_reachable_over_http(uddi, subscription, gaj):
+    token = uddi.token(gaj.username)
+    binding = _listener_binding(uddi, token, gaj, "mailto:uddi@gaj.example.gov.cn")
+    with pytest.raises(Fault) as refused:
+        subscription.save_subscription(authInfo=token, subscription=[{
+            "subscriptionFilter": {"find_service": {"name": [{"_value_1": "x"}]}}, "bindingKey": binding}])
+    assert "E_invalidValue" in refused.value.message and "accessPoint" in refused.value.message
+
+
+def test_govshare_uddi_notify_runs_one_pass(uddi, subscription, gaj, mzj, listener, settings, capsys, monkeypatch,
+                                            tmp_path):
+    import server
+
+    listener.start()
+    _notified_subscription(uddi, subscription, mzj, gaj.business_key, listener)
+    _save(uddi, uddi.token(gaj.username), gaj.business_key, "户籍人口信息")
+    time.sleep(2.1)  # the command's pass leaves out the last 2 s (listener.SETTLE)
+    monkeypatch.setenv("GOVSHARE_VAR", str(tmp_path))
+    assert server.main(["--db-url", settings.db_url, "uddi", "notify"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "1 delivered, 0 failed, 0 unchanged"
+    assert len(listener.received) == 1
