@@ -44,7 +44,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from registry.clock import utcnow
 from registry.db import unit_of_work
-from registry.models import UddiNotification, UddiSubscription
+from registry.models import UddiNotification, UddiSubscription, User
 from registry.settings import Settings
 from trust.xml import safe_parser
 from wsdl import soap
@@ -73,13 +73,14 @@ class Outcome:
 
 def notify(sessions: sessionmaker[Session], settings: Settings, now: datetime | None = None, *,
            settle: timedelta = SETTLE) -> list[Outcome]:
-    """One pass: every subscription with a listener whose notification is due at ``now``, claimed and notified
-    of what changed until ``settle`` before ``now``."""
+    """One pass: every subscription with a listener whose notification is due at ``now`` (of an account still
+    active), claimed and notified of what changed until ``settle`` before ``now``."""
     now = now or utcnow()
     with sessions() as session:
-        due = session.execute(select(UddiSubscription.key, UddiSubscription.next_notification).where(
+        due = session.execute(select(UddiSubscription.key, UddiSubscription.next_notification).join(User).where(
             UddiSubscription.binding_key.is_not(None), UddiSubscription.expires > now,
-            UddiSubscription.next_notification <= now).order_by(UddiSubscription.next_notification)).all()
+            UddiSubscription.next_notification <= now, User.active.is_(True),
+        ).order_by(UddiSubscription.next_notification)).all()
     outcomes = []
     for key, seen in due:
         outcome = _notify_one(sessions, settings, key, seen, now, now - settle)
