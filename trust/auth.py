@@ -246,6 +246,7 @@ def anyone(ctx: Any, **_inputs: Any) -> None:
 #   uddi.save_subscription, .get_subscriptions, .delete_subscription, .get_subscriptionResults
 #                                                 every account: whoever reads the directory may follow it
 #                                                 (the subscription API limits each to its own subscriptions)
+#   uddi.listeners                                admin, auditor (monitoring: every subscriber's listener)
 
 #: who sees every catalogue entry whatever its status and department (others: the published ones and
 #: their own department's)
@@ -384,6 +385,7 @@ def _subscriber(ctx: Any, **_inputs: Any) -> None:
 
 for _operation in ("save_subscription", "get_subscriptions", "delete_subscription", "get_subscriptionResults"):
     check(f"uddi.{_operation}")(_subscriber)
+check("uddi.listeners")(allowed("monitor"))  # the subscription listeners and how their notifications went
 
 
 # governance: 使用申请, grants, masking, 纠错, 考核

@@ -46,6 +46,7 @@ from registry.clock import utcnow
 from registry.db import unit_of_work
 from registry.models import UddiNotification, UddiSubscription, User
 from registry.settings import Settings
+from trust.actions import Context, action
 from trust.xml import safe_parser
 from wsdl import soap
 from wsdl.oasis import listener_schema
@@ -180,6 +181,43 @@ def _record(sessions: sessionmaker[Session], key: str, outcome: Outcome, start: 
             session.add(UddiNotification(subscription_key=key, sent=now, period_start=start, period_end=end,
                                          address=outcome.address[:4096], entities=outcome.entities,
                                          outcome=outcome.outcome, detail=outcome.detail))
+
+
+@dataclass(frozen=True)
+class ListenerState:
+    """A subscription with a listener, as an operator sees it: whose, where, how often, and how its last
+    notification went."""
+
+    key: str
+    owner: str
+    binding_key: str
+    interval_seconds: int
+    expires: datetime
+    notified_through: datetime | None
+    failing: bool
+    last_sent: datetime | None = None
+    last_outcome: str = ""
+    last_detail: str = ""
+
+
+@action("uddi.listeners")
+def listeners(ctx: Context, *, failing_only: bool = False) -> list[ListenerState]:
+    """The subscriptions with a listener that have not expired, the failing ones first, with their last
+    notification (``govshare uddi listeners``)."""
+    stmt = (select(UddiSubscription, User.username).join(User)
+            .where(UddiSubscription.binding_key.is_not(None), UddiSubscription.expires > ctx.now)
+            .order_by(UddiSubscription.failing.desc(), UddiSubscription.key))
+    if failing_only:
+        stmt = stmt.where(UddiSubscription.failing.is_(True))
+    out = []
+    for row, owner in ctx.session.execute(stmt):
+        last = ctx.session.scalar(select(UddiNotification).where(UddiNotification.subscription_key == row.key)
+                                  .order_by(UddiNotification.id.desc()).limit(1))
+        out.append(ListenerState(row.key, owner, row.binding_key, row.notification_seconds or 0, row.expires,
+                                 row.notified_through, row.failing, last.sent if last else None,
+                                 last.outcome if last else "", last.detail if last else ""))
+    ctx.note(record_count=len(out))
+    return out
 
 
 class Notifier:

@@ -92,6 +92,7 @@ CASES = {
     "uddi.get_subscriptions": case(ALL),
     "uddi.delete_subscription": case(ALL, lambda w: {"keys": ["uddi:govshare.local:nobody"]}),
     "uddi.get_subscriptionResults": case(ALL, lambda w: {"key": "uddi:govshare.local:nobody"}),
+    "uddi.listeners": case({"admin", "auditor"}),
     # federation (目录管理节点): a lower platform's signed calls need a certificate, which no user role holds
     "federation.outgoing": case({"admin"}),
     "federation.receive": case(set(), lambda w: {"documents": []}),

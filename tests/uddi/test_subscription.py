@@ -15,11 +15,13 @@ import zeep
 from lxml import etree
 from zeep.exceptions import Fault
 
-from directory.uddi.listener import Notifier, notify
+from directory.uddi.listener import Notifier, listeners, notify
 from registry.clock import utcnow
 from registry.db import unit_of_work
 from registry.models import UddiNotification
 from tests.conftest import LiveServer, free_port
+from trust.actions import Context
+from trust.auth import Caller
 from wsdl.oasis import OASIS_DIR
 
 from .conftest import NS, UDDI_NS
@@ -382,12 +384,16 @@ def test_a_listener_that_was_down_gets_the_whole_period_once_it_is_back(
         second = _save(uddi, gaj_token, gaj.business_key, "流动人口信息")
         assert [o.outcome for o in _pass(sessions, settings)] == ["failed"]
     assert len([r for r in caplog.records if key in r.getMessage()]) == 1  # once per change of state
+    operator = Context(Caller.platform("cli"), sessions, settings)
+    [state] = listeners(operator, failing_only=True)
+    assert state.key == key and state.last_outcome == "failed" and "ConnectionError" in state.last_detail
     listener.start()
     assert [o.outcome for o in _pass(sessions, settings)] == ["delivered"]
     assert len(listener.received) == 1 and sorted(listener.services()[0]) == sorted([first, second])
     with sessions() as session:
         outcomes = [n.outcome for n in session.query(UddiNotification).order_by(UddiNotification.id)]
     assert outcomes == ["failed", "failed", "delivered"]
+    assert listeners(operator, failing_only=True) == [] and listeners(operator)[0].last_outcome == "delivered"
 
 
 def test_the_servers_notifier_thread_delivers_on_its_own(uddi, subscription, gaj, mzj, listener, sessions, settings):
