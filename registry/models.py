@@ -333,19 +333,6 @@ class UddiTModelInstance(Base):
     )
 
 
-class UddiDeletion(Base):
-    """The deletion log: an entity removed from the directory (or a tModel hidden), so that subscriptions
-    (UDDI v3 5.5) can report it in a ``keyBag`` with ``deleted`` true after its rows are gone."""
-
-    __tablename__ = "uddi_deletion"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    key: Mapped[str] = mapped_column(KEY)
-    kind: Mapped[str] = mapped_column(String(16))  # business | service | binding | tmodel
-    parent_key: Mapped[str | None] = mapped_column(KEY)
-    deleted: Mapped[datetime] = mapped_column(DateTime)
-
-    __table_args__ = (Index("ix_uddi_deletion_kind_deleted", "kind", "deleted"),)
 
 
 class UddiSubscription(Base):
@@ -371,6 +358,25 @@ class UddiSubscription(Base):
     failing: Mapped[bool] = mapped_column(Boolean, default=False)  # the last notification failed
 
     user: Mapped[User] = relationship()
+
+
+class UddiDeletion(Base):
+    """The deletion log: an entity removed from the directory (or a tModel hidden), so that subscriptions
+    (UDDI v3 5.5) can report it in a ``keyBag`` with ``deleted`` true after its rows are gone.  A row with a
+    ``subscription_key`` says that subscription's find_* filter found the entity as it went."""
+
+    __tablename__ = "uddi_deletion"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(KEY)
+    kind: Mapped[str] = mapped_column(String(16))  # business | service | binding | tmodel
+    parent_key: Mapped[str | None] = mapped_column(KEY)
+    deleted: Mapped[datetime] = mapped_column(DateTime)
+    subscription_key: Mapped[str | None] = mapped_column(
+        KEY, ForeignKey("uddi_subscription.key", ondelete="CASCADE"))
+
+    __table_args__ = (Index("ix_uddi_deletion_kind_deleted", "kind", "deleted"),
+                      Index("ix_uddi_deletion_subscription", "subscription_key", "deleted"))
 
 
 class UddiNotification(Base):

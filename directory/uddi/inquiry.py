@@ -20,8 +20,9 @@
 Searches run as SQL over the index tables of ``registry.models`` (names, keyed
 references, tModel instances); only the page that is returned is read back.
 
-Subscriptions (:mod:`.subscription`) run the same find_* and get_*Detail with a
-:class:`Changed` period: only the entities changed in it are found.
+Subscriptions (:mod:`.subscription`) run the same find_* and get_*Detail among the entities
+changed in a period (:class:`Changed`), and a find_* among the entities about to be deleted
+(:mod:`.deletions`): a find's ``only`` condition narrows what it may find.
 """
 
 from __future__ import annotations
@@ -396,13 +397,13 @@ def _tmodel_query(call: Call, request: etree._Element, qual) -> Select:
     return _narrow(stmt, "tmodel", sets)
 
 
-def find_tmodel(call: Call, request: etree._Element, changed: Changed | None = None,
+def find_tmodel(call: Call, request: etree._Element, only: ColumnElement | None = None,
                page: Page | None = None) -> etree._Element:
     qual = qualifiers.parse(request)
     page = page or _page(call, request)
     stmt = _tmodel_query(call, request, qual)
-    if changed is not None:
-        stmt = stmt.where(changed.condition())
+    if only is not None:
+        stmt = stmt.where(only)
     rows, total = _run(call, _order(stmt, qual), page)
     out = _list_element("tModelList", rows, total, page)
     if rows:
@@ -447,19 +448,19 @@ class _KeyRow:
     parent_key: str
 
 
-def find_service(call: Call, request: etree._Element, changed: Changed | None = None,
+def find_service(call: Call, request: etree._Element, only: ColumnElement | None = None,
                  page: Page | None = None) -> etree._Element:
     qual = qualifiers.parse(request)
     page = page or _page(call, request)
     sets = _service_sets(call, request, qual)
-    fast = None if request.get("businessKey") or changed else _first_page_by_name(call, sets, qual, page)
+    fast = None if request.get("businessKey") or only is not None else _first_page_by_name(call, sets, qual, page)
     names: dict[str, list[tuple[str, str]]] | None = None
     if fast is not None:
         rows, total, names = fast
     else:
         stmt = _service_query(call, request, qual, (UddiEntity.key, UddiEntity.parent_key), sets)
-        if changed is not None:
-            stmt = stmt.where(changed.condition())
+        if only is not None:
+            stmt = stmt.where(only)
         rows, total = _run(call, _order(stmt, qual), page)
     out = _list_element("serviceList", rows, total, page)
     if rows:
@@ -488,7 +489,7 @@ def _discovery_set(urls: list[etree._Element]) -> KeySet:
     return KeySet(UddiKeyedReference, build, 900)
 
 
-def find_business(call: Call, request: etree._Element, changed: Changed | None = None,
+def find_business(call: Call, request: etree._Element, only: ColumnElement | None = None,
                   page: Page | None = None) -> etree._Element:
     qual = qualifiers.parse(request)
     page = page or _page(call, request)
@@ -512,7 +513,7 @@ def find_business(call: Call, request: etree._Element, changed: Changed | None =
     if nested_el is not None:
         nested = _service_query(call, nested_el, qualifiers.parse(nested_el), (UddiEntity.parent_key,))
         sets.append(KeySet(None, lambda t: true(), 100, grouped=nested))
-    stmt = select(UddiEntity) if changed is None else select(UddiEntity).where(changed.condition())
+    stmt = select(UddiEntity) if only is None else select(UddiEntity).where(only)
     rows, total = _run(call, _order(_narrow(stmt, "business", sets), qual), page)
     out = _list_element("businessList", rows, total, page)
     if rows:
@@ -537,11 +538,11 @@ def add_business_infos(call: Call, parent: etree._Element, rows: list[UddiEntity
                 _add_names(sinfo, service_names.get(s.key, []))
 
 
-def find_binding(call: Call, request: etree._Element, changed: Changed | None = None,
+def find_binding(call: Call, request: etree._Element, only: ColumnElement | None = None,
                  page: Page | None = None) -> etree._Element:
     qual = qualifiers.parse(request)
     page = page or _page(call, request)
-    stmt = select(UddiEntity) if changed is None else select(UddiEntity).where(changed.condition())
+    stmt = select(UddiEntity) if only is None else select(UddiEntity).where(only)
     service_key = request.get("serviceKey")
     if service_key:
         stmt = stmt.where(UddiEntity.parent_key == keys.check_syntax(service_key), UddiEntity.kind == inline("binding"))

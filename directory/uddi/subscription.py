@@ -39,8 +39,9 @@ the inquiry API's find_business, find_service, find_binding, find_tModel or get_
 :mod:`.inquiry` itself over the entities changed in the period (``inquiry.Changed``:
 ``modifiedIncludingChildren`` in it).  Entities removed (or tModels hidden) in the period come from
 the deletion log (``store.remove``, ``store.hide``): for a get_*Detail filter, the keys it names;
-for a find_*, a deleted entity can no longer be matched, so every deleted entity of the filter's
-kind (within its businessKey or serviceKey, when it names one) is reported.
+for a find_*, the entities it found as they went - a deleted entity can no longer be searched, so
+:func:`note_deleted` runs each live find_* filter over the entities a deletion is about to remove
+and logs the ones it finds, for that subscription.
 
 What the node grants, and returns in the saved subscription: ``expiresAfter`` at most
 :data:`LONGEST` from now (that, when absent), ``maxEntities`` at most ``GOVSHARE_MAX_ROWS`` (that,
@@ -54,12 +55,13 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from lxml import etree
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from registry.errors import UddiError
@@ -69,7 +71,7 @@ from trust.actions import Context, action
 
 from . import UDDI_NS, inquiry, keys, store
 from .context import Call
-from .publication import as_publisher
+from .security import as_publisher
 
 SUB_NS = "urn:uddi-org:sub_v3"
 #: the longest a subscription is granted (expiresAfter), and renewed by saving it again
@@ -371,10 +373,10 @@ def results(session: Session, settings: Settings, row: UddiSubscription, changed
     size = row.max_entities
     if name in FINDS:
         kind, find = FINDS[name]
-        listed = find(call, query, changed, inquiry.Page(head=offset + 1, max_rows=size, explicit=True))
+        listed = find(call, query, changed.condition(), inquiry.Page(head=offset + 1, max_rows=size, explicit=True))
         total = int(listed.findtext(f"{u('listDescription')}/{u('actualCount')}") or 0)
         found = [el.get(store.KEY_ATTR[kind]) for el in listed.iterfind(_LISTED[kind])]
-        gone = _deleted(session, kind, changed, query)
+        gone = _deleted(session, kind, changed, row.key)
     else:
         kind = GETS[name]
         detail, _missing = inquiry.details(call, kind, query, changed)
@@ -412,21 +414,46 @@ def _key_bag(parent: etree._Element, kind: str, entity_keys: list[str], *, delet
         etree.SubElement(bag, u(store.KEY_ATTR[kind])).text = key
 
 
-def _deleted(session: Session, kind: str, changed: inquiry.Changed, query: etree._Element | None = None, *,
+def _deleted(session: Session, kind: str, changed: inquiry.Changed, subscription_key: str | None = None, *,
              hidden_gone: bool = True) -> list[str]:
-    """Keys of entities of ``kind`` deleted in the period that are gone still (a tModel: hidden still, for
-    a find, which no longer finds it), within the businessKey or serviceKey a find names."""
+    """Keys of entities of ``kind`` deleted in the period that are gone still (a tModel: hidden still, for a
+    find, which no longer finds it): those the find_* of ``subscription_key`` found as they went, or any."""
     log = UddiDeletion
     stmt = select(log.key).where(log.kind == kind, log.deleted.between(changed.start, changed.end))
-    scope_attribute = {"service": "businessKey", "binding": "serviceKey"}.get(kind)
-    scope = query.get(scope_attribute) if query is not None and scope_attribute else None
-    if scope:
-        stmt = stmt.where(log.parent_key == keys.normalize(scope))
+    stmt = stmt.where(log.subscription_key.is_(None) if subscription_key is None
+                      else log.subscription_key == subscription_key)
     present = select(UddiEntity.key).where(UddiEntity.key == log.key)
     if kind == "tmodel" and hidden_gone:
         present = present.where(UddiEntity.deleted.is_(False))
     stmt = stmt.where(~present.exists())
     return list(session.scalars(stmt.group_by(log.key).order_by(log.key)))
+
+
+def note_deleted(session: Session, settings: Settings, rows: Sequence[UddiEntity], now: datetime) -> None:
+    """Before ``rows`` leave the directory (or a tModel is hidden): for each subscription whose find_* filter
+    finds some of them, a deletion-log row per entity found, naming the subscription - its results report
+    them deleted.  The filter is the inquiry API's find, run over these entities alone."""
+    doomed: dict[str, list[UddiEntity]] = defaultdict(list)
+    for row in rows:
+        doomed[row.kind].append(row)
+    names = [name for name, (kind, _find) in FINDS.items() if kind in doomed]
+    if not names:
+        return
+    call = Call(session=session, settings=settings, now=now)
+    candidates = session.scalars(select(UddiSubscription).where(
+        UddiSubscription.expires > now, or_(*(UddiSubscription.filter_xml.contains(name) for name in names))))
+    for held in candidates:
+        query = _filter_query(etree.fromstring(held.filter_xml))
+        found = FINDS.get(etree.QName(query).localname)
+        if found is None or found[0] not in doomed:
+            continue
+        kind, find = found
+        by_key = {row.key: row for row in doomed[kind]}
+        listed = find(call, query, UddiEntity.key.in_(list(by_key)), inquiry.Page(1, len(by_key), explicit=True))
+        for el in listed.iterfind(_LISTED[kind]):
+            row = by_key[el.get(store.KEY_ATTR[kind])]
+            session.add(UddiDeletion(key=row.key, kind=kind, parent_key=row.parent_key, deleted=now,
+                                     subscription_key=held.key))
 
 
 # ----------------------------------------------------------------------------- SOAP operations

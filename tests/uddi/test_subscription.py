@@ -95,11 +95,12 @@ def test_a_zeep_client_follows_services_it_finds_changed_and_deleted(uddi, subsc
     uddi.publication.save_service(authInfo=token, businessService=[
         _service(gaj.business_key, "人口基础信息查询(新版)", kept), _service(gaj.business_key, "企业登记信息", other)])
     added = _save(uddi, token, gaj.business_key, "人口出生信息")
-    uddi.publication.delete_service(authInfo=token, serviceKey=[doomed])
+    unrelated = _save(uddi, token, gaj.business_key, "法人单位信息")
+    uddi.publication.delete_service(authInfo=token, serviceKey=[doomed, unrelated])
 
     result = subscription.get_subscriptionResults(authInfo=token, subscriptionKey=key, coveragePeriod=_period(start))
     assert sorted(_listed(result)) == sorted([kept, added])  # the 企业 service changed too: not in the filter
-    assert _deleted(result) == [doomed]
+    assert _deleted(result) == [doomed]  # the 法人 service went too: the filter never found it
     assert result.subscription.subscriptionKey == key and result.chunkToken is None
     assert result.coveragePeriod.startPoint.replace(tzinfo=None) == start
 

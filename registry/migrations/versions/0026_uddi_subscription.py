@@ -16,15 +16,6 @@ depends_on = None
 
 def upgrade() -> None:
     op.create_table(
-        "uddi_deletion",
-        sa.Column("id", sa.Integer(), primary_key=True),
-        sa.Column("key", sa.String(255), nullable=False),
-        sa.Column("kind", sa.String(16), nullable=False),
-        sa.Column("parent_key", sa.String(255), nullable=True),
-        sa.Column("deleted", sa.DateTime(), nullable=False),
-    )
-    op.create_index("ix_uddi_deletion_kind_deleted", "uddi_deletion", ["kind", "deleted"])
-    op.create_table(
         "uddi_subscription",
         sa.Column("key", sa.String(255), primary_key=True),
         sa.Column("user_id", sa.Integer(), sa.ForeignKey("app_user.id", ondelete="CASCADE"), nullable=False),
@@ -40,6 +31,18 @@ def upgrade() -> None:
         sa.Column("failing", sa.Boolean(), nullable=False),
     )
     op.create_index("ix_uddi_subscription_user_id", "uddi_subscription", ["user_id"])
+    op.create_table(
+        "uddi_deletion",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("key", sa.String(255), nullable=False),
+        sa.Column("kind", sa.String(16), nullable=False),
+        sa.Column("parent_key", sa.String(255), nullable=True),
+        sa.Column("deleted", sa.DateTime(), nullable=False),
+        sa.Column("subscription_key", sa.String(255),
+                  sa.ForeignKey("uddi_subscription.key", ondelete="CASCADE"), nullable=True),
+    )
+    op.create_index("ix_uddi_deletion_kind_deleted", "uddi_deletion", ["kind", "deleted"])
+    op.create_index("ix_uddi_deletion_subscription", "uddi_deletion", ["subscription_key", "deleted"])
     op.create_table(
         "uddi_notification",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -58,5 +61,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("uddi_notification")
-    op.drop_table("uddi_subscription")
     op.drop_table("uddi_deletion")
+    op.drop_table("uddi_subscription")
