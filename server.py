@@ -4,6 +4,7 @@
     /uddi/inquiry          UDDI v3 inquiry API      (?wsdl)
     /uddi/publication      UDDI v3 publication API  (?wsdl)
     /uddi/security         UDDI v3 security API     (?wsdl)
+    /uddi/subscription     UDDI v3 subscription API (?wsdl)
     /wsdl/uddi/...         the OASIS UDDI v3 WSDL and schema files
     /wsdl/...              stored WSDL documents of sharing interfaces
     /diagnostics           Echo and NodeInfo (Spyne, ?wsdl)
@@ -208,7 +209,7 @@ def build_app(settings: Settings, sessions: sessionmaker[Session]):
     exact: dict[str, Callable] = dict(endpoints(sessions, settings))
     exact["/diagnostics"] = diagnostics_app(settings)
     exact["/exchange"] = exchange_app(sessions, settings)
-    for path in ("/exchange", "/uddi/publication"):  # WS-Security (S2), per GOVSHARE_WSS
+    for path in ("/exchange", "/uddi/publication", "/uddi/subscription"):  # WS-Security (S2), per GOVSHARE_WSS
         protect(exact[path], sessions, settings)
     prefixes: dict[str, Callable] = {"/wsdl/uddi/": oasis_files_app, "/wsdl/": wsdl_app(sessions),
                                      "/xsd/": xsd_files_app, "/pki/": pki_files_app(settings),
@@ -222,7 +223,9 @@ def build_app(settings: Settings, sessions: sessionmaker[Session]):
     def index(environ, start_response):
         lines = ["govshare — 政务信息资源共享交换平台", ""]
         lines += [f"{path}  (WSDL: {path}?wsdl)" for path in services]
-        lines += ["/wsdl/uddi/uddi_api_v3_binding.wsdl  (OASIS UDDI v3 binding)", "/portal/  (统一数据资源查询系统)",
+        lines += ["/wsdl/uddi/uddi_api_v3_binding.wsdl  (OASIS UDDI v3 binding)",
+                  "/wsdl/uddi/uddi_sub_v3_binding.wsdl  (OASIS UDDI v3 subscription binding)",
+                  "/portal/  (统一数据资源查询系统)",
                   "/catalogue/dcat.ttl, /catalogue/dcat.jsonld  (开放目录, DCAT-AP)", "/portal/open  (开放目录)"]
         return _plain(start_response, "200 OK", "\n".join(lines) + "\n")
 
@@ -251,7 +254,8 @@ def prepare(settings: Settings, register_services: bool = False) -> sessionmaker
 
 
 def serve(settings: Settings, threads: int = 8, scheduler: bool = True) -> None:
-    """Serve until interrupted (Ctrl-C or SIGTERM), with the sync scheduler unless ``scheduler`` is off."""
+    """Serve until interrupted (Ctrl-C or SIGTERM), with the sync scheduler unless ``scheduler`` is off, and
+    the UDDI subscription notifier unless ``GOVSHARE_UDDI_NOTIFY`` is 0."""
     import signal
     import threading
 
@@ -264,7 +268,8 @@ def serve(settings: Settings, threads: int = 8, scheduler: bool = True) -> None:
     app = build_app(settings, session_factory(serving_engine(settings)))
     base = settings.base_url
     print(f"govshare serving on {base}")
-    for path in ("/uddi/inquiry", "/uddi/publication", "/uddi/security", "/exchange", "/diagnostics"):
+    for path in ("/uddi/inquiry", "/uddi/publication", "/uddi/security", "/uddi/subscription", "/exchange",
+                 "/diagnostics"):
         print(f"  {base}{path}   WSDL: {base}{path}?wsdl")
     sync = Scheduler(sessions, settings, adapters_folder()).start() if scheduler else None
     print(f"  sync scheduler: {'adapter files in ' + str(adapters_folder()) if sync else 'off'}")
@@ -274,6 +279,12 @@ def serve(settings: Settings, threads: int = 8, scheduler: bool = True) -> None:
 
         federating = Peer(sessions, settings).start()
         print(f"  federation: this catalogue pushed to {settings.upper_url}")
+    notifier = None
+    if settings.uddi_notify_seconds > 0:  # UDDI subscription listeners, as their notificationIntervals fall due
+        from directory.uddi.listener import Notifier
+
+        notifier = Notifier(sessions, settings).start()
+        print(f"  UDDI subscription listeners: a notification pass every {settings.uddi_notify_seconds} s")
     sys.stdout.flush()
     # waitress ends its loop on SystemExit as on Ctrl-C, so SIGTERM also gets the scheduler stopped below
     previous = None
@@ -286,6 +297,8 @@ def serve(settings: Settings, threads: int = 8, scheduler: bool = True) -> None:
             sync.stop()
         if federating is not None:
             federating[1].set()
+        if notifier is not None:
+            notifier.stop()
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
 
@@ -330,7 +343,7 @@ COMMANDS = {
     "sync": "adapters.sync_cli", "quarantine": "adapters.quarantine_cli", "core": "exchange.cli",
     "pki": "trust.pki_cli", "audit": "trust.audit_cli", "assess": "governance.cli",
     "sharing": "governance.cli", "correction": "governance.cli", "demo": "directory.demo",
-    "admin": "governance.admin_cli", "federation": "federation.cli",
+    "admin": "governance.admin_cli", "federation": "federation.cli", "uddi": "directory.uddi.cli",
 }
 
 

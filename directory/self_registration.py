@@ -49,7 +49,11 @@ UDDI_APIS = {
     "uddi-publication": ("uddi:uddi.org:v3_publication", "UDDI v3 Publication API", "目录发布接口",
                          "/uddi/publication"),
     "uddi-security": ("uddi:uddi.org:v3_security", "UDDI v3 Security API", "目录安全接口", "/uddi/security"),
+    "uddi-subscription": ("uddi:uddi.org:v3_subscription", "UDDI v3 Subscription API", "目录订阅接口",
+                          "/uddi/subscription"),
 }
+#: the OASIS binding WSDL of each API's specification tModel (the others': uddi_api_v3_binding.wsdl)
+_BINDING_WSDL = {"uddi:uddi.org:v3_subscription": "uddi_sub_v3_binding.wsdl"}
 
 
 def platform_business_key(settings: Settings) -> str:
@@ -72,8 +76,8 @@ def _spec_tmodel(key: str, name: str, wsdl_url: str) -> object:
 def register_platform_services(session: Session, settings: Settings) -> list[str]:
     """Save the node's businessEntity and its UDDI services; returns the service keys."""
     base = settings.base_url
-    wsdl_url = f"{base}/wsdl/uddi/uddi_api_v3_binding.wsdl"
     for key, name, _zh, _path in UDDI_APIS.values():
+        wsdl_url = f"{base}/wsdl/uddi/{_BINDING_WSDL.get(key, 'uddi_api_v3_binding.wsdl')}"
         publish_entity(session, settings, "tmodel", _spec_tmodel(key, name, wsdl_url), department=None,
                        authorized_name="uddi-node")
     business = store.fresh("businessEntity", {"businessKey": platform_business_key(settings)})

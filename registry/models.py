@@ -333,6 +333,70 @@ class UddiTModelInstance(Base):
     )
 
 
+
+
+class UddiSubscription(Base):
+    """A subscription (UDDI v3 5.5): a publisher's filter over the directory, the period it may ask
+    for what changed, and the subscription listener it is notified at (``binding_key``)."""
+
+    __tablename__ = "uddi_subscription"
+
+    key: Mapped[str] = mapped_column(KEY, primary_key=True)  # always lower case
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    filter_xml: Mapped[str] = mapped_column(Text)  # the subscriptionFilter element, as saved
+    binding_key: Mapped[str | None] = mapped_column(KEY)
+    notification_seconds: Mapped[int | None] = mapped_column(Integer)  # the granted notificationInterval
+    max_entities: Mapped[int] = mapped_column(Integer)
+    brief: Mapped[bool] = mapped_column(Boolean, default=False)
+    created: Mapped[datetime] = mapped_column(DateTime)
+    expires: Mapped[datetime] = mapped_column(DateTime)
+    # the listener has everything that changed before this instant: the next notification starts here
+    notified_through: Mapped[datetime | None] = mapped_column(DateTime)
+    # when the listener is next due a notification; a notifier claims one by moving it on, so that
+    # several server processes never send the same notification twice
+    next_notification: Mapped[datetime | None] = mapped_column(DateTime)
+    failing: Mapped[bool] = mapped_column(Boolean, default=False)  # the last notification failed
+
+    user: Mapped[User] = relationship()
+
+
+class UddiDeletion(Base):
+    """The deletion log: an entity removed from the directory (or a tModel hidden), so that subscriptions
+    (UDDI v3 5.5) can report it in a ``keyBag`` with ``deleted`` true after its rows are gone.  A row with a
+    ``subscription_key`` says that subscription's find_* filter found the entity as it went."""
+
+    __tablename__ = "uddi_deletion"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(KEY)
+    kind: Mapped[str] = mapped_column(String(16))  # business | service | binding | tmodel
+    parent_key: Mapped[str | None] = mapped_column(KEY)
+    deleted: Mapped[datetime] = mapped_column(DateTime)
+    subscription_key: Mapped[str | None] = mapped_column(
+        KEY, ForeignKey("uddi_subscription.key", ondelete="CASCADE"))
+
+    __table_args__ = (Index("ix_uddi_deletion_kind_deleted", "kind", "deleted"),
+                      Index("ix_uddi_deletion_subscription", "subscription_key", "deleted"))
+
+
+class UddiNotification(Base):
+    """One notify_subscriptionListener sent (or tried): when, for which period, and how it went."""
+
+    __tablename__ = "uddi_notification"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscription_key: Mapped[str] = mapped_column(KEY, ForeignKey("uddi_subscription.key", ondelete="CASCADE"))
+    sent: Mapped[datetime] = mapped_column(DateTime)
+    period_start: Mapped[datetime] = mapped_column(DateTime)
+    period_end: Mapped[datetime] = mapped_column(DateTime)
+    address: Mapped[str] = mapped_column(String(4096))
+    entities: Mapped[int] = mapped_column(Integer, default=0)
+    outcome: Mapped[str] = mapped_column(String(16))  # delivered | failed
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+    __table_args__ = (Index("ix_uddi_notification_subscription", "subscription_key", "sent"),)
+
+
 # --------------------------------------------------------------------------- WSDL repository
 
 

@@ -21,6 +21,8 @@
 | GOVSHARE_UPPER_CERT      | "" (PEM: the certificate the higher platform issued to this one) |
 | GOVSHARE_UPPER_CA        | "" (PEM: the higher platform's CA, which its signed answers chain to) |
 | GOVSHARE_UPPER_RECONCILE | 300 (seconds between full reconciliations with the higher platform) |
+| GOVSHARE_UDDI_NOTIFY     | 30 (seconds between the notifier's passes over UDDI subscription listeners; 0: none) |
+| GOVSHARE_UDDI_MIN_INTERVAL | 60 (shortest notificationInterval granted to a UDDI subscription, seconds) |
 | GOVSHARE_AUDIT           | 1 (0 turns the audit log off: benchmarks only, never production) |
 | GOVSHARE_AUDIT_CHECKPOINT| 1000 (audit entries between signed checkpoints) |
 | GOVSHARE_AUDIT_CHECKPOINT_SECONDS | 300 (age of the oldest unsigned audit entry that signs a checkpoint; 0: off) |
@@ -100,6 +102,10 @@ class Settings:
     upper_cert: str = ""
     upper_ca: str = ""
     upper_reconcile_seconds: int = 300
+    # UDDI subscriptions (5.5): how often the server's notifier looks for listeners due a notification,
+    # and the shortest notificationInterval it grants
+    uddi_notify_seconds: int = 30
+    uddi_min_interval: int = 60
     # Audit log (S4): every exchange and publication call recorded; off only for benchmarks
     audit: bool = True
     audit_checkpoint_every: int = 1000  # entries between signed checkpoints of the chain
@@ -152,6 +158,8 @@ class Settings:
             password_days=_number(int, "GOVSHARE_PASSWORD_DAYS", "90"),
             login_attempts=_number(int, "GOVSHARE_LOGIN_ATTEMPTS", "5"),
             lockout_minutes=_number(int, "GOVSHARE_LOCKOUT_MINUTES", "15"),
+            uddi_notify_seconds=_number(int, "GOVSHARE_UDDI_NOTIFY", "30"),
+            uddi_min_interval=_number(int, "GOVSHARE_UDDI_MIN_INTERVAL", "60"),
             audit=env.get("GOVSHARE_AUDIT", "1").strip().lower() not in ("0", "false", "off", "no"),
             audit_checkpoint_every=_number(int, "GOVSHARE_AUDIT_CHECKPOINT", "1000"),
             audit_checkpoint_seconds=_number(int, "GOVSHARE_AUDIT_CHECKPOINT_SECONDS", "300"),

@@ -245,6 +245,10 @@ def anyone(ctx: Any, **_inputs: Any) -> None:
 #                                                 entries open_catalogue lets through for every caller alike
 #   wsdl.publish, uddi.save_* / delete_* / get_registeredInfo   cataloguer, provider, admin (the UDDI API
 #                                                 further limits a publisher to what its department owns)
+#   uddi.save_subscription, .get_subscriptions, .delete_subscription, .get_subscriptionResults
+#                                                 every account: whoever reads the directory may follow it
+#                                                 (the subscription API limits each to its own subscriptions)
+#   uddi.listeners                                admin, auditor (monitoring: every subscriber's listener)
 
 #: who sees every catalogue entry whatever its status and department (others: the published ones and
 #: their own department's)
@@ -383,6 +387,18 @@ def wsdl_publish(ctx: Any, **_inputs: Any) -> None:
 for _operation in ("save_business", "save_service", "save_binding", "save_tModel", "delete_business",
                    "delete_service", "delete_binding", "delete_tModel", "get_registeredInfo"):
     check(f"uddi.{_operation}")(allowed("catalogue"))
+
+
+def _subscriber(ctx: Any, **_inputs: Any) -> None:
+    require(ctx.caller, "search")
+    if ctx.caller.user_id is None:
+        raise NotPermitted(f"{ctx.caller.who} is no account: a UDDI subscription belongs to the account that saved it",
+                           zh="订阅属于账号, 请以账号身份办理。")
+
+
+for _operation in ("save_subscription", "get_subscriptions", "delete_subscription", "get_subscriptionResults"):
+    check(f"uddi.{_operation}")(_subscriber)
+check("uddi.listeners")(allowed("monitor"))  # the subscription listeners and how their notifications went
 
 
 # governance: 使用申请, grants, masking, 纠错, 考核

@@ -6,6 +6,10 @@ xmlschema ships (its xmldsig copy has the DTD subset removed, so parsers that re
 entities accept it), and when the files are served over HTTP the two
 ``schemaLocation`` attributes are rewritten to point at those copies on this server.
 No other byte of an OASIS file changes.
+
+The subscription API (``uddi_sub_v3_*.wsdl``, ``uddi_v3subscription.xsd``) and the subscription
+listener's (``uddi_subr_v3_*.wsdl``, ``uddi_v3subscriptionListener.xsd``, which the node calls as a
+client) are shipped the same way; their schemas import ``uddi_v3.xsd`` by relative location.
 """
 
 from __future__ import annotations
@@ -29,13 +33,19 @@ W3C_SCHEMAS = {
 }
 
 #: the files served under /wsdl/uddi/
-SERVED_FILES = ("uddi_api_v3_binding.wsdl", "uddi_api_v3_portType.wsdl", "uddi_v3.xsd") + tuple(
+SERVED_FILES = ("uddi_api_v3_binding.wsdl", "uddi_api_v3_portType.wsdl", "uddi_v3.xsd",
+                "uddi_sub_v3_binding.wsdl", "uddi_sub_v3_portType.wsdl", "uddi_v3subscription.xsd",
+                "uddi_subr_v3_binding.wsdl", "uddi_subr_v3_portType.wsdl", "uddi_v3subscriptionListener.xsd") + tuple(
     name for _path, name in W3C_SCHEMAS.values()
 )
 
 UDDI_XSD = OASIS_DIR / "uddi_v3.xsd"
 BINDING_WSDL = OASIS_DIR / "uddi_api_v3_binding.wsdl"
 BINDING_NS = "urn:uddi-org:api_v3_binding"
+SUBSCRIPTION_XSD = OASIS_DIR / "uddi_v3subscription.xsd"
+LISTENER_XSD = OASIS_DIR / "uddi_v3subscriptionListener.xsd"
+SUBSCRIPTION_BINDING_WSDL = OASIS_DIR / "uddi_sub_v3_binding.wsdl"
+SUBSCRIPTION_BINDING_NS = "urn:uddi-org:sub_v3_binding"
 
 
 class _W3CResolver(etree.Resolver):
@@ -46,12 +56,28 @@ class _W3CResolver(etree.Resolver):
         return None
 
 
+def _compiled(path: Path) -> etree.XMLSchema:
+    parser = etree.XMLParser(no_network=True)
+    parser.resolvers.add(_W3CResolver())
+    return etree.XMLSchema(etree.parse(str(path), parser))
+
+
 @lru_cache(maxsize=1)
 def uddi_schema() -> etree.XMLSchema:
     """``uddi_v3.xsd`` compiled by libxml2 (fast validation of requests and responses)."""
-    parser = etree.XMLParser(no_network=True)
-    parser.resolvers.add(_W3CResolver())
-    return etree.XMLSchema(etree.parse(str(UDDI_XSD), parser))
+    return _compiled(UDDI_XSD)
+
+
+@lru_cache(maxsize=1)
+def subscription_schema() -> etree.XMLSchema:
+    """``uddi_v3subscription.xsd`` (with the ``uddi_v3.xsd`` it imports): the subscription API's messages."""
+    return _compiled(SUBSCRIPTION_XSD)
+
+
+@lru_cache(maxsize=1)
+def listener_schema() -> etree.XMLSchema:
+    """``uddi_v3subscriptionListener.xsd``: the notify_subscriptionListener the node sends."""
+    return _compiled(LISTENER_XSD)
 
 
 @lru_cache(maxsize=1)

@@ -19,6 +19,10 @@
 
 Searches run as SQL over the index tables of ``registry.models`` (names, keyed
 references, tModel instances); only the page that is returned is read back.
+
+Subscriptions (:mod:`.subscription`) run the same find_* and get_*Detail among the entities
+changed in a period (:class:`Changed`), and a find_* among the entities about to be deleted
+(:mod:`.deletions`): a find's ``only`` condition narrows what it may find.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from lxml import etree
@@ -47,6 +52,21 @@ class Page:
     head: int  # 1-based
     max_rows: int
     explicit: bool
+
+
+@dataclass(frozen=True)
+class Changed:
+    """Entities changed from ``start`` to ``end``, both included (the platform's times are whole seconds):
+    saved, or with a contained entity saved or deleted (``modifiedIncludingChildren``)."""
+
+    start: datetime
+    end: datetime
+
+    def condition(self) -> ColumnElement:
+        return UddiEntity.modified_including_children.between(self.start, self.end)
+
+    def __contains__(self, moment: datetime) -> bool:
+        return self.start <= moment <= self.end
 
 
 def _page(call: Call, request: etree._Element) -> Page:
@@ -377,10 +397,14 @@ def _tmodel_query(call: Call, request: etree._Element, qual) -> Select:
     return _narrow(stmt, "tmodel", sets)
 
 
-def find_tmodel(call: Call, request: etree._Element) -> etree._Element:
+def find_tmodel(call: Call, request: etree._Element, only: ColumnElement | None = None,
+               page: Page | None = None) -> etree._Element:
     qual = qualifiers.parse(request)
-    page = _page(call, request)
-    rows, total = _run(call, _order(_tmodel_query(call, request, qual), qual), page)
+    page = page or _page(call, request)
+    stmt = _tmodel_query(call, request, qual)
+    if only is not None:
+        stmt = stmt.where(only)
+    rows, total = _run(call, _order(stmt, qual), page)
     out = _list_element("tModelList", rows, total, page)
     if rows:
         add_tmodel_infos(out, rows)
@@ -424,16 +448,19 @@ class _KeyRow:
     parent_key: str
 
 
-def find_service(call: Call, request: etree._Element) -> etree._Element:
+def find_service(call: Call, request: etree._Element, only: ColumnElement | None = None,
+                 page: Page | None = None) -> etree._Element:
     qual = qualifiers.parse(request)
-    page = _page(call, request)
+    page = page or _page(call, request)
     sets = _service_sets(call, request, qual)
-    fast = None if request.get("businessKey") else _first_page_by_name(call, sets, qual, page)
+    fast = None if request.get("businessKey") or only is not None else _first_page_by_name(call, sets, qual, page)
     names: dict[str, list[tuple[str, str]]] | None = None
     if fast is not None:
         rows, total, names = fast
     else:
         stmt = _service_query(call, request, qual, (UddiEntity.key, UddiEntity.parent_key), sets)
+        if only is not None:
+            stmt = stmt.where(only)
         rows, total = _run(call, _order(stmt, qual), page)
     out = _list_element("serviceList", rows, total, page)
     if rows:
@@ -462,9 +489,10 @@ def _discovery_set(urls: list[etree._Element]) -> KeySet:
     return KeySet(UddiKeyedReference, build, 900)
 
 
-def find_business(call: Call, request: etree._Element) -> etree._Element:
+def find_business(call: Call, request: etree._Element, only: ColumnElement | None = None,
+                  page: Page | None = None) -> etree._Element:
     qual = qualifiers.parse(request)
-    page = _page(call, request)
+    page = page or _page(call, request)
     if request.find(q("find_relatedBusinesses")) is not None:
         raise UddiError("E_unsupported", "find_business by find_relatedBusinesses is not supported by this node")
     sets = []
@@ -485,7 +513,8 @@ def find_business(call: Call, request: etree._Element) -> etree._Element:
     if nested_el is not None:
         nested = _service_query(call, nested_el, qualifiers.parse(nested_el), (UddiEntity.parent_key,))
         sets.append(KeySet(None, lambda t: true(), 100, grouped=nested))
-    rows, total = _run(call, _order(_narrow(select(UddiEntity), "business", sets), qual), page)
+    stmt = select(UddiEntity) if only is None else select(UddiEntity).where(only)
+    rows, total = _run(call, _order(_narrow(stmt, "business", sets), qual), page)
     out = _list_element("businessList", rows, total, page)
     if rows:
         add_business_infos(call, out, rows)
@@ -509,10 +538,11 @@ def add_business_infos(call: Call, parent: etree._Element, rows: list[UddiEntity
                 _add_names(sinfo, service_names.get(s.key, []))
 
 
-def find_binding(call: Call, request: etree._Element) -> etree._Element:
+def find_binding(call: Call, request: etree._Element, only: ColumnElement | None = None,
+                 page: Page | None = None) -> etree._Element:
     qual = qualifiers.parse(request)
-    page = _page(call, request)
-    stmt = select(UddiEntity)
+    page = page or _page(call, request)
+    stmt = select(UddiEntity) if only is None else select(UddiEntity).where(only)
     service_key = request.get("serviceKey")
     if service_key:
         stmt = stmt.where(UddiEntity.parent_key == keys.check_syntax(service_key), UddiEntity.kind == inline("binding"))
@@ -530,22 +560,35 @@ def find_binding(call: Call, request: etree._Element) -> etree._Element:
 # ------------------------------------------------------------------------- get_*
 
 
-def _getter(kind: str, detail: str):
-    key_tag = q(store.KEY_ATTR[kind])
+DETAIL = {"business": "businessDetail", "service": "serviceDetail", "binding": "bindingDetail",
+          "tmodel": "tModelDetail"}
 
-    def operation(call: Call, request: etree._Element) -> etree._Element:
-        rows = []
-        for key_el in request.findall(key_tag):
-            key = keys.check_syntax(key_el.text or "")
-            row = store.get(call.session, key, kind)
-            if row is None:
-                raise UddiError("E_invalidKeyPassed", f"no {store.NOUN[kind]} has the key {key_el.text}")
+
+def details(call: Call, kind: str, request: etree._Element,
+            changed: Changed | None = None) -> tuple[etree._Element, list[str]]:
+    """The detail element (businessDetail, ...) of the entities a get_*Detail request names, changed
+    within ``changed`` if given, and the keys it names that no entity of ``kind`` has."""
+    rows, missing = [], []
+    for key_el in request.findall(q(store.KEY_ATTR[kind])):
+        key = keys.check_syntax(key_el.text or "")
+        row = store.get(call.session, key, kind)
+        if row is None:
+            missing.append(key)
+        elif changed is None or row.modified_including_children in changed:
             rows.append(row)
-        out = fresh(detail)
-        for row, el in zip(rows, store.compose(call.session, rows), strict=True):
-            if row.deleted:
-                el.set("deleted", "true")
-            out.append(el)
+    out = fresh(DETAIL[kind])
+    for row, el in zip(rows, store.compose(call.session, rows), strict=True):
+        if row.deleted:
+            el.set("deleted", "true")
+        out.append(el)
+    return out, missing
+
+
+def _getter(kind: str, detail: str):
+    def operation(call: Call, request: etree._Element) -> etree._Element:
+        out, missing = details(call, kind, request)
+        if missing:
+            raise UddiError("E_invalidKeyPassed", f"no {store.NOUN[kind]} has the key {missing[0]}")
         return out
 
     operation.__name__ = f"get_{detail}"

@@ -38,7 +38,7 @@ A caller whose roles do not publish is refused with E_userMismatch.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -46,16 +46,15 @@ from lxml import etree
 from sqlalchemy.orm import Session
 
 from registry.clock import utcnow
-from registry.errors import NotPermitted, UddiError
+from registry.errors import UddiError
 from registry.models import Department, KeyPartition, UddiEntity
 from registry.settings import Settings
 from trust import audit
 from trust.actions import Context, action
-from trust.auth import Caller
 
-from . import inquiry, keys, store
+from . import inquiry, keys, store, subscription
 from .context import Call
-from .security import authenticate
+from .security import as_publisher
 from .store import KEY_ATTR, NOUN, PARENT_ATTR, fresh, q
 
 KEYGENERATOR_VALUE = "keygenerator"
@@ -239,15 +238,16 @@ class Publishing:
             raise UddiError("E_invalidKeyPassed", f"no {NOUN[kind]} has the key {key}")
         self._check_owner(row)
         if kind == "tmodel":
-            row.deleted = True  # tModels are hidden, never removed (spec 5.2.8)
-            row.modified = self.now
+            subscription.note_deleted(self.session, self.settings, [row], self.now)
+            store.hide(self.session, row, self.now)
             return
         self._remove(row)
         store.touch_ancestors(self.session, row.parent_key, self.now)
 
     def _remove(self, row: UddiEntity) -> None:
-        doomed = [r.key for r in store.descendants(self.session, row.key, row.kind)] + [row.key]
-        store.remove(self.session, doomed)
+        doomed = [*store.descendants(self.session, row.key, row.kind), row]
+        subscription.note_deleted(self.session, self.settings, doomed, self.now)
+        store.remove(self.session, [r.key for r in doomed], self.now)
 
     # ---------------------------------------------------------------- ownership
 
@@ -390,28 +390,6 @@ def get_registered_info(ctx: Context, *, info_selection: str = "all") -> etree._
 # -------------------------------------------------------------------- SOAP operations
 
 
-def _publisher(call: Call, request: etree._Element) -> Context:
-    """The action context of the request's publisher: the authInfo's account, channel ``soap``, with the
-    certificate that signed the request when one did."""
-    publisher = authenticate(call, request)
-    signer = call.caller.certificate_serial if call.caller is not None else None
-    caller = Caller.of_user(publisher.user, "soap", certificate_serial=signer)
-    return Context(caller, call.sessions, call.settings, now=call.now)
-
-
-def _operation(run: Callable[[Context, etree._Element], etree._Element | None]):
-    """A SOAP operation calling an action as the request's publisher; a role the action refuses is E_userMismatch."""
-
-    def operation(call: Call, request: etree._Element) -> etree._Element | None:
-        ctx = _publisher(call, request)
-        try:
-            return run(ctx, request)
-        except NotPermitted as refused:
-            raise UddiError("E_userMismatch", refused.message) from refused
-
-    return operation
-
-
 _API_NOUN = {"business": "business", "service": "service", "binding": "binding", "tmodel": "tModel"}  # save_<noun>
 _DETAIL = {"business": "businessDetail", "service": "serviceDetail", "binding": "bindingDetail",
            "tmodel": "tModelDetail"}
@@ -427,18 +405,18 @@ def _saver(kind: str):
         out.extend(saved.entities)
         return out
 
-    return _operation(run)
+    return as_publisher(run)
 
 
 def _deleter(kind: str):
     def run(ctx: Context, request: etree._Element) -> None:
         _DELETE[kind](ctx, keys=[(key_el.text or "").strip() for key_el in request.findall(q(KEY_ATTR[kind]))])
 
-    return _operation(run)
+    return as_publisher(run)
 
 
 OPERATIONS = {
-    "get_registeredInfo": _operation(lambda ctx, request: get_registered_info(
+    "get_registeredInfo": as_publisher(lambda ctx, request: get_registered_info(
         ctx, info_selection=request.get("infoSelection", "all"))),
     **{f"save_{_API_NOUN[kind]}": _saver(kind) for kind in _SAVE},
     **{f"delete_{_API_NOUN[kind]}": _deleter(kind) for kind in _DELETE},

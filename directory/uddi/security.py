@@ -1,5 +1,5 @@
 """UDDI security API (spec 5.1): get_authToken and discard_authToken, and the
-authInfo check every publication call makes.
+authInfo check every publication and subscription call makes (``as_publisher``).
 
     <get_authToken xmlns="urn:uddi-org:api_v3" userID="gaj-publisher" cred="..."/>
     ->
@@ -16,13 +16,16 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
 from lxml import etree
 
-from registry.errors import ZH, GovshareError, UddiError
+from registry.errors import ZH, GovshareError, NotPermitted, UddiError
 from registry.models import AuthToken, Department, User
+from trust.actions import Context
+from trust.auth import Caller
 from trust.passwords import authenticate as check_password
 from trust.passwords import must_change
 
@@ -104,3 +107,25 @@ def authenticate(call: Call, request: etree._Element) -> Publisher:
         raise UddiError("E_userMismatch", f"the message is signed with the certificate of {caller.department_name} "
                         f"but the authInfo belongs to {row.user.username} of {row.user.department.name}")
     return Publisher(user=row.user, department=row.user.department)
+
+
+def _publisher(call: Call, request: etree._Element) -> Context:
+    """The action context of the request's publisher: the authInfo's account, channel ``soap``, with the
+    certificate that signed the request when one did."""
+    publisher = authenticate(call, request)
+    signer = call.caller.certificate_serial if call.caller is not None else None
+    caller = Caller.of_user(publisher.user, "soap", certificate_serial=signer)
+    return Context(caller, call.sessions, call.settings, now=call.now)
+
+
+def as_publisher(run: Callable[[Context, etree._Element], etree._Element | None]):
+    """A SOAP operation calling an action as the request's publisher; a role the action refuses is E_userMismatch."""
+
+    def operation(call: Call, request: etree._Element) -> etree._Element | None:
+        ctx = _publisher(call, request)
+        try:
+            return run(ctx, request)
+        except NotPermitted as refused:
+            raise UddiError("E_userMismatch", refused.message) from refused
+
+    return operation

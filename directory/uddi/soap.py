@@ -11,11 +11,12 @@ The UDDI messages are bare document/literal: the Body holds the API element itse
     </soap:Envelope>
 
 Every request is parsed without DTDs or entities and within a size limit, checked
-against ``uddi_v3.xsd`` and dispatched by the Body element's name.  Every response is
+against ``uddi_v3.xsd`` (the subscription API's against ``uddi_v3subscription.xsd``, which
+imports it) and dispatched by the Body element's name.  Every response is
 checked against the schema too, so a response that cannot be produced correctly is a
 SOAP Fault (E_fatalError), never HTTP 200 with an empty or invalid Envelope.
 
-An endpoint whose calls are ``audited`` (publication) records each operation in the audit
+An endpoint whose calls are ``audited`` (publication, subscription) records each operation in the audit
 log: the action the operation runs fills the entry (``trust.actions.audited``), the transport
 adds the request's and response's digests, or the refusal when none ran (a bad authInfo).
 """
@@ -52,7 +53,7 @@ LARGE_REQUEST = 1024 * 1024
 
 @dataclass
 class UddiEndpoint:
-    """One UDDI API endpoint (inquiry, publication or security) as a WSGI app."""
+    """One UDDI API endpoint (inquiry, publication, security or subscription) as a WSGI app."""
 
     name: str
     operations: dict[str, Handler]
@@ -68,6 +69,10 @@ class UddiEndpoint:
     sign: Callable[[etree._Element], etree._Element] | None = None
     understood: frozenset[str] = frozenset()
     audited: bool = False  # every call is recorded in the audit log (the publication API)
+    # the API's namespace and the schema its messages conform to (the subscription API has its own)
+    namespace: str = UDDI_NS
+    schema: Callable[[], etree.XMLSchema] = uddi_schema
+    schema_file: str = "uddi_v3.xsd"
 
     def __post_init__(self) -> None:
         self.answers = AnswerCache(self.settings.inquiry_cache_mb * 1024 * 1024 if self.cacheable else 0)
@@ -104,7 +109,7 @@ class UddiEndpoint:
             signed = self.sign is not None and request.getroottree().getroot().find(
                 f"{soap.HEADER}/{soap.WSSE_SECURITY}") is not None
             handler = self._operation(request)
-            _validate_request(request)
+            _validate_request(request, self.schema(), self.schema_file)
             caller = self._verified(request) if self.verify is not None else None
             with unit_of_work(self.sessions) as session:
                 gen = generation(session) if self.answers.enabled else None
@@ -117,7 +122,7 @@ class UddiEndpoint:
                             checked_values=self.checked_values(), caller=caller, sessions=self.sessions)
                 response = self._audited(handler, call, request) if self.audited else handler(call, request)
                 if response is not None:
-                    _validate_response(response)
+                    _validate_response(response, self.schema(), self.schema_file)
                 envelope = soap.serialise(soap.envelope(response), self.sign if caller is not None else None)
             if gen is None:
                 return "200 OK", envelope, ""
@@ -197,8 +202,9 @@ class UddiEndpoint:
 
     def _operation(self, request: etree._Element) -> Handler:
         qname = etree.QName(request)
-        if qname.namespace != UDDI_NS:
-            raise UddiError("E_unsupported", f"{request.tag} is not a UDDI v3 API element (namespace {UDDI_NS})")
+        if qname.namespace != self.namespace:
+            raise UddiError("E_unsupported", f"{request.tag} is not an element of the UDDI v3 {self.name} API "
+                            f"(namespace {self.namespace})")
         handler = self.operations.get(qname.localname)
         if handler is None:
             raise UddiError(
@@ -218,8 +224,7 @@ class UddiEndpoint:
             raise SoapFault(f"wsse:{err.code}", err.message) from None
 
 
-def _validate_request(request: etree._Element) -> None:
-    schema = uddi_schema()
+def _validate_request(request: etree._Element, schema: etree.XMLSchema, schema_file: str) -> None:
     if schema.validate(request):
         return
     error = schema.error_log.last_error
@@ -228,14 +233,13 @@ def _validate_request(request: etree._Element) -> None:
         raise UddiError("E_nameTooLong", f"line {error.line}: {message}")
     if "Key'" in message and ("maxLength" in message or "minLength" in message):
         raise UddiError("E_invalidKeyPassed", f"line {error.line}: {message}")
-    raise UddiError("E_invalidValue", f"the request does not conform to uddi_v3.xsd: line {error.line}: {message}")
+    raise UddiError("E_invalidValue", f"the request does not conform to {schema_file}: line {error.line}: {message}")
 
 
-def _validate_response(response: etree._Element) -> None:
-    schema = uddi_schema()
+def _validate_response(response: etree._Element, schema: etree.XMLSchema, schema_file: str) -> None:
     if not schema.validate(response):
         error = schema.error_log.last_error
-        raise RuntimeError(f"response {response.tag} violates uddi_v3.xsd: {error.message}")
+        raise RuntimeError(f"response {response.tag} violates {schema_file}: {error.message}")
 
 
 def disposition_report(err: UddiError) -> etree._Element:

@@ -21,7 +21,7 @@ from lxml import etree
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from registry.models import UddiEntity, UddiKeyedReference, UddiName, UddiTModelInstance
+from registry.models import UddiDeletion, UddiEntity, UddiKeyedReference, UddiName, UddiTModelInstance
 
 from . import UDDI_NS
 
@@ -293,12 +293,26 @@ def _insert_container(kind: str, el: etree._Element, container: etree._Element) 
     el.insert(pos, container)
 
 
-def remove(session: Session, keys: list[str]) -> None:
-    """Delete entities and everything they contain."""
+def remove(session: Session, keys: list[str], now: datetime) -> None:
+    """Delete entities and everything they contain (``keys`` names them all), each noted in the
+    deletion log that subscriptions report deletions from.  Every removal from the directory - the
+    publication API, the catalogue's withdrawal, federation, the WSDL repository - comes here."""
     if not keys:
         return
+    session.flush()
+    session.add_all(UddiDeletion(key=key, kind=kind, parent_key=parent, deleted=now) for key, kind, parent in
+                    session.execute(select(UddiEntity.key, UddiEntity.kind, UddiEntity.parent_key)
+                                    .where(UddiEntity.key.in_(keys))))
     _drop_index(session, keys)
     session.execute(delete(UddiEntity).where(UddiEntity.key.in_(keys)))
+
+
+def hide(session: Session, row: UddiEntity, now: datetime) -> None:
+    """Hide a tModel (spec 5.2.8: tModels are never removed), noted in the deletion log: find_tModel
+    no longer finds it, so a subscription to one reports it deleted."""
+    row.deleted = True
+    row.modified = row.modified_including_children = now
+    session.add(UddiDeletion(key=row.key, kind=row.kind, parent_key=None, deleted=now))
 
 
 def touch_ancestors(session: Session, parent_key: str | None, now: datetime) -> None:

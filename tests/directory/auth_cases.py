@@ -1,10 +1,12 @@
 """Who may run the directory's actions (see tests/actions.py): the catalogue (编目 → 审核 → 发布),
-WSDL publication and the UDDI publication API.
+WSDL publication, the UDDI publication API and the UDDI subscription API.
 
 An allowed role may meet another refusal than its role's (an entry in a status that does not
 allow the verb, a key nobody has): the table asks only whether the role is let through."""
 
 from pathlib import Path
+
+from lxml import etree
 
 from directory.uddi import store
 from tests.actions import ALL_ROLES, case
@@ -55,6 +57,13 @@ def _business():
     return [business]
 
 
+def _subscription():
+    subscription = etree.Element("{urn:uddi-org:sub_v3}subscription")
+    subscription_filter = etree.SubElement(subscription, "{urn:uddi-org:sub_v3}subscriptionFilter")
+    store.sub(store.sub(subscription_filter, "find_service"), "name", text="户籍%")
+    return [subscription]
+
+
 def _service():
     service = store.fresh("businessService", {"businessKey": GAJ_BUSINESS})
     store.sub(service, "name", text="auth-case")
@@ -102,6 +111,13 @@ CASES = {
     "uddi.delete_tModel": case(CATALOGUING, lambda w: {"keys": ["uddi:gaj.govshare.local:nobody"]},
                                department="gaj"),
     "uddi.get_registeredInfo": case(CATALOGUING, lambda w: {"info_selection": "all"}, department="gaj"),
+    # UDDI subscriptions: whoever reads the directory may follow it (each account its own subscriptions;
+    # the allowed roles meet E_invalidKeyPassed for a key no subscription has)
+    "uddi.save_subscription": case(ALL, lambda w: {"subscriptions": _subscription()}),
+    "uddi.get_subscriptions": case(ALL),
+    "uddi.delete_subscription": case(ALL, lambda w: {"keys": ["uddi:govshare.local:nobody"]}),
+    "uddi.get_subscriptionResults": case(ALL, lambda w: {"key": "uddi:govshare.local:nobody"}),
+    "uddi.listeners": case({"admin", "auditor"}),
     # federation (目录管理节点): a lower platform's signed calls need a certificate, which no user role holds
     "federation.outgoing": case({"admin"}),
     "federation.receive": case(set(), lambda w: {"documents": []}),

@@ -477,3 +477,42 @@ def test_the_city_killed_mid_transfer_takes_the_rest_once_it_is_back(pair):
         assert session.scalar(select(func.count(func.distinct(CatalogueEntry.origin_code)))) == 1500
         assert session.scalar(select(func.count()).select_from(CatalogueEntry)) == 1500
     assert set(_city_entries(city)) == set(codes)
+
+
+def test_a_uddi_subscriber_at_the_city_follows_the_districts_entries(pair):
+    """A UDDI subscription at the city (find_service in the node's businessEntity) reports what the district
+    publishes, and - from the city's deletion log - what it withdraws again."""
+    from lxml import etree
+
+    from directory.uddi import store, subscription
+
+    city, district = pair
+    with unit_of_work(city.sessions) as session:
+        mzj = register_department(session, city.settings, code="mzj", name="临江市民政局",
+                                  credit_code=credit_code_for("00250103"))
+        follower = Caller.of_user(create_user(session, username="mzj.follower", password=PASSWORD, department=mzj,
+                                              roles=("consumer",)), "cli")
+        node_business = session.scalar(select(Department.business_key).where(Department.code == "lhq"))
+    saved = etree.Element(f"{{{subscription.SUB_NS}}}subscription")
+    find = store.sub(etree.SubElement(saved, f"{{{subscription.SUB_NS}}}subscriptionFilter"), "find_service")
+    find.set("businessKey", node_business)
+    key = subscription.save_subscription(Context(follower, city.sessions, city.settings), subscriptions=[saved])[0] \
+        .findtext(f"{{{subscription.SUB_NS}}}subscriptionKey")
+
+    def changes() -> tuple[list[str], list[str]]:
+        results = subscription.get_subscription_results(Context(follower, city.sessions, city.settings), key=key)
+        listed = [info.get("serviceKey") for info in results.iter(store.q("serviceInfo"))]
+        deleted = [k.text for bag in results.iter(f"{{{subscription.SUB_NS}}}keyBag")
+                   if bag.findtext(f"{{{subscription.SUB_NS}}}deleted") == "true"
+                   for k in bag.iter(store.q("serviceKey"))]
+        return listed, deleted
+
+    city.start()
+    district.platform.start()
+    code = district.publish(1)
+    _wait(lambda: code in _city_entries(city) and _city_entries(city)[code].service_key, "the entry at the city")
+    service_key = _city_entries(city)[code].service_key
+    assert changes() == ([service_key], [])
+    district.withdraw(code)
+    _wait(lambda: _city_entries(city)[code].status == "withdrawn", "the withdrawal at the city", timeout=10)
+    assert changes() == ([], [service_key])

@@ -1,4 +1,4 @@
-"""WS-Security 1.1 on /exchange and /uddi/publication (S2), over real HTTP to a server that
+"""WS-Security 1.1 on /exchange, /uddi/publication and /uddi/subscription (S2), over real HTTP to a server that
 requires it: zeep's own BinarySignature is accepted; every way of getting it wrong is a
 WS-Security fault that says what to fix; responses are signed by the platform."""
 
@@ -197,6 +197,21 @@ def test_publication_requires_a_signature_from_the_publishers_department(world):
     inquiry = post(world, envelope('<find_business xmlns="urn:uddi-org:api_v3"><name>临江市公安局户籍科</name>'
                                    "</find_business>"), "/uddi/inquiry")
     assert inquiry.status_code == 200 and "临江市公安局户籍科".encode() in inquiry.content
+
+
+def test_subscription_requires_a_signature_from_the_subscribers_department(world):
+    token = _token(world, "gaj")
+
+    def get_subscriptions() -> etree._Element:
+        return envelope(f'<get_subscriptions xmlns="urn:uddi-org:sub_v3"><authInfo xmlns="urn:uddi-org:api_v3">'
+                        f"{token}</authInfo></get_subscriptions>")
+
+    assert fault(post(world, get_subscriptions(), "/uddi/subscription"))[0] == "wsse:InvalidSecurity"
+    assert b"E_userMismatch" in post(world, sign(world.mzj, get_subscriptions()), "/uddi/subscription").content
+    signed = post(world, sign(world.gaj, get_subscriptions()), "/uddi/subscription")
+    assert signed.status_code == 200, signed.text
+    PlatformSignature(str(world.gaj.key), str(world.gaj.cert), ca_pem=world.ca_pem).verify(
+        etree.fromstring(signed.content))
 
 
 def test_without_ws_security_a_must_understand_security_header_is_a_fault(world, sessions):
