@@ -11,49 +11,21 @@ from datetime import date
 
 import openpyxl
 import pytest
-import stdnum.cn.uscc
 from sqlalchemy import select, update
 
-from directory.accounts import create_user, register_department
 from directory.catalogue import cli, spreadsheet, template, workflow
 from registry.db import unit_of_work
 from registry.errors import InvalidWorkbook
 from registry.models import AuditEntry, CatalogueEntry
-from tests.conftest import as_user
+from tests.test_catalogue_workflow import make_city, metadata
 
 HEADERS = [c.header for c in template.COLUMNS]
 
 
-def credit_code(n: int) -> str:
-    body = f"113301000{n:08d}"
-    return body + stdnum.cn.uscc.calc_check_digit(body)
-
-
-def metadata(**changes) -> dict:
-    data = {
-        "classification": "101002", "name": "出生医学证明信息", "provider_unit": "妇幼健康科",
-        "abstract": "本市医疗机构签发的出生医学证明信息。", "format_class": "数据库", "format_type": "oracle",
-        "items": [{"name": "新生儿姓名", "data_type": "C", "length": 50}, {"name": "出生日期", "data_type": "D"}],
-        "sharing_type": "有条件共享", "sharing_condition": "仅限户籍登记与社会救助业务使用", "sharing_method": "接口",
-        "open_to_public": False, "update_cycle": "每日",
-    }
-    data.update(changes)
-    return data
-
-
 @pytest.fixture
 def city(sessions, settings):
-    """市卫生健康委员会 (wsjw, cataloguer li.na) and 市公安局 (gaj, cataloguer wang.qiang, consumer zhao.min), a
-    reviewer and an admin; ``city(username)`` is the action context of an account."""
-    with unit_of_work(sessions) as s:
-        health = register_department(s, settings, code="wsjw", name="市卫生健康委员会", credit_code=credit_code(1))
-        police = register_department(s, settings, code="gaj", name="市公安局", credit_code=credit_code(2))
-        create_user(s, username="li.na", password="pw", department=health, roles=("cataloguer",))
-        create_user(s, username="wang.qiang", password="pw", department=police, roles=("cataloguer",))
-        create_user(s, username="zhao.min", password="pw", department=police, roles=("consumer",))
-        create_user(s, username="shen.li", password="pw", department=None, roles=("reviewer",))
-        create_user(s, username="root", password="pw", department=None, roles=("admin",))
-    return lambda username: as_user(sessions, settings, username)
+    """The catalogue workflow's tests' departments and accounts."""
+    return make_city(sessions, settings)
 
 
 def published(city, user: str = "wang.qiang", **changes) -> str:

@@ -59,7 +59,12 @@ def metadata(**changes) -> dict:
 
 @pytest.fixture
 def city(sessions, settings):
-    """Two departments, each with a cataloguer, a consumer in the second, and the platform's reviewer;
+    return make_city(sessions, settings)
+
+
+def make_city(sessions, settings):
+    """Two departments, 市卫生健康委员会 (wsjw: cataloguer li.na) and 市公安局 (gaj: cataloguer wang.qiang,
+    consumer zhao.min, auditor sun.yu), the platform's reviewer shen.li and admin root;
     ``city(username)`` is the action context of an account."""
     with unit_of_work(sessions) as s:
         health = register_department(s, settings, code="wsjw", name="市卫生健康委员会", credit_code=credit_code(1))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
@@ -13,7 +12,7 @@ from pathlib import Path
 import requests
 from sqlalchemy import update
 
-from bench.directory.report import machine
+from bench.directory.report import machine, report
 from bench.federation.platforms import Platform, fill
 from bench.processes import end
 from directory.accounts import register_department
@@ -74,9 +73,7 @@ def main(argv: list[str] | None = None) -> int:
                 }
         finally:
             end(city.process)
-    print(json.dumps(result, ensure_ascii=False, indent=2))
-    if args.json:
-        args.json.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n")
+    report(result, args.json)
     return 0
 
 

@@ -122,3 +122,11 @@ def write_json(directory: Path, payload: dict, results: dict[str, list[Figures]]
     document = dict(payload, results={db: [asdict(r) for r in rows] for db, rows in results.items()})
     path.write_text(json.dumps(document, ensure_ascii=False, indent=2))
     return path
+
+
+def report(result: dict, path: Path | None) -> None:
+    """Print a benchmark's result as JSON, and write it to ``path`` too when one is given."""
+    text = json.dumps(result, ensure_ascii=False, indent=2)
+    print(text)
+    if path is not None:
+        path.write_text(text + "\n")

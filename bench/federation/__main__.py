@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
@@ -12,7 +11,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from bench.directory.report import machine
+from bench.directory.report import machine, report
 from bench.processes import end
 from directory import federation
 from directory.accounts import create_user, register_department
@@ -108,9 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         "city_entries_after": total,
         "targets": {"reconcile_s_at_10000": 60, "visible_s": 5},
     }
-    print(json.dumps(result, ensure_ascii=False, indent=2))
-    if args.json:
-        args.json.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n")
+    report(result, args.json)
     return 0
 
 
