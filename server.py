@@ -28,14 +28,16 @@ import argparse
 import importlib
 import logging
 import sys
+import threading
 from collections.abc import Callable
-from datetime import UTC
+from datetime import UTC, datetime
 
 from sqlalchemy import exc
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry.db import (
     DatabaseUnavailable,
+    alembic_config,
     database_problem,
     make_engine,
     migrate,
@@ -216,6 +218,7 @@ def build_app(settings: Settings, sessions: sessionmaker[Session]):
                                      "/catalogue/": catalogue_files_app(settings, sessions)}
     services = sorted(exact)  # the SOAP services, each with its WSDL
     exact["/catalogue"] = prefixes["/catalogue/"]  # the catalogue's URI in the DCAT-AP files
+    exact.update(operations_apps(settings, sessions))
     from portal import portal_app
 
     prefixes["/portal/"] = portal_app(settings, sessions)
@@ -226,14 +229,112 @@ def build_app(settings: Settings, sessions: sessionmaker[Session]):
         lines += ["/wsdl/uddi/uddi_api_v3_binding.wsdl  (OASIS UDDI v3 binding)",
                   "/wsdl/uddi/uddi_sub_v3_binding.wsdl  (OASIS UDDI v3 subscription binding)",
                   "/portal/  (统一数据资源查询系统)",
-                  "/catalogue/dcat.ttl, /catalogue/dcat.jsonld  (开放目录, DCAT-AP)", "/portal/open  (开放目录)"]
+                  "/catalogue/dcat.ttl, /catalogue/dcat.jsonld  (开放目录, DCAT-AP)", "/portal/open  (开放目录)",
+                  "/health, /ready  (for the load balancer)"]
         return _plain(start_response, "200 OK", "\n".join(lines) + "\n")
 
     return Router(exact, prefixes, index)
 
 
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def create_app(settings: Settings | None = None):
+    """The platform's WSGI application as every server runs it - ``govshare serve`` (waitress) and a
+    production server loading ``server:application`` (gunicorn, one per worker process): settings
+    from the environment (``GOVSHARE_*``), the database brought to the current schema (or, with
+    ``GOVSHARE_MIGRATE=0``, found at it: ``govshare db upgrade`` ran once at the deployment), the
+    node bootstrapped and its services registered, requests on the serving engine."""
+    return _platform(settings or Settings.from_env())[0]
+
+
+def _platform(settings: Settings) -> tuple[Callable, sessionmaker[Session]]:
+    """The WSGI application, and the session factory for the background work beside it."""
+    sessions = prepare(settings, register_services=True)
+    return build_app(settings, session_factory(serving_engine(settings))), sessions
+
+
+_application: Callable | None = None
+_application_lock = threading.Lock()
+
+
+def __getattr__(name: str):
+    """``server.application``: built by ``create_app`` the first time a WSGI server asks for it - in
+    each gunicorn worker after the fork (``gunicorn server:application``), not when ``govshare``
+    imports this module."""
+    global _application
+    if name != "application":
+        raise AttributeError(f"module 'server' has no attribute {name!r}")
+    with _application_lock:
+        if _application is None:
+            if not logging.getLogger().handlers:  # a WSGI server that configured no logging: the platform's
+                logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+                logging.getLogger("alembic").setLevel(logging.WARNING)
+            _application = create_app()
+    return _application
+
+
+def operations_apps(settings: Settings, sessions: sessionmaker[Session]) -> dict[str, Callable]:
+    """``/health`` (the process answers) and ``/ready`` (it can serve: the database answers at the
+    current schema, the CA is there when WS-Security needs it), for the load balancer in front of the
+    processes; JSON, never cached.  ``/ready`` answers 503 naming what is not ready."""
+    import json
+
+    from sqlalchemy import text
+
+    from trust import pki
+
+    head = _migration_head()
+
+    def answer(start_response, status: str, body: dict):
+        data = json.dumps(body, ensure_ascii=False).encode()
+        start_response(status, [("Content-Type", "application/json; charset=utf-8"),
+                                ("Content-Length", str(len(data))), ("Cache-Control", "no-store")])
+        return [data]
+
+    def health(environ, start_response):
+        return answer(start_response, "200 OK", {"status": "ok"})
+
+    def ready(environ, start_response):
+        checks: dict[str, dict] = {}
+        try:
+            with sessions() as session:
+                current = session.scalar(text("SELECT version_num FROM alembic_version"))
+            checks["database"] = {"ok": True}
+            checks["migrations"] = {"ok": current == head, "current": current, "head": head}
+        except exc.SQLAlchemyError as err:
+            problem = database_problem(err, settings) or str(err).splitlines()[0]
+            checks["database"] = {"ok": False, "problem": problem}
+            checks["migrations"] = {"ok": False, "problem": "the database did not answer"}
+        needed = settings.wss_policy != "off"
+        try:
+            ca = pki.ca_certificate(settings)
+        except (OSError, ValueError) as err:
+            checks["ca"] = {"ok": False, "problem": f"the CA certificate cannot be read: {err}"}
+        else:
+            if ca is None:
+                checks["ca"] = {"ok": not needed, "problem": "no CA: run `govshare pki init`"}
+            else:
+                expired = ca.not_valid_after_utc < datetime.now(UTC)
+                checks["ca"] = {"ok": not expired, "subject": ca.subject.rfc4514_string(),
+                                "not_after": ca.not_valid_after_utc.isoformat()}
+        ok = all(check["ok"] for check in checks.values())
+        return answer(start_response, "200 OK" if ok else "503 Service Unavailable",
+                      {"status": "ready" if ok else "not ready", "checks": checks})
+
+    return {"/health": health, "/ready": ready}
+
+
+def _migration_head() -> str:
+    """The schema revision this code expects (Alembic's head)."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
 def prepare(settings: Settings, register_services: bool = False) -> sessionmaker[Session]:
-    """Migrate the database, bootstrap the node and return a session factory.
+    """Migrate the database (or, with ``GOVSHARE_MIGRATE=0``, refuse one not at this code's schema),
+    bootstrap the node and return a session factory.
 
     With ``register_services`` the node also (re-)registers its own SOAP services at
     ``settings.base_url`` in its directory, as it does when it starts serving.
@@ -243,7 +344,10 @@ def prepare(settings: Settings, register_services: bool = False) -> sessionmaker
     engine = make_engine(settings.db_url, connect_timeout=settings.db_connect_timeout)
     sessions = session_factory(engine)
     with startup_lock(engine):  # processes started together take turns
-        migrate(settings.db_url)
+        if settings.migrate:
+            migrate(settings.db_url)
+        else:
+            _require_current_schema(sessions, settings)
         with unit_of_work(sessions) as session:
             bootstrap_node(session, settings)
             if register_services:  # (it imports the SOAP stack, which the other commands do without)
@@ -253,24 +357,43 @@ def prepare(settings: Settings, register_services: bool = False) -> sessionmaker
     return sessions
 
 
-def serve(settings: Settings, threads: int = 8, scheduler: bool = True) -> None:
+def _require_current_schema(sessions: sessionmaker[Session], settings: Settings) -> None:
+    """With GOVSHARE_MIGRATE=0 a process serves only a database already at this code's schema."""
+    from sqlalchemy import text
+
+    head = _migration_head()
+    with sessions() as session:
+        try:
+            current = session.scalar(text("SELECT version_num FROM alembic_version"))
+        except exc.DatabaseError:
+            current = None
+    if current != head:
+        raise SettingsError(f"the database at {settings.db_url} is at schema {current or 'none'}, this code needs "
+                            f"{head}: run `govshare db upgrade` once (GOVSHARE_MIGRATE=0 leaves it to you)")
+
+
+def serve(settings: Settings, threads: int = 8, scheduler: bool = True, http: bool = True) -> None:
     """Serve until interrupted (Ctrl-C or SIGTERM), with the sync scheduler unless ``scheduler`` is off, and
-    the UDDI subscription notifier unless ``GOVSHARE_UDDI_NOTIFY`` is 0."""
+    the UDDI subscription notifier unless ``GOVSHARE_UDDI_NOTIFY`` is 0.  Without ``http`` only that
+    background work runs: the machine beside gunicorn's processes that does it (docs/deploy.md)."""
     import signal
-    import threading
+    import time
 
     from waitress import serve as waitress_serve
 
     from adapters.scheduler import Scheduler
     from adapters.sync_cli import adapters_folder
 
-    sessions = prepare(settings, register_services=True)  # for start-up and adapter runs: no statement limit
-    app = build_app(settings, session_factory(serving_engine(settings)))
     base = settings.base_url
-    print(f"govshare serving on {base}")
-    for path in ("/uddi/inquiry", "/uddi/publication", "/uddi/security", "/uddi/subscription", "/exchange",
-                 "/diagnostics"):
-        print(f"  {base}{path}   WSDL: {base}{path}?wsdl")
+    if http:
+        app, sessions = _platform(settings)  # sessions: for adapter runs and the loops, no statement limit
+        print(f"govshare serving on {base}")
+        for path in ("/uddi/inquiry", "/uddi/publication", "/uddi/security", "/uddi/subscription", "/exchange",
+                     "/diagnostics"):
+            print(f"  {base}{path}   WSDL: {base}{path}?wsdl")
+    else:
+        sessions = prepare(settings, register_services=True)
+        print(f"govshare background work for {base} (no HTTP here)")
     sync = Scheduler(sessions, settings, adapters_folder()).start() if scheduler else None
     print(f"  sync scheduler: {'adapter files in ' + str(adapters_folder()) if sync else 'off'}")
     federating = None
@@ -291,7 +414,11 @@ def serve(settings: Settings, threads: int = 8, scheduler: bool = True) -> None:
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
-        waitress_serve(app, host=settings.host, port=settings.port, threads=threads, ident="govshare")
+        if http:
+            waitress_serve(app, host=settings.host, port=settings.port, threads=threads, ident="govshare")
+        else:
+            while True:  # until SIGTERM or Ctrl-C: the loops are threads
+                time.sleep(60)
     finally:
         if sync is not None:
             sync.stop()
@@ -312,8 +439,6 @@ def _exit_on_signal(signum, frame) -> None:
 
 def _cmd_serve(args, settings: Settings) -> int:
     if args.demo_provider:
-        import threading
-
         from adapters.demo_services import serve_household_service
         from directory.demo import household_address, household_db
 
@@ -322,7 +447,7 @@ def _cmd_serve(args, settings: Settings) -> int:
         print(f"demo provider: 临江市公安局 household registry on {household_address(settings)}")
     from adapters import scheduler
 
-    serve(settings, threads=args.threads, scheduler=args.scheduler and scheduler.enabled())
+    serve(settings, threads=args.threads, scheduler=args.scheduler and scheduler.enabled(), http=args.http)
     return 0
 
 
@@ -361,6 +486,8 @@ def parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
                    help="also serve the demo 临江市公安局 household registry (逻辑集中) on port+1")
     s.add_argument("--no-scheduler", dest="scheduler", action="store_false",
                    help="do not run adapters on their schedules (also: GOVSHARE_SCHEDULER=0)")
+    s.add_argument("--no-http", dest="http", action="store_false",
+                   help="only the background work (schedules, notifications, federation), beside gunicorn's processes")
     s.set_defaults(run=_cmd_serve)
 
     db = subs.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
@@ -394,7 +521,7 @@ def _cmd_demo_seed(args, sessions: sessionmaker[Session], settings: Settings) ->
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     logging.getLogger("alembic").setLevel(logging.WARNING)
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["node"]:  # the department's node: its own configuration, none of the centre's settings

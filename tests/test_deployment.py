@@ -1,0 +1,238 @@
+"""The production recipe (docs/deploy.md) as an operator follows it: the example files parse, and
+gunicorn loads ``server:application`` - here two gunicorn servers ("machines", two worker processes
+each) on one PostgreSQL database migrated once beforehand (GOVSHARE_MIGRATE=0).  Batches go to both in
+turn, as a load balancer sends them; one machine is killed with SIGKILL while batches are under way
+and the balancer sends the rest (and each batch the dead machine did not answer) to the other.  Every
+batch that was answered is in the input tier once, with the receipt its sender got, and a batch sent
+again gets that receipt: no answered request is lost, none is taken twice."""
+
+from __future__ import annotations
+
+import configparser
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import requests
+from lxml import etree
+from sqlalchemy import select
+
+from bench.databases import throwaway_database
+from directory.accounts import create_user, register_department
+from directory.demo import credit_code_for
+from registry.db import make_engine, migrate, session_factory, unit_of_work
+from registry.models import InputBatch
+from registry.settings import Settings
+from server import _migration_head as _head
+from tests.conftest import PG_ADMIN_URL, _pg_reachable, free_port, service_unavailable
+from tests.exchange.conftest import _publish
+from trust import pki
+from xsd import samples
+from xsd.batch import build_batch
+from xsd.prepared import ENVELOPE_CLOSE, ENVELOPE_OPEN
+
+ROOT = Path(__file__).parents[1]
+DEPLOY = ROOT / "docs" / "deploy"
+GUNICORN = Path(sys.executable).parent / "gunicorn"
+BATCHES = 40
+EX = {"ex": "http://govshare.local/xsd/exchange/1.0"}
+
+
+def test_the_systemd_units_name_the_entry_point_and_the_settings_file():
+    for name, command in (("govshare.service", "gunicorn -c /etc/govshare/gunicorn.conf.py server:application"),
+                          ("govshare-worker.service", "govshare serve --no-http")):
+        unit = configparser.ConfigParser(strict=True, interpolation=None)
+        unit.optionxform = str  # systemd's keys are case-sensitive
+        unit.read_string((DEPLOY / name).read_text())
+        assert {"Unit", "Service", "Install"} <= set(unit.sections()), name
+        assert unit["Service"]["ExecStart"].endswith(command), name
+        assert unit["Service"]["EnvironmentFile"] == "/etc/govshare/govshare.env"
+
+
+def test_gunicorn_reads_the_example_settings():
+    shown = subprocess.run([str(GUNICORN), "--print-config", "-c", str(DEPLOY / "gunicorn.conf.py"),
+                            "server:application"], capture_output=True, text=True, timeout=60, cwd=ROOT,
+                           env={**os.environ, "GUNICORN_WORKERS": "3"})
+    assert shown.returncode == 0, shown.stderr
+    settings = dict(re.findall(r"^(\w+)\s+= (.*)$", shown.stdout, re.M))
+    assert settings["workers"] == "3" and settings["worker_class"] == "gthread" and settings["preload_app"] == "False"
+
+
+def test_the_container_file_and_the_proxy_example_hold_together():
+    steps = [line.split(None, 1)[0] for line in (DEPLOY / "Containerfile").read_text().splitlines()
+             if line and not line.startswith((" ", "#"))]
+    assert steps[0] == "FROM" and steps[-1] == "CMD" and {"RUN", "COPY", "HEALTHCHECK", "USER"} <= set(steps)
+    assert '"server:application"' in (DEPLOY / "Containerfile").read_text()
+    proxy = (DEPLOY / "nginx.conf").read_text()
+    assert proxy.count("{") == proxy.count("}") and "proxy_pass http://govshare;" in proxy
+    assert "proxy_next_upstream error timeout;" in proxy  # never a request sent twice to two machines
+
+
+class Machine:
+    """One gunicorn server (its own process group) loading server:application."""
+
+    def __init__(self, env: dict, folder: Path, name: str):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = folder / f"{name}.log"
+        with self.log.open("w") as log:
+            self.process = subprocess.Popen(
+                [str(GUNICORN), "-c", str(DEPLOY / "gunicorn.conf.py"), "server:application"], cwd=ROOT,
+                env={**env, "GUNICORN_BIND": f"127.0.0.1:{self.port}", "GUNICORN_WORKERS": "2",
+                     "GUNICORN_THREADS": "4"}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def ready(self) -> bool:
+        try:
+            return requests.get(f"{self.url}/ready", timeout=2).status_code == 200
+        except requests.RequestException:
+            return False
+
+    def kill(self) -> None:
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@pytest.fixture
+def postgresql_url():
+    reason = _pg_reachable()
+    if reason:
+        service_unavailable(reason)
+    with throwaway_database(PG_ADMIN_URL, f"govshare_test_deploy_{uuid.uuid4().hex[:8]}") as url:
+        yield url
+
+
+def test_two_gunicorn_machines_on_one_postgresql_lose_no_answered_batch_when_one_is_killed(postgresql_url, tmp_path):
+    settings = Settings.from_env(db_url=postgresql_url, var_dir=tmp_path / "var", wss_policy="optional")
+    migrate(postgresql_url)  # once, as `govshare db upgrade` at the deployment
+    sessions = session_factory(make_engine(postgresql_url))
+    from server import prepare
+
+    prepare(settings)
+    pki.init_ca(settings)  # /ready wants the CA that WS-Security chains to
+    with unit_of_work(sessions) as s:
+        gaj = register_department(s, settings, code="gaj", name="临江市公安局",
+                                  credit_code=credit_code_for("00250102"))
+        sjj = register_department(s, settings, code="sjj", name="临江市数据管理局",
+                                  credit_code=credit_code_for("00250101"))
+        cataloguer = create_user(s, username="gaj", password="pw", department=gaj, roles=("cataloguer", "provider"))
+        reviewer = create_user(s, username="reviewer", password="pw", department=sjj, roles=("reviewer",))
+        resource = _publish(s, settings, gaj, cataloguer, reviewer, "人口基本信息(公开项)", "101001003")
+        provider = gaj.credit_code
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("GOVSHARE_", "GUNICORN_"))},
+           "GOVSHARE_DB_URL": postgresql_url, "GOVSHARE_VAR": str(tmp_path / "var"), "GOVSHARE_MIGRATE": "0",
+           "GOVSHARE_WSS": "optional", "GOVSHARE_SCHEDULER": "0", "GOVSHARE_UDDI_NOTIFY": "0"}
+    machines = [Machine(env, tmp_path, "a"), Machine(env, tmp_path, "b")]
+    try:
+        deadline = time.monotonic() + 120
+        while not all(m.ready() for m in machines):
+            logs = "\n".join(m.log.read_text()[-1500:] for m in machines)
+            assert time.monotonic() < deadline and all(m.process.poll() is None for m in machines), logs
+            time.sleep(0.3)
+        health = requests.get(f"{machines[0].url}/health", timeout=5)
+        assert health.status_code == 200 and health.json() == {"status": "ok"}
+
+        answered: dict[str, str] = {}  # batch id -> the receipt its sender got
+        moved: list[int] = []  # batches the dead machine did not answer, sent to the other
+
+        def balance(n: int) -> None:  # the load balancer: in turn, and the next machine when one fails
+            receipt = _send(machines[n % 2], _batch(provider, resource, n))
+            if receipt is None:
+                moved.append(n)
+                receipt = _send(machines[1], _batch(provider, resource, n))
+            assert receipt is not None and receipt[0] == _batch_id(n), machines[1].log.read_text()[-1500:]
+            answered[receipt[0]] = receipt[1]
+
+        with ThreadPoolExecutor(4) as pool:
+            sent = [pool.submit(balance, n) for n in range(BATCHES)]
+            while len(answered) < BATCHES // 3:
+                time.sleep(0.01)
+            machines[0].kill()  # the first machine dies with its workers, batches under way on it
+            for future in sent:
+                future.result()
+        assert len(answered) == BATCHES and moved, moved
+
+        with unit_of_work(sessions) as s:
+            kept = dict(s.execute(select(InputBatch.batch_id, InputBatch.receipt_id)).all())
+        assert kept == answered  # each answered batch is there once, with the receipt its sender got
+        for n in moved:  # sent again: the receipt it got, nothing taken twice
+            assert _send(machines[1], _batch(provider, resource, n)) == (_batch_id(n), answered[_batch_id(n)])
+        ready = requests.get(f"{machines[1].url}/ready", timeout=5).json()
+        assert ready["status"] == "ready" and ready["checks"]["migrations"]["current"] == _head()
+    finally:
+        for machine in machines:
+            machine.stop()
+
+
+def _batch_id(n: int) -> str:
+    return f"00000000-0000-4000-8000-{n + 1:012d}"
+
+
+def _batch(provider: str, resource: str, n: int) -> bytes:
+    return build_batch(samples.population_records(20, seed=9000 + n), provider_code=provider,
+                       resource_code=resource, created=datetime(2026, 12, 6, tzinfo=UTC),
+                       batch_id=uuid.UUID(_batch_id(n)))
+
+
+def _send(machine: Machine, batch: bytes) -> tuple[str, str] | None:
+    """(batch id, receipt id) of the machine's answer, or None when it did not answer."""
+    body = batch.split(b"?>", 1)[-1] if batch.lstrip().startswith(b"<?xml") else batch
+    try:
+        r = requests.post(f"{machine.url}/exchange", data=ENVELOPE_OPEN + body + ENVELOPE_CLOSE,
+                          headers={"Content-Type": "text/xml; charset=utf-8"}, timeout=60)
+    except requests.ConnectionError:  # refused, or cut off while the machine died
+        return None
+    assert r.status_code == 200, r.text[:500]
+    reply = etree.fromstring(r.content)
+    return reply.findtext(".//ex:receipt/ex:batchId", namespaces=EX), reply.findtext(".//ex:receipt/ex:receiptId",
+                                                                                     namespaces=EX)
+
+
+def test_health_answers_and_ready_names_what_is_not_ready(tmp_path):
+    from sqlalchemy import text
+    from werkzeug.test import Client
+
+    from server import build_app, prepare
+
+    settings = Settings.from_env(db_url=f"sqlite:///{tmp_path / 'govshare.db'}", var_dir=tmp_path / "var")
+    sessions = prepare(settings)
+    client = Client(build_app(settings, sessions))
+    assert client.get("/health").json == {"status": "ok"}
+    not_ready = client.get("/ready")  # WS-Security required, and no CA to chain certificates to
+    assert not_ready.status_code == 503 and not_ready.headers["Cache-Control"] == "no-store"
+    assert not_ready.json["checks"]["ca"] == {"ok": False, "problem": "no CA: run `govshare pki init`"}
+    assert not_ready.json["checks"]["database"]["ok"] and not_ready.json["checks"]["migrations"]["ok"]
+    pki.init_ca(settings)
+    ready = client.get("/ready")
+    assert ready.status_code == 200 and ready.json["status"] == "ready", ready.json
+    with unit_of_work(sessions) as s:  # the code upgraded, the database not (yet)
+        s.execute(text("UPDATE alembic_version SET version_num = '0026'"))
+    behind = client.get("/ready").json["checks"]["migrations"]
+    assert behind == {"ok": False, "current": "0026", "head": _head()}
+
+
+def test_a_server_that_may_not_migrate_refuses_a_database_not_at_its_schema(tmp_path):
+    from registry.settings import SettingsError
+    from server import prepare
+
+    settings = Settings.from_env(db_url=f"sqlite:///{tmp_path / 'govshare.db'}", var_dir=tmp_path / "var",
+                                 migrate=False)
+    with pytest.raises(SettingsError, match=r"at schema none, this code needs .*run `govshare db upgrade` once"):
+        prepare(settings)
+    migrate(settings.db_url)
+    prepare(settings)  # once it is: serves
