@@ -230,10 +230,107 @@ def build_app(settings: Settings, sessions: sessionmaker[Session]):
                   "/wsdl/uddi/uddi_sub_v3_binding.wsdl  (OASIS UDDI v3 subscription binding)",
                   "/portal/  (统一数据资源查询系统)",
                   "/catalogue/dcat.ttl, /catalogue/dcat.jsonld  (开放目录, DCAT-AP)", "/portal/open  (开放目录)",
-                  "/health, /ready  (for the load balancer)"]
+                  "/health, /ready  (for the load balancer), /metrics  (Prometheus)"]
         return _plain(start_response, "200 OK", "\n".join(lines) + "\n")
 
-    return Router(exact, prefixes, index)
+    exact["/metrics"] = metrics_app
+    return measured(Router(exact, prefixes, index))
+
+
+# ----------------------------------------------------------------------------- operational metrics
+
+#: the label a request's path is counted under: its service, or the folder it is in
+SERVICES = ("/exchange", "/uddi/inquiry", "/uddi/publication", "/uddi/security", "/uddi/subscription",
+            "/diagnostics", "/portal", "/wsdl", "/xsd", "/pki", "/catalogue", "/health", "/ready", "/metrics")
+METHODS = ("GET", "POST", "HEAD")
+_metrics: tuple | None = None
+
+
+def _http_metrics() -> tuple:
+    """The process's two metrics (prometheus_client registers a name once a process)."""
+    global _metrics
+    if _metrics is None:
+        from prometheus_client import Counter, Histogram
+
+        _metrics = (
+            Counter("govshare_http_requests", "HTTP requests answered, by service, method and status",
+                    ["service", "method", "status"]),
+            Histogram("govshare_http_request_seconds", "Seconds from a request's arrival to the end of its answer",
+                      ["service"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)),
+        )
+    return _metrics
+
+
+def _service(path: str) -> str:
+    for service in SERVICES:
+        if path == service or path.startswith(service + "/"):
+            return service
+    return "other"
+
+
+def measured(app: Callable) -> Callable:
+    """``app`` counting its requests and timing them to the end of the answer's body, for ``/metrics``."""
+    import time
+
+    answered, seconds = _http_metrics()
+
+    def wrapped(environ, start_response):
+        started, status = time.perf_counter(), ["500"]
+        service = _service(environ.get("PATH_INFO") or "/")
+        method = environ.get("REQUEST_METHOD", "GET") if environ.get("REQUEST_METHOD") in METHODS else "other"
+
+        def start(line: str, headers, exc_info=None):
+            status[0] = line.split(" ", 1)[0]
+            return start_response(line, headers, exc_info)
+
+        def done() -> None:
+            answered.labels(service, method, status[0]).inc()
+            seconds.labels(service).observe(time.perf_counter() - started)
+
+        try:
+            body = app(environ, start)
+        except BaseException:
+            done()
+            raise
+        return _Answer(body, done)
+
+    return wrapped
+
+
+class _Answer:
+    """A WSGI answer's body that says when the server has sent it (or given up on it)."""
+
+    def __init__(self, body, done: Callable[[], None]):
+        self.body, self.done = body, done
+
+    def __iter__(self):
+        return iter(self.body)
+
+    def close(self) -> None:
+        try:
+            if hasattr(self.body, "close"):
+                self.body.close()
+        finally:
+            self.done()
+
+
+def metrics_app(environ, start_response):
+    """``/metrics`` in Prometheus' text format: this process's metrics, or under gunicorn
+    (``PROMETHEUS_MULTIPROC_DIR``, set by docs/deploy/gunicorn.conf.py) those of all its workers."""
+    import os
+
+    from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+
+    registry = REGISTRY
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    data = generate_latest(registry)
+    start_response("200 OK", [("Content-Type", CONTENT_TYPE_LATEST), ("Content-Length", str(len(data))),
+                              ("Cache-Control", "no-store")])
+    return [data]
 
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"

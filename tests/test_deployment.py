@@ -167,6 +167,11 @@ def test_two_gunicorn_machines_on_one_postgresql_lose_no_answered_batch_when_one
                 future.result()
         assert len(answered) == BATCHES and moved, moved
 
+        # /metrics at the machine left: its two workers' counts added up (multi-process mode)
+        metrics = requests.get(f"{machines[1].url}/metrics", timeout=10).text
+        took = re.search(r'^govshare_http_requests_total\{method="POST",service="/exchange",status="200"\} (\S+)$',
+                         metrics, re.M)
+        assert took and float(took.group(1)) == BATCHES // 2 + len(moved), metrics[:2000]
         with unit_of_work(sessions) as s:
             kept = dict(s.execute(select(InputBatch.batch_id, InputBatch.receipt_id)).all())
         assert kept == answered  # each answered batch is there once, with the receipt its sender got
@@ -203,7 +208,7 @@ def _send(machine: Machine, batch: bytes) -> tuple[str, str] | None:
                                                                                      namespaces=EX)
 
 
-def test_health_answers_and_ready_names_what_is_not_ready(tmp_path):
+def test_health_and_metrics_answer_and_ready_names_what_is_not_ready(tmp_path):
     from sqlalchemy import text
     from werkzeug.test import Client
 
@@ -212,11 +217,18 @@ def test_health_answers_and_ready_names_what_is_not_ready(tmp_path):
     settings = Settings.from_env(db_url=f"sqlite:///{tmp_path / 'govshare.db'}", var_dir=tmp_path / "var")
     sessions = prepare(settings)
     client = Client(build_app(settings, sessions))
-    assert client.get("/health").json == {"status": "ok"}
+    with client.get("/health") as health:
+        assert health.json == {"status": "ok"}
     not_ready = client.get("/ready")  # WS-Security required, and no CA to chain certificates to
     assert not_ready.status_code == 503 and not_ready.headers["Cache-Control"] == "no-store"
     assert not_ready.json["checks"]["ca"] == {"ok": False, "problem": "no CA: run `govshare pki init`"}
     assert not_ready.json["checks"]["database"]["ok"] and not_ready.json["checks"]["migrations"]["ok"]
+    not_ready.close()  # a WSGI server closes an answer once sent: it is counted then
+    metrics = client.get("/metrics")
+    assert metrics.status_code == 200 and metrics.headers["Content-Type"].startswith("text/plain; version=")
+    assert re.search(r'^govshare_http_requests_total\{method="GET",service="/ready",status="503"\} [1-9]',
+                     metrics.text, re.M), metrics.text[:1500]
+    assert 'govshare_http_request_seconds_bucket{le="0.005",service="/health"}' in metrics.text
     pki.init_ca(settings)
     ready = client.get("/ready")
     assert ready.status_code == 200 and ready.json["status"] == "ready", ready.json

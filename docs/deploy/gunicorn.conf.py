@@ -3,6 +3,7 @@ server:application``.  Every ``GOVSHARE_*`` setting comes from the environment (
 EnvironmentFile); these are the HTTP server's own, each overridable by ``GUNICORN_*`` below."""
 
 import os
+import tempfile
 
 # behind the reverse proxy, on the machine's own address (the proxy does TLS)
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8080")
@@ -26,3 +27,15 @@ access_log_format = '%(h)s "%(r)s" %(s)s %(B)s %(D)sus "%({x-forwarded-for}i)s"'
 loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
 # gunicorn's control socket (gunicornc) is one path per user: two servers of one user would share it
 control_socket_disable = True
+
+# /metrics adds up the workers' metrics (prometheus_client's multi-process mode): each worker writes its
+# own under this folder, made fresh as the server starts unless the unit names one (RuntimeDirectory)
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="govshare-metrics-")
+
+
+def child_exit(server, worker):
+    """A worker that ended: its gauges leave the sum (its counters stay counted)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
