@@ -42,6 +42,18 @@ def _pg_reachable() -> str | None:
         return f"PostgreSQL at {PG_ADMIN_URL} is unreachable: {exc.__class__.__name__}"
 
 
+@pytest.fixture
+def new_postgresql_database():
+    """A PostgreSQL database nobody has migrated yet, dropped afterwards."""
+    from bench.databases import throwaway_database
+
+    reason = _pg_reachable()
+    if reason:
+        service_unavailable(reason)
+    with throwaway_database(PG_ADMIN_URL, f"govshare_test_new_{uuid.uuid4().hex[:8]}") as url:
+        yield url
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("template") / "govshare.db"

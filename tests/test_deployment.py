@@ -25,14 +25,13 @@ import requests
 from lxml import etree
 from sqlalchemy import select
 
-from bench.databases import throwaway_database
 from directory.accounts import create_user, register_department
 from directory.demo import credit_code_for
 from registry.db import make_engine, migrate, session_factory, unit_of_work
 from registry.models import InputBatch
 from registry.settings import Settings
 from server import _migration_head as _head
-from tests.conftest import PG_ADMIN_URL, _pg_reachable, free_port, service_unavailable
+from tests.conftest import free_port
 from tests.exchange.conftest import _publish
 from trust import pki
 from xsd import samples
@@ -108,16 +107,9 @@ class Machine:
                 self.kill()
 
 
-@pytest.fixture
-def postgresql_url():
-    reason = _pg_reachable()
-    if reason:
-        service_unavailable(reason)
-    with throwaway_database(PG_ADMIN_URL, f"govshare_test_deploy_{uuid.uuid4().hex[:8]}") as url:
-        yield url
-
-
-def test_two_gunicorn_machines_on_one_postgresql_lose_no_answered_batch_when_one_is_killed(postgresql_url, tmp_path):
+def test_two_gunicorn_machines_on_one_postgresql_lose_no_answered_batch_when_one_is_killed(new_postgresql_database,
+                                                                                             tmp_path):
+    postgresql_url = new_postgresql_database
     settings = Settings.from_env(db_url=postgresql_url, var_dir=tmp_path / "var", wss_policy="optional")
     migrate(postgresql_url)  # once, as `govshare db upgrade` at the deployment
     sessions = session_factory(make_engine(postgresql_url))

@@ -9,7 +9,6 @@ import os
 import subprocess
 import sys
 import time
-import uuid
 from collections import Counter
 from pathlib import Path
 
@@ -18,27 +17,16 @@ import requests
 from sqlalchemy import func, select
 
 import server
-from bench.databases import throwaway_database
 from directory.self_registration import UDDI_APIS, platform_business_key
 from directory.uddi import store
 from registry.db import make_engine, migrate, session_factory
 from registry.models import UddiEntity, WsdlDocument
 from registry.settings import Settings
-from tests.conftest import PG_ADMIN_URL, _pg_reachable, free_port, service_unavailable
+from tests.conftest import free_port
 
 ROOT = Path(__file__).parents[1]
 PROCESSES = 4
 START_UP = 120  # seconds four processes may take on two busy cores
-
-
-@pytest.fixture
-def new_postgresql_database():
-    """A PostgreSQL database nobody has migrated yet."""
-    reason = _pg_reachable()
-    if reason:
-        service_unavailable(reason)
-    with throwaway_database(PG_ADMIN_URL, f"govshare_test_start_{uuid.uuid4().hex[:8]}") as url:
-        yield url
 
 
 def _serve_together(db_url: str, var_dir: Path, count: int = PROCESSES) -> list[str]:
