@@ -25,6 +25,7 @@ nothing of the centre.
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import logging
 import sys
@@ -422,8 +423,9 @@ def operations_apps(settings: Settings, sessions: sessionmaker[Session]) -> dict
     return {"/health": health, "/ready": ready}
 
 
+@functools.cache
 def _migration_head() -> str:
-    """The schema revision this code expects (Alembic's head)."""
+    """The schema revision this code expects (Alembic's head), read from the migrations once a process."""
     from alembic.script import ScriptDirectory
 
     return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
