@@ -146,12 +146,13 @@ def catalogue_files_app(settings: Settings, sessions: sessionmaker[Session]):
 
     def app(environ, start_response):
         path = environ.get("PATH_INFO", "")
+        base = settings.public_base(environ)
         if path.rstrip("/") == "/catalogue":  # the catalogue's own URI: its page for people
-            start_response("303 See Other", [("Location", f"{_base(environ)}/portal/open"), ("Content-Length", "0")])
+            start_response("303 See Other", [("Location", f"{base}/portal/open"), ("Content-Length", "0")])
             return [b""]
         if path.startswith("/catalogue/dataset/") and len(path) > len("/catalogue/dataset/"):
             code = path.removeprefix("/catalogue/dataset/")
-            location = f"{_base(environ)}/portal/open/resource?code={quote(code, safe='/')}"
+            location = f"{base}/portal/open/resource?code={quote(code, safe='/')}"
             start_response("303 See Other", [("Location", location), ("Content-Length", "0")])
             return [b""]
         document = path.removeprefix("/catalogue/")
@@ -171,7 +172,7 @@ def catalogue_files_app(settings: Settings, sessions: sessionmaker[Session]):
                    for tag in environ.get("HTTP_IF_NONE_MATCH", "").split(",") if tag.strip()]
         ctx = Context(Caller(channel="harvest"), sessions, settings)
         try:
-            export = dcat.export(ctx, base_url=_base(environ), page=int(page), document=document, current=current,
+            export = dcat.export(ctx, base_url=base, page=int(page), document=document, current=current,
                                  address=environ.get("REMOTE_ADDR"))
         except NotFound as err:
             return _plain(start_response, "404 Not Found", err.message + "\n")
@@ -188,13 +189,6 @@ def catalogue_files_app(settings: Settings, sessions: sessionmaker[Session]):
         start_response("200 OK", [("Content-Type", f"{dcat.DOCUMENTS[document][0]}; charset=utf-8"),
                                   ("Content-Length", str(len(body))), *headers])
         return [b""] if method == "HEAD" else [body]
-
-    def _base(environ) -> str:
-        """The platform's public address, else the one the request came to."""
-        if settings.public_url:
-            return settings.public_url.rstrip("/")
-        host = environ.get("HTTP_HOST") or f"{environ.get('SERVER_NAME', 'localhost')}:{environ.get('SERVER_PORT')}"
-        return f"{environ.get('wsgi.url_scheme', 'http')}://{host}{environ.get('SCRIPT_NAME', '')}".rstrip("/")
 
     return app
 

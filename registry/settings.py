@@ -41,8 +41,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from wsgiref.util import application_uri
 
 
 def _default_var() -> Path:
@@ -121,6 +123,13 @@ class Settings:
     def base_url(self) -> str:
         """The address other systems reach this platform at."""
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    def public_base(self, environ: Mapping[str, object]) -> str:
+        """The address this platform's documents name it by: ``GOVSHARE_PUBLIC_URL``, else the
+        one the request came to (its Host and the script root a proxy mounted it at)."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        return application_uri(dict(environ)).rstrip("/")
 
     @property
     def node_id(self) -> str:

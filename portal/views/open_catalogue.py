@@ -30,7 +30,7 @@ def _visitor() -> Context:
 
 def _base() -> str:
     """The platform's public address, as the DCAT-AP files name it."""
-    return (settings().public_url or request.host_url).rstrip("/")
+    return settings().public_base(request.environ)
 
 
 @bp.route("/open")
