@@ -341,9 +341,18 @@ def create_app(settings: Settings | None = None):
 
 
 def _platform(settings: Settings) -> tuple[Callable, sessionmaker[Session]]:
-    """The WSGI application, and the session factory for the background work beside it."""
+    """The WSGI application, and the session factory for the background work beside it.  Behind
+    ``GOVSHARE_PROXIES`` reverse proxies the client's address, scheme and host are read from the
+    X-Forwarded-* headers the last so many proxies appended (werkzeug's ProxyFix), so the audit log,
+    the portal's lock-out and the public addresses see the client, not the proxy."""
     sessions = prepare(settings, register_services=True)
-    return build_app(settings, session_factory(serving_engine(settings))), sessions
+    app = build_app(settings, session_factory(serving_engine(settings)))
+    if settings.proxies:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = settings.proxies
+        app = ProxyFix(app, x_for=n, x_proto=n, x_host=n)
+    return app, sessions
 
 
 _application: Callable | None = None

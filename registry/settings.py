@@ -34,6 +34,7 @@
 | GOVSHARE_LOGIN_ATTEMPTS  | 5 (wrong passwords in a row that lock an account; 0: never locked) |
 | GOVSHARE_LOCKOUT_MINUTES | 15 (minutes a locked account stays locked) |
 | GOVSHARE_MIGRATE         | 1 (a server migrates the database as it starts; 0: it only checks the schema) |
+| GOVSHARE_PROXIES         | 0 (reverse proxies in front whose X-Forwarded-For/-Proto/-Host are believed; 0: none) |
 | GOVSHARE_CATALOGUE_TITLE | 政务信息资源开放目录 (the open catalogue's dct:title in the DCAT-AP files) |
 | GOVSHARE_CATALOGUE_PUBLISHER | 政务信息资源共享交换平台 (who publishes it: its dct:publisher) |
 """
@@ -115,6 +116,9 @@ class Settings:
     audit_checkpoint_seconds: int = 300  # a checkpoint once the oldest unsigned entry is this old
     # a server migrates the database as it starts (else it refuses one not at its schema)
     migrate: bool = True
+    # reverse proxies in front of the servers: the client's address (audit, lock-out) and scheme are
+    # taken from the last so many X-Forwarded-* hops; with none, a client could name any address
+    proxies: int = 0
     # The open catalogue (开放目录) as its DCAT-AP files name it: its title and who publishes it
     catalogue_title: str = "政务信息资源开放目录"
     catalogue_publisher: str = "政务信息资源共享交换平台"
@@ -175,6 +179,7 @@ class Settings:
             audit=env.get("GOVSHARE_AUDIT", "1").strip().lower() not in ("0", "false", "off", "no"),
             audit_checkpoint_every=_number(int, "GOVSHARE_AUDIT_CHECKPOINT", "1000"),
             audit_checkpoint_seconds=_number(int, "GOVSHARE_AUDIT_CHECKPOINT_SECONDS", "300"),
+            proxies=_number(int, "GOVSHARE_PROXIES", "0"),
             migrate=env.get("GOVSHARE_MIGRATE", "1").strip().lower() not in ("0", "false", "off", "no"),
             catalogue_title=env.get("GOVSHARE_CATALOGUE_TITLE", "").strip() or "政务信息资源开放目录",
             catalogue_publisher=env.get("GOVSHARE_CATALOGUE_PUBLISHER", "").strip() or "政务信息资源共享交换平台",

@@ -240,3 +240,28 @@ def test_a_server_that_may_not_migrate_refuses_a_database_not_at_its_schema(tmp_
         prepare(settings)
     migrate(settings.db_url)
     prepare(settings)  # once it is: serves
+
+
+@pytest.mark.parametrize("proxies, recorded", [(0, "127.0.0.1"), (1, "203.0.113.9")])
+def test_behind_a_proxy_the_audit_log_names_the_client_and_a_client_cannot_choose_its_address(sqlite_url, tmp_path,
+                                                                                             proxies, recorded):
+    """GOVSHARE_PROXIES=1: the last X-Forwarded-For hop (the one the proxy appended) is the client; the hop
+    a client wrote itself before it is not believed.  Without the setting no header is believed."""
+    from sqlalchemy import select
+    from werkzeug.test import Client
+
+    from registry.models import AuditEntry
+    from server import _platform
+
+    settings = Settings.from_env(db_url=sqlite_url, var_dir=tmp_path / "var", proxies=proxies)
+    app, sessions = _platform(settings)
+    client = Client(app)
+    form = client.get("/portal/login", environ_base={"REMOTE_ADDR": "127.0.0.1"}).text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+    refused = client.post("/portal/login", data={"username": "nobody", "password": "wrong", "csrf_token": token},
+                          headers={"X-Forwarded-For": "198.51.100.66, 203.0.113.9"},
+                          environ_base={"REMOTE_ADDR": "127.0.0.1"})
+    assert refused.status_code == 200 and "登录" in refused.text
+    with sessions() as s:
+        detail = s.scalars(select(AuditEntry.detail).where(AuditEntry.operation == "portal.login")).one()
+    assert f"from {recorded}" in detail and "198.51.100.66" not in detail, detail
