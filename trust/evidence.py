@@ -88,9 +88,9 @@ class Capture:
     def received(self, compressed: bytes, sha256: str, envelope: etree._Element) -> None:
         """The request, verified: its bytes (compressed as the transport spooled them) and its
         envelope, whose BinarySecurityToken names the signer."""
-        from .wsse import security_header, verified_signature
+        from .wsse import signer_certificate
 
-        self.signer = verified_signature(envelope, security_header(envelope)).certificate
+        self.signer = signer_certificate(envelope)
         self.received_at, self.request, self.request_sha256 = utcnow(), compressed, sha256
 
     def answered(self, body: bytes, sha256: str) -> Capture:
@@ -104,7 +104,7 @@ def keep(sessions: sessionmaker[Session], capture: Capture, entry: dict[str, Any
               "operation": entry["operation"], "certificate_serial": format(capture.signer.serial_number, "x"),
               "signer_subject": capture.signer.subject.rfc4514_string()[:500], "compression": "zlib",
               "request": capture.request, "request_sha256": capture.request_sha256,
-              "response": zlib.compress(capture.response, 6), "response_sha256": capture.response_sha256}
+              "response": zlib.compress(capture.response, 1), "response_sha256": capture.response_sha256}
     with audit._engine(sessions).begin() as conn:
         conn.execute(insert(_table), values)
 
@@ -188,8 +188,11 @@ def archive(ctx: Context, *, period: str, folder: Path | str | None = None) -> A
         raise NotFound(f"period {period}: no audit entry was recorded in it, nothing to archive",
                        code="NothingToArchive", field="period")
     last = session.scalar(select(AuditEntry.seq).where(*in_period).order_by(AuditEntry.seq.desc()).limit(1))
-    cover = _covering_checkpoint(ctx, session, last)
     ca = pki.ca_certificate(settings)
+    if ca is None:
+        raise Unavailable(f"no platform CA under {pki.pki_dir(settings)}: the archive is signed with the platform "
+                          "key it certifies (govshare pki init)", code="NoCertificateAuthority")
+    cover = _covering_checkpoint(ctx, session, last)
     key, platform_cert = pki.platform_identity(session, settings)
     folder.mkdir(parents=True, exist_ok=True)
     draft = folder / f".{path.name}.part"
@@ -275,12 +278,10 @@ def _jsonl(docs) -> bytes:
 
 def _token_pem(request: bytes) -> bytes:
     """The PEM of the certificate a signed request carries (its BinarySecurityToken)."""
-    from .wsse import security_header, verified_signature
+    from .wsse import signer_certificate
     from .xml import safe_parser
 
-    envelope = etree.fromstring(request, safe_parser())
-    cert = verified_signature(envelope, security_header(envelope)).certificate
-    return cert.public_bytes(serialization.Encoding.PEM)
+    return signer_certificate(etree.fromstring(request, safe_parser())).public_bytes(serialization.Encoding.PEM)
 
 
 def kept(settings: Settings) -> bool:

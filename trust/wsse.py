@@ -188,6 +188,15 @@ def verified_signature(envelope: etree._Element, security: etree._Element | None
     return Signed(cert, signature_bytes, timestamp)
 
 
+def signer_certificate(envelope: etree._Element) -> x509.Certificate:
+    """The certificate a signed message carries in its BinarySecurityToken - of a message
+    :func:`verify` accepted already, so it is not checked again (the evidence log names the signer)."""
+    security = security_header(envelope)
+    if security is None:
+        raise WsSecurityError("InvalidSecurity", "the message has no wsse:Security header: it is not signed")
+    return _token(security, _one(security, _DS + "Signature", "ds:Signature in the Security header"))
+
+
 def check_header(security: etree._Element, settings: Settings, *, now: datetime | None = None) -> None:
     """What can be checked of a Security header alone, before the message is read whole: its
     shape, algorithms and base64, a fresh Timestamp, a certificate of the platform CA.  A

@@ -27,7 +27,7 @@ from registry.clock import utcnow
 from registry.db import make_engine, session_factory, unit_of_work
 from registry.errors import Conflict
 from registry.models import AuditEntry, EvidenceMessage
-from registry.settings import Settings
+from registry.settings import Settings, SettingsError
 from trust import audit, evidence, pki, wsse
 from trust.actions import Context
 from trust.auth import Caller
@@ -293,3 +293,19 @@ def test_archive_refuses_a_period_that_is_not_one_unfinished_or_empty(sqlite_url
                          ("2020-01", "no audit entry was recorded in it")):
         assert server.main(["--db-url", sqlite_url, "audit", "archive", "--period", period]) == 2
         assert said in capsys.readouterr().err
+
+
+def test_the_evidence_settings_are_read_from_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("GOVSHARE_VAR", str(tmp_path))
+    for name in ("GOVSHARE_EVIDENCE", "GOVSHARE_EVIDENCE_DAYS", "GOVSHARE_TSA_URL"):
+        monkeypatch.delenv(name, raising=False)
+    default = Settings.from_env()
+    assert (default.evidence, default.evidence_days, default.tsa_url) == (True, 30, "")
+    monkeypatch.setenv("GOVSHARE_EVIDENCE", "0")
+    monkeypatch.setenv("GOVSHARE_EVIDENCE_DAYS", "7")
+    monkeypatch.setenv("GOVSHARE_TSA_URL", " http://tsa.example.cn/tsr ")
+    read = Settings.from_env()
+    assert (read.evidence, read.evidence_days, read.tsa_url) == (False, 7, "http://tsa.example.cn/tsr")
+    monkeypatch.setenv("GOVSHARE_EVIDENCE_DAYS", "-1")
+    with pytest.raises(SettingsError, match="GOVSHARE_EVIDENCE_DAYS=-1 is negative"):
+        Settings.from_env()
