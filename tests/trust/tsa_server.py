@@ -87,6 +87,7 @@ class Tsa:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads, self.server.block_on_close = True, False
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/tsa"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
