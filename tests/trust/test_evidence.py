@@ -71,7 +71,8 @@ def _archive(world, settings: Settings, folder: Path) -> evidence.Archived:
     return evidence.archive(ctx, period=_this_month(), folder=folder)
 
 
-def test_a_signed_exchange_is_kept_whole_and_linked_to_its_audit_entry(world):
+def test_a_signed_exchange_is_kept_whole_linked_to_its_audit_entry_then_archived_and_verified_offline(world,
+                                                                                                     tmp_path):
     sent = _exchange(world)
     with world.sessions() as session:
         rows = {row.audit_seq: row for row in session.scalars(select(EvidenceMessage))}
@@ -99,6 +100,7 @@ def test_a_signed_exchange_is_kept_whole_and_linked_to_its_audit_entry(world):
         assert _count(world) == 3
     finally:
         off.stop()
+    _archived_and_verified_offline(world, sent, tmp_path)
 
 
 def _count(world) -> int:
@@ -106,8 +108,8 @@ def _count(world) -> int:
         return session.scalar(select(func.count()).select_from(EvidenceMessage))
 
 
-def test_a_month_archived_verifies_offline_and_its_messages_leave_the_database(world, tmp_path):
-    sent = _exchange(world)
+def _archived_and_verified_offline(world, sent, tmp_path) -> None:
+    """The month archived (one world serves both halves of the test: the suite's time is short)."""
     made = _archive(world, replace(world.settings, evidence_days=0), tmp_path / "archive")
     assert made.messages == 3 and made.removed == 3 and made.path.name == f"govshare-evidence-{made.period}.zip"
     with zipfile.ZipFile(made.path) as archive:
