@@ -34,7 +34,7 @@ from directory import federation
 from governance import correction, nodes, sharing
 from registry.errors import ExchangeError
 from registry.settings import Settings
-from trust import audit, certificates
+from trust import audit, certificates, evidence
 from trust.actions import Context
 from trust.auth import unsigned_request
 from wsdl.exchange import contract_schema, exchange_wsdl, most_children
@@ -389,7 +389,7 @@ class ExchangeOperations:
 
 def exchange_app(sessions: sessionmaker[Session], settings: Settings) -> StreamingSoapEndpoint:
     """The /exchange endpoint; every request recorded in the audit log unless ``GOVSHARE_AUDIT=0``
-    (benchmarks only)."""
+    (benchmarks only), and every signed exchange kept in the evidence log unless ``GOVSHARE_EVIDENCE=0``."""
     ops = ExchangeOperations(sessions, settings)
     return StreamingSoapEndpoint(
         operations={"SubmitBatch": ops.submit_batch, "GetBatchStatus": ops.get_batch_status,
@@ -402,6 +402,7 @@ def exchange_app(sessions: sessionmaker[Session], settings: Settings) -> Streami
                     "GetFederatedDigests": ops.get_federated_digests},
         actions=ACTIONS,
         record=(lambda event: audit.record(sessions, settings, event)) if settings.audit else None,
+        keep=(lambda capture, entry: evidence.keep(sessions, capture, entry)) if evidence.kept(settings) else None,
         wsdl=exchange_wsdl,
         max_request_bytes=settings.max_batch_bytes,
         contract=Contract(contract_schema(), most_children()),

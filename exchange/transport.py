@@ -25,6 +25,11 @@ before its operation is known (malformed, too large, badly signed) is recorded a
 ``exchange.request``; one refused once it is known but before its action ran (it breaks the
 contract) under the action's name.  When the entry cannot be written the caller gets a fault
 instead of the answer: no unrecorded access.
+
+A signed request whose signature verified, and the platform's signed answer to it (a fault
+too), are kept whole in the evidence log (消息日志, :mod:`trust.evidence`) once the entry is
+written, linked to it by its ``seq``: the transport is the one place that holds both the bytes
+that came and the bytes that go.
 """
 
 from __future__ import annotations
@@ -43,7 +48,7 @@ from lxml import etree
 
 from registry.db import DatabaseUnavailable
 from registry.errors import ExchangeError, GovshareError
-from trust import audit
+from trust import audit, evidence
 from trust.actions import audited
 from trust.xml import release_memory, safe_parser
 from wsdl import soap
@@ -251,6 +256,8 @@ class StreamingSoapEndpoint:
     # and the action each operation runs, the entry's operation once the request reached it.
     record: Callable[[audit.AuditEvent], Any] | None = None
     actions: dict[str, str] = field(default_factory=dict)
+    # The evidence log: keeps a signed exchange with the entry ``record`` returned (None: not kept)
+    keep: Callable[[evidence.Capture, dict[str, Any]], Any] | None = None
 
     def __call__(self, environ, start_response):
         scheme = environ.get("wsgi.url_scheme", "http")
@@ -274,13 +281,16 @@ class StreamingSoapEndpoint:
         reader = _DigestingReader(environ["wsgi.input"])
         environ["wsgi.input"] = reader
         event = audit.AuditEvent("exchange.request", channel="soap")
+        capture = evidence.Capture() if self.keep is not None else None
         with audited(event):
-            status, body = self._answer(environ, event)
+            status, body = self._answer(environ, event, capture)
         event.request_digest, event.response_digest = reader.hexdigest(), audit.digest(body)
         if not status.startswith("200"):
             event.result, event.detail = _outcome(body)
         try:
-            self.record(event)
+            entry = self.record(event)
+            if capture is not None and capture.signer is not None and entry is not None:
+                self.keep(capture.answered(body, event.response_digest), entry)
         except DatabaseUnavailable as err:  # no unrecorded access; the fault says why
             log.warning("audit entry of %s not recorded: %s", event.operation, err)
             unavailable = ExchangeError("DatabaseUnavailable", err.for_caller, fault_code="Server")
@@ -292,7 +302,8 @@ class StreamingSoapEndpoint:
             return "500 Internal Server Error", self.fault_response(err, environ.get(SIGNED_REQUEST, False))
         return status, body
 
-    def _answer(self, environ, event: audit.AuditEvent | None) -> tuple[str, bytes]:
+    def _answer(self, environ, event: audit.AuditEvent | None,
+                capture: evidence.Capture | None = None) -> tuple[str, bytes]:
         signed = False  # a signed request is answered signed, its faults too (zeep verifies before it reads a fault)
         request = None
         try:
@@ -310,6 +321,8 @@ class StreamingSoapEndpoint:
                 caller, tree = self._verified(request, head) if self.verify is not None else (None, None)
                 if event is not None and caller is not None:
                     event.identify(caller)
+                if capture is not None and caller is not None:
+                    capture.received(request.compressed, request.sha256, tree)
                 events = Events(request, self.event_tags, self.understood, tree, self.contract)
                 events.caller = caller
                 op_el = events.open()

@@ -118,6 +118,12 @@ ZH = {
     # the audit log
     "NothingToCheckpoint": "审计日志为空, 没有可签名的记录。",
     "InvalidDate": "日期格式应为 YYYY-MM-DD。",
+    # the evidence log (消息日志, trust/evidence.py): archives by period
+    "InvalidPeriod": "归档期间的格式应为 YYYY-MM (按北京时间计的月份)。",
+    "PeriodNotEnded": "该月份尚未结束, 不能归档。",
+    "NothingToArchive": "该月份没有审计记录, 没有可归档的内容。",
+    "ArchiveExists": "该月份的归档文件已经存在。",
+    "TimestampFailed": "时间戳服务未能为归档加盖时间戳。",
     # signing in
     "BadCredentials": "用户名或密码错误, 或账户已停用。",
     # accounts (governance/users.py, trust/passwords.py): users, roles (三员分立), passwords, lock-out

@@ -970,3 +970,26 @@ class AuditCheckpoint(Base):
     reason: Mapped[str] = mapped_column(String(16))  # interval | time | manual
     certificate: Mapped[str] = mapped_column(Text)  # PEM of the signing platform certificate
     signature: Mapped[str] = mapped_column(Text)  # base64 of RSA PKCS#1 v1.5 / SHA-256 over the signed text
+
+
+class EvidenceMessage(Base):
+    """The evidence log (消息日志): a signed request and the platform's signed answer to it, the
+    exact bytes as they travelled (compressed), linked to the audit entry of that access.  A row
+    stays online ``GOVSHARE_EVIDENCE_DAYS`` after it is archived (``govshare audit archive``)."""
+
+    __tablename__ = "evidence_message"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    audit_seq: Mapped[int] = mapped_column(BigInteger, index=True)  # the audit entry of the access (no foreign key,
+    # like the log's own: the entry stays when the row is archived and removed)
+    received_at: Mapped[datetime] = mapped_column(DateTime)  # UTC, the request read whole
+    answered_at: Mapped[datetime] = mapped_column(DateTime)  # UTC, the signed answer built
+    operation: Mapped[str] = mapped_column(String(64))
+    certificate_serial: Mapped[str] = mapped_column(String(40))  # the request's signer
+    signer_subject: Mapped[str] = mapped_column(String(500))
+    compression: Mapped[str] = mapped_column(String(8))  # zlib
+    request: Mapped[bytes] = mapped_column(LargeBinary)  # compressed bytes of the signed request as received
+    request_sha256: Mapped[str] = mapped_column(String(64))  # of the bytes before compression
+    response: Mapped[bytes] = mapped_column(LargeBinary)  # compressed bytes of the signed answer as sent
+    response_sha256: Mapped[str] = mapped_column(String(64))
+    archive: Mapped[str | None] = mapped_column(String(200))  # the archive file it went to; None: not yet archived

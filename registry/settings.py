@@ -26,6 +26,9 @@
 | GOVSHARE_AUDIT           | 1 (0 turns the audit log off: benchmarks only, never production) |
 | GOVSHARE_AUDIT_CHECKPOINT| 1000 (audit entries between signed checkpoints) |
 | GOVSHARE_AUDIT_CHECKPOINT_SECONDS | 300 (age of the oldest unsigned audit entry that signs a checkpoint; 0: off) |
+| GOVSHARE_EVIDENCE        | 1 (keep signed requests and answers in the evidence log 消息日志; 0: digests only) |
+| GOVSHARE_EVIDENCE_DAYS   | 30 (days an archived evidence message stays in the database after it is archived) |
+| GOVSHARE_TSA_URL         | "" (RFC 3161 time-stamping authority that stamps each evidence archive; "" none) |
 | GOVSHARE_APPLICATION_DAYS| 10 (calendar days a provider has to answer a 使用申请) |
 | GOVSHARE_CORRECTION_DAYS | 5 (calendar days a provider has to answer a 纠错 report) |
 | GOVSHARE_PASSWORD_MIN_LENGTH | 10 (characters of a password; trust.passwords holds the other rules) |
@@ -114,6 +117,11 @@ class Settings:
     audit: bool = True
     audit_checkpoint_every: int = 1000  # entries between signed checkpoints of the chain
     audit_checkpoint_seconds: int = 300  # a checkpoint once the oldest unsigned entry is this old
+    # Evidence log (消息日志): signed requests and answers kept whole, while WS-Security is on; how long an
+    # archived one stays online; the time-stamping authority (RFC 3161) of the archives
+    evidence: bool = True
+    evidence_days: int = 30
+    tsa_url: str = ""
     # a server migrates the database as it starts (else it refuses one not at its schema)
     migrate: bool = True
     # reverse proxies in front of the servers: the client's address (audit, lock-out) and scheme are
@@ -180,6 +188,9 @@ class Settings:
             audit_checkpoint_every=_number(int, "GOVSHARE_AUDIT_CHECKPOINT", "1000"),
             audit_checkpoint_seconds=_number(int, "GOVSHARE_AUDIT_CHECKPOINT_SECONDS", "300"),
             proxies=_number(int, "GOVSHARE_PROXIES", "0"),
+            evidence=env.get("GOVSHARE_EVIDENCE", "1").strip().lower() not in ("0", "false", "off", "no"),
+            evidence_days=_number(int, "GOVSHARE_EVIDENCE_DAYS", "30"),
+            tsa_url=env.get("GOVSHARE_TSA_URL", "").strip(),
             migrate=env.get("GOVSHARE_MIGRATE", "1").strip().lower() not in ("0", "false", "off", "no"),
             catalogue_title=env.get("GOVSHARE_CATALOGUE_TITLE", "").strip() or "政务信息资源开放目录",
             catalogue_publisher=env.get("GOVSHARE_CATALOGUE_PUBLISHER", "").strip() or "政务信息资源共享交换平台",
@@ -188,4 +199,7 @@ class Settings:
         if values["wss_policy"] not in WSS_POLICIES:
             raise SettingsError(f"GOVSHARE_WSS={values['wss_policy']!r} is not a policy: set it to one of "
                                 f"{', '.join(WSS_POLICIES)}")
+        if values["evidence_days"] < 0:
+            raise SettingsError(f"GOVSHARE_EVIDENCE_DAYS={values['evidence_days']} is negative: set the days an "
+                                "archived evidence message stays online (0: removed once archived)")
         return cls(**values)

@@ -5,6 +5,8 @@
     govshare audit export --format csv|json [--out FILE] [same criteria as search]
     govshare audit checkpoint              # sign the current head of the chain now
     govshare audit search --user auditor   # as an account (its roles), not as the platform's operator
+    govshare audit archive --period 2026-11 [--out DIR]    # the month's evidence archive (消息日志归档)
+    govshare audit verify-archive FILE --ca ca.pem [--tsa-ca tsa.pem]   # offline: no database, no network
 
 Each command is one action of :mod:`trust.auditing` (``audit.verify``, ``audit.search``,
 ``audit.export``, ``audit.checkpoint``), run as the platform's operator or as ``--user``, and
@@ -19,12 +21,15 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import datetime
+from pathlib import Path
 
+from cryptography import x509
 from sqlalchemy.orm import Session, sessionmaker
 
+from registry.errors import EXIT_OK, EXIT_PLATFORM, EXIT_USER
 from registry.settings import Settings
 
-from . import auditing, console
+from . import auditing, console, evidence, evidence_verify
 
 EXIT = ("exit status: 0 done; 2 a wrong input (an unknown format, a date that is not one) or a role that may not; "
         "1 the platform could not")
@@ -54,6 +59,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _criteria(export)
     command("checkpoint", _checkpoint, "sign the head of the chain with the platform key now",
             "exit status: 0 signed; 2 the log is empty, or a role that may not; 1 no platform CA (govshare pki init)")
+    archive = command("archive", _archive, "write the evidence archive of a month (China time): signed messages, "
+                      "audit entries, checkpoints, signed manifest; then remove archived messages older than "
+                      "GOVSHARE_EVIDENCE_DAYS", "exit status: 0 written; 2 a wrong or unfinished period, one "
+                      "archived already or without entries, or a role that may not; 1 the platform could not")
+    archive.add_argument("--period", required=True, metavar="YYYY-MM", help="the month, e.g. 2026-11")
+    archive.add_argument("--out", metavar="DIR", help="folder of the archives (default: <var>/archive)")
+    check = commands.add_parser("verify-archive", help="verify an evidence archive offline (no database, no "
+                                "network) against a CA certificate you trust",
+                                epilog="exit status: 0 every check passed; 1 a check failed; 2 a file is missing "
+                                "or unreadable")
+    check.add_argument("file", metavar="FILE", help="a govshare-evidence-YYYY-MM.zip")
+    check.add_argument("--ca", required=True, metavar="PEM", help="the platform CA's certificate, obtained "
+                       "independently of the archive (e.g. the platform's /pki/ca.pem, fingerprint compared)")
+    check.add_argument("--tsa-ca", metavar="PEM", help="the time-stamping authority's CA certificate")
+    check.set_defaults(run=_verify_archive)
 
 
 def _time(value: str) -> datetime:
@@ -136,3 +156,49 @@ def _checkpoint(args, sessions: sessionmaker[Session], settings: Settings) -> in
         print(f"checkpoint #{made.id}: seq {made.seq}, hash {made.entry_hash}, signed by the platform key")
 
     return console.run(work)
+
+
+def _archive(args, sessions: sessionmaker[Session], settings: Settings) -> int:
+    def work() -> None:
+        made = evidence.archive(console.context(sessions, settings, args.user), period=args.period, folder=args.out)
+        stamp = ", time-stamped" if made.timestamped else ""
+        print(f"{made.path}: {made.period}, audit entries {made.first_seq}..{made.checkpoint_seq} (signed checkpoint "
+              f"at {made.checkpoint_seq}), {made.messages} signed exchanges{stamp}; verified; {made.removed} "
+              "archived messages removed from the database")
+
+    return console.run(work)
+
+
+def _certificate_file(path: str, option: str) -> x509.Certificate:
+    try:
+        return x509.load_pem_x509_certificate(Path(path).read_bytes())
+    except OSError as exc:
+        raise SystemExit(_usage(f"{option} {path}: {exc.strerror}")) from None
+    except ValueError:
+        raise SystemExit(_usage(f"{option} {path}: not a PEM certificate")) from None
+
+
+def _usage(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return EXIT_USER
+
+
+def _verify_archive(args, settings: Settings) -> int:
+    """No database is opened (``run``, not ``handler``): the archive and the CA are all it needs."""
+    if not Path(args.file).is_file():
+        return _usage(f"{args.file}: no such file")
+    ca = _certificate_file(args.ca, "--ca")
+    tsa_ca = _certificate_file(args.tsa_ca, "--tsa-ca") if args.tsa_ca else None
+    report = evidence_verify.verify_archive(args.file, ca, tsa_ca=tsa_ca)
+    print(f"archive {args.file}: period {report.period or '?'}; {report.members} members, {report.entries} audit "
+          f"entries, {report.checkpoints} checkpoints, {report.messages} signed exchanges "
+          f"({report.signatures} WS-Security signatures verified)")
+    if report.timestamp is not None:
+        print(f"time-stamp: {evidence_verify.china_time(report.timestamp.gen_time)} by {report.timestamp.tsa}, "
+              f"serial {report.timestamp.serial}")
+    for what in report.checked:
+        print(f"checked: {what}")
+    for failure in report.failures:
+        print(f"FAILED {failure}")
+    print("OK" if report.ok else f"{len(report.failures)} FAILURE(S)")
+    return EXIT_OK if report.ok else EXIT_PLATFORM

@@ -677,6 +677,7 @@ check("audit.search")(allowed("audit"))
 check("audit.verify")(allowed("audit"))
 check("audit.export")(allowed("audit"))
 check("audit.checkpoint")(allowed("operate"))  # signs with the platform key
+check("audit.archive")(allowed("operate"))  # signs the archive's manifest with the platform key
 check("pki.init")(allowed("certificates"))  # the CA and its certificates are the security administrator's
 check("pki.issue")(allowed("certificates"))
 check("pki.crl")(allowed("certificates"))  # pki.revoke and pki.list: with the certificate requests, below

@@ -5,6 +5,8 @@ person; and the raw-SOAP helpers that sign as zeep does."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,7 +31,7 @@ from ..conftest import LiveServer, free_port
 from ..exchange.conftest import EX, _publish, submit_body
 
 __all__ = ["DS", "EX", "SOAP_ENV", "WSSE", "Dept", "World", "envelope", "fault", "post", "query", "save_business",
-           "sign", "token_of", "world"]
+           "served_world", "sign", "token_of", "world"]
 
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
@@ -67,6 +69,13 @@ def _issue(session, settings, dept, folder: Path) -> Dept:
 @pytest.fixture
 def world(sessions, settings, tmp_path):
     """A server requiring WS-Security; 公安局 publishes a population resource with one person in it."""
+    with served_world(sessions, settings, tmp_path) as made:
+        yield made
+
+
+@contextmanager
+def served_world(sessions, settings, tmp_path: Path) -> Iterator[World]:
+    """The world of :func:`world`, for fixtures of other scopes."""
     pki.init_ca(settings)
     with unit_of_work(sessions) as session:
         gaj = register_department(session, settings, code="gaj", name="临江市公安局",
@@ -88,8 +97,10 @@ def world(sessions, settings, tmp_path):
                         created=datetime(2026, 11, 1, tzinfo=UTC), batch_id=uuid.uuid4())
     reply = post(world, sign(world.gaj, envelope(submit_body(batch))))
     assert reply.status_code == 200, reply.text
-    yield world
-    srv.stop()
+    try:
+        yield world
+    finally:
+        srv.stop()
 
 
 def envelope(body: bytes | str) -> etree._Element:

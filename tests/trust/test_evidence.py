@@ -1,0 +1,313 @@
+"""The evidence log (消息日志): signed exchanges kept whole and linked to their audit entries,
+archived by month, verified offline, and every kind of tampering with an archive named."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+import zlib
+from dataclasses import replace
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from lxml import etree
+from sqlalchemy import func, select
+
+import server
+from registry.clock import utcnow
+from registry.db import make_engine, session_factory, unit_of_work
+from registry.errors import Conflict
+from registry.models import AuditEntry, EvidenceMessage
+from registry.settings import Settings, SettingsError
+from trust import audit, evidence, pki, wsse
+from trust.actions import Context
+from trust.auth import Caller
+from trust.evidence_verify import verify_archive
+
+from ..conftest import LiveServer, free_port
+from .conftest import EX, post, query, served_world, sign
+from .tsa_server import Tsa
+
+ROOT = Path(__file__).resolve().parents[2]
+CHINA = timedelta(hours=8)
+
+
+def _exchange(world) -> dict[str, tuple[bytes, bytes]]:
+    """A signed query answered, a signed query refused (a signed fault), a badly signed one: the
+    request and answer bytes of each, as they travelled."""
+    sent = {}
+    for name, env in (("answered", sign(world.mzj, query(world, world.mzj))),
+                      ("refused", sign(world.mzj, query(world, world.gaj)))):  # speaks for another department
+        data = etree.tostring(env)
+        sent[name] = data, post(world, data).content
+    forged = sign(world.mzj, query(world, world.mzj))
+    forged.find(f".//{{{EX}}}key").text = "110101199003077777"  # changed after signing
+    data = etree.tostring(forged)
+    sent["forged"] = data, post(world, data).content
+    return sent
+
+
+def _this_month() -> str:
+    return f"{utcnow() + CHINA:%Y-%m}"
+
+
+def _after_this_month() -> datetime:
+    """A time in the next month (China time), when this one can be archived."""
+    start, end = evidence.period_bounds(_this_month())
+    return end + timedelta(days=1)
+
+
+def _archive(world, settings: Settings, folder: Path) -> evidence.Archived:
+    ctx = Context(Caller.platform("cli"), world.sessions, settings, now=_after_this_month())
+    return evidence.archive(ctx, period=_this_month(), folder=folder)
+
+
+def test_a_signed_exchange_is_kept_whole_linked_to_its_audit_entry_then_archived_and_verified_offline(world,
+                                                                                                     tmp_path):
+    sent = _exchange(world)
+    with world.sessions() as session:
+        rows = {row.audit_seq: row for row in session.scalars(select(EvidenceMessage))}
+        entries = {e.seq: e for e in session.scalars(select(AuditEntry).where(AuditEntry.seq.in_(rows)))}
+    assert len(rows) == 3  # the world's signed batch, the answered and the refused query; not the forged one
+    by_request = {zlib.decompress(row.request): row for row in rows.values()}
+    for name in ("answered", "refused"):
+        request, response = sent[name]
+        row = by_request[request]
+        assert zlib.decompress(row.response) == response  # the answer byte for byte, as sent
+        entry = entries[row.audit_seq]
+        assert entry.request_digest == row.request_sha256 == hashlib.sha256(request).hexdigest()
+        assert entry.response_digest == row.response_sha256 == hashlib.sha256(response).hexdigest()
+        assert entry.certificate_serial == row.certificate_serial
+        assert world.mzj.credit_code in row.signer_subject and "CN=mzj" in row.signer_subject
+        assert row.operation == entry.operation == "exchange.query_records"
+        signer = wsse.verified_signature(etree.fromstring(response)).certificate  # the answer is signed, a fault too
+        assert "CN=govshare platform" in signer.subject.rfc4514_string()
+    assert entries[by_request[sent["refused"][0]].audit_seq].result.startswith("refused:")
+    assert entries[by_request[sent["answered"][0]].audit_seq].result == "ok"
+
+    off = LiveServer(server.build_app(replace(world.settings, evidence=False), world.sessions), free_port()).start()
+    try:  # GOVSHARE_EVIDENCE=0: the digests in the audit log only
+        assert post(replace(world, url=off.url), sign(world.mzj, query(world, world.mzj))).status_code == 200
+        assert _count(world) == 3
+    finally:
+        off.stop()
+    _archived_and_verified_offline(world, sent, tmp_path)
+
+
+def _count(world) -> int:
+    with world.sessions() as session:
+        return session.scalar(select(func.count()).select_from(EvidenceMessage))
+
+
+def _archived_and_verified_offline(world, sent, tmp_path) -> None:
+    """The month archived (one world serves both halves of the test: the suite's time is short)."""
+    made = _archive(world, replace(world.settings, evidence_days=0), tmp_path / "archive")
+    assert made.messages == 3 and made.removed == 3 and made.path.name == f"govshare-evidence-{made.period}.zip"
+    with zipfile.ZipFile(made.path) as archive:
+        names = set(archive.namelist())
+        kept = {archive.read(n) for n in names if n.startswith("messages/")}
+    assert {"manifest.json", "manifest.sig", "certificates/ca.pem", "certificates/platform.pem",
+            "audit/entries.jsonl", "audit/checkpoints.jsonl", "evidence/records.jsonl"} <= names
+    assert sent["answered"][0] in kept and sent["refused"][1] in kept
+    assert _count(world) == 0
+    assert audit.verify(world.sessions, world.settings).ok  # the audit entries stay; the chain is whole
+    (tmp_path / "ca.pem").write_bytes(world.ca_pem)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GOVSHARE_")}
+    env["GOVSHARE_VAR"] = str(tmp_path / "nowhere")  # no database, no platform files: the archive and the CA only
+    done = subprocess.run([sys.executable, "-m", "server", "audit", "verify-archive", str(made.path), "--ca",
+                           str(tmp_path / "ca.pem")], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "3 signed exchanges (6 WS-Security signatures verified)" in done.stdout and done.stdout.endswith("OK\n")
+    assert not (tmp_path / "nowhere").exists()
+    with pytest.raises(Conflict, match="was archived") as raised:  # a month is archived once
+        _archive(world, world.settings, tmp_path / "archive")
+    assert raised.value.code == "ArchiveExists"
+
+
+# ----------------------------------------------------------------------------- one archive, tampered with
+
+
+@pytest.fixture(scope="module")
+def month(tmp_path_factory, sqlite_template):
+    """One month's archive, time-stamped by a loopback TSA, and what forging needs: the platform key."""
+    folder = tmp_path_factory.mktemp("month")
+    shutil.copy(sqlite_template, folder / "govshare.db")
+    tsa = Tsa(folder)
+    settings = Settings.from_env(db_url=f"sqlite:///{folder / 'govshare.db'}", var_dir=folder, wss_policy="optional",
+                                 tsa_url=tsa.url)
+    engine = make_engine(settings.db_url)
+    sessions = session_factory(engine)
+    from directory.bootstrap import bootstrap_node
+
+    with unit_of_work(sessions) as session:
+        bootstrap_node(session, settings)
+    try:
+        with served_world(sessions, settings, folder) as world:
+            _exchange(world)
+            made = _archive(world, world.settings, folder / "archive")
+        assert tsa.requests == 1
+        yield made, pki.ca_certificate(settings), folder, tsa
+    finally:
+        tsa.stop()
+        engine.dispose()
+
+
+def _copy(month, tmp_path, change) -> Path:
+    """A copy of the month's archive with ``change(members)`` applied to its members (name -> bytes)."""
+    made = month[0]
+    with zipfile.ZipFile(made.path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    change(members)
+    path = tmp_path / made.path.name
+    with zipfile.ZipFile(path, "w") as out:
+        for name, data in members.items():
+            out.writestr(name, data)
+    return path
+
+
+def _platform_key(month):
+    return serialization.load_pem_private_key((month[2] / "pki" / "platform.key").read_bytes(), None)
+
+
+def _reseal(month, members, *, key=None) -> None:
+    """Recompute the manifest's digests and sign it again (by default with the platform's own key)."""
+    manifest = json.loads(members["manifest.json"])
+    for member in manifest["members"]:
+        data = members[member["name"]]
+        member["sha256"], member["size"] = hashlib.sha256(data).hexdigest(), len(data)
+    members["manifest.json"] = json.dumps(manifest).encode()
+    key = key or _platform_key(month)
+    members["manifest.sig"] = base64.b64encode(key.sign(members["manifest.json"], padding.PKCS1v15(),
+                                                        hashes.SHA256()))
+
+
+def _a_message(members, side="response") -> str:
+    """A query's message (the last one of its kind: the world's signed batch comes first)."""
+    return sorted(n for n in members if n.startswith("messages/") and n.endswith(f".{side}.xml")
+                  and b"QueryRecords" in members[n])[0]
+
+
+def _flip(data: bytes, marker: bytes) -> bytes:
+    at = data.index(marker) + len(marker)
+    return data[:at] + bytes([data[at] ^ 0x01]) + data[at + 1:]
+
+
+def test_an_untouched_archive_passes_with_its_time_stamp(month):
+    report = verify_archive(month[0].path, month[1], tsa_ca=month[3].ca)
+    assert report.ok, report.failures
+    assert report.messages == 3 and report.signatures == 6 and report.timestamp is not None
+    assert abs(report.timestamp.gen_time.replace(tzinfo=None) - utcnow()) < timedelta(minutes=10)
+
+
+def test_one_byte_of_a_message_changed_is_named(month, tmp_path):
+    changed = {}
+
+    def change(members):
+        changed["name"] = name = _a_message(members)
+        members[name] = _flip(members[name], b"<ex:total>")
+
+    report = verify_archive(_copy(month, tmp_path, change), month[1])
+    assert not report.ok
+    assert f"{changed['name']}: its SHA-256 is not the one the manifest lists (altered)" in report.failures
+    assert any(f.startswith(changed["name"]) and "WS-Security signature does not verify" in f
+               for f in report.failures)
+
+
+def test_a_changed_message_with_its_manifest_digest_recomputed_breaks_the_manifest_signature(month, tmp_path):
+    changed = {}
+
+    def change(members):
+        changed["name"] = name = _a_message(members, "request")
+        members[name] = _flip(members[name], b"<ex:key>")
+        manifest = json.loads(members["manifest.json"])
+        for member in manifest["members"]:
+            if member["name"] == name:
+                member["sha256"] = hashlib.sha256(members[name]).hexdigest()
+        members["manifest.json"] = json.dumps(manifest).encode()
+
+    failures = verify_archive(_copy(month, tmp_path, change), month[1]).failures
+    assert any(f.startswith("manifest.sig: the platform's signature over manifest.json does not verify")
+               for f in failures)
+    assert any(f.startswith(changed["name"]) and "does not match audit entry" in f for f in failures)
+    assert any(f.startswith(changed["name"]) and "WS-Security signature does not verify" in f for f in failures)
+
+
+def test_a_manifest_signed_by_another_key_is_detected(month, tmp_path):
+    stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    failures = verify_archive(_copy(month, tmp_path, lambda m: _reseal(month, m, key=stranger)), month[1]).failures
+    assert failures and all(f.startswith("manifest.sig") or f.startswith("manifest.tsr") for f in failures)
+
+
+def test_answers_swapped_even_by_the_platform_key_holder_do_not_match_their_audit_entries(month, tmp_path):
+    """Whoever holds the platform key can re-sign a manifest, not rewrite the signed audit chain."""
+    def change(members):
+        responses = sorted(n for n in members if n.endswith(".response.xml"))
+        members[responses[0]], members[responses[1]] = members[responses[1]], members[responses[0]]
+        records = [json.loads(line) for line in members["evidence/records.jsonl"].splitlines()]
+        for record in records:
+            record["response_sha256"] = hashlib.sha256(members[record["response"]]).hexdigest()
+        members["evidence/records.jsonl"] = b"".join(json.dumps(r).encode() + b"\n" for r in records)
+        _reseal(month, members)
+
+    failures = verify_archive(_copy(month, tmp_path, change), month[1]).failures
+    mismatched = [f for f in failures if "does not match audit entry" in f and "response_digest" in f]
+    assert len(mismatched) == 2 and all(f.startswith("messages/") for f in mismatched)
+
+
+def test_an_archive_checked_against_the_archive_s_own_ca_only_proves_nothing(month, tmp_path):
+    """A CA the verifier did not supply: every signature made under it is refused."""
+    from trust.pki import init_ca
+
+    other = Settings.from_env(db_url="sqlite://", var_dir=tmp_path)
+    init_ca(other)
+    failures = verify_archive(month[0].path, pki.ca_certificate(other)).failures
+    assert any(f.startswith("certificates/ca.pem: is not the CA you trust") for f in failures)
+    assert any(f.startswith("certificates/platform.pem") for f in failures)
+
+
+def test_a_time_stamp_of_another_manifest_or_another_tsa_is_refused(month, tmp_path):
+    report = verify_archive(month[0].path, month[1], tsa_ca=month[1])  # the platform CA did not issue the TSA's
+    assert any(f.startswith("manifest.tsr: the time-stamping certificate") for f in report.failures)
+    resealed = verify_archive(_copy(month, tmp_path, lambda m: _reseal(month, m)), month[1], tsa_ca=month[3].ca)
+    assert resealed.failures == ["manifest.tsr: the time-stamp is for another digest than this manifest's SHA-256"]
+
+
+# ----------------------------------------------------------------------------- the command line
+
+
+def test_verify_archive_of_a_missing_file_says_so(tmp_path, capsys):
+    assert server.main(["audit", "verify-archive", str(tmp_path / "none.zip"), "--ca", str(tmp_path / "ca.pem")]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_archive_refuses_a_period_that_is_not_one_unfinished_or_empty(sqlite_url, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("GOVSHARE_VAR", str(tmp_path))
+    for period, said in (("2026-13", "is not a month"), (_this_month(), "has not ended"),
+                         ("2020-01", "no audit entry was recorded in it")):
+        assert server.main(["--db-url", sqlite_url, "audit", "archive", "--period", period]) == 2
+        assert said in capsys.readouterr().err
+
+
+def test_the_evidence_settings_are_read_from_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("GOVSHARE_VAR", str(tmp_path))
+    for name in ("GOVSHARE_EVIDENCE", "GOVSHARE_EVIDENCE_DAYS", "GOVSHARE_TSA_URL"):
+        monkeypatch.delenv(name, raising=False)
+    default = Settings.from_env()
+    assert (default.evidence, default.evidence_days, default.tsa_url) == (True, 30, "")
+    monkeypatch.setenv("GOVSHARE_EVIDENCE", "0")
+    monkeypatch.setenv("GOVSHARE_EVIDENCE_DAYS", "7")
+    monkeypatch.setenv("GOVSHARE_TSA_URL", " http://tsa.example.cn/tsr ")
+    read = Settings.from_env()
+    assert (read.evidence, read.evidence_days, read.tsa_url) == (False, 7, "http://tsa.example.cn/tsr")
+    monkeypatch.setenv("GOVSHARE_EVIDENCE_DAYS", "-1")
+    with pytest.raises(SettingsError, match="GOVSHARE_EVIDENCE_DAYS=-1 is negative"):
+        Settings.from_env()
