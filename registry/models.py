@@ -687,6 +687,20 @@ class SyncRun(Base):
     message: Mapped[str] = mapped_column(Text, default="")
 
 
+class JobFailure(Base):
+    """Why an attempt of a background job failed (后台作业): procrastinate's queue keeps a job's status
+    and attempts, not its errors; the worker writes one row per failed attempt (operations/)."""
+
+    __tablename__ = "job_failure"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int] = mapped_column(BigInteger, index=True)  # procrastinate_jobs.id
+    task: Mapped[str] = mapped_column(String(128))
+    attempt: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(DateTime)
+    error: Mapped[str] = mapped_column(Text)
+
+
 class SyncCheckpoint(Base):
     """How far a run got: the last chunk committed, so a killed run resumes there."""
 
