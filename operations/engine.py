@@ -73,7 +73,9 @@ def build_app(settings: Settings, sessions: sessionmaker[Session] | None = None)
     app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=conninfo(settings.db_url),
                                                                    min_size=1, max_size=4),
                             periodic_defaults={"max_delay": max(600, 3 * settings.jobs_tick)})
-    retry = procrastinate.RetryStrategy(max_attempts=settings.jobs_attempts - 1, exponential_wait=BACKOFF)
+    # procrastinate's max_attempts counts the retries after the first attempt (and 0 is "for ever")
+    retry = procrastinate.RetryStrategy(max_attempts=settings.jobs_attempts - 1, exponential_wait=BACKOFF) \
+        if settings.jobs_attempts > 1 else False
 
     def attempt(context, work: Callable[[sessionmaker[Session]], str]) -> str:
         """Run one attempt of the job; a failure is written to ``job_failure`` and raised (to be retried)."""
