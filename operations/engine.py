@@ -9,7 +9,9 @@ Alembic migration ``0028_jobs``'s).  A worker takes a job with ``SELECT ... FOR 
 so any number of workers on any number of machines share the queue and each job runs once.
 
 - Periodic tasks are deferred by every worker and made once per tick by the database
-  (``procrastinate_periodic_defers``' unique (task, periodic id, timestamp)).
+  (``procrastinate_periodic_defers``' unique (task, periodic id, timestamp)).  That row is kept only for
+  the newest tick, so a worker a tick behind the others can defer an older tick again: the job that
+  does a tick's work claims it in ``job_tick`` first, and a second job of the tick does nothing.
 - An adapter run is keyed by its adapter: a queueing lock (one queued at a time) and a lock (one
   running at a time), beside the adapter's own run lock (``AlreadyRunning``) that hand-started runs take.
 - A failing job is retried ``GOVSHARE_JOBS_ATTEMPTS`` times in all, 2, 4, 8 ... seconds apart.
@@ -77,10 +79,15 @@ def build_app(settings: Settings, sessions: sessionmaker[Session] | None = None)
     retry = procrastinate.RetryStrategy(max_attempts=settings.jobs_attempts - 1, exponential_wait=BACKOFF) \
         if settings.jobs_attempts > 1 else False
 
-    def attempt(context, work: Callable[[sessionmaker[Session]], str]) -> str:
-        """Run one attempt of the job; a failure is written to ``job_failure`` and raised (to be retried)."""
+    def attempt(context, work: Callable[[sessionmaker[Session]], str], tick: int | None = None) -> str:
+        """Run one attempt of the job; a failure is written to ``job_failure`` and raised (to be retried).
+        A periodic job's ``tick`` is claimed first: a second job of the same tick does nothing."""
         if sessions is None:
             raise RuntimeError("this application only defers jobs: a worker builds it with the platform's sessions")
+        if tick is not None:
+            holder = tasks.claim_tick(sessions, context.job.task_name, tick, context.job.id)
+            if holder is not None:
+                return f"tick {tick} is job #{holder}'s: nothing to do"
         try:
             return work(sessions)
         except Exception as exc:
@@ -99,19 +106,19 @@ def build_app(settings: Settings, sessions: sessionmaker[Session] | None = None)
             deferred = [name for name, slot in due if defer_adapter_run(app, name, slot)]
             return f"due {len(due)}, deferred {', '.join(deferred) or 'none'}"
 
-        return attempt(context, plan)
+        return attempt(context, plan, timestamp)
 
     # no queueing lock: every tick is a job of its own (the test counts them); one is quick when nothing is due
     @app.periodic(cron=tick, periodic_id="tick")
     @app.task(name=CHECKPOINT, retry=retry, pass_context=True)
     def audit_checkpoint(context, timestamp: int) -> str:
-        return attempt(context, lambda s: tasks.audit_checkpoint(s, settings))
+        return attempt(context, lambda s: tasks.audit_checkpoint(s, settings), timestamp)
 
     if settings.uddi_notify_seconds > 0:
         @app.periodic(cron=every(settings.uddi_notify_seconds, "GOVSHARE_UDDI_NOTIFY"), periodic_id="pass")
         @app.task(name=NOTIFY, queueing_lock=NOTIFY, lock=NOTIFY, pass_context=True)
         def notify_listeners(context, timestamp: int) -> str:
-            return attempt(context, lambda s: tasks.notify_listeners(s, settings))
+            return attempt(context, lambda s: tasks.notify_listeners(s, settings), timestamp)
 
     if settings.upper_url:
         peer: list[tasks.Federation] = []
@@ -124,7 +131,7 @@ def build_app(settings: Settings, sessions: sessionmaker[Session] | None = None)
                     peer.append(tasks.Federation(s, settings))
                 return peer[0].round()
 
-            return attempt(context, federation_round)
+            return attempt(context, federation_round, timestamp)
 
     @app.periodic(cron=tick, periodic_id="tick")
     @app.task(name=STALLED, queueing_lock=STALLED)

@@ -12,6 +12,7 @@ import logging
 from datetime import datetime
 
 from sqlalchemy import exists, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from adapters import sync
@@ -19,7 +20,7 @@ from adapters.schedule import load_folder, plan
 from adapters.sync_cli import adapters_folder
 from registry.clock import utcnow
 from registry.db import unit_of_work
-from registry.models import JobFailure, SyncRun
+from registry.models import JobFailure, JobTick, SyncRun
 from registry.settings import Settings
 from trust import audit
 from trust.actions import Context
@@ -34,6 +35,19 @@ def record_failure(sessions: sessionmaker[Session], job_id: int, task: str, atte
     with unit_of_work(sessions) as session:
         session.add(JobFailure(job_id=job_id, task=task, attempt=attempt, at=utcnow(),
                                error=f"{type(error).__name__}: {text}"[:4000]))
+
+
+def claim_tick(sessions: sessionmaker[Session], task: str, tick: int, job_id: int) -> int | None:
+    """Claim periodic ``task``'s ``tick`` for job ``job_id``; None when it is this job's (claimed now, or by
+    an earlier attempt of it), else the job that claimed it first."""
+    try:
+        with unit_of_work(sessions) as session:
+            session.add(JobTick(task=task, tick=tick, job_id=job_id, claimed=utcnow()))
+        return None
+    except IntegrityError:
+        with sessions() as session:
+            holder = session.scalar(select(JobTick.job_id).where(JobTick.task == task, JobTick.tick == tick))
+        return None if holder == job_id else holder
 
 
 def due_adapters(sessions: sessionmaker[Session], now: datetime | None = None) -> list[tuple[str, datetime]]:

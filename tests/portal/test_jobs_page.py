@@ -57,6 +57,7 @@ def test_a_failed_job_is_listed_with_its_attempts_china_times_and_error(browser,
     app = build_app(replace(settings, jobs_attempts=1, jobs_tick=30), sessions)
     with app.open():
         assert defer_adapter_run(app, "nosuch", utcnow() - timedelta(minutes=1))
+        assert not defer_adapter_run(app, "nosuch", utcnow())  # one queued run of an adapter at a time
     app.run_worker(wait=False, install_signal_handlers=False, listen_notify=False)  # the queue until empty
 
     admin = browser("admin")

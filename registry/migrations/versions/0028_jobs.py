@@ -1,6 +1,7 @@
 """Background work as jobs (issue 20): procrastinate's queue - its tables, types and functions - in the
 platform's PostgreSQL database (none on SQLite, where the work runs as threads of ``govshare serve``),
-and ``job_failure``, why each failed attempt of a job failed (procrastinate keeps no error).
+``job_failure``, why each failed attempt of a job failed (procrastinate keeps no error), and
+``job_tick``, the tick of a periodic job claimed by the one job that does its work.
 
 The schema applied is the one shipped with the procrastinate release setup.cfg pins (3.10.x:
 ``procrastinate/sql/schema.sql``).  When the pin is raised, the release's schema migrations
@@ -35,6 +36,13 @@ def upgrade() -> None:
         sa.Column("error", sa.Text(), nullable=False),
     )
     op.create_index("ix_job_failure_job_id", "job_failure", ["job_id"])
+    op.create_table(
+        "job_tick",
+        sa.Column("task", sa.String(128), primary_key=True),
+        sa.Column("tick", sa.BigInteger(), primary_key=True, autoincrement=False),
+        sa.Column("job_id", sa.BigInteger(), nullable=False),
+        sa.Column("claimed", sa.DateTime(), nullable=False),
+    )
     if op.get_bind().dialect.name != "postgresql":
         return
     try:
@@ -47,6 +55,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("job_tick")
     op.drop_index("ix_job_failure_job_id", table_name="job_failure")
     op.drop_table("job_failure")
     if op.get_bind().dialect.name != "postgresql":
