@@ -1,7 +1,7 @@
 """The procrastinate application: the platform's tasks, their periodic schedule and retries.
 
     app = build_app(settings, sessions)     # GOVSHARE_DB_URL=postgresql+psycopg://...
-    defer_adapter_run(app, "gaj-household", due)
+    defer_adapter_run(app, "gaj-household", last_start)
     app.run_worker(...)                     # what `govshare worker` does
 
 Jobs are rows of ``procrastinate_jobs`` in the platform's own PostgreSQL database (the schema is the
@@ -95,15 +95,16 @@ def build_app(settings: Settings, sessions: sessionmaker[Session] | None = None)
             raise
 
     @app.task(name=SYNC, retry=retry, pass_context=True)
-    def run_adapter(context, adapter: str, slot: str) -> str:
-        return attempt(context, lambda s: tasks.run_adapter(s, settings, adapter, datetime.fromisoformat(slot)))
+    def run_adapter(context, adapter: str, after: str | None) -> str:
+        since = datetime.fromisoformat(after) if after else None
+        return attempt(context, lambda s: tasks.run_adapter(s, settings, adapter, since))
 
     @app.periodic(cron=tick, periodic_id="tick")
     @app.task(name=PLAN, queueing_lock=PLAN, pass_context=True)
     def plan_sync(context, timestamp: int) -> str:
         def plan(s: sessionmaker[Session]) -> str:
             due = tasks.due_adapters(s)
-            deferred = [name for name, slot in due if defer_adapter_run(app, name, slot)]
+            deferred = [name for name, last in due if defer_adapter_run(app, name, last)]
             return f"due {len(due)}, deferred {', '.join(deferred) or 'none'}"
 
         return attempt(context, plan, timestamp)
@@ -146,15 +147,16 @@ def build_app(settings: Settings, sessions: sessionmaker[Session] | None = None)
     return app
 
 
-def defer_adapter_run(app, adapter: str, slot: datetime) -> bool:
-    """Queue a run of ``adapter`` for the slot it fell due at; False when one is queued already."""
+def defer_adapter_run(app, adapter: str, after: datetime | None) -> bool:
+    """Queue a run of ``adapter``, due since its run that started at ``after`` (None: never run); False
+    when one is queued already."""
     from procrastinate.exceptions import AlreadyEnqueued
 
     if not adapter:
         raise InvalidInput("an adapter run needs the adapter's name", zh="请指定适配器名称。", field="adapter")
     try:
         app.configure_task(SYNC, lock=f"sync:{adapter}", queueing_lock=f"sync:{adapter}").defer(
-            adapter=adapter, slot=slot.isoformat())
+            adapter=adapter, after=after.isoformat() if after is not None else None)
     except AlreadyEnqueued:
         return False
     return True

@@ -1,7 +1,7 @@
 """What each background job does, as plain functions over the platform's actions and loops' passes.
 
 Each is one pass of work that is safe to run again: an adapter run resumes from its checkpoint and
-is skipped once a run of its slot has succeeded; a notification pass claims each subscription in
+is skipped once a run newer than the one its schedule saw has succeeded; a notification pass claims each subscription in
 one conditional UPDATE; a checkpoint is signed under the chain's lock; federation sends only what
 the higher platform does not hold.  So a job retried after its worker died does its work once.
 """
@@ -50,25 +50,28 @@ def claim_tick(sessions: sessionmaker[Session], task: str, tick: int, job_id: in
         return None if holder == job_id else holder
 
 
-def due_adapters(sessions: sessionmaker[Session], now: datetime | None = None) -> list[tuple[str, datetime]]:
-    """(adapter, the time it fell due) for every adapter file whose schedule says it is due ``now``."""
+def due_adapters(sessions: sessionmaker[Session], now: datetime | None = None) -> list[tuple[str, datetime | None]]:
+    """(adapter, the start of its last run as the plan saw it) for every adapter file whose schedule says it
+    is due ``now``."""
     now = now or utcnow()
     configs, errors = load_folder(adapters_folder())
     for error in errors:
         log.error("adapter file skipped until it is fixed:\n%s", error)
     with sessions() as session:
-        return [(p.config.name, p.due) for p in plan(session, configs, now, {}) if p.is_due(now)]
+        return [(p.config.name, p.last) for p in plan(session, configs, now, {}) if p.is_due(now)]
 
 
-def run_adapter(sessions: sessionmaker[Session], settings: Settings, adapter: str, slot: datetime) -> str:
-    """Run ``adapter`` incrementally for its slot (the time it fell due), as the platform (channel
-    ``job``); nothing when a run started since ``slot`` has succeeded.  A failure raises (the job is
-    retried; the next run resumes from the checkpoint)."""
+def run_adapter(sessions: sessionmaker[Session], settings: Settings, adapter: str, after: datetime | None) -> str:
+    """Run ``adapter`` incrementally, as the platform (channel ``job``), unless a run started after ``after``
+    (the last run the schedule saw; None: none) has succeeded - a job queued twice for one due time, or
+    retried after its run succeeded, does nothing.  A failure raises (the job is retried; the next run
+    resumes from the checkpoint)."""
+    newer = SyncRun.started > after if after is not None else SyncRun.started.is_not(None)
     with sessions() as session:
         done = session.scalar(select(exists().where(SyncRun.adapter == adapter, SyncRun.status == "succeeded",
-                                                    SyncRun.started >= slot)))
+                                                    newer)))
     if done:
-        return f"{adapter}: a run since {slot:%Y-%m-%d %H:%M:%S}Z has succeeded; nothing to do"
+        return f"{adapter}: a run since {after or 'the first'} has succeeded; nothing to do"
     platform = Context(Caller.platform("job"), sessions, settings)
     run = sync.run(platform, adapter=adapter, folder=adapters_folder())
     return f"{adapter} run #{run.id} {run.mode} {run.status}: {run.summary()}"

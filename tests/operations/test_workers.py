@@ -1,5 +1,6 @@
 """Background jobs on procrastinate with real ``govshare worker`` processes on one PostgreSQL database:
-three workers, four adapter runs queued (three that succeed, one of a resource not in the catalogue), two
+three workers, four adapter runs queued (three that succeed, one of a resource not in the catalogue) and
+one that its adapter file's schedule queues, two
 workers killed with SIGKILL in the middle of their runs.  Every run ends succeeded once, its records
 in the core once; the killed workers' jobs are found by their missing heartbeat and run again; the
 periodic ticks are deferred once each, none missed while workers die; the failing run is tried
@@ -26,7 +27,6 @@ from sqlalchemy import func, select, text
 from adapters.demo_sources import generate_household_registry
 from bench.databases import throwaway_database
 from directory.bootstrap import bootstrap_node
-from registry.clock import utcnow
 from registry.db import make_engine, migrate, session_factory, unit_of_work
 from registry.models import CoreRecord, JobFailure, JobTick, SyncRun
 from registry.settings import Settings
@@ -36,7 +36,8 @@ from tests.conftest import PG_ADMIN_URL, _pg_reachable, service_unavailable
 ROOT = Path(__file__).resolve().parents[2]
 GOOD = ("jobs-a", "jobs-b", "jobs-c")
 BROKEN = "jobs-broken"
-ROWS = 3000
+PLANNED = "jobs-planned"  # an adapter file with a schedule: the periodic plan_sync queues its run
+ROWS = 2000
 SETTINGS = {"GOVSHARE_JOBS_TICK": "1", "GOVSHARE_JOBS_HEARTBEAT": "1", "GOVSHARE_JOBS_STALLED": "3",
             "GOVSHARE_JOBS_ATTEMPTS": "3", "GOVSHARE_JOBS_CONCURRENCY": "1", "GOVSHARE_UDDI_NOTIFY": "0",
             "GOVSHARE_MIGRATE": "0"}
@@ -48,7 +49,7 @@ class Cluster:
     sessions: object
     manifests: dict  # adapter -> Manifest of its source
     killed_jobs: set[int]
-    window: tuple[float, float]  # while workers ran (Unix time)
+    window: tuple[float, float]  # workers started; every tick until then worked (Unix time)
     logs: dict[str, str]
 
 
@@ -101,14 +102,6 @@ def cluster(tmp_path_factory):
                      "户籍登记信息", "101001002")
         folder = tmp / "adapters"
         folder.mkdir()
-        manifests = {}
-        for seed, name in enumerate(GOOD, start=31):
-            manifests[name] = generate_household_registry(f"sqlite:///{tmp / name}.db", ROWS, seed=seed)
-            write_adapter(folder, name, None, manifests[name].url)
-        broken = write_adapter(folder, BROKEN, None, manifests[GOOD[0]].url)  # of a resource not in the catalogue
-        broken.write_text(broken.read_text(encoding="utf-8").replace("name:户籍登记信息", "name:不存在的资源"),
-                          encoding="utf-8")
-
         env = {**os.environ, **SETTINGS, "GOVSHARE_DB_URL": url, "GOVSHARE_VAR": str(tmp),
                "GOVSHARE_ADAPTERS": str(folder)}
         logs = {f"w{i}": tmp / f"w{i}.log" for i in range(3)}
@@ -117,16 +110,27 @@ def cluster(tmp_path_factory):
                                           cwd=ROOT, stdout=log.open("w"), stderr=subprocess.STDOUT)
                    for name, log in logs.items()}
         try:
+            manifests = {}  # the sources and adapter files, made while the workers start
+            for seed, name in enumerate(GOOD, start=31):
+                manifests[name] = generate_household_registry(f"sqlite:///{tmp / name}.db", ROWS, seed=seed)
+                write_adapter(folder, name, None, manifests[name].url)
+            manifests[PLANNED] = generate_household_registry(f"sqlite:///{tmp / PLANNED}.db", 200, seed=41)
+            write_adapter(folder, PLANNED, "1h", manifests[PLANNED].url)  # never run, so due at once
+            broken = write_adapter(folder, BROKEN, None, manifests[GOOD[0]].url)  # a resource not in the catalogue
+            broken.write_text(broken.read_text(encoding="utf-8").replace("name:户籍登记信息", "name:不存在的资源"),
+                              encoding="utf-8")
+
             def up() -> bool:
+                ended = [name for name, process in workers.items() if process.poll() is not None]
+                assert not ended, f"{ended[0]} ended at start: " + logs[ended[0]].read_text(encoding="utf-8")[-2000:]
                 with sessions() as session:
                     return session.scalar(text("SELECT count(*) FROM procrastinate_workers")) == len(workers)
 
             _wait_for(up, 60)  # then the queued runs go one to each worker
             app = build_app(settings)
             with app.open():
-                slot = utcnow()
                 for name in (*GOOD, BROKEN):
-                    assert defer_adapter_run(app, name, slot)
+                    assert defer_adapter_run(app, name, None)  # never run
 
             def running() -> dict[int, str]:
                 """job -> the worker running it, for the good adapters' jobs, once two workers run one each and
@@ -153,7 +157,15 @@ def cluster(tmp_path_factory):
                 return all(row.status in ("succeeded", "failed") for row in _jobs(sessions, "govshare.run_adapter"))
 
             _wait_for(settled, 90)
-            ended = time.time()
+
+            def drained() -> float | None:
+                """Now, once every tick deferred until a second ago has been worked (the survivor catches up)."""
+                now = time.time()
+                behind = [row for row in _jobs(sessions, "govshare.audit_checkpoint")
+                          if row.args["timestamp"] <= now - 1 and row.status in ("todo", "doing")]
+                return None if behind else now - 1
+
+            ended = _wait_for(drained, 30)
             for worker in set(workers) - set(victims.values()):
                 workers[worker].send_signal(signal.SIGTERM)
                 assert workers[worker].wait(30) == 0
@@ -168,11 +180,16 @@ def cluster(tmp_path_factory):
 
 
 def test_every_adapter_run_ends_succeeded_once_with_its_records_in_the_core_once(cluster):
-    jobs = {row.args["adapter"]: row for row in _jobs(cluster.sessions, "govshare.run_adapter")}
-    assert sorted(jobs) == sorted((*GOOD, BROKEN))  # one job each: the second defer met the queueing lock
-    assert all(jobs[name].status == "succeeded" for name in GOOD)
+    jobs: dict[str, list] = {}
+    for row in _jobs(cluster.sessions, "govshare.run_adapter"):
+        jobs.setdefault(row.args["adapter"], []).append(row)
+    assert sorted(jobs) == sorted((*GOOD, BROKEN, PLANNED))
+    assert all(len(jobs[name]) == 1 and jobs[name][0].status == "succeeded" for name in GOOD)
+    # the schedule's run: queued by a tick of plan_sync (again by a tick before its run began: that job finds
+    # a run newer than the one the plan saw succeeded, and does nothing)
+    assert all(row.status == "succeeded" for row in jobs[PLANNED])
     with cluster.sessions() as session:
-        for name in GOOD:
+        for name in (*GOOD, PLANNED):
             statuses = list(session.scalars(select(SyncRun.status).where(SyncRun.adapter == name)))
             assert statuses.count("succeeded") == 1, (name, statuses)
             assert set(statuses) <= {"succeeded", "failed"}  # a killed run is closed as interrupted
@@ -193,18 +210,18 @@ def test_the_killed_workers_jobs_were_found_by_heartbeat_and_run_again(cluster):
 
 
 def test_each_periodic_tick_is_deferred_and_worked_once_and_none_is_missed(cluster):
-    jobs = _jobs(cluster.sessions, "govshare.audit_checkpoint")
+    begun, ended = cluster.window
+    jobs = [row for row in _jobs(cluster.sessions, "govshare.audit_checkpoint") if row.args["timestamp"] <= ended]
     by_tick: dict[int, list[int]] = {}
     for row in jobs:
         by_tick.setdefault(row.args["timestamp"], []).append(row.id)
     ticks = sorted(by_tick)
     assert ticks == list(range(ticks[0], ticks[-1] + 1))  # every second, while workers died
-    begun, ended = cluster.window
     assert ticks[0] <= begun + 15 and ticks[-1] >= ended - 2
     assert all(row.status == "succeeded" for row in jobs)
     with cluster.sessions() as session:
         claims = dict(session.execute(select(JobTick.tick, JobTick.job_id)
-                                      .where(JobTick.task == "govshare.audit_checkpoint")).all())
+                                      .where(JobTick.task == "govshare.audit_checkpoint", JobTick.tick <= ended)).all())
     assert sorted(claims) == ticks and all(claims[tick] in by_tick[tick] for tick in ticks)  # one job did each
     # procrastinate defers a tick again only for a worker a tick behind the others; never three times
     again = [tick for tick, ids in by_tick.items() if len(ids) > 1]
