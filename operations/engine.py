@@ -22,6 +22,7 @@ so any number of workers on any number of machines share the queue and each job 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -37,9 +38,11 @@ from . import tasks
 log = logging.getLogger(__name__)
 
 #: the tasks' names in procrastinate_jobs (stable: queued jobs name them)
-SYNC, PLAN, NOTIFY, CHECKPOINT, FEDERATE, STALLED = (
+SYNC, PLAN, NOTIFY, CHECKPOINT, FEDERATE, STALLED, PRUNE = (
     "govshare.run_adapter", "govshare.plan_sync", "govshare.notify_listeners", "govshare.audit_checkpoint",
-    "govshare.federate", "govshare.retry_stalled")
+    "govshare.federate", "govshare.retry_stalled", "govshare.prune_jobs")
+#: days a succeeded job (and its tick's claim) is kept: each tick of each periodic task is a job
+KEEP_DAYS = 7
 #: the base of the exponential back-off: waits of 2, 4, 8 ... seconds
 BACKOFF = 2
 
@@ -71,7 +74,7 @@ def build_app(settings: Settings, sessions: sessionmaker[Session] | None = None)
 
     if settings.jobs_attempts < 1:
         raise SettingsError(f"GOVSHARE_JOBS_ATTEMPTS={settings.jobs_attempts}: a job is tried at least once")
-    tick = every(settings.jobs_tick)
+    tick_cron = every(settings.jobs_tick)
     app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=conninfo(settings.db_url),
                                                                    min_size=1, max_size=4),
                             periodic_defaults={"max_delay": max(600, 3 * settings.jobs_tick)})
@@ -99,7 +102,7 @@ def build_app(settings: Settings, sessions: sessionmaker[Session] | None = None)
         since = datetime.fromisoformat(after) if after else None
         return attempt(context, lambda s: tasks.run_adapter(s, settings, adapter, since))
 
-    @app.periodic(cron=tick, periodic_id="tick")
+    @app.periodic(cron=tick_cron, periodic_id="tick")
     @app.task(name=PLAN, queueing_lock=PLAN, pass_context=True)
     def plan_sync(context, timestamp: int) -> str:
         def plan(s: sessionmaker[Session]) -> str:
@@ -109,8 +112,8 @@ def build_app(settings: Settings, sessions: sessionmaker[Session] | None = None)
 
         return attempt(context, plan, timestamp)
 
-    # no queueing lock: every tick is a job of its own (the test counts them); one is quick when nothing is due
-    @app.periodic(cron=tick, periodic_id="tick")
+    # no queueing lock: every tick is a job of its own, on the 后台作业 page; one is quick when nothing is due
+    @app.periodic(cron=tick_cron, periodic_id="tick")
     @app.task(name=CHECKPOINT, retry=retry, pass_context=True)
     def audit_checkpoint(context, timestamp: int) -> str:
         return attempt(context, lambda s: tasks.audit_checkpoint(s, settings), timestamp)
@@ -124,7 +127,7 @@ def build_app(settings: Settings, sessions: sessionmaker[Session] | None = None)
     if settings.upper_url:
         peer: list[tasks.Federation] = []
 
-        @app.periodic(cron=tick, periodic_id="tick")
+        @app.periodic(cron=tick_cron, periodic_id="tick")
         @app.task(name=FEDERATE, queueing_lock=FEDERATE, lock=FEDERATE, pass_context=True)
         def federate(context, timestamp: int) -> str:
             def federation_round(s: sessionmaker[Session]) -> str:
@@ -134,7 +137,7 @@ def build_app(settings: Settings, sessions: sessionmaker[Session] | None = None)
 
             return attempt(context, federation_round, timestamp)
 
-    @app.periodic(cron=tick, periodic_id="tick")
+    @app.periodic(cron=tick_cron, periodic_id="tick")
     @app.task(name=STALLED, queueing_lock=STALLED)
     async def retry_stalled(timestamp: int) -> str:
         stalled = list(await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=settings.jobs_stalled))
@@ -143,6 +146,15 @@ def build_app(settings: Settings, sessions: sessionmaker[Session] | None = None)
                         job.task_name, settings.jobs_stalled)
             await app.job_manager.retry_job(job)
         return f"{len(stalled)} stalled jobs queued again"
+
+    @app.periodic(cron="0 30 3 * * *", periodic_id="nightly")  # 03:30 UTC, 11:30 China time
+    @app.task(name=PRUNE, queueing_lock=PRUNE)
+    async def prune_jobs(timestamp: int) -> str:
+        """Forget the jobs that succeeded more than KEEP_DAYS days ago (the failed ones stay for the page)."""
+        await app.job_manager.delete_old_jobs(nb_hours=KEEP_DAYS * 24)
+        if sessions is not None:
+            await asyncio.to_thread(tasks.forget_ticks, sessions, KEEP_DAYS)
+        return f"succeeded jobs older than {KEEP_DAYS} days deleted"
 
     return app
 

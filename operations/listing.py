@@ -26,7 +26,8 @@ STATUS_NAMES = {"todo": "排队", "doing": "运行中", "succeeded": "成功", "
 #: the tasks by the names the page gives them
 TASK_NAMES = {"govshare.run_adapter": "适配器同步", "govshare.plan_sync": "同步调度",
               "govshare.notify_listeners": "UDDI 订阅通知", "govshare.audit_checkpoint": "审计检查点",
-              "govshare.federate": "上级平台目录上报", "govshare.retry_stalled": "恢复停滞作业"}
+              "govshare.federate": "上级平台目录上报", "govshare.retry_stalled": "恢复停滞作业",
+              "govshare.prune_jobs": "清理旧作业"}
 LIMIT = 200
 
 

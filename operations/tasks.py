@@ -9,9 +9,9 @@ the higher platform does not hold.  So a job retried after its worker died does 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import exists, select
+from sqlalchemy import delete, exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -48,6 +48,13 @@ def claim_tick(sessions: sessionmaker[Session], task: str, tick: int, job_id: in
         with sessions() as session:
             holder = session.scalar(select(JobTick.job_id).where(JobTick.task == task, JobTick.tick == tick))
         return None if holder == job_id else holder
+
+
+def forget_ticks(sessions: sessionmaker[Session], days: int) -> None:
+    """Forget the claims of ticks older than ``days`` days (their jobs are deleted as well)."""
+    oldest = int((utcnow() - timedelta(days=days)).replace(tzinfo=UTC).timestamp())
+    with unit_of_work(sessions) as session:
+        session.execute(delete(JobTick).where(JobTick.tick < oldest))
 
 
 def due_adapters(sessions: sessionmaker[Session], now: datetime | None = None) -> list[tuple[str, datetime | None]]:
