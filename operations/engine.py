@@ -57,13 +57,13 @@ def conninfo(db_url: str) -> str:
 
 
 def every(seconds: int, name: str = "GOVSHARE_JOBS_TICK") -> str:
-    """The cron expression (procrastinate's, with a sixth field for seconds) of a period in seconds."""
+    """The cron expression of a period in seconds (procrastinate's: five fields, or six with the seconds last)."""
     if 0 < seconds < 60 and 60 % seconds == 0:
-        return f"*/{seconds} * * * * *"
+        return f"* * * * * */{seconds}"  # the seconds are the sixth field (croniter's), not the first
     if seconds % 60 == 0 and 0 < seconds // 60 <= 60 and 60 % (seconds // 60) == 0:
-        return f"0 */{seconds // 60} * * * *"
+        return f"*/{seconds // 60} * * * *"
     if seconds % 3600 == 0 and 0 < seconds // 3600 <= 24 and 24 % (seconds // 3600) == 0:
-        return f"0 0 */{seconds // 3600} * * *"
+        return f"0 */{seconds // 3600} * * *"
     raise SettingsError(f"{name}={seconds} is not a period a clock repeats: use a divisor of 60 seconds, "
                         "whole minutes dividing an hour, or whole hours dividing a day (e.g. 30, 300, 3600)")
 
@@ -147,7 +147,7 @@ def build_app(settings: Settings, sessions: sessionmaker[Session] | None = None)
             await app.job_manager.retry_job(job)
         return f"{len(stalled)} stalled jobs queued again"
 
-    @app.periodic(cron="0 30 3 * * *", periodic_id="nightly")  # 03:30 UTC, 11:30 China time
+    @app.periodic(cron="30 3 * * *", periodic_id="nightly")  # 03:30 UTC, 11:30 China time
     @app.task(name=PRUNE, queueing_lock=PRUNE)
     async def prune_jobs(timestamp: int) -> str:
         """Forget the jobs that succeeded more than KEEP_DAYS days ago (the failed ones stay for the page)."""

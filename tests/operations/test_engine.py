@@ -30,10 +30,16 @@ def test_an_engine_that_cannot_work_is_refused_with_what_to_set(monkeypatch, val
         Settings.from_env(db_url="sqlite:///var/govshare.db")
 
 
-@pytest.mark.parametrize(("seconds", "cron"), [(1, "*/1 * * * * *"), (30, "*/30 * * * * *"),
-                                               (300, "0 */5 * * * *"), (7200, "0 0 */2 * * *")])
-def test_a_tick_is_a_cron_with_seconds(seconds, cron):
+@pytest.mark.parametrize(("seconds", "cron", "then"), [
+    (1, "* * * * * */1", [1, 2, 3]), (30, "* * * * * */30", [30, 60, 90]), (300, "*/5 * * * *", [300, 600, 900]),
+    (7200, "0 */2 * * *", [7200, 14400, 21600]),
+])
+def test_a_tick_is_a_cron_expression_that_comes_round_every_period(seconds, cron, then):
+    from croniter import croniter
+
     assert every(seconds) == cron
+    ticks = croniter(cron, 0)  # from midnight, 1 January 1970 (UTC)
+    assert [int(ticks.get_next(float)) for _ in then] == then
 
 
 @pytest.mark.parametrize("seconds", [0, 7, 90, 25200])
