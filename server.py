@@ -477,7 +477,8 @@ def _require_current_schema(sessions: sessionmaker[Session], settings: Settings)
 def serve(settings: Settings, threads: int = 8, scheduler: bool = True, http: bool = True) -> None:
     """Serve until interrupted (Ctrl-C or SIGTERM), with the sync scheduler unless ``scheduler`` is off, and
     the UDDI subscription notifier unless ``GOVSHARE_UDDI_NOTIFY`` is 0.  Without ``http`` only that
-    background work runs: the machine beside gunicorn's processes that does it (docs/deploy.md)."""
+    background work runs.  With ``GOVSHARE_JOBS=procrastinate`` (the default on PostgreSQL) none of it
+    runs here: it is jobs, run by ``govshare worker`` processes (operations/)."""
     import signal
     import time
 
@@ -486,6 +487,11 @@ def serve(settings: Settings, threads: int = 8, scheduler: bool = True, http: bo
     from adapters.scheduler import Scheduler
     from adapters.sync_cli import adapters_folder
 
+    if settings.job_engine == "procrastinate":
+        if not http:
+            raise SettingsError("with GOVSHARE_JOBS=procrastinate (the default on PostgreSQL) the background work "
+                                "is jobs: run `govshare worker` instead of `govshare serve --no-http`")
+        scheduler = False
     base = settings.base_url
     if http:
         app, sessions = _platform(settings)  # sessions: for adapter runs and the loops, no statement limit
@@ -496,16 +502,19 @@ def serve(settings: Settings, threads: int = 8, scheduler: bool = True, http: bo
     else:
         sessions = prepare(settings, register_services=True)
         print(f"govshare background work for {base} (no HTTP here)")
+    in_process = settings.job_engine == "inprocess"
+    if not in_process:
+        print("  background work: jobs on PostgreSQL, run by `govshare worker` (GOVSHARE_JOBS=procrastinate)")
     sync = Scheduler(sessions, settings, adapters_folder()).start() if scheduler else None
     print(f"  sync scheduler: {'adapter files in ' + str(adapters_folder()) if sync else 'off'}")
     federating = None
-    if settings.upper_url:  # a catalogue node (目录管理节点) of a higher platform
+    if settings.upper_url and in_process:  # a catalogue node (目录管理节点) of a higher platform
         from federation.peer import Peer
 
         federating = Peer(sessions, settings).start()
         print(f"  federation: this catalogue pushed to {settings.upper_url}")
     notifier = None
-    if settings.uddi_notify_seconds > 0:  # UDDI subscription listeners, as their notificationIntervals fall due
+    if settings.uddi_notify_seconds > 0 and in_process:  # UDDI listeners, as their notificationIntervals fall due
         from directory.uddi.listener import Notifier
 
         notifier = Notifier(sessions, settings).start()
@@ -549,7 +558,11 @@ def _cmd_serve(args, settings: Settings) -> int:
         print(f"demo provider: 临江市公安局 household registry on {household_address(settings)}")
     from adapters import scheduler
 
-    serve(settings, threads=args.threads, scheduler=args.scheduler and scheduler.enabled(), http=args.http)
+    try:
+        serve(settings, threads=args.threads, scheduler=args.scheduler and scheduler.enabled(), http=args.http)
+    except SettingsError as error:
+        print(f"govshare: {error}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -571,6 +584,7 @@ COMMANDS = {
     "pki": "trust.pki_cli", "audit": "trust.audit_cli", "assess": "governance.cli",
     "sharing": "governance.cli", "correction": "governance.cli", "demo": "directory.demo",
     "admin": "governance.admin_cli", "federation": "federation.cli", "uddi": "directory.uddi.cli",
+    "worker": "operations.cli",
 }
 
 

@@ -687,6 +687,33 @@ class SyncRun(Base):
     message: Mapped[str] = mapped_column(Text, default="")
 
 
+class JobFailure(Base):
+    """Why an attempt of a background job failed (后台作业): procrastinate's queue keeps a job's status
+    and attempts, not its errors; the worker writes one row per failed attempt (operations/)."""
+
+    __tablename__ = "job_failure"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int] = mapped_column(BigInteger, index=True)  # procrastinate_jobs.id
+    task: Mapped[str] = mapped_column(String(128))
+    attempt: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(DateTime)
+    error: Mapped[str] = mapped_column(Text)
+
+
+class JobTick(Base):
+    """A tick of a periodic background job claimed by the job that does its work.  procrastinate defers a
+    tick once against the newest one deferred, not against older ones (it deletes them): a worker a tick
+    behind the others can defer an older tick again, and that second job finds the claim and does nothing."""
+
+    __tablename__ = "job_tick"
+
+    task: Mapped[str] = mapped_column(String(128), primary_key=True)
+    tick: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)  # Unix time
+    job_id: Mapped[int] = mapped_column(BigInteger)  # procrastinate_jobs.id
+    claimed: Mapped[datetime] = mapped_column(DateTime)
+
+
 class SyncCheckpoint(Base):
     """How far a run got: the last chunk committed, so a killed run resumes there."""
 

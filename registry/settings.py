@@ -40,6 +40,12 @@
 | GOVSHARE_PROXIES         | 0 (reverse proxies in front whose X-Forwarded-For/-Proto/-Host are believed; 0: none) |
 | GOVSHARE_CATALOGUE_TITLE | 政务信息资源开放目录 (the open catalogue's dct:title in the DCAT-AP files) |
 | GOVSHARE_CATALOGUE_PUBLISHER | 政务信息资源共享交换平台 (who publishes it: its dct:publisher) |
+| GOVSHARE_JOBS            | inprocess on SQLite, procrastinate on PostgreSQL (threads of `serve`, or `worker` jobs) |
+| GOVSHARE_JOBS_TICK       | 30 (seconds between periodic jobs' ticks; divides a minute, an hour or a day) |
+| GOVSHARE_JOBS_ATTEMPTS   | 5 (attempts of a failing job; waits between them 2, 4, 8 ... s) |
+| GOVSHARE_JOBS_HEARTBEAT  | 10 (seconds between a worker's heartbeats) |
+| GOVSHARE_JOBS_STALLED    | 30 (seconds without a heartbeat after which a worker's running jobs are retried) |
+| GOVSHARE_JOBS_CONCURRENCY| 2 (jobs one `govshare worker` runs at once) |
 """
 
 from __future__ import annotations
@@ -56,6 +62,7 @@ def _default_var() -> Path:
 
 
 WSS_POLICIES = ("require", "optional", "off")
+JOB_ENGINES = ("inprocess", "procrastinate")
 
 
 class SettingsError(ValueError):
@@ -130,6 +137,18 @@ class Settings:
     # The open catalogue (开放目录) as its DCAT-AP files name it: its title and who publishes it
     catalogue_title: str = "政务信息资源开放目录"
     catalogue_publisher: str = "政务信息资源共享交换平台"
+    # Background work (operations/): "" takes the engine from the database (procrastinate on PostgreSQL)
+    jobs: str = ""
+    jobs_tick: int = 30
+    jobs_attempts: int = 5
+    jobs_heartbeat: int = 10
+    jobs_stalled: int = 30
+    jobs_concurrency: int = 2
+
+    @property
+    def job_engine(self) -> str:
+        """Where background work runs: ``inprocess`` (threads of ``govshare serve``) or ``procrastinate``."""
+        return self.jobs or ("procrastinate" if self.db_url.startswith("postgresql") else "inprocess")
 
     @property
     def base_url(self) -> str:
@@ -194,8 +213,20 @@ class Settings:
             migrate=env.get("GOVSHARE_MIGRATE", "1").strip().lower() not in ("0", "false", "off", "no"),
             catalogue_title=env.get("GOVSHARE_CATALOGUE_TITLE", "").strip() or "政务信息资源开放目录",
             catalogue_publisher=env.get("GOVSHARE_CATALOGUE_PUBLISHER", "").strip() or "政务信息资源共享交换平台",
+            jobs=env.get("GOVSHARE_JOBS", "").strip().lower(),
+            jobs_tick=_number(int, "GOVSHARE_JOBS_TICK", "30"),
+            jobs_attempts=_number(int, "GOVSHARE_JOBS_ATTEMPTS", "5"),
+            jobs_heartbeat=_number(int, "GOVSHARE_JOBS_HEARTBEAT", "10"),
+            jobs_stalled=_number(int, "GOVSHARE_JOBS_STALLED", "30"),
+            jobs_concurrency=_number(int, "GOVSHARE_JOBS_CONCURRENCY", "2"),
         )
         values.update({k: v for k, v in overrides.items() if v is not None})
+        if values["jobs"] not in ("", *JOB_ENGINES):
+            raise SettingsError(f"GOVSHARE_JOBS={values['jobs']!r} is not a job engine: set it to one of "
+                                f"{', '.join(JOB_ENGINES)}, or unset it (procrastinate on PostgreSQL, else inprocess)")
+        if values["jobs"] == "procrastinate" and not values["db_url"].startswith("postgresql"):
+            raise SettingsError("GOVSHARE_JOBS=procrastinate needs PostgreSQL (GOVSHARE_DB_URL=postgresql+psycopg://"
+                                "...): its queue is tables in the platform's database")
         if values["wss_policy"] not in WSS_POLICIES:
             raise SettingsError(f"GOVSHARE_WSS={values['wss_policy']!r} is not a policy: set it to one of "
                                 f"{', '.join(WSS_POLICIES)}")

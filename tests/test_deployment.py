@@ -47,7 +47,7 @@ EX = {"ex": "http://govshare.local/xsd/exchange/1.0"}
 
 def test_the_systemd_units_name_the_entry_point_and_the_settings_file():
     for name, command in (("govshare.service", "gunicorn -c /etc/govshare/gunicorn.conf.py server:application"),
-                          ("govshare-worker.service", "govshare serve --no-http")):
+                          ("govshare-worker.service", "govshare worker")):
         unit = configparser.ConfigParser(strict=True, interpolation=None)
         unit.optionxform = str  # systemd's keys are case-sensitive
         unit.read_string((DEPLOY / name).read_text())

@@ -1,6 +1,7 @@
 """The packages depend one way only, lowest first (README, "Map of the folders"):
 
-    registry <- trust <- xsd, wsdl <- directory <- governance <- exchange <- adapters <- portal, server.py, federation
+    registry <- trust <- xsd, wsdl <- directory <- governance <- exchange <- adapters <- portal, server.py, federation,
+    operations
 
 and ``client`` (the department's library) imports none of them; ``node`` (a department's
 front-end node) imports ``client``, ``xsd`` and the adapters' reading side only.  Every ``import`` in the
@@ -24,13 +25,13 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 LAYERS = [("registry",), ("trust",), ("xsd", "wsdl"), ("directory",), ("governance",), ("exchange",), ("adapters",),
-          ("portal", "server", "federation")]
+          ("portal", "server", "federation", "operations")]
 LEVEL = {package: level for level, packages in enumerate(LAYERS) for package in packages}
 CLIENT_MAY_IMPORT: set[str] = set()
 #: the adapters' modules a department's node runs (read, map, clean, validate), and what they must not load
 READING_SIDE = ["adapters.reading", "adapters.mapping", "adapters.cleaning", "adapters.sources", "adapters.config",
                 "adapters.codes"]
-CENTRE = {"exchange", "governance", "directory", "portal", "server"}
+CENTRE = {"exchange", "governance", "directory", "portal", "server", "operations"}
 
 
 def _package_of(module: str) -> str:

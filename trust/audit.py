@@ -558,6 +558,25 @@ def _sign_checkpoint(conn: Connection, settings: Settings, seq: int, hash_: str,
     return AuditCheckpoint(id=row_id, **values)
 
 
+def checkpoint_if_due(sessions: sessionmaker[Session] | Session | Engine, settings: Settings,
+                      now: datetime | None = None) -> AuditCheckpoint | None:
+    """Sign the head of an idle chain whose oldest unsigned entry is ``GOVSHARE_AUDIT_CHECKPOINT_SECONDS``
+    old (an append signs a busy chain's by itself); None when none is due.  Under the chain's lock, so
+    processes that ask together sign once (the background job ``audit_checkpoint``, operations/)."""
+    if settings.audit_checkpoint_seconds <= 0:
+        return None
+    with _engine(sessions).connect() as conn:
+        seq, hash_ = _take_chain(conn)
+        since = _unsigned_since(conn)
+        period = timedelta(seconds=settings.audit_checkpoint_seconds)
+        if seq == 0 or since is None or (now or utcnow()) - since < period:
+            conn.rollback()
+            return None
+        row = _sign_checkpoint(conn, settings, seq, hash_, "time")
+        conn.commit()
+    return row
+
+
 def checkpoint(sessions: sessionmaker[Session] | Session | Engine, settings: Settings) -> AuditCheckpoint:
     """Sign the current head of the chain now (raises ``Unavailable`` without a platform CA, ``Conflict``
     when the log is empty)."""

@@ -668,6 +668,9 @@ check("quarantine.show")(allowed("monitor"))
 check("quarantine.correct")(allowed("quarantine"))
 check("quarantine.replay")(allowed("quarantine"))
 check("quarantine.discard")(allowed("quarantine"))
+
+# operations: the background jobs (后台作业), the platform administrator's to watch
+check("jobs.list")(allowed("operate"))
 check("demo.seed")(allowed("operate"))
 
 

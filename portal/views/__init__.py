@@ -8,6 +8,7 @@ from flask import Flask
 def register_views(app: Flask) -> None:
     from . import assessment, audit, auth, catalogue, corrections, home, monitor, nodes, onboarding, query, sharing
     from .certificates import bp as certificate_pages
+    from .jobs import bp as job_pages
     from .open_catalogue import bp as open_pages
     from .users import bp as user_pages
     from .watching import bp as watching_pages
@@ -19,3 +20,4 @@ def register_views(app: Flask) -> None:
     app.register_blueprint(user_pages)  # 用户管理 (accounts, 三员分立), 修改密码 and the forced change
     app.register_blueprint(watching_pages)  # 我的订阅: catalogue entries followed, and their changes
     app.register_blueprint(open_pages)  # 开放目录: the open catalogue, no account needed
+    app.register_blueprint(job_pages)  # 后台作业: the background jobs, the administrator's

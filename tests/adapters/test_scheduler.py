@@ -306,8 +306,9 @@ def test_stop_ends_a_run_between_chunks_and_the_next_run_resumes(sessions, setti
 @pytest.mark.usefixtures("household_resource")
 def test_serve_runs_the_scheduler_and_stops_it_on_sigterm(sessions, settings, folder, small_registry):
     write_adapter(folder, "gaj-small", "1h", small_registry.url)
+    # in process on PostgreSQL too (there it is otherwise jobs for `govshare worker`: tests/operations)
     env = {**os.environ, "GOVSHARE_DB_URL": settings.db_url, "GOVSHARE_VAR": str(settings.var_dir),
-           "GOVSHARE_ADAPTERS": str(folder), "GOVSHARE_PORT": str(free_port())}
+           "GOVSHARE_ADAPTERS": str(folder), "GOVSHARE_PORT": str(free_port()), "GOVSHARE_JOBS": "inprocess"}
     env.pop("GOVSHARE_SCHEDULER", None)
     server = subprocess.Popen([sys.executable, "-m", "server", "serve"], env=env, cwd=ROOT, text=True,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)

@@ -307,6 +307,19 @@ def test_a_checkpoint_is_signed_by_time_when_few_entries_arrive(sessions, settin
     assert report.ok and (report.signed_seq, report.unsigned) == (2, 2)
 
 
+def test_an_idle_chain_is_signed_by_the_checkpoint_job_once_its_oldest_unsigned_entry_is_old_enough(sessions,
+                                                                                                  settings):
+    pki.init_ca(settings)  # the job audit_checkpoint (operations/) calls checkpoint_if_due at every tick
+    quiet = replace(settings, audit_checkpoint_every=1000, audit_checkpoint_seconds=300)
+    assert audit.checkpoint_if_due(sessions, quiet) is None  # an empty log
+    first = audit.record(sessions, quiet, audit.AuditEvent("exchange.QueryRecords"))
+    assert audit.checkpoint_if_due(sessions, quiet, now=first["recorded_at"] + timedelta(seconds=299)) is None
+    signed = audit.checkpoint_if_due(sessions, quiet, now=first["recorded_at"] + timedelta(seconds=300))
+    assert (signed.seq, signed.reason) == (1, "time")
+    assert audit.checkpoint_if_due(sessions, quiet, now=first["recorded_at"] + timedelta(days=1)) is None
+    assert audit.verify(sessions, settings).signed_seq == 1
+
+
 def test_without_a_platform_ca_a_checkpoint_by_time_is_tried_once_a_period_not_at_every_append(sessions, settings,
                                                                                               caplog):
     quiet = replace(settings, audit_checkpoint_seconds=2)

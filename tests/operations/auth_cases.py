@@ -1,0 +1,7 @@
+"""Who may see the background jobs (see tests/actions.py): the platform administrator (运维)."""
+
+from tests.actions import case
+
+CASES = {
+    "jobs.list": case("admin"),
+}

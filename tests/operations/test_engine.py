@@ -1,0 +1,70 @@
+"""Where background work runs and how its schedule is read: GOVSHARE_JOBS from the database URL
+(procrastinate on PostgreSQL, in process elsewhere), refused where it cannot work, the periodic
+tick as procrastinate's cron, and the commands that say which engine to use."""
+
+from __future__ import annotations
+
+import pytest
+
+from operations.engine import conninfo, every
+from registry.settings import Settings, SettingsError
+
+PG = "postgresql+psycopg://govshare:secret@db.example.cn:5433/govshare"
+
+
+def test_the_engine_follows_the_database_unless_set(monkeypatch):
+    monkeypatch.delenv("GOVSHARE_JOBS", raising=False)
+    assert Settings.from_env(db_url=PG).job_engine == "procrastinate"
+    assert Settings.from_env(db_url="sqlite:///var/govshare.db").job_engine == "inprocess"
+    monkeypatch.setenv("GOVSHARE_JOBS", "inprocess")
+    assert Settings.from_env(db_url=PG).job_engine == "inprocess"
+
+
+@pytest.mark.parametrize(("value", "said"), [
+    ("celery", "GOVSHARE_JOBS='celery' is not a job engine: set it to one of inprocess, procrastinate"),
+    ("procrastinate", "GOVSHARE_JOBS=procrastinate needs PostgreSQL"),
+])
+def test_an_engine_that_cannot_work_is_refused_with_what_to_set(monkeypatch, value, said):
+    monkeypatch.setenv("GOVSHARE_JOBS", value)
+    with pytest.raises(SettingsError, match=said.replace("(", r"\(")):
+        Settings.from_env(db_url="sqlite:///var/govshare.db")
+
+
+@pytest.mark.parametrize(("seconds", "cron", "then"), [
+    (1, "* * * * * */1", [1, 2, 3]), (30, "* * * * * */30", [30, 60, 90]), (300, "*/5 * * * *", [300, 600, 900]),
+    (7200, "0 */2 * * *", [7200, 14400, 21600]),
+])
+def test_a_tick_is_a_cron_expression_that_comes_round_every_period(seconds, cron, then):
+    from croniter import croniter
+
+    assert every(seconds) == cron
+    ticks = croniter(cron, 0)  # from midnight, 1 January 1970 (UTC)
+    assert [int(ticks.get_next(float)) for _ in then] == then
+
+
+@pytest.mark.parametrize("seconds", [0, 7, 90, 25200])
+def test_a_tick_no_clock_repeats_is_refused(seconds):
+    with pytest.raises(SettingsError, match=f"GOVSHARE_JOBS_TICK={seconds} is not a period a clock repeats"):
+        every(seconds)
+
+
+def test_the_queue_connects_with_libpq_s_url_of_the_platform_s_database():
+    assert conninfo(PG) == "postgresql://govshare:secret@db.example.cn:5433/govshare"
+    with pytest.raises(SettingsError, match="procrastinate's queue needs PostgreSQL, not sqlite"):
+        conninfo("sqlite:///var/govshare.db")
+
+
+def test_serve_without_http_on_the_queue_names_the_worker():
+    import server
+
+    with pytest.raises(SettingsError, match="run `govshare worker` instead of `govshare serve --no-http`"):
+        server.serve(Settings(db_url=PG), http=False)
+
+
+def test_the_worker_on_sqlite_says_the_work_runs_in_the_server(sqlite_url, tmp_path, monkeypatch, capsys):
+    import server
+
+    monkeypatch.delenv("GOVSHARE_JOBS", raising=False)
+    monkeypatch.setenv("GOVSHARE_VAR", str(tmp_path))
+    assert server.main(["--db-url", sqlite_url, "worker"]) == 2
+    assert "with inprocess jobs the background work runs inside `govshare serve`" in capsys.readouterr().err
