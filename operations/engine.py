@@ -5,7 +5,7 @@
     app.run_worker(...)                     # what `govshare worker` does
 
 Jobs are rows of ``procrastinate_jobs`` in the platform's own PostgreSQL database (the schema is the
-Alembic migration ``0028_jobs``'s).  A worker takes a job with ``SELECT ... FOR UPDATE SKIP LOCKED``,
+Alembic migration ``0029_jobs``'s).  A worker takes a job with ``SELECT ... FOR UPDATE SKIP LOCKED``,
 so any number of workers on any number of machines share the queue and each job runs once.
 
 - Periodic tasks are deferred by every worker and made once per tick by the database

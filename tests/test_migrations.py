@@ -1,5 +1,5 @@
 """The migrations build exactly the schema the models declare, on SQLite and PostgreSQL (beside
-procrastinate's queue on PostgreSQL, migration 0028, which is the job engine's and no model's)."""
+procrastinate's queue on PostgreSQL, migration 0029, which is the job engine's and no model's)."""
 
 from __future__ import annotations
 

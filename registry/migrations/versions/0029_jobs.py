@@ -12,15 +12,15 @@ when workers of both versions must run side by side), never by ``procrastinate s
 which would apply the whole schema again.  The tables are procrastinate's, not the models': the
 schema comparison (tests/test_migrations.py) leaves out the ``procrastinate_`` names.
 
-Revision ID: 0028
-Revises: 0027
+Revision ID: 0029
+Revises: 0028
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0028"
-down_revision = "0027"
+revision = "0029"
+down_revision = "0028"
 branch_labels = None
 depends_on = None
 
