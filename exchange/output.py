@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import func, literal_column, or_, select
 from sqlalchemy.orm import Session, aliased
 
+from directory.lookups import base_of_class
 from governance.masking import Masking
 from governance.sharing import Decision, authorize
 from registry.db import escape_like
@@ -113,8 +114,15 @@ def query(
                                 f"{view.entry.resource_code}: filter it by eq only")
         column = CoreRecord.fields[name].as_string()
         stmt = stmt.where(column == value if operator == "eq" else column.like(escape_like(value) + "%", escape="\\"))
-    total = session.scalar(select(func.count()).select_from(stmt.subquery()))
-    rows = session.scalars(stmt.order_by(CoreRecord.record_key).offset(max(offset, 0)).limit(page_size))
+    stmt = stmt.order_by(CoreRecord.record_key)
+    if keys and not filters and len(keys) <= MAX_PAGE:
+        # by key: at most a version per key and record type, so all of them in one statement, the
+        # total counted here rather than by a second statement (one round trip less a query)
+        found = session.scalars(stmt).all()
+        start = max(offset, 0)
+        return len(found), [_row(view, r) for r in found[start:start + page_size]]
+    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    rows = session.scalars(stmt.offset(max(offset, 0)).limit(page_size))
     return total, [_row(view, r) for r in rows]
 
 
@@ -135,7 +143,12 @@ def changes(session: Session, view: View, *, watermark: int, limit: int) -> tupl
 
 
 def _base(session: Session, view: View) -> str | None:
-    """The base database the resource's records are in; None before its first batch."""
+    """The base database the resource's records are in; None before its first batch.  A resource
+    under a base class (人口, 法人单位, ...) holds only that base's records (``resources.base_for``
+    refuses any other), so its base needs no query; a 主题 or 部门 one's is read from its records."""
+    known = base_of_class(view.entry.class_code) if view.entry.class_code else None
+    if known is not None:
+        return known
     code = view.entry.resource_code
     return (session.scalar(select(CoreRecord.base).where(CoreRecord.resource_code == code).limit(1))
             or session.scalar(select(CoreContribution.base).where(CoreContribution.resource_code == code).limit(1)))
