@@ -154,12 +154,17 @@ def _base(session: Session, view: View) -> str | None:
             or session.scalar(select(CoreContribution.base).where(CoreContribution.resource_code == code).limit(1)))
 
 
+#: the versions a resource sent, beside the version read: one alias for every query (the ORM adapts an
+#: alias's columns once, on its first use - about 1.5 ms of every query when each made its own)
+_SENT = aliased(CoreRecord, name="sent")
+
+
 def _contributed(view: View):
     """Whether the view's resource contributed the row's key to the core: it sent a version of it,
     or sent it and changed nothing (another resource's version holds it).  Correlated EXISTS
     probes of (resource_code, record_key) indexes: no list of the resource's keys is built."""
     code = view.entry.resource_code
-    sent = aliased(CoreRecord)
+    sent = _SENT
     return or_(
         select(literal_column("1")).where(sent.resource_code == code, sent.record_key == CoreRecord.record_key)
         .exists(),
