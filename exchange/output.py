@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, literal_column, or_, select
+from sqlalchemy import bindparam, func, literal_column, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from directory.lookups import base_of_class
@@ -99,6 +99,13 @@ def query(
     base = _base(session, view)
     if base is None:
         return 0, []
+    if keys and not filters and len(keys) <= MAX_PAGE:
+        # by key: at most a version per key and record type, so all of them in one statement, the
+        # total counted here rather than by a second statement (one round trip less a query)
+        found = session.scalars(_BY_KEYS, {"base": base, "resource_code": view.entry.resource_code,
+                                           "keys": keys}).all()
+        start = max(offset, 0)
+        return len(found), [_row(view, r) for r in found[start:start + page_size]]
     stmt = select(CoreRecord).where(
         CoreRecord.base == base, _contributed(view), CoreRecord.effective_to.is_(None),
         CoreRecord.deleted.is_(False),
@@ -114,15 +121,8 @@ def query(
                                 f"{view.entry.resource_code}: filter it by eq only")
         column = CoreRecord.fields[name].as_string()
         stmt = stmt.where(column == value if operator == "eq" else column.like(escape_like(value) + "%", escape="\\"))
-    stmt = stmt.order_by(CoreRecord.record_key)
-    if keys and not filters and len(keys) <= MAX_PAGE:
-        # by key: at most a version per key and record type, so all of them in one statement, the
-        # total counted here rather than by a second statement (one round trip less a query)
-        found = session.scalars(stmt).all()
-        start = max(offset, 0)
-        return len(found), [_row(view, r) for r in found[start:start + page_size]]
-    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
-    rows = session.scalars(stmt.offset(max(offset, 0)).limit(page_size))
+    total = session.scalar(select(func.count()).select_from(stmt.subquery()))
+    rows = session.scalars(stmt.order_by(CoreRecord.record_key).offset(max(offset, 0)).limit(page_size))
     return total, [_row(view, r) for r in rows]
 
 
@@ -163,7 +163,11 @@ def _contributed(view: View):
     """Whether the view's resource contributed the row's key to the core: it sent a version of it,
     or sent it and changed nothing (another resource's version holds it).  Correlated EXISTS
     probes of (resource_code, record_key) indexes: no list of the resource's keys is built."""
-    code = view.entry.resource_code
+    return _contributed_by(view.entry.resource_code)
+
+
+def _contributed_by(code):
+    """``_contributed`` for the resource ``code`` (a 资源代码, or a bound parameter that will be one)."""
     sent = _SENT
     return or_(
         select(literal_column("1")).where(sent.resource_code == code, sent.record_key == CoreRecord.record_key)
@@ -171,6 +175,14 @@ def _contributed(view: View):
         select(literal_column("1")).where(CoreContribution.resource_code == code,
                                           CoreContribution.record_key == CoreRecord.record_key).exists(),
     )
+
+
+#: a query by key, built once (building it and its cache key cost more than running it)
+_BY_KEYS = select(CoreRecord).where(
+    CoreRecord.base == bindparam("base"), _contributed_by(bindparam("resource_code")),
+    CoreRecord.effective_to.is_(None), CoreRecord.deleted.is_(False),
+    CoreRecord.record_key.in_(bindparam("keys", expanding=True)),
+).order_by(CoreRecord.record_key)
 
 
 def _row(view: View, record: CoreRecord) -> Row:
