@@ -347,12 +347,80 @@ def _platform(settings: Settings) -> tuple[Callable, sessionmaker[Session]]:
     the portal's lock-out and the public addresses see the client, not the proxy."""
     sessions = prepare(settings, register_services=True)
     app = build_app(settings, session_factory(serving_engine(settings)))
+    warm(app)  # before the proxy's wrapper: the warm-up requests come from inside
     if settings.proxies:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
         n = settings.proxies
         app = ProxyFix(app, x_for=n, x_proto=n, x_host=n)
     return app, sessions
+
+
+def _warm_requests() -> list[tuple[str, str, bytes]]:
+    """(path, SOAPAction, body) of the read-only requests ``warm`` sends: a Diagnostics Echo and one
+    UDDI inquiry of each shape the directory answers (by name, by name prefix, by categoryBag)."""
+    from directory.diagnostics import NAMESPACE
+    from directory.taxonomies import CLASSIFICATION, SHARING_TYPE
+
+    def soap(body: str) -> bytes:
+        return (f'<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>{body}'
+                "</soap:Body></soap:Envelope>").encode()
+
+    prefix = "<findQualifiers><findQualifier>approximateMatch</findQualifier></findQualifiers>"
+    bag = (f'<categoryBag><keyedReference tModelKey="{CLASSIFICATION}" keyValue="101"/>'
+           f'<keyedReference tModelKey="{SHARING_TYPE}" keyValue="无条件共享"/></categoryBag>')
+    uddi = 'xmlns="urn:uddi-org:api_v3"'
+    finds = [f"<find_service {uddi}><name>-</name></find_service>",
+             f'<find_service {uddi} maxRows="10">{prefix}<name>-%</name></find_service>',
+             f'<find_service {uddi} maxRows="10">{bag}</find_service>',
+             f"<find_business {uddi}><name>-</name></find_business>",
+             f'<find_business {uddi} maxRows="10">{prefix}<name>-%</name></find_business>',
+             f"<find_tModel {uddi}><name>-</name></find_tModel>"]
+    return ([("/diagnostics", '"Echo"', soap(f'<Echo xmlns="{NAMESPACE}"><text>warm</text></Echo>'))]
+            + [("/uddi/inquiry", '""', soap(find)) for find in finds])
+
+
+def _note_status(into: list[str], line: str, headers, exc_info=None) -> None:
+    into.append(line)
+
+
+def warm(app: Callable) -> None:
+    """Make a serving process ready before its first request, not during it (issue 20).
+
+    1. Send the application a Diagnostics Echo and one UDDI inquiry of each shape (read-only, not
+       audited, answered from an empty or any directory): the first of each otherwise pays for
+       compiling schemas and SQLAlchemy statements, loading the taxonomies - 60-800 ms.
+    2. ``gc.freeze()``: the platform just built (schemas, mappers, compiled
+       statements: some 200,000 objects) leaves the collector's generations.  Without it a full
+       collection walks them all - 370-560 ms on the benchmark machine, holding the GIL of every
+       request thread - and spyne forces one at most once a second after any Diagnostics call, and
+       Python whenever its oldest generation grows by a quarter.
+
+    A failed warm-up request is logged, never fatal: the process still serves."""
+    import gc
+    import io
+
+    gc.freeze()  # first, or spyne's collection after the echo below walks the whole platform
+    for path, action, body in _warm_requests():
+        environ = {"REQUEST_METHOD": "POST", "PATH_INFO": path, "SCRIPT_NAME": "", "QUERY_STRING": "",
+                   "CONTENT_TYPE": "text/xml; charset=utf-8", "CONTENT_LENGTH": str(len(body)),
+                   "HTTP_SOAPACTION": action, "HTTP_HOST": "127.0.0.1", "SERVER_NAME": "127.0.0.1",
+                   "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.url_scheme": "http",
+                   "wsgi.input": io.BytesIO(body), "wsgi.errors": sys.stderr, "REMOTE_ADDR": "127.0.0.1"}
+        status: list[str] = []
+        try:
+            result = app(environ, functools.partial(_note_status, status))
+            try:
+                b"".join(result)
+            finally:
+                if hasattr(result, "close"):
+                    result.close()
+        except Exception:  # noqa: BLE001 - a cold first request is slower, not wrong
+            log.warning("warming %s failed", path, exc_info=True)
+            continue
+        if not status or not status[0].startswith("200"):
+            log.warning("warming %s: %s", path, status[0] if status else "no answer")
+    gc.freeze()  # and what the requests compiled; no collection first: it would cost what it saves
 
 
 _application: Callable | None = None

@@ -9,7 +9,7 @@ a published resource by its 资源代码, and the base database (基础数据库
 
 from __future__ import annotations
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from registry.errors import NotFound
@@ -21,11 +21,17 @@ from .catalogue.classification import ancestors
 BASE_OF_CLASS = {"101": "population", "102": "legal_entity", "106": "macro_economy", "103": "spatial"}
 
 
+# Built once: the statements of the look-ups every request makes (building one and its cache key
+# cost more than running it).
+_DEPARTMENT_BY_CODE = select(Department).where(or_(Department.code == bindparam("code"),
+                                                   Department.credit_code == bindparam("credit_code")))
+_ENTRY_BY_CODE = select(CatalogueEntry).where(CatalogueEntry.resource_code == bindparam("resource_code"))
+
+
 def department_by_code(session: Session, code: str) -> Department:
     """The registered department with this code (``mzj``) or 统一社会信用代码."""
     wanted = (code or "").strip()
-    dept = session.scalar(select(Department).where(or_(Department.code == wanted.lower(),
-                                                       Department.credit_code == wanted.upper())))
+    dept = session.scalar(_DEPARTMENT_BY_CODE, {"code": wanted.lower(), "credit_code": wanted.upper()})
     if dept is None:
         raise NotFound(f"no registered department has the code or 统一社会信用代码 {wanted!r}",
                        code="UnknownDepartment", zh=f"没有代码或统一社会信用代码为 {wanted} 的已登记部门。",
@@ -36,7 +42,7 @@ def department_by_code(session: Session, code: str) -> Department:
 def published_resource(session: Session, resource_code: str) -> CatalogueEntry:
     """The published catalogue entry with this 资源代码."""
     wanted = (resource_code or "").strip()
-    entry = session.scalar(select(CatalogueEntry).where(CatalogueEntry.resource_code == wanted))
+    entry = session.scalar(_ENTRY_BY_CODE, {"resource_code": wanted})
     if entry is None or entry.status != "published":
         raise NotFound(f"no published resource has the 资源代码 {wanted}", code="UnknownResource",
                        zh=f"没有资源代码为 {wanted} 的已发布资源。", field="resource")

@@ -19,9 +19,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, literal_column, or_, select
+from sqlalchemy import bindparam, func, literal_column, or_, select
 from sqlalchemy.orm import Session, aliased
 
+from directory.lookups import base_of_class
 from governance.masking import Masking
 from governance.sharing import Decision, authorize
 from registry.db import escape_like
@@ -98,6 +99,13 @@ def query(
     base = _base(session, view)
     if base is None:
         return 0, []
+    if keys and not filters and len(keys) <= MAX_PAGE:
+        # by key: at most a version per key and record type, so all of them in one statement, the
+        # total counted here rather than by a second statement (one round trip less a query)
+        found = session.scalars(_BY_KEYS, {"base": base, "resource_code": view.entry.resource_code,
+                                           "keys": keys}).all()
+        start = max(offset, 0)
+        return len(found), [_row(view, r) for r in found[start:start + page_size]]
     stmt = select(CoreRecord).where(
         CoreRecord.base == base, _contributed(view), CoreRecord.effective_to.is_(None),
         CoreRecord.deleted.is_(False),
@@ -135,24 +143,46 @@ def changes(session: Session, view: View, *, watermark: int, limit: int) -> tupl
 
 
 def _base(session: Session, view: View) -> str | None:
-    """The base database the resource's records are in; None before its first batch."""
+    """The base database the resource's records are in; None before its first batch.  A resource
+    under a base class (人口, 法人单位, ...) holds only that base's records (``resources.base_for``
+    refuses any other), so its base needs no query; a 主题 or 部门 one's is read from its records."""
+    known = base_of_class(view.entry.class_code) if view.entry.class_code else None
+    if known is not None:
+        return known
     code = view.entry.resource_code
     return (session.scalar(select(CoreRecord.base).where(CoreRecord.resource_code == code).limit(1))
             or session.scalar(select(CoreContribution.base).where(CoreContribution.resource_code == code).limit(1)))
+
+
+#: the versions a resource sent, beside the version read: one alias for every query (the ORM adapts an
+#: alias's columns once, on its first use - about 1.5 ms of every query when each made its own)
+_SENT = aliased(CoreRecord, name="sent")
 
 
 def _contributed(view: View):
     """Whether the view's resource contributed the row's key to the core: it sent a version of it,
     or sent it and changed nothing (another resource's version holds it).  Correlated EXISTS
     probes of (resource_code, record_key) indexes: no list of the resource's keys is built."""
-    code = view.entry.resource_code
-    sent = aliased(CoreRecord)
+    return _contributed_by(view.entry.resource_code)
+
+
+def _contributed_by(code):
+    """``_contributed`` for the resource ``code`` (a 资源代码, or a bound parameter that will be one)."""
+    sent = _SENT
     return or_(
         select(literal_column("1")).where(sent.resource_code == code, sent.record_key == CoreRecord.record_key)
         .exists(),
         select(literal_column("1")).where(CoreContribution.resource_code == code,
                                           CoreContribution.record_key == CoreRecord.record_key).exists(),
     )
+
+
+#: a query by key, built once (building it and its cache key cost more than running it)
+_BY_KEYS = select(CoreRecord).where(
+    CoreRecord.base == bindparam("base"), _contributed_by(bindparam("resource_code")),
+    CoreRecord.effective_to.is_(None), CoreRecord.deleted.is_(False),
+    CoreRecord.record_key.in_(bindparam("keys", expanding=True)),
+).order_by(CoreRecord.record_key)
 
 
 def _row(view: View, record: CoreRecord) -> Row:

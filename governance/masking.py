@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from registry.models import MaskingRule
@@ -69,9 +69,12 @@ def default_method(name: str) -> str:
     return NONE
 
 
+_RULES_OF = select(MaskingRule.field, MaskingRule.method).where(MaskingRule.entry_id == bindparam("entry_id"))
+
+
 def rules_of(session: Session, entry_id: int) -> dict[str, str]:
     """The masking rules a resource's provider set: field -> method."""
-    rows = session.execute(select(MaskingRule.field, MaskingRule.method).where(MaskingRule.entry_id == entry_id))
+    rows = session.execute(_RULES_OF, {"entry_id": entry_id})
     return {name: method for name, method in rows}
 
 

@@ -42,7 +42,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session, object_session
 
 from directory.lookups import base_of_class, department_by_code, published_resource
@@ -122,12 +122,19 @@ def active_grants(session: Session, consumer_id: int, entry_id: int, at: datetim
                   system_id: int | None = None) -> list[SharingGrant]:
     """The consumer's grants of a resource in force at ``at``: the department's, and those of the
     application system ``system_id`` it acts as (a system's grant is no other caller's)."""
-    return list(session.scalars(
-        select(SharingGrant).where(
-            SharingGrant.consumer_id == consumer_id, SharingGrant.entry_id == entry_id, _held_by(system_id),
-            *_in_force(at),
-        ).order_by(SharingGrant.id)
-    ))
+    statement = _ACTIVE_GRANTS if system_id is None else _ACTIVE_GRANTS_OF_SYSTEM
+    return list(session.scalars(statement, {"consumer_id": consumer_id, "entry_id": entry_id, "at": at,
+                                            "system_id": system_id}))
+
+
+def _active_grants(system: bool):
+    """The statement of ``active_grants``, built once (its parameters: consumer_id, entry_id, at, system_id)."""
+    return select(SharingGrant).where(
+        SharingGrant.consumer_id == bindparam("consumer_id"), SharingGrant.entry_id == bindparam("entry_id"),
+        or_(SharingGrant.system_id.is_(None), SharingGrant.system_id == bindparam("system_id")) if system
+        else SharingGrant.system_id.is_(None),
+        *_in_force(bindparam("at", type_=SharingGrant.valid_from.type)),
+    ).order_by(SharingGrant.id)
 
 
 def _held_by(system_id: int | None):
@@ -139,6 +146,9 @@ def _held_by(system_id: int | None):
 def _in_force(at: datetime) -> tuple:
     return (SharingGrant.valid_from <= at, or_(SharingGrant.valid_to.is_(None), SharingGrant.valid_to > at),
             or_(SharingGrant.revoked_at.is_(None), SharingGrant.revoked_at > at))
+
+
+_ACTIVE_GRANTS, _ACTIVE_GRANTS_OF_SYSTEM = _active_grants(False), _active_grants(True)
 
 
 def _why_not(session: Session, requester: Department, entry: CatalogueEntry, at: datetime,

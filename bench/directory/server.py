@@ -66,7 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     from registry.settings import Settings
 
     settings = Settings.from_env(db_url=args.db_url, host="127.0.0.1", port=0)
-    app = Timing(server.build_app(settings, server.prepare(settings)))
+    platform = server.build_app(settings, server.prepare(settings))
+    server.warm(platform)  # as the production entry points do (server.create_app, govshare serve)
+    app = Timing(platform)
     httpd = create_server(app, host="127.0.0.1", port=0, threads=args.threads, ident="govshare-bench")
     print(f"LISTENING {httpd.effective_port}", flush=True)
     httpd.run()
