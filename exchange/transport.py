@@ -41,6 +41,7 @@ from typing import IO, Any
 
 from lxml import etree
 
+from registry import request_log
 from registry.db import DatabaseUnavailable
 from registry.errors import ExchangeError, GovshareError
 from trust import audit
@@ -310,10 +311,12 @@ class StreamingSoapEndpoint:
                 caller, tree = self._verified(request, head) if self.verify is not None else (None, None)
                 if event is not None and caller is not None:
                     event.identify(caller)
+                request_log.note_from(caller)
                 events = Events(request, self.event_tags, self.understood, tree, self.contract)
                 events.caller = caller
                 op_el = events.open()
                 qname = etree.QName(op_el)
+                request_log.note(operation=qname.localname)
                 operation = self.operations.get(qname.localname) if qname.namespace == EXCHANGE_NS else None
                 if event is not None and operation is not None:
                     event.operation = self.actions.get(qname.localname, event.operation)

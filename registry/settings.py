@@ -36,6 +36,8 @@
 | GOVSHARE_MIGRATE         | 1 (a server migrates the database as it starts; 0: it only checks the schema) |
 | GOVSHARE_CATALOGUE_TITLE | 政务信息资源开放目录 (the open catalogue's dct:title in the DCAT-AP files) |
 | GOVSHARE_CATALOGUE_PUBLISHER | 政务信息资源共享交换平台 (who publishes it: its dct:publisher) |
+| GOVSHARE_MONITORING_DAYS | 90 (days the per-request operational records (运行监测) are kept; 0: for ever) |
+| GOVSHARE_ALERT_CERT_DAYS | 30 (a certificate, or the CA, expiring within so many days is an alert (告警)) |
 """
 
 from __future__ import annotations
@@ -116,6 +118,9 @@ class Settings:
     # The open catalogue (开放目录) as its DCAT-AP files name it: its title and who publishes it
     catalogue_title: str = "政务信息资源开放目录"
     catalogue_publisher: str = "政务信息资源共享交换平台"
+    # Operational monitoring (运行监测): days a request's record is kept; alerts (告警) on certificates
+    monitoring_days: int = 90
+    alert_cert_days: int = 30
 
     @property
     def base_url(self) -> str:
@@ -169,6 +174,8 @@ class Settings:
             migrate=env.get("GOVSHARE_MIGRATE", "1").strip().lower() not in ("0", "false", "off", "no"),
             catalogue_title=env.get("GOVSHARE_CATALOGUE_TITLE", "").strip() or "政务信息资源开放目录",
             catalogue_publisher=env.get("GOVSHARE_CATALOGUE_PUBLISHER", "").strip() or "政务信息资源共享交换平台",
+            monitoring_days=_number(int, "GOVSHARE_MONITORING_DAYS", "90"),
+            alert_cert_days=_number(int, "GOVSHARE_ALERT_CERT_DAYS", "30"),
         )
         values.update({k: v for k, v in overrides.items() if v is not None})
         if values["wss_policy"] not in WSS_POLICIES:
