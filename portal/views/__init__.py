@@ -19,3 +19,6 @@ def register_views(app: Flask) -> None:
     app.register_blueprint(user_pages)  # 用户管理 (accounts, 三员分立), 修改密码 and the forced change
     app.register_blueprint(watching_pages)  # 我的订阅: catalogue entries followed, and their changes
     app.register_blueprint(open_pages)  # 开放目录: the open catalogue, no account needed
+    from . import operations
+
+    app.register_blueprint(operations.bp)  # 运行监测 and 告警: the SOAP requests' figures, the alerts
