@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import time
 
+import pytest
 import requests
 from sqlalchemy import select
 
 from registry.models import RequestRecord
-from registry.request_log import clock_ms
+from registry.request_log import Writer, clock_ms
 
 from .conftest import EX, SOAP_ENV
 
@@ -64,3 +65,14 @@ def test_every_soap_request_is_recorded_with_its_caller_operation_resource_sizes
         assert before <= row.started_ms <= row.ended_ms <= after
         assert row.duration_ms == row.ended_ms - row.started_ms
         assert row.client == "127.0.0.1" and row.request_bytes > 0 and row.response_bytes > 0
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_an_orderly_stop_writes_the_queued_records_at_once(sessions):
+    writer = Writer(sessions.kw["bind"], interval=3600)  # its thread would not insert for an hour
+    writer.append({"service": "/exchange", "operation": "GetChanges", "started_ms": 1, "ended_ms": 3,
+                   "duration_ms": 2, "result": "ok"})
+    assert _records(sessions, 1, timeout=0) == []
+    writer.stop()
+    [row] = _records(sessions, 1, timeout=0)
+    assert (row.operation, row.duration_ms, row.department_code, row.client) == ("GetChanges", 2, None, "")

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date, timedelta
 
+import pytest
+
 from directory.accounts import register_department
 from directory.demo import credit_code_for
 from governance import alerts, correction, sharing
@@ -18,6 +20,10 @@ from trust.actions import Context
 from trust.auth import Caller
 
 from .sharing_city import P, city_fixture, exchange_fixture  # noqa: F401 - fixtures
+
+#: the queries of plain comparisons run on SQLite alone (the test-time budget); those that group and join
+#: (adapters, providers) on PostgreSQL too
+SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 
 
 def _alerts(sessions, settings, now=None) -> dict[str, list[alerts.Alert]]:
@@ -59,6 +65,7 @@ def test_a_logical_provider_that_did_not_answer_is_an_alert_until_a_query_is_ans
     assert "provider" not in _alerts(sessions, settings)
 
 
+@SQLITE_ONLY
 def test_silent_front_end_nodes_and_lower_platforms_are_alerts_until_they_are_heard_from(sessions, settings):
     department = _department(sessions, settings)
     now = utcnow()
@@ -77,6 +84,7 @@ def test_silent_front_end_nodes_and_lower_platforms_are_alerts_until_they_are_he
     assert not {"node", "platform"} & set(_alerts(sessions, settings))
 
 
+@SQLITE_ONLY
 def test_certificates_and_the_ca_near_their_end_are_alerts_until_renewed(sessions, settings):
     settings = replace(settings, alert_cert_days=30)
     pki.init_ca(settings, days=20)
@@ -95,6 +103,7 @@ def test_certificates_and_the_ca_near_their_end_are_alerts_until_renewed(session
     assert not {"ca", "certificate"} & set(_alerts(sessions, settings))
 
 
+@SQLITE_ONLY
 def test_overdue_applications_and_corrections_are_alerts_until_answered(city, sessions, settings):
     filed = utcnow() - timedelta(days=20)  # both deadlines (10 and 5 days) have passed
     mzj = as_user(sessions, settings, "mzj", now=filed)

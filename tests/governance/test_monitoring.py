@@ -21,6 +21,8 @@ from registry.models import RequestRecord
 from trust.actions import Context
 from trust.auth import Caller
 
+#: what does not depend on the database runs on SQLite alone (the test-time budget)
+SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 NOW = datetime(2026, 12, 6, 4, 0)  # UTC; 12:00 in China
 SERVICES = {"/exchange": ("QueryRecords", "mzj", "101001/000002"), "/uddi/inquiry": ("find_service", None, None)}
 
@@ -103,6 +105,7 @@ def test_the_time_series_is_per_china_hour_and_day(sessions, settings):
     assert [(f.key, f.p50) for f in hours.series] == [("12-05 23:00", 10.0), ("12-06 00:00", 30.0)]
 
 
+@SQLITE_ONLY
 def test_a_period_that_ends_before_it_starts_is_refused(sessions, settings):
     with pytest.raises(InvalidInput) as refused:
         monitoring.report(_ctx(sessions, settings), since=NOW, until=NOW - timedelta(hours=1))
@@ -120,6 +123,7 @@ def test_purge_deletes_the_records_older_than_the_retention(sessions, settings):
         assert session.scalar(select(func.count()).select_from(RequestRecord)) == 1
 
 
+@SQLITE_ONLY
 def test_the_command_line_reports_and_purges(traffic, sessions, settings, capsys):
     def cli(*argv: str) -> int:
         args = server.parser(["monitoring"]).parse_args(["monitoring", *argv])
