@@ -28,6 +28,7 @@ import argparse
 import functools
 import importlib
 import logging
+import re
 import sys
 import threading
 from collections.abc import Callable
@@ -36,6 +37,7 @@ from datetime import UTC, datetime
 from sqlalchemy import exc
 from sqlalchemy.orm import Session, sessionmaker
 
+from registry import request_log
 from registry.db import (
     DatabaseUnavailable,
     alembic_config,
@@ -229,7 +231,10 @@ def build_app(settings: Settings, sessions: sessionmaker[Session]):
         return _plain(start_response, "200 OK", "\n".join(lines) + "\n")
 
     exact["/metrics"] = metrics_app
-    return measured(Router(exact, prefixes, index))
+    writer = request_log.Writer(sessions.kw["bind"])
+    app = measured(monitored(Router(exact, prefixes, index), writer))
+    app.request_log = writer  # type: ignore[attr-defined]  # serve() flushes it on an orderly stop
+    return app
 
 
 # ----------------------------------------------------------------------------- operational metrics
@@ -263,6 +268,10 @@ def _service(path: str) -> str:
     return "other"
 
 
+#: the WSGI environ key of ``warm``'s requests: neither counted in /metrics nor recorded in 运行监测
+WARMING = "govshare.warming"
+
+
 def measured(app: Callable) -> Callable:
     """``app`` counting its requests and timing them to the end of the answer's body, for ``/metrics``."""
     import time
@@ -270,6 +279,8 @@ def measured(app: Callable) -> Callable:
     answered, seconds = _http_metrics()
 
     def wrapped(environ, start_response):
+        if WARMING in environ:  # the process's own warm-up, not a client's request
+            return app(environ, start_response)
         started, status = time.perf_counter(), ["500"]
         service = _service(environ.get("PATH_INFO") or "/")
         method = environ.get("REQUEST_METHOD", "GET") if environ.get("REQUEST_METHOD") in METHODS else "other"
@@ -290,6 +301,114 @@ def measured(app: Callable) -> Callable:
         return _Answer(body, done)
 
     return wrapped
+
+
+#: the SOAP services whose requests operational monitoring records (运行监测, ``registry.request_log``)
+MONITORED = ("/exchange", "/uddi/inquiry", "/uddi/publication", "/uddi/security", "/uddi/subscription",
+             "/diagnostics")
+_FAULT_CODES = (re.compile(rb'errCode="([^"]+)"'),  # a UDDI dispositionReport
+                re.compile(rb"<(?:[\w.-]+:)?code>([^<]+)</(?:[\w.-]+:)?code>"),  # the exchange's fault detail
+                re.compile(rb"<faultcode>(?:[^<:]*:)?([^<]+)</faultcode>"))
+
+
+def fault_code(body: bytes) -> str:
+    """The code a SOAP fault answer gives: a UDDI errCode, the exchange's detail code, else the faultcode."""
+    for pattern in _FAULT_CODES:
+        found = pattern.search(body)
+        if found:
+            return found.group(1).decode("utf-8", "replace").strip()[:80]
+    return "Unknown"
+
+
+def monitored(app: Callable, writer) -> Callable:
+    """``app`` recording every SOAP request (a POST to a service of :data:`MONITORED`) in ``writer``'s
+    queue once its answer has been sent: what the transports and the actions noted of the call (the
+    operation, the caller, the resource), its times, its sizes and its result."""
+    def wrapped(environ, start_response):
+        service = _service(environ.get("PATH_INFO") or "/")
+        if environ.get("REQUEST_METHOD") != "POST" or service not in MONITORED or WARMING in environ:
+            return app(environ, start_response)
+        length = environ.get("CONTENT_LENGTH")
+        record: dict = {"service": service, "started_ms": request_log.clock_ms(),
+                        "client": (environ.get("REMOTE_ADDR") or "")[:64]}
+        if length and length.isdigit():
+            record["request_bytes"] = int(length)
+        else:  # chunked: counted as the service reads it
+            environ["wsgi.input"] = _CountedInput(environ["wsgi.input"], record)
+        status = ["500"]
+
+        def start(line: str, headers, exc_info=None):
+            status[0] = line.split(" ", 1)[0]
+            return start_response(line, headers, exc_info)
+
+        token = request_log.begin(record)
+        try:
+            body = app(environ, start)
+        except BaseException:
+            record["result"] = "InternalError"
+            _finish(record, writer, 0)
+            raise
+        finally:
+            request_log.end(token)
+        return _Recorded(body, record, writer, status)
+
+    return wrapped
+
+
+def _finish(record: dict, writer, sent: int) -> None:
+    record["ended_ms"] = ended = request_log.clock_ms()
+    record["duration_ms"] = ended - record["started_ms"]
+    record["response_bytes"] = sent
+    record.setdefault("request_bytes", 0)
+    record.setdefault("operation", "")
+    record.setdefault("result", "ok")
+    writer.append(record)
+
+
+class _CountedInput:
+    """A request body of no stated length, counting the bytes read from it into the record."""
+
+    def __init__(self, stream, record: dict):
+        self.stream, self.record = stream, record
+        record["request_bytes"] = 0
+
+    def read(self, *args):
+        data = self.stream.read(*args)
+        self.record["request_bytes"] += len(data)
+        return data
+
+    def readline(self, *args):
+        data = self.stream.readline(*args)
+        self.record["request_bytes"] += len(data)
+        return data
+
+    def __iter__(self):
+        return iter(self.readline, b"")
+
+
+class _Recorded:
+    """A SOAP answer's body that, once sent, completes its record: bytes out, end time, result (a fault
+    answer's code, read from the fault)."""
+
+    def __init__(self, body, record: dict, writer, status: list[str]):
+        self.body, self.record, self.writer, self.status = body, record, writer, status
+        self.sent, self.fault = 0, b""
+
+    def __iter__(self):
+        for chunk in self.body:
+            self.sent += len(chunk)
+            if not self.status[0].startswith("2") and len(self.fault) < 65536:
+                self.fault += chunk
+            yield chunk
+
+    def close(self) -> None:
+        try:
+            if hasattr(self.body, "close"):
+                self.body.close()
+        finally:
+            if not self.status[0].startswith("2"):
+                self.record["result"] = fault_code(self.fault) if self.fault else f"HTTP {self.status[0]}"
+            _finish(self.record, self.writer, self.sent)
 
 
 class _Answer:
@@ -351,8 +470,9 @@ def _platform(settings: Settings) -> tuple[Callable, sessionmaker[Session]]:
     if settings.proxies:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
-        n = settings.proxies
+        n, writer = settings.proxies, app.request_log
         app = ProxyFix(app, x_for=n, x_proto=n, x_host=n)
+        app.request_log = writer  # type: ignore[attr-defined]  # for serve()'s orderly stop
     return app, sessions
 
 
@@ -406,7 +526,8 @@ def warm(app: Callable) -> None:
                    "CONTENT_TYPE": "text/xml; charset=utf-8", "CONTENT_LENGTH": str(len(body)),
                    "HTTP_SOAPACTION": action, "HTTP_HOST": "127.0.0.1", "SERVER_NAME": "127.0.0.1",
                    "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.url_scheme": "http",
-                   "wsgi.input": io.BytesIO(body), "wsgi.errors": sys.stderr, "REMOTE_ADDR": "127.0.0.1"}
+                   "wsgi.input": io.BytesIO(body), "wsgi.errors": sys.stderr, "REMOTE_ADDR": "127.0.0.1",
+                   WARMING: True}
         status: list[str] = []
         try:
             result = app(environ, functools.partial(_note_status, status))
@@ -587,6 +708,11 @@ def serve(settings: Settings, threads: int = 8, scheduler: bool = True, http: bo
 
         notifier = Notifier(sessions, settings).start()
         print(f"  UDDI subscription listeners: a notification pass every {settings.uddi_notify_seconds} s")
+    housekeeper = None
+    if in_process:  # the nightly retention, as a job does it on procrastinate
+        from operations.tasks import Housekeeper
+
+        housekeeper = Housekeeper(sessions, settings).start()
     sys.stdout.flush()
     # waitress ends its loop on SystemExit as on Ctrl-C, so SIGTERM also gets the scheduler stopped below
     previous = None
@@ -599,12 +725,16 @@ def serve(settings: Settings, threads: int = 8, scheduler: bool = True, http: bo
             while True:  # until SIGTERM or Ctrl-C: the loops are threads
                 time.sleep(60)
     finally:
+        if http:  # the requests' records still queued (a SIGKILL loses them; see registry.request_log)
+            app.request_log.stop()
         if sync is not None:
             sync.stop()
         if federating is not None:
             federating[1].set()
         if notifier is not None:
             notifier.stop()
+        if housekeeper is not None:
+            housekeeper.stop()
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
 
@@ -653,6 +783,7 @@ COMMANDS = {
     "sharing": "governance.cli", "correction": "governance.cli", "demo": "directory.demo",
     "admin": "governance.admin_cli", "federation": "federation.cli", "uddi": "directory.uddi.cli",
     "worker": "operations.cli",
+    "monitoring": "governance.monitoring_cli",
 }
 
 

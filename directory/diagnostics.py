@@ -13,6 +13,7 @@ from spyne import Application, ComplexModel, ServiceBase, Unicode, rpc
 from spyne.protocol.soap import Soap11
 from spyne.server.wsgi import WsgiApplication
 
+from registry import request_log
 from registry.clock import utcnow
 from registry.settings import Settings
 from wsdl.spyne_guard import SpyneGuard
@@ -48,4 +49,6 @@ def diagnostics_app(settings: Settings):
         in_protocol=Soap11(validator="lxml"), out_protocol=Soap11(),
     )
     app.govshare_settings = settings
+    app.event_manager.add_listener(  # operational monitoring's record names the operation
+        "method_call", lambda ctx: request_log.note(operation=ctx.method_request_string.rsplit("}", 1)[-1]))
     return SpyneGuard(WsgiApplication(app))

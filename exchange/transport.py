@@ -46,6 +46,7 @@ from typing import IO, Any
 
 from lxml import etree
 
+from registry import request_log
 from registry.db import DatabaseUnavailable
 from registry.errors import ExchangeError, GovshareError
 from trust import audit, evidence
@@ -323,10 +324,12 @@ class StreamingSoapEndpoint:
                     event.identify(caller)
                 if capture is not None and caller is not None:
                     capture.received(request.compressed, request.sha256, tree)
+                request_log.note_from(caller)
                 events = Events(request, self.event_tags, self.understood, tree, self.contract)
                 events.caller = caller
                 op_el = events.open()
                 qname = etree.QName(op_el)
+                request_log.note(operation=qname.localname)
                 operation = self.operations.get(qname.localname) if qname.namespace == EXCHANGE_NS else None
                 if event is not None and operation is not None:
                     event.operation = self.actions.get(qname.localname, event.operation)

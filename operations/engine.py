@@ -38,9 +38,9 @@ from . import tasks
 log = logging.getLogger(__name__)
 
 #: the tasks' names in procrastinate_jobs (stable: queued jobs name them)
-SYNC, PLAN, NOTIFY, CHECKPOINT, FEDERATE, STALLED, PRUNE = (
+SYNC, PLAN, NOTIFY, CHECKPOINT, FEDERATE, STALLED, PRUNE, RETAIN = (
     "govshare.run_adapter", "govshare.plan_sync", "govshare.notify_listeners", "govshare.audit_checkpoint",
-    "govshare.federate", "govshare.retry_stalled", "govshare.prune_jobs")
+    "govshare.federate", "govshare.retry_stalled", "govshare.prune_jobs", "govshare.retention")
 #: days a succeeded job (and its tick's claim) is kept: each tick of each periodic task is a job
 KEEP_DAYS = 7
 #: the base of the exponential back-off: waits of 2, 4, 8 ... seconds
@@ -155,6 +155,11 @@ def build_app(settings: Settings, sessions: sessionmaker[Session] | None = None)
         if sessions is not None:
             await asyncio.to_thread(tasks.forget_ticks, sessions, KEEP_DAYS)
         return f"succeeded jobs older than {KEEP_DAYS} days deleted"
+
+    @app.periodic(cron="40 3 * * *", periodic_id="nightly")  # 03:40 UTC, 11:40 China time
+    @app.task(name=RETAIN, queueing_lock=RETAIN, retry=retry, pass_context=True)
+    def retention(context, timestamp: int) -> str:
+        return attempt(context, lambda s: tasks.retention(s, settings), timestamp)
 
     return app
 

@@ -98,6 +98,44 @@ def audit_checkpoint(sessions: sessionmaker[Session], settings: Settings) -> str
     return f"checkpoint at seq {signed.seq} signed" if signed is not None else "no checkpoint due"
 
 
+def retention(sessions: sessionmaker[Session], settings: Settings) -> str:
+    """The nightly clean-up of what is kept for a while only: operational records (运行监测) older than
+    ``GOVSHARE_MONITORING_DAYS``.  The evidence log is archived by an operator, month by month
+    (``govshare audit archive``: its file goes to offline storage), not here."""
+    from registry import request_log
+
+    return f"{request_log.purge(sessions, settings)} operational records older than " \
+           f"{settings.monitoring_days} days deleted"
+
+
+class Housekeeper:
+    """In process (SQLite, ``govshare serve``): :func:`retention` a minute after the start, then daily."""
+
+    def __init__(self, sessions: sessionmaker[Session], settings: Settings, *, first: float = 60.0,
+                 every: float = 86_400.0):
+        import threading
+
+        self.sessions, self.settings, self.first, self.every = sessions, settings, first, every
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._loop, daemon=True, name="govshare-retention")
+
+    def start(self) -> Housekeeper:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    def _loop(self) -> None:
+        wait = self.first
+        while not self.stopping.wait(wait):
+            try:
+                log.info("retention: %s", retention(self.sessions, self.settings))
+            except Exception:  # noqa: BLE001 - logged; tried again tomorrow
+                log.exception("retention failed")
+            wait = self.every
+
+
 class Federation:
     """This worker's federation peer (federation.peer.Peer): what the higher platform holds is kept in
     memory between rounds, so a round pushes only what changed and a full reconciliation comes every

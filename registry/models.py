@@ -1020,3 +1020,36 @@ class EvidenceMessage(Base):
     response: Mapped[bytes] = mapped_column(LargeBinary)  # compressed bytes of the signed answer as sent
     response_sha256: Mapped[str] = mapped_column(String(64))
     archive: Mapped[str | None] = mapped_column(String(200))  # the archive file it went to; None: not yet archived
+
+
+class RequestRecord(Base):
+    """One SOAP request as operational monitoring (运行监测) saw it, X-Road's op-monitoring fields:
+    who called (``department_code``, and ``user`` or the signing ``certificate_serial``), from which
+    application system (``system_code``, 应用系统), for which resource (``resource_code``, 资源代码),
+    at which ``service`` (the endpoint: /exchange, /uddi/inquiry, ...) and ``operation`` (the SOAP
+    operation), when (``started_ms``/``ended_ms``: milliseconds since the Unix epoch, UTC), how big
+    (bytes in and out), with what ``result`` (``ok`` or the fault's code) and from where (``client``)."""
+
+    __tablename__ = "request_log"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    started_ms: Mapped[int] = mapped_column(BigInteger)
+    ended_ms: Mapped[int] = mapped_column(BigInteger)
+    duration_ms: Mapped[int] = mapped_column(Integer)
+    service: Mapped[str] = mapped_column(String(64))
+    operation: Mapped[str] = mapped_column(String(100), default="")
+    department_code: Mapped[str | None] = mapped_column(String(32))
+    user: Mapped[str | None] = mapped_column(String(100))
+    certificate_serial: Mapped[str | None] = mapped_column(String(40))
+    system_code: Mapped[str | None] = mapped_column(String(64))
+    resource_code: Mapped[str | None] = mapped_column(String(64))
+    request_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    response_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    result: Mapped[str] = mapped_column(String(80), default="ok")
+    client: Mapped[str] = mapped_column(String(64), default="")
+
+    __table_args__ = (
+        Index("ix_request_log_started", "started_ms"),
+        Index("ix_request_log_service_started", "service", "started_ms"),
+        Index("ix_request_log_consumer_started", "department_code", "started_ms"),
+    )

@@ -46,6 +46,8 @@
 | GOVSHARE_JOBS_HEARTBEAT  | 10 (seconds between a worker's heartbeats) |
 | GOVSHARE_JOBS_STALLED    | 30 (seconds without a heartbeat after which a worker's running jobs are retried) |
 | GOVSHARE_JOBS_CONCURRENCY| 2 (jobs one `govshare worker` runs at once) |
+| GOVSHARE_MONITORING_DAYS | 90 (days the per-request operational records (运行监测) are kept; 0: for ever) |
+| GOVSHARE_ALERT_CERT_DAYS | 30 (a certificate, or the CA, expiring within so many days is an alert (告警)) |
 """
 
 from __future__ import annotations
@@ -149,6 +151,9 @@ class Settings:
     def job_engine(self) -> str:
         """Where background work runs: ``inprocess`` (threads of ``govshare serve``) or ``procrastinate``."""
         return self.jobs or ("procrastinate" if self.db_url.startswith("postgresql") else "inprocess")
+    # Operational monitoring (运行监测): days a request's record is kept; alerts (告警) on certificates
+    monitoring_days: int = 90
+    alert_cert_days: int = 30
 
     @property
     def base_url(self) -> str:
@@ -219,6 +224,8 @@ class Settings:
             jobs_heartbeat=_number(int, "GOVSHARE_JOBS_HEARTBEAT", "10"),
             jobs_stalled=_number(int, "GOVSHARE_JOBS_STALLED", "30"),
             jobs_concurrency=_number(int, "GOVSHARE_JOBS_CONCURRENCY", "2"),
+            monitoring_days=_number(int, "GOVSHARE_MONITORING_DAYS", "90"),
+            alert_cert_days=_number(int, "GOVSHARE_ALERT_CERT_DAYS", "30"),
         )
         values.update({k: v for k, v in overrides.items() if v is not None})
         if values["jobs"] not in ("", *JOB_ENGINES):

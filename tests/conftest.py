@@ -154,7 +154,7 @@ class LiveServer:
     def __init__(self, app, port: int):
         from waitress.server import create_server
 
-        self.port = port
+        self.app, self.port = app, port
         self.url = f"http://127.0.0.1:{port}"
         self._server = create_server(app, host="127.0.0.1", port=port, threads=4)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
@@ -174,6 +174,9 @@ class LiveServer:
             pass
         self._thread.join(timeout=5)
         self._server.task_dispatcher.shutdown()
+        writer = getattr(self.app, "request_log", None)
+        if writer is not None:  # its requests' records written now, before the test's database goes
+            writer.stop()
 
 
 @pytest.fixture

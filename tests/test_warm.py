@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 import server
-from registry.models import AuditEntry, DirectoryGeneration, UddiEntity
+from registry.models import AuditEntry, DirectoryGeneration, RequestRecord, UddiEntity
 
 
 def _state(sessions) -> tuple:
@@ -35,3 +35,6 @@ def test_warming_answers_every_request_writes_nothing_and_freezes_the_platform(s
         gc.unfreeze()  # the rest of the test run collects as before
     assert not [r.getMessage() for r in caplog.records if "warming" in r.getMessage()]
     assert _state(sessions) == before
+    app.request_log.flush()  # and the warm-up is not a client's request in 运行监测
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(RequestRecord)) == 0

@@ -37,6 +37,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from registry import request_log
 from registry.clock import utcnow
 from registry.db import unit_of_work
 from registry.errors import GovshareError
@@ -124,6 +125,7 @@ def action(name: str) -> Callable[[Callable[..., Result]], Callable[..., Result]
                 raise
             finally:
                 ctx.session, ctx.event = None, outer
+                request_log.note_from(event)  # operational monitoring's record of the SOAP call, if any
                 if not in_scope:
                     audit.record(ctx.sessions, ctx.settings, event)
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from lxml import etree
 from sqlalchemy.orm import Session, sessionmaker
 
+from registry import request_log
 from registry.clock import utcnow
 from registry.db import DatabaseUnavailable, unit_of_work
 from registry.errors import GovshareError, SoapFault, UddiError
@@ -109,8 +110,10 @@ class UddiEndpoint:
             signed = self.sign is not None and request.getroottree().getroot().find(
                 f"{soap.HEADER}/{soap.WSSE_SECURITY}") is not None
             handler = self._operation(request)
+            request_log.note(operation=etree.QName(request).localname)
             _validate_request(request, self.schema(), self.schema_file)
             caller = self._verified(request) if self.verify is not None else None
+            request_log.note_from(caller)
             with unit_of_work(self.sessions) as session:
                 gen = generation(session) if self.answers.enabled else None
                 if gen is not None:

@@ -21,3 +21,6 @@ def register_views(app: Flask) -> None:
     app.register_blueprint(watching_pages)  # 我的订阅: catalogue entries followed, and their changes
     app.register_blueprint(open_pages)  # 开放目录: the open catalogue, no account needed
     app.register_blueprint(job_pages)  # 后台作业: the background jobs, the administrator's
+    from . import operations
+
+    app.register_blueprint(operations.bp)  # 运行监测 and 告警: the SOAP requests' figures, the alerts

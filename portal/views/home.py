@@ -1,12 +1,14 @@
 """首页: what waits for the signed-in user, by role: the 使用申请 and 纠错 its department has to
 answer and its own applications awaiting an answer (``governance.todo``), and for reviewers the
-catalogue entries awaiting review and publication (``catalogue.search``'s status counts)."""
+catalogue entries awaiting review and publication (``catalogue.search``'s status counts); for the
+monitoring roles the number of alerts (告警, ``governance.alerts``)."""
 
 from __future__ import annotations
 
 from flask import Blueprint, render_template
 
 from directory.catalogue.search import search
+from governance.alerts import alerts
 from governance.todo import todo as waiting_for
 
 from ..app import context, requires
@@ -27,4 +29,6 @@ def index():
         todo.update(inbox=waiting.inbox, inbox_overdue=waiting.inbox_overdue, corrections=waiting.corrections)
     if ctx.caller.can("apply") and ctx.caller.department_id is not None:
         todo["applications"] = waiting.applications
+    if ctx.caller.can("monitor"):  # 告警, computed on view (governance.alerts)
+        todo["alerts"] = len(alerts(ctx.again()))
     return render_template("home.html", todo=todo)

@@ -44,4 +44,6 @@ CASES = {
                                                          "text": "下一批次更正"}, department="gaj"),
     "correction.inbox": case(PROVIDER_STAFF, department="gaj"),
     "assessment.report": case({"admin", "reviewer", "auditor"}),
+    "monitoring.report": case({"admin", "auditor"}),  # 运行监测: the monitoring roles (交换监控's)
+    "monitoring.alerts": case({"admin", "auditor"}),
 }

@@ -68,3 +68,31 @@ def test_the_worker_on_sqlite_says_the_work_runs_in_the_server(sqlite_url, tmp_p
     monkeypatch.setenv("GOVSHARE_VAR", str(tmp_path))
     assert server.main(["--db-url", sqlite_url, "worker"]) == 2
     assert "with inprocess jobs the background work runs inside `govshare serve`" in capsys.readouterr().err
+
+
+def test_the_nightly_retention_is_a_job_and_deletes_the_operational_records_past_their_days(sqlite_url, tmp_path):
+    """On procrastinate a nightly periodic job; in process the serve's Housekeeper calls the same pass."""
+    from sqlalchemy import select
+
+    from operations import tasks
+    from operations.engine import RETAIN, build_app
+    from registry.db import make_engine, session_factory, unit_of_work
+    from registry.models import RequestRecord
+    from registry.request_log import clock_ms
+
+    queue = build_app(Settings(db_url=PG))
+    assert RETAIN in queue.tasks and any(p.task.name == RETAIN and p.periodic_id == "nightly"
+                                         for p in queue.periodic_registry.periodic_tasks.values())
+    settings = Settings.from_env(db_url=sqlite_url, var_dir=tmp_path, monitoring_days=90)
+    engine = make_engine(sqlite_url)
+    sessions = session_factory(engine)
+    now = clock_ms()
+    with unit_of_work(sessions) as session:
+        for age_days in (91, 89):
+            started = now - age_days * 86_400_000
+            session.add(RequestRecord(started_ms=started, ended_ms=started + 5, duration_ms=5, service="/exchange",
+                                      operation=f"aged{age_days}"))
+    assert tasks.retention(sessions, settings) == "1 operational records older than 90 days deleted"
+    with sessions() as session:
+        assert session.scalars(select(RequestRecord.operation)).all() == ["aged89"]
+    engine.dispose()

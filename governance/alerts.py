@@ -1,0 +1,173 @@
+"""告警: what needs someone's attention, computed from the database when asked (no daemon keeps them).
+
+    alerts(ctx) -> [Alert(kind="adapter", subject="gaj-hj", what="适配器 gaj-hj 最近 2 次同步失败: ...",
+                          since=datetime(2026, 12, 6, 1, 0), place="monitor"), ...]
+
+Each alert says what is wrong, since when (naive UTC: when it began), and the portal page where it
+is acted on (``place``, an endpoint name the portal maps to its address, with ``args``):
+
+- ``adapter``: an adapter whose last finished sync run failed - since the first failure after its last
+  success (交换监控);
+- ``provider``: a 逻辑集中 resource whose provider did not answer: its last forwarded query ended in
+  ``ProviderUnavailable`` (as the audit log records it, ``exchange.logical``), within :data:`PROVIDER_WINDOW`
+  - since the first such failure after its last answered query (the resource's page);
+- ``node``: a front-end node (前置交换节点) with no heartbeat for ``governance.nodes.SILENT_AFTER``, and
+  ``platform``: a lower platform (目录管理节点) not heard from for :data:`PLATFORM_SILENT_AFTER` - since
+  it was last heard from (节点);
+- ``certificate``: a valid certificate the CA issued that ends within ``GOVSHARE_ALERT_CERT_DAYS`` (or has
+  ended) and has no successor of the same department, system and purpose that lasts longer; ``ca``: the
+  platform CA itself - since the day the window opened (证书管理);
+- ``application`` / ``correction``: a 使用申请 still waiting, or a 纠错 report still open, past its
+  deadline - since the deadline (the provider's inbox).
+
+An alert clears by itself when its cause is gone: a successful run, an answered query, a heartbeat,
+a renewed certificate, an answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+
+from registry.models import (
+    AuditEntry,
+    CatalogueEntry,
+    Certificate,
+    CorrectionReport,
+    Department,
+    FederationNode,
+    FrontNode,
+    SharingApplication,
+    SyncRun,
+)
+from trust import pki
+from trust.actions import Context, action
+
+from .nodes import SILENT_AFTER
+
+PROVIDER_WINDOW = timedelta(days=7)  # a provider failure older than this, never retried, is no longer news
+PLATFORM_SILENT_AFTER = timedelta(minutes=15)  # three of a lower platform's default 300 s reconciliations
+KINDS = {"adapter": "适配器同步失败", "provider": "逻辑集中提供方不可达", "node": "前置交换节点失联",
+         "platform": "下级平台失联", "certificate": "证书即将到期", "ca": "平台 CA 证书即将到期",
+         "application": "使用申请逾期未答复", "correction": "纠错逾期未答复"}
+
+
+@dataclass(frozen=True)
+class Alert:
+    kind: str
+    subject: str  # what it is about: the adapter, resource, node, certificate serial, application number
+    what: str  # the alert in Chinese, for people
+    since: datetime  # naive UTC
+    place: str  # the portal endpoint where it is acted on
+    args: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def title(self) -> str:
+        return KINDS[self.kind]
+
+
+@action("monitoring.alerts")
+def alerts(ctx: Context) -> list[Alert]:
+    """Every alert as of the action's time, oldest first."""
+    session, now = ctx.session, ctx.now.replace(tzinfo=None)
+    found = (_adapters(session) + _providers(session, now) + _nodes(session, now)
+             + _certificates(session, ctx, now) + _overdue(session, now))
+    ctx.note(record_count=len(found))
+    return sorted(found, key=lambda a: (a.since, a.kind, a.subject))
+
+
+def _adapters(session) -> list[Alert]:
+    last_ok = (select(SyncRun.adapter, func.max(SyncRun.id).label("ok")).where(SyncRun.status == "succeeded")
+               .group_by(SyncRun.adapter).subquery())
+    failing = (select(SyncRun.adapter, func.min(SyncRun.started), func.count(), func.max(SyncRun.id))
+               .outerjoin(last_ok, last_ok.c.adapter == SyncRun.adapter)
+               .where(SyncRun.status == "failed", SyncRun.id > func.coalesce(last_ok.c.ok, 0))
+               .group_by(SyncRun.adapter))
+    found = []
+    for adapter, since, count, last in session.execute(failing):
+        message = session.scalar(select(SyncRun.message).where(SyncRun.id == last)) or ""
+        what = f"适配器 {adapter} 最近 {count} 次同步失败" + (f": {message[:200]}" if message else "")
+        found.append(Alert("adapter", adapter, what, since, "monitor.index"))
+    return found
+
+
+def _providers(session, now: datetime) -> list[Alert]:
+    recent = AuditEntry.recorded_at >= now - PROVIDER_WINDOW
+    failed = AuditEntry.result.like("%:ProviderUnavailable")
+    found = []
+    for code, in session.execute(select(AuditEntry.resource_code).where(recent, failed).distinct()):
+        answered = session.scalar(select(func.max(AuditEntry.seq)).where(
+            AuditEntry.resource_code == code, AuditEntry.result == "ok", AuditEntry.operation.in_(
+                ("exchange.query_records", "exchange.unified_query"))))
+        first = session.execute(select(AuditEntry.recorded_at, AuditEntry.detail).where(
+            AuditEntry.resource_code == code, failed, AuditEntry.seq > (answered or 0))
+            .order_by(AuditEntry.seq).limit(1)).first()
+        if first is not None:
+            found.append(Alert("provider", code, f"逻辑集中资源 {code} 的提供方服务不可达: {first.detail[:200]}",
+                               first.recorded_at, "catalogue.detail", {"code": code}))
+    return found
+
+
+def _nodes(session, now: datetime) -> list[Alert]:
+    found = []
+    for node, name in session.execute(select(FrontNode, Department.name).join(
+            Department, Department.id == FrontNode.department_id).where(FrontNode.reported_at < now - SILENT_AFTER)):
+        found.append(Alert("node", node.node_id, f"{name}的前置交换节点 {node.system_code or node.node_id} 自上次心跳后"
+                           "未再报告", node.reported_at, "nodes.index"))
+    for platform, name in session.execute(select(FederationNode, Department.name).join(
+            Department, Department.id == FederationNode.department_id)
+            .where(FederationNode.last_contact < now - PLATFORM_SILENT_AFTER)):
+        found.append(Alert("platform", str(platform.department_id), f"下级平台{name}自上次联系后未再推送或对账",
+                           platform.last_contact, "nodes.index"))
+    return found
+
+
+def _certificates(session, ctx: Context, now: datetime) -> list[Alert]:
+    window = timedelta(days=ctx.settings.alert_cert_days)
+    found = []
+    latest = {(department, system, purpose): ends for department, system, purpose, ends in session.execute(
+        select(Certificate.department_id, Certificate.system_id, Certificate.purpose, func.max(Certificate.not_after))
+        .where(Certificate.status == "valid")
+        .group_by(Certificate.department_id, Certificate.system_id, Certificate.purpose))}
+    for cert, name in session.execute(select(Certificate, Department.name).join(
+            Department, Department.id == Certificate.department_id)
+            .where(Certificate.status == "valid", Certificate.not_after <= now + window)):
+        if latest[(cert.department_id, cert.system_id, cert.purpose)] > now + window:
+            continue  # renewed: a certificate of the same holder and purpose outlasts the window
+        ended = "已于" if cert.not_after <= now else "将于"
+        found.append(Alert("certificate", cert.serial, f"{name}的证书 {cert.subject} (序列号 {cert.serial}) "
+                           f"{ended} {_china(cert.not_after)} 到期", cert.not_after - window, "certificates.admin"))
+    ca = pki.ca_certificate(ctx.settings)
+    if ca is not None:
+        ends = ca.not_valid_after_utc.replace(tzinfo=None)
+        if ends <= now + window:
+            found.append(Alert("ca", format(ca.serial_number, "x"), f"平台 CA 证书 {ca.subject.rfc4514_string()} "
+                               f"{'已于' if ends <= now else '将于'} {_china(ends)} 到期", ends - window,
+                               "certificates.admin"))
+    return found
+
+
+def _overdue(session, now: datetime) -> list[Alert]:
+    found = []
+    for application, consumer, resource in session.execute(
+            select(SharingApplication, Department.name, CatalogueEntry.resource_code)
+            .join(Department, Department.id == SharingApplication.consumer_id)
+            .join(SharingApplication.entry)
+            .where(SharingApplication.status == "submitted", SharingApplication.deadline < now)):
+        found.append(Alert("application", str(application.id), f"{consumer}对资源 {resource} 的使用申请 "
+                           f"#{application.id} 已超过答复期限 ({_china(application.deadline)})",
+                           application.deadline, "sharing.inbox"))
+    for report, reporter, resource in session.execute(
+            select(CorrectionReport, Department.name, CatalogueEntry.resource_code)
+            .join(Department, Department.id == CorrectionReport.reporter_id)
+            .join(CorrectionReport.entry)
+            .where(CorrectionReport.status == "open", CorrectionReport.deadline < now)):
+        found.append(Alert("correction", str(report.id), f"{reporter}对资源 {resource} 的纠错 #{report.id} "
+                           f"已超过答复期限 ({_china(report.deadline)})", report.deadline, "corrections.index"))
+    return found
+
+
+def _china(at: datetime) -> str:
+    return (at + timedelta(hours=8)).strftime("%Y-%m-%d %H:%M")

@@ -1,0 +1,99 @@
+"""``govshare monitoring``: operational monitoring (运行监测) from a terminal.
+
+    $ govshare monitoring report --since 24h --service /exchange
+    requests 1200 (3 errors) from 2026-12-05 13:00 to 2026-12-06 13:00 China time
+    service          requests  errors   p50 ms   p95 ms   p99 ms   bytes in  bytes out
+    /exchange            1200       3     12.0     48.5    120.0     960000    4100000
+    ...
+    $ govshare monitoring purge
+    deleted 5120 operational monitoring records older than 90 days (GOVSHARE_MONITORING_DAYS)
+
+``report`` runs the ``monitoring.report`` action as ``--user`` (default: the platform's operator) and
+prints its tables per service, operation, consumer and resource.  ``--since``/``--until`` take a China
+time (``2026-12-05`` or ``2026-12-05T09:30``) or a span back from now (``90m``, ``24h``, ``7d``).
+``purge`` deletes the records older than ``GOVSHARE_MONITORING_DAYS`` (``registry.request_log.purge``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from registry import request_log
+from registry.settings import Settings
+from trust import console
+from xsd.rules import CHINA
+
+from . import monitoring
+
+_SPAN = re.compile(r"^(\d+)([mhd])$")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+
+
+def moment(text: str) -> datetime:
+    """A China time (``YYYY-MM-DD[THH:MM]``) or a span back from now (``24h``), as an aware UTC time."""
+    text = text.strip()
+    span = _SPAN.match(text)
+    if span:
+        return datetime.now(UTC) - timedelta(**{_UNITS[span.group(2)]: int(span.group(1))})
+    try:
+        return datetime.fromisoformat(text).replace(tzinfo=CHINA).astimezone(UTC)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is neither a China time like 2026-12-05 or 2026-12-05T09:30 "
+                                         "nor a span back from now like 90m, 24h or 7d") from None
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    group = subparsers.add_parser("monitoring", help="运行监测: the SOAP requests' volumes, latencies, errors, bytes")
+    commands = group.add_subparsers(dest="monitoring_command", required=True, metavar="COMMAND")
+    rep = commands.add_parser("report", help="requests per service, operation, consumer and resource")
+    rep.add_argument("--user", metavar="USERNAME", help="the account acting (default: the platform's operator)")
+    rep.add_argument("--service", help="one service, e.g. /exchange or /uddi/inquiry")
+    rep.add_argument("--consumer", help="one consumer department (its code)")
+    rep.add_argument("--resource", help="one resource (资源代码)")
+    rep.add_argument("--since", type=moment, help="from (China time, or 24h / 7d back; default 24h)")
+    rep.add_argument("--until", type=moment, help="to (China time, or a span back; default now)")
+    rep.add_argument("--step", choices=tuple(monitoring.STEPS), default="hour", help="the time series' step")
+    rep.set_defaults(handler=_report)
+    purge = commands.add_parser("purge", help="delete the records older than GOVSHARE_MONITORING_DAYS")
+    purge.set_defaults(handler=_purge)
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def _table(title: str, rows: list[monitoring.Figures]) -> list[str]:
+    lines = [f"{title:<28}{'requests':>9}{'errors':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
+             f"{'bytes in':>12}{'bytes out':>12}"]
+    lines += [f"{(f.key or '-'):<28}{f.requests:>9}{f.errors:>8}{_number(f.p50):>9}{_number(f.p95):>9}"
+              f"{_number(f.p99):>9}{f.bytes_in:>12}{f.bytes_out:>12}" for f in rows]
+    return lines
+
+
+def _report(args, sessions: sessionmaker[Session], settings: Settings) -> int:
+    def work() -> None:
+        found = monitoring.report(console.context(sessions, settings, args.user), since=args.since,
+                                  until=args.until, service=args.service, consumer=args.consumer,
+                                  resource=args.resource, step=args.step)
+        china = [(at.replace(tzinfo=UTC).astimezone(CHINA)).strftime("%Y-%m-%d %H:%M") for at in
+                 (found.since, found.until)]
+        lines = [f"requests {found.total.requests} ({found.total.errors} errors) from {china[0]} to {china[1]} "
+                 "China time", ""]
+        for title, rows in (("service", found.services), ("operation", found.operations),
+                            ("consumer", found.consumers), ("resource", found.resources),
+                            (f"{args.step} (China time)", found.series)):
+            lines += [*_table(title, rows), ""]
+        print("\n".join(lines).rstrip())
+
+    return console.run(work)
+
+
+def _purge(args, sessions: sessionmaker[Session], settings: Settings) -> int:
+    deleted = request_log.purge(sessions, settings)
+    print(f"deleted {deleted} operational monitoring records older than {settings.monitoring_days} days "
+          "(GOVSHARE_MONITORING_DAYS)")
+    return 0

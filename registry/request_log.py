@@ -1,0 +1,188 @@
+"""Operational monitoring's records (运行监测): one row of ``request_log`` per SOAP request, written off
+the request's thread.
+
+    {"service": "/exchange", "operation": "QueryRecords", "department_code": "330100000002",
+     "user": None, "certificate_serial": "5f3a...", "system_code": "GAJ-RK", "resource_code": "101001/000002",
+     "started_ms": 1796522402117, "ended_ms": 1796522402131, "duration_ms": 14,
+     "request_bytes": 812, "response_bytes": 2301, "result": "ok", "client": "10.2.0.17"}
+
+The fields are those of X-Road's operational monitoring data, in our terms.  The server's middleware
+(``server.monitored``) opens a record when a SOAP request arrives (:func:`begin`) and closes it when
+the answer has been sent; in between, whoever learns something of the call says so with :func:`note`:
+the transports name the SOAP operation, the action that runs fills the caller and the resource from
+its audit event (``trust.actions``).  A note outside a request (the portal, the command line) is
+ignored, and what a record already holds is not overwritten (the first action of a call is the call).
+
+The request's thread only appends the finished record to an in-memory queue (:meth:`Writer.append`);
+the writer thread inserts the queue in batches, once a second or as soon as ``BATCH`` rows wait.  Records
+not yet inserted when the process is killed (SIGKILL, a power cut) are lost, at most about a second's
+worth; an orderly stop (SIGTERM, Ctrl-C, a gunicorn worker's exit) inserts them first (:meth:`Writer.stop`,
+also run at interpreter exit).  While the database does not answer, records wait in the queue up to
+``LIMIT`` rows; beyond that new ones are dropped and counted, and a warning says how many.
+
+Retention: :func:`purge` deletes the records older than ``GOVSHARE_MONITORING_DAYS``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import collections
+import logging
+import threading
+import time
+import weakref
+from contextvars import ContextVar, Token
+from typing import Any
+
+from sqlalchemy import Engine, delete, exc, insert
+from sqlalchemy.orm import Session, sessionmaker
+
+from .db import unit_of_work
+from .models import RequestRecord
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+BATCH = 500  # rows that wake the writer before its second is up
+INTERVAL = 1.0  # seconds between the writer's inserts
+LIMIT = 100_000  # rows held while the database does not answer
+
+#: a record's columns, and what one the request did not fill holds
+_COLUMNS: dict[str, Any] = {
+    "started_ms": 0, "ended_ms": 0, "duration_ms": 0, "service": "", "operation": "", "department_code": None,
+    "user": None, "certificate_serial": None, "system_code": None, "resource_code": None, "request_bytes": 0,
+    "response_bytes": 0, "result": "ok", "client": ""}
+
+#: the record of the SOAP request being handled on this thread, if any
+_CURRENT: ContextVar[dict[str, Any] | None] = ContextVar("request_record", default=None)
+
+#: what an action's caller and resource fill in (the names of ``audit.AuditEvent``'s fields)
+CALLER_FIELDS = ("department_code", "user", "certificate_serial", "system_code", "resource_code")
+
+
+def begin(record: dict[str, Any]) -> Token:
+    """Make ``record`` the current request's record (for :func:`note`) until :func:`end`."""
+    return _CURRENT.set(record)
+
+
+def end(token: Token) -> None:
+    _CURRENT.reset(token)
+
+
+def note(**fields: Any) -> None:
+    """Tell the current request's record what it does not know yet (empty values are ignored)."""
+    record = _CURRENT.get()
+    if record is None:
+        return
+    for name, value in fields.items():
+        if value and not record.get(name):
+            record[name] = value
+
+
+def note_from(known: Any) -> None:
+    """The caller and resource an action's audit event (``trust.audit.AuditEvent``) or a verified
+    caller (``trust.auth.Caller``) holds."""
+    if known is not None and _CURRENT.get() is not None:
+        note(**{name: getattr(known, name, None) for name in CALLER_FIELDS})
+
+
+class Writer:
+    """A process's queue of finished records and the daemon thread that inserts them in batches."""
+
+    def __init__(self, engine: Engine, interval: float = INTERVAL, batch: int = BATCH, limit: int = LIMIT):
+        self.engine, self.interval, self.batch, self.limit = engine, interval, batch, limit
+        self.queue: collections.deque[dict[str, Any]] = collections.deque()
+        self.dropped = 0
+        self._wake = threading.Event()
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+        self._flush_lock = threading.Lock()
+        _WRITERS.add(self)
+
+    def append(self, record: dict[str, Any]) -> None:
+        """Queue ``record`` (the request's thread: a deque append, no database)."""
+        if len(self.queue) >= self.limit:
+            self.dropped += 1
+            return
+        self.queue.append(record)
+        if self._thread is None:
+            self._start()
+        if len(self.queue) >= self.batch:
+            self._wake.set()
+
+    def _start(self) -> None:
+        with self._start_lock:  # the first request of the process (after gunicorn's fork) starts it
+            if self._thread is None and not self._stopping:
+                self._thread = threading.Thread(target=self._run, name="request-log", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stopping:
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            self.flush()
+
+    def flush(self) -> int:
+        """Insert every queued record now; the number inserted.  Rows that the database refused go
+        back to the queue's front, to be tried again by the next flush."""
+        with self._flush_lock:
+            rows: list[dict[str, Any]] = []
+            while self.queue:
+                rows.append(self.queue.popleft())
+            if not rows:
+                return 0
+            try:
+                with self.engine.connect() as connection:
+                    connection.execute(insert(RequestRecord), [{name: row.get(name, default) for name, default
+                                                                in _COLUMNS.items()} for row in rows])
+                    connection.commit()
+                    if not self.queue:  # idle: the process holds no connection for its records until the next
+                        connection.detach()  # (closed, not pooled: N processes on M machines share PostgreSQL)
+            except exc.OperationalError as err:  # the database does not answer now: the rows wait
+                log.warning("%d operational monitoring records not written yet: %s", len(rows),
+                            str(err).splitlines()[0])
+                room = max(self.limit - len(self.queue), 0)
+                self.queue.extendleft(reversed(rows[:room]))
+                self.dropped += len(rows) - min(room, len(rows))
+                return 0
+            except Exception:  # noqa: BLE001 - a record the table cannot take; the writer thread lives on
+                log.exception("%d operational monitoring records could not be written and are dropped", len(rows))
+                return 0
+            if self.dropped:
+                log.warning("%d operational monitoring records were dropped while the database did not answer",
+                            self.dropped)
+                self.dropped = 0
+            return len(rows)
+
+    def stop(self) -> None:
+        """Stop the thread and insert what is queued (an orderly shutdown loses nothing)."""
+        self._stopping = True
+        self._wake.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=10)
+        self.flush()
+
+
+_WRITERS: weakref.WeakSet[Writer] = weakref.WeakSet()
+
+
+@atexit.register
+def _flush_at_exit() -> None:
+    for writer in list(_WRITERS):
+        writer.stop()
+
+
+def clock_ms() -> int:
+    """Now, in milliseconds since the Unix epoch (the records' time)."""
+    return time.time_ns() // 1_000_000
+
+
+def purge(sessions: sessionmaker[Session], settings: Settings, *, now_ms: int | None = None) -> int:
+    """Delete the records that started more than ``GOVSHARE_MONITORING_DAYS`` days ago (none when it
+    is 0); the number deleted.  A plain function for the job engine and ``govshare monitoring purge``."""
+    if settings.monitoring_days <= 0:
+        return 0
+    cutoff = (clock_ms() if now_ms is None else now_ms) - settings.monitoring_days * 86_400_000
+    with unit_of_work(sessions) as session:
+        return session.execute(delete(RequestRecord).where(RequestRecord.started_ms < cutoff)).rowcount or 0
