@@ -13,6 +13,7 @@ CASES = {
     "audit.verify": case(AUDITORS),
     "audit.export": case(AUDITORS, lambda w: {"out": io.StringIO(), "format": "csv"}),
     "audit.checkpoint": case("admin"),
+    "audit.archive": case("admin"),  # writes the evidence archive, signed with the platform key
     # the world has its CA already: an allowed role meets that refusal (CertificateAuthorityExists)
     "pki.init": case("security"),
     "pki.issue": case("security", lambda w: {"department": "gaj"}),
