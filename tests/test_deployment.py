@@ -4,7 +4,9 @@ each) on one PostgreSQL database migrated once beforehand (GOVSHARE_MIGRATE=0). 
 turn, as a load balancer sends them; one machine is killed with SIGKILL while batches are under way
 and the balancer sends the rest (and each batch the dead machine did not answer) to the other.  Every
 batch that was answered is in the input tier once, with the receipt its sender got, and a batch sent
-again gets that receipt: no answered request is lost, none is taken twice."""
+again gets that receipt: no answered request is lost, none is taken twice.  Each machine runs a
+``govshare worker`` beside its server, killed with it: every tick of the periodic jobs, before and
+after the kill, is worked once by the workers left - no job is lost."""
 
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from pathlib import Path
 import pytest
 import requests
 from lxml import etree
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from directory.accounts import create_user, register_department
 from directory.demo import credit_code_for
@@ -76,7 +78,8 @@ def test_the_container_file_and_the_proxy_example_hold_together():
 
 
 class Machine:
-    """One gunicorn server (its own process group) loading server:application."""
+    """One machine of the deployment: a gunicorn server (its own process group) loading
+    server:application, and a `govshare worker` beside it (docs/deploy/govshare-worker.service)."""
 
     def __init__(self, env: dict, folder: Path, name: str):
         self.port = free_port()
@@ -87,6 +90,9 @@ class Machine:
                 [str(GUNICORN), "-c", str(DEPLOY / "gunicorn.conf.py"), "server:application"], cwd=ROOT,
                 env={**env, "GUNICORN_BIND": f"127.0.0.1:{self.port}", "GUNICORN_WORKERS": "2",
                      "GUNICORN_THREADS": "4"}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        with (folder / f"{name}-worker.log").open("w") as log:
+            self.worker = subprocess.Popen([sys.executable, "-m", "server", "worker", "--name", name], cwd=ROOT,
+                                           env=env, stdout=log, stderr=subprocess.STDOUT)
 
     def ready(self) -> bool:
         try:
@@ -96,13 +102,17 @@ class Machine:
 
     def kill(self) -> None:
         os.killpg(self.process.pid, signal.SIGKILL)
+        self.worker.kill()
         self.process.wait(timeout=30)
+        self.worker.wait(timeout=30)
 
     def stop(self) -> None:
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
+            self.worker.terminate()
             try:
                 self.process.wait(timeout=60)
+                self.worker.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.kill()
 
@@ -128,14 +138,18 @@ def test_two_gunicorn_machines_on_one_postgresql_lose_no_answered_batch_when_one
         provider = gaj.credit_code
     env = {**{k: v for k, v in os.environ.items() if not k.startswith(("GOVSHARE_", "GUNICORN_"))},
            "GOVSHARE_DB_URL": postgresql_url, "GOVSHARE_VAR": str(tmp_path / "var"), "GOVSHARE_MIGRATE": "0",
-           "GOVSHARE_WSS": "optional", "GOVSHARE_SCHEDULER": "0", "GOVSHARE_UDDI_NOTIFY": "0"}
+           "GOVSHARE_WSS": "optional", "GOVSHARE_SCHEDULER": "0", "GOVSHARE_UDDI_NOTIFY": "0",
+           # the workers' periodic work every second, a dead worker's jobs taken over after 3 s of silence
+           "GOVSHARE_JOBS_TICK": "1", "GOVSHARE_JOBS_HEARTBEAT": "1", "GOVSHARE_JOBS_STALLED": "3"}
     machines = [Machine(env, tmp_path, "a"), Machine(env, tmp_path, "b")]
     try:
         deadline = time.monotonic() + 120
-        while not all(m.ready() for m in machines):
+        while not (all(m.ready() for m in machines) and _workers(sessions) == 2):
             logs = "\n".join(m.log.read_text()[-1500:] for m in machines)
-            assert time.monotonic() < deadline and all(m.process.poll() is None for m in machines), logs
+            assert time.monotonic() < deadline and all(m.process.poll() is None and m.worker.poll() is None
+                                                       for m in machines), logs
             time.sleep(0.3)
+        both_working = time.time()
         health = requests.get(f"{machines[0].url}/health", timeout=5)
         assert health.status_code == 200 and health.json() == {"status": "ok"}
 
@@ -154,10 +168,20 @@ def test_two_gunicorn_machines_on_one_postgresql_lose_no_answered_batch_when_one
             sent = [pool.submit(balance, n) for n in range(BATCHES)]
             while len(answered) < BATCHES // 3:
                 time.sleep(0.01)
-            machines[0].kill()  # the first machine dies with its workers, batches under way on it
+            machines[0].kill()  # the first machine dies with its server's workers and its job worker
+            killed = time.time()
             for future in sent:
                 future.result()
         assert len(answered) == BATCHES and moved, moved
+        # no job lost: every tick of the periodic audit checkpoint, before and after the kill, worked once
+        # (a tick's job the dead worker held is run again by the other once its heartbeat is missed)
+        until = int(killed) + 5
+        deadline = time.monotonic() + 60
+        while (ticks := _ticks(sessions, until)) is None:
+            assert time.monotonic() < deadline, (tmp_path / "b-worker.log").read_text()[-2000:]
+            time.sleep(0.3)
+        assert ticks[0] <= both_working + 3 and ticks[-1] == until, ticks
+        assert ticks == list(range(ticks[0], until + 1)), ticks
 
         # /metrics at the machine left: its two workers' counts added up (multi-process mode)
         metrics = requests.get(f"{machines[1].url}/metrics", timeout=10).text
@@ -174,6 +198,27 @@ def test_two_gunicorn_machines_on_one_postgresql_lose_no_answered_batch_when_one
     finally:
         for machine in machines:
             machine.stop()
+
+
+def _workers(sessions) -> int:
+    with sessions() as s:
+        return s.scalar(text("SELECT count(*) FROM procrastinate_workers"))
+
+
+def _ticks(sessions, until: int) -> list[int] | None:
+    """The ticks of the periodic audit checkpoint up to ``until`` (Unix seconds), once every job of them
+    has succeeded and each is claimed by one of its jobs; None while one has still to run."""
+    with sessions() as s:
+        jobs = s.execute(text("SELECT id, (args->>'timestamp')::bigint AS tick, status::text AS status "
+                              "FROM procrastinate_jobs WHERE task_name = 'govshare.audit_checkpoint'")).all()
+        claims = dict(s.execute(text("SELECT tick, job_id FROM job_tick WHERE task = 'govshare.audit_checkpoint'"))
+                      .all())
+    mine = [job for job in jobs if job.tick <= until]
+    if not any(job.tick == until for job in mine) or any(job.status != "succeeded" for job in mine):
+        return None
+    ticks = sorted({job.tick for job in mine})
+    assert all(claims.get(tick) in {job.id for job in mine if job.tick == tick} for tick in ticks), (ticks, claims)
+    return ticks
 
 
 def _batch_id(n: int) -> str:

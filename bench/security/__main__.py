@@ -133,10 +133,13 @@ def bodies(world: World, count: int, rng: random.Random, *, signed: bool) -> lis
 
 
 @contextmanager
-def served(db_url: str, var_dir: Path, threads: int, audit: bool):
+def served(db_url: str, var_dir: Path, threads: int, audit: bool, **settings: str):
+    """A benchmark server (bench.directory.server) in its own process, its address; ``settings``: more
+    ``GOVSHARE_*`` variables for it (e.g. ``GOVSHARE_EVIDENCE="0"``)."""
     import subprocess
 
-    env = dict(os.environ, GOVSHARE_WSS="optional", GOVSHARE_AUDIT="1" if audit else "0", GOVSHARE_VAR=str(var_dir))
+    env = dict(os.environ, GOVSHARE_WSS="optional", GOVSHARE_AUDIT="1" if audit else "0", GOVSHARE_VAR=str(var_dir),
+               **settings)
     proc = subprocess.Popen([sys.executable, "-m", "bench.directory.server", "--db-url", db_url,
                              "--threads", str(threads)], cwd=ROOT, stdout=subprocess.PIPE, text=True, env=env)
     try:

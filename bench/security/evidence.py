@@ -17,38 +17,25 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
-import subprocess
 import sys
-from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.databases import PG_ADMIN_URL, postgresql_version, throwaway_database
 from bench.directory import report
-from bench.directory.__main__ import RESULTS, ROOT, sqlite_database
+from bench.directory.__main__ import RESULTS, sqlite_database
 
 from .__main__ import bodies, measure, prepare, warm
+from .__main__ import served as security_served
 
 PG_DATABASE = "govshare_bench_evidence"
 
 
-@contextmanager
 def served(db_url: str, var_dir: Path, threads: int, evidence: bool):
-    env = dict(os.environ, GOVSHARE_WSS="optional", GOVSHARE_AUDIT="1", GOVSHARE_EVIDENCE="1" if evidence else "0",
-               GOVSHARE_VAR=str(var_dir))
-    proc = subprocess.Popen([sys.executable, "-m", "bench.directory.server", "--db-url", db_url,
-                             "--threads", str(threads)], cwd=ROOT, stdout=subprocess.PIPE, text=True, env=env)
-    try:
-        line = proc.stdout.readline()
-        if not line.startswith("LISTENING "):
-            raise RuntimeError(f"the server did not start (exit code {proc.poll()}): {line!r}")
-        yield f"http://127.0.0.1:{int(line.split()[1])}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    """A benchmark server with the audit log on and the evidence log on or off."""
+    return security_served(db_url, var_dir, threads, True, GOVSHARE_EVIDENCE="1" if evidence else "0")
 
 
 def stored_bytes(db_url: str) -> tuple[int, float, float]:
