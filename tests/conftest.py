@@ -50,7 +50,7 @@ def new_postgresql_database():
     reason = _pg_reachable()
     if reason:
         service_unavailable(reason)
-    with throwaway_database(PG_ADMIN_URL, f"govshare_test_new_{uuid.uuid4().hex[:8]}") as url:
+    with throwaway_database(PG_ADMIN_URL, f"govshare_test_new_{uuid.uuid4().hex[:8]}", wait=False) as url:
         yield url
 
 
@@ -82,10 +82,10 @@ def pg_database():
     url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     migrate(url)
     yield url
-    with admin.connect() as conn:
-        conn.execute(text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
     admin.dispose()
+    from bench.databases import drop_later
+
+    drop_later(PG_ADMIN_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # not waited for: it checkpoints
 
 
 def _truncate(url: str) -> None:

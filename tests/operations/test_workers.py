@@ -84,7 +84,7 @@ def cluster(tmp_path_factory):
     if reason:
         service_unavailable(reason)
     tmp = tmp_path_factory.mktemp("jobs")
-    with throwaway_database(PG_ADMIN_URL, f"govshare_test_jobs_{uuid.uuid4().hex[:8]}") as url:
+    with throwaway_database(PG_ADMIN_URL, f"govshare_test_jobs_{uuid.uuid4().hex[:8]}", wait=False) as url:
         migrate(url)
         settings = Settings.from_env(db_url=url, var_dir=tmp, wss_policy="optional")
         engine = make_engine(url)
