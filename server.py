@@ -632,7 +632,8 @@ def prepare(settings: Settings, register_services: bool = False) -> sessionmaker
     """
     from directory.bootstrap import bootstrap_node
 
-    engine = make_engine(settings.db_url, connect_timeout=settings.db_connect_timeout)
+    engine = make_engine(settings.db_url, connect_timeout=settings.db_connect_timeout, pool=settings.db_pool,
+                         overflow=settings.db_overflow)
     sessions = session_factory(engine)
     with startup_lock(engine):  # processes started together take turns
         if settings.migrate:

@@ -32,13 +32,16 @@ PING_AFTER_IDLE = 10.0
 
 
 def make_engine(url: str, *, generic_plans: bool = False, connect_timeout: int = Settings.db_connect_timeout,
-                statement_timeout: int = 0, lock_timeout: int = 0) -> Engine:
+                statement_timeout: int = 0, lock_timeout: int = 0, pool: int = Settings.db_pool,
+                overflow: int = Settings.db_overflow) -> Engine:
     """An engine for ``url``; SQLite files get WAL, a busy timeout and foreign keys.
 
     A server database that does not accept a connection within ``connect_timeout`` seconds
     fails it, and so does a wait that long for a free connection of the pool.  On PostgreSQL
     a statement that runs longer than ``statement_timeout`` seconds, or waits longer than
     ``lock_timeout`` for a lock, is cancelled (0: no limit set here; see ``serving_engine``).
+    A server database's pool keeps up to ``pool`` connections open and opens up to ``overflow``
+    more while they are all in use (docs/deploy.md, "Connections").
 
     On PostgreSQL every execution is planned for its values (``plan_cache_mode``
     ``force_custom_plan``): psycopg prepares a statement after five runs, and a generic plan,
@@ -69,7 +72,8 @@ def make_engine(url: str, *, generic_plans: bool = False, connect_timeout: int =
 
         _unavailable_raised(engine)
         return engine
-    limits = dict(connect_timeout=connect_timeout, statement_timeout=statement_timeout, lock_timeout=lock_timeout)
+    limits = dict(connect_timeout=connect_timeout, statement_timeout=statement_timeout, lock_timeout=lock_timeout,
+                  pool=pool, overflow=overflow)
     connect_args: dict[str, object] = {}
     if url.startswith("postgresql"):
         connect_args["connect_timeout"] = max(connect_timeout, 2)  # libpq's least (its 0 is: wait for ever)
@@ -77,7 +81,8 @@ def make_engine(url: str, *, generic_plans: bool = False, connect_timeout: int =
                    "statement_timeout": f"{statement_timeout}s", "lock_timeout": f"{lock_timeout}s"}
         # (a limit of 0 leaves the database's own setting, none unless its administrator set one)
         connect_args["options"] = " ".join(f"-c {name}={value}" for name, value in options.items() if value != "0s")
-    engine = create_engine(url, pool_size=10, max_overflow=20, pool_timeout=connect_timeout, connect_args=connect_args)
+    engine = create_engine(url, pool_size=pool, max_overflow=overflow, pool_timeout=connect_timeout,
+                           connect_args=connect_args)
     engine.__dict__["_govshare_limits"] = limits  # for its reading engine
     _unavailable_raised(engine)
     _ping_when_idle(engine)
@@ -89,7 +94,8 @@ def serving_engine(settings: Settings) -> Engine:
     database that does not answer costs a request a clear fault, not a hung thread.  Adapter
     runs, migrations and commands use ``make_engine``'s, with no statement or lock limit."""
     return make_engine(settings.db_url, connect_timeout=settings.db_connect_timeout,
-                       statement_timeout=settings.db_statement_timeout, lock_timeout=settings.db_lock_timeout)
+                       statement_timeout=settings.db_statement_timeout, lock_timeout=settings.db_lock_timeout,
+                       pool=settings.db_pool, overflow=settings.db_overflow)
 
 
 def reading_engine(engine: Engine) -> Engine:

@@ -136,9 +136,7 @@ class Writer:
                 with self.engine.connect() as connection:
                     connection.execute(insert(RequestRecord), [{name: row.get(name, default) for name, default
                                                                 in _COLUMNS.items()} for row in rows])
-                    connection.commit()
-                    if not self.queue:  # idle: the process holds no connection for its records until the next
-                        connection.detach()  # (closed, not pooled: N processes on M machines share PostgreSQL)
+                    connection.commit()  # and back to the requests' pool: no connection of its own
             except exc.OperationalError as err:  # the database does not answer now: the rows wait
                 log.warning("%d operational monitoring records not written yet: %s", len(rows),
                             str(err).splitlines()[0])

@@ -16,6 +16,8 @@
 | GOVSHARE_DB_CONNECT_TIMEOUT | 5 (seconds PostgreSQL has to accept a connection; also the wait for a pooled one) |
 | GOVSHARE_DB_STATEMENT_TIMEOUT | 60 (seconds a statement of a request may run on PostgreSQL; 0: none set) |
 | GOVSHARE_DB_LOCK_TIMEOUT | 30 (seconds a statement of a request may wait for a lock on PostgreSQL; 0: none set) |
+| GOVSHARE_DB_POOL         | 10 (PostgreSQL connections a process keeps open per pool; docs/deploy.md "Connections") |
+| GOVSHARE_DB_OVERFLOW     | 20 (connections a pool opens beyond GOVSHARE_DB_POOL while busy, closed when returned) |
 | GOVSHARE_UPPER_URL       | "" (the higher platform this one federates its catalogue into; "" none) |
 | GOVSHARE_UPPER_KEY       | "" (PEM: this platform's key, certified by the higher platform) |
 | GOVSHARE_UPPER_CERT      | "" (PEM: the certificate the higher platform issued to this one) |
@@ -98,6 +100,10 @@ class Settings:
     db_connect_timeout: int = 5  # libpq's connect_timeout (at least 2)
     db_statement_timeout: int = 60
     db_lock_timeout: int = 30
+    # Each pool of a process (requests, UDDI inquiry) keeps up to db_pool connections open and opens
+    # up to db_overflow more while busy: the sum over every process must fit PostgreSQL's max_connections
+    db_pool: int = 10
+    db_overflow: int = 20
     inquiry_cache_mb: int = 64  # UDDI inquiry answers kept per process; 0 turns the cache off
     # WS-Security on /exchange and /uddi/publication: require (production), optional (verify
     # signed messages, let unsigned ones through: development and tests), off
@@ -191,6 +197,8 @@ class Settings:
             db_connect_timeout=_number(int, "GOVSHARE_DB_CONNECT_TIMEOUT", "5"),
             db_statement_timeout=_number(int, "GOVSHARE_DB_STATEMENT_TIMEOUT", "60"),
             db_lock_timeout=_number(int, "GOVSHARE_DB_LOCK_TIMEOUT", "30"),
+            db_pool=_number(int, "GOVSHARE_DB_POOL", "10"),
+            db_overflow=_number(int, "GOVSHARE_DB_OVERFLOW", "20"),
             inquiry_cache_mb=_number(int, "GOVSHARE_INQUIRY_CACHE_MB", "64"),
             wss_policy=env.get("GOVSHARE_WSS", "require").strip().lower(),
             upper_url=env.get("GOVSHARE_UPPER_URL", "").strip().rstrip("/"),
@@ -237,6 +245,10 @@ class Settings:
         if values["wss_policy"] not in WSS_POLICIES:
             raise SettingsError(f"GOVSHARE_WSS={values['wss_policy']!r} is not a policy: set it to one of "
                                 f"{', '.join(WSS_POLICIES)}")
+        if values["db_pool"] < 1 or values["db_overflow"] < 0:
+            raise SettingsError(f"GOVSHARE_DB_POOL={values['db_pool']} and GOVSHARE_DB_OVERFLOW="
+                                f"{values['db_overflow']} cannot make a pool: the pool keeps at least 1 connection "
+                                "and opens 0 or more beyond it")
         if values["evidence_days"] < 0:
             raise SettingsError(f"GOVSHARE_EVIDENCE_DAYS={values['evidence_days']} is negative: set the days an "
                                 "archived evidence message stays online (0: removed once archived)")

@@ -48,11 +48,17 @@ def test_every_soap_request_is_recorded_with_its_caller_operation_resource_sizes
         assert requests.post(f"{live_server.url}/uddi/inquiry", data=body, timeout=30,
                              headers={"Content-Type": "text/xml; charset=utf-8"}).status_code == 500
     requests.get(f"{live_server.url}/exchange?wsdl", timeout=30)  # not a SOAP request: not recorded
-    after = clock_ms()
 
     rows = _records(sessions, 5)
+    after = clock_ms()  # (a record ends once its answer is sent, which may be after the client has read it)
     assert len(rows) == 5
-    query, unknown, inquiry, no_such_key, malformed = rows
+    # in the order the answers ended, which need not be the order they were asked in
+    by_call = {(row.service, row.operation, row.result): row for row in rows}
+    query, unknown, inquiry, no_such_key, malformed = (by_call.get(call) for call in (
+        ("/exchange", "QueryRecords", "ok"), ("/exchange", "QueryRecords", "UnknownResource"),
+        ("/uddi/inquiry", "find_business", "ok"), ("/uddi/inquiry", "get_businessDetail", "E_invalidKeyPassed"),
+        ("/uddi/inquiry", "", "VersionMismatch")))
+    assert None not in (query, unknown, inquiry, no_such_key, malformed), sorted(by_call)
     assert (query.service, query.operation, query.result) == ("/exchange", "QueryRecords", "ok")
     assert query.department_code == "mzj" and query.resource_code == population.code
     assert (unknown.operation, unknown.result, unknown.department_code) == ("QueryRecords", "UnknownResource", "mzj")
