@@ -783,7 +783,7 @@ COMMANDS = {
     "pki": "trust.pki_cli", "audit": "trust.audit_cli", "assess": "governance.cli",
     "sharing": "governance.cli", "correction": "governance.cli", "demo": "directory.demo",
     "admin": "governance.admin_cli", "federation": "federation.cli", "uddi": "directory.uddi.cli",
-    "worker": "operations.cli",
+    "worker": "operations.cli", "jobs": "operations.cli",
     "monitoring": "governance.monitoring_cli",
 }
 

@@ -9,6 +9,7 @@ jobs on procrastinate's PostgreSQL queue, run by any number of ``govshare worker
     engine.py    the procrastinate application: connector, tasks, periodic schedule, retries
     tasks.py     what each job does, as plain functions over the platform's actions
     listing.py   the action ``jobs.list`` behind the portal's 后台作业 page
+    failed.py    the actions ``jobs.retry`` and ``jobs.purge``: the jobs that failed every attempt
     cli.py       ``govshare worker``
 
 This package sits at the top layer, beside server.py and the portal: its tasks call the adapters,

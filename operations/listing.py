@@ -27,7 +27,7 @@ STATUS_NAMES = {"todo": "排队", "doing": "运行中", "succeeded": "成功", "
 TASK_NAMES = {"govshare.run_adapter": "适配器同步", "govshare.plan_sync": "同步调度",
               "govshare.notify_listeners": "UDDI 订阅通知", "govshare.audit_checkpoint": "审计检查点",
               "govshare.federate": "上级平台目录上报", "govshare.retry_stalled": "恢复停滞作业",
-              "govshare.prune_jobs": "清理旧作业"}
+              "govshare.prune_jobs": "清理旧作业", "govshare.retention": "运行记录到期清理"}
 LIMIT = 200
 
 
@@ -50,8 +50,10 @@ class Jobs:
     jobs: list[Job]
 
 
+# attempts: the attempts started (procrastinate's own ``attempts`` also counts a failed job queued again)
 _QUEUE = text("""
-    SELECT j.id, j.task_name, j.args, j.status::text AS status, j.attempts,
+    SELECT j.id, j.task_name, j.args, j.status::text AS status, j.attempts AS retries,
+           (SELECT count(*) FROM procrastinate_events e WHERE e.job_id = j.id AND e.type = 'started') AS attempts,
            COALESCE(j.scheduled_at, (SELECT min(e.at) FROM procrastinate_events e
                                      WHERE e.job_id = j.id AND e.type = 'deferred')) AS scheduled,
            (SELECT max(e.at) FROM procrastinate_events e WHERE e.job_id = j.id AND e.type = 'started') AS started,
@@ -79,7 +81,7 @@ def list_jobs(ctx: Context, *, status: str | None = None, limit: int = LIMIT) ->
     limit = min(max(limit, 1), LIMIT)
     if ctx.settings.job_engine == "procrastinate":
         jobs = [Job(row.id, row.task_name, json.dumps(row.args, ensure_ascii=False, sort_keys=True),
-                    "retry" if row.status == "todo" and row.attempts else row.status, row.attempts,
+                    "retry" if row.status == "todo" and row.retries else row.status, row.attempts,
                     _naive_utc(row.scheduled), _naive_utc(row.started), _naive_utc(row.ended), row.error or "")
                 for row in ctx.session.execute(_QUEUE, {"status": status, "limit": limit})]
     else:

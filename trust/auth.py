@@ -673,6 +673,8 @@ check("quarantine.discard")(allowed("quarantine"))
 
 # operations: the background jobs (后台作业), the platform administrator's to watch
 check("jobs.list")(allowed("operate"))
+check("jobs.retry")(allowed("operate"))  # a failed job queued again
+check("jobs.purge")(allowed("operate"))  # failed jobs deleted
 check("demo.seed")(allowed("operate"))
 
 

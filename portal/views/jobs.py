@@ -1,13 +1,14 @@
 """后台作业: the background jobs for the platform administrator (``jobs.list``) - each job's task,
 arguments, status, attempts, when it was queued for, started and ended (China time) and why it last
-failed, filtered by status.  In process (SQLite) the page lists the adapter runs and says so."""
+failed, filtered by status; a failed job is queued again (``jobs.retry``), the failed jobs past so
+many days deleted (``jobs.purge``).  In process (SQLite) the page lists the adapter runs and says so."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 
-from operations import listing
-from registry.errors import InvalidInput
+from operations import failed, listing
+from registry.errors import GovshareError, InvalidInput
 
 from ..app import context, requires
 
@@ -25,3 +26,31 @@ def index():
         found, error = listing.Jobs("", []), exc.user_message
     return render_template("jobs.html", found=found, status=status or "", error=error,
                            statuses=listing.STATUS_NAMES, tasks=listing.TASK_NAMES), 400 if error else 200
+
+
+@bp.route("/jobs/retry", methods=["POST"])
+@requires("operate")
+def retry():
+    job_id = request.form.get("job_id", type=int)
+    try:
+        if job_id is None:
+            raise InvalidInput("job_id: required", zh="请指定作业编号。", field="job_id")
+        task = failed.retry(context(), job_id=job_id)
+        flash(f"作业 {job_id} ({listing.TASK_NAMES.get(task, task)}) 已重新排队, 将由 worker 立即执行。", "success")
+    except GovshareError as exc:
+        flash(f"未能重新执行作业 {job_id}: {exc.user_message}", "error")
+    return redirect(url_for("jobs.index", status="failed"))
+
+
+@bp.route("/jobs/purge", methods=["POST"])
+@requires("operate")
+def purge():
+    days = request.form.get("days", type=int)
+    try:
+        if days is None:
+            raise InvalidInput("days: required", zh="请填写天数 (整数)。", field="days")
+        deleted = failed.purge(context(), days=days)
+        flash(f"已删除 {deleted} 个最后一次尝试在 {days} 天前结束的失败作业。", "success")
+    except GovshareError as exc:
+        flash(f"未能清理失败作业: {exc.user_message}", "error")
+    return redirect(url_for("jobs.index", status="failed"))

@@ -4,4 +4,6 @@ from tests.actions import case
 
 CASES = {
     "jobs.list": case("admin"),
+    "jobs.retry": case("admin", lambda world: {"job_id": 1}),
+    "jobs.purge": case("admin", lambda world: {"days": 30}),
 }

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from operations.engine import conninfo, every
+from operations import engine
+from operations.engine import build_app, conninfo, every
+from operations.listing import TASK_NAMES
 from registry.settings import Settings, SettingsError
 
 PG = "postgresql+psycopg://govshare:secret@db.example.cn:5433/govshare"
@@ -96,3 +98,12 @@ def test_the_nightly_retention_is_a_job_and_deletes_the_operational_records_past
     with sessions() as session:
         assert session.scalars(select(RequestRecord.operation)).all() == ["aged89"]
     engine.dispose()
+
+
+def test_every_task_of_the_queue_has_a_name_on_the_jobs_page():
+    app = build_app(Settings.from_env(db_url="postgresql+psycopg://postgres@127.0.0.1:5432/none", jobs="procrastinate"))
+    ours = {name for name in app.tasks if name.startswith("govshare.")}
+    assert ours and ours <= set(TASK_NAMES)
+    tasks = (engine.SYNC, engine.PLAN, engine.NOTIFY, engine.CHECKPOINT, engine.FEDERATE, engine.STALLED, engine.PRUNE,
+             engine.RETAIN)
+    assert set(tasks) == set(TASK_NAMES)

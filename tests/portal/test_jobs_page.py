@@ -88,3 +88,69 @@ def test_in_process_the_page_lists_adapter_runs_and_says_so(browser, settings, s
     assert "运行中" in running
     [only] = _rows(admin.get("/jobs", params={"status": "doing"}).text)
     assert "运行中" in only
+
+
+@pytest.mark.usefixtures("operators")
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_a_failed_job_is_retried_and_the_old_failed_jobs_deleted_from_the_page_and_the_command_line(
+        browser, settings, sessions, tmp_path, monkeypatch, capsys):
+    from sqlalchemy import select, text
+
+    import server
+    from operations.engine import build_app, defer_adapter_run
+    from registry.models import AuditEntry
+
+    monkeypatch.setenv("GOVSHARE_ADAPTERS", str(tmp_path))  # adapter "nosuch" is unknown: its run fails
+    app = build_app(replace(settings, jobs_attempts=1, jobs_tick=30), sessions)
+
+    def work_the_queue() -> None:
+        app.run_worker(wait=False, install_signal_handlers=False, listen_notify=False)
+
+    with sessions() as s:  # (the queue's tables are not emptied between the tests of a database)
+        before = s.scalar(text("SELECT coalesce(max(id), 0) FROM procrastinate_jobs"))
+    with app.open():
+        assert defer_adapter_run(app, "nosuch", None)
+    work_the_queue()
+    with sessions() as s:
+        [job_id] = s.scalars(text("SELECT id FROM procrastinate_jobs WHERE status = 'failed' AND id > :before "
+                                  "AND args->>'adapter' = 'nosuch'"), {"before": before})
+
+    admin = browser("admin")
+    [row] = [row for row in _rows(admin.get("/jobs", params={"status": "failed"}).text) if f"<td>{job_id}</td>" in row]
+    assert "重新执行" in row
+    page = admin.post("/jobs/retry", {"job_id": str(job_id)})
+    assert f"作业 {job_id} (适配器同步) 已重新排队" in page.text
+    [row] = [row for row in _rows(admin.get("/jobs", params={"status": "retry"}).text) if f"<td>{job_id}</td>" in row]
+    assert "重试" in row  # queued again, one attempt behind it
+    again = admin.post("/jobs/retry", {"job_id": str(job_id)})  # not failed now: refused, in Chinese
+    assert "未能重新执行作业" in again.text and "不是“失败”状态" in again.text
+    assert "未能重新执行作业 999999: 没有编号为 999999 的作业。" in admin.post("/jobs/retry", {"job_id": "999999"}).text
+
+    work_the_queue()  # the cause is not mended: it fails again, its second attempt and error kept
+    with sessions() as s:
+        assert s.scalar(text("SELECT status::text FROM procrastinate_jobs WHERE id = :id"), {"id": job_id}) == "failed"
+        assert s.scalar(text("SELECT count(*) FROM job_failure WHERE job_id = :id"), {"id": job_id}) == 2
+    [row] = [row for row in _rows(admin.get("/jobs", params={"status": "failed"}).text) if f"<td>{job_id}</td>" in row]
+    assert re.findall(r"<td[^>]*>(.*?)</td>", row, flags=re.S)[4] == "2"  # attempts made, the retry not one
+
+    assert "已删除 0 个" in admin.post("/jobs/purge", {"days": "1"}).text  # it ended moments ago
+    assert "天数不能为负数" in admin.post("/jobs/purge", {"days": "-1"}).text
+    assert browser("auditor").post("/jobs/purge", {"days": "0"}).status_code == 403
+
+    # the command line: list the failed, delete those that ended 0 days ago or more
+    argv = ["--db-url", settings.db_url]
+    assert server.main([*argv, "jobs", "list", "--status", "failed"]) == 0
+    listed = capsys.readouterr().out
+    assert f"{job_id:>7}  govshare.run_adapter" in listed and "NotFound: no adapter 'nosuch'" in listed
+    assert server.main([*argv, "jobs", "retry", "999999"]) != 0
+    assert "no job #999999" in capsys.readouterr().err
+    assert server.main([*argv, "jobs", "purge", "--days", "0"]) == 0
+    assert re.search(r"deleted [1-9]\d* failed jobs", capsys.readouterr().out)  # (and the periodic jobs that failed)
+    with sessions() as s:
+        assert s.scalar(text("SELECT count(*) FROM procrastinate_jobs WHERE id = :id"), {"id": job_id}) == 0
+        assert s.scalar(text("SELECT count(*) FROM job_failure WHERE job_id = :id"), {"id": job_id}) == 0
+        done = s.execute(select(AuditEntry.operation, AuditEntry.result, AuditEntry.user)
+                         .where(AuditEntry.operation.in_(("jobs.retry", "jobs.purge")))
+                         .order_by(AuditEntry.seq)).all()
+    assert done[0] == ("jobs.retry", "ok", "admin") and ("jobs.purge", "ok", "console") in done
+    assert ("jobs.retry", "refused:Conflict", "admin") in done
