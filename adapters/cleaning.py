@@ -27,7 +27,7 @@ from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 
-from xsd.rules import CHINA
+from registry.clock import CHINA
 
 Step = Callable[[object], object]
 

@@ -43,7 +43,7 @@ import random
 import sqlite3
 from collections.abc import Callable, Iterable
 from contextlib import closing
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from wsgiref.util import request_uri
@@ -52,6 +52,7 @@ from faker import Faker
 from lxml import etree
 from stdnum.cn import ric
 
+from registry.clock import CHINA
 from trust.xml import safe_parser
 
 CONTRACT = Path(__file__).resolve().parent.parent / "wsdl" / "contracts" / "population-query.wsdl"
@@ -67,7 +68,6 @@ SOAP = "{%s}" % SOAP11_NS
 #: A QueryPerson is a few hundred bytes; anything much larger is not one.
 MAX_REQUEST_BYTES = 64 * 1024
 #: The bureau's records carry China Standard Time, as its clerks entered them.
-CHINA = timezone(timedelta(hours=8))
 DEFAULT_SEED = 20240501
 
 # Districts of 临江市 (GB/T 2260 codes of the 3301 prefecture) and the first year each code was

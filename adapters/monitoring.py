@@ -20,6 +20,7 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
 
+from registry.clock import china_date, china_day_start
 from registry.models import InputBatch, QuarantineReason, SyncRun
 from trust.actions import Context, action
 
@@ -29,7 +30,6 @@ from .sync import Run
 DAYS = 30
 RUNS = 30
 SERIES = ("入库", "未变", "隔离")
-_OFFSET = timedelta(hours=8)  # China time (xsd.rules.CHINA)
 
 
 @dataclass(frozen=True)
@@ -41,18 +41,12 @@ class Overview:
     adapter_rules: list[Group]
 
 
-def china_day(at: datetime) -> datetime:
-    """The start of the China day (UTC+8) that the naive UTC instant ``at`` falls on, as naive UTC."""
-    local = at + _OFFSET
-    return datetime(local.year, local.month, local.day) - _OFFSET
-
-
 @action("monitor.overview")
 def overview(ctx: Context, *, now: datetime | None = None) -> Overview:
     """Runs, failures, volumes and quarantine counts as of ``now`` (default: the action's time)."""
     session = ctx.session
     now = (now or ctx.now).replace(tzinfo=None)
-    since = china_day(now) - timedelta(days=DAYS - 1)
+    since = china_day_start(now) - timedelta(days=DAYS - 1)
     runs = [Run.of(row) for row in session.scalars(select(SyncRun).order_by(SyncRun.id.desc()).limit(RUNS))]
     failed = [Run.of(row) for row in session.scalars(select(SyncRun).where(
         SyncRun.status == "failed", SyncRun.started >= since).order_by(SyncRun.id.desc()))]
@@ -60,7 +54,7 @@ def overview(ctx: Context, *, now: datetime | None = None) -> Overview:
     for received_at, accepted, unchanged, quarantined in session.execute(select(
             InputBatch.received_at, InputBatch.accepted, InputBatch.unchanged, InputBatch.quarantined)
             .where(InputBatch.received_at >= since)):
-        day = (received_at + _OFFSET).date()
+        day = china_date(received_at)
         for name, count in zip(SERIES, (accepted, unchanged, quarantined), strict=True):
             per_day[day][name] += count or 0
     exchange_rules = [(rule, n) for rule, n in session.execute(

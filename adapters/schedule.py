@@ -24,9 +24,9 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from registry.clock import OFFSET
 from registry.errors import AdapterConfigError
 from registry.models import SyncRun
-from xsd.rules import CHINA
 
 from .config import AdapterConfig, Schedule, load_adapter
 
@@ -52,7 +52,7 @@ def cron_after(schedule: Schedule, after: datetime) -> datetime | None:
     minutes, hours, days, months, weekdays = schedule.cron
     fields = schedule.text.split()
     day_star, weekday_star = fields[2].startswith("*"), fields[4].startswith("*")
-    start = (after.replace(tzinfo=None) + _offset()).replace(second=0, microsecond=0) + _MINUTE
+    start = (after.replace(tzinfo=None) + OFFSET).replace(second=0, microsecond=0) + _MINUTE
     day = start.date()
     for _ in range(366 * _CRON_YEARS):
         if day.month in months and _day_matches(day, days, weekdays, day_star, weekday_star):
@@ -63,15 +63,9 @@ def cron_after(schedule: Schedule, after: datetime) -> datetime | None:
                 for minute in sorted(minutes):
                     if first_day and hour == start.hour and minute < start.minute:
                         continue
-                    return datetime(day.year, day.month, day.day, hour, minute) - _offset()
+                    return datetime(day.year, day.month, day.day, hour, minute) - OFFSET
         day += timedelta(days=1)
     return None
-
-
-def _offset() -> timedelta:
-    offset = CHINA.utcoffset(None)
-    assert offset is not None
-    return offset
 
 
 def _day_matches(day, days: frozenset[int], weekdays: frozenset[int], day_star: bool, weekday_star: bool) -> bool:

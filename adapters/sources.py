@@ -47,8 +47,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect
 
+from registry.clock import CHINA
 from registry.errors import SourceError
-from xsd.rules import CHINA
 
 from .cleaning import CleaningError, to_datetime
 from .config import AdapterConfig

@@ -36,12 +36,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from registry.clock import utcnow
+from registry.clock import china_text, utcnow
 from registry.errors import EXIT_USER, GovshareError, SourceError
 from registry.models import SyncRun
 from registry.settings import Settings
 from trust import console
-from xsd.rules import CHINA
 
 from . import sync
 from .pipeline import Report, Tally
@@ -177,7 +176,7 @@ def _schedule_line(entry: Plan, now: datetime) -> str:
         return f"{entry.config.name}: {kind}, never due (no date matches)"
     if entry.last is None and schedule.interval is not None:
         return f"{entry.config.name}: {kind}, never run: due at once"
-    local = (entry.due + CHINA.utcoffset(None)).strftime("%Y-%m-%d %H:%M:%S")
+    local = china_text(entry.due, "%Y-%m-%d %H:%M:%S")
     due = f"next due {entry.due.isoformat(sep=' ')}Z ({local} China time)"
     if entry.due <= now:
         due += ", overdue: the server's scheduler runs it at its next tick"

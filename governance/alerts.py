@@ -31,6 +31,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
+from registry.clock import china_text
 from registry.models import (
     AuditEntry,
     CatalogueEntry,
@@ -138,13 +139,13 @@ def _certificates(session, ctx: Context, now: datetime) -> list[Alert]:
             continue  # renewed: a certificate of the same holder and purpose outlasts the window
         ended = "已于" if cert.not_after <= now else "将于"
         found.append(Alert("certificate", cert.serial, f"{name}的证书 {cert.subject} (序列号 {cert.serial}) "
-                           f"{ended} {_china(cert.not_after)} 到期", cert.not_after - window, "certificates.admin"))
+                           f"{ended} {china_text(cert.not_after)} 到期", cert.not_after - window, "certificates.admin"))
     ca = pki.ca_certificate(ctx.settings)
     if ca is not None:
         ends = ca.not_valid_after_utc.replace(tzinfo=None)
         if ends <= now + window:
             found.append(Alert("ca", format(ca.serial_number, "x"), f"平台 CA 证书 {ca.subject.rfc4514_string()} "
-                               f"{'已于' if ends <= now else '将于'} {_china(ends)} 到期", ends - window,
+                               f"{'已于' if ends <= now else '将于'} {china_text(ends)} 到期", ends - window,
                                "certificates.admin"))
     return found
 
@@ -157,7 +158,7 @@ def _overdue(session, now: datetime) -> list[Alert]:
             .join(SharingApplication.entry)
             .where(SharingApplication.status == "submitted", SharingApplication.deadline < now)):
         found.append(Alert("application", str(application.id), f"{consumer}对资源 {resource} 的使用申请 "
-                           f"#{application.id} 已超过答复期限 ({_china(application.deadline)})",
+                           f"#{application.id} 已超过答复期限 ({china_text(application.deadline)})",
                            application.deadline, "sharing.inbox"))
     for report, reporter, resource in session.execute(
             select(CorrectionReport, Department.name, CatalogueEntry.resource_code)
@@ -165,9 +166,7 @@ def _overdue(session, now: datetime) -> list[Alert]:
             .join(CorrectionReport.entry)
             .where(CorrectionReport.status == "open", CorrectionReport.deadline < now)):
         found.append(Alert("correction", str(report.id), f"{reporter}对资源 {resource} 的纠错 #{report.id} "
-                           f"已超过答复期限 ({_china(report.deadline)})", report.deadline, "corrections.index"))
+                           f"已超过答复期限 ({china_text(report.deadline)})", report.deadline, "corrections.index"))
     return found
 
 
-def _china(at: datetime) -> str:
-    return (at + timedelta(hours=8)).strftime("%Y-%m-%d %H:%M")

@@ -26,13 +26,14 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import and_, case, func, literal, select
 from sqlalchemy.sql import ColumnElement
 
+from registry.clock import OFFSET
 from registry.errors import InvalidInput
 from registry.models import Department, RequestRecord
 from trust.actions import Context, action
 
 SAMPLE = 200_000  # durations of one group a SQLite report reads for its percentiles
 STEPS = {"hour": 3_600_000, "day": 86_400_000}
-CHINA_MS = 8 * 3_600_000
+CHINA_MS = OFFSET // timedelta(milliseconds=1)
 PERCENTILES = (0.5, 0.95, 0.99)
 
 

@@ -23,9 +23,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry import request_log
+from registry.clock import CHINA, china_text
 from registry.settings import Settings
 from trust import console
-from xsd.rules import CHINA
 
 from . import monitoring
 
@@ -79,8 +79,7 @@ def _report(args, sessions: sessionmaker[Session], settings: Settings) -> int:
         found = monitoring.report(console.context(sessions, settings, args.user), since=args.since,
                                   until=args.until, service=args.service, consumer=args.consumer,
                                   resource=args.resource, step=args.step)
-        china = [(at.replace(tzinfo=UTC).astimezone(CHINA)).strftime("%Y-%m-%d %H:%M") for at in
-                 (found.since, found.until)]
+        china = [china_text(at) for at in (found.since, found.until)]
         lines = [f"requests {found.total.requests} ({found.total.errors} errors) from {china[0]} to {china[1]} "
                  "China time", ""]
         for title, rows in (("service", found.services), ("operation", found.operations),

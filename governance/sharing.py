@@ -46,7 +46,7 @@ from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session, object_session
 
 from directory.lookups import base_of_class, department_by_code, published_resource
-from registry.clock import utcnow
+from registry.clock import china_date, china_midnight, utcnow
 from registry.errors import Conflict, ExchangeError, GovernanceError, NotFound
 from registry.models import (
     AppSystem,
@@ -74,7 +74,6 @@ APPLICATION_LABELS = {SUBMITTED: "待答复", APPROVED: "已同意", REFUSED: "�
 PURPOSE_LENGTH = 200
 #: the longest reason of a refusal or a revocation (told to the consumer beside its 用途)
 REASON_LENGTH = 200
-CHINA = timedelta(hours=8)
 
 
 @dataclass(frozen=True)
@@ -621,16 +620,6 @@ def record_format(session: Session, entry: CatalogueEntry) -> Format | None:
         return find(record_type)
     base = base_of_class(entry.class_code)
     return next((f for f in formats() if f.name == base), None)
-
-
-def china_date(at: datetime) -> date:
-    """The calendar date in China (UTC+8) at the naive UTC instant ``at``."""
-    return (at + CHINA).date()
-
-
-def china_midnight(day: date) -> datetime:
-    """The naive UTC instant at which ``day`` begins in China."""
-    return datetime(day.year, day.month, day.day) - CHINA
 
 
 def _checked_fields(session: Session, entry: CatalogueEntry, fields: Iterable[str] | None) -> list[str] | None:

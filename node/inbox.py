@@ -23,7 +23,7 @@ import csv
 import io
 import logging
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text, create_engine, delete, insert, select
@@ -31,12 +31,12 @@ from sqlalchemy import update as sql_update
 from sqlalchemy.engine import Engine
 
 from client.exchange import Change, Exchange
+from xsd.rules import CHINA
 
 from .config import Subscription
 from .store import now, watermarks
 
 log = logging.getLogger(__name__)
-CHINA = timezone(timedelta(hours=8))
 PAGE = 500
 
 

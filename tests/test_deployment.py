@@ -13,7 +13,6 @@ from __future__ import annotations
 import configparser
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -27,22 +26,19 @@ import requests
 from lxml import etree
 from sqlalchemy import select, text
 
+from bench.processes import DEPLOY, GUNICORN, ROOT, Gunicorn, end
 from directory.accounts import create_user, register_department
 from directory.demo import credit_code_for
 from registry.db import make_engine, migrate, session_factory, unit_of_work
 from registry.models import InputBatch
 from registry.settings import Settings
 from server import _migration_head as _head
-from tests.conftest import free_port
 from tests.exchange.conftest import _publish
 from trust import pki
 from xsd import samples
 from xsd.batch import build_batch
 from xsd.prepared import ENVELOPE_CLOSE, ENVELOPE_OPEN
 
-ROOT = Path(__file__).parents[1]
-DEPLOY = ROOT / "docs" / "deploy"
-GUNICORN = Path(sys.executable).parent / "gunicorn"
 BATCHES = 40
 EX = {"ex": "http://govshare.local/xsd/exchange/1.0"}
 
@@ -77,44 +73,24 @@ def test_the_container_file_and_the_proxy_example_hold_together():
     assert "proxy_next_upstream error timeout;" in proxy  # never a request sent twice to two machines
 
 
-class Machine:
+class Machine(Gunicorn):
     """One machine of the deployment: a gunicorn server (its own process group) loading
     server:application, and a `govshare worker` beside it (docs/deploy/govshare-worker.service)."""
 
     def __init__(self, env: dict, folder: Path, name: str):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = folder / f"{name}.log"
-        with self.log.open("w") as log:
-            self.process = subprocess.Popen(
-                [str(GUNICORN), "-c", str(DEPLOY / "gunicorn.conf.py"), "server:application"], cwd=ROOT,
-                env={**env, "GUNICORN_BIND": f"127.0.0.1:{self.port}", "GUNICORN_WORKERS": "2",
-                     "GUNICORN_THREADS": "4"}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        super().__init__(env, folder / f"{name}.log", workers=2, threads=4)
         with (folder / f"{name}-worker.log").open("w") as log:
             self.worker = subprocess.Popen([sys.executable, "-m", "server", "worker", "--name", name], cwd=ROOT,
                                            env=env, stdout=log, stderr=subprocess.STDOUT)
 
-    def ready(self) -> bool:
-        try:
-            return requests.get(f"{self.url}/ready", timeout=2).status_code == 200
-        except requests.RequestException:
-            return False
-
     def kill(self) -> None:
-        os.killpg(self.process.pid, signal.SIGKILL)
+        super().kill()
         self.worker.kill()
-        self.process.wait(timeout=30)
         self.worker.wait(timeout=30)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.worker.terminate()
-            try:
-                self.process.wait(timeout=60)
-                self.worker.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        super().stop()
+        end(self.worker)
 
 
 def test_two_gunicorn_machines_on_one_postgresql_lose_no_answered_batch_when_one_is_killed(new_postgresql_database,

@@ -54,7 +54,7 @@ from lxml import etree
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from registry.clock import utcnow
+from registry.clock import china_month, china_text, utcnow
 from registry.errors import Conflict, InvalidInput, NotFound, Unavailable
 from registry.models import AuditCheckpoint, AuditEntry, EvidenceMessage
 from registry.settings import Settings
@@ -63,7 +63,6 @@ from . import audit, pki, tsa
 from .actions import Context, action
 
 FORMAT = "govshare-evidence/1"
-CHINA = timedelta(hours=8)  # China has kept UTC+8 all year since 1991
 MANIFEST, SIGNATURE, TIMESTAMP = "manifest.json", "manifest.sig", "manifest.tsr"
 _PERIOD = re.compile(r"(\d{4})-(\d{2})")
 _table = EvidenceMessage.__table__
@@ -120,9 +119,7 @@ def period_bounds(period: str) -> tuple[datetime, datetime]:
         raise InvalidInput(f"period: {period!r} is not a month: write it YYYY-MM, e.g. 2026-11", code="InvalidPeriod",
                            field="period")
     year = int(match.group(1))
-    start = datetime(year, month, 1) - CHINA
-    end = (datetime(year + 1, 1, 1) if month == 12 else datetime(year, month + 1, 1)) - CHINA
-    return start, end
+    return china_month(year, month)
 
 
 def archive_name(period: str) -> str:
@@ -174,9 +171,9 @@ def archive(ctx: Context, *, period: str, folder: Path | str | None = None) -> A
     the archived rows older than ``GOVSHARE_EVIDENCE_DAYS``."""
     settings, session = ctx.settings, ctx.session
     start, end = period_bounds(period)
-    period = f"{(start + CHINA):%Y-%m}"
+    period = china_text(start, "%Y-%m")
     if end > ctx.now:
-        raise Conflict(f"period {period} has not ended (it ends {end + CHINA:%Y-%m-%d %H:%M} China time): archive "
+        raise Conflict(f"period {period} has not ended (it ends {china_text(end)} China time): archive "
                        "a month once it is over", code="PeriodNotEnded", field="period")
     folder = Path(folder) if folder else settings.var_dir / "archive"
     path = folder / archive_name(period)

@@ -36,7 +36,7 @@ import hashlib
 import json
 import zipfile
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -46,10 +46,10 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from lxml import etree
 
+from registry.clock import china_text
+
 from . import audit, pki, tsa
 from .evidence import FORMAT, MANIFEST, SIGNATURE, TIMESTAMP
-
-CHINA = timedelta(hours=8)
 
 
 @dataclass
@@ -301,6 +301,4 @@ def _pem(data: bytes) -> x509.Certificate | None:
 
 def china_time(value: datetime) -> str:
     """An aware or naive-UTC time as people read it here: China time."""
-    if value.tzinfo is not None:
-        value = value.replace(tzinfo=None) - value.utcoffset()
-    return f"{value + CHINA:%Y-%m-%d %H:%M:%S} (北京时间)"
+    return f"{china_text(value, '%Y-%m-%d %H:%M:%S')} (北京时间)"

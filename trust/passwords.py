@@ -36,6 +36,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import case, select, update
 from sqlalchemy.orm import Session, joinedload
 
+from registry.clock import china_text
 from registry.errors import InvalidInput, NotPermitted, PasswordRejected
 from registry.models import User
 from registry.settings import Settings
@@ -54,8 +55,6 @@ MAX_LENGTH = 128
 CLASSES = 3  # of the four below, a password holds at least so many
 #: the classes of characters, as the policy's message names them
 CLASS_NAMES = {"upper": "大写字母", "lower": "小写字母", "digit": "数字", "other": "其他符号"}
-#: China Standard Time, in which the portal and the messages give times
-CHINA = timedelta(hours=8)
 
 
 # ----------------------------------------------------------------------------- hashing
@@ -196,11 +195,6 @@ def locked(user: User, now: datetime) -> bool:
     return user.locked_until is not None and user.locked_until > now
 
 
-def china_time(at: datetime) -> str:
-    """A UTC time as people in China read it: ``2026-12-01 17:15``."""
-    return f"{at + CHINA:%Y-%m-%d %H:%M}"
-
-
 # ----------------------------------------------------------------------------- signing in
 
 
@@ -253,7 +247,7 @@ def locked_out(user: User) -> NotPermitted:
     return NotPermitted(f"the account {user.username} is locked after too many wrong passwords until "
                         f"{user.locked_until:%Y-%m-%d %H:%M} UTC; try again then, or ask the security administrator "
                         "to unlock it", code="AccountLocked",
-                        zh=f"连续输错密码次数过多, 账户已锁定至 {china_time(user.locked_until)} (北京时间)。"
+                        zh=f"连续输错密码次数过多, 账户已锁定至 {china_text(user.locked_until)} (北京时间)。"
                            "请届时再试, 或请安全管理员解锁。")
 
 

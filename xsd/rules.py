@@ -28,18 +28,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from stdnum.cn import ric
 from stdnum.exceptions import ValidationError
 
+from registry.clock import CHINA  # re-exported: the node reads China time here
+
 from . import codes
 from .registry import Format
 
-#: Records carry Chinese calendar dates, so "today" is today in China (UTC+8, no DST).
-CHINA = timezone(timedelta(hours=8), "CST")
 #: The region code of national totals in macro-economic records (全国).
 NATIONAL = "000000"
 #: Rough bounds of China in EPSG:4490, islands of the South China Sea included.

@@ -31,9 +31,10 @@ from functools import cache
 from faker import Faker
 from lxml import etree
 
+from registry.clock import CHINA
+
 from . import codes, registry
 from .batch import build_batch
-from .rules import CHINA
 
 AS_OF = date(2024, 6, 30)
 _AS_OF_TIME = datetime(2024, 6, 30, 18, 0, tzinfo=CHINA)

@@ -39,9 +39,6 @@ import json
 import multiprocessing
 import os
 import random
-import signal
-import socket
-import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -52,12 +49,11 @@ from sqlalchemy import create_engine, text
 
 from bench.databases import PG_ADMIN_URL, postgresql_version, throwaway_database
 from bench.directory import report
-from bench.directory.__main__ import RESULTS, ROOT
+from bench.directory.__main__ import RESULTS
+from bench.processes import GUNICORN, Gunicorn
 
 PG_DATABASE = "govshare_bench_scaleout"
 TICK = os.sysconf("SC_CLK_TCK")
-GUNICORN = Path(sys.executable).parent / "gunicorn"
-DEPLOY = ROOT / "docs" / "deploy"
 QUERIES_PER_FIND = 3  # the mix: three QueryRecords by key to one find_service
 UDDI = "urn:uddi-org:api_v3"
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -71,24 +67,6 @@ def cpu_seconds(pid: int) -> float | None:
     except OSError:
         return None
     return (int(fields[11]) + int(fields[12])) / TICK
-
-
-def children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                    found.append(int(entry.name))
-            except (OSError, ValueError, IndexError):
-                continue
-    return found
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # ------------------------------------------------------------------------------------------- clients
@@ -132,51 +110,6 @@ def _client(base_url: str, queries: list[bytes], start_at: float, seconds: float
     after = os.times()
     out.put({"requests": done, "errors": errors[:5], "error_count": len(errors), "latencies": latencies,
              "cpu": (after.user + after.system) - (before.user + before.system)})
-
-
-# ------------------------------------------------------------------------------------------- the server
-
-class Gunicorn:
-    """``gunicorn -c docs/deploy/gunicorn.conf.py server:application`` with N workers, its own process group."""
-
-    def __init__(self, env: dict, workers: int, threads: int, log: Path):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = log
-        with log.open("w") as out:
-            self.process = subprocess.Popen(
-                [str(GUNICORN), "-c", str(DEPLOY / "gunicorn.conf.py"), "server:application"], cwd=ROOT,
-                env={**env, "GUNICORN_BIND": f"127.0.0.1:{self.port}", "GUNICORN_WORKERS": str(workers),
-                     "GUNICORN_THREADS": str(threads), "GUNICORN_LOGLEVEL": "warning"},
-                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-
-    def wait_ready(self, workers: int, timeout: float = 120.0) -> None:
-        import requests
-
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn ended ({self.process.returncode}): {self.log.read_text()[-2000:]}")
-            try:
-                if requests.get(f"{self.url}/ready", timeout=2).status_code == 200 and \
-                        len(children(self.process.pid)) >= workers:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.3)
-        raise RuntimeError(f"gunicorn not ready in {timeout:.0f} s: {self.log.read_text()[-2000:]}")
-
-    def pids(self) -> list[int]:
-        return [self.process.pid, *children(self.process.pid)]
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=30)
 
 
 # ------------------------------------------------------------------------------------------- database CPU
@@ -244,9 +177,10 @@ def _machine_busy() -> tuple[float, float]:
 
 
 def run_round(env: dict, db: Database, queries: list[bytes], workers: int, args: argparse.Namespace) -> Round:
-    server = Gunicorn(env, workers, args.threads, RESULTS / f"scaleout-gunicorn-{workers}.log")
+    server = Gunicorn({**env, "GUNICORN_LOGLEVEL": "warning"}, RESULTS / f"scaleout-gunicorn-{workers}.log",
+                      workers=workers, threads=args.threads)
     try:
-        server.wait_ready(workers)
+        server.wait_ready()
         clients = workers * args.clients_per_worker
         ctx = multiprocessing.get_context("fork")
         # warm-up: every worker's platform built, pools filled, caches loaded

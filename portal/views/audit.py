@@ -11,13 +11,13 @@ from datetime import date, datetime, timedelta
 
 from flask import Blueprint, Response, render_template, request
 
+from registry.clock import china_midnight, china_text
 from registry.errors import ZH, InvalidInput
 from trust import auditing
 
 from ..app import context, portal_config, requires
 
 bp = Blueprint("audit", __name__)
-CHINA = timedelta(hours=8)
 CRITERIA = ("department", "operation", "resource", "result", "since", "until")
 
 #: the operations of the platform as the audit log names them (an action's name, or a transport's)
@@ -65,7 +65,7 @@ PROBLEMS = {
 
 @bp.app_template_filter("china_time")
 def _china_time(at: datetime | None) -> str:
-    return (at + CHINA).strftime("%Y-%m-%d %H:%M:%S") if at else ""
+    return china_text(at, "%Y-%m-%d %H:%M:%S") if at else ""
 
 
 @bp.app_template_filter("operation_name")
@@ -96,7 +96,7 @@ def _day(text: str, label: str, errors: dict[str, str], field: str, *, end: bool
     except ValueError:
         errors[field] = f"{label} “{text}” 不是有效的日期, 请按 YYYY-MM-DD 填写 (如 2026-12-05)。"
         return None
-    return datetime(day.year, day.month, day.day) - CHINA + (timedelta(days=1) if end else timedelta())
+    return china_midnight(day + timedelta(days=1) if end else day)
 
 
 def _asked(args: dict[str, str], errors: dict[str, str]) -> dict:

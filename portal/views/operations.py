@@ -6,6 +6,7 @@ Times are China time (UTC+8)."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import NamedTuple
 
 from flask import Blueprint, abort, render_template, request, url_for
 
@@ -22,6 +23,17 @@ PERIODS = {"1h": ("近 1 小时", timedelta(hours=1), "hour"), "24h": ("近 24 �
            "7d": ("近 7 天", timedelta(days=7), "day"), "30d": ("近 30 天", timedelta(days=30), "day")}
 
 
+class Scope(NamedTuple):
+    """The page of one service or one consumer: the query argument that names it and its name on the page."""
+
+    argument: str
+    title: str
+
+
+#: the pages of one: the report's filter (and the URL's last part) -> its scope
+SCOPES = {"service": Scope("name", "服务"), "consumer": Scope("code", "调用方")}
+
+
 def _report(**only: str):
     period = request.args.get("period", "24h")
     if period not in PERIODS:
@@ -34,36 +46,23 @@ def _report(**only: str):
     return found, chart, period
 
 
-@bp.route("/operations")
+@bp.route("/operations", defaults={"kind": None})
+@bp.route("/operations/<any(service, consumer):kind>")
 @requires("monitor")
-def index():
-    found, chart, period = _report()
+def index(kind: str | None):
+    """The whole platform's figures, or (``kind``) those of the one service or consumer the query names."""
+    scope, only, heading = {}, {}, "运行监测"
+    if kind is not None:
+        argument, title = SCOPES[kind]
+        key = request.args.get(argument, "").strip()
+        if not key:
+            abort(404, description=f"请从运行监测页选择一个{title}。")
+        scope, only = {argument: key}, {kind: key}
+    found, chart, period = _report(**only)
+    if kind is not None:
+        heading += f" · {title} {found.names.get(key) or key}"
     return render_template("operations.html", report=found, chart=chart, period=period, periods=PERIODS,
-                           heading="运行监测", scope={})
-
-
-@bp.route("/operations/service")
-@requires("monitor")
-def service():
-    name = request.args.get("name", "").strip()
-    if not name:
-        abort(404, description="请从运行监测页选择一个服务。")
-    found, chart, period = _report(service=name)
-    return render_template("operations.html", report=found, chart=chart, period=period, periods=PERIODS,
-                           heading=f"运行监测 · 服务 {name}", scope={"name": name}, view="operations.service")
-
-
-@bp.route("/operations/consumer")
-@requires("monitor")
-def consumer():
-    code = request.args.get("code", "").strip()
-    if not code:
-        abort(404, description="请从运行监测页选择一个调用方。")
-    found, chart, period = _report(consumer=code)
-    name = found.names.get(code, "")
-    return render_template("operations.html", report=found, chart=chart, period=period, periods=PERIODS,
-                           heading=f"运行监测 · 调用方 {name or code}", scope={"code": code},
-                           view="operations.consumer")
+                           heading=heading, kind=kind, scope=scope)
 
 
 @bp.route("/alerts")

@@ -11,6 +11,7 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 
 from directory import lookups
 from governance import onboarding, sharing
+from registry.clock import china_date
 from registry.errors import GovshareError
 
 from ..app import context, reading, requires, settings
@@ -27,7 +28,7 @@ def _application_label(status: str) -> str:
 
 @bp.app_template_filter("china_day")
 def _china_day(at) -> str:
-    return sharing.china_date(at).isoformat() if at else ""
+    return china_date(at).isoformat() if at else ""
 
 
 def _date(text: str) -> date | None:

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 import server
 from governance import masking, sharing
-from registry.clock import utcnow
+from registry.clock import china_date, utcnow
 from registry.db import unit_of_work
 from registry.errors import Conflict, ExchangeError, GovernanceError, NotFound, NotPermitted
 from registry.models import AuditEntry, CatalogueEntry, Department
@@ -239,7 +239,7 @@ def test_unknown_fields_are_refused_naming_the_formats_fields(city, sessions, se
 
 def test_a_grant_stops_serving_after_its_period(exchange, city, sessions, settings):
     then = utcnow() - timedelta(days=40)
-    last_day = sharing.china_date(then) + timedelta(days=9)
+    last_day = china_date(then) + timedelta(days=9)
     application = _apply(sessions, settings, city, until=last_day, now=then)
     _approve(sessions, settings, application, now=then + timedelta(hours=2))
     reply = query(exchange, city, "mzj", city.conditional)

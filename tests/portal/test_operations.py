@@ -14,8 +14,7 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select, update
 
-from adapters.monitoring import china_day
-from registry.clock import utcnow
+from registry.clock import china_day_start, utcnow
 from registry.db import unit_of_work
 from registry.models import AdapterQuarantine, AuditEntry, InputBatch, SyncRun
 from trust import audit
@@ -107,7 +106,7 @@ def test_a_consumer_may_not_read_the_audit_log(browser, city, sessions):
 # -- monitoring ---------------------------------------------------------------------------------------
 
 def test_monitoring_lists_the_failed_runs_with_why_in_china_time(browser, city, sessions):
-    started = china_day(utcnow()) - timedelta(days=2) + timedelta(minutes=10)  # 00:10 China time, two days ago
+    started = china_day_start(utcnow()) - timedelta(days=2) + timedelta(minutes=10)  # 00:10 China time, two days ago
     with unit_of_work(sessions) as session:
         session.add(SyncRun(adapter="gaj-household", mode="full", status="failed", started=started,
                             finished=started + timedelta(seconds=3),
@@ -123,7 +122,7 @@ def test_monitoring_lists_the_failed_runs_with_why_in_china_time(browser, city, 
 
 
 def test_the_volume_chart_counts_days_in_china_time(browser, city, sessions):
-    today = china_day(utcnow())  # 00:00 China time today, as UTC: yesterday 16:00
+    today = china_day_start(utcnow())  # 00:00 China time today, as UTC: yesterday 16:00
     with unit_of_work(sessions) as session:
         session.execute(update(InputBatch).values(received_at=today + timedelta(minutes=1)))
     r = browser("admin").get("/monitor")

@@ -12,10 +12,9 @@ from sqlalchemy import select
 
 from directory.accounts import create_user, register_department
 from directory.demo import credit_code_for
-from registry.clock import utcnow
+from registry.clock import china_text, utcnow
 from registry.db import unit_of_work
 from registry.models import AuditEntry, User
-from trust import passwords
 
 from .conftest import PASSWORD, Browser
 
@@ -63,7 +62,7 @@ def test_five_wrong_passwords_lock_the_account_and_the_page_says_until_when(brow
     until = row(people, "mzj").locked_until
     page = b.login("mzj", PASSWORD)
     assert "退出" not in page.text
-    assert f"账户已锁定至 {passwords.china_time(until)} (北京时间)" in page.text and "请安全管理员解锁" in page.text
+    assert f"账户已锁定至 {china_text(until)} (北京时间)" in page.text and "请安全管理员解锁" in page.text
     with people() as s:
         entry = s.scalars(select(AuditEntry).where(AuditEntry.operation == "portal.login")
                           .order_by(AuditEntry.seq.desc())).first()
