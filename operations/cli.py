@@ -15,16 +15,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from registry.clock import china_text
 from registry.settings import Settings, SettingsError
 from trust import console
 
 from . import failed, listing
-
-CHINA = timedelta(hours=8)
 
 
 def register(subs: argparse._SubParsersAction) -> None:
@@ -73,7 +71,7 @@ def _list(args, sessions: sessionmaker[Session], settings: Settings) -> int:
             print("in process (SQLite): no job queue; the adapter runs (sync_run) are listed")
         print(f"{'job':>7}  {'task':<28}{'status':<11}{'tries':>5}  {'ended (China time)':<18}  error / arguments")
         for job in found.jobs:
-            ended = f"{job.ended + CHINA:%Y-%m-%d %H:%M}" if job.ended else "-"
+            ended = china_text(job.ended) if job.ended else "-"
             print(f"{job.id:>7}  {job.task:<28}{job.status:<11}{job.attempts:>5}  {ended:<18}  "
                   f"{job.error.splitlines()[-1] if job.error else job.arguments}")
 
