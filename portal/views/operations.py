@@ -35,15 +35,18 @@ SCOPES = {"service": Scope("name", "服务"), "consumer": Scope("code", "调用�
 
 
 def _report(**only: str):
-    period = request.args.get("period", "24h")
+    """The report of the period the query names; an unknown one is said (the page shows 24 hours)."""
+    period, error = request.args.get("period", "24h"), None
     if period not in PERIODS:
+        error = (f"没有“{period}”这个时段, 请选择" + "、".join(label for label, _, _ in PERIODS.values())
+                 + "。下面是近 24 小时的数据。")
         period = "24h"
     label, span, step = PERIODS[period]
     ctx = context()
     found = monitoring.report(ctx, since=ctx.now - span, until=ctx.now + timedelta(seconds=1), step=step, **only)
     chart = charts.columns([(f.key, {"成功": f.requests - f.errors, "错误": f.errors}) for f in found.series],
                            ("成功", "错误"), title=f"{label}请求量 (按北京时间{'小时' if step == 'hour' else '日期'})")
-    return found, chart, period
+    return found, chart, period, error
 
 
 @bp.route("/operations", defaults={"kind": None})
@@ -58,11 +61,11 @@ def index(kind: str | None):
         if not key:
             abort(404, description=f"请从运行监测页选择一个{title}。")
         scope, only = {argument: key}, {kind: key}
-    found, chart, period = _report(**only)
+    found, chart, period, error = _report(**only)
     if kind is not None:
         heading += f" · {title} {found.names.get(key) or key}"
     return render_template("operations.html", report=found, chart=chart, period=period, periods=PERIODS,
-                           heading=heading, kind=kind, scope=scope)
+                           heading=heading, kind=kind, scope=scope, error=error), 400 if error else 200
 
 
 @bp.route("/alerts")

@@ -121,6 +121,17 @@ def test_monitoring_lists_the_failed_runs_with_why_in_china_time(browser, city, 
     assert "gaj-household" not in r.text.split('id="runs"')[1]
 
 
+def test_an_unknown_monitoring_period_is_said_in_chinese_and_the_day_shown(browser, city):
+    auditor = browser("auditor")
+    for path in ("/operations", "/operations/service"):
+        page = auditor.get(path, params={"period": "9y", "name": "/exchange"})
+        assert page.status_code == 400
+        assert "没有“9y”这个时段, 请选择近 1 小时、近 24 小时、近 7 天、近 30 天。下面是近 24 小时的数据。" in page.text
+        assert "<strong>近 24 小时</strong>" in page.text
+    page = auditor.get("/operations", params={"period": "7d"})
+    assert page.status_code == 200 and "<strong>近 7 天</strong>" in page.text and 'class="error"' not in page.text
+
+
 def test_the_volume_chart_counts_days_in_china_time(browser, city, sessions):
     today = china_day_start(utcnow())  # 00:00 China time today, as UTC: yesterday 16:00
     with unit_of_work(sessions) as session:
