@@ -198,6 +198,9 @@ def _verify_archive(args, settings: Settings) -> int:
               f"serial {report.timestamp.serial}")
     for what in report.checked:
         print(f"checked: {what}")
+    for serial, since in sorted(report.revoked_later.items()):
+        print(f"note: certificate {serial} was revoked {evidence_verify.china_time(since)}, after the messages it "
+              "signed here: they were signed while it was valid")
     for failure in report.failures:
         print(f"FAILED {failure}")
     print("OK" if report.ok else f"{len(report.failures)} FAILURE(S)")

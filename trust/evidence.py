@@ -17,6 +17,7 @@ signer's certificate serial and subject, and the entry's ``seq``.
       manifest.sig               RSA-SHA256 (PKCS#1 v1.5) over manifest.json's bytes, by the platform key
       manifest.tsr               RFC 3161 TimeStampResp over SHA-256(manifest.json), when GOVSHARE_TSA_URL is set
       certificates/ca.pem        the platform CA
+      certificates/crl.pem       the CA's revocation list as the archive was made (signed by the CA)
       certificates/platform.pem  the platform certificate that signed the manifest and the answers
       certificates/<serial>.pem  each department or system certificate that signed a request
       audit/entries.jsonl        the month's audit entries, every hashed column, in chain order, up to the
@@ -64,6 +65,8 @@ from .actions import Context, action
 
 FORMAT = "govshare-evidence/1"
 MANIFEST, SIGNATURE, TIMESTAMP = "manifest.json", "manifest.sig", "manifest.tsr"
+#: the CA's revocation list as the archive was made: was each signer's certificate revoked, and since when
+CRL = "certificates/crl.pem"
 _PERIOD = re.compile(r"(\d{4})-(\d{2})")
 _table = EvidenceMessage.__table__
 
@@ -231,6 +234,7 @@ def archive(ctx: Context, *, period: str, folder: Path | str | None = None) -> A
             {"id": c.id, "seq": c.seq, "entry_hash": c.entry_hash, "created": _iso(c.created), "reason": c.reason,
              "certificate": c.certificate, "signature": c.signature} for c in checkpoints)
         members["certificates/ca.pem"] = ca.public_bytes(serialization.Encoding.PEM)
+        members[CRL] = pki.build_crl(session, settings).public_bytes(serialization.Encoding.PEM)  # as of now
         members["certificates/platform.pem"] = platform_cert.public_bytes(serialization.Encoding.PEM)
         for serial, pem in sorted(signers.items()):
             members[f"certificates/{serial}.pem"] = pem

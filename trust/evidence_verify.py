@@ -23,7 +23,12 @@ What is checked, in this order (the layout is :mod:`trust.evidence`'s):
    platform applies to what it receives) with certificates issued by the supplied CA; the
    request's signer is the one recorded; the request's and the answer's SHA-256 are the
    ``request_digest`` and ``response_digest`` of the audit entry it is linked to, an entry of
-   the verified segment, with the same certificate serial.
+   the verified segment, with the same certificate serial;
+7. revocation: ``certificates/crl.pem``, the CA's revocation list as the archive was made, is
+   signed by the supplied CA, and no request or answer was received or sent after its signer's
+   certificate had been revoked.  A certificate revoked after its messages does not make them
+   less the signer's: the report counts such messages (``revoked_later``) and names the
+   certificates.  An archive with no CRL (made before it was added) is said to be so.
 
 Every failure names the member it concerns; the verifier goes on after one, so a report lists
 them all.
@@ -49,7 +54,7 @@ from lxml import etree
 from registry.clock import china_text
 
 from . import audit, pki, tsa
-from .evidence import FORMAT, MANIFEST, SIGNATURE, TIMESTAMP
+from .evidence import CRL, FORMAT, MANIFEST, SIGNATURE, TIMESTAMP
 
 
 @dataclass
@@ -63,6 +68,8 @@ class ArchiveReport:
     checkpoints: int = 0
     messages: int = 0
     signatures: int = 0  # WS-Security signatures verified (two per exchange)
+    crl_updated: datetime | None = None  # when the archive's revocation list was made (None: no list)
+    revoked_later: dict[str, datetime] = field(default_factory=dict)  # serial -> revoked after its messages
     timestamp: tsa.Stamp | None = None
     checked: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
@@ -101,7 +108,7 @@ def verify_archive(path: Path | str, ca: x509.Certificate, *, tsa_ca: x509.Certi
         _timestamp(read, manifest_bytes, manifest, tsa_ca, report)
         _members(read, manifest, report)
         entries = _chain(read, manifest, ca, report)
-        _exchanges(read, entries, ca, platform, report)
+        _exchanges(read, entries, ca, platform, _revocations(read, manifest, ca, report), report)
     return report
 
 
@@ -238,8 +245,51 @@ def _chain(read: _Reader, manifest: dict, ca: x509.Certificate, report: ArchiveR
     return by_seq if signed_last else {}
 
 
+def _revocations(read: _Reader, manifest: dict, ca: x509.Certificate, report: ArchiveReport
+                 ) -> dict[int, datetime]:
+    """The revoked serials of the archive's CRL and since when (aware UTC), once its signature verifies."""
+    if CRL not in {member.get("name") for member in manifest.get("members", [])}:
+        report.checked.append("revocation: not checked, the archive carries no CRL (made before archives had one)")
+        return {}
+    data = read(CRL)
+    try:
+        crl = x509.load_pem_x509_crl(data) if data is not None else None
+    except ValueError:
+        report.fail(CRL, "not a PEM certificate revocation list")
+        return {}
+    if crl is None:
+        return {}
+    if crl.issuer != ca.subject or not crl.is_signature_valid(ca.public_key()):
+        report.fail(CRL, "not signed by the CA you trust: the revocations it lists cannot be believed")
+        return {}
+    report.crl_updated = crl.last_update_utc
+    report.checked.append(f"revocation: the CA's CRL of {china_time(crl.last_update_utc)}, {len(crl)} certificates "
+                          "revoked; no message signed after its certificate's revocation")
+    return {revoked.serial_number: revoked.revocation_date_utc for revoked in crl}
+
+
+def _revoked_before(name: str, signer: x509.Certificate, when: str | None, revoked: dict[int, datetime],
+                    report: ArchiveReport) -> None:
+    """Fail ``name`` when ``signer`` had been revoked by ``when`` (its record's ISO time, naive UTC)."""
+    since = revoked.get(signer.serial_number)
+    if since is None:
+        return
+    try:
+        at = datetime.fromisoformat(when).replace(tzinfo=since.tzinfo) if when else None
+    except ValueError:
+        at = None
+    if at is None:
+        report.fail(name, f"signed by certificate {signer.serial_number:x}, revoked {china_time(since)}, and its "
+                    "record gives no time to tell whether it was signed before")
+    elif at >= since:
+        report.fail(name, f"signed by certificate {signer.serial_number:x} at {china_time(at)}, after it was "
+                    f"revoked {china_time(since)}: the platform should have refused it")
+    else:
+        report.revoked_later[format(signer.serial_number, "x")] = since
+
+
 def _exchanges(read: _Reader, entries: dict[int, dict], ca: x509.Certificate, platform: x509.Certificate | None,
-               report: ArchiveReport) -> None:
+               revoked: dict[int, datetime], report: ArchiveReport) -> None:
     for record in read.lines("evidence/records.jsonl"):
         report.messages += 1
         seq, serial = record.get("audit_seq"), record.get("certificate_serial")
@@ -262,6 +312,8 @@ def _exchanges(read: _Reader, entries: dict[int, dict], ca: x509.Certificate, pl
             if signer is None:
                 continue
             report.signatures += 1
+            _revoked_before(name, signer, record.get("received_at" if side == "request" else "answered_at"), revoked,
+                            report)
             if side == "request" and (format(signer.serial_number, "x") != serial
                                       or (entry is not None and entry.get("certificate_serial") != serial)):
                 report.fail(name, f"signed by certificate {signer.serial_number:x}, the record and its audit entry "

@@ -13,7 +13,7 @@ import sys
 import zipfile
 import zlib
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -115,7 +115,7 @@ def _archived_and_verified_offline(world, sent, tmp_path) -> None:
     with zipfile.ZipFile(made.path) as archive:
         names = set(archive.namelist())
         kept = {archive.read(n) for n in names if n.startswith("messages/")}
-    assert {"manifest.json", "manifest.sig", "certificates/ca.pem", "certificates/platform.pem",
+    assert {"manifest.json", "manifest.sig", "certificates/ca.pem", "certificates/crl.pem", "certificates/platform.pem",
             "audit/entries.jsonl", "audit/checkpoints.jsonl", "evidence/records.jsonl"} <= names
     assert sent["answered"][0] in kept and sent["refused"][1] in kept
     assert _count(world) == 0
@@ -279,6 +279,81 @@ def test_a_time_stamp_of_another_manifest_or_another_tsa_is_refused(month, tmp_p
     assert any(f.startswith("manifest.tsr: the time-stamping certificate") for f in report.failures)
     resealed = verify_archive(_copy(month, tmp_path, lambda m: _reseal(month, m)), month[1], tsa_ca=month[3].ca)
     assert resealed.failures == ["manifest.tsr: the time-stamp is for another digest than this manifest's SHA-256"]
+
+
+def _crl(month, revoked: dict[int, datetime], *, key=None) -> bytes:
+    """A revocation list over the month's CA name, signed by its CA key (or ``key``), revoking ``revoked``."""
+    from cryptography import x509
+
+    ca_key = key or serialization.load_pem_private_key((month[2] / "pki" / "ca.key").read_bytes(), None)
+    now = utcnow().replace(tzinfo=UTC)
+    builder = (x509.CertificateRevocationListBuilder().issuer_name(month[1].subject).last_update(now)
+               .next_update(now + timedelta(days=1)))
+    for serial, since in revoked.items():
+        builder = builder.add_revoked_certificate(x509.RevokedCertificateBuilder().serial_number(serial)
+                                                  .revocation_date(since.replace(tzinfo=UTC)).build())
+    return builder.sign(ca_key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
+
+
+def _besides_the_time_stamp(failures: list[str]) -> list[str]:
+    """(a re-sealed manifest is not the one the TSA stamped: that failure is another test's)"""
+    return [f for f in failures if not f.startswith("manifest.tsr:")]
+
+
+def _query_record(members) -> dict:
+    return next(r for r in map(json.loads, members["evidence/records.jsonl"].splitlines())
+                if r["request"] == _a_message(members, "request"))
+
+
+def test_the_archive_carries_the_cas_revocation_list_and_a_signer_revoked_before_its_request_is_named(
+        month, tmp_path):
+    report = verify_archive(month[0].path, month[1])
+    assert report.ok and report.crl_updated is not None and report.revoked_later == {}
+    assert any(c.startswith("revocation: the CA's CRL of ") for c in report.checked)
+    found = {}
+
+    def revoke_before(members):  # as if the platform had taken a request from a certificate already revoked
+        found["record"] = record = _query_record(members)
+        received = datetime.fromisoformat(record["received_at"].rstrip("Z"))
+        members[evidence.CRL] = _crl(month, {int(record["certificate_serial"], 16): received - timedelta(hours=1)})
+        _reseal(month, members)
+
+    failures = _besides_the_time_stamp(verify_archive(_copy(month, tmp_path, revoke_before), month[1]).failures)
+    serial = found["record"]["certificate_serial"]
+    assert failures and all(f.split(":")[0].endswith(".request.xml") and f"certificate {serial} at " in f
+                            and "after it was revoked" in f and "the platform should have refused it" in f
+                            for f in failures)  # each request that certificate signed (the query and the refused one)
+    assert any(f.startswith(found["record"]["request"]) for f in failures)
+
+
+def test_a_signer_revoked_after_its_messages_is_noted_not_failed(month, tmp_path, capsys):
+    found = {}
+
+    def revoke_after(members):
+        found["record"] = record = _query_record(members)
+        members[evidence.CRL] = _crl(month, {int(record["certificate_serial"], 16): utcnow() + timedelta(minutes=5)})
+        _reseal(month, members)
+
+    path = _copy(month, tmp_path, revoke_after)
+    report = verify_archive(path, month[1])
+    assert _besides_the_time_stamp(report.failures) == []
+    assert set(report.revoked_later) == {found["record"]["certificate_serial"]}
+    (tmp_path / "ca.pem").write_bytes(month[1].public_bytes(serialization.Encoding.PEM))
+    server.main(["audit", "verify-archive", str(path), "--ca", str(tmp_path / "ca.pem")])
+    said = capsys.readouterr().out
+    assert f"note: certificate {found['record']['certificate_serial']} was revoked " in said
+    assert "after the messages it signed here: they were signed while it was valid" in said
+
+
+def test_a_revocation_list_not_signed_by_the_ca_is_not_believed(month, tmp_path):
+    stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+    def forged(members):  # a list that hides a revocation, signed by someone else, the manifest re-signed
+        members[evidence.CRL] = _crl(month, {}, key=stranger)
+        _reseal(month, members)
+
+    failures = _besides_the_time_stamp(verify_archive(_copy(month, tmp_path, forged), month[1]).failures)
+    assert failures == [f"{evidence.CRL}: not signed by the CA you trust: the revocations it lists cannot be believed"]
 
 
 # ----------------------------------------------------------------------------- the command line
