@@ -1,10 +1,12 @@
 """The node's retention (运维, ``[store] keep_days``): a node's store forgets what is older than
 keep_days - the records of delivered batches (their rows, sequences and the centre's signed
 receipts stay: the proof of delivery), the gateway's log, the problems of finished adapter runs -
-and never what is undelivered.  Against a real store: SQLite, and PostgreSQL."""
+and never what is undelivered; ``govshare node run`` prunes at start and hourly, ``govshare node
+prune`` at once.  Against a real store: SQLite, and PostgreSQL."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,6 +17,9 @@ from sqlalchemy import insert, select
 from node import store
 from node.config import ConfigError, NodeConfig, Outbound, load
 from node.outbox import take_file
+from tests.conftest import free_port
+from tests.node.test_outbox import Node
+from tests.trust.conftest import world  # noqa: F401 - the fixture
 from xsd import samples
 
 OLD = datetime.now(UTC) - timedelta(days=40)
@@ -160,3 +165,44 @@ def test_keep_days_must_be_a_whole_number_of_at_least_0(tmp_path, value):
         load(path)
     shown = {"-1": "-1", "1.5": "1.5", '"30"': "'30'", "true": "True"}[value]
     assert f"[store] keep_days must be a whole number of at least 0, not {shown}" in refused.value.problems
+
+
+def _old_rows(node: Node) -> None:
+    """In the node's store: an old delivered batch, a pending one, and an old gateway call."""
+    engine = store.engine_for(f"sqlite:///{node.folder / 'node.db'}")
+    with engine.begin() as conn:
+        _batch(conn, 1, "delivered", OLD)
+        _batch(conn, 2, "pending", OLD)
+        _call(conn, OLD)
+    engine.dispose()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_govshare_node_prune_forgets_what_is_older_than_keep_days_and_status_shows_it(world, tmp_path):  # noqa: F811
+    node = Node(world, tmp_path)
+    assert load(node.config).keep_days == 30
+    node.config.write_text(node.config.read_text(encoding="utf-8") + "\n[store]\nkeep_days = 7\n", encoding="utf-8")
+    _old_rows(node)
+    pruned = node.command("prune", str(node.config))
+    assert pruned.returncode == 0, pruned.stderr
+    assert pruned.stdout.strip() == ("pruned what is older than 7 days: 1 delivered batches' records emptied (their "
+                                     "receipts kept), 1 gateway calls and 0 adapter problems deleted")
+    assert [(r[0], r[2], r[5]) for r in node.outbox()] == [(1, "delivered", RECEIPT), (2, "pending", None)]
+    again = node.command("prune", str(node.config))
+    assert "0 delivered batches' records emptied" in again.stdout
+    assert node.status()["keep_days"] == 7
+    assert "kept: 7 days" in node.command("status", str(node.config)).stdout
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_govshare_node_run_prunes_at_start(world, tmp_path):  # noqa: F811
+    node = Node(world, tmp_path, centre=f"http://127.0.0.1:{free_port()}")  # nothing listens: it prunes all the same
+    _old_rows(node)
+    ran = node.command("run", str(node.config), "--once")
+    assert ran.returncode == 0, ran.stderr
+    assert "pruned what is older than 30 days: 1 delivered batches' records emptied" in ran.stderr
+    engine = store.engine_for(f"sqlite:///{node.folder / 'node.db'}")
+    batches = _outbox(engine)
+    assert (batches[("hukou", 1)][1], batches[("hukou", 2)][0]) == (b"", "pending")
+    engine.dispose()
+    assert json.loads(node.command("status", str(node.config), "--json").stdout)["pending_batches"] == 1
