@@ -4,6 +4,7 @@
     govshare node run FILE [--once]       take the drop folders' files into the outbox and deliver, until stopped
     govshare node send FILE STREAM EXPORT put one export file into a stream's outbox now (then `run` delivers)
     govshare node status FILE [--json]    outbox depth, oldest undelivered, last receipt, streams, certificate
+    govshare node prune FILE              forget now what is older than [store] keep_days (``run`` does it hourly)
 
 Exit status: 0 done; 2 the configuration or the arguments cannot be used (``error: …`` on
 stderr); 1 the node's store could not be opened; 130 interrupted.
@@ -45,6 +46,8 @@ def parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="the outbox and the certificate")
     status.add_argument("config")
     status.add_argument("--json", action="store_true")
+    prune = commands.add_parser("prune", help="forget what is older than [store] keep_days, now")
+    prune.add_argument("config")
     return p
 
 
@@ -105,12 +108,14 @@ def _run(args, config: NodeConfig) -> int:
     pulls = _Pulls(engine, config, courier)
     runs = _Runs(engine, config)
     beats = _Heartbeat(engine, config, courier)
+    prunes = _Prunes(engine, config)
     while not stopping:
         take_folders(engine, config)
         runs.due(wait=args.once)
         courier.deliver_due()
         pulls.due()
         beats.due()
+        prunes.due(wait=args.once)
         if args.once:
             return EXIT_OK
         time.sleep(config.poll)
@@ -145,6 +150,43 @@ class _Heartbeat:
                                               str(exc).splitlines()[0][:200] if str(exc) else "")
             return
         logging.getLogger("node").debug("heartbeat: the centre sees the node as %s", state)
+
+
+class _Prunes:
+    """Retention: what is older than ``keep_days`` forgotten (:func:`store.prune`) at start and
+    then every hour, on a thread of its own so that a long first prune does not stop delivery."""
+
+    EVERY = 3600.0
+
+    def __init__(self, engine, config: NodeConfig):
+        self.engine, self.config, self.next = engine, config, 0.0
+        self.running = None
+
+    def due(self, wait: bool = False) -> None:
+        import threading
+
+        if self.config.keep_days and time.monotonic() >= self.next and not (self.running and self.running.is_alive()):
+            self.next = time.monotonic() + self.EVERY
+            self.running = threading.Thread(target=self._prune, name="prune", daemon=True)
+            self.running.start()
+        if wait and self.running is not None:
+            self.running.join()
+
+    def _prune(self) -> None:
+        try:
+            pruned = store.prune(self.engine, self.config.keep_days)
+        except Exception as exc:  # noqa: BLE001 - the store busy or down: the next hour prunes it all
+            logging.getLogger("node").warning("not pruned now (%s: %s)", type(exc).__name__,
+                                              str(exc).splitlines()[0][:200] if str(exc) else "")
+            return
+        if pruned:
+            logging.getLogger("node").info("%s", _pruned(pruned, self.config.keep_days))
+
+
+def _pruned(pruned: store.Pruned, keep_days: int) -> str:
+    return (f"pruned what is older than {keep_days} days: {pruned.batches} delivered batches' records emptied "
+            f"(their receipts kept), {pruned.gateway_calls} gateway calls and {pruned.adapter_problems} adapter "
+            "problems deleted")
 
 
 class _Runs:
@@ -268,6 +310,7 @@ def _status(args, config: NodeConfig) -> int:
                           for s in config.subscriptions},
         "adapters": {a.config.name: _last_run(found.runs.get(a.config.name)) for a in config.adapters},
         "certificate_ends": config.not_after.isoformat(), "certificate_days_left": (config.not_after - current).days,
+        "keep_days": config.keep_days,
     }
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=2))
@@ -293,6 +336,16 @@ def _status(args, config: NodeConfig) -> int:
                   f"{run['records']:,} records in {run['batches']} batches, {run['quarantined']} refused by the "
                   f"mapping" + (f"; {run['error']}" if run["error"] else ""))
     print(f"certificate: {config.subject}, ends {config.not_after:%Y-%m-%d} ({report['certificate_days_left']} days)")
+    print(f"kept: {config.keep_days} days (delivered batches' records, gateway calls, adapter problems; receipts "
+          "for ever)" if config.keep_days else "kept: everything, for ever (keep_days = 0)")
+    return EXIT_OK
+
+
+def _prune(args, config: NodeConfig) -> int:
+    if not config.keep_days:
+        print("nothing pruned: keep_days = 0 keeps everything for ever")
+        return EXIT_OK
+    print(_pruned(store.prune(store.engine_for(config.store), config.keep_days), config.keep_days))
     return EXIT_OK
 
 
@@ -311,7 +364,7 @@ def _last_run(run: dict | None) -> dict | None:
             if k != "adapter"}
 
 
-COMMANDS = {"check": _check, "run": _run, "send": _send, "status": _status}
+COMMANDS = {"check": _check, "run": _run, "send": _send, "status": _status, "prune": _prune}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -11,6 +11,8 @@
 
     [store]
     url = "sqlite:///node.db"                  # default: node.db beside this file; or postgresql+psycopg://…
+    keep_days = 30                             # delivered batches' records, the gateway's log, adapter problems
+                                               # are kept this long (receipts for ever); 0: everything for ever
 
     [delivery]
     batch_size = 5000                          # records per batch
@@ -159,6 +161,7 @@ class NodeConfig:
     subscriptions: tuple[Subscription, ...] = field(default_factory=tuple)
     adapters: tuple[NodeAdapter, ...] = field(default_factory=tuple)
     heartbeat: float = 60.0  # seconds between the node's reports to the centre
+    keep_days: int = 30  # days the store keeps what is done with (store.prune); 0: for ever
 
     @property
     def folder(self) -> Path:
@@ -236,6 +239,7 @@ class _Checker:
             self.problem(f"[store] url must be sqlite:///FILE or postgresql+psycopg://…, not {store_url!r}")
         if store_url.startswith("sqlite:///") and not store_url.startswith("sqlite:////"):
             store_url = f"sqlite:///{(self.path.parent / store_url.removeprefix('sqlite:///')).resolve()}"
+        keep_days = int(self.number(store, "store", "keep_days", 30, whole=True, least=0))
         batch_size = int(self.number(delivery, "delivery", "batch_size", 5000, whole=True, least=1))
         retry_first = self.number(delivery, "delivery", "retry_first", 1.0, least=0.01)
         retry_max = self.number(delivery, "delivery", "retry_max", 300.0, least=0.01)
@@ -250,7 +254,8 @@ class _Checker:
         if self.problems:
             raise ConfigError(self.path, self.problems)
         return NodeConfig(self.path, url, ca, key, cert, store_url, credit_code, subject, not_after, batch_size,
-                          retry_first, retry_max, poll, outbound, gateway, subscriptions, adapters, heartbeat)
+                          retry_first, retry_max, poll, outbound, gateway, subscriptions, adapters, heartbeat,
+                          keep_days)
 
     def adapters(self, credit_code: str, streams: set[str]) -> tuple[NodeAdapter, ...]:
         """The department's adapter files the node runs, each checked as the centre checks it."""

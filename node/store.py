@@ -5,6 +5,11 @@ SQLite file by default, PostgreSQL by URL; the tables are made on first use.  A 
 written here, in the same transaction as the record of the file it came from, before anything
 is sent: whatever is killed when, a file is either taken whole or not at all, and a batch taken
 stays until its receipt is stored.
+
+Retention (``[store] keep_days``, :func:`prune`): a delivered batch older than that keeps its
+row - its sequence, its counts and the centre's signed receipt, the proof of delivery - but
+not its records; the gateway's log and the problems of finished adapter runs older than that
+are deleted.  Batches waiting or refused are never touched, nor the files taken.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import uuid
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from io import BytesIO
 
 from lxml import etree
@@ -32,9 +37,11 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     create_engine,
+    delete,
     event,
     func,
     select,
+    update,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
@@ -255,6 +262,50 @@ class Status:
     streams: dict[str, dict[str, int]]
     watermarks: dict[str, tuple[str, int, datetime]]  # subscription -> (resource, watermark, when kept)
     runs: dict[str, dict] = field(default_factory=dict)  # adapter -> its last run (adapter_runs' columns)
+
+
+@dataclass(frozen=True)
+class Pruned:
+    """What :func:`prune` did."""
+
+    batches: int = 0  # delivered batches whose records were emptied
+    gateway_calls: int = 0  # gateway_log rows deleted
+    adapter_problems: int = 0  # adapter_problems rows deleted
+
+    def __bool__(self) -> bool:
+        return bool(self.batches or self.gateway_calls or self.adapter_problems)
+
+
+def prune(engine: Engine, keep_days: int, chunk: int = 1000) -> Pruned:
+    """Forget what is older than ``keep_days`` (0: nothing): the records of batches delivered
+    before then (their rows and receipts stay), the gateway's calls and the problems of finished
+    adapter runs.  ``chunk`` rows a transaction, so that the node's courier and gateway are never
+    kept waiting long for SQLite's write lock."""
+    if keep_days <= 0:
+        return Pruned()
+    cutoff = now() - timedelta(days=keep_days)
+    finished = select(adapter_runs.c.id).where(adapter_runs.c.finished.is_not(None))
+    return Pruned(
+        _in_chunks(engine, outbox, outbox.c.state == "delivered", outbox.c.delivered_at < cutoff,
+                   func.length(outbox.c.records) > 0, chunk=chunk, values={"records": b""}),
+        _in_chunks(engine, gateway_log, gateway_log.c.at < cutoff, chunk=chunk),
+        _in_chunks(engine, adapter_problems, adapter_problems.c.created < cutoff,
+                   adapter_problems.c.run_id.in_(finished), chunk=chunk))
+
+
+def _in_chunks(engine: Engine, table: Table, *where, chunk: int, values: dict | None = None) -> int:
+    """Update the rows of ``table`` that match ``where`` to ``values`` - or delete them, without
+    ``values`` - ``chunk`` at a time, one transaction each; how many."""
+    done = 0
+    while True:
+        with engine.begin() as conn:
+            ids = conn.scalars(select(table.c.id).where(*where).order_by(table.c.id).limit(chunk)).all()
+            if ids:
+                change = update(table).values(**values) if values is not None else delete(table)
+                conn.execute(change.where(table.c.id.in_(ids)))
+        done += len(ids)
+        if len(ids) < chunk:
+            return done
 
 
 def status(engine: Engine) -> Status:
