@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from registry.db import reading_engine, session_factory
 from registry.settings import Settings
+from trust import evidence
 from wsdl.oasis import BINDING_NS, SUBSCRIPTION_BINDING_NS, subscription_schema
 
 from ..bootstrap import checked_values
@@ -94,6 +95,14 @@ def endpoints(sessions: sessionmaker[Session], settings: Settings) -> dict[str, 
         path: UddiEndpoint(name=api, operations=OPERATIONS[api], wsdl=service_wsdl(api),
                            sessions=reading if api == "inquiry" else sessions,
                            settings=settings, checked_values=checked_values, cacheable=api == "inquiry",
-                           audited=api in ("publication", "subscription"), **_SCHEMAS.get(api, {}))
+                           audited=api in ("publication", "subscription"),
+                           keep=_keep(sessions, settings) if api == "publication" else None, **_SCHEMAS.get(api, {}))
         for api, (path, _binding) in ENDPOINTS.items()
     }
+
+
+def _keep(sessions: sessionmaker[Session], settings: Settings):
+    """The evidence log's keeper of signed publication calls, when it is on (``trust.evidence.kept``)."""
+    if not evidence.kept(settings):
+        return None
+    return lambda capture, entry: evidence.keep(sessions, capture, entry)

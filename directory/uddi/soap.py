@@ -18,12 +18,14 @@ SOAP Fault (E_fatalError), never HTTP 200 with an empty or invalid Envelope.
 
 An endpoint whose calls are ``audited`` (publication, subscription) records each operation in the audit
 log: the action the operation runs fills the entry (``trust.actions.audited``), the transport
-adds the request's and response's digests, or the refusal when none ran (a bad authInfo).
+adds the SHA-256 of the request and of the response as they travelled, or the refusal when none
+ran (a bad authInfo); with the evidence log on, a signed call is kept whole with its signed answer.
 """
 
 from __future__ import annotations
 
 import logging
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -35,7 +37,7 @@ from registry.clock import utcnow
 from registry.db import DatabaseUnavailable, unit_of_work
 from registry.errors import GovshareError, SoapFault, UddiError
 from registry.settings import Settings
-from trust import audit
+from trust import audit, evidence
 from trust.actions import audited
 from trust.xml import release_memory, safe_parser
 from wsdl import soap
@@ -70,6 +72,8 @@ class UddiEndpoint:
     sign: Callable[[etree._Element], etree._Element] | None = None
     understood: frozenset[str] = frozenset()
     audited: bool = False  # every call is recorded in the audit log (the publication API)
+    # the evidence log (消息日志): keeps a signed call and its signed answer with the call's audit entry
+    keep: Callable[[evidence.Capture, dict], object] | None = None
     # the API's namespace and the schema its messages conform to (the subscription API has its own)
     namespace: str = UDDI_NS
     schema: Callable[[], etree.XMLSchema] = uddi_schema
@@ -112,7 +116,7 @@ class UddiEndpoint:
             handler = self._operation(request)
             request_log.note(operation=etree.QName(request).localname)
             _validate_request(request, self.schema(), self.schema_file)
-            caller = self._verified(request) if self.verify is not None else None
+            caller = self._verified(request, raw) if self.verify is not None else None
             request_log.note_from(caller)
             with unit_of_work(self.sessions) as session:
                 gen = generation(session) if self.answers.enabled else None
@@ -123,10 +127,14 @@ class UddiEndpoint:
                         return "200 OK", envelope, "hit"
                 call = Call(session=session, settings=self.settings, now=utcnow(), base_url=base_url,
                             checked_values=self.checked_values(), caller=caller, sessions=self.sessions)
-                response = self._audited(handler, call, request) if self.audited else handler(call, request)
-                if response is not None:
-                    _validate_response(response, self.schema(), self.schema_file)
-                envelope = soap.serialise(soap.envelope(response), self.sign if caller is not None else None)
+
+                def finish(response: etree._Element | None) -> bytes:
+                    if response is not None:
+                        _validate_response(response, self.schema(), self.schema_file)
+                    return soap.serialise(soap.envelope(response), self.sign if caller is not None else None)
+
+                envelope = (self._audited(handler, call, request, raw, finish) if self.audited
+                            else finish(handler(call, request)))
             if gen is None:
                 return "200 OK", envelope, ""
             self.answers.put(gen, asked, envelope)
@@ -145,28 +153,39 @@ class UddiEndpoint:
             err = UddiError("E_fatalError", "the node could not complete the request; it has been logged")
             return "500 Internal Server Error", self._fault_response(_uddi_fault(err), signed), ""
 
-    def _audited(self, handler: Handler, call: Call, request: etree._Element) -> etree._Element | None:
-        """``handler``'s answer, the call recorded in the audit log once it is known."""
+    def _audited(self, handler: Handler, call: Call, request: etree._Element, raw: bytes,
+                 finish: Callable[[etree._Element | None], bytes]) -> bytes:
+        """``handler``'s answer as sent (``finish`` makes its envelope), the call recorded in the audit
+        log with the SHA-256 of the request and of the answer as they travelled; a signed call is kept
+        whole with its signed answer beside its entry (``keep``: the evidence log, 消息日志).  A call
+        refused is recorded with why; its fault is not kept (the exchange's refusals are)."""
         event = audit.AuditEvent(f"uddi.{etree.QName(request).localname}", channel="soap",
-                                 request_digest=audit.digest(etree.tostring(request, method="c14n")))
+                                 request_digest=audit.digest(raw))
+        capture = None
         if call.caller is not None:
             event.identify(call.caller)
+            if self.keep is not None:  # a signed request, its signature verified
+                capture = evidence.Capture()
+                capture.received(zlib.compress(raw, 1), event.request_digest, request.getroottree().getroot())
         try:
             with audited(event):
                 response = handler(call, request)
-            if response is not None:
-                event.response_digest = audit.digest(etree.tostring(response, method="c14n"))
-            return response
+            envelope = finish(response)
         except GovshareError as err:
             if event.result == "ok":  # refused before its action ran
                 event.result, event.detail = f"refused:{err.code}", err.message
+            audit.record(self.sessions, self.settings, event)
             raise
         except Exception as exc:
             if event.result == "ok":
                 event.result, event.detail = "fault:E_fatalError", f"{exc.__class__.__name__}: {exc}"
-            raise
-        finally:
             audit.record(self.sessions, self.settings, event)
+            raise
+        event.response_digest = audit.digest(envelope)
+        entry = audit.record(self.sessions, self.settings, event)
+        if capture is not None and entry is not None:
+            self.keep(capture.answered(envelope, event.response_digest), entry)
+        return envelope
 
     def _fault_response(self, envelope: etree._Element, signed: bool) -> bytes:
         """A fault envelope as sent: signed by the platform when it answers a signed request."""
@@ -218,12 +237,18 @@ class UddiEndpoint:
         return handler
 
 
-    def _verified(self, request: etree._Element) -> object:
+    def _verified(self, request: etree._Element, raw: bytes) -> object:
+        """The verified caller; a WS-Security refusal is a ``wsse:`` fault, recorded in the audit log
+        when the endpoint's calls are (an attempt on the publication API is an access refused)."""
         from trust.wsse import WsSecurityError
 
         try:
             return self.verify(request.getroottree().getroot())
         except WsSecurityError as err:
+            if self.audited:
+                audit.record(self.sessions, self.settings, audit.AuditEvent(
+                    f"uddi.{etree.QName(request).localname}", result=f"refused:{err.code}", detail=err.message,
+                    channel="soap", request_digest=audit.digest(raw)))
             raise SoapFault(f"wsse:{err.code}", err.message) from None
 
 

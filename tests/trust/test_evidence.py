@@ -34,7 +34,7 @@ from trust.auth import Caller
 from trust.evidence_verify import verify_archive
 
 from ..conftest import LiveServer, free_port
-from .conftest import EX, post, query, served_world, sign
+from .conftest import EX, post, query, save_business, served_world, sign, token_of
 from .tsa_server import Tsa
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -131,6 +131,33 @@ def _archived_and_verified_offline(world, sent, tmp_path) -> None:
     with pytest.raises(Conflict, match="was archived") as raised:  # a month is archived once
         _archive(world, world.settings, tmp_path / "archive")
     assert raised.value.code == "ArchiveExists"
+
+
+def test_a_signed_publication_call_is_kept_with_its_signed_answer_and_verifies_in_the_archive(world, tmp_path):
+    """Who published or deleted a catalogue entry is settled by the same evidence as who read a record."""
+    signed = etree.tostring(sign(world.gaj, save_business(token_of(world, "gaj"), "临江市公安局户籍科")))
+    reply = post(world, signed, "/uddi/publication")
+    assert reply.status_code == 200, reply.text
+    with world.sessions() as session:
+        [kept] = session.scalars(select(EvidenceMessage).where(EvidenceMessage.operation == "uddi.save_business"))
+        entry = session.scalar(select(AuditEntry).where(AuditEntry.seq == kept.audit_seq))
+    assert zlib.decompress(kept.request) == signed and zlib.decompress(kept.response) == reply.content
+    assert entry.request_digest == kept.request_sha256 == hashlib.sha256(signed).hexdigest()
+    assert entry.response_digest == kept.response_sha256 == hashlib.sha256(reply.content).hexdigest()
+    assert (entry.user, entry.certificate_serial) == ("gaj", kept.certificate_serial)
+    unsigned = post(world, save_business(token_of(world, "mzj"), "临江市民政局婚姻登记处"), "/uddi/publication")
+    assert unsigned.status_code == 500 and b"wsse:InvalidSecurity" in unsigned.content
+    with world.sessions() as session:  # refused, and recorded as refused; nothing signed to keep
+        refused = session.scalars(select(AuditEntry).where(AuditEntry.operation == "uddi.save_business")
+                                  .order_by(AuditEntry.seq)).all()[-1]
+        assert _count(world) == 2
+    assert refused.result == "refused:InvalidSecurity" and refused.certificate_serial is None
+    assert "CN=govshare platform" in wsse.verified_signature(etree.fromstring(reply.content)).certificate.subject \
+        .rfc4514_string()
+    made = _archive(world, world.settings, tmp_path / "archive")
+    report = verify_archive(made.path, pki.ca_certificate(world.settings))
+    assert report.ok, report.failures
+    assert report.messages == made.messages == 2 and report.signatures == 4  # the world's signed batch, this call
 
 
 # ----------------------------------------------------------------------------- one archive, tampered with
