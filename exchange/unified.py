@@ -130,21 +130,21 @@ def base_of_key(key: str) -> str:
                           "(18 位, GB 32100)。")
 
 
-def _entry_base(session: Session, entry: CatalogueEntry) -> str | None:
-    base = base_of_class(entry.class_code)
-    if base is not None:
-        return base
-    if entry.logical:
-        return None
-    return session.scalar(select(CoreRecord.base).where(CoreRecord.resource_code == entry.resource_code).limit(1))
-
-
 def candidates(session: Session, base: str) -> list[CatalogueEntry]:
-    """Published resources whose records are of ``base``."""
-    entries = session.scalars(select(CatalogueEntry).where(CatalogueEntry.status == "published")
-                              .options(selectinload(CatalogueEntry.provider))
-                              .order_by(CatalogueEntry.resource_code))
-    return [e for e in entries if _entry_base(session, e) == base]
+    """Published resources whose records are of ``base``: by their class (a 基础信息资源 class), or
+    else - under a 主题 or 部门 class - by the records the centre holds of them (逻辑集中 ones hold
+    none), all of those found in one statement however many there are."""
+    entries = list(session.scalars(select(CatalogueEntry).where(CatalogueEntry.status == "published")
+                                   .options(selectinload(CatalogueEntry.provider))
+                                   .order_by(CatalogueEntry.resource_code)))
+    bases = {e.resource_code: base_of_class(e.class_code) for e in entries}
+    unclassed = [e.resource_code for e in entries if bases[e.resource_code] is None and not e.logical]
+    if unclassed:
+        held = (select(CoreRecord.base).where(CoreRecord.resource_code == CatalogueEntry.resource_code).limit(1)
+                .correlate(CatalogueEntry).scalar_subquery())
+        bases.update(session.execute(select(CatalogueEntry.resource_code, held)
+                                     .where(CatalogueEntry.resource_code.in_(unclassed))).all())
+    return [e for e in entries if bases[e.resource_code] == base]
 
 
 @action("exchange.unified_query")
