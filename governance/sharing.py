@@ -105,14 +105,14 @@ def authorize(session: Session, requester: Department, entry: CatalogueEntry, *,
                             zh=f"资源「{entry.name}」为不予共享资源 (依据: {entry.not_shared_basis or '未注明'}), "
                                "只向提供部门开放。")
     grants = active_grants(session, requester.id, entry.id, at, system_id)
+    if entry.sharing_type != UNCONDITIONAL and not grants:  # refused before the masking rules are read
+        english, chinese = _why_not(session, requester, entry, at, system_id)
+        raise ExchangeError("NotAuthorized", english, zh=chinese)
     rules = masking.rules_of(session, entry.id)
     clear = frozenset(f for g in grants for f in g.clear_fields or ())
     ids = tuple(g.id for g in grants)
     if entry.sharing_type == UNCONDITIONAL:
         return Decision(requester, entry, "unconditional", None, Masking(rules, clear), ids, purpose)
-    if not grants:
-        english, chinese = _why_not(session, requester, entry, at, system_id)
-        raise ExchangeError("NotAuthorized", english, zh=chinese)
     fields = None if any(g.fields is None for g in grants) else frozenset(f for g in grants for f in g.fields)
     return Decision(requester, entry, "grant", fields, Masking(rules, clear), ids, purpose)
 
