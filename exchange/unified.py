@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session, selectinload
 from stdnum.cn import ric, uscc
 
 from directory.lookups import base_of_class
-from governance.sharing import PURPOSE_LENGTH, authorize
+from governance.sharing import PURPOSE_LENGTH, authorize, refusals
 from registry.errors import GovshareError, InvalidInput
 from registry.models import CatalogueEntry, CoreRecord
 from trust import audit
@@ -165,7 +165,13 @@ def unified_query(ctx: Context, *, key: str, purpose: str) -> Unified:
     fmt = next(f for f in formats() if f.name == base)
     requester = reader(ctx, None)
     readable, skipped = [], []
-    for entry in candidates(ctx.session, base):
+    entries = candidates(ctx.session, base)
+    refused = refusals(ctx.session, requester, entries, ctx.now, ctx.caller.system_id)  # in four statements
+    for entry in entries:
+        if entry.id in refused:
+            skipped.append(Unread(Resource.of(entry), refused[entry.id].code, refused[entry.id].message,
+                                  refused[entry.id].user_message))
+            continue
         try:
             authorize(ctx.session, requester, entry, purpose=purpose, at=ctx.now, system_id=ctx.caller.system_id)
         except GovshareError as refused:

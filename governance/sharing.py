@@ -154,20 +154,65 @@ def _why_not(session: Session, requester: Department, entry: CatalogueEntry, at:
              system_id: int | None) -> tuple[str, str]:
     """Why ``requester`` has no grant, and what it can do: in English for SOAP and the command line (with
     the command to run), in Chinese for the portal (with the portal's page)."""
+    facts = _refusal_facts(session, requester, [entry.id], at, system_id)
+    return _why_not_said(requester, entry, at, *(facts[kind].get(entry.id) for kind in _FACTS))
+
+
+def refusals(session: Session, requester: Department, entries: Sequence[CatalogueEntry], at: datetime,
+             system_id: int | None = None) -> dict[int, ExchangeError]:
+    """Of ``entries``, those ``requester`` (as its system ``system_id``) may not read for want of a grant -
+    有条件共享 resources of another department with no grant in force - by entry id, each with the
+    refusal ``authorize`` would raise: four statements however many entries (the unified query asks
+    every resource of a base database).  The others are for ``authorize`` to decide."""
+    conditional = [e for e in entries if e.sharing_type == CONDITIONAL and e.provider_id != requester.id]
+    if not conditional:
+        return {}
+    ids = [e.id for e in conditional]
+    held = set(session.scalars(select(SharingGrant.entry_id).where(
+        SharingGrant.consumer_id == requester.id, SharingGrant.entry_id.in_(ids), _held_by(system_id),
+        *_in_force(at))))
+    refused = [e for e in conditional if e.id not in held]
+    facts = _refusal_facts(session, requester, [e.id for e in refused], at, system_id) if refused else {}
+    said = {e.id: _why_not_said(requester, e, at, *(facts[kind].get(e.id) for kind in _FACTS)) for e in refused}
+    return {entry_id: ExchangeError("NotAuthorized", english, zh=chinese)
+            for entry_id, (english, chinese) in said.items()}
+
+
+_FACTS = ("others", "last", "pending")
+
+
+def _refusal_facts(session: Session, requester: Department, entry_ids: Sequence[int], at: datetime,
+                   system_id: int | None) -> dict[str, dict[int, object]]:
+    """What tells why each of ``entry_ids`` is refused, by entry id: ``others``, the code of an
+    application system of the requester's holding a grant in force (another caller's); ``last``, the
+    requester's newest grant; ``pending``, its newest 使用申请 awaiting an answer."""
+    others: dict[int, object] = {}
+    for entry_id, code in session.execute(
+            select(SharingGrant.entry_id, AppSystem.code).join(AppSystem, SharingGrant.system_id == AppSystem.id)
+            .where(SharingGrant.consumer_id == requester.id, SharingGrant.entry_id.in_(entry_ids), *_in_force(at))
+            .order_by(AppSystem.code.desc())):
+        others[entry_id] = code  # (ordered descending: the first code is kept last)
+    last = {grant.entry_id: grant for grant in session.scalars(
+        select(SharingGrant).where(SharingGrant.consumer_id == requester.id, SharingGrant.entry_id.in_(entry_ids),
+                                   _held_by(system_id)).order_by(SharingGrant.id))}
+    pending = {application.entry_id: application for application in session.scalars(
+        select(SharingApplication).where(SharingApplication.consumer_id == requester.id,
+                                         SharingApplication.entry_id.in_(entry_ids),
+                                         SharingApplication.status == SUBMITTED).order_by(SharingApplication.id))}
+    return {"others": others, "last": last, "pending": pending}
+
+
+def _why_not_said(requester: Department, entry: CatalogueEntry, at: datetime, others: str | None,
+                  last: SharingGrant | None, pending: SharingApplication | None) -> tuple[str, str]:
+    """The refusal's English and Chinese, from its facts (``_refusal_facts``)."""
     head = (f"{requester.name} has no grant for resource {entry.resource_code} ({entry.name}), which is 有条件共享"
             f" ({entry.sharing_condition or 'conditional'})")
     zh = f"{requester.name}尚无读取资源「{entry.name}」({entry.resource_code}, 有条件共享) 的有效授权"
     # the caller holds none in force (else it would read): one in force is another system's
-    others = session.scalar(select(AppSystem.code).join(SharingGrant, SharingGrant.system_id == AppSystem.id).where(
-        SharingGrant.consumer_id == requester.id, SharingGrant.entry_id == entry.id, *_in_force(at))
-        .order_by(AppSystem.code).limit(1))
     if others is not None:
         return (head + f"; its grant is for its application system {others} only, and this request is not that "
                 "system's (sign with the system's certificate)",
                 zh + f"; 现有授权仅限本部门的应用系统 {others} 使用, 请以该系统的证书调用。")
-    last = session.scalar(select(SharingGrant).where(SharingGrant.consumer_id == requester.id,
-                                                     SharingGrant.entry_id == entry.id, _held_by(system_id))
-                          .order_by(SharingGrant.id.desc()).limit(1))
     if last is not None and last.revoked_at is not None and last.revoked_at <= at:
         head += f"; grant #{last.id} was revoked on {_day(last.revoked_at)}: {last.revoke_reason}"
         zh += f"; 授权 #{last.id} 已于 {_day(last.revoked_at)} 撤销 (理由: {last.revoke_reason})"
@@ -177,9 +222,6 @@ def _why_not(session: Session, requester: Department, entry: CatalogueEntry, at:
     elif last is not None and last.valid_from > at:
         return (head + f"; grant #{last.id} starts on {_day(last.valid_from)}",
                 zh + f"; 授权 #{last.id} 自 {_day(last.valid_from)} 起生效。")
-    pending = session.scalar(select(SharingApplication).where(
-        SharingApplication.consumer_id == requester.id, SharingApplication.entry_id == entry.id,
-        SharingApplication.status == SUBMITTED).order_by(SharingApplication.id.desc()).limit(1))
     if pending is not None:
         return (head + (f"; application #{pending.id} awaits the provider's answer (due by "
                         f"{_day(pending.deadline)})"),

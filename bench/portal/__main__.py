@@ -47,8 +47,11 @@ CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 SCENARIO = "unified_query"
 
 
-def load(url: str, people: int) -> tuple[list[str], set[str]]:
-    """The city, the grant and ``people`` persons in the core tier; their keys and the keys with lineage."""
+def load(url: str, people: int, resources: int = 0) -> tuple[list[str], set[str]]:
+    """The city, the grant and ``people`` persons in the core tier; their keys and the keys with lineage.
+    With ``resources``, 公安局 also publishes so many 有条件共享 resources under a 部门 class (301001),
+    民政局 holding no grant for them: every other one holds a record of the 人口 base (so the unified
+    query must decide it may not read it), the others none (so it must find that they hold no 人口 records)."""
     from directory.accounts import create_user, register_department
     from directory.bootstrap import bootstrap_node
     from directory.demo import credit_code_for
@@ -76,6 +79,8 @@ def load(url: str, people: int) -> tuple[list[str], set[str]]:
         reviewer = create_user(s, username="reviewer", password="bench", department=None, roles=("reviewer",))
         resource = _publish(s, settings, gaj, gaj_user, reviewer, "户籍人口基础信息", "101001002", "有条件共享")
         _publish(s, settings, mzj, mzj_user, reviewer, "婚姻登记人员信息", "101004001", "有条件共享")
+        extra = [_publish(s, settings, gaj, gaj_user, reviewer, f"部门业务信息{n:04d}", "301001", "有条件共享")
+                 for n in range(resources)]
         grant(as_user(sessions, settings, "gaj"), resource_code=resource, consumer_code="mzj", clear=["idNumber"])
         gaj_id, mzj_id = gaj.id, mzj.id
     keys: list[str] = []
@@ -106,6 +111,16 @@ def load(url: str, people: int) -> tuple[list[str], set[str]]:
             if pairs:
                 conn.execute(insert(CoreLineage), pairs)
         print(f"  loaded {len(keys):,} people ({len(keys) / (time.monotonic() - started):,.0f}/s)", flush=True)
+    holding = extra[::2]
+    if holding:  # one record each, of people beyond those loaded (a query's key is never one of them)
+        fields_of = samples.population_fields(len(holding), seed=10_000_019)
+        with engine.begin() as conn:
+            conn.execute(insert(CoreRecord), [
+                {"base": "population", "record_key": f"{code}:{n}", "record_type": record_type,
+                 "fields": {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in fields.items()},
+                 "deleted": False, "source_id": gaj_id, "resource_code": code, "batch_id": batch_id,
+                 "effective_from": now, "effective_to": None, "field_sources": None}
+                for n, (code, fields) in enumerate(zip(holding, fields_of, strict=True))])
     if engine.dialect.name == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text("VACUUM ANALYZE"))
@@ -189,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="unified query p50/p99 over N people")
     p.add_argument("--db", choices=("postgresql", "sqlite"), default="postgresql")
     p.add_argument("--people", type=int, default=1_000_000)
+    p.add_argument("--resources", type=int, default=0,
+                   help="more resources of 公安局 under a 部门 class that 民政局 may not read (see load)")
     p.add_argument("--clients", type=int, default=2)
     p.add_argument("--seconds", type=float, default=30)
     p.add_argument("--pg-admin-url", default=PG_ADMIN_URL)
@@ -206,12 +223,13 @@ def main(argv: list[str] | None = None) -> int:
     with context as url:
         started = time.monotonic()
         print(f"loading {args.people:,} people into {args.db} ...", flush=True)
-        keys, lineage = load(url, args.people)
+        keys, lineage = load(url, args.people, args.resources)
         load_s = time.monotonic() - started
         print(f"loaded in {load_s:.0f} s; measuring {args.clients} clients for {args.seconds:g} s ...", flush=True)
         figures = measure(url, keys, lineage, args.clients, args.seconds)
-    result = {"db": args.db, "people": len(keys), "clients": args.clients, "seconds": args.seconds,
-              "load_s": load_s, "machine": machine, "when": datetime.now().isoformat(timespec="seconds"), **figures}
+    result = {"db": args.db, "people": len(keys), "resources": args.resources, "clients": args.clients,
+              "seconds": args.seconds, "load_s": load_s, "machine": machine,
+              "when": datetime.now().isoformat(timespec="seconds"), **figures}
     out = RESULTS / f"portal-{args.db}-{datetime.now():%Y%m%d-%H%M%S}.json"
     out.write_text(json.dumps(result, ensure_ascii=False, indent=2))
     print(json.dumps(result, ensure_ascii=False, indent=2))

@@ -50,3 +50,60 @@ def test_resources_under_department_classes_are_asked_when_they_hold_records_of_
     assert empty not in [e.resource_code for e in found + legal]
     assert set(held).isdisjoint(e.resource_code for e in legal)
     assert len(statements) == 6  # per base: the entries, their providers, the bases of those under other classes
+
+
+def test_the_resources_it_may_not_read_are_refused_as_a_query_of_each_would_be_in_a_few_statements(
+        sessions, settings, population):
+    """No grant, a revoked grant, an application awaiting its answer: each refused resource says what a
+    query of it alone would say, and finding all of them costs the same few statements however many."""
+    from datetime import date
+
+    from governance import sharing
+    from registry.models import CatalogueEntry
+
+    with unit_of_work(sessions) as session:
+        gaj = session.scalar(select(Department).where(Department.code == "gaj"))
+        reviewer = create_user(session, username="reviewer2", password="x", department=None, roles=("reviewer",))
+        cataloguer = create_user(session, username="gaj.cat", password="x", department=gaj,
+                                 roles=("cataloguer", "provider"))
+        create_user(session, username="mzj.li", password="x", department=session.scalar(
+            select(Department).where(Department.code == "mzj")), roles=("consumer",))
+        codes = [_publish(session, settings, gaj, cataloguer, reviewer, name, "101001002", "有条件共享")
+                 for name in ("暂住人口信息", "出入境证件信息", "户籍迁移信息")]
+    revoked = sharing.grant(as_user(sessions, settings, "gaj.cat"), resource_code=codes[1], consumer_code="mzj")
+    sharing.revoke(as_user(sessions, settings, "gaj.cat"), grant_id=revoked.id, reason="业务调整")
+    sharing.apply(as_user(sessions, settings, "mzj.li"), resource_code=codes[2], purpose="核对户籍迁移",
+                  valid_to=date(2031, 1, 1))
+
+    key = next(iter(samples.population_fields(1, seed=5)))["idNumber"]
+    answer = unified.unified_query(as_user(sessions, settings, "mzj.li"), key=key, purpose="核验")
+    said = {unread.resource.code: unread for unread in answer.skipped}
+    assert set(said) == set(codes)
+    with sessions() as session:
+        mzj = session.scalar(select(Department).where(Department.code == "mzj"))
+        for code in codes:  # exactly what authorize says of the resource alone
+            entry = session.scalar(select(CatalogueEntry).where(CatalogueEntry.resource_code == code))
+            try:
+                sharing.authorize(session, mzj, entry)
+            except Exception as refused:  # noqa: BLE001 - compared below
+                assert (said[code].code, said[code].message, said[code].user_message) == (
+                    refused.code, refused.message, refused.user_message)
+            else:
+                raise AssertionError(f"{code} was read")
+    assert "撤销" in said[codes[1]].user_message and "正等待提供方答复" in said[codes[2]].user_message
+    assert "申请使用" in said[codes[0]].user_message
+
+    engine, statements = sessions.kw["bind"], []
+
+    def counted(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    with sessions() as session:
+        mzj = session.scalar(select(Department).where(Department.code == "mzj"))
+        entries = unified.candidates(session, "population")
+        event.listen(engine, "before_cursor_execute", counted)
+        try:
+            refused = sharing.refusals(session, mzj, entries, datetime.now(UTC).replace(tzinfo=None))
+        finally:
+            event.remove(engine, "before_cursor_execute", counted)
+    assert set(refused) == {e.id for e in entries if e.resource_code in codes} and len(statements) == 4
