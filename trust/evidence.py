@@ -244,6 +244,7 @@ def archive(ctx: Context, *, period: str, folder: Path | str | None = None) -> A
             "format": FORMAT, "period": period, "from": _iso(start), "until": _iso(end), "created": _iso(utcnow()),
             "node": settings.node_domain, "entries": {"first": first, "last": last}, "checkpoint": cover.seq,
             "messages": len(kept_ids), "tsa": settings.tsa_url or None, "members": digests,
+            "wss_skew": settings.wss_skew,
         }, ensure_ascii=False, indent=1, sort_keys=True).encode()
         out.writestr(MANIFEST, manifest)
         out.writestr(SIGNATURE, base64.b64encode(key.sign(manifest, padding.PKCS1v15(), hashes.SHA256())))

@@ -23,7 +23,9 @@ What is checked, in this order (the layout is :mod:`trust.evidence`'s):
    platform applies to what it receives) with certificates issued by the supplied CA; the
    request's signer is the one recorded; the request's and the answer's SHA-256 are the
    ``request_digest`` and ``response_digest`` of the audit entry it is linked to, an entry of
-   the verified segment, with the same certificate serial;
+   the verified segment, with the same certificate serial; and the time the record gives (received,
+   answered) is within the message's signed wsu:Timestamp, give or take the platform's clock skew
+   (the manifest's ``wss_skew``): the signer's own signed time vouches for the record's;
 7. revocation: ``certificates/crl.pem``, the CA's revocation list as the archive was made, is
    signed by the supplied CA, and no request or answer was received or sent after its signer's
    certificate had been revoked.  A certificate revoked after its messages does not make them
@@ -41,10 +43,10 @@ import hashlib
 import json
 import zipfile
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -55,6 +57,12 @@ from registry.clock import china_text
 
 from . import audit, pki, tsa
 from .evidence import CRL, FORMAT, MANIFEST, SIGNATURE, TIMESTAMP
+
+if TYPE_CHECKING:
+    from .wsse import Signed
+
+#: the clock skew the platform tolerated, for an archive that does not say (``GOVSHARE_WSS_SKEW``'s default)
+DEFAULT_SKEW = 300
 
 
 @dataclass
@@ -108,7 +116,8 @@ def verify_archive(path: Path | str, ca: x509.Certificate, *, tsa_ca: x509.Certi
         _timestamp(read, manifest_bytes, manifest, tsa_ca, report)
         _members(read, manifest, report)
         entries = _chain(read, manifest, ca, report)
-        _exchanges(read, entries, ca, platform, _revocations(read, manifest, ca, report), report)
+        skew = timedelta(seconds=manifest.get("wss_skew", DEFAULT_SKEW))
+        _exchanges(read, entries, ca, platform, _revocations(read, manifest, ca, report), skew, report)
     return report
 
 
@@ -289,7 +298,7 @@ def _revoked_before(name: str, signer: x509.Certificate, when: str | None, revok
 
 
 def _exchanges(read: _Reader, entries: dict[int, dict], ca: x509.Certificate, platform: x509.Certificate | None,
-               revoked: dict[int, datetime], report: ArchiveReport) -> None:
+               revoked: dict[int, datetime], skew: timedelta, report: ArchiveReport) -> None:
     for record in read.lines("evidence/records.jsonl"):
         report.messages += 1
         seq, serial = record.get("audit_seq"), record.get("certificate_serial")
@@ -308,12 +317,13 @@ def _exchanges(read: _Reader, entries: dict[int, dict], ca: x509.Certificate, pl
             if entry is not None and digest != entry.get(digest_column):
                 report.fail(name, f"does not match audit entry seq {seq}: its SHA-256 is not the entry's "
                             f"{digest_column}")
-            signer = _signed_by(name, data, ca, report)
-            if signer is None:
+            signed = _signed_by(name, data, ca, report)
+            if signed is None:
                 continue
+            signer, when = signed.certificate, record.get("received_at" if side == "request" else "answered_at")
             report.signatures += 1
-            _revoked_before(name, signer, record.get("received_at" if side == "request" else "answered_at"), revoked,
-                            report)
+            _revoked_before(name, signer, when, revoked, report)
+            _within_timestamp(name, signed.timestamp, when, skew, report)
             if side == "request" and (format(signer.serial_number, "x") != serial
                                       or (entry is not None and entry.get("certificate_serial") != serial)):
                 report.fail(name, f"signed by certificate {signer.serial_number:x}, the record and its audit entry "
@@ -321,27 +331,48 @@ def _exchanges(read: _Reader, entries: dict[int, dict], ca: x509.Certificate, pl
             if side == "response" and platform is not None and signer != platform:
                 report.fail(name, f"the answer is signed by {signer.subject.rfc4514_string()}, not the platform "
                             "certificate of the archive")
-    report.checked.append("WS-Security signatures of every request and answer, and their audit entries")
+    report.checked.append("WS-Security signatures of every request and answer, their audit entries, and each "
+                          "record's time within its message's signed wsu:Timestamp")
 
 
-def _signed_by(name: str, data: bytes, ca: x509.Certificate, report: ArchiveReport) -> x509.Certificate | None:
-    """The certificate whose WS-Security signature over ``data`` verifies and that the CA issued."""
+def _within_timestamp(name: str, timestamp: etree._Element, when: str | None, skew: timedelta,
+                      report: ArchiveReport) -> None:
+    """Fail ``name`` when the time its record gives (received or answered, naive UTC ISO) is not within
+    its signed wsu:Timestamp, give or take the platform's clock skew: the signer's own signed time
+    vouches for the record's."""
+    from .wsse import WsSecurityError, signed_period
+
+    try:
+        created, expires = signed_period(timestamp)
+        at = datetime.fromisoformat(when.rstrip("Z")) if when else None
+    except (WsSecurityError, ValueError):
+        report.fail(name, "its wsu:Timestamp or its record's time cannot be read")
+        return
+    if at is None or not created - skew <= at <= expires + skew:
+        report.fail(name, f"its record's time {china_time(at) if at else '(none)'} is outside its signed "
+                    f"wsu:Timestamp ({china_time(created)} to {china_time(expires)}, give or take "
+                    f"{skew.total_seconds():.0f} s)")
+
+
+def _signed_by(name: str, data: bytes, ca: x509.Certificate, report: ArchiveReport) -> Signed | None:
+    """The verified WS-Security signature over ``data`` (its certificate issued by the CA)."""
     from .wsse import WsSecurityError, security_header, verified_signature
     from .xml import safe_parser
 
     try:
         envelope = etree.fromstring(data, safe_parser())
-        cert = verified_signature(envelope, security_header(envelope)).certificate
+        signed = verified_signature(envelope, security_header(envelope))
     except etree.XMLSyntaxError as exc:
         report.fail(name, f"not well-formed XML ({exc})")
         return None
     except WsSecurityError as exc:
         report.fail(name, f"its WS-Security signature does not verify: {exc.message}")
         return None
-    if not pki.chains_to(cert, ca):
-        report.fail(name, f"signed by {cert.subject.rfc4514_string()}, which the CA you trust did not issue")
+    if not pki.chains_to(signed.certificate, ca):
+        report.fail(name, f"signed by {signed.certificate.subject.rfc4514_string()}, which the CA you trust did not "
+                    "issue")
         return None
-    return cert
+    return signed
 
 
 def _pem(data: bytes) -> x509.Certificate | None:

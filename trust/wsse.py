@@ -371,9 +371,13 @@ def _instant(el: etree._Element | None, what: str) -> datetime:
     return value.astimezone(UTC).replace(tzinfo=None)
 
 
+def signed_period(timestamp: etree._Element) -> tuple[datetime, datetime]:
+    """A wsu:Timestamp's Created and Expires (naive UTC); a WsSecurityError when either is not a UTC time."""
+    return _instant(timestamp.find(_WSU + "Created"), "Created"), _instant(timestamp.find(_WSU + "Expires"), "Expires")
+
+
 def _fresh(timestamp: etree._Element, now: datetime, settings: Settings) -> datetime:
-    created = _instant(timestamp.find(_WSU + "Created"), "Created")
-    expires = _instant(timestamp.find(_WSU + "Expires"), "Expires")
+    created, expires = signed_period(timestamp)
     skew = timedelta(seconds=settings.wss_skew)
     if expires <= created:
         raise WsSecurityError("MessageExpired", f"the Timestamp expires ({expires:%Y-%m-%d %H:%M:%S} UTC) no later "

@@ -372,6 +372,23 @@ def test_a_signer_revoked_after_its_messages_is_noted_not_failed(month, tmp_path
     assert "after the messages it signed here: they were signed while it was valid" in said
 
 
+def test_a_record_time_outside_its_messages_signed_timestamp_is_named(month, tmp_path):
+    """The requester's own signed wsu:Timestamp vouches for when the platform says it received the request."""
+    found = {}
+
+    def moved(members):  # the platform's record says the request came a day later than it was signed
+        records = [json.loads(line) for line in members["evidence/records.jsonl"].splitlines()]
+        found["record"] = record = next(r for r in records if r["request"] == _a_message(members, "request"))
+        record["received_at"] = (datetime.fromisoformat(record["received_at"].rstrip("Z"))
+                                 + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        members["evidence/records.jsonl"] = b"".join(json.dumps(r).encode() + b"\n" for r in records)
+        _reseal(month, members)
+
+    failures = _besides_the_time_stamp(verify_archive(_copy(month, tmp_path, moved), month[1]).failures)
+    assert len(failures) == 1 and failures[0].startswith(found["record"]["request"])
+    assert "is outside its signed wsu:Timestamp" in failures[0] and "give or take 300 s" in failures[0]
+
+
 def test_a_revocation_list_not_signed_by_the_ca_is_not_believed(month, tmp_path):
     stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
