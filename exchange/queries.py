@@ -83,7 +83,7 @@ def _view(ctx: Context, requester: str | None, resource_code: str, purpose: str 
                             system_id=ctx.caller.system_id if ctx.caller.department_id == department.id else None)
 
 
-@action("exchange.query_records")
+@action("exchange.query_records", read_only=True)
 def query_records(ctx: Context, *, resource_code: str, keys: Sequence[str] = (),
                   filters: Sequence[tuple[str, str, str]] = (), offset: int = 0, page_size: int = DEFAULT_PAGE,
                   purpose: str | None = None, requester: str | None = None, provenance: bool = False) -> Records:
@@ -113,7 +113,7 @@ def query_records(ctx: Context, *, resource_code: str, keys: Sequence[str] = (),
     return found
 
 
-@action("exchange.get_changes")
+@action("exchange.get_changes", read_only=True)
 def get_changes(ctx: Context, *, resource_code: str, watermark: int = 0, max_records: int = DEFAULT_PAGE,
                 purpose: str | None = None, requester: str | None = None) -> Changes:
     """The versions of a resource after ``watermark`` (a sequence), oldest first."""
