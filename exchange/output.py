@@ -15,6 +15,7 @@ consumer reads, and a change by any source is a change of the resource.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -77,10 +78,12 @@ class Row:
 
 
 def read_view(session: Session, requester: Department, entry: CatalogueEntry, *, purpose: str | None = None,
-              at: datetime | None = None, system_id: int | None = None) -> View:
+              at: datetime | None = None, system_id: int | None = None,
+              rules: Mapping[str, str] | None = None) -> View:
     """The view ``requester`` (acting as its application system ``system_id``, if any) has of ``entry``;
-    refuses what may not be served (NotShared, NotAuthorized)."""
-    decision = authorize(session, requester, entry, purpose=purpose, at=at, system_id=system_id)
+    refuses what may not be served (NotShared, NotAuthorized).  ``rules``: the entry's masking rules,
+    when the caller read them with the entry."""
+    decision = authorize(session, requester, entry, purpose=purpose, at=at, system_id=system_id, rules=rules)
     return View(entry=entry, requester=requester, fields=decision.fields, masking=decision.masking,
                 decision=decision)
 

@@ -20,12 +20,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, or_, select
 
 from directory import lookups
 from governance.sharing import authorize
 from registry.errors import ExchangeError, InvalidInput, NotPermitted
-from registry.models import CatalogueEntry, CatalogueWatch, Department, InputBatch
+from registry.models import CatalogueEntry, CatalogueWatch, Department, InputBatch, MaskingRule
 from trust import audit
 from trust.actions import Context, action
 from trust.auth import refuse_suspended
@@ -60,10 +60,13 @@ class Changes:
     changes: tuple[Row, ...]
 
 
-def reader(ctx: Context, requester: str | None) -> Department:
-    """The department a read is for: the one the request names, else the caller's (the check
-    made sure that there is one, and that a named one may be asked for)."""
-    if (requester or "").strip():
+def reader(ctx: Context, requester: str | None, named: Department | None = None) -> Department:
+    """The department a read is for: the one the request names (``named``, if the caller looked
+    it up already), else the caller's (the check made sure that there is one, and that a named
+    one may be asked for)."""
+    if named is not None:
+        department = named
+    elif (requester or "").strip():
         department = lookups.department_by_code(ctx.session, requester)
     elif ctx.caller.department_id is not None:
         department = ctx.session.get(Department, ctx.caller.department_id)
@@ -76,14 +79,41 @@ def reader(ctx: Context, requester: str | None) -> Department:
     return department
 
 
+#: the department a read names (by code or 统一社会信用代码), the resource and its masking rules in one
+#: statement: a row for each rule, one with none (the look-ups of ``lookups`` and ``masking.rules_of``)
+_NAMED_READ = (
+    select(Department, CatalogueEntry, MaskingRule.field, MaskingRule.method).select_from(Department)
+    .join(CatalogueEntry, CatalogueEntry.resource_code == bindparam("resource_code"))
+    .outerjoin(MaskingRule, MaskingRule.entry_id == CatalogueEntry.id)
+    .where(or_(Department.code == bindparam("code"), Department.credit_code == bindparam("credit_code")))
+)
+
+
+def _named_read(ctx: Context, requester: str | None,
+                resource_code: str) -> tuple[Department, CatalogueEntry, dict[str, str]] | None:
+    """The department ``requester`` names, the published resource and its masking rules; None when
+    the request names no department or either is not found as one (the look-ups then say why)."""
+    wanted = (requester or "").strip()
+    if not wanted:
+        return None
+    rows = ctx.session.execute(_NAMED_READ, {"code": wanted.lower(), "credit_code": wanted.upper(),
+                                             "resource_code": (resource_code or "").strip()}).all()
+    if not rows or len({row.Department.id for row in rows}) != 1 or rows[0].CatalogueEntry.status != "published":
+        return None
+    rules = {row.field: row.method for row in rows if row.field is not None}
+    return rows[0].Department, rows[0].CatalogueEntry, rules
+
+
 def _view(ctx: Context, requester: str | None, resource_code: str, purpose: str | None) -> View:
-    department = reader(ctx, requester)
-    entry = lookups.published_resource(ctx.session, resource_code)
+    named = _named_read(ctx, requester, resource_code)
+    department = reader(ctx, requester, named[0] if named else None)
+    entry = named[1] if named else lookups.published_resource(ctx.session, resource_code)
     return output.read_view(ctx.session, department, entry, purpose=purpose, at=ctx.now,
-                            system_id=ctx.caller.system_id if ctx.caller.department_id == department.id else None)
+                            system_id=ctx.caller.system_id if ctx.caller.department_id == department.id else None,
+                            rules=named[2] if named else None)
 
 
-@action("exchange.query_records")
+@action("exchange.query_records", read_only=True)
 def query_records(ctx: Context, *, resource_code: str, keys: Sequence[str] = (),
                   filters: Sequence[tuple[str, str, str]] = (), offset: int = 0, page_size: int = DEFAULT_PAGE,
                   purpose: str | None = None, requester: str | None = None, provenance: bool = False) -> Records:
@@ -113,7 +143,7 @@ def query_records(ctx: Context, *, resource_code: str, keys: Sequence[str] = (),
     return found
 
 
-@action("exchange.get_changes")
+@action("exchange.get_changes", read_only=True)
 def get_changes(ctx: Context, *, resource_code: str, watermark: int = 0, max_records: int = DEFAULT_PAGE,
                 purpose: str | None = None, requester: str | None = None) -> Changes:
     """The versions of a resource after ``watermark`` (a sequence), oldest first."""

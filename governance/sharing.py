@@ -38,7 +38,7 @@ in one cell of the portal's tables.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -93,9 +93,11 @@ class Decision:
 
 
 def authorize(session: Session, requester: Department, entry: CatalogueEntry, *, purpose: str | None = None,
-              at: datetime | None = None, system_id: int | None = None) -> Decision:
+              at: datetime | None = None, system_id: int | None = None,
+              rules: Mapping[str, str] | None = None) -> Decision:
     """What ``requester`` - acting as its application system ``system_id``, or as the department itself
-    (None) - may read of ``entry`` at ``at``; raises ExchangeError NotShared / NotAuthorized."""
+    (None) - may read of ``entry`` at ``at``; raises ExchangeError NotShared / NotAuthorized.  ``rules``:
+    the entry's masking rules (``masking.rules_of``), when the caller read them already."""
     at = at or utcnow()
     if entry.provider_id == requester.id:
         return Decision(requester, entry, "provider", None, None, purpose=purpose)
@@ -108,7 +110,7 @@ def authorize(session: Session, requester: Department, entry: CatalogueEntry, *,
     if entry.sharing_type != UNCONDITIONAL and not grants:  # refused before the masking rules are read
         english, chinese = _why_not(session, requester, entry, at, system_id)
         raise ExchangeError("NotAuthorized", english, zh=chinese)
-    rules = masking.rules_of(session, entry.id)
+    rules = masking.rules_of(session, entry.id) if rules is None else rules
     clear = frozenset(f for g in grants for f in g.clear_fields or ())
     ids = tuple(g.id for g in grants)
     if entry.sharing_type == UNCONDITIONAL:

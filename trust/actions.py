@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from registry import request_log
 from registry.clock import utcnow
-from registry.db import unit_of_work
+from registry.db import autocommit_sessions, unit_of_work
 from registry.errors import GovshareError
 from registry.settings import Settings
 
@@ -88,8 +88,10 @@ class Context:
         return Context(self.caller, self.sessions, self.settings, now=self.now)
 
 
-def action(name: str) -> Callable[[Callable[..., Result]], Callable[..., Result]]:
-    """Make ``function(ctx, **inputs)`` the action ``name``: checked, in a unit of work, audited."""
+def action(name: str, *, read_only: bool = False) -> Callable[[Callable[..., Result]], Callable[..., Result]]:
+    """Make ``function(ctx, **inputs)`` the action ``name``: checked, in a unit of work, audited.
+    A ``read_only`` action's unit of work writes nothing, so it runs without a transaction
+    (``registry.db.autocommit_sessions``: two round trips fewer on PostgreSQL)."""
 
     def decorate(function: Callable[..., Result]) -> Callable[..., Result]:
         if name in ACTIONS:
@@ -112,7 +114,7 @@ def action(name: str) -> Callable[[Callable[..., Result]], Callable[..., Result]
                     setattr(event, known, inputs[known].strip())
             outer, ctx.event = ctx.event, event
             try:
-                with unit_of_work(ctx.sessions) as session:
+                with unit_of_work(autocommit_sessions(ctx.sessions) if read_only else ctx.sessions) as session:
                     ctx.session = session
                     check(ctx, **inputs)
                     return function(ctx, **inputs)

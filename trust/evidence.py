@@ -101,14 +101,14 @@ class Capture:
 
 
 def keep(sessions: sessionmaker[Session], capture: Capture, entry: dict[str, Any]) -> None:
-    """Store ``capture`` linked to the audit ``entry`` of its access (one short transaction)."""
+    """Store ``capture`` linked to the audit ``entry`` of its access (one autocommitted insert)."""
     values = {"audit_seq": entry["seq"], "received_at": capture.received_at, "answered_at": capture.answered_at,
               "operation": entry["operation"], "certificate_serial": format(capture.signer.serial_number, "x"),
               "signer_subject": capture.signer.subject.rfc4514_string()[:500], "compression": "zlib",
               "request": capture.request, "request_sha256": capture.request_sha256,
               "response": zlib.compress(capture.response, 1), "response_sha256": capture.response_sha256}
-    with audit._engine(sessions).begin() as conn:
-        conn.execute(insert(_table), values)
+    with audit._engine(sessions).connect() as conn:  # one statement: autocommitted, no BEGIN and COMMIT
+        conn.execution_options(isolation_level="AUTOCOMMIT").execute(insert(_table), values)
 
 
 # ----------------------------------------------------------------------------- periods

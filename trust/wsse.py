@@ -70,6 +70,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry.clock import utcnow
+from registry.db import autocommit_sessions
 from registry.errors import NotPermitted
 from registry.models import AppSystem, Certificate, Department, WssSeen
 from registry.settings import Settings
@@ -313,7 +314,7 @@ def _token(security: etree._Element, signature: etree._Element) -> x509.Certific
         raise WsSecurityError("InvalidSecurityToken", f"the token's EncodingType must be {BASE64}")
     der = strict_base64(token.text, "the wsse:BinarySecurityToken", "InvalidSecurityToken")
     try:
-        return x509.load_der_x509_certificate(der)
+        return _certificate(der)
     except ValueError as exc:
         raise WsSecurityError("InvalidSecurityToken", f"the BinarySecurityToken is not a base64 DER X.509 "
                               f"certificate: {exc}") from None
@@ -399,13 +400,40 @@ def _chained(cert: x509.Certificate, settings: Settings, now: datetime) -> None:
     if ca is None:
         raise WsSecurityError("FailedAuthentication", "this platform has no CA yet (`govshare pki init`), so no "
                               "certificate can be trusted")
-    if not pki.chains_to(cert, ca):
+    if not _issued_by(cert, ca):
         raise WsSecurityError("FailedAuthentication", f"the certificate {cert.subject.rfc4514_string()} was not "
                               "issued by the platform CA (see /pki/ca.pem)")
     if not cert.not_valid_before_utc.replace(tzinfo=None) <= now <= cert.not_valid_after_utc.replace(tzinfo=None):
         raise WsSecurityError("FailedAuthentication", f"the certificate is valid from "
                               f"{cert.not_valid_before_utc:%Y-%m-%d} to {cert.not_valid_after_utc:%Y-%m-%d}, "
                               "not now: ask the platform for a new one")
+
+
+#: (certificate, CA) pairs whose CA signature verified: that never changes for the pair, so it is
+#: checked once (a failure is never kept).  Revocation is not among it: asked of the database at every
+#: request (``_registered_and_new``), it takes effect at once.
+_ISSUED: dict[tuple[x509.Certificate, x509.Certificate], None] = {}
+_ISSUED_KEPT = 1024
+
+
+def _issued_by(cert: x509.Certificate, ca: x509.Certificate) -> bool:
+    """``pki.chains_to``, verified once per certificate and CA (an RSA verification each time: the
+    Security header's check and the message's verification both ask)."""
+    pair = (cert, ca)
+    if pair in _ISSUED:
+        return True
+    if not pki.chains_to(cert, ca):
+        return False
+    if len(_ISSUED) >= _ISSUED_KEPT:
+        _ISSUED.clear()
+    _ISSUED[pair] = None
+    return True
+
+
+@lru_cache(maxsize=256)
+def _certificate(der: bytes) -> x509.Certificate:
+    """A token's certificate, parsed once per DER (a department sends the same one with every request)."""
+    return x509.load_der_x509_certificate(der)
 
 
 _PRUNE_EVERY = 500
@@ -420,7 +448,7 @@ def _registered_and_new(cert: x509.Certificate, signature_bytes: bytes, expires:
     global _calls
     serial = format(cert.serial_number, "x")
     digest = hashlib.sha256(signature_bytes).hexdigest()
-    with sessions() as session:
+    with autocommit_sessions(sessions)() as session:  # a read, then one insert: no transaction needed
         found = session.execute(
             select(Certificate.fingerprint, Certificate.status, Certificate.revoked, Certificate.revocation_reason,
                    Department.id, Department.code, Department.name, Department.credit_code,

@@ -1,14 +1,16 @@
-"""Where an unsigned QueryRecords by key spends its time: requests handled in this process.
+"""Where a QueryRecords by key spends its time: requests handled in this process.
 
     .venv/bin/python -m bench.security.profiling [--db sqlite|postgresql] [--records 2000]
-        [--requests 500] [--top 30] [--no-profile]
+        [--requests 500] [--top 30] [--no-profile] [--signed]
 
 The whole platform is built as the server builds it (``server.build_app``, audit log on) and
 called the way waitress calls it: a WSGI environ whose body is the envelope.  It times
 ``--requests`` Diagnostics Echo and then as many QueryRecords by a random key (after a warm-up
 of each), prints the mean wall time of each and their ratio, the SQL statements one
 QueryRecords runs (count and driver time, SQLAlchemy cursor events), and a cProfile of the
-QueryRecords loop (skipped with ``--no-profile``).
+QueryRecords loop (skipped with ``--no-profile``).  With ``--signed`` the QueryRecords are
+signed (WS-Security, as ``bench.security`` signs them, before the clock starts) and answered
+signed, so the profile shows what verifying and signing add.
 """
 
 from __future__ import annotations
@@ -71,7 +73,7 @@ def run(db_url: str, args: argparse.Namespace) -> None:
     sessions = server.prepare(settings)
     app = server.build_app(settings, sessions)
     rng = random.Random(args.seed)
-    queries = bodies(world, args.requests + 50, rng, signed=False)
+    queries = bodies(world, args.requests + 50, rng, signed=args.signed)
     echo = _echo_body()
     for body in queries[:50]:
         call(app, "/exchange", '""', body, b"QueryRecordsResponse")
@@ -102,7 +104,7 @@ def run(db_url: str, args: argparse.Namespace) -> None:
         kind = " ".join(statement.split()[:6])[:90]
         sql[kind].append(time.perf_counter() - conn.info.pop("bench_started"))
 
-    sample = bodies(world, 20, rng, signed=False)
+    sample = bodies(world, 20, rng, signed=args.signed)
     for body in sample:
         call(app, "/exchange", '""', body, b"QueryRecordsResponse")
     print(f"\nSQL of one QueryRecords (mean over {len(sample)}): count, ms in the driver")
@@ -112,7 +114,7 @@ def run(db_url: str, args: argparse.Namespace) -> None:
     event.remove(engine, "after_cursor_execute", _end)
     if not args.no_profile:
         profiler = cProfile.Profile()
-        more = bodies(world, args.requests, rng, signed=False)
+        more = bodies(world, args.requests, rng, signed=args.signed)
         profiler.enable()
         for body in more:
             call(app, "/exchange", '""', body, b"QueryRecordsResponse")
@@ -131,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--requests", type=int, default=500)
     p.add_argument("--top", type=int, default=30)
     p.add_argument("--no-profile", action="store_true")
+    p.add_argument("--signed", action="store_true", help="sign the QueryRecords (WS-Security) and answer them signed")
     p.add_argument("--seed", type=int, default=20261206)
     p.add_argument("--pg-admin-url", default=PG_ADMIN_URL)
     args = p.parse_args(argv)

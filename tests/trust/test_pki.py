@@ -80,6 +80,23 @@ def test_a_certificate_from_another_ca_does_not_chain(sessions, settings, ca, ga
     assert not pki.chains_to(foreign.certificate, ca.certificate)
 
 
+def test_ws_security_remembers_only_a_ca_signature_that_verified(sessions, settings, ca, gaj, tmp_path):
+    from dataclasses import replace
+
+    from trust import wsse
+
+    other = replace(settings, var_dir=tmp_path / "elsewhere")
+    pki.init_ca(other)
+    with unit_of_work(sessions) as session:
+        ours = pki.issue(session, settings, pki.find_department(session, "gaj"))
+        foreign = pki.issue(session, other, pki.find_department(session, "gaj"))
+    for _ in range(2):
+        assert wsse._issued_by(ours.certificate, ca.certificate)
+        assert not wsse._issued_by(foreign.certificate, ca.certificate)
+    assert (ours.certificate, ca.certificate) in wsse._ISSUED
+    assert (foreign.certificate, ca.certificate) not in wsse._ISSUED
+
+
 def test_revocation_is_published_in_a_signed_crl(sessions, settings, ca, gaj):
     with unit_of_work(sessions) as session:
         kept = pki.issue(session, settings, pki.find_department(session, "gaj"))
