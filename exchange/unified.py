@@ -140,7 +140,10 @@ def candidates(session: Session, base: str) -> list[CatalogueEntry]:
     bases = {e.resource_code: base_of_class(e.class_code) for e in entries}
     unclassed = [e.resource_code for e in entries if bases[e.resource_code] is None and not e.logical]
     if unclassed:
-        held = (select(CoreRecord.base).where(CoreRecord.resource_code == CatalogueEntry.resource_code).limit(1)
+        # (ordered as ix_core_resource is: else PostgreSQL may scan the whole table for a resource that
+        # holds no records, expecting a LIMIT 1 to stop it early)
+        held = (select(CoreRecord.base).where(CoreRecord.resource_code == CatalogueEntry.resource_code)
+                .order_by(CoreRecord.resource_code, CoreRecord.record_key).limit(1)
                 .correlate(CatalogueEntry).scalar_subquery())
         bases.update(session.execute(select(CatalogueEntry.resource_code, held)
                                      .where(CatalogueEntry.resource_code.in_(unclassed))).all())
