@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, aliased
 from directory.lookups import base_of_class
 from governance.masking import Masking
 from governance.sharing import Decision, authorize
-from registry.db import escape_like
+from registry.db import inline, like_prefix
 from registry.errors import ExchangeError
 from registry.models import CatalogueEntry, CoreContribution, CoreLineage, CoreRecord, Department
 from xsd.registry import find
@@ -109,8 +109,10 @@ def query(
                                            "keys": keys}).all()
         start = max(offset, 0)
         return len(found), [_row(view, r) for r in found[start:start + page_size]]
+    # read-only actions may run on generic plans (registry.db.autocommit_sessions): the base (a
+    # million people beside a few hundred parcels) and a prefix are written into the statement
     stmt = select(CoreRecord).where(
-        CoreRecord.base == base, _contributed(view), CoreRecord.effective_to.is_(None),
+        CoreRecord.base == inline(base), _contributed(view), CoreRecord.effective_to.is_(None),
         CoreRecord.deleted.is_(False),
     )
     if keys:
@@ -123,7 +125,7 @@ def query(
             raise ExchangeError("InvalidRequest", f"field {name} is masked for you in resource "
                                 f"{view.entry.resource_code}: filter it by eq only")
         column = CoreRecord.fields[name].as_string()
-        stmt = stmt.where(column == value if operator == "eq" else column.like(escape_like(value) + "%", escape="\\"))
+        stmt = stmt.where(column == value if operator == "eq" else like_prefix(column, value))
     total = session.scalar(select(func.count()).select_from(stmt.subquery()))
     rows = session.scalars(stmt.order_by(CoreRecord.record_key).offset(max(offset, 0)).limit(page_size))
     return total, [_row(view, r) for r in rows]
@@ -139,7 +141,7 @@ def changes(session: Session, view: View, *, watermark: int, limit: int) -> tupl
     rows = session.execute(
         select(CoreRecord.id, CoreRecord.record_type, CoreRecord.record_key, CoreRecord.fields, CoreRecord.deleted,
                CoreRecord.effective_from)
-        .where(CoreRecord.base == base, CoreRecord.id > watermark, _contributed(view))
+        .where(CoreRecord.base == inline(base), CoreRecord.id > watermark, _contributed(view))
         .order_by(CoreRecord.id).limit(limit + 1)
     ).all()
     return [_row(view, r) for r in rows[:limit]], len(rows) > limit

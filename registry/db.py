@@ -103,16 +103,8 @@ def reading_engine(engine: Engine) -> Engine:
     COMMIT round trips, each statement sees the committed database as it is then.  On
     PostgreSQL it has a pool of its own whose connections may reuse generic plans
     (``make_engine(generic_plans=True)``); it is made once and disposed of with ``engine``."""
-    if engine.dialect.name != "postgresql":
-        return engine.execution_options(isolation_level="AUTOCOMMIT")
     with _reading_lock:
-        reading = engine.__dict__.get("_govshare_reading")
-        if reading is None:
-            reading = make_engine(engine.url.render_as_string(hide_password=False), generic_plans=True,
-                                  **engine.__dict__.get("_govshare_limits", {}))
-            reading = engine.__dict__["_govshare_reading"] = reading.execution_options(isolation_level="AUTOCOMMIT")
-            event.listen(engine, "engine_disposed", lambda _engine: reading.dispose())
-        return reading
+        return _autocommit(engine)
 
 
 _reading_lock = threading.Lock()
@@ -123,8 +115,10 @@ def autocommit_sessions(factory: sessionmaker[Session]) -> sessionmaker[Session]
     that only reads (``trust.actions.action(read_only=True)``), which then costs no BEGIN and no
     COMMIT round trip.  It sees what it would have seen in a transaction: under READ COMMITTED,
     PostgreSQL's default, every statement of a transaction takes a snapshot of its own anyway.
-    Unlike ``reading_engine``'s, these connections come from the engine's own pool and plan every
-    execution for its values (a query's filters may be ``LIKE $1``).  Made once per engine."""
+    On PostgreSQL they are ``reading_engine``'s connections, which may reuse generic plans: a
+    statement read-only work repeats (a QueryRecords by key) is then planned once, not at every
+    execution, so any value that decides its plan (a ``LIKE`` pattern) is written into its text
+    (``inline``, ``like_prefix``).  Made once per engine."""
     engine = factory.kw.get("bind")
     if not isinstance(engine, Engine):  # bound to a connection (a test's transaction): leave it be
         return factory
@@ -132,9 +126,22 @@ def autocommit_sessions(factory: sessionmaker[Session]) -> sessionmaker[Session]
         found = engine.__dict__.get("_govshare_autocommit_sessions")
         if found is None:
             options = {name: value for name, value in factory.kw.items() if name != "bind"}
-            found = sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"), **options)
+            found = sessionmaker(_autocommit(engine), **options)
             engine.__dict__["_govshare_autocommit_sessions"] = found
         return found
+
+
+def _autocommit(engine: Engine) -> Engine:
+    """``reading_engine(engine)``, made under ``_reading_lock`` (which its caller holds)."""
+    if engine.dialect.name != "postgresql":
+        return engine.execution_options(isolation_level="AUTOCOMMIT")
+    reading = engine.__dict__.get("_govshare_reading")
+    if reading is None:
+        reading = make_engine(engine.url.render_as_string(hide_password=False), generic_plans=True,
+                              **engine.__dict__.get("_govshare_limits", {}))
+        reading = engine.__dict__["_govshare_reading"] = reading.execution_options(isolation_level="AUTOCOMMIT")
+        event.listen(engine, "engine_disposed", lambda _engine: reading.dispose())
+    return reading
 
 
 class DatabaseUnavailable(exc.OperationalError):

@@ -28,6 +28,7 @@ from collections import defaultdict
 from sqlalchemy import event
 
 from bench.databases import PG_ADMIN_URL, throwaway_database
+from registry.db import reading_engine
 from bench.directory.__main__ import RESULTS, sqlite_database
 
 from .__main__ import PG_DATABASE, bodies, prepare
@@ -94,15 +95,18 @@ def run(db_url: str, args: argparse.Namespace) -> None:
 
     sql: dict[str, list[float]] = defaultdict(list)
     engine = sessions.kw["bind"]
+    engines = {engine, reading_engine(engine)}  # read-only actions run on the reading engine's connections
 
-    @event.listens_for(engine, "before_cursor_execute")
     def _start(conn, cursor, statement, parameters, context, executemany):
         conn.info["bench_started"] = time.perf_counter()
 
-    @event.listens_for(engine, "after_cursor_execute")
     def _end(conn, cursor, statement, parameters, context, executemany):
         kind = " ".join(statement.split()[:6])[:90]
         sql[kind].append(time.perf_counter() - conn.info.pop("bench_started"))
+
+    for each in engines:
+        event.listen(each, "before_cursor_execute", _start)
+        event.listen(each, "after_cursor_execute", _end)
 
     sample = bodies(world, 20, rng, signed=args.signed)
     for body in sample:
@@ -110,8 +114,9 @@ def run(db_url: str, args: argparse.Namespace) -> None:
     print(f"\nSQL of one QueryRecords (mean over {len(sample)}): count, ms in the driver")
     for kind, times in sorted(sql.items(), key=lambda kv: -sum(kv[1])):
         print(f"  {len(times) / len(sample):>5.1f} {sum(times) * 1000 / len(sample):>7.3f}  {kind}")
-    event.remove(engine, "before_cursor_execute", _start)
-    event.remove(engine, "after_cursor_execute", _end)
+    for each in engines:
+        event.remove(each, "before_cursor_execute", _start)
+        event.remove(each, "after_cursor_execute", _end)
     if not args.no_profile:
         profiler = cProfile.Profile()
         more = bodies(world, args.requests, rng, signed=args.signed)
