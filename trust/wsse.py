@@ -65,7 +65,8 @@ from signxml import XMLVerifier
 from signxml.algorithms import DigestAlgorithm, SignatureMethod
 from signxml.exceptions import InvalidInput, InvalidSignature
 from signxml.verifier import SignatureConfiguration
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, exists, insert, select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -440,26 +441,50 @@ _PRUNE_EVERY = 500
 _calls = 0
 
 
+#: the columns of a caller's certificate, department and application system (``_registered_and_new``)
+_CALLER_COLUMNS = (
+    Certificate.fingerprint, Certificate.status, Certificate.revoked, Certificate.revocation_reason,
+    Department.id, Department.code, Department.name, Department.credit_code,
+    Department.status.label("department_status"), Department.suspended_at, Department.suspension_reason,
+    AppSystem.id.label("system_id"), AppSystem.code.label("system_code"), AppSystem.name.label("system_name"),
+    AppSystem.status.label("system_status"), AppSystem.suspended_at.label("system_suspended_at"),
+    AppSystem.suspension_reason.label("system_suspension_reason"),
+)
+
+
+def _caller_of(*more):
+    return (select(*_CALLER_COLUMNS, *more).join(Department, Department.id == Certificate.department_id)
+            .outerjoin(AppSystem, AppSystem.id == Certificate.system_id)
+            .where(Certificate.serial == bindparam("serial")))
+
+
+_SEEN_VALUES = dict(digest=bindparam("digest"), certificate_serial=bindparam("serial"),
+                    received=bindparam("received"), expires=bindparam("expires"))
+#: the certificate look-up (built once: building it cost more than running it)
+_CALLER = _caller_of()
+#: the message joins the replay cache (a digest seen before fails on the primary key)
+_SEEN = insert(WssSeen).values(**_SEEN_VALUES)
+#: PostgreSQL: both in one statement, one round trip - the message joins the replay cache unless it
+#: is there already (``new``: whether it was not), whatever the certificate turns out to be
+_SEEN_NOW = (postgresql.insert(WssSeen).values(**_SEEN_VALUES).on_conflict_do_nothing(index_elements=["digest"])
+             .returning(WssSeen.digest).cte("seen"))
+_CALLER_AND_SEEN = _caller_of(exists(select(_SEEN_NOW.c.digest)).label("new"))
+
+
 def _registered_and_new(cert: x509.Certificate, signature_bytes: bytes, expires: datetime,
                         sessions: sessionmaker[Session], now: datetime) -> Caller:
     """The caller, if the platform issued ``cert`` and has not revoked it, and the message was not
-    seen before (the digest of its verified signature bytes then joins the replay cache): one
-    short transaction."""
+    seen before (the digest of its verified signature bytes then joins the replay cache).  On
+    PostgreSQL one autocommitted statement does both: the digest of a message refused for its
+    certificate is kept as well, which changes nothing (the same message sent again is refused
+    again); elsewhere a look-up and then an insert."""
     global _calls
     serial = format(cert.serial_number, "x")
-    digest = hashlib.sha256(signature_bytes).hexdigest()
-    with autocommit_sessions(sessions)() as session:  # a read, then one insert: no transaction needed
-        found = session.execute(
-            select(Certificate.fingerprint, Certificate.status, Certificate.revoked, Certificate.revocation_reason,
-                   Department.id, Department.code, Department.name, Department.credit_code,
-                   Department.status.label("department_status"), Department.suspended_at,
-                   Department.suspension_reason, AppSystem.id.label("system_id"), AppSystem.code.label("system_code"),
-                   AppSystem.name.label("system_name"), AppSystem.status.label("system_status"),
-                   AppSystem.suspended_at.label("system_suspended_at"),
-                   AppSystem.suspension_reason.label("system_suspension_reason"))
-            .join(Department, Department.id == Certificate.department_id)
-            .outerjoin(AppSystem, AppSystem.id == Certificate.system_id).where(Certificate.serial == serial)
-        ).first()
+    values = {"serial": serial, "digest": hashlib.sha256(signature_bytes).hexdigest(), "received": now,
+              "expires": expires}
+    with autocommit_sessions(sessions)() as session:  # a read and one insert: no transaction needed
+        postgres = session.get_bind().dialect.name == "postgresql"
+        found = session.execute(_CALLER_AND_SEEN if postgres else _CALLER, values).first()
         if found is None or found.fingerprint != cert.fingerprint(hashes.SHA256()).hex():
             raise WsSecurityError("FailedAuthentication", f"certificate {serial} is not one the platform issued")
         if found.status != "valid":
@@ -467,20 +492,25 @@ def _registered_and_new(cert: x509.Certificate, signature_bytes: bytes, expires:
                                   f"{found.revoked:%Y-%m-%d %H:%M} UTC ({found.revocation_reason}); "
                                   "sign with a current certificate")
         _not_suspended(found)
-        session.add(WssSeen(digest=digest, certificate_serial=serial, received=now, expires=expires))
-        try:
-            session.commit()
-        except IntegrityError:
-            session.rollback()
+        new = found.new if postgres else _inserted(session, values)
+        if not new:
             raise WsSecurityError("FailedCheck", "this signed message was received before (replay): sign every "
-                                  "request anew with a fresh Timestamp") from None
+                                  "request anew with a fresh Timestamp")
         _calls += 1
         if _calls % _PRUNE_EVERY == 0:
             session.execute(delete(WssSeen).where(WssSeen.expires < now))
-            session.commit()
     return Caller(channel="soap", roles=SYSTEM_ROLES, department_id=found.id, department_code=found.code,
                   department_name=found.name, credit_code=found.credit_code, certificate_serial=serial,
                   system_id=found.system_id, system_code=found.system_code)
+
+
+def _inserted(session: Session, values: dict) -> bool:
+    """Whether the message joined the replay cache now (False: it was there already)."""
+    try:
+        session.execute(_SEEN, values)
+    except IntegrityError:
+        return False
+    return True
 
 
 def _not_suspended(found) -> None:

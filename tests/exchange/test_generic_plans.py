@@ -12,7 +12,6 @@ import pytest
 from sqlalchemy import event, select, text
 
 from directory.accounts import create_user
-
 from exchange import submit
 from exchange.queries import get_changes, query_records
 from registry.db import autocommit_sessions, reading_engine, unit_of_work
