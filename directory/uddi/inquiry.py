@@ -181,7 +181,8 @@ def _first_page_by_name(call: Call, sets: list[KeySet], qual, page: Page):
             if len(_PAGE_STATEMENTS) < _PAGE_STATEMENTS_KEPT:
                 _PAGE_STATEMENTS[shape] = stmt
         values = {f"v{n}_{i}": value for n, s in enumerate(ordered) for i, value in enumerate(s.values)}
-        result = call.session.execute(stmt, {**values, **window}).all()
+        # Core columns only: run on the session's connection, without the ORM's execution
+        result = call.session.connection().execute(stmt, {**values, **window}).all()
     else:
         result = call.session.execute(_page_statement(ordered, [None] * len(ordered), desc), window).all()
     if not result:
