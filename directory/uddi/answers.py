@@ -30,11 +30,14 @@ from sqlalchemy.orm import Session
 
 from registry.models import DirectoryGeneration
 
+#: built once: a Core statement on the session's connection, not the ORM's execution per request
+_GENERATION = select(DirectoryGeneration.value).where(DirectoryGeneration.id == 1)
+
 
 def generation(session: Session) -> int | None:
     """The directory's generation now, or None if the database has no counter (no caching)."""
     try:
-        return session.scalar(select(DirectoryGeneration.value).where(DirectoryGeneration.id == 1))
+        return session.connection().scalar(_GENERATION)
     except SQLAlchemyError:
         session.rollback()
         return None

@@ -34,11 +34,11 @@ from datetime import datetime
 from typing import Any
 
 from lxml import etree
-from sqlalchemy import Select, and_, bindparam, false, func, literal_column, or_, select, true
+from sqlalchemy import Select, String, and_, bindparam, false, func, literal_column, or_, select, true
 from sqlalchemy.orm import aliased
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
-from registry.db import inline, like_prefix
+from registry.db import escape_like, inline
 from registry.errors import UddiError
 from registry.models import UddiEntity, UddiKeyedReference, UddiName, UddiTModelInstance
 
@@ -99,14 +99,30 @@ class KeySet:
     """
 
     model: Any
-    build: Callable[[Any], ColumnElement]
+    build: Callable[[Any], ColumnElement] | None
     selectivity: int  # higher drives first
     key: str = "entity_key"
     single: bool = False
     grouped: Select | None = None  # a ready select of keys (tModelBag with andAllKeys, nested finds)
-    #: the same criterion with its value as a bound parameter, for a statement built once per
-    #: shape and reused: (shape, build with bindparams, their values)
-    bound: tuple[tuple, Callable[[Any], ColumnElement], dict[str, Any]] | None = None
+    #: a criterion of a known shape: ``template(alias, value)`` builds it, ``value(i)`` standing for
+    #: the i-th of ``values``, so that a statement built once per ``shape`` serves any values
+    shape: tuple | None = None
+    template: Callable[[Any, Callable[[int], Any]], ColumnElement] | None = None
+    values: tuple[str, ...] = ()
+    literal: bool = True  # the values are written into the SQL (they steer the plan), not bound
+
+    def condition(self, t, value: Callable[[int], Any] | None = None) -> ColumnElement:
+        """The criterion over the index table's columns ``t``: with its own values, or with
+        ``value(i)`` for the i-th (the parameters of a statement built once per shape)."""
+        if self.template is None:
+            return self.build(t)
+        if value is None:
+            value = (lambda i: inline(self.values[i])) if self.literal else self.values.__getitem__
+        return self.template(t, value)
+
+    def parameter(self, name: str) -> Callable[[int], BindParameter]:
+        """``value`` for ``condition``: the i-th value as parameter ``name``i of a statement built once."""
+        return lambda i: bindparam(f"{name}{i}", type_=String(), literal_execute=self.literal)
 
     def columns(self):
         """The columns of a fresh alias of the index table (Core: cheap to build per request)."""
@@ -116,17 +132,17 @@ class KeySet:
         if self.grouped is not None:
             return select(self.grouped.subquery().c[0])
         c = self.columns()
-        return select(c[self.key]).where(self.build(c))
+        return select(c[self.key]).where(self.condition(c))
 
     def driving(self, key: ColumnElement = UddiEntity.key) -> ColumnElement:
         return key.in_(self.keys())
 
-    def probing(self, key: ColumnElement = UddiEntity.key) -> ColumnElement:
+    def probing(self, key: ColumnElement = UddiEntity.key, value: Callable[[int], Any] | None = None) -> ColumnElement:
         if self.grouped is not None:
             return self.driving(key)
         c = self.columns()
         # SELECT 1, not SELECT *: SQLite then answers the probe from a covering index alone.
-        return select(literal_column("1")).where(c[self.key] == key, self.build(c)).exists()
+        return select(literal_column("1")).where(c[self.key] == key, self.condition(c, value)).exists()
 
 
 def _ordered(sets: list[KeySet]) -> list[KeySet]:
@@ -152,19 +168,23 @@ def _first_page_by_name(call: Call, sets: list[KeySet], qual, page: Page):
     """
     if not sets or "sortByDateAsc" in qual.names or "sortByDateDesc" in qual.names:
         return None
-    driver, *others = _ordered(sets)
-    if not driver.single:
+    ordered = _ordered(sets)
+    if not ordered[0].single:
         return None
     desc = "sortByNameDesc" in qual.names
     window = {"page_offset": page.head - 1, "page_limit": page.max_rows}
-    if driver.bound is not None and not others:  # one criterion of a known shape: built once
-        shape, build, params = driver.bound
-        stmt = _PAGE_STATEMENTS.get((shape, desc))
+    if all(s.shape is not None for s in ordered):  # criteria of known shapes: a statement built once
+        shape = (tuple(s.shape for s in ordered), desc)
+        stmt = _PAGE_STATEMENTS.get(shape)
         if stmt is None:
-            stmt = _PAGE_STATEMENTS[(shape, desc)] = _page_statement(driver, build, [], desc)
-        result = call.session.execute(stmt, {**params, **window}).all()
+            stmt = _page_statement(ordered, [s.parameter(f"v{n}_") for n, s in enumerate(ordered)], desc)
+            if len(_PAGE_STATEMENTS) < _PAGE_STATEMENTS_KEPT:
+                _PAGE_STATEMENTS[shape] = stmt
+        values = {f"v{n}_{i}": value for n, s in enumerate(ordered) for i, value in enumerate(s.values)}
+        # Core columns only: run on the session's connection, without the ORM's execution
+        result = call.session.connection().execute(stmt, {**values, **window}).all()
     else:
-        result = call.session.execute(_page_statement(driver, driver.build, others, desc), window).all()
+        result = call.session.execute(_page_statement(ordered, [None] * len(ordered), desc), window).all()
     if not result:
         return None
     rows: dict[str, _KeyRow] = {}
@@ -176,18 +196,22 @@ def _first_page_by_name(call: Call, sets: list[KeySet], qual, page: Page):
     return list(rows.values()), result[0].total, names
 
 
-#: first-page statements by (criterion shape, descending), built once per process
+#: first-page statements by (the criteria's shapes, descending), built once per process; a
+#: request names the tModelKeys of its shape, so only so many are kept
 _PAGE_STATEMENTS: dict[tuple, Select] = {}
+_PAGE_STATEMENTS_KEPT = 512
 
 
-def _page_statement(driver: KeySet, build, others: list[KeySet], desc: bool) -> Select:
-    """The page (``page_offset``, ``page_limit``) of entities ``build`` selects from the
-    driving index, in name order, with each one's parent and names."""
+def _page_statement(sets: list[KeySet], values: list, desc: bool) -> Select:
+    """The page (``page_offset``, ``page_limit``) of entities ``sets`` select, read from the
+    first one's index in name order, with each one's parent and names; ``values[n]`` is the
+    ``value`` of the n-th criterion's condition (None: its own values)."""
+    driver, others = sets[0], sets[1:]
     c = driver.columns()
     key, name = c[driver.key], c.sort_name
     chosen = (
         select(key.label("key"), name.label("sort_name"), func.count().over().label("total"))
-        .where(build(c), *(s.probing(key) for s in others))
+        .where(driver.condition(c, values[0]), *(s.probing(key, v) for s, v in zip(others, values[1:], strict=True)))
         .order_by(name.desc() if desc else name.asc(), key.desc() if desc else key.asc())
         .offset(bindparam("page_offset")).limit(bindparam("page_limit"))
     )
@@ -205,49 +229,67 @@ def _page_statement(driver: KeySet, build, others: list[KeySet], desc: bool) -> 
 
 def _name_set(kind: str, names: list[etree._Element], qual: qualifiers.Qualifiers) -> KeySet:
     specs = [((n.text or "").strip(), (n.get(XML_LANG) or "").lower()) for n in names]
+    values: list[str] = []
+    langs = []
+    for text, lang in specs:
+        values.append(text.casefold() if qual.case_insensitive else text)
+        if lang:  # the language or one of its subtags (en matches en-US)
+            values += [lang, escape_like(lang + "-") + "%"]
+        langs.append(bool(lang))
 
-    def build(t) -> ColumnElement:
-        alternatives = []
-        for text, lang in specs:
-            column = t.folded if qual.case_insensitive else t.value
-            value = text.casefold() if qual.case_insensitive else text
-            match = column.like(inline(value), escape="\\") if qual.approximate else column == value
+    def template(t, value) -> ColumnElement:
+        alternatives, i = [], 0
+        column = t.folded if qual.case_insensitive else t.value
+        for has_lang in langs:
+            match = column.like(value(i), escape="\\") if qual.approximate else column == value(i)
             cond = and_(t.kind == inline(kind), match)
-            if lang:
-                cond = and_(cond, or_(t.lang == lang, like_prefix(t.lang, lang + "-")))
+            if has_lang:
+                cond = and_(cond, or_(t.lang == value(i + 1), t.lang.like(value(i + 2), escape="\\")))
             alternatives.append(cond)
+            i += 3 if has_lang else 1
         return or_(*alternatives)
 
-    bound = None
-    if len(specs) == 1 and not specs[0][1] and not qual.approximate:  # one plain name: the common find
-
-        def build_bound(t) -> ColumnElement:
-            column = t.folded if qual.case_insensitive else t.value
-            return and_(t.kind == inline(kind), column == bindparam("name_value"))
-
-        text = specs[0][0]
-        bound = (("name", kind, qual.case_insensitive), build_bound,
-                 {"name_value": text.casefold() if qual.case_insensitive else text})
-    return KeySet(UddiName, build, 1000 if not qual.approximate else 500, single=len(specs) == 1, bound=bound)
+    # One plain name, the common find, is bound: any plan for it reads the name index.
+    plain = len(specs) == 1 and not specs[0][1] and not qual.approximate
+    return KeySet(UddiName, None, 1000 if not qual.approximate else 500, single=len(specs) == 1,
+                  shape=("name", kind, qual.case_insensitive, qual.approximate, tuple(langs)), template=template,
+                  values=tuple(values), literal=not plain)
 
 
-def _value_match(t, kr: etree._Element, qual: qualifiers.Qualifiers) -> ColumnElement:
-    value = kr.get("keyValue", "")
-    column = t.key_value
-    if qual.case_insensitive:
-        column, value = func.lower(column), value.lower()
-    return column.like(inline(value), escape="\\") if qual.approximate else column == inline(value)
+def _ref_terms(kind: str, bag: str, terms: list[tuple[str, etree._Element, str]], qual, selectivity: int) -> KeySet:
+    """The keyedReferences ``terms`` (tModelKey, keyedReference, its group's tModelKey or ""),
+    any of which an entity's ``bag`` must hold, as a criterion of a known shape.  Their values are
+    written into the SQL: a category's size steers the plan (registry.db.inline)."""
+    shape, values = [], []
+    for _key, kr, group_key in terms:
+        tkey, value = keys.normalize(kr.get("tModelKey", "")), kr.get("keyValue", "")
+        values += [tkey, value.lower() if qual.case_insensitive else value]
+        general = tkey == GENERAL_KEYWORDS  # keyName is significant only for general keywords (spec 5.1.7)
+        if general:
+            values.append(kr.get("keyName", ""))
+        if group_key:
+            values.append(group_key)
+        shape.append((general, bool(group_key)))
 
+    def template(t, value) -> ColumnElement:
+        column = func.lower(t.key_value) if qual.case_insensitive else t.key_value
+        alternatives, i = [], 0
+        for general, grouped in shape:
+            match = column.like(value(i + 1), escape="\\") if qual.approximate else column == value(i + 1)
+            conds = [t.kind == inline(kind), t.bag == inline(bag), t.tmodel_key == value(i), match]
+            i += 2
+            if general:
+                conds.append(t.key_name == value(i))
+                i += 1
+            if grouped:
+                conds.append(t.group_tmodel_key == value(i))
+                i += 1
+            alternatives.append(and_(*conds))
+        return or_(*alternatives)
 
-def _ref_condition(t, kind: str, bag: str, kr: etree._Element, qual, group_key: str = "") -> ColumnElement:
-    tkey = keys.check_syntax(kr.get("tModelKey", ""))
-    # Values written into the SQL: a category's size steers the plan (registry.db.inline).
-    conds = [t.kind == inline(kind), t.bag == inline(bag), t.tmodel_key == inline(tkey), _value_match(t, kr, qual)]
-    if tkey == GENERAL_KEYWORDS:  # keyName is significant only for general keywords (spec 5.1.7)
-        conds.append(t.key_name == inline(kr.get("keyName", "")))
-    if group_key:
-        conds.append(t.group_tmodel_key == inline(group_key))
-    return and_(*conds)
+    return KeySet(UddiKeyedReference, None, selectivity, single=len(terms) == 1 and not qual.approximate,
+                  shape=("ref", kind, bag, qual.case_insensitive, qual.approximate, tuple(shape)),
+                  template=template, values=tuple(values))
 
 
 def _bag_sets(call: Call, kind: str, bag_name: str, bag: etree._Element, qual, default: str) -> list[KeySet]:
@@ -275,12 +317,8 @@ def _bag_sets(call: Call, kind: str, bag_name: str, bag: etree._Element, qual, d
             by_tmodel[term[0]].append(term)
         groups = list(by_tmodel.values())
 
-    def builder(group):
-        return lambda t: or_(*(_ref_condition(t, kind, bag_key, kr, qual, gkey) for _tkey, kr, gkey in group))
-
-    return [KeySet(UddiKeyedReference, builder(group),
-                   _selectivity(call, [tkey for tkey, _kr, _g in group]) - (len(group) - 1),
-                   single=len(group) == 1 and not qual.approximate)
+    return [_ref_terms(kind, bag_key, group, qual,
+                       _selectivity(call, [tkey for tkey, _kr, _g in group]) - (len(group) - 1))
             for group in groups]
 
 

@@ -114,6 +114,29 @@ def test_or_like_keys_ors_within_a_taxonomy_and_ands_across(post, catalogue):
     assert sorted(_find(post, bag, ("orLikeKeys",))) == ["population statistics", "人口流动信息"]
 
 
+def test_finds_of_one_shape_with_other_values_find_their_own_entities(post, catalogue):
+    """A find's first page runs a statement built once per shape (which criteria, which qualifiers)
+    and reused with each request's values: the second find of a shape must not see the first's."""
+    def bag(*refs):
+        return "<categoryBag>" + "".join(f'<keyedReference tModelKey="{t}" keyValue="{v}"/>' for t, v in refs) + (
+            "</categoryBag>")
+
+    assert sorted(_find(post, bag((CLASSIFICATION, "101"), (SHARING_TYPE, "有条件共享")))) == [
+        "population statistics", "人口流动信息"]
+    assert _find(post, bag((CLASSIFICATION, "102"), (SHARING_TYPE, "无条件共享"))) == ["法人单位信息"]
+    assert _find(post, bag((CLASSIFICATION, "101"), (UPDATE_CYCLE, "实时"))) == ["人口基础信息"]
+    assert _find(post, bag((UPDATE_CYCLE, "每年"), (SHARING_TYPE, "无条件共享")), ("orAllKeys",)) == [
+        "Population Register", "人口基础信息", "法人单位信息"]
+    assert _find(post, bag((UPDATE_CYCLE, "每月"), (SHARING_TYPE, "有条件共享")), ("orAllKeys",)) == [
+        "population statistics", "人口流动信息"]
+    assert _find(post, "<name>人口%</name>", ("approximateMatch",)) == ["人口基础信息", "人口流动信息"]
+    assert _find(post, "<name>法人%</name>", ("approximateMatch",)) == ["法人单位信息"]
+    assert _find(post, "<name>POPULATION%</name>", ("approximateMatch", "caseInsensitiveMatch")) == [
+        "Population Register", "population statistics"]
+    assert _find(post, "<name>人口基础信息</name>") == ["人口基础信息"]
+    assert _find(post, "<name>法人单位信息</name>") == ["法人单位信息"]
+
+
 def test_unknown_taxonomy_values_match_nothing(post, catalogue):
     bag = f'<categoryBag><keyedReference tModelKey="{CLASSIFICATION}" keyValue="999"/></categoryBag>'
     assert _find(post, bag) == []
