@@ -20,8 +20,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, literal_column, or_, select
+from sqlalchemy import and_, bindparam, func, literal_column, or_, select
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm.util import identity_key
 
 from directory.lookups import base_of_class
 from governance.masking import Masking
@@ -195,20 +196,29 @@ def _row(view: View, record: CoreRecord) -> Row:
                fields=view.shape(record.fields), deleted=record.deleted, effective_from=record.effective_from)
 
 
-def with_provenance(session: Session, view: View, row: Row, names: dict[int, str]) -> Row:
-    """``row`` with each field's department (the version's source, or ``field_sources`` where
-    another source's value was kept) and the other values other sources gave (``core_lineage``),
-    shown under the same field visibility and masking as the value itself; ``names``: department
-    id -> name."""
-    record = session.get(CoreRecord, row.sequence)
+def with_provenance(session: Session, view: View, rows: list[Row]) -> list[Row]:
+    """``rows`` (central ones) with each field's department (the version's source, or ``field_sources``
+    where another source's value was kept) and the other values other sources gave (``core_lineage``),
+    shown under the same field visibility and masking as the value itself.  The versions and their
+    lineage in one statement; the departments' names from the session where it holds them (the
+    unified query holds the providers and the requester), the others in one more."""
+    found: dict[int, tuple[CoreRecord, dict[tuple[str, int], str]]] = {}
+    for record, name, value, source in session.execute(_PROVENANCE, {"ids": [row.sequence for row in rows]}):
+        latest = found.setdefault(record.id, (record, {}))[1]
+        if name is not None:
+            latest[(name, source)] = value  # each source's latest value of the field
+    named = {source for _, latest in found.values() for _, source in latest}
+    for row in rows:
+        record = found[row.sequence][0]
+        named.update((record.field_sources or {}).get(name, record.source_id) for name in row.fields)
+    names = _department_names(session, named)
+    return [_provenance(view, row, *found[row.sequence], names) for row in rows]
+
+
+def _provenance(view: View, row: Row, record: CoreRecord, latest: dict[tuple[str, int], str],
+                names: dict[int, str]) -> Row:
     owners = record.field_sources or {}
     origin = {name: names.get(owners.get(name, record.source_id), "") for name in row.fields}
-    latest: dict[tuple[str, int], str] = {}
-    for name, value, source in session.execute(
-            select(CoreLineage.field, CoreLineage.value, CoreLineage.source_id)
-            .where(CoreLineage.base == record.base, CoreLineage.record_key == record.record_key)
-            .order_by(CoreLineage.id)):
-        latest[(name, source)] = value  # each source's latest value of the field
     lineage: dict[str, list[tuple[str, str]]] = {}
     for (name, source), value in latest.items():
         if view.fields is not None and name not in view.fields:
@@ -219,3 +229,21 @@ def with_provenance(session: Session, view: View, row: Row, names: dict[int, str
         shown = view.masking.value(name, value) if view.masking is not None else value
         lineage.setdefault(name, []).append((str(shown), names.get(source, str(source))))
     return replace(row, origin=origin, lineage=lineage)
+
+
+#: versions by id, each with its key's lineage, oldest first (a row with no lineage: NULLs)
+_PROVENANCE = (
+    select(CoreRecord, CoreLineage.field, CoreLineage.value, CoreLineage.source_id)
+    .outerjoin(CoreLineage, and_(CoreLineage.base == CoreRecord.base, CoreLineage.record_key == CoreRecord.record_key))
+    .where(CoreRecord.id.in_(bindparam("ids", expanding=True))).order_by(CoreRecord.id, CoreLineage.id)
+)
+
+
+def _department_names(session: Session, ids: set[int]) -> dict[int, str]:
+    """Department id -> name of ``ids``: those the session holds without a statement, the others in one."""
+    held = {i: d for i in ids if (d := session.identity_map.get(identity_key(Department, i))) is not None}
+    names = {i: d.name for i, d in held.items()}
+    if len(held) < len(ids):
+        names.update(session.execute(select(Department.id, Department.name)
+                                     .where(Department.id.in_(ids - held.keys()))).all())
+    return names

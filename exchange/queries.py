@@ -136,8 +136,7 @@ def query_records(ctx: Context, *, resource_code: str, keys: Sequence[str] = (),
         total, rows = output.query(ctx.session, view, keys=keys, filters=filters, offset=offset,
                                    page_size=page_size)
         if provenance and rows:
-            names = dict(ctx.session.execute(select(Department.id, Department.name)).all())
-            rows = [output.with_provenance(ctx.session, view, row, names) for row in rows]
+            rows = output.with_provenance(ctx.session, view, rows)
         found = Records(entry.resource_code, total, offset, offset + len(rows) < total, "central", basis, tuple(rows))
     ctx.note(record_count=len(found.records))
     return found

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session, selectinload
 from stdnum.cn import ric, uscc
 
 from directory.lookups import base_of_class
-from governance.sharing import PURPOSE_LENGTH, authorize, refusals
+from governance.sharing import NOT_SHARED, PURPOSE_LENGTH, authorize, refusals
 from registry.errors import GovshareError, InvalidInput
 from registry.models import CatalogueEntry, CoreRecord
 from trust import audit
@@ -44,6 +44,8 @@ from .queries import query_records, reader
 
 ID_NUMBER = re.compile(r"[1-9][0-9]{5}(18|19|20)[0-9]{2}(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])[0-9]{3}[0-9X]")
 KEY_LABELS = {"population": "公民身份号码", "legal_entity": "统一社会信用代码"}
+#: governance's refusals (``authorize``): a resource refused is listed as skipped, not failed
+REFUSALS = ("NotShared", "NotAuthorized")
 
 
 @dataclass(frozen=True)
@@ -150,7 +152,7 @@ def candidates(session: Session, base: str) -> list[CatalogueEntry]:
     return [e for e in entries if bases[e.resource_code] == base]
 
 
-@action("exchange.unified_query")
+@action("exchange.unified_query", read_only=True)
 def unified_query(ctx: Context, *, key: str, purpose: str) -> Unified:
     """Read ``key`` from every resource of its base database that the caller's department may read."""
     key, purpose = (key or "").strip().upper(), (purpose or "").strip()
@@ -175,19 +177,22 @@ def unified_query(ctx: Context, *, key: str, purpose: str) -> Unified:
             skipped.append(Unread(Resource.of(entry), refused[entry.id].code, refused[entry.id].message,
                                   refused[entry.id].user_message))
             continue
-        try:
-            authorize(ctx.session, requester, entry, purpose=purpose, at=ctx.now, system_id=ctx.caller.system_id)
-        except GovshareError as refused:
-            skipped.append(Unread(Resource.of(entry), refused.code, refused.message, refused.user_message))
-            continue
-        readable.append(Resource.of(entry))
+        if entry.sharing_type == NOT_SHARED:  # decided without a statement: the provider's own, or refused
+            try:
+                authorize(ctx.session, requester, entry, purpose=purpose, at=ctx.now, system_id=ctx.caller.system_id)
+            except GovshareError as refusal:
+                skipped.append(Unread(Resource.of(entry), refusal.code, refusal.message, refusal.user_message))
+                continue
+        readable.append(Resource.of(entry))  # its read asks governance what it may see
     hits, failed, empty = [], [], []
     for resource in readable:
-        try:
+        try:  # in this action's unit of work, its audit entry recorded with this one's
             found = query_records(ctx.again(), resource_code=resource.code, keys=[key], page_size=1,
                                   purpose=purpose, provenance=True)
         except GovshareError as error:
-            failed.append(Unread(resource, error.code, error.message, error.user_message))
+            # (refused only if its grant ended since ``refusals`` looked: skipped, as it would have been)
+            (skipped if error.code in REFUSALS else failed).append(
+                Unread(resource, error.code, error.message, error.user_message))
             continue
         if not found.records:
             empty.append(resource)

@@ -19,6 +19,11 @@ plain result (a dataclass, never wire XML).  Around its body, the decorator
    caller's error, ``fault:<code>`` for the platform's) and how many records it read or
    received (``ctx.note(record_count=...)``).  A refused or failed action keeps its entry.
 
+A read-only action that another action runs (``ctx.again()``) reads in that action's unit of
+work when it only reads too, and its entry is recorded with that action's, in the same
+transaction (one commit for the unified query and its reads), whether that action succeeds or
+fails - before its answer goes out.
+
 A transport that knows more of the call than the action does - the SOAP request's and
 response's bytes, a refusal before any action ran - opens an :func:`audited` scope: the action
 run inside it fills the scope's entry, and the scope records it once the answer is built.
@@ -75,6 +80,13 @@ class Context:
     now: datetime = field(default_factory=utcnow)
     session: Session | None = None
     event: audit.AuditEvent | None = None
+    #: the action that made this context (``again``): while it runs, it lends a read-only action its
+    #: unit of work and records its entry
+    within: Context | None = field(default=None, repr=False)
+    #: while an action runs: whether its unit of work only reads, and the entries of the read-only
+    #: actions it ran, recorded with its own
+    reading: bool = field(default=False, repr=False)
+    ran: list[audit.AuditEvent] | None = field(default=None, repr=False)
 
     def note(self, **fields: Any) -> None:
         """Tell the audit entry what the action learnt (``resource_code``, ``record_count``,
@@ -85,7 +97,7 @@ class Context:
 
     def again(self) -> Context:
         """A context for another action run by this one, for the same caller."""
-        return Context(self.caller, self.sessions, self.settings, now=self.now)
+        return Context(self.caller, self.sessions, self.settings, now=self.now, within=self)
 
 
 def action(name: str, *, read_only: bool = False) -> Callable[[Callable[..., Result]], Callable[..., Result]]:
@@ -112,10 +124,12 @@ def action(name: str, *, read_only: bool = False) -> Callable[[Callable[..., Res
             for known in ("resource_code", "purpose"):
                 if isinstance(inputs.get(known), str) and inputs[known].strip():
                     setattr(event, known, inputs[known].strip())
+            running = ctx.within if read_only and ctx.within is not None and ctx.within.ran is not None else None
             outer, ctx.event = ctx.event, event
+            outer_ran, outer_reading, ctx.ran = ctx.ran, ctx.reading, []
             try:
-                with unit_of_work(autocommit_sessions(ctx.sessions) if read_only else ctx.sessions) as session:
-                    ctx.session = session
+                with _unit_of_work(ctx, read_only, running) as session:
+                    ctx.session, ctx.reading = session, read_only
                     check(ctx, **inputs)
                     return function(ctx, **inputs)
             except GovshareError as error:
@@ -126,16 +140,27 @@ def action(name: str, *, read_only: bool = False) -> Callable[[Callable[..., Res
                 event.result, event.detail = "fault:InternalError", f"{error.__class__.__name__}: {error}"
                 raise
             finally:
-                ctx.session, ctx.event = None, outer
+                entries = ctx.ran if in_scope else [*ctx.ran, event]
+                ctx.session, ctx.event, ctx.ran, ctx.reading = None, outer, outer_ran, outer_reading
                 request_log.note_from(event)  # operational monitoring's record of the SOAP call, if any
-                if not in_scope:
-                    audit.record(ctx.sessions, ctx.settings, event)
+                if running is not None and running.ran is not None:  # recorded with the action that ran this one
+                    running.ran.extend(entries)
+                elif entries:
+                    audit.record_all(ctx.sessions, ctx.settings, entries)
 
         run.action_name = name  # type: ignore[attr-defined]
         ACTIONS[name] = run
         return run
 
     return decorate
+
+
+def _unit_of_work(ctx: Context, read_only: bool, running: Context | None) -> contextlib.AbstractContextManager[Session]:
+    """The action's unit of work: that of the action running it (``running``) when both only read
+    (nothing to commit or roll back apart), else one of its own."""
+    if running is not None and running.reading and running.session is not None:
+        return contextlib.nullcontext(running.session)
+    return unit_of_work(autocommit_sessions(ctx.sessions) if read_only else ctx.sessions)
 
 
 def _identify(event: audit.AuditEvent, caller: Caller) -> None:

@@ -1,9 +1,9 @@
 """The tamper-evident audit log (审计日志, S4): who read or changed what, when, why, with what result.
 
 Every exchange call and every directory publication appends one entry, in a transaction of
-its own that is always committed — a refused or failed request rolls its own work back
-but keeps its entry.  Entries form a hash chain, each entry's hash keyed by the platform's
-audit key (审计密钥) as well::
+its own (or with the entries of the reads the call ran) that is always committed — a refused
+or failed request rolls its own work back but keeps its entry.  Entries form a hash chain,
+each entry's hash keyed by the platform's audit key (审计密钥) as well::
 
     seq 1: prev_hash = 000…0      entry_hash = SHA-256(canonical(entry 1))  entry_mac = HMAC(key, hash(1))
     seq 2: prev_hash = hash(1)    entry_hash = SHA-256(canonical(entry 2))  entry_mac = HMAC(key, hash(2))
@@ -59,7 +59,7 @@ import secrets
 import tempfile
 import threading
 import weakref
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -261,13 +261,23 @@ def record(sessions: sessionmaker[Session] | Session | Engine, settings: Setting
     (group commit); each caller returns only when its own entry is durable.  On SQLite, do not
     call this while a session holds the write lock (wait for its commit).
     """
+    entries = record_all(sessions, settings, [event])
+    return entries[0] if entries is not None else None
+
+
+def record_all(sessions: sessionmaker[Session] | Session | Engine, settings: Settings,
+               events: Sequence[AuditEvent]) -> list[dict[str, Any]] | None:
+    """Append ``events`` in their order, as ``record`` appends one, and return their entries' columns
+    once committed: together, under one lock and one commit (an action and the reads it ran)."""
     if not settings.audit:
         return None
-    waiter = _Waiter(event)
-    _chain(_engine(sessions), settings).append(waiter)
-    if waiter.error is not None:
-        raise waiter.error
-    return waiter.entry
+    waiters = [_Waiter(event) for event in events]
+    if waiters:
+        _chain(_engine(sessions), settings).append(waiters)
+    for waiter in waiters:
+        if waiter.error is not None:
+            raise waiter.error
+    return [waiter.entry for waiter in waiters]
 
 
 def _row(event: AuditEvent, seq: int, prev: str, now: datetime, key: bytes) -> dict[str, Any]:
@@ -347,12 +357,15 @@ class _Chain:
         self.key: bytes | None = None  # the audit key, read by the first append
         self.time_due: datetime | None = None  # no checkpoint is due by time before then
 
-    def append(self, waiter: _Waiter) -> None:
+    def append(self, waiters: list[_Waiter]) -> None:
+        """Append ``waiters``' entries, in order, together with any queued meanwhile (appends go in the
+        order they were queued: once the last of them is done, all are)."""
         with self.pending_lock:
-            self.pending.append(waiter)
-        while not waiter.done:
+            self.pending.extend(waiters)
+        last = waiters[-1]
+        while not last.done:
             with self.append_lock:
-                if waiter.done:  # the previous holder appended it
+                if last.done:  # the previous holder appended them
                     return
                 with self.pending_lock:
                     batch, self.pending = self.pending[:self.BATCH], self.pending[self.BATCH:]

@@ -3,16 +3,22 @@ under a 部门 or 主题 class, by the records the centre holds of them - howeve
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import event, select
+import pytest
+from sqlalchemy import event, func, select
 
 from directory.accounts import create_user
 from exchange import submit, unified
-from registry.db import unit_of_work
-from registry.models import Department
+from exchange.queries import query_records
+from registry.db import reading_engine, unit_of_work
+from registry.errors import GovshareError
+from registry.models import AuditEntry, Department
 from tests.conftest import as_user
+from trust.actions import Context, action
+from trust.auth import allowed, check
 from xsd import samples
 from xsd.batch import build_batch
 
@@ -107,3 +113,91 @@ def test_the_resources_it_may_not_read_are_refused_as_a_query_of_each_would_be_i
         finally:
             event.remove(engine, "before_cursor_execute", counted)
     assert set(refused) == {e.id for e in entries if e.resource_code in codes} and len(statements) == 4
+
+
+@pytest.fixture
+def held(sessions, settings, population) -> str:
+    """A person 公安局 sent to its resource, which 民政局 (its consumer ``mzj.li``) holds a grant for; the key."""
+    with unit_of_work(sessions) as session:
+        gaj = session.scalar(select(Department).where(Department.code == "gaj"))
+        mzj = session.scalar(select(Department).where(Department.code == "mzj"))
+        create_user(session, username="gaj.cat", password="x", department=gaj, roles=("cataloguer", "provider"))
+        create_user(session, username="mzj.li", password="x", department=mzj, roles=("consumer",))
+    submit.submit_batch(as_user(sessions, settings, "gaj.cat"), batch=build_batch(
+        samples.population_records(2, seed=83), provider_code=population.provider_code,
+        resource_code=population.code, created=datetime(2026, 3, 1, tzinfo=UTC), batch_id=uuid.uuid4()))
+    return next(iter(samples.population_fields(2, seed=83)))["idNumber"]
+
+
+def _entries_after(sessions, seq: int) -> list[AuditEntry]:
+    with sessions() as session:
+        return list(session.scalars(select(AuditEntry).where(AuditEntry.seq > seq).order_by(AuditEntry.seq)))
+
+
+def _last_seq(sessions) -> int:
+    with sessions() as session:
+        return session.scalar(select(func.coalesce(func.max(AuditEntry.seq), 0)))
+
+
+def test_each_resource_read_leaves_its_entry_appended_with_the_querys_in_one_statement(sessions, settings, population,
+                                                                                      held):
+    """The read's unit of work is the query's (its look-ups not repeated), and its entry - as a
+    QueryRecords of the resource would leave it - goes into the log with the query's, together."""
+    engine = sessions.kw["bind"]
+    engines = {engine, reading_engine(engine)}
+    statements: list[str] = []
+
+    def counted(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    start, ctx = _last_seq(sessions), as_user(sessions, settings, "mzj.li", channel="portal")
+    for each in engines:
+        event.listen(each, "before_cursor_execute", counted)
+    try:
+        answer = unified.unified_query(ctx, key=held, purpose="核验")
+    finally:
+        for each in engines:
+            event.remove(each, "before_cursor_execute", counted)
+    assert [hit.resource.code for hit in answer.hits] == [population.code]
+    read, query = _entries_after(sessions, start)
+    assert (read.operation, read.resource_code, read.purpose, read.record_count, read.result, read.channel) == (
+        "exchange.query_records", population.code, "核验", 1, "ok", "portal")
+    assert (query.operation, query.record_count, query.result, query.seq) == (
+        "exchange.unified_query", 1, "ok", read.seq + 1)
+    audit_writes = [s for s in statements if "audit_entry" in s or s.startswith(("BEGIN", "SELECT pg_advisory"))]
+    assert len([s for s in audit_writes if s.startswith("INSERT")]) <= 1  # both entries, one insert
+    # the query: its resources and providers, the requester, the grants held; its read: the entry, the
+    # grants and masking rules, the record, the record with its lineage (the departments' names known)
+    assert len(statements) - len(audit_writes) == 8, "\n".join(s[:70] for s in statements)
+
+
+check("tests.reads_then_fails")(allowed("query"))
+
+
+@action("tests.reads_then_fails", read_only=True)
+def _reads_then_fails(ctx: Context, *, resource_code: str, key: str) -> None:
+    with contextlib.suppress(GovshareError):  # a refused read: on to what follows, which fails
+        query_records(ctx.again(), resource_code=resource_code, keys=[key], purpose="核验")
+    raise RuntimeError("the answer could not be built")
+
+
+def test_an_action_failing_after_a_read_keeps_the_reads_entry_and_its_own(sessions, settings, population, held):
+    start = _last_seq(sessions)
+    with pytest.raises(RuntimeError):
+        _reads_then_fails(as_user(sessions, settings, "mzj.li"), resource_code=population.code, key=held)
+    read, failed = _entries_after(sessions, start)
+    assert (read.operation, read.resource_code, read.record_count, read.result) == (
+        "exchange.query_records", population.code, 1, "ok")
+    assert (failed.operation, failed.result) == ("tests.reads_then_fails", "fault:InternalError")
+
+
+def test_a_refused_read_is_recorded_with_the_action_that_ran_it(sessions, settings, population, held):
+    """An action that reads on after one of its reads was refused: both reads recorded, in order."""
+    start = _last_seq(sessions)
+    ctx = as_user(sessions, settings, "mzj.li")
+    with pytest.raises(RuntimeError):
+        _reads_then_fails(ctx, resource_code="999999999/999999", key=held)
+    refused, failed = _entries_after(sessions, start)
+    assert (refused.operation, refused.resource_code, refused.result) == (
+        "exchange.query_records", "999999999/999999", "refused:UnknownResource")
+    assert failed.result == "fault:InternalError"
