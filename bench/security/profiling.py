@@ -28,8 +28,8 @@ from collections import defaultdict
 from sqlalchemy import event
 
 from bench.databases import PG_ADMIN_URL, throwaway_database
-from registry.db import reading_engine
 from bench.directory.__main__ import RESULTS, sqlite_database
+from registry.db import reading_engine
 
 from .__main__ import PG_DATABASE, bodies, prepare
 
