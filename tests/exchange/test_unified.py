@@ -17,8 +17,8 @@ from registry.db import reading_engine, unit_of_work
 from registry.errors import GovshareError
 from registry.models import AuditEntry, Department
 from tests.conftest import as_user
-from trust.actions import Context, action
-from trust.auth import allowed, check
+from trust.actions import ACTIONS, Context, action
+from trust.auth import CHECKS, allowed, check
 from xsd import samples
 from xsd.batch import build_batch
 
@@ -171,32 +171,42 @@ def test_each_resource_read_leaves_its_entry_appended_with_the_querys_in_one_sta
     assert len(statements) - len(audit_writes) == 8, "\n".join(s[:70] for s in statements)
 
 
-check("tests.reads_then_fails")(allowed("query"))
+@pytest.fixture
+def reads_then_fails():
+    """An action of these tests' own, registered only while a test runs: the platform's actions each
+    have an authorisation case (tests/test_action_auth.py), this one is no action of the platform."""
+    name = "tests.reads_then_fails"
+    check(name)(allowed("query"))
+
+    @action(name, read_only=True)
+    def run(ctx: Context, *, resource_code: str, key: str) -> None:
+        with contextlib.suppress(GovshareError):  # a refused read: on to what follows, which fails
+            query_records(ctx.again(), resource_code=resource_code, keys=[key], purpose="核验")
+        raise RuntimeError("the answer could not be built")
+
+    yield run
+    ACTIONS.pop(name, None)
+    CHECKS.pop(name, None)
 
 
-@action("tests.reads_then_fails", read_only=True)
-def _reads_then_fails(ctx: Context, *, resource_code: str, key: str) -> None:
-    with contextlib.suppress(GovshareError):  # a refused read: on to what follows, which fails
-        query_records(ctx.again(), resource_code=resource_code, keys=[key], purpose="核验")
-    raise RuntimeError("the answer could not be built")
-
-
-def test_an_action_failing_after_a_read_keeps_the_reads_entry_and_its_own(sessions, settings, population, held):
+def test_an_action_failing_after_a_read_keeps_the_reads_entry_and_its_own(sessions, settings, population, held,
+                                                                            reads_then_fails):
     start = _last_seq(sessions)
     with pytest.raises(RuntimeError):
-        _reads_then_fails(as_user(sessions, settings, "mzj.li"), resource_code=population.code, key=held)
+        reads_then_fails(as_user(sessions, settings, "mzj.li"), resource_code=population.code, key=held)
     read, failed = _entries_after(sessions, start)
     assert (read.operation, read.resource_code, read.record_count, read.result) == (
         "exchange.query_records", population.code, 1, "ok")
     assert (failed.operation, failed.result) == ("tests.reads_then_fails", "fault:InternalError")
 
 
-def test_a_refused_read_is_recorded_with_the_action_that_ran_it(sessions, settings, population, held):
+def test_a_refused_read_is_recorded_with_the_action_that_ran_it(sessions, settings, population, held,
+                                                                  reads_then_fails):
     """An action that reads on after one of its reads was refused: both reads recorded, in order."""
     start = _last_seq(sessions)
     ctx = as_user(sessions, settings, "mzj.li")
     with pytest.raises(RuntimeError):
-        _reads_then_fails(ctx, resource_code="999999999/999999", key=held)
+        reads_then_fails(ctx, resource_code="999999999/999999", key=held)
     refused, failed = _entries_after(sessions, start)
     assert (refused.operation, refused.resource_code, refused.result) == (
         "exchange.query_records", "999999999/999999", "refused:UnknownResource")
