@@ -15,7 +15,7 @@ consumer reads, and a change by any source is a change of the resource.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -29,7 +29,7 @@ from governance.masking import Masking
 from governance.sharing import Decision, authorize
 from registry.db import inline, like_prefix
 from registry.errors import ExchangeError
-from registry.models import CatalogueEntry, CoreContribution, CoreLineage, CoreRecord, Department
+from registry.models import CatalogueEntry, CoreContribution, CoreLineage, CoreRecord, Department, SharingGrant
 from xsd.registry import find
 
 MAX_PAGE = 1000
@@ -80,11 +80,12 @@ class Row:
 
 def read_view(session: Session, requester: Department, entry: CatalogueEntry, *, purpose: str | None = None,
               at: datetime | None = None, system_id: int | None = None,
-              rules: Mapping[str, str] | None = None) -> View:
+              rules: Mapping[str, str] | None = None, grants: Sequence[SharingGrant] | None = None) -> View:
     """The view ``requester`` (acting as its application system ``system_id``, if any) has of ``entry``;
-    refuses what may not be served (NotShared, NotAuthorized).  ``rules``: the entry's masking rules,
-    when the caller read them with the entry."""
-    decision = authorize(session, requester, entry, purpose=purpose, at=at, system_id=system_id, rules=rules)
+    refuses what may not be served (NotShared, NotAuthorized).  ``rules`` and ``grants``: the entry's
+    masking rules and the requester's grants in force, when the caller read them with the entry."""
+    decision = authorize(session, requester, entry, purpose=purpose, at=at, system_id=system_id, rules=rules,
+                         grants=grants)
     return View(entry=entry, requester=requester, fields=decision.fields, masking=decision.masking,
                 decision=decision)
 
@@ -106,8 +107,8 @@ def query(
     if keys and not filters and len(keys) <= MAX_PAGE:
         # by key: at most a version per key and record type, so all of them in one statement, the
         # total counted here rather than by a second statement (one round trip less a query)
-        found = session.scalars(_BY_KEYS, {"base": base, "resource_code": view.entry.resource_code,
-                                           "keys": keys}).all()
+        found = session.connection().execute(_BY_KEYS, {"base": base, "resource_code": view.entry.resource_code,
+                                                        "keys": keys}).all()
         start = max(offset, 0)
         return len(found), [_row(view, r) for r in found[start:start + page_size]]
     # read-only actions may run on generic plans (registry.db.autocommit_sessions): the base (a
@@ -183,15 +184,18 @@ def _contributed_by(code):
     )
 
 
-#: a query by key, built once (building it and its cache key cost more than running it)
-_BY_KEYS = select(CoreRecord).where(
+#: a query by key, built once (building it and its cache key cost more than running it), of the columns
+#: a ``Row`` shows, run as Core (the records are answered, not kept in the session)
+_BY_KEYS = select(CoreRecord.id, CoreRecord.record_key, CoreRecord.record_type, CoreRecord.fields,
+                  CoreRecord.deleted, CoreRecord.effective_from).where(
     CoreRecord.base == bindparam("base"), _contributed_by(bindparam("resource_code")),
     CoreRecord.effective_to.is_(None), CoreRecord.deleted.is_(False),
     CoreRecord.record_key.in_(bindparam("keys", expanding=True)),
 ).order_by(CoreRecord.record_key)
 
 
-def _row(view: View, record: CoreRecord) -> Row:
+def _row(view: View, record) -> Row:
+    """``record``: a ``CoreRecord``, or a row of its columns of the same names."""
     return Row(sequence=record.id, key=view.key(record.record_type, record.record_key), record_type=record.record_type,
                fields=view.shape(record.fields), deleted=record.deleted, effective_from=record.effective_from)
 

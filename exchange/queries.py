@@ -20,12 +20,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, func, or_, select
+from sqlalchemy import Integer, bindparam, case, func, or_, select
 
 from directory import lookups
-from governance.sharing import authorize
+from governance.sharing import authorize, held_in_force
 from registry.errors import ExchangeError, InvalidInput, NotPermitted
-from registry.models import CatalogueEntry, CatalogueWatch, Department, InputBatch, MaskingRule
+from registry.models import CatalogueEntry, CatalogueWatch, Department, InputBatch, MaskingRule, SharingGrant
 from trust import audit
 from trust.actions import Context, action
 from trust.auth import refuse_suspended
@@ -79,38 +79,57 @@ def reader(ctx: Context, requester: str | None, named: Department | None = None)
     return department
 
 
-#: the department a read names (by code or 统一社会信用代码), the resource and its masking rules in one
-#: statement: a row for each rule, one with none (the look-ups of ``lookups`` and ``masking.rules_of``)
+#: the department a read names (by code or 统一社会信用代码), the resource, its masking rules and the grants in
+#: force the department holds of it, in one statement: a row for each rule and grant (the look-ups of
+#: ``lookups``, ``masking.rules_of`` and ``sharing.active_grants``).  A grant of an application system counts
+#: only when the caller is that system of the named department (``system_id`` and ``caller_department``).
 _NAMED_READ = (
-    select(Department, CatalogueEntry, MaskingRule.field, MaskingRule.method).select_from(Department)
+    select(Department, CatalogueEntry, MaskingRule.field, MaskingRule.method, SharingGrant).select_from(Department)
     .join(CatalogueEntry, CatalogueEntry.resource_code == bindparam("resource_code"))
     .outerjoin(MaskingRule, MaskingRule.entry_id == CatalogueEntry.id)
+    .outerjoin(SharingGrant, held_in_force(
+        Department.id, CatalogueEntry.id, bindparam("at", type_=SharingGrant.valid_from.type),
+        case((Department.id == bindparam("caller_department"), bindparam("system_id", type_=Integer))),
+    ))
     .where(or_(Department.code == bindparam("code"), Department.credit_code == bindparam("credit_code")))
 )
 
 
-def _named_read(ctx: Context, requester: str | None,
-                resource_code: str) -> tuple[Department, CatalogueEntry, dict[str, str]] | None:
-    """The department ``requester`` names, the published resource and its masking rules; None when
-    the request names no department or either is not found as one (the look-ups then say why)."""
+@dataclass(frozen=True)
+class _Named:
+    """What ``_NAMED_READ`` found: the department, the published resource, its masking rules (field ->
+    method) and the department's grants of it in force (by id)."""
+
+    department: Department
+    entry: CatalogueEntry
+    rules: dict[str, str]
+    grants: tuple[SharingGrant, ...]
+
+
+def _named_read(ctx: Context, requester: str | None, resource_code: str) -> _Named | None:
+    """What a read that names its department needs to be decided; None when the request names no
+    department or either is not found as one (the look-ups then say why)."""
     wanted = (requester or "").strip()
     if not wanted:
         return None
-    rows = ctx.session.execute(_NAMED_READ, {"code": wanted.lower(), "credit_code": wanted.upper(),
-                                             "resource_code": (resource_code or "").strip()}).all()
+    rows = ctx.session.execute(_NAMED_READ, {
+        "code": wanted.lower(), "credit_code": wanted.upper(), "resource_code": (resource_code or "").strip(),
+        "at": ctx.now, "caller_department": ctx.caller.department_id, "system_id": ctx.caller.system_id,
+    }).all()
     if not rows or len({row.Department.id for row in rows}) != 1 or rows[0].CatalogueEntry.status != "published":
         return None
     rules = {row.field: row.method for row in rows if row.field is not None}
-    return rows[0].Department, rows[0].CatalogueEntry, rules
+    grants = {row.SharingGrant.id: row.SharingGrant for row in rows if row.SharingGrant is not None}
+    return _Named(rows[0].Department, rows[0].CatalogueEntry, rules, tuple(grants[key] for key in sorted(grants)))
 
 
 def _view(ctx: Context, requester: str | None, resource_code: str, purpose: str | None) -> View:
     named = _named_read(ctx, requester, resource_code)
-    department = reader(ctx, requester, named[0] if named else None)
-    entry = named[1] if named else lookups.published_resource(ctx.session, resource_code)
+    department = reader(ctx, requester, named.department if named else None)
+    entry = named.entry if named else lookups.published_resource(ctx.session, resource_code)
     return output.read_view(ctx.session, department, entry, purpose=purpose, at=ctx.now,
                             system_id=ctx.caller.system_id if ctx.caller.department_id == department.id else None,
-                            rules=named[2] if named else None)
+                            rules=named.rules if named else None, grants=named.grants if named else None)
 
 
 @action("exchange.query_records", read_only=True)

@@ -42,7 +42,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import bindparam, or_, select
+from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.orm import Session, object_session
 
 from directory.lookups import base_of_class, department_by_code, published_resource
@@ -94,10 +94,11 @@ class Decision:
 
 def authorize(session: Session, requester: Department, entry: CatalogueEntry, *, purpose: str | None = None,
               at: datetime | None = None, system_id: int | None = None,
-              rules: Mapping[str, str] | None = None) -> Decision:
+              rules: Mapping[str, str] | None = None, grants: Sequence[SharingGrant] | None = None) -> Decision:
     """What ``requester`` - acting as its application system ``system_id``, or as the department itself
     (None) - may read of ``entry`` at ``at``; raises ExchangeError NotShared / NotAuthorized.  ``rules``:
-    the entry's masking rules (``masking.rules_of``), when the caller read them already."""
+    the entry's masking rules (``masking.rules_of``), and ``grants``: its ``active_grants`` (by id), when
+    the caller read them already (in the statement that found the requester and the entry)."""
     at = at or utcnow()
     if entry.provider_id == requester.id:
         return Decision(requester, entry, "provider", None, None, purpose=purpose)
@@ -106,7 +107,7 @@ def authorize(session: Session, requester: Department, entry: CatalogueEntry, *,
                             f"served to other departments: {entry.not_shared_basis or 'not shared'}",
                             zh=f"资源「{entry.name}」为不予共享资源 (依据: {entry.not_shared_basis or '未注明'}), "
                                "只向提供部门开放。")
-    grants = active_grants(session, requester.id, entry.id, at, system_id)
+    grants = active_grants(session, requester.id, entry.id, at, system_id) if grants is None else list(grants)
     if entry.sharing_type != UNCONDITIONAL and not grants:  # refused before the masking rules are read
         english, chinese = _why_not(session, requester, entry, at, system_id)
         raise ExchangeError("NotAuthorized", english, zh=chinese)
@@ -128,17 +129,23 @@ def active_grants(session: Session, consumer_id: int, entry_id: int, at: datetim
                                             "system_id": system_id}))
 
 
+def held_in_force(consumer_id, entry_id, at, system_id=None):
+    """The condition a grant of ``active_grants`` meets, for statements of its own or that read the grants
+    beside other rows (each argument a value or a SQL expression; ``system_id`` None: the department's
+    grants only)."""
+    return and_(SharingGrant.consumer_id == consumer_id, SharingGrant.entry_id == entry_id, _held_by(system_id),
+                *_in_force(at))
+
+
 def _active_grants(system: bool):
     """The statement of ``active_grants``, built once (its parameters: consumer_id, entry_id, at, system_id)."""
-    return select(SharingGrant).where(
-        SharingGrant.consumer_id == bindparam("consumer_id"), SharingGrant.entry_id == bindparam("entry_id"),
-        or_(SharingGrant.system_id.is_(None), SharingGrant.system_id == bindparam("system_id")) if system
-        else SharingGrant.system_id.is_(None),
-        *_in_force(bindparam("at", type_=SharingGrant.valid_from.type)),
-    ).order_by(SharingGrant.id)
+    return select(SharingGrant).where(held_in_force(
+        bindparam("consumer_id"), bindparam("entry_id"), bindparam("at", type_=SharingGrant.valid_from.type),
+        bindparam("system_id") if system else None,
+    )).order_by(SharingGrant.id)
 
 
-def _held_by(system_id: int | None):
+def _held_by(system_id):
     """The grants a caller acting as ``system_id`` holds: its department's, and its system's own."""
     department = SharingGrant.system_id.is_(None)
     return department if system_id is None else or_(department, SharingGrant.system_id == system_id)

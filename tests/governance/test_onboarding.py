@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from lxml import etree
-from sqlalchemy import select
+from sqlalchemy import Engine, event, select
 from stdnum.cn import uscc
 
 import server
@@ -416,9 +416,12 @@ def acting_as(sessions, settings, system: str | None) -> Context:
                               system_id=row.id if row else None, system_code=system), sessions, settings)
 
 
-def _reads(sessions, settings, code: str, system: str | None) -> bool:
+def _reads(sessions, settings, code: str, system: str | None, requester: str | None = None) -> bool:
+    """Whether 民政局 (as ``system``) reads the shared resource; ``requester``: the department as the request
+    names it (then its grants are read in the statement that finds it and the resource)."""
     try:
-        return len(query_records(acting_as(sessions, settings, system), resource_code=code, page_size=5).records) == 1
+        return len(query_records(acting_as(sessions, settings, system), resource_code=code, page_size=5,
+                                 requester=requester).records) == 1
     except ExchangeError as refused:
         assert refused.code == "NotAuthorized"
         return False
@@ -431,6 +434,38 @@ def test_a_grant_to_a_system_lets_that_system_read_and_no_other_caller_of_its_de
     assert _reads(city, settings, shared, "mzj.dibao")
     assert not _reads(city, settings, shared, "mzj.jiuzhu")
     assert not _reads(city, settings, shared, None)
+
+
+@pytest.mark.parametrize("how", ["code", "credit code"])
+def test_a_request_naming_its_department_reads_its_grants_with_the_resource_in_one_statement(city, settings, shared,
+                                                                                           how):
+    """A request that names its department (as SOAP requests do) finds the department, the resource, its
+    masking rules and the grants in force in one statement: a system's grant still counts for that system only,
+    a revoked grant for nobody, and the department's for every caller of the department."""
+    with city() as s:
+        mzj = s.scalar(select(Department).where(Department.code == "mzj"))
+    named = mzj.code.upper() if how == "code" else mzj.credit_code.lower()  # either, in either case
+    cases = {"mzj.dibao": True, "mzj.jiuzhu": False, None: False}
+    sharing.grant(as_user(city, settings, "gaj"), resource_code=shared, consumer_code="mzj", system="mzj.dibao")
+    assert {system: _reads(city, settings, shared, system, named) for system in cases} == cases
+    statements: list[str] = []
+
+    def counted(conn, cursor, statement, *args):
+        if "audit_entry" not in statement:  # the action's audit entry, appended after it
+            statements.append(statement)
+
+    dibao = acting_as(city, settings, "mzj.dibao")
+    event.listen(Engine, "before_cursor_execute", counted)  # every engine's: the reading engine's and the others
+    try:
+        assert len(query_records(dibao, resource_code=shared, requester=named).records) == 1
+    finally:
+        event.remove(Engine, "before_cursor_execute", counted)
+    # the one statement, then the records (counted, then the page): no other reads a grant
+    assert len(statements) == 3 and [s for s in statements if "sharing_grant" in s] == statements[:1], statements
+    department = sharing.grant(as_user(city, settings, "gaj"), resource_code=shared, consumer_code="mzj")
+    assert {system: _reads(city, settings, shared, system, named) for system in cases} == dict.fromkeys(cases, True)
+    sharing.revoke(as_user(city, settings, "gaj"), grant_id=department.id, reason="用途已结束")
+    assert {system: _reads(city, settings, shared, system, named) for system in cases} == cases
 
 
 def test_the_refusal_names_the_system_the_grant_is_for(city, settings, shared):
