@@ -1,7 +1,7 @@
 """Where a QueryRecords by key spends its time: requests handled in this process.
 
     .venv/bin/python -m bench.security.profiling [--db sqlite|postgresql] [--records 2000]
-        [--requests 500] [--top 30] [--no-profile] [--signed]
+        [--requests 500] [--top 30] [--no-profile] [--dump FILE] [--signed]
 
 The whole platform is built as the server builds it (``server.build_app``, audit log on) and
 called the way waitress calls it: a WSGI environ whose body is the envelope.  It times
@@ -124,6 +124,8 @@ def run(db_url: str, args: argparse.Namespace) -> None:
         for body in more:
             call(app, "/exchange", '""', body, b"QueryRecordsResponse")
         profiler.disable()
+        if args.dump:
+            profiler.dump_stats(args.dump)
         for order in ("tottime", "cumulative"):
             out = io.StringIO()
             pstats.Stats(profiler, stream=out).sort_stats(order).print_stats(args.top)
@@ -138,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--requests", type=int, default=500)
     p.add_argument("--top", type=int, default=30)
     p.add_argument("--no-profile", action="store_true")
+    p.add_argument("--dump", metavar="FILE", help="also write the profile to FILE (pstats): its callers and callees")
     p.add_argument("--signed", action="store_true", help="sign the QueryRecords (WS-Security) and answer them signed")
     p.add_argument("--seed", type=int, default=20261206)
     p.add_argument("--pg-admin-url", default=PG_ADMIN_URL)
