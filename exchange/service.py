@@ -401,8 +401,9 @@ def exchange_app(sessions: sessionmaker[Session], settings: Settings) -> Streami
                     "ReportNodeStatus": ops.report_node_status, "FederateEntries": ops.federate_entries,
                     "GetFederatedDigests": ops.get_federated_digests},
         actions=ACTIONS,
-        record=(lambda event: audit.record(sessions, settings, event)) if settings.audit else None,
-        keep=(lambda capture, entry: evidence.keep(sessions, capture, entry)) if evidence.kept(settings) else None,
+        record=(lambda event, kept=None: audit.record(sessions, settings, event, evidence=kept)) if settings.audit
+        else None,
+        keep=evidence.row if evidence.kept(settings) else None,
         wsdl=exchange_wsdl,
         max_request_bytes=settings.max_batch_bytes,
         contract=Contract(contract_schema(), most_children()),

@@ -253,12 +253,14 @@ class StreamingSoapEndpoint:
     # WS-Security: what can be checked of a Security header before the message is read whole
     check_header: Callable[[etree._Element], Any] | None = None
     large_document_wait: float = 60.0
-    # The audit log (S4): appends an answered request's entry (None: requests are not recorded);
-    # and the action each operation runs, the entry's operation once the request reached it.
-    record: Callable[[audit.AuditEvent], Any] | None = None
+    # The audit log (S4): appends an answered request's entry, with the evidence row it is given if any
+    # (None: requests are not recorded); and the action each operation runs, the entry's operation once the
+    # request reached it.
+    record: Callable[..., Any] | None = None
     actions: dict[str, str] = field(default_factory=dict)
-    # The evidence log: keeps a signed exchange with the entry ``record`` returned (None: not kept)
-    keep: Callable[[evidence.Capture, dict[str, Any]], Any] | None = None
+    # The evidence log: the row of a signed exchange and its operation, that ``record`` writes with the
+    # exchange's entry (None: not kept)
+    keep: Callable[[evidence.Capture, str], dict[str, Any]] | None = None
 
     def __call__(self, environ, start_response):
         scheme = environ.get("wsgi.url_scheme", "http")
@@ -289,9 +291,10 @@ class StreamingSoapEndpoint:
         if not status.startswith("200"):
             event.result, event.detail = _outcome(body)
         try:
-            entry = self.record(event)
-            if capture is not None and capture.signer is not None and entry is not None:
-                self.keep(capture.answered(body, event.response_digest), entry)
+            if capture is not None and capture.signer is not None:  # its evidence row, with its audit entry
+                self.record(event, self.keep(capture.answered(body, event.response_digest), event.operation))
+            else:
+                self.record(event)
         except DatabaseUnavailable as err:  # no unrecorded access; the fault says why
             log.warning("audit entry of %s not recorded: %s", event.operation, err)
             unavailable = ExchangeError("DatabaseUnavailable", err.for_caller, fault_code="Server")

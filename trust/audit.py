@@ -74,7 +74,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from registry.clock import utcnow
 from registry.errors import Conflict, GovshareError
-from registry.models import AuditCheckpoint, AuditEntry
+from registry.models import AuditCheckpoint, AuditEntry, EvidenceMessage
 from registry.settings import Settings
 
 from . import pki
@@ -100,6 +100,10 @@ _LOCK = "govshare.audit"
 
 _entries = AuditEntry.__table__
 _checkpoints = AuditCheckpoint.__table__
+_evidence = EvidenceMessage.__table__
+#: the columns of an evidence row an append is given (``trust.evidence.row``); ``audit_seq`` is the append's
+EVIDENCE_COLUMNS = ("received_at", "answered_at", "operation", "certificate_serial", "signer_subject", "compression",
+                    "request", "request_sha256", "response", "response_sha256")
 
 
 # ----------------------------------------------------------------------------- what is recorded
@@ -249,7 +253,7 @@ def _take_chain(conn: Connection) -> tuple[int, str]:
 
 
 def record(sessions: sessionmaker[Session] | Session | Engine, settings: Settings,
-           event: AuditEvent) -> dict[str, Any] | None:
+           event: AuditEvent, *, evidence: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
     """Append ``event`` to the chain and return its entry's columns once committed; None when
     the audit log is off (``GOVSHARE_AUDIT=0``).  (Columns, not an ``AuditEntry``: building the
     ORM object took 55 µs, a third of an append, for callers that do not look at it.)
@@ -260,9 +264,14 @@ def record(sessions: sessionmaker[Session] | Session | Engine, settings: Setting
     appending wait for it and are then appended together, under one lock and one commit
     (group commit); each caller returns only when its own entry is durable.  On SQLite, do not
     call this while a session holds the write lock (wait for its commit).
+
+    ``evidence``: the evidence log's row of a signed exchange (``EVIDENCE_COLUMNS``, from
+    ``trust.evidence.row``), written with the entry and linked to it, in the same statement on
+    PostgreSQL, the same transaction elsewhere: the two are durable together or not at all.
     """
-    entries = record_all(sessions, settings, [event])
-    return entries[0] if entries is not None else None
+    if not settings.audit:
+        return None
+    return _append(sessions, settings, [_Waiter(event, evidence)])[0]
 
 
 def record_all(sessions: sessionmaker[Session] | Session | Engine, settings: Settings,
@@ -271,7 +280,11 @@ def record_all(sessions: sessionmaker[Session] | Session | Engine, settings: Set
     once committed: together, under one lock and one commit (an action and the reads it ran)."""
     if not settings.audit:
         return None
-    waiters = [_Waiter(event) for event in events]
+    return _append(sessions, settings, [_Waiter(event) for event in events])
+
+
+def _append(sessions: sessionmaker[Session] | Session | Engine, settings: Settings,
+            waiters: list[_Waiter]) -> list[dict[str, Any]]:
     if waiters:
         _chain(_engine(sessions), settings).append(waiters)
     for waiter in waiters:
@@ -316,10 +329,10 @@ def _unsigned_since(conn: Connection) -> datetime | None:
 
 
 class _Waiter:
-    __slots__ = ("event", "done", "entry", "error")
+    __slots__ = ("event", "evidence", "done", "entry", "error")
 
-    def __init__(self, event: AuditEvent):
-        self.event = event
+    def __init__(self, event: AuditEvent, evidence: Mapping[str, Any] | None = None):
+        self.event, self.evidence = event, evidence
         self.done = False
         self.entry: dict[str, Any] | None = None
         self.error: BaseException | None = None
@@ -354,6 +367,7 @@ class _Chain:
         self.head: tuple[int, str] | None = None  # (seq, hash) this process appended last
         self.conn: Connection | None = None  # autocommit, for the fast path; under append_lock
         self.sql, self.parameters = "", None  # the fast path's statement, compiled for it
+        self.sql_kept, self.parameters_kept = "", None  # the same with an evidence row (PostgreSQL only)
         self.key: bytes | None = None  # the audit key, read by the first append
         self.time_due: datetime | None = None  # no checkpoint is due by time before then
 
@@ -372,9 +386,9 @@ class _Chain:
                 try:
                     if self.key is None:
                         self.key = audit_key(self.settings, create=True)
-                    rows = self._fast(batch[0].event) if len(batch) == 1 else None
+                    rows = self._fast(batch[0]) if len(batch) == 1 else None
                     if rows is None:
-                        rows = self._locked([w.event for w in batch])
+                        rows = self._locked(batch)
                     self.head = (rows[-1]["seq"], rows[-1]["entry_hash"])
                     for each, row in zip(batch, rows, strict=True):
                         each.entry = row
@@ -386,19 +400,27 @@ class _Chain:
                     for each in batch:
                         each.done = True
 
-    def _fast(self, event: AuditEvent) -> list[dict[str, Any]] | None:
-        """Append ``event`` after ``self.head`` in one statement; None when that cannot be done
-        (no head known yet, another process appended since, the database busy)."""
+    def _fast(self, waiter: _Waiter) -> list[dict[str, Any]] | None:
+        """Append ``waiter``'s entry (and evidence row) after ``self.head`` in one statement; None when
+        that cannot be done (no head known yet, another process appended since, the database busy, an
+        evidence row on SQLite)."""
         if self.head is None:
             return None
         seq, prev = self.head
-        row = _row(event, seq + 1, prev, utcnow(), self.key)
+        row = _row(waiter.event, seq + 1, prev, utcnow(), self.key)
         try:
             if self.conn is None:
                 self._connect()
+            if waiter.evidence is None:
+                sql, parameters = self.sql, self.parameters({**row, "prev_seq": seq})
+            elif self.parameters_kept is not None:
+                kept = {"evidence_" + name: waiter.evidence[name] for name in EVIDENCE_COLUMNS}
+                sql, parameters = self.sql_kept, self.parameters_kept({**row, "prev_seq": seq, **kept})
+            else:
+                return None
             cursor = self.conn.connection.driver_connection.cursor()
             try:
-                cursor.execute(self.sql, self.parameters({**row, "prev_seq": seq}))
+                cursor.execute(sql, parameters)
                 inserted = cursor.fetchone()
             finally:
                 cursor.close()
@@ -413,16 +435,21 @@ class _Chain:
                 conn.commit()
         return [row]
 
-    def _locked(self, events: list[AuditEvent]) -> list[dict[str, Any]]:
-        """Append ``events`` under the database lock, in one transaction, in order, and commit."""
+    def _locked(self, waiters: list[_Waiter]) -> list[dict[str, Any]]:
+        """Append ``waiters``' entries under the database lock, in one transaction, in order, with
+        their evidence rows, and commit."""
         with self.engine.connect() as conn:
             seq, prev = _take_chain(conn)
             now, rows = utcnow(), []
-            for event in events:
+            for waiter in waiters:
                 seq += 1
-                rows.append(_row(event, seq, prev, now, self.key))
+                rows.append(_row(waiter.event, seq, prev, now, self.key))
                 prev = rows[-1]["entry_hash"]
             conn.execute(insert(_entries), rows)
+            kept = [{**waiter.evidence, "audit_seq": row["seq"]}
+                    for waiter, row in zip(waiters, rows, strict=True) if waiter.evidence is not None]
+            if kept:
+                conn.execute(insert(_evidence), kept)
             if self._checkpoint_may_be_due(rows):
                 self._sign_due_checkpoints(conn, rows)
             conn.commit()
@@ -462,22 +489,14 @@ class _Chain:
         per-execution work of a SQLAlchemy execute (it costs about what the insert costs)."""
         conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
         dialect = conn.dialect
-        if dialect.name == "postgresql":  # one statement, always the same plan: plan it once
+        postgresql = dialect.name == "postgresql"
+        if postgresql:  # one statement, always the same plan: plan it once
             conn.exec_driver_sql("SET plan_cache_mode = auto")
-        compiled = _link[dialect.name == "postgresql"].compile(dialect=dialect)
-        processors = {c.name: c.type.bind_processor(dialect) for c in _entries.c}
-        processors = {name: process for name, process in processors.items() if process is not None}
-        constants = {name: value for name, value in compiled.params.items() if name not in processors and
-                     name not in _entries.c and name != "prev_seq"}
-        order = compiled.positiontup
-
-        def parameters(values: dict[str, Any]):
-            full = {**constants, **values}
-            for name, process in processors.items():
-                full[name] = process(full[name])
-            return [full[name] for name in order] if order else full
-
-        self.sql, self.parameters = str(compiled), parameters
+        types = {c.name: c.type for c in _entries.c}
+        self.sql, self.parameters = _compiled(_link[postgresql], dialect, types)
+        if postgresql:  # SQLite has no INSERT in a WITH: an evidence row goes by the slow path there
+            self.sql_kept, self.parameters_kept = _compiled(_link_with_evidence, dialect, {
+                **types, **{"evidence_" + name: _evidence.c[name].type for name in EVIDENCE_COLUMNS}})
         self.conn = conn
 
     def _drop_connection(self) -> None:
@@ -505,6 +524,33 @@ def _link_statement(postgresql: bool):
 
 
 _link = {False: _link_statement(False), True: _link_statement(True)}
+#: the fast path's statement with the evidence row of a signed exchange, linked to the entry it inserts: the
+#: evidence insert reads the entry's ``seq`` from the entry's, so it inserts nothing when that inserts nothing
+_link_entry = _link[True].cte("entry")
+_link_with_evidence = insert(_evidence).from_select(
+    ["audit_seq", *EVIDENCE_COLUMNS],
+    select(_link_entry.c.seq, *[type_coerce(bindparam("evidence_" + name), _evidence.c[name].type)
+                                for name in EVIDENCE_COLUMNS]),
+).returning(_evidence.c.audit_seq)
+
+
+def _compiled(statement, dialect, types: Mapping[str, Any]):
+    """``statement`` compiled for ``dialect``, and the function that turns its values (by bind name:
+    ``types`` gives each one's type) into the driver's parameters, as the statement's own
+    SQLAlchemy execute would."""
+    compiled = statement.compile(dialect=dialect)
+    processors = {name: type_.bind_processor(dialect) for name, type_ in types.items()}
+    processors = {name: process for name, process in processors.items() if process is not None}
+    constants = {name: value for name, value in compiled.params.items() if name not in types and name != "prev_seq"}
+    order = compiled.positiontup
+
+    def parameters(values: dict[str, Any]):
+        full = {**constants, **values}
+        for name, process in processors.items():
+            full[name] = process(full[name])
+        return [full[name] for name in order] if order else full
+
+    return str(compiled), parameters
 
 
 _chains_lock = threading.Lock()

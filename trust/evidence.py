@@ -52,8 +52,8 @@ from typing import Any
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 from lxml import etree
-from sqlalchemy import delete, insert, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
 
 from registry.clock import china_month, china_text, utcnow
 from registry.errors import Conflict, InvalidInput, NotFound, Unavailable
@@ -100,15 +100,14 @@ class Capture:
         return self
 
 
-def keep(sessions: sessionmaker[Session], capture: Capture, entry: dict[str, Any]) -> None:
-    """Store ``capture`` linked to the audit ``entry`` of its access (one autocommitted insert)."""
-    values = {"audit_seq": entry["seq"], "received_at": capture.received_at, "answered_at": capture.answered_at,
-              "operation": entry["operation"], "certificate_serial": format(capture.signer.serial_number, "x"),
-              "signer_subject": capture.signer.subject.rfc4514_string()[:500], "compression": "zlib",
-              "request": capture.request, "request_sha256": capture.request_sha256,
-              "response": zlib.compress(capture.response, 1), "response_sha256": capture.response_sha256}
-    with audit._engine(sessions).connect() as conn:  # one statement: autocommitted, no BEGIN and COMMIT
-        conn.execution_options(isolation_level="AUTOCOMMIT").execute(insert(_table), values)
+def row(capture: Capture, operation: str) -> dict[str, Any]:
+    """The evidence log's row of ``capture`` (``audit.EVIDENCE_COLUMNS``), for ``audit.record`` to
+    write with the audit entry of the access, linked to it."""
+    return {"received_at": capture.received_at, "answered_at": capture.answered_at, "operation": operation,
+            "certificate_serial": format(capture.signer.serial_number, "x"),
+            "signer_subject": capture.signer.subject.rfc4514_string()[:500], "compression": "zlib",
+            "request": capture.request, "request_sha256": capture.request_sha256,
+            "response": zlib.compress(capture.response, 1), "response_sha256": capture.response_sha256}
 
 
 # ----------------------------------------------------------------------------- periods

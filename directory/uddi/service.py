@@ -96,13 +96,7 @@ def endpoints(sessions: sessionmaker[Session], settings: Settings) -> dict[str, 
                            sessions=reading if api == "inquiry" else sessions,
                            settings=settings, checked_values=checked_values, cacheable=api == "inquiry",
                            audited=api in ("publication", "subscription"),
-                           keep=_keep(sessions, settings) if api == "publication" else None, **_SCHEMAS.get(api, {}))
+                           keep=evidence.row if api == "publication" and evidence.kept(settings) else None,
+                           **_SCHEMAS.get(api, {}))
         for api, (path, _binding) in ENDPOINTS.items()
     }
-
-
-def _keep(sessions: sessionmaker[Session], settings: Settings):
-    """The evidence log's keeper of signed publication calls, when it is on (``trust.evidence.kept``)."""
-    if not evidence.kept(settings):
-        return None
-    return lambda capture, entry: evidence.keep(sessions, capture, entry)

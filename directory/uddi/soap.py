@@ -72,8 +72,9 @@ class UddiEndpoint:
     sign: Callable[[etree._Element], etree._Element] | None = None
     understood: frozenset[str] = frozenset()
     audited: bool = False  # every call is recorded in the audit log (the publication API)
-    # the evidence log (消息日志): keeps a signed call and its signed answer with the call's audit entry
-    keep: Callable[[evidence.Capture, dict], object] | None = None
+    # the evidence log (消息日志): the row of a signed call and its signed answer (from the capture and the
+    # operation), written with the call's audit entry
+    keep: Callable[[evidence.Capture, str], dict] | None = None
     # the API's namespace and the schema its messages conform to (the subscription API has its own)
     namespace: str = UDDI_NS
     schema: Callable[[], etree.XMLSchema] = uddi_schema
@@ -182,9 +183,8 @@ class UddiEndpoint:
             audit.record(self.sessions, self.settings, event)
             raise
         event.response_digest = audit.digest(envelope)
-        entry = audit.record(self.sessions, self.settings, event)
-        if capture is not None and entry is not None:
-            self.keep(capture.answered(envelope, event.response_digest), entry)
+        kept = self.keep(capture.answered(envelope, event.response_digest), event.operation) if capture else None
+        audit.record(self.sessions, self.settings, event, evidence=kept)
         return envelope
 
     def _fault_response(self, envelope: etree._Element, signed: bool) -> bytes:

@@ -15,6 +15,7 @@ import stat
 import threading
 import time
 import uuid
+import zlib
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -32,7 +33,7 @@ from directory.demo import credit_code_for
 from registry.clock import utcnow
 from registry.db import make_engine, session_factory, unit_of_work
 from registry.errors import InvalidInput
-from registry.models import AuditCheckpoint, AuditEntry, Department
+from registry.models import AuditCheckpoint, AuditEntry, Department, EvidenceMessage
 from registry.settings import Settings
 from tests.exchange import conftest as exchange_fixtures
 from tests.exchange.conftest import EX, SOAP_ENV, _publish, submit_body
@@ -518,6 +519,36 @@ def test_an_append_returns_the_columns_of_the_committed_entry(sessions, settings
     assert [(e.seq, e.operation, e.record_count, e.prev_hash, e.entry_hash) for e in _entries(sessions)] == [
         (r["seq"], r["operation"], r["record_count"], r["prev_hash"], r["entry_hash"]) for r in (first, second)]
     assert second["prev_hash"] == first["entry_hash"] == audit.entry_hash(first)
+
+
+def _evidence_row(operation: str | None, n: int) -> dict:
+    return {"received_at": utcnow(), "answered_at": utcnow(), "operation": operation, "certificate_serial": f"{n:x}",
+            "signer_subject": "CN=临江市民政局", "compression": "zlib", "request": zlib.compress(b"<signed/>"),
+            "request_sha256": "a" * 64, "response": zlib.compress(b"<answer/>"), "response_sha256": "b" * 64}
+
+
+def test_an_evidence_row_is_written_with_its_entry_or_neither_is(sessions, settings, monkeypatch):
+    """A signed exchange's evidence row goes with its audit entry: linked to it, in the fast path's one
+    statement (PostgreSQL) or the slow path's transaction; when the row cannot be written, the entry is
+    not written either, and the chain goes on from the entry before."""
+    first = audit.record(sessions, settings, audit.AuditEvent("exchange.QueryRecords"),
+                         evidence=_evidence_row("exchange.query_records", 1))  # head read: the slow path
+    chain = audit._chain(sessions.kw["bind"], settings)
+    if chain.engine.dialect.name == "postgresql":  # the head known: one statement, not the slow path
+        monkeypatch.setattr(chain, "_locked", lambda waiters: pytest.fail("the slow path was taken"))
+    second = audit.record(sessions, settings, audit.AuditEvent("exchange.GetChanges"),
+                          evidence=_evidence_row("exchange.get_changes", 2))
+    monkeypatch.undo()
+    with pytest.raises(Exception):  # noqa: B017 - the driver's not-null violation, whichever the database
+        audit.record(sessions, settings, audit.AuditEvent("exchange.QueryRecords"), evidence=_evidence_row(None, 3))
+    third = audit.record(sessions, settings, audit.AuditEvent("exchange.QueryRecords"))
+    with sessions() as session:
+        kept = session.execute(select(EvidenceMessage.audit_seq, EvidenceMessage.operation,
+                                      EvidenceMessage.certificate_serial).order_by(EvidenceMessage.id)).all()
+    assert [tuple(row) for row in kept] == [(first["seq"], "exchange.query_records", "1"),
+                                            (second["seq"], "exchange.get_changes", "2")]
+    assert [e.seq for e in _entries(sessions)] == [1, 2, 3] and third["prev_hash"] == second["entry_hash"]
+    assert audit.verify(sessions, settings).ok
 
 
 def test_an_append_after_the_chain_changed_underneath_links_to_the_real_head(sessions, settings):
