@@ -130,6 +130,7 @@ def run(db_url: str, args: argparse.Namespace) -> None:
             out = io.StringIO()
             pstats.Stats(profiler, stream=out).sort_stats(order).print_stats(args.top)
             print(out.getvalue())
+    app.request_log.stop()  # its records written while the throwaway database is still there
     engine.dispose()
 
 
