@@ -4,7 +4,9 @@ The audit log (:mod:`trust.audit`) records *that* a department read a resource, 
 SHA-256 of the request and of the answer.  A digest settles nothing in a dispute unless the
 bytes it was taken of are produced, and the bytes prove something only while they carry their
 signatures.  So for every request whose WS-Security signature verified, the exchange's
-transport keeps one ``evidence_message`` row once the audit entry is written: the request's
+transport keeps one ``evidence_message`` row, written with the audit entry (``audit.record``'s
+``evidence``: one statement on PostgreSQL, one transaction elsewhere, so neither is kept without
+the other): the request's
 bytes as received and the platform's signed answer as sent (a fault too), each compressed
 with zlib, their SHA-256 (the entry's ``request_digest`` and ``response_digest``), the
 signer's certificate serial and subject, and the entry's ``seq``.
