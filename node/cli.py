@@ -185,8 +185,8 @@ class _Prunes:
 
 def _pruned(pruned: store.Pruned, keep_days: int) -> str:
     return (f"pruned what is older than {keep_days} days: {pruned.batches} delivered batches' records emptied "
-            f"(their receipts kept), {pruned.gateway_calls} gateway calls and {pruned.adapter_problems} adapter "
-            "problems deleted")
+            f"(their receipts kept), {pruned.gateway_calls} gateway calls, {pruned.adapter_problems} adapter "
+            f"problems and {pruned.adapter_runs} finished adapter runs deleted")
 
 
 class _Runs:
@@ -336,8 +336,9 @@ def _status(args, config: NodeConfig) -> int:
                   f"{run['records']:,} records in {run['batches']} batches, {run['quarantined']} refused by the "
                   f"mapping" + (f"; {run['error']}" if run["error"] else ""))
     print(f"certificate: {config.subject}, ends {config.not_after:%Y-%m-%d} ({report['certificate_days_left']} days)")
-    print(f"kept: {config.keep_days} days (delivered batches' records, gateway calls, adapter problems; receipts "
-          "for ever)" if config.keep_days else "kept: everything, for ever (keep_days = 0)")
+    print(f"kept: {config.keep_days} days (delivered batches' records, gateway calls, adapter problems and runs; "
+          "receipts and each adapter's last run for ever)" if config.keep_days
+          else "kept: everything, for ever (keep_days = 0)")
     return EXIT_OK
 
 

@@ -12,7 +12,8 @@
     [store]
     url = "sqlite:///node.db"                  # default: node.db beside this file; or postgresql+psycopg://…
     keep_days = 30                             # delivered batches' records, the gateway's log, adapter problems
-                                               # are kept this long (receipts for ever); 0: everything for ever
+                                               # and runs are kept this long (receipts, each adapter's last run for
+                                               # ever); 0: everything for ever
 
     [delivery]
     batch_size = 5000                          # records per batch

@@ -29,6 +29,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -39,6 +40,7 @@ from sqlalchemy import (
     create_engine,
     delete,
     event,
+    exists,
     func,
     select,
     update,
@@ -69,6 +71,10 @@ outbox = Table(
     Column("duplicate", Boolean),
     Column("receipt", LargeBinary),  # the centre's answer as received: signed, verified against the CA
     UniqueConstraint("stream", "sequence"),
+    # the courier's look-up of each stream's lowest pending batch, and retention's of old delivered ones: an
+    # outbox of months of delivered batches is not read whole at every turn
+    Index("ix_outbox_state_stream", "state", "stream", "sequence"),
+    Index("ix_outbox_state_delivered", "state", "delivered_at"),
 )
 
 taken = Table(
@@ -94,6 +100,7 @@ gateway_log = Table(
     Column("response_size", Integer, nullable=False),
     Column("outcome", String(200), nullable=False),  # ok, fault, refused: …, unavailable: …, untrusted: …
     Column("milliseconds", Integer, nullable=False),
+    Index("ix_gateway_log_at", "at"),
 )
 
 
@@ -140,6 +147,8 @@ adapter_problems = Table(
     Column("message", Text, nullable=False),
     Column("row", Text, nullable=False),  # the source row as read, JSON
     Column("created", DateTime(timezone=True), nullable=False),
+    Index("ix_adapter_problems_created", "created"),
+    Index("ix_adapter_problems_run", "run_id"),
 )
 
 
@@ -178,6 +187,9 @@ def engine_for(url: str) -> Engine:
     for attempt in range(10):
         try:
             metadata.create_all(engine)
+            for table in metadata.tables.values():  # a store made before an index was: it is added now
+                for index in table.indexes:
+                    index.create(engine, checkfirst=True)
             return engine
         except (OperationalError, ProgrammingError, IntegrityError):  # another of the node's processes is making them
             if attempt == 9:
@@ -271,26 +283,34 @@ class Pruned:
     batches: int = 0  # delivered batches whose records were emptied
     gateway_calls: int = 0  # gateway_log rows deleted
     adapter_problems: int = 0  # adapter_problems rows deleted
+    adapter_runs: int = 0  # adapter_runs rows deleted
 
     def __bool__(self) -> bool:
-        return bool(self.batches or self.gateway_calls or self.adapter_problems)
+        return bool(self.batches or self.gateway_calls or self.adapter_problems or self.adapter_runs)
 
 
 def prune(engine: Engine, keep_days: int, chunk: int = 1000) -> Pruned:
     """Forget what is older than ``keep_days`` (0: nothing): the records of batches delivered
-    before then (their rows and receipts stay), the gateway's calls and the problems of finished
-    adapter runs.  ``chunk`` rows a transaction, so that the node's courier and gateway are never
-    kept waiting long for SQLite's write lock."""
+    before then (their rows and receipts stay), the gateway's calls, the problems of finished
+    adapter runs, then the runs that finished before then and have no problem left - but never
+    an adapter's last run, which ``govshare node status`` shows.  ``chunk`` rows a transaction,
+    so that the node's courier and gateway are never kept waiting long for SQLite's write lock.
+    (SQLite reuses the pages freed; the file does not shrink, nor grow while the node keeps to
+    its keep_days.)"""
     if keep_days <= 0:
         return Pruned()
     cutoff = now() - timedelta(days=keep_days)
     finished = select(adapter_runs.c.id).where(adapter_runs.c.finished.is_not(None))
-    return Pruned(
-        _in_chunks(engine, outbox, outbox.c.state == "delivered", outbox.c.delivered_at < cutoff,
-                   func.length(outbox.c.records) > 0, chunk=chunk, values={"records": b""}),
-        _in_chunks(engine, gateway_log, gateway_log.c.at < cutoff, chunk=chunk),
-        _in_chunks(engine, adapter_problems, adapter_problems.c.created < cutoff,
-                   adapter_problems.c.run_id.in_(finished), chunk=chunk))
+    batches = _in_chunks(engine, outbox, outbox.c.state == "delivered", outbox.c.delivered_at < cutoff,
+                         func.length(outbox.c.records) > 0, chunk=chunk, values={"records": b""})
+    calls = _in_chunks(engine, gateway_log, gateway_log.c.at < cutoff, chunk=chunk)
+    problems = _in_chunks(engine, adapter_problems, adapter_problems.c.created < cutoff,
+                          adapter_problems.c.run_id.in_(finished), chunk=chunk)
+    latest = adapter_runs.alias("latest")
+    runs = _in_chunks(engine, adapter_runs, adapter_runs.c.finished < cutoff,
+                      adapter_runs.c.id.not_in(select(func.max(latest.c.id)).group_by(latest.c.adapter)),
+                      ~exists().where(adapter_problems.c.run_id == adapter_runs.c.id), chunk=chunk)
+    return Pruned(batches, calls, problems, runs)
 
 
 def _in_chunks(engine: Engine, table: Table, *where, chunk: int, values: dict | None = None) -> int:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from lxml import etree
-from sqlalchemy import insert, select
+from sqlalchemy import insert, inspect, select, text
 
 from node import store
 from node.config import ConfigError, NodeConfig, Outbound, load
@@ -132,6 +132,42 @@ def test_a_second_prune_finds_nothing_and_keep_days_0_keeps_everything(filled):
     assert again == store.Pruned() and not again
 
 
+def test_finished_runs_older_than_keep_days_go_once_their_problems_have_but_each_adapters_last_run_stays(engine):
+    with engine.begin() as conn:
+        old = [_run(conn, OLD, OLD + timedelta(minutes=5)) for _ in range(4)]  # gaj-household's
+        _problem(conn, old[1], OLD)  # goes in the same prune, then its run
+        _problem(conn, old[2], RECENT)  # stays, and so does its run
+        other = conn.execute(insert(store.adapter_runs).values(
+            adapter="gaj-legal", started=OLD, finished=OLD, status="failed", error="the source did not answer")
+        ).inserted_primary_key[0]  # old, but gaj-legal's last run
+        running = _run(conn, OLD, None)  # gaj-household's last: still running
+    pruned = store.prune(engine, keep_days=30, chunk=2)
+    assert (pruned.adapter_problems, pruned.adapter_runs) == (1, 3)
+    with engine.connect() as conn:
+        left = sorted(conn.scalars(select(store.adapter_runs.c.id)).all())
+    assert left == sorted([old[2], other, running])
+    assert store.status(engine).runs["gaj-legal"]["status"] == "failed"
+    assert store.prune(engine, keep_days=30) == store.Pruned()
+
+
+def test_a_store_made_before_its_indexes_gets_them_when_opened(engine):
+    """The courier's and retention's look-ups have indexes; a store made without them (an older node)
+    gets them when the node next opens it."""
+    wanted = {index.name for table in store.metadata.tables.values() for index in table.indexes}
+    assert {"ix_outbox_state_stream", "ix_gateway_log_at", "ix_adapter_problems_created"} <= wanted
+    with engine.begin() as conn:
+        for name in wanted:
+            conn.execute(text(f"DROP INDEX {name}"))
+    url = engine.url.render_as_string(hide_password=False)
+    engine.dispose()
+    reopened = store.engine_for(url)
+    try:
+        found = {index["name"] for table in store.metadata.tables for index in inspect(reopened).get_indexes(table)}
+    finally:
+        reopened.dispose()
+    assert wanted <= found
+
+
 def test_a_big_prune_goes_in_chunks_and_misses_nothing(engine):
     with engine.begin() as conn:
         for sequence in range(1, 8):
@@ -186,7 +222,8 @@ def test_govshare_node_prune_forgets_what_is_older_than_keep_days_and_status_sho
     pruned = node.command("prune", str(node.config))
     assert pruned.returncode == 0, pruned.stderr
     assert pruned.stdout.strip() == ("pruned what is older than 7 days: 1 delivered batches' records emptied (their "
-                                     "receipts kept), 1 gateway calls and 0 adapter problems deleted")
+                                     "receipts kept), 1 gateway calls, 0 adapter problems and 0 finished adapter "
+                                     "runs deleted")
     assert [(r[0], r[2], r[5]) for r in node.outbox()] == [(1, "delivered", RECEIPT), (2, "pending", None)]
     again = node.command("prune", str(node.config))
     assert "0 delivered batches' records emptied" in again.stdout
