@@ -140,26 +140,31 @@ class UddiEndpoint:
                 return "200 OK", envelope, ""
             self.answers.put(gen, asked, envelope)
             return "200 OK", envelope, "miss"
-        except UddiError as err:
-            return "500 Internal Server Error", self._fault_response(_uddi_fault(err), signed), ""
-        except SoapFault as fault:
-            return "500 Internal Server Error", self._fault_response(soap.fault(fault.fault_code, fault.message),
-                                                                     signed), ""
-        except DatabaseUnavailable as err:  # E_busy: "cannot be processed at the current time"
-            log.warning("UDDI %s operation failed: %s", self.name, err)
-            fault = _uddi_fault(UddiError("E_busy", err.for_caller))
-            return "500 Internal Server Error", self._fault_response(fault, signed), ""
-        except Exception:  # the caller must get a fault, whatever went wrong
-            log.exception("UDDI %s operation failed", self.name)
-            err = UddiError("E_fatalError", "the node could not complete the request; it has been logged")
-            return "500 Internal Server Error", self._fault_response(_uddi_fault(err), signed), ""
+        except _Answered as answered:  # a signed call's fault, kept with its audit entry as it is sent
+            return "500 Internal Server Error", answered.body, ""
+        except Exception as exc:  # the caller must get a fault, whatever went wrong
+            return "500 Internal Server Error", self._fault_response(self._fault_of(exc), signed), ""
+
+    def _fault_of(self, exc: Exception) -> etree._Element:
+        """The SOAP Fault that answers ``exc``: a UDDI error's dispositionReport, a SOAP fault as it
+        is, E_busy when the database cannot serve now, else E_fatalError (logged)."""
+        if isinstance(exc, UddiError):
+            return _uddi_fault(exc)
+        if isinstance(exc, SoapFault):
+            return soap.fault(exc.fault_code, exc.message)
+        if isinstance(exc, DatabaseUnavailable):  # E_busy: "cannot be processed at the current time"
+            log.warning("UDDI %s operation failed: %s", self.name, exc)
+            return _uddi_fault(UddiError("E_busy", exc.for_caller))
+        log.error("UDDI %s operation failed", self.name, exc_info=exc)
+        return _uddi_fault(UddiError("E_fatalError", "the node could not complete the request; it has been logged"))
 
     def _audited(self, handler: Handler, call: Call, request: etree._Element, raw: bytes,
                  finish: Callable[[etree._Element | None], bytes]) -> bytes:
         """``handler``'s answer as sent (``finish`` makes its envelope), the call recorded in the audit
         log with the SHA-256 of the request and of the answer as they travelled; a signed call is kept
         whole with its signed answer beside its entry (``keep``: the evidence log, 消息日志).  A call
-        refused is recorded with why; its fault is not kept (the exchange's refusals are)."""
+        refused is recorded with why; a signed one's signed fault is kept as its answer, as the
+        exchange keeps its refusals."""
         event = audit.AuditEvent(f"uddi.{etree.QName(request).localname}", channel="soap",
                                  request_digest=audit.digest(raw))
         capture = None
@@ -175,17 +180,29 @@ class UddiEndpoint:
         except GovshareError as err:
             if event.result == "ok":  # refused before its action ran
                 event.result, event.detail = f"refused:{err.code}", err.message
-            audit.record(self.sessions, self.settings, event)
+            self._failed(event, capture, err)
             raise
         except Exception as exc:
             if event.result == "ok":
                 event.result, event.detail = "fault:E_fatalError", f"{exc.__class__.__name__}: {exc}"
-            audit.record(self.sessions, self.settings, event)
+            self._failed(event, capture, exc)
             raise
         event.response_digest = audit.digest(envelope)
         kept = self.keep(capture.answered(envelope, event.response_digest), event.operation) if capture else None
         audit.record(self.sessions, self.settings, event, evidence=kept)
         return envelope
+
+    def _failed(self, event: audit.AuditEvent, capture: evidence.Capture | None, exc: Exception) -> None:
+        """Record the call that ``exc`` ended; a signed one's fault is signed now, kept whole with the
+        entry and answered as it was kept (``_Answered``)."""
+        if capture is None:
+            audit.record(self.sessions, self.settings, event)
+            return
+        body = self._fault_response(self._fault_of(exc), True)
+        event.response_digest = audit.digest(body)
+        kept = self.keep(capture.answered(body, event.response_digest), event.operation)
+        audit.record(self.sessions, self.settings, event, evidence=kept)
+        raise _Answered(body) from exc
 
     def _fault_response(self, envelope: etree._Element, signed: bool) -> bytes:
         """A fault envelope as sent: signed by the platform when it answers a signed request."""
@@ -276,6 +293,14 @@ def disposition_report(err: UddiError) -> etree._Element:
     info = etree.SubElement(result, "{%s}errInfo" % UDDI_NS, errCode=err.err_code)
     info.text = err.message
     return report
+
+
+class _Answered(Exception):  # noqa: N818 - not an error: a fault already made, signed and kept
+    """A signed call's fault, made and kept with its audit entry: ``body`` is what is sent."""
+
+    def __init__(self, body: bytes):
+        super().__init__("answered")
+        self.body = body
 
 
 def _uddi_fault(err: UddiError) -> etree._Element:

@@ -34,7 +34,7 @@ from trust.auth import Caller
 from trust.evidence_verify import verify_archive
 
 from ..conftest import LiveServer, free_port
-from .conftest import EX, post, query, save_business, served_world, sign, token_of
+from .conftest import EX, envelope, post, query, save_business, served_world, sign, token_of
 from .tsa_server import Tsa
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -154,10 +154,24 @@ def test_a_signed_publication_call_is_kept_with_its_signed_answer_and_verifies_i
     assert refused.result == "refused:InvalidSecurity" and refused.certificate_serial is None
     assert "CN=govshare platform" in wsse.verified_signature(etree.fromstring(reply.content)).certificate.subject \
         .rfc4514_string()
+    # a signed call refused by the registry: its signed fault is kept whole as its answer, like the exchange's
+    gone = etree.tostring(sign(world.gaj, envelope(
+        f'<delete_business xmlns="urn:uddi-org:api_v3"><authInfo>{token_of(world, "gaj")}</authInfo>'
+        "<businessKey>uddi:govshare.example:no-such-business</businessKey></delete_business>")))
+    fault = post(world, gone, "/uddi/publication")
+    assert fault.status_code == 500 and b"E_invalidKeyPassed" in fault.content
+    assert wsse.verified_signature(etree.fromstring(fault.content)) is not None
+    with world.sessions() as session:
+        [kept] = session.scalars(select(EvidenceMessage).where(EvidenceMessage.operation == "uddi.delete_business"))
+        entry = session.scalar(select(AuditEntry).where(AuditEntry.seq == kept.audit_seq))
+    assert zlib.decompress(kept.request) == gone and zlib.decompress(kept.response) == fault.content
+    assert entry.result == "refused:E_invalidKeyPassed" and entry.user == "gaj"
+    assert entry.response_digest == kept.response_sha256 == hashlib.sha256(fault.content).hexdigest()
     made = _archive(world, world.settings, tmp_path / "archive")
     report = verify_archive(made.path, pki.ca_certificate(world.settings))
     assert report.ok, report.failures
-    assert report.messages == made.messages == 2 and report.signatures == 4  # the world's signed batch, this call
+    # the world's signed batch, the call published, the call refused: a signed request and answer each
+    assert report.messages == made.messages == 3 and report.signatures == 6
 
 
 # ----------------------------------------------------------------------------- one archive, tampered with
