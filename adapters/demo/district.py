@@ -6,7 +6,8 @@ so that ``make demo`` shows a district's catalogue federated into the city's.
 
 At the city, through the onboarding actions: 临江市临湖区人民政府 files its 登记申请 with the 接入方式
 目录管理节点, the platform approves it, and the city's CA issues it a certificate (key and certificate
-under ``var/demo/district/upper/``).  At the district, in its own database: 临湖区卫生健康局 and
+under ``var/demo/district/upper/``).  At the district, its own CA (under its var/, for its departments),
+and in its own database: 临湖区卫生健康局 and
 临湖区民政局, a cataloguer each and a reviewer, and their resources catalogued, reviewed and
 published through the catalogue's actions - one of them withdrawn again.  ``district.env`` holds the
 district's settings (``GOVSHARE_DB_URL``, ``GOVSHARE_VAR``, ``GOVSHARE_PORT``, ``GOVSHARE_UPPER_*``):
@@ -127,6 +128,8 @@ def _register_at_city(ctx: Context, district: Settings) -> None:
 
 def _seed_platform(settings: Settings, echo: Callable[[str], None]) -> None:
     settings.var_dir.mkdir(parents=True, exist_ok=True)
+    if pki.ca_certificate(settings) is None:  # its own CA, for its departments (and its /ready): not the city's
+        pki.init_ca(settings, common_name="临湖区 政务信息资源共享交换平台 CA", organization="临江市临湖区人民政府")
     migrate(settings.db_url)
     engine = make_engine(settings.db_url)
     sessions = session_factory(engine)

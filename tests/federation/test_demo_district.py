@@ -7,6 +7,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import requests
 from sqlalchemy import func, select
 
 from adapters.demo.district import CATALOGUE, NODE, seed_district
@@ -43,6 +44,9 @@ def test_the_demo_district_federates_its_catalogue_into_the_city(tmp_path):
                                 env=environment, stdout=log, stderr=subprocess.STDOUT)
     try:
         _wait(lambda: len(_city_entries(city)) == len(CATALOGUE), "the district's catalogue at the city", 60)
+        ready = requests.get(f"http://127.0.0.1:{environment['GOVSHARE_PORT']}/ready", timeout=10)
+        assert ready.status_code == 200, ready.text  # its own CA: the district is ready, not only serving
+        assert "临湖区" in ready.json()["checks"]["ca"]["subject"]
         entries = _city_entries(city)
         assert sorted(e.status for e in entries.values()) == ["published"] * (len(CATALOGUE) - 1) + ["withdrawn"]
         assert {e.name for e in entries.values()} == {metadata["name"] for _user, metadata in CATALOGUE}
