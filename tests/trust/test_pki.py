@@ -22,6 +22,8 @@ from registry.errors import Conflict, InvalidInput, NotFound, Unavailable
 from registry.models import AuditEntry, Certificate, UddiEntity
 from trust import pki
 
+from ..conftest import govshare_here
+
 
 @pytest.fixture
 def ca(settings):
@@ -44,6 +46,24 @@ def test_the_ca_is_self_signed_its_key_private_and_never_silently_replaced(setti
     with pytest.raises(Conflict, match="already exists"):
         pki.init_ca(settings)
     assert pki.load_ca(settings).certificate == ca.certificate
+
+
+def test_the_ca_opened_once_is_opened_again_when_its_files_change(sessions, settings, ca, gaj, monkeypatch):
+    assert pki.load_ca(settings) is pki.load_ca(settings)  # the key's primes checked once, not per certificate
+    replaced = pki.init_ca(settings, force=True)
+    assert replaced.certificate != ca.certificate and pki.load_ca(settings).certificate == replaced.certificate
+    with unit_of_work(sessions) as session:
+        issued = pki.issue(session, settings, pki.find_department(session, "gaj"))
+    assert pki.chains_to(issued.certificate, replaced.certificate)
+    assert not pki.chains_to(issued.certificate, ca.certificate)
+    monkeypatch.setenv("GOVSHARE_CA_PASSPHRASE", "ca-secret")
+    with pytest.raises(Unavailable, match="GOVSHARE_CA_PASSPHRASE"):  # the same files, another passphrase
+        pki.load_ca(settings)
+    locked = pki.init_ca(settings, force=True)
+    assert pki.load_ca(settings).certificate == locked.certificate
+    monkeypatch.delenv("GOVSHARE_CA_PASSPHRASE")
+    with pytest.raises(Unavailable, match="cannot open the CA key"):
+        pki.load_ca(settings)
 
 
 def test_a_department_certificate_is_bound_to_its_directory_identity(sessions, settings, ca, gaj):
@@ -131,12 +151,15 @@ def test_issuing_without_a_ca_says_what_to_do(sessions, settings, gaj):
 def test_the_command_line_and_the_published_files(sessions, settings, gaj, live_server, tmp_path):
     env = dict(os.environ, GOVSHARE_VAR=str(settings.var_dir))
 
-    def govshare(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "server", "--db-url", settings.db_url, "pki", *args],
-                              capture_output=True, text=True, timeout=120, env=env)
+    def govshare(*args: str, process: bool = False) -> subprocess.CompletedProcess:
+        argv = ["--db-url", settings.db_url, "pki", *args]
+        if process:
+            return subprocess.run([sys.executable, "-m", "server", *argv], capture_output=True, text=True,
+                                  timeout=120, env=env)
+        return govshare_here(*argv, env=env)
 
     assert requests.get(f"{live_server.url}/pki/ca.pem", timeout=10).status_code == 404
-    assert govshare("issue", "gaj").returncode == 1  # no CA yet
+    assert govshare("issue", "gaj", process=True).returncode == 1  # no CA yet
     assert "CA created" in govshare("init").stdout
     again = govshare("init")
     assert again.returncode == 2 and "already exists" in again.stderr  # the caller's to decide: --force
