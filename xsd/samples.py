@@ -26,7 +26,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 
 from faker import Faker
 from lxml import etree
@@ -106,14 +106,20 @@ def _place(code: str) -> str:
 
 
 class _Faker:
-    """Faker zh_CN drawn once per seed into pools: Faker itself costs ~25 µs a name."""
+    """Faker zh_CN drawn once per seed into pools: Faker itself costs ~25 µs a name, and drawing
+    the pools 0.1 s, which every call of the generators below with that seed would pay again."""
 
     def __init__(self, seed: int) -> None:
         fake = Faker("zh_CN")
         fake.seed_instance(seed)
-        self.names = [fake.name() for _ in range(_POOL)]
-        self.streets = [fake.street_name() for _ in range(_POOL)]
-        self.companies = [fake.company() for _ in range(_POOL)]
+        self.names = tuple(fake.name() for _ in range(_POOL))
+        self.streets = tuple(fake.street_name() for _ in range(_POOL))
+        self.companies = tuple(fake.company() for _ in range(_POOL))
+
+
+@lru_cache(maxsize=16)
+def _pools(seed: int) -> _Faker:
+    return _Faker(seed)
 
 
 def _address(rng: random.Random, fake: _Faker, division: str) -> str:
@@ -144,7 +150,7 @@ def population_records(n: int, seed: int = 0) -> Iterator[etree._Element]:
 
 def population_fields(n: int, seed: int = 0) -> Iterator[dict[str, object]]:
     """The decoded form of ``population_records(n, seed)``."""
-    rng, fake, counties, seen = random.Random(seed), _Faker(seed), _counties(), set()
+    rng, fake, counties, seen = random.Random(seed), _pools(seed), _counties(), set()
     while len(seen) < n:
         region = rng.choice(counties)
         birth = _day(rng, date(1930, 1, 1), date(2020, 12, 31))
@@ -198,7 +204,7 @@ def legal_entity_records(n: int, seed: int = 0) -> Iterator[etree._Element]:
 
 
 def legal_entity_fields(n: int, seed: int = 0) -> Iterator[dict[str, object]]:
-    rng, fake, counties, seen = random.Random(seed), _Faker(seed), _counties(), set()
+    rng, fake, counties, seen = random.Random(seed), _pools(seed), _counties(), set()
     while len(seen) < n:
         division = rng.choice(counties)
         registration, category, entity_type, has_capital, authority = rng.choice(_ENTITY_KINDS)
@@ -290,7 +296,7 @@ def spatial_features(n: int, seed: int = 0) -> Iterator[etree._Element]:
 
 
 def spatial_fields(n: int, seed: int = 0) -> Iterator[dict[str, object]]:
-    rng, fake, counties = random.Random(seed), _Faker(seed), _counties()
+    rng, fake, counties = random.Random(seed), _pools(seed), _counties()
     for i in range(n):
         division = rng.choice(counties)
         kind = rng.choices(["地址点", "地块", "行政区划"], weights=[60, 35, 5])[0]
