@@ -856,7 +856,10 @@ def main(argv: list[str] | None = None) -> int:
         if hasattr(args, "run"):
             return args.run(args, settings)
         sessions = prepare(settings)
-        return args.handler(args, sessions, settings)
+        try:
+            return args.handler(args, sessions, settings)
+        finally:  # the command's connections closed as it ends, whoever called it
+            sessions.kw["bind"].dispose()
     except (exc.ArgumentError, exc.OperationalError) as error:
         problem = database_problem(error, settings)
         if problem is None:

@@ -6,12 +6,19 @@ real HTTP server on a free loopback port.
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import io
 import os
 import shutil
 import socket
+import subprocess
 import threading
 import uuid
+from collections.abc import Mapping
+from contextlib import ExitStack
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -22,6 +29,42 @@ from registry.settings import Settings
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 PG_ADMIN_URL = os.environ.get("GOVSHARE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+class _RememberingHasher:
+    """The platform's argon2id hasher, with its parameters, remembering what it has worked out in
+    this test process: each password is hashed once (the accounts given one password then share
+    its salt) and each (hash, password) pair verified once.  A hash or a verification costs 40 ms
+    of a core by design, and the suite hashed the same few passwords over a thousand times.
+    Every hash is still a real one, which the platform's own hasher verifies in a subprocess."""
+
+    def __init__(self, hasher):
+        self._hasher = hasher
+        self.hash = functools.cache(hasher.hash)
+        self.check_needs_rehash = hasher.check_needs_rehash
+
+    def verify(self, stored: str, password: str) -> bool:
+        outcome = self._verified(stored, password)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    @functools.cache  # noqa: B019 - one hasher lives as long as the test process
+    def _verified(self, stored: str, password: str):
+        try:
+            return self._hasher.verify(stored, password)
+        except Exception as refused:  # noqa: BLE001 - remembered, then raised as the hasher raised it
+            return refused
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _passwords_hashed_once():
+    from trust import passwords
+
+    real = passwords._HASHER
+    passwords._HASHER = _RememberingHasher(real)
+    yield
+    passwords._HASHER = real
 
 
 def service_unavailable(reason: str):
@@ -54,10 +97,23 @@ def new_postgresql_database():
         yield url
 
 
+def _bootstrapped(url: str) -> None:
+    """The node's own tModels registered, as :func:`sessions` would register them in every test
+    (68 entities, 0.1-0.3 s a test): done once in the template each test starts from."""
+    from directory.bootstrap import bootstrap_node
+
+    engine = make_engine(url)
+    with unit_of_work(session_factory(engine)) as session:
+        bootstrap_node(session, Settings.from_env(db_url=url))
+    engine.dispose()
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory) -> Path:
+    """A migrated SQLite database holding what the node registers at start and nothing else."""
     path = tmp_path_factory.mktemp("template") / "govshare.db"
     migrate(f"sqlite:///{path}")
+    _bootstrapped(f"sqlite:///{path}")
     return path
 
 
@@ -81,6 +137,8 @@ def pg_database():
         conn.execute(text(without_flush_wait(name)))
     url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     migrate(url)
+    _bootstrapped(url)
+    _keep_seed(url)
     yield url
     admin.dispose()
     from bench.databases import drop_later
@@ -88,13 +146,63 @@ def pg_database():
     drop_later(PG_ADMIN_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # not waited for: it checkpoints
 
 
-def _truncate(url: str) -> None:
+#: where :func:`pg_database` keeps a copy of the rows the node registers at start (its tModels)
+SEED_SCHEMA = "govshare_test_seed"
+#: the directory's generation counter is one row the migrations create: it keeps counting, so no
+#: answer a process cached for an earlier test is taken for one of this test's
+_KEPT = {"directory_generation"}
+
+
+def _keep_seed(url: str) -> None:
+    """Copy the rows of every table the start-up registration filled into :data:`SEED_SCHEMA`."""
     engine = make_engine(url)
-    # the directory's generation counter is one row the migrations create: it keeps counting
-    names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables if t.name != "directory_generation")
     with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        conn.execute(text(f'CREATE SCHEMA "{SEED_SCHEMA}"'))
+        for name in _nonempty(conn) - _KEPT:
+            conn.execute(text(f'CREATE TABLE "{SEED_SCHEMA}"."{name}" AS SELECT * FROM "{name}"'))
     engine.dispose()
+
+
+def _nonempty(conn) -> set[str]:
+    """The tables of the platform's schema holding a row (one statement)."""
+    probes = " UNION ALL ".join(f"SELECT '{t.name}' WHERE EXISTS (SELECT 1 FROM \"{t.name}\")"
+                                for t in Base.metadata.sorted_tables)
+    return set(conn.scalars(text(probes)))
+
+
+def _truncate(url: str) -> None:
+    """Every table as a newly started node leaves it: empty but for its tModels, the identities
+    restarted.  Only the tables holding a row are truncated (truncating all of them cost 0.1 s a
+    test), the other tables' identities restarted if used, and the tModels copied back."""
+    engine = make_engine(url)
+    ours = [t.name for t in Base.metadata.sorted_tables if t.name not in _KEPT]
+    with engine.begin() as conn:
+        seeds = sorted(conn.scalars(text("SELECT tablename FROM pg_tables WHERE schemaname = :s"),
+                                    {"s": SEED_SCHEMA}))
+        names = sorted((_nonempty(conn) | set(seeds)) - _KEPT)
+        if names:
+            conn.execute(text(f"TRUNCATE {', '.join(map(_quoted, names))} RESTART IDENTITY CASCADE"))
+        for sequence in conn.scalars(_USED_SEQUENCES, {"tables": ours}):
+            conn.execute(text(f"ALTER SEQUENCE {_quoted(sequence)} RESTART"))
+        for name in seeds:
+            conn.execute(text(f"INSERT INTO {_quoted(name)} SELECT * FROM {_quoted(SEED_SCHEMA)}.{_quoted(name)}"))
+            for column in Base.metadata.tables[name].primary_key.columns:
+                if column.type.python_type is int:
+                    conn.execute(text(f"SELECT setval(pg_get_serial_sequence(:table, :column), "
+                                      f"(SELECT max({_quoted(column.name)}) FROM {_quoted(name)}))"),
+                                 {"table": _quoted(name), "column": column.name})
+    engine.dispose()
+
+
+#: the identity sequences of the given tables that have given out a value since they were restarted
+_USED_SEQUENCES = text(
+    "SELECT s.sequencename FROM pg_sequences s JOIN pg_depend d ON d.objid = to_regclass(quote_ident(s.sequencename))"
+    " JOIN pg_class t ON t.oid = d.refobjid"
+    " WHERE s.schemaname = 'public' AND s.last_value IS NOT NULL AND t.relname = ANY(:tables)")
+
+
+def _quoted(name: str) -> str:
+    return f'"{name}"'
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -148,6 +256,31 @@ def silent_database():
     never says a word, as a hung or overloaded database does."""
     with socket.create_server(("127.0.0.1", 0), backlog=64) as listener:
         yield f"postgresql+psycopg://postgres@127.0.0.1:{listener.getsockname()[1]}/govshare"
+
+
+def govshare_here(*argv: str, env: Mapping[str, str] | None = None, cwd: Path | str | None = None,
+                  stdin: str = "") -> subprocess.CompletedProcess:
+    """``govshare *argv`` run by :func:`server.main` in this process (with ``env`` as its whole
+    environment and ``cwd`` as its folder), reported as ``subprocess.run(..., capture_output=True,
+    text=True)`` reports a process.  For the tests of what a command does: starting an interpreter
+    costs 1-4 s of imports on a loaded machine and proves nothing more, where the tests that start
+    ``python -m server`` as a process prove the entry point."""
+    import server
+
+    out, err = io.StringIO(), io.StringIO()
+    with ExitStack() as stack:
+        if env is not None:
+            stack.enter_context(mock.patch.dict(os.environ, env, clear=True))
+        if cwd is not None:
+            stack.enter_context(contextlib.chdir(cwd))
+        stack.enter_context(mock.patch("sys.stdin", io.StringIO(stdin)))
+        stack.enter_context(contextlib.redirect_stdout(out))
+        stack.enter_context(contextlib.redirect_stderr(err))
+        try:
+            code = server.main(list(argv))
+        except SystemExit as exit:  # argparse's refusals, having printed their message
+            code = exit.code if isinstance(exit.code, int) else int(exit.code is not None)
+    return subprocess.CompletedProcess(["govshare", *argv], code, out.getvalue(), err.getvalue())
 
 
 class LiveServer:

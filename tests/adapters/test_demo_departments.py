@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
-import subprocess
-import sys
 from collections import Counter
 from collections.abc import Mapping
 from contextlib import closing
@@ -37,6 +35,7 @@ from registry.models import (
     SyncRun,
 )
 from tests.adapters.conftest import DEMO_ROWS
+from tests.conftest import govshare_here
 from tests.exchange.conftest import _publish
 from trust.actions import Context
 from trust.auth import Caller
@@ -345,8 +344,7 @@ def test_sync_check_of_each_source_exits_0_after_clean_runs_of_both(two_sources,
     env = {"GOVSHARE_DB_URL": settings.db_url, "GOVSHARE_VAR": str(settings.var_dir), "PATH": "/usr/bin:/bin",
            **{adapter.variable: f"sqlite:///{two_sources[adapter.file]}" for adapter in (GAJ, MZJ)}}
     for adapter in (GAJ, MZJ):
-        check = subprocess.run([sys.executable, "-m", "server", "sync", "check", adapter.config.name],
-                               capture_output=True, text=True, env=env, cwd=FOLDER.parents[1], timeout=300)
+        check = govshare_here("sync", "check", adapter.config.name, env=env, cwd=FOLDER.parents[1])
         assert check.returncode == 0, check.stdout + check.stderr
         assert check.stdout.startswith(f"{adapter.config.name}: consistent  same ")
 

@@ -23,7 +23,7 @@ from registry.errors import Conflict, InvalidInput, NotFound
 from registry.models import AdapterQuarantine, AuditEntry, CoreRecord, QuarantineRecord
 from tests.adapters.test_pipeline import ADAPTER, household_resource  # noqa: F401 - a fixture
 from tests.adapters.test_sync import kill_a_run, legacy  # noqa: F401 - a fixture
-from tests.conftest import PG_ADMIN_URL, _pg_reachable, service_unavailable, without_flush_wait
+from tests.conftest import PG_ADMIN_URL, _pg_reachable, govshare_here, service_unavailable, without_flush_wait
 from trust.actions import Context
 from trust.auth import Caller
 from xsd.validation import RecordResult
@@ -238,9 +238,12 @@ def _registered() -> bool:
 needs_command = pytest.mark.skipif(not _registered(), reason="server.py does not register the quarantine commands")
 
 
-def _govshare(settings, gaj_env, tmp_path, *args: str) -> subprocess.CompletedProcess:
+def _govshare(settings, gaj_env, tmp_path, *args: str, process: bool = False) -> subprocess.CompletedProcess:
+    """``govshare quarantine *args``, run by the command's main() (or, with ``process``, as its own process)."""
     env = {"GOVSHARE_DB_URL": settings.db_url, "GOVSHARE_VAR": str(tmp_path), "GOVSHARE_GAJ_URL": gaj_env.url,
            "PATH": "/usr/bin:/bin"}
+    if not process:
+        return govshare_here("quarantine", *args, env=env, cwd=ROOT)
     return subprocess.run([sys.executable, "-m", "server", "quarantine", *args], capture_output=True,
                           text=True, env=env, cwd=ROOT, timeout=300)
 
@@ -248,7 +251,8 @@ def _govshare(settings, gaj_env, tmp_path, *args: str) -> subprocess.CompletedPr
 @needs_command
 def test_quarantine_list_prints_the_rule_and_key_of_each_row(config, gaj_env, settings, sessions, tmp_path):
     item = _unmapped_sex(sessions)
-    listed = _govshare(settings, gaj_env, tmp_path, "list", "--rule", "code.unmapped", "--limit", str(EVERY))
+    listed = _govshare(settings, gaj_env, tmp_path, "list", "--rule", "code.unmapped", "--limit", str(EVERY),
+                       process=True)
     assert listed.returncode == 0, listed.stderr
     assert f"#{item.id} gaj-household open map code.unmapped sex  key {item.source_key}" in listed.stdout
 

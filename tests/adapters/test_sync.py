@@ -24,6 +24,7 @@ from registry.errors import SyncError
 from registry.models import AuditEntry, CoreRecord, SyncCheckpoint, SyncRun
 from tests.adapters.conftest import wait_for_lock_release
 from tests.adapters.test_pipeline import ADAPTER, household_resource  # noqa: F401 - a fixture
+from tests.conftest import govshare_here
 from trust.actions import Context
 from trust.auth import Caller
 
@@ -228,8 +229,7 @@ def test_sync_check_exits_1_when_inconsistent(legacy, settings, tmp_path):
 def test_sync_commands_naming_an_unknown_adapter_are_errors_with_exit_status_2(settings, tmp_path):
     env = {"GOVSHARE_DB_URL": settings.db_url, "GOVSHARE_VAR": str(tmp_path), "PATH": "/usr/bin:/bin"}
     for command in (["history", "nosuch"], ["run", "nosuch", "--no-progress"], ["check", "nosuch"]):
-        done = subprocess.run([sys.executable, "-m", "server", "sync", *command], capture_output=True, text=True,
-                              env=env, cwd=ROOT, timeout=300)
+        done = govshare_here("sync", *command, env=env, cwd=ROOT)
         assert done.returncode == 2 and done.stdout == "", command
         assert "no adapter 'nosuch'" in done.stderr and "gaj-household" in done.stderr, command
 

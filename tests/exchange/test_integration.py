@@ -4,7 +4,6 @@ conflicts report."""
 from __future__ import annotations
 
 import subprocess
-import sys
 from datetime import datetime
 
 import pytest
@@ -17,7 +16,7 @@ from exchange import core, integration
 from registry.db import make_engine, session_factory, unit_of_work
 from registry.models import AuditEntry, CoreLineage, CoreRecord, Department, SourcePriority
 from registry.settings import Settings
-from tests.conftest import _truncate
+from tests.conftest import _truncate, govshare_here
 
 KEY = "330102199001021235"
 GAJ_ADDRESS = "临江市上城区解放路12号"
@@ -161,8 +160,7 @@ def test_the_command_line_sets_priorities_and_prints_conflicts(sessions, setting
     _load(sessions, mzj, dict(person, residenceAddress=MZJ_ADDRESS), "b2")
 
     def govshare(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "server", "--db-url", settings.db_url, *args],
-                              capture_output=True, text=True, timeout=120)
+        return govshare_here("--db-url", settings.db_url, *args)
 
     shown = govshare("core", "priority", "population")
     assert "临江市公安局  *  100" in shown.stdout and "临江市民政局  *  10" in shown.stdout
@@ -195,8 +193,7 @@ def test_the_cores_values_and_priorities_are_the_platform_operators(sessions, se
     _load(sessions, gaj, {"idNumber": KEY, "name": "张三"}, "b1")
     for command in (["history", "population", KEY], ["conflicts", "population"], ["priority", "population"],
                     ["priority", "population", "mzj", "200"]):
-        refused = subprocess.run([sys.executable, "-m", "server", "--db-url", settings.db_url, "core", *command,
-                                  "--user", "mzj.li"], capture_output=True, text=True, timeout=120)
+        refused = govshare_here("--db-url", settings.db_url, "core", *command, "--user", "mzj.li")
         assert refused.returncode == 2 and "error: mzj.li may not operate" in refused.stderr, refused.stderr
         assert KEY not in refused.stdout
     with sessions() as session:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from datetime import timedelta
 
 import pytest
@@ -25,7 +24,7 @@ from registry.errors import Conflict, GovshareError, InvalidInput, NotFound, Not
 from registry.models import AppSystem, AuditEntry, Certificate, CertificateRequest, Department
 from trust import certificates, pki
 
-from ..conftest import as_user
+from ..conftest import as_user, govshare_here
 from .csrs import ec_key, key_pem, make_csr, rsa_key
 
 
@@ -326,8 +325,7 @@ def test_the_command_line_with_a_request_made_by_openssl(town, sessions, setting
     env = dict(os.environ, GOVSHARE_VAR=str(settings.var_dir))
 
     def govshare(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "server", "--db-url", settings.db_url, "admin", "cert", *args],
-                              capture_output=True, text=True, timeout=120, env=env)
+        return govshare_here("--db-url", settings.db_url, "admin", "cert", *args, env=env)
 
     made = subprocess.run(["openssl", "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout",
                            str(tmp_path / "k.pem"), "-subj", "/CN=x", "-out", str(tmp_path / "x.csr")],
