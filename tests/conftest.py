@@ -207,7 +207,7 @@ def _quoted(name: str) -> str:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request, tmp_path, sqlite_template) -> str:
-    """A migrated, empty database: SQLite, then PostgreSQL."""
+    """A migrated database holding the node's own tModels and nothing else: SQLite, then PostgreSQL."""
     if request.param == "sqlite":
         path = tmp_path / "govshare.db"
         shutil.copy(sqlite_template, path)
@@ -219,7 +219,7 @@ def db_url(request, tmp_path, sqlite_template) -> str:
 
 @pytest.fixture
 def sqlite_url(tmp_path, sqlite_template) -> str:
-    """A migrated, empty SQLite database (for tests that need no second engine)."""
+    """A migrated SQLite database holding the node's own tModels (for tests that need no second engine)."""
     path = tmp_path / "govshare.db"
     shutil.copy(sqlite_template, path)
     return f"sqlite:///{path}"
@@ -278,8 +278,8 @@ def govshare_here(*argv: str, env: Mapping[str, str] | None = None, cwd: Path | 
         stack.enter_context(contextlib.redirect_stderr(err))
         try:
             code = server.main(list(argv))
-        except SystemExit as exit:  # argparse's refusals, having printed their message
-            code = exit.code if isinstance(exit.code, int) else int(exit.code is not None)
+        except SystemExit as stopped:  # argparse's refusals, having printed their message
+            code = stopped.code if isinstance(stopped.code, int) else int(stopped.code is not None)
     return subprocess.CompletedProcess(["govshare", *argv], code, out.getvalue(), err.getvalue())
 
 
