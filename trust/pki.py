@@ -136,9 +136,16 @@ def load_ca(settings: Settings) -> Authority:
 
 @lru_cache(maxsize=4)
 def _opened(cert_pem: bytes, key_pem: bytes, passphrase: bytes | None) -> Authority:
-    """The CA opened from its files' bytes, once per process for the same bytes: opening checks the
-    RSA key's primes (and decrypts it), 0.15 s of a core, which every certificate issued paid."""
-    return Authority(serialization.load_pem_private_key(key_pem, passphrase), x509.load_pem_x509_certificate(cert_pem))
+    """The CA opened from its files' bytes, once per process for the same bytes."""
+    return Authority(_private_key(key_pem, passphrase), x509.load_pem_x509_certificate(cert_pem))
+
+
+@lru_cache(maxsize=4)
+def _private_key(key_pem: bytes, passphrase: bytes | None):
+    """The CA's key, opened once per process for the same bytes and passphrase (a CA certificate
+    made again over the same key opens no key again): opening checks the RSA key's primes (and
+    decrypts it), 0.15 s of a core, which every certificate issued paid."""
+    return serialization.load_pem_private_key(key_pem, passphrase)
 
 
 def ca_certificate(settings: Settings) -> x509.Certificate | None:
