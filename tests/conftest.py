@@ -67,6 +67,50 @@ def _passwords_hashed_once():
     passwords._HASHER = real
 
 
+class _RsaKeys:
+    """RSA key generation for the tests of one process: within a test every key asked for is a new
+    one, as the platform asks for it; across tests the n-th key of a size is the same key.  A
+    3072-bit CA key costs 0.2-0.5 s of a core and a 2048-bit one 0.05-0.1 s, and most tests make
+    a CA, two departments' keys and the platform's: the same work again in every test.  A test's
+    two CAs (a city's and a district's, a CA made again) still have two different keys, and
+    processes a test starts generate their own."""
+
+    def __init__(self, generate):
+        self._generate = generate
+        self._made: dict[tuple[int, int], list] = {}
+        self._handed: dict[tuple[int, int], int] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, public_exponent: int, key_size: int, backend=None):
+        shape = (public_exponent, key_size)
+        with self._lock:
+            n = self._handed.get(shape, 0)
+            self._handed[shape] = n + 1
+            made = self._made.setdefault(shape, [])
+            if n == len(made):
+                made.append(self._generate(public_exponent=public_exponent, key_size=key_size))
+            return made[n]
+
+    def new_test(self) -> None:
+        with self._lock:
+            self._handed.clear()
+
+
+@pytest.fixture(scope="session")
+def _rsa_keys():
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    real = rsa.generate_private_key
+    keys = rsa.generate_private_key = _RsaKeys(real)
+    yield keys
+    rsa.generate_private_key = real
+
+
+@pytest.fixture(autouse=True)
+def _new_keys_in_every_test(_rsa_keys):
+    _rsa_keys.new_test()
+
+
 def service_unavailable(reason: str):
     """Skip, or fail when CI requires every service."""
     if REQUIRE_SERVICES:
