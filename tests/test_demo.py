@@ -73,7 +73,7 @@ def _seeded(stack: ExitStack, backend: str, folder: Path, sqlite_template: Path)
         if reason:
             service_unavailable(reason)
         name = f"govshare_test_demo_{uuid.uuid4().hex[:8]}"
-        url = stack.enter_context(throwaway_database(PG_ADMIN_URL, name))
+        url = stack.enter_context(throwaway_database(PG_ADMIN_URL, name, wait=False))
         with create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT").connect() as admin:
             admin.execute(text(without_flush_wait(name)))
         migrate(url)

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 import adapters.quarantine as quarantine
 from adapters.config import load_adapter
 from adapters.pipeline import run_adapter
+from bench.databases import drop_later
 from registry.db import make_engine, migrate, unit_of_work
 from registry.errors import Conflict, InvalidInput, NotFound
 from registry.models import AdapterQuarantine, AuditEntry, CoreRecord, QuarantineRecord
@@ -490,9 +491,8 @@ def before_0017(request, tmp_path):
         migrate(url, "0016")
         yield url
     finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+        drop_later(PG_ADMIN_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # not waited for: it checkpoints
 
 
 def _tables(engine) -> tuple[Table, Table]:

@@ -11,6 +11,7 @@ import uuid
 import pytest
 from sqlalchemy import create_engine, text
 
+from bench.databases import drop_later
 from tests.conftest import PG_ADMIN_URL, _pg_reachable, service_unavailable
 
 
@@ -79,9 +80,7 @@ def switched_database():
     direct = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     yield switch, direct.replace("127.0.0.1:5432", f"127.0.0.1:{switch.port}"), direct
     switch.close()
-    with admin.connect() as conn:
-        conn.execute(text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
     admin.dispose()
+    drop_later(PG_ADMIN_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # not waited for: it checkpoints
 
 
