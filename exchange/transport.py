@@ -61,6 +61,9 @@ SOAP_ENV_NS = soap.SOAP_ENV_NS
 EXCHANGE_NS = prepared.EXCHANGE_NS
 #: a request larger than this has its memory given back to the system once it is answered
 LARGE_REQUEST = 1024 * 1024
+#: a signed request up to this size is read whole at once and its Security header checked with the rest
+#: (once); a larger one has its header checked first, before it costs its size in memory
+HEADER_FIRST = 64 * 1024
 #: the WSGI environ key under which ``handle`` notes whether the request carried a wsse:Security header
 SIGNED_REQUEST = "govshare.signed_request"
 
@@ -395,15 +398,16 @@ class StreamingSoapEndpoint:
         """The verified caller of a signed request and its parsed envelope; (None, None) for an
         unsigned one the policy allows; a WS-Security fault otherwise.  (Whether the request
         speaks for the caller's department is its action's to check.)  The Security header is
-        checked before the message is read whole, so a request nobody could have signed is
-        refused before it costs its size in memory."""
+        checked before a large message is read whole (``HEADER_FIRST``), so a request nobody could
+        have signed is refused before it costs its size in memory; a small one is read at once and
+        its header checked with the rest, not twice."""
         from trust.wsse import WsSecurityError
 
         refuse_dtd(request)
         try:
             if not head.signed:  # the policy decides about unsigned requests
                 return self.verify(etree.Element(soap.ENV + "Envelope")), None
-            if self.check_header is not None:
+            if self.check_header is not None and request.size > HEADER_FIRST:
                 self.check_header(head.security)
             request.file.seek(0)
             try:

@@ -126,6 +126,34 @@ def test_an_expired_or_future_or_overlong_timestamp_is_refused(world):
     assert fault(post(world, unstamped))[0] == "wsse:InvalidSecurity"
 
 
+def test_a_small_signed_request_has_its_header_checked_once_and_a_large_one_first(world, monkeypatch):
+    """A request up to ``HEADER_FIRST`` is read whole at once and its Security header checked with the
+    rest; a larger one has the header checked before it is read whole, and then with the rest."""
+    from exchange.transport import HEADER_FIRST
+    from trust import wsse
+
+    checked = []
+    real = wsse._algorithms
+    monkeypatch.setattr(wsse, "_algorithms", lambda signature: checked.append(1) or real(signature))
+    small = sign(world.mzj, query(world, world.mzj))
+    assert len(etree.tostring(small)) < HEADER_FIRST
+    assert post(world, small).status_code == 200
+    assert len(checked) == 1
+    people = list(samples.population_records(200, seed=11))
+    batch = build_batch(people, provider_code=world.gaj.credit_code, resource_code=world.resource,
+                        created=datetime(2026, 11, 2, tzinfo=UTC), batch_id=uuid.uuid4())
+    large = sign(world.gaj, envelope(submit_body(batch)))
+    assert len(etree.tostring(large)) > HEADER_FIRST
+    checked.clear()
+    answer = post(world, large)
+    assert answer.status_code == 200, answer.text
+    assert len(checked) == 2
+    stale = sign(world.gaj, envelope(submit_body(batch)), created=datetime.now(UTC) - timedelta(hours=3))
+    checked.clear()
+    assert fault(post(world, stale))[0] == "wsse:MessageExpired"
+    assert len(checked) == 1  # refused on its header alone
+
+
 def test_a_replayed_message_is_refused_by_every_server_process(world):
     data = etree.tostring(sign(world.mzj, query(world, world.mzj)))
     assert post(world, data).status_code == 200
