@@ -484,7 +484,7 @@ def _registered_and_new(cert: x509.Certificate, signature_bytes: bytes, expires:
               "expires": expires}
     with autocommit_sessions(sessions)() as session:  # a read and one insert: no transaction needed
         postgres = session.get_bind().dialect.name == "postgresql"
-        found = session.execute(_CALLER_AND_SEEN if postgres else _CALLER, values).first()
+        found = session.connection().execute(_CALLER_AND_SEEN if postgres else _CALLER, values).first()
         if found is None or found.fingerprint != cert.fingerprint(hashes.SHA256()).hex():
             raise WsSecurityError("FailedAuthentication", f"certificate {serial} is not one the platform issued")
         if found.status != "valid":
@@ -507,7 +507,7 @@ def _registered_and_new(cert: x509.Certificate, signature_bytes: bytes, expires:
 def _inserted(session: Session, values: dict) -> bool:
     """Whether the message joined the replay cache now (False: it was there already)."""
     try:
-        session.execute(_SEEN, values)
+        session.connection().execute(_SEEN, values)
     except IntegrityError:
         return False
     return True
