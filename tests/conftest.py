@@ -72,18 +72,23 @@ class _RsaKeys:
     one, as the platform asks for it; across tests the n-th key of a size is the same key.  A
     3072-bit CA key costs 0.2-0.5 s of a core and a 2048-bit one 0.05-0.1 s, and most tests make
     a CA, two departments' keys and the platform's: the same work again in every test.  A test's
-    two CAs (a city's and a district's, a CA made again) still have two different keys, and
-    processes a test starts generate their own."""
+    two CAs (a city's and a district's, a CA made again) still have two different keys.  A key
+    asked for outside a test - by a fixture of a module's or the session's, set up before the
+    test's own fixtures - is generated and never handed out again, so no test meets it as a key
+    of its own; processes a test starts generate their own."""
 
     def __init__(self, generate):
         self._generate = generate
         self._made: dict[tuple[int, int], list] = {}
         self._handed: dict[tuple[int, int], int] = {}
+        self._in_test = False
         self._lock = threading.Lock()
 
     def __call__(self, public_exponent: int, key_size: int, backend=None):
-        shape = (public_exponent, key_size)
         with self._lock:
+            if not self._in_test:
+                return self._generate(public_exponent=public_exponent, key_size=key_size)
+            shape = (public_exponent, key_size)
             n = self._handed.get(shape, 0)
             self._handed[shape] = n + 1
             made = self._made.setdefault(shape, [])
@@ -91,9 +96,14 @@ class _RsaKeys:
                 made.append(self._generate(public_exponent=public_exponent, key_size=key_size))
             return made[n]
 
-    def new_test(self) -> None:
+    def test_starts(self) -> None:
         with self._lock:
             self._handed.clear()
+            self._in_test = True
+
+    def test_ends(self) -> None:
+        with self._lock:
+            self._in_test = False
 
 
 @pytest.fixture(scope="session")
@@ -108,7 +118,11 @@ def _rsa_keys():
 
 @pytest.fixture(autouse=True)
 def _new_keys_in_every_test(_rsa_keys):
-    _rsa_keys.new_test()
+    """Set up after the fixtures of wider scopes the test uses (pytest sets those up first) and
+    before its own, torn down after its own."""
+    _rsa_keys.test_starts()
+    yield
+    _rsa_keys.test_ends()
 
 
 def service_unavailable(reason: str):
