@@ -25,13 +25,15 @@ A request to ``/exchange`` or ``/uddi/publication`` carries, in its SOAP Header:
    XML whitespace, canonical padding - nothing else (signxml decodes leniently, dropping what
    is not base64, so one text could stand for many and a replay cache keyed on it is bypassed);
 4. the references are exactly the Body that is the Envelope's child and the Timestamp that is
-   the Security header's child, and signxml verifies the signature with the token's key;
+   the Security header's child;
 5. the Timestamp is fresh: created no later than now + skew, not expired (with skew), expiring
    after it was created, and no longer-lived than the configured maximum;
-6. the certificate chains to the platform CA, is within its validity, is one the platform
-   issued (the ``certificate`` table), is not revoked, and its department - and its application
-   system, for a system's certificate - is not suspended (暂停);
-7. the message was not seen before: the SHA-256 of the signature value as verified (the
+6. the certificate chains to the platform CA and is within its validity - 5 and 6 before the
+   signature is verified, which costs more: a message stale or from a stranger is refused first;
+7. signxml verifies the signature with the token's key, over the Body and the Timestamp;
+8. the certificate is one the platform issued (the ``certificate`` table), is not revoked, and its
+   department - and its application system, for a system's certificate - is not suspended (暂停);
+9. the message was not seen before: the SHA-256 of the signature value as verified (the
    decoded bytes, whatever their base64 text looked like) goes into ``wss_seen``, shared by
    every server process, until the Timestamp expires.
 
@@ -140,15 +142,16 @@ def verify(envelope: etree._Element, sessions: sessionmaker[Session], settings: 
                                   "send the certificate as a wsse:BinarySecurityToken")
         return None
     now = now or utcnow()
-    signed = verified_signature(envelope, security)
-    expires = _fresh(signed.timestamp, now, settings)
+    signed = _presented(envelope, security)
+    expires = _fresh(signed.timestamp, now, settings)  # before the signature is verified: these cost less
     _chained(signed.certificate, settings, now)
+    _verified(envelope, signed)
     return _registered_and_new(signed.certificate, signed.signature_bytes, expires, sessions, now)
 
 
 @dataclass(frozen=True)
 class Signed:
-    """What a message's verified signature vouches for: the signer's certificate (from the
+    """What a message's signature vouches for, once verified: the signer's certificate (from the
     BinarySecurityToken), the signature's bytes and the signed Timestamp."""
 
     certificate: x509.Certificate
@@ -157,9 +160,16 @@ class Signed:
 
 
 def verified_signature(envelope: etree._Element, security: etree._Element | None = None) -> Signed:
-    """Steps 1-4 of :func:`verify`, which need neither a database nor a clock: the shape, the
+    """Steps 1-4 and 7 of :func:`verify`, which need neither a database nor a clock: the shape, the
     algorithms, strict base64, the references and the signature itself with the token's key.
     (The evidence log's offline verifier checks archived messages with it.)"""
+    signed = _presented(envelope, security)
+    _verified(envelope, signed)
+    return signed
+
+
+def _presented(envelope: etree._Element, security: etree._Element | None) -> Signed:
+    """Steps 1-4 of :func:`verify`: what the message presents as signed, before the signature is verified."""
     security = security if security is not None else security_header(envelope)
     if security is None:
         raise WsSecurityError("InvalidSecurity", "the message has no wsse:Security header: it is not signed")
@@ -174,9 +184,14 @@ def verified_signature(envelope: etree._Element, security: etree._Element | None
         raise WsSecurityError("FailedCheck", f"the signature must cover exactly the Body (#{body_id}) and the "
                               f"Timestamp (#{ts_id}); it references {', '.join(uris) or 'nothing'}")
     cert = _token(security, signature)
-    signature_bytes = _signature_value(signature, cert)
+    return Signed(cert, _signature_value(signature, cert), timestamp)
+
+
+def _verified(envelope: etree._Element, signed: Signed) -> None:
+    """Step 7 of :func:`verify`: signxml verifies the signature with the token's key, over the Body and
+    the Timestamp."""
     try:
-        results = XMLVerifier().verify(envelope, x509_cert=cert, id_attribute="Id", expect_config=_CONFIG,
+        results = XMLVerifier().verify(envelope, x509_cert=signed.certificate, id_attribute="Id", expect_config=_CONFIG,
                                        validate_schema=False)  # _algorithms checked the schema, exc-c14n's too
     except (InvalidSignature, InvalidInput) as exc:
         raise WsSecurityError("FailedCheck", f"the signature does not verify: {exc}") from None
@@ -184,10 +199,9 @@ def verified_signature(envelope: etree._Element, security: etree._Element | None
         log.warning("signature verification failed unexpectedly: %r", exc)
         raise WsSecurityError("FailedCheck", f"the signature could not be verified ({exc.__class__.__name__}: "
                               f"{exc}); sign as the WSDL's policy says: exc-c14n, RSA-SHA256, SHA-256") from None
-    signed = {etree.QName(result.signed_xml).localname for result in results if result.signed_xml is not None}
-    if signed != {"Body", "Timestamp"}:
-        raise WsSecurityError("FailedCheck", f"the signature covers {sorted(signed)}, not the Body and Timestamp")
-    return Signed(cert, signature_bytes, timestamp)
+    covered = {etree.QName(result.signed_xml).localname for result in results if result.signed_xml is not None}
+    if covered != {"Body", "Timestamp"}:
+        raise WsSecurityError("FailedCheck", f"the signature covers {sorted(covered)}, not the Body and Timestamp")
 
 
 def signer_certificate(envelope: etree._Element) -> x509.Certificate:

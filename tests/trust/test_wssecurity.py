@@ -154,6 +154,29 @@ def test_a_small_signed_request_has_its_header_checked_once_and_a_large_one_firs
     assert len(checked) == 1  # refused on its header alone
 
 
+def test_a_stale_message_or_a_strangers_is_refused_before_its_signature_is_verified(world, tmp_path, sessions,
+                                                                                      monkeypatch):
+    """The Timestamp and the certificate's chain cost less than verifying the signature: checked first."""
+    from trust import wsse
+
+    verified = []
+    real = wsse._verified
+    monkeypatch.setattr(wsse, "_verified", lambda envelope, signed: verified.append(1) or real(envelope, signed))
+    stale = sign(world.mzj, query(world, world.mzj), created=datetime.now(UTC) - timedelta(hours=2))
+    assert fault(post(world, stale))[0] == "wsse:MessageExpired"
+    other = replace(world.settings, var_dir=tmp_path / "rogue")
+    pki.init_ca(other)
+    with unit_of_work(sessions) as session:
+        rogue = _issue(session, other, pki.find_department(session, "mzj"), tmp_path / "rogue")
+    assert fault(post(world, sign(rogue, query(world, world.mzj))))[0] == "wsse:FailedAuthentication"
+    assert verified == []
+    tampered = sign(world.mzj, query(world, world.mzj))
+    tampered.find(f".//{{{EX}}}key").text = "330102199001011234"
+    code, message = fault(post(world, tampered))
+    assert code == "wsse:FailedCheck" and "does not verify" in message
+    assert verified == [1]
+
+
 def test_a_replayed_message_is_refused_by_every_server_process(world):
     data = etree.tostring(sign(world.mzj, query(world, world.mzj)))
     assert post(world, data).status_code == 200
