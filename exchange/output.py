@@ -98,8 +98,11 @@ def query(
     filters: list[tuple[str, str, str]],
     offset: int,
     page_size: int,
+    found: Sequence | None = None,
 ) -> tuple[int, list[Row]]:
-    """Current records of the view's resource by key or by (field, operator, value) filters."""
+    """Current records of the view's resource by key or by (field, operator, value) filters.  ``found``:
+    the records of ``keys`` (rows of ``BY_KEYS_COLUMNS``, in key order) when the caller read them with
+    the resource, from the view's base."""
     page_size = max(1, min(page_size or DEFAULT_PAGE, MAX_PAGE))
     base = _base(session, view)
     if base is None:
@@ -107,10 +110,11 @@ def query(
     if keys and not filters and len(keys) <= MAX_PAGE:
         # by key: at most a version per key and record type, so all of them in one statement, the
         # total counted here rather than by a second statement (one round trip less a query)
-        found = session.connection().execute(_BY_KEYS, {"base": base, "resource_code": view.entry.resource_code,
-                                                        "keys": keys}).all()
+        if found is None:
+            found = session.connection().execute(_BY_KEYS, {"base": base, "resource_code": view.entry.resource_code,
+                                                            "keys": keys}).all()
         start = max(offset, 0)
-        return len(found), [_row(view, r) for r in found[start:start + page_size]]
+        return len(found), [_found_row(view, r) for r in found[start:start + page_size]]
     # read-only actions may run on generic plans (registry.db.autocommit_sessions): the base (a
     # million people beside a few hundred parcels) and a prefix are written into the statement
     stmt = select(CoreRecord).where(
@@ -184,20 +188,42 @@ def _contributed_by(code):
     )
 
 
+#: the columns of a record a ``Row`` shows (labelled: they are read beside other tables' too)
+BY_KEYS_COLUMNS = (CoreRecord.id.label("record_id"), CoreRecord.record_key, CoreRecord.record_type,
+                   CoreRecord.fields.label("record_fields"), CoreRecord.deleted.label("record_deleted"),
+                   CoreRecord.effective_from.label("record_effective_from"))
+
+
+def _by_keys():
+    """The current records of the bound ``keys`` in the bound ``base`` that the resource bound as
+    ``resource_code`` contributed."""
+    return and_(CoreRecord.base == bindparam("base"), _contributed_by(bindparam("resource_code")),
+                CoreRecord.effective_to.is_(None), CoreRecord.deleted.is_(False),
+                CoreRecord.record_key.in_(bindparam("keys", expanding=True)))
+
+
 #: a query by key, built once (building it and its cache key cost more than running it), of the columns
 #: a ``Row`` shows, run as Core (the records are answered, not kept in the session)
-_BY_KEYS = select(CoreRecord.id, CoreRecord.record_key, CoreRecord.record_type, CoreRecord.fields,
-                  CoreRecord.deleted, CoreRecord.effective_from).where(
-    CoreRecord.base == bindparam("base"), _contributed_by(bindparam("resource_code")),
-    CoreRecord.effective_to.is_(None), CoreRecord.deleted.is_(False),
-    CoreRecord.record_key.in_(bindparam("keys", expanding=True)),
-).order_by(CoreRecord.record_key)
+_BY_KEYS = select(*BY_KEYS_COLUMNS).where(_by_keys()).order_by(CoreRecord.record_key)
+
+
+def with_records(statement):
+    """``statement`` with, beside each of its rows, each of ``_BY_KEYS``' records (``BY_KEYS_COLUMNS``;
+    None when none is found), in key order: a row for each of its rows and each record."""
+    return statement.add_columns(*BY_KEYS_COLUMNS).outerjoin(CoreRecord, _by_keys()).order_by(CoreRecord.record_key)
 
 
 def _row(view: View, record) -> Row:
     """``record``: a ``CoreRecord``, or a row of its columns of the same names."""
     return Row(sequence=record.id, key=view.key(record.record_type, record.record_key), record_type=record.record_type,
                fields=view.shape(record.fields), deleted=record.deleted, effective_from=record.effective_from)
+
+
+def _found_row(view: View, record) -> Row:
+    """``_row`` of a row of ``BY_KEYS_COLUMNS``."""
+    return Row(sequence=record.record_id, key=view.key(record.record_type, record.record_key),
+               record_type=record.record_type, fields=view.shape(record.record_fields), deleted=record.record_deleted,
+               effective_from=record.record_effective_from)
 
 
 def with_provenance(session: Session, view: View, rows: list[Row]) -> list[Row]:

@@ -23,6 +23,8 @@ from datetime import datetime
 from sqlalchemy import Integer, bindparam, case, func, or_, select
 
 from directory import lookups
+from directory.catalogue.classification import UnknownClassification
+from directory.lookups import base_of_class
 from governance.sharing import authorize, held_in_force
 from registry.errors import ExchangeError, InvalidInput, NotPermitted
 from registry.models import CatalogueEntry, CatalogueWatch, Department, InputBatch, MaskingRule, SharingGrant
@@ -79,57 +81,99 @@ def reader(ctx: Context, requester: str | None, named: Department | None = None)
     return department
 
 
-#: the department a read names (by code or 统一社会信用代码), the resource, its masking rules and the grants in
-#: force the department holds of it, in one statement: a row for each rule and grant (the look-ups of
-#: ``lookups``, ``masking.rules_of`` and ``sharing.active_grants``).  A grant of an application system counts
-#: only when the caller is that system of the named department (``system_id`` and ``caller_department``).
-_NAMED_READ = (
-    select(Department, CatalogueEntry, MaskingRule.field, MaskingRule.method, SharingGrant).select_from(Department)
-    .join(CatalogueEntry, CatalogueEntry.resource_code == bindparam("resource_code"))
-    .outerjoin(MaskingRule, MaskingRule.entry_id == CatalogueEntry.id)
-    .outerjoin(SharingGrant, held_in_force(
-        Department.id, CatalogueEntry.id, bindparam("at", type_=SharingGrant.valid_from.type),
-        case((Department.id == bindparam("caller_department"), bindparam("system_id", type_=Integer))),
-    ))
-    .where(or_(Department.code == bindparam("code"), Department.credit_code == bindparam("credit_code")))
-)
+#: keys up to which a read by key reads its records with the department and the resource (one round trip
+#: less): that statement has a row for each masking rule, grant and record, so it serves a few keys only
+KEYS_READ_WITH_RESOURCE = 5
+
+
+def _named_read_of(department, *, with_records: bool):
+    """The department ``department`` picks (a condition on ``Department``), the resource, its masking
+    rules and the grants in force the department holds of it, in one statement: a row for each rule and
+    grant (the look-ups of ``lookups``, ``masking.rules_of`` and ``sharing.active_grants``).  A grant of
+    an application system counts only when the caller is that system of the department (``system_id``
+    and ``caller_department``).  ``with_records``: and the current records of the keys asked for
+    (``output.BY_KEYS_COLUMNS``, in key order), read before anything is decided: a refusal discards
+    them unseen."""
+    statement = (
+        select(Department, CatalogueEntry, MaskingRule.field, MaskingRule.method, SharingGrant)
+        .select_from(Department)
+        .join(CatalogueEntry, CatalogueEntry.resource_code == bindparam("resource_code"))
+        .outerjoin(MaskingRule, MaskingRule.entry_id == CatalogueEntry.id)
+        .outerjoin(SharingGrant, held_in_force(
+            Department.id, CatalogueEntry.id, bindparam("at", type_=SharingGrant.valid_from.type),
+            case((Department.id == bindparam("caller_department"), bindparam("system_id", type_=Integer))),
+        ))
+        .where(department)
+    )
+    return output.with_records(statement) if with_records else statement
+
+
+#: the statements of ``_named_read`` (built once: building one cost more than running it), by whether the
+#: request names its department (by code or 统一社会信用代码; else the caller's) and whether records are read
+_NAMED_READS = {
+    (named, with_records): _named_read_of(
+        or_(Department.code == bindparam("code"), Department.credit_code == bindparam("credit_code")) if named
+        else Department.id == bindparam("caller_department"), with_records=with_records)
+    for named in (True, False) for with_records in (False, True)
+}
 
 
 @dataclass(frozen=True)
 class _Named:
-    """What ``_NAMED_READ`` found: the department, the published resource, its masking rules (field ->
-    method) and the department's grants of it in force (by id)."""
+    """What ``_named_read`` found: the department, the published resource, its masking rules (field ->
+    method), the department's grants of it in force (by id) and, when they were read with them, the
+    current records of the keys asked for (rows of ``output.BY_KEYS_COLUMNS``, in key order)."""
 
     department: Department
     entry: CatalogueEntry
     rules: dict[str, str]
     grants: tuple[SharingGrant, ...]
+    records: list | None = None
 
 
-def _named_read(ctx: Context, requester: str | None, resource_code: str) -> _Named | None:
-    """What a read that names its department needs to be decided; None when the request names no
-    department or either is not found as one (the look-ups then say why)."""
-    wanted = (requester or "").strip()
-    if not wanted:
+def _named_read(ctx: Context, requester: str | None, resource_code: str, keys: Sequence[str] = ()) -> _Named | None:
+    """What a read needs to be decided, for the department the request names or else the caller's, and
+    the records of ``keys`` when there are at most ``KEYS_READ_WITH_RESOURCE`` of them and the resource
+    code's class names a base database (checked against the entry's class once it is read).  None when
+    there is no department, or either is not found as one (the look-ups then say why)."""
+    wanted, code = (requester or "").strip(), (resource_code or "").strip()
+    if not wanted and ctx.caller.department_id is None:
         return None
-    rows = ctx.session.execute(_NAMED_READ, {
-        "code": wanted.lower(), "credit_code": wanted.upper(), "resource_code": (resource_code or "").strip(),
-        "at": ctx.now, "caller_department": ctx.caller.department_id, "system_id": ctx.caller.system_id,
-    }).all()
+    parameters = {"code": wanted.lower(), "credit_code": wanted.upper(), "resource_code": code, "at": ctx.now,
+                  "caller_department": ctx.caller.department_id, "system_id": ctx.caller.system_id}
+    base = _base_of_code(code) if 0 < len(keys) <= KEYS_READ_WITH_RESOURCE else None
+    if base is not None:
+        parameters.update(base=base, keys=list(keys))
+    rows = ctx.session.execute(_NAMED_READS[bool(wanted), base is not None], parameters).all()
     if not rows or len({row.Department.id for row in rows}) != 1 or rows[0].CatalogueEntry.status != "published":
         return None
+    entry = rows[0].CatalogueEntry
     rules = {row.field: row.method for row in rows if row.field is not None}
     grants = {row.SharingGrant.id: row.SharingGrant for row in rows if row.SharingGrant is not None}
-    return _Named(rows[0].Department, rows[0].CatalogueEntry, rules, tuple(grants[key] for key in sorted(grants)))
+    records = None
+    if base is not None and entry.class_code and base == base_of_class(entry.class_code):  # else output.query
+        records = list({row.record_id: row for row in rows if row.record_id is not None}.values())
+    return _Named(rows[0].Department, entry, rules, tuple(grants[key] for key in sorted(grants)), records)
 
 
-def _view(ctx: Context, requester: str | None, resource_code: str, purpose: str | None) -> View:
-    named = _named_read(ctx, requester, resource_code)
+def _base_of_code(resource_code: str) -> str | None:
+    """The base database a resource code's class (its front segment, 前段码) names, if any."""
+    try:
+        return base_of_class(resource_code.partition("/")[0])
+    except UnknownClassification:
+        return None
+
+
+def _view(ctx: Context, requester: str | None, resource_code: str, purpose: str | None,
+          keys: Sequence[str] = ()) -> tuple[View, list | None]:
+    """The requester's view of the resource, and the records of ``keys`` when they were read with it."""
+    named = _named_read(ctx, requester, resource_code, keys)
     department = reader(ctx, requester, named.department if named else None)
     entry = named.entry if named else lookups.published_resource(ctx.session, resource_code)
-    return output.read_view(ctx.session, department, entry, purpose=purpose, at=ctx.now,
+    view = output.read_view(ctx.session, department, entry, purpose=purpose, at=ctx.now,
                             system_id=ctx.caller.system_id if ctx.caller.department_id == department.id else None,
                             rules=named.rules if named else None, grants=named.grants if named else None)
+    return view, named.records if named else None
 
 
 @action("exchange.query_records", read_only=True)
@@ -142,7 +186,7 @@ def query_records(ctx: Context, *, resource_code: str, keys: Sequence[str] = (),
     filters = [tuple(f) for f in filters]
     ctx.note(query_digest=audit.query_digest({"keys": sorted(keys), "filters": sorted(filters), "offset": offset,
                                               "pageSize": page_size}))
-    view = _view(ctx, requester, resource_code, purpose)
+    view, found = _view(ctx, requester, resource_code, purpose, keys if not filters else ())
     entry, basis = view.entry, view.decision.basis if view.decision else ""
     if entry.logical:
         if filters:
@@ -153,7 +197,7 @@ def query_records(ctx: Context, *, resource_code: str, keys: Sequence[str] = (),
         found = Records(entry.resource_code, len(rows), offset, False, "provider", basis, tuple(rows))
     else:
         total, rows = output.query(ctx.session, view, keys=keys, filters=filters, offset=offset,
-                                   page_size=page_size)
+                                   page_size=page_size, found=found)
         if provenance and rows:
             rows = output.with_provenance(ctx.session, view, rows)
         found = Records(entry.resource_code, total, offset, offset + len(rows) < total, "central", basis, tuple(rows))
@@ -166,7 +210,7 @@ def get_changes(ctx: Context, *, resource_code: str, watermark: int = 0, max_rec
                 purpose: str | None = None, requester: str | None = None) -> Changes:
     """The versions of a resource after ``watermark`` (a sequence), oldest first."""
     ctx.note(query_digest=audit.query_digest({"watermark": watermark, "maxRecords": max_records}))
-    view = _view(ctx, requester, resource_code, purpose)
+    view, _ = _view(ctx, requester, resource_code, purpose)
     if view.entry.logical:
         raise ExchangeError("InvalidRequest", f"resource {view.entry.resource_code} is 逻辑集中: the centre keeps no "
                             "copy, so it has no changes to follow; query it by key",

@@ -1,10 +1,10 @@
 """Where a QueryRecords by key spends its time: requests handled in this process.
 
     .venv/bin/python -m bench.security.profiling [--db sqlite|postgresql] [--records 2000]
-        [--requests 500] [--top 30] [--no-profile] [--dump FILE] [--signed]
+        [--requests 500] [--top 30] [--no-profile] [--dump FILE] [--signed] [--audit-off]
 
-The whole platform is built as the server builds it (``server.build_app``, audit log on) and
-called the way waitress calls it: a WSGI environ whose body is the envelope.  It times
+The whole platform is built as the server builds it (``server.build_app``, audit log on unless
+``--audit-off``) and called the way waitress calls it: a WSGI environ whose body is the envelope.  It times
 ``--requests`` Diagnostics Echo and then as many QueryRecords by a random key (after a warm-up
 of each), prints the mean wall time of each and their ratio, the CPU this process spent on each
 (``time.process_time``: the platform's own work, not its waits on the database), the SQL statements
@@ -71,7 +71,7 @@ def run(db_url: str, args: argparse.Namespace) -> None:
     var_dir = RESULTS / "security-profiling-var"
     var_dir.mkdir(parents=True, exist_ok=True)
     world = prepare(db_url, var_dir, args.records, args.seed)
-    settings = Settings.from_env(db_url=db_url, var_dir=var_dir, audit=True)
+    settings = Settings.from_env(db_url=db_url, var_dir=var_dir, audit=not args.audit_off)
     sessions = server.prepare(settings)
     app = server.build_app(settings, sessions)
     rng = random.Random(args.seed)
@@ -148,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-profile", action="store_true")
     p.add_argument("--dump", metavar="FILE", help="also write the profile to FILE (pstats): its callers and callees")
     p.add_argument("--signed", action="store_true", help="sign the QueryRecords (WS-Security) and answer them signed")
+    p.add_argument("--audit-off", action="store_true", help="serve with the audit log off, to see what it costs")
     p.add_argument("--seed", type=int, default=20261206)
     p.add_argument("--pg-admin-url", default=PG_ADMIN_URL)
     args = p.parse_args(argv)

@@ -166,9 +166,10 @@ def test_each_resource_read_leaves_its_entry_appended_with_the_querys_in_one_sta
         "exchange.unified_query", 1, "ok", read.seq + 1)
     audit_writes = [s for s in statements if "audit_entry" in s or s.startswith(("BEGIN", "SELECT pg_advisory"))]
     assert len([s for s in audit_writes if s.startswith("INSERT")]) <= 1  # both entries, one insert
-    # the query: its resources and providers, the requester, the grants held; its read: the entry, the
-    # grants and masking rules, the record, the record with its lineage (the departments' names known)
-    assert len(statements) - len(audit_writes) == 8, "\n".join(s[:70] for s in statements)
+    # the query: its resources and providers, the requester, the grants held; its read: the department,
+    # the entry, its grants and masking rules and the record in one statement, then the record with its
+    # lineage (the departments' names known)
+    assert len(statements) - len(audit_writes) == 5, "\n".join(s[:70] for s in statements)
 
 
 @pytest.fixture
