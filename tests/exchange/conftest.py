@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 import pytest
 import requests
 from lxml import etree
+from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
 from directory.accounts import create_user, register_department
@@ -15,6 +16,7 @@ from directory.catalogue import workflow
 from directory.demo import credit_code_for
 from governance.sharing import grant
 from registry.db import unit_of_work
+from registry.models import Department
 from tests.conftest import as_user
 from trust.actions import Context
 from trust.auth import Caller
@@ -63,6 +65,17 @@ def _publish(session, settings, dept, user, reviewer, name, classification, shar
         data.pop("sharing_method")
         data["not_shared_basis"] = "《保守国家秘密法》"
     return catalogued(session, settings, user, reviewer, data)
+
+
+def another_of_gaj(sessions, settings, name: str, sharing: str, suffix: str) -> str:
+    """The 资源代码 of one more 人口 resource of 公安局 (``population``'s provider), catalogued by a user
+    ``gaj-<suffix>`` and published by a reviewer ``reviewer-<suffix>``, both made for it."""
+    with unit_of_work(sessions) as session:
+        gaj = session.scalar(select(Department).where(Department.code == "gaj"))
+        user = create_user(session, username=f"gaj-{suffix}", password="x", department=gaj, roles=("cataloguer",))
+        reviewer = create_user(session, username=f"reviewer-{suffix}", password="x", department=None,
+                               roles=("admin", "reviewer"))
+        return _publish(session, settings, gaj, user, reviewer, name, "101001002", sharing=sharing)
 
 
 @pytest.fixture

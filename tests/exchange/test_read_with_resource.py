@@ -22,7 +22,7 @@ from tests.conftest import as_user
 from xsd import samples
 from xsd.batch import build_batch
 
-from .conftest import _publish
+from .conftest import another_of_gaj
 
 PEOPLE = 12
 MISSING = "110101190001010000"
@@ -108,13 +108,7 @@ def test_a_few_keys_read_together_are_masked_and_paged_as_a_read_of_more_keys(se
 
 
 def test_a_refused_read_of_a_few_keys_answers_nothing_of_their_records(sessions, settings, population, people):
-    with unit_of_work(sessions) as session:
-        gaj = session.scalar(select(Department).where(Department.code == "gaj"))
-        user = create_user(session, username="gaj.cat", password="x", department=gaj, roles=("cataloguer",))
-        reviewer = create_user(session, username="reviewer.2", password="x", department=None,
-                               roles=("admin", "reviewer"))
-        conditional = _publish(session, settings, gaj, user, reviewer, "特殊人群信息", "101001002",
-                               sharing="有条件共享")
+    conditional = another_of_gaj(sessions, settings, "特殊人群信息", "有条件共享", "conditional")
     held = _load(sessions, settings, conditional, population.provider_code, seed=12)
     ctx = as_user(sessions, settings, "mzj.reader")
 

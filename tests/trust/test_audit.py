@@ -36,7 +36,7 @@ from registry.errors import InvalidInput
 from registry.models import AuditCheckpoint, AuditEntry, Department, EvidenceMessage
 from registry.settings import Settings
 from tests.exchange import conftest as exchange_fixtures
-from tests.exchange.conftest import EX, SOAP_ENV, _publish, submit_body
+from tests.exchange.conftest import EX, SOAP_ENV, another_of_gaj, submit_body
 from trust import audit, auditing, pki
 from trust.actions import Context
 from trust.auth import Caller
@@ -117,12 +117,7 @@ def test_a_query_is_recorded_with_caller_resource_query_digest_count_and_byte_di
 
 
 def test_refusals_are_recorded_though_the_request_is_rolled_back(live_server, sessions, settings, population):
-    with unit_of_work(sessions) as session:
-        gaj = session.scalar(select(Department).where(Department.code == "gaj"))
-        user = create_user(session, username="gaj-secret", password="x", department=gaj, roles=("cataloguer",))
-        reviewer = create_user(session, username="reviewer-2", password="x", department=None,
-                               roles=("admin", "reviewer"))
-        secret = _publish(session, settings, gaj, user, reviewer, "涉密人口信息", "101001002", sharing="不予共享")
+    secret = another_of_gaj(sessions, settings, "涉密人口信息", "不予共享", "secret")
     refused = _post(f"{live_server.url}/exchange",
                     f'<ex:QueryRecords xmlns:ex="{EX}"><ex:requester>{population.consumer_code}</ex:requester>'
                     f"<ex:resourceCode>{secret}</ex:resourceCode></ex:QueryRecords>")
