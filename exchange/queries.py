@@ -23,6 +23,7 @@ from datetime import datetime
 from sqlalchemy import Integer, bindparam, case, func, or_, select
 
 from directory import lookups
+from directory.catalogue import codes
 from directory.catalogue.classification import UnknownClassification
 from directory.lookups import base_of_class
 from governance.sharing import authorize, held_in_force
@@ -159,8 +160,8 @@ def _named_read(ctx: Context, requester: str | None, resource_code: str, keys: S
 def _base_of_code(resource_code: str) -> str | None:
     """The base database a resource code's class (its front segment, 前段码) names, if any."""
     try:
-        return base_of_class(resource_code.partition("/")[0])
-    except UnknownClassification:
+        return base_of_class(codes.parse_code(resource_code)[0])
+    except (ValueError, UnknownClassification):
         return None
 
 
