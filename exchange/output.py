@@ -101,7 +101,7 @@ def query(
     found: Sequence | None = None,
 ) -> tuple[int, list[Row]]:
     """Current records of the view's resource by key or by (field, operator, value) filters.  ``found``:
-    the records of ``keys`` (rows of ``BY_KEYS_COLUMNS``, in key order) when the caller read them with
+    the records of ``keys`` (rows of ``ROW_COLUMNS``, in key order) when the caller read them with
     the resource, from the view's base."""
     page_size = max(1, min(page_size or DEFAULT_PAGE, MAX_PAGE))
     base = _base(session, view)
@@ -114,10 +114,10 @@ def query(
             found = session.connection().execute(_BY_KEYS, {"base": base, "resource_code": view.entry.resource_code,
                                                             "keys": keys}).all()
         start = max(offset, 0)
-        return len(found), [_found_row(view, r) for r in found[start:start + page_size]]
+        return len(found), [_row(view, r) for r in found[start:start + page_size]]
     # read-only actions may run on generic plans (registry.db.autocommit_sessions): the base (a
     # million people beside a few hundred parcels) and a prefix are written into the statement
-    stmt = select(CoreRecord).where(
+    stmt = select(*ROW_COLUMNS).where(
         CoreRecord.base == inline(base), _contributed(view), CoreRecord.effective_to.is_(None),
         CoreRecord.deleted.is_(False),
     )
@@ -133,7 +133,7 @@ def query(
         column = CoreRecord.fields[name].as_string()
         stmt = stmt.where(column == value if operator == "eq" else like_prefix(column, value))
     total = session.scalar(select(func.count()).select_from(stmt.subquery()))
-    rows = session.scalars(stmt.order_by(CoreRecord.record_key).offset(max(offset, 0)).limit(page_size))
+    rows = session.execute(stmt.order_by(CoreRecord.record_key).offset(max(offset, 0)).limit(page_size))
     return total, [_row(view, r) for r in rows]
 
 
@@ -143,10 +143,9 @@ def changes(session: Session, view: View, *, watermark: int, limit: int) -> tupl
     base = _base(session, view)
     if base is None:
         return [], False
-    # the columns a change needs, not ORM objects: a page is a thousand versions
+    # the columns a change needs, not ORM objects (as the query's): a page is a thousand versions
     rows = session.execute(
-        select(CoreRecord.id, CoreRecord.record_type, CoreRecord.record_key, CoreRecord.fields, CoreRecord.deleted,
-               CoreRecord.effective_from)
+        select(*ROW_COLUMNS)
         .where(CoreRecord.base == inline(base), CoreRecord.id > watermark, _contributed(view))
         .order_by(CoreRecord.id).limit(limit + 1)
     ).all()
@@ -189,9 +188,9 @@ def _contributed_by(code):
 
 
 #: the columns of a record a ``Row`` shows (labelled: they are read beside other tables' too)
-BY_KEYS_COLUMNS = (CoreRecord.id.label("record_id"), CoreRecord.record_key, CoreRecord.record_type,
-                   CoreRecord.fields.label("record_fields"), CoreRecord.deleted.label("record_deleted"),
-                   CoreRecord.effective_from.label("record_effective_from"))
+ROW_COLUMNS = (CoreRecord.id.label("record_id"), CoreRecord.record_key, CoreRecord.record_type,
+               CoreRecord.fields.label("record_fields"), CoreRecord.deleted.label("record_deleted"),
+               CoreRecord.effective_from.label("record_effective_from"))
 
 
 def _by_keys():
@@ -204,23 +203,17 @@ def _by_keys():
 
 #: a query by key, built once (building it and its cache key cost more than running it), of the columns
 #: a ``Row`` shows, run as Core (the records are answered, not kept in the session)
-_BY_KEYS = select(*BY_KEYS_COLUMNS).where(_by_keys()).order_by(CoreRecord.record_key)
+_BY_KEYS = select(*ROW_COLUMNS).where(_by_keys()).order_by(CoreRecord.record_key)
 
 
 def with_records(statement):
-    """``statement`` with, beside each of its rows, each of ``_BY_KEYS``' records (``BY_KEYS_COLUMNS``;
+    """``statement`` with, beside each of its rows, each of ``_BY_KEYS``' records (``ROW_COLUMNS``;
     None when none is found), in key order: a row for each of its rows and each record."""
-    return statement.add_columns(*BY_KEYS_COLUMNS).outerjoin(CoreRecord, _by_keys()).order_by(CoreRecord.record_key)
+    return statement.add_columns(*ROW_COLUMNS).outerjoin(CoreRecord, _by_keys()).order_by(CoreRecord.record_key)
 
 
 def _row(view: View, record) -> Row:
-    """``record``: a ``CoreRecord``, or a row of its columns of the same names."""
-    return Row(sequence=record.id, key=view.key(record.record_type, record.record_key), record_type=record.record_type,
-               fields=view.shape(record.fields), deleted=record.deleted, effective_from=record.effective_from)
-
-
-def _found_row(view: View, record) -> Row:
-    """``_row`` of a row of ``BY_KEYS_COLUMNS``."""
+    """The ``Row`` a row of ``ROW_COLUMNS`` shows."""
     return Row(sequence=record.record_id, key=view.key(record.record_type, record.record_key),
                record_type=record.record_type, fields=view.shape(record.record_fields), deleted=record.record_deleted,
                effective_from=record.record_effective_from)

@@ -93,7 +93,7 @@ def _named_read_of(department, *, with_records: bool):
     grant (the look-ups of ``lookups``, ``masking.rules_of`` and ``sharing.active_grants``).  A grant of
     an application system counts only when the caller is that system of the department (``system_id``
     and ``caller_department``).  ``with_records``: and the current records of the keys asked for
-    (``output.BY_KEYS_COLUMNS``, in key order), read before anything is decided: a refusal discards
+    (``output.ROW_COLUMNS``, in key order), read before anything is decided: a refusal discards
     them unseen."""
     statement = (
         select(Department, CatalogueEntry, MaskingRule.field, MaskingRule.method, SharingGrant)
@@ -123,7 +123,7 @@ _NAMED_READS = {
 class _Named:
     """What ``_named_read`` found: the department, the published resource, its masking rules (field ->
     method), the department's grants of it in force (by id) and, when they were read with them, the
-    current records of the keys asked for (rows of ``output.BY_KEYS_COLUMNS``, in key order)."""
+    current records of the keys asked for (rows of ``output.ROW_COLUMNS``, in key order)."""
 
     department: Department
     entry: CatalogueEntry
