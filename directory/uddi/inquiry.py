@@ -104,21 +104,22 @@ class KeySet:
     key: str = "entity_key"
     single: bool = False
     grouped: Select | None = None  # a ready select of keys (tModelBag with andAllKeys, nested finds)
-    #: a criterion of a known shape: ``template(alias, value)`` builds it, ``value(i)`` standing for
-    #: the i-th of ``values``, so that a statement built once per ``shape`` serves any values
+    #: a criterion of a known shape: ``template(alias, value, probe)`` builds it, ``value(i)`` standing
+    #: for the i-th of ``values``, so that a statement built once per ``shape`` serves any values;
+    #: ``probe``: the condition of a probe (``probing``), for one candidate entity
     shape: tuple | None = None
-    template: Callable[[Any, Callable[[int], Any]], ColumnElement] | None = None
+    template: Callable[[Any, Callable[[int], Any], bool], ColumnElement] | None = None
     values: tuple[str, ...] = ()
     literal: bool = True  # the values are written into the SQL (they steer the plan), not bound
 
-    def condition(self, t, value: Callable[[int], Any] | None = None) -> ColumnElement:
+    def condition(self, t, value: Callable[[int], Any] | None = None, *, probe: bool = False) -> ColumnElement:
         """The criterion over the index table's columns ``t``: with its own values, or with
         ``value(i)`` for the i-th (the parameters of a statement built once per shape)."""
         if self.template is None:
             return self.build(t)
         if value is None:
             value = (lambda i: inline(self.values[i])) if self.literal else self.values.__getitem__
-        return self.template(t, value)
+        return self.template(t, value, probe)
 
     def parameter(self, name: str) -> Callable[[int], BindParameter]:
         """``value`` for ``condition``: the i-th value as parameter ``name``i of a statement built once."""
@@ -142,7 +143,7 @@ class KeySet:
             return self.driving(key)
         c = self.columns()
         # SELECT 1, not SELECT *: SQLite then answers the probe from a covering index alone.
-        return select(literal_column("1")).where(c[self.key] == key, self.condition(c, value)).exists()
+        return select(literal_column("1")).where(c[self.key] == key, self.condition(c, value, probe=True)).exists()
 
 
 def _ordered(sets: list[KeySet]) -> list[KeySet]:
@@ -237,7 +238,7 @@ def _name_set(kind: str, names: list[etree._Element], qual: qualifiers.Qualifier
             values += [lang, escape_like(lang + "-") + "%"]
         langs.append(bool(lang))
 
-    def template(t, value) -> ColumnElement:
+    def template(t, value, _probe) -> ColumnElement:
         alternatives, i = [], 0
         column = t.folded if qual.case_insensitive else t.value
         for has_lang in langs:
@@ -259,7 +260,9 @@ def _name_set(kind: str, names: list[etree._Element], qual: qualifiers.Qualifier
 def _ref_terms(kind: str, bag: str, terms: list[tuple[str, etree._Element, str]], qual, selectivity: int) -> KeySet:
     """The keyedReferences ``terms`` (tModelKey, keyedReference, its group's tModelKey or ""),
     any of which an entity's ``bag`` must hold, as a criterion of a known shape.  Their values are
-    written into the SQL: a category's size steers the plan (registry.db.inline)."""
+    written into the SQL where they steer the plan (registry.db.inline), and bound for one plain
+    keyedReference: its page is read from the lookup index in name order whatever its value, and its
+    probes read each candidate's own rows (below), so the statement is planned once, not at every find."""
     shape, values = [], []
     for _key, kr, group_key in terms:
         tkey, value = keys.normalize(kr.get("tModelKey", "")), kr.get("keyValue", "")
@@ -271,8 +274,14 @@ def _ref_terms(kind: str, bag: str, terms: list[tuple[str, etree._Element, str]]
             values.append(group_key)
         shape.append((general, bool(group_key)))
 
-    def template(t, value) -> ColumnElement:
+    def template(t, value, probe) -> ColumnElement:
         column = func.lower(t.key_value) if qual.case_insensitive else t.key_value
+        if probe and not qual.case_insensitive:
+            # A probe reads the candidate's own rows (ix_uddi_kr_entity).  Compared through an
+            # expression, key_value cannot be matched in the lookup index instead: a plan made for
+            # any value (its value bound) guesses one row for it there and would scan a whole
+            # sharing type (共享类型) for every candidate.
+            column = column.concat("")
         alternatives, i = [], 0
         for general, grouped in shape:
             match = column.like(value(i + 1), escape="\\") if qual.approximate else column == value(i + 1)
@@ -287,9 +296,10 @@ def _ref_terms(kind: str, bag: str, terms: list[tuple[str, etree._Element, str]]
             alternatives.append(and_(*conds))
         return or_(*alternatives)
 
+    plain = len(terms) == 1 and not qual.approximate and not qual.case_insensitive
     return KeySet(UddiKeyedReference, None, selectivity, single=len(terms) == 1 and not qual.approximate,
                   shape=("ref", kind, bag, qual.case_insensitive, qual.approximate, tuple(shape)),
-                  template=template, values=tuple(values))
+                  template=template, values=tuple(values), literal=not plain)
 
 
 def _bag_sets(call: Call, kind: str, bag_name: str, bag: etree._Element, qual, default: str) -> list[KeySet]:
