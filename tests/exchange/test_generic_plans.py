@@ -16,17 +16,14 @@ from exchange import submit
 from exchange.queries import get_changes, query_records
 from registry.db import autocommit_sessions, reading_engine, unit_of_work
 from registry.models import Department
-from tests.conftest import _truncate, as_user
+from tests.conftest import as_user
 from xsd import samples
 from xsd.batch import build_batch
 
 PEOPLE = 60
 
 
-@pytest.fixture
-def db_url(pg_database) -> str:  # PostgreSQL only: SQLite has no plan cache
-    _truncate(pg_database)
-    return pg_database
+pytestmark = pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # SQLite has no plan cache
 
 
 @pytest.fixture

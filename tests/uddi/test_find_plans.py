@@ -16,17 +16,13 @@ from sqlalchemy import event
 from bench.directory import dataset
 from directory.taxonomies import CLASSIFICATION, SHARING_TYPE
 from registry.db import reading_engine
-from tests.conftest import _truncate
 
 from .conftest import UDDI_NS
 
 SERVICES = 1500
 
 
-@pytest.fixture
-def db_url(pg_database) -> str:  # PostgreSQL only: SQLite has no plan cache
-    _truncate(pg_database)
-    return pg_database
+pytestmark = pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # SQLite has no plan cache
 
 
 @pytest.fixture
