@@ -296,10 +296,10 @@ def _ref_terms(kind: str, bag: str, terms: list[tuple[str, etree._Element, str]]
             alternatives.append(and_(*conds))
         return or_(*alternatives)
 
-    plain = len(terms) == 1 and not qual.approximate and not qual.case_insensitive
-    return KeySet(UddiKeyedReference, None, selectivity, single=len(terms) == 1 and not qual.approximate,
+    single = len(terms) == 1 and not qual.approximate
+    return KeySet(UddiKeyedReference, None, selectivity, single=single,
                   shape=("ref", kind, bag, qual.case_insensitive, qual.approximate, tuple(shape)),
-                  template=template, values=tuple(values), literal=not plain)
+                  template=template, values=tuple(values), literal=not single or qual.case_insensitive)
 
 
 def _bag_sets(call: Call, kind: str, bag_name: str, bag: etree._Element, qual, default: str) -> list[KeySet]:

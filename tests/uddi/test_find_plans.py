@@ -75,10 +75,16 @@ def test_the_plan_for_any_values_probes_each_candidates_own_rows(sessions, post,
     away by a join filter."""
     seen: list[tuple[str, dict]] = []
     reading = reading_engine(sessions.kw["bind"])
-    event.listen(reading, "before_cursor_execute", lambda _c, _k, statement, parameters, *_a:
-                 seen.append((statement, parameters)))
+
+    def kept(_conn, _cursor, statement, parameters, *_args):
+        seen.append((statement, parameters))
+
     classification, sharing = Counter((spec.class_code, spec.sharing_type) for spec in loaded).most_common(1)[0][0]
-    _find(post, classification, sharing)
+    event.listen(reading, "before_cursor_execute", kept)
+    try:
+        _find(post, classification, sharing)
+    finally:
+        event.remove(reading, "before_cursor_execute", kept)
     [(statement, parameters)] = _pages(seen)
 
     order: list[str] = []
