@@ -72,7 +72,7 @@ def test_consumer_applies_provider_approves_consumer_queries_with_lineage(signed
     shot(mzj, "consumer-detail")
     mzj.click("text=申请使用")
     mzj.click("button:has-text('提交申请')")
-    assert mzj.is_visible("#err-purpose")  # the required purpose, inline
+    mzj.wait_for_selector("#err-purpose")  # the required purpose, inline (visible, or a timeout)
     mzj.fill("#purpose", "婚姻登记核验当事人户籍")
     mzj.fill("#until", "2099-12-31")
     mzj.click("button:has-text('提交申请')")
@@ -146,6 +146,7 @@ def test_cataloguer_sees_field_errors_inline(signed_in, city):
     gaj.click("nav >> text=新建条目")
     gaj.select_option("#sharing_type", "有条件共享")
     gaj.click("button:has-text('保存草稿')")
+    gaj.wait_for_selector("#err-name")  # the re-rendered form, errors visible (or a timeout)
     assert gaj.is_visible("#err-name") and gaj.is_visible("#err-sharing_condition")
     assert gaj.get_attribute("#name", "aria-invalid") == "true"
     shot(gaj, "cataloguer-form-errors")
@@ -163,6 +164,7 @@ def test_auditor_verifies_the_chain(signed_in, city):
 def test_admin_monitoring_charts_render(signed_in, city):
     admin = signed_in("admin")
     admin.click("nav >> text=交换监控")
+    admin.wait_for_selector("svg.chart")  # the click returns once the page starts loading
     assert admin.locator("svg.chart").count() >= 1
     shot(admin, "admin-monitor")
 
