@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from registry.clock import utcnow
 from registry.errors import AlreadyRunning, GovshareError, Unavailable
+from registry.passes import PLAN, Tracker
 from registry.settings import Settings
 from trust.actions import Context
 from trust.auth import Caller
@@ -70,6 +71,8 @@ class Scheduler:
         # when this process last tried each adapter: a skipped or refused run leaves no sync_run row
         self.attempts: dict[str, datetime] = {}
         self._reported: dict[Path, str] = {}
+        self.tracker = Tracker(sessions, PLAN, period=poll)  # the 后台作业 page's row of the scheduler
+        self.ran: list[str] = []  # the adapters the last tick ran
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -98,7 +101,10 @@ class Scheduler:
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                wait = self.tick()
+                with self.tracker.recording() as this:
+                    wait = self.tick()
+                    this.outcome = (f"运行了适配器 {', '.join(self.ran)}" if self.ran else "没有到期的适配器") + \
+                        f"; {wait:.0f} 秒后再查"
             except Exception:  # noqa: BLE001 - the database may be away for a while; the thread must live on
                 log.exception("sync scheduler: tick failed; trying again in %.0f s", self.poll)
                 wait = self.poll
@@ -108,6 +114,7 @@ class Scheduler:
     def tick(self) -> float:
         """Run every adapter that is due now, one after another; seconds until the next is due."""
         configs, now = self.configs(), self.clock()
+        self.ran = []
         with self.sessions() as session:
             due = [p for p in plan(session, configs, now, self.attempts) if p.is_due(now)]
         for entry in sorted(due, key=lambda p: p.due):
@@ -136,6 +143,7 @@ class Scheduler:
         if self._overtaken(config):
             return
         self.attempts[config.name] = self.clock()
+        self.ran.append(config.name)  # its outcome is its sync_run's (交换监控), not the tick's
         platform = Context(Caller.platform("job"), self.sessions, self.settings)
         try:
             run = sync.run(platform, adapter=config.name, folder=self.folder, progress=self._between_chunks)

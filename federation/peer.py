@@ -37,6 +37,7 @@ from registry.clock import utcnow
 from registry.db import unit_of_work
 from registry.errors import InvalidInput
 from registry.models import CatalogueEntry, CoreContribution, CoreRecord, FederationFeed
+from registry.passes import FEDERATE, Tracker
 from registry.settings import Settings
 from trust.actions import Context
 from trust.auth import Caller
@@ -69,6 +70,11 @@ class Report:
     def line(self) -> str:
         done = ", ".join(f"{name} {count}" for name, count in sorted(self.outcomes.items())) or "nothing to send"
         return f"{self.compared} compared, {self.sent} sent: {done}"
+
+    def zh_line(self) -> str:
+        """The line in Chinese, for the 后台作业 page (the outcomes keep the wire's names)."""
+        done = ", ".join(f"{name} {count}" for name, count in sorted(self.outcomes.items()))
+        return f"比对 {self.compared} 条, 发送 {self.sent} 条" + (f" ({done})" if done else "")
 
 
 class Peer:
@@ -244,21 +250,26 @@ class Peer:
     def run(self, stop: threading.Event, *, poll: float = POLL) -> None:
         """Push and reconcile until ``stop`` is set; a failure waits (1, 2, 4 ... 60 s) and reconciles."""
         backoff, next_reconcile = 0.0, 0.0
+        tracker = Tracker(self.sessions, FEDERATE, period=MAX_BACKOFF)  # the 后台作业 page's row of the peer
         while not stop.is_set():
             try:
-                if time.monotonic() >= next_reconcile or self.held is None:
-                    report = self.reconcile()
-                    next_reconcile = time.monotonic() + self.settings.upper_reconcile_seconds
-                    log.log(logging.INFO if report.sent else logging.DEBUG, "federation: reconciled with %s: %s",
-                            self.settings.upper_url, report.line())
-                else:
-                    report = self.push()
-                    if report is not None and report.sent:
-                        log.info("federation: pushed to %s: %s", self.settings.upper_url, report.line())
-                delivered = self.deliver()
-                if delivered:
-                    log.info("federation: %d records of 物理集中 resources delivered to %s", delivered,
-                             self.settings.upper_url)
+                with tracker.recording() as this:
+                    if time.monotonic() >= next_reconcile or self.held is None:
+                        report = self.reconcile()
+                        next_reconcile = time.monotonic() + self.settings.upper_reconcile_seconds
+                        log.log(logging.INFO if report.sent else logging.DEBUG,
+                                "federation: reconciled with %s: %s", self.settings.upper_url, report.line())
+                        this.outcome = f"对账: {report.zh_line()}"
+                    else:
+                        report = self.push()
+                        if report is not None and report.sent:
+                            log.info("federation: pushed to %s: %s", self.settings.upper_url, report.line())
+                        this.outcome = f"推送: {report.zh_line() if report else '没有变化'}"
+                    delivered = self.deliver()
+                    if delivered:
+                        log.info("federation: %d records of 物理集中 resources delivered to %s", delivered,
+                                 self.settings.upper_url)
+                    this.outcome += f"; 交付物理集中资源记录 {delivered} 条"
                 backoff = 0.0
             except (PlatformError, OSError) as exc:
                 self.held = None  # what the higher platform holds is unknown again: reconcile next

@@ -31,16 +31,13 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry.errors import InvalidInput
+from registry.passes import CHECKPOINT, FEDERATE, NOTIFY, PLAN, PRUNE, RETAIN, STALLED, SYNC
 from registry.settings import Settings, SettingsError
 
 from . import tasks
 
 log = logging.getLogger(__name__)
 
-#: the tasks' names in procrastinate_jobs (stable: queued jobs name them)
-SYNC, PLAN, NOTIFY, CHECKPOINT, FEDERATE, STALLED, PRUNE, RETAIN = (
-    "govshare.run_adapter", "govshare.plan_sync", "govshare.notify_listeners", "govshare.audit_checkpoint",
-    "govshare.federate", "govshare.retry_stalled", "govshare.prune_jobs", "govshare.retention")
 #: days a succeeded job (and its tick's claim) is kept: each tick of each periodic task is a job
 KEEP_DAYS = 7
 #: the base of the exponential back-off: waits of 2, 4, 8 ... seconds

@@ -21,6 +21,7 @@ from adapters.sync_cli import adapters_folder
 from registry.clock import utcnow
 from registry.db import unit_of_work
 from registry.models import JobFailure, JobTick, SyncRun
+from registry.passes import RETAIN, Tracker
 from registry.settings import Settings
 from trust import audit
 from trust.actions import Context
@@ -98,14 +99,16 @@ def audit_checkpoint(sessions: sessionmaker[Session], settings: Settings) -> str
     return f"checkpoint at seq {signed.seq} signed" if signed is not None else "no checkpoint due"
 
 
-def retention(sessions: sessionmaker[Session], settings: Settings) -> str:
+def retention(sessions: sessionmaker[Session], settings: Settings, *, zh: bool = False) -> str:
     """The nightly clean-up of what is kept for a while only: operational records (运行监测) older than
     ``GOVSHARE_MONITORING_DAYS``.  The evidence log is archived by an operator, month by month
-    (``govshare audit archive``: its file goes to offline storage), not here."""
+    (``govshare audit archive``: its file goes to offline storage), not here.  ``zh``: the line in
+    Chinese, for the 后台作业 page."""
     from registry import request_log
 
-    return f"{request_log.purge(sessions, settings)} operational records older than " \
-           f"{settings.monitoring_days} days deleted"
+    deleted, days = request_log.purge(sessions, settings), settings.monitoring_days
+    return f"删除了 {deleted} 条超过 {days} 天的运行监测记录" if zh else \
+        f"{deleted} operational records older than {days} days deleted"
 
 
 class Housekeeper:
@@ -116,6 +119,7 @@ class Housekeeper:
         import threading
 
         self.sessions, self.settings, self.first, self.every = sessions, settings, first, every
+        self.tracker = Tracker(sessions, RETAIN, period=max(first, every))
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._loop, daemon=True, name="govshare-retention")
 
@@ -130,7 +134,9 @@ class Housekeeper:
         wait = self.first
         while not self.stopping.wait(wait):
             try:
-                log.info("retention: %s", retention(self.sessions, self.settings))
+                with self.tracker.recording() as this:  # the 后台作业 page's row of the retention
+                    this.outcome = retention(self.sessions, self.settings, zh=True)
+                log.info("retention: %s", this.outcome)
             except Exception:  # noqa: BLE001 - logged; tried again tomorrow
                 log.exception("retention failed")
             wait = self.every

@@ -701,6 +701,27 @@ class JobFailure(Base):
     error: Mapped[str] = mapped_column(Text)
 
 
+class BackgroundPass(Base):
+    """In process (``GOVSHARE_JOBS=inprocess``, the embedded SQLite default), what a background loop of
+    ``govshare serve`` did last (后台作业): one row per task, written by ``registry.passes`` - a failure at
+    once, a success when the last one written was a failure or is a minute old.  On procrastinate the
+    queue's jobs say the same, one row per job."""
+
+    __tablename__ = "background_pass"
+
+    task: Mapped[str] = mapped_column(String(128), primary_key=True)  # the job's task name: govshare.federate ...
+    runner: Mapped[str] = mapped_column(String(128))  # the process that wrote the row: host and pid
+    period_seconds: Mapped[int] = mapped_column(Integer)  # the most a healthy loop leaves between two rows
+    status: Mapped[str] = mapped_column(String(16))  # succeeded | failed: the last pass
+    started: Mapped[datetime] = mapped_column(DateTime)  # the last pass written
+    ended: Mapped[datetime] = mapped_column(DateTime)
+    outcome: Mapped[str] = mapped_column(Text, default="")  # the last success's line
+    error: Mapped[str] = mapped_column(Text, default="")  # the last failure's, kept after a success
+    failures: Mapped[int] = mapped_column(Integer, default=0)  # failed passes since the last success
+    failing_since: Mapped[datetime | None] = mapped_column(DateTime)  # the first of them
+    succeeded: Mapped[datetime | None] = mapped_column(DateTime)  # when the last success ended
+
+
 class JobTick(Base):
     """A tick of a periodic background job claimed by the job that does its work.  procrastinate defers a
     tick once against the newest one deferred, not against older ones (it deletes them): a worker a tick

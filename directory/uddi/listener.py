@@ -45,6 +45,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from registry.clock import utcnow
 from registry.db import unit_of_work
 from registry.models import UddiNotification, UddiSubscription, User
+from registry.passes import NOTIFY, Tracker
 from registry.settings import Settings
 from trust.actions import Context, action
 from trust.xml import safe_parser
@@ -225,6 +226,7 @@ class Notifier:
 
     def __init__(self, sessions: sessionmaker[Session], settings: Settings):
         self.sessions, self.settings = sessions, settings
+        self.tracker = Tracker(sessions, NOTIFY, period=settings.uddi_notify_seconds)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -241,7 +243,10 @@ class Notifier:
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                notify(self.sessions, self.settings)
+                with self.tracker.recording() as this:  # the 后台作业 page's row of the notifier
+                    outcomes = notify(self.sessions, self.settings)
+                    this.outcome = f"通知了 {len(outcomes)} 个订阅" + (
+                        f" ({', '.join(sorted({o.outcome for o in outcomes}))})" if outcomes else "")
             except Exception:  # noqa: BLE001 - the database may be away for a while; the thread must live on
                 log.exception("UDDI notifier: the pass failed; trying again in %d s", self.settings.uddi_notify_seconds)
             self._stop.wait(self.settings.uddi_notify_seconds)
