@@ -18,10 +18,14 @@ is acted on (``place``, an endpoint name the portal maps to its address, with ``
   ended) and has no successor of the same department, system and purpose that lasts longer; ``ca``: the
   platform CA itself - since the day the window opened (证书管理);
 - ``application`` / ``correction``: a 使用申请 still waiting, or a 纠错 report still open, past its
-  deadline - since the deadline (the provider's inbox).
+  deadline - since the deadline (the provider's inbox);
+- ``job``: background work that keeps failing (后台作业) - in process, a loop whose last
+  :data:`JOB_FAILURES` passes failed (or the last pass of a loop that runs less than hourly, such as the
+  nightly retention), since the first of them; on procrastinate, a task with jobs that failed every
+  attempt since its last job that succeeded, since the first of them (adapter runs are ``adapter``'s).
 
 An alert clears by itself when its cause is gone: a successful run, an answered query, a heartbeat,
-a renewed certificate, an answer.
+a renewed certificate, an answer, a pass or job that succeeds (or a failed job retried or deleted).
 """
 
 from __future__ import annotations
@@ -29,11 +33,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
-from registry.clock import china_text
+from registry.clock import china_text, naive_utc
 from registry.models import (
     AuditEntry,
+    BackgroundPass,
     CatalogueEntry,
     Certificate,
     CorrectionReport,
@@ -43,6 +48,7 @@ from registry.models import (
     SharingApplication,
     SyncRun,
 )
+from registry.passes import SYNC, TASK_NAMES
 from trust import pki
 from trust.actions import Context, action
 
@@ -50,9 +56,10 @@ from .nodes import SILENT_AFTER
 
 PROVIDER_WINDOW = timedelta(days=7)  # a provider failure older than this, never retried, is no longer news
 PLATFORM_SILENT_AFTER = timedelta(minutes=15)  # three of a lower platform's default 300 s reconciliations
+JOB_FAILURES = 3  # passes of an in-process loop failed in a row before it is news (one may be a blip)
 KINDS = {"adapter": "适配器同步失败", "provider": "逻辑集中提供方不可达", "node": "前置交换节点失联",
          "platform": "下级平台失联", "certificate": "证书即将到期", "ca": "平台 CA 证书即将到期",
-         "application": "使用申请逾期未答复", "correction": "纠错逾期未答复"}
+         "application": "使用申请逾期未答复", "correction": "纠错逾期未答复", "job": "后台任务持续失败"}
 
 
 @dataclass(frozen=True)
@@ -74,7 +81,7 @@ def alerts(ctx: Context) -> list[Alert]:
     """Every alert as of the action's time, oldest first."""
     session, now = ctx.session, ctx.now.replace(tzinfo=None)
     found = (_adapters(session) + _providers(session, now) + _nodes(session, now)
-             + _certificates(session, ctx, now) + _overdue(session, now))
+             + _certificates(session, ctx, now) + _overdue(session, now) + _jobs(session, ctx))
     ctx.note(record_count=len(found))
     return sorted(found, key=lambda a: (a.since, a.kind, a.subject))
 
@@ -170,3 +177,27 @@ def _overdue(session, now: datetime) -> list[Alert]:
     return found
 
 
+#: on procrastinate, per task but the adapter runs: its jobs failed for good since its last job that succeeded
+#: (the jobs are read twice, not once per failed job: a week of ticks is 100,000 rows, and no index has their task)
+_FAILED_JOBS = text("""
+    WITH ok AS (SELECT task_name, max(id) AS id FROM procrastinate_jobs WHERE status = 'succeeded' GROUP BY task_name)
+    SELECT j.task_name, count(*) AS failed, min(e.at) AS since
+    FROM procrastinate_jobs j
+    LEFT JOIN ok ON ok.task_name = j.task_name
+    JOIN procrastinate_events e ON e.job_id = j.id AND e.type = 'failed'
+    WHERE j.status = 'failed' AND j.task_name <> :adapter_runs AND j.id > COALESCE(ok.id, 0)
+    GROUP BY j.task_name""")
+
+
+def _jobs(session, ctx: Context) -> list[Alert]:
+    found = []
+    if ctx.settings.job_engine == "procrastinate":
+        for task, failed, since in session.execute(_FAILED_JOBS, {"adapter_runs": SYNC}):
+            found.append(Alert("job", task, f"后台作业 {TASK_NAMES.get(task, task)} 有 {failed} 个作业重试用尽后失败",
+                               naive_utc(since).replace(microsecond=0), "jobs.index", {"status": "failed"}))
+        return found
+    for row in session.scalars(select(BackgroundPass).where(BackgroundPass.status == "failed")):
+        if row.failures >= JOB_FAILURES or row.period_seconds >= 3600:
+            found.append(Alert("job", row.task, f"后台任务 {TASK_NAMES.get(row.task, row.task)} 已连续失败 "
+                               f"{row.failures} 次: {row.error[:200]}", row.failing_since or row.started, "jobs.index"))
+    return found

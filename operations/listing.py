@@ -2,32 +2,30 @@
 
 With procrastinate (PostgreSQL) a job is a row of ``procrastinate_jobs``: its task, arguments,
 status, attempts, when it was queued for, when its last attempt started and ended (its
-``procrastinate_events``) and why its last failed attempt failed (``job_failure``).  In process
-(the embedded SQLite default) the loops of ``govshare serve`` keep no queue: what is listed there
-is the adapter runs (``sync_run``), the one kind of background work that records each run; the
-notification passes are on the UDDI listeners' page, the federation's on ``govshare federation status``.
+``procrastinate_events``) and why its last failed attempt failed (``job_failure``); above them, each
+task's last finished job, with the jobs failed since its last success.  In process
+(the embedded SQLite default) the loops of ``govshare serve`` keep no queue: each loop's last pass
+is listed (``background_pass``, written by ``registry.passes``: the sync scheduler, the UDDI notifier,
+the federation peer, the retention), and below them the adapter runs (``sync_run``), the one kind of
+background work that records each run.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select, text
 
 from registry.errors import InvalidInput
-from registry.models import SyncRun
+from registry.models import BackgroundPass, SyncRun
+from registry.passes import TASK_NAMES, overdue  # noqa: F401 - the page's names of the tasks, theirs
 from trust.actions import Context, action
 
 #: a job's status as the page names it; "retry" is a queued job that has failed before
 STATUS_NAMES = {"todo": "排队", "doing": "运行中", "succeeded": "成功", "failed": "失败", "retry": "重试",
                 "cancelled": "已取消", "aborted": "已中止"}
-#: the tasks by the names the page gives them
-TASK_NAMES = {"govshare.run_adapter": "适配器同步", "govshare.plan_sync": "同步调度",
-              "govshare.notify_listeners": "UDDI 订阅通知", "govshare.audit_checkpoint": "审计检查点",
-              "govshare.federate": "上级平台目录上报", "govshare.retry_stalled": "恢复停滞作业",
-              "govshare.prune_jobs": "清理旧作业", "govshare.retention": "运行记录到期清理"}
 LIMIT = 200
 
 
@@ -45,9 +43,30 @@ class Job:
 
 
 @dataclass(frozen=True)
+class Loop:
+    """A task's last pass: an in-process loop's (``registry.passes``; ``overdue``: nothing written for three
+    periods), or on procrastinate the task's last finished job (``failures``: the jobs failed since its last
+    job that succeeded; no runner, never overdue: stalled jobs are queued again)."""
+
+    task: str
+    runner: str
+    status: str  # succeeded | failed
+    started: datetime
+    ended: datetime
+    outcome: str
+    error: str
+    failures: int
+    failing_since: datetime | None
+    succeeded: datetime | None
+    period_seconds: int
+    overdue: bool
+
+
+@dataclass(frozen=True)
 class Jobs:
     engine: str  # procrastinate | inprocess
     jobs: list[Job]
+    loops: list[Loop] = field(default_factory=list)  # each task's last pass or job
 
 
 # attempts: the attempts started (procrastinate's own ``attempts`` also counts a failed job queued again)
@@ -68,13 +87,37 @@ _QUEUE = text("""
     ORDER BY j.id DESC LIMIT :limit""")
 
 
+# each task's last finished job, its last job that succeeded, and the jobs failed since: the jobs read three
+# times by task (no index has their task), then a few look-ups by job
+_LATEST = text("""
+    WITH last AS (SELECT task_name, max(id) AS id FROM procrastinate_jobs
+                  WHERE status IN ('succeeded', 'failed') GROUP BY task_name),
+         ok AS (SELECT task_name, max(id) AS id FROM procrastinate_jobs WHERE status = 'succeeded' GROUP BY task_name),
+         bad AS (SELECT j.task_name, count(*) AS failures, min(j.id) AS first_id FROM procrastinate_jobs j
+                 LEFT JOIN ok ON ok.task_name = j.task_name
+                 WHERE j.status = 'failed' AND j.id > COALESCE(ok.id, 0) GROUP BY j.task_name)
+    SELECT last.task_name, j.status::text AS status, COALESCE(bad.failures, 0) AS failures,
+           (SELECT min(e.at) FROM procrastinate_events e WHERE e.job_id = last.id AND e.type = 'started') AS started,
+           (SELECT max(e.at) FROM procrastinate_events e WHERE e.job_id = last.id
+              AND e.type IN ('succeeded', 'failed')) AS ended,
+           (SELECT max(e.at) FROM procrastinate_events e WHERE e.job_id = ok.id AND e.type = 'succeeded') AS succeeded,
+           (SELECT min(e.at) FROM procrastinate_events e WHERE e.job_id = bad.first_id
+              AND e.type = 'started') AS failing_since,
+           (SELECT f.error FROM job_failure f WHERE f.job_id = last.id ORDER BY f.id DESC LIMIT 1) AS error
+    FROM last JOIN procrastinate_jobs j ON j.id = last.id
+    LEFT JOIN ok ON ok.task_name = last.task_name LEFT JOIN bad ON bad.task_name = last.task_name
+    WHERE CAST(:status AS text) IS NULL OR j.status::text = CAST(:status AS text)
+    ORDER BY last.task_name""")
+
+
 def _naive_utc(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=None) - moment.utcoffset() if moment is not None and moment.tzinfo else moment
 
 
 @action("jobs.list")
 def list_jobs(ctx: Context, *, status: str | None = None, limit: int = LIMIT) -> Jobs:
-    """The newest ``limit`` jobs, of one status (a key of :data:`STATUS_NAMES`) or all."""
+    """The newest ``limit`` jobs, of one status (a key of :data:`STATUS_NAMES`) or all, and each task's
+    last pass or job of that status."""
     if status is not None and status not in STATUS_NAMES:
         raise InvalidInput(f"no job status {status!r}: one of {', '.join(STATUS_NAMES)}", code="UnknownStatus",
                            zh=f"没有这种作业状态: {status}。", field="status")
@@ -84,6 +127,9 @@ def list_jobs(ctx: Context, *, status: str | None = None, limit: int = LIMIT) ->
                     "retry" if row.status == "todo" and row.retries else row.status, row.attempts,
                     _naive_utc(row.scheduled), _naive_utc(row.started), _naive_utc(row.ended), row.error or "")
                 for row in ctx.session.execute(_QUEUE, {"status": status, "limit": limit})]
+        loops = [Loop(row.task_name, "", row.status, _naive_utc(row.started or row.ended), _naive_utc(row.ended), "",
+                      row.error or "", row.failures, _naive_utc(row.failing_since), _naive_utc(row.succeeded), 0, False)
+                 for row in ctx.session.execute(_LATEST, {"status": status})]
     else:
         shown = {"doing": "running", "succeeded": "succeeded", "failed": "failed"}
         query = select(SyncRun).order_by(SyncRun.id.desc()).limit(limit)
@@ -94,5 +140,10 @@ def list_jobs(ctx: Context, *, status: str | None = None, limit: int = LIMIT) ->
                     {"running": "doing"}.get(run.status, run.status), 1, run.started, run.started, run.finished,
                     run.message if run.status == "failed" else "")
                 for run in ctx.session.scalars(query)]
-    ctx.note(record_count=len(jobs))
-    return Jobs(ctx.settings.job_engine, jobs)
+        now = ctx.now.replace(tzinfo=None)
+        loops = [Loop(row.task, row.runner, row.status, row.started, row.ended, row.outcome, row.error, row.failures,
+                      row.failing_since, row.succeeded, row.period_seconds, overdue(row, now))
+                 for row in ctx.session.scalars(select(BackgroundPass).order_by(BackgroundPass.task))
+                 if status is None or row.status == status]
+    ctx.note(record_count=len(jobs) + len(loops))
+    return Jobs(ctx.settings.job_engine, jobs, loops)

@@ -10,6 +10,7 @@ reconciliation; the district killed mid-transfer, restarted, sends the rest and 
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from dataclasses import replace
@@ -516,3 +517,32 @@ def test_a_uddi_subscriber_at_the_city_follows_the_districts_entries(pair):
     district.withdraw(code)
     _wait(lambda: _city_entries(city)[code].status == "withdrawn", "the withdrawal at the city", timeout=10)
     assert changes() == ([], [service_key])
+
+
+def test_the_city_unreachable_is_the_districts_alert_and_job_row_until_a_round_succeeds(pair):
+    """The district's federation peer is a loop of its ``govshare serve`` (the embedded default): its
+    failing rounds are on the district's 后台作业 page and, after three, an alert; they clear once the city
+    answers."""
+    city, district = pair
+    with unit_of_work(district.platform.sessions) as session:
+        create_user(session, username="admin", password=PASSWORD, department=None, roles=("admin",))
+    district.publish(1)
+    district.platform.start()  # the city is not started: connection refused
+
+    def federate_row() -> str:
+        page = portal.get("/jobs").text.split('id="loops"', 1)[1].split("</table>", 1)[0]
+        return dict(re.findall(r'<tr data-task="([^"]+)">(.*?)</tr>', page, flags=re.S)).get("govshare.federate", "")
+
+    portal = Browser(district.platform.url)
+    assert "退出" in portal.login("admin").text
+    _wait(lambda: "后台任务持续失败" in portal.get("/alerts").text, "the alert of a federation failing", timeout=30)
+    alerts_page = portal.get("/alerts").text
+    assert "后台任务 上级平台目录上报 已连续失败" in alerts_page and 'href="/portal/jobs"' in alerts_page
+    row = federate_row()
+    assert "上级平台目录上报" in row and '<span class="badge overdue">失败</span>' in row and "ConnectionError" in row
+
+    city.start()
+    _wait(lambda: len(_city_entries(city)) == 1, "the district's entry at the city once it is up", timeout=90)
+    _wait(lambda: "对账: 比对 1 条, 发送 1 条" in federate_row(), "the successful round on the page", timeout=30)
+    assert "后台任务持续失败" not in portal.get("/alerts").text
+    assert "<td>0</td>" in federate_row()  # no failures since the last success

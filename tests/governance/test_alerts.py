@@ -13,7 +13,8 @@ from directory.demo import credit_code_for
 from governance import alerts, correction, sharing
 from registry.clock import utcnow
 from registry.db import unit_of_work
-from registry.models import Department, FederationNode, FrontNode, SyncRun
+from registry.models import BackgroundPass, Department, FederationNode, FrontNode, SyncRun
+from registry.passes import FEDERATE, RETAIN, SYNC, Tracker
 from tests.conftest import as_user
 from trust import audit, pki
 from trust.actions import Context
@@ -121,3 +122,50 @@ def test_overdue_applications_and_corrections_are_alerts_until_answered(city, se
     sharing.refuse(gaj, application_id=application.id, reason="用途不符")
     correction.answer(gaj, report_id=report.id, accept=False, text="核对无误")
     assert not {"application", "correction"} & set(_alerts(sessions, settings))
+
+
+@SQLITE_ONLY
+def test_an_in_process_loop_that_keeps_failing_is_an_alert_until_a_pass_succeeds(sessions, settings):
+    federation, retention = Tracker(sessions, FEDERATE, period=1), Tracker(sessions, RETAIN, period=86_400)
+    for _ in range(alerts.JOB_FAILURES):
+        assert "job" not in _alerts(sessions, settings)  # one or two failed passes may be a blip
+        with pytest.raises(ConnectionRefusedError), federation.recording():
+            raise ConnectionRefusedError(111, "连接被拒绝")
+    [alert] = _alerts(sessions, settings)["job"]
+    with sessions() as s:
+        since = s.get(BackgroundPass, FEDERATE).failing_since
+    assert (alert.subject, alert.since, alert.place) == (FEDERATE, since, "jobs.index")
+    assert alert.what == ("后台任务 上级平台目录上报 已连续失败 3 次: ConnectionRefusedError: [Errno 111] 连接被拒绝")
+    with pytest.raises(OSError), retention.recording():  # a nightly loop: its first failure is news
+        raise OSError("磁盘已满")
+    assert {a.subject for a in _alerts(sessions, settings)["job"]} == {FEDERATE, RETAIN}
+    for tracker in (federation, retention):
+        with tracker.recording() as this:
+            this.outcome = "完成"
+    assert "job" not in _alerts(sessions, settings)
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # the queue is PostgreSQL's
+def test_a_task_whose_jobs_failed_for_good_is_an_alert_until_they_are_deleted(sessions, settings, tmp_path):
+    """A federation job whose credentials cannot be read fails every attempt; the adapters' runs are
+    ``adapter`` alerts, not these."""
+    import server
+    from operations.engine import build_app, defer_adapter_run
+
+    assert settings.job_engine == "procrastinate"
+    missing = str(tmp_path / "nowhere.pem")
+    broken = replace(settings, jobs_attempts=1, jobs_tick=30, upper_url="http://127.0.0.1:9", upper_key=missing,
+                     upper_cert=missing, upper_ca=missing)
+    app = build_app(broken, sessions)
+    with app.open():
+        app.configure_task(FEDERATE).defer(timestamp=0)
+        defer_adapter_run(app, "nosuch", None)  # fails too, as the adapter's
+    app.run_worker(wait=False, install_signal_handlers=False, listen_notify=False)  # the queue until empty
+    found = _alerts(sessions, settings)
+    [alert] = [a for a in found["job"] if a.subject == FEDERATE]
+    assert alert.what.startswith("后台作业 上级平台目录上报 有 ") and alert.what.endswith(" 个作业重试用尽后失败")
+    assert (alert.place, alert.args) == ("jobs.index", {"status": "failed"})
+    assert utcnow() - timedelta(minutes=5) < alert.since <= utcnow()
+    assert SYNC not in {a.subject for a in found["job"]}
+    assert server.main(["--db-url", settings.db_url, "jobs", "purge", "--days", "0"]) == 0  # deleted: cleared
+    assert FEDERATE not in {a.subject for a in _alerts(sessions, settings).get("job", [])}

@@ -28,6 +28,12 @@ def operators(sessions, settings):
         create_user(s, username="auditor", password=PASSWORD, department=sjj, roles=("auditor",))
 
 
+def _loops(html: str) -> dict[str, str]:
+    """The rows of each task's last pass or job, by task."""
+    table = html.split('id="loops"', 1)[1].split("</table>", 1)[0]
+    return dict(re.findall(r'<tr data-task="([^"]+)">(.*?)</tr>', table, flags=re.S))
+
+
 def _rows(html: str) -> list[str]:
     table = html.split('id="jobs"', 1)[1].split("</table>", 1)[0]
     return re.findall(r"<tr><td>.*?</tr>", table, flags=re.S)
@@ -68,6 +74,11 @@ def test_a_failed_job_is_listed_with_its_attempts_china_times_and_error(browser,
     now_china = utcnow() + timedelta(hours=8)
     assert cells[6].startswith(now_china.strftime("%Y-%m-%d"))  # started, China time
     assert not [row for row in _rows(admin.get("/jobs", params={"status": "todo"}).text) if "nosuch" in row]
+    # above the queue, each task's last finished job: the adapter runs' is this one, failed
+    runs = _loops(admin.get("/jobs").text)["govshare.run_adapter"]
+    assert "适配器同步" in runs and '<span class="badge overdue">失败</span>' in runs
+    assert "NotFound: no adapter &#39;nosuch&#39;" in runs and " 次, 自 " + now_china.strftime("%Y-%m-%d") in runs
+    assert "govshare.run_adapter" not in _loops(admin.get("/jobs", params={"status": "succeeded"}).text)
 
 
 @pytest.mark.usefixtures("operators")
@@ -154,3 +165,28 @@ def test_a_failed_job_is_retried_and_the_old_failed_jobs_deleted_from_the_page_a
                          .order_by(AuditEntry.seq)).all()
     assert done[0] == ("jobs.retry", "ok", "admin") and ("jobs.purge", "ok", "console") in done
     assert ("jobs.retry", "refused:Conflict", "admin") in done
+
+
+@pytest.mark.usefixtures("operators")
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_in_process_each_loops_last_pass_is_listed_failing_or_silent_ones_marked(browser, sessions):
+    from registry.models import BackgroundPass
+    from registry.passes import FEDERATE, NOTIFY, RETAIN, Tracker
+
+    with pytest.raises(ConnectionRefusedError), Tracker(sessions, FEDERATE, period=1).recording():
+        raise ConnectionRefusedError(111, "连接被拒绝")
+    with Tracker(sessions, NOTIFY, period=30).recording() as this:
+        this.outcome = "通知了 2 个订阅 (sent)"
+    long_ago = utcnow() - timedelta(days=4)  # a nightly loop silent for three nights: stopped
+    with unit_of_work(sessions) as s:
+        s.add(BackgroundPass(task=RETAIN, runner="gov-app-1 pid 812", period_seconds=86_400, status="succeeded",
+                             started=long_ago, ended=long_ago, outcome="删除了 0 条超过 90 天的运行监测记录",
+                             error="", failures=0, succeeded=long_ago))
+    rows = _loops(browser("admin").get("/jobs").text)
+    assert list(rows) == [FEDERATE, NOTIFY, RETAIN]
+    assert "上级平台目录上报" in rows[FEDERATE] and '<span class="badge overdue">失败</span>' in rows[FEDERATE]
+    assert "ConnectionRefusedError: [Errno 111] 连接被拒绝" in rows[FEDERATE] and "1 次, 自 " in rows[FEDERATE]
+    assert "UDDI 订阅通知" in rows[NOTIFY] and "通知了 2 个订阅 (sent)" in rows[NOTIFY]
+    assert "已停止记录" not in rows[NOTIFY]
+    assert "已停止记录" in rows[RETAIN] and (long_ago + timedelta(hours=8)).strftime("%Y-%m-%d %H:%M") in rows[RETAIN]
+    assert list(_loops(browser("admin").get("/jobs", params={"status": "failed"}).text)) == [FEDERATE]
