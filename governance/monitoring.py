@@ -14,19 +14,24 @@ interpolated linearly between its two neighbours: on PostgreSQL computed by ``pe
 database; on SQLite, which has no such function, in Python over the group's durations, read sorted from
 the database, at most ``SAMPLE`` of a group (its latest, when more: counts, errors and bytes stay exact).
 An error is a request whose result is not ``ok``.
+
+:func:`write_csv` writes a report for a spreadsheet (the portal's 导出 CSV, ``govshare monitoring report
+--format csv``): a row per group and key, with the period in China time on every row.
 """
 
 from __future__ import annotations
 
+import csv
 import math
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import IO
 
 from sqlalchemy import and_, case, func, literal, select
 from sqlalchemy.sql import ColumnElement
 
-from registry.clock import OFFSET
+from registry.clock import OFFSET, china_text
 from registry.errors import InvalidInput
 from registry.models import Department, RequestRecord
 from trust.actions import Context, action
@@ -169,3 +174,28 @@ def _durations(session, key: ColumnElement | None, condition: ColumnElement) -> 
                                            .order_by(ranked.c.k, ranked.c.d)):
         by_group[group].append(float(duration))
     return by_group
+
+
+#: the groups of a report in its CSV, by the names the portal gives them
+CSV_GROUPS = (("合计", "total"), ("服务", "services"), ("操作", "operations"), ("调用方", "consumers"),
+              ("资源", "resources"), ("时段", "series"))
+CSV_HEADER = ("起 (北京时间)", "止 (北京时间)", "分组", "键", "名称", "请求量", "错误", "p50 耗时 (ms)",
+              "p95 耗时 (ms)", "p99 耗时 (ms)", "流量 入 (字节)", "流量 出 (字节)")
+
+
+def write_csv(found: Report, out: IO[str]) -> int:
+    """Write ``found`` to ``out`` as CSV (``CSV_HEADER``), a row per group and key: the total, each service,
+    operation, consumer (with its department's name), resource and step of the series (its China-time
+    label); the rows written.  A percentile of no request is an empty cell."""
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_HEADER)
+    since, until = china_text(found.since, "%Y-%m-%d %H:%M:%S"), china_text(found.until, "%Y-%m-%d %H:%M:%S")
+    rows = 0
+    for group, attribute in CSV_GROUPS:
+        for f in [found.total] if attribute == "total" else getattr(found, attribute):
+            name = found.names.get(f.key, "") if attribute == "consumers" else ""
+            percentiles = ("" if v is None else f"{v:.1f}" for v in (f.p50, f.p95, f.p99))
+            writer.writerow([since, until, group, f.key, name, f.requests, f.errors, *percentiles,
+                             f.bytes_in, f.bytes_out])
+            rows += 1
+    return rows

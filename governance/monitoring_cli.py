@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -57,6 +58,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rep.add_argument("--since", type=moment, help="from (China time, or 24h / 7d back; default 24h)")
     rep.add_argument("--until", type=moment, help="to (China time, or a span back; default now)")
     rep.add_argument("--step", choices=tuple(monitoring.STEPS), default="hour", help="the time series' step")
+    rep.add_argument("--format", choices=("table", "csv"), default="table",
+                     help="csv: a row per group and key, for a spreadsheet (the portal's 导出 CSV)")
     rep.set_defaults(handler=_report)
     purge = commands.add_parser("purge", help="delete the records older than GOVSHARE_MONITORING_DAYS")
     purge.set_defaults(handler=_purge)
@@ -79,6 +82,9 @@ def _report(args, sessions: sessionmaker[Session], settings: Settings) -> int:
         found = monitoring.report(console.context(sessions, settings, args.user), since=args.since,
                                   until=args.until, service=args.service, consumer=args.consumer,
                                   resource=args.resource, step=args.step)
+        if args.format == "csv":
+            monitoring.write_csv(found, sys.stdout)
+            return
         china = [china_text(at) for at in (found.since, found.until)]
         lines = [f"requests {found.total.requests} ({found.total.errors} errors) from {china[0]} to {china[1]} "
                  "China time", ""]

@@ -5,13 +5,15 @@ Times are China time (UTC+8)."""
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 from typing import NamedTuple
 
-from flask import Blueprint, abort, render_template, request, url_for
+from flask import Blueprint, Response, abort, render_template, request, url_for
 
 from governance import alerts as alerting
 from governance import monitoring
+from registry.clock import china_text
 
 from .. import charts
 from ..app import context, requires
@@ -34,13 +36,31 @@ class Scope(NamedTuple):
 SCOPES = {"service": Scope("name", "服务"), "consumer": Scope("code", "调用方")}
 
 
+def _scope(kind: str | None) -> tuple[dict[str, str], dict[str, str]]:
+    """For the page of one service or consumer (``kind``), the query argument that names it and the report's
+    filter; for the whole platform's, neither.  A page of one that names none is not found."""
+    if kind is None:
+        return {}, {}
+    argument, title = SCOPES[kind]
+    key = request.args.get(argument, "").strip()
+    if not key:
+        abort(404, description=f"请从运行监测页选择一个{title}。")
+    return {argument: key}, {kind: key}
+
+
+def _period() -> tuple[str, str | None]:
+    """The period the query names, and what to say of it when it is none of ``PERIODS`` (then 24 hours)."""
+    period = request.args.get("period", "24h")
+    if period in PERIODS:
+        return period, None
+    return "24h", f"没有“{period}”这个时段, 请选择" + "、".join(label for label, _, _ in PERIODS.values()) + "。"
+
+
 def _report(**only: str):
     """The report of the period the query names; an unknown one is said (the page shows 24 hours)."""
-    period, error = request.args.get("period", "24h"), None
-    if period not in PERIODS:
-        error = (f"没有“{period}”这个时段, 请选择" + "、".join(label for label, _, _ in PERIODS.values())
-                 + "。下面是近 24 小时的数据。")
-        period = "24h"
+    period, error = _period()
+    if error:
+        error += "下面是近 24 小时的数据。"
     label, span, step = PERIODS[period]
     ctx = context()
     found = monitoring.report(ctx, since=ctx.now - span, until=ctx.now + timedelta(seconds=1), step=step, **only)
@@ -54,18 +74,33 @@ def _report(**only: str):
 @requires("monitor")
 def index(kind: str | None):
     """The whole platform's figures, or (``kind``) those of the one service or consumer the query names."""
-    scope, only, heading = {}, {}, "运行监测"
-    if kind is not None:
-        argument, title = SCOPES[kind]
-        key = request.args.get(argument, "").strip()
-        if not key:
-            abort(404, description=f"请从运行监测页选择一个{title}。")
-        scope, only = {argument: key}, {kind: key}
+    scope, only = _scope(kind)
     found, chart, period, error = _report(**only)
+    heading = "运行监测"
     if kind is not None:
-        heading += f" · {title} {found.names.get(key) or key}"
+        key = only[kind]
+        heading += f" · {SCOPES[kind].title} {found.names.get(key) or key}"
     return render_template("operations.html", report=found, chart=chart, period=period, periods=PERIODS,
                            heading=heading, kind=kind, scope=scope, error=error), 400 if error else 200
+
+
+@bp.route("/operations/export", defaults={"kind": None})
+@bp.route("/operations/<any(service, consumer):kind>/export")
+@requires("monitor")
+def export(kind: str | None):
+    """The figures the page of the same address shows, as a CSV file a spreadsheet opens (UTF-8 with a BOM,
+    which Excel needs to read Chinese)."""
+    only = _scope(kind)[1]
+    error = _period()[1]
+    if error:
+        abort(400, description=error)
+    found = _report(**only)[0]
+    out = io.StringIO()
+    out.write("\ufeff")
+    monitoring.write_csv(found, out)
+    name = "operations-{}-{}.csv".format(*(china_text(at, "%Y%m%dT%H%M") for at in (found.since, found.until)))
+    return Response(out.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": f"attachment; filename={name}"})
 
 
 @bp.route("/alerts")

@@ -4,6 +4,8 @@ the database), the time series in China time, the purge."""
 
 from __future__ import annotations
 
+import csv
+import io
 import random
 import statistics
 from dataclasses import replace
@@ -139,3 +141,23 @@ def test_the_command_line_reports_and_purges(traffic, sessions, settings, capsys
     with pytest.raises(SystemExit) as bad:
         cli("report", "--since", "yesterday")
     assert bad.value.code == 2 and "span back from now like 90m" in capsys.readouterr().err
+
+
+@SQLITE_ONLY
+def test_the_command_line_writes_the_report_as_csv_for_a_spreadsheet(traffic, sessions, settings, capsys):
+    args = server.parser(["monitoring"]).parse_args(["monitoring", "report", "--since", "2026-12-06T08:00",
+                                                     "--until", "2026-12-06T12:00", "--format", "csv"])
+    assert args.handler(args, sessions, settings) == 0
+    header, *rows = csv.reader(io.StringIO(capsys.readouterr().out))
+    assert tuple(header) == monitoring.CSV_HEADER
+    assert {(row[0], row[1]) for row in rows} == {("2026-12-06 08:00:00", "2026-12-06 12:00:00")}
+    by_group: dict[str, dict[str, list[str]]] = {}
+    for row in rows:
+        by_group.setdefault(row[2], {})[row[3]] = row[5:]
+    assert list(by_group) == ["合计", "服务", "操作", "调用方", "资源", "时段"]
+    assert by_group["合计"][""][:2] == ["400", "8"]
+    exchange = by_group["服务"]["/exchange"]
+    assert exchange[:2] == ["300", "8"] and exchange[5:] == ["30000", "300000"]
+    assert [float(v) for v in exchange[2:5]] == pytest.approx(_expected(traffic["/exchange"]), abs=0.05)
+    assert by_group["调用方"].keys() == {"mzj", ""}  # the inquiries are anonymous
+    assert sum(int(v[0]) for v in by_group["时段"].values()) == 400 and "12-06 09:00" in by_group["时段"]

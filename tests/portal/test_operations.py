@@ -216,3 +216,41 @@ def test_an_auditor_sees_the_quarantine_but_may_not_change_it(browser, city, qua
 def test_an_unknown_quarantine_item_is_a_chinese_404(browser, city):
     r = browser("admin").get("/monitor/quarantine/item", params={"id": 999999})
     assert r.status_code == 404 and "没有编号为 999999 的隔离记录。" in r.text
+
+
+def test_the_monitoring_figures_export_as_csv_of_the_page_shown(browser, city, sessions):
+    from datetime import UTC
+
+    from registry.models import RequestRecord
+
+    at = int((utcnow() - timedelta(minutes=10)).replace(tzinfo=UTC).timestamp() * 1000)
+    with unit_of_work(sessions) as session:
+        session.add_all([RequestRecord(started_ms=at + n, ended_ms=at + n + 10 * (n + 1), duration_ms=10 * (n + 1),
+                                       service="/exchange", operation="QueryRecords", department_code=consumer,
+                                       resource_code="101001002/000001", request_bytes=500, response_bytes=2000,
+                                       result="ok" if n else "NotPermitted", client="10.0.0.9")
+                         for n, consumer in enumerate(("mzj", "mzj", "mzj", "gaj"))])
+    auditor = browser("auditor")
+    page = auditor.get("/operations", params={"period": "1h"}).text
+    assert 'id="export" href="/portal/operations/export?period=1h"' in page
+    r = auditor.get("/operations/export", params={"period": "1h"})
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/csv")
+    assert re.fullmatch(r"attachment; filename=operations-\d{8}T\d{4}-\d{8}T\d{4}\.csv",
+                        r.headers["Content-Disposition"])
+    assert r.content.startswith(b"\xef\xbb\xbf")  # the BOM: Excel reads the Chinese as UTF-8
+    header, *rows = csv.reader(io.StringIO(r.content.decode("utf-8-sig")))
+    assert header[:7] == ["起 (北京时间)", "止 (北京时间)", "分组", "键", "名称", "请求量", "错误"]
+    found = {(row[2], row[3]): row for row in rows}
+    assert found[("合计", "")][5:7] == ["4", "1"]
+    assert found[("服务", "/exchange")][5:] == ["4", "1", "25.0", "38.5", "39.7", "2000", "8000"]
+    assert found[("调用方", "mzj")][4:7] == ["临江市民政局", "3", "1"]
+
+    one = auditor.get("/operations/consumer/export", params={"period": "1h", "code": "gaj"})
+    [consumer] = [row for row in csv.reader(io.StringIO(one.content.decode("utf-8-sig"))) if row[2] == "合计"]
+    assert consumer[5:7] == ["1", "0"]
+    assert 'href="/portal/operations/consumer/export?' in auditor.get("/operations/consumer",
+                                                                       params={"code": "gaj"}).text
+    bad = auditor.get("/operations/export", params={"period": "9y"})
+    assert bad.status_code == 400 and "没有“9y”这个时段, 请选择近 1 小时、近 24 小时、近 7 天、近 30 天。" in bad.text
+    assert auditor.get("/operations/consumer/export").status_code == 404
+    assert browser("mzj").get("/operations/export").status_code == 403
