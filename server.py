@@ -230,7 +230,7 @@ def build_app(settings: Settings, sessions: sessionmaker[Session]):
                   "/health, /ready  (for the load balancer), /metrics  (Prometheus)"]
         return _plain(start_response, "200 OK", "\n".join(lines) + "\n")
 
-    exact["/metrics"] = metrics_app
+    exact["/metrics"] = metrics_app(sessions, settings)
     writer = request_log.Writer(sessions.kw["bind"])
     app = measured(monitored(Router(exact, prefixes, index), writer))
     app.request_log = writer  # type: ignore[attr-defined]  # serve() flushes it on an orderly stop
@@ -428,23 +428,79 @@ class _Answer:
             self.done()
 
 
-def metrics_app(environ, start_response):
+def metrics_app(sessions: sessionmaker[Session], settings: Settings) -> Callable:
     """``/metrics`` in Prometheus' text format: this process's metrics, or under gunicorn
-    (``PROMETHEUS_MULTIPROC_DIR``, set by docs/deploy/gunicorn.conf.py) those of all its workers."""
-    import os
+    (``PROMETHEUS_MULTIPROC_DIR``, set by docs/deploy/gunicorn.conf.py) those of all its workers;
+    then the platform's state (:func:`platform_metrics`)."""
 
-    from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+    def app(environ, start_response):
+        import os
 
-    registry = REGISTRY
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
+        from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
-    data = generate_latest(registry)
-    start_response("200 OK", [("Content-Type", CONTENT_TYPE_LATEST), ("Content-Length", str(len(data))),
-                              ("Cache-Control", "no-store")])
-    return [data]
+        registry = REGISTRY
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            from prometheus_client import multiprocess
+
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+        data = generate_latest(registry) + platform_metrics(sessions, settings)
+        start_response("200 OK", [("Content-Type", CONTENT_TYPE_LATEST), ("Content-Length", str(len(data))),
+                                  ("Cache-Control", "no-store")])
+        return [data]
+
+    return app
+
+
+#: procrastinate's job statuses, each a value of ``govshare_jobs`` (0 when no job has it)
+JOB_STATUSES = ("todo", "doing", "succeeded", "failed", "cancelled", "aborted")
+
+
+def platform_metrics(sessions: sessionmaker[Session], settings: Settings) -> bytes:
+    """The platform's state, read from the database at each scrape, the same whichever machine answers:
+    ``govshare_database_up`` (1 when it was read), ``govshare_alerts`` by kind (告警, ``governance.alerts``:
+    every kind, 0 when it has none, so that a rule ``govshare_alerts > 0`` pages someone without the
+    portal open) and, on procrastinate, ``govshare_jobs`` by status (the queue's depth).  Counts only:
+    no access to anyone's data, so no audit entry.  A database that does not answer is
+    ``govshare_database_up 0``, not a failed scrape."""
+    from collections import Counter
+
+    from prometheus_client import CollectorRegistry, generate_latest
+    from prometheus_client.core import GaugeMetricFamily
+    from sqlalchemy import text
+
+    from governance import alerts as alerting
+    from registry.clock import utcnow
+
+    class State:
+        def collect(self):
+            up = GaugeMetricFamily("govshare_database_up", "Whether the platform's database answered this scrape")
+            try:
+                with sessions() as session:
+                    found = Counter(alert.kind for alert in alerting.current(session, settings, utcnow()))
+                    jobs = dict(session.execute(text("SELECT status::text, count(*) FROM procrastinate_jobs "
+                                                     "GROUP BY status")).all()) \
+                        if settings.job_engine == "procrastinate" else None
+            except Exception as error:  # noqa: BLE001 - the scrape answers; the database's state is the metric
+                log.warning("/metrics: the platform's state could not be read: %s", error.__class__.__name__)
+                up.add_metric([], 0)
+                yield up
+                return
+            up.add_metric([], 1)
+            yield up
+            kinds = GaugeMetricFamily("govshare_alerts", "Alerts (告警) now, by kind", labels=["kind"])
+            for kind in alerting.KINDS:
+                kinds.add_metric([kind], found.get(kind, 0))
+            yield kinds
+            if jobs is not None:
+                queue = GaugeMetricFamily("govshare_jobs", "Background jobs in the queue, by status", labels=["status"])
+                for status in JOB_STATUSES:
+                    queue.add_metric([status], jobs.get(status, 0))
+                yield queue
+
+    registry = CollectorRegistry()
+    registry.register(State())
+    return generate_latest(registry)
 
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"

@@ -33,10 +33,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, text
+from sqlalchemy import bindparam, func, select, text
+from sqlalchemy.orm import Session
 
 from registry.clock import china_text, naive_utc
 from registry.models import (
+    UNAVAILABLE,
     AuditEntry,
     BackgroundPass,
     CatalogueEntry,
@@ -49,6 +51,7 @@ from registry.models import (
     SyncRun,
 )
 from registry.passes import SYNC, TASK_NAMES
+from registry.settings import Settings
 from trust import pki
 from trust.actions import Context, action
 
@@ -79,10 +82,17 @@ class Alert:
 @action("monitoring.alerts")
 def alerts(ctx: Context) -> list[Alert]:
     """Every alert as of the action's time, oldest first."""
-    session, now = ctx.session, ctx.now.replace(tzinfo=None)
-    found = (_adapters(session) + _providers(session, now) + _nodes(session, now)
-             + _certificates(session, ctx, now) + _overdue(session, now) + _jobs(session, ctx))
+    found = current(ctx.session, ctx.settings, ctx.now)
     ctx.note(record_count=len(found))
+    return found
+
+
+def current(session: Session, settings: Settings, now: datetime) -> list[Alert]:
+    """Every alert as of ``now``, oldest first: what the action reads for a person, and what ``/metrics``
+    counts by kind for the operators' monitoring (``server.platform_metrics``), which records no access."""
+    now = now.replace(tzinfo=None)
+    found = (_adapters(session) + _providers(session, now) + _nodes(session, now)
+             + _certificates(session, settings, now) + _overdue(session, now) + _jobs(session, settings))
     return sorted(found, key=lambda a: (a.since, a.kind, a.subject))
 
 
@@ -103,7 +113,8 @@ def _adapters(session) -> list[Alert]:
 
 def _providers(session, now: datetime) -> list[Alert]:
     recent = AuditEntry.recorded_at >= now - PROVIDER_WINDOW
-    failed = AuditEntry.result.like("%:ProviderUnavailable")
+    # the value written into the statement, as in the partial index's predicate, so that the index serves it
+    failed = AuditEntry.result == bindparam("unavailable", UNAVAILABLE, literal_execute=True)
     found = []
     for code, in session.execute(select(AuditEntry.resource_code).where(recent, failed).distinct()):
         answered = session.scalar(select(func.max(AuditEntry.seq)).where(
@@ -132,8 +143,8 @@ def _nodes(session, now: datetime) -> list[Alert]:
     return found
 
 
-def _certificates(session, ctx: Context, now: datetime) -> list[Alert]:
-    window = timedelta(days=ctx.settings.alert_cert_days)
+def _certificates(session, settings: Settings, now: datetime) -> list[Alert]:
+    window = timedelta(days=settings.alert_cert_days)
     found = []
     latest = {(department, system, purpose): ends for department, system, purpose, ends in session.execute(
         select(Certificate.department_id, Certificate.system_id, Certificate.purpose, func.max(Certificate.not_after))
@@ -147,7 +158,7 @@ def _certificates(session, ctx: Context, now: datetime) -> list[Alert]:
         ended = "已于" if cert.not_after <= now else "将于"
         found.append(Alert("certificate", cert.serial, f"{name}的证书 {cert.subject} (序列号 {cert.serial}) "
                            f"{ended} {china_text(cert.not_after)} 到期", cert.not_after - window, "certificates.admin"))
-    ca = pki.ca_certificate(ctx.settings)
+    ca = pki.ca_certificate(settings)
     if ca is not None:
         ends = ca.not_valid_after_utc.replace(tzinfo=None)
         if ends <= now + window:
@@ -189,9 +200,9 @@ _FAILED_JOBS = text("""
     GROUP BY j.task_name""")
 
 
-def _jobs(session, ctx: Context) -> list[Alert]:
+def _jobs(session, settings: Settings) -> list[Alert]:
     found = []
-    if ctx.settings.job_engine == "procrastinate":
+    if settings.job_engine == "procrastinate":
         for task, failed, since in session.execute(_FAILED_JOBS, {"adapter_runs": SYNC}):
             found.append(Alert("job", task, f"后台作业 {TASK_NAMES.get(task, task)} 有 {failed} 个作业重试用尽后失败",
                                naive_utc(since).replace(microsecond=0), "jobs.index", {"status": "failed"}))

@@ -251,6 +251,37 @@ def test_health_and_metrics_answer_and_ready_names_what_is_not_ready(tmp_path):
     assert behind == {"ok": False, "current": "0026", "head": _head()}
 
 
+def test_metrics_count_the_alerts_by_kind_and_say_when_the_database_does_not_answer(tmp_path):
+    """/metrics also gives the platform's state, read from the database at each scrape: every kind of
+    alert (0 when it has none), and the database's answering."""
+    from datetime import timedelta
+
+    from werkzeug.test import Client
+
+    from governance.alerts import KINDS
+    from registry.clock import utcnow
+    from registry.models import SyncRun
+    from server import build_app, prepare
+
+    settings = Settings.from_env(db_url=f"sqlite:///{tmp_path / 'govshare.db'}", var_dir=tmp_path / "var")
+    sessions = prepare(settings)
+    client = Client(build_app(settings, sessions))
+    scraped = client.get("/metrics").text
+    assert re.search(r"^govshare_database_up 1\.0$", scraped, re.M), scraped[-1500:]
+    assert all(f'govshare_alerts{{kind="{kind}"}} 0.0' in scraped for kind in KINDS)
+    assert "govshare_jobs" not in scraped  # no queue in process
+    with unit_of_work(sessions) as s:
+        s.add(SyncRun(adapter="gaj-household", mode="incremental", status="failed", started=utcnow(),
+                      finished=utcnow() + timedelta(seconds=2), message="源数据库无法连接"))
+    assert 'govshare_alerts{kind="adapter"} 1.0' in client.get("/metrics").text
+
+    (tmp_path / "govshare.db").rename(tmp_path / "moved.db")  # the next connection opens an empty database
+    sessions.kw["bind"].dispose()
+    gone = client.get("/metrics")
+    assert gone.status_code == 200 and re.search(r"^govshare_database_up 0\.0$", gone.text, re.M)
+    assert "govshare_alerts" not in gone.text and "govshare_http_requests_total" in gone.text
+
+
 def test_a_server_that_may_not_migrate_refuses_a_database_not_at_its_schema(tmp_path):
     from registry.settings import SettingsError
     from server import prepare

@@ -3,6 +3,7 @@ is gone."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import date, timedelta
 
@@ -167,5 +168,8 @@ def test_a_task_whose_jobs_failed_for_good_is_an_alert_until_they_are_deleted(se
     assert (alert.place, alert.args) == ("jobs.index", {"status": "failed"})
     assert utcnow() - timedelta(minutes=5) < alert.since <= utcnow()
     assert SYNC not in {a.subject for a in found["job"]}
+    scraped = server.platform_metrics(sessions, settings).decode()  # what /metrics adds for the operators
+    assert re.search(r'^govshare_alerts\{kind="job"\} [1-9]', scraped, re.M), scraped
+    assert re.search(r'^govshare_jobs\{status="failed"\} [1-9]', scraped, re.M)
     assert server.main(["--db-url", settings.db_url, "jobs", "purge", "--days", "0"]) == 0  # deleted: cleared
     assert FEDERATE not in {a.subject for a in _alerts(sessions, settings).get("job", [])}
