@@ -301,6 +301,9 @@ def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
         session.close()
 
 
+STARTUP_POLL = 0.2  # seconds between a waiting process's tries of the start-up lock (PostgreSQL)
+
+
 @contextmanager
 def startup_lock(engine: Engine) -> Iterator[None]:
     """Hold the database's start-up lock for the block, waiting for it if another process has it.
@@ -310,8 +313,11 @@ def startup_lock(engine: Engine) -> Iterator[None]:
     same tModel, and one would fail with a unique violation.  The next to get the lock finds
     the work done (each step is idempotent) and goes on.
 
-    * PostgreSQL: a session-level advisory lock, ``pg_advisory_lock(hashtext('govshare.startup'))``,
-      on a connection of its own (the work's transactions run on others);
+    * PostgreSQL: a session-level advisory lock on ``hashtext('govshare.startup')``, on a connection of
+      its own (the work's transactions run on others).  It is waited for by trying it every
+      ``STARTUP_POLL`` seconds (``pg_try_advisory_lock``), not by a statement that blocks: a blocked
+      statement holds a snapshot, and an index the holder builds ``CONCURRENTLY`` (migration 0032)
+      waits for every snapshot older than its own - it would wait for the waiters, who wait for it;
     * SQLite: an exclusive ``flock`` on ``<database file>-startup.lock`` beside the database
       (the database's own write lock cannot be held across the migration's transactions).
 
@@ -320,7 +326,8 @@ def startup_lock(engine: Engine) -> Iterator[None]:
     if engine.dialect.name == "postgresql":
         key = func.hashtext("govshare.startup")
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(select(func.pg_advisory_lock(key)))
+            while not conn.execute(select(func.pg_try_advisory_lock(key))).scalar():
+                time.sleep(STARTUP_POLL)
             try:
                 yield
             finally:
