@@ -68,13 +68,15 @@ class Report:
     codes: dict[str, str] = field(default_factory=dict)  # code here -> its code at the higher platform
 
     def line(self) -> str:
-        done = ", ".join(f"{name} {count}" for name, count in sorted(self.outcomes.items())) or "nothing to send"
-        return f"{self.compared} compared, {self.sent} sent: {done}"
+        return f"{self.compared} compared, {self.sent} sent: {self._outcomes() or 'nothing to send'}"
 
     def zh_line(self) -> str:
         """The line in Chinese, for the 后台作业 page (the outcomes keep the wire's names)."""
-        done = ", ".join(f"{name} {count}" for name, count in sorted(self.outcomes.items()))
+        done = self._outcomes()
         return f"比对 {self.compared} 条, 发送 {self.sent} 条" + (f" ({done})" if done else "")
+
+    def _outcomes(self) -> str:
+        return ", ".join(f"{name} {count}" for name, count in sorted(self.outcomes.items()))
 
 
 class Peer:

@@ -20,7 +20,7 @@ from sqlalchemy import select, text
 
 from registry.errors import InvalidInput
 from registry.models import BackgroundPass, SyncRun
-from registry.passes import TASK_NAMES, overdue  # noqa: F401 - the page's names of the tasks, theirs
+from registry.passes import overdue
 from trust.actions import Context, action
 
 #: a job's status as the page names it; "retry" is a queued job that has failed before

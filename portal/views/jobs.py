@@ -9,6 +9,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from operations import failed, listing
 from registry.errors import GovshareError, InvalidInput
+from registry.passes import TASK_NAMES
 
 from ..app import context, requires
 
@@ -25,7 +26,7 @@ def index():
     except InvalidInput as exc:
         found, error = listing.Jobs("", []), exc.user_message
     return render_template("jobs.html", found=found, status=status or "", error=error,
-                           statuses=listing.STATUS_NAMES, tasks=listing.TASK_NAMES), 400 if error else 200
+                           statuses=listing.STATUS_NAMES, tasks=TASK_NAMES), 400 if error else 200
 
 
 @bp.route("/jobs/retry", methods=["POST"])
@@ -36,7 +37,7 @@ def retry():
         if job_id is None:
             raise InvalidInput("job_id: required", zh="请指定作业编号。", field="job_id")
         task = failed.retry(context(), job_id=job_id)
-        flash(f"作业 {job_id} ({listing.TASK_NAMES.get(task, task)}) 已重新排队, 将由 worker 立即执行。", "success")
+        flash(f"作业 {job_id} ({TASK_NAMES.get(task, task)}) 已重新排队, 将由 worker 立即执行。", "success")
     except GovshareError as exc:
         flash(f"未能重新执行作业 {job_id}: {exc.user_message}", "error")
     return redirect(url_for("jobs.index", status="failed"))

@@ -56,14 +56,20 @@ def _period() -> tuple[str, str | None]:
     return "24h", f"没有“{period}”这个时段, 请选择" + "、".join(label for label, _, _ in PERIODS.values()) + "。"
 
 
+def _figures(period: str, only: dict[str, str]) -> monitoring.Report:
+    """The report of ``period`` (a key of ``PERIODS``), of the one service or consumer ``only`` names."""
+    _label, span, step = PERIODS[period]
+    ctx = context()
+    return monitoring.report(ctx, since=ctx.now - span, until=ctx.now + timedelta(seconds=1), step=step, **only)
+
+
 def _report(**only: str):
     """The report of the period the query names; an unknown one is said (the page shows 24 hours)."""
     period, error = _period()
     if error:
         error += "下面是近 24 小时的数据。"
-    label, span, step = PERIODS[period]
-    ctx = context()
-    found = monitoring.report(ctx, since=ctx.now - span, until=ctx.now + timedelta(seconds=1), step=step, **only)
+    found = _figures(period, only)
+    label, _span, step = PERIODS[period]
     chart = charts.columns([(f.key, {"成功": f.requests - f.errors, "错误": f.errors}) for f in found.series],
                            ("成功", "错误"), title=f"{label}请求量 (按北京时间{'小时' if step == 'hour' else '日期'})")
     return found, chart, period, error
@@ -91,10 +97,10 @@ def export(kind: str | None):
     """The figures the page of the same address shows, as a CSV file a spreadsheet opens (UTF-8 with a BOM,
     which Excel needs to read Chinese)."""
     only = _scope(kind)[1]
-    error = _period()[1]
+    period, error = _period()
     if error:
         abort(400, description=error)
-    found = _report(**only)[0]
+    found = _figures(period, only)
     out = io.StringIO()
     out.write("\ufeff")
     monitoring.write_csv(found, out)

@@ -8,7 +8,7 @@ import pytest
 
 from operations import engine
 from operations.engine import build_app, conninfo, every
-from operations.listing import TASK_NAMES
+from registry.passes import TASK_NAMES
 from registry.settings import Settings, SettingsError
 
 PG = "postgresql+psycopg://govshare:secret@db.example.cn:5433/govshare"
