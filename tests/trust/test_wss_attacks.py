@@ -263,8 +263,8 @@ def sign_like_wss4j(dept: Dept, env: etree._Element, *, extra_in_c14n: etree._El
         "%Y-%m-%dT%H:%M:%S.") + "123Z"
     body = env.find(f"{{{SOAP_ENV}}}Body")
     body.set(f"{{{WSU}}}Id", "id-6A1C9E3F0B8D4E2A93")
-    signature = xmlsec.template.create(env, xmlsec.Transform.EXCL_C14N, xmlsec.Transform.RSA_SHA256,
-                                       name="SIG-6A1C9E3F0B8D4E2A94")
+    signature = xmlsec.template.create(env, xmlsec.Transform.EXCL_C14N, xmlsec.Transform.RSA_SHA256)
+    signature.set("Id", "SIG-6A1C9E3F0B8D4E2A94")  # the keyword is ``name`` before xmlsec 1.3.18, ``id`` from it
     security.append(signature)
     c14n_method = signature.find(f"{{{DS}}}SignedInfo/{{{DS}}}CanonicalizationMethod")
     xmlsec.template.transform_add_c14n_inclusive_namespaces(c14n_method, ["soap"])
