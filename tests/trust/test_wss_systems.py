@@ -115,6 +115,32 @@ def test_the_signers_identity_is_one_lookup(world, dibao):
         wsse._registered_and_new(cert, b"\x01" * 256, utcnow(), world.sessions, utcnow())
 
 
+def test_the_replay_cache_entry_alone_commits_without_waiting_for_the_disk(world, dibao):
+    """On PostgreSQL the replay cache's statement turns ``synchronous_commit`` off for its own implicit
+    transaction (the next durable commit, the message's audit entry, flushes it): the connection it ran on
+    then commits durably again, so the audit entries and records written through the pool are not put at
+    risk - and a message seen is still refused as a replay."""
+    if world.sessions.kw["bind"].dialect.name != "postgresql":
+        pytest.skip("the commit's durability is PostgreSQL's synchronous_commit")
+    cert = x509.load_pem_x509_certificate(dibao.signer.cert.read_bytes())
+    used = []
+    reading = reading_engine(world.sessions.kw["bind"])
+    listen = lambda conn, cursor, sql, *_: used.append(cursor.connection)  # noqa: E731
+    event.listen(reading, "before_cursor_execute", listen)
+    try:
+        wsse._registered_and_new(cert, b"\x03" * 256, utcnow(), world.sessions, utcnow())
+    finally:
+        event.remove(reading, "before_cursor_execute", listen)
+    [connection] = used
+    # the test databases commit without a flush throughout (tests/conftest.py): what counts is that nothing
+    # set it for the connection's session, whose next transactions keep the database's setting
+    source = connection.execute("SELECT source FROM pg_settings WHERE name = 'synchronous_commit'").fetchone()[0]
+    connection.rollback()  # the pool's connection back as it was found (idle)
+    assert source in ("default", "database", "configuration file")
+    with pytest.raises(wsse.WsSecurityError, match="received before"):
+        wsse._registered_and_new(cert, b"\x03" * 256, utcnow(), world.sessions, utcnow())
+
+
 def test_a_suspended_system_is_refused_as_failed_authentication(world, dibao):
     _suspend(world, AppSystem, "mzj.dibao", "等保测评整改")
     code, message = fault(post(world, sign(dibao.signer, query(world, world.mzj))))
