@@ -19,13 +19,23 @@ by the provider and are not counted.
 answered count, median hours from filing to answer, the share of those due that were
 answered by the deadline (due: answered, or open past the deadline, or expired unanswered;
 withdrawn applications are not counted), and how many are open past the deadline now.
+
+**Score** (得分, out of 100) and **rank** (排名): the four shares weighted (``WEIGHTS``: 目录完整性 30,
+更新及时性 30, 使用申请按期答复率 25, 纠错按期答复率 15).  A share with nothing to count (nothing
+published, no resource the centre holds, nothing due) is left out and the weights of the others
+carry the score, so a department is scored on what it has; one with nothing counted at all has
+no score and no rank.  Departments are ranked by score, equal scores (to the 0.1 shown) sharing a
+rank (1, 2, 2, 4).
 """
 
 from __future__ import annotations
 
+import csv
 import statistics
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import IO
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
@@ -60,12 +70,20 @@ CORE_ITEMS = {
 #: days an update cycle (更新周期) allows between two loads, before the grace day
 CYCLE_DAYS = {"实时": 0, "每日": 1, "每周": 7, "每月": 31, "每季度": 92, "每半年": 183, "每年": 366}
 GRACE = timedelta(days=1)
-COLUMNS = (
-    "department", "name", "published", "complete", "completeness", "timed", "on_time", "timeliness",
-    "applications", "applications_answered", "application_median_hours", "applications_within_deadline",
-    "applications_overdue", "corrections", "corrections_answered", "correction_median_hours",
-    "corrections_within_deadline", "corrections_overdue",
-)
+#: the score's weights (得分权重), out of 100: a share -> its weight
+WEIGHTS = {"completeness": 30, "timeliness": 30, "applications_within_deadline": 25, "corrections_within_deadline": 15}
+#: the columns of a row, with the names a person reads (the portal's CSV export)
+LABELS = {
+    "department": "部门代码", "name": "部门", "published": "已发布", "complete": "元数据完整",
+    "completeness": "目录完整性 (%)", "timed": "计更新的资源", "on_time": "按期更新", "timeliness": "更新及时性 (%)",
+    "applications": "使用申请 收到", "applications_answered": "使用申请 已答复",
+    "application_median_hours": "申请答复中位时长 (小时)", "applications_within_deadline": "申请按期答复率 (%)",
+    "applications_overdue": "申请逾期", "corrections": "纠错 收到", "corrections_answered": "纠错 已答复",
+    "correction_median_hours": "纠错答复中位时长 (小时)", "corrections_within_deadline": "纠错按期答复率 (%)",
+    "corrections_overdue": "纠错逾期", "score": "得分", "rank": "排名",
+}
+COLUMNS = tuple(LABELS)
+SHARES = frozenset(WEIGHTS)
 
 
 @dataclass
@@ -116,6 +134,7 @@ class DepartmentAssessment:
     late: list[str] = field(default_factory=list)  # resource codes
     applications: Responses = field(default_factory=Responses)
     corrections: Responses = field(default_factory=Responses)
+    rank: int | None = None  # among every department's score (``report`` sets it)
 
     @property
     def completeness(self) -> float | None:
@@ -124,6 +143,20 @@ class DepartmentAssessment:
     @property
     def timeliness(self) -> float | None:
         return self.on_time / self.timed if self.timed else None
+
+    def shares(self) -> dict[str, float | None]:
+        """The four shares the score weighs (``WEIGHTS``), None where nothing was counted."""
+        return {"completeness": self.completeness, "timeliness": self.timeliness,
+                "applications_within_deadline": self.applications.within_share,
+                "corrections_within_deadline": self.corrections.within_share}
+
+    @property
+    def score(self) -> float | None:
+        """得分 out of 100, to 0.1: the counted shares weighted by ``WEIGHTS``; None if none was counted."""
+        counted = {name: share for name, share in self.shares().items() if share is not None}
+        if not counted:
+            return None
+        return round(100 * sum(WEIGHTS[n] * s for n, s in counted.items()) / sum(WEIGHTS[n] for n in counted), 1)
 
     def row(self) -> dict[str, object]:
         """The values of ``COLUMNS``; shares as fractions, None where nothing was counted."""
@@ -136,8 +169,33 @@ class DepartmentAssessment:
             "applications_within_deadline": a.within_share, "applications_overdue": a.overdue,
             "corrections": c.received, "corrections_answered": c.answered,
             "correction_median_hours": c.median_hours, "corrections_within_deadline": c.within_share,
-            "corrections_overdue": c.overdue,
+            "corrections_overdue": c.overdue, "score": self.score, "rank": self.rank,
         }
+
+
+def ranked(rows: Iterable[DepartmentAssessment]) -> list[DepartmentAssessment]:
+    """``rows`` best score first (equal scores by department code), the unscored last by code."""
+    return sorted(rows, key=lambda r: (r.score is None, -(r.score or 0), r.department))
+
+
+def write_csv(rows: Iterable[DepartmentAssessment], out: IO[str], *, labels: bool = False) -> int:
+    """Write ``rows`` to ``out`` as CSV, a line each, the rows written.  For a script (the default) the
+    header is ``COLUMNS`` and the shares are fractions; for a person (``labels``) the header is
+    ``LABELS``' Chinese and the shares are percentages to 0.1.  Nothing counted is an empty cell."""
+    writer = csv.writer(out, lineterminator="\r\n" if labels else "\n")
+    writer.writerow(LABELS.values() if labels else COLUMNS)
+    written = 0
+    for row in rows:
+        values = row.row()
+        writer.writerow(_cell(name, values[name], labels) for name in COLUMNS)
+        written += 1
+    return written
+
+
+def _cell(name: str, value: object, labels: bool) -> object:
+    if value is None:
+        return ""
+    return f"{value * 100:.1f}" if labels and name in SHARES else value
 
 
 def missing_items(entry: CatalogueEntry) -> list[str]:
@@ -154,17 +212,16 @@ def is_timely(entry: CatalogueEntry, last_load: datetime | None, now: datetime) 
 
 @action("assessment.report")
 def report(ctx: Context, *, department: str | None = None, since: datetime | None = None) -> list[DepartmentAssessment]:
-    """The 考核 table at ``ctx.now``, one row per department (or only ``department``), ordered by department code.
+    """The 考核 table at ``ctx.now``, one row per department (or only ``department``), ordered by department code,
+    each ranked among every department.
 
     ``since`` limits the response statistics to applications and reports filed from then on.
     """
     session, now = ctx.session, ctx.now
-    depts = select(Department).order_by(Department.code)
-    if department:
-        depts = depts.where(Department.id == lookups.department_by_code(session, department).id)
-    rows = {d.id: DepartmentAssessment(d.code, d.name) for d in session.scalars(depts)}
-    entries = session.scalars(select(CatalogueEntry).where(CatalogueEntry.status == "published",
-                                                           CatalogueEntry.provider_id.in_(rows))
+    only = lookups.department_by_code(session, department).id if department else None
+    rows = {d.id: DepartmentAssessment(d.code, d.name)
+            for d in session.scalars(select(Department).order_by(Department.code))}
+    entries = session.scalars(select(CatalogueEntry).where(CatalogueEntry.status == "published")
                               .options(selectinload(CatalogueEntry.items)))
     last_loads = dict(session.execute(
         select(InputBatch.resource_code, func.max(InputBatch.received_at))
@@ -183,8 +240,17 @@ def report(ctx: Context, *, department: str | None = None, since: datetime | Non
             else:
                 row.late.append(entry.resource_code)
     _responses(session, rows, now, since)
-    ctx.note(record_count=len(rows))
-    return list(rows.values())
+    _rank(rows.values())
+    found = [rows[only]] if only is not None else list(rows.values())
+    ctx.note(record_count=len(found))
+    return found
+
+
+def _rank(rows: Iterable[DepartmentAssessment]) -> None:
+    """Give each scored row its rank: one more than the rows with a higher score."""
+    scores = [r.score for r in rows if r.score is not None]
+    for row in rows:
+        row.rank = None if row.score is None else 1 + sum(other > row.score for other in scores)
 
 
 def _responses(session: Session, rows: dict[int, DepartmentAssessment], now: datetime,
@@ -192,8 +258,7 @@ def _responses(session: Session, rows: dict[int, DepartmentAssessment], now: dat
     sharing.expire_applications(session, now)
     applications = (select(SharingApplication, CatalogueEntry.provider_id)
                     .join(CatalogueEntry, SharingApplication.entry_id == CatalogueEntry.id)
-                    .where(CatalogueEntry.provider_id.in_(rows),
-                           SharingApplication.status != sharing.WITHDRAWN))
+                    .where(SharingApplication.status != sharing.WITHDRAWN))
     if since is not None:
         applications = applications.where(SharingApplication.submitted_at >= since)
     for application, provider_id in session.execute(applications):
@@ -202,8 +267,7 @@ def _responses(session: Session, rows: dict[int, DepartmentAssessment], now: dat
         rows[provider_id].applications.add(application.submitted_at, application.deadline, answered,
                                            application.status == sharing.SUBMITTED, now)
     reports = (select(CorrectionReport, CatalogueEntry.provider_id)
-               .join(CatalogueEntry, CorrectionReport.entry_id == CatalogueEntry.id)
-               .where(CatalogueEntry.provider_id.in_(rows)))
+               .join(CatalogueEntry, CorrectionReport.entry_id == CatalogueEntry.id))
     if since is not None:
         reports = reports.where(CorrectionReport.filed_at >= since)
     for report, provider_id in session.execute(reports):

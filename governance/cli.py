@@ -25,18 +25,17 @@ account ``--user`` - without it, as the platform's operator (the admin role) - w
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 from datetime import date, datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from registry.clock import china_midnight
 from registry.settings import Settings
 from trust import console
 
 from . import assessment, correction, masking, sharing
 
-SHARES = {"completeness", "timeliness", "applications_within_deadline", "corrections_within_deadline"}
 EXIT_TEXT = "exit status: 0 done, 2 refused (input or rights), 1 platform failure"
 
 
@@ -50,7 +49,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                    help="考核: per-department completeness, timeliness, response times")
     assess.add_argument("--department", help="one department (code or 统一社会信用代码)")
     assess.add_argument("--since", type=date.fromisoformat, metavar="YYYY-MM-DD",
-                        help="count applications and reports filed from this day (UTC)")
+                        help="count applications and reports filed from this day (China time) on")
     assess.add_argument("--format", choices=("table", "csv"), default="table")
     assess.set_defaults(handler=_assess)
 
@@ -309,16 +308,14 @@ def _report_line(r: correction.Report, now: datetime) -> str:
 
 def _assess(args, sessions: sessionmaker[Session], settings: Settings) -> int:
     def work() -> None:
-        since = datetime(args.since.year, args.since.month, args.since.day) if args.since else None
-        rows = [r.row() for r in assessment.report(console.context(sessions, settings, args.user),
-                                                   department=args.department, since=since)]
+        since = china_midnight(args.since) if args.since else None
+        found = assessment.report(console.context(sessions, settings, args.user), department=args.department,
+                                  since=since)
         if args.format == "csv":
-            writer = csv.DictWriter(sys.stdout, fieldnames=assessment.COLUMNS, lineterminator="\n")
-            writer.writeheader()
-            writer.writerows({k: "" if v is None else v for k, v in row.items()} for row in rows)
+            assessment.write_csv(found, sys.stdout)
             return
         print("\t".join(assessment.COLUMNS))
-        for row in rows:
+        for row in (r.row() for r in found):
             print("\t".join(_cell(c, row[c]) for c in assessment.COLUMNS))
 
     return console.run(work)
@@ -346,6 +343,6 @@ def _last_day(grant: sharing.Grant) -> str:
 def _cell(column: str, value: object) -> str:
     if value is None:
         return "-"
-    if column in SHARES:
+    if column in assessment.SHARES:
         return f"{value:.1%}"
     return str(value)

@@ -29,6 +29,8 @@ from sqlalchemy.orm import Session
 from registry.models import MaskingRule
 
 NONE, ID_NUMBER, PHONE, NAME, FULL = "none", "id_number", "phone", "name", "full"
+#: each method as the portal names it
+LABELS = {NONE: "不脱敏", ID_NUMBER: "证件号脱敏", PHONE: "电话脱敏", NAME: "姓名脱敏", FULL: "全部遮盖"}
 
 
 def mask_id_number(value: str) -> str:

@@ -429,6 +429,36 @@ def inbox(ctx: Context, *, status: str | None = None, department: str | None = N
     return rows
 
 
+@dataclass(frozen=True)
+class Review:
+    """One 使用申请 as its page shows it: the application, and the fields it asks for with how each is masked
+    for consumers (every field of the resource's format when it asks for all) - what the provider narrows
+    and what it may show in clear (明文) when it approves."""
+
+    application: Application
+    fields: tuple[FieldMasking, ...]
+
+    @property
+    def masked(self) -> list[FieldMasking]:
+        return [f for f in self.fields if f.method != masking.NONE]
+
+
+@action("sharing.application")
+def application(ctx: Context, *, application_id: int) -> Review:
+    """One application, to the staff of the department that provides the resource or of the one that
+    applied (an admin: any)."""
+    session = ctx.session
+    expire_applications(session, ctx.now)
+    row = _application(session, application_id)
+    ctx.note(resource_code=row.entry.resource_code, detail=f"application #{row.id}")
+    methods = {n: (m, o) for n, m, o in masking_table(session, row.entry)}
+    fmt = record_format(session, row.entry)
+    names = row.fields if row.fields is not None else list(methods)
+    fields = (FieldMasking(n, fmt.label(n) if fmt else n, *methods.get(n, (masking.default_method(n), "default")))
+              for n in names)
+    return Review(Application.of(session, row), tuple(fields))
+
+
 @action("sharing.applications")
 def applications(ctx: Context, *, department: str | None = None) -> list[Application]:
     """Applications the caller's department filed (an admin: ``department``'s or all)."""

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, date, datetime, timedelta
 from functools import wraps
 from pathlib import Path
 from urllib.parse import urlencode
@@ -30,6 +30,7 @@ from flask import Flask, abort, flash, g, redirect, render_template, request, se
 from markupsafe import Markup
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
+from registry.clock import china_midnight
 from registry.db import DatabaseUnavailable
 from registry.errors import (
     Conflict,
@@ -261,9 +262,23 @@ def context() -> Context:
     return Context(Caller.of_user(g.user, "portal"), sessions(), settings())
 
 
-def requires(capability: str):
-    """The view needs a signed-in user with ``capability`` (trust.auth.CAPABILITIES); it only keeps a user from a
-    page whose actions would all be refused - the actions check again."""
+def china_day(text: str, label: str, errors: dict[str, str], field: str, *, end: bool = False) -> datetime | None:
+    """A form's China day (YYYY-MM-DD) as the naive UTC instant it starts (for ``end``, the next day starts);
+    a text that is not a day is the form's error for ``field``, in Chinese, and None."""
+    if not text:
+        return None
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        errors[field] = f"{label} “{text}” 不是有效的日期, 请按 YYYY-MM-DD 填写 (如 2026-12-05)。"
+        return None
+    return china_midnight(day + timedelta(days=1) if end else day)
+
+
+def requires(capability: str, *others: str):
+    """The view needs a signed-in user with ``capability`` or one of ``others`` (trust.auth.CAPABILITIES); it only
+    keeps a user from a page whose actions would all be refused - the actions check again."""
+    roles = set().union(*(CAPABILITIES[c] for c in (capability, *others)))
 
     def decorate(view):
         @wraps(view)
@@ -272,7 +287,7 @@ def requires(capability: str):
                 if session.pop("expired", False):
                     flash("会话已过期, 请重新登录。", "warning")
                 return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else None))
-            if not set(g.user.role_set) & CAPABILITIES[capability]:
+            if not set(g.user.role_set) & roles:
                 abort(403, description=f"您的角色 ({'、'.join(role_names(sorted(g.user.role_set))) or '无'}) "
                                        f"无权使用此功能。")
             return view(*args, **kwargs)

@@ -407,6 +407,7 @@ check("uddi.listeners")(allowed("monitor"))  # the subscription listeners and ho
 #
 #   sharing.apply, .withdraw, .applications      consumer of a department (its own applications); admin
 #   sharing.approve, .refuse, .inbox             provider, cataloguer of the resource's department; admin
+#   sharing.application                          the staff of either department (above); admin
 #   sharing.grant, .revoke, .mask                provider, cataloguer of the resource's department; admin
 #   sharing.grants                               the department's consumers and provider staff; admin
 #   sharing.masking, .view, governance.todo      everyone (view: one's own department; an admin: any)
@@ -478,6 +479,26 @@ def sharing_withdraw(ctx: Any, *, application_id: Any = None, **_inputs: Any) ->
         raise NotPermitted(f"application #{application.id} is {application.consumer.name}'s; {ctx.caller.who} may "
                            "not withdraw it",
                            zh=f"使用申请 #{application.id} 是{application.consumer.name}提交的, 只有申请部门才能撤回。")
+
+
+@check("sharing.application")
+def sharing_application(ctx: Any, *, application_id: Any = None, **_inputs: Any) -> None:
+    """One application: the provider's staff who answer it, the applying department's who filed it, an admin."""
+    caller = ctx.caller
+    if not (caller.can("inbox") or caller.can("apply")):
+        require(caller, "inbox")  # refused, in the words of the capability
+    application = _governed(ctx, "SharingApplication", application_id, "ApplicationNotFound", "application",
+                            "使用申请")
+    if caller.is_admin:
+        return
+    if caller.can("inbox") and caller.department_id == application.entry.provider_id:
+        return
+    if caller.can("apply") and caller.department_id == application.consumer_id:
+        return
+    raise NotPermitted(f"{caller.who} may not read application #{application.id}: only the staff of "
+                       f"{application.entry.provider.name} (provider) or {application.consumer.name} (applicant) may",
+                       zh=f"使用申请 #{application.id} 由{application.consumer.name}向{application.entry.provider.name}"
+                          "提交, 只有这两个部门的经办人员才能查看。")
 
 
 @check("sharing.inbox")

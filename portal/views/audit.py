@@ -7,15 +7,15 @@ Entries are shown as people read them: the operation and the department by name 
 from __future__ import annotations
 
 import io
-from datetime import date, datetime, timedelta
+from datetime import datetime
 
 from flask import Blueprint, Response, render_template, request
 
-from registry.clock import china_midnight, china_text
+from registry.clock import china_text
 from registry.errors import ZH, InvalidInput
 from trust import auditing
 
-from ..app import context, portal_config, requires
+from ..app import china_day, context, portal_config, requires
 
 bp = Blueprint("audit", __name__)
 CRITERIA = ("department", "operation", "resource", "result", "since", "until")
@@ -26,7 +26,7 @@ OPERATIONS = {
     "sharing.apply": "使用申请", "sharing.approve": "同意使用申请", "sharing.refuse": "拒绝使用申请",
     "sharing.withdraw": "撤回使用申请", "sharing.grant": "直接授权", "sharing.revoke": "撤销授权",
     "sharing.inbox": "查看待审批申请", "sharing.applications": "查看本部门申请", "sharing.grants": "查看授权",
-    "sharing.mask": "设置脱敏", "sharing.view": "查看读取范围",
+    "sharing.mask": "设置脱敏", "sharing.view": "查看读取范围", "sharing.application": "查看使用申请",
     "correction.file": "提交纠错", "correction.answer": "答复纠错", "correction.inbox": "查看待答复纠错",
     "correction.list": "查看本部门纠错", "assessment.report": "考核统计",
     "catalogue.create": "新建目录条目", "catalogue.update": "修改目录条目", "catalogue.submit": "提交审核",
@@ -87,24 +87,12 @@ def _result_name(result: str) -> str:
     return f"{name}: {meaning}" if meaning else name
 
 
-def _day(text: str, label: str, errors: dict[str, str], field: str, *, end: bool = False) -> datetime | None:
-    """A China day (YYYY-MM-DD) as the naive UTC instant it starts (for ``end``, the next day starts)."""
-    if not text:
-        return None
-    try:
-        day = date.fromisoformat(text)
-    except ValueError:
-        errors[field] = f"{label} “{text}” 不是有效的日期, 请按 YYYY-MM-DD 填写 (如 2026-12-05)。"
-        return None
-    return china_midnight(day + timedelta(days=1) if end else day)
-
-
 def _asked(args: dict[str, str], errors: dict[str, str]) -> dict:
     """The action's criteria from the form; a date that is not one is a form error."""
     return {"department": args["department"] or None, "operation": args["operation"] or None,
             "resource": args["resource"] or None, "result": args["result"] or None,
-            "since": _day(args["since"], "起始日期", errors, "since"),
-            "until": _day(args["until"], "截止日期", errors, "until", end=True)}
+            "since": china_day(args["since"], "起始日期", errors, "since"),
+            "until": china_day(args["until"], "截止日期", errors, "until", end=True)}
 
 
 def _form() -> dict[str, str]:

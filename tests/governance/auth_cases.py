@@ -23,6 +23,8 @@ CASES = {
     "sharing.refuse": case(PROVIDER_STAFF, lambda w: {"application_id": w.application, "reason": "用途不符"},
                            department="gaj"),
     "sharing.inbox": case(PROVIDER_STAFF, department="gaj"),
+    # one application: tried by gaj's users, its provider's staff read it (mzj's consumers too: test_sharing)
+    "sharing.application": case(PROVIDER_STAFF, lambda w: {"application_id": w.application}, department="gaj"),
     "sharing.grant": case(PROVIDER_STAFF, lambda w: {"resource_code": w.conditional, "consumer_code": "mzj"},
                           department="gaj"),
     "sharing.revoke": case(PROVIDER_STAFF, lambda w: {"grant_id": w.extra["grant"], "reason": "业务已办结"},

@@ -14,8 +14,9 @@ from governance import assessment, correction, sharing
 from registry.clock import utcnow
 from registry.db import unit_of_work
 from registry.errors import NotPermitted
-from registry.models import AuditEntry, CatalogueEntry
+from registry.models import AuditEntry, CatalogueEntry, Department, User
 from tests.conftest import as_user
+from tests.exchange.conftest import _publish
 
 from .sharing_city import P, city_fixture, exchange_fixture  # noqa: F401 - fixtures
 
@@ -120,13 +121,66 @@ def test_since_limits_the_response_statistics(city, sessions, settings):
     assert _gaj(sessions, settings, since=NOW).applications.received == 1
 
 
+def test_the_score_weighs_the_shares_counted_and_every_department_is_ranked(city, sessions, settings):
+    rows = {r.department: r for r in assessment.report(as_user(sessions, settings, "admin"))}
+    assert (rows["gaj"].score, rows["gaj"].rank) == (100.0, 1)  # complete and on time; nothing due to answer
+    assert (rows["mzj"].score, rows["mzj"].rank) == (None, None)  # nothing to assess: no score, no rank
+    application = sharing.apply(as_user(sessions, settings, "mzj", now=NOW), resource_code=city.conditional,
+                                purpose="核查", valid_to=UNTIL).id
+    sharing.approve(as_user(sessions, settings, "gaj", now=NOW + timedelta(days=12)), application_id=application)
+    gaj = _gaj(sessions, settings, now=utcnow())
+    assert gaj.applications.within_share == 0  # answered after the 10-day deadline
+    assert gaj.score == round(100 * (30 + 30 + 0) / (30 + 30 + 25), 1) == 70.6  # 纠错: nothing due, left out
+    assert (gaj.row()["score"], gaj.row()["rank"]) == (70.6, 1)
+    [mzj] = assessment.report(as_user(sessions, settings, "admin"), department="mzj")
+    assert (mzj.score, mzj.rank) == (None, None)
+
+
+def test_equal_scores_share_a_rank_and_the_next_rank_is_skipped(city, sessions, settings):
+    with unit_of_work(sessions) as s:
+        sbj = s.query(Department).filter_by(code="sbj").one()
+        staff, reviewer = (s.query(User).filter_by(username=n).one() for n in ("sbj-staff", "reviewer"))
+        _publish(s, settings, sbj, staff, reviewer, "参保人员信息", "101001002", "无条件共享")  # never loaded
+    later = utcnow() + timedelta(days=3)  # gaj's 每日 resources are late by then
+    rows = assessment.ranked(assessment.report(as_user(sessions, settings, "admin", now=later)))
+    assert [(r.department, r.score, r.rank) for r in rows] == [("gaj", 50.0, 1), ("sbj", 50.0, 1), ("mzj", None, None)]
+    _edit(sessions, city.unconditional, abstract="")
+    rows = assessment.ranked(assessment.report(as_user(sessions, settings, "admin", now=later)))
+    assert [(r.department, r.score, r.rank) for r in rows] == [("sbj", 50.0, 1), ("gaj", 33.3, 2), ("mzj", None, None)]
+
+
+def test_the_csv_for_a_person_has_chinese_columns_and_shares_in_per_cent(city, sessions, settings):
+    out = io.StringIO()
+    rows = assessment.ranked(assessment.report(as_user(sessions, settings, "admin")))
+    assert assessment.write_csv(rows, out, labels=True) == 3
+    table = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert list(table[0]) == list(assessment.LABELS.values())
+    wanted = {"部门": "临江市公安局", "目录完整性 (%)": "100.0", "更新及时性 (%)": "100.0", "申请按期答复率 (%)": "",
+              "得分": "100.0", "排名": "1"}
+    assert {k: table[0][k] for k in wanted} == wanted
+    assert (table[2]["部门"], table[2]["得分"], table[2]["排名"]) == ("临江市人力社保局", "", "")
+
+
+def test_the_command_line_counts_from_the_china_day_given(city, sessions, settings, capsys):
+    sharing.apply(as_user(sessions, settings, "mzj", now=datetime(2026, 3, 1, 17, 0)),  # 3 月 2 日 01:00 北京时间
+                  resource_code=city.conditional, purpose="核查", valid_to=UNTIL)
+    counted = {}
+    for day in ("2026-03-02", "2026-03-03"):
+        args = server.parser().parse_args(["assess", "--department", "gaj", "--format", "csv", "--since", day])
+        assert args.handler(args, sessions, settings) == 0
+        [row] = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+        counted[day] = row["applications"]
+    assert counted == {"2026-03-02": "1", "2026-03-03": "0"}
+
+
 def test_the_command_line_writes_csv(city, sessions, settings, capsys):
     args = server.parser().parse_args(["assess", "--department", "gaj", "--format", "csv"])
     assert args.handler(args, sessions, settings) == 0
     [row] = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert tuple(row) == assessment.COLUMNS
     assert (row["department"], row["published"], row["completeness"], row["timeliness"], row["applications"],
-            row["application_median_hours"]) == ("gaj", "3", "1.0", "1.0", "0", "")
+            row["application_median_hours"], row["score"], row["rank"]) == ("gaj", "3", "1.0", "1.0", "0", "",
+                                                                            "100.0", "1")
     with sessions() as s:
         entry = s.scalars(select(AuditEntry).where(AuditEntry.operation == "assessment.report")).one()
     assert (entry.channel, entry.user, entry.result, entry.record_count) == ("cli", "console", "ok", 1)

@@ -222,6 +222,30 @@ def test_the_approval_may_narrow_the_fields_and_show_some_unmasked(exchange, cit
     assert sorted(r["idNumber"] for r in records) == _id_numbers(city, city.conditional)
 
 
+def test_one_application_is_read_by_both_departments_with_the_fields_asked_and_their_masking(city, sessions,
+                                                                                             settings):
+    application = _apply(sessions, settings, city, fields=["idNumber", "name"])
+    review = sharing.application(as_user(sessions, settings, "gaj"), application_id=application)
+    assert (review.application.id, review.application.consumer_code) == (application, "mzj")
+    assert [(f.field, f.label, f.method) for f in review.fields] == [("idNumber", "公民身份号码", "id_number"),
+                                                                     ("name", "姓名", "none")]
+    assert [f.field for f in review.masked] == ["idNumber"]
+    assert sharing.application(as_user(sessions, settings, "mzj"), application_id=application).application.purpose
+    with pytest.raises(NotPermitted) as refused:
+        sharing.application(as_user(sessions, settings, "sbj"), application_id=application)
+    assert refused.value.user_message == (f"使用申请 #{application} 由临江市民政局向临江市公安局提交, "
+                                          "只有这两个部门的经办人员才能查看。")
+    everything = _apply(sessions, settings, city, user="sbj")  # every field: each of the format's, in its order
+    fields = sharing.application(as_user(sessions, settings, "gaj"), application_id=everything).fields
+    assert fields[0].field == "idNumber" and len(fields) > 2 and "domicileAddress" in {f.field for f in fields}
+    with pytest.raises(NotFound):
+        sharing.application(as_user(sessions, settings, "gaj"), application_id=999)
+    with sessions() as s:
+        results = s.scalars(select(AuditEntry.result).where(AuditEntry.operation == "sharing.application")
+                            .order_by(AuditEntry.seq)).all()
+    assert results == ["ok", "ok", "refused:NotPermitted", "ok", "refused:ApplicationNotFound"]
+
+
 def test_the_approval_may_not_widen_the_fields(city, sessions, settings):
     application = _apply(sessions, settings, city, fields=["name"])
     with pytest.raises(GovernanceError, match="sex were not applied for") as caught:

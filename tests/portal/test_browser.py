@@ -82,9 +82,15 @@ def test_consumer_applies_provider_approves_consumer_queries_with_lineage(signed
     gaj = signed_in("gaj")
     gaj.click("nav >> text=申请审批")
     row = gaj.locator("#inbox tbody tr", has_text="婚姻登记核验当事人户籍")
-    row.locator("button:has-text('同意')").click()
-    gaj.wait_for_selector("text=已同意使用申请")
     shot(gaj, "provider-inbox")
+    row.locator("a:has-text('审批')").click()
+    gaj.wait_for_selector("#approve")  # the application's page: the fields and the period to grant, then approve
+    assert gaj.locator("#approve input[name=fields]:checked").count() > 2
+    gaj.fill("#until", "2098-12-31")
+    shot(gaj, "provider-approval")
+    gaj.click("button:has-text('同意并授权')")
+    gaj.wait_for_selector("text=已同意使用申请")
+    assert "有效至 2098-12-31" in gaj.inner_text(".flash")
 
     person = city.people[0]
     mzj.click("nav >> text=统一查询")

@@ -4,13 +4,19 @@ form runs one action, recorded with channel ``portal``."""
 
 from __future__ import annotations
 
+import csv
 import html
+import io
+import re
+from datetime import date, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from directory.accounts import create_user
+from registry.clock import china_date, china_midnight, utcnow
 from registry.db import unit_of_work
-from registry.models import AuditEntry, Department
+from registry.models import AuditEntry, Department, SharingApplication, SharingGrant
 
 from .conftest import PASSWORD
 
@@ -93,8 +99,8 @@ def test_another_departments_consumer_cannot_withdraw_and_is_told_so_in_chinese(
 def test_a_refusal_needs_a_reason_of_at_most_200_characters(browser, city, sessions):
     _mzj, number = _applied(browser, city)
     gaj = browser("gaj")
-    inbox = gaj.get("/inbox").text
-    assert 'maxlength="200"' in inbox and "<td>全部字段</td>" in inbox
+    assert "<td>全部字段</td>" in gaj.get("/inbox").text
+    assert 'maxlength="200"' in gaj.get(f"/applications/{number}").text
     r = gaj.post("/inbox/decide", {"id": number, "decision": "refuse", "reason": ""})
     assert _flash(r.text) == f"未能答复使用申请 #{number}: 请填写拒绝理由。"
     r = gaj.post("/inbox/decide", {"id": number, "decision": "refuse", "reason": "理" * 201})
@@ -105,6 +111,74 @@ def test_a_refusal_needs_a_reason_of_at_most_200_characters(browser, city, sessi
     assert "已拒绝" in r.text and "用途与共享条件不符" in r.text
     assert [e.result for e in _entries(sessions, "sharing.refuse")] == [
         "refused:InvalidRequest", "refused:InvalidRequest", "ok"]
+
+
+def _checked(page: str, name: str) -> list[str]:
+    """The values of the ticked checkboxes ``name`` of a page."""
+    return [box.split('value="')[1].split('"')[0] for box in page.split('<input type="checkbox" name="')[1:]
+            if box.startswith(f'{name}"') and " checked" in box.split(">")[0]]
+
+
+def test_the_provider_approves_on_the_applications_page_narrowing_fields_and_period(browser, city, sessions):
+    mzj, number = _applied(browser, city)  # every field, until 2099-12-31
+    gaj = browser("gaj")
+    inbox = gaj.get("/inbox").text
+    assert f'href="/portal/applications/{number}">审批</a>' in inbox and 'value="approve"' not in inbox  # no one click
+    page = gaj.get(f"/applications/{number}").text
+    assert "婚姻登记核验户籍" in page and "全部字段" in page and 'name="until" type="date" value="2099-12-31"' in page
+    every = _checked(page, "fields")
+    assert every[:2] == ["idNumber", "name"] and "domicileAddress" in every  # all ticked, as asked
+    assert "公民身份号码 <span class=\"hint\">(证件号脱敏)</span>" in page and _checked(page, "clear") == []
+
+    def approve(**form):
+        data = [("decision", "approve"), *((k, v) for k, vs in form.items() for v in ([vs] if isinstance(vs, str)
+                                                                                      else vs))]
+        return gaj.post(f"/applications/{number}/decide", data)
+
+    r = approve(until="2030-12-31")
+    assert r.status_code == 422 and "请至少勾选一个字段; 如不同意提供, 请填写理由并拒绝。" in r.text
+    r = approve(fields=["idNumber", "name"], until="2100-01-01", clear=["idNumber"])
+    assert r.status_code == 422 and "授权期限 2100-01-01 晚于申请的期限 2099-12-31。" in r.text
+    assert (_checked(r.text, "fields"), _checked(r.text, "clear")) == (["idNumber", "name"], ["idNumber"])
+    r = approve(fields=["idNumber"], until="2030-02-30")
+    assert r.status_code == 422 and "授权期限 “2030-02-30” 不是有效的日期" in html.unescape(r.text)
+    assert "待答复" in gaj.get(f"/applications/{number}").text  # nothing was decided
+
+    r = approve(fields=["idNumber", "name"], until="2030-12-31", clear=["idNumber"])
+    assert r.url.endswith("/portal/inbox") and "已同意使用申请" in r.text and "有效至 2030-12-31, 字段: 2 项" in r.text
+    with sessions() as s:
+        grant = s.scalars(select(SharingGrant).where(SharingGrant.application_id == int(number))).one()
+        assert (grant.fields, grant.clear_fields, grant.valid_to) == (["idNumber", "name"], ["idNumber"],
+                                                                      china_midnight(date(2031, 1, 1)))
+    assert [(e.channel, e.user, e.result) for e in _entries(sessions, "sharing.approve")] == [
+        ("portal", "gaj", "refused:InvalidRequest"), ("portal", "gaj", "ok")]  # the period past the one asked for
+
+    page = mzj.get(f"/applications/{number}").text  # the applicant follows it: answered, nothing to decide
+    assert "已同意" in page and 'id="approve"' not in page and "撤回申请" not in page
+    assert mzj.post(f"/applications/{number}/decide", {"decision": "refuse", "reason": "x"}).status_code == 403
+    with unit_of_work(sessions) as s:
+        scj = s.scalars(select(Department).where(Department.code == "scjgj")).one()
+        create_user(s, username="scj-consumer", password=PASSWORD, department=scj, roles=("consumer",))
+    r = browser("scj-consumer").get(f"/applications/{number}")
+    assert r.status_code == 403 and "只有这两个部门的经办人员才能查看" in r.text
+    assert browser("gaj").get("/applications/99999").status_code == 404
+
+
+def test_every_field_ticked_of_an_application_for_all_grants_all_and_a_refusal_needs_its_reason(browser, city,
+                                                                                                 sessions):
+    mzj, number = _applied(browser, city)
+    page = mzj.get(f"/applications/{number}").text
+    assert "撤回申请" in page and 'id="approve"' not in page  # the applicant's page
+    gaj = browser("gaj")
+    r = gaj.post(f"/applications/{number}/decide", {"decision": "refuse", "reason": " "})
+    assert r.status_code == 422 and "请填写拒绝理由。" in r.text and 'id="err-reason"' in r.text
+    every = _checked(gaj.get(f"/applications/{number}").text, "fields")
+    r = gaj.post(f"/applications/{number}/decide", [("decision", "approve"), ("until", "2099-12-31"),
+                                                     *(("fields", f) for f in every)])
+    assert "有效至 2099-12-31。" in r.text
+    with sessions() as s:
+        grant = s.scalars(select(SharingGrant).where(SharingGrant.application_id == int(number))).one()
+        assert (grant.fields, grant.clear_fields) == (None, [])  # all: fields added to the format later too
 
 
 def test_an_application_answered_already_is_not_answered_again(browser, city):
@@ -175,3 +249,59 @@ def test_the_assessment_is_read_through_its_action(browser, city, sessions):
     assert browser("mzj").get("/assessment").status_code == 403
     [entry] = _entries(sessions, "assessment.report")
     assert (entry.channel, entry.user, entry.result) == ("portal", "auditor", "ok")
+
+
+def _assessed(text: str) -> dict[str, list[str]]:
+    """The 考核 table's rows: department code -> its cells' text."""
+    body = text.split('<table id="assessment">')[1].split("</table>")[0]
+    return {row.split('"', 1)[0]: [html.unescape(re.sub(r"<[^>]+>", "", c.split(">", 1)[1].split("</td>")[0])).strip()
+                                    for c in row.split("<td")[1:]]
+            for row in body.split('<tr data-department="')[1:]}
+
+
+def test_the_assessment_ranks_departments_by_score_for_the_period_chosen_and_exports_it(browser, city, sessions):
+    mzj, number = _applied(browser, city)
+    auditor = browser("auditor")
+    page = auditor.get("/assessment").text
+    rows = _assessed(page)
+    assert [(code, cells[0], cells[2]) for code, cells in rows.items()] == [
+        ("gaj", "1", "100.0"), ("mzj", "1", "100.0"), ("scjgj", "1", "100.0"), ("sjj", "—", "不评分")]
+    assert rows["gaj"][1:4] == ["临江市公安局", "100.0", "2"] and rows["gaj"][6] == "0/1"  # mzj's, not yet due
+    assert "得分满分 100" in page and 'svg class="chart"' in page and "1. 临江市公安局" in page
+    with unit_of_work(sessions) as s:  # mzj applied 40 days ago, and 公安局 let it run past its deadline
+        application = s.get(SharingApplication, int(number))
+        application.submitted_at -= timedelta(days=40)
+        application.deadline -= timedelta(days=40)
+    page = auditor.get("/assessment").text
+    rows = _assessed(page)
+    assert [(code, cells[0], cells[2]) for code, cells in rows.items()] == [  # (30 + 30 + 0) / 85; 1 overdue
+        ("mzj", "1", "100.0"), ("scjgj", "1", "100.0"), ("gaj", "3", "70.6"), ("sjj", "—", "不评分")]
+    assert rows["gaj"][8:10] == ["0.0%", "1"]
+    month = (china_date(utcnow()) - timedelta(days=29)).isoformat()
+    assert f'href="/portal/assessment?since={month}">近 30 天</a>' in page
+    rows = _assessed(auditor.get(f"/assessment?since={month}").text)
+    assert rows["gaj"][:3] == ["1", "临江市公安局", "100.0"] and rows["gaj"][6] == "0/0"  # filed before the period
+
+    r = auditor.get("/assessment/export")
+    assert r.status_code == 200 and r.headers["Content-Disposition"].endswith(
+        f"filename=assessment-{china_date(utcnow()):%Y%m%d}.csv")
+    assert r.content.startswith("\ufeff".encode())
+    table = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
+    assert [(t["部门"], t["得分"], t["排名"], t["申请逾期"]) for t in table] == [
+        ("临江市民政局", "100.0", "1", "0"), ("临江市市场监督管理局", "100.0", "1", "0"),
+        ("临江市公安局", "70.6", "3", "1"), ("临江市数据管理局", "", "", "0")]
+    r = auditor.get(f"/assessment/export?since={month}")
+    assert r.headers["Content-Disposition"].endswith(f"-since-{month.replace('-', '')}.csv")
+    assert next(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))["得分"] == "100.0"
+    assert {e.channel for e in _entries(sessions, "assessment.report")} == {"portal"}
+    assert mzj.get("/assessment/export").status_code == 403
+
+
+@pytest.mark.parametrize(("since", "said"), [("2026-13-45", "起始日期 “2026-13-45” 不是有效的日期, 请按 YYYY-MM-DD"),
+                                             ("2999-01-01", "起始日期 2999-01-01 晚于今天")])
+def test_an_assessment_period_that_is_not_one_is_a_chinese_form_error(browser, city, sessions, since, said):
+    for path in ("/assessment", "/assessment/export"):
+        r = browser("auditor").get(f"{path}?since={since}")
+        assert r.status_code == 422 and said in html.unescape(r.text)
+        assert '<table id="assessment">' not in r.text and 'id="export"' not in r.text
+    assert _entries(sessions, "assessment.report") == []  # nothing was read

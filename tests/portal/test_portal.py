@@ -155,7 +155,7 @@ def test_apply_approve_then_unified_query_shows_sources_and_lineage(browser, cit
     gaj = browser("gaj")
     r = gaj.get("/inbox")
     assert "婚姻登记核验户籍" in r.text
-    number = r.text.split('name="id" value="')[1].split('"')[0]
+    number = r.text.split('href="/portal/applications/')[1].split('"')[0]
     r = gaj.post("/inbox/decide", {"id": number, "decision": "refuse", "reason": ""})
     assert "请填写拒绝理由" in r.text
     r = gaj.post("/inbox/decide", {"id": number, "decision": "approve"})
