@@ -6,6 +6,7 @@ many days deleted (``jobs.purge``).  In process (SQLite) the page lists the adap
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from markupsafe import Markup
 
 from operations import failed, listing
 from registry.errors import GovshareError, InvalidInput
@@ -14,6 +15,27 @@ from registry.passes import TASK_NAMES
 from ..app import context, requires
 
 bp = Blueprint("jobs", __name__)
+
+#: what a failure's exception type means, in the portal's words; the stored text (``Type: message``) follows
+#: it for the operator who looks into the logs
+ERROR_KINDS = {
+    "ConnectionError": "无法连接对方服务", "ConnectionRefusedError": "对方拒绝连接 (服务未启动或端口不对)",
+    "ConnectionResetError": "连接被对方断开", "MaxRetryError": "无法连接对方服务",
+    "NewConnectionError": "无法连接对方服务", "ConnectTimeout": "连接超时", "ReadTimeout": "等待应答超时",
+    "TimeoutError": "超时", "SSLError": "TLS 握手失败 (证书不被信任、已过期或名称不符)",
+    "HTTPError": "对方返回 HTTP 错误", "Fault": "对方返回 SOAP Fault",
+    "DatabaseUnavailable": "数据库不可用", "OperationalError": "数据库操作失败", "IntegrityError": "数据库约束冲突",
+    "FileNotFoundError": "文件不存在", "PermissionError": "无权访问文件",
+    "NotFound": "找不到所需对象", "InvalidInput": "输入有误", "NotPermitted": "无权执行", "Conflict": "状态冲突",
+}
+
+
+@bp.app_template_filter("job_error")
+def _job_error(text: str) -> Markup | str:
+    """A failure as the page shows it: what its type means in Chinese, then the text kept (unknown types:
+    the text alone)."""
+    gist = ERROR_KINDS.get((text or "").split(":", 1)[0].strip())
+    return Markup("<strong>{}</strong> · {}").format(gist, text) if gist else text
 
 
 @bp.route("/jobs")

@@ -69,6 +69,7 @@ def test_a_failed_job_is_listed_with_its_attempts_china_times_and_error(browser,
     admin = browser("admin")
     [job] = [row for row in _rows(admin.get("/jobs", params={"status": "failed"}).text) if "nosuch" in row]
     assert "适配器同步" in job and "失败" in job and "NotFound: no adapter &#39;nosuch&#39;" in job
+    assert "<strong>找不到所需对象</strong> · NotFound" in job
     cells = re.findall(r"<td[^>]*>(.*?)</td>", job, flags=re.S)
     assert cells[4] == "1"  # attempts
     now_china = utcnow() + timedelta(hours=8)
@@ -186,6 +187,7 @@ def test_in_process_each_loops_last_pass_is_listed_failing_or_silent_ones_marked
     assert list(rows) == [FEDERATE, NOTIFY, RETAIN]
     assert "上级平台目录上报" in rows[FEDERATE] and '<span class="badge overdue">失败</span>' in rows[FEDERATE]
     assert "ConnectionRefusedError: [Errno 111] 连接被拒绝" in rows[FEDERATE] and "1 次, 自 " in rows[FEDERATE]
+    assert "<strong>对方拒绝连接 (服务未启动或端口不对)</strong> · ConnectionRefusedError" in rows[FEDERATE]
     assert "UDDI 订阅通知" in rows[NOTIFY] and "通知了 2 个订阅 (sent)" in rows[NOTIFY]
     assert "已停止记录" not in rows[NOTIFY]
     assert "已停止记录" in rows[RETAIN] and (long_ago + timedelta(hours=8)).strftime("%Y-%m-%d %H:%M") in rows[RETAIN]
