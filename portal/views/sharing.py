@@ -118,7 +118,7 @@ def inbox():
     except GovshareError as exc:
         abort(403, description=exc.user_message)
     return render_template("inbox.html", rows=rows, now=ctx.now, overdue=sharing.is_overdue, status=status,
-                           labels=APPLICATION_LABELS, limit=sharing.REASON_LENGTH)
+                           labels=APPLICATION_LABELS)
 
 
 @bp.route("/inbox/decide", methods=["POST"])
