@@ -17,7 +17,7 @@ from sqlalchemy import select
 import wsdl as wsdl_package
 from directory import taxonomies, wsdl_publishing
 from directory.accounts import create_user, register_department
-from directory.catalogue import cli, workflow
+from directory.catalogue import cli, review, workflow
 from directory.catalogue.search import search
 from directory.catalogue.uddi_mapping import service_element
 from directory.uddi import store
@@ -303,6 +303,31 @@ def test_withdrawn_entry_is_edited_and_published_again(city, sessions):
     assert (entry.status, entry.version) == ("published", 9)
     with sessions() as s:
         assert store.get(s, entry.service_key, "service") is not None
+
+
+def test_the_review_queue_says_who_submitted_and_what_an_edit_changes_against_the_published_version(city):
+    published(city)
+    workflow.withdraw(city("li.na"), resource_code=CODE, reason="增加信息项")
+    items = [*metadata()["items"], {"name": "出生医院", "data_type": "C", "length": 100}]
+    workflow.edit(city("li.na"), resource_code=CODE, changes={"abstract": "本市医疗机构签发的出生医学证明。",
+                                                              "items": items, "open_to_public": False})
+    workflow.submit(city("li.na"), resource_code=CODE)
+    new = workflow.create(city("wang.qiang"), metadata=metadata(name="出生登记信息")).resource_code
+    workflow.submit(city("wang.qiang"), resource_code=new)
+
+    queue = review.review_queue(city("shen.li"))
+    assert queue["approved"] == [] and [p.entry.resource_code for p in queue["submitted"]] == [CODE, new]
+    edited, first = queue["submitted"]
+    assert (edited.submitted_by, edited.published_version, first.published_version) == ("li.na", 4, None)
+    assert (first.submitted_by, first.changes) == ("wang.qiang", ())  # never published: all of it is new
+    assert [(c.field, c.label) for c in edited.changes] == [("abstract", "资源摘要"), ("items", "信息项")]
+    assert edited.changes[1].before == "新生儿姓名 (C, 50); 出生日期 (D)"
+    assert edited.changes[1].after == "新生儿姓名 (C, 50); 出生日期 (D); 出生医院 (C, 100)"
+    workflow.approve(city("shen.li"), resource_code=CODE)
+    [waiting] = review.review_queue(city("root"))["approved"]
+    assert (waiting.entry.resource_code, [c.field for c in waiting.changes]) == (CODE, ["abstract", "items"])
+    with pytest.raises(NotPermitted):
+        review.review_queue(city("li.na"))
 
 
 # --------------------------------------------------------------------------- visibility

@@ -237,6 +237,7 @@ def anyone(ctx: Any, **_inputs: Any) -> None:
 #
 #   catalogue.create, .edit, .submit, .withdraw   cataloguer, provider of the provider department; admin
 #   catalogue.approve, .refuse, .publish          reviewer, admin (any department's entry)
+#   catalogue.review_queue                        reviewer, admin: what waits for them, with what it changes
 #   catalogue.search, .show                       everyone; each sees what catalogue_visibility lets through
 #   catalogue.template, .export                   everyone: the spreadsheet template, and what the caller sees
 #   catalogue.import                              cataloguer, provider, admin; each row as create or edit would
@@ -357,6 +358,7 @@ def provider_refusal(caller: Caller, provider: str | None) -> NotPermitted | Non
 
 check("catalogue.search")(allowed("search"))
 check("catalogue.show")(allowed("search"))
+check("catalogue.review_queue")(allowed("review"))
 # the spreadsheet (目录编制模板): readers take the template and export what they see; an import catalogues,
 # each row then meets the rules of create and edit (its department, its status) as a row's error
 check("catalogue.template")(allowed("search"))

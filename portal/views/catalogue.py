@@ -1,7 +1,7 @@
 """目录: search with facets, resource detail, cataloguing (编目) and review (审核, 发布, 下架), and the
 目录编制 spreadsheet: the template, the export of what the search shows, and 目录导入.
 
-Every page calls a catalogue action (``directory.catalogue.workflow``, ``.search``) as the
+Every page calls a catalogue action (``directory.catalogue.workflow``, ``.search``, ``.review``) as the
 signed-in user (channel ``portal``): the action decides what the user may see and do, and
 records itself in the audit log.  The entry form shows each broken metadata rule in Chinese
 next to the field it names; a refusal is a Chinese message saying what to do in the portal.
@@ -19,6 +19,7 @@ from markupsafe import Markup
 from directory import lookups
 from directory.catalogue import classification, spreadsheet, template, workflow
 from directory.catalogue.metadata import DATA_TYPES, FIELD_LABELS, ITEM_NAME_MAX, MAX_LENGTHS, field_label
+from directory.catalogue.review import changes, last_published, review_queue
 from directory.catalogue.search import FACET_LABELS, FACETS, search
 from directory.catalogue.workflow import STATUS_LABELS, VERB_LABELS
 from directory.taxonomies import FORMAT_TYPES, SHARING_METHODS, SHARING_TYPES, UPDATE_CYCLES
@@ -126,9 +127,13 @@ def detail():
     entry = view.entry
     seen = _what_i_see(entry.resource_code) if entry.status == workflow.PUBLISHED else None
     requester = g.user.department.credit_code if g.user.department else "统一社会信用代码"
+    pending = None  # for who reads its history: what an entry waiting for review changes against its published one
+    if view.history and entry.status in (workflow.SUBMITTED, workflow.APPROVED):
+        published = last_published(view.history)
+        pending = (published, changes(published.snapshot, entry.as_dict()) if published else ())
     return render_template("detail.html", entry=entry, history=view.history or (), seen=seen, actions=view.actions,
                            action_labels=ACTION_LABELS, sample=_sample_request(entry, requester),
-                           labels=FIELD_LABELS, data_types=DATA_TYPES)
+                           labels=FIELD_LABELS, data_types=DATA_TYPES, pending=pending)
 
 
 # ----------------------------------------------------------------------------- 编目: the entry form
@@ -247,10 +252,8 @@ def action():
 @bp.route("/review")
 @requires("review")
 def review():
-    ctx = context()
-    submitted = search(ctx, chosen={"status": workflow.SUBMITTED}, page_size=200, counts=False).entries
-    approved = search(ctx, chosen={"status": workflow.APPROVED}, page_size=200, counts=False).entries
-    return render_template("review.html", submitted=submitted, approved=approved)
+    queue = review_queue(context())
+    return render_template("review.html", submitted=queue[workflow.SUBMITTED], approved=queue[workflow.APPROVED])
 
 
 @bp.route("/mine")

@@ -83,6 +83,7 @@ CASES = {
     "catalogue.approve": case(REVIEWING, lambda w: {"resource_code": w.conditional}),
     "catalogue.refuse": case(REVIEWING, lambda w: {"resource_code": w.conditional, "reason": "摘要不全"}),
     "catalogue.publish": case(REVIEWING, lambda w: {"resource_code": w.conditional}),
+    "catalogue.review_queue": case(REVIEWING),
     "catalogue.search": case("everyone", lambda w: {"text": "户籍"}),
     "catalogue.show": case("everyone", lambda w: {"resource_code": w.conditional}),
     # the spreadsheet (目录编制模板): readers take the template and export what they see; 公安局's cataloguing

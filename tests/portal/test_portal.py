@@ -261,6 +261,28 @@ def test_auditor_searches_and_verifies_the_chain(browser, city):
     assert "哈希链完整" in r.text
 
 
+def test_the_reviewer_sees_who_submitted_and_what_an_edit_changes_before_approving(browser, city, sessions, settings):
+    from directory.catalogue import workflow
+    from tests.conftest import as_user
+
+    gaj = as_user(sessions, settings, "gaj")
+    workflow.withdraw(gaj, resource_code=city.unconditional, reason="补充摘要")
+    abstract = "人口基本信息的公开项, 按公民身份号码共享。"
+    workflow.edit(gaj, resource_code=city.unconditional, changes={"abstract": abstract})
+    workflow.submit(gaj, resource_code=city.unconditional)
+    reviewer = browser("reviewer")
+    page = reviewer.get("/review").text
+    row = page.split(f'<tr data-code="{city.unconditional}">')[1].split("</tr>\n")[0]
+    assert "修改 1 项: 资源摘要" in row and ">gaj<br>" in row and "信息项 " in row
+    assert f'<td class="after">{abstract}</td>' in row
+    detail = reviewer.get(f"/resource?code={city.unconditional}").text
+    card = detail.split('id="pending-changes"')[1].split("</section>")[0]
+    assert "与已发布版本相比" in card and 'data-field="abstract"' in card and "本次提交" in card
+    with sessions() as s:
+        read = s.scalars(select(AuditEntry.result).where(AuditEntry.operation == "catalogue.review_queue")).all()
+    assert read == ["ok"]
+
+
 def test_monitor_and_assessment_render_charts(browser, city):
     b = browser("admin")
     r = b.get("/monitor")
