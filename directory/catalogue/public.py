@@ -34,10 +34,11 @@ OPEN_FACETS = ("classification", "provider", "sharing_type", "format", "update_c
 
 @action("catalogue.open_search")
 def open_search(ctx: Context, *, text: str = "", chosen: Mapping[str, str] | None = None, page: int = 1,
-                page_size: int | None = None) -> SearchResult:
-    """The open entries that match ``text`` and every chosen facet (see ``search.find``), by resource code."""
+                page_size: int | None = None, sort: str = "code") -> SearchResult:
+    """The open entries that match ``text`` and every chosen facet (see ``search.find``), in the order
+    ``sort`` names (by resource code unless told)."""
     result = find(ctx.session, open_catalogue(), OPEN_FACETS, text=text, chosen=chosen, page=page,
-                  page_size=page_size)
+                  page_size=page_size, sort=sort)
     ctx.note(record_count=len(result.entries),
              query_digest=audit.query_digest({"text": text, "chosen": chosen, "page": page}))
     return result

@@ -14,18 +14,18 @@ import re
 from typing import Any
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, send_file, url_for
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from directory import lookups
 from directory.catalogue import classification, spreadsheet, template, workflow
 from directory.catalogue.metadata import DATA_TYPES, FIELD_LABELS, ITEM_NAME_MAX, MAX_LENGTHS, field_label
 from directory.catalogue.review import changes, last_published, review_queue
-from directory.catalogue.search import FACET_LABELS, FACETS, search
+from directory.catalogue.search import FACET_LABELS, FACETS, SORTS, search
 from directory.catalogue.workflow import STATUS_LABELS, VERB_LABELS
 from directory.taxonomies import FORMAT_TYPES, SHARING_METHODS, SHARING_TYPES, UPDATE_CYCLES
 from governance import sharing
 from registry.clock import utcnow
-from registry.errors import GovshareError, InvalidMetadata, InvalidWorkbook
+from registry.errors import GovshareError, InvalidInput, InvalidMetadata, InvalidWorkbook
 from registry.models import Department
 
 from ..app import context, portal_config, reading, requires
@@ -65,16 +65,35 @@ def index():
 
 
 def search_page(template: str, find, ctx, facets, **extra):
-    """A catalogue's search page: the request's text, facets and page through ``find`` (a search action)."""
+    """A catalogue's search page: the request's text, facets, order and page through ``find`` (a search action)."""
     text = request.args.get("q", "").strip()
     chosen = {name: request.args.get(name, "") for name in facets}
     page = max(request.args.get("page", 1, type=int) or 1, 1)
-    result = find(ctx, text=text, chosen=chosen, page=page, page_size=portal_config().page_size)
+    sort = request.args.get("sort", "").strip() or "code"
+    try:
+        result = find(ctx, text=text, chosen=chosen, page=page, page_size=portal_config().page_size, sort=sort)
+    except InvalidInput as exc:
+        abort(400, description=exc.user_message)
     # the search as query arguments, for the links that take it along (导出 Excel)
     export_args = {**({"q": text} if text else {}), **{name: value for name, value in chosen.items() if value}}
     return render_template(template, result=result, text=text, chosen=chosen, page=result.page,
                            pages=result.pages, facets=facets, facet_labels=FACET_LABELS, export_args=export_args,
-                           **extra)
+                           sort=sort, sorts={key: label for key, (label, _order) in SORTS.items()}, **extra)
+
+
+@bp.app_template_filter("highlight")
+def _highlight(value: str, text: str) -> Markup:
+    """``value``, escaped, with each word of the search ``text`` marked (<mark>) where the search found it: as a
+    substring, Latin letters in either case."""
+    value = value or ""
+    words = sorted(set((text or "").split()), key=len, reverse=True)
+    if not words:
+        return escape(value)
+    marked, at = Markup(), 0
+    for found in re.finditer("|".join(re.escape(w) for w in words), value, re.IGNORECASE):
+        marked += escape(value[at:found.start()]) + Markup("<mark>{}</mark>").format(found.group(0))
+        at = found.end()
+    return marked + escape(value[at:])
 
 
 def _sample_request(entry: workflow.Entry, requester_code: str) -> str:

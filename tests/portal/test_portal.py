@@ -7,10 +7,10 @@ import time
 from datetime import datetime
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from registry.db import unit_of_work
-from registry.models import AuditEntry
+from registry.models import AuditEntry, CatalogueEntry
 
 
 def test_login_with_wrong_password_is_refused_and_recorded(browser, city, sessions):
@@ -81,15 +81,41 @@ def test_auditor_navigation_has_audit_and_no_cataloguing(browser, city):
 def test_search_matches_chinese_substrings_and_counts_facets(browser, city):
     b = browser("mzj")
     r = b.get("/catalogue", params={"q": "户籍"})
-    assert "共 1 条资源" in r.text and "户籍人口基础信息" in r.text
+    assert "共 1 条资源" in r.text and "<mark>户籍</mark>人口基础信息" in r.text
     r = b.get("/catalogue", params={"q": "人口 信息"})
-    assert "共 2 条资源" in r.text and "人口基本信息(公开项)" in r.text  # every word, in the name or abstract
+    assert "共 2 条资源" in r.text and "<mark>人口</mark>基本<mark>信息</mark>(公开项)" in r.text  # every word
     r = b.get("/catalogue", params={"sharing_type": "无条件共享"})
     assert "共 2 条资源" in r.text and "企业登记信息" in r.text and "户籍人口基础信息" not in r.text
     # the sharing-type facet still offers the other value, counted without its own choice
     assert "有条件共享 <span class=\"count\">2</span>" in r.text
     r = b.get("/catalogue", params={"provider": "gaj", "sharing_type": "无条件共享"})
     assert "共 1 条资源" in r.text and "人口基本信息(公开项)" in r.text
+
+
+def _names(page: str) -> list[str]:
+    """The entries' names on a search page, in their order (marks taken out)."""
+    return [h.split('">', 1)[1].split("</a>")[0].replace("<mark>", "").replace("</mark>", "")
+            for h in page.split('<article class="result">')[1:]]
+
+
+def test_search_orders_by_code_or_latest_change_marks_the_words_and_clears(browser, city, sessions):
+    b = browser("mzj")
+    by_code = _names(b.get("/catalogue").text)
+    assert len(by_code) == 4 and 'id="clear-search"' not in b.get("/catalogue").text  # nothing to clear
+    with unit_of_work(sessions) as s:  # 企业登记信息 changed last
+        s.execute(update(CatalogueEntry).where(CatalogueEntry.resource_code == city.enterprise)
+                  .values(modified=datetime(2099, 1, 1)))
+    latest = b.get("/catalogue", params={"sort": "modified"}).text
+    assert _names(latest)[0] == "企业登记信息" and "<strong>最近更新</strong>" in latest
+    assert _names(b.get("/catalogue", params={"sort": "code"}).text) == by_code
+    r = b.get("/catalogue", params={"q": "户籍", "sharing_type": "有条件共享", "sort": "modified"})
+    assert "<mark>户籍</mark>人口基础信息" in r.text
+    assert 'name="sort" value="modified"' in r.text  # a new search keeps the order
+    assert 'id="clear-search" href="/portal/catalogue?sort=modified">清除全部条件</a>' in r.text
+    r = b.get("/catalogue", params={"sort": "name"})
+    assert r.status_code == 400 and "排序方式只能是资源代码、最近更新。" in r.text
+    r = browser().get("/open", params={"q": "企业", "sort": "modified"})  # the open catalogue alike
+    assert "<mark>企业</mark>登记信息" in r.text and "<strong>最近更新</strong>" in r.text
 
 
 def test_search_paginates(monkeypatch, request, city):
