@@ -158,9 +158,13 @@ def _journey(installed: Installed, centre: Centre, tmp_path: Path) -> None:
     signed_in = portal.login("gaj-cat", PASSWORD)
     assert signed_in.status_code == 200 and "退出" in signed_in.text, signed_in.text[:300]
     inbox = portal.get("/inbox")
-    assert f"<td>{number}</td>" in inbox.text and "医保待遇审核时核验参保人户籍变动" in inbox.text
-    decided = portal.post("/inbox/decide", {"id": str(number), "decision": "approve"})
-    assert decided.status_code == 200, decided.text[:300]
+    assert f'href="/portal/applications/{number}">审批</a>' in inbox.text
+    assert "医保待遇审核时核验参保人户籍变动" in inbox.text
+    page = portal.get(f"/applications/{number}")  # approved on its page, the two fields asked for ticked
+    assert 'name="fields" value="idNumber" checked' in page.text and 'name="fields" value="name" checked' in page.text
+    decided = portal.post(f"/applications/{number}/decide", [("decision", "approve"), ("until", "2099-12-31"),
+                                                             ("fields", "idNumber"), ("fields", "name")])
+    assert decided.status_code == 200 and "已同意使用申请" in decided.text, decided.text[:300]
     assert [(a["id"], a["status"]) for a in ybj.json("applications")] == [(number, "approved")]
     [grant] = ybj.json("grants")
     assert (grant["resource_code"], grant["application_id"]) == (code, number)
