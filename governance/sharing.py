@@ -134,7 +134,7 @@ def held_in_force(consumer_id, entry_id, at, system_id=None):
     beside other rows (each argument a value or a SQL expression; ``system_id`` None: the department's
     grants only)."""
     return and_(SharingGrant.consumer_id == consumer_id, SharingGrant.entry_id == entry_id, _held_by(system_id),
-                *_in_force(at))
+                *in_force(at))
 
 
 def _active_grants(system: bool):
@@ -151,7 +151,8 @@ def _held_by(system_id):
     return department if system_id is None else or_(department, SharingGrant.system_id == system_id)
 
 
-def _in_force(at: datetime) -> tuple:
+def in_force(at: datetime) -> tuple:
+    """The conditions of a grant in force at ``at``: begun, not ended, not revoked."""
     return (SharingGrant.valid_from <= at, or_(SharingGrant.valid_to.is_(None), SharingGrant.valid_to > at),
             or_(SharingGrant.revoked_at.is_(None), SharingGrant.revoked_at > at))
 
@@ -179,7 +180,7 @@ def refusals(session: Session, requester: Department, entries: Sequence[Catalogu
     ids = [e.id for e in conditional]
     held = set(session.scalars(select(SharingGrant.entry_id).where(
         SharingGrant.consumer_id == requester.id, SharingGrant.entry_id.in_(ids), _held_by(system_id),
-        *_in_force(at))))
+        *in_force(at))))
     refused = [e for e in conditional if e.id not in held]
     facts = _refusal_facts(session, requester, [e.id for e in refused], at, system_id) if refused else {}
     said = {e.id: _why_not_said(requester, e, at, *(facts[kind].get(e.id) for kind in _FACTS)) for e in refused}
@@ -198,7 +199,7 @@ def _refusal_facts(session: Session, requester: Department, entry_ids: Sequence[
     others: dict[int, object] = {}
     for entry_id, code in session.execute(
             select(SharingGrant.entry_id, AppSystem.code).join(AppSystem, SharingGrant.system_id == AppSystem.id)
-            .where(SharingGrant.consumer_id == requester.id, SharingGrant.entry_id.in_(entry_ids), *_in_force(at))
+            .where(SharingGrant.consumer_id == requester.id, SharingGrant.entry_id.in_(entry_ids), *in_force(at))
             .order_by(AppSystem.code.desc())):
         others[entry_id] = code  # (ordered descending: the first code is kept last)
     last = {grant.entry_id: grant for grant in session.scalars(

@@ -726,6 +726,8 @@ check("portal.logout")(anyone)
 #   department.applications, .approve, .refuse   admin (onboard)
 #   department.suspend, .reinstate               admin (onboard)
 #   department.list, .show                       admin, security, auditor (the three duties read the register)
+#   department.directory, .profile               everyone signed in (部门目录: what each department shares, and the
+#                                                contact its businessEntity publishes)
 #   system.register, .suspend, .reinstate        a department's connect roles (admin, cataloguer, provider) for
 #                                                their own department; an admin for any
 #   system.list                                  the connect roles: their department's; admin and security: any
@@ -746,6 +748,8 @@ for _name in ("applications", "approve", "refuse", "suspend", "reinstate"):
     check(f"department.{_name}")(allowed("onboard"))
 check("department.list")(_reads_departments)
 check("department.show")(_reads_departments)
+check("department.directory")(allowed("search"))
+check("department.profile")(allowed("search"))
 
 
 def _own_systems(caller: Caller, department: str | None) -> None:

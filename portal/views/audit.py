@@ -32,6 +32,7 @@ OPERATIONS = {
     "catalogue.create": "新建目录条目", "catalogue.update": "修改目录条目", "catalogue.submit": "提交审核",
     "catalogue.approve": "审核通过", "catalogue.refuse": "审核退回", "catalogue.publish": "发布",
     "catalogue.withdraw": "下架", "catalogue.search": "检索资源目录", "catalogue.show": "查看资源",
+    "department.directory": "查看部门目录", "department.profile": "查看部门",
     "exchange.QueryRecords": "查询记录 (接口)", "exchange.SubmitBatch": "提交批次 (接口)",
     "exchange.GetBatchStatus": "查询批次状态 (接口)", "exchange.GetChanges": "获取变更 (接口)",
     "exchange.request": "交换接口请求",

@@ -4,6 +4,10 @@ department and lineage, code values with their names (``portal.unified``).
 
 The action records the query, and each resource it reads is an ``exchange.query_records`` entry
 of its own (channel ``portal``); when the log cannot be written nothing is shown.
+
+The answer prints as a 查询结果单: who asked, when (China time), why, every resource's fields opened, and
+a note that the sheet holds personal or enterprise data for that purpose only (the print stylesheet
+leaves out the portal's menus and forms).
 """
 
 from __future__ import annotations
@@ -30,12 +34,13 @@ def index():
     purpose = request.values.get("purpose", "").strip()
     errors: dict[str, str] = {}
     if request.method == "POST":
+        ctx = context()
         try:
-            result = unified_query(context(), key=key, purpose=purpose)
+            result = unified_query(ctx, key=key, purpose=purpose)
         except InvalidInput as refused:
             errors[refused.field or "key"] = refused.user_message
         else:
             return render_template("query.html", key=key, purpose=purpose, errors=errors, result=result,
-                                   fmt=lookup(result.record_type), shown=shown, bases=BASES)
+                                   fmt=lookup(result.record_type), shown=shown, bases=BASES, at=ctx.now)
     return render_template("query.html", key=key, purpose=purpose, errors=errors, result=None, fmt=None,
                            shown=shown, bases=BASES), 422 if errors else 200

@@ -36,6 +36,9 @@ CASES = {
     "sharing.masking": case("everyone", lambda w: {"resource_code": w.unconditional}),
     "sharing.view": case("everyone", lambda w: {"resource_code": w.unconditional}),
     "governance.todo": case("everyone"),
+    # 部门目录: every signed-in person (which departments share with whom: test_departments)
+    "department.directory": case("everyone"),
+    "department.profile": case("everyone", lambda w: {"department": "gaj"}),
     # a node's heartbeat is signed: no signed-in person reports one, whatever the role
     "nodes.report": case(set(), lambda w: {"node_id": "0e3c1b8a-57d2-4f7e-9a43-6b1f0d2c8e15"}),
     "nodes.list": case({"admin", "auditor"}),

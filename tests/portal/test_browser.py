@@ -120,6 +120,21 @@ def test_unified_query_names_codes_and_leads_a_consumer_without_a_grant_to_apply
     assert ethnicity == f"{codes.ethnicities()[person['ethnicity']]} ({person['ethnicity']})"
     source = mzj.locator("#merged tr[data-field=domicileAddress] td.source").inner_text()
     assert "临江市公安局" in source and "经临江市民政局的资源《婚姻登记人员信息》查得" in source
+    # 打印结果单: every resource's fields open, then the browser prints; the sheet leaves the menus and form out
+    assert not mzj.locator("details.hit").first.evaluate("d => d.open")
+    mzj.evaluate("window.print = () => { window.printed = true; }")
+    mzj.click("button[data-print]")
+    assert mzj.evaluate("window.printed") and mzj.locator("details.hit").evaluate_all("ds => ds.every(d => d.open)")
+    mzj.emulate_media(media="print")
+    assert not mzj.locator("nav.nav").is_visible() and not mzj.locator("#purpose").is_visible()
+    head = mzj.locator("#print-head")
+    assert head.is_visible() and "查询事由: 核验婚姻登记当事人" in head.inner_text()
+    assert "临江市民政局" in head.inner_text()
+    shot(mzj, "consumer-unified-query-printed")
+    mzj.emulate_media(media="screen")
+    assert not head.is_visible()
+    mzj.evaluate("window.dispatchEvent(new Event('afterprint'))")  # the reader's closed ones close again
+    assert mzj.locator("details.hit").evaluate_all("ds => ds.every(d => !d.open)")
     mzj.click("#skipped summary")
     refused = mzj.locator("#skipped li", has_text="户籍人口基础信息")
     assert "尚无读取资源「户籍人口基础信息」" in refused.inner_text()
@@ -215,3 +230,19 @@ def test_another_departments_entry_offers_no_edit_form(signed_in, city, live_ser
     mzj.goto(f"{live_server.url}/portal/resource/edit?code={city.conditional}")
     assert "属于其他部门, 只有提供部门才能修改" in mzj.inner_text("main")
     assert mzj.locator("form.grid").count() == 0
+
+
+def test_a_consumer_finds_a_department_in_the_directory_and_opens_its_page(signed_in, city):
+    for width in (1280, 390):
+        mzj = signed_in("mzj", width=width)
+        if width == 390:
+            mzj.click("label.nav-button")
+        mzj.click("nav >> text=部门目录")
+        mzj.fill("input[name=q]", "公安")
+        mzj.click("button:has-text('检索')")
+        assert mzj.locator("#department-count").inner_text().startswith("共 1 个部门")
+        mzj.click("#org-gaj a:has-text('临江市公安局')")
+        mzj.wait_for_selector("h1:has-text('临江市公安局')")
+        assert "已发布 2 项" in mzj.locator("#org-resources").inner_text()
+        assert mzj.locator("#org-recent article").count() == 2
+        shot(mzj, f"consumer-department-page-{width}")

@@ -3,12 +3,14 @@ with inline errors, 使用申请, unified query with lineage, audit."""
 
 from __future__ import annotations
 
+import re
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select, update
 
+from registry.clock import utcnow
 from registry.db import unit_of_work
 from registry.models import AuditEntry, CatalogueEntry
 
@@ -218,6 +220,11 @@ def test_unified_query_finds_enterprises_and_refuses_bad_keys(browser, city):
     company = city.enterprises[0]
     r = b.post("/query", {"key": company["creditCode"], "purpose": "核验企业"})
     assert "统一社会信用代码" in r.text and company["name"] in r.text
+    # its printed sheet (查询结果单) says who asked, when in China time, why, and that it holds enterprise data
+    head = r.text.split('id="print-head">')[1].split("</div>")[0]
+    asked = re.search(r"查询时间: (\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}) \(北京时间\)", head).group(1)
+    assert abs(datetime.strptime(asked, "%Y-%m-%d %H:%M:%S") - (utcnow() + timedelta(hours=8))) < timedelta(minutes=1)
+    assert "查询人: mzj (临江市民政局)" in head and "查询事由: 核验企业" in head and "本结果单含法人信息" in head
     r = b.post("/query", {"key": "ABC-not-a-key", "purpose": "x"})
     assert r.status_code == 422 and 'id="err-key"' in r.text
 
