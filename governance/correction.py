@@ -25,6 +25,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from directory import lookups
+from directory.notices import notify
+from registry.clock import china_date
 from registry.errors import Conflict, ExchangeError, GovernanceError, NotFound
 from registry.models import CatalogueEntry, CoreRecord, CorrectionReport, Department
 from trust.actions import Context, action
@@ -118,6 +120,9 @@ def file(ctx: Context, *, resource_code: str, record_key: str, field: str, probl
     session.add(report)
     session.flush()
     ctx.note(detail=f"report #{report.id}: {name} of {key}")
+    notify(ctx, department_id=entry.provider_id, capability="correction_answer", subject="correction", ref=report.id,
+           text=f"{reporter.name}对「{entry.name}」中主键为 {key} 的记录提交了纠错 #{report.id}, "
+                f"请于 {china_date(report.deadline)} 前答复。")
     return Report.of(session, report)
 
 
@@ -149,6 +154,11 @@ def answer(ctx: Context, *, report_id: int, accept: bool, text: str | None) -> R
     report.answer, report.answered_by, report.answered_at = text, ctx.caller.who, ctx.now
     session.flush()
     ctx.note(detail=f"report #{report.id} {report.status}")
+    entry = report.entry
+    notify(ctx, department_id=report.reporter_id, capability="correction_file", usernames=[report.reported_by],
+           subject="correction_answer", ref=report.id,
+           text=f"{entry.provider.name}{'采纳' if accept else '未采纳'}了本部门对「{entry.name}」的纠错 "
+                f"#{report.id}: {text}")
     return Report.of(session, report)
 
 

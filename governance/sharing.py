@@ -46,6 +46,7 @@ from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.orm import Session, object_session
 
 from directory.lookups import base_of_class, department_by_code, published_resource
+from directory.notices import notify
 from registry.clock import china_date, china_midnight, utcnow
 from registry.errors import Conflict, ExchangeError, GovernanceError, NotFound
 from registry.models import (
@@ -336,6 +337,9 @@ def apply(ctx: Context, *, resource_code: str, purpose: str, valid_to: date | No
     )
     session.add(application)
     session.flush()
+    notify(ctx, department_id=entry.provider_id, capability="inbox", subject="application", ref=application.id,
+           text=f"{consumer.name}申请使用「{entry.name}」(使用申请 #{application.id}), "
+                f"请于 {_day(application.deadline)} 前答复。")
     return Application.of(session, application)
 
 
@@ -377,7 +381,16 @@ def approve(ctx: Context, *, application_id: int, fields: Sequence[str] | None =
     session.add(grant)
     session.flush()
     ctx.note(detail=f"application #{application.id}: grant #{grant.id} to {application.consumer.code}")
+    narrowed = "部分字段, " if granted != application.fields else ""
+    _tell_applicant(ctx, application, f"{entry.provider.name}已同意本部门对「{entry.name}」的使用申请 "
+                                      f"#{application.id} ({narrowed}授权至 {until})。")
     return Grant.of(grant, now)
+
+
+def _tell_applicant(ctx: Context, application: SharingApplication, text: str) -> None:
+    """Tell the applicant, and their department's other consumers, of the answer to their application."""
+    notify(ctx, department_id=application.consumer_id, capability="apply", usernames=[application.applicant],
+           subject="application", ref=application.id, text=text)
 
 
 @action("sharing.refuse")
@@ -390,6 +403,9 @@ def refuse(ctx: Context, *, application_id: int, reason: str | None) -> Applicat
     application.status, application.decided_by, application.decided_at = REFUSED, ctx.caller.who, ctx.now
     application.reason = reason
     session.flush()
+    entry = application.entry
+    _tell_applicant(ctx, application, f"{entry.provider.name}拒绝了本部门对「{entry.name}」的使用申请 "
+                                      f"#{application.id}: {reason}")
     return Application.of(session, application)
 
 
@@ -406,6 +422,9 @@ def withdraw(ctx: Context, *, application_id: int) -> Application:
                        zh=f"使用申请 #{application.id} {_label(application)}, 只有待答复的申请可以撤回。")
     application.status, application.decided_by, application.decided_at = WITHDRAWN, ctx.caller.who, ctx.now
     session.flush()
+    entry = application.entry
+    notify(ctx, department_id=entry.provider_id, capability="inbox", subject="application", ref=application.id,
+           text=f"{application.consumer.name}撤回了对「{entry.name}」的使用申请 #{application.id}, 无需再答复。")
     return Application.of(session, application)
 
 
@@ -538,6 +557,10 @@ def grant(ctx: Context, *, resource_code: str, consumer_code: str, fields: Seque
     session.add(record)
     session.flush()
     ctx.note(detail=f"grant #{record.id} to {reader.code if reader is not None else consumer.code}")
+    until = f"至 {valid_to}" if valid_to else "长期有效"
+    notify(ctx, department_id=consumer.id, capability="apply", subject="grant", ref=entry.resource_code,
+           text=f"{entry.provider.name}授权{reader.name if reader is not None else '本部门'}读取「{entry.name}」"
+                f"(授权 #{record.id}, {until})。")
     return Grant.of(record, now)
 
 
@@ -552,6 +575,9 @@ def revoke(ctx: Context, *, grant_id: int, reason: str | None) -> Grant:
                        field="grant", zh=f"授权 #{grant_id} 已于 {_day(record.revoked_at)} 撤销。")
     record.revoked_at, record.revoked_by, record.revoke_reason = ctx.now, ctx.caller.who, reason
     ctx.session.flush()
+    entry = record.entry
+    notify(ctx, department_id=record.consumer_id, capability="apply", subject="grant", ref=entry.resource_code,
+           text=f"{entry.provider.name}撤销了本部门读取「{entry.name}」的授权 #{record.id}: {reason}")
     return Grant.of(record, ctx.now)
 
 

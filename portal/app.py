@@ -30,6 +30,7 @@ from flask import Flask, abort, flash, g, redirect, render_template, request, se
 from markupsafe import Markup
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
+from directory import notices
 from registry.clock import china_midnight
 from registry.db import DatabaseUnavailable
 from registry.errors import (
@@ -142,6 +143,7 @@ def create_app(settings: Settings, sessions: sessionmaker[Session], config: Port
         if uid is not None:
             with sessions() as db:
                 user = db.get(User, uid, options=[joinedload(User.department)])
+                g.unread = notices.unread(db, uid) if user is not None else 0
             if user is None or not user.active or _ended(user, session.get("begun", 0.0)):
                 session.clear()
             elif user.department is not None and user.department.status != "active":
@@ -156,7 +158,8 @@ def create_app(settings: Settings, sessions: sessionmaker[Session], config: Port
         user = g.get("user")
         granted = user.role_set if user is not None else set()
         return {
-            "me": user, "can": lambda capability: bool(set(granted) & CAPABILITIES[capability]),
+            "me": user, "unread": g.get("unread", 0) if user is not None else 0,
+            "can": lambda capability: bool(set(granted) & CAPABILITIES[capability]),
             "role_labels": role_names(sorted(granted)), "csrf_field": _csrf_field, "page_url": _page_url,
         }
 

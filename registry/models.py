@@ -524,6 +524,26 @@ class CatalogueWatch(Base):
     __table_args__ = (UniqueConstraint("user_id", "entry_id", name="uq_catalogue_watch"),)
 
 
+class Notice(Base):
+    """A 站内消息 to one person: something done that they should know of - a 使用申请 to answer or its
+    answer, a 纠错 to answer or its answer, an entry to review or its review.  ``subject`` names what
+    it is about (application, correction, correction_answer, entry, grant) and ``ref`` which one (a number,
+    a 资源代码); the portal makes the link.  ``read_at`` None: unread."""
+
+    __tablename__ = "notice"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"))
+    subject: Mapped[str] = mapped_column(String(24))
+    ref: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(String(500))
+    actor: Mapped[str] = mapped_column(String(64), default="")  # who did what it tells of
+    created: Mapped[datetime] = mapped_column(DateTime)
+    read_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    __table_args__ = (Index("ix_notice_user_read", "user_id", "read_at"),)
+
+
 # --------------------------------------------------------------------------- exchange tiers (E6)
 
 

@@ -250,6 +250,7 @@ def anyone(ctx: Any, **_inputs: Any) -> None:
 #                                                 every account: whoever reads the directory may follow it
 #                                                 (the subscription API limits each to its own subscriptions)
 #   uddi.listeners                                admin, auditor (monitoring: every subscriber's listener)
+#   notice.list, .open, .read_all                 every account, its own 站内消息 only (no system's call)
 
 #: who sees every catalogue entry whatever its status and department (others: the published ones and
 #: their own department's)
@@ -368,6 +369,18 @@ for _name in ("watch", "unwatch", "watching", "seen"):  # 订阅目录变更: an
     check(f"catalogue.{_name}")(allowed("search"))
 for _name in ("open_search", "open_show", "dcat"):
     check(f"catalogue.{_name}")(anyone)  # what they show is open_catalogue's, whoever asks
+
+
+def _a_person(ctx: Any, **_inputs: Any) -> None:
+    """站内消息 are a person's: every signed-in account reads and clears its own (never a system's call)."""
+    require(ctx.caller, "search")
+    if ctx.caller.user_id is None:
+        raise NotPermitted(f"{ctx.caller.who} is no account: notices are kept for people, each reads their own",
+                           zh="站内消息属于个人账号, 请以账号身份查看。")
+
+
+for _name in ("list", "open", "read_all"):
+    check(f"notice.{_name}")(_a_person)
 
 
 @check("catalogue.history")

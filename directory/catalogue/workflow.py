@@ -57,6 +57,7 @@ from registry.models import CatalogueEntry, CatalogueVersion, Department, Inform
 from trust.actions import Context, action
 from trust.auth import CATALOGUING, REVIEWING, catalogue_refusal, catalogue_visibility, may_read_catalogue_history
 
+from ..notices import notify
 from ..uddi import store
 from . import classification, codes
 from .metadata import Metadata, problem, validate_metadata
@@ -556,7 +557,28 @@ def _move(ctx: Context, row: CatalogueEntry, verb: str, reason: str = "") -> Ent
     row.version += 1
     _record(ctx, row, verb, reason)
     ctx.note(resource_code=row.resource_code, detail=reason)
+    _tell(ctx, row, verb, reason)
     return Entry.of(row)
+
+
+#: what a step of the workflow tells whom: verb -> (the capability told, of the provider department or of
+#: any, the text)
+_TOLD = {
+    "submit": ("review", False, "{provider}提交了「{name}」({code}), 待审核。"),
+    "approve": ("catalogue", True, "「{name}」({code}) 已审核通过, 待发布。"),
+    "refuse": ("catalogue", True, "「{name}」({code}) 被审核退回: {reason}"),
+    "publish": ("catalogue", True, "「{name}」({code}) 已发布到资源目录。"),
+}
+
+
+def _tell(ctx: Context, row: CatalogueEntry, verb: str, reason: str) -> None:
+    """站内消息 of a step: reviewers learn of a submitted entry, its department's cataloguers of the review."""
+    if verb not in _TOLD:
+        return
+    capability, own, text = _TOLD[verb]
+    notify(ctx, capability=capability, department_id=row.provider_id if own else None, subject="entry",
+           ref=row.resource_code, text=text.format(provider=row.provider.name, name=row.name,
+                                                    code=row.resource_code, reason=reason))
 
 
 def _record(ctx: Context, row: CatalogueEntry, verb: str, reason: str = "") -> None:

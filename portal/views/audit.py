@@ -33,6 +33,7 @@ OPERATIONS = {
     "catalogue.approve": "审核通过", "catalogue.refuse": "审核退回", "catalogue.publish": "发布",
     "catalogue.withdraw": "下架", "catalogue.search": "检索资源目录", "catalogue.show": "查看资源",
     "department.directory": "查看部门目录", "department.profile": "查看部门",
+    "notice.list": "查看消息", "notice.open": "打开消息", "notice.read_all": "全部消息标为已读",
     "exchange.QueryRecords": "查询记录 (接口)", "exchange.SubmitBatch": "提交批次 (接口)",
     "exchange.GetBatchStatus": "查询批次状态 (接口)", "exchange.GetChanges": "获取变更 (接口)",
     "exchange.request": "交换接口请求",
@@ -50,7 +51,7 @@ AREAS = {
     "portal": "门户", "sharing": "共享治理", "correction": "纠错", "assessment": "考核", "catalogue": "资源目录",
     "exchange": "数据交换", "uddi": "目录服务 (UDDI)", "wsdl": "接口描述 (WSDL)", "audit": "审计日志", "pki": "证书",
     "sync": "同步", "adapter": "适配器", "monitor": "交换监控", "quarantine": "隔离区", "demo": "演示数据",
-    "core": "基础库", "department": "部门登记", "system": "应用系统", "user": "用户管理",
+    "core": "基础库", "department": "部门登记", "notice": "站内消息", "system": "应用系统", "user": "用户管理",
 }
 CHANNELS = {"soap": "接口", "portal": "门户", "cli": "命令行", "node": "前置节点", "federation": "级联平台",
             "job": "定时任务", "harvest": "目录采集"}

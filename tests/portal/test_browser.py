@@ -79,7 +79,12 @@ def test_consumer_applies_provider_approves_consumer_queries_with_lineage(signed
     mzj.wait_for_selector("text=已提交")
     shot(mzj, "consumer-applications")
 
-    gaj = signed_in("gaj")
+    gaj = signed_in("gaj")  # told in the header (消息), the notice leads to the application's page
+    assert gaj.locator("#notices-link .badge").inner_text() != ""
+    gaj.click("#notices-link")
+    shot(gaj, "provider-notices")
+    gaj.click("#notices a:has-text('临江市民政局申请使用「户籍人口基础信息」')")
+    gaj.wait_for_selector("#approve")
     gaj.click("nav >> text=申请审批")
     row = gaj.locator("#inbox tbody tr", has_text="婚姻登记核验当事人户籍")
     shot(gaj, "provider-inbox")

@@ -1,0 +1,140 @@
+"""站内消息 (notices): what a person should know of without going to look - a 使用申请 or 纠错 for their
+department to answer, or the answer to their department's; a catalogue entry to review, or the review of
+their department's entry.
+
+    notify(ctx, department_id=provider.id, capability="inbox", subject="application", ref="12",
+           text="临江市民政局申请使用「户籍人口基础信息」(#12), 请于 2026-12-14 前答复。")
+    notices(ctx, unread=True)    -> Page(items=(Notice(...), ...), unread=1, total=1, page=1, pages=1)
+    open_notice(ctx, notice_id=3) -> Notice(..., read_at=...)   (marked read)
+    read_all(ctx)                 -> 4   (how many were unread)
+
+A notice is written by the action that did what it tells of, in that action's unit of work: it exists
+exactly when its cause was committed, and a refused or failed action leaves none.  It goes to every active
+person of the department named whose roles give the capability named (of any department when none is
+named), and never to the person who did it.  Each person reads, opens and clears only their own.
+
+The number of a person's unread notices (``unread``) is read for every portal page, beside their account;
+like the account, it is their own state, not an action's result, and is not audited.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from registry.errors import NotFound
+from registry.models import Notice as NoticeRow
+from registry.models import User
+from trust.actions import Context, action
+from trust.auth import CAPABILITIES
+
+#: what a notice may be about, as the portal heads it
+SUBJECTS = {"application": "使用申请", "correction": "数据纠错", "correction_answer": "数据纠错", "entry": "资源目录",
+            "grant": "授权"}
+#: the longest text a notice keeps (a reason quoted in it is cut to fit)
+TEXT_LENGTH = 500
+PAGE_SIZE = 30
+
+
+@dataclass(frozen=True)
+class Notice:
+    id: int
+    subject: str
+    ref: str
+    text: str
+    actor: str
+    created: datetime
+    read_at: datetime | None
+
+    @classmethod
+    def of(cls, row: NoticeRow) -> Notice:
+        return cls(row.id, row.subject, row.ref, row.text, row.actor, row.created, row.read_at)
+
+    @property
+    def subject_label(self) -> str:
+        return SUBJECTS.get(self.subject, self.subject)
+
+
+@dataclass(frozen=True)
+class Page:
+    items: tuple[Notice, ...]
+    unread: int  # of all the person's notices
+    total: int  # of those listed (all, or the unread)
+    page: int
+    pages: int
+
+
+def notify(ctx: Context, *, capability: str, subject: str, ref: str | int, text: str,
+           department_id: int | None = None, usernames: Iterable[str] = ()) -> int:
+    """Tell every active person of ``department_id`` (any department when None) whose roles give
+    ``capability``, and the people ``usernames`` names, of what ``ctx``'s action did - in its unit of work.
+    Not the person who did it.  How many were told."""
+    if subject not in SUBJECTS:
+        raise ValueError(f"unknown notice subject {subject!r}")
+    people = select(User.id, User.username, User.roles).where(User.active.is_(True))
+    if department_id is not None:
+        people = people.where(User.department_id == department_id)
+    named = set(usernames)
+    told = {uid for uid, username, roles in ctx.session.execute(people)
+            if set(filter(None, roles.split(","))) & CAPABILITIES[capability] and username != ctx.caller.user}
+    if named:
+        told |= {uid for uid, username in ctx.session.execute(
+            select(User.id, User.username).where(User.username.in_(named), User.active.is_(True)))
+            if username != ctx.caller.user}
+    text = text if len(text) <= TEXT_LENGTH else text[:TEXT_LENGTH - 1] + "…"
+    ctx.session.add_all(NoticeRow(user_id=uid, subject=subject, ref=str(ref), text=text, actor=ctx.caller.who,
+                                  created=ctx.now) for uid in sorted(told))
+    return len(told)
+
+
+def unread(session: Session, user_id: int) -> int:
+    """How many of the person's notices are unread."""
+    return session.scalar(select(func.count()).select_from(NoticeRow)
+                          .where(NoticeRow.user_id == user_id, NoticeRow.read_at.is_(None))) or 0
+
+
+@action("notice.list")
+def notices(ctx: Context, *, unread_only: bool = False, page: int = 1) -> Page:
+    """The caller's notices, newest first (only the unread with ``unread_only``), ``PAGE_SIZE`` a page."""
+    mine = [NoticeRow.user_id == _person(ctx)]
+    if unread_only:
+        mine.append(NoticeRow.read_at.is_(None))
+    total = ctx.session.scalar(select(func.count()).select_from(NoticeRow).where(*mine)) or 0
+    pages = max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1)
+    page = min(max(page, 1), pages)
+    rows = ctx.session.scalars(select(NoticeRow).where(*mine).order_by(NoticeRow.id.desc())
+                               .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE))
+    items = tuple(Notice.of(row) for row in rows)
+    ctx.note(record_count=len(items))
+    return Page(items, unread(ctx.session, _person(ctx)), total, page, pages)
+
+
+@action("notice.open")
+def open_notice(ctx: Context, *, notice_id: int) -> Notice:
+    """One of the caller's notices, marked read (another person's is not found, as if there were none)."""
+    row = ctx.session.get(NoticeRow, notice_id)
+    if row is None or row.user_id != _person(ctx):
+        raise NotFound(f"you have no notice #{notice_id}", code="NoticeNotFound", field="notice",
+                       zh=f"没有编号为 {notice_id} 的消息。")
+    ctx.note(detail=f"notice #{row.id}: {row.subject} {row.ref}")
+    if row.read_at is None:
+        row.read_at = ctx.now
+    return Notice.of(row)
+
+
+@action("notice.read_all")
+def read_all(ctx: Context) -> int:
+    """Mark every unread notice of the caller read; how many there were."""
+    done = ctx.session.execute(update(NoticeRow).where(NoticeRow.user_id == _person(ctx), NoticeRow.read_at.is_(None))
+                               .values(read_at=ctx.now)).rowcount
+    ctx.note(record_count=done)
+    return done
+
+
+def _person(ctx: Context) -> int:
+    # the actions' check refuses a caller that is not a person (trust.auth: notice.*)
+    return ctx.caller.user_id

@@ -1,0 +1,51 @@
+"""消息 (站内消息): the signed-in person's notices, newest first (``notice.list``), each opened where it
+points - the application, the 纠错 report, the catalogue entry - and marked read (``notice.open``), or
+all marked read at once (``notice.read_all``)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+
+from directory import notices
+from registry.errors import NotFound
+
+from ..app import context, requires
+
+bp = Blueprint("notices", __name__)
+
+
+def target(notice: notices.Notice) -> str:
+    """Where a notice leads in the portal."""
+    if notice.subject == "application":
+        return url_for("sharing.application", number=int(notice.ref))
+    if notice.subject == "correction":
+        return url_for("corrections.index", _anchor=f"report-{notice.ref}")
+    if notice.subject == "correction_answer":
+        return url_for("corrections.index", _anchor=f"filed-{notice.ref}")
+    return url_for("catalogue.detail", code=notice.ref)  # entry, grant: the resource
+
+
+@bp.route("/notices")
+@requires("search")
+def index():
+    unread_only = request.args.get("show") == "unread"
+    page = notices.notices(context(), unread_only=unread_only, page=request.args.get("page", 1, type=int) or 1)
+    return render_template("notices.html", page=page, unread_only=unread_only)
+
+
+@bp.route("/notices/<int:notice_id>")
+@requires("search")
+def open_one(notice_id: int):
+    try:
+        notice = notices.open_notice(context(), notice_id=notice_id)
+    except NotFound as exc:
+        abort(404, description=exc.user_message)
+    return redirect(target(notice))
+
+
+@bp.route("/notices/read", methods=["POST"])
+@requires("search")
+def read_all():
+    done = notices.read_all(context())
+    flash(f"已将 {done} 条消息标为已读。" if done else "没有未读消息。", "success")
+    return redirect(url_for("notices.index"))

@@ -1,0 +1,159 @@
+"""站内消息 (directory.notices): each step of a 使用申请, a grant, a 纠错 report and the catalogue workflow tells
+the people who should know - the other side's people with the role to act, never the one who acted - in the
+step's own unit of work; each person lists, opens and clears only their own."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from sqlalchemy import delete, select, update
+
+from directory import notices
+from directory.catalogue import workflow
+from governance import correction, sharing
+from registry.db import unit_of_work
+from registry.errors import GovernanceError, NotFound, NotPermitted
+from registry.models import AuditEntry, Notice, User
+from tests.conftest import as_user
+from trust.actions import Context
+from trust.auth import Caller
+
+from .sharing_city import city_fixture, exchange_fixture  # noqa: F401 - fixtures
+
+
+@pytest.fixture(autouse=True)
+def _told_nothing_yet(city, sessions):
+    """The city's catalogue was built through the workflow, which told its reviewers: start from none."""
+    with unit_of_work(sessions) as s:
+        s.execute(delete(Notice))
+
+
+def _told(sessions) -> list[tuple[str, str, str, str]]:
+    """Every notice: (to whom, subject, ref, text), oldest first."""
+    with sessions() as s:
+        return [tuple(row) for row in s.execute(
+            select(User.username, Notice.subject, Notice.ref, Notice.text).join(User, Notice.user_id == User.id)
+            .order_by(Notice.id))]
+
+
+def _apply(sessions, settings, city) -> int:
+    return sharing.apply(as_user(sessions, settings, "mzj"), resource_code=city.conditional, purpose="低保资格核查",
+                         valid_to=date(2099, 12, 31)).id
+
+
+def test_an_application_tells_the_providers_staff_and_its_answer_tells_the_applicant(city, sessions, settings):
+    number = _apply(sessions, settings, city)
+    [(to, subject, ref, text)] = _told(sessions)  # gaj's cataloguer answers it; not mzj, not another department
+    assert (to, subject, ref) == ("gaj", "application", str(number))
+    assert text.startswith(f"临江市民政局申请使用「户籍人口基础信息」(使用申请 #{number}), 请于 ")
+    assert text.endswith(" 前答复。")
+    sharing.approve(as_user(sessions, settings, "gaj"), application_id=number, fields=["idNumber", "name"],
+                    valid_to=date(2030, 6, 30))
+    assert _told(sessions)[1:] == [("mzj", "application", str(number),
+                                    f"临江市公安局已同意本部门对「户籍人口基础信息」的使用申请 #{number} "
+                                    "(部分字段, 授权至 2030-06-30)。")]
+
+
+def test_a_refusal_quotes_its_reason_and_a_withdrawal_tells_the_provider(city, sessions, settings):
+    number = _apply(sessions, settings, city)
+    sharing.refuse(as_user(sessions, settings, "gaj"), application_id=number, reason="用途与资源不符")
+    refused = f"临江市公安局拒绝了本部门对「户籍人口基础信息」的使用申请 #{number}: 用途与资源不符"
+    assert _told(sessions)[-1] == ("mzj", "application", str(number), refused)
+    again = _apply(sessions, settings, city)
+    sharing.withdraw(as_user(sessions, settings, "mzj"), application_id=again)
+    assert _told(sessions)[-1] == ("gaj", "application", str(again),
+                                   f"临江市民政局撤回了对「户籍人口基础信息」的使用申请 #{again}, 无需再答复。")
+
+
+def test_a_refused_step_tells_no_one(city, sessions, settings):
+    number = _apply(sessions, settings, city)
+    before = _told(sessions)
+    with pytest.raises(GovernanceError):  # a grant may narrow an application, never widen it
+        sharing.approve(as_user(sessions, settings, "gaj"), application_id=number, valid_to=date(2100, 1, 1))
+    with pytest.raises(NotPermitted):
+        sharing.refuse(as_user(sessions, settings, "sbj"), application_id=number, reason="x")
+    assert _told(sessions) == before
+
+
+def test_a_grant_and_its_revocation_tell_the_consumers_people(city, sessions, settings):
+    grant = sharing.grant(as_user(sessions, settings, "gaj"), resource_code=city.conditional, consumer_code="sbj",
+                          valid_to=date(2031, 1, 1)).id
+    sharing.revoke(as_user(sessions, settings, "gaj"), grant_id=grant, reason="业务已办结")
+    assert _told(sessions) == [  # sbj's consumer; sbj-staff, a cataloguer, does not read data
+        ("sbj", "grant", city.conditional,
+         f"临江市公安局授权本部门读取「户籍人口基础信息」(授权 #{grant}, 至 2031-01-01)。"),
+        ("sbj", "grant", city.conditional,
+         f"临江市公安局撤销了本部门读取「户籍人口基础信息」的授权 #{grant}: 业务已办结")]
+
+
+def test_a_correction_report_tells_the_provider_and_its_answer_the_reporter(city, sessions, settings):
+    person = city.people[city.unconditional][0]
+    key = person.findtext("{http://govshare.local/xsd/population/1.0}idNumber")
+    report = correction.file(as_user(sessions, settings, "mzj"), resource_code=city.unconditional, record_key=key,
+                             field="name", problem="姓名有误").id
+    correction.answer(as_user(sessions, settings, "gaj"), report_id=report, accept=True, text="下一批次更正")
+    told = _told(sessions)
+    assert [(to, subject, ref) for to, subject, ref, _text in told] == [
+        ("gaj", "correction", str(report)), ("mzj", "correction_answer", str(report))]
+    assert f"中主键为 {key} 的记录提交了纠错 #{report}, 请于 " in told[0][3]
+    assert told[1][3] == f"临江市公安局采纳了本部门对「人口基本信息(公开项)」的纠错 #{report}: 下一批次更正"
+
+
+def test_the_catalogue_workflow_tells_reviewers_of_a_submission_and_the_provider_of_its_review(city, sessions,
+                                                                                              settings):
+    gaj = as_user(sessions, settings, "gaj")
+    code = workflow.create(gaj, metadata={
+        "classification": "101001001", "name": "公民身份核验信息", "provider_unit": "人口管理支队",
+        "abstract": "身份核验", "format_class": "接口", "format_type": "WebService", "sharing_type": "无条件共享",
+        "sharing_method": "接口", "update_cycle": "实时", "open_to_public": False,
+        "access_point": f"{settings.base_url}/exchange",
+        "items": [{"name": "公民身份号码", "data_type": "C", "length": 18}]}).resource_code
+    workflow.submit(gaj, resource_code=code)
+    workflow.refuse(as_user(sessions, settings, "reviewer"), resource_code=code, reason="摘要过短")
+    assert _told(sessions) == [  # the reviewers (an admin reviews too); then gaj's cataloguer
+        ("reviewer", "entry", code, f"临江市公安局提交了「公民身份核验信息」({code}), 待审核。"),
+        ("admin", "entry", code, f"临江市公安局提交了「公民身份核验信息」({code}), 待审核。"),
+        ("gaj", "entry", code, f"「公民身份核验信息」({code}) 被审核退回: 摘要过短")]
+
+
+def test_an_inactive_account_is_not_told(city, sessions, settings):
+    with unit_of_work(sessions) as s:
+        s.execute(update(User).where(User.username == "gaj").values(active=False))
+    _apply(sessions, settings, city)
+    assert _told(sessions) == []
+
+
+def test_each_person_lists_opens_and_clears_only_their_own_notices(city, sessions, settings):
+    first, second = _apply(sessions, settings, city), None
+    sharing.withdraw(as_user(sessions, settings, "mzj"), application_id=first)
+    second = _apply(sessions, settings, city)
+    page = notices.notices(as_user(sessions, settings, "gaj"))
+    assert (page.unread, page.total) == (3, 3)
+    assert [n.ref for n in page.items] == [str(second), str(first), str(first)]  # newest first
+    assert [n.subject_label for n in page.items] == ["使用申请"] * 3 and page.items[0].actor == "mzj"
+    with sessions() as s:
+        assert notices.unread(s, s.scalar(select(User.id).where(User.username == "gaj"))) == 3
+    opened = notices.open_notice(as_user(sessions, settings, "gaj"), notice_id=page.items[0].id)
+    assert opened.read_at is not None and opened.ref == str(second)
+    unread = notices.notices(as_user(sessions, settings, "gaj"), unread_only=True)
+    assert (unread.unread, unread.total, [n.ref for n in unread.items]) == (2, 2, [str(first), str(first)])
+    with pytest.raises(NotFound) as raised:  # another person's notice is as if there were none
+        notices.open_notice(as_user(sessions, settings, "mzj"), notice_id=page.items[1].id)
+    assert raised.value.user_message == f"没有编号为 {page.items[1].id} 的消息。"
+    assert notices.read_all(as_user(sessions, settings, "mzj")) == 0
+    assert notices.read_all(as_user(sessions, settings, "gaj")) == 2
+    assert notices.notices(as_user(sessions, settings, "gaj")).unread == 0
+    with sessions() as s:
+        audited = s.execute(select(AuditEntry.operation, AuditEntry.user, AuditEntry.result)
+                            .where(AuditEntry.operation.like("notice.%")).order_by(AuditEntry.seq)).all()
+    assert [tuple(a) for a in audited] == [
+        ("notice.list", "gaj", "ok"), ("notice.open", "gaj", "ok"), ("notice.list", "gaj", "ok"),
+        ("notice.open", "mzj", "refused:NoticeNotFound"), ("notice.read_all", "mzj", "ok"),
+        ("notice.read_all", "gaj", "ok"), ("notice.list", "gaj", "ok")]
+
+
+def test_a_system_or_the_console_has_no_notices(city, sessions, settings):
+    with pytest.raises(NotPermitted) as raised:
+        notices.notices(Context(Caller.platform("cli"), sessions, settings))
+    assert raised.value.user_message == "站内消息属于个人账号, 请以账号身份查看。"

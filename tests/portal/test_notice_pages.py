@@ -1,0 +1,65 @@
+"""消息 over real HTTP: the header counts a person's unread 站内消息 on every page, 消息 lists them, a click
+opens what a notice is about and marks it read, and 全部标为已读 clears them; another person's notice is a
+404, as if there were none."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import delete, select
+
+from registry.db import unit_of_work
+from registry.models import Notice
+
+
+def _badge(page: str) -> str | None:
+    found = re.search(r'id="notices-link">消息(?: <span class="badge unread"[^>]*>(\d+)</span>)?</a>', page)
+    assert found, "no 消息 link in the header"
+    return found.group(1)
+
+
+def _quiet(sessions) -> None:
+    """The city's catalogue was built through the workflow, which told its reviewers: start from none."""
+    with unit_of_work(sessions) as s:
+        s.execute(delete(Notice))
+
+
+def test_an_application_is_a_notice_for_the_provider_that_leads_to_the_application(browser, city, sessions):
+    _quiet(sessions)
+    gaj = browser("gaj")
+    assert _badge(gaj.get("/").text) is None
+    mzj = browser("mzj")
+    r = mzj.post("/apply", {"code": city.conditional, "purpose": "婚姻登记核验户籍", "until": "2099-12-31"})
+    number = r.text.split('name="id" value="')[1].split('"')[0]
+    home = gaj.get("/").text
+    assert _badge(home) == "1" and '<strong>1</strong><span>条未读消息</span>' in home
+    listed = gaj.get("/notices").text
+    row = listed.split('<tr id="notice-')[1].split("</tr>")[0]
+    assert f"临江市民政局申请使用「户籍人口基础信息」(使用申请 #{number})" in row and "未读" in row
+    notice = row.split('"')[0]
+    opened = gaj.get(f"/notices/{notice}", allow_redirects=False)
+    assert opened.status_code == 302 and opened.headers["Location"].endswith(f"/portal/applications/{number}")
+    assert _badge(gaj.get("/notices").text) is None
+    # mzj has a 消息 link but no notice of gaj's
+    assert mzj.get(f"/notices/{notice}").status_code == 404
+    assert "没有编号为" in mzj.get(f"/notices/{notice}").text
+
+
+def test_the_answer_is_a_notice_for_the_applicant_and_all_can_be_marked_read(browser, city, sessions):
+    mzj = browser("mzj")
+    r = mzj.post("/apply", {"code": city.conditional, "purpose": "婚姻登记核验户籍", "until": "2099-12-31"})
+    number = r.text.split('name="id" value="')[1].split('"')[0]
+    _quiet(sessions)
+    gaj = browser("gaj")
+    gaj.get(f"/applications/{number}")
+    r = gaj.post(f"/applications/{number}/decide", {"decision": "refuse", "reason": "用途与资源不符"})
+    assert r.status_code == 200, r.text[:300]
+    listed = mzj.get("/notices", params={"show": "unread"}).text
+    assert _badge(listed) == "1" and f"拒绝了本部门对「户籍人口基础信息」的使用申请 #{number}: 用途与资源不符" in listed
+    r = mzj.post("/notices/read", {})
+    assert "已将 1 条消息标为已读。" in r.text and _badge(r.text) is None
+    assert "没有未读消息。" in mzj.get("/notices", params={"show": "unread"}).text
+    with sessions() as s:
+        assert s.scalar(select(Notice.read_at).where(Notice.ref == number)) is not None
+    r = mzj.post("/notices/read", {}, csrf=False)
+    assert r.status_code == 400  # a form from elsewhere clears nothing
