@@ -11,7 +11,12 @@ their department's entry.
 A notice is written by the action that did what it tells of, in that action's unit of work: it exists
 exactly when its cause was committed, and a refused or failed action leaves none.  It goes to every active
 person of the department named whose roles give the capability named (of any department when none is
-named), and never to the person who did it.  Each person reads, opens and clears only their own.
+named), and never to the person who did it.  A notice that called for a step (a 使用申请 or 纠错 to answer,
+an entry to review or to publish) is marked read once the step is taken, by whoever takes it: what stays
+unread is what is still to do, or an answer not yet seen.  Each person reads, opens and clears only their own.
+
+A read notice is deleted ``GOVSHARE_NOTICE_DAYS`` days after it was written by the nightly retention
+(``purge``); an unread one is kept until it is read.
 
 The number of a person's unread notices (``unread``) is read for every portal page, beside their account;
 like the account, it is their own state, not an action's result, and is not audited.
@@ -21,14 +26,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session, sessionmaker
 
+from registry.clock import utcnow
+from registry.db import unit_of_work
 from registry.errors import NotFound
 from registry.models import Notice as NoticeRow
 from registry.models import User
+from registry.settings import Settings
 from trust.actions import Context, action
 from trust.auth import CAPABILITIES
 
@@ -69,12 +77,17 @@ class Page:
 
 
 def notify(ctx: Context, *, capability: str, subject: str, ref: str | int, text: str,
-           department_id: int | None = None, usernames: Iterable[str] = ()) -> int:
+           department_id: int | None = None, usernames: Iterable[str] = (), clears: Iterable[str] = ()) -> int:
     """Tell every active person of ``department_id`` (any department when None) whose roles give
     ``capability``, and the people ``usernames`` names, of what ``ctx``'s action did - in its unit of work.
-    Not the person who did it.  How many were told."""
-    if subject not in SUBJECTS:
-        raise ValueError(f"unknown notice subject {subject!r}")
+    Not the person who did it.  The unread notices of the subjects ``clears`` about the same ``ref`` are
+    marked read first: they called for the step now taken (a 使用申请 to answer, once it is answered).  How
+    many were told."""
+    if subject not in SUBJECTS or not set(clears) <= set(SUBJECTS):
+        raise ValueError(f"unknown notice subject in {subject!r}, {clears!r}")
+    if clears:
+        ctx.session.execute(update(NoticeRow).where(NoticeRow.subject.in_(list(clears)), NoticeRow.ref == str(ref),
+                                                    NoticeRow.read_at.is_(None)).values(read_at=ctx.now))
     people = select(User.id, User.username, User.roles).where(User.active.is_(True))
     if department_id is not None:
         people = people.where(User.department_id == department_id)
@@ -133,6 +146,17 @@ def read_all(ctx: Context) -> int:
                                .values(read_at=ctx.now)).rowcount
     ctx.note(record_count=done)
     return done
+
+
+def purge(sessions: sessionmaker[Session], settings: Settings, *, now: datetime | None = None) -> int:
+    """Delete the read notices written more than ``GOVSHARE_NOTICE_DAYS`` days ago (none when it is 0); how
+    many.  A plain function for the nightly retention."""
+    if settings.notice_days <= 0:
+        return 0
+    cutoff = (now or utcnow()) - timedelta(days=settings.notice_days)
+    with unit_of_work(sessions) as session:
+        return session.execute(delete(NoticeRow).where(NoticeRow.read_at.is_not(None),
+                                                       NoticeRow.created < cutoff)).rowcount or 0
 
 
 def _person(ctx: Context) -> int:

@@ -156,7 +156,7 @@ def answer(ctx: Context, *, report_id: int, accept: bool, text: str | None) -> R
     ctx.note(detail=f"report #{report.id} {report.status}")
     entry = report.entry
     notify(ctx, department_id=report.reporter_id, capability="correction_file", usernames=[report.reported_by],
-           subject="correction_answer", ref=report.id,
+           subject="correction_answer", ref=report.id, clears=("correction",),
            text=f"{entry.provider.name}{'采纳' if accept else '未采纳'}了本部门对「{entry.name}」的纠错 "
                 f"#{report.id}: {text}")
     return Report.of(session, report)

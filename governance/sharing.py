@@ -390,7 +390,7 @@ def approve(ctx: Context, *, application_id: int, fields: Sequence[str] | None =
 def _tell_applicant(ctx: Context, application: SharingApplication, text: str) -> None:
     """Tell the applicant, and their department's other consumers, of the answer to their application."""
     notify(ctx, department_id=application.consumer_id, capability="apply", usernames=[application.applicant],
-           subject="application", ref=application.id, text=text)
+           subject="application", ref=application.id, text=text, clears=("application",))
 
 
 @action("sharing.refuse")
@@ -424,7 +424,8 @@ def withdraw(ctx: Context, *, application_id: int) -> Application:
     session.flush()
     entry = application.entry
     notify(ctx, department_id=entry.provider_id, capability="inbox", subject="application", ref=application.id,
-           text=f"{application.consumer.name}撤回了对「{entry.name}」的使用申请 #{application.id}, 无需再答复。")
+           text=f"{application.consumer.name}撤回了对「{entry.name}」的使用申请 #{application.id}, 无需再答复。",
+           clears=("application",))
     return Application.of(session, application)
 
 

@@ -101,14 +101,17 @@ def audit_checkpoint(sessions: sessionmaker[Session], settings: Settings) -> str
 
 def retention(sessions: sessionmaker[Session], settings: Settings, *, zh: bool = False) -> str:
     """The nightly clean-up of what is kept for a while only: operational records (运行监测) older than
-    ``GOVSHARE_MONITORING_DAYS``.  The evidence log is archived by an operator, month by month
-    (``govshare audit archive``: its file goes to offline storage), not here.  ``zh``: the line in
-    Chinese, for the 后台作业 page."""
+    ``GOVSHARE_MONITORING_DAYS``, and read 站内消息 older than ``GOVSHARE_NOTICE_DAYS``.  The evidence log is
+    archived by an operator, month by month (``govshare audit archive``: its file goes to offline
+    storage), not here.  ``zh``: the line in Chinese, for the 后台作业 page."""
+    from directory import notices
     from registry import request_log
 
     deleted, days = request_log.purge(sessions, settings), settings.monitoring_days
-    return f"删除了 {deleted} 条超过 {days} 天的运行监测记录" if zh else \
-        f"{deleted} operational records older than {days} days deleted"
+    read, notice_days = notices.purge(sessions, settings), settings.notice_days
+    return (f"删除了 {deleted} 条超过 {days} 天的运行监测记录, {read} 条超过 {notice_days} 天的已读消息" if zh else
+            f"deleted {deleted} operational records older than {days} days and {read} read notices older than "
+            f"{notice_days} days")
 
 
 class Housekeeper:

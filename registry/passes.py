@@ -50,7 +50,8 @@ SYNC, PLAN, NOTIFY, CHECKPOINT, FEDERATE, STALLED, PRUNE, RETAIN = (
     "govshare.federate", "govshare.retry_stalled", "govshare.prune_jobs", "govshare.retention")
 #: the tasks by the names people read (后台作业, alerts)
 TASK_NAMES = {SYNC: "适配器同步", PLAN: "同步调度", NOTIFY: "UDDI 订阅通知", CHECKPOINT: "审计检查点",
-              FEDERATE: "上级平台目录上报", STALLED: "恢复停滞作业", PRUNE: "清理旧作业", RETAIN: "运行记录到期清理"}
+              FEDERATE: "上级平台目录上报", STALLED: "恢复停滞作业", PRUNE: "清理旧作业",
+              RETAIN: "运行记录与已读消息到期清理"}
 
 QUIET = 60.0  # seconds a success may go unwritten after a success was written
 OVERDUE_PERIODS = 3  # periods without a row after which a loop has stopped

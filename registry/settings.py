@@ -49,6 +49,7 @@
 | GOVSHARE_JOBS_STALLED    | 30 (seconds without a heartbeat after which a worker's running jobs are retried) |
 | GOVSHARE_JOBS_CONCURRENCY| 2 (jobs one `govshare worker` runs at once) |
 | GOVSHARE_MONITORING_DAYS | 90 (days the per-request operational records (运行监测) are kept; 0: for ever) |
+| GOVSHARE_NOTICE_DAYS     | 180 (days a 站内消息 is kept once read; 0: for ever) |
 | GOVSHARE_ALERT_CERT_DAYS | 30 (a certificate, or the CA, expiring within so many days is an alert (告警)) |
 """
 
@@ -160,6 +161,7 @@ class Settings:
     # Operational monitoring (运行监测): days a request's record is kept; alerts (告警) on certificates
     monitoring_days: int = 90
     alert_cert_days: int = 30
+    notice_days: int = 180  # a read 站内消息 is deleted so many days after it was written (0: never)
 
     @property
     def base_url(self) -> str:
@@ -234,6 +236,7 @@ class Settings:
             jobs_concurrency=_number(int, "GOVSHARE_JOBS_CONCURRENCY", "2"),
             monitoring_days=_number(int, "GOVSHARE_MONITORING_DAYS", "90"),
             alert_cert_days=_number(int, "GOVSHARE_ALERT_CERT_DAYS", "30"),
+            notice_days=_number(int, "GOVSHARE_NOTICE_DAYS", "180"),
         )
         values.update({k: v for k, v in overrides.items() if v is not None})
         if values["jobs"] not in ("", *JOB_ENGINES):

@@ -572,13 +572,14 @@ _TOLD = {
 
 
 def _tell(ctx: Context, row: CatalogueEntry, verb: str, reason: str) -> None:
-    """站内消息 of a step: reviewers learn of a submitted entry, its department's cataloguers of the review."""
+    """站内消息 of a step: reviewers learn of a submitted entry, its department's cataloguers of the review;
+    the entry's earlier notices, which called for this step, are cleared."""
     if verb not in _TOLD:
         return
     capability, own, text = _TOLD[verb]
     notify(ctx, capability=capability, department_id=row.provider_id if own else None, subject="entry",
            ref=row.resource_code, text=text.format(provider=row.provider.name, name=row.name,
-                                                    code=row.resource_code, reason=reason))
+                                                    code=row.resource_code, reason=reason), clears=("entry",))
 
 
 def _record(ctx: Context, row: CatalogueEntry, verb: str, reason: str = "") -> None:

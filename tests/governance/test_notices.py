@@ -117,6 +117,45 @@ def test_the_catalogue_workflow_tells_reviewers_of_a_submission_and_the_provider
         ("gaj", "entry", code, f"「公民身份核验信息」({code}) 被审核退回: 摘要过短")]
 
 
+def _unread(sessions) -> list[tuple[str, str, str]]:
+    with sessions() as s:
+        return [tuple(row) for row in s.execute(
+            select(User.username, Notice.subject, Notice.ref).join(User, Notice.user_id == User.id)
+            .where(Notice.read_at.is_(None)).order_by(Notice.id))]
+
+
+def test_a_notice_that_called_for_a_step_is_cleared_once_the_step_is_taken(city, sessions, settings):
+    number = _apply(sessions, settings, city)
+    other = sharing.apply(as_user(sessions, settings, "sbj"), resource_code=city.conditional, purpose="社保核查",
+                          valid_to=date(2099, 12, 31)).id
+    assert _unread(sessions) == [("gaj", "application", str(number)), ("gaj", "application", str(other))]
+    sharing.approve(as_user(sessions, settings, "gaj"), application_id=number)
+    # answered: gaj's notice of it is read, the other application's still waits; mzj has the answer
+    assert _unread(sessions) == [("gaj", "application", str(other)), ("mzj", "application", str(number))]
+    key = city.people[city.unconditional][0].findtext("{http://govshare.local/xsd/population/1.0}idNumber")
+    report = correction.file(as_user(sessions, settings, "mzj"), resource_code=city.unconditional, record_key=key,
+                             field="name", problem="姓名有误").id
+    correction.answer(as_user(sessions, settings, "gaj"), report_id=report, accept=False, text="经核实无误")
+    assert _unread(sessions)[-1] == ("mzj", "correction_answer", str(report))
+    assert ("gaj", "correction", str(report)) not in _unread(sessions)
+    # an entry: the reviewers' 待审核 is cleared by the review, the provider's 待发布 by the publication
+    gaj = as_user(sessions, settings, "gaj")
+    code = workflow.create(gaj, metadata={
+        "classification": "101001001", "name": "公民身份核验信息", "provider_unit": "人口管理支队",
+        "abstract": "身份核验", "format_class": "接口", "format_type": "WebService", "sharing_type": "无条件共享",
+        "sharing_method": "接口", "update_cycle": "实时", "open_to_public": False,
+        "access_point": f"{settings.base_url}/exchange",
+        "items": [{"name": "公民身份号码", "data_type": "C", "length": 18}]}).resource_code
+    workflow.submit(gaj, resource_code=code)
+    assert [u for u, subject, ref in _unread(sessions) if ref == code] == ["reviewer", "admin"]
+    workflow.approve(as_user(sessions, settings, "reviewer"), resource_code=code)
+    assert [u for u, subject, ref in _unread(sessions) if ref == code] == ["gaj"]
+    workflow.publish(as_user(sessions, settings, "reviewer"), resource_code=code)
+    with sessions() as s:
+        assert s.scalars(select(Notice.text).where(Notice.ref == code, Notice.read_at.is_(None))).all() == [
+            f"「公民身份核验信息」({code}) 已发布到资源目录。"]
+
+
 def test_an_inactive_account_is_not_told(city, sessions, settings):
     with unit_of_work(sessions) as s:
         s.execute(update(User).where(User.username == "gaj").values(active=False))
@@ -129,20 +168,22 @@ def test_each_person_lists_opens_and_clears_only_their_own_notices(city, session
     sharing.withdraw(as_user(sessions, settings, "mzj"), application_id=first)
     second = _apply(sessions, settings, city)
     page = notices.notices(as_user(sessions, settings, "gaj"))
-    assert (page.unread, page.total) == (3, 3)
-    assert [n.ref for n in page.items] == [str(second), str(first), str(first)]  # newest first
+    # the first application's notice was cleared by its withdrawal: nothing is left to answer
+    assert (page.unread, page.total) == (2, 3)
+    assert [(n.ref, n.read_at is None) for n in page.items] == [
+        (str(second), True), (str(first), True), (str(first), False)]  # newest first
     assert [n.subject_label for n in page.items] == ["使用申请"] * 3 and page.items[0].actor == "mzj"
     with sessions() as s:
-        assert notices.unread(s, s.scalar(select(User.id).where(User.username == "gaj"))) == 3
+        assert notices.unread(s, s.scalar(select(User.id).where(User.username == "gaj"))) == 2
     opened = notices.open_notice(as_user(sessions, settings, "gaj"), notice_id=page.items[0].id)
     assert opened.read_at is not None and opened.ref == str(second)
     unread = notices.notices(as_user(sessions, settings, "gaj"), unread_only=True)
-    assert (unread.unread, unread.total, [n.ref for n in unread.items]) == (2, 2, [str(first), str(first)])
+    assert (unread.unread, unread.total, [n.id for n in unread.items]) == (1, 1, [page.items[1].id])
     with pytest.raises(NotFound) as raised:  # another person's notice is as if there were none
         notices.open_notice(as_user(sessions, settings, "mzj"), notice_id=page.items[1].id)
     assert raised.value.user_message == f"没有编号为 {page.items[1].id} 的消息。"
     assert notices.read_all(as_user(sessions, settings, "mzj")) == 0
-    assert notices.read_all(as_user(sessions, settings, "gaj")) == 2
+    assert notices.read_all(as_user(sessions, settings, "gaj")) == 1
     assert notices.notices(as_user(sessions, settings, "gaj")).unread == 0
     with sessions() as s:
         audited = s.execute(select(AuditEntry.operation, AuditEntry.user, AuditEntry.result)

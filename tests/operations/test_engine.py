@@ -73,13 +73,17 @@ def test_the_worker_on_sqlite_says_the_work_runs_in_the_server(sqlite_url, tmp_p
 
 
 def test_the_nightly_retention_is_a_job_and_deletes_the_operational_records_past_their_days(sqlite_url, tmp_path):
-    """On procrastinate a nightly periodic job; in process the serve's Housekeeper calls the same pass."""
+    """On procrastinate a nightly periodic job; in process the serve's Housekeeper calls the same pass.  It
+    deletes the read 站内消息 past theirs too, never an unread one."""
+    from datetime import UTC, datetime, timedelta
+
     from sqlalchemy import select
 
+    from directory.accounts import create_user
     from operations import tasks
     from operations.engine import RETAIN, build_app
     from registry.db import make_engine, session_factory, unit_of_work
-    from registry.models import RequestRecord
+    from registry.models import Notice, RequestRecord
     from registry.request_log import clock_ms
 
     queue = build_app(Settings(db_url=PG))
@@ -94,9 +98,18 @@ def test_the_nightly_retention_is_a_job_and_deletes_the_operational_records_past
             started = now - age_days * 86_400_000
             session.add(RequestRecord(started_ms=started, ended_ms=started + 5, duration_ms=5, service="/exchange",
                                       operation=f"aged{age_days}"))
-    assert tasks.retention(sessions, settings) == "1 operational records older than 90 days deleted"
+        user = create_user(session, username="gaj", password="x", department=None, roles=("cataloguer",))
+        written = datetime.now(UTC).replace(tzinfo=None)
+        aged = (("read, old", 181, True), ("read, recent", 179, True), ("unread, old", 400, False))
+        for text, age_days, read in aged:
+            at = written - timedelta(days=age_days)
+            session.add(Notice(user_id=user.id, subject="entry", ref="101001/000001", text=text, actor="reviewer",
+                               created=at, read_at=at if read else None))
+    assert tasks.retention(sessions, settings) == ("deleted 1 operational records older than 90 days and 1 read "
+                                                   "notices older than 180 days")
     with sessions() as session:
         assert session.scalars(select(RequestRecord.operation)).all() == ["aged89"]
+        assert sorted(session.scalars(select(Notice.text))) == ["read, recent", "unread, old"]
     engine.dispose()
 
 
