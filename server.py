@@ -765,11 +765,14 @@ def serve(settings: Settings, threads: int = 8, scheduler: bool = True, http: bo
 
         notifier = Notifier(sessions, settings).start()
         print(f"  UDDI subscription listeners: a notification pass every {settings.uddi_notify_seconds} s")
-    housekeeper = None
-    if in_process:  # the nightly retention, as a job does it on procrastinate
-        from operations.tasks import Housekeeper
+    housekeeper = reminder = None
+    if in_process:  # the nightly retention and the reminders, as jobs do them on procrastinate
+        from operations import tasks
 
-        housekeeper = Housekeeper(sessions, settings).start()
+        housekeeper = tasks.housekeeper(sessions, settings).start()
+        if settings.remind_seconds > 0:
+            reminder = tasks.reminder(sessions, settings).start()
+            print(f"  到期提醒与告警通知: a pass every {settings.remind_seconds} s")
     sys.stdout.flush()
     # waitress ends its loop on SystemExit as on Ctrl-C, so SIGTERM also gets the scheduler stopped below
     previous = None
@@ -792,6 +795,8 @@ def serve(settings: Settings, threads: int = 8, scheduler: bool = True, http: bo
             notifier.stop()
         if housekeeper is not None:
             housekeeper.stop()
+        if reminder is not None:
+            reminder.stop()
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
 

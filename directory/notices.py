@@ -42,7 +42,7 @@ from trust.auth import CAPABILITIES
 
 #: what a notice may be about, as the portal heads it
 SUBJECTS = {"application": "使用申请", "correction": "数据纠错", "correction_answer": "数据纠错", "entry": "资源目录",
-            "grant": "授权"}
+            "grant": "授权", "deadline": "到期提醒", "alert": "告警"}
 #: the longest text a notice keeps (a reason quoted in it is cut to fit)
 TEXT_LENGTH = 500
 PAGE_SIZE = 30
@@ -83,25 +83,43 @@ def notify(ctx: Context, *, capability: str, subject: str, ref: str | int, text:
     Not the person who did it.  The unread notices of the subjects ``clears`` about the same ``ref`` are
     marked read first: they called for the step now taken (a 使用申请 to answer, once it is answered).  How
     many were told."""
+    return tell(ctx.session, ctx.now, [(department_id, capability)], subject=subject, ref=ref, text=text,
+                usernames=usernames, clears=clears, actor=ctx.caller.who, actor_user=ctx.caller.user)
+
+
+def tell(session: Session, now: datetime, audience: Iterable[tuple[int | None, str]], *, subject: str,
+         ref: str | int, text: str, usernames: Iterable[str] = (), clears: Iterable[str] = (),
+         actor: str = "platform", actor_user: str | None = None) -> int:
+    """``notify`` in ``session``, at ``now``, from ``actor``, to each (department id or None for any,
+    capability) of ``audience`` and to ``usernames`` - each person once - never to the account
+    ``actor_user``: for the platform's own reminders too (``governance.reminders``), which no action writes."""
     if subject not in SUBJECTS or not set(clears) <= set(SUBJECTS):
         raise ValueError(f"unknown notice subject in {subject!r}, {clears!r}")
     if clears:
-        ctx.session.execute(update(NoticeRow).where(NoticeRow.subject.in_(list(clears)), NoticeRow.ref == str(ref),
-                                                    NoticeRow.read_at.is_(None)).values(read_at=ctx.now))
-    people = select(User.id, User.username, User.roles).where(User.active.is_(True))
-    if department_id is not None:
-        people = people.where(User.department_id == department_id)
+        session.execute(update(NoticeRow).where(NoticeRow.subject.in_(list(clears)), NoticeRow.ref == str(ref),
+                                                NoticeRow.read_at.is_(None)).values(read_at=now))
+    told: set[int] = set()
+    for department_id, capability in audience:
+        people = select(User.id, User.username, User.roles).where(User.active.is_(True))
+        if department_id is not None:
+            people = people.where(User.department_id == department_id)
+        told |= {uid for uid, username, roles in session.execute(people)
+                 if set(filter(None, roles.split(","))) & CAPABILITIES[capability] and username != actor_user}
     named = set(usernames)
-    told = {uid for uid, username, roles in ctx.session.execute(people)
-            if set(filter(None, roles.split(","))) & CAPABILITIES[capability] and username != ctx.caller.user}
     if named:
-        told |= {uid for uid, username in ctx.session.execute(
+        told |= {uid for uid, username in session.execute(
             select(User.id, User.username).where(User.username.in_(named), User.active.is_(True)))
-            if username != ctx.caller.user}
+            if username != actor_user}
     text = text if len(text) <= TEXT_LENGTH else text[:TEXT_LENGTH - 1] + "…"
-    ctx.session.add_all(NoticeRow(user_id=uid, subject=subject, ref=str(ref), text=text, actor=ctx.caller.who,
-                                  created=ctx.now) for uid in sorted(told))
+    session.add_all(NoticeRow(user_id=uid, subject=subject, ref=str(ref), text=text, actor=actor, created=now)
+                    for uid in sorted(told))
     return len(told)
+
+
+def told_of(session: Session, subject: str, ref: str) -> bool:
+    """Whether anyone was ever told of ``subject`` ``ref`` (a reminder is sent once)."""
+    return session.scalar(select(NoticeRow.id).where(NoticeRow.subject == subject, NoticeRow.ref == ref)
+                          .limit(1)) is not None
 
 
 def unread(session: Session, user_id: int) -> int:

@@ -31,7 +31,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry.errors import InvalidInput
-from registry.passes import CHECKPOINT, FEDERATE, NOTIFY, PLAN, PRUNE, RETAIN, STALLED, SYNC
+from registry.passes import CHECKPOINT, FEDERATE, NOTIFY, PLAN, PRUNE, REMIND, RETAIN, STALLED, SYNC
 from registry.settings import Settings, SettingsError
 
 from . import tasks
@@ -152,6 +152,12 @@ def build_app(settings: Settings, sessions: sessionmaker[Session] | None = None)
         if sessions is not None:
             await asyncio.to_thread(tasks.forget_ticks, sessions, KEEP_DAYS)
         return f"succeeded jobs older than {KEEP_DAYS} days deleted"
+
+    if settings.remind_seconds > 0:
+        @app.periodic(cron=every(settings.remind_seconds, "GOVSHARE_REMIND_SECONDS"), periodic_id="pass")
+        @app.task(name=REMIND, queueing_lock=REMIND, lock=REMIND, retry=retry, pass_context=True)
+        def remind(context, timestamp: int) -> str:
+            return attempt(context, lambda s: tasks.remind(s, settings), timestamp)
 
     @app.periodic(cron="40 3 * * *", periodic_id="nightly")  # 03:40 UTC, 11:40 China time
     @app.task(name=RETAIN, queueing_lock=RETAIN, retry=retry, pass_context=True)

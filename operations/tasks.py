@@ -21,7 +21,7 @@ from adapters.sync_cli import adapters_folder
 from registry.clock import utcnow
 from registry.db import unit_of_work
 from registry.models import JobFailure, JobTick, SyncRun
-from registry.passes import RETAIN, Tracker
+from registry.passes import REMIND, RETAIN, Tracker
 from registry.settings import Settings
 from trust import audit
 from trust.actions import Context
@@ -114,19 +114,26 @@ def retention(sessions: sessionmaker[Session], settings: Settings, *, zh: bool =
             f"{notice_days} days")
 
 
-class Housekeeper:
-    """In process (SQLite, ``govshare serve``): :func:`retention` a minute after the start, then daily."""
+def remind(sessions: sessionmaker[Session], settings: Settings, *, zh: bool = False) -> str:
+    """到期提醒与告警通知: the reminders due now that were never sent (``governance.reminders``)."""
+    from governance.reminders import remind as send
 
-    def __init__(self, sessions: sessionmaker[Session], settings: Settings, *, first: float = 60.0,
-                 every: float = 86_400.0):
+    return send(sessions, settings, zh=zh)
+
+
+class Loop:
+    """In process (SQLite, ``govshare serve``): ``work`` ``first`` seconds after the start, then every
+    ``every`` seconds, each pass a row of 后台作业 under ``task`` (procrastinate's name for the same work)."""
+
+    def __init__(self, sessions: sessionmaker[Session], task: str, work, *, first: float, every: float):
         import threading
 
-        self.sessions, self.settings, self.first, self.every = sessions, settings, first, every
-        self.tracker = Tracker(sessions, RETAIN, period=max(first, every))
+        self.task, self.work, self.first, self.every = task, work, first, every
+        self.tracker = Tracker(sessions, task, period=max(first, every))
         self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._loop, daemon=True, name="govshare-retention")
+        self.thread = threading.Thread(target=self._loop, daemon=True, name=f"govshare-{task.split('.')[-1]}")
 
-    def start(self) -> Housekeeper:
+    def start(self) -> Loop:
         self.thread.start()
         return self
 
@@ -137,12 +144,24 @@ class Housekeeper:
         wait = self.first
         while not self.stopping.wait(wait):
             try:
-                with self.tracker.recording() as this:  # the 后台作业 page's row of the retention
-                    this.outcome = retention(self.sessions, self.settings, zh=True)
-                log.info("retention: %s", this.outcome)
-            except Exception:  # noqa: BLE001 - logged; tried again tomorrow
-                log.exception("retention failed")
+                with self.tracker.recording() as this:  # the 后台作业 page's row of this loop
+                    this.outcome = self.work()
+                log.info("%s: %s", self.task, this.outcome)
+            except Exception:  # noqa: BLE001 - logged and on 后台作业; tried again at the next pass
+                log.exception("%s failed", self.task)
             wait = self.every
+
+
+def housekeeper(sessions: sessionmaker[Session], settings: Settings, *, first: float = 60.0,
+                every: float = 86_400.0) -> Loop:
+    """:func:`retention` a minute after the start, then daily."""
+    return Loop(sessions, RETAIN, lambda: retention(sessions, settings, zh=True), first=first, every=every)
+
+
+def reminder(sessions: sessionmaker[Session], settings: Settings, *, first: float = 30.0) -> Loop:
+    """:func:`remind` half a minute after the start, then every ``GOVSHARE_REMIND_SECONDS``."""
+    return Loop(sessions, REMIND, lambda: remind(sessions, settings, zh=True), first=first,
+                every=settings.remind_seconds)
 
 
 class Federation:

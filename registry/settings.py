@@ -50,6 +50,7 @@
 | GOVSHARE_JOBS_CONCURRENCY| 2 (jobs one `govshare worker` runs at once) |
 | GOVSHARE_MONITORING_DAYS | 90 (days the per-request operational records (运行监测) are kept; 0: for ever) |
 | GOVSHARE_NOTICE_DAYS     | 180 (days a 站内消息 is kept once read; 0: for ever) |
+| GOVSHARE_REMIND_SECONDS  | 300 (seconds between passes of 到期提醒与告警通知; 0: none) |
 | GOVSHARE_ALERT_CERT_DAYS | 30 (a certificate, or the CA, expiring within so many days is an alert (告警)) |
 """
 
@@ -162,6 +163,7 @@ class Settings:
     monitoring_days: int = 90
     alert_cert_days: int = 30
     notice_days: int = 180  # a read 站内消息 is deleted so many days after it was written (0: never)
+    remind_seconds: int = 300  # between passes of the reminders and alert notices (0: none)
 
     @property
     def base_url(self) -> str:
@@ -237,6 +239,7 @@ class Settings:
             monitoring_days=_number(int, "GOVSHARE_MONITORING_DAYS", "90"),
             alert_cert_days=_number(int, "GOVSHARE_ALERT_CERT_DAYS", "30"),
             notice_days=_number(int, "GOVSHARE_NOTICE_DAYS", "180"),
+            remind_seconds=_number(int, "GOVSHARE_REMIND_SECONDS", "300"),
         )
         values.update({k: v for k, v in overrides.items() if v is not None})
         if values["jobs"] not in ("", *JOB_ENGINES):

@@ -16,13 +16,25 @@ bp = Blueprint("notices", __name__)
 
 def target(notice: notices.Notice) -> str:
     """Where a notice leads in the portal."""
-    if notice.subject == "application":
-        return url_for("sharing.application", number=int(notice.ref))
-    if notice.subject == "correction":
-        return url_for("corrections.index", _anchor=f"report-{notice.ref}")
-    if notice.subject == "correction_answer":
-        return url_for("corrections.index", _anchor=f"filed-{notice.ref}")
-    return url_for("catalogue.detail", code=notice.ref)  # entry, grant: the resource
+    subject, ref = notice.subject, notice.ref
+    if subject == "deadline":  # a reminder: "application:12", "correction:3", "grant:7:101001002/000001"
+        subject, _, ref = ref.partition(":")
+        if subject == "grant":
+            ref = ref.partition(":")[2]
+    elif subject == "alert":  # "application:12:<episode>" (an overdue answer leads to it), else "<kind>:<episode>"
+        kind, _, rest = ref.partition(":")
+        number, _, episode = rest.partition(":")
+        if kind in ("application", "correction") and episode:
+            subject, ref = kind, number
+    if subject == "application":
+        return url_for("sharing.application", number=int(ref))
+    if subject == "correction":
+        return url_for("corrections.index", _anchor=f"report-{ref}")
+    if subject == "correction_answer":
+        return url_for("corrections.index", _anchor=f"filed-{ref}")
+    if subject == "alert":
+        return url_for("operations.alerts")
+    return url_for("catalogue.detail", code=ref)  # entry, grant: the resource
 
 
 @bp.route("/notices")

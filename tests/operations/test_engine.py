@@ -73,7 +73,7 @@ def test_the_worker_on_sqlite_says_the_work_runs_in_the_server(sqlite_url, tmp_p
 
 
 def test_the_nightly_retention_is_a_job_and_deletes_the_operational_records_past_their_days(sqlite_url, tmp_path):
-    """On procrastinate a nightly periodic job; in process the serve's Housekeeper calls the same pass.  It
+    """On procrastinate a nightly periodic job; in process the serve's housekeeper loop calls the same pass.  It
     deletes the read 站内消息 past theirs too, never an unread one."""
     from datetime import UTC, datetime, timedelta
 
@@ -118,5 +118,5 @@ def test_every_task_of_the_queue_has_a_name_on_the_jobs_page():
     ours = {name for name in app.tasks if name.startswith("govshare.")}
     assert ours and ours <= set(TASK_NAMES)
     tasks = (engine.SYNC, engine.PLAN, engine.NOTIFY, engine.CHECKPOINT, engine.FEDERATE, engine.STALLED, engine.PRUNE,
-             engine.RETAIN)
+             engine.RETAIN, engine.REMIND)
     assert set(tasks) == set(TASK_NAMES)

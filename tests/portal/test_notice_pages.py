@@ -63,3 +63,33 @@ def test_the_answer_is_a_notice_for_the_applicant_and_all_can_be_marked_read(bro
         assert s.scalar(select(Notice.read_at).where(Notice.ref == number)) is not None
     r = mzj.post("/notices/read", {}, csrf=False)
     assert r.status_code == 400  # a form from elsewhere clears nothing
+
+
+def test_a_reminder_leads_to_what_it_is_about(browser, city, sessions, settings):
+    from datetime import timedelta
+
+    from governance.reminders import remind
+    from registry.models import SharingApplication
+
+    mzj = browser("mzj")
+    r = mzj.post("/apply", {"code": city.conditional, "purpose": "婚姻登记核验户籍", "until": "2099-12-31"})
+    number = r.text.split('name="id" value="')[1].split('"')[0]
+    _quiet(sessions)
+    with sessions() as s:
+        deadline = s.get(SharingApplication, int(number)).deadline
+    remind(sessions, settings, now=deadline - timedelta(hours=3))  # near: 到期提醒 to gaj
+    remind(sessions, settings, now=deadline + timedelta(hours=1))  # past: 告警 to gaj and the admin
+    gaj = browser("gaj")
+    listed = gaj.get("/notices").text
+    assert _badge(listed) == "2" and "到期提醒" in listed and "告警 (使用申请逾期未答复)" in listed
+    ids = re.findall(r'<tr id="notice-(\d+)"', listed)
+    leads = {gaj.get(f"/notices/{n}", allow_redirects=False).headers["Location"] for n in ids}
+    assert {link.split("/portal")[1] for link in leads} == {f"/applications/{number}"}
+    admin = browser("admin")  # the admin's notice of the alert leads to the application too
+    [alert] = re.findall(r'<tr id="notice-(\d+)"', admin.get("/notices").text)
+    assert admin.get(f"/notices/{alert}", allow_redirects=False).headers["Location"].endswith(
+        f"/portal/applications/{number}")
+    # any other alert leads to 告警
+    with unit_of_work(sessions) as s:
+        s.get(Notice, int(alert)).ref = "adapter:0123456789abcdef"
+    assert admin.get(f"/notices/{alert}", allow_redirects=False).headers["Location"].endswith("/portal/alerts")
