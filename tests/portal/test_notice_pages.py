@@ -93,3 +93,14 @@ def test_a_reminder_leads_to_what_it_is_about(browser, city, sessions, settings)
     with unit_of_work(sessions) as s:
         s.get(Notice, int(alert)).ref = "adapter:0123456789abcdef"
     assert admin.get(f"/notices/{alert}", allow_redirects=False).headers["Location"].endswith("/portal/alerts")
+
+
+def test_a_notice_quoting_a_persons_words_shows_them_as_text(browser, city, sessions):
+    mzj = browser("mzj")
+    r = mzj.post("/apply", {"code": city.conditional, "purpose": "婚姻登记核验户籍", "until": "2099-12-31"})
+    number = r.text.split('name="id" value="')[1].split('"')[0]
+    gaj = browser("gaj")
+    gaj.get(f"/applications/{number}")
+    gaj.post(f"/applications/{number}/decide", {"decision": "refuse", "reason": "<script>alert(1)</script>"})
+    listed = mzj.get("/notices").text
+    assert "<script>alert(1)</script>" not in listed and "&lt;script&gt;alert(1)&lt;/script&gt;" in listed
