@@ -28,7 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry.clock import utcnow
@@ -122,10 +122,17 @@ def told_of(session: Session, subject: str, ref: str) -> bool:
                           .limit(1)) is not None
 
 
+#: how many of a person's notices are unread, beside their account: every portal page reads it with the
+#: signed-in account, in the same statement (``portal.app``)
+UNREAD = (select(func.count()).select_from(NoticeRow).where(NoticeRow.user_id == User.id, NoticeRow.read_at.is_(None))
+          .correlate(User).scalar_subquery())
+_UNREAD = select(func.count()).select_from(NoticeRow).where(NoticeRow.user_id == bindparam("user_id"),
+                                                            NoticeRow.read_at.is_(None))  # built once
+
+
 def unread(session: Session, user_id: int) -> int:
     """How many of the person's notices are unread."""
-    return session.scalar(select(func.count()).select_from(NoticeRow)
-                          .where(NoticeRow.user_id == user_id, NoticeRow.read_at.is_(None))) or 0
+    return session.scalar(_UNREAD, {"user_id": user_id}) or 0
 
 
 @action("notice.list")
