@@ -34,7 +34,7 @@ from trust.actions import Context, action
 from trust.auth import Caller
 from xsd import codes
 
-from .onboarding import ACTIVE, CONNECTION_MODES, STATUS_LABELS
+from .onboarding import ACTIVE, Labelled
 from .sharing import in_force
 
 #: the facets of a department's page, each a link into 资源目录
@@ -44,7 +44,7 @@ RECENT = 5
 
 
 @dataclass(frozen=True)
-class Listed:
+class Listed(Labelled):
     """A department as the directory lists it."""
 
     code: str
@@ -58,14 +58,6 @@ class Listed:
     modified: datetime | None  # the last change to one of them (UTC)
     provides_to: int  # departments holding a grant in force of one of its resources
     uses_from: int  # departments one of whose resources it holds a grant in force of
-
-    @property
-    def mode_label(self) -> str:
-        return CONNECTION_MODES.get(self.connection_mode, self.connection_mode)
-
-    @property
-    def status_label(self) -> str:
-        return STATUS_LABELS.get(self.status, self.status)
 
     @property
     def active(self) -> bool:

@@ -159,8 +159,23 @@ class System:
         return STATUS_LABELS.get(self.status, self.status)
 
 
+class Labelled:
+    """A department's status and connection mode in the portal's words."""
+
+    status: str
+    connection_mode: str
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS.get(self.status, self.status)
+
+    @property
+    def mode_label(self) -> str:
+        return CONNECTION_MODES.get(self.connection_mode, self.connection_mode)
+
+
 @dataclass(frozen=True)
-class Member:
+class Member(Labelled):
     """A department of the platform (成员部门) as its register shows it, with its application systems."""
 
     id: int
@@ -189,14 +204,6 @@ class Member:
                    codes.division_name(row.division_code) or "", row.business_key, row.connection_mode,
                    row.contact_name, row.contact_phone, row.contact_email, row.status, row.created,
                    row.suspended_at, row.suspension_reason, users or 0, systems)
-
-    @property
-    def status_label(self) -> str:
-        return STATUS_LABELS.get(self.status, self.status)
-
-    @property
-    def mode_label(self) -> str:
-        return CONNECTION_MODES.get(self.connection_mode, self.connection_mode)
 
 
 # --------------------------------------------------------------------------- 登记申请

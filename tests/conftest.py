@@ -381,6 +381,15 @@ def live_server(settings, sessions):
     srv.stop()
 
 
+def identity_entry(settings: Settings) -> dict:
+    """The metadata of a new catalogue entry of 公安局: 公民身份核验信息, an unconditional interface."""
+    return {"classification": "101001001", "name": "公民身份核验信息", "provider_unit": "人口管理支队",
+            "abstract": "身份核验", "format_class": "接口", "format_type": "WebService", "sharing_type": "无条件共享",
+            "sharing_method": "接口", "update_cycle": "实时", "open_to_public": False,
+            "access_point": f"{settings.base_url}/exchange",
+            "items": [{"name": "公民身份号码", "data_type": "C", "length": 18}]}
+
+
 def as_user(sessions, settings: Settings, username: str, *, now=None, channel: str = "cli"):
     """The action context of the account ``username`` (its department and roles), at ``now``."""
     from sqlalchemy import select

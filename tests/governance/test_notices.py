@@ -15,7 +15,7 @@ from governance import correction, sharing
 from registry.db import unit_of_work
 from registry.errors import GovernanceError, NotFound, NotPermitted
 from registry.models import AuditEntry, Notice, User
-from tests.conftest import as_user
+from tests.conftest import as_user, identity_entry
 from trust.actions import Context
 from trust.auth import Caller
 
@@ -103,12 +103,7 @@ def test_a_correction_report_tells_the_provider_and_its_answer_the_reporter(city
 def test_the_catalogue_workflow_tells_reviewers_of_a_submission_and_the_provider_of_its_review(city, sessions,
                                                                                               settings):
     gaj = as_user(sessions, settings, "gaj")
-    code = workflow.create(gaj, metadata={
-        "classification": "101001001", "name": "公民身份核验信息", "provider_unit": "人口管理支队",
-        "abstract": "身份核验", "format_class": "接口", "format_type": "WebService", "sharing_type": "无条件共享",
-        "sharing_method": "接口", "update_cycle": "实时", "open_to_public": False,
-        "access_point": f"{settings.base_url}/exchange",
-        "items": [{"name": "公民身份号码", "data_type": "C", "length": 18}]}).resource_code
+    code = workflow.create(gaj, metadata=identity_entry(settings)).resource_code
     workflow.submit(gaj, resource_code=code)
     workflow.refuse(as_user(sessions, settings, "reviewer"), resource_code=code, reason="摘要过短")
     assert _told(sessions) == [  # the reviewers (an admin reviews too); then gaj's cataloguer
@@ -140,12 +135,7 @@ def test_a_notice_that_called_for_a_step_is_cleared_once_the_step_is_taken(city,
     assert ("gaj", "correction", str(report)) not in _unread(sessions)
     # an entry: the reviewers' 待审核 is cleared by the review, the provider's 待发布 by the publication
     gaj = as_user(sessions, settings, "gaj")
-    code = workflow.create(gaj, metadata={
-        "classification": "101001001", "name": "公民身份核验信息", "provider_unit": "人口管理支队",
-        "abstract": "身份核验", "format_class": "接口", "format_type": "WebService", "sharing_type": "无条件共享",
-        "sharing_method": "接口", "update_cycle": "实时", "open_to_public": False,
-        "access_point": f"{settings.base_url}/exchange",
-        "items": [{"name": "公民身份号码", "data_type": "C", "length": 18}]}).resource_code
+    code = workflow.create(gaj, metadata=identity_entry(settings)).resource_code
     workflow.submit(gaj, resource_code=code)
     assert [u for u, subject, ref in _unread(sessions) if ref == code] == ["reviewer", "admin"]
     workflow.approve(as_user(sessions, settings, "reviewer"), resource_code=code)

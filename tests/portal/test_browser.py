@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from directory.catalogue import workflow
-from tests.conftest import as_user, service_unavailable
+from tests.conftest import as_user, identity_entry, service_unavailable
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "portal"
@@ -151,12 +151,7 @@ def test_unified_query_names_codes_and_leads_a_consumer_without_a_grant_to_apply
 
 def test_reviewer_approves_and_publishes_a_submitted_entry(signed_in, city, sessions, settings):
     gaj = as_user(sessions, settings, "gaj")
-    code = workflow.create(gaj, metadata={
-        "classification": "101001001", "name": "公民身份核验信息", "provider_unit": "人口管理支队",
-        "abstract": "身份核验", "format_class": "接口", "format_type": "WebService", "sharing_type": "无条件共享",
-        "sharing_method": "接口", "update_cycle": "实时", "open_to_public": False,
-        "access_point": f"{settings.base_url}/exchange",
-        "items": [{"name": "公民身份号码", "data_type": "C", "length": 18}]}).resource_code
+    code = workflow.create(gaj, metadata=identity_entry(settings)).resource_code
     workflow.submit(gaj, resource_code=code)
     reviewer = signed_in("reviewer")
     reviewer.click("nav >> text=审核发布")
