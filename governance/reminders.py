@@ -63,11 +63,14 @@ class _Sent:
         self.reminders = self.people = 0
 
     def once(self, subject: str, ref: str, text: str, *to: tuple[int | None, str]) -> None:
-        """Tell each (department id or None for any, capability) of ``to`` of ``ref``, unless it was told."""
+        """Tell each (department id or None for any, capability) of ``to`` of ``ref``, unless it was told (a
+        reminder that found no one to tell is tried again at the next pass)."""
         if told_of(self.session, subject, ref):
             return
-        self.reminders += 1
-        self.people += tell(self.session, self.now, to, subject=subject, ref=ref, text=text)
+        people = tell(self.session, self.now, to, subject=subject, ref=ref, text=text)
+        if people:
+            self.reminders += 1
+            self.people += people
 
 
 def _deadlines(sent: _Sent, session: Session, now: datetime) -> None:

@@ -541,7 +541,8 @@ class Notice(Base):
     created: Mapped[datetime] = mapped_column(DateTime)
     read_at: Mapped[datetime | None] = mapped_column(DateTime)
 
-    __table_args__ = (Index("ix_notice_user_read", "user_id", "read_at"),)
+    __table_args__ = (Index("ix_notice_user_read", "user_id", "read_at"),
+                      Index("ix_notice_subject_ref", "subject", "ref"))  # a step clears, a reminder is sent once
 
 
 # --------------------------------------------------------------------------- exchange tiers (E6)

@@ -9,7 +9,7 @@ import time
 from datetime import date, datetime, timedelta
 
 import pytest
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from directory import notices
 from governance import correction, sharing
@@ -59,6 +59,18 @@ def test_a_deadline_within_a_day_is_a_reminder_to_the_providers_staff_once(city,
     assert remind(sessions, settings, now=near + timedelta(minutes=5), zh=True) == "发送提醒 0 条, 通知 0 人次"
     page = notices.notices(as_user(sessions, settings, "gaj"))
     assert page.items[0].subject_label == "到期提醒" and page.items[0].actor == "platform"
+
+
+def test_a_reminder_with_no_one_to_tell_waits_for_someone(city, sessions, settings):
+    application = _application(sessions, settings, city)
+    with unit_of_work(sessions) as s:
+        s.execute(delete(Notice))
+        s.execute(update(User).where(User.username == "gaj").values(active=False))
+    near = application.deadline - timedelta(hours=12)
+    assert remind(sessions, settings, now=near) == "told 0 people of 0 reminders"
+    with unit_of_work(sessions) as s:
+        s.execute(update(User).where(User.username == "gaj").values(active=True))
+    assert remind(sessions, settings, now=near + timedelta(minutes=5)) == "told 1 people of 1 reminders"
 
 
 def test_a_correction_due_within_a_day_is_a_reminder_too(city, sessions, settings):

@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.Column("read_at", sa.DateTime(), nullable=True),
     )
     op.create_index("ix_notice_user_read", "notice", ["user_id", "read_at"])
+    op.create_index("ix_notice_subject_ref", "notice", ["subject", "ref"])
 
 
 def downgrade() -> None:
