@@ -131,14 +131,18 @@ def test_in_process_the_pass_is_a_loop_whose_passes_are_rows_of_the_jobs_page(ci
     with unit_of_work(sessions) as s:
         s.execute(delete(Notice))
         s.get(SharingApplication, application.id).deadline = utcnow() + timedelta(hours=2)
+    def passed() -> BackgroundPass | None:  # the pass's row is written once its work has committed
+        with sessions() as s:
+            return s.get(BackgroundPass, REMIND)
+
     loop = tasks.reminder(sessions, replace(settings, remind_seconds=1), first=0.1).start()
     try:
         deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and not _told(sessions, "deadline"):
+        while time.monotonic() < deadline and not (_told(sessions, "deadline") and passed()):
             time.sleep(0.2)
     finally:
         loop.stop()
+        loop.thread.join(timeout=10)
     assert [to for to, _ref, _text in _told(sessions, "deadline")] == ["gaj"]
-    with sessions() as s:
-        row = s.get(BackgroundPass, REMIND)
+    row = passed()
     assert row is not None and row.status == "succeeded" and row.outcome.startswith("发送提醒 ")
