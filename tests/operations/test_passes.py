@@ -56,11 +56,12 @@ def test_failures_are_written_at_once_and_counted_and_a_success_clears_them(sess
     monkeypatch.setattr(passes.time, "monotonic", lambda: later)  # a minute on
     with tracker.recording() as this:
         this.outcome = "推送: 没有变化"
-    assert _row(sessions).outcome == "推送: 没有变化"
+    latest = _row(sessions)
+    assert latest.outcome == "推送: 没有变化"
 
-    _fail(tracker, ConnectionRefusedError(111, "连接被拒绝"))  # a new streak starts at one
+    _fail(tracker, ConnectionRefusedError(111, "连接被拒绝"))  # a new streak starts at one; the last success is kept
     again = _row(sessions)
-    assert (again.failures, again.failing_since, again.succeeded) == (1, again.started, ok.succeeded)
+    assert (again.failures, again.failing_since, again.succeeded) == (1, again.started, latest.succeeded)
 
 
 def test_a_pass_whose_row_cannot_be_written_keeps_its_own_outcome(tmp_path, caplog):
