@@ -104,3 +104,21 @@ def test_a_notice_quoting_a_persons_words_shows_them_as_text(browser, city, sess
     gaj.post(f"/applications/{number}/decide", {"decision": "refuse", "reason": "<script>alert(1)</script>"})
     listed = mzj.get("/notices").text
     assert "<script>alert(1)</script>" not in listed and "&lt;script&gt;alert(1)&lt;/script&gt;" in listed
+
+
+def test_notices_beyond_a_page_are_paged(browser, city, sessions):
+    from directory.notices import PAGE_SIZE
+    from registry.clock import utcnow
+    from registry.models import User
+
+    _quiet(sessions)
+    with unit_of_work(sessions) as s:
+        gaj = s.scalar(select(User.id).where(User.username == "gaj"))
+        s.add_all(Notice(user_id=gaj, subject="entry", ref=city.conditional, text=f"通知 {n}", actor="reviewer",
+                         created=utcnow()) for n in range(PAGE_SIZE + 5))
+    b = browser("gaj")
+    first = b.get("/notices")
+    assert first.status_code == 200 and "第 1 / 2 页" in first.text and f"通知 {PAGE_SIZE + 4}<" in first.text
+    second = b.get("/notices", params={"page": 2})
+    assert second.status_code == 200 and "通知 0<" in second.text
+    assert len(re.findall(r'<tr id="notice-', second.text)) == 5
