@@ -127,10 +127,12 @@ def profile(ctx: Context, *, department: str) -> Profile:
     resources (the latest changed, and counts by class, sharing type, format and cycle), and its sharing."""
     row = department_by_code(ctx.session, department)
     ctx.note(department_code=row.code, detail=row.code)
-    counts = _resource_counts(ctx.session, row.id).get(row.id, ({}, None))
     provides, uses = _sharing_counts(ctx.session, ctx.now, row.id)
     found = find(ctx.session, [CatalogueEntry.status == PUBLISHED, CatalogueEntry.provider_id == row.id], FACETS,
                  page_size=RECENT, sort="modified")
+    # the search's own sharing-type facet and its latest entry are the counts the directory reads for all
+    counts = ({value: n for value, _label, n in found.facets["sharing_type"]},
+              found.entries[0].modified if found.entries else None)
     systems = tuple((code, name) for code, name in ctx.session.execute(
         select(AppSystem.code, AppSystem.name).where(AppSystem.department_id == row.id, AppSystem.status == ACTIVE)
         .order_by(AppSystem.code)))
@@ -155,15 +157,12 @@ def _listed(row: Department, counts: tuple[dict[str, int], datetime | None], pro
                   row.connection_mode, row.status, sum(by_type.values()), by_type, modified, provides_to, uses_from)
 
 
-def _resource_counts(session: Session, department_id: int | None = None
-                     ) -> dict[int, tuple[dict[str, int], datetime | None]]:
+def _resource_counts(session: Session) -> dict[int, tuple[dict[str, int], datetime | None]]:
     """Each department's published entries by sharing type, and the last change to one of them."""
     stmt = (select(CatalogueEntry.provider_id, CatalogueEntry.sharing_type, func.count(),
                    func.max(CatalogueEntry.modified))
             .where(CatalogueEntry.status == PUBLISHED)
             .group_by(CatalogueEntry.provider_id, CatalogueEntry.sharing_type))
-    if department_id is not None:
-        stmt = stmt.where(CatalogueEntry.provider_id == department_id)
     found: dict[int, tuple[dict[str, int], datetime | None]] = {}
     for provider, kind, n, modified in session.execute(stmt):
         by_type, last = found.get(provider, ({}, None))

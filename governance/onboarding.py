@@ -90,9 +90,24 @@ Problems = dict[str, tuple[str, str]]  # field -> (English, Chinese)
 # --------------------------------------------------------------------------- results
 
 
+class Labelled:
+    """A department's status and connection mode in the portal's words."""
+
+    status: str
+    connection_mode: str
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS.get(self.status, self.status)
+
+    @property
+    def mode_label(self) -> str:
+        return CONNECTION_MODES.get(self.connection_mode, self.connection_mode)
+
+
 @dataclass(frozen=True)
-class Registration:
-    """A department's 登记申请 as the administrator reviews it."""
+class Registration(Labelled):
+    """A department's 登记申请 as the administrator reviews it (its status in the application's words)."""
 
     id: int
     code: str
@@ -128,10 +143,6 @@ class Registration:
     def status_label(self) -> str:
         return APPLICATION_LABELS.get(self.status, self.status)
 
-    @property
-    def mode_label(self) -> str:
-        return CONNECTION_MODES.get(self.connection_mode, self.connection_mode)
-
 
 @dataclass(frozen=True)
 class System:
@@ -157,21 +168,6 @@ class System:
     @property
     def status_label(self) -> str:
         return STATUS_LABELS.get(self.status, self.status)
-
-
-class Labelled:
-    """A department's status and connection mode in the portal's words."""
-
-    status: str
-    connection_mode: str
-
-    @property
-    def status_label(self) -> str:
-        return STATUS_LABELS.get(self.status, self.status)
-
-    @property
-    def mode_label(self) -> str:
-        return CONNECTION_MODES.get(self.connection_mode, self.connection_mode)
 
 
 @dataclass(frozen=True)
