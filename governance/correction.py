@@ -25,11 +25,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from directory import lookups
-from directory.notices import notify
 from registry.clock import china_date
 from registry.errors import Conflict, ExchangeError, GovernanceError, NotFound
 from registry.models import CatalogueEntry, CoreRecord, CorrectionReport, Department
 from trust.actions import Context, action
+from trust.notices import notify
 
 from .sharing import authorize, departments_seen, record_format
 

@@ -24,11 +24,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from directory.notices import tell, told_of
 from registry.clock import china_date, china_text, utcnow
 from registry.db import unit_of_work
 from registry.models import CatalogueEntry, CorrectionReport, Department, SharingApplication, SharingGrant
 from registry.settings import Settings
+from trust.notices import tell, told_of
 
 from . import alerts
 from .sharing import SUBMITTED, in_force

@@ -46,7 +46,6 @@ from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.orm import Session, object_session
 
 from directory.lookups import base_of_class, department_by_code, published_resource
-from directory.notices import notify
 from registry.clock import china_date, china_midnight, utcnow
 from registry.errors import Conflict, ExchangeError, GovernanceError, NotFound
 from registry.models import (
@@ -59,6 +58,7 @@ from registry.models import (
     SharingGrant,
 )
 from trust.actions import Context, action
+from trust.notices import notify
 from xsd.registry import Format, find, formats
 
 from . import masking

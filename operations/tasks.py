@@ -104,8 +104,8 @@ def retention(sessions: sessionmaker[Session], settings: Settings, *, zh: bool =
     ``GOVSHARE_MONITORING_DAYS``, and read 站内消息 older than ``GOVSHARE_NOTICE_DAYS``.  The evidence log is
     archived by an operator, month by month (``govshare audit archive``: its file goes to offline
     storage), not here.  ``zh``: the line in Chinese, for the 后台作业 page."""
-    from directory import notices
     from registry import request_log
+    from trust import notices
 
     deleted, days = request_log.purge(sessions, settings), settings.monitoring_days
     read, notice_days = notices.purge(sessions, settings), settings.notice_days

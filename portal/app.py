@@ -31,7 +31,6 @@ from markupsafe import Markup
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
-from directory import notices
 from registry.clock import china_midnight
 from registry.db import DatabaseUnavailable
 from registry.errors import (
@@ -45,6 +44,7 @@ from registry.errors import (
 )
 from registry.models import User
 from registry.settings import Settings
+from trust import notices
 from trust.actions import Context
 from trust.auth import CAPABILITIES, Caller, role_names
 

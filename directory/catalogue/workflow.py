@@ -56,8 +56,8 @@ from registry.errors import (
 from registry.models import CatalogueEntry, CatalogueVersion, Department, InformationItem
 from trust.actions import Context, action
 from trust.auth import CATALOGUING, REVIEWING, catalogue_refusal, catalogue_visibility, may_read_catalogue_history
+from trust.notices import notify
 
-from ..notices import notify
 from ..uddi import store
 from . import classification, codes
 from .metadata import Metadata, problem, validate_metadata

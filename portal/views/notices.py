@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
-from directory import notices
 from registry.errors import NotFound
+from trust import notices
 
 from ..app import context, requires
 

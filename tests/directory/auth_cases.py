@@ -130,8 +130,4 @@ CASES = {
     "catalogue.watching": case(ALL),
     "catalogue.seen": case(ALL),
     "exchange.data_news": case(ALL),
-    # 站内消息: every person their own (one that is not theirs is not found, as if there were none)
-    "notice.list": case(ALL),
-    "notice.open": case(ALL, lambda w: {"notice_id": 987654}),
-    "notice.read_all": case(ALL),
 }

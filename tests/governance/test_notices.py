@@ -1,4 +1,4 @@
-"""站内消息 (directory.notices): each step of a 使用申请, a grant, a 纠错 report and the catalogue workflow tells
+"""站内消息 (trust.notices): each step of a 使用申请, a grant, a 纠错 report and the catalogue workflow tells
 the people who should know - the other side's people with the role to act, never the one who acted - in the
 step's own unit of work; each person lists, opens and clears only their own."""
 
@@ -9,13 +9,13 @@ from datetime import date
 import pytest
 from sqlalchemy import delete, select, update
 
-from directory import notices
 from directory.catalogue import workflow
 from governance import correction, sharing
 from registry.db import unit_of_work
 from registry.errors import GovernanceError, NotFound, NotPermitted
 from registry.models import AuditEntry, Notice, User
 from tests.conftest import as_user, identity_entry
+from trust import notices
 from trust.actions import Context
 from trust.auth import Caller
 

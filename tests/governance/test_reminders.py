@@ -11,7 +11,6 @@ from datetime import date, datetime, timedelta
 import pytest
 from sqlalchemy import delete, select, update
 
-from directory import notices
 from governance import correction, sharing
 from governance.reminders import remind
 from registry.clock import utcnow
@@ -19,6 +18,7 @@ from registry.db import unit_of_work
 from registry.models import BackgroundPass, CorrectionReport, Notice, SharingApplication, User
 from registry.passes import REMIND
 from tests.conftest import as_user
+from trust import notices
 
 from .sharing_city import city_fixture, exchange_fixture  # noqa: F401 - fixtures
 

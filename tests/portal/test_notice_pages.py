@@ -107,9 +107,9 @@ def test_a_notice_quoting_a_persons_words_shows_them_as_text(browser, city, sess
 
 
 def test_notices_beyond_a_page_are_paged(browser, city, sessions):
-    from directory.notices import PAGE_SIZE
     from registry.clock import utcnow
     from registry.models import User
+    from trust.notices import PAGE_SIZE
 
     _quiet(sessions)
     with unit_of_work(sessions) as s:
