@@ -261,6 +261,7 @@ def _receive_one(ctx: Context, node: Department, code: str, doc: dict[str, Any],
         _unpublish(ctx, row)
         row.status, row.status_reason, row.origin_digest = workflow.WITHDRAWN, "下级节点已不再列出该目录", None
         _version(ctx, node, row, doc)
+        workflow.tell_withdrawn(ctx, row, row.status_reason)
         return Received(code, "withdrawn", row.resource_code)
     fingerprint = digest(doc)
     if row is not None and row.origin_digest == fingerprint:
@@ -290,6 +291,7 @@ def _receive_one(ctx: Context, node: Department, code: str, doc: dict[str, Any],
                         "the classification of an entry does not change: withdraw it and catalogue a new one",
                         "目录条目的资源分类不能变更: 请下架后重新编目")
     created = row is None
+    before, was = (None, None) if created else (workflow.snapshot(row), row.status)
     try:
         with session.begin_nested():  # a refused entry undoes only itself
             if created:
@@ -319,6 +321,10 @@ def _receive_one(ctx: Context, node: Department, code: str, doc: dict[str, Any],
             session.refresh(row)
         return Received(code, "refused", "" if created else row.resource_code, exc.message, exc.user_message)
     outcome = "created" if created else "withdrawn" if status == workflow.WITHDRAWN else "changed"
+    if was == workflow.PUBLISHED and status == workflow.WITHDRAWN:  # the departments that use it are told
+        workflow.tell_withdrawn(ctx, row, row.status_reason or "来源节点已将其下架")
+    elif before is not None and status == workflow.PUBLISHED:
+        workflow.tell_published_again(ctx, row, before, again=was != workflow.PUBLISHED)
     return Received(code, outcome, row.resource_code)
 
 

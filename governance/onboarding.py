@@ -45,10 +45,12 @@ from stdnum.cn import uscc
 from directory.accounts import register_department
 from directory.lookups import department_by_code
 from directory.uddi.keys import department_partition
+from registry.clock import china_text
 from registry.errors import Conflict, InvalidInput, InvalidRegistration, NotFound
 from registry.models import AppSystem, AuthToken, Department, DepartmentApplication, KeyPartition, User
 from trust.actions import Context, action
 from trust.auth import refuse_suspended
+from trust.notices import notify
 from xsd import codes
 
 #: 接入方式, as the connection guide names them (第三章 3.1-3.4)
@@ -229,6 +231,9 @@ def apply(ctx: Context, *, code: str, name: str, credit_code: str, division_code
     ctx.session.flush()
     ctx.note(detail=f"登记申请 #{row.id}: {row.code} {row.name} ({row.credit_code}) from "
                     f"{address or 'an unknown address'}")
+    notify(ctx, capability="onboard", subject="registration", ref=row.id,
+           text=f"{row.name} ({row.code}) 提交了部门登记申请 #{row.id} "
+                f"({CONNECTION_MODES.get(row.connection_mode, row.connection_mode)}), 待审核。")
     return Registration.of(row)
 
 
@@ -282,6 +287,11 @@ def approve(ctx: Context, *, application_id: int) -> Member:
     ctx.session.flush()
     ctx.note(department_id=department.id, department_code=department.code,
              detail=f"登记申请 #{row.id} approved: {department.code} ({department.business_key})")
+    notify(ctx, capability=None, subject="registration", ref=row.id, usernames=_account(row), clears=["registration"],
+           text=f"{department.name} ({department.code}) 的部门登记申请 #{row.id} 已获批准, 已成为平台成员部门。")
+    notify(ctx, capability="users", subject="account", ref=department.code,
+           text=f"{department.name} ({department.code}) 的登记申请 #{row.id} 已批准, 已成为平台成员部门; "
+                "请为其开设账号 (编目、提供、使用等角色)。")
     return Member.of(ctx.session, department)
 
 
@@ -293,7 +303,15 @@ def refuse(ctx: Context, *, application_id: int, reason: str | None) -> Registra
     row.status, row.decided_by, row.decided_at, row.reason = REFUSED, ctx.caller.who, ctx.now, reason
     ctx.session.flush()
     ctx.note(detail=f"登记申请 #{row.id} refused: {reason}")
+    notify(ctx, capability=None, subject="registration", ref=row.id, usernames=_account(row), clears=["registration"],
+           text=f"{row.name} ({row.code}) 的部门登记申请 #{row.id} 未获批准: {reason}")
     return Registration.of(row)
+
+
+def _account(row: DepartmentApplication) -> list[str]:
+    """The account that filed a 登记申请, to be told of the decision (the public form's filer has none: the
+    contact it gave is told by the administrators)."""
+    return [row.submitted_by] if row.submitted_by else []
 
 
 # --------------------------------------------------------------------------- departments
@@ -339,6 +357,9 @@ def suspend(ctx: Context, *, department: str, reason: str | None) -> Member:
     ctx.session.execute(update(User).where(User.department_id == row.id).values(sessions_valid_from=ctx.now))
     ctx.session.execute(update(AuthToken).where(AuthToken.user_id.in_(people)).values(discarded=True))
     ctx.session.flush()
+    notify(ctx, capability="search", department_id=row.id, subject="access", ref=row.code,
+           text=f"本部门 ({row.name}) 已于 {china_text(ctx.now)} 被暂停接入: {reason}。暂停期间, 本部门的账号、"
+                "应用系统和证书在各渠道均被拒绝; 如有疑问, 请联系平台管理员。")
     return Member.of(ctx.session, row)
 
 
@@ -352,6 +373,8 @@ def reinstate(ctx: Context, *, department: str) -> Member:
                        zh=f"{row.name} 未被暂停接入, 无需恢复。")
     row.status, row.suspended_at, row.suspension_reason = ACTIVE, None, ""
     ctx.session.flush()
+    notify(ctx, capability="search", department_id=row.id, subject="access", ref=row.code, clears=["access"],
+           text=f"本部门 ({row.name}) 已恢复接入, 可以重新登录和调用平台服务。")
     return Member.of(ctx.session, row)
 
 
@@ -418,6 +441,9 @@ def suspend_system(ctx: Context, *, system: str, reason: str | None) -> System:
                        zh=f"应用系统 {row.code} 已处于暂停状态。")
     row.status, row.suspended_at, row.suspension_reason = SUSPENDED, ctx.now, reason
     ctx.session.flush()
+    notify(ctx, capability="connect", department_id=row.department_id, subject="access", ref=row.code,
+           text=f"应用系统 {row.code} ({row.name}) 已于 {china_text(ctx.now)} 被暂停: {reason}。暂停期间, 该系统的"
+                "调用和证书在各渠道均被拒绝。")
     return System.of(row)
 
 
@@ -431,6 +457,8 @@ def reinstate_system(ctx: Context, *, system: str) -> System:
                        zh=f"应用系统 {row.code} 未被暂停, 无需恢复。")
     row.status, row.suspended_at, row.suspension_reason = ACTIVE, None, ""
     ctx.session.flush()
+    notify(ctx, capability="connect", department_id=row.department_id, subject="access", ref=row.code,
+           clears=["access"], text=f"应用系统 {row.code} ({row.name}) 已恢复, 可以重新调用平台服务。")
     return System.of(row)
 
 

@@ -8,7 +8,10 @@
   that ends within :data:`GRANT_ENDING` - the consumer department's people who read data, to apply again
   in time (a grant of a whole department; one of an application system, to its department);
 - **an alert** (告警, ``governance.alerts``): each alert as it begins - the monitoring roles (admin,
-  auditor), and for a 使用申请 or 纠错 past its deadline the provider department's staff as well.
+  auditor), for a 使用申请 or 纠错 past its deadline the provider department's staff as well, and for a
+  certificate near its end the people of its department who request certificates;
+- **a 使用申请 expired** unanswered (``sharing.expire_applications``, which other reads run too): its
+  applicant.
 
 Each reminder is sent once: a deadline once per application, report or grant; an alert once per
 episode (an alert that clears and begins again is news again).  The pass writes its notices in one
@@ -26,12 +29,19 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from registry.clock import china_date, china_text, utcnow
 from registry.db import unit_of_work
-from registry.models import CatalogueEntry, CorrectionReport, Department, SharingApplication, SharingGrant
+from registry.models import (
+    CatalogueEntry,
+    Certificate,
+    CorrectionReport,
+    Department,
+    SharingApplication,
+    SharingGrant,
+)
 from registry.settings import Settings
 from trust.notices import tell, told_of
 
 from . import alerts
-from .sharing import SUBMITTED, in_force
+from .sharing import SUBMITTED, expire_applications, in_force
 
 #: a 使用申请 or 纠错 whose deadline is this near is a reminder to its provider
 DEADLINE_NEAR = timedelta(hours=24)
@@ -45,6 +55,7 @@ def remind(sessions: sessionmaker[Session], settings: Settings, *, now: datetime
     the 后台作业 page)."""
     now = (now or utcnow()).replace(tzinfo=None, microsecond=0)
     with unit_of_work(sessions) as session:
+        expire_applications(session, now)  # an application that expired tells its applicant at once
         sent = _Sent(session, now)
         _deadlines(sent, session, now)
         _grants(sent, session, now)
@@ -108,20 +119,28 @@ def _grants(sent: _Sent, session: Session, now: datetime) -> None:
 
 def _alert(sent: _Sent, session: Session, alert: alerts.Alert) -> None:
     """An alert's episode is its kind, subject and start; the notice's ref names the kind and the episode's
-    digest - and for an overdue 使用申请 or 纠错 its number, so that the notice leads to it."""
+    digest - and for an overdue 使用申请 or 纠错 its number, for a certificate its serial, so that the notice
+    leads to it."""
     episode = hashlib.sha256(f"{alert.kind}|{alert.subject}|{alert.since.isoformat()}".encode()).hexdigest()[:16]
     to: list[tuple[int | None, str]] = [(None, "monitor")]
-    provider = _provider_of(session, alert)
-    if provider is not None:
-        to.append(provider)
-        ref = f"{alert.kind}:{alert.subject}:{episode}"
+    if alert.kind in ("certificate", "ca"):
+        to.append((None, "certificates"))  # the security administrators, who issue them
+    owner = _owner_of(session, alert)
+    if owner is not None:
+        to.append(owner)
+        # a certificate's end comes once: its serial (40 characters) names its one episode
+        ref = f"{alert.kind}:{alert.subject}" + (f":{episode}" if alert.kind != "certificate" else "")
     else:
         ref = f"{alert.kind}:{episode}"
     sent.once("alert", ref, f"告警 ({alert.title}): {alert.what}", *to)
 
 
-def _provider_of(session: Session, alert: alerts.Alert) -> tuple[int, str] | None:
-    """For an overdue 使用申请 or 纠错, its provider department and the capability that answers it."""
+def _owner_of(session: Session, alert: alerts.Alert) -> tuple[int, str] | None:
+    """For an overdue 使用申请 or 纠错, its provider department and the capability that answers it; for a
+    certificate near its end, its department and the capability that asks for its renewal."""
+    if alert.kind == "certificate":
+        holder = session.scalar(select(Certificate.department_id).where(Certificate.serial == alert.subject))
+        return (holder, "connect") if holder is not None else None
     if alert.kind == "application":
         provider = session.scalar(select(CatalogueEntry.provider_id).join(SharingApplication.entry)
                                   .where(SharingApplication.id == int(alert.subject)))

@@ -58,7 +58,7 @@ from registry.models import (
     SharingGrant,
 )
 from trust.actions import Context, action
-from trust.notices import notify
+from trust.notices import notify, tell
 from xsd.registry import Format, find, formats
 
 from . import masking
@@ -831,10 +831,16 @@ def _label(application: SharingApplication) -> str:
 
 
 def expire_applications(session: Session, now: datetime) -> None:
-    """Submitted applications whose whole requested period has passed unanswered become expired."""
+    """Submitted applications whose whole requested period has passed unanswered become expired; the
+    applicant and their department's consumers are told, and the provider's notice to answer is cleared."""
     for application in session.scalars(select(SharingApplication).where(
             SharingApplication.status == SUBMITTED, SharingApplication.valid_to < china_date(now))):
         application.status, application.decided_at = EXPIRED, now
+        entry = application.entry
+        tell(session, now, [(application.consumer_id, "apply")], usernames=[application.applicant],
+             subject="application", ref=application.id, clears=("application",),
+             text=f"本部门对「{entry.name}」的使用申请 #{application.id} 已过期: 申请的使用期限至 "
+                  f"{application.valid_to}, {entry.provider.name}在此之前未作答复。如仍需使用, 请重新提交申请。")
     session.flush()
 
 

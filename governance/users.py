@@ -39,7 +39,7 @@ from directory.lookups import department_by_code
 from registry.errors import Conflict, InvalidInput, NotFound
 from registry.models import AuthToken, Department, User
 from registry.settings import Settings
-from trust import passwords
+from trust import notices, passwords
 from trust.actions import Context, action
 from trust.auth import ROLES, role_names, separate_duties
 
@@ -129,6 +129,8 @@ def create(ctx: Context, *, username: str, display_name: str = "", department: s
     passwords.set_password(row, ctx.settings, password, ctx.now, temporary=temporary)
     ctx.session.add(row)
     ctx.session.flush()
+    if owner is not None:  # the notice that a newly registered department needs accounts has been acted on
+        notices.clear(ctx.session, ctx.now, owner.code, ["account"])
     ctx.note(detail=f"account {username} ({','.join(wanted)}) of {owner.code if owner else 'no department'}"
                     f"{', temporary password' if temporary else ''}")
     return Issued(Account.of(row, ctx.settings, ctx.now), password if chosen else None)

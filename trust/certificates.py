@@ -35,16 +35,21 @@ from cryptography.hazmat.primitives import serialization
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
+from registry.clock import china_text
 from registry.errors import Conflict, InvalidInput, NotFound
 from registry.models import AppSystem, Certificate, CertificateRequest, Department
 
 from . import pki
 from .actions import Context, action
 from .auth import refuse_suspended
+from .notices import notify
 
 #: a request's statuses, with the portal's names
 REQUEST_STATUSES = {"submitted": "待审批", "issued": "已签发", "refused": "已拒绝"}
 REASON_LENGTH = 500
+#: RFC 5280's revocation reasons a person may give, in the portal's words
+REVOCATION_REASONS = {"keyCompromise": "密钥泄露", "superseded": "已被替换", "affiliationChanged": "单位信息变更",
+                      "cessationOfOperation": "停止使用", "unspecified": "未说明"}
 EXPIRING_DAYS = 30
 
 
@@ -204,6 +209,10 @@ def request(ctx: Context, *, csr: str | bytes, system: str | None = None, renews
     ctx.session.flush()
     holder = target.code if target else department.code
     ctx.note(detail=f"certificate request #{row.id} for {holder}" + (f", renewing {row.renews}" if row.renews else ""))
+    whose = f"应用系统 {target.code} " if target else "本部门"
+    notify(ctx, capability="certificates", subject="certificate", ref=row.id,
+           text=f"{department.name}申请为{whose}签发证书 (证书申请 #{row.id}"
+                + (f", 续期证书 {row.renews}" if row.renews else "") + "), 待审核。")
     return Requested.of(row)
 
 
@@ -267,6 +276,11 @@ def approve(ctx: Context, *, request_id: int, days: int = pki.CERT_DAYS) -> Appr
     ctx.note(detail=f"certificate request #{row.id} approved: certificate {made.record.serial} for "
                     f"{row.system.code if row.system else row.department.code}"
                     + (f"; {renewed.serial} stays valid until {renewed.not_after:%Y-%m-%d}" if renewed else ""))
+    _tell_requester(ctx, row, f"证书申请 #{row.id} 已批准: 证书 {made.record.serial} 已签发, 有效期至 "
+                              f"{china_text(made.record.not_after, '%Y-%m-%d')}; 请在“证书”页下载, 连同私钥安装到"
+                              + (f"应用系统 {row.system.code}。" if row.system else "本部门的系统。")
+                              + (f"原证书 {renewed.serial} 至 {china_text(renewed.not_after, '%Y-%m-%d')} 仍然有效。"
+                                 if renewed else ""))
     return Approval(row.id, Held.of(made.record), made.cert_pem().decode(), Held.of(renewed) if renewed else None)
 
 
@@ -280,7 +294,15 @@ def refuse(ctx: Context, *, request_id: int, reason: str) -> Requested:
     row = _undecided(ctx, request_id)
     row.status, row.decided_by, row.decided_at, row.reason = "refused", ctx.caller.who, ctx.now, reason
     ctx.note(detail=f"certificate request #{row.id} refused: {reason}")
+    _tell_requester(ctx, row, f"证书申请 #{row.id} 未获批准: {reason}")
     return Requested.of(row)
+
+
+def _tell_requester(ctx: Context, row: CertificateRequest, text: str) -> None:
+    """Tell the requesting department's people who request certificates, and the person who asked, of the
+    decision; the security administrators' notice to decide is cleared."""
+    notify(ctx, capability="connect", department_id=row.department_id, subject="certificate", ref=row.id,
+           usernames=[row.submitted_by], clears=["certificate"], text=text)
 
 
 def _undecided(ctx: Context, request_id: int) -> CertificateRequest:
@@ -323,6 +345,9 @@ def revoke(ctx: Context, *, serial: str, reason: str = "unspecified") -> Held:
     record = pki.revoke(ctx.session, ctx.settings, serial, reason)
     held = Held.of(record)
     ctx.note(detail=f"certificate {record.serial} of {held.holder} revoked: {reason}")
+    notify(ctx, capability="connect", department_id=record.department_id, subject="certificate", ref=record.serial,
+           text=f"{held.holder} 的证书 {record.serial} 已于 {china_text(record.revoked)} 被吊销 (原因: "
+                f"{REVOCATION_REASONS.get(reason, reason)}); 用它签名的调用从此被拒绝, 如需继续调用请申请新证书。")
     return held
 
 

@@ -1,6 +1,8 @@
-"""站内消息 (notices): what a person should know of without going to look - a 使用申请 or 纠错 for their
-department to answer, or the answer to their department's; a catalogue entry to review, or the review of
-their department's entry.
+"""站内消息 (notices): what a person should know of without going to look - a step for them to take (a
+使用申请 or 纠错 to answer, a catalogue entry to review or publish, a 登记申请 or a certificate request to
+decide, a new department's accounts to open), the answer to their own, and a change to what their
+department depends on (a resource it holds a grant of withdrawn or published again, a 使用申请 that
+expired unanswered, a certificate near its end, the department or one of its systems suspended).
 
     notify(ctx, department_id=provider.id, capability="inbox", subject="application", ref="12",
            text="临江市民政局申请使用「户籍人口基础信息」(#12), 请于 2026-12-14 前答复。")
@@ -28,7 +30,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry.clock import utcnow
@@ -42,7 +44,8 @@ from trust.auth import CAPABILITIES
 
 #: what a notice may be about, as the portal heads it
 SUBJECTS = {"application": "使用申请", "correction": "数据纠错", "correction_answer": "数据纠错", "entry": "资源目录",
-            "grant": "授权", "deadline": "到期提醒", "alert": "告警"}
+            "grant": "授权", "resource": "资源变更", "deadline": "到期提醒", "alert": "告警",
+            "registration": "部门登记", "account": "账号", "certificate": "证书", "access": "接入状态"}
 #: the longest text a notice keeps (a reason quoted in it is cut to fit)
 TEXT_LENGTH = 500
 PAGE_SIZE = 30
@@ -76,14 +79,16 @@ class Page:
     pages: int
 
 
-def notify(ctx: Context, *, capability: str, subject: str, ref: str | int, text: str,
+def notify(ctx: Context, *, capability: str | None, subject: str, ref: str | int, text: str,
            department_id: int | None = None, usernames: Iterable[str] = (), clears: Iterable[str] = ()) -> int:
     """Tell every active person of ``department_id`` (any department when None) whose roles give
-    ``capability``, and the people ``usernames`` names, of what ``ctx``'s action did - in its unit of work.
+    ``capability`` (nobody by role when None), and the people ``usernames`` names, of what ``ctx``'s action
+    did - in its unit of work.
     Not the person who did it.  The unread notices of the subjects ``clears`` about the same ``ref`` are
-    marked read first: they called for the step now taken (a 使用申请 to answer, once it is answered).  How
-    many were told."""
-    return tell(ctx.session, ctx.now, [(department_id, capability)], subject=subject, ref=ref, text=text,
+    marked read first, and the 到期提醒 of each (``deadline``, ``<subject>:<ref>``): they called for the step
+    now taken (a 使用申请 to answer, once it is answered).  How many were told."""
+    audience = [(department_id, capability)] if capability is not None else []
+    return tell(ctx.session, ctx.now, audience, subject=subject, ref=ref, text=text,
                 usernames=usernames, clears=clears, actor=ctx.caller.who, actor_user=ctx.caller.user)
 
 
@@ -96,8 +101,7 @@ def tell(session: Session, now: datetime, audience: Iterable[tuple[int | None, s
     if subject not in SUBJECTS or not set(clears) <= set(SUBJECTS):
         raise ValueError(f"unknown notice subject in {subject!r}, {clears!r}")
     if clears:
-        session.execute(update(NoticeRow).where(NoticeRow.subject.in_(list(clears)), NoticeRow.ref == str(ref),
-                                                NoticeRow.read_at.is_(None)).values(read_at=now))
+        clear(session, now, ref, clears)
     told: set[int] = set()
     for department_id, capability in audience:
         people = select(User.id, User.username, User.roles).where(User.active.is_(True))
@@ -114,6 +118,16 @@ def tell(session: Session, now: datetime, audience: Iterable[tuple[int | None, s
     session.add_all(NoticeRow(user_id=uid, subject=subject, ref=str(ref), text=text, actor=actor, created=now)
                     for uid in sorted(told))
     return len(told)
+
+
+def clear(session: Session, now: datetime, ref: str | int, subjects: Iterable[str]) -> None:
+    """Mark read everyone's unread notices of ``subjects`` about ``ref``, and their 到期提醒 (``deadline``,
+    ``<subject>:<ref>``): the step they called for is taken."""
+    subjects = list(subjects)
+    session.execute(update(NoticeRow).where(
+        or_(and_(NoticeRow.subject.in_(subjects), NoticeRow.ref == str(ref)),
+            and_(NoticeRow.subject == "deadline", NoticeRow.ref.in_([f"{s}:{ref}" for s in subjects]))),
+        NoticeRow.read_at.is_(None)).values(read_at=now))
 
 
 def told_of(session: Session, subject: str, ref: str) -> bool:

@@ -37,7 +37,7 @@ from datetime import date, datetime
 from typing import Any
 
 from lxml import etree
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
 from registry.errors import (
@@ -53,7 +53,14 @@ from registry.errors import (
     ReasonRequired,
     UddiError,
 )
-from registry.models import CatalogueEntry, CatalogueVersion, Department, InformationItem
+from registry.models import (
+    CatalogueEntry,
+    CatalogueVersion,
+    Department,
+    InformationItem,
+    SharingApplication,
+    SharingGrant,
+)
 from trust.actions import Context, action
 from trust.auth import CATALOGUING, REVIEWING, catalogue_refusal, catalogue_visibility, may_read_catalogue_history
 from trust.notices import notify
@@ -573,13 +580,61 @@ _TOLD = {
 
 def _tell(ctx: Context, row: CatalogueEntry, verb: str, reason: str) -> None:
     """站内消息 of a step: reviewers learn of a submitted entry, its department's cataloguers of the review;
-    the entry's earlier notices, which called for this step, are cleared."""
-    if verb not in _TOLD:
-        return
-    capability, own, text = _TOLD[verb]
-    notify(ctx, capability=capability, department_id=row.provider_id if own else None, subject="entry",
-           ref=row.resource_code, text=text.format(provider=row.provider.name, name=row.name,
-                                                    code=row.resource_code, reason=reason), clears=("entry",))
+    the entry's earlier notices, which called for this step, are cleared.  The departments that use the
+    resource learn that it was withdrawn (下架) or published again."""
+    if verb in _TOLD:
+        capability, own, text = _TOLD[verb]
+        notify(ctx, capability=capability, department_id=row.provider_id if own else None, subject="entry",
+               ref=row.resource_code, text=text.format(provider=row.provider.name, name=row.name,
+                                                        code=row.resource_code, reason=reason), clears=("entry",))
+    if verb == "withdraw":
+        tell_withdrawn(ctx, row, reason)
+    elif verb == "publish":
+        published = ctx.session.scalars(select(CatalogueVersion.snapshot).where(
+            CatalogueVersion.entry_id == row.id, CatalogueVersion.action == "publish",
+            CatalogueVersion.version < row.version).order_by(CatalogueVersion.version.desc()).limit(1)).first()
+        if published is not None:
+            tell_published_again(ctx, row, published)
+
+
+def tell_withdrawn(ctx: Context, row: CatalogueEntry, reason: str) -> None:
+    """Tell the departments that use the resource that it was withdrawn (下架), and why."""
+    tell_users(ctx, row, f"{row.provider.name}已将「{row.name}」({row.resource_code}) 下架: {reason}。"
+                         "下架期间不能查询该资源; 重新发布后, 本部门的授权仍然有效。")
+
+
+def tell_published_again(ctx: Context, row: CatalogueEntry, before: dict[str, Any], *, again: bool = True) -> None:
+    """Tell the departments that use the resource that it was published again (``again``) or changed while
+    published (an entry from a lower platform), with the 信息项 added or dropped since ``before`` (a
+    snapshot of it as last published)."""
+    done = "重新发布" if again else "更新"
+    tell_users(ctx, row, f"「{row.name}」({row.resource_code}) 已{done} (第 {row.version} 版), 可以继续查询"
+                         + _items_changed(before, snapshot(row)))
+
+
+def tell_users(ctx: Context, row: CatalogueEntry, text: str) -> None:
+    """Tell the departments that use the resource: those holding a grant of it not revoked or ended (those
+    of a grant yet to begin too), and those whose 使用申请 for it waits for an answer - each department's
+    people who apply for and read data, and the applicant."""
+    held = ctx.session.scalars(select(SharingGrant.consumer_id).where(
+        SharingGrant.entry_id == row.id, SharingGrant.revoked_at.is_(None),
+        or_(SharingGrant.valid_to.is_(None), SharingGrant.valid_to > ctx.now)).distinct()).all()
+    waiting = ctx.session.execute(select(SharingApplication.consumer_id, SharingApplication.applicant).where(
+        SharingApplication.entry_id == row.id, SharingApplication.status == "submitted")).all()
+    for department_id in sorted({*held, *(consumer for consumer, _ in waiting)} - {row.provider_id}):
+        notify(ctx, capability="apply", department_id=department_id, subject="resource", ref=row.resource_code,
+               text=text, usernames=[applicant for consumer, applicant in waiting if consumer == department_id])
+
+
+def _items_changed(before: dict[str, Any], now: dict[str, Any]) -> str:
+    """What changed in the 信息项 since the last publication, as the sentence's end."""
+    old = [item["name"] for item in before.get("items", ())]
+    new = [item["name"] for item in now["items"]]
+    added, dropped = [n for n in new if n not in old], [n for n in old if n not in new]
+    if not added and not dropped:
+        return "; 信息项未变。"
+    said = ([f"新增 {'、'.join(added)}"] if added else []) + ([f"删除 {'、'.join(dropped)}"] if dropped else [])
+    return f"; 信息项有变化: {', '.join(said)}, 请核对本部门的调用。"
 
 
 def _record(ctx: Context, row: CatalogueEntry, verb: str, reason: str = "") -> None:

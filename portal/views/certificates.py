@@ -20,9 +20,7 @@ from ..app import context, reading, requires
 
 bp = Blueprint("certificates", __name__)
 
-#: RFC 5280's revocation reasons a person may give, as the portal names them
-REASONS = {"keyCompromise": "密钥泄露", "superseded": "已被替换", "affiliationChanged": "单位信息变更",
-           "cessationOfOperation": "停止使用", "unspecified": "未说明"}
+REASONS = certificates.REVOCATION_REASONS
 STATUS_LABELS = certificates.REQUEST_STATUSES
 
 

@@ -1,13 +1,14 @@
 """消息 (站内消息): the signed-in person's notices, newest first (``notice.list``), each opened where it
-points - the application, the 纠错 report, the catalogue entry - and marked read (``notice.open``), or
-all marked read at once (``notice.read_all``)."""
+points - the application, the 纠错 report, the catalogue entry, the certificate requests - and marked read
+(``notice.open``), or all marked read at once (``notice.read_all``)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
 from registry.errors import NotFound
 from trust import notices
+from trust.auth import CAPABILITIES
 
 from ..app import context, requires
 
@@ -15,16 +16,17 @@ bp = Blueprint("notices", __name__)
 
 
 def target(notice: notices.Notice) -> str:
-    """Where a notice leads in the portal."""
+    """Where a notice leads in the portal, for the signed-in person (a certificate's notice leads the security
+    administrator to the requests to decide, the department to its own certificates)."""
     subject, ref = notice.subject, notice.ref
     if subject == "deadline":  # a reminder: "application:12", "correction:3", "grant:7:101001002/000001"
         subject, _, ref = ref.partition(":")
         if subject == "grant":
             ref = ref.partition(":")[2]
-    elif subject == "alert":  # "application:12:<episode>" (an overdue answer leads to it), else "<kind>:<episode>"
-        kind, _, rest = ref.partition(":")
+    elif subject == "alert":  # "application:12:<episode>" (an overdue answer leads to it), "certificate:<serial>",
+        kind, _, rest = ref.partition(":")  # else "<kind>:<episode>"
         number, _, episode = rest.partition(":")
-        if kind in ("application", "correction") and episode:
+        if (kind in ("application", "correction") and episode) or kind == "certificate":
             subject, ref = kind, number
     if subject == "application":
         return url_for("sharing.application", number=int(ref))
@@ -34,7 +36,21 @@ def target(notice: notices.Notice) -> str:
         return url_for("corrections.index", _anchor=f"filed-{ref}")
     if subject == "alert":
         return url_for("operations.alerts")
-    return url_for("catalogue.detail", code=ref)  # entry, grant: the resource
+    if subject == "registration":
+        return url_for("onboarding.registrations") if _can("onboard") else url_for("org.index")
+    if subject == "account":
+        return url_for("users.index")
+    if subject == "certificate":
+        if _can("certificates"):
+            return url_for("certificates.admin")
+        return url_for("certificates.index") if _can("connect") else url_for("operations.alerts")
+    if subject == "access":  # a system ("mzj.dibao") or the department ("mzj")
+        return url_for("onboarding.systems") if "." in ref else url_for("org.show", code=ref)
+    return url_for("catalogue.detail", code=ref)  # entry, grant, resource: the resource
+
+
+def _can(capability: str) -> bool:
+    return bool(set(g.user.role_set) & CAPABILITIES[capability])
 
 
 @bp.route("/notices")

@@ -546,3 +546,51 @@ def test_the_city_unreachable_is_the_districts_alert_and_job_row_until_a_round_s
     _wait(lambda: "对账: 比对 1 条, 发送 1 条" in federate_row(), "the successful round on the page", timeout=30)
     assert "后台任务持续失败" not in portal.get("/alerts").text
     assert "<td>0</td>" in federate_row()  # no failures since the last success
+
+
+def test_the_city_departments_that_use_a_districts_resource_are_told_when_it_goes_and_comes_back(pair):
+    """A city department holding a grant of an entry from the district learns, in its 消息, that the district
+    withdrew it (with the district's reason) and that it was published again (with the 信息项 changed)."""
+    from governance import sharing
+    from registry.models import Notice
+
+    city, district = pair
+    code = district.publish(1)
+    with unit_of_work(city.sessions) as session:
+        from registry.models import Certificate
+
+        lhq = session.scalar(select(Department).where(Department.code == "lhq"))
+        signed = session.scalar(select(Certificate.serial).where(Certificate.department_id == lhq.id))
+        node = Caller.of_department(lhq, "federation", certificate_serial=signed)  # as FederateEntries verifies it
+        mzj = register_department(session, city.settings, code="mzj", name="临江市民政局",
+                                  credit_code=credit_code_for("00250103"))
+        create_user(session, username="mzj", password=PASSWORD, department=mzj, roles=("consumer",))
+
+    def push() -> str:
+        documents = [entry.document for entry in federation.outgoing(district.platform.context())[0]]
+        [received] = federation.receive(Context(node, city.sessions, city.settings), documents=documents)
+        return received.resource_code
+
+    there = push()
+    sharing.grant(city.context(), resource_code=there, consumer_code="mzj")
+
+    def told() -> list[str]:
+        with unit_of_work(city.sessions) as session:
+            return session.scalars(select(Notice.text).join(User, Notice.user_id == User.id).where(
+                User.username == "mzj", Notice.subject == "resource").order_by(Notice.id)).all()
+
+    district.withdraw(code)
+    assert push() == there
+    assert told() == [f"临江市临湖区人民政府已将「临湖区出生医学证明信息 1」({there}) 下架: 该资源已停止更新。"
+                      "下架期间不能查询该资源; 重新发布后, 本部门的授权仍然有效。"]
+    cataloguer = district._as("li.na")
+    items = workflow.show(cataloguer, resource_code=code).entry.as_dict()["items"]
+    workflow.edit(cataloguer.again(), resource_code=code,
+                  changes={"items": [*items, {"name": "出生地点", "data_type": "C", "length": 100}]})
+    workflow.submit(cataloguer.again(), resource_code=code)
+    workflow.approve(district._as("shen.li"), resource_code=code)
+    workflow.publish(district._as("shen.li"), resource_code=code)
+    push()
+    *_, again = told()
+    assert again.startswith(f"「临湖区出生医学证明信息 1」({there}) 已重新发布 (第 ")
+    assert again.endswith("版), 可以继续查询; 信息项有变化: 新增 出生地点, 请核对本部门的调用。")

@@ -188,3 +188,69 @@ def test_a_system_or_the_console_has_no_notices(city, sessions, settings):
     with pytest.raises(NotPermitted) as raised:
         notices.notices(Context(Caller.platform("cli"), sessions, settings))
     assert raised.value.user_message == "站内消息属于个人账号, 请以账号身份查看。"
+
+
+def test_a_withdrawal_and_a_publication_again_tell_the_departments_that_use_the_resource(city, sessions, settings):
+    from directory.accounts import create_user, register_department
+    from directory.demo import credit_code_for
+
+    with unit_of_work(sessions) as s:  # a fourth department, whose grant was revoked: it uses the resource no more
+        jyj = register_department(s, settings, code="jyj", name="临江市教育局", credit_code=credit_code_for("00250111"))
+        create_user(s, username="jyj", password="x", department=jyj, roles=("consumer",))
+    grant = sharing.grant(as_user(sessions, settings, "gaj"), resource_code=city.conditional, consumer_code="sbj").id
+    waiting = _apply(sessions, settings, city)
+    ended = sharing.grant(as_user(sessions, settings, "gaj"), resource_code=city.conditional, consumer_code="jyj",
+                          valid_to=date(2099, 1, 1)).id
+    sharing.revoke(as_user(sessions, settings, "gaj"), grant_id=ended, reason="业务已办结")
+    with unit_of_work(sessions) as s:
+        s.execute(delete(Notice))
+    gaj = as_user(sessions, settings, "gaj")
+    workflow.withdraw(gaj, resource_code=city.conditional, reason="字段调整")
+    withdrawn = (f"临江市公安局已将「户籍人口基础信息」({city.conditional}) 下架: 字段调整。"
+                 "下架期间不能查询该资源; 重新发布后, 本部门的授权仍然有效。")
+    # mzj waits for an answer to its application, sbj holds a grant; gaj provides it, jyj's grant was revoked
+    assert sorted(_told(sessions)) == [("mzj", "resource", city.conditional, withdrawn),
+                                       ("sbj", "resource", city.conditional, withdrawn)]
+    items = workflow.show(gaj.again(), resource_code=city.conditional).entry.as_dict()["items"]
+    workflow.edit(gaj.again(), resource_code=city.conditional,
+                  changes={"items": items[:-1] + [{"name": "联系电话", "data_type": "C", "length": 20}]})
+    workflow.submit(gaj.again(), resource_code=city.conditional)
+    workflow.approve(as_user(sessions, settings, "reviewer"), resource_code=city.conditional)
+    published = workflow.publish(as_user(sessions, settings, "reviewer"), resource_code=city.conditional)
+    again = [t for t in _told(sessions) if t[1] == "resource"][2:]
+    assert sorted(again) == [(who, "resource", city.conditional,
+                              f"「户籍人口基础信息」({city.conditional}) 已重新发布 (第 {published.version} 版), "
+                              f"可以继续查询; 信息项有变化: 新增 联系电话, 删除 {items[-1]['name']}, "
+                              "请核对本部门的调用。")
+                             for who in ("mzj", "sbj")]
+    assert grant and waiting  # both still stand: a withdrawal ends neither
+
+
+def test_a_first_publication_tells_no_user(city, sessions, settings):
+    gaj = as_user(sessions, settings, "gaj")
+    code = workflow.create(gaj, metadata=identity_entry(settings)).resource_code
+    workflow.submit(gaj, resource_code=code)
+    workflow.approve(as_user(sessions, settings, "reviewer"), resource_code=code)
+    workflow.publish(as_user(sessions, settings, "reviewer"), resource_code=code)
+    assert [t for t in _told(sessions) if t[1] == "resource"] == []
+
+
+def test_an_application_that_expires_unanswered_tells_the_applicant_and_clears_the_providers_notice(
+        city, sessions, settings):
+    from registry.clock import utcnow
+    from registry.models import SharingApplication
+
+    number = sharing.apply(as_user(sessions, settings, "mzj"), resource_code=city.conditional, purpose="低保资格核查",
+                           valid_to=date(2099, 12, 31)).id
+    with unit_of_work(sessions) as s:  # its whole period has passed
+        s.execute(update(SharingApplication).where(SharingApplication.id == number)
+                  .values(valid_from=date(2020, 1, 1), valid_to=date(2020, 12, 31)))
+    from governance.reminders import remind
+
+    assert remind(sessions, settings, now=utcnow()).startswith("told ")
+    assert _unread(sessions) == [("mzj", "application", str(number))]  # gaj's 待答复 is gone: nothing to answer
+    assert _told(sessions)[-1][3] == (f"本部门对「户籍人口基础信息」的使用申请 #{number} 已过期: "
+                                      "申请的使用期限至 2020-12-31, 临江市公安局在此之前未作答复。"
+                                      "如仍需使用, 请重新提交申请。")
+    with sessions() as s:
+        assert s.get(SharingApplication, number).status == "expired"

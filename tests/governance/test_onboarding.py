@@ -576,3 +576,68 @@ def test_the_command_line_registers_lists_and_suspends_systems(govshare):
     code, _, err = govshare("system", "register", "--user", "mzj", "--code", "hukou", "--name", "户籍",
                             "--department", "gaj")
     assert (code, err) == (2, "error: mzj may act on mzj's application systems only, not gaj's\n")
+
+
+# --------------------------------------------------------------------------- 站内消息
+
+
+def _told(sessions) -> list[tuple[str, str, str, str, bool]]:
+    """Every notice: (to whom, subject, ref, text, unread), oldest first."""
+    from registry.models import Notice
+
+    with sessions() as s:
+        return [(u, subject, ref, text, read_at is None) for u, subject, ref, text, read_at in s.execute(
+            select(User.username, Notice.subject, Notice.ref, Notice.text, Notice.read_at)
+            .join(User, Notice.user_id == User.id).order_by(Notice.id))]
+
+
+def test_onboarding_tells_the_administrator_to_review_and_then_the_security_administrator_to_open_accounts(
+        city, settings):
+    from governance import users
+
+    filed = _apply(city, settings)
+    assert _told(city) == [("admin", "registration", str(filed.id),
+                            f"临江市卫生健康委员会 (wjw) 提交了部门登记申请 #{filed.id} (前置交换节点), 待审核。",
+                            True)]
+    onboarding.approve(as_user(city, settings, "admin"), application_id=filed.id)
+    told = _told(city)
+    assert told[0][4] is False  # reviewed: the administrator's notice is read
+    assert told[1:] == [("security", "account", "wjw",
+                         f"临江市卫生健康委员会 (wjw) 的登记申请 #{filed.id} 已批准, 已成为平台成员部门; "
+                         "请为其开设账号 (编目、提供、使用等角色)。", True)]
+    users.create(as_user(city, settings, "security"), username="wjw.li", department="wjw", roles=["cataloguer"])
+    assert _told(city)[-1][4] is False  # an account of the department was opened: done
+    # an application an account filed is answered to that account; the public form's filer has none
+    refused = onboarding.apply(as_user(city, settings, "gaj"), **{**FORM, "code": "jyj", "name": "临江市教育局",
+                                                                   "credit_code": credit_code_for("00250111")})
+    onboarding.refuse(as_user(city, settings, "admin"), application_id=refused.id, reason="请由教育局自行申请")
+    assert [t[:4] for t in _told(city) if t[2] == str(refused.id)] == [
+        ("admin", "registration", str(refused.id),
+         f"临江市教育局 (jyj) 提交了部门登记申请 #{refused.id} (前置交换节点), 待审核。"),
+        ("gaj", "registration", str(refused.id),
+         f"临江市教育局 (jyj) 的部门登记申请 #{refused.id} 未获批准: 请由教育局自行申请")]
+
+
+def test_a_suspension_and_its_end_tell_the_department_or_the_systems_people(city, settings):
+    onboarding.register_system(as_user(city, settings, "mzj"), code="dibao", name="低保核对系统")
+    admin = as_user(city, settings, "admin")
+    onboarding.suspend_system(admin, system="mzj.dibao", reason="证书泄露排查")
+    onboarding.reinstate_system(admin.again(), system="mzj.dibao")
+    system_told = _told(city)
+    # the department's people who manage its systems (mzj); mzj-consumer does not
+    assert [(to, ref, unread) for to, _s, ref, _t, unread in system_told] == [
+        ("mzj", "mzj.dibao", False), ("mzj", "mzj.dibao", True)]
+    assert system_told[0][3].startswith("应用系统 mzj.dibao (低保核对系统) 已于 ")
+    assert system_told[0][3].endswith(" 被暂停: 证书泄露排查。暂停期间, 该系统的调用和证书在各渠道均被拒绝。")
+    assert system_told[1][3] == "应用系统 mzj.dibao (低保核对系统) 已恢复, 可以重新调用平台服务。"
+    onboarding.suspend(admin.again(), department="mzj", reason="安全检查整改")
+    suspended = _told(city)[2:]
+    assert [(to, subject, ref) for to, subject, ref, _t, _u in suspended] == [
+        ("mzj", "access", "mzj"), ("mzj-consumer", "access", "mzj")]  # every person of the department
+    assert "被暂停接入: 安全检查整改。暂停期间, 本部门的账号、应用系统和证书在各渠道均被拒绝" in suspended[0][3]
+    onboarding.reinstate(admin.again(), department="mzj")
+    back = "本部门 (临江市民政局) 已恢复接入, 可以重新登录和调用平台服务。"
+    assert [(to, text, unread) for to, _s, _r, text, unread in _told(city)[4:]] == [
+        (person, back, True) for person in ("mzj", "mzj-consumer")]
+    # each end of a suspension read its notice: what stays unread is the news that it ended
+    assert [unread for *_rest, unread in _told(city)[:4]] == [False, True, False, False]

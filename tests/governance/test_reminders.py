@@ -146,3 +146,25 @@ def test_in_process_the_pass_is_a_loop_whose_passes_are_rows_of_the_jobs_page(ci
     assert [to for to, _ref, _text in _told(sessions, "deadline")] == ["gaj"]
     row = passed()
     assert row is not None and row.status == "succeeded" and row.outcome.startswith("发送提醒 ")
+
+
+def test_a_certificate_near_its_end_tells_its_department_and_the_security_administrator(city, sessions, settings):
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from directory.accounts import create_user
+    from registry.models import Department
+    from trust import pki
+
+    if pki.ca_certificate(settings) is None:
+        pki.init_ca(settings)
+    with unit_of_work(sessions) as s:
+        create_user(s, username="security", password="x", department=None, roles=("security",))
+        gaj = s.scalar(select(Department).where(Department.code == "gaj"))
+        key = ec.generate_private_key(ec.SECP256R1()).public_key()
+        serial = pki.certify(s, settings, gaj, key, days=10).record.serial
+    remind(sessions, settings, now=utcnow())
+    told = [(to, text) for to, ref, text in _told(sessions, "alert") if ref == f"certificate:{serial}"]
+    # the monitoring roles, the security administrator who issues certificates, the department's people who ask
+    assert sorted(to for to, _text in told) == ["admin", "gaj", "security"]
+    assert told[0][1].startswith("告警 (证书即将到期): 临江市公安局的证书 ")
+    assert f"(序列号 {serial}) 将于 " in told[0][1]

@@ -122,3 +122,37 @@ def test_notices_beyond_a_page_are_paged(browser, city, sessions):
     second = b.get("/notices", params={"page": 2})
     assert second.status_code == 200 and "通知 0<" in second.text
     assert len(re.findall(r'<tr id="notice-', second.text)) == 5
+
+
+def test_each_kind_of_notice_leads_each_reader_to_a_page_they_may_open(browser, city, sessions):
+    """Who is told of a 登记申请, a certificate, a suspension or a resource's withdrawal is led where they act
+    or read about it - the security administrator to the requests to decide, the department to its own."""
+    from directory.accounts import create_user
+    from registry.clock import utcnow
+    from registry.models import User
+
+    from .conftest import PASSWORD
+
+    _quiet(sessions)
+    with unit_of_work(sessions) as s:
+        create_user(s, username="security", password=PASSWORD, department=None, roles=("security",))
+    serial = "3f" * 20
+    cases = [("gaj", "resource", city.conditional, f"/resource?code={city.conditional}"),
+             ("admin", "registration", "5", "/registrations"), ("gaj", "registration", "5", "/org"),
+             ("security", "account", "wjw", "/users"),
+             ("security", "certificate", "3", "/certificates/admin"), ("gaj", "certificate", "3", "/certificates"),
+             ("gaj", "alert", f"certificate:{serial}", "/certificates"),
+             ("auditor", "alert", f"certificate:{serial}", "/alerts"),
+             ("gaj", "access", "gaj.hukou", "/systems"), ("gaj", "access", "gaj", "/org/gaj")]
+    with unit_of_work(sessions) as s:
+        ids = {s.scalar(select(User.id).where(User.username == who)): who for who, *_ in cases}
+        rows = [Notice(user_id=next(i for i, w in ids.items() if w == who), subject=subject, ref=ref, text="x",
+                       actor="platform", created=utcnow()) for who, subject, ref, _ in cases]
+        s.add_all(rows)
+        s.flush()
+        numbers = [row.id for row in rows]
+    readers = {who: browser(who) for who in {who for who, *_ in cases}}
+    for (who, subject, ref, path), number in zip(cases, numbers, strict=True):
+        opened = readers[who].get(f"/notices/{number}", allow_redirects=False)
+        assert opened.headers["Location"].split("/portal", 1)[1] == path, (who, subject, ref)
+        assert readers[who].get(f"/notices/{number}").status_code == 200, (who, subject, ref)

@@ -360,3 +360,49 @@ def test_the_command_line_with_a_request_made_by_openssl(town, sessions, setting
         ("pki.certificate", "ok", "gaj"), ("pki.list", "ok", "gaj"), ("pki.request", "refused:KeyReused", "gaj"),
         ("pki.request", "refused:InvalidCsr", "gaj"), ("pki.revoke", "ok", "gaj"),
         ("pki.approve", "refused:RequestAlreadyDecided", "sec"), ("pki.expiring", "ok", "sec")]
+
+
+# ------------------------------------------------------------------------------ 站内消息
+
+
+def _told(sessions) -> list[tuple[str, str, str, str, bool]]:
+    """Every notice: (to whom, subject, ref, text, unread), oldest first."""
+    from registry.models import Notice, User
+
+    with sessions() as s:
+        return [(u, subject, ref, text, read_at is None) for u, subject, ref, text, read_at in s.execute(
+            select(User.username, Notice.subject, Notice.ref, Notice.text, Notice.read_at)
+            .join(User, Notice.user_id == User.id).order_by(Notice.id))]
+
+
+def test_a_request_tells_the_security_administrator_and_the_decision_the_department(town, sessions):
+    _key, csr = make_csr()
+    asked = certificates.request(town("gaj"), csr=csr, system="gaj.hukou")
+    assert _told(sessions) == [("sec", "certificate", str(asked.id),
+                                f"临江市公安局申请为应用系统 gaj.hukou 签发证书 (证书申请 #{asked.id}), 待审核。",
+                                True)]
+    issued = certificates.approve(town("sec"), request_id=asked.id)
+    told = _told(sessions)
+    assert told[0][4] is False  # decided: the security administrator's notice to decide is read
+    ends = (issued.certificate.not_after + timedelta(hours=8)).strftime("%Y-%m-%d")
+    assert told[1:] == [("gaj", "certificate", str(asked.id),
+                         f"证书申请 #{asked.id} 已批准: 证书 {issued.certificate.serial} 已签发, 有效期至 {ends}; "
+                         "请在“证书”页下载, 连同私钥安装到应用系统 gaj.hukou。", True)]
+    # a refusal quotes its reason; mzj's people only are told of mzj's request
+    _key, other = make_csr()
+    refused = certificates.request(town("mzj"), csr=other)
+    certificates.refuse(town("sec"), request_id=refused.id, reason="请使用 RSA 2048 位以上的密钥")
+    assert _told(sessions)[-1] == ("mzj", "certificate", str(refused.id),
+                                   f"证书申请 #{refused.id} 未获批准: 请使用 RSA 2048 位以上的密钥", True)
+    # the security administrator revokes it: the department is told its calls will be refused
+    certificates.revoke(town("sec"), serial=issued.certificate.serial, reason="keyCompromise")
+    *_, (to, subject, ref, text, unread) = _told(sessions)
+    assert (to, subject, ref, unread) == ("gaj", "certificate", issued.certificate.serial, True)
+    assert text.startswith(f"gaj.hukou 的证书 {issued.certificate.serial} 已于 ")
+    assert text.endswith("被吊销 (原因: 密钥泄露); 用它签名的调用从此被拒绝, 如需继续调用请申请新证书。")
+
+
+def test_a_refused_request_tells_no_one(town, sessions):
+    with pytest.raises(InvalidInput):
+        certificates.request(town("gaj"), csr="hello")
+    assert _told(sessions) == []
