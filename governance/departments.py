@@ -15,6 +15,10 @@ those are, and through which resources, is shown only to the department's own pe
 and to auditors - the same people ``sharing.grants`` shows the grants to.
 
 A department's contact (联系人) is the one its businessEntity publishes in the UDDI directory.
+
+Its page's 部门动态 (``Profile.activity``) are the latest steps of its catalogue - for anyone, those that
+change what others see (发布, 下架, 来源节点更新); for its own people and the reviewers, every step - and, for
+those who see its partners, the grants it gave and received and their revocations.
 """
 
 from __future__ import annotations
@@ -26,12 +30,13 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from directory.catalogue.search import SearchResult, find
+from directory.catalogue.watch import CHANGE_LABELS
 from directory.catalogue.workflow import PUBLISHED
 from directory.lookups import department_by_code
 from registry.db import escape_like
-from registry.models import AppSystem, CatalogueEntry, Department, SharingGrant
+from registry.models import AppSystem, CatalogueEntry, CatalogueVersion, Department, SharingGrant
 from trust.actions import Context, action
-from trust.auth import Caller
+from trust.auth import Caller, may_read_catalogue_history
 from xsd import codes
 
 from .onboarding import ACTIVE, Labelled
@@ -41,6 +46,10 @@ from .sharing import in_force
 FACETS = ("classification", "sharing_type", "format", "update_cycle")
 #: how many of its latest changed resources a department's page lists
 RECENT = 5
+#: how many events a department's page lists under 部门动态
+ACTIVITY = 12
+#: the steps of another department's catalogue that anyone sees (the others are its own and the reviewers')
+PUBLIC_STEPS = ("publish", "withdraw", "federate")
 
 
 @dataclass(frozen=True)
@@ -82,6 +91,21 @@ class Partners:
 
 
 @dataclass(frozen=True)
+class Event:
+    """One line of a department's 部门动态: a step of its catalogue, or a grant given, received or revoked."""
+
+    at: datetime
+    label: str  # 发布, 下架, 授权, 撤销授权, ...
+    resource_code: str
+    resource_name: str
+    linked: bool  # the reader may open the resource's page
+    reason: str = ""  # of a 下架, 退回 or revocation
+    other_code: str | None = None  # a grant's other department
+    other_name: str | None = None
+    gave: bool = True  # a grant: this department gave it (else received it)
+
+
+@dataclass(frozen=True)
 class Profile(Listed):
     """One department's page."""
 
@@ -95,6 +119,7 @@ class Profile(Listed):
     found: SearchResult | None = None  # its latest changed resources and the facets of all of them
     partners: Partners | None = None  # None: the caller may not see them
     own: bool = False  # the caller's own department
+    activity: tuple[Event, ...] = ()  # 部门动态, newest first
 
     @property
     def facets(self) -> dict[str, tuple[tuple[str, str, int], ...]]:
@@ -137,11 +162,13 @@ def profile(ctx: Context, *, department: str) -> Profile:
         select(AppSystem.code, AppSystem.name).where(AppSystem.department_id == row.id, AppSystem.status == ACTIVE)
         .order_by(AppSystem.code)))
     listed = _listed(row, counts, provides.get(row.id, 0), uses.get(row.id, 0))
+    partners = sees_partners(ctx.caller, row.id)
     return Profile(**vars(listed), credit_code=row.credit_code, contact_name=row.contact_name,
                    contact_phone=row.contact_phone, contact_email=row.contact_email, created=row.created,
                    suspended_at=row.suspended_at, systems=systems, found=found,
-                   partners=_partners(ctx.session, row.id, ctx.now) if sees_partners(ctx.caller, row.id) else None,
-                   own=ctx.caller.department_id == row.id)
+                   partners=_partners(ctx.session, row.id, ctx.now) if partners else None,
+                   own=ctx.caller.department_id == row.id,
+                   activity=_activity(ctx.session, ctx.caller, row.id, grants=partners))
 
 
 def sees_partners(caller: Caller, department_id: int) -> bool:
@@ -205,3 +232,38 @@ def _partners(session: Session, department_id: int, now: datetime) -> Partners:
             grouped.setdefault((code, name), []).append((resource_code, resource_name))
         sides[side] = tuple(Partner(code, name, tuple(resources)) for (code, name), resources in grouped.items())
     return Partners(**sides)
+
+
+def _activity(session: Session, caller: Caller, department_id: int, *, grants: bool) -> tuple[Event, ...]:
+    """The department's latest ACTIVITY events that ``caller`` may see, newest first (see the module)."""
+    every_step = may_read_catalogue_history(caller, department_id)
+    steps = (select(CatalogueVersion.id, CatalogueVersion.changed_at, CatalogueVersion.action, CatalogueVersion.reason,
+                    CatalogueEntry.resource_code, CatalogueEntry.name, CatalogueEntry.status)
+             .join(CatalogueEntry, CatalogueVersion.entry_id == CatalogueEntry.id)
+             .where(CatalogueEntry.provider_id == department_id)
+             .order_by(CatalogueVersion.changed_at.desc(), CatalogueVersion.id.desc()).limit(ACTIVITY))
+    if not every_step:
+        steps = steps.where(CatalogueVersion.action.in_(PUBLIC_STEPS))
+    # (time, then within one second: catalogue steps before grants, each in the order it was written)
+    events = [((at, 0, number), Event(at, CHANGE_LABELS.get(step, step), code, name, every_step or status == PUBLISHED,
+                                      reason if step in ("withdraw", "refuse") or every_step else ""))
+              for number, at, step, reason, code, name, status in session.execute(steps)]
+    if grants:
+        other = aliased(Department)
+        for gave, mine, theirs in ((True, CatalogueEntry.provider_id, SharingGrant.consumer_id),
+                                   (False, SharingGrant.consumer_id, CatalogueEntry.provider_id)):
+            for grant, code, name, status, other_code, other_name in session.execute(
+                    select(SharingGrant, CatalogueEntry.resource_code, CatalogueEntry.name, CatalogueEntry.status,
+                           other.code, other.name)
+                    .join(CatalogueEntry, SharingGrant.entry_id == CatalogueEntry.id)
+                    .join(other, other.id == theirs)
+                    .where(mine == department_id, theirs != department_id)
+                    .order_by(func.coalesce(SharingGrant.revoked_at, SharingGrant.granted_at).desc()).limit(ACTIVITY)):
+                seen = status == PUBLISHED or every_step
+                events.append(((grant.granted_at, 1, 2 * grant.id),
+                               Event(grant.granted_at, "授权", code, name, seen, "", other_code, other_name, gave)))
+                if grant.revoked_at is not None:
+                    events.append(((grant.revoked_at, 1, 2 * grant.id + 1),
+                                   Event(grant.revoked_at, "撤销授权", code, name, seen, grant.revoke_reason,
+                                         other_code, other_name, gave)))
+    return tuple(event for _order, event in sorted(events, key=lambda pair: pair[0], reverse=True)[:ACTIVITY])

@@ -37,4 +37,4 @@ def show(code: str):
         except GovshareError:  # refused after all: the page goes without it
             score = None
     return render_template("org_detail.html", d=member, score=score, weights=assessment.WEIGHTS,
-                           sees_partners=member.partners is not None)
+                           sees_partners=member.partners is not None, activity_limit=departments.ACTIVITY)

@@ -114,3 +114,43 @@ def test_an_unknown_department_is_a_chinese_not_found_and_every_read_is_audited(
         ("department.profile", "sbj", "refused:UnknownDepartment"), ("department.profile", "sbj", "ok"),
         ("department.directory", "sbj", "ok")]
     assert rows[1].detail == "gaj" and (rows[2].detail, rows[2].record_count) == ("公安", 1)
+
+
+def _activity(sessions, settings, user: str, department: str) -> list[tuple]:
+    page = departments.profile(as_user(sessions, settings, user), department=department)
+    return [(e.label, e.resource_code, e.linked, e.reason, e.other_code, e.gave) for e in page.activity]
+
+
+def test_a_departments_activity_shows_others_its_publications_and_its_own_people_every_step(city, sessions,
+                                                                                           settings):
+    from directory.catalogue import workflow
+
+    workflow.withdraw(as_user(sessions, settings, "gaj"), resource_code=city.not_shared, reason="停止提供")
+    seen = _activity(sessions, settings, "sbj", "gaj")
+    # another department: what changes what it sees - the withdrawal (with its reason, no longer a page it may
+    # open) above the three publications
+    assert seen == [("下架", city.not_shared, False, "停止提供", None, True),
+                    ("发布", city.not_shared, False, "", None, True)] + [
+        ("发布", code, True, "", None, True) for code in (city.unconditional, city.conditional)]
+    own = _activity(sessions, settings, "gaj", "gaj")  # its own people: every step, the latest 12
+    assert len(own) == departments.ACTIVITY and own[0][:2] == ("下架", city.not_shared)
+    assert {label for label, *_ in own} >= {"发布", "审核通过", "提交审核"}
+    assert all(linked for _l, _c, linked, *_ in own)
+    assert _activity(sessions, settings, "reviewer", "gaj") == own  # the reviewers see every step too
+
+
+def test_a_departments_grants_are_in_its_activity_for_those_who_see_its_partners(city, sessions, settings):
+    gaj = as_user(sessions, settings, "gaj")
+    given = sharing.grant(gaj, resource_code=city.conditional, consumer_code="mzj").id
+    sharing.revoke(gaj.again(), grant_id=given, reason="业务已办结")
+    assert _activity(sessions, settings, "gaj", "gaj")[:2] == [
+        ("撤销授权", city.conditional, True, "业务已办结", "mzj", True),
+        ("授权", city.conditional, True, "", "mzj", True)]
+    assert _activity(sessions, settings, "mzj", "mzj")[:2] == [  # received: the other side's page
+        ("撤销授权", city.conditional, True, "业务已办结", "gaj", False),
+        ("授权", city.conditional, True, "", "gaj", False)]
+    assert _activity(sessions, settings, "admin", "mzj")[0][0] == "撤销授权"
+    # sbj, a reviewer: no grants between other departments
+    for user in ("sbj", "reviewer"):
+        assert not any(other for *_rest, other, _gave in _activity(sessions, settings, user, "gaj")), user
+        assert _activity(sessions, settings, user, "mzj") == [], user

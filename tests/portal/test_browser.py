@@ -245,4 +245,5 @@ def test_a_consumer_finds_a_department_in_the_directory_and_opens_its_page(signe
         mzj.wait_for_selector("h1:has-text('临江市公安局')")
         assert "已发布 2 项" in mzj.locator("#org-resources").inner_text()
         assert mzj.locator("#org-recent article").count() == 2
+        assert mzj.locator("#org-activity tr").count() == 2  # 部门动态: the two publications
         shot(mzj, f"consumer-department-page-{width}")

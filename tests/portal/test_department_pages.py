@@ -101,3 +101,35 @@ def test_the_home_page_lists_the_latest_published_resources_and_links_the_users_
     assert sorted(names) == ["人口基本信息(公开项)", "企业登记信息", "婚姻登记人员信息", "户籍人口基础信息"]
     assert '<a href="/portal/org/gaj">临江市公安局</a>' in latest
     assert '<a href="/portal/org/mzj">临江市民政局</a>: 本部门的登记信息' in r.text
+
+
+def _activity(page: str) -> list[str]:
+    """The lines of a department page's 部门动态, as text, newest first."""
+    section = page.split('id="org-activity"')[1].split("</section>")[0]
+    return [" ".join(html.unescape(re.sub(r"<[^>]+>", "", row.split("</tr>")[0].replace("</td>", " "))).split())
+            for row in section.split("<tr>")[1:]]
+
+
+def test_a_department_page_lists_its_activity_and_grants_only_for_those_who_see_its_partners(browser, city,
+                                                                                            sessions, settings):
+    from directory.catalogue import workflow
+
+    gaj = as_user(sessions, settings, "gaj")
+    grant = sharing.grant(gaj, resource_code=city.conditional, consumer_code="mzj").id
+    sharing.revoke(gaj.again(), grant_id=grant, reason="业务已办结")
+    workflow.withdraw(gaj.again(), resource_code=city.conditional, reason="数据项调整")
+    own = _activity(browser("gaj").get("/org/gaj").text)
+    # (the three were written within a second or two: between a grant and a catalogue step, the order of one
+    # second is not the point here)
+    assert f"下架 「户籍人口基础信息」 {city.conditional} · 数据项调整" in [line.split(" ", 2)[2] for line in own]
+    assert "撤销 临江市民政局 读取「户籍人口基础信息」的授权 · 业务已办结" in " | ".join(own)
+    assert "授权 临江市民政局 读取「户籍人口基础信息」" in " | ".join(own)
+    other_page = browser("scjgj").get("/org/gaj").text
+    other = _activity(other_page)
+    assert other[0].split(" ", 2)[2] == f"下架 「户籍人口基础信息」 {city.conditional} · 数据项调整"
+    assert all("授权" not in line for line in other), other  # grants between other departments are not its business
+    # the withdrawn resource is no page scjgj may open: its name is not a link there
+    assert f'href="/portal/resource?code={city.conditional}"' not in other_page.split('id="org-activity"')[1]
+    mine = " | ".join(_activity(browser("mzj").get("/org/mzj").text))
+    assert "临江市公安局 撤销其读取「户籍人口基础信息」的授权 · 业务已办结" in mine
+    assert "获 临江市公安局 授权读取「户籍人口基础信息」" in mine
