@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from registry.clock import china_date, china_day_start
 from registry.models import InputBatch, QuarantineReason, SyncRun
@@ -50,6 +51,16 @@ def overview(ctx: Context, *, now: datetime | None = None) -> Overview:
     runs = [Run.of(row) for row in session.scalars(select(SyncRun).order_by(SyncRun.id.desc()).limit(RUNS))]
     failed = [Run.of(row) for row in session.scalars(select(SyncRun).where(
         SyncRun.status == "failed", SyncRun.started >= since).order_by(SyncRun.id.desc()))]
+    exchange_rules = [(rule, n) for rule, n in session.execute(
+        select(QuarantineReason.rule, func.count()).group_by(QuarantineReason.rule)
+        .order_by(func.count().desc()).limit(15))]
+    ctx.note(record_count=len(runs))
+    return Overview(runs, failed, daily_volumes(session, since), exchange_rules, groups(session))
+
+
+def daily_volumes(session: Session, since: datetime) -> list[tuple[str, dict[str, int]]]:
+    """The records the exchange received per China day since ``since`` (naive UTC), each day that received
+    any, oldest first: ("MM-DD", {"入库": n, "未变": n, "隔离": n})."""
     per_day: dict[date, dict[str, int]] = defaultdict(lambda: dict.fromkeys(SERIES, 0))
     for received_at, accepted, unchanged, quarantined in session.execute(select(
             InputBatch.received_at, InputBatch.accepted, InputBatch.unchanged, InputBatch.quarantined)
@@ -57,9 +68,4 @@ def overview(ctx: Context, *, now: datetime | None = None) -> Overview:
         day = china_date(received_at)
         for name, count in zip(SERIES, (accepted, unchanged, quarantined), strict=True):
             per_day[day][name] += count or 0
-    exchange_rules = [(rule, n) for rule, n in session.execute(
-        select(QuarantineReason.rule, func.count()).group_by(QuarantineReason.rule)
-        .order_by(func.count().desc()).limit(15))]
-    ctx.note(record_count=len(runs))
-    volumes = [(day.strftime("%m-%d"), counts) for day, counts in sorted(per_day.items())]
-    return Overview(runs, failed, volumes, exchange_rules, groups(session))
+    return [(day.strftime("%m-%d"), counts) for day, counts in sorted(per_day.items())]

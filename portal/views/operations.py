@@ -1,6 +1,7 @@
 """运行监测 and 告警: the SOAP requests per service and per consumer (请求量, 错误, p50/p95/p99 耗时, 流量)
 with a chart over time and a period filter, a page per service and per consumer
-(``monitoring.report``); the alerts, each linked to the page where it is acted on (``monitoring.alerts``).
+(``monitoring.report``); the alerts, each linked to the page where it is acted on (``monitoring.alerts``);
+运行总览 (大屏), the platform at a glance for an operations hall's screen (``operations.overview``).
 Times are China time (UTC+8)."""
 
 from __future__ import annotations
@@ -11,14 +12,19 @@ from typing import NamedTuple
 
 from flask import Blueprint, Response, abort, render_template, request, url_for
 
+from adapters.monitoring import DAYS, SERIES
 from governance import alerts as alerting
 from governance import monitoring
+from operations import overview
 from registry.clock import china_text
 
 from .. import charts
 from ..app import context, requires
 
 bp = Blueprint("operations", __name__)
+
+#: seconds between the 大屏's reloads of itself
+SCREEN_REFRESH = 60
 
 #: the periods a page offers: name -> (label, span, the series' step)
 PERIODS = {"1h": ("近 1 小时", timedelta(hours=1), "hour"), "24h": ("近 24 小时", timedelta(hours=24), "hour"),
@@ -114,3 +120,16 @@ def export(kind: str | None):
 def alerts():
     found = alerting.alerts(context())
     return render_template("alerts.html", alerts=[(a, url_for(a.place, **a.args)) for a in found])
+
+
+@bp.route("/screen")
+@requires("monitor")
+def screen():
+    """运行总览 (大屏): the platform at a glance, refreshing itself every minute."""
+    seen = overview.overview(context())
+    received = charts.columns(seen.received, SERIES, title=f"近 {DAYS} 天交换入库 (记录数, 按北京时间日期)")
+    calls = charts.columns([(day, {"成功": n - failed, "失败": failed}) for day, n, failed in seen.calls],
+                           ("成功", "失败"), title=f"近 {DAYS} 天服务调用 (次, 按北京时间日期)")
+    return render_template("screen.html", o=seen, received=received, calls=calls,
+                           alerts=[(a, url_for(a.place, **a.args)) for a in seen.alerts], refresh=SCREEN_REFRESH,
+                           days=DAYS)

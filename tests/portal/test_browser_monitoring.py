@@ -56,3 +56,18 @@ def test_the_auditor_reads_the_figures_a_service_and_the_alerts(signed_in, city,
     shot(auditor, "auditor-alerts")
     auditor.click("#alerts >> text=前往处理")
     assert auditor.inner_text("h1") == "交换监控"
+
+
+def test_the_screen_reads_on_a_wall_and_on_a_phone(signed_in, city, sessions, live_server):
+    _requests(sessions)
+    for width, height in ((1920, 1080), (390, 844)):
+        auditor = signed_in("auditor", width=width, height=height)
+        auditor.goto(f"{live_server.url}/portal/operations")
+        auditor.click("#screen-link")
+        auditor.wait_for_selector("h1:has-text('运行总览')")
+        kpis = auditor.locator("#screen-kpis .kpi")
+        assert kpis.count() == 5 and kpis.nth(1).inner_text().split()[:2] == ["已发布资源", "4"]
+        assert "适配器同步失败" in auditor.inner_text("#screen-alerts")
+        # nothing wider than the screen: the panels and charts fit it
+        assert auditor.evaluate("document.documentElement.scrollWidth") <= width
+        shot(auditor, f"screen-{width}")
