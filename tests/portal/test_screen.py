@@ -7,14 +7,21 @@ from __future__ import annotations
 import re
 from datetime import UTC, timedelta
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import func, select, update
 
 from governance import sharing
 from operations import overview
 from registry.clock import utcnow
 from registry.db import unit_of_work
-from registry.models import AuditEntry, RequestRecord
+from registry.models import AuditEntry, CoreRecord, RequestRecord
 from tests.conftest import as_user
+
+
+@pytest.fixture(autouse=True)
+def _counted_afresh():
+    """Each test's database is new to the counts a process keeps (the days ended, the base databases)."""
+    overview.forget()
 
 
 def _calls(sessions, ago: timedelta, results: tuple[str, ...]) -> None:
@@ -60,3 +67,21 @@ def test_the_screen_is_the_monitoring_roles_and_refreshes_itself(browser, city, 
     assert text.count("<svg") == 2  # received and calls
     assert 'id="screen-link" href="/portal/screen"' in browser("auditor").get("/operations").text
     assert browser("gaj").get("/screen").status_code == 403
+
+
+def test_what_is_costly_is_counted_again_only_after_a_while_and_today_at_every_read(city, sessions, settings):
+    auditor = as_user(sessions, settings, "auditor")
+    _calls(sessions, timedelta(days=2), ("ok",))
+    first = overview.overview(auditor)
+    _calls(sessions, timedelta(days=2), ("ok", "ok"))  # a late record of a day that has ended
+    _calls(sessions, timedelta(seconds=30), ("ok",))
+    with unit_of_work(sessions) as session:  # a person who moved away: no longer a current record
+        session.execute(update(CoreRecord).where(CoreRecord.id == session.scalar(
+            select(func.min(CoreRecord.id)).where(CoreRecord.effective_to.is_(None)))).values(effective_to=utcnow()))
+    second = overview.overview(auditor.again())
+    assert second.calls[:-1] == first.calls[:-1] and second.calls_today == (first.calls_today[0] + 1, 0)
+    assert (second.records, second.records_counted) == (first.records, first.records_counted)
+    overview.forget()
+    third = overview.overview(auditor.again())
+    assert sum(n for _day, n, _failed in third.calls) == sum(n for _day, n, _failed in first.calls) + 3
+    assert third.records["人口基础信息"] == first.records["人口基础信息"] - 1
