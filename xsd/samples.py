@@ -327,6 +327,14 @@ def spatial_fields(n: int, seed: int = 0) -> Iterator[dict[str, object]]:
 
 # -- batches -----------------------------------------------------------------------------------------
 
+def sample_fields(base: str, seed: int = 0) -> dict[str, object]:
+    """One synthetic record of the base database ``base`` (``Format.name``: population, legal_entity,
+    macro_economy, spatial), decoded: what an answer's record looks like, for documentation."""
+    made = {"population": population_fields, "legal_entity": legal_entity_fields,
+            "macro_economy": indicator_fields, "spatial": spatial_fields}[base]
+    return next(iter(made(1, seed)))
+
+
 def make_batch(records: Iterator[etree._Element] | list[etree._Element], provider_code: str, resource_code: str,
                *, seed: int = 0, sequence_number: int = 1, created: datetime | None = None) -> bytes:
     """A batch document of ``records`` with the right count and digest; its id derives from ``seed``."""

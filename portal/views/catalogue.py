@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, send_file, url_for
+from lxml import etree
 from markupsafe import Markup, escape
 
 from directory import lookups
@@ -23,17 +24,22 @@ from directory.catalogue.review import changes, last_published, review_queue
 from directory.catalogue.search import FACET_LABELS, FACETS, SORTS, search
 from directory.catalogue.workflow import STATUS_LABELS, VERB_LABELS
 from directory.taxonomies import FORMAT_TYPES, SHARING_METHODS, SHARING_TYPES, UPDATE_CYCLES
+from exchange import output
 from governance import sharing
 from registry.clock import utcnow
 from registry.errors import GovshareError, InvalidInput, InvalidMetadata, InvalidWorkbook
-from registry.models import Department
+from registry.models import CatalogueEntry, Department
+from xsd import samples
+from xsd.prepared import EXCHANGE_NS
+from xsd.registry import Format
 
-from ..app import context, portal_config, reading, requires
+from ..app import context, portal_config, reading, requires, settings
 
 bp = Blueprint("catalogue", __name__)
 
 ACTION_LABELS = {**VERB_LABELS, "create": "创建"}
 BLANK_ITEM_ROWS = 3
+SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 #: the keys of the sample QueryRecords request: a 公民身份号码 and a 统一社会信用代码 of nobody, each valid
 #: (GB 11643; GB 32100 with its GB 11714 organisation code)
 SAMPLE_PERSON = "330102199001021205"
@@ -96,16 +102,42 @@ def _highlight(value: str, text: str) -> Markup:
     return marked + escape(value[at:])
 
 
-def _sample_request(entry: workflow.Entry, requester_code: str) -> str:
-    key = SAMPLE_PERSON if entry.classification.startswith("101") else SAMPLE_ORGANISATION
+def _sample_key(entry: workflow.Entry) -> str:
+    return SAMPLE_PERSON if entry.classification.startswith("101") else SAMPLE_ORGANISATION
+
+
+#: the WS-Security header of a signed request (``DESIGN.md``, Security), what a toolkit fills in
+SIGNED_HEADER = (
+    "  <soap:Header>\n"
+    '    <wsse:Security soap:mustUnderstand="1"\n'
+    '        xmlns:wsse="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"\n'
+    '        xmlns:wsu="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd">\n'
+    '      <wsse:BinarySecurityToken wsu:Id="X509-1"\n'
+    '          ValueType="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-x509-token-profile-1.0#X509v3"\n'
+    '          EncodingType="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-soap-message-security-1.0'
+    '#Base64Binary">本部门或应用系统证书 (Base64)</wsse:BinarySecurityToken>\n'
+    '      <wsu:Timestamp wsu:Id="TS-1"><wsu:Created>2026-12-08T02:00:00Z</wsu:Created>'
+    "<wsu:Expires>2026-12-08T02:05:00Z</wsu:Expires></wsu:Timestamp>\n"
+    '      <ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#">\n'
+    "        <!-- SignedInfo: exc-c14n, rsa-sha256; a Reference (sha256) to #TS-1 and one to #Body-1;\n"
+    "             KeyInfo: a wsse:SecurityTokenReference to #X509-1 -->\n"
+    "      </ds:Signature>\n"
+    "    </wsse:Security>\n"
+    "  </soap:Header>\n"
+)
+
+
+def _sample_request(entry: workflow.Entry, requester_code: str, *, signed: bool = False) -> str:
+    body = '  <soap:Body wsu:Id="Body-1"\n      xmlns:wsu="http://docs.oasis-open.org/wss/2004/01/' \
+        'oasis-200401-wss-wssecurity-utility-1.0.xsd">\n' if signed else "  <soap:Body>\n"
     return (
         '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"\n'
         '               xmlns:ex="http://govshare.local/xsd/exchange/1.0">\n'
-        "  <soap:Body>\n"
+        + (SIGNED_HEADER if signed else "") + body +
         "    <ex:QueryRecords>\n"
         f"      <ex:requester>{requester_code}</ex:requester>\n"
         f"      <ex:resourceCode>{entry.resource_code}</ex:resourceCode>\n"
-        f"      <ex:key>{key}</ex:key>\n"
+        f"      <ex:key>{_sample_key(entry)}</ex:key>\n"
         "      <ex:pageSize>10</ex:pageSize>\n"
         "    </ex:QueryRecords>\n"
         "  </soap:Body>\n"
@@ -136,7 +168,27 @@ def _what_i_see(code: str) -> dict[str, Any]:
             shown = decision.masking.method(name) if decision.masking is not None else "none"
             rows.append({"field": name, "label": labels.get(name, name), "visible": visible, "method": shown,
                          "source": source})
-        return {"allowed": True, "basis": decision.basis, "why": basis[decision.basis], "fields": rows}
+        return {"allowed": True, "basis": decision.basis, "why": basis[decision.basis], "fields": rows,
+                "answer": _sample_answer(entry, fmt, decision) if fmt is not None else None}
+
+
+def _sample_answer(entry: CatalogueEntry, fmt: Format, decision: sharing.Decision) -> str:
+    """A QueryRecords answer as the user's department would get it for the sample request: one synthetic
+    record of the resource's base database (not anyone's), with only the fields it may read, masked as the
+    exchange would mask them (``exchange.output.View``)."""
+    fields = samples.sample_fields(fmt.name, seed=entry.sequence or 0)
+    if fmt.name in ("population", "legal_entity"):  # the record of the sample request's key
+        fields[fmt.key_fields[0]] = SAMPLE_PERSON if fmt.name == "population" else SAMPLE_ORGANISATION
+    fields = output.View(entry, decision.requester, decision.fields, decision.masking).shape(fields)
+    answer = etree.Element(f"{{{EXCHANGE_NS}}}QueryRecordsResponse", nsmap={"ex": EXCHANGE_NS})
+    for name, value in (("total", "1"), ("pageOffset", "0"), ("more", "false"),
+                        ("source", "provider" if entry.logical else "central")):
+        etree.SubElement(answer, f"{{{EXCHANGE_NS}}}{name}").text = value
+    etree.SubElement(answer, f"{{{EXCHANGE_NS}}}records").append(fmt.encode(fields))
+    envelope = etree.Element(f"{{{SOAP_ENV}}}Envelope", nsmap={"soap": SOAP_ENV})
+    etree.SubElement(envelope, f"{{{SOAP_ENV}}}Body").append(answer)
+    etree.indent(envelope, space="  ")
+    return etree.tostring(envelope, encoding="unicode")
 
 
 @bp.route("/resource")
@@ -152,6 +204,8 @@ def detail():
         pending = (published, changes(published.snapshot, entry.as_dict()) if published else ())
     return render_template("detail.html", entry=entry, history=view.history or (), seen=seen, actions=view.actions,
                            action_labels=ACTION_LABELS, sample=_sample_request(entry, requester),
+                           signed_sample=_sample_request(entry, requester, signed=True)
+                           if settings().wss_policy != "off" else None, signing=settings().wss_policy,
                            labels=FIELD_LABELS, data_types=DATA_TYPES, pending=pending)
 
 

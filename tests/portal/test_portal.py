@@ -8,6 +8,7 @@ import time
 from datetime import datetime, timedelta
 
 import pytest
+from lxml import etree
 from sqlalchemy import select, update
 
 from registry.clock import utcnow
@@ -376,3 +377,45 @@ def test_the_quarantine_list_names_statuses_in_chinese_and_filters_resolved_item
     page = b.get("/monitor/quarantine", params={"status": "resolved"}).text
     assert "K-GONE" in page and "K-OPEN" not in page and "<td>已消除</td>" in page
     assert '<option value="resolved" selected>已消除</option>' in page
+
+
+def _sample(page: str, id_: str) -> etree._Element:
+    """The XML of a resource page's sample <pre id=``id_``>, parsed."""
+    import html
+
+    pre = re.search(f'<pre[^>]* id="{id_}">(.*?)</pre>', page, re.S).group(1)
+    return etree.fromstring(html.unescape(pre).encode())
+
+
+def test_the_api_sample_answer_is_what_the_readers_department_gets_on_made_up_data(browser, city, sessions,
+                                                                                   settings):
+    from governance import sharing
+    from tests.conftest import as_user
+
+    sharing.grant(as_user(sessions, settings, "gaj"), resource_code=city.conditional, consumer_code="mzj",
+                  fields=["idNumber", "name"])
+    page = browser("mzj").get(f"/resource?code={city.conditional}").text
+    ns = {"soap": "http://schemas.xmlsoap.org/soap/envelope/", "ex": "http://govshare.local/xsd/exchange/1.0"}
+    request = _sample(page, "sample-request")
+    assert request.findtext("soap:Body/ex:QueryRecords/ex:key", namespaces=ns) == "330102199001021205"
+    signed = _sample(page, "sample-signed-xml")  # the platform requires signed requests: the header a toolkit fills in
+    security = signed.find("soap:Header/{*}Security", ns)
+    assert security is not None and [etree.QName(c).localname for c in security] == [
+        "BinarySecurityToken", "Timestamp", "Signature"]
+    answer = _sample(page, "sample-answer-xml").find("soap:Body/ex:QueryRecordsResponse", ns)
+    assert answer.findtext("ex:total", namespaces=ns) == "1"
+    [person] = answer.find("ex:records", ns)
+    shown = {etree.QName(child).localname: child.text for child in person}
+    # only the two fields of mzj's grant, masked as the exchange masks them (the key's record, made up)
+    assert set(shown) == {"idNumber", "name"}
+    assert shown["idNumber"] != "330102199001021205" and shown["idNumber"].startswith("330102")
+    assert "*" in shown["idNumber"] and shown["name"]  # an ID number is masked, a name is not by default
+    # the provider reads its own resource whole and unmasked
+    own = _sample(browser("gaj").get(f"/resource?code={city.conditional}").text, "sample-answer-xml")
+    [record] = own.find("soap:Body/ex:QueryRecordsResponse/ex:records", ns)
+    fields = {etree.QName(child).localname: child.text for child in record}
+    assert fields["idNumber"] == "330102199001021205" and len(fields) > 5
+    # an enterprise's resource answers with a made-up enterprise under the sample request's credit code
+    company = _sample(browser("mzj").get(f"/resource?code={city.enterprise}").text, "sample-answer-xml")
+    [record] = company.find("soap:Body/ex:QueryRecordsResponse/ex:records", ns)
+    assert {etree.QName(c).localname: c.text for c in record}["creditCode"] == "91330100MA27U8K341"
