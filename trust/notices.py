@@ -39,8 +39,9 @@ from registry.errors import NotFound
 from registry.models import Notice as NoticeRow
 from registry.models import User
 from registry.settings import Settings
-from trust.actions import Context, action
-from trust.auth import CAPABILITIES
+
+from .actions import Context, action
+from .auth import CAPABILITIES
 
 #: what a notice may be about, as the portal heads it
 SUBJECTS = {"application": "使用申请", "correction": "数据纠错", "correction_answer": "数据纠错", "entry": "资源目录",
