@@ -289,9 +289,13 @@ def approve(ctx: Context, *, application_id: int) -> Member:
              detail=f"登记申请 #{row.id} approved: {department.code} ({department.business_key})")
     notify(ctx, capability=None, subject="registration", ref=row.id, usernames=_account(row), clears=["registration"],
            text=f"{department.name} ({department.code}) 的部门登记申请 #{row.id} 已获批准, 已成为平台成员部门。")
+    # a lower platform (目录管理节点, 部门平台节点) reports its catalogue itself: its people may need no account
+    needs = ("其目录由其平台上报; 如其人员需要使用门户, 请为其开设账号。"
+             if row.connection_mode in ("catalogue_node", "platform_node")
+             else "请为其开设账号 (编目、提供、使用等角色)。")
     notify(ctx, capability="users", subject="account", ref=department.code,
-           text=f"{department.name} ({department.code}) 的登记申请 #{row.id} 已批准, 已成为平台成员部门; "
-                "请为其开设账号 (编目、提供、使用等角色)。")
+           text=f"{department.name} ({department.code}) 的登记申请 #{row.id} 已批准, 已成为平台成员部门 "
+                f"({CONNECTION_MODES.get(row.connection_mode, row.connection_mode)}); {needs}")
     return Member.of(ctx.session, department)
 
 

@@ -603,10 +603,16 @@ def test_onboarding_tells_the_administrator_to_review_and_then_the_security_admi
     told = _told(city)
     assert told[0][4] is False  # reviewed: the administrator's notice is read
     assert told[1:] == [("security", "account", "wjw",
-                         f"临江市卫生健康委员会 (wjw) 的登记申请 #{filed.id} 已批准, 已成为平台成员部门; "
-                         "请为其开设账号 (编目、提供、使用等角色)。", True)]
+                         f"临江市卫生健康委员会 (wjw) 的登记申请 #{filed.id} 已批准, "
+                         "已成为平台成员部门 (前置交换节点); 请为其开设账号 (编目、提供、使用等角色)。", True)]
     users.create(as_user(city, settings, "security"), username="wjw.li", department="wjw", roles=["cataloguer"])
     assert _told(city)[-1][4] is False  # an account of the department was opened: done
+    # a lower platform reports its catalogue itself: its people may need no account
+    node = _apply(city, settings, code="lhq", name="临江市临湖区人民政府", credit_code=credit_code_for("00260100"),
+                  connection_mode="catalogue_node")
+    onboarding.approve(as_user(city, settings, "admin"), application_id=node.id)
+    assert _told(city)[-1][3].endswith("已成为平台成员部门 (目录管理节点); 其目录由其平台上报; 如其人员需要使用门户, "
+                                       "请为其开设账号。")
     # an application an account filed is answered to that account; the public form's filer has none
     refused = onboarding.apply(as_user(city, settings, "gaj"), **{**FORM, "code": "jyj", "name": "临江市教育局",
                                                                    "credit_code": credit_code_for("00250111")})
