@@ -65,7 +65,10 @@ def test_the_screen_is_the_monitoring_roles_and_refreshes_itself(browser, city, 
     assert "已发布资源 4" in " ".join(kpis.split()) and "今日服务调用 2 失败 1" in " ".join(kpis.split())
     assert "人口基础信息" in text and ">5<" in text
     assert text.count("<svg") == 2  # received and calls
-    assert 'id="screen-link" href="/portal/screen"' in browser("auditor").get("/operations").text
+    auditor = browser("auditor")
+    assert 'id="screen-link" href="/portal/screen"' in auditor.get("/operations").text
+    assert 'id="screen-tile" href="/portal/screen"' in auditor.get("/").text
+    assert 'id="screen-tile"' not in browser("gaj").get("/").text
     assert browser("gaj").get("/screen").status_code == 403
 
 
