@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from registry.clock import utcnow
 from registry.db import unit_of_work
-from registry.errors import NotFound
+from registry.errors import InvalidInput, NotFound
 from registry.models import Notice as NoticeRow
 from registry.models import User
 from registry.settings import Settings
@@ -72,12 +72,24 @@ class Notice:
 
 
 @dataclass(frozen=True)
+class Kind:
+    """One 类别 of a person's notices: the subjects the portal names alike (数据纠错: a report and its answer)."""
+
+    key: str  # its first subject, as the page's ``kind`` names it
+    label: str
+    total: int
+    unread: int
+
+
+@dataclass(frozen=True)
 class Page:
     items: tuple[Notice, ...]
     unread: int  # of all the person's notices
-    total: int  # of those listed (all, or the unread)
+    total: int  # of those listed (all, or the unread; of the 类别 chosen)
     page: int
     pages: int
+    kinds: tuple[Kind, ...] = ()  # of all the person's notices, in SUBJECTS' order
+    kind: str | None = None  # the 类别 listed, None: every one
 
 
 def notify(ctx: Context, *, capability: str | None, subject: str, ref: str | int, text: str,
@@ -151,9 +163,16 @@ def unread(session: Session, user_id: int) -> int:
 
 
 @action("notice.list")
-def notices(ctx: Context, *, unread_only: bool = False, page: int = 1) -> Page:
-    """The caller's notices, newest first (only the unread with ``unread_only``), ``PAGE_SIZE`` a page."""
+def notices(ctx: Context, *, unread_only: bool = False, page: int = 1, kind: str | None = None) -> Page:
+    """The caller's notices, newest first (only the unread with ``unread_only``; only those of the 类别
+    ``kind``, a subject), ``PAGE_SIZE`` a page, and how many each 类别 holds."""
+    if kind and kind not in SUBJECTS:
+        raise InvalidInput(f"kind: {kind!r} is not one of {', '.join(SUBJECTS)}", field="kind",
+                           code="UnknownKind", zh="没有这一类消息。")
     mine = [NoticeRow.user_id == _person(ctx)]
+    kinds = _kinds(ctx.session, _person(ctx))
+    if kind:
+        mine.append(NoticeRow.subject.in_(_alike(kind)))
     if unread_only:
         mine.append(NoticeRow.read_at.is_(None))
     total = ctx.session.scalar(select(func.count()).select_from(NoticeRow).where(*mine)) or 0
@@ -163,7 +182,25 @@ def notices(ctx: Context, *, unread_only: bool = False, page: int = 1) -> Page:
                                .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE))
     items = tuple(Notice.of(row) for row in rows)
     ctx.note(record_count=len(items))
-    return Page(items, unread(ctx.session, _person(ctx)), total, page, pages)
+    return Page(items, unread(ctx.session, _person(ctx)), total, page, pages, kinds,
+                next((k.key for k in kinds if kind in _alike(k.key)), kind) if kind else None)
+
+
+def _alike(subject: str) -> list[str]:
+    """The subjects the portal names as ``subject`` is named."""
+    return [other for other, label in SUBJECTS.items() if label == SUBJECTS[subject]]
+
+
+def _kinds(session: Session, user_id: int) -> tuple[Kind, ...]:
+    counted: dict[str, tuple[int, int]] = {}
+    for subject, total, unread_ in session.execute(
+            select(NoticeRow.subject, func.count(), func.count(NoticeRow.id).filter(NoticeRow.read_at.is_(None)))
+            .where(NoticeRow.user_id == user_id).group_by(NoticeRow.subject)):
+        key = _alike(subject)[0] if subject in SUBJECTS else subject
+        before = counted.get(key, (0, 0))
+        counted[key] = (before[0] + total, before[1] + unread_)
+    order = [*SUBJECTS, *sorted(set(counted) - set(SUBJECTS))]
+    return tuple(Kind(key, SUBJECTS.get(key, key), *counted[key]) for key in order if key in counted)
 
 
 @action("notice.open")

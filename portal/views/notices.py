@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
-from registry.errors import NotFound
+from registry.errors import InvalidInput, NotFound
 from trust import notices
 from trust.auth import CAPABILITIES
 
@@ -57,7 +57,11 @@ def _can(capability: str) -> bool:
 @requires("search")
 def index():
     unread_only = request.args.get("show") == "unread"
-    page = notices.notices(context(), unread_only=unread_only, page=request.args.get("page", 1, type=int) or 1)
+    try:
+        page = notices.notices(context(), unread_only=unread_only, page=request.args.get("page", 1, type=int) or 1,
+                               kind=request.args.get("kind", "").strip() or None)
+    except InvalidInput as exc:
+        abort(400, description=exc.user_message)
     return render_template("notices.html", page=page, unread_only=unread_only)
 
 

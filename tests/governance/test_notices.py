@@ -12,7 +12,7 @@ from sqlalchemy import delete, select, update
 from directory.catalogue import workflow
 from governance import correction, sharing
 from registry.db import unit_of_work
-from registry.errors import GovernanceError, NotFound, NotPermitted
+from registry.errors import GovernanceError, InvalidInput, NotFound, NotPermitted
 from registry.models import AuditEntry, Notice, User
 from tests.conftest import as_user, identity_entry
 from trust import notices
@@ -254,3 +254,23 @@ def test_an_application_that_expires_unanswered_tells_the_applicant_and_clears_t
                                       "如仍需使用, 请重新提交申请。")
     with sessions() as s:
         assert s.get(SharingApplication, number).status == "expired"
+
+
+def test_a_persons_notices_are_counted_and_listed_by_kind(city, sessions, settings):
+    number = _apply(sessions, settings, city)
+    key = city.people[city.unconditional][0].findtext("{http://govshare.local/xsd/population/1.0}idNumber")
+    report = correction.file(as_user(sessions, settings, "mzj"), resource_code=city.unconditional, record_key=key,
+                             field="name", problem="姓名有误").id
+    correction.answer(as_user(sessions, settings, "gaj"), report_id=report, accept=False, text="经核实无误")
+    sharing.approve(as_user(sessions, settings, "gaj"), application_id=number)
+    mzj = notices.notices(as_user(sessions, settings, "mzj"))
+    assert [(k.key, k.label, k.total, k.unread) for k in mzj.kinds] == [
+        ("application", "使用申请", 1, 1), ("correction", "数据纠错", 1, 1)]
+    # the report's answer (correction_answer) is of the 类别 数据纠错, as the report itself is
+    assert [n.subject for n in notices.notices(as_user(sessions, settings, "mzj"), kind="correction").items] == [
+        "correction_answer"]
+    only = notices.notices(as_user(sessions, settings, "mzj"), kind="correction_answer")
+    assert (only.kind, only.total, only.unread) == ("correction", 1, 2)
+    with pytest.raises(InvalidInput) as raised:
+        notices.notices(as_user(sessions, settings, "mzj"), kind="nonsense")
+    assert raised.value.user_message == "没有这一类消息。"

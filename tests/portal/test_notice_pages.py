@@ -156,3 +156,25 @@ def test_each_kind_of_notice_leads_each_reader_to_a_page_they_may_open(browser, 
         opened = readers[who].get(f"/notices/{number}", allow_redirects=False)
         assert opened.headers["Location"].split("/portal", 1)[1] == path, (who, subject, ref)
         assert readers[who].get(f"/notices/{number}").status_code == 200, (who, subject, ref)
+
+
+def test_notices_of_several_kinds_are_filtered_by_kind(browser, city, sessions):
+    _quiet(sessions)
+    mzj = browser("mzj")
+    r = mzj.post("/apply", {"code": city.conditional, "purpose": "婚姻登记核验户籍", "until": "2099-12-31"})
+    number = r.text.split('name="id" value="')[1].split('"')[0]
+    gaj = browser("gaj")
+    assert "notice-kinds" not in gaj.get("/notices").text  # one 类别 only: no filter
+    from registry.clock import utcnow
+    from registry.models import User
+
+    with unit_of_work(sessions) as s:  # a resource of gaj's was withdrawn and published again, say
+        s.add(Notice(user_id=s.scalar(select(User.id).where(User.username == "gaj")), subject="resource",
+                     ref=city.conditional, text="「户籍人口基础信息」已重新发布", actor="reviewer", created=utcnow()))
+    page = gaj.get("/notices").text
+    kinds = re.sub(r"<[^>]+>", "", page.split('id="notice-kinds">')[1].split("</p>")[0])
+    assert " ".join(kinds.split()) == "类别: 全部 · 使用申请 (1) · 资源变更 (1)"
+    only = gaj.get("/notices", params={"kind": "resource"}).text
+    assert "已重新发布" in only and f"使用申请 #{number}" not in only
+    bad = gaj.get("/notices", params={"kind": "nonsense"})
+    assert bad.status_code == 400 and "没有这一类消息。" in bad.text
