@@ -30,7 +30,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from directory.catalogue.search import SearchResult, find
-from directory.catalogue.watch import CHANGE_LABELS
+from directory.catalogue.watch import CHANGE_LABELS, PUBLIC_CHANGES
 from directory.catalogue.workflow import PUBLISHED
 from directory.lookups import department_by_code
 from registry.db import escape_like
@@ -48,8 +48,6 @@ FACETS = ("classification", "sharing_type", "format", "update_cycle")
 RECENT = 5
 #: how many events a department's page lists under 部门动态
 ACTIVITY = 12
-#: the steps of another department's catalogue that anyone sees (the others are its own and the reviewers')
-PUBLIC_STEPS = ("publish", "withdraw", "federate")
 
 
 @dataclass(frozen=True)
@@ -243,10 +241,10 @@ def _activity(session: Session, caller: Caller, department_id: int, *, grants: b
              .where(CatalogueEntry.provider_id == department_id)
              .order_by(CatalogueVersion.changed_at.desc(), CatalogueVersion.id.desc()).limit(ACTIVITY))
     if not every_step:
-        steps = steps.where(CatalogueVersion.action.in_(PUBLIC_STEPS))
+        steps = steps.where(CatalogueVersion.action.in_(PUBLIC_CHANGES))  # what anyone sees of another's
     # (time, then within one second: catalogue steps before grants, each in the order it was written)
     events = [((at, 0, number), Event(at, CHANGE_LABELS.get(step, step), code, name, every_step or status == PUBLISHED,
-                                      reason if step in ("withdraw", "refuse") or every_step else ""))
+                                      reason if step == "withdraw" or every_step else ""))
               for number, at, step, reason, code, name, status in session.execute(steps)]
     if grants:
         other = aliased(Department)

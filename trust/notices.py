@@ -182,7 +182,7 @@ def notices(ctx: Context, *, unread_only: bool = False, page: int = 1, kind: str
                                .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE))
     items = tuple(Notice.of(row) for row in rows)
     ctx.note(record_count=len(items))
-    return Page(items, unread(ctx.session, _person(ctx)), total, page, pages, kinds,
+    return Page(items, sum(k.unread for k in kinds), total, page, pages, kinds,
                 next((k.key for k in kinds if kind in _alike(k.key)), kind) if kind else None)
 
 

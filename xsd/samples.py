@@ -327,12 +327,18 @@ def spatial_fields(n: int, seed: int = 0) -> Iterator[dict[str, object]]:
 
 # -- batches -----------------------------------------------------------------------------------------
 
-def sample_fields(base: str, seed: int = 0) -> dict[str, object]:
+def sample_fields(base: str) -> dict[str, object]:
     """One synthetic record of the base database ``base`` (``Format.name``: population, legal_entity,
-    macro_economy, spatial), decoded: what an answer's record looks like, for documentation."""
+    macro_economy, spatial), decoded: what an answer's record looks like, for documentation.  Made once
+    (a person's pools of names take 20-100 ms to build): a copy each call."""
+    return dict(_sample(base))
+
+
+@cache
+def _sample(base: str) -> dict[str, object]:
     made = {"population": population_fields, "legal_entity": legal_entity_fields,
             "macro_economy": indicator_fields, "spatial": spatial_fields}[base]
-    return next(iter(made(1, seed)))
+    return next(iter(made(1, 0)))
 
 
 def make_batch(records: Iterator[etree._Element] | list[etree._Element], provider_code: str, resource_code: str,

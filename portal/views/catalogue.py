@@ -176,7 +176,7 @@ def _sample_answer(entry: CatalogueEntry, fmt: Format, decision: sharing.Decisio
     """A QueryRecords answer as the user's department would get it for the sample request: one synthetic
     record of the resource's base database (not anyone's), with only the fields it may read, masked as the
     exchange would mask them (``exchange.output.View``)."""
-    fields = samples.sample_fields(fmt.name, seed=entry.sequence or 0)
+    fields = samples.sample_fields(fmt.name)
     if fmt.name in ("population", "legal_entity"):  # the record of the sample request's key
         fields[fmt.key_fields[0]] = SAMPLE_PERSON if fmt.name == "population" else SAMPLE_ORGANISATION
     fields = output.View(entry, decision.requester, decision.fields, decision.masking).shape(fields)

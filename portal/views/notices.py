@@ -4,18 +4,18 @@ points - the application, the 纠错 report, the catalogue entry, the certificat
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
 from registry.errors import InvalidInput, NotFound
 from trust import notices
-from trust.auth import CAPABILITIES
+from trust.auth import Caller
 
 from ..app import context, requires
 
 bp = Blueprint("notices", __name__)
 
 
-def target(notice: notices.Notice) -> str:
+def target(notice: notices.Notice, caller: Caller) -> str:
     """Where a notice leads in the portal, for the signed-in person (a certificate's notice leads the security
     administrator to the requests to decide, the department to its own certificates)."""
     subject, ref = notice.subject, notice.ref
@@ -37,20 +37,16 @@ def target(notice: notices.Notice) -> str:
     if subject == "alert":
         return url_for("operations.alerts")
     if subject == "registration":
-        return url_for("onboarding.registrations") if _can("onboard") else url_for("org.index")
+        return url_for("onboarding.registrations") if caller.can("onboard") else url_for("org.index")
     if subject == "account":
         return url_for("users.index")
     if subject == "certificate":
-        if _can("certificates"):
+        if caller.can("certificates"):
             return url_for("certificates.admin")
-        return url_for("certificates.index") if _can("connect") else url_for("operations.alerts")
+        return url_for("certificates.index") if caller.can("connect") else url_for("operations.alerts")
     if subject == "access":  # a system ("mzj.dibao") or the department ("mzj")
         return url_for("onboarding.systems") if "." in ref else url_for("org.show", code=ref)
     return url_for("catalogue.detail", code=ref)  # entry, grant, resource: the resource
-
-
-def _can(capability: str) -> bool:
-    return bool(set(g.user.role_set) & CAPABILITIES[capability])
 
 
 @bp.route("/notices")
@@ -68,11 +64,12 @@ def index():
 @bp.route("/notices/<int:notice_id>")
 @requires("search")
 def open_one(notice_id: int):
+    ctx = context()
     try:
-        notice = notices.open_notice(context(), notice_id=notice_id)
+        notice = notices.open_notice(ctx, notice_id=notice_id)
     except NotFound as exc:
         abort(404, description=exc.user_message)
-    return redirect(target(notice))
+    return redirect(target(notice, ctx.caller))
 
 
 @bp.route("/notices/read", methods=["POST"])
