@@ -8,11 +8,13 @@ service, operation, consumer and resource, and over time in China time (UTC+8).
               consumers=[Figures("330100000002", ...)], resources=[...],
               series=[Figures("12-06 09:00", ...), ...])
 
-Latency is a request's ``duration_ms`` (arrival to the end of its answer).  Percentiles are the
-continuous ones of PostgreSQL's ``percentile_cont`` - the value at rank p·(n−1) of the sorted durations,
-interpolated linearly between its two neighbours: on PostgreSQL computed by ``percentile_cont`` in the
-database; on SQLite, which has no such function, in Python over the group's durations, read sorted from
-the database, at most ``SAMPLE`` of a group (its latest, when more: counts, errors and bytes stay exact).
+Latency is a request's ``duration_ms`` (arrival to the end of its answer, whole milliseconds).  Percentiles
+are the continuous ones of PostgreSQL's ``percentile_cont`` - the value at rank p·(n−1) of the sorted durations,
+interpolated linearly between its two neighbours - computed here from how many requests of a group took each
+duration (``select key, duration_ms, count(*) ... group by key, duration_ms``), on PostgreSQL and SQLite alike.
+A group's durations take few distinct values, so the database returns a few hundred rows a group where it
+would otherwise sort every duration of it (three times, one sort a percentile): a day of a city's
+1,000,000 requests is read in about a third of the time (BENCHMARKS.md, "运行监测 at a city's scale").
 An error is a request whose result is not ``ok``.
 
 :func:`write_csv` writes a report for a spreadsheet (the portal's 导出 CSV, ``govshare monitoring report
@@ -23,12 +25,12 @@ from __future__ import annotations
 
 import csv
 import math
-from collections import defaultdict
-from dataclasses import dataclass
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import IO
 
-from sqlalchemy import and_, case, func, literal, select
+from sqlalchemy import and_, case, func, select, text
 from sqlalchemy.sql import ColumnElement
 
 from registry.clock import OFFSET, china_text
@@ -36,7 +38,6 @@ from registry.errors import InvalidInput
 from registry.models import Department, RequestRecord
 from trust.actions import Context, action
 
-SAMPLE = 200_000  # durations of one group a SQLite report reads for its percentiles
 STEPS = {"hour": 3_600_000, "day": 86_400_000}
 CHINA_MS = OFFSET // timedelta(milliseconds=1)
 PERCENTILES = (0.5, 0.95, 0.99)
@@ -70,16 +71,6 @@ class Report:
     names: dict[str, str]  # department code -> name, for the consumers shown
 
 
-def percentile(ordered: list[float], p: float) -> float | None:
-    """``percentile_cont(p)`` of ``ordered`` (sorted ascending): linear interpolation at rank p·(n−1)."""
-    if not ordered:
-        return None
-    rank = p * (len(ordered) - 1)
-    low = math.floor(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
-
-
 def _utc(at: datetime) -> datetime:
     """``at`` as naive UTC (an aware time converted; a naive one is UTC already)."""
     return at.astimezone(UTC).replace(tzinfo=None) if at.tzinfo else at
@@ -111,69 +102,107 @@ def report(ctx: Context, *, since: datetime | None = None, until: datetime | Non
             where.append(column == value)
     condition = and_(*where)
     session = ctx.session
-    bucket = (r.started_ms + CHINA_MS) // STEPS[step]
-
-    def grouped(key: ColumnElement | None) -> list[Figures]:
-        return _figures(session, key, condition)
-
-    series = grouped(bucket)
-    label = "%m-%d %H:00" if step == "hour" else "%m-%d"
-    series = [Figures(datetime.fromtimestamp(int(f.key) * STEPS[step] / 1000, UTC).strftime(label),
-                      *_values(f)) for f in sorted(series, key=lambda f: int(f.key))]
-    totals = grouped(None)
-    consumers = grouped(r.department_code)
+    if session.get_bind().dialect.name == "postgresql":  # compiling these scans costs more than it saves
+        session.execute(text("SET LOCAL jit = off"))
+    by_service = _tallies(session, [r.service, r.operation], condition)  # services, operations and the total
+    series = [Figures(datetime.fromtimestamp(int(key) * STEPS[step] / 1000, UTC).strftime(
+                  "%m-%d %H:00" if step == "hour" else "%m-%d"), *_values(tally.figures("")))
+              for (key,), tally in sorted(_tallies(session, [(r.started_ms + CHINA_MS) // STEPS[step]],
+                                                   condition).items())]
+    totals = _ranked(_merged(by_service, None))
+    consumers = _ranked(_merged(_tallies(session, [r.department_code], condition), 0))
+    resources = _ranked(_merged(_tallies(session, [r.resource_code], condition), 0))
     codes = [f.key for f in consumers if f.key]
     names = dict(session.execute(select(Department.code, Department.name)
                                  .where(Department.code.in_(codes))).all()) if codes else {}
     ctx.note(record_count=totals[0].requests if totals else 0)
     return Report(since, until, step, totals[0] if totals else Figures("", 0, 0, None, None, None, 0, 0),
-                  grouped(r.service), grouped(r.operation), consumers, grouped(r.resource_code), series, names)
+                  _ranked(_merged(by_service, 0)), _ranked(_merged(by_service, 1)), consumers, resources, series,
+                  names)
 
 
 def _values(f: Figures) -> tuple:
     return f.requests, f.errors, f.p50, f.p95, f.p99, f.bytes_in, f.bytes_out
 
 
-def _figures(session, key: ColumnElement | None, condition: ColumnElement) -> list[Figures]:
-    """Figures per value of ``key`` (one row when None) of the requests meeting ``condition``, busiest first."""
-    r = RequestRecord
-    sums = [func.count(), func.sum(case((r.result != "ok", 1), else_=0)), func.coalesce(func.sum(r.request_bytes), 0),
-            func.coalesce(func.sum(r.response_bytes), 0)]
-    postgres = session.get_bind().dialect.name == "postgresql"
-    if postgres:
-        sums += [func.percentile_cont(p).within_group(r.duration_ms) for p in PERCENTILES]
-    keys = [] if key is None else [key]
-    query = select(*keys, *sums).where(condition)
-    if key is not None:
-        query = query.group_by(key)
-    rows = [row for row in session.execute(query) if row[len(keys)]]
-    if not postgres:
-        durations = _durations(session, key, condition)
+@dataclass
+class _Tally:
+    """A group's requests while they are counted: how many took each duration (ms -> requests)."""
+
+    requests: int = 0
+    errors: int = 0
+    bytes_in: int = 0
+    bytes_out: int = 0
+    durations: Counter = field(default_factory=Counter)
+
+    def add(self, other: _Tally) -> None:
+        self.requests += other.requests
+        self.errors += other.errors
+        self.bytes_in += other.bytes_in
+        self.bytes_out += other.bytes_out
+        self.durations.update(other.durations)
+
+    def figures(self, key: str) -> Figures:
+        p50, p95, p99 = percentiles(self.durations, PERCENTILES)
+        return Figures(key, self.requests, self.errors, p50, p95, p99, self.bytes_in, self.bytes_out)
+
+
+def percentiles(durations: Counter, ps: tuple[float, ...]) -> tuple[float | None, ...]:
+    """``percentile_cont(p)`` for each of ``ps`` of the durations counted in ``durations`` (value -> how
+    many): linear interpolation at rank p·(n−1) of the sorted durations, none when there are none."""
+    n = sum(durations.values())
+    if n == 0:
+        return tuple(None for _ in ps)
+    ordered = sorted(durations.items())
+    ranks = [p * (n - 1) for p in ps]
+    wanted = sorted({r for rank in ranks for r in (math.floor(rank), min(math.floor(rank) + 1, n - 1))})
+    at: dict[int, float] = {}
+    seen, i = 0, 0
+    for value, count in ordered:  # the values at the wanted positions, by cumulative count
+        seen += count
+        while i < len(wanted) and wanted[i] < seen:
+            at[wanted[i]] = float(value)
+            i += 1
     found = []
-    for row in rows:
-        name = "" if key is None else ("" if row[0] is None else str(row[0]))
-        count, errors, bytes_in, bytes_out = row[len(keys):len(keys) + 4]
-        if postgres:
-            p50, p95, p99 = (None if v is None else float(v) for v in row[len(keys) + 4:])
-        else:
-            ordered = durations.get(0 if key is None else row[0], [])
-            p50, p95, p99 = (percentile(ordered, p) for p in PERCENTILES)
-        found.append(Figures(name, int(count), int(errors or 0), p50, p95, p99, int(bytes_in), int(bytes_out)))
-    return sorted(found, key=lambda f: (-f.requests, f.key))
+    for rank in ranks:
+        low = math.floor(rank)
+        high = min(low + 1, n - 1)
+        found.append(at[low] + (at[high] - at[low]) * (rank - low))
+    return tuple(found)
 
 
-def _durations(session, key: ColumnElement | None, condition: ColumnElement) -> dict:
-    """Each group's durations, sorted (SQLite: the percentiles are computed from them), the latest ``SAMPLE``."""
+def _tallies(session, keys: list[ColumnElement], condition: ColumnElement) -> dict[tuple, _Tally]:
+    """The requests meeting ``condition`` per value of ``keys`` (one group when there are none), each with
+    how many took each duration."""
     r = RequestRecord
-    keyed = key if key is not None else literal(0)
-    ranked = select(keyed.label("k"), r.duration_ms.label("d"),
-                    func.row_number().over(partition_by=keyed, order_by=r.started_ms.desc()).label("n")) \
-        .where(condition).subquery()
-    by_group: dict = defaultdict(list)
-    for group, duration in session.execute(select(ranked.c.k, ranked.c.d).where(ranked.c.n <= SAMPLE)
-                                           .order_by(ranked.c.k, ranked.c.d)):
-        by_group[group].append(float(duration))
-    return by_group
+    query = select(*keys, r.duration_ms, func.count(), func.sum(case((r.result != "ok", 1), else_=0)),
+                   func.sum(r.request_bytes), func.sum(r.response_bytes)).where(condition) \
+        .group_by(*keys, r.duration_ms)
+    width = len(keys)
+    found: dict[tuple, _Tally] = defaultdict(_Tally)
+    for row in session.execute(query):
+        tally = found[tuple(row[:width])]
+        count = int(row[width + 1])
+        tally.requests += count
+        tally.errors += int(row[width + 2] or 0)
+        tally.bytes_in += int(row[width + 3] or 0)
+        tally.bytes_out += int(row[width + 4] or 0)
+        tally.durations[int(row[width])] += count
+    return found
+
+
+def _merged(tallies: dict[tuple, _Tally], part: int | None) -> dict:
+    """``tallies`` summed per their key's ``part``-th value (None: all of them into one, keyed "")."""
+    merged: dict = defaultdict(_Tally)
+    for key, tally in tallies.items():
+        merged["" if part is None else key[part]].add(tally)
+    return merged
+
+
+def _ranked(tallies: dict) -> list[Figures]:
+    """Each group's figures, busiest first (a missing key, such as an anonymous consumer, is "")."""
+    found = [tally.figures("" if key is None else str(key)) for key, tally in tallies.items()]
+    return sorted(found, key=lambda f: (-f.requests, f.key))
 
 
 #: the groups of a report in its CSV, by the names the portal gives them
