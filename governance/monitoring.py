@@ -14,7 +14,7 @@ interpolated linearly between its two neighbours - computed here from how many r
 duration (``select key, duration_ms, count(*) ... group by key, duration_ms``), on PostgreSQL and SQLite alike.
 A group's durations take few distinct values, so the database returns a few hundred rows a group where it
 would otherwise sort every duration of it (three times, one sort a percentile): a day of a city's
-1,000,000 requests is read in about a third of the time (BENCHMARKS.md, "运行监测 at a city's scale").
+1,000,000 requests is read in about a third of the time (BENCHMARKS.md, "运行监测's report at a city's scale").
 An error is a request whose result is not ``ok``.
 
 :func:`write_csv` writes a report for a spreadsheet (the portal's 导出 CSV, ``govshare monitoring report

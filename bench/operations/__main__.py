@@ -1,7 +1,7 @@
 """What the operators' reads of the platform's state cost on a large platform, PostgreSQL:
 
     .venv/bin/python -m bench.operations [--entries 3000000] [--jobs 100000] [--records 1000000]
-                                         [--calls 3000000] [--rounds 5]
+                                         [--calls 3000000] [--call-days 30] [--rounds 5]
 
 A throwaway database with ``--entries`` audit entries spread over the last seven days (a provider that
 did not answer now and then, each answered later) and ``--jobs`` finished jobs of procrastinate's
@@ -13,10 +13,14 @@ once the partial index on the providers' failures (``ix_audit_entry_provider_una
 dropped, as they were read before it.
 
 The 运行总览 (大屏, ``operations.overview``) over ``--records`` current records of the base databases and
-``--calls`` SOAP requests of operational monitoring spread over the last 30 days: read cold (everything
+``--calls`` SOAP requests of operational monitoring spread over the last ``--call-days`` (30): read cold (everything
 counted, as a process's first read or after ``RECORDS_SECONDS``) and warm (as the screen's reloads of every
 minute read it: the ended days and the base databases' counts kept, today's calls counted), each as a ratio
-to the 告警 read in the same run.  Results: bench/results/operations.json.
+to the 告警 read in the same run.
+
+运行监测's report (``monitoring.report``) over the same requests: the last 24 hours by hour, against the
+report as it was read before (each percentile by ``percentile_cont`` in the database) in the same run; and
+the last 30 days by day, the same way.  Results: bench/results/operations.json.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import statistics
 import sys
 import time
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import text
@@ -59,9 +64,10 @@ def _load(sessions, entries: int, jobs: int) -> None:
         s.commit()
 
 
-def _load_screen(sessions, settings, records: int, calls: int) -> None:
+def _load_screen(sessions, settings, records: int, calls: int, days: int) -> None:
     """``records`` core records (nine in ten of the 人口 base, a fifth of them superseded versions) and
-    ``calls`` requests of operational monitoring, evenly over the last 30 days (one in 50 failed)."""
+    ``calls`` requests of operational monitoring, evenly over the last ``days`` days (one in 50 failed): 100
+    consumers, each calling five of 50 resources, and a directory; 3 to 99 ms, one in 100 up to 2 s."""
     from directory.accounts import register_department
     from directory.demo import credit_code_for
     from registry.db import unit_of_work
@@ -81,11 +87,35 @@ def _load_screen(sessions, settings, records: int, calls: int) -> None:
         s.execute(text("""
             INSERT INTO request_log (started_ms, ended_ms, duration_ms, service, operation, department_code,
                                      resource_code, request_bytes, response_bytes, result, client)
-            SELECT t, t + 12, 12, '/exchange', 'QueryRecords', 'mzj', '101001002/000001', 800, 2000,
-                   CASE WHEN g % 50 = 0 THEN 'NotPermitted' ELSE 'ok' END, '10.0.0.9'
-            FROM (SELECT g, (extract(epoch FROM now()) * 1000)::bigint - (:n - g) * (2592000000 / :n) AS t
-                  FROM generate_series(1, :n) g) calls"""), {"n": calls})
+            SELECT t, t + d, d, CASE WHEN g % 10 = 0 THEN '/uddi/inquiry' ELSE '/exchange' END,
+                   CASE WHEN g % 10 = 0 THEN 'find_service' WHEN g % 10 = 1 THEN 'GetChanges' ELSE 'QueryRecords' END,
+                   'd' || (g % 100), CASE WHEN g % 10 = 0 THEN NULL
+                                          ELSE '101001/0' || ((g % 100 * 3 + g / 100 % 5) % 50) END,
+                   800, 2000, CASE WHEN g % 50 = 0 THEN 'NotPermitted' ELSE 'ok' END, '10.0.0.9'
+            FROM (SELECT g, (extract(epoch FROM now()) * 1000)::bigint - (:n - g)::bigint * (:span / :n) AS t,
+                         (3 + (g::bigint * 7919) % 97 + CASE WHEN g % 100 = 7 THEN g % 2000 ELSE 0 END)::int AS d
+                  FROM generate_series(1, :n) g) calls"""), {"n": calls, "span": days * 86_400_000})
         s.commit()
+
+
+def _report_as_before(sessions, span, step: str) -> None:
+    """The 运行监测 report as it was read before (f4200d0): each grouping's three percentiles by
+    ``percentile_cont`` in the database, which sorts the group's every duration once a percentile."""
+    from sqlalchemy import and_, case, func, select
+
+    from governance.monitoring import CHINA_MS, PERCENTILES, STEPS
+    from registry.models import RequestRecord as r
+
+    now = int(time.time() * 1000)
+    condition = and_(r.started_ms >= now - int(span.total_seconds() * 1000), r.started_ms < now)
+    with sessions() as session:
+        for key in (None, r.service, r.operation, r.department_code, r.resource_code,
+                    (r.started_ms + CHINA_MS) // STEPS[step]):
+            keys = [] if key is None else [key]
+            query = select(*keys, func.count(), func.sum(case((r.result != "ok", 1), else_=0)),
+                           func.coalesce(func.sum(r.request_bytes), 0), func.coalesce(func.sum(r.response_bytes), 0),
+                           *[func.percentile_cont(p).within_group(r.duration_ms) for p in PERCENTILES]).where(condition)
+            session.execute(query.group_by(*keys) if keys else query).all()
 
 
 def _vacuum(sessions) -> None:
@@ -105,7 +135,7 @@ def _median_ms(work, rounds: int) -> float:
 
 def run(db_url: str, args: argparse.Namespace) -> dict:
     import server
-    from governance import alerts
+    from governance import alerts, monitoring
     from operations import listing, overview
     from registry.clock import utcnow
     from registry.settings import Settings
@@ -116,7 +146,7 @@ def run(db_url: str, args: argparse.Namespace) -> dict:
     sessions = server.prepare(settings)
     started = time.perf_counter()
     _load(sessions, args.entries, args.jobs)
-    _load_screen(sessions, settings, args.records, args.calls)
+    _load_screen(sessions, settings, args.records, args.calls, args.call_days)
     _vacuum(sessions)
     print(f"loaded {args.entries:,} audit entries, {args.jobs:,} jobs, {args.records:,} core records and "
           f"{args.calls:,} requests in {time.perf_counter() - started:.0f} s")
@@ -134,7 +164,18 @@ def run(db_url: str, args: argparse.Namespace) -> dict:
             overview.forget()
         overview.overview(Context(Caller.platform("cli"), sessions, replace(settings, audit=False)))
 
-    found = {"alerts_ms": _median_ms(read_alerts, args.rounds),
+    def read_report(span: timedelta, step: str):
+        now = utcnow()
+        monitoring.report(Context(Caller.platform("cli"), sessions, replace(settings, audit=False)),
+                          since=now - span, until=now, step=step)
+
+    found = {"report_before_ms": _median_ms(lambda: _report_as_before(sessions, timedelta(hours=24), "hour"),
+                                            args.rounds),
+             "report_24h_ms": _median_ms(lambda: read_report(timedelta(hours=24), "hour"), args.rounds),
+             "report_30d_before_ms": _median_ms(lambda: _report_as_before(sessions, timedelta(days=30), "day"),
+                                                args.rounds),
+             "report_30d_ms": _median_ms(lambda: read_report(timedelta(days=30), "day"), args.rounds)}
+    found |= {"alerts_ms": _median_ms(read_alerts, args.rounds),
              "metrics_ms": _median_ms(lambda: server.platform_metrics(sessions, settings), args.rounds),
              "jobs_overview_ms": _median_ms(read_overview, args.rounds),
              "screen_cold_ms": _median_ms(lambda: read_screen(True), args.rounds),
@@ -153,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--jobs", type=int, default=100_000)
     p.add_argument("--records", type=int, default=1_000_000)
     p.add_argument("--calls", type=int, default=3_000_000)
+    p.add_argument("--call-days", type=int, default=30, help="the days the calls are spread over")
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--pg-admin-url", default=PG_ADMIN_URL)
     args = p.parse_args(argv)
@@ -166,6 +208,10 @@ def main(argv: list[str] | None = None) -> int:
     for way in ("cold", "warm"):
         taken = found[f"screen_{way}_ms"]
         print(f"运行总览 (大屏), {way}         {taken:8.1f} ms   ({taken / found['alerts_ms']:.1f}x the 告警)")
+    print(f"运行监测, 24 h by hour        {found['report_24h_ms']:8.1f} ms   as before (percentile_cont) "
+          f"{found['report_before_ms']:8.1f} ms   ({found['report_before_ms'] / found['report_24h_ms']:.1f}x)")
+    print(f"运行监测, 30 days by day      {found['report_30d_ms']:8.1f} ms   as before (percentile_cont) "
+          f"{found['report_30d_before_ms']:8.1f} ms   ({found['report_30d_before_ms'] / found['report_30d_ms']:.1f}x)")
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "operations.json").write_text(json.dumps({**vars(args), **found, "speedup": ratio}, indent=2) + "\n")
     return 0
