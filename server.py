@@ -765,11 +765,12 @@ def serve(settings: Settings, threads: int = 8, scheduler: bool = True, http: bo
 
         notifier = Notifier(sessions, settings).start()
         print(f"  UDDI subscription listeners: a notification pass every {settings.uddi_notify_seconds} s")
-    housekeeper = reminder = None
-    if in_process:  # the nightly retention and the reminders, as jobs do them on procrastinate
+    housekeeper = reminder = summariser = None
+    if in_process:  # the nightly retention, the daily summaries and the reminders, as jobs do them on procrastinate
         from operations import tasks
 
         housekeeper = tasks.housekeeper(sessions, settings).start()
+        summariser = tasks.summariser(sessions, settings).start()
         if settings.remind_seconds > 0:
             reminder = tasks.reminder(sessions, settings).start()
             print(f"  到期提醒与告警通知: a pass every {settings.remind_seconds} s")
@@ -795,6 +796,8 @@ def serve(settings: Settings, threads: int = 8, scheduler: bool = True, http: bo
             notifier.stop()
         if housekeeper is not None:
             housekeeper.stop()
+        if summariser is not None:
+            summariser.stop()
         if reminder is not None:
             reminder.stop()
         if previous is not None:

@@ -15,6 +15,10 @@ duration (``select key, duration_ms, count(*) ... group by key, duration_ms``), 
 A group's durations take few distinct values, so the database returns a few hundred rows a group where it
 would otherwise sort every duration of it (three times, one sort a percentile): a day of a city's
 1,000,000 requests is read in about a third of the time (BENCHMARKS.md, "运行监测's report at a city's scale").
+A report by day reads the days of its period that have been summarised (``registry.request_log.summarise``,
+an hour after each China midnight) from their summary, where durations are kept to within 1/32 (exact
+under 32 ms): a month of a city's requests is a few hundred thousand rows instead of tens of millions,
+and its percentiles are within 1/32 of those of the records.  A report by hour reads the records.
 An error is a request whose result is not ``ok``.
 
 :func:`write_csv` writes a report for a spreadsheet (the portal's 导出 CSV, ``govshare monitoring report
@@ -30,15 +34,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import IO
 
-from sqlalchemy import and_, case, func, select, text
+from sqlalchemy import and_, case, func, or_, select, text
 from sqlalchemy.sql import ColumnElement
 
+from registry import request_log
 from registry.clock import OFFSET, china_text
 from registry.errors import InvalidInput
-from registry.models import Department, RequestRecord
+from registry.models import Department, RequestDay, RequestDayMark, RequestRecord
 from trust.actions import Context, action
 
-STEPS = {"hour": 3_600_000, "day": 86_400_000}
+DAY_MS = request_log.DAY_MS
+STEPS = {"hour": 3_600_000, "day": DAY_MS}
 CHINA_MS = OFFSET // timedelta(milliseconds=1)
 PERCENTILES = (0.5, 0.95, 0.99)
 
@@ -69,6 +75,7 @@ class Report:
     resources: list[Figures]
     series: list[Figures]  # per China hour or day, oldest first; key "MM-DD HH:00" or "MM-DD"
     names: dict[str, str]  # department code -> name, for the consumers shown
+    summarised: int = 0  # the days read from their summary (durations within 1/32)
 
 
 def _utc(at: datetime) -> datetime:
@@ -95,30 +102,60 @@ def report(ctx: Context, *, since: datetime | None = None, until: datetime | Non
     if since >= until:
         raise InvalidInput(f"since ({since}) must come before until ({until})", field="since",
                            zh="开始时间须早于结束时间。")
-    r = RequestRecord
-    where = [r.started_ms >= _ms(since), r.started_ms < _ms(until)]
-    for column, value in ((r.service, service), (r.department_code, consumer), (r.resource_code, resource)):
-        if value:
-            where.append(column == value)
-    condition = and_(*where)
+    filters = {"service": service, "department_code": consumer, "resource_code": resource}
     session = ctx.session
     if session.get_bind().dialect.name == "postgresql":  # compiling these scans costs more than it saves
         session.execute(text("SET LOCAL jit = off"))
-    by_service = _tallies(session, [r.service, r.operation], condition)  # services, operations and the total
+    parts, summarised = _parts(session, _ms(since), _ms(until), step,
+                               {name: value for name, value in filters.items() if value})
+
+    def tallied(*keys: str) -> dict[tuple, _Tally]:
+        found: dict[tuple, _Tally] = defaultdict(_Tally)
+        for source, condition in parts:
+            for key, tally in _tallies(session, source, keys, step, condition).items():
+                found[key].add(tally)
+        return found
+
+    by_service = tallied("service", "operation")  # services, operations and the total
     series = [Figures(datetime.fromtimestamp(int(key) * STEPS[step] / 1000, UTC).strftime(
                   "%m-%d %H:00" if step == "hour" else "%m-%d"), *_values(tally.figures("")))
-              for (key,), tally in sorted(_tallies(session, [(r.started_ms + CHINA_MS) // STEPS[step]],
-                                                   condition).items())]
+              for (key,), tally in sorted(tallied("step").items())]
     totals = _ranked(_merged(by_service, None))
-    consumers = _ranked(_merged(_tallies(session, [r.department_code], condition), 0))
-    resources = _ranked(_merged(_tallies(session, [r.resource_code], condition), 0))
+    consumers = _ranked(_merged(tallied("department_code"), 0))
     codes = [f.key for f in consumers if f.key]
     names = dict(session.execute(select(Department.code, Department.name)
                                  .where(Department.code.in_(codes))).all()) if codes else {}
     ctx.note(record_count=totals[0].requests if totals else 0)
     return Report(since, until, step, totals[0] if totals else Figures("", 0, 0, None, None, None, 0, 0),
-                  _ranked(_merged(by_service, 0)), _ranked(_merged(by_service, 1)), consumers, resources, series,
-                  names)
+                  _ranked(_merged(by_service, 0)), _ranked(_merged(by_service, 1)), consumers,
+                  _ranked(_merged(tallied("resource_code"), 0)), series, names, summarised)
+
+
+def _parts(session, since_ms: int, until_ms: int, step: str,
+           filters: dict[str, str]) -> tuple[list[tuple[type, ColumnElement]], int]:
+    """Where the requests of [``since_ms``, ``until_ms``) meeting ``filters`` are counted: the days of a
+    report by day that lie whole in the period and are summarised, from ``request_day``; the rest from
+    ``request_log``.  And how many days are summarised."""
+    r, d = RequestRecord, RequestDay
+    raw = [r.started_ms >= since_ms, r.started_ms < until_ms]
+    raw += [getattr(r, name) == value for name, value in filters.items()]
+    days = []
+    if step == "day":
+        first = request_log.china_day(since_ms - 1) + DAY_MS  # the first day that begins in the period
+        days = list(session.scalars(select(RequestDayMark.day_ms).where(
+            RequestDayMark.day_ms >= first, RequestDayMark.day_ms <= until_ms - DAY_MS)
+            .order_by(RequestDayMark.day_ms)))
+    if not days:
+        return [(r, and_(*raw))], 0
+    runs: list[list[int]] = []  # the summarised days as runs of consecutive days [first, end)
+    for day in days:
+        if runs and runs[-1][1] == day:
+            runs[-1][1] = day + DAY_MS
+        else:
+            runs.append([day, day + DAY_MS])
+    raw += [or_(r.started_ms < first, r.started_ms >= end) for first, end in runs]
+    summarised = [d.day_ms.in_(days)] + [getattr(d, name) == value for name, value in filters.items()]
+    return [(r, and_(*raw)), (d, and_(*summarised))], len(days)
 
 
 def _values(f: Figures) -> tuple:
@@ -171,14 +208,23 @@ def percentiles(durations: Counter, ps: tuple[float, ...]) -> tuple[float | None
     return tuple(found)
 
 
-def _tallies(session, keys: list[ColumnElement], condition: ColumnElement) -> dict[tuple, _Tally]:
-    """The requests meeting ``condition`` per value of ``keys`` (one group when there are none), each with
-    how many took each duration."""
-    r = RequestRecord
-    query = select(*keys, r.duration_ms, func.count(), func.sum(case((r.result != "ok", 1), else_=0)),
-                   func.sum(r.request_bytes), func.sum(r.response_bytes)).where(condition) \
-        .group_by(*keys, r.duration_ms)
-    width = len(keys)
+def _tallies(session, source: type, keys: tuple[str, ...], step: str,
+             condition: ColumnElement) -> dict[tuple, _Tally]:
+    """The requests of ``source`` (``RequestRecord``: the records; ``RequestDay``: the summarised days)
+    meeting ``condition`` per value of the columns named ``keys`` ("step": the China hour or day of
+    ``step``), each with how many took each duration."""
+    if source is RequestRecord:
+        r = RequestRecord
+        start = r.started_ms
+        counts = [func.count(), func.sum(case((r.result != "ok", 1), else_=0)), func.sum(r.request_bytes),
+                  func.sum(r.response_bytes)]
+    else:
+        r = RequestDay
+        start = r.day_ms
+        counts = [func.sum(r.requests), func.sum(r.errors), func.sum(r.bytes_in), func.sum(r.bytes_out)]
+    columns = [(start + CHINA_MS) // STEPS[step] if key == "step" else getattr(r, key) for key in keys]
+    query = select(*columns, r.duration_ms, *counts).where(condition).group_by(*columns, r.duration_ms)
+    width = len(columns)
     found: dict[tuple, _Tally] = defaultdict(_Tally)
     for row in session.execute(query):
         tally = found[tuple(row[:width])]

@@ -5,13 +5,18 @@
     service          requests  errors   p50 ms   p95 ms   p99 ms   bytes in  bytes out
     /exchange            1200       3     12.0     48.5    120.0     960000    4100000
     ...
+    $ govshare monitoring summarise
+    2 days of operational records summarised: 2026-12-04, 2026-12-05
     $ govshare monitoring purge
     deleted 5120 operational monitoring records older than 90 days (GOVSHARE_MONITORING_DAYS)
 
 ``report`` runs the ``monitoring.report`` action as ``--user`` (default: the platform's operator) and
 prints its tables per service, operation, consumer and resource.  ``--since``/``--until`` take a China
 time (``2026-12-05`` or ``2026-12-05T09:30``) or a span back from now (``90m``, ``24h``, ``7d``).
-``purge`` deletes the records older than ``GOVSHARE_MONITORING_DAYS`` (``registry.request_log.purge``).
+``summarise`` does now what the hourly job does: it summarises the China days that have ended
+(运行监测按日汇总, ``registry.request_log.summarise``), which a report by day then reads.  ``purge`` deletes the
+records older than ``GOVSHARE_MONITORING_DAYS`` and the summaries older than
+``GOVSHARE_MONITORING_SUMMARY_DAYS`` (``registry.request_log.purge``).
 """
 
 from __future__ import annotations
@@ -61,6 +66,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rep.add_argument("--format", choices=("table", "csv"), default="table",
                      help="csv: a row per group and key, for a spreadsheet (the portal's 导出 CSV)")
     rep.set_defaults(handler=_report)
+    summarise = commands.add_parser("summarise", help="summarise the China days that have ended (the hourly job)")
+    summarise.set_defaults(handler=_summarise)
     purge = commands.add_parser("purge", help="delete the records older than GOVSHARE_MONITORING_DAYS")
     purge.set_defaults(handler=_purge)
 
@@ -95,6 +102,11 @@ def _report(args, sessions: sessionmaker[Session], settings: Settings) -> int:
         print("\n".join(lines).rstrip())
 
     return console.run(work)
+
+
+def _summarise(args, sessions: sessionmaker[Session], settings: Settings) -> int:
+    print(request_log.summarised_line(request_log.summarise(sessions, settings)))
+    return 0
 
 
 def _purge(args, sessions: sessionmaker[Session], settings: Settings) -> int:

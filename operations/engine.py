@@ -31,7 +31,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry.errors import InvalidInput
-from registry.passes import CHECKPOINT, FEDERATE, NOTIFY, PLAN, PRUNE, REMIND, RETAIN, STALLED, SYNC
+from registry.passes import CHECKPOINT, FEDERATE, NOTIFY, PLAN, PRUNE, REMIND, RETAIN, STALLED, SUMMARISE, SYNC
 from registry.settings import Settings, SettingsError
 
 from . import tasks
@@ -163,6 +163,11 @@ def build_app(settings: Settings, sessions: sessionmaker[Session] | None = None)
     @app.task(name=RETAIN, queueing_lock=RETAIN, retry=retry, pass_context=True)
     def retention(context, timestamp: int) -> str:
         return attempt(context, lambda s: tasks.retention(s, settings), timestamp)
+
+    @app.periodic(cron="10 * * * *", periodic_id="hourly")  # a China day is due an hour after its midnight
+    @app.task(name=SUMMARISE, queueing_lock=SUMMARISE, lock=SUMMARISE, retry=retry, pass_context=True)
+    def summarise_requests(context, timestamp: int) -> str:
+        return attempt(context, lambda s: tasks.summarise_requests(s, settings), timestamp)
 
     return app
 

@@ -21,7 +21,7 @@ from adapters.sync_cli import adapters_folder
 from registry.clock import utcnow
 from registry.db import unit_of_work
 from registry.models import JobFailure, JobTick, SyncRun
-from registry.passes import REMIND, RETAIN, Tracker
+from registry.passes import REMIND, RETAIN, SUMMARISE, Tracker
 from registry.settings import Settings
 from trust import audit
 from trust.actions import Context
@@ -114,6 +114,14 @@ def retention(sessions: sessionmaker[Session], settings: Settings, *, zh: bool =
             f"{notice_days} days")
 
 
+def summarise_requests(sessions: sessionmaker[Session], settings: Settings, *, zh: bool = False) -> str:
+    """运行监测按日汇总: summarise the China days of operational records that have ended and are not
+    summarised yet (``registry.request_log.summarise``)."""
+    from registry import request_log
+
+    return request_log.summarised_line(request_log.summarise(sessions, settings), zh=zh)
+
+
 def remind(sessions: sessionmaker[Session], settings: Settings, *, zh: bool = False) -> str:
     """到期提醒与告警通知: the reminders due now that were never sent (``governance.reminders``)."""
     from governance.reminders import remind as send
@@ -156,6 +164,14 @@ def housekeeper(sessions: sessionmaker[Session], settings: Settings, *, first: f
                 every: float = 86_400.0) -> Loop:
     """:func:`retention` a minute after the start, then daily."""
     return Loop(sessions, RETAIN, lambda: retention(sessions, settings, zh=True), first=first, every=every)
+
+
+def summariser(sessions: sessionmaker[Session], settings: Settings, *, first: float = 90.0,
+               every: float = 3_600.0) -> Loop:
+    """:func:`summarise_requests` a minute and a half after the start, then hourly (a day is due an hour
+    after China midnight)."""
+    return Loop(sessions, SUMMARISE, lambda: summarise_requests(sessions, settings, zh=True), first=first,
+                every=every)
 
 
 def reminder(sessions: sessionmaker[Session], settings: Settings, *, first: float = 30.0) -> Loop:

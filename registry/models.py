@@ -1106,3 +1106,41 @@ class RequestRecord(Base):
         Index("ix_request_log_service_started", "service", "started_ms"),
         Index("ix_request_log_consumer_started", "department_code", "started_ms"),
     )
+
+
+class RequestDay(Base):
+    """运行监测按日汇总: a China day's requests (``request_log``) counted per service, operation, consumer,
+    resource and duration - how many took ``duration_ms`` (its bin's middle: within 1/32, exact under
+    32 ms; ``registry.request_log.duration_bin``), how many of them failed, their bytes.  A day is
+    summarised once it has ended (``registry.request_log.summarise``) and its row in
+    ``request_day_mark`` says so; a report by day reads its summarised days here."""
+
+    __tablename__ = "request_day"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    day_ms: Mapped[int] = mapped_column(BigInteger)  # the China day's first millisecond, since the Unix epoch
+    service: Mapped[str] = mapped_column(String(64))
+    operation: Mapped[str] = mapped_column(String(100))
+    department_code: Mapped[str | None] = mapped_column(String(32))
+    resource_code: Mapped[str | None] = mapped_column(String(64))
+    duration_ms: Mapped[int] = mapped_column(Integer)
+    requests: Mapped[int] = mapped_column(BigInteger)
+    errors: Mapped[int] = mapped_column(BigInteger)
+    bytes_in: Mapped[int] = mapped_column(BigInteger)
+    bytes_out: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (
+        Index("ix_request_day_day", "day_ms"),
+        Index("ix_request_day_service_day", "service", "day_ms"),
+        Index("ix_request_day_consumer_day", "department_code", "day_ms"),
+    )
+
+
+class RequestDayMark(Base):
+    """A China day whose requests ``request_day`` holds (one row, written with them)."""
+
+    __tablename__ = "request_day_mark"
+
+    day_ms: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    summarised_at: Mapped[datetime] = mapped_column(DateTime)  # UTC
+    requests: Mapped[int] = mapped_column(BigInteger)  # the day's requests when it was summarised

@@ -45,13 +45,15 @@ log = logging.getLogger(__name__)
 
 #: the background tasks' names: procrastinate's jobs' in ``procrastinate_jobs`` (stable: queued jobs name
 #: them, operations.engine), and the in-process loops' rows here
-SYNC, PLAN, NOTIFY, CHECKPOINT, FEDERATE, STALLED, PRUNE, RETAIN, REMIND = (
+SYNC, PLAN, NOTIFY, CHECKPOINT, FEDERATE, STALLED, PRUNE, RETAIN, REMIND, SUMMARISE = (
     "govshare.run_adapter", "govshare.plan_sync", "govshare.notify_listeners", "govshare.audit_checkpoint",
-    "govshare.federate", "govshare.retry_stalled", "govshare.prune_jobs", "govshare.retention", "govshare.remind")
+    "govshare.federate", "govshare.retry_stalled", "govshare.prune_jobs", "govshare.retention", "govshare.remind",
+    "govshare.summarise_requests")
 #: the tasks by the names people read (后台作业, alerts)
 TASK_NAMES = {SYNC: "适配器同步", PLAN: "同步调度", NOTIFY: "UDDI 订阅通知", CHECKPOINT: "审计检查点",
               FEDERATE: "上级平台目录上报", STALLED: "恢复停滞作业", PRUNE: "清理旧作业",
-              RETAIN: "运行记录与已读消息到期清理", REMIND: "到期提醒与告警通知"}
+              RETAIN: "运行记录与已读消息到期清理", REMIND: "到期提醒与告警通知",
+              SUMMARISE: "运行监测按日汇总"}
 
 QUIET = 60.0  # seconds a success may go unwritten after a success was written
 OVERDUE_PERIODS = 3  # periods without a row after which a loop has stopped

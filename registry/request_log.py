@@ -20,7 +20,18 @@ worth; an orderly stop (SIGTERM, Ctrl-C, a gunicorn worker's exit) inserts them 
 also run at interpreter exit).  While the database does not answer, records wait in the queue up to
 ``LIMIT`` rows; beyond that new ones are dropped and counted, and a warning says how many.
 
-Retention: :func:`purge` deletes the records older than ``GOVSHARE_MONITORING_DAYS``.
+Summaries: once a China day has ended (and ``SUMMARY_GRACE`` ms more, for the requests still running
+at midnight), :func:`summarise` counts its records per service, operation, consumer, resource and
+duration into ``request_day`` (运行监测按日汇总), and marks the day in ``request_day_mark``.  Durations are
+kept to within 1/32 (:func:`duration_bin`: exact under 32 ms), so a day's rows are bounded by its
+services, operations, consumers and resources, not by its requests: a report by day reads a summarised
+day's few thousand rows instead of its records (``governance.monitoring``).
+Each day is summarised once, in one transaction that begins with its mark, so two workers cannot both
+write it.  A request that ends more than ``SUMMARY_GRACE`` after the midnight its day ended is in
+``request_log`` but not in its day's summary.
+
+Retention: :func:`purge` deletes the records older than ``GOVSHARE_MONITORING_DAYS`` and the summaries
+older than ``GOVSHARE_MONITORING_SUMMARY_DAYS``.
 """
 
 from __future__ import annotations
@@ -32,13 +43,15 @@ import threading
 import time
 import weakref
 from contextvars import ContextVar, Token
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Engine, delete, exc, insert
+from sqlalchemy import Engine, case, delete, exc, func, insert, literal, literal_column, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from .clock import OFFSET, utcnow
 from .db import unit_of_work
-from .models import RequestRecord
+from .models import RequestDay, RequestDayMark, RequestRecord
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -46,6 +59,10 @@ log = logging.getLogger(__name__)
 BATCH = 500  # rows that wake the writer before its second is up
 INTERVAL = 1.0  # seconds between the writer's inserts
 LIMIT = 100_000  # rows held while the database does not answer
+DAY_MS = 86_400_000
+CHINA_MS = OFFSET // timedelta(milliseconds=1)
+SUMMARY_GRACE = 3_600_000  # ms after a China day's end before it is summarised
+BIN_BITS = 4  # a summary's durations: 16 bins a doubling (duration_bin)
 
 #: a record's columns, and what one the request did not fill holds
 _COLUMNS: dict[str, Any] = {
@@ -178,9 +195,97 @@ def clock_ms() -> int:
 
 def purge(sessions: sessionmaker[Session], settings: Settings, *, now_ms: int | None = None) -> int:
     """Delete the records that started more than ``GOVSHARE_MONITORING_DAYS`` days ago (none when it
-    is 0); the number deleted.  A plain function for the job engine and ``govshare monitoring purge``."""
-    if settings.monitoring_days <= 0:
-        return 0
-    cutoff = (clock_ms() if now_ms is None else now_ms) - settings.monitoring_days * 86_400_000
+    is 0), and the daily summaries of days that began more than ``GOVSHARE_MONITORING_SUMMARY_DAYS``
+    ago (none when it is 0); the number of records deleted.  A plain function for the job engine and
+    ``govshare monitoring purge``."""
+    now_ms = clock_ms() if now_ms is None else now_ms
+    deleted = 0
     with unit_of_work(sessions) as session:
-        return session.execute(delete(RequestRecord).where(RequestRecord.started_ms < cutoff)).rowcount or 0
+        if settings.monitoring_days > 0:
+            cutoff = now_ms - settings.monitoring_days * DAY_MS
+            deleted = session.execute(delete(RequestRecord).where(RequestRecord.started_ms < cutoff)).rowcount or 0
+        if settings.monitoring_summary_days > 0:
+            cutoff = now_ms - settings.monitoring_summary_days * DAY_MS
+            session.execute(delete(RequestDay).where(RequestDay.day_ms < cutoff))
+            session.execute(delete(RequestDayMark).where(RequestDayMark.day_ms < cutoff))
+    return deleted
+
+
+def china_day(ms: int) -> int:
+    """The first millisecond of the China day (UTC+8) that ``ms`` falls in."""
+    return (ms + CHINA_MS) // DAY_MS * DAY_MS - CHINA_MS
+
+
+def summarise(sessions: sessionmaker[Session], settings: Settings, *, now_ms: int | None = None) -> list[int]:
+    """Summarise every China day that ended ``SUMMARY_GRACE`` ago or more, has records and is not
+    summarised yet - each in a transaction of its own, begun by its mark (a second worker waits for
+    the first's and then leaves the day) - and return the days summarised (their first ms).  A day
+    some of whose records were already purged is left as it is: its summary would be short."""
+    now_ms = clock_ms() if now_ms is None else now_ms
+    last = china_day(now_ms - SUMMARY_GRACE)  # the days before this one have ended long enough ago
+    with sessions() as session:
+        oldest = session.scalar(select(func.min(RequestRecord.started_ms)))
+        if oldest is None:
+            return []
+        first = china_day(oldest)
+        if settings.monitoring_days > 0:  # only whole days are summarised
+            first = max(first, china_day(now_ms - settings.monitoring_days * DAY_MS) + DAY_MS)
+        marked = set(session.scalars(select(RequestDayMark.day_ms).where(RequestDayMark.day_ms >= first)))
+    done = []
+    for day in range(first, last, DAY_MS):
+        if day not in marked and _summarise_day(sessions, day):
+            done.append(day)
+    return done
+
+
+def summarised_line(days: list[int], *, zh: bool = False) -> str:
+    """What :func:`summarise` did, in a line (``zh``: in Chinese, for the 后台作业 page)."""
+    named = ", ".join(time.strftime("%Y-%m-%d", time.gmtime((day + CHINA_MS) / 1000)) for day in days)
+    if zh:
+        return f"汇总了 {len(days)} 天的运行监测记录" + (f": {named}" if days else "")
+    return f"{len(days)} days of operational records summarised" + (f": {named}" if days else "")
+
+
+def duration_bin(ms: int) -> int:
+    """The duration a summary keeps for ``ms``: ``ms`` itself under ``2 ** (BIN_BITS + 1)`` ms, else the middle of
+    its bin - each doubling of the duration is cut into ``2 ** BIN_BITS`` bins, so the bin's middle is
+    within ``2 ** -(BIN_BITS + 1)`` (1/32) of ``ms``.  :func:`_binned` is the same in SQL."""
+    octave = ms.bit_length() - 1
+    if octave <= BIN_BITS:
+        return ms
+    width = 1 << (octave - BIN_BITS)
+    return ms // width * width + width // 2
+
+
+def _binned(duration):
+    """:func:`duration_bin` of a column, in SQL both databases run (integer ``//``, one case a doubling of
+    an ``Integer``; the numbers written into the statement, so that it groups by the same expression)."""
+
+    def bin_of(octave: int):
+        width = literal_column(str(1 << (octave - BIN_BITS)))
+        return duration // width * width + literal_column(str(1 << (octave - BIN_BITS - 1)))
+
+    whens = [(duration < literal_column(str(1 << (octave + 1))), bin_of(octave)) for octave in range(BIN_BITS + 1, 30)]
+    return case((duration < literal_column(str(1 << (BIN_BITS + 1))), duration), *whens, else_=bin_of(30))
+
+
+def _summarise_day(sessions: sessionmaker[Session], day: int) -> bool:
+    r = RequestRecord
+    binned = _binned(r.duration_ms)
+    keys = (r.service, r.operation, r.department_code, r.resource_code, binned)
+    counted = select(literal(day), *keys, func.count(), func.sum(case((r.result != "ok", 1), else_=0)),
+                     func.sum(r.request_bytes), func.sum(r.response_bytes)) \
+        .where(r.started_ms >= day, r.started_ms < day + DAY_MS).group_by(*keys)
+    try:
+        with unit_of_work(sessions) as session:
+            session.add(RequestDayMark(day_ms=day, summarised_at=utcnow(), requests=0))
+            session.flush()  # the mark first: a second worker summarising the day waits here, then fails
+            session.execute(insert(RequestDay).from_select(
+                ["day_ms", "service", "operation", "department_code", "resource_code", "duration_ms", "requests",
+                 "errors", "bytes_in", "bytes_out"], counted))
+            total = session.scalar(select(func.coalesce(func.sum(RequestDay.requests), 0))
+                                   .where(RequestDay.day_ms == day))
+            session.get(RequestDayMark, day).requests = total
+    except exc.IntegrityError:  # another worker summarised it
+        return False
+    return True

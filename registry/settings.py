@@ -49,6 +49,7 @@
 | GOVSHARE_JOBS_STALLED    | 30 (seconds without a heartbeat after which a worker's running jobs are retried) |
 | GOVSHARE_JOBS_CONCURRENCY| 2 (jobs one `govshare worker` runs at once) |
 | GOVSHARE_MONITORING_DAYS | 90 (days the per-request operational records (运行监测) are kept; 0: for ever) |
+| GOVSHARE_MONITORING_SUMMARY_DAYS | 731 (days the daily summaries (运行监测按日汇总) are kept; 0: for ever) |
 | GOVSHARE_NOTICE_DAYS     | 180 (days a 站内消息 is kept once read; 0: for ever) |
 | GOVSHARE_REMIND_SECONDS  | 300 (seconds between passes of 到期提醒与告警通知; 0: none) |
 | GOVSHARE_ALERT_CERT_DAYS | 30 (a certificate, or the CA, expiring within so many days is an alert (告警)) |
@@ -161,6 +162,7 @@ class Settings:
         return self.jobs or ("procrastinate" if self.db_url.startswith("postgresql") else "inprocess")
     # Operational monitoring (运行监测): days a request's record is kept; alerts (告警) on certificates
     monitoring_days: int = 90
+    monitoring_summary_days: int = 731
     alert_cert_days: int = 30
     notice_days: int = 180  # a read 站内消息 is deleted so many days after it was written (0: never)
     remind_seconds: int = 300  # between passes of the reminders and alert notices (0: none)
@@ -237,6 +239,7 @@ class Settings:
             jobs_stalled=_number(int, "GOVSHARE_JOBS_STALLED", "30"),
             jobs_concurrency=_number(int, "GOVSHARE_JOBS_CONCURRENCY", "2"),
             monitoring_days=_number(int, "GOVSHARE_MONITORING_DAYS", "90"),
+            monitoring_summary_days=_number(int, "GOVSHARE_MONITORING_SUMMARY_DAYS", "731"),
             alert_cert_days=_number(int, "GOVSHARE_ALERT_CERT_DAYS", "30"),
             notice_days=_number(int, "GOVSHARE_NOTICE_DAYS", "180"),
             remind_seconds=_number(int, "GOVSHARE_REMIND_SECONDS", "300"),

@@ -8,18 +8,20 @@ import csv
 import io
 import random
 import statistics
+import threading
+from collections import Counter
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 import server
 from governance import monitoring
 from registry import request_log
 from registry.db import unit_of_work
 from registry.errors import InvalidInput
-from registry.models import RequestRecord
+from registry.models import RequestDay, RequestDayMark, RequestRecord
 from trust.actions import Context
 from trust.auth import Caller
 
@@ -161,3 +163,161 @@ def test_the_command_line_writes_the_report_as_csv_for_a_spreadsheet(traffic, se
     assert [float(v) for v in exchange[2:5]] == pytest.approx(_expected(traffic["/exchange"]), abs=0.05)
     assert by_group["调用方"].keys() == {"mzj", ""}  # the inquiries are anonymous
     assert sum(int(v[0]) for v in by_group["时段"].values()) == 400 and "12-06 09:00" in by_group["时段"]
+
+
+def _days_of_traffic(sessions) -> list[RequestRecord]:
+    """Requests over three China days and a morning (2026-12-03 to 12:00 on 2026-12-06, China time): every
+    70 minutes a QueryRecords of mzj or sbj and an inquiry, some slow, some failed."""
+    rng = random.Random(7)
+    rows = []
+    at = datetime(2026, 12, 2, 16, 5)  # 00:05 on 2026-12-03 in China
+    n = 0
+    while at < NOW:
+        rows.append(_record(at, int(rng.lognormvariate(3.5, 1.2)), "/exchange", consumer="mzj" if n % 3 else "sbj",
+                            result="NotPermitted" if n % 11 == 0 else "ok"))
+        rows.append(_record(at + timedelta(minutes=3), int(rng.lognormvariate(2, 0.5)), "/uddi/inquiry"))
+        at += timedelta(minutes=70)
+        n += 1
+    with unit_of_work(sessions) as session:
+        session.add_all(rows)
+    return rows
+
+
+def _everything(found: monitoring.Report) -> list[monitoring.Figures]:
+    return [found.total, *found.services, *found.operations, *found.consumers, *found.resources, *found.series]
+
+
+def _counts(found: monitoring.Report) -> list[tuple]:
+    """Each group's key, requests, errors and bytes (what a summary keeps exactly)."""
+    return [(f.key, f.requests, f.errors, f.bytes_in, f.bytes_out) for f in _everything(found)]
+
+
+def _within_a_bin(found: monitoring.Report, exact: monitoring.Report) -> None:
+    """``found``'s percentiles are within 1/32 of ``exact``'s (a summary's durations are kept to that)."""
+    assert _counts(found) == _counts(exact)
+    for got, wanted in zip(_everything(found), _everything(exact), strict=True):
+        assert (got.p50, got.p95, got.p99) == pytest.approx((wanted.p50, wanted.p95, wanted.p99), rel=1 / 32)
+
+
+def test_a_report_by_day_reads_the_days_summarised_and_its_figures_do_not_change(sessions, settings):
+    rows = _days_of_traffic(sessions)
+    ctx = _ctx(sessions, settings)
+    since = datetime(2026, 12, 2, 10, 0)  # 18:00 on 2026-12-02 in China: the period begins inside a day
+
+    before = monitoring.report(ctx, since=since, until=NOW, step="day")
+    assert before.total.requests == len(rows)
+    summarised = request_log.summarise(sessions, settings, now_ms=_ms(NOW))
+    assert [request_log.summarised_line(summarised)] == [
+        "3 days of operational records summarised: 2026-12-03, 2026-12-04, 2026-12-05"]
+    after = monitoring.report(ctx, since=since, until=NOW, step="day")
+    _within_a_bin(after, before)
+    assert _everything(after) != _everything(before)  # some durations of 32 ms or more were rounded
+
+    # the summarised days are read from their summary: their records gone, the report by day is unchanged,
+    # while the hours (read from the records) lose them
+    with unit_of_work(sessions) as session:
+        session.execute(delete(RequestRecord).where(RequestRecord.started_ms < _ms(datetime(2026, 12, 5, 16))))
+    assert _everything(monitoring.report(ctx, since=since, until=NOW, step="day")) == _everything(after)
+    today = [row for row in rows if row.started_ms >= _ms(datetime(2026, 12, 5, 16))]
+    assert monitoring.report(ctx, since=since, until=NOW, step="hour").total.requests == len(today)
+
+
+def test_a_day_summarised_is_cut_where_the_period_cuts_it(sessions, settings):
+    rows = _days_of_traffic(sessions)
+    request_log.summarise(sessions, settings, now_ms=_ms(NOW))
+    ctx = _ctx(sessions, settings)
+    since, until = datetime(2026, 12, 3, 10, 0), datetime(2026, 12, 4, 18, 0)  # in the middle of two days
+    inside = [row for row in rows if _ms(since) <= row.started_ms < _ms(until)]
+    found = monitoring.report(ctx, since=since, until=until, step="day")
+    assert found.total.requests == len(inside)
+    assert [(f.key, f.requests) for f in found.series] == [
+        (day, sum(1 for row in inside if _china_day(row) == day)) for day in ("12-03", "12-04", "12-05")]
+    exchange = sorted(row.duration_ms for row in inside if row.service == "/exchange")
+    assert (found.services[0].key, found.services[0].requests) == ("/exchange", len(exchange))
+    assert (found.services[0].p50, found.services[0].p95, found.services[0].p99) == pytest.approx(
+        _expected(exchange), rel=1 / 32)
+    mzj = monitoring.report(ctx, since=since, until=until, step="day", consumer="mzj")
+    assert mzj.total.requests == sum(1 for row in inside if row.department_code == "mzj")
+    assert [f.key for f in mzj.consumers] == ["mzj"]
+
+
+def _china_day(row: RequestRecord) -> str:
+    return (datetime.fromtimestamp(row.started_ms / 1000, UTC) + timedelta(hours=8)).strftime("%m-%d")
+
+
+def test_a_summary_keeps_a_duration_to_within_a_32nd_and_the_database_bins_as_python_does(sessions, settings):
+    durations = [0, 1, 31, 32, 33, 63, 64, 65, 100, 127, 128, 999, 1000, 4097, 65_535, 600_000, 2**31 - 1]
+    day = datetime(2026, 12, 4, 16)  # 2026-12-05 in China
+    with unit_of_work(sessions) as session:
+        session.add_all([_record(day + timedelta(minutes=n), ms, "/exchange") for n, ms in enumerate(durations)])
+    request_log.summarise(sessions, settings, now_ms=_ms(NOW))
+    with sessions() as session:
+        kept = dict(session.execute(select(RequestDay.duration_ms, RequestDay.requests)).all())
+    assert kept == Counter(request_log.duration_bin(ms) for ms in durations)
+    for ms in durations:
+        assert abs(request_log.duration_bin(ms) - ms) <= ms / 32
+        assert request_log.duration_bin(ms) == ms or ms >= 32
+
+
+def test_a_day_is_summarised_once_an_hour_after_its_china_midnight(sessions, settings):
+    _days_of_traffic(sessions)
+    midnight = datetime(2026, 12, 5, 16, 0)  # 00:00 on 2026-12-06 in China: 2026-12-05 has ended
+    assert request_log.summarise(sessions, settings, now_ms=_ms(midnight - timedelta(hours=10))) == [
+        _ms(datetime(2026, 12, 2, 16)), _ms(datetime(2026, 12, 3, 16))]
+    assert request_log.summarise(sessions, settings, now_ms=_ms(midnight + timedelta(minutes=59))) == []
+    assert request_log.summarise(sessions, settings, now_ms=_ms(midnight + timedelta(minutes=60))) == [
+        _ms(datetime(2026, 12, 4, 16))]
+    assert request_log.summarise(sessions, settings, now_ms=_ms(NOW)) == []
+    with sessions() as session:
+        marks = dict(session.execute(select(RequestDayMark.day_ms, RequestDayMark.requests)).all())
+        for day, requests in marks.items():
+            assert requests == session.scalar(select(func.count()).select_from(RequestRecord).where(
+                RequestRecord.started_ms >= day, RequestRecord.started_ms < day + request_log.DAY_MS))
+
+
+def test_two_workers_summarising_at_once_write_each_day_once(sessions, settings):
+    rows = _days_of_traffic(sessions)
+    done: list[list[int]] = []
+    workers = [threading.Thread(target=lambda: done.append(request_log.summarise(sessions, settings,
+                                                                                 now_ms=_ms(NOW))))
+               for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert sorted(day for days in done for day in days) == [_ms(datetime(2026, 12, d, 16)) for d in (2, 3, 4)]
+    with sessions() as session:
+        summed = session.scalar(select(func.sum(RequestDay.requests)))
+    assert summed == sum(1 for row in rows if row.started_ms < _ms(datetime(2026, 12, 5, 16)))
+
+
+def test_purge_keeps_the_summaries_longer_and_a_day_partly_purged_is_not_summarised(sessions, settings):
+    _days_of_traffic(sessions)
+    request_log.summarise(sessions, settings, now_ms=_ms(NOW))
+    later = _ms(NOW + timedelta(days=2, hours=10))  # 2026-12-08 22:00 in China
+    kept = replace(settings, monitoring_days=4, monitoring_summary_days=5)
+    request_log.purge(sessions, kept, now_ms=later)  # the records before 2026-12-04 22:00 China time go
+    with sessions() as session:
+        assert session.scalars(select(RequestDayMark.day_ms).order_by(RequestDayMark.day_ms)).all() == [
+            _ms(datetime(2026, 12, d, 16)) for d in (3, 4)]  # 12-03 began more than 5 days before
+    with unit_of_work(sessions) as session:
+        session.execute(delete(RequestDayMark))
+        session.execute(delete(RequestDay))
+    # 2026-12-04 lost its records before 22:00: not summarised again; 2026-12-05 and 12-06 are whole, and
+    # 2026-12-07 (no request) has ended
+    again = request_log.summarise(sessions, kept, now_ms=later)
+    assert again == [_ms(datetime(2026, 12, d, 16)) for d in (4, 5, 6)]
+    with sessions() as session:
+        assert session.scalar(select(RequestDayMark.requests).where(RequestDayMark.day_ms == again[-1])) == 0
+
+
+@SQLITE_ONLY
+def test_the_command_line_summarises(sessions, settings, capsys):
+    _days_of_traffic(sessions)
+    args = server.parser(["monitoring"]).parse_args(["monitoring", "summarise"])
+    # now, not NOW: every day from the first request's to yesterday in China (none too old to have all its records)
+    assert args.handler(args, sessions, replace(settings, monitoring_days=0)) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("days of operational records summarised: 2026-12-03, 2026-12-04, 2026-12-05, 2026-12-06",
+                          out.index(" ") + 1)
+    assert int(out.split()[0]) == len(out.split(":", 1)[1].split(","))

@@ -118,5 +118,7 @@ def test_every_task_of_the_queue_has_a_name_on_the_jobs_page():
     ours = {name for name in app.tasks if name.startswith("govshare.")}
     assert ours and ours <= set(TASK_NAMES)
     tasks = (engine.SYNC, engine.PLAN, engine.NOTIFY, engine.CHECKPOINT, engine.FEDERATE, engine.STALLED, engine.PRUNE,
-             engine.RETAIN, engine.REMIND)
+             engine.RETAIN, engine.REMIND, engine.SUMMARISE)
     assert set(tasks) == set(TASK_NAMES)
+    periodic = app.periodic_registry.periodic_tasks.values()
+    assert any(p.task.name == engine.SUMMARISE and p.periodic_id == "hourly" for p in periodic)

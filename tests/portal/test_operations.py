@@ -254,3 +254,32 @@ def test_the_monitoring_figures_export_as_csv_of_the_page_shown(browser, city, s
     assert bad.status_code == 400 and "没有“9y”这个时段, 请选择近 1 小时、近 24 小时、近 7 天、近 30 天。" in bad.text
     assert auditor.get("/operations/consumer/export").status_code == 404
     assert browser("mzj").get("/operations/export").status_code == 403
+
+
+def test_a_week_of_monitoring_counts_the_same_once_its_days_are_summarised_and_says_so(browser, city, sessions,
+                                                                                       settings):
+    from datetime import UTC
+
+    from registry import request_log
+    from registry.models import RequestRecord
+
+    now = utcnow().replace(tzinfo=UTC)
+    with unit_of_work(sessions) as session:  # three days back, yesterday, and an hour ago
+        session.add_all([RequestRecord(started_ms=int((now - timedelta(days=days)).timestamp() * 1000),
+                                       ended_ms=0, duration_ms=37 + days, service="/exchange", operation="QueryRecords",
+                                       department_code="mzj", resource_code="101001002/000001", request_bytes=500,
+                                       response_bytes=2000, result="ok", client="10.0.0.9")
+                         for days in (3, 1, 1 / 24)])
+    auditor = browser("auditor")
+
+    def week() -> str:
+        page = auditor.get("/operations", params={"period": "7d"}).text
+        return re.search(r'id="total-requests">(\d+)<', page).group(1), page
+
+    before, page = week()
+    assert before == "3" and 'id="summarised"' not in page
+    assert request_log.summarise(sessions, settings)  # the days that have ended
+    after, page = week()
+    assert after == "3"
+    assert re.search(r'<span id="summarised">其中 \d 天取自运行监测按日汇总: 请求量、错误与流量不变, '
+                     r'耗时分位数的误差不超过 1/32。', page)
