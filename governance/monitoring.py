@@ -17,7 +17,7 @@ would otherwise sort every duration of it (three times, one sort a percentile): 
 1,000,000 requests is read in about a third of the time (BENCHMARKS.md, "运行监测's report at a city's scale").
 A report by day reads the days of its period that have been summarised (``registry.request_log.summarise``,
 an hour after each China midnight) from their summary, where durations are kept to within 1/32 (exact
-under 32 ms): a month of a city's requests is a few hundred thousand rows instead of tens of millions,
+under 32 ms): a month of a city's requests is under a million rows instead of thirty million,
 and its percentiles are within 1/32 of those of the records.  A report by hour reads the records.
 An error is a request whose result is not ``ok``.
 
@@ -153,7 +153,7 @@ def _parts(session, since_ms: int, until_ms: int, step: str,
             runs[-1][1] = day + DAY_MS
         else:
             runs.append([day, day + DAY_MS])
-    raw += [or_(r.started_ms < first, r.started_ms >= end) for first, end in runs]
+    raw += [or_(r.started_ms < start, r.started_ms >= end) for start, end in runs]
     summarised = [d.day_ms.in_(days)] + [getattr(d, name) == value for name, value in filters.items()]
     return [(r, and_(*raw)), (d, and_(*summarised))], len(days)
 

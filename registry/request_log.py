@@ -25,7 +25,8 @@ at midnight), :func:`summarise` counts its records per service, operation, consu
 duration into ``request_day`` (运行监测按日汇总), and marks the day in ``request_day_mark``.  Durations are
 kept to within 1/32 (:func:`duration_bin`: exact under 32 ms), so a day's rows are bounded by its
 services, operations, consumers and resources, not by its requests: a report by day reads a summarised
-day's few thousand rows instead of its records (``governance.monitoring``).
+day's rows instead of its records, a thirty-fifth of them at a city's 1,000,000 requests a day
+(``governance.monitoring``; BENCHMARKS.md).
 Each day is summarised once, in one transaction that begins with its mark, so two workers cannot both
 write it.  A request that ends more than ``SUMMARY_GRACE`` after the midnight its day ended is in
 ``request_log`` but not in its day's summary.
@@ -228,8 +229,9 @@ def summarise(sessions: sessionmaker[Session], settings: Settings, *, now_ms: in
         if oldest is None:
             return []
         first = china_day(oldest)
-        if settings.monitoring_days > 0:  # only whole days are summarised
-            first = max(first, china_day(now_ms - settings.monitoring_days * DAY_MS) + DAY_MS)
+        for days in (settings.monitoring_days, settings.monitoring_summary_days):
+            if days > 0:  # only days whose records are whole, and whose summary would not be purged
+                first = max(first, china_day(now_ms - days * DAY_MS) + DAY_MS)
         marked = set(session.scalars(select(RequestDayMark.day_ms).where(RequestDayMark.day_ms >= first)))
     done = []
     for day in range(first, last, DAY_MS):

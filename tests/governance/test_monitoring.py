@@ -309,6 +309,11 @@ def test_purge_keeps_the_summaries_longer_and_a_day_partly_purged_is_not_summari
     assert again == [_ms(datetime(2026, 12, d, 16)) for d in (4, 5, 6)]
     with sessions() as session:
         assert session.scalar(select(RequestDayMark.requests).where(RequestDayMark.day_ms == again[-1])) == 0
+    with unit_of_work(sessions) as session:
+        session.execute(delete(RequestDayMark))
+    # summaries kept a shorter time than the records: a day whose summary the next purge would delete is left
+    shorter = replace(kept, monitoring_summary_days=2)
+    assert request_log.summarise(sessions, shorter, now_ms=later) == [_ms(datetime(2026, 12, d, 16)) for d in (6,)]
 
 
 @SQLITE_ONLY
