@@ -5,6 +5,12 @@
     service          requests  errors   p50 ms   p95 ms   p99 ms   bytes in  bytes out
     /exchange            1200       3     12.0     48.5    120.0     960000    4100000
     ...
+    $ govshare monitoring requests --since 1h --consumer mzj --errors
+    2 requests (newest first)
+
+    started (China)              ms  service        operation             consumer      system      resource ...
+    2026-12-06 12:41:07.118      14  /exchange      QueryRecords          mzj           MZJ-DB      101001002/...
+    ...
     $ govshare monitoring summarise
     2 days of operational records summarised: 2026-12-04, 2026-12-05
     $ govshare monitoring purge
@@ -13,7 +19,9 @@
 ``report`` runs the ``monitoring.report`` action as ``--user`` (default: the platform's operator) and
 prints its tables per service, operation, consumer and resource.  ``--since``/``--until`` take a China
 time (``2026-12-05`` or ``2026-12-05T09:30``) or a span back from now (``90m``, ``24h``, ``7d``).
-``summarise`` does now what the hourly job does: it summarises the China days that have ended
+``requests`` lists the requests one by one, newest first (请求明细, ``monitoring.requests``): ``--errors``
+only the failed ones, ``--limit`` of them (50), ``--format csv`` for a spreadsheet.  ``summarise`` does now
+what the hourly job does: it summarises the China days that have ended
 (运行监测按日汇总, ``registry.request_log.summarise``), which a report by day then reads.  ``purge`` deletes the
 records older than ``GOVSHARE_MONITORING_DAYS`` and the summaries older than
 ``GOVSHARE_MONITORING_SUMMARY_DAYS`` (``registry.request_log.purge``).
@@ -66,6 +74,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rep.add_argument("--format", choices=("table", "csv"), default="table",
                      help="csv: a row per group and key, for a spreadsheet (the portal's 导出 CSV)")
     rep.set_defaults(handler=_report)
+    req = commands.add_parser("requests", help="the requests one by one, newest first (请求明细)")
+    req.add_argument("--user", metavar="USERNAME", help="the account acting (default: the platform's operator)")
+    req.add_argument("--service", help="one service, e.g. /exchange or /uddi/inquiry")
+    req.add_argument("--consumer", help="one consumer department (its code)")
+    req.add_argument("--resource", help="one resource (资源代码)")
+    req.add_argument("--system", help="one application system (its code)")
+    req.add_argument("--errors", action="store_true", help="only the requests that failed")
+    req.add_argument("--since", type=moment, help="from (China time, or 90m / 24h back; default 1h)")
+    req.add_argument("--until", type=moment, help="to (China time, or a span back; default now)")
+    req.add_argument("--limit", type=int, default=50, help="the newest so many (default 50)")
+    req.add_argument("--format", choices=("table", "csv"), default="table", help="csv: a row a request")
+    req.set_defaults(handler=_requests)
     summarise = commands.add_parser("summarise", help="summarise the China days that have ended (the hourly job)")
     summarise.set_defaults(handler=_summarise)
     purge = commands.add_parser("purge", help="delete the records older than GOVSHARE_MONITORING_DAYS")
@@ -100,6 +120,28 @@ def _report(args, sessions: sessionmaker[Session], settings: Settings) -> int:
                             (f"{args.step} (China time)", found.series)):
             lines += [*_table(title, rows), ""]
         print("\n".join(lines).rstrip())
+
+    return console.run(work)
+
+
+def _requests(args, sessions: sessionmaker[Session], settings: Settings) -> int:
+    def work() -> None:
+        found = monitoring.requests(console.context(sessions, settings, args.user), since=args.since,
+                                    until=args.until, service=args.service, consumer=args.consumer,
+                                    resource=args.resource, system=args.system, errors=args.errors,
+                                    limit=args.limit)
+        if args.format == "csv":
+            monitoring.write_requests_csv(found, sys.stdout)
+            return
+        shown = f"the newest {len(found.requests)} of " if found.total > len(found.requests) else ""
+        lines = [f"{shown}{found.total} requests (newest first)", "",
+                 f"{'started (China)':<25}{'ms':>7}  {'service':<15}{'operation':<22}{'consumer':<14}{'system':<12}"
+                 f"{'resource':<20}{'result':<22}client"]
+        lines += [f"{china_text(r.started, '%Y-%m-%d %H:%M:%S.') + f'{r.started.microsecond // 1000:03d}':<25}"
+                  f"{r.duration_ms:>7}  {r.service:<15}{r.operation:<22}{r.department_code or '-':<14}"
+                  f"{r.system_code or '-':<12}{r.resource_code or '-':<20}{r.result:<22}{r.client}"
+                  for r in found.requests]
+        print("\n".join(lines))
 
     return console.run(work)
 

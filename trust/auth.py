@@ -701,6 +701,7 @@ check("sync.history")(allowed("monitor"))
 check("monitor.overview")(allowed("monitor"))
 check("operations.overview")(allowed("monitor"))  # 运行总览 (大屏): the platform at a glance
 check("monitoring.report")(allowed("monitor"))  # 运行监测: the requests' volumes, latencies, errors, bytes
+check("monitoring.requests")(allowed("monitor"))  # 请求明细: the requests one by one
 check("monitoring.alerts")(allowed("monitor"))  # 告警: what needs someone's attention, computed on view
 check("quarantine.list")(allowed("monitor"))
 check("quarantine.show")(allowed("monitor"))

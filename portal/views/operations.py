@@ -1,6 +1,7 @@
 """运行监测 and 告警: the SOAP requests per service and per consumer (请求量, 错误, p50/p95/p99 耗时, 流量)
 with a chart over time and a period filter, a page per service and per consumer
-(``monitoring.report``); the alerts, each linked to the page where it is acted on (``monitoring.alerts``);
+(``monitoring.report``); the requests one by one, filtered, newest first (请求明细, ``monitoring.requests``);
+the alerts, each linked to the page where it is acted on (``monitoring.alerts``);
 运行总览 (大屏), the platform at a glance for an operations hall's screen (``operations.overview``).
 Times are China time (UTC+8)."""
 
@@ -17,9 +18,10 @@ from governance import alerts as alerting
 from governance import monitoring
 from operations import overview
 from registry.clock import china_text
+from registry.errors import ZH
 
 from .. import charts
-from ..app import context, requires
+from ..app import context, portal_config, requires
 
 bp = Blueprint("operations", __name__)
 
@@ -54,12 +56,12 @@ def _scope(kind: str | None) -> tuple[dict[str, str], dict[str, str]]:
     return {argument: key}, {kind: key}
 
 
-def _period() -> tuple[str, str | None]:
-    """The period the query names, and what to say of it when it is none of ``PERIODS`` (then 24 hours)."""
-    period = request.args.get("period", "24h")
+def _period(default: str = "24h") -> tuple[str, str | None]:
+    """The period the query names, and what to say of it when it is none of ``PERIODS`` (then ``default``)."""
+    period = request.args.get("period", default)
     if period in PERIODS:
         return period, None
-    return "24h", f"没有“{period}”这个时段, 请选择" + "、".join(label for label, _, _ in PERIODS.values()) + "。"
+    return default, f"没有“{period}”这个时段, 请选择" + "、".join(label for label, _, _ in PERIODS.values()) + "。"
 
 
 def _figures(period: str, only: dict[str, str]) -> monitoring.Report:
@@ -93,7 +95,7 @@ def index(kind: str | None):
         key = only[kind]
         heading += f" · {SCOPES[kind].title} {found.names.get(key) or key}"
     return render_template("operations.html", report=found, chart=chart, period=period, periods=PERIODS,
-                           heading=heading, kind=kind, scope=scope, error=error), 400 if error else 200
+                           heading=heading, kind=kind, scope=scope, only=only, error=error), 400 if error else 200
 
 
 @bp.route("/operations/export", defaults={"kind": None})
@@ -111,6 +113,67 @@ def export(kind: str | None):
     out.write("\ufeff")
     monitoring.write_csv(found, out)
     name = "operations-{}-{}.csv".format(*(china_text(at, "%Y%m%dT%H%M") for at in (found.since, found.until)))
+    return Response(out.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": f"attachment; filename={name}"})
+
+
+#: the filters of 请求明细 (the query's arguments), beside its period and 仅错误
+REQUEST_FILTERS = (("service", "服务 (如 /exchange)"), ("consumer", "调用方 (部门代码)"), ("resource", "资源代码"),
+                   ("system", "应用系统代码"))
+#: the requests one export writes at most (the newest)
+EXPORT_LIMIT = 100_000
+
+
+def _asked_requests() -> tuple[dict[str, str], dict, str, str | None]:
+    """请求明细's form (the query's filters as given), the action's criteria, the period and what to say of
+    an unknown period (then the last hour)."""
+    args = {name: request.args.get(name, "").strip() for name, _ in REQUEST_FILTERS}
+    args["errors"] = "1" if request.args.get("errors") else ""
+    period, error = _period("1h")
+    if error:
+        error += "下面是近 1 小时的请求。"
+    ctx = context()
+    asked = {name: value or None for name, value in args.items() if name != "errors"}
+    asked.update(since=ctx.now - PERIODS[period][1], until=ctx.now + timedelta(seconds=1), errors=bool(args["errors"]))
+    return args, asked, period, error
+
+
+@bp.app_template_filter("request_result")
+def _request_result(result: str) -> str:
+    """成功, or 失败 with what the fault's code means in Chinese (the code is shown beside it)."""
+    if result == "ok":
+        return "成功"
+    meaning = ZH.get(result, "").rstrip("。")
+    return f"失败: {meaning}" if meaning else "失败"
+
+
+@bp.route("/operations/requests")
+@requires("monitor")
+def requests_page():
+    """请求明细: the requests of a period one by one, newest first, filtered by service, consumer, resource,
+    application system and 仅错误, a page at a time."""
+    args, asked, period, error = _asked_requests()
+    size = portal_config().page_size
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    found = monitoring.requests(context(), **asked, offset=(page - 1) * size, limit=size, clamp=True)
+    return render_template("operation_requests.html", found=found, args=args, period=period, periods=PERIODS,
+                           filters=REQUEST_FILTERS, error=error, page=found.offset // size + 1,
+                           pages=max((found.total + size - 1) // size, 1)), 400 if error else 200
+
+
+@bp.route("/operations/requests/export")
+@requires("monitor")
+def requests_export():
+    """The requests 请求明细 shows for the same query, the newest ``EXPORT_LIMIT``, as a CSV file (UTF-8 with a
+    BOM, for Excel)."""
+    _args, asked, _period, error = _asked_requests()
+    if error:
+        abort(400, description=error)
+    found = monitoring.requests(context(), **asked, limit=EXPORT_LIMIT)
+    out = io.StringIO()
+    out.write("\ufeff")
+    monitoring.write_requests_csv(found, out)
+    name = "requests-{}-{}.csv".format(*(china_text(asked[at], "%Y%m%dT%H%M") for at in ("since", "until")))
     return Response(out.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": f"attachment; filename={name}"})
 

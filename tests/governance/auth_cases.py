@@ -50,5 +50,6 @@ CASES = {
     "correction.inbox": case(PROVIDER_STAFF, department="gaj"),
     "assessment.report": case({"admin", "reviewer", "auditor"}),
     "monitoring.report": case({"admin", "auditor"}),  # 运行监测: the monitoring roles (交换监控's)
+    "monitoring.requests": case({"admin", "auditor"}),
     "monitoring.alerts": case({"admin", "auditor"}),
 }

@@ -326,3 +326,48 @@ def test_the_command_line_summarises(sessions, settings, capsys):
     assert out.startswith("days of operational records summarised: 2026-12-03, 2026-12-04, 2026-12-05, 2026-12-06",
                           out.index(" ") + 1)
     assert int(out.split()[0]) == len(out.split(":", 1)[1].split(","))
+
+
+def test_the_requests_are_listed_newest_first_and_filtered_one_by_one(traffic, sessions, settings):
+    ctx = _ctx(sessions, settings)
+    since = NOW - timedelta(hours=4)
+    everything = monitoring.requests(ctx, since=since, until=NOW, limit=1000)
+    assert everything.total == len(everything.requests) == 400
+    started = [r.started for r in everything.requests]
+    assert started == sorted(started, reverse=True) and started[0] == NOW - timedelta(minutes=1)
+    first = everything.requests[0]
+    assert (first.service, first.operation, first.department_code, first.resource_code, first.client) == (
+        "/exchange", "QueryRecords", "mzj", "101001/000002", "127.0.0.1")
+
+    failed = monitoring.requests(ctx, since=since, until=NOW, errors=True)
+    assert failed.total == 8 and {r.result for r in failed.requests} == {"UnknownResource"}
+    inquiries = monitoring.requests(ctx, since=since, until=NOW, service="/uddi/inquiry", limit=10)
+    assert inquiries.total == 100 and len(inquiries.requests) == 10
+    assert {r.department_code for r in inquiries.requests} == {None}
+    assert monitoring.requests(ctx, since=since, until=NOW, consumer="mzj", resource="101001/000002").total == 300
+    assert monitoring.requests(ctx, since=since, until=NOW, consumer="sbj").total == 0
+    last_hour = monitoring.requests(ctx, until=NOW)  # the default period: the hour before ``until``
+    assert last_hour.total == sum(1 for r in everything.requests if r.started >= NOW - timedelta(hours=1))
+
+    page = monitoring.requests(ctx, since=since, until=NOW, offset=450, limit=50, clamp=True)  # past the last
+    assert (page.offset, len(page.requests)) == (350, 50)
+    assert page.requests == everything.requests[350:400]
+
+
+@SQLITE_ONLY
+def test_the_command_line_lists_the_requests_and_writes_them_as_csv(traffic, sessions, settings, capsys):
+    def cli(*argv: str) -> int:
+        args = server.parser(["monitoring"]).parse_args(["monitoring", "requests", *argv])
+        return args.handler(args, sessions, settings)
+
+    window = ("--since", "2026-12-06T08:00", "--until", "2026-12-06T12:00")
+    assert cli(*window, "--errors", "--limit", "3") == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "the newest 3 of 8 requests (newest first)"
+    assert out[2].startswith("started (China)") and len(out) == 6
+    assert all("UnknownResource" in line and "/exchange" in line for line in out[3:])
+    assert out[3][:10] == "2026-12-06"
+    assert cli(*window, "--format", "csv", "--limit", "1000") == 0
+    header, *rows = csv.reader(io.StringIO(capsys.readouterr().out))
+    assert tuple(header) == monitoring.REQUEST_CSV_HEADER and len(rows) == 400
+    assert rows[0][0] == "2026-12-06 11:59:00.000" and rows[0][2:5] == ["/exchange", "QueryRecords", "mzj"]

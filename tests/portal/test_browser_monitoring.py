@@ -74,3 +74,22 @@ def test_the_screen_reads_on_a_wall_and_on_a_phone(signed_in, city, sessions, li
         # nothing wider than the screen: the panels and charts fit it
         assert auditor.evaluate("document.documentElement.scrollWidth") <= width
         shot(auditor, f"screen-{width}")
+
+
+def test_the_auditor_finds_the_failed_request_of_a_consumer_on_a_phone_too(signed_in, city, sessions, live_server):
+    _requests(sessions)
+    for width, height in ((1280, 900), (390, 844)):
+        auditor = signed_in("auditor", width=width, height=height)
+        auditor.goto(f"{live_server.url}/portal/operations")
+        auditor.click("#requests-link")
+        auditor.wait_for_selector("h1:has-text('请求明细')")
+        assert auditor.inner_text("#request-total") == "6"
+        auditor.fill("input[name=consumer]", "mzj")
+        auditor.check("input[name=errors]")
+        auditor.click("#request-filters button")
+        auditor.wait_for_selector("#request-total:text('1')")
+        row = auditor.inner_text("#requests tbody tr.failed")
+        assert "临江市民政局" in row and "NotPermitted" in row and "40" in row
+        # the page fits the screen; a wide table scrolls inside its own box
+        assert auditor.evaluate("document.documentElement.scrollWidth") <= width
+        shot(auditor, f"auditor-requests-{width}")

@@ -283,3 +283,44 @@ def test_a_week_of_monitoring_counts_the_same_once_its_days_are_summarised_and_s
     assert after == "3"
     assert re.search(r'<span id="summarised">其中 \d 天取自运行监测按日汇总: 请求量、错误与流量不变, '
                      r'耗时分位数的误差不超过 1/32。', page)
+
+
+def test_the_requests_are_listed_one_by_one_filtered_and_exported(browser, city, sessions):
+    from datetime import UTC
+
+    from registry.models import RequestRecord
+
+    at = int((utcnow() - timedelta(minutes=10)).replace(tzinfo=UTC).timestamp() * 1000)
+    with unit_of_work(sessions) as session:
+        session.add_all([RequestRecord(started_ms=at + n * 1000, ended_ms=at + n * 1000 + 12, duration_ms=12 + n,
+                                       service="/exchange", operation="QueryRecords", department_code=consumer,
+                                       system_code="MZJ-DB" if consumer == "mzj" else None,
+                                       resource_code="101001002/000001", request_bytes=500, response_bytes=2000,
+                                       result="NotPermitted" if n == 1 else "ok", client="10.0.0.9")
+                         for n, consumer in enumerate(("mzj", "mzj", "gaj"))])
+    auditor = browser("auditor")
+    assert 'id="requests-link" href="/portal/operations/requests?period=24h"' in auditor.get("/operations").text
+    assert ('href="/portal/operations/requests?period=24h&amp;consumer=mzj"'
+            in auditor.get("/operations/consumer", params={"code": "mzj"}).text)
+
+    page = auditor.get("/operations/requests").text
+    assert re.search(r'id="request-total">3<', page)
+    rows = page.split('<tbody>')[1].split("</tr>")[:3]
+    assert "临江市公安局" in rows[0] and "14" in rows[0]  # the newest first
+    assert 'class="failed"' in rows[1] and "失败: " in rows[1] and "NotPermitted" in rows[1] and "MZJ-DB" in rows[1]
+    assert "成功" in rows[2] and "临江市民政局" in rows[2]
+
+    errors = auditor.get("/operations/requests", params={"period": "24h", "consumer": "mzj", "errors": "1"}).text
+    assert re.search(r'id="request-total">1<', errors) and 'name="errors" value="1" checked' in errors
+    r = auditor.get("/operations/requests/export", params={"period": "24h", "consumer": "mzj"})
+    assert r.status_code == 200 and r.content.startswith(b"\xef\xbb\xbf")
+    assert re.fullmatch(r"attachment; filename=requests-\d{8}T\d{4}-\d{8}T\d{4}\.csv", r.headers["Content-Disposition"])
+    header, *found = csv.reader(io.StringIO(r.content.decode("utf-8-sig")))
+    assert header[:6] == ["开始 (北京时间)", "耗时 (ms)", "服务", "操作", "调用方", "调用方名称"]
+    assert [(row[4], row[5], row[8], row[12]) for row in found] == [
+        ("mzj", "临江市民政局", "MZJ-DB", "NotPermitted"), ("mzj", "临江市民政局", "MZJ-DB", "ok")]
+
+    bad = auditor.get("/operations/requests", params={"period": "9y"})
+    assert bad.status_code == 400 and "下面是近 1 小时的请求。" in bad.text
+    assert browser("mzj").get("/operations/requests").status_code == 403
+    assert browser("mzj").get("/operations/requests/export").status_code == 403
