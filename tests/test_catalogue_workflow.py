@@ -374,6 +374,19 @@ def test_search_finds_chinese_substrings_and_counts_facets_the_one_rule_allows(c
     assert search(city("li.na"), text="出生 证明").total == 2
 
 
+def test_by_relevance_the_name_that_is_the_text_comes_first_then_a_name_that_begins_with_it(city):
+    entries = (("出生医学证明信息", "含登记日期。"), ("婚姻登记信息", "婚姻状况。"), ("登记人员信息", "人员名册。"),
+               ("登记", "登记簿。"))  # 101003/000001 to /000004, the reverse of their relevance
+    for name, abstract in entries:
+        workflow.create(city("li.na"), metadata=metadata(name=name, abstract=abstract, classification="101003"))
+    names = [e.name for e in search(city("li.na"), text="登记", sort="relevance").entries]
+    assert names == ["登记", "登记人员信息", "婚姻登记信息", "出生医学证明信息"]
+    assert [e.name for e in search(city("li.na"), text="登记").entries] == names[::-1]  # by code unless told
+    assert [e.name for e in search(city("li.na"), text="婚姻 登记", sort="relevance").entries] == ["婚姻登记信息"]
+    # without words, relevance is the resource code's order
+    assert [e.name for e in search(city("li.na"), sort="relevance").entries] == names[::-1]
+
+
 def test_a_page_past_the_last_is_the_last(city):
     published(city)
     found = search(city("zhao.min"), page=9999, page_size=20)

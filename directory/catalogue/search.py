@@ -8,10 +8,13 @@
 Full text is substring matching (``LIKE '%词%'``) on the resource name and abstract, each
 whitespace-separated word required: correct for Chinese on SQLite and PostgreSQL alike (no
 word segmentation is needed to find 户籍 in 户籍登记信息), and case-insensitive for Latin
-letters through ``lower()`` on both sides.  Facets: classification (the 项 under which an
-entry is catalogued, e.g. 101 人口), provider, sharing type, format, update cycle, open
-attribute and status; each facet counts the entries matching every *other* chosen facet, so a
-choice can always be widened.
+letters through ``lower()`` on both sides.  Ordered by 相关度 (``relevance``, the portal's order
+when words are given), the entries whose name is the text come first, then by how each word is
+found: at the start of the name (3), inside it (2), in the abstract (1); ties by resource code.
+
+Facets: classification (the 项 under which an entry is catalogued, e.g. 101 人口), provider, sharing
+type, format, update cycle, open attribute and status; each facet counts the entries matching every
+*other* chosen facet, so a choice can always be widened.
 
 What the caller sees is the catalogue's one visibility rule (``trust.auth.catalogue_visibility``):
 published entries, the caller's department's own of any status, and everything for reviewers,
@@ -23,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from sqlalchemy import false, func, or_, select
+from sqlalchemy import case, false, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from registry.db import escape_like
@@ -39,7 +42,8 @@ from .workflow import STATUS_LABELS, Entry
 FACETS = ("classification", "provider", "sharing_type", "format", "update_cycle", "open", "status")
 #: the orders a search may list its entries in: name -> (its label, the ORDER BY); ties by resource code.  (Not
 #: by name: the databases order Chinese by code point, not by 拼音, which a reader would take for no order.)
-SORTS = {"code": ("资源代码", (CatalogueEntry.resource_code,)),
+SORTS = {"relevance": ("相关度", (CatalogueEntry.resource_code,)),  # by the words' places first (_relevance)
+         "code": ("资源代码", (CatalogueEntry.resource_code,)),
          "modified": ("最近更新", (CatalogueEntry.modified.desc(), CatalogueEntry.resource_code))}
 FACET_LABELS = {"classification": "资源分类", "provider": "提供方", "sharing_type": "共享类型",
                 "format": "资源格式", "update_cycle": "更新周期", "open": "开放属性", "status": "状态"}
@@ -89,12 +93,16 @@ def find(session: Session, visible: list, facets: tuple[str, ...], *, text: str 
         raise InvalidInput(f"sort: {sort!r} is not one of {', '.join(SORTS)}", field="sort",
                            zh=f"排序方式只能是{'、'.join(label for label, _order in SORTS.values())}。")
     chosen = {k: v for k, v in (chosen or {}).items() if v and k in facets}
-    base = [*visible, *_text(text.split())]
+    words = text.split()
+    base = [*visible, *_text(words)]
     where = base + [_condition(k, v) for k, v in chosen.items()]
     total = session.scalar(select(func.count()).select_from(CatalogueEntry).where(*where)) or 0
+    order = SORTS[sort][1]
+    if sort == "relevance" and words:
+        order = (_relevance(words).desc(), *order)
     query = (select(CatalogueEntry).where(*where)
              .options(selectinload(CatalogueEntry.provider), selectinload(CatalogueEntry.items))
-             .order_by(*SORTS[sort][1]))
+             .order_by(*order))
     pages = 1
     if page_size is not None:
         pages = max((total + page_size - 1) // page_size, 1) if page_size > 0 else 1
@@ -131,6 +139,19 @@ def _text(words: list[str]):
         conditions.append(or_(func.lower(CatalogueEntry.name).like(pattern, escape="\\"),
                               func.lower(CatalogueEntry.abstract).like(pattern, escape="\\")))
     return conditions
+
+
+def _relevance(words: list[str]):
+    """How well an entry matches the search: 10 when its name is the text, and for each word 3 at the start
+    of the name, 2 inside it, 1 in the abstract (an entry matches every word somewhere)."""
+    name, abstract = func.lower(CatalogueEntry.name), func.lower(CatalogueEntry.abstract)
+    score = case((name == " ".join(words).lower(), 10), else_=0)
+    for word in words:
+        escaped = escape_like(word.lower())
+        score = score + case((name.like(escaped + "%", escape="\\"), 3),
+                             (name.like("%" + escaped + "%", escape="\\"), 2),
+                             (abstract.like("%" + escaped + "%", escape="\\"), 1), else_=0)
+    return score
 
 
 def _facet(session: Session, name: str, where: list) -> tuple[tuple[str, str, int], ...]:

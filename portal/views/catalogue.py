@@ -75,7 +75,7 @@ def search_page(template: str, find, ctx, facets, **extra):
     text = request.args.get("q", "").strip()
     chosen = {name: request.args.get(name, "") for name in facets}
     page = max(request.args.get("page", 1, type=int) or 1, 1)
-    sort = request.args.get("sort", "").strip() or "code"
+    sort = request.args.get("sort", "").strip() or ("relevance" if text else "code")  # words: the best first
     try:
         result = find(ctx, text=text, chosen=chosen, page=page, page_size=portal_config().page_size, sort=sort)
     except InvalidInput as exc:
@@ -84,7 +84,8 @@ def search_page(template: str, find, ctx, facets, **extra):
     export_args = {**({"q": text} if text else {}), **{name: value for name, value in chosen.items() if value}}
     return render_template(template, result=result, text=text, chosen=chosen, page=result.page,
                            pages=result.pages, facets=facets, facet_labels=FACET_LABELS, export_args=export_args,
-                           sort=sort, sorts={key: label for key, (label, _order) in SORTS.items()}, **extra)
+                           sort=sort, sorts={key: label for key, (label, _order) in SORTS.items()
+                                             if text or key != "relevance"}, **extra)
 
 
 @bp.app_template_filter("highlight")

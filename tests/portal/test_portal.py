@@ -116,9 +116,19 @@ def test_search_orders_by_code_or_latest_change_marks_the_words_and_clears(brows
     assert 'name="sort" value="modified"' in r.text  # a new search keeps the order
     assert 'id="clear-search" href="/portal/catalogue?sort=modified">清除全部条件</a>' in r.text
     r = b.get("/catalogue", params={"sort": "name"})
-    assert r.status_code == 400 and "排序方式只能是资源代码、最近更新。" in r.text
+    assert r.status_code == 400 and "排序方式只能是相关度、资源代码、最近更新。" in r.text
     r = browser().get("/open", params={"q": "企业", "sort": "modified"})  # the open catalogue alike
     assert "<mark>企业</mark>登记信息" in r.text and "<strong>最近更新</strong>" in r.text
+
+
+def test_a_search_with_words_lists_the_best_match_first_and_may_be_ordered_by_code(browser, city):
+    b = browser("mzj")
+    assert "相关度" not in b.get("/catalogue").text  # no words, nothing to be relevant to
+    r = b.get("/catalogue", params={"q": "人口"})  # 人口基本信息 begins with it; 户籍人口基础信息 has it inside
+    assert _names(r.text) == ["人口基本信息(公开项)", "户籍人口基础信息"] and "<strong>相关度</strong>" in r.text
+    assert 'id="clear-search" href="/portal/catalogue">' in r.text
+    by_code = b.get("/catalogue", params={"q": "人口", "sort": "code"}).text
+    assert _names(by_code) == ["户籍人口基础信息", "人口基本信息(公开项)"] and "<strong>资源代码</strong>" in by_code
 
 
 def test_search_paginates(monkeypatch, request, city):
