@@ -38,14 +38,14 @@ from sqlalchemy import and_, case, func, or_, select, text
 from sqlalchemy.sql import ColumnElement
 
 from registry import request_log
-from registry.clock import OFFSET, china_text
+from registry.clock import china_text
 from registry.errors import InvalidInput
 from registry.models import Department, RequestDay, RequestDayMark, RequestRecord
 from trust.actions import Context, action
 
 DAY_MS = request_log.DAY_MS
 STEPS = {"hour": 3_600_000, "day": DAY_MS}
-CHINA_MS = OFFSET // timedelta(milliseconds=1)
+CHINA_MS = request_log.CHINA_MS
 PERCENTILES = (0.5, 0.95, 0.99)
 
 

@@ -36,6 +36,7 @@ from directory.catalogue.workflow import PUBLISHED, Entry
 from governance import alerts
 from governance.onboarding import ACTIVE, CONNECTION_MODES
 from governance.sharing import in_force
+from registry import request_log
 from registry.clock import OFFSET, china_day_start
 from registry.models import CatalogueEntry, CoreRecord, Department, RequestRecord, SharingGrant
 from trust.actions import Context, action
@@ -48,7 +49,7 @@ LATEST = 8
 RECORDS_SECONDS = 600
 #: seconds a process keeps the calls of the days that have ended (a database restored under it heals)
 ENDED_SECONDS = 3600
-DAY_MS = 86_400_000
+DAY_MS = request_log.DAY_MS
 EPOCH = datetime(1970, 1, 1)
 
 _LOCK = threading.Lock()

@@ -19,6 +19,7 @@ from governance import monitoring
 from operations import overview
 from registry.clock import china_text
 from registry.errors import ZH
+from trust.actions import Context
 
 from .. import charts
 from ..app import context, portal_config, requires
@@ -109,10 +110,16 @@ def export(kind: str | None):
     if error:
         abort(400, description=error)
     found = _figures(period, only)
+    return _csv("operations", found.since, found.until, lambda out: monitoring.write_csv(found, out))
+
+
+def _csv(prefix: str, since, until, write) -> Response:
+    """A CSV file of what ``write(out)`` writes, named for its period in China time, UTF-8 with a BOM (which
+    Excel needs to read Chinese)."""
     out = io.StringIO()
     out.write("\ufeff")
-    monitoring.write_csv(found, out)
-    name = "operations-{}-{}.csv".format(*(china_text(at, "%Y%m%dT%H%M") for at in (found.since, found.until)))
+    write(out)
+    name = "{}-{}-{}.csv".format(prefix, *(china_text(at, "%Y%m%dT%H%M") for at in (since, until)))
     return Response(out.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": f"attachment; filename={name}"})
 
@@ -124,9 +131,9 @@ REQUEST_FILTERS = (("service", "服务 (如 /exchange)"), ("consumer", "调用�
 EXPORT_LIMIT = 100_000
 
 
-def _asked_requests() -> tuple[dict[str, str], dict, str, str | None]:
-    """请求明细's form (the query's filters as given), the action's criteria, the period and what to say of
-    an unknown period (then the last hour)."""
+def _asked_requests() -> tuple[Context, dict[str, str], dict, str, str | None]:
+    """The context of 请求明细's action, its form (the query's filters as given), the action's criteria, the
+    period and what to say of an unknown period (then the last hour)."""
     args = {name: request.args.get(name, "").strip() for name, _ in REQUEST_FILTERS}
     args["errors"] = "1" if request.args.get("errors") else ""
     period, error = _period("1h")
@@ -135,7 +142,7 @@ def _asked_requests() -> tuple[dict[str, str], dict, str, str | None]:
     ctx = context()
     asked = {name: value or None for name, value in args.items() if name != "errors"}
     asked.update(since=ctx.now - PERIODS[period][1], until=ctx.now + timedelta(seconds=1), errors=bool(args["errors"]))
-    return args, asked, period, error
+    return ctx, args, asked, period, error
 
 
 @bp.app_template_filter("request_result")
@@ -152,10 +159,10 @@ def _request_result(result: str) -> str:
 def requests_page():
     """请求明细: the requests of a period one by one, newest first, filtered by service, consumer, resource,
     application system and 仅错误, a page at a time."""
-    args, asked, period, error = _asked_requests()
+    ctx, args, asked, period, error = _asked_requests()
     size = portal_config().page_size
     page = max(request.args.get("page", 1, type=int) or 1, 1)
-    found = monitoring.requests(context(), **asked, offset=(page - 1) * size, limit=size, clamp=True)
+    found = monitoring.requests(ctx, **asked, offset=(page - 1) * size, limit=size, clamp=True)
     return render_template("operation_requests.html", found=found, args=args, period=period, periods=PERIODS,
                            filters=REQUEST_FILTERS, error=error, page=found.offset // size + 1,
                            pages=max((found.total + size - 1) // size, 1)), 400 if error else 200
@@ -166,16 +173,11 @@ def requests_page():
 def requests_export():
     """The requests 请求明细 shows for the same query, the newest ``EXPORT_LIMIT``, as a CSV file (UTF-8 with a
     BOM, for Excel)."""
-    _args, asked, _period, error = _asked_requests()
+    ctx, _args, asked, _period, error = _asked_requests()
     if error:
         abort(400, description=error)
-    found = monitoring.requests(context(), **asked, limit=EXPORT_LIMIT)
-    out = io.StringIO()
-    out.write("\ufeff")
-    monitoring.write_requests_csv(found, out)
-    name = "requests-{}-{}.csv".format(*(china_text(asked[at], "%Y%m%dT%H%M") for at in ("since", "until")))
-    return Response(out.getvalue(), mimetype="text/csv",
-                    headers={"Content-Disposition": f"attachment; filename={name}"})
+    found = monitoring.requests(ctx, **asked, limit=EXPORT_LIMIT)
+    return _csv("requests", asked["since"], asked["until"], lambda out: monitoring.write_requests_csv(found, out))
 
 
 @bp.route("/alerts")
